@@ -1,0 +1,58 @@
+/**
+ * The `gatehouse` command line: a table of subcommands. Adding one is one line in `COMMANDS`.
+ */
+import { runCheckCommand } from './enforcer/index.js';
+
+/** Where a command writes; tests and embedders can capture it. */
+export interface CliIO {
+  /** Write a line (or lines) to standard output. */
+  out(text: string): void;
+  /** Write a line (or lines) to standard error. */
+  err(text: string): void;
+}
+
+/** One subcommand of the CLI. */
+export interface CliCommand {
+  /** One-line summary shown in `gatehouse help`. */
+  summary: string;
+  /** Run with the arguments after the command name; resolves to the exit status. */
+  run(argv: readonly string[], io: CliIO): Promise<number>;
+}
+
+/** The subcommands, by name. */
+export const COMMANDS: Readonly<Record<string, CliCommand>> = {
+  check: { summary: 'statically check exported functions for JSDoc, explicit types and parameter count', run: runCheckCommand },
+};
+
+const STDIO: CliIO = {
+  out: (text) => void process.stdout.write(`${text}\n`),
+  err: (text) => void process.stderr.write(`${text}\n`),
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd.summary}`);
+  return `Usage: gatehouse <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "gatehouse <command> --help" for a command's options.`;
+}
+
+/**
+ * Run the CLI with `argv` (the arguments after the program name) and resolve to the exit status.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+export async function main(argv: readonly string[], io: CliIO = STDIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '-h' || name === '--help') {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    io.err(`gatehouse: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return command.run(rest, io);
+}

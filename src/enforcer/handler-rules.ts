@@ -1,0 +1,61 @@
+import { EnforcementError } from './errors.js';
+import { enforcerLogger, getEnforceMode, type EnforceMode } from './mode.js';
+
+/** What kind of handler is being registered. */
+export type HandlerKind = 'endpoint' | 'event' | 'task';
+
+/** A handler registration to check against the enforcer's rules. */
+export interface HandlerRegistration {
+  /** Endpoint, realtime event or task handler. */
+  kind: HandlerKind;
+  /** Route path, event name or task name: used in errors and logs. */
+  name: string;
+  /** The handler's description; must be a non-empty string. */
+  description?: unknown;
+  /** The handler's input schema; must be a zod schema (anything with `safeParse`). */
+  input?: unknown;
+  /** The handler itself; when given it must be a function. */
+  handler?: unknown;
+  /** Override the process-wide mode for this check (e.g. from a portal option). @defaultValue `enforce.mode()` */
+  mode?: EnforceMode;
+}
+
+/** Warn-mode reports already logged, keyed by kind and name, so each handler is reported once. */
+const warned = new Set<string>();
+
+/**
+ * Apply the registration rules to an endpoint, event or task handler: it needs a non-empty description and
+ * an input schema. In `strict` mode a violation throws `EnforcementError` (`ERR_ENFORCE_HANDLER`); in `warn`
+ * mode it is logged once per handler; in `off` mode nothing is checked.
+ *
+ * @returns the problems found (empty when the registration is fine, and always empty in `off` mode)
+ * @example
+ * ```ts
+ * checkHandlerRegistration({ kind: 'endpoint', name: 'POST /api/greet', description, input, handler });
+ * ```
+ */
+export function checkHandlerRegistration(registration: HandlerRegistration): readonly string[] {
+  const mode = registration.mode ?? getEnforceMode();
+  if (mode === 'off') return [];
+  const { kind, name, description, input, handler } = registration;
+  const problems: string[] = [];
+  if (typeof description !== 'string' || description.trim() === '') problems.push('description is missing or empty');
+  if (input === undefined || input === null) problems.push('input schema is missing');
+  else if (typeof (input as { safeParse?: unknown }).safeParse !== 'function') problems.push('input is not a zod schema');
+  if (handler !== undefined && typeof handler !== 'function') problems.push('handler is not a function');
+  if (problems.length === 0) return problems;
+
+  const message = `${kind} '${name}': ${problems.join('; ')}`;
+  if (mode === 'strict') {
+    throw new EnforcementError(`${message} (set the enforce mode to 'warn' or 'off' to allow this)`, {
+      code: 'ERR_ENFORCE_HANDLER',
+      functionName: name,
+    });
+  }
+  const key = `${kind}\u0000${name}`;
+  if (!warned.has(key)) {
+    warned.add(key);
+    enforcerLogger().warn({ code: 'ERR_ENFORCE_HANDLER', kind, handler: name, problems }, message);
+  }
+  return problems;
+}
