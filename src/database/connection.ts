@@ -1,0 +1,175 @@
+/**
+ * The process-wide registry of SQLite connections: one better-sqlite3 handle per resolved file path (and
+ * access mode), shared by every `Database` opened on it and closed when its last user closes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { DatabaseError, toDatabaseError } from './errors.js';
+
+/** A compiled statement plus what is needed to bind its values and parse its rows. */
+export interface Compiled {
+  /** The prepared statement. */
+  stmt: BetterSqlite3.Statement;
+  /** Column names in bind order (insert/update/upsert). */
+  columns: readonly string[];
+  /** Per bind column: true when the column is JSON. */
+  json: readonly boolean[];
+  /** Result keys holding JSON text to parse (fetch). */
+  parse: readonly string[];
+}
+
+/** What is known about one table's columns. */
+export interface TableInfo {
+  /** Column names. */
+  columns: Set<string>;
+  /** Columns stored as JSON text. */
+  json: Set<string>;
+}
+
+/** One shared connection and its caches. */
+export interface SharedConnection {
+  /** Registry key (resolved path + mode), or undefined for private in-memory connections. */
+  key: string | undefined;
+  /** The better-sqlite3 handle. */
+  db: BetterSqlite3.Database;
+  /** Number of open `Database` instances using it. */
+  refs: number;
+  /** Prepared statements keyed by SQL text (query/execute and internal statements). */
+  statements: Map<string, BetterSqlite3.Statement>;
+  /** Table schemas, loaded lazily from `PRAGMA table_info`. */
+  tables: Map<string, TableInfo>;
+  /** JSON columns learnt from `tables` declarations, merged into `tables` on load. */
+  declaredJson: Map<string, Set<string>>;
+  /** Compiled statements per table, keyed by call shape. */
+  compiled: Map<string, Map<string, Compiled>>;
+  /** Primary-key columns per table, in key order (for upsert's default conflict target). */
+  primaryKeys: Map<string, string[]>;
+  /** Runs a function inside BEGIN IMMEDIATE (or a savepoint when already in a transaction). */
+  immediate: (fn: () => unknown) => unknown;
+  /** Runs a function inside a deferred BEGIN (read-only connections cannot take the write lock). */
+  deferred: (fn: () => unknown) => unknown;
+}
+
+/** Connection settings applied when the handle is opened. */
+export interface OpenSettings {
+  path: string;
+  readonly: boolean;
+  busyTimeoutMs: number;
+  durability: 'normal' | 'full';
+}
+
+const registry = new Map<string, SharedConnection>();
+
+const MAX_STATEMENTS = 1000;
+
+function resolveKey(file: string, readonly: boolean): string {
+  const absolute = path.resolve(file);
+  let dir = path.dirname(absolute);
+  try {
+    dir = fs.realpathSync(dir);
+  } catch {
+    // The directory does not exist (read-only open of a missing file); the open itself reports it.
+  }
+  return `${readonly ? 'ro' : 'rw'}:${path.join(dir, path.basename(absolute))}`;
+}
+
+function isMemory(file: string): boolean {
+  return file === ':memory:' || file === '';
+}
+
+/**
+ * Acquire the shared connection for a path, opening and configuring it on first use.
+ * @param settings - path and connection settings
+ * @returns the shared connection (its `refs` already incremented)
+ */
+export function acquire(settings: OpenSettings): SharedConnection {
+  const memory = isMemory(settings.path);
+  if (!memory && !settings.readonly) fs.mkdirSync(path.dirname(path.resolve(settings.path)), { recursive: true });
+  const key = memory ? undefined : resolveKey(settings.path, settings.readonly);
+  const existing = key === undefined ? undefined : registry.get(key);
+  if (existing) {
+    existing.refs++;
+    // A later user asking for stronger durability upgrades the shared handle; it is never downgraded.
+    if (settings.durability === 'full' && !settings.readonly) existing.db.pragma('synchronous = FULL');
+    return existing;
+  }
+  let db: BetterSqlite3.Database;
+  try {
+    db = new BetterSqlite3(memory ? ':memory:' : settings.path, {
+      readonly: settings.readonly,
+      fileMustExist: settings.readonly,
+      timeout: settings.busyTimeoutMs,
+    });
+  } catch (err) {
+    throw new DatabaseError(`Cannot open database ${settings.path}: ${(err as Error).message}`, 'ERR_DB_OPTIONS', err);
+  }
+  try {
+    db.pragma(`busy_timeout = ${settings.busyTimeoutMs}`);
+    if (!settings.readonly) {
+      // journal_mode is persistent in the file; switching needs a lock, which busy_timeout waits for.
+      if (!memory) db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${settings.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    }
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw toDatabaseError(err);
+  }
+  const runner = db.transaction((fn: () => unknown) => fn());
+  const shared: SharedConnection = {
+    key,
+    db,
+    refs: 1,
+    statements: new Map(),
+    tables: new Map(),
+    declaredJson: new Map(),
+    compiled: new Map(),
+    primaryKeys: new Map(),
+    immediate: runner.immediate,
+    deferred: runner.deferred,
+  };
+  if (key !== undefined) registry.set(key, shared);
+  return shared;
+}
+
+/**
+ * Release one user of a shared connection; the last release closes the handle.
+ * @param shared - the connection to release
+ */
+export function release(shared: SharedConnection): void {
+  shared.refs--;
+  if (shared.refs > 0) return;
+  if (shared.key !== undefined && registry.get(shared.key) === shared) registry.delete(shared.key);
+  shared.statements.clear();
+  shared.compiled.clear();
+  if (shared.db.open) shared.db.close();
+}
+
+/**
+ * Prepare (or reuse) a statement for an SQL text on a connection.
+ * @param shared - the connection
+ * @param sql - one SQL statement
+ * @returns the cached prepared statement
+ */
+export function prepare(shared: SharedConnection, sql: string): BetterSqlite3.Statement {
+  let stmt = shared.statements.get(sql);
+  if (stmt === undefined) {
+    stmt = shared.db.prepare(sql);
+    if (shared.statements.size >= MAX_STATEMENTS) {
+      // Drop the oldest entry: dynamic SQL must not grow the cache without bound.
+      const oldest = shared.statements.keys().next().value;
+      if (oldest !== undefined) shared.statements.delete(oldest);
+    }
+    shared.statements.set(sql, stmt);
+  }
+  return stmt;
+}
+
+/**
+ * Number of live shared connections in this process (for tests and diagnostics).
+ * @returns how many file connections are open
+ */
+export function openConnectionCount(): number {
+  return registry.size;
+}
