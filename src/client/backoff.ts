@@ -1,0 +1,34 @@
+/**
+ * Backoff delays (exponential / linear / fixed, full jitter) and `Retry-After` parsing.
+ */
+import type { ResolvedBackoff } from './config.js';
+
+/**
+ * Delay in ms before retry number `retry` (1-based). Full jitter picks uniformly in [0, delay].
+ *
+ * @param backoff - resolved backoff settings
+ * @param retry - 1 for the first retry
+ * @param random - source of randomness in [0, 1) (injectable for tests)
+ */
+export function backoffDelay(backoff: ResolvedBackoff, retry: number, random: () => number = Math.random): number {
+  let delay: number;
+  if (backoff.type === 'fixed') delay = backoff.delayMs;
+  else if (backoff.type === 'linear') delay = backoff.delayMs * retry;
+  else delay = backoff.delayMs * 2 ** (retry - 1);
+  if (delay > backoff.maxDelayMs) delay = backoff.maxDelayMs;
+  return backoff.jitter ? Math.floor(random() * (delay + 1)) : delay;
+}
+
+/**
+ * Parse a `Retry-After` header value (delay-seconds or HTTP-date) into ms from `now`.
+ * Returns undefined when absent or unparsable; dates in the past give 0.
+ */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (v === '') return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}

@@ -1,0 +1,96 @@
+/**
+ * Defaults of the HTTP client and the global, mutable `RequestConfig` object (contract).
+ */
+import type { BackoffOptions, CircuitBreakerOptions, RequestDefaults } from './types.js';
+
+/** Fully resolved backoff settings. */
+export interface ResolvedBackoff {
+  type: 'exponential' | 'linear' | 'fixed';
+  delayMs: number;
+  maxDelayMs: number;
+  jitter: boolean;
+}
+
+/** Built-in defaults (see the `@defaultValue` of each {@link RequestDefaults} field). */
+export const DEFAULTS = {
+  baseUrl: '',
+  maxRetries: 2,
+  timeoutMs: 10_000,
+  deadlineMs: 30_000,
+  backoff: { type: 'exponential', delayMs: 200, maxDelayMs: 5_000, jitter: true } as ResolvedBackoff,
+  maxRetryAfterMs: 30_000,
+  maxResponseBytes: 10 * 1024 * 1024,
+  retryStatuses: [408, 429, 500, 502, 503, 504] as readonly number[],
+  authType: 'bearer',
+  apiKeyHeader: 'X-API-Key',
+  circuitBreaker: { threshold: 5, cooldownMs: 30_000 } as Required<CircuitBreakerOptions>,
+  keepAliveTimeoutMs: 4_000,
+} as const satisfies RequestDefaults & { keepAliveTimeoutMs: number };
+
+/**
+ * Global request defaults used by `sendRequest` (contract). Mutable: assign fields at startup.
+ *
+ * @example
+ * ```ts
+ * RequestConfig.baseUrl = 'https://api.example.com';
+ * RequestConfig.maxRetries = 3;
+ * ```
+ */
+export const RequestConfig: RequestDefaults = {};
+
+/** Resolve a backoff from call options, client defaults and built-ins (only when a retry is due). */
+export function resolveBackoff(call: BackoffOptions | undefined, defaults: BackoffOptions | undefined): ResolvedBackoff {
+  const d = DEFAULTS.backoff;
+  return {
+    type: call?.type ?? defaults?.type ?? d.type,
+    delayMs: call?.delayMs ?? defaults?.delayMs ?? d.delayMs,
+    maxDelayMs: call?.maxDelayMs ?? defaults?.maxDelayMs ?? d.maxDelayMs,
+    jitter: call?.jitter ?? defaults?.jitter ?? d.jitter,
+  };
+}
+
+function badNumber(value: unknown, min: number): boolean {
+  return value !== undefined && (typeof value !== 'number' || !(value >= min) || Number.isNaN(value));
+}
+
+/**
+ * Check option values; returns a message naming the first bad option, or null. Used once by
+ * `createClient` (which throws) and per call for `RequestConfig`/call options (resolved as BAD_REQUEST).
+ */
+export function checkOptions(o: RequestDefaults & { connections?: number; keepAliveTimeoutMs?: number }): string | null {
+  if (badNumber(o.maxRetries, 0) || (o.maxRetries !== undefined && !Number.isInteger(o.maxRetries))) {
+    return `maxRetries must be an integer >= 0 (got ${String(o.maxRetries)})`;
+  }
+  if (badNumber(o.timeoutMs, 1)) return `timeoutMs must be a number >= 1 (got ${String(o.timeoutMs)})`;
+  if (badNumber(o.deadlineMs, 1)) return `deadlineMs must be a number >= 1 (got ${String(o.deadlineMs)})`;
+  if (badNumber(o.maxRetryAfterMs, 0)) return `maxRetryAfterMs must be a number >= 0 (got ${String(o.maxRetryAfterMs)})`;
+  if (badNumber(o.maxResponseBytes, 0)) {
+    return `maxResponseBytes must be a number >= 0 (got ${String(o.maxResponseBytes)})`;
+  }
+  if (badNumber(o.connections, 1)) return `connections must be a number >= 1 (got ${String(o.connections)})`;
+  if (badNumber(o.keepAliveTimeoutMs, 1)) {
+    return `keepAliveTimeoutMs must be a number >= 1 (got ${String(o.keepAliveTimeoutMs)})`;
+  }
+  if (o.authType !== undefined && o.authType !== 'bearer' && o.authType !== 'apiKey' && o.authType !== 'basic') {
+    return `authType must be 'bearer', 'apiKey' or 'basic' (got ${String(o.authType)})`;
+  }
+  if (o.responseType !== undefined && !['auto', 'json', 'text', 'bytes'].includes(o.responseType)) {
+    return `responseType must be 'auto', 'json', 'text' or 'bytes' (got ${String(o.responseType)})`;
+  }
+  const b = o.backoff;
+  if (b !== undefined) {
+    if (b.type !== undefined && b.type !== 'exponential' && b.type !== 'linear' && b.type !== 'fixed') {
+      return `backoff.type must be 'exponential', 'linear' or 'fixed' (got ${String(b.type)})`;
+    }
+    if (badNumber(b.delayMs, 0)) return `backoff.delayMs must be a number >= 0 (got ${String(b.delayMs)})`;
+    if (badNumber(b.maxDelayMs, 0)) return `backoff.maxDelayMs must be a number >= 0 (got ${String(b.maxDelayMs)})`;
+  }
+  const cb = o.circuitBreaker;
+  if (cb !== undefined && cb !== false) {
+    if (badNumber(cb.threshold, 1)) return `circuitBreaker.threshold must be a number >= 1 (got ${String(cb.threshold)})`;
+    if (badNumber(cb.cooldownMs, 0)) {
+      return `circuitBreaker.cooldownMs must be a number >= 0 (got ${String(cb.cooldownMs)})`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,196 @@
+/**
+ * Public types of the always-resolve HTTP client (API.md section 7).
+ */
+import type { Logger } from '../logger.js';
+import type { HttpResult } from './result.js';
+
+/** HTTP methods the client sends. Lower-case spellings are accepted and upper-cased. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+/** How `authToken` is injected: `Authorization: Bearer`, an API key header, or `Authorization: Basic`. */
+export type AuthType = 'bearer' | 'apiKey' | 'basic';
+
+/** A credential: a token/API key string, or for basic auth `'user:pass'` or `[user, pass]`. */
+export type AuthToken = string | readonly [string, string];
+
+/**
+ * Stable error codes of a failed {@link HttpResult} (contract).
+ * - `TIMEOUT`: an attempt exceeded `timeoutMs`, or the overall `deadlineMs` ran out (also when the next
+ *   backoff/Retry-After wait would overrun the deadline).
+ * - `NETWORK`: connection refused/reset, DNS failure, socket closed mid-response.
+ * - `HTTP_ERROR`: the server answered with a status >= 400 (also when its `Retry-After` exceeds `maxRetryAfterMs`).
+ * - `ABORTED`: the caller's `signal` fired.
+ * - `INVALID_RESPONSE`: unparsable body (e.g. invalid JSON), a body larger than `maxResponseBytes`, or a
+ *   response hook that threw.
+ * - `CIRCUIT_OPEN`: the per-origin circuit breaker is open; no network call was made.
+ * - `BAD_REQUEST`: bad arguments (unknown method, relative endpoint without baseUrl, bad option values, a
+ *   request hook that threw, a closed client). Resolved, never thrown.
+ */
+export type HttpErrorCode =
+  | 'TIMEOUT'
+  | 'NETWORK'
+  | 'HTTP_ERROR'
+  | 'ABORTED'
+  | 'INVALID_RESPONSE'
+  | 'CIRCUIT_OPEN'
+  | 'BAD_REQUEST';
+
+/** The error of a failed result (contract: `{ code, message }`). */
+export interface HttpErrorInfo {
+  /** Stable machine-readable code. */
+  code: HttpErrorCode;
+  /** Human-readable explanation (secrets redacted). */
+  message: string;
+}
+
+/** Backoff curve between retries. */
+export type BackoffType = 'exponential' | 'linear' | 'fixed';
+
+/** Backoff between retries. Delay before retry n (1-based): fixed `delayMs`, linear `delayMs * n`, exponential `delayMs * 2^(n-1)`. */
+export interface BackoffOptions {
+  /** Curve. @defaultValue 'exponential' */
+  type?: BackoffType;
+  /** Base delay in ms. @defaultValue 200 */
+  delayMs?: number;
+  /** Upper bound of one delay in ms (before jitter). @defaultValue 5000 */
+  maxDelayMs?: number;
+  /** Full jitter: wait a uniform random time in [0, delay]. @defaultValue true */
+  jitter?: boolean;
+}
+
+/** Per-origin circuit breaker settings. */
+export interface CircuitBreakerOptions {
+  /** Consecutive failed attempts (network error, timeout, 5xx) that open the circuit. @defaultValue 5 */
+  threshold?: number;
+  /** Time in ms the circuit stays open before one half-open probe is let through. @defaultValue 30000 */
+  cooldownMs?: number;
+}
+
+/** A query string value; arrays repeat the key, `null`/`undefined` are skipped. */
+export type QueryValue = string | number | boolean | null | undefined | ReadonlyArray<string | number | boolean>;
+
+/** Query parameters, encoded with `encodeURIComponent`. */
+export type QueryParams = Record<string, QueryValue>;
+
+/**
+ * Request body. Plain objects/arrays are sent as JSON, strings as text (unless a content-type header says
+ * otherwise), `Uint8Array` as bytes, `URLSearchParams` as a form.
+ */
+export type RequestBody = string | Uint8Array | URLSearchParams | Record<string, unknown> | readonly unknown[] | null;
+
+/** How the response body is decoded. `auto` picks JSON / text / bytes from the content type. */
+export type ResponseType = 'auto' | 'json' | 'text' | 'bytes';
+
+/** Defaults shared by `RequestConfig` (global, mutable) and `createClient(defaults)`. Every field optional. */
+export interface RequestDefaults {
+  /** Prefix for relative endpoints, e.g. `'https://api.example.com/v1'`. @defaultValue '' (endpoints must be absolute) */
+  baseUrl?: string;
+  /** Headers sent with every request (names case-insensitive). @defaultValue {} */
+  headers?: Record<string, string>;
+  /** Retries after the first attempt (only for retry-safe requests). @defaultValue 2 */
+  maxRetries?: number;
+  /** Timeout of one attempt in ms, from dispatch to the last body byte. @defaultValue 10000 */
+  timeoutMs?: number;
+  /** Overall deadline in ms across all attempts and waits. @defaultValue 30000 */
+  deadlineMs?: number;
+  /** Backoff between retries. @defaultValue `{ type: 'exponential', delayMs: 200, maxDelayMs: 5000, jitter: true }` */
+  backoff?: BackoffOptions;
+  /** Longest `Retry-After` (ms) honoured; a longer one ends the call with `HTTP_ERROR`. @defaultValue 30000 */
+  maxRetryAfterMs?: number;
+  /** Largest response body in bytes; reading stops beyond it with `INVALID_RESPONSE`. @defaultValue 10485760 (10 MiB) */
+  maxResponseBytes?: number;
+  /** Statuses that are retried. @defaultValue [408, 429, 500, 502, 503, 504] */
+  retryStatuses?: readonly number[];
+  /** Credential injected per `authType`. @defaultValue undefined */
+  authToken?: AuthToken;
+  /** How `authToken` is sent. @defaultValue 'bearer' */
+  authType?: AuthType;
+  /** Header carrying the key when `authType` is `'apiKey'`. @defaultValue 'X-API-Key' */
+  apiKeyHeader?: string;
+  /** Extra header/body/query field names redacted from `log` and logger output (case-insensitive). @defaultValue [] */
+  redactFields?: readonly string[];
+  /** Suppress all logger output. @defaultValue false */
+  silent?: boolean;
+  /** Body decoding. @defaultValue 'auto' */
+  responseType?: ResponseType;
+  /** Per-origin circuit breaker, or `false` to disable it. @defaultValue `{ threshold: 5, cooldownMs: 30000 }` */
+  circuitBreaker?: CircuitBreakerOptions | false;
+}
+
+/** Options of `createClient`: request defaults plus connection settings. */
+export interface ClientOptions extends RequestDefaults {
+  /** Max sockets per origin. @defaultValue undefined (unlimited) */
+  connections?: number;
+  /** Idle keep-alive socket lifetime in ms. @defaultValue 4000 */
+  keepAliveTimeoutMs?: number;
+  /** Also run the global `Interceptors` hooks (before this client's own). @defaultValue true */
+  globalHooks?: boolean;
+  /** Logger (a child `{ component: 'client' }` is taken). @defaultValue the gatehouse default logger */
+  logger?: Logger;
+}
+
+/** Options of one `sendRequest` call. Unset fields fall back to the client defaults / `RequestConfig`. */
+export interface RequestOptions<T = unknown> extends Omit<RequestDefaults, 'circuitBreaker' | 'redactFields' | 'retryStatuses'> {
+  /** HTTP method. @defaultValue 'GET' */
+  method?: HttpMethod | Lowercase<HttpMethod>;
+  /** Absolute URL, or a path joined to `baseUrl`. */
+  endpoint: string;
+  /** Query parameters appended to the URL. */
+  query?: QueryParams;
+  /** Request body (see {@link RequestBody}). */
+  body?: RequestBody;
+  /** Makes POST/PATCH retry-safe; sent as the `Idempotency-Key` header. */
+  idempotencyKey?: string;
+  /** Called with the data of a successful result. A throwing callback is logged and ignored. */
+  onSuccess?: (data: T, result: HttpResult<T>) => void;
+  /** Called with the error of a failed result. A throwing callback is logged and ignored. */
+  onError?: (error: HttpErrorInfo, result: HttpResult<T>) => void;
+  /** Aborts the call (result `ABORTED`), including retries and waits. */
+  signal?: AbortSignal;
+}
+
+/** The request as seen (and changed) by request hooks. */
+export interface OutgoingRequest {
+  /** Upper-case method. */
+  method: HttpMethod;
+  /** Full URL including the query string. */
+  url: string;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** Encoded body, or null. */
+  body: string | Uint8Array | null;
+}
+
+/** One entry of `result.log` (secrets redacted). */
+export interface HttpLogEntry {
+  /** Milliseconds since the call started. */
+  atMs: number;
+  /** Attempt number (0 before the first attempt). */
+  attempt: number;
+  /** What happened. */
+  event: 'request' | 'response' | 'error' | 'retry' | 'giveup' | 'hook' | 'callback';
+  /** Readable description. */
+  message: string;
+  /** Request headers (on `request` entries), redacted. */
+  headers?: Record<string, string>;
+  /** Request body summary (on the first `request` entry), redacted. */
+  body?: unknown;
+}
+
+/** The JSON form of a result (`toJSON()`), with redacted log and response headers. */
+export interface HttpResultJSON {
+  ok: boolean;
+  status: number;
+  data: unknown;
+  headers: Record<string, string>;
+  error: HttpErrorInfo | null;
+  attempts: number;
+  durationMs: number;
+  log: HttpLogEntry[];
+}
+
+/** A request hook: return a (changed) request, or nothing to keep it. May be async. */
+export type RequestHook = (req: OutgoingRequest) => OutgoingRequest | void | Promise<OutgoingRequest | void>;
+
+/** A response hook: return a (changed) result, or nothing to keep it. May be async. */
+export type ResponseHook = (res: HttpResult) => HttpResult | void | Promise<HttpResult | void>;
