@@ -1,0 +1,27 @@
+/**
+ * Buffers: durable background work on one SQLite queue store (`dataDir/gatehouse-queues.db`).
+ * PersistentQueue (raw leased queue), TaskBuffer (handlers, workers, retries, dead letters) and
+ * DatabaseBuffer (durable, batched writes to a main database).
+ */
+export { PersistentQueue } from './persistent-queue.js';
+export type { PersistentQueueOptions, PushInput, LeasedJob, JobInfo, FailOptions } from './persistent-queue.js';
+export { TaskBuffer } from './task-buffer.js';
+export type {
+  TaskBufferOptions,
+  TaskBufferEvents,
+  TaskContext,
+  TaskHandler,
+  TaskHandlers,
+  TaskData,
+  TaskJobInfo,
+  TaskPushOptions,
+  TaskErrorHook,
+  DeadLetter,
+  LifecycleLike,
+} from './task-buffer.js';
+export { BufferError, UnrecoverableError } from './errors.js';
+export type { BufferErrorCode } from './errors.js';
+export { backoffDelay, resolveBackoff } from './backoff.js';
+export type { BackoffOptions, BackoffType, ResolvedBackoff } from './backoff.js';
+export type { Durability, JobState, QueueStats } from './queue-store.js';
+export { QUEUE_FILE } from './validate.js';

@@ -1,0 +1,551 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { BufferError } from './errors.js';
+
+/**
+ * How hard SQLite works to keep a commit (the store runs in WAL mode):
+ * - `'normal'` (`synchronous=NORMAL`): a returned `push` survives a crash or kill -9 of the process; the
+ *   last commits may be lost on power loss or an OS crash (the database stays consistent).
+ * - `'full'` (`synchronous=FULL`): every commit is fsynced before it returns, so it also survives power
+ *   loss and OS crashes, at a large cost in commits per second.
+ */
+export type Durability = 'normal' | 'full';
+
+/** Life of a job: `pending` → `active` (leased) → `done`, or → `failed` (waiting for a retry) → ... → `dead`. */
+export type JobState = 'pending' | 'active' | 'done' | 'failed' | 'dead';
+
+/** Counts of jobs per state in one queue (contract shape). */
+export interface QueueStats {
+  /** Waiting for their first attempt (including delayed jobs). */
+  pending: number;
+  /** Leased by a worker right now (or leased by a worker that died and not yet re-leased). */
+  active: number;
+  /** Completed (kept until `cleanup`). */
+  done: number;
+  /** Last attempt failed; waiting for a retry. */
+  failed: number;
+  /** Dead letters: out of attempts, unrecoverable, or failed without retry. */
+  dead: number;
+}
+
+/** A raw job row as stored. */
+export interface JobRow {
+  id: number;
+  queue: string;
+  type: string | null;
+  state: JobState;
+  priority: number;
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  lease_until: number | null;
+  lease_token: number | null;
+  payload: string;
+  last_error: string | null;
+  dedupe_key: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** A job row returned by a claim: leased to the caller until `lease_until`. */
+export type ClaimedRow = Pick<JobRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'priority' | 'run_at' | 'created_at' | 'lease_until' | 'lease_token'> & {
+  lease_token: number;
+  lease_until: number;
+};
+
+/** A job to insert (payload already serialised). */
+export interface InsertJob {
+  type: string | null;
+  payload: string;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  dedupeKey: string | null;
+}
+
+/** Result of an insert: `created` is false when a live job with the same dedupe key already existed. */
+export interface InsertResult {
+  id: number;
+  created: boolean;
+}
+
+/** Outcome of one failed attempt, decided by the caller. */
+export interface FailUpdate {
+  /** `'failed'` schedules a retry at `runAt`; `'dead'` moves the job to dead letters. */
+  state: 'failed' | 'dead';
+  /** Next attempt time (epoch ms) when state is `'failed'`. */
+  runAt: number;
+  /** Error text stored as `last_error`. */
+  error: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id           INTEGER PRIMARY KEY,
+  queue        TEXT    NOT NULL,
+  type         TEXT,
+  state        TEXT    NOT NULL CHECK (state IN ('pending','active','done','failed','dead')),
+  priority     INTEGER NOT NULL DEFAULT 0,
+  run_at       INTEGER NOT NULL,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  lease_until  INTEGER,
+  lease_token  INTEGER,
+  payload      TEXT    NOT NULL,
+  last_error   TEXT,
+  dedupe_key   TEXT,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  finished_at  INTEGER
+);
+-- The claim query walks this index in claim order and stops at the first ready rows.
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state IN ('pending','failed');
+-- Expired-lease recovery looks only at active rows.
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (queue, lease_until) WHERE state = 'active';
+-- stats() counts and cleanup() ranges.
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (queue, state, finished_at);
+-- A dedupe key is unique among the live (not final) jobs of a queue.
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_dedupe ON jobs (queue, dedupe_key)
+  WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed');
+`;
+
+const CLAIM_COLUMNS = 'id, type, payload, attempts, max_attempts, priority, run_at, created_at, lease_until, lease_token';
+
+type Statement = BetterSqlite3.Statement;
+
+/** Options for opening a store file. */
+export interface QueueStoreOpenOptions {
+  /** Commit durability. @defaultValue 'normal' */
+  durability?: Durability;
+  /** How long a writer waits for the file lock held by another connection, in ms. @defaultValue 5000 */
+  busyTimeoutMs?: number;
+}
+
+const shared = new Map<string, QueueStore>();
+
+/**
+ * One SQLite queue file (WAL) shared by every queue and buffer of this process that names the same path.
+ * Reference counted: `QueueStore.open` and `release` pair up; the connection closes with the last release.
+ */
+export class QueueStore {
+  /** Absolute path of the SQLite file. */
+  readonly path: string;
+  private readonly db: BetterSqlite3.Database;
+  private refs = 0;
+  private closed = false;
+  private durability: Durability;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly s: Record<
+    | 'extend' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
+    | 'stats' | 'peek' | 'get' | 'dead' | 'retryDead' | 'cleanup' | 'purge' | 'purgeState',
+    Statement
+  >;
+  private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean) => ClaimedRow[];
+  private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
+  private readonly extendTx: (items: readonly (readonly [number, number])[], until: number) => number;
+  private readonly completeManyTx: (items: readonly (readonly [number, number])[]) => boolean[];
+
+  private constructor(file: string, options: Required<QueueStoreOpenOptions>) {
+    this.path = file;
+    this.durability = options.durability;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new BetterSqlite3(file, { timeout: options.busyTimeoutMs });
+    try {
+      const mode = this.db.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') {
+        throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, 'ERR_BUFFER_STORE');
+      }
+      this.applyDurability();
+      const version = Number(this.db.pragma('user_version', { simple: true }));
+      if (version > SCHEMA_VERSION) {
+        throw new BufferError(`queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`, 'ERR_BUFFER_STORE');
+      }
+      this.db.exec(SCHEMA);
+      if (version < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    const db = this.db;
+    this.s = {
+      insert: db.prepare(
+        `INSERT INTO jobs (queue, type, state, priority, run_at, attempts, max_attempts, payload, dedupe_key, created_at, updated_at)
+         VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)
+         ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed') DO NOTHING
+         RETURNING id`,
+      ),
+      findDedupe: db.prepare(
+        `SELECT id FROM jobs WHERE queue = ? AND dedupe_key = ? AND state IN ('pending','active','failed')`,
+      ),
+      recover: db.prepare(
+        `UPDATE jobs SET
+           state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+           finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+           last_error = 'lease expired: the worker holding this job stopped or was too slow',
+           lease_until = NULL, lease_token = NULL, run_at = @now, updated_at = @now
+         WHERE queue = @queue AND state = 'active' AND lease_until <= @now`,
+      ),
+      claimExclusiveCheck: db.prepare(`SELECT 1 FROM jobs WHERE queue = ? AND state = 'active' LIMIT 1`),
+      claim: db.prepare(
+        `UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_until = @leaseUntil,
+           lease_token = @token, updated_at = @now
+         WHERE id IN (
+           SELECT id FROM jobs WHERE queue = @queue AND state IN ('pending','failed') AND run_at <= @now
+           ORDER BY priority DESC, run_at, id LIMIT @limit)
+         RETURNING ${CLAIM_COLUMNS}`,
+      ),
+      extend: db.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'active' AND lease_token = ?`),
+      complete: db.prepare(
+        `UPDATE jobs SET state = 'done', lease_until = NULL, lease_token = NULL, finished_at = ?, updated_at = ?
+         WHERE id = ? AND state = 'active' AND lease_token = ?`,
+      ),
+      fail: db.prepare(
+        `UPDATE jobs SET state = @state, run_at = @runAt, last_error = @error, lease_until = NULL, lease_token = NULL,
+           finished_at = CASE WHEN @state = 'dead' THEN @now ELSE NULL END, updated_at = @now
+         WHERE id = @id AND state = 'active' AND lease_token = @token`,
+      ),
+      release: db.prepare(
+        `UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), run_at = @now, lease_until = NULL,
+           lease_token = NULL, updated_at = @now
+         WHERE id = @id AND state = 'active' AND lease_token = @token`,
+      ),
+      stats: db.prepare(`SELECT state, COUNT(*) AS n FROM jobs WHERE queue = ? GROUP BY state`),
+      peek: db.prepare(
+        `SELECT * FROM jobs WHERE queue = ? AND state IN ('pending','failed') ORDER BY priority DESC, run_at, id LIMIT ?`,
+      ),
+      get: db.prepare(`SELECT * FROM jobs WHERE id = ? AND queue = ?`),
+      dead: db.prepare(`SELECT * FROM jobs WHERE queue = ? AND state = 'dead' ORDER BY finished_at DESC, id DESC LIMIT ?`),
+      retryDead: db.prepare(
+        `UPDATE jobs SET state = 'pending', attempts = 0, run_at = @now, finished_at = NULL, updated_at = @now
+         WHERE id = @id AND queue = @queue AND state = 'dead'`,
+      ),
+      cleanup: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ? AND finished_at < ?`),
+      purge: db.prepare(`DELETE FROM jobs WHERE queue = ?`),
+      purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
+    };
+
+    this.claimTx = db.transaction((queue: string, limit: number, leaseMs: number, exclusive: boolean): ClaimedRow[] => {
+      const now = Date.now();
+      this.s.recover.run({ queue, now });
+      if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
+      // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
+      const token = Math.floor(Math.random() * 2 ** 48) + 1;
+      const rows = this.s.claim.all({ queue, now, limit, leaseUntil: now + leaseMs, token }) as ClaimedRow[];
+      if (rows.length > 1) rows.sort(claimOrder);
+      return rows;
+    }).immediate as never;
+
+    this.insertManyTx = db.transaction((queue: string, jobs: readonly InsertJob[]): InsertResult[] => {
+      const now = Date.now();
+      const out: InsertResult[] = new Array<InsertResult>(jobs.length);
+      for (let i = 0; i < jobs.length; i++) out[i] = this.insertOne(queue, jobs[i] as InsertJob, now);
+      return out;
+    }).immediate as never;
+
+    this.extendTx = db.transaction((items: readonly (readonly [number, number])[], until: number): number => {
+      let n = 0;
+      for (const [id, token] of items) n += this.s.extend.run(until, id, token).changes;
+      return n;
+    }).immediate as never;
+
+    this.completeManyTx = db.transaction((items: readonly (readonly [number, number])[]): boolean[] => {
+      const now = Date.now();
+      return items.map(([id, token]) => this.s.complete.run(now, now, id, token).changes === 1);
+    }).immediate as never;
+  }
+
+  /**
+   * Open (or share) the store at `file`. Pair every call with `release()`.
+   * @param file - SQLite file path (created with its directory if missing)
+   * @param options - durability and busy timeout; a second opener asking for `'full'` upgrades the shared
+   *   connection to `'full'` (the stronger setting wins)
+   * @returns the shared store
+   */
+  static open(file: string, options: QueueStoreOpenOptions = {}): QueueStore {
+    const abs = path.resolve(file);
+    const resolved = { durability: options.durability ?? 'normal', busyTimeoutMs: options.busyTimeoutMs ?? 5000 } as const;
+    let store = shared.get(abs);
+    if (!store || store.closed) {
+      store = new QueueStore(abs, resolved);
+      shared.set(abs, store);
+    } else if (resolved.durability === 'full' && store.durability !== 'full') {
+      store.durability = 'full';
+      store.applyDurability();
+    }
+    store.refs++;
+    return store;
+  }
+
+  private applyDurability(): void {
+    this.db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  }
+
+  /** Current durability of the shared connection. */
+  get currentDurability(): Durability {
+    return this.durability;
+  }
+
+  /** True once the last holder released the store. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Drop one reference; the connection closes when none are left. Safe to call after close. */
+  release(): void {
+    if (this.closed) return;
+    this.refs--;
+    if (this.refs > 0) return;
+    this.closed = true;
+    shared.delete(this.path);
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BufferError(`queue store ${this.path} is closed`, 'ERR_BUFFER_CLOSED');
+  }
+
+  private insertOne(queue: string, job: InsertJob, now: number): InsertResult {
+    const row = this.s.insert.get(queue, job.type, job.priority, job.runAt, job.maxAttempts, job.payload, job.dedupeKey, now, now) as
+      | { id: number }
+      | undefined;
+    if (row) return { id: row.id, created: true };
+    const existing = this.s.findDedupe.get(queue, job.dedupeKey) as { id: number } | undefined;
+    if (!existing) throw new BufferError(`insert into queue ${queue} returned no row`, 'ERR_BUFFER_STORE');
+    return { id: existing.id, created: false };
+  }
+
+  /**
+   * Insert one job (one autocommit transaction: durable when this returns).
+   * @param queue - queue name
+   * @param job - the job
+   * @returns its id, and whether it was created or deduplicated onto a live job
+   */
+  insert(queue: string, job: InsertJob): InsertResult {
+    this.assertOpen();
+    const r = this.insertOne(queue, job, Date.now());
+    if (r.created) this.notify(queue);
+    return r;
+  }
+
+  /**
+   * Insert many jobs in one transaction (all or none).
+   * @param queue - queue name
+   * @param jobs - the jobs, in order
+   * @returns one result per job, in order
+   */
+  insertMany(queue: string, jobs: readonly InsertJob[]): InsertResult[] {
+    this.assertOpen();
+    if (jobs.length === 0) return [];
+    const r = this.insertManyTx(queue, jobs);
+    this.notify(queue);
+    return r;
+  }
+
+  /**
+   * Lease up to `limit` ready jobs in one short BEGIN IMMEDIATE transaction. Expired leases of the queue are
+   * recovered first (to `failed`, or `dead` when out of attempts), so they are claimable again.
+   * @param queue - queue name
+   * @param limit - maximum jobs to lease
+   * @param leaseMs - lease length in ms
+   * @param exclusive - lease nothing while any job of the queue is actively leased (one batch at a time)
+   * @returns the leased rows in claim order (priority desc, run_at, id)
+   */
+  claim(queue: string, limit: number, leaseMs: number, exclusive = false): ClaimedRow[] {
+    this.assertOpen();
+    return this.claimTx(queue, limit, leaseMs, exclusive);
+  }
+
+  /**
+   * Mark a leased job done, if the lease `token` still owns it.
+   * @param id - job id
+   * @param token - lease token from the claim
+   * @returns true if this call completed the job; false if the lease was lost (expired and re-leased)
+   */
+  complete(id: number, token: number): boolean {
+    this.assertOpen();
+    const now = Date.now();
+    return this.s.complete.run(now, now, id, token).changes === 1;
+  }
+
+  /**
+   * Complete many leased jobs in one transaction.
+   * @param items - `[id, token]` pairs
+   * @returns per item, whether this call completed it
+   */
+  completeMany(items: readonly (readonly [number, number])[]): boolean[] {
+    this.assertOpen();
+    if (items.length === 0) return [];
+    return this.completeManyTx(items);
+  }
+
+  /**
+   * Push the lease expiry of jobs still being worked on (heartbeat), in one transaction.
+   * @param items - `[id, token]` pairs
+   * @param until - new expiry, epoch ms
+   * @returns how many leases were still owned and extended
+   */
+  extendLeases(items: readonly (readonly [number, number])[], until: number): number {
+    this.assertOpen();
+    if (items.length === 0) return 0;
+    return this.extendTx(items, until);
+  }
+
+  /**
+   * Record a failed attempt of a leased job, if the lease `token` still owns it.
+   * @param id - job id
+   * @param token - lease token
+   * @param update - next state, retry time and error text
+   * @returns true if applied
+   */
+  fail(id: number, token: number, update: FailUpdate): boolean {
+    this.assertOpen();
+    return this.s.fail.run({ id, token, state: update.state, runAt: update.runAt, error: update.error, now: Date.now() }).changes === 1;
+  }
+
+  /**
+   * Give a leased job back without counting the attempt (used by stop()).
+   * @param id - job id
+   * @param token - lease token
+   * @param queue - queue name, to wake local workers
+   * @returns true if released
+   */
+  releaseLease(id: number, token: number, queue: string): boolean {
+    this.assertOpen();
+    const ok = this.s.release.run({ id, token, now: Date.now() }).changes === 1;
+    if (ok) this.notify(queue);
+    return ok;
+  }
+
+  /**
+   * Count jobs per state.
+   * @param queue - queue name
+   * @returns counts (every state present, 0 when none)
+   */
+  stats(queue: string): QueueStats {
+    this.assertOpen();
+    const out: QueueStats = { pending: 0, active: 0, done: 0, failed: 0, dead: 0 };
+    for (const r of this.s.stats.all(queue) as { state: JobState; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+
+  /**
+   * Waiting jobs in claim order, without leasing them.
+   * @param queue - queue name
+   * @param limit - maximum rows
+   * @returns rows
+   */
+  peek(queue: string, limit: number): JobRow[] {
+    this.assertOpen();
+    return this.s.peek.all(queue, limit) as JobRow[];
+  }
+
+  /**
+   * One job by id.
+   * @param queue - queue name
+   * @param id - job id
+   * @returns the row, or undefined
+   */
+  get(queue: string, id: number): JobRow | undefined {
+    this.assertOpen();
+    return this.s.get.get(id, queue) as JobRow | undefined;
+  }
+
+  /**
+   * Dead letters, newest first.
+   * @param queue - queue name
+   * @param limit - maximum rows
+   * @returns rows
+   */
+  deadLetters(queue: string, limit: number): JobRow[] {
+    this.assertOpen();
+    return this.s.dead.all(queue, limit) as JobRow[];
+  }
+
+  /**
+   * Move a dead job back to pending with a fresh attempt budget.
+   * @param queue - queue name
+   * @param id - job id
+   * @returns true if the job was dead and is now pending
+   */
+  retryDead(queue: string, id: number): boolean {
+    this.assertOpen();
+    let changes: number;
+    try {
+      changes = this.s.retryDead.run({ id, queue, now: Date.now() }).changes;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new BufferError(`dead job ${id} cannot be retried: a live job with the same dedupe key exists`, 'ERR_BUFFER_INVALID_INPUT', err);
+      }
+      throw err;
+    }
+    if (changes === 1) this.notify(queue);
+    return changes === 1;
+  }
+
+  /**
+   * Delete final jobs older than a cutoff.
+   * @param queue - queue name
+   * @param states - which final states to delete
+   * @param before - delete rows finished before this epoch ms
+   * @returns rows deleted
+   */
+  cleanup(queue: string, states: readonly ('done' | 'dead')[], before: number): number {
+    this.assertOpen();
+    let n = 0;
+    for (const st of states) n += this.s.cleanup.run(queue, st, before).changes;
+    return n;
+  }
+
+  /**
+   * Delete jobs of a queue.
+   * @param queue - queue name
+   * @param state - only this state; all states when omitted
+   * @returns rows deleted
+   */
+  purge(queue: string, state?: JobState): number {
+    this.assertOpen();
+    return (state ? this.s.purgeState.run(queue, state) : this.s.purge.run(queue)).changes;
+  }
+
+  /**
+   * Listen for "jobs may be ready" signals of one queue within this process.
+   * @param queue - queue name
+   * @param fn - called (synchronously) after inserts, releases and retries
+   * @returns unsubscribe function
+   */
+  subscribe(queue: string, fn: () => void): () => void {
+    let set = this.listeners.get(queue);
+    if (!set) this.listeners.set(queue, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+    };
+  }
+
+  /**
+   * Wake local listeners of a queue.
+   * @param queue - queue name
+   */
+  notify(queue: string): void {
+    const set = this.listeners.get(queue);
+    if (set) for (const fn of set) fn();
+  }
+
+  /**
+   * Run raw SQL against the store (tests and tooling; not part of the public API).
+   * @returns the underlying connection
+   */
+  connection(): BetterSqlite3.Database {
+    this.assertOpen();
+    return this.db;
+  }
+}
+
+function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
+  return b.priority - a.priority || a.run_at - b.run_at || a.id - b.id;
+}

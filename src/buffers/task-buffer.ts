@@ -1,0 +1,587 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../logger.js';
+import { defaultLogger } from '../logger.js';
+import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { BufferError, UnrecoverableError } from './errors.js';
+import { checkQueueName, checkStoreOptions, toInfo } from './persistent-queue.js';
+import { QueueStore, type ClaimedRow, type Durability, type QueueStats } from './queue-store.js';
+import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+
+/** What a handler receives besides its data. */
+export interface TaskContext {
+  /** Job id. */
+  readonly id: number;
+  /** Task type (handler name). */
+  readonly type: string;
+  /** This attempt's number, 1 on the first run. */
+  readonly attempts: number;
+  /** Attempts allowed before dead letters. */
+  readonly maxAttempts: number;
+  /** Aborted when the attempt times out or the buffer stops without waiting for it. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A task handler. Its result is passed to the `completed` event; a throw or rejection fails the attempt
+ * (retried with backoff; `UnrecoverableError` goes straight to dead letters).
+ */
+export type TaskHandler<D = unknown> = {
+  // Method syntax keeps parameters bivariant, so handlers typed with their own data shape fit a TaskHandlers map.
+  handle(data: D, job: TaskContext): unknown;
+}['handle'];
+
+/** Handlers by task type. */
+export type TaskHandlers = Record<string, TaskHandler>;
+
+/** The data type a handler accepts. */
+export type TaskData<F> = F extends (data: infer D, job: TaskContext) => unknown ? D : unknown;
+
+/** A job as seen by events. */
+export interface TaskJobInfo {
+  id: number;
+  type: string;
+  data: unknown;
+  /** Attempt number that just ended. */
+  attempts: number;
+  maxAttempts: number;
+}
+
+/** A dead letter: a job out of attempts (or unrecoverable), with its last error. */
+export interface DeadLetter {
+  id: number;
+  type: string;
+  data: unknown;
+  attempts: number;
+  error: string | null;
+  createdAt: number;
+  /** When it died, epoch ms. */
+  failedAt: number | null;
+}
+
+/** Events of a TaskBuffer. */
+export interface TaskBufferEvents {
+  /** A job finished; `result` is what the handler returned. */
+  completed: [job: TaskJobInfo, result: unknown];
+  /** An attempt failed; `willRetry` is false when the job went to dead letters. */
+  failed: [job: TaskJobInfo, error: Error, willRetry: boolean];
+  /** A job moved to dead letters. */
+  dead: [job: TaskJobInfo, error: Error];
+  /** No ready job is left and no job is in flight (after some work was done). */
+  drained: [];
+}
+
+/** The part of the lifecycle a TaskBuffer needs (structural: any object with these members fits). */
+export interface LifecycleLike {
+  /** Current state, e.g. `'ACTIVE'`. */
+  readonly status: string;
+  /** Subscribe to state changes; returns an unsubscribe function. */
+  onChange(listener: (next: string, prev: string) => void): () => void;
+}
+
+/** Hook called on every failed attempt. */
+export type TaskErrorHook = (taskType: string, data: unknown, error: Error, stack: string | undefined) => void;
+
+/** Options of a TaskBuffer. */
+export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers> {
+  /** Handlers by task type; `push` refuses unknown types. @defaultValue {} */
+  handlers?: H;
+  /** Directory of the queue store file. @defaultValue './data' */
+  dataDir?: string;
+  /** Explicit store file path (overrides `dataDir`). @defaultValue `${dataDir}/gatehouse-queues.db` */
+  file?: string;
+  /** Queue name inside the store; processes sharing a name share the work. @defaultValue 'tasks' */
+  queue?: string;
+  /** Commit durability, see {@link Durability}. @defaultValue 'normal' */
+  durability?: Durability;
+  /** Wait for another process's write lock up to this many ms. @defaultValue 5000 */
+  busyTimeoutMs?: number;
+  /** Jobs run concurrently by this buffer. @defaultValue 4 */
+  workers?: number;
+  /** Attempts before a job goes to dead letters. @defaultValue 5 */
+  maxAttempts?: number;
+  /**
+   * Lease length in ms. Leases of running jobs are renewed every `leaseMs / 3`; a job whose worker died is
+   * leased again once its lease expires. @defaultValue 30000
+   */
+  leaseMs?: number;
+  /** Per-attempt timeout in ms (0 = none); a timed-out attempt fails and is retried. @defaultValue 30000 */
+  timeoutMs?: number;
+  /** Retry delay schedule. @defaultValue `{ type: 'exponential', delayMs: 1000, maxDelayMs: 60000, jitter: true }` */
+  backoff?: BackoffOptions;
+  /** How often idle workers look for jobs pushed by other processes, in ms. @defaultValue 500 */
+  pollIntervalMs?: number;
+  /** Called on every failed attempt with the error and its stack. @defaultValue none */
+  onError?: TaskErrorHook;
+  /** Lifecycle whose state gates taking new jobs. @defaultValue none */
+  lifecycle?: LifecycleLike;
+  /** Take no new jobs while `lifecycle.status !== 'ACTIVE'`. @defaultValue true */
+  pauseWhenNotActive?: boolean;
+  /** Logger (a child `{ component: 'task-buffer' }` is taken). @defaultValue the gatehouse default logger */
+  logger?: Logger;
+}
+
+/** Options of `push`. */
+export interface TaskPushOptions {
+  /** Higher runs first (integer >= 0). @defaultValue 0 */
+  priority?: number;
+  /** Not run before this many ms from now. @defaultValue 0 */
+  delayMs?: number;
+  /** While a live job has this key, pushing it again returns that job's id. */
+  dedupeKey?: string;
+  /** Overrides the buffer's `maxAttempts` for this job. */
+  maxAttempts?: number;
+}
+
+interface Running {
+  row: ClaimedRow;
+  type: string;
+  data: unknown;
+  ac: AbortController;
+  settled: Promise<void>;
+}
+
+const DEFAULTS = {
+  dataDir: './data',
+  queue: 'tasks',
+  durability: 'normal',
+  busyTimeoutMs: 5000,
+  workers: 4,
+  maxAttempts: 5,
+  leaseMs: 30_000,
+  timeoutMs: 30_000,
+  pollIntervalMs: 500,
+  pauseWhenNotActive: true,
+} as const satisfies Partial<TaskBufferOptions>;
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(typeof err === 'string' ? err : safeString(err));
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/**
+ * Durable background tasks: `push(type, data)` stores a job in the SQLite queue store; `workers` jobs run
+ * at once in this process (and in any other process running a TaskBuffer on the same file and queue).
+ * Failed attempts are retried with backoff up to `maxAttempts`, then kept as dead letters.
+ *
+ * @example
+ * ```ts
+ * const tasks = new TaskBuffer({ dataDir: './data', handlers: { SEND_EMAIL: async (d: { to: string }) => mail(d.to) } });
+ * tasks.start();
+ * tasks.push('SEND_EMAIL', { to: 'user@example.com' });
+ * await tasks.stop({ timeoutMs: 10_000 });
+ * ```
+ */
+export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmitter<TaskBufferEvents> {
+  /** Queue name inside the store. */
+  readonly queue: string;
+  private readonly handlers: Map<string, TaskHandler>;
+  private readonly store: QueueStore;
+  private readonly o: {
+    workers: number;
+    maxAttempts: number;
+    leaseMs: number;
+    timeoutMs: number;
+    pollIntervalMs: number;
+    pauseWhenNotActive: boolean;
+  };
+  private readonly backoff: ResolvedBackoff;
+  private readonly onError: TaskErrorHook | undefined;
+  private readonly lifecycle: LifecycleLike | undefined;
+  private readonly log: Logger;
+
+  private readonly inFlight = new Map<number, Running>();
+  private completions: { r: Running; result: unknown }[] = [];
+  private completionFlush: NodeJS.Immediate | undefined;
+  private pumpScheduled: NodeJS.Immediate | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt = Infinity;
+  private unsubscribe: (() => void) | undefined;
+  private unlisten: (() => void) | undefined;
+  private started = false;
+  private stopping = false;
+  private closed = false;
+  private paused = false;
+  private workedSinceDrain = false;
+  private stopPromise: Promise<void> | undefined;
+
+  /**
+   * Create a task buffer (opens the store; call `start()` to run jobs).
+   * @param options - see {@link TaskBufferOptions}
+   */
+  constructor(options: TaskBufferOptions<H> = {}) {
+    super();
+    const o = { ...DEFAULTS, ...defined(options) };
+    checkQueueName(o.queue, 'queue');
+    checkStoreOptions(o);
+    checkOption(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 1000, 'workers', 'an integer between 1 and 1000', o.workers);
+    checkOption(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1, 'maxAttempts', 'an integer >= 1', o.maxAttempts);
+    checkOption(Number.isInteger(o.leaseMs) && o.leaseMs >= 100, 'leaseMs', 'an integer >= 100', o.leaseMs);
+    checkOption(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0, 'timeoutMs', 'a number >= 0', o.timeoutMs);
+    checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
+    checkOption(typeof o.pauseWhenNotActive === 'boolean', 'pauseWhenNotActive', 'a boolean', o.pauseWhenNotActive);
+    checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
+    const handlers = (options.handlers ?? {}) as TaskHandlers;
+    checkOption(typeof handlers === 'object' && handlers !== null, 'handlers', 'an object of functions', handlers);
+    this.handlers = new Map();
+    for (const [type, fn] of Object.entries(handlers)) {
+      checkOption(typeof fn === 'function', `handlers.${type}`, 'a function', fn);
+      this.handlers.set(type, fn);
+    }
+    if (o.lifecycle !== undefined) {
+      checkOption(typeof o.lifecycle.onChange === 'function' && typeof o.lifecycle.status === 'string', 'lifecycle', 'an object with status and onChange()', o.lifecycle);
+    }
+    this.backoff = resolveBackoff(options.backoff);
+    this.queue = o.queue;
+    this.o = {
+      workers: o.workers,
+      maxAttempts: o.maxAttempts,
+      leaseMs: o.leaseMs,
+      timeoutMs: o.timeoutMs,
+      pollIntervalMs: o.pollIntervalMs,
+      pauseWhenNotActive: o.pauseWhenNotActive,
+    };
+    this.onError = o.onError;
+    this.lifecycle = o.lifecycle;
+    this.log = (o.logger ?? defaultLogger()).child({ component: 'task-buffer', queue: o.queue });
+    this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+  }
+
+  private live(): QueueStore {
+    if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    return this.store;
+  }
+
+  /**
+   * Store a job for `type`. Durable when it returns.
+   * @param type - a task type with a handler
+   * @param data - JSON-serialisable data passed to the handler
+   * @param options - priority, delay, dedupe key, max attempts
+   * @returns the job id (the live job's id when `dedupeKey` matched)
+   * @throws BufferError `ERR_BUFFER_UNKNOWN_TASK`, `ERR_BUFFER_INVALID_PAYLOAD`, `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
+   */
+  push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): number {
+    const store = this.live();
+    if (!this.handlers.has(type)) {
+      throw new BufferError(`unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`, 'ERR_BUFFER_UNKNOWN_TASK');
+    }
+    const payload = serializePayload(data, `data of task ${type}`);
+    const now = Date.now();
+    const delay = msInput(options.delayMs, 'delayMs', 0);
+    const r = store.insert(this.queue, {
+      type,
+      payload,
+      priority: intInput(options.priority, 'priority', 0),
+      runAt: now + delay,
+      maxAttempts: intInput(options.maxAttempts, 'maxAttempts', this.o.maxAttempts, 1),
+      dedupeKey: dedupeInput(options.dedupeKey),
+    });
+    if (delay > 0 && this.started) this.wakeAt(now + delay);
+    return r.id;
+  }
+
+  /**
+   * Start running jobs. Idempotent.
+   * @returns this
+   */
+  start(): this {
+    this.live();
+    if (this.started) return this;
+    this.started = true;
+    this.unsubscribe = this.store.subscribe(this.queue, () => this.schedulePump());
+    if (this.lifecycle) {
+      this.paused = this.o.pauseWhenNotActive && this.lifecycle.status !== 'ACTIVE';
+      this.unlisten = this.lifecycle.onChange((next) => {
+        const wasPaused = this.paused;
+        this.paused = this.o.pauseWhenNotActive && next !== 'ACTIVE';
+        if (wasPaused !== this.paused) this.log.info({ lifecycle: next, paused: this.paused }, 'task buffer pause changed');
+        if (!this.paused) this.schedulePump();
+      });
+    }
+    this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs).unref();
+    this.renewTimer = setInterval(() => this.renewLeases(), Math.max(50, Math.floor(this.o.leaseMs / 3))).unref();
+    this.schedulePump();
+    return this;
+  }
+
+  /** True while started and paused by the lifecycle. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Number of jobs running in this process right now. */
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.started || this.stopping) return;
+    this.pumpScheduled = setImmediate(() => {
+      this.pumpScheduled = undefined;
+      this.pump();
+    });
+  }
+
+  private wakeAt(at: number): void {
+    if (at >= this.retryAt || this.stopping) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryAt = at;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryAt = Infinity;
+      this.schedulePump();
+    }, Math.max(0, at - Date.now()) + 1).unref();
+  }
+
+  private pump(): void {
+    if (!this.started || this.stopping || this.paused) return;
+    const free = this.o.workers - this.inFlight.size;
+    if (free <= 0) return;
+    let rows: ClaimedRow[];
+    try {
+      rows = this.store.claim(this.queue, free, this.o.leaseMs);
+    } catch (err) {
+      // SQLITE_BUSY past busy_timeout etc.: the poll timer will try again.
+      this.log.warn({ err }, 'claim failed');
+      return;
+    }
+    if (rows.length === 0) {
+      if (this.inFlight.size === 0 && this.completions.length === 0 && this.workedSinceDrain) {
+        this.workedSinceDrain = false;
+        this.emit('drained');
+      }
+      return;
+    }
+    this.workedSinceDrain = true;
+    for (const row of rows) this.run(row);
+  }
+
+  private run(row: ClaimedRow): void {
+    const ac = new AbortController();
+    const type = row.type ?? '';
+    let data: unknown;
+    const r: Running = { row, type, data: undefined, ac, settled: Promise.resolve() };
+    this.inFlight.set(row.id, r);
+    try {
+      data = JSON.parse(row.payload);
+      r.data = data;
+    } catch (err) {
+      this.fail(r, new UnrecoverableError(`stored payload of job ${row.id} is not valid JSON`, err));
+      return;
+    }
+    const handler = this.handlers.get(type);
+    if (!handler) {
+      // Another process may have pushed a type this one does not know; let a process that knows it run it.
+      this.fail(r, new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, 'ERR_BUFFER_UNKNOWN_TASK'));
+      return;
+    }
+    const ctx: TaskContext = { id: row.id, type, attempts: row.attempts, maxAttempts: row.max_attempts, signal: ac.signal };
+    r.settled = this.execute(handler, data, ctx, ac).then(
+      (result) => this.succeed(r, result),
+      (err: unknown) => this.fail(r, toError(err)),
+    );
+  }
+
+  private execute(handler: TaskHandler, data: unknown, ctx: TaskContext, ac: AbortController): Promise<unknown> {
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(handler(data, ctx));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const timeoutMs = this.o.timeoutMs;
+    if (timeoutMs <= 0) return p;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const err = new BufferError(`task ${ctx.type} (job ${ctx.id}) timed out after ${timeoutMs} ms`, 'ERR_BUFFER_TIMEOUT');
+        ac.abort(err);
+        reject(err);
+      }, timeoutMs);
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private info(r: Running): TaskJobInfo {
+    return { id: r.row.id, type: r.type, data: r.data, attempts: r.row.attempts, maxAttempts: r.row.max_attempts };
+  }
+
+  private succeed(r: Running, result: unknown): void {
+    if (this.inFlight.get(r.row.id) !== r || this.closed) return;
+    // Completions of one tick share a transaction; the slot stays taken until the commit.
+    this.completions.push({ r, result });
+    this.completionFlush ??= setImmediate(() => this.flushCompletions());
+  }
+
+  private flushCompletions(): void {
+    this.completionFlush = undefined;
+    const batch = this.completions;
+    this.completions = [];
+    if (batch.length === 0 || this.closed) return;
+    let ok: boolean[];
+    try {
+      ok = this.store.completeMany(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const));
+    } catch (err) {
+      // Leave the jobs leased: they are re-leased after leaseMs and run again (at-least-once).
+      this.log.error({ err }, 'completing jobs failed');
+      ok = batch.map(() => false);
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const { r, result } = batch[i] as { r: Running; result: unknown };
+      this.inFlight.delete(r.row.id);
+      if (ok[i]) this.emit('completed', this.info(r), result);
+      else this.log.warn({ jobId: r.row.id }, 'job finished after its lease was lost; another worker owns it now');
+    }
+    this.schedulePump();
+  }
+
+  private fail(r: Running, error: Error): void {
+    if (this.inFlight.get(r.row.id) !== r || this.closed) return;
+    this.inFlight.delete(r.row.id);
+    const row = r.row;
+    const final = error instanceof UnrecoverableError || row.attempts >= row.max_attempts;
+    const now = Date.now();
+    const runAt = final ? now : now + backoffDelay(row.attempts, this.backoff);
+    let applied = false;
+    try {
+      applied = this.store.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
+    } catch (err) {
+      this.log.error({ err, jobId: row.id }, 'recording a failed attempt failed');
+    }
+    if (this.onError) {
+      try {
+        this.onError(r.type, r.data, error, error.stack);
+      } catch (hookErr) {
+        this.log.error({ err: hookErr }, 'onError hook threw');
+      }
+    }
+    if (applied) {
+      const info = this.info(r);
+      this.emit('failed', info, error, !final);
+      if (final) this.emit('dead', info, error);
+      else this.wakeAt(runAt);
+    }
+    this.schedulePump();
+  }
+
+  private renewLeases(): void {
+    if (this.inFlight.size === 0 || this.closed) return;
+    const items = [...this.inFlight.values()].map((r) => [r.row.id, r.row.lease_token] as const);
+    try {
+      this.store.extendLeases(items, Date.now() + this.o.leaseMs);
+    } catch (err) {
+      this.log.warn({ err }, 'renewing leases failed');
+    }
+  }
+
+  /**
+   * Jobs per state in this buffer's queue.
+   * @returns `{ pending, active, done, failed, dead }`
+   */
+  stats(): QueueStats {
+    return this.liveForRead().stats(this.queue);
+  }
+
+  private liveForRead(): QueueStore {
+    if (this.closed) throw new BufferError(`task buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    return this.store;
+  }
+
+  /**
+   * Dead letters, newest first.
+   * @param options - `limit` (default 100)
+   * @returns dead jobs with their last error
+   */
+  deadLetters(options: { limit?: number } = {}): DeadLetter[] {
+    const rows = this.liveForRead().deadLetters(this.queue, intInput(options.limit, 'limit', 100, 1));
+    return rows.map((row) => {
+      const j = toInfo<unknown>(row);
+      return { id: j.id, type: row.type ?? '', data: j.payload, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
+    });
+  }
+
+  /**
+   * Give a dead job a fresh attempt budget and queue it again.
+   * @param id - job id
+   * @returns true if the job was dead and is pending again; false if no such dead job
+   */
+  retryDead(id: number): boolean {
+    return this.live().retryDead(this.queue, intInput(id, 'id', 0, 1));
+  }
+
+  /**
+   * Delete done (and dead) jobs finished more than `maxAgeDays` ago.
+   * @param options - `maxAgeDays` (default 7), `includeDead` (default true)
+   * @returns number of jobs deleted
+   */
+  cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
+    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
+    return this.liveForRead().cleanup(this.queue, options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+  }
+
+  /**
+   * Stop taking jobs, let in-flight jobs finish for up to `timeoutMs`, then release the leases of those
+   * still running (they run again later, here or in another process) and close the store. Idempotent.
+   * @param options - `timeoutMs` (default 10000)
+   * @returns resolves when stopped
+   */
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopPromise ??= this.doStop(msInput(options.timeoutMs, 'timeoutMs', 10_000));
+    return this.stopPromise;
+  }
+
+  /**
+   * Same as `stop()` with the default timeout.
+   * @returns resolves when stopped
+   */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    for (const t of [this.pollTimer, this.renewTimer, this.retryTimer]) if (t) clearTimeout(t);
+    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
+    this.unsubscribe?.();
+    this.unlisten?.();
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const waitAll = async (): Promise<void> => {
+        while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()].map((r) => r.settled.then(() => new Promise<void>((res) => setImmediate(res)))));
+      };
+      await Promise.race([waitAll(), new Promise<void>((res) => (timer = setTimeout(res, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    if (this.completionFlush) clearImmediate(this.completionFlush);
+    this.flushCompletions();
+    let released = 0;
+    for (const r of this.inFlight.values()) {
+      r.ac.abort(new BufferError('task buffer stopped before the job finished', 'ERR_BUFFER_CLOSED'));
+      try {
+        if (this.store.releaseLease(r.row.id, r.row.lease_token, this.queue)) released++;
+      } catch (err) {
+        this.log.warn({ err, jobId: r.row.id }, 'releasing a lease failed; it expires after leaseMs');
+      }
+    }
+    if (released > 0) this.log.info({ released }, 'released leases of unfinished jobs');
+    this.inFlight.clear();
+    this.closed = true;
+    this.store.release();
+  }
+}

@@ -1,0 +1,121 @@
+import path from 'node:path';
+import { BufferError } from './errors.js';
+
+/** Default queue store file name inside `dataDir`. */
+export const QUEUE_FILE = 'gatehouse-queues.db';
+
+/**
+ * The store file for a buffer: `file` when given, else `dataDir/gatehouse-queues.db`.
+ * @param dataDir - data directory
+ * @param file - explicit file path, if any
+ * @returns the file path
+ */
+export function storeFile(dataDir: string, file: string | undefined): string {
+  return file ?? path.join(dataDir, QUEUE_FILE);
+}
+
+function invalidValue(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    case 'bigint':
+      return 'a bigint';
+    case 'number':
+      return Number.isFinite(v) ? undefined : String(v);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Serialise a payload to JSON, refusing values JSON would silently drop or change (functions, symbols,
+ * undefined at the top level, NaN/Infinity) or cannot encode (bigint, cycles).
+ * @param value - the payload
+ * @param what - name used in the error message, e.g. `'payload'`
+ * @returns the JSON text
+ * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD`
+ */
+export function serializePayload(value: unknown, what: string): string {
+  if (value === undefined) throw new BufferError(`${what} must be JSON-serialisable, got undefined`, 'ERR_BUFFER_INVALID_PAYLOAD');
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, function replacer(key: string, v: unknown): unknown {
+      const bad = invalidValue(v);
+      if (bad) throw new BufferError(`${what} must be JSON-serialisable: ${key ? `key "${key}" is` : 'value is'} ${bad}`, 'ERR_BUFFER_INVALID_PAYLOAD');
+      return v;
+    });
+  } catch (err) {
+    if (err instanceof BufferError) throw err;
+    throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, 'ERR_BUFFER_INVALID_PAYLOAD', err);
+  }
+  if (typeof text !== 'string') throw new BufferError(`${what} must be JSON-serialisable`, 'ERR_BUFFER_INVALID_PAYLOAD');
+  return text;
+}
+
+/**
+ * Check a non-negative integer input (priority, maxAttempts, ...).
+ * @param value - the value (undefined → fallback)
+ * @param name - name used in the error message
+ * @param fallback - value when undefined
+ * @param min - smallest allowed value
+ * @returns the value
+ * @throws BufferError `ERR_BUFFER_INVALID_INPUT`
+ */
+export function intInput(value: unknown, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new BufferError(`${name} must be an integer >= ${min}, got ${String(value)}`, 'ERR_BUFFER_INVALID_INPUT');
+  }
+  return value;
+}
+
+/**
+ * Check a non-negative finite duration in ms.
+ * @param value - the value (undefined → fallback)
+ * @param name - name used in the error message
+ * @param fallback - value when undefined
+ * @returns the value
+ * @throws BufferError `ERR_BUFFER_INVALID_INPUT`
+ */
+export function msInput(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new BufferError(`${name} must be a finite number of ms >= 0, got ${String(value)}`, 'ERR_BUFFER_INVALID_INPUT');
+  }
+  return value;
+}
+
+/**
+ * Check an option value with a predicate, naming the option in the error.
+ * @param ok - whether the value is acceptable
+ * @param name - option name
+ * @param expected - what was expected
+ * @param value - the value given
+ * @throws BufferError `ERR_BUFFER_INVALID_OPTION`
+ */
+export function checkOption(ok: boolean, name: string, expected: string, value: unknown): void {
+  if (!ok) throw new BufferError(`option ${name} must be ${expected}, got ${String(value)}`, 'ERR_BUFFER_INVALID_OPTION');
+}
+
+/**
+ * Check a dedupe key.
+ * @param value - the key (undefined → null)
+ * @returns the key or null
+ * @throws BufferError `ERR_BUFFER_INVALID_INPUT`
+ */
+export function dedupeInput(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
+    throw new BufferError(`dedupeKey must be a non-empty string of at most 512 characters, got ${String(value)}`, 'ERR_BUFFER_INVALID_INPUT');
+  }
+  return value;
+}
+
+/** Options resolved once: drop undefined so spreads over DEFAULTS keep defaults. */
+export function defined<T extends object>(o: T | undefined): Partial<T> {
+  const out: Partial<T> = {};
+  if (o) for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
