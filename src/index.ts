@@ -26,3 +26,56 @@ export type {
   WhereObject,
   WhereSql,
 } from './database/index.js';
+
+// Enforcer (src/enforcer): runtime contracts, handler registration rules, the static export check.
+export { enforce, EnforcementError, checkHandlerRegistration, checkProject, formatProblem } from './enforcer/index.js';
+export type {
+  CheckOptions,
+  CheckProblem,
+  CheckResult,
+  CheckRule,
+  Enforce,
+  EnforceConfig,
+  EnforceMode,
+  EnforceSpec,
+  EnforcedArgs,
+  EnforcedReturn,
+  EnforcementErrorCode,
+  EnforcementErrorOptions,
+  EnforcementIssue,
+  HandlerKind,
+  HandlerRegistration,
+} from './enforcer/index.js';
+
+// servers: ServicePortal, endpoints, gates, errors
+export { AuthError, ForbiddenError, GateConfigError, HttpError, OutputValidationError, RateLimitError, ServicePortal, TokenService } from './servers/index.js';
+export type {
+  ApiKeyEntry,
+  AsymmetricAlgorithm,
+  AuthErrorCode,
+  AuthMode,
+  AuthOptions,
+  BasicAuthCallback,
+  BasicAuthResult,
+  CloseOptions,
+  CorsOptions,
+  EndpointConfig,
+  EndpointContext,
+  EndpointHandler,
+  EndpointMethod,
+  FieldIssue,
+  GateCall,
+  GateConfig,
+  HttpErrorOptions,
+  Identity,
+  IssueOptions,
+  LifecycleMode,
+  OpenApiOptions,
+  PortalOptions,
+  ProblemBody,
+  RateLimitRule,
+  RateLimitStore,
+  RunOptions,
+  TokenOptions,
+  TrustProxy,
+} from './servers/index.js';

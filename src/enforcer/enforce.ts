@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { EnforcementError, type EnforcementErrorCode, type EnforcementIssue } from './errors.js';
 import { configureEnforcer, enforcerLogger, getEnforceMode, type EnforceConfig, type EnforceMode } from './mode.js';
@@ -108,11 +110,24 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+/** Where `enforce()` was called (`file:line:col` relative to cwd), to name anonymous functions. Definition time only. */
+function definitionSite(): string {
+  const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  const frame = stack.find((line) => !/[\\/]enforcer[\\/]enforce\.[cm]?[jt]s/.test(line)) ?? '';
+  const match = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?\s*$/.exec(frame);
+  if (!match) return 'unknown site';
+  const file = match[1]!.startsWith('file://') ? fileURLToPath(match[1]!) : match[1]!;
+  const rel = path.relative(process.cwd(), file).split(path.sep).join('/');
+  return `${rel.startsWith('..') ? file : rel}:${match[2]}:${match[3]}`;
+}
+
 function enforceImpl(spec: unknown, fn: unknown): unknown {
   const mode = getEnforceMode();
   if (mode === 'off') return fn;
 
-  const name = String((spec as { name?: unknown } | null)?.name ?? (fn as { name?: string } | null)?.name ?? '') || 'anonymous';
+  const name =
+    String((spec as { name?: unknown } | null)?.name ?? (fn as { name?: string } | null)?.name ?? '') ||
+    `anonymous (${definitionSite()})`;
   const problems = definitionProblems(spec, fn);
   if (problems.length > 0) {
     const message = `enforce(${name}): ${problems.join('; ')}`;
