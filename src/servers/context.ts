@@ -1,0 +1,83 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../logger.js';
+import type { GateCall, Identity } from './pipeline/index.js';
+
+/**
+ * What an endpoint handler receives.
+ *
+ * @example
+ * ```ts
+ * portal.endpoint('/api/notes', { input, gate: { auth: 'bearer' } }, async (ctx) => {
+ *   ctx.setStatus(201);
+ *   ctx.setHeader('Location', `/api/notes/${id}`);
+ *   return note;
+ * });
+ * ```
+ */
+export interface EndpointContext<I = unknown> {
+  /** The validated input: path params, query and body merged (body wins), coerced and parsed by `input`. */
+  readonly input: I;
+  /** The caller, or `null` on `auth: 'none'`. */
+  readonly identity: Identity | null;
+  /** Node's request. */
+  readonly req: IncomingMessage;
+  /** Node's response: write to it directly only to stream; otherwise return a value. */
+  readonly res: ServerResponse;
+  /** Client address (see `trustProxy`). */
+  readonly ip: string;
+  /** This request's id, also sent as `X-Request-Id`. */
+  readonly requestId: string;
+  /** A logger bound to this request's id. */
+  readonly log: Logger;
+  /** Path parameters, as strings. */
+  readonly params: Readonly<Record<string, string | undefined>>;
+  /** Status for a successful result. @defaultValue 200 (204 when the handler returns nothing) */
+  setStatus(status: number): void;
+  /** Set a response header. */
+  setHeader(name: string, value: string): void;
+}
+
+/** One HTTP request in flight: the pipeline's call and the handler's context in one object. */
+export class HttpCall implements GateCall, EndpointContext {
+  readonly transport = 'http' as const;
+  identity: Identity | null = null;
+  token: string | undefined = undefined;
+  payload: unknown = undefined;
+  input: unknown = undefined;
+  result: unknown = undefined;
+  status = 0;
+  private childLog: Logger | undefined;
+
+  constructor(
+    readonly route: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly ip: string,
+    readonly params: Readonly<Record<string, string | undefined>>,
+    readonly query: Record<string, unknown> | undefined,
+    private readonly rootLog: Logger,
+  ) {}
+
+  /** Request headers. */
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+
+  /** A child logger carrying the request id, made on first use. */
+  get log(): Logger {
+    this.childLog ??= this.rootLog.child({ requestId: this.requestId });
+    return this.childLog;
+  }
+
+  /** Set the success status. */
+  setStatus(status: number): void {
+    if (!Number.isInteger(status) || status < 100 || status > 599) throw new RangeError(`Invalid status ${String(status)}`);
+    this.status = status;
+  }
+
+  /** Set a response header. */
+  setHeader(name: string, value: string): void {
+    this.res.setHeader(name, value);
+  }
+}

@@ -1,0 +1,130 @@
+import type { Logger } from '../../logger.js';
+import type { GateStep } from '../pipeline/index.js';
+import { ApiKeyRegistry, type ApiKeyEntry } from './api-keys.js';
+import { authStep, type AuthServices, type BasicAuthCallback } from './auth.js';
+import { compileCors, type CorsHandler, type CorsOptions } from './cors.js';
+import { GateConfigError } from './errors.js';
+import { maskStep, unmaskStep } from './masking.js';
+import { RateLimitFactory, type RateLimitStore } from './rate-limit.js';
+import { RevocationStore } from './revocation.js';
+import { scopesStep } from './scopes.js';
+import { TokenService, type TokenOptions } from './tokens.js';
+import type { AuthMode, GateConfig, LifecycleMode } from './types.js';
+
+export { AuthError, ForbiddenError, GateConfigError, RateLimitError } from './errors.js';
+export type { AuthErrorCode } from './errors.js';
+export { TokenService, tokenHash } from './tokens.js';
+export type { AsymmetricAlgorithm, IssueOptions, TokenOptions } from './tokens.js';
+export { RevocationStore } from './revocation.js';
+export type { ApiKeyEntry } from './api-keys.js';
+export type { BasicAuthCallback, BasicAuthResult } from './auth.js';
+export type { CorsHandler, CorsOptions } from './cors.js';
+export type { RateLimitStore } from './rate-limit.js';
+export type { AuthMode, GateConfig, LifecycleMode, RateLimitRule } from './types.js';
+
+/** Credentials accepted by the portal. */
+export interface AuthOptions extends TokenOptions {
+  /** Named API keys: `{ 'svc-reporting': { key, scopes } }`. */
+  apiKeys?: Readonly<Record<string, ApiKeyEntry>>;
+  /** Header that carries an API key. @defaultValue 'X-API-Key' */
+  apiKeyHeader?: string;
+  /** Basic-auth check. */
+  basic?: BasicAuthCallback;
+}
+
+/** What {@link createGateServices} needs. */
+export interface GateServicesOptions {
+  name: string;
+  dataDir: string;
+  auth: AuthOptions | undefined;
+  cors: CorsOptions | undefined;
+  rateLimitStore: RateLimitStore | undefined;
+  log: Logger;
+}
+
+/** Shared state behind every gate of one portal. */
+export interface GateServices {
+  readonly tokens: TokenService;
+  readonly revocations: RevocationStore;
+  readonly auth: AuthServices;
+  readonly rateLimits: RateLimitFactory;
+  readonly cors: CorsHandler | undefined;
+  /** Plugged in by the lifecycle: the step for a route's lifecycle mode. */
+  lifecycleStep: ((mode: LifecycleMode) => GateStep | undefined) | undefined;
+  /** Release files and timers. */
+  close(): Promise<void>;
+}
+
+/** Build the gate services of a portal from its options (validated here, at construction). */
+export function createGateServices(options: GateServicesOptions): GateServices {
+  const auth = options.auth ?? {};
+  const log = options.log.child({ component: 'gates' });
+  const revocations = new RevocationStore({ dataDir: options.dataDir, log });
+  try {
+    const tokens = new TokenService(auth, options.dataDir, revocations, log);
+    revocations.onRevoke((key) => tokens.forget(key));
+    const apiKeyHeader = auth.apiKeyHeader ?? 'X-API-Key';
+    if (!/^[A-Za-z0-9-]+$/.test(apiKeyHeader)) throw new GateConfigError('auth.apiKeyHeader must be a header name');
+    const rateLimits = new RateLimitFactory(options.rateLimitStore ?? 'memory', options.dataDir);
+    return {
+      tokens,
+      revocations,
+      auth: { tokens, apiKeys: new ApiKeyRegistry(auth.apiKeys ?? {}, log), apiKeyHeader, basic: auth.basic, realm: options.name },
+      rateLimits,
+      cors: options.cors ? compileCors(options.cors, apiKeyHeader) : undefined,
+      lifecycleStep: undefined,
+      close: async () => {
+        rateLimits.close();
+        revocations.close();
+      },
+    };
+  } catch (err) {
+    revocations.close();
+    throw err;
+  }
+}
+
+/** The compiled gate of one route, in pipeline order. */
+export interface CompiledGate {
+  /** lifecycle, auth, scopes, rate limit */
+  guards: GateStep[];
+  /** token unmasking */
+  inbound: GateStep[];
+  /** token masking */
+  outbound: GateStep[];
+}
+
+const GATE_KEYS = new Set(['auth', 'scopes', 'rateLimit', 'payloadAuthTokenKey', 'lifecycle']);
+const AUTH_MODES: ReadonlySet<AuthMode> = new Set(['bearer', 'apiKey', 'basic', 'any', 'none']);
+const LIFECYCLE_MODES: ReadonlySet<LifecycleMode> = new Set(['gated', 'exempt', 'forced']);
+
+/** Validate a route's gate and compile its steps once, at registration. */
+export function compileGate(gate: GateConfig, services: GateServices, route: string): CompiledGate {
+  if (gate === null || typeof gate !== 'object') throw new GateConfigError(`${route}: gate must be an object`);
+  for (const key of Object.keys(gate)) {
+    if (!GATE_KEYS.has(key)) throw new GateConfigError(`${route}: unknown gate option "${key}" (expected one of ${[...GATE_KEYS].join(', ')})`);
+  }
+  const mode = gate.auth ?? 'bearer';
+  if (!AUTH_MODES.has(mode)) throw new GateConfigError(`${route}: gate.auth must be one of ${[...AUTH_MODES].join(', ')}`);
+  const scopes = gate.scopes ?? [];
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s.length === 0)) throw new GateConfigError(`${route}: gate.scopes must be non-empty strings`);
+  if (mode === 'none' && scopes.length > 0) throw new GateConfigError(`${route}: gate.scopes need an auth mode other than 'none'`);
+  const lifecycle = gate.lifecycle ?? 'gated';
+  if (!LIFECYCLE_MODES.has(lifecycle)) throw new GateConfigError(`${route}: gate.lifecycle must be gated, exempt or forced`);
+  const maskKey = gate.payloadAuthTokenKey;
+  if (maskKey !== undefined && (typeof maskKey !== 'string' || maskKey.length === 0)) throw new GateConfigError(`${route}: gate.payloadAuthTokenKey must be a field name`);
+
+  const guards: GateStep[] = [];
+  const push = (step: GateStep | undefined): void => {
+    if (step) guards.push(step);
+  };
+  push(services.lifecycleStep?.(lifecycle));
+  push(authStep(mode, services.auth));
+  push(scopesStep(scopes));
+  push(services.rateLimits.step(gate.rateLimit, route));
+  return {
+    guards,
+    inbound: maskKey ? [unmaskStep(maskKey, services.tokens)] : [],
+    outbound: maskKey ? [maskStep(maskKey, services.tokens)] : [],
+  };
+}

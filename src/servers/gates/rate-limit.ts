@@ -1,0 +1,93 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { RateLimiterMemory, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { GateStep } from '../pipeline/index.js';
+import { GateConfigError, RateLimitError } from './errors.js';
+import type { RateLimitRule } from './types.js';
+
+/** Where rate-limit counters live: this process, or a SQLite file in `dataDir` shared by processes on the host. */
+export type RateLimitStore = 'memory' | 'sqlite';
+
+interface Limiter {
+  by: 'ip' | 'user' | 'endpoint';
+  points: number;
+  limiter: RateLimiterAbstract;
+}
+
+/** Creates rate limiters on one store; owns the SQLite handle when the store is shared. */
+export class RateLimitFactory {
+  private db: BetterSqlite3.Database | undefined;
+  private count = 0;
+
+  constructor(
+    private readonly store: RateLimitStore,
+    private readonly dataDir: string,
+  ) {
+    if (store !== 'memory' && store !== 'sqlite') throw new GateConfigError(`rateLimitStore must be 'memory' or 'sqlite', got ${String(store)}`);
+  }
+
+  /** Compile the rate-limit step of one route: all rules must allow the call. */
+  step(rules: RateLimitRule | readonly RateLimitRule[] | undefined, route: string): GateStep | undefined {
+    if (rules === undefined) return undefined;
+    const list = Array.isArray(rules) ? (rules as readonly RateLimitRule[]) : [rules as RateLimitRule];
+    if (list.length === 0) return undefined;
+    const limiters = list.map((rule, i) => this.create(rule, `${route}#${i}`));
+    return async (call) => {
+      let tightest: RateLimiterRes | undefined;
+      let tightestPoints = 0;
+      let rejected: RateLimiterRes | undefined;
+      const results = await Promise.all(
+        limiters.map((l) => {
+          const key = l.by === 'endpoint' ? '*' : l.by === 'user' && call.identity ? `u:${call.identity.id}` : `ip:${call.ip}`;
+          return l.limiter.consume(key).then(
+            (res) => ({ res, ok: true, points: l.points }),
+            (res: unknown) => {
+              if (res instanceof RateLimiterRes) return { res, ok: false, points: l.points };
+              throw res; // a store failure: surfaced as a 500, never silently allowed
+            },
+          );
+        }),
+      );
+      for (const r of results) {
+        if (!r.ok && (!rejected || r.res.msBeforeNext > rejected.msBeforeNext)) rejected = r.res;
+        if (!tightest || r.res.remainingPoints < tightest.remainingPoints) {
+          tightest = r.res;
+          tightestPoints = r.points;
+        }
+      }
+      if (tightest) {
+        call.setHeader('RateLimit-Limit', String(tightestPoints));
+        call.setHeader('RateLimit-Remaining', String(Math.max(0, tightest.remainingPoints)));
+        call.setHeader('RateLimit-Reset', String(Math.ceil(tightest.msBeforeNext / 1000)));
+      }
+      if (rejected) throw new RateLimitError(Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)));
+    };
+  }
+
+  private create(rule: RateLimitRule, prefix: string): Limiter {
+    const by = rule.by ?? 'ip';
+    if (by !== 'ip' && by !== 'user' && by !== 'endpoint') throw new GateConfigError(`rateLimit.by must be ip, user or endpoint, got ${String(by)}`);
+    if (!Number.isInteger(rule.points) || rule.points < 1) throw new GateConfigError('rateLimit.points must be a positive integer');
+    if (!Number.isInteger(rule.windowSec) || rule.windowSec < 1) throw new GateConfigError('rateLimit.windowSec must be a positive integer');
+    const blockSec = rule.blockSec ?? 0;
+    if (!Number.isInteger(blockSec) || blockSec < 0) throw new GateConfigError('rateLimit.blockSec must be a non-negative integer');
+    const opts = { points: rule.points, duration: rule.windowSec, blockDuration: blockSec, keyPrefix: prefix };
+    if (this.store === 'memory') return { by, points: rule.points, limiter: new RateLimiterMemory(opts) };
+    if (!this.db) {
+      mkdirSync(this.dataDir, { recursive: true });
+      this.db = new BetterSqlite3(join(this.dataDir, 'gatehouse-ratelimit.db'));
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 5000');
+    }
+    this.count++;
+    const limiter = new RateLimiterSQLite({ ...opts, storeClient: this.db, storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 });
+    return { by, points: rule.points, limiter };
+  }
+
+  /** Close the shared SQLite handle, if any. Safe to call twice. */
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+  }
+}

@@ -1,0 +1,124 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Logger } from '../../logger.js';
+
+/** Options for {@link RevocationStore}. */
+export interface RevocationStoreOptions {
+  /** Directory of the store's SQLite file (`gatehouse-security.db`). */
+  dataDir: string;
+  /** How often revocations made by other processes are picked up, in ms. @defaultValue 1000 */
+  syncIntervalMs?: number;
+  /** How often expired entries are pruned, in ms. @defaultValue 3600000 */
+  pruneIntervalMs?: number;
+  log: Logger;
+}
+
+/** Told about every revocation key (`jti` or token hash), local or from another process. */
+export type RevocationListener = (key: string) => void;
+
+/**
+ * Revoked tokens, persisted in SQLite under `dataDir` and mirrored in memory: a lookup per request is a Map
+ * read. Entries stay until the token would have expired anyway, then are pruned. Several processes on one host
+ * share the file and see each other's revocations within `syncIntervalMs`.
+ */
+export class RevocationStore {
+  private readonly db: BetterSqlite3.Database;
+  private readonly revoked = new Map<string, number>();
+  private readonly listeners = new Set<RevocationListener>();
+  private readonly insertStmt: BetterSqlite3.Statement<[string, number, number]>;
+  private readonly sinceStmt: BetterSqlite3.Statement<[number], { id: number; key: string; expires_at: number }>;
+  private readonly pruneStmt: BetterSqlite3.Statement<[number]>;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private lastId = 0;
+  private closed = false;
+
+  constructor(private readonly options: RevocationStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.db = new BetterSqlite3(join(options.dataDir, 'gatehouse-security.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS revoked_tokens (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      key TEXT NOT NULL UNIQUE,
+      expires_at INTEGER NOT NULL,
+      revoked_at INTEGER NOT NULL
+    )`);
+    this.insertStmt = this.db.prepare('INSERT INTO revoked_tokens (key, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING');
+    this.sinceStmt = this.db.prepare('SELECT id, key, expires_at FROM revoked_tokens WHERE id > ? ORDER BY id');
+    this.pruneStmt = this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?');
+    this.prune();
+    this.sync();
+    this.timers.push(setInterval(() => this.sync(), options.syncIntervalMs ?? 1000));
+    this.timers.push(setInterval(() => this.prune(), options.pruneIntervalMs ?? 3_600_000));
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Whether a key (token `jti` or hash) is revoked. */
+  has(key: string): boolean {
+    const exp = this.revoked.get(key);
+    return exp !== undefined && exp >= Date.now();
+  }
+
+  /** Revoke a key until `expiresAtMs` (epoch ms); persisted before this returns. */
+  add(key: string, expiresAtMs: number): void {
+    if (this.closed) return;
+    this.insertStmt.run(key, expiresAtMs, Date.now());
+    if (!this.revoked.has(key)) {
+      this.revoked.set(key, expiresAtMs);
+      this.emit(key);
+    }
+  }
+
+  /** Listen for revocations; returns an unsubscribe function. */
+  onRevoke(listener: RevocationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Pick up revocations written by any process since the last sync. */
+  sync(): void {
+    if (this.closed) return;
+    try {
+      for (const row of this.sinceStmt.all(this.lastId)) {
+        this.lastId = row.id;
+        if (!this.revoked.has(row.key)) {
+          this.revoked.set(row.key, row.expires_at);
+          this.emit(row.key);
+        }
+      }
+    } catch (err) {
+      this.options.log.error({ err }, 'revocation sync failed; keeping the revocations already loaded');
+    }
+  }
+
+  private prune(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    try {
+      this.pruneStmt.run(now);
+    } catch (err) {
+      this.options.log.warn({ err }, 'revocation prune failed');
+    }
+    for (const [key, exp] of this.revoked) if (exp < now) this.revoked.delete(key);
+  }
+
+  private emit(key: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(key);
+      } catch (err) {
+        this.options.log.error({ err }, 'revocation listener failed');
+      }
+    }
+  }
+
+  /** Stop syncing and close the file. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.listeners.clear();
+    this.db.close();
+  }
+}

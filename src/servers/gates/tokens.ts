@@ -1,0 +1,266 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  SignJWT,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  errors as joseErrors,
+  importJWK,
+  importPKCS8,
+  jwtVerify,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import type { Logger } from '../../logger.js';
+import type { Identity } from '../pipeline/index.js';
+import { AuthError, GateConfigError, type AuthErrorCode } from './errors.js';
+import type { RevocationStore } from './revocation.js';
+
+/** Asymmetric algorithms accepted with a JWKS. */
+export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
+
+/** Token options (the `auth` part of the portal options that concerns JWTs). */
+export interface TokenOptions {
+  /** HS256 secret, at least 32 characters. Without `secret` or `jwks`, one is generated and kept in `dataDir` (mode 0600). */
+  secret?: string;
+  /** Verify with a JWK set instead: a URL (fetched and cached by jose) or a local set. */
+  jwks?: string | URL | JSONWebKeySet;
+  /** Algorithms accepted with `jwks`; the only ones that verify. @defaultValue ['RS256'] */
+  algorithms?: readonly AsymmetricAlgorithm[];
+  /** Private key to issue tokens in JWKS mode: a JWK or a PKCS#8 PEM, with its algorithm and key id. */
+  signingKey?: { key: JWK | string; alg: AsymmetricAlgorithm; kid?: string };
+  /** Required `iss`; also set on issued tokens. */
+  issuer?: string;
+  /** Required `aud`; also set on issued tokens. */
+  audience?: string | readonly string[];
+  /** Lifetime of issued tokens: seconds or a jose duration like `'15m'`. @defaultValue '15m' */
+  accessTtl?: string | number;
+  /** Allowed clock skew for `exp`/`nbf`, in seconds. @defaultValue 5 */
+  clockToleranceSec?: number;
+  /** Verified tokens kept in memory so repeat requests skip signature checks. @defaultValue 10000 */
+  cacheSize?: number;
+}
+
+/** What to put in an issued token. */
+export interface IssueOptions {
+  /** Subject: the identity id. */
+  sub: string;
+  /** Scopes granted. @defaultValue [] */
+  scopes?: readonly string[];
+  /** Lifetime for this token. @defaultValue the `accessTtl` option */
+  ttl?: string | number;
+  /** Extra claims (registered claim names are reserved). */
+  claims?: Record<string, unknown>;
+}
+
+interface CachedIdentity {
+  identity: Identity;
+  /** Expiry in epoch ms, tolerance included. */
+  until: number;
+  /** Revocation key: the `jti`, or the token hash. */
+  key: string;
+}
+
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scopes']);
+const SECRET_FILE = 'gatehouse-secret.key';
+const MAX_TOKEN_LENGTH = 8192;
+
+/** Hash used to key caches and revocations of tokens without a `jti`. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * Issues and verifies JWTs with jose: HS256 with a secret, or a JWKS with pinned asymmetric algorithms.
+ * Every token carries `exp` and a `jti`; verified tokens are cached until they expire or are revoked.
+ *
+ * @example
+ * ```ts
+ * const token = await portal.tokens.issue({ sub: '42', scopes: ['notes:write'] });
+ * const identity = await portal.tokens.verify(token); // { id: '42', scopes: ['notes:write'], via: 'bearer', claims }
+ * ```
+ */
+export class TokenService {
+  private readonly verifyKey: Uint8Array | JWTVerifyGetKey;
+  private readonly algorithms: string[];
+  private readonly signing: Promise<{ key: Uint8Array | CryptoKey; alg: string; kid?: string }> | undefined;
+  private readonly cache = new Map<string, CachedIdentity>();
+  private readonly cacheSize: number;
+  private readonly toleranceSec: number;
+  private readonly ttl: string | number;
+
+  constructor(
+    private readonly options: TokenOptions,
+    dataDir: string,
+    private readonly revocations: RevocationStore,
+    log: Logger,
+  ) {
+    this.toleranceSec = options.clockToleranceSec ?? 5;
+    if (!(this.toleranceSec >= 0)) throw new GateConfigError('auth.clockToleranceSec must be >= 0');
+    this.cacheSize = options.cacheSize ?? 10_000;
+    this.ttl = options.accessTtl ?? '15m';
+    if (options.jwks !== undefined) {
+      if (options.secret !== undefined) throw new GateConfigError('auth: configure either secret (HS256) or jwks, not both');
+      this.algorithms = [...(options.algorithms ?? ['RS256'])];
+      if (this.algorithms.length === 0 || this.algorithms.some((a) => a.startsWith('HS') || a === 'none')) {
+        throw new GateConfigError('auth.algorithms: list asymmetric algorithms only (RS*, PS*, ES*, EdDSA) with jwks');
+      }
+      const jwks = options.jwks;
+      this.verifyKey = typeof jwks === 'string' || jwks instanceof URL ? createRemoteJWKSet(new URL(jwks)) : createLocalJWKSet(jwks);
+      const sk = options.signingKey;
+      this.signing = sk
+        ? (typeof sk.key === 'string' ? importPKCS8(sk.key, sk.alg) : importJWK(sk.key, sk.alg)).then((key) => ({
+            key: key as CryptoKey,
+            alg: sk.alg,
+            kid: sk.kid,
+          }))
+        : undefined;
+      this.signing?.catch(() => undefined); // reported when issue() is called
+    } else {
+      const secret = options.secret ?? loadOrCreateSecret(dataDir, log);
+      if (secret.length < 32) throw new GateConfigError('auth.secret must be at least 32 characters');
+      const key = new TextEncoder().encode(secret);
+      this.verifyKey = key;
+      this.algorithms = ['HS256'];
+      this.signing = Promise.resolve({ key, alg: 'HS256' });
+    }
+  }
+
+  /** Issue a signed access token. */
+  async issue(options: IssueOptions): Promise<string> {
+    if (typeof options.sub !== 'string' || options.sub.length === 0) throw new GateConfigError('tokens.issue: sub must be a non-empty string');
+    if (!this.signing) throw new GateConfigError('tokens.issue: no signing key configured (set auth.signingKey with jwks)');
+    const { key, alg, kid } = await this.signing;
+    const claims: Record<string, unknown> = {};
+    if (options.claims) {
+      for (const [k, v] of Object.entries(options.claims)) if (!RESERVED.has(k)) claims[k] = v;
+    }
+    claims.scopes = [...(options.scopes ?? [])];
+    const jwt = new SignJWT(claims as JWTPayload)
+      .setProtectedHeader(kid ? { alg, kid, typ: 'JWT' } : { alg, typ: 'JWT' })
+      .setSubject(options.sub)
+      .setIssuedAt()
+      .setJti(randomUUID())
+      .setExpirationTime(options.ttl ?? this.ttl);
+    if (this.options.issuer) jwt.setIssuer(this.options.issuer);
+    if (this.options.audience) jwt.setAudience([...toArray(this.options.audience)]);
+    return jwt.sign(key);
+  }
+
+  /** Verify a token (signature, algorithm, exp, nbf, iss, aud, revocation) and return its identity, or throw {@link AuthError}. */
+  async verify(token: string): Promise<Identity> {
+    if (typeof token !== 'string' || token.length === 0) throw new AuthError('ERR_AUTH_MISSING', 'No token was presented');
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('ERR_AUTH_MALFORMED', 'The token is too long');
+    const hash = tokenHash(token);
+    const hit = this.cache.get(hash);
+    if (hit) {
+      if (this.revocations.has(hit.key)) throw new AuthError('ERR_AUTH_REVOKED', 'The token has been revoked');
+      if (hit.until > Date.now()) return hit.identity;
+      this.cache.delete(hash);
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.verifyKey as Uint8Array, {
+        algorithms: this.algorithms,
+        issuer: this.options.issuer,
+        audience: this.options.audience ? [...toArray(this.options.audience)] : undefined,
+        clockTolerance: this.toleranceSec,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+    const key = typeof payload.jti === 'string' ? payload.jti : hash;
+    if (this.revocations.has(key)) throw new AuthError('ERR_AUTH_REVOKED', 'The token has been revoked');
+    const identity: Identity = { id: String(payload.sub), scopes: scopesOf(payload), via: 'bearer', claims: payload as Record<string, unknown> };
+    this.remember(hash, { identity, key, until: ((payload.exp ?? 0) + this.toleranceSec) * 1000 });
+    return identity;
+  }
+
+  /**
+   * The revocation key and expiry of a token, read without verifying it (revoking a token needs no trust in
+   * it: the key only ever makes more requests fail).
+   */
+  revocationOf(token: string): { key: string; expiresAtMs: number } {
+    let payload: JWTPayload;
+    try {
+      payload = decodeJwt(token);
+    } catch (err) {
+      throw new AuthError('ERR_AUTH_MALFORMED', 'Cannot revoke: the value is not a JWT', 'Bearer', err);
+    }
+    const key = typeof payload.jti === 'string' ? payload.jti : tokenHash(token);
+    const exp = typeof payload.exp === 'number' ? payload.exp : Math.floor(Date.now() / 1000) + 86_400 * 365;
+    return { key, expiresAtMs: (exp + this.toleranceSec) * 1000 };
+  }
+
+  /** Drop cached verifications for a revocation key. */
+  forget(key: string): void {
+    for (const [hash, entry] of this.cache) if (entry.key === key) this.cache.delete(hash);
+  }
+
+  private remember(hash: string, entry: CachedIdentity): void {
+    if (this.cache.size >= this.cacheSize) {
+      // Evict the oldest entry: Map iteration order is insertion order.
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(hash, entry);
+  }
+}
+
+function toArray<T>(v: T | readonly T[]): readonly T[] {
+  return Array.isArray(v) ? (v as readonly T[]) : [v as T];
+}
+
+function scopesOf(payload: JWTPayload): string[] {
+  const s = payload.scopes ?? payload.scope;
+  if (Array.isArray(s)) return s.filter((x): x is string => typeof x === 'string');
+  if (typeof s === 'string') return s.split(' ').filter(Boolean);
+  return [];
+}
+
+function mapJoseError(err: unknown): AuthError {
+  let code: AuthErrorCode = 'ERR_AUTH_MALFORMED';
+  let message = 'The token is malformed';
+  if (err instanceof joseErrors.JWTExpired) {
+    code = 'ERR_AUTH_EXPIRED';
+    message = 'The token has expired';
+  } else if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    const claim = err.claim;
+    if (claim === 'nbf') [code, message] = ['ERR_AUTH_NOT_YET_VALID', 'The token is not valid yet'];
+    else if (claim === 'iss') [code, message] = ['ERR_AUTH_ISSUER', 'The token was issued by someone else'];
+    else if (claim === 'aud') [code, message] = ['ERR_AUTH_AUDIENCE', 'The token is meant for another audience'];
+    else [code, message] = ['ERR_AUTH_CLAIMS', `The token's ${claim} claim is missing or invalid`];
+  } else if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
+    code = 'ERR_AUTH_ALGORITHM';
+    message = 'The token uses an algorithm this service does not accept';
+  } else if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey) {
+    code = 'ERR_AUTH_SIGNATURE';
+    message = 'The token signature is invalid';
+  }
+  return new AuthError(code, message, 'Bearer', err);
+}
+
+function loadOrCreateSecret(dataDir: string, log: Logger): string {
+  const file = join(dataDir, SECRET_FILE);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    // Not there yet: create it below.
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  try {
+    writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    log.warn({ file }, 'auth.secret is not configured: generated one and stored it in dataDir (set auth.secret in production)');
+    return secret;
+  } catch {
+    // Another process created it first: use theirs.
+    return readFileSync(file, 'utf8').trim();
+  }
+}

@@ -1,0 +1,28 @@
+export { ServicePortal } from './portal.js';
+export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalOptions, RunOptions } from './portal.js';
+export type { EndpointContext } from './context.js';
+export { HttpError, toProblem } from './http-error.js';
+export type { FieldIssue, HttpErrorOptions, Problem, ProblemBody } from './http-error.js';
+export type { OpenApiOptions } from './openapi.js';
+export type { TrustProxy } from './client-ip.js';
+export { compilePipeline, OutputValidationError } from './pipeline/index.js';
+export type { GateCall, GateStep, Identity, Pipeline, PipelineSpec, Transport } from './pipeline/index.js';
+export { AuthError, ForbiddenError, GateConfigError, RateLimitError, TokenService, compileGate } from './gates/index.js';
+export type {
+  ApiKeyEntry,
+  AsymmetricAlgorithm,
+  AuthErrorCode,
+  AuthMode,
+  AuthOptions,
+  BasicAuthCallback,
+  BasicAuthResult,
+  CompiledGate,
+  CorsOptions,
+  GateConfig,
+  GateServices,
+  IssueOptions,
+  LifecycleMode,
+  RateLimitRule,
+  RateLimitStore,
+  TokenOptions,
+} from './gates/index.js';

@@ -1,0 +1,92 @@
+import type { ZodType } from 'zod';
+import { GatehouseError } from '../../errors.js';
+import { HttpError, type FieldIssue } from '../http-error.js';
+import type { GateCall, GateStep } from './types.js';
+import { validate } from './validate.js';
+
+/** What a transport hands to {@link compilePipeline} for one endpoint or event. */
+export interface PipelineSpec {
+  /** Checks that run before any input is read: lifecycle, auth, scopes, rate limits. */
+  guards: readonly GateStep[];
+  /** Transport step that fills `call.payload` (HTTP: read the body and merge params/query). */
+  load?: GateStep;
+  /** Steps that rewrite the payload before validation (token unmasking). */
+  inbound?: readonly GateStep[];
+  /** Input schema; without one the payload is passed through as the input. */
+  input?: ZodType;
+  /** Transport step that runs the handler and sets `call.result`. */
+  invoke?: GateStep;
+  /** Steps that rewrite the result before output validation (token masking). */
+  outbound?: readonly GateStep[];
+  /** Output schema, checked before anything is sent. */
+  output?: ZodType;
+  /** Told when the handler's result does not match `output` (the response is a generic 500). */
+  onOutputMismatch?: (call: GateCall, issues: FieldIssue[]) => void;
+}
+
+/** Raised when a handler's result fails its output schema; the client sees a generic 500. */
+export class OutputValidationError extends GatehouseError {
+  /** Where the result differs from the schema (logged, never sent). */
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[]) {
+    super('The handler returned a result that does not match its output schema', { code: 'ERR_OUTPUT_INVALID', status: 500 });
+    this.issues = issues;
+  }
+}
+
+/** A compiled pipeline: run it on a call; it resolves when the result is ready or rejects with the gate's error. */
+export type Pipeline = (call: GateCall) => Promise<void>;
+
+function inputStep(schema: ZodType): GateStep {
+  const apply = (call: GateCall, r: ReturnType<typeof validate> extends infer V ? Awaited<V> : never): void => {
+    if (!r.ok) throw new HttpError(400, 'The request input is invalid', { code: 'ERR_VALIDATION', errors: r.issues });
+    call.input = r.value;
+  };
+  return (call) => {
+    const r = validate(schema, call.payload);
+    if (r instanceof Promise) return r.then((v) => apply(call, v));
+    apply(call, r);
+  };
+}
+
+function outputStep(schema: ZodType, onMismatch: PipelineSpec['onOutputMismatch']): GateStep {
+  const apply = (call: GateCall, r: Awaited<ReturnType<typeof validate>>): void => {
+    if (!r.ok) {
+      onMismatch?.(call, r.issues);
+      throw new OutputValidationError(r.issues);
+    }
+    // The parsed value drops keys the schema does not declare, so extra fields never leak.
+    call.result = r.value;
+  };
+  return (call) => {
+    const r = validate(schema, call.result);
+    if (r instanceof Promise) return r.then((v) => apply(call, v));
+    apply(call, r);
+  };
+}
+
+const passPayload: GateStep = (call) => {
+  call.input = call.payload;
+};
+
+/**
+ * Compile the steps of one endpoint or event once, at registration, into a flat list, so a call runs only the
+ * steps its route configured and awaits only the steps that are actually asynchronous.
+ */
+export function compilePipeline(spec: PipelineSpec): Pipeline {
+  const steps: GateStep[] = [...spec.guards];
+  if (spec.load) steps.push(spec.load);
+  if (spec.inbound) steps.push(...spec.inbound);
+  steps.push(spec.input ? inputStep(spec.input) : passPayload);
+  if (spec.invoke) steps.push(spec.invoke);
+  if (spec.invoke && spec.outbound) steps.push(...spec.outbound);
+  if (spec.invoke && spec.output) steps.push(outputStep(spec.output, spec.onOutputMismatch));
+  const list = Object.freeze(steps);
+  const count = list.length;
+  return async (call) => {
+    for (let i = 0; i < count; i++) {
+      const r = list[i]!(call);
+      if (r !== undefined) await r;
+    }
+  };
+}

@@ -1,0 +1,6 @@
+export { compilePipeline, OutputValidationError } from './compile.js';
+export type { Pipeline, PipelineSpec } from './compile.js';
+export { compileCoercer } from './coerce.js';
+export { validate, toFieldIssues } from './validate.js';
+export type { Validation } from './validate.js';
+export type { GateCall, GateStep, Identity, Transport } from './types.js';

@@ -1,0 +1,585 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import FindMyWay, { type HTTPMethod, type Instance as RouterInstance } from 'find-my-way';
+import type { HelmetOptions } from 'helmet';
+import type { ZodType, z } from 'zod';
+import { GatehouseError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { readBody, sanitizeRecord } from './body.js';
+import { parseBytes } from './bytes.js';
+import { compileIpResolver, type IpResolver, type TrustProxy } from './client-ip.js';
+import { HttpCall, type EndpointContext } from './context.js';
+import { compileGate, createGateServices, type AuthOptions, type CorsOptions, type GateServices, type RateLimitStore, type TokenService } from './gates/index.js';
+import type { GateConfig } from './gates/types.js';
+import { HttpError, toProblem } from './http-error.js';
+import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from './openapi.js';
+import { compileCoercer, compilePipeline, type GateCall, type Identity, type Pipeline } from './pipeline/index.js';
+import { securityHeaderList, type HeaderPair } from './security-headers.js';
+
+/** HTTP methods an endpoint can answer. */
+export type EndpointMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Options for {@link ServicePortal}. Every field is optional. */
+export interface PortalOptions {
+  /** Service name, shown in logs, `/status` and the OpenAPI title. @defaultValue 'gatehouse' */
+  name?: string;
+  /** Directory for gatehouse's SQLite files (revocations, rate limits, lifecycle, queues). @defaultValue './data' */
+  dataDir?: string;
+  /** Credentials: token secret or JWKS, issuer/audience, API keys, basic-auth callback. */
+  auth?: AuthOptions;
+  /** CORS with an exact origin allow-list; omitted: no CORS headers at all. */
+  cors?: CorsOptions;
+  /** Where rate-limit counters live: per process, or in SQLite under `dataDir` shared by the host's processes. @defaultValue 'memory' */
+  rateLimitStore?: RateLimitStore;
+  /** Which proxies decide the client address. @defaultValue false */
+  trustProxy?: TrustProxy;
+  /** Largest accepted request body, e.g. `'100kb'` or a byte count. @defaultValue '100kb' */
+  bodyLimit?: string | number;
+  /** Logger to use; by default a pino logger on stdout. */
+  logger?: Logger;
+  /** Log one line per request (method, path, status, duration, request id, identity). @defaultValue true */
+  requestLog?: boolean;
+  /** helmet options for the security headers sent on every response, or `false` for none. @defaultValue {} (helmet's defaults) */
+  securityHeaders?: HelmetOptions | false;
+  /** OpenAPI document options, or `false` to not serve one. @defaultValue { path: '/openapi.json' } */
+  openapi?: OpenApiOptions | false;
+  /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
+  keepAliveTimeoutMs?: number;
+}
+
+/** Options for {@link ServicePortal.endpoint}. */
+export interface EndpointConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
+  /** Method, or several. @defaultValue 'POST' */
+  method?: EndpointMethod | readonly EndpointMethod[];
+  /** What the endpoint does: shown in OpenAPI; required in strict enforcement mode. */
+  description?: string;
+  /** OpenAPI tags. */
+  tags?: readonly string[];
+  /** The route's gates. @defaultValue { auth: 'bearer' } */
+  gate?: GateConfig;
+  /** Schema of `{ ...params, ...query, ...body }`; query and path strings are coerced to numbers/booleans it expects. */
+  input?: I;
+  /** Schema the result must match before it is sent; keys it does not declare are dropped. */
+  output?: O;
+  /** Body limit for this route. @defaultValue the portal's `bodyLimit` */
+  bodyLimit?: string | number;
+}
+
+type InputOf<I> = I extends ZodType ? z.output<I> : unknown;
+type OutputOf<O> = O extends ZodType ? z.input<O> : unknown;
+
+/** An endpoint handler: return the result (sent as JSON), or nothing for 204. */
+export type EndpointHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
+  ctx: EndpointContext<InputOf<I>>,
+) => OutputOf<O> | void | Promise<OutputOf<O> | void>;
+
+/** Options for {@link ServicePortal.run}. */
+export interface RunOptions {
+  /** Port; 0 picks a free one (read it back from `portal.port`). @defaultValue 3000 */
+  port?: number;
+  /** Interface to bind. @defaultValue '127.0.0.1' */
+  host?: string;
+}
+
+/** Options for {@link ServicePortal.close}. */
+export interface CloseOptions {
+  /** How long in-flight requests may take to finish before their connections are cut, in ms. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+/** Something the portal serves itself on its fast path. */
+interface RouteTarget {
+  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void;
+}
+
+const DEFAULTS = {
+  name: 'gatehouse',
+  dataDir: './data',
+  bodyLimit: '100kb',
+  requestLog: true,
+  keepAliveTimeoutMs: 5000,
+  runPort: 3000,
+  runHost: '127.0.0.1',
+  closeTimeoutMs: 10_000,
+} satisfies Record<string, unknown>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const BODYLESS = new Set(['GET', 'HEAD']);
+const JSON_TYPE = 'application/json; charset=utf-8';
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `portal.gate()`: the authenticated caller, or null. */
+      identity?: Identity | null;
+      /** The gatehouse request id, also sent as `X-Request-Id`. */
+      requestId?: string;
+    }
+  }
+}
+
+/**
+ * A service: one node http server whose `endpoint()` routes run on a compiled gate pipeline, with an
+ * express 5 app (`portal.app`) behind it for everything else.
+ *
+ * @example
+ * ```ts
+ * const portal = new ServicePortal({ name: 'greeter' });
+ * portal.endpoint('/api/greet', {
+ *   description: 'Greets someone',
+ *   gate: { auth: 'none' },
+ *   input: z.object({ name: z.string().min(1) }),
+ *   output: z.object({ message: z.string() }),
+ * }, ({ input }) => ({ message: `Hello, ${input.name}!` }));
+ * await portal.run({ port: 3000 });
+ * ```
+ */
+export class ServicePortal {
+  /** The express app that serves every request no endpoint matched. Mount ordinary middleware and routes here. */
+  readonly app: Express;
+  /** The portal's logger. */
+  readonly log: Logger;
+  /** The service name. */
+  readonly name: string;
+  /** Where gatehouse keeps its SQLite files. */
+  readonly dataDir: string;
+  /** The node http server (created at construction, listening after `run()`). */
+  readonly server: Server;
+  /** Issues and verifies access tokens. */
+  readonly tokens: TokenService;
+
+  /** Shared services the gates use (tokens, revocation, rate limits, CORS). */
+  protected readonly gates: GateServices;
+  private readonly router: RouterInstance<FindMyWay.HTTPVersion.V1>;
+  private readonly routes = new Map<string, OpenApiRoute>();
+  private readonly routeMethods = new Set<HTTPMethod>();
+  private readonly resolveIp: IpResolver;
+  private readonly bodyLimit: number;
+  private readonly headers: readonly HeaderPair[];
+  private readonly requestLog: boolean;
+  private readonly openapi: OpenApiOptions | false;
+  private openapiCache: string | undefined;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  private listening = false;
+
+  constructor(options: PortalOptions = {}) {
+    this.name = options.name ?? DEFAULTS.name;
+    this.dataDir = options.dataDir ?? DEFAULTS.dataDir;
+    this.log = options.logger ?? createLogger({ base: { service: this.name } });
+    const limit = parseBytes(options.bodyLimit ?? DEFAULTS.bodyLimit);
+    if (limit === undefined) throw new GatehouseError(`bodyLimit: cannot read ${String(options.bodyLimit)} as a size`, { code: 'ERR_OPTIONS' });
+    this.bodyLimit = limit;
+    this.resolveIp = compileIpResolver(options.trustProxy ?? false);
+    this.headers = options.securityHeaders === false ? [] : securityHeaderList(options.securityHeaders ?? {});
+    this.requestLog = options.requestLog ?? DEFAULTS.requestLog;
+    this.openapi = options.openapi ?? {};
+    this.gates = createGateServices({
+      name: this.name,
+      dataDir: this.dataDir,
+      auth: options.auth,
+      cors: options.cors,
+      rateLimitStore: options.rateLimitStore,
+      log: this.log,
+    });
+    this.tokens = this.gates.tokens;
+
+    this.router = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 256 });
+    this.app = express();
+    this.app.disable('x-powered-by');
+    this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs }, (req, res) => this.onRequest(req, res));
+
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => this.onClientError(err, socket));
+
+    if (this.openapi !== false) {
+      const path = this.openapi.path ?? '/openapi.json';
+      this.addRawRoute('GET', path, { handle: (_req, res) => this.sendRaw(res, 200, JSON_TYPE, this.openapiDocument()) });
+    }
+    this.addRawRoute('GET', '/health', { handle: (_req, res) => this.sendRaw(res, 200, JSON_TYPE, '{"status":"ok"}') });
+  }
+
+  /** The bound port, once `run()` has resolved. */
+  get port(): number {
+    const addr = this.server.address();
+    return addr && typeof addr === 'object' ? (addr as AddressInfo).port : 0;
+  }
+
+  /**
+   * Register an endpoint. Its gates, body handling, validation and output check are compiled now, so a request
+   * pays only for what this route uses.
+   *
+   * @example
+   * ```ts
+   * portal.endpoint('/api/notes/:id', { method: 'GET', input: z.object({ id: z.number().int() }) }, ({ input }) => store.get(input.id));
+   * ```
+   */
+  endpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
+    path: string,
+    config: EndpointConfig<I, O>,
+    handler: EndpointHandler<I, O>,
+  ): this {
+    if (typeof path !== 'string' || !path.startsWith('/')) throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+    if (typeof handler !== 'function') throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+    const methods = normalizeMethods(config.method, path);
+    const limit = config.bodyLimit === undefined ? this.bodyLimit : parseBytes(config.bodyLimit);
+    if (limit === undefined) throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+    const gate = config.gate ?? {};
+
+    for (const method of methods) {
+      const route = `${method} ${path}`;
+      if (this.routes.has(route)) throw new GatehouseError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
+      const compiled = compileGate(gate, this.gates, route);
+      const coerce = compileCoercer(config.input);
+      const readsBody = !BODYLESS.has(method);
+      const load = (call: GateCall): void | Promise<void> => {
+        const http = call as HttpCall;
+        const base: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+        for (const key in http.params) base[key] = http.params[key];
+        if (http.query) Object.assign(base, http.query);
+        coerce?.(base);
+        if (!readsBody) {
+          call.payload = base;
+          return;
+        }
+        return readBody(http.req, limit).then((body) => {
+          call.payload = mergeBody(base, body);
+        });
+      };
+      const invoke = (call: GateCall): void | Promise<void> => {
+        const r = handler(call as HttpCall as EndpointContext<InputOf<I>>);
+        if (r instanceof Promise) {
+          return r.then((v) => {
+            call.result = v;
+          });
+        }
+        call.result = r;
+      };
+      const pipeline = compilePipeline({
+        guards: compiled.guards,
+        load,
+        inbound: compiled.inbound,
+        input: config.input,
+        invoke,
+        outbound: compiled.outbound,
+        output: config.output,
+        onOutputMismatch: (call, issues) => this.log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
+      });
+      const target = new EndpointTarget(route, pipeline, this);
+      this.router.on(method, path, noop, target);
+      this.routeMethods.add(method);
+      if (method === 'GET' && !methods.includes('HEAD' as EndpointMethod)) {
+        this.router.on('HEAD', path, noop, target);
+        this.routeMethods.add('HEAD');
+      }
+      this.routes.set(route, { method, path, description: config.description, tags: config.tags, gate, input: config.input, output: config.output });
+    }
+    this.openapiCache = undefined;
+    return this;
+  }
+
+  /**
+   * Express middleware running the same gates as an endpoint (lifecycle, auth, scopes, rate limits), for routes
+   * mounted on `portal.app`. The caller is on `req.identity` afterwards.
+   *
+   * @example
+   * ```ts
+   * portal.app.get('/legacy', portal.gate({ auth: 'apiKey' }), (req, res) => res.send(`hi ${req.identity?.id}`));
+   * ```
+   */
+  gate(config: GateConfig = {}): RequestHandler {
+    const route = `express ${JSON.stringify(config)}`;
+    const compiled = compileGate(config, this.gates, route);
+    const pipeline = compilePipeline({ guards: compiled.guards });
+    return (req: Request, res: Response, next: NextFunction) => {
+      const call: GateCall = {
+        transport: 'http',
+        route: `${req.method} ${req.baseUrl}${req.route ? String((req.route as { path: unknown }).path) : req.path}`,
+        requestId: req.requestId ?? '',
+        ip: this.clientIp(req),
+        headers: req.headers,
+        identity: null,
+        token: undefined,
+        payload: undefined,
+        input: undefined,
+        result: undefined,
+        setHeader: (name, value) => res.setHeader(name, value),
+      };
+      pipeline(call).then(
+        () => {
+          req.identity = call.identity;
+          next();
+        },
+        (err: unknown) => next(err),
+      );
+    };
+  }
+
+  /**
+   * Revoke a token: from now on it is refused on HTTP and sockets, in this and every process sharing `dataDir`,
+   * across restarts, until it would have expired anyway.
+   */
+  async revokeToken(token: string): Promise<void> {
+    const { key, expiresAtMs } = this.tokens.revocationOf(token);
+    this.gates.revocations.add(key, expiresAtMs);
+  }
+
+  /** Start listening. Resolves once the server accepts connections; `port: 0` picks a free port. */
+  async run(options: RunOptions = {}): Promise<void> {
+    if (this.closing) throw new GatehouseError('run: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
+    if (this.listening) throw new GatehouseError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
+    const port = options.port ?? DEFAULTS.runPort;
+    const host = options.host ?? DEFAULTS.runHost;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new GatehouseError(`run: cannot listen on ${host}:${port}: ${err.message}`, { code: 'ERR_LISTEN', cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    this.listening = true;
+    this.log.info({ port: this.port, host }, `${this.name} listening on http://${host}:${this.port}`);
+  }
+
+  /**
+   * Stop gracefully: stop accepting connections, let in-flight requests finish (up to `timeoutMs`), close idle
+   * keep-alive connections, then release every resource. Safe to call more than once.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.timeoutMs ?? DEFAULTS.closeTimeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.listening) {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      // Connections that finish their last request become idle: close them as they do.
+      const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
+      sweep.unref();
+      this.server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+        timer.unref();
+      });
+      const late = await Promise.race([closed.then(() => false), timedOut]);
+      clearInterval(sweep);
+      clearTimeout(timer);
+      if (late) {
+        this.log.warn({ timeoutMs }, 'close: in-flight requests did not finish in time; cutting connections');
+        this.server.closeAllConnections();
+        await closed;
+      }
+      this.listening = false;
+    }
+    await this.gates.close();
+  }
+
+  // ---- request path -------------------------------------------------------------------------------------
+
+  /** Requests node could not parse (oversized headers, bad framing) still get a problem body, never a handler. */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, detail] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'ERR_HEADERS_TOO_LARGE', 'The request headers are too large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'ERR_REQUEST_TIMEOUT', 'The request took too long to arrive']
+          : [400, 'ERR_BAD_REQUEST', 'The request could not be parsed'];
+    const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail, code });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    for (let i = 0; i < this.headers.length; i++) {
+      const h = this.headers[i]!;
+      res.setHeader(h[0], h[1]);
+    }
+    if (this.draining) res.shouldKeepAlive = false;
+    if (this.gates.cors && !this.gates.cors(req, res)) return; // a preflight was answered
+
+    const match = this.router.find(req.method as HTTPMethod, req.url ?? '/');
+    if (match) {
+      const query = match.searchParams;
+      const target = match.store as RouteTarget;
+      target.handle(req, res, match.params, query, requestId);
+      return;
+    }
+    this.fallThrough(req, res, requestId);
+  }
+
+  /** Anything no endpoint matched goes to the express app; what it does not handle becomes a 404/405 problem. */
+  private fallThrough(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    const started = this.requestLog ? performance.now() : 0;
+    const expressReq = req as Request;
+    expressReq.requestId = requestId;
+    if (this.requestLog) {
+      res.once('finish', () => this.logRequest(req, res.statusCode, started, requestId, expressReq.identity ?? null));
+    }
+    this.app(expressReq, res as Response, (err?: unknown) => {
+      if (err) {
+        this.sendError(req, res, err, requestId, 0, null);
+        return;
+      }
+      const allowed = this.allowedMethods(req.url ?? '/');
+      const error =
+        allowed.length > 0
+          ? new HttpError(405, `${req.method ?? ''} is not allowed here`, { headers: { Allow: allowed.join(', ') } })
+          : new HttpError(404, `No route for ${req.method ?? ''} ${pathOf(req.url)}`);
+      this.sendError(req, res, error, requestId, 0, null);
+    });
+  }
+
+  private allowedMethods(url: string): string[] {
+    const out: string[] = [];
+    for (const method of this.routeMethods) {
+      if (this.router.find(method, url)) out.push(method);
+    }
+    return out;
+  }
+
+  /** Send an endpoint's result: JSON with 200 (or the handler's status), 204 when there is none. */
+  sendResult(call: HttpCall, started: number): void {
+    const res = call.res;
+    if (res.headersSent || res.writableEnded) return; // the handler answered itself
+    const result = call.result;
+    let status = call.status;
+    if (result === undefined) {
+      res.statusCode = status === 0 ? 204 : status;
+      res.end();
+    } else {
+      let body: string;
+      try {
+        body = JSON.stringify(result);
+      } catch (err) {
+        this.sendError(call.req, res, new GatehouseError('The handler result cannot be serialised as JSON', { code: 'ERR_OUTPUT_SERIALIZE', cause: err }), call.requestId, started, call.identity);
+        return;
+      }
+      if (status === 0) status = 200;
+      res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    }
+    if (this.requestLog) this.logRequest(call.req, res.statusCode, started, call.requestId, call.identity);
+  }
+
+  /** Answer with a problem+json body; unexpected errors are logged with their stack. */
+  sendError(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string, started: number, identity: Identity | null): void {
+    const problem = toProblem(err, requestId);
+    if (problem.unexpected) this.log.error({ err, requestId, method: req.method, path: pathOf(req.url) }, 'request failed');
+    if (res.headersSent) {
+      // Too late for a problem body: cut the response so the client sees it is incomplete.
+      res.destroy();
+      return;
+    }
+    if (problem.headers) for (const name in problem.headers) res.setHeader(name, problem.headers[name]!);
+    if (problem.status === 413 || problem.body.code === 'ERR_BODY_ABORTED') res.shouldKeepAlive = false;
+    const body = JSON.stringify(problem.body);
+    res.writeHead(problem.status, { 'Content-Type': PROBLEM_TYPE, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    if (this.requestLog && started !== 0) this.logRequest(req, problem.status, started, requestId, identity);
+  }
+
+  /** The client address of a request, resolved with the `trustProxy` setting. */
+  clientIp(req: IncomingMessage): string {
+    return this.resolveIp(req);
+  }
+
+  /** Whether request lines are logged (the start time is only measured when they are). */
+  get logsRequests(): boolean {
+    return this.requestLog;
+  }
+
+  private logRequest(req: IncomingMessage, status: number, started: number, requestId: string, identity: Identity | null): void {
+    this.log.info(
+      { method: req.method, path: pathOf(req.url), status, durationMs: Math.round((performance.now() - started) * 100) / 100, requestId, identity: identity?.id ?? null },
+      'request',
+    );
+  }
+
+  private sendRaw(res: ServerResponse, status: number, type: string, body: string): void {
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  /** Serve a built-in route on the fast path (used by the portal itself: OpenAPI, health). */
+  protected addRawRoute(method: HTTPMethod, path: string, target: RouteTarget): void {
+    this.router.on(method, path, noop, target);
+    this.routeMethods.add(method);
+  }
+
+  private openapiDocument(): string {
+    this.openapiCache ??= JSON.stringify(buildOpenApi(this.name, this.openapi || {}, [...this.routes.values()]));
+    return this.openapiCache;
+  }
+}
+
+/** The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. */
+class EndpointTarget implements RouteTarget {
+  constructor(
+    private readonly route: string,
+    private readonly pipeline: Pipeline,
+    private readonly portal: ServicePortal,
+  ) {}
+
+  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void {
+    const portal = this.portal;
+    const started = portal.logsRequests ? performance.now() : 0;
+    const call = new HttpCall(this.route, req, res, requestId, portal.clientIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined, portal.log);
+    this.pipeline(call).then(
+      () => portal.sendResult(call, started),
+      (err: unknown) => portal.sendError(req, res, err, requestId, started, call.identity),
+    );
+  }
+}
+
+function hasKeys(record: Record<string, unknown>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+function noop(): void {}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+function normalizeMethods(method: EndpointConfig['method'], path: string): EndpointMethod[] {
+  const list = method === undefined ? ['POST'] : typeof method === 'string' ? [method] : [...method];
+  if (list.length === 0) throw new GatehouseError(`endpoint ${path}: method list is empty`, { code: 'ERR_ENDPOINT_CONFIG' });
+  for (const m of list) {
+    if (!METHODS.has(m)) throw new GatehouseError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  }
+  return list as EndpointMethod[];
+}
+
+/** Merge a parsed body over params and query: an object body's keys win; any other body stands alone. */
+function mergeBody(base: Record<string, unknown>, body: unknown): unknown {
+  if (body === undefined) return base;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    for (const key of Object.keys(body)) base[key] = (body as Record<string, unknown>)[key];
+    return base;
+  }
+  if (hasKeys(base)) {
+    throw new HttpError(400, 'The request body must be a JSON object when the route has path or query parameters', { code: 'ERR_BODY_NOT_OBJECT' });
+  }
+  return body;
+}
