@@ -19,6 +19,24 @@ export interface Compiled {
   parse: readonly string[];
 }
 
+/** Compiled statements of one table keyed by call shape, plus the last insert shape for a fast path. */
+export class ShapeCache extends Map<string, Compiled> {
+  /** The most recently used plain-insert statement: rows with the same keys skip building a shape key. */
+  lastInsert: Compiled | undefined = undefined;
+  /** The most recently used fetch shape: repeat calls of the same shape skip building a shape key. */
+  lastFetch: FetchShape | undefined = undefined;
+}
+
+/** A fetch call shape eligible for the fast path (equality-only where object, string orderBy). */
+export interface FetchShape {
+  compiled: Compiled;
+  columns: readonly string[] | undefined;
+  whereKeys: readonly string[] | undefined;
+  orderBy: string | undefined;
+  limit: boolean;
+  offset: boolean;
+}
+
 /** What is known about one table's columns. */
 export interface TableInfo {
   /** Column names. */
@@ -42,7 +60,7 @@ export interface SharedConnection {
   /** JSON columns learnt from `tables` declarations, merged into `tables` on load. */
   declaredJson: Map<string, Set<string>>;
   /** Compiled statements per table, keyed by call shape. */
-  compiled: Map<string, Map<string, Compiled>>;
+  compiled: Map<string, ShapeCache>;
   /** Primary-key columns per table, in key order (for upsert's default conflict target). */
   primaryKeys: Map<string, string[]>;
   /** Runs a function inside BEGIN IMMEDIATE (or a savepoint when already in a transaction). */

@@ -5,8 +5,8 @@
 import type { Logger } from 'pino';
 import type BetterSqlite3 from 'better-sqlite3';
 import { defaultLogger } from '../logger.js';
-import { acquire, prepare, release } from './connection.js';
-import type { Compiled, SharedConnection, TableInfo } from './connection.js';
+import { acquire, prepare, release, ShapeCache } from './connection.js';
+import type { Compiled, FetchShape, SharedConnection, TableInfo } from './connection.js';
 import { DatabaseError, toDatabaseError } from './errors.js';
 import { assertIdentifier, parseColumnRef, parseOrderItem, quote } from './identifiers.js';
 import type { ColumnRef } from './identifiers.js';
@@ -339,7 +339,7 @@ export class Database {
     try {
       const params: unknown[] = [];
       const compiled = this.fetchCompiled(shared, table, options, params);
-      const rows = compiled.stmt.all(bindAll(params, compiled)) as T[];
+      const rows = compiled.stmt.all(...bindAll(params, compiled)) as T[];
       return compiled.parse.length === 0 ? rows : parseJsonKeys(rows, compiled.parse);
     } catch (err) {
       throw toDatabaseError(err);
@@ -357,7 +357,7 @@ export class Database {
     try {
       const params: unknown[] = [];
       const compiled = this.fetchCompiled(shared, table, options, params);
-      const row = compiled.stmt.get(bindAll(params, compiled)) as T | undefined;
+      const row = compiled.stmt.get(...bindAll(params, compiled)) as T | undefined;
       if (row === undefined || compiled.parse.length === 0) return row;
       return parseJsonKeys([row], compiled.parse)[0];
     } catch (err) {
@@ -607,14 +607,14 @@ export class Database {
   }
 
   /** Validate a table name and create its compiled-statement cache. */
-  private tableCache(shared: SharedConnection, table: string): Map<string, Compiled> {
+  private tableCache(shared: SharedConnection, table: string): ShapeCache {
     this.info(shared, table);
-    const byTable = new Map<string, Compiled>();
+    const byTable = new ShapeCache();
     shared.compiled.set(table, byTable);
     return byTable;
   }
 
-  private remember(byTable: Map<string, Compiled>, key: string, compiled: Compiled): Compiled {
+  private remember(byTable: ShapeCache, key: string, compiled: Compiled): Compiled {
     // Many IN-list lengths or ad-hoc where tuples could otherwise grow the cache without bound.
     if (byTable.size >= MAX_SHAPES_PER_TABLE) byTable.clear();
     byTable.set(key, compiled);
@@ -709,37 +709,47 @@ export class Database {
 
   private fetchCompiled(shared: SharedConnection, table: string, options: FetchOptions, params: unknown[]): Compiled {
     const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
-    let key = 'f';
-    const cols = options.columns;
-    if (cols !== undefined) {
-      for (let i = 0; i < cols.length; i++) {
-        const c = cols[i] as string;
-        key += c.length + ':' + c;
-      }
-    }
-    key += '|' + whereShape(options.where, params);
-    const order = options.orderBy;
-    if (order !== undefined) {
-      if (typeof order === 'string') key += 'o' + order.length + ':' + order;
-      else for (let i = 0; i < order.length; i++) key += 'O' + (order[i] as string).length + ':' + order[i];
-    }
     const { limit, offset } = options;
+    let compiled: Compiled | undefined;
+    const last = byTable.lastFetch;
+    if (last !== undefined) {
+      if (sameFetchShape(last, options, params)) compiled = last.compiled;
+      else params.length = 0;
+    }
+    if (compiled === undefined) {
+      let key = 'f';
+      const cols = options.columns;
+      if (cols !== undefined) {
+        for (let i = 0; i < cols.length; i++) {
+          const c = cols[i] as string;
+          key += c.length + ':' + c;
+        }
+      }
+      key += '|' + whereShape(options.where, params);
+      const order = options.orderBy;
+      if (order !== undefined) {
+        if (typeof order === 'string') key += 'o' + order.length + ':' + order;
+        else for (let i = 0; i < order.length; i++) key += 'O' + (order[i] as string).length + ':' + order[i];
+      }
+      if (limit !== undefined) key += 'l';
+      if (offset !== undefined) key += 'f';
+      compiled = byTable.get(key) ?? this.compileFetch(shared, byTable, table, options, key);
+      byTable.lastFetch = fastShape(compiled, options);
+    }
     if (limit !== undefined) {
       if (!Number.isInteger(limit) || limit < 0) throw new DatabaseError('limit must be a non-negative integer', 'ERR_DB_VALUE');
-      key += 'l';
       params.push(limit);
     }
     if (offset !== undefined) {
       if (!Number.isInteger(offset) || offset < 0) throw new DatabaseError('offset must be a non-negative integer', 'ERR_DB_VALUE');
-      key += 'f';
       params.push(offset);
     }
-    return byTable.get(key) ?? this.compileFetch(shared, byTable, table, options, key);
+    return compiled;
   }
 
   private compileFetch(
     shared: SharedConnection,
-    byTable: Map<string, Compiled>,
+    byTable: ShapeCache,
     table: string,
     options: FetchOptions,
     key: string,
@@ -799,7 +809,7 @@ export class Database {
 
   private insertMany(
     shared: SharedConnection,
-    byTable: Map<string, Compiled>,
+    byTable: ShapeCache,
     table: string,
     rows: readonly Row[],
     upsert: UpsertOptions | undefined,
@@ -816,13 +826,34 @@ export class Database {
 
   private insertRow(
     shared: SharedConnection,
-    byTable: Map<string, Compiled>,
+    byTable: ShapeCache,
     table: string,
     row: Row,
     upsert: UpsertOptions | undefined,
   ): RunResult {
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
       throw new DatabaseError('Each row must be an object of column values', 'ERR_DB_VALUE');
+    }
+    const last = upsert === undefined ? byTable.lastInsert : undefined;
+    if (last !== undefined) {
+      // Fast path: same keys in the same order as the previous insert (property keys are interned strings,
+      // so this is pointer comparison); values are converted in the same pass.
+      const cols = last.columns;
+      const json = last.json;
+      const n = cols.length;
+      const values = new Array<SqlValue>(n);
+      let i = 0;
+      for (const k in row) {
+        const v = row[k];
+        if (v === undefined) continue;
+        if (i >= n || cols[i] !== k) {
+          i = -1;
+          break;
+        }
+        values[i] = json[i] === true ? toJson(v, k) : toSql(v, k);
+        i++;
+      }
+      if (i === n) return last.stmt.run(...values);
     }
     let key = upsert === undefined ? 'i' : 'p';
     for (const k in row) {
@@ -831,6 +862,7 @@ export class Database {
     }
     if (upsert !== undefined) key += '|' + upsertShape(upsert);
     const compiled = byTable.get(key) ?? this.compileInsert(shared, byTable, table, row, upsert, key);
+    if (upsert === undefined) byTable.lastInsert = compiled;
     const columns = compiled.columns;
     const json = compiled.json;
     const values = new Array<SqlValue>(columns.length);
@@ -838,12 +870,12 @@ export class Database {
       const column = columns[i] as string;
       values[i] = json[i] === true ? toJson(row[column], column) : toSql(row[column], column);
     }
-    return compiled.stmt.run(values);
+    return compiled.stmt.run(...values);
   }
 
   private compileInsert(
     shared: SharedConnection,
-    byTable: Map<string, Compiled>,
+    byTable: ShapeCache,
     table: string,
     row: Row,
     upsert: UpsertOptions | undefined,
@@ -881,6 +913,54 @@ export class Database {
     }
     return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse: [] });
   }
+}
+
+/** Whether a fetch call has the remembered fast shape; collects the where parameters when it does. */
+function sameFetchShape(last: FetchShape, options: FetchOptions, params: unknown[]): boolean {
+  const cols = options.columns;
+  const lastCols = last.columns;
+  if (cols !== lastCols) {
+    if (cols === undefined || lastCols === undefined || cols.length !== lastCols.length) return false;
+    for (let i = 0; i < cols.length; i++) if (cols[i] !== lastCols[i]) return false;
+  }
+  if (options.orderBy !== last.orderBy) return false;
+  if ((options.limit !== undefined) !== last.limit || (options.offset !== undefined) !== last.offset) return false;
+  const where = options.where;
+  const keys = last.whereKeys;
+  if (where === undefined) return keys === undefined;
+  if (keys === undefined || Array.isArray(where)) return false;
+  let i = 0;
+  for (const k in where as WhereObject) {
+    const v = (where as WhereObject)[k];
+    if (i >= keys.length || keys[i] !== k || v === null || v === undefined || Array.isArray(v)) return false;
+    params.push(v);
+    i++;
+  }
+  return i === keys.length;
+}
+
+/** The fast-path shape of a fetch call, or undefined when the call is not eligible. */
+function fastShape(compiled: Compiled, options: FetchOptions): FetchShape | undefined {
+  const { where, orderBy, columns } = options;
+  if (orderBy !== undefined && typeof orderBy !== 'string') return undefined;
+  let whereKeys: string[] | undefined;
+  if (where !== undefined) {
+    if (Array.isArray(where)) return undefined;
+    whereKeys = [];
+    for (const k in where as WhereObject) {
+      const v = (where as WhereObject)[k];
+      if (v === null || v === undefined || Array.isArray(v)) return undefined;
+      whereKeys.push(k);
+    }
+  }
+  return {
+    compiled,
+    columns: columns === undefined ? undefined : [...columns],
+    whereKeys,
+    orderBy,
+    limit: options.limit !== undefined,
+    offset: options.offset !== undefined,
+  };
 }
 
 function upsertShape(options: UpsertOptions): string {
