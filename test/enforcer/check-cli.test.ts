@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkProject, formatProblem } from '../../src/index.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'gatehouse.js');
+const FIXTURES = 'test/enforcer/fixtures';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the real CLI as a child process. */
+function gatehouse(args: string[], cwd = ROOT): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 15_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const VIOLATIONS = [
+  "test/enforcer/fixtures/violations/a.ts:4:17 missing-jsdoc exported function 'noDoc' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/a.ts:9:17 missing-return-type function 'untyped' has no explicit return type",
+  "test/enforcer/fixtures/violations/a.ts:9:25 untyped-param parameter 'a' of function 'untyped' has no explicit type",
+  "test/enforcer/fixtures/violations/a.ts:14:17 too-many-params function 'many' declares 9 parameters (at most 8)",
+  "test/enforcer/fixtures/violations/a.ts:23:14 missing-return-type function 'arrow' has no explicit return type",
+  "test/enforcer/fixtures/violations/a.ts:23:23 untyped-param parameter 'x' of function 'arrow' has no explicit type",
+  "test/enforcer/fixtures/violations/a.ts:25:14 missing-jsdoc exported function 'undocumentedArrow' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/a.ts:33:7 missing-jsdoc exported function 'later' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/a.ts:44:29 untyped-param parameter 'retries' of function 'withDefault' has no explicit type",
+  "test/enforcer/fixtures/violations/a.ts:44:42 untyped-param parameter '{ verbose }' of function 'withDefault' has no explicit type",
+  "test/enforcer/fixtures/violations/classes.ts:6:15 untyped-param parameter 'name' of constructor of 'Service' has no explicit type",
+  "test/enforcer/fixtures/violations/classes.ts:11:3 missing-jsdoc public method 'Service.stop' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/classes.ts:11:3 missing-return-type method 'Service.stop' has no explicit return type",
+  "test/enforcer/fixtures/violations/classes.ts:20:17 untyped-param parameter 'opts' of method 'Service.create' has no explicit type",
+  "test/enforcer/fixtures/violations/classes.ts:25:14 missing-jsdoc exported class 'Bare' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/classes.ts:31:1 missing-jsdoc exported function 'default' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/classes.ts:31:1 missing-return-type function 'default' has no explicit return type",
+  "test/enforcer/fixtures/violations/nested/deep.ts:4:14 missing-jsdoc exported function 'handler' has no JSDoc summary",
+  "test/enforcer/fixtures/violations/nested/deep.ts:4:34 untyped-param parameter 'req' of function 'handler' has no explicit type",
+  "test/enforcer/fixtures/violations/nested/deep.ts:4:39 untyped-param parameter 'res' of function 'handler' has no explicit type",
+];
+
+describe('gatehouse check (CLI)', () => {
+  it('lists every violation of a project, sorted, as path:line:col rule message, and exits 1', async () => {
+    const run = await gatehouse(['check', `${FIXTURES}/violations`]);
+    expect(run.stdout).toBe(`${VIOLATIONS.join('\n')}\n`);
+    expect(run.stderr).toBe('gatehouse check: 20 problems in 3 files\n');
+    expect(run.code).toBe(1);
+    // node_modules, dist and .d.ts files hold violations too, and are skipped.
+    expect(readFileSync(path.join(ROOT, FIXTURES, 'violations/node_modules/pkg/index.ts'), 'utf8')).toContain('export function bad(x)');
+    expect(run.stdout).not.toMatch(/node_modules|dist\/|types\.d\.ts/);
+  });
+
+  it('prints the same findings as a JSON array with --json', async () => {
+    const run = await gatehouse(['check', '--json', `${FIXTURES}/violations`]);
+    expect(run.code).toBe(1);
+    const problems = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
+    expect(problems).toHaveLength(VIOLATIONS.length);
+    expect(problems[0]).toEqual({
+      file: 'test/enforcer/fixtures/violations/a.ts',
+      line: 4,
+      column: 17,
+      rule: 'missing-jsdoc',
+      message: "exported function 'noDoc' has no JSDoc summary",
+    });
+    expect(problems.map((p) => `${p.file}:${p.line}:${p.column} ${p.rule} ${p.message}`)).toEqual(VIOLATIONS);
+  });
+
+  it('uses the tsconfig.json in the directory to pick files', async () => {
+    const run = await gatehouse(['check', `${FIXTURES}/with-tsconfig`]);
+    expect(run.stdout).toBe(
+      "test/enforcer/fixtures/with-tsconfig/src/index.ts:4:17 missing-jsdoc exported function 'api' has no JSDoc summary\n" +
+        "test/enforcer/fixtures/with-tsconfig/src/index.ts:4:17 missing-return-type function 'api' has no explicit return type\n",
+    );
+    expect(run.code).toBe(1);
+    // scripts/tool.ts has an undocumented, untyped export but is outside the tsconfig's include.
+    expect(readFileSync(path.join(ROOT, FIXTURES, 'with-tsconfig/scripts/tool.ts'), 'utf8')).toContain('export function tool(x)');
+  });
+
+  it('exits 0 with a short line on a clean project (and [] with --json)', async () => {
+    const run = await gatehouse(['check', `${FIXTURES}/clean`]);
+    expect(run).toEqual({ code: 0, stdout: 'gatehouse check: no problems (2 files)\n', stderr: '' });
+    const json = await gatehouse(['check', `${FIXTURES}/clean`, '--json']);
+    expect(json).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+  });
+
+  it('prints paths relative to the current directory', async () => {
+    const run = await gatehouse(['check', 'nested'], path.join(ROOT, FIXTURES, 'violations'));
+    expect(run.stdout.split('\n')[0]).toBe("nested/deep.ts:4:14 missing-jsdoc exported function 'handler' has no JSDoc summary");
+    expect(run.code).toBe(1);
+  });
+
+  it('exits 2 on usage errors and prints help', async () => {
+    const missing = await gatehouse(['check', 'no/such/dir']);
+    expect(missing).toEqual({ code: 2, stdout: '', stderr: 'gatehouse check: no such file or directory: no/such/dir\n' });
+    const badFlag = await gatehouse(['check', '--bogus']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/^gatehouse check: unknown option --bogus\n\nUsage: gatehouse check \[dir\] \[--json\]/);
+    const unknown = await gatehouse(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^gatehouse: unknown command 'frobnicate'\n\nUsage: gatehouse <command>/);
+    const help = await gatehouse(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: gatehouse <command> \[options\]\n\nCommands:\n {2}check {2}statically check/);
+  });
+});
+
+describe('checkProject', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('checks a single file, follows local export lists and skips type-annotated consts and private members', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-check-'));
+    const file = path.join(dir, 'api.ts');
+    writeFileSync(
+      file,
+      [
+        'function hidden(a) { return a; }', // 1: not exported
+        'function shown(a: number) { return a; }', // 2: exported below as `renamed`
+        'export { shown as renamed };',
+        '/** Typed by its annotation. */',
+        'export const typed: (a: number) => number = (a) => a;', // 5: clean
+        '/** A class. */',
+        'export class K {',
+        '  private p(a) {}', // 8: private, skipped
+        '  /** Ten. */',
+        '  m(a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1, i: 1, j: 1): void {}', // 10: too many
+        '}',
+      ].join('\n'),
+    );
+    const { problems, filesChecked } = await checkProject(file, { cwd: dir });
+    expect(filesChecked).toBe(1);
+    expect(problems.map(formatProblem)).toEqual([
+      "api.ts:2:10 missing-jsdoc exported function 'shown' has no JSDoc summary",
+      "api.ts:2:10 missing-return-type function 'shown' has no explicit return type",
+      "api.ts:10:3 too-many-params method 'K.m' declares 10 parameters (at most 8)",
+    ]);
+  });
+});

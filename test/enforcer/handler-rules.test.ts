@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkHandlerRegistration, enforce, EnforcementError, z } from '../../src/index.js';
+import { captureLogger } from './capture.js';
+
+const input = z.object({ name: z.string() });
+const handler = async (): Promise<void> => {};
+
+function caught(fn: () => unknown): EnforcementError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(EnforcementError);
+    return err as EnforcementError;
+  }
+  throw new Error('expected an EnforcementError, nothing was thrown');
+}
+
+beforeEach(() => enforce.configure({ mode: 'strict' }));
+afterEach(() => enforce.configure({ mode: 'strict' }));
+
+describe('checkHandlerRegistration', () => {
+  it('accepts a handler with a description and a zod input schema', () => {
+    expect(checkHandlerRegistration({ kind: 'endpoint', name: 'POST /api/greet', description: 'Greets', input, handler })).toEqual([]);
+  });
+
+  it('strict: refuses a missing or blank description, naming the kind and handler', () => {
+    for (const description of [undefined, '', '  ']) {
+      const err = caught(() => checkHandlerRegistration({ kind: 'event', name: 'chat:send', description, input, handler }));
+      expect(err.code).toBe('ERR_ENFORCE_HANDLER');
+      expect(err.functionName).toBe('chat:send');
+      expect(err.message).toBe(
+        "event 'chat:send': description is missing or empty (set the enforce mode to 'warn' or 'off' to allow this)",
+      );
+    }
+  });
+
+  it('strict: refuses a missing input schema, or one that is not a zod schema, and a non-function handler', () => {
+    const missing = caught(() => checkHandlerRegistration({ kind: 'task', name: 'email', description: 'Sends mail', handler }));
+    expect(missing.code).toBe('ERR_ENFORCE_HANDLER');
+    expect(missing.message).toBe("task 'email': input schema is missing (set the enforce mode to 'warn' or 'off' to allow this)");
+    const notZod = caught(() =>
+      checkHandlerRegistration({ kind: 'task', name: 'email', description: 'Sends mail', input: { type: 'object' }, handler: 'x' }),
+    );
+    expect(notZod.message).toBe(
+      "task 'email': input is not a zod schema; handler is not a function (set the enforce mode to 'warn' or 'off' to allow this)",
+    );
+  });
+
+  it('warn: logs once per handler and returns the problems instead of throwing', () => {
+    const { logger, lines } = captureLogger();
+    enforce.configure({ mode: 'warn', logger });
+    const reg = { kind: 'endpoint', name: 'GET /warn-once', handler } as const;
+    expect(checkHandlerRegistration(reg)).toEqual(['description is missing or empty', 'input schema is missing']);
+    expect(checkHandlerRegistration(reg)).toEqual(['description is missing or empty', 'input schema is missing']);
+    expect(checkHandlerRegistration({ ...reg, kind: 'event' })).toHaveLength(2);
+    expect(lines.map((l) => [l.code, l.kind, l.handler])).toEqual([
+      ['ERR_ENFORCE_HANDLER', 'endpoint', 'GET /warn-once'],
+      ['ERR_ENFORCE_HANDLER', 'event', 'GET /warn-once'],
+    ]);
+  });
+
+  it('off: checks nothing; a per-call mode overrides the process mode both ways', () => {
+    enforce.configure({ mode: 'off' });
+    expect(checkHandlerRegistration({ kind: 'endpoint', name: 'GET /off' })).toEqual([]);
+    const err = caught(() => checkHandlerRegistration({ kind: 'endpoint', name: 'GET /off', mode: 'strict' }));
+    expect(err.code).toBe('ERR_ENFORCE_HANDLER');
+    enforce.configure({ mode: 'strict' });
+    expect(checkHandlerRegistration({ kind: 'endpoint', name: 'GET /off', mode: 'off' })).toEqual([]);
+  });
+});
