@@ -448,6 +448,11 @@ export class HttpClient {
         events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'giveup', message: st.error.message });
         return;
       }
+      if (signal?.aborted) {
+        st.error = { code: 'ABORTED', message: 'request aborted by signal before sending' };
+        st.body = null;
+        return;
+      }
       const remaining = deadlineAt - performance.now();
       if (remaining <= 0) {
         st.error = { code: 'TIMEOUT', message: 'deadline reached before the next attempt' };

@@ -50,6 +50,38 @@ export class Redactor {
   }
 
   /**
+   * A redactor that also scrubs the literal values of secret query parameters and body fields of this
+   * request (so an echoing server cannot leak them through `toJSON().data`).
+   *
+   * @param url - the request URL
+   * @param body - the body as passed by the caller
+   */
+  withRequestValues(url: string, body: unknown): Redactor {
+    const found: string[] = [];
+    const q = url.indexOf('?');
+    if (q !== -1) {
+      for (const [k, v] of new URLSearchParams(url.slice(q + 1))) {
+        if (this.isSecret(k)) found.push(v, encodeURIComponent(v));
+      }
+    }
+    if (body instanceof URLSearchParams) {
+      for (const [k, v] of body) if (this.isSecret(k)) found.push(v, encodeURIComponent(v));
+    } else if (body !== null && typeof body === 'object' && !(body instanceof Uint8Array)) {
+      this.#collect(body, found, 0);
+    }
+    if (found.length === 0) return this;
+    return new Redactor([...this.#names], [...this.#values, ...found]);
+  }
+
+  #collect(value: object, out: string[], depth: number): void {
+    if (depth > 20) return;
+    for (const [k, v] of Object.entries(value)) {
+      if (this.isSecret(k) && (typeof v === 'string' || typeof v === 'number')) out.push(String(v));
+      else if (v !== null && typeof v === 'object') this.#collect(v as object, out, depth + 1);
+    }
+  }
+
+  /**
    * Is `name` (header, body field or query key) secret?
    *
    * @param name - any case

@@ -87,7 +87,11 @@ export class HttpResult<T = unknown> {
   }
 
   #getRedactor(): Redactor {
-    this.#redactor ??= new Redactor(this.#trace.redactFields, this.#trace.secrets);
+    if (this.#redactor === undefined) {
+      const base = new Redactor(this.#trace.redactFields, this.#trace.secrets);
+      const req = this.#trace.request;
+      this.#redactor = req === null ? base : base.withRequestValues(req.url, this.#trace.rawBody);
+    }
     return this.#redactor;
   }
 
