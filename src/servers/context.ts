@@ -70,14 +70,15 @@ export class HttpCall implements GateCall, EndpointContext {
     return this.childLog;
   }
 
+  // Arrow properties, so handlers can destructure them: `({ input, setStatus }) => ...`.
   /** Set the success status. */
-  setStatus(status: number): void {
+  readonly setStatus = (status: number): void => {
     if (!Number.isInteger(status) || status < 100 || status > 599) throw new RangeError(`Invalid status ${String(status)}`);
     this.status = status;
-  }
+  };
 
   /** Set a response header. */
-  setHeader(name: string, value: string): void {
+  readonly setHeader = (name: string, value: string): void => {
     this.res.setHeader(name, value);
-  }
+  };
 }

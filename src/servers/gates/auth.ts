@@ -35,7 +35,11 @@ function authorization(call: GateCall): { scheme: string; value: string } | unde
 
 async function bearer(call: GateCall, value: string, s: AuthServices): Promise<void> {
   if (value.length === 0) throw new AuthError('ERR_AUTH_MISSING', 'The bearer token is empty', challenge('bearer', s));
-  call.identity = await s.tokens.verify(value);
+  try {
+    call.identity = await s.tokens.verify(value);
+  } catch (err) {
+    throw err instanceof AuthError ? new AuthError(err.code, err.message, challenge('bearer', s), err.cause) : err;
+  }
   call.token = value;
 }
 

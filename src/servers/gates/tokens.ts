@@ -42,7 +42,7 @@ export interface TokenOptions {
   accessTtl?: string | number;
   /** Allowed clock skew for `exp`/`nbf`, in seconds. @defaultValue 5 */
   clockToleranceSec?: number;
-  /** Verified tokens kept in memory so repeat requests skip signature checks. @defaultValue 10000 */
+  /** Verified tokens kept in memory so repeat requests skip signature checks; 0 turns the cache off. @defaultValue 10000 */
   cacheSize?: number;
 }
 
@@ -204,6 +204,7 @@ export class TokenService {
   }
 
   private remember(hash: string, entry: CachedIdentity): void {
+    if (this.cacheSize === 0) return;
     if (this.cache.size >= this.cacheSize) {
       // Evict the oldest entry: Map iteration order is insertion order.
       const oldest = this.cache.keys().next().value;

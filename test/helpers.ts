@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServicePortal, type PortalOptions } from '../src/index.js';
+
+/** A fresh temp directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'gatehouse-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/** A portal with its own data dir and a fixed secret; `start()` listens on port 0. */
+export function makePortal(options: PortalOptions = {}): { portal: ServicePortal; dir: string; url: (path: string) => string; start: () => Promise<void>; stop: () => Promise<void> } {
+  const { dir, cleanup } = tempDir();
+  const portal = new ServicePortal({ dataDir: dir, requestLog: false, ...options, auth: options.auth?.jwks ? options.auth : { secret: TEST_SECRET, ...options.auth } });
+  return {
+    portal,
+    dir,
+    url: (path) => `http://127.0.0.1:${portal.port}${path}`,
+    start: () => portal.run({ port: 0 }),
+    stop: async () => {
+      await portal.close({ timeoutMs: 2000 });
+      cleanup();
+    },
+  };
+}
+
+/** POST a raw body. */
+export function postRaw(url: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+}
