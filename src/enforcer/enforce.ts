@@ -166,28 +166,96 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
     return value;
   };
 
-  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+  /** A failed argument check: throws (strict), rejects (strict, async fn) or logs and lets the call go on (warn). */
+  const argFailure = (err: EnforcementError): Promise<never> | undefined => {
+    if (isAsync && getEnforceMode() === 'strict') return Promise.reject(err);
+    report(err);
+    return undefined;
+  };
+  const badArg = (i: number, issues: readonly ZodIssueLike[]): Promise<never> | undefined =>
+    argFailure(validationError('ERR_ENFORCE_ARGS', name, [i], issues));
+
+  const finish = (result: unknown): unknown => {
+    if (returnSchema === undefined) return result;
+    if (isThenable(result)) return Promise.resolve(result).then(checkResult);
+    return checkResult(result);
+  };
+
+  // Any arity, any argument count, and the pass-through once the mode is switched to off.
+  const generic = function (this: unknown, ...args: unknown[]): unknown {
     if (getEnforceMode() === 'off') return target.apply(this, args);
     // Each argument is checked on its own schema: no tuple schema, no copies of the arguments.
     for (let i = 0; i < arity; i++) {
       const r = argSchemas[i]!.safeParse(args[i]);
       if (!r.success) {
-        const err = validationError('ERR_ENFORCE_ARGS', name, [i], r.error.issues);
-        if (isAsync && getEnforceMode() === 'strict') return Promise.reject(err);
-        report(err);
+        const rejected = badArg(i, r.error.issues);
+        if (rejected) return rejected;
         break;
       }
     }
     if (checkArity && args.length > arity) {
-      const err = tooManyArgsError(name, arity, args.length);
-      if (isAsync && getEnforceMode() === 'strict') return Promise.reject(err);
-      report(err);
+      const rejected = argFailure(tooManyArgsError(name, arity, args.length));
+      if (rejected) return rejected;
     }
-    const result = target.apply(this, args);
-    if (returnSchema === undefined) return result;
-    if (isThenable(result)) return Promise.resolve(result).then(checkResult);
-    return checkResult(result);
+    return finish(target.apply(this, args));
   };
+
+  // Fast paths for the common arities when called with exactly the declared arguments: named parameters
+  // instead of a rest array and apply(). Anything else goes through `generic`, which sees the real arguments.
+  /* eslint-disable prefer-rest-params -- forwarding `arguments` avoids allocating a rest array on the fast path */
+  const [s0, s1, s2] = argSchemas;
+  let wrapped: (this: unknown, ...args: never[]) => unknown = generic;
+  if (arity === 0) {
+    wrapped = function (this: unknown): unknown {
+      if (arguments.length !== 0 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      return finish(target.call(this));
+    };
+  } else if (arity === 1) {
+    wrapped = function (this: unknown, a0: unknown): unknown {
+      if (arguments.length !== 1 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      const r = s0!.safeParse(a0);
+      if (!r.success) {
+        const rejected = badArg(0, r.error.issues);
+        if (rejected) return rejected;
+      }
+      return finish(target.call(this, a0));
+    };
+  } else if (arity === 2) {
+    wrapped = function (this: unknown, a0: unknown, a1: unknown): unknown {
+      if (arguments.length !== 2 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      let r = s0!.safeParse(a0);
+      let i = 0;
+      if (r.success) {
+        r = s1!.safeParse(a1);
+        i = 1;
+      }
+      if (!r.success) {
+        const rejected = badArg(i, r.error.issues);
+        if (rejected) return rejected;
+      }
+      return finish(target.call(this, a0, a1));
+    };
+  } else if (arity === 3) {
+    wrapped = function (this: unknown, a0: unknown, a1: unknown, a2: unknown): unknown {
+      if (arguments.length !== 3 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      let r = s0!.safeParse(a0);
+      let i = 0;
+      if (r.success) {
+        r = s1!.safeParse(a1);
+        i = 1;
+        if (r.success) {
+          r = s2!.safeParse(a2);
+          i = 2;
+        }
+      }
+      if (!r.success) {
+        const rejected = badArg(i, r.error.issues);
+        if (rejected) return rejected;
+      }
+      return finish(target.call(this, a0, a1, a2));
+    };
+  }
+  /* eslint-enable prefer-rest-params */
   Object.defineProperty(wrapped, 'name', { value: target.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: target.length, configurable: true });
   return wrapped;

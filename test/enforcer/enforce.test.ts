@@ -146,6 +146,33 @@ describe('enforce() call-time validation', () => {
     expect(deep.pathText).toBe('args[1].items[2].qty');
   });
 
+  it('checks every position for arities 0 to 5, and calls with fewer arguments check undefined', () => {
+    const n = z.number();
+    const makers = [
+      () => enforce({ name: 'f0', description: 'Zero', args: [], returns: n }, () => 0),
+      () => enforce({ name: 'f1', description: 'One', args: [n], returns: n }, (a) => a),
+      () => enforce({ name: 'f2', description: 'Two', args: [n, n], returns: n }, (a, b) => a + b),
+      () => enforce({ name: 'f3', description: 'Three', args: [n, n, n], returns: n }, (a, b, c) => a + b + c),
+      () => enforce({ name: 'f4', description: 'Four', args: [n, n, n, n], returns: n }, (a, b, c, d) => a + b + c + d),
+      () => enforce({ name: 'f5', description: 'Five', args: [n, n, n, n, n], returns: n }, (a, b, c, d, e) => a + b + c + d + e),
+    ];
+    makers.forEach((make, arity) => {
+      const fn = make() as (...a: unknown[]) => unknown;
+      expect(fn(...Array.from({ length: arity }, () => 1))).toBe(arity);
+      for (let bad = 0; bad < arity; bad++) {
+        const args = Array.from({ length: arity }, (_, i) => (i === bad ? 'x' : 1));
+        const err = caught(() => fn(...args));
+        expect([err.functionName, err.path, err.pathText]).toEqual([`f${arity}`, [bad], `args[${bad}]`]);
+        // Fewer arguments than declared: the missing one is checked as undefined.
+        const short = caught(() => fn(...Array.from({ length: bad }, () => 1)));
+        expect(short.path).toEqual([bad]);
+        expect(short.issues[0]!.message).toMatch(/received undefined/);
+      }
+      const extra = caught(() => fn(...Array.from({ length: arity + 1 }, () => 1)));
+      expect(extra.path).toEqual([arity]);
+    });
+  });
+
   it('refuses more arguments than the contract declares', () => {
     const one = enforce({ name: 'one', description: 'Echoes', args: [z.number()], returns: z.number() }, (n) => n);
     const err = caught(() => (one as (...a: unknown[]) => unknown)(1, 2));
