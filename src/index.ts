@@ -79,3 +79,42 @@ export type {
   TokenOptions,
   TrustProxy,
 } from './servers/index.js';
+
+// HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
+export {
+  sendRequest,
+  closeDefaultClient,
+  createClient,
+  HttpClient,
+  HttpClientError,
+  HttpResult,
+  RequestConfig,
+  Interceptors,
+  InterceptorChain,
+  CircuitBreakerRegistry,
+  backoffDelay,
+  parseRetryAfter,
+} from './client/index.js';
+export type {
+  AuthToken,
+  AuthType,
+  BackoffOptions,
+  BackoffType,
+  CircuitBreakerOptions,
+  CircuitState,
+  ClientOptions,
+  HttpErrorCode,
+  HttpErrorInfo,
+  HttpLogEntry,
+  HttpMethod,
+  HttpResultJSON,
+  OutgoingRequest,
+  QueryParams,
+  QueryValue,
+  RequestBody,
+  RequestDefaults,
+  RequestHook,
+  RequestOptions,
+  ResponseHook,
+  ResponseType,
+} from './client/index.js';
