@@ -137,7 +137,7 @@ export class Redactor {
    * @param value - body or data
    * @param depth - recursion guard
    */
-  value(value: unknown, depth = 0): unknown {
+  value(value: unknown, depth: number = 0): unknown {
     if (typeof value === 'string') return this.text(value);
     if (value === null || typeof value !== 'object' || depth > 20) return value;
     if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1));
