@@ -46,18 +46,38 @@ export class HttpCall implements GateCall, EndpointContext {
   input: unknown = undefined;
   result: unknown = undefined;
   status = 0;
+  /** Whether the portal's standard headers are already on `res` (set once the handler touches `res`). */
+  headersApplied = false;
   private childLog: Logger | undefined;
 
   constructor(
     readonly route: string,
     readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    private readonly response: ServerResponse,
+    private readonly applyHeaders: (res: ServerResponse, requestId: string) => void,
     readonly requestId: string,
     readonly ip: string,
     readonly params: Readonly<Record<string, string | undefined>>,
     readonly query: Record<string, unknown> | undefined,
     private readonly rootLog: Logger,
   ) {}
+
+  /**
+   * Node's response. A handler that reaches for it may write it directly, so the standard headers (request id,
+   * security headers) go on it now; otherwise they are written in one go with the result.
+   */
+  get res(): ServerResponse {
+    if (!this.headersApplied) {
+      this.headersApplied = true;
+      this.applyHeaders(this.response, this.requestId);
+    }
+    return this.response;
+  }
+
+  /** The response, without applying the standard headers (for the portal's own send path). */
+  get rawResponse(): ServerResponse {
+    return this.response;
+  }
 
   /** Request headers. */
   get headers(): IncomingHttpHeaders {
@@ -79,6 +99,6 @@ export class HttpCall implements GateCall, EndpointContext {
 
   /** Set a response header. */
   readonly setHeader = (name: string, value: string): void => {
-    this.res.setHeader(name, value);
+    this.response.setHeader(name, value);
   };
 }

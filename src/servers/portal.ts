@@ -162,6 +162,8 @@ export class ServicePortal {
   private readonly resolveIp: IpResolver;
   private readonly bodyLimit: number;
   private readonly headers: readonly HeaderPair[];
+  /** The security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
+  private readonly flatHeaders: readonly string[];
   private readonly requestLog: boolean;
   private readonly openapi: OpenApiOptions | false;
   private openapiCache: string | undefined;
@@ -178,6 +180,7 @@ export class ServicePortal {
     this.bodyLimit = limit;
     this.resolveIp = compileIpResolver(options.trustProxy ?? false);
     this.headers = options.securityHeaders === false ? [] : securityHeaderList(options.securityHeaders ?? {});
+    this.flatHeaders = this.headers.flat();
     this.requestLog = options.requestLog ?? DEFAULTS.requestLog;
     this.openapi = options.openapi ?? {};
     this.gates = createGateServices({
@@ -199,9 +202,9 @@ export class ServicePortal {
 
     if (this.openapi !== false) {
       const path = this.openapi.path ?? '/openapi.json';
-      this.addRawRoute('GET', path, { handle: (_req, res) => this.sendRaw(res, 200, JSON_TYPE, this.openapiDocument()) });
+      this.addRawRoute('GET', path, { handle: (_req, res, _p, _q, requestId) => this.sendRaw(res, requestId, 200, JSON_TYPE, this.openapiDocument()) });
     }
-    this.addRawRoute('GET', '/health', { handle: (_req, res) => this.sendRaw(res, 200, JSON_TYPE, '{"status":"ok"}') });
+    this.addRawRoute('GET', '/health', { handle: (_req, res, _p, _q, requestId) => this.sendRaw(res, requestId, 200, JSON_TYPE, '{"status":"ok"}') });
   }
 
   /** The bound port, once `run()` has resolved. */
@@ -405,11 +408,6 @@ export class ServicePortal {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', requestId);
-    for (let i = 0; i < this.headers.length; i++) {
-      const h = this.headers[i]!;
-      res.setHeader(h[0], h[1]);
-    }
     if (this.draining) res.shouldKeepAlive = false;
     if (this.gates.cors && !this.gates.cors(req, res)) return; // a preflight was answered
 
@@ -420,6 +418,7 @@ export class ServicePortal {
       target.handle(req, res, match.params, query, requestId);
       return;
     }
+    this.applyHeaders(res, requestId);
     this.fallThrough(req, res, requestId);
   }
 
@@ -453,13 +452,23 @@ export class ServicePortal {
     return out;
   }
 
+  /** Put the request id and security headers on a response (every path but an endpoint's success path). */
+  readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
+    res.setHeader('X-Request-Id', requestId);
+    for (let i = 0; i < this.headers.length; i++) {
+      const h = this.headers[i]!;
+      res.setHeader(h[0], h[1]);
+    }
+  };
+
   /** Send an endpoint's result: JSON with 200 (or the handler's status), 204 when there is none. */
   sendResult(call: HttpCall, started: number): void {
-    const res = call.res;
+    const res = call.rawResponse;
     if (res.headersSent || res.writableEnded) return; // the handler answered itself
     const result = call.result;
     let status = call.status;
     if (result === undefined) {
+      if (!call.headersApplied) this.applyHeaders(res, call.requestId);
       res.statusCode = status === 0 ? 204 : status;
       res.end();
     } else {
@@ -471,7 +480,14 @@ export class ServicePortal {
         return;
       }
       if (status === 0) status = 200;
-      res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body) });
+      if (call.headersApplied) {
+        res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body) });
+      } else {
+        // One flat header list: node writes it as-is (or merges it with headers gates set), no per-header calls.
+        const flat = this.flatHeaders.slice();
+        flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(body)));
+        res.writeHead(status, flat);
+      }
       res.end(body);
     }
     if (this.requestLog) this.logRequest(call.req, res.statusCode, started, call.requestId, call.identity);
@@ -486,6 +502,7 @@ export class ServicePortal {
       res.destroy();
       return;
     }
+    this.applyHeaders(res, requestId);
     if (problem.headers) for (const name in problem.headers) res.setHeader(name, problem.headers[name]!);
     if (problem.status === 413 || problem.body.code === 'ERR_BODY_ABORTED') res.shouldKeepAlive = false;
     const body = JSON.stringify(problem.body);
@@ -511,7 +528,9 @@ export class ServicePortal {
     );
   }
 
-  private sendRaw(res: ServerResponse, status: number, type: string, body: string): void {
+  /** Send a ready-made body with the standard headers (for the portal's built-in routes). */
+  protected sendRaw(res: ServerResponse, requestId: string, status: number, type: string, body: string): void {
+    this.applyHeaders(res, requestId);
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
@@ -539,7 +558,7 @@ class EndpointTarget implements RouteTarget {
   handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void {
     const portal = this.portal;
     const started = portal.logsRequests ? performance.now() : 0;
-    const call = new HttpCall(this.route, req, res, requestId, portal.clientIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined, portal.log);
+    const call = new HttpCall(this.route, req, res, portal.applyHeaders, requestId, portal.clientIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined, portal.log);
     this.pipeline(call).then(
       () => portal.sendResult(call, started),
       (err: unknown) => portal.sendError(req, res, err, requestId, started, call.identity),

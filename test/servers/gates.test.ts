@@ -8,7 +8,7 @@ import { TEST_SECRET, makePortal, postRaw, tempDir } from '../helpers.js';
 const enc = new TextEncoder();
 const now = (): number => Math.floor(Date.now() / 1000);
 
-function hs256(claims: Record<string, unknown>, secret = TEST_SECRET): SignJWT {
+function hs256(claims: Record<string, unknown>): SignJWT {
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('42').setJti(crypto.randomUUID()).setIssuedAt();
 }
 
