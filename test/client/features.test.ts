@@ -247,6 +247,27 @@ describe('sendRequest features', () => {
     expect(s.seen.length).toBe(before + 1);
   });
 
+  it('resolves BAD_REQUEST naming the option when RequestConfig holds a bad value', async () => {
+    const s = await echoServer();
+    RequestConfig.maxRetries = -2;
+    const res = await sendRequest({ endpoint: `${s.url}/x` });
+    expect(res.error?.code).toBe('BAD_REQUEST');
+    expect(res.error?.message).toContain('maxRetries');
+    expect(s.seen).toHaveLength(0);
+    RequestConfig.maxRetries = 0;
+    expect((await sendRequest({ endpoint: `${s.url}/x` })).ok).toBe(true);
+  });
+
+  it('serializes bytes as base64 in toJSON and keeps toJSON stable across reads', async () => {
+    const s = await echoServer();
+    const res = await client({ baseUrl: s.url }).send({ endpoint: '/bytes' });
+    const j = res.toJSON();
+    expect(j.data).toBe(Buffer.from([0, 1, 2, 255]).toString('base64'));
+    expect(j.ok).toBe(true);
+    expect(j.log.map((e) => e.event)).toEqual(['request', 'response']);
+    expect(JSON.parse(JSON.stringify(res))).toEqual(JSON.parse(JSON.stringify(j)));
+  });
+
   it('createClient rejects bad options naming the option', () => {
     expect(() => createClient({ maxRetries: -1 })).toThrow(/maxRetries/);
     expect(() => createClient({ backoff: { type: 'cubic' as 'fixed' } })).toThrow(/backoff.type/);
