@@ -19,6 +19,8 @@ export type {
   DeadLetter,
   LifecycleLike,
 } from './task-buffer.js';
+export { DatabaseBuffer } from './database-buffer.js';
+export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';
 export { BufferError, UnrecoverableError } from './errors.js';
 export type { BufferErrorCode } from './errors.js';
 export { backoffDelay, resolveBackoff } from './backoff.js';

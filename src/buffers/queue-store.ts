@@ -140,7 +140,7 @@ export class QueueStore {
   private durability: Durability;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly s: Record<
-    | 'extend' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
+    | 'extend' | 'liveUpTo' | 'maxLive' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
     | 'stats' | 'peek' | 'get' | 'dead' | 'retryDead' | 'cleanup' | 'purge' | 'purgeState',
     Statement
   >;
@@ -186,7 +186,7 @@ export class QueueStore {
            state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
            finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
            last_error = 'lease expired: the worker holding this job stopped or was too slow',
-           lease_until = NULL, lease_token = NULL, run_at = @now, updated_at = @now
+           lease_until = NULL, lease_token = NULL, updated_at = @now
          WHERE queue = @queue AND state = 'active' AND lease_until <= @now`,
       ),
       claimExclusiveCheck: db.prepare(`SELECT 1 FROM jobs WHERE queue = ? AND state = 'active' LIMIT 1`),
@@ -198,6 +198,8 @@ export class QueueStore {
            ORDER BY priority DESC, run_at, id LIMIT @limit)
          RETURNING ${CLAIM_COLUMNS}`,
       ),
+      liveUpTo: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state IN ('pending','active','failed') AND id <= ?`),
+      maxLive: db.prepare(`SELECT MAX(id) AS m FROM jobs WHERE queue = ? AND state IN ('pending','active','failed')`),
       extend: db.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'active' AND lease_token = ?`),
       complete: db.prepare(
         `UPDATE jobs SET state = 'done', lease_until = NULL, lease_token = NULL, finished_at = ?, updated_at = ?
@@ -209,7 +211,7 @@ export class QueueStore {
          WHERE id = @id AND state = 'active' AND lease_token = @token`,
       ),
       release: db.prepare(
-        `UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), run_at = @now, lease_until = NULL,
+        `UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL,
            lease_token = NULL, updated_at = @now
          WHERE id = @id AND state = 'active' AND lease_token = @token`,
       ),
@@ -431,6 +433,27 @@ export class QueueStore {
     const out: QueueStats = { pending: 0, active: 0, done: 0, failed: 0, dead: 0 };
     for (const r of this.s.stats.all(queue) as { state: JobState; n: number }[]) out[r.state] = r.n;
     return out;
+  }
+
+  /**
+   * Count live (pending, active or failed) jobs with an id up to `maxId`.
+   * @param queue - queue name
+   * @param maxId - highest id to count
+   * @returns the count
+   */
+  liveUpTo(queue: string, maxId: number): number {
+    this.assertOpen();
+    return (this.s.liveUpTo.get(queue, maxId) as { n: number }).n;
+  }
+
+  /**
+   * Highest id among live (pending, active or failed) jobs.
+   * @param queue - queue name
+   * @returns the id, or 0 when none is live
+   */
+  maxLiveId(queue: string): number {
+    this.assertOpen();
+    return (this.s.maxLive.get(queue) as { m: number | null }).m ?? 0;
   }
 
   /**

@@ -245,7 +245,7 @@ describe('TaskBuffer', () => {
     const tasks = buffer({ handlers: { SEND_EMAIL: (d: { to: string }) => d.to } });
     tasks.push('SEND_EMAIL', { to: 'keep@x' });
     const attempts: [() => unknown, string, RegExp][] = [
-      [() => tasks.push('NOPE' as never, { to: 'x' }), 'ERR_BUFFER_UNKNOWN_TASK', /unknown task type "NOPE".*known: SEND_EMAIL/],
+      [() => tasks.push('NOPE' as never, { to: 'x' } as never), 'ERR_BUFFER_UNKNOWN_TASK', /unknown task type "NOPE".*known: SEND_EMAIL/],
       [() => tasks.push('SEND_EMAIL', { to: 'x', f: () => 1 } as never), 'ERR_BUFFER_INVALID_PAYLOAD', /key "f" is a function/],
       [() => tasks.push('SEND_EMAIL', undefined as never), 'ERR_BUFFER_INVALID_PAYLOAD', /got undefined/],
       [() => tasks.push('SEND_EMAIL', { to: 'x' }, { priority: -3 }), 'ERR_BUFFER_INVALID_INPUT', /priority/],

@@ -1,0 +1,479 @@
+import { EventEmitter } from 'node:events';
+import { Database, IDENTIFIER_PATTERN, type Row, type UpsertOptions, type Where } from '../database/index.js';
+import type { Logger } from '../logger.js';
+import { defaultLogger } from '../logger.js';
+import { BufferError } from './errors.js';
+import { checkQueueName, checkStoreOptions } from './persistent-queue.js';
+import { QueueStore, type ClaimedRow, type Durability, type QueueStats } from './queue-store.js';
+import type { TaskErrorHook } from './task-buffer.js';
+import { checkOption, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+
+/** One buffered write, as recorded and as reported in dead letters. */
+export type BufferedWrite =
+  | { op: 'insert'; table: string; rows: Row | readonly Row[] }
+  | { op: 'upsert'; table: string; rows: Row | readonly Row[]; options?: UpsertOptions }
+  | { op: 'update'; table: string; set: Row; where: Where }
+  | { op: 'delete'; table: string; where: Where }
+  | { op: 'execute'; sql: string; params?: readonly unknown[] | Readonly<Record<string, unknown>> };
+
+/** A write that could not be applied (constraint violation, missing table, bad SQL), kept for inspection. */
+export interface DeadWrite {
+  id: number;
+  write: BufferedWrite;
+  error: string | null;
+  failedAt: number | null;
+}
+
+/** Events of a DatabaseBuffer. */
+export interface DatabaseBufferEvents {
+  /** A batch of `count` writes was committed to the main database. */
+  applied: [count: number];
+  /** A write failed on its own and was moved to dead letters; the writes around it were applied. */
+  dead: [write: BufferedWrite, error: Error];
+}
+
+/** Options of a DatabaseBuffer. */
+export interface DatabaseBufferOptions {
+  /** The main database: a path (opened as a gatehouse `Database`) or an open `Database` (not closed by stop). */
+  mainDb?: string | Database;
+  /** Directory of the queue store file. @defaultValue './data' */
+  dataDir?: string;
+  /** Explicit queue store file path (overrides `dataDir`). @defaultValue `${dataDir}/gatehouse-queues.db` */
+  file?: string;
+  /** Queue name inside the store. @defaultValue `'db-writes:' + absolute path of mainDb` */
+  queue?: string;
+  /** Durability of the recorded writes (the queue store), see {@link Durability}. @defaultValue 'normal' */
+  durability?: Durability;
+  /** Wait for another process's write lock up to this many ms. @defaultValue 5000 */
+  busyTimeoutMs?: number;
+  /** Maximum writes applied in one main-database transaction. @defaultValue 500 */
+  batchSize?: number;
+  /** Lease of a batch being applied, in ms; a batch of a crashed process is replayed after this. @defaultValue 30000 */
+  leaseMs?: number;
+  /** How often to look for writes recorded by other processes, in ms. @defaultValue 500 */
+  pollIntervalMs?: number;
+  /** Wait before retrying after the main database stayed locked, in ms. @defaultValue 1000 */
+  retryDelayMs?: number;
+  /** Called when a write is dead-lettered: `(op, write, error, stack)`. @defaultValue none */
+  onError?: TaskErrorHook;
+  /** Logger (a child `{ component: 'database-buffer' }` is taken). @defaultValue the gatehouse default logger */
+  logger?: Logger;
+}
+
+const DEFAULTS = {
+  dataDir: './data',
+  durability: 'normal',
+  busyTimeoutMs: 5000,
+  batchSize: 500,
+  leaseMs: 30_000,
+  pollIntervalMs: 500,
+  retryDelayMs: 1000,
+} as const satisfies Partial<DatabaseBufferOptions>;
+
+/** Applied-batch marker kept in the main database, committed in the same transaction as each batch. */
+const MARKS_TABLE = '_gatehouse_buffer_marks';
+
+/**
+ * A write's batch may be interrupted (crash, lease expiry) many times without the write being at fault;
+ * only a write failing on its own is dead-lettered, so the lease-expiry budget is effectively unlimited.
+ */
+const REPLAY_ATTEMPTS = 1_000_000;
+
+function transient(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ERR_DB_BUSY' || code === 'SQLITE_BUSY' || code === 'ERR_DB_CLOSED';
+}
+
+function checkTable(table: unknown): string {
+  if (typeof table !== 'string' || !IDENTIFIER_PATTERN.test(table)) {
+    throw new BufferError(`table must be a plain identifier (letters, digits, _), got ${JSON.stringify(table)}`, 'ERR_BUFFER_INVALID_INPUT');
+  }
+  return table;
+}
+
+function checkRows(rows: unknown): void {
+  const list = Array.isArray(rows) ? rows : [rows];
+  if (list.length === 0 || !list.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
+    throw new BufferError('rows must be a row object or a non-empty array of row objects', 'ERR_BUFFER_INVALID_INPUT');
+  }
+}
+
+function checkWhere(where: unknown): void {
+  const ok = Array.isArray(where) ? typeof where[0] === 'string' : typeof where === 'object' && where !== null;
+  if (!ok) throw new BufferError('where must be an object ({ id: 1 }) or [sql, ...params]', 'ERR_BUFFER_INVALID_INPUT');
+}
+
+/**
+ * Durable, ordered, batched writes to a main SQLite database. Each write is first recorded in the queue
+ * store (durable when the call returns), then applied in order, many per main-database transaction. A
+ * marker committed with each batch makes replay after a crash exactly-once: a batch whose commit landed
+ * but whose queue update did not is skipped, never applied twice. One batch is applied at a time across
+ * all processes sharing the queue.
+ *
+ * @example
+ * ```ts
+ * const writes = new DatabaseBuffer({ mainDb: './data/app.db', dataDir: './data' }).start();
+ * writes.insert('users', [{ name: 'Alice' }]);
+ * writes.update('users', { name: 'B' }, { id: 1 });
+ * await writes.flush();
+ * await writes.stop();
+ * ```
+ */
+export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
+  /** Queue name inside the store. */
+  readonly queue: string;
+  private readonly db: Database;
+  private readonly ownsDb: boolean;
+  private readonly store: QueueStore;
+  private readonly o: { batchSize: number; leaseMs: number; pollIntervalMs: number; retryDelayMs: number };
+  private readonly onError: TaskErrorHook | undefined;
+  private readonly log: Logger;
+  private lastPushed = 0;
+  private started = false;
+  private closed = false;
+  private pumpScheduled: NodeJS.Immediate | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private holdUntil = 0;
+  private unsubscribe: (() => void) | undefined;
+  private stopPromise: Promise<void> | undefined;
+
+  /**
+   * Create a write buffer (opens both databases and the marker table; call `start()` to apply in the background).
+   * @param options - see {@link DatabaseBufferOptions}
+   */
+  constructor(options: DatabaseBufferOptions = {}) {
+    super();
+    const o = { ...DEFAULTS, ...defined(options) };
+    checkStoreOptions(o);
+    checkOption(typeof o.mainDb === 'string' || o.mainDb instanceof Database, 'mainDb', 'a path or a Database', o.mainDb);
+    checkOption(Number.isInteger(o.batchSize) && o.batchSize >= 1, 'batchSize', 'an integer >= 1', o.batchSize);
+    checkOption(Number.isInteger(o.leaseMs) && o.leaseMs >= 100, 'leaseMs', 'an integer >= 100', o.leaseMs);
+    checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
+    checkOption(Number.isInteger(o.retryDelayMs) && o.retryDelayMs >= 0, 'retryDelayMs', 'an integer >= 0', o.retryDelayMs);
+    checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
+    this.ownsDb = typeof o.mainDb === 'string';
+    this.db = o.mainDb instanceof Database ? o.mainDb : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs });
+    try {
+      this.queue = o.queue ?? `db-writes:${this.db.path}`;
+      checkQueueName(this.queue, 'queue');
+      this.db.execute(`CREATE TABLE IF NOT EXISTS ${MARKS_TABLE} (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL)`);
+      this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    } catch (err) {
+      if (this.ownsDb) void this.db.close();
+      throw err;
+    }
+    this.o = { batchSize: o.batchSize, leaseMs: o.leaseMs, pollIntervalMs: o.pollIntervalMs, retryDelayMs: o.retryDelayMs };
+    this.onError = o.onError;
+    this.log = (o.logger ?? defaultLogger()).child({ component: 'database-buffer', queue: this.queue });
+  }
+
+  private record(write: BufferedWrite): number {
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    const payload = serializePayload(write, `${write.op} write`);
+    // run_at 0 and priority 0 for every write: the claim order is then the id order, i.e. the call order.
+    const r = this.store.insert(this.queue, { type: write.op, payload, priority: 0, runAt: 0, maxAttempts: REPLAY_ATTEMPTS, dedupeKey: null });
+    this.lastPushed = Math.max(this.lastPushed, r.id);
+    return r.id;
+  }
+
+  /**
+   * Record an insert of one or many rows.
+   * @param table - table name
+   * @param rows - a row or rows (JSON columns as values, like `Database.insert`)
+   * @returns the write's id in the queue store
+   */
+  insert(table: string, rows: Row | readonly Row[]): number {
+    checkRows(rows);
+    return this.record({ op: 'insert', table: checkTable(table), rows });
+  }
+
+  /**
+   * Record an upsert (see `Database.upsert`).
+   * @param table - table name
+   * @param rows - a row or rows
+   * @param options - conflict target and columns to update
+   * @returns the write's id
+   */
+  upsert(table: string, rows: Row | readonly Row[], options?: UpsertOptions): number {
+    checkRows(rows);
+    return this.record(options ? { op: 'upsert', table: checkTable(table), rows, options } : { op: 'upsert', table: checkTable(table), rows });
+  }
+
+  /**
+   * Record an update.
+   * @param table - table name
+   * @param set - columns to set
+   * @param where - which rows (`{ id: 1 }` or `['id > ?', 5]`)
+   * @returns the write's id
+   */
+  update(table: string, set: Row, where: Where): number {
+    checkRows(set);
+    checkWhere(where);
+    return this.record({ op: 'update', table: checkTable(table), set, where });
+  }
+
+  /**
+   * Record a delete.
+   * @param table - table name
+   * @param where - which rows
+   * @returns the write's id
+   */
+  delete(table: string, where: Where): number {
+    checkWhere(where);
+    return this.record({ op: 'delete', table: checkTable(table), where });
+  }
+
+  /**
+   * Record one raw SQL statement (bound parameters only).
+   * @param sql - one statement
+   * @param params - bind parameters
+   * @returns the write's id
+   */
+  execute(sql: string, params?: readonly unknown[] | Readonly<Record<string, unknown>>): number {
+    if (typeof sql !== 'string' || sql.trim() === '') throw new BufferError('sql must be a non-empty string', 'ERR_BUFFER_INVALID_INPUT');
+    return this.record(params === undefined ? { op: 'execute', sql } : { op: 'execute', sql, params });
+  }
+
+  /**
+   * Apply recorded writes in the background (and replay those left by a crash). Idempotent.
+   * @returns this
+   */
+  start(): this {
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.started) return this;
+    this.started = true;
+    this.unsubscribe = this.store.subscribe(this.queue, () => this.schedulePump());
+    this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs).unref();
+    this.schedulePump();
+    return this;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.closed) return;
+    this.pumpScheduled = setImmediate(() => {
+      this.pumpScheduled = undefined;
+      this.drainBatches();
+    });
+  }
+
+  private drainBatches(): void {
+    while (!this.closed && Date.now() >= this.holdUntil) {
+      if (this.applyOneBatch() === 0) return;
+    }
+  }
+
+  /** Claim and apply one batch; returns the number of writes claimed. */
+  private applyOneBatch(): number {
+    let rows: ClaimedRow[];
+    try {
+      rows = this.store.claim(this.queue, this.o.batchSize, this.o.leaseMs, true);
+    } catch (err) {
+      this.log.warn({ err }, 'claiming writes failed');
+      return 0;
+    }
+    if (rows.length === 0) return 0;
+    try {
+      this.applyRows(rows);
+      this.finish(rows);
+      this.emit('applied', rows.length);
+    } catch (err) {
+      if (transient(err)) {
+        this.hold(rows, err);
+        return 0;
+      }
+      // One write is bad: apply one by one so the others land (in order) and only the bad one is dead-lettered.
+      for (let i = 0; i < rows.length; i++) {
+        if (!this.applyAlone(rows[i] as ClaimedRow)) {
+          this.hold(rows.slice(i + 1), err);
+          return 0;
+        }
+      }
+    }
+    return rows.length;
+  }
+
+  private applyRows(rows: readonly ClaimedRow[]): void {
+    this.db.transaction((db) => {
+      const mark = db.queryOne<{ last_id: number }>(`SELECT last_id FROM ${MARKS_TABLE} WHERE queue = ?`, [this.queue])?.last_id ?? 0;
+      let last = mark;
+      for (const row of rows) {
+        // Already committed before a crash (the queue never heard): skip, never apply twice.
+        if (row.id <= mark) continue;
+        applyWrite(db, JSON.parse(row.payload) as BufferedWrite);
+        last = row.id;
+      }
+      if (last !== mark) {
+        db.execute(`INSERT INTO ${MARKS_TABLE} (queue, last_id) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET last_id = excluded.last_id`, [this.queue, last]);
+      }
+    });
+  }
+
+  private finish(rows: readonly ClaimedRow[]): void {
+    try {
+      this.store.completeMany(rows.map((r) => [r.id, r.lease_token] as const));
+    } catch (err) {
+      // The main commit holds the marker: a replay of these rows is skipped, so this only delays cleanup.
+      this.log.warn({ err }, 'marking applied writes done failed; they will be skipped on replay');
+    }
+  }
+
+  private applyAlone(row: ClaimedRow): boolean {
+    try {
+      this.applyRows([row]);
+      this.finish([row]);
+      this.emit('applied', 1);
+      return true;
+    } catch (err) {
+      if (transient(err)) {
+        this.hold([row], err);
+        return false;
+      }
+      const error = err instanceof Error ? err : new Error(String(err));
+      let write: BufferedWrite;
+      try {
+        write = JSON.parse(row.payload) as BufferedWrite;
+      } catch {
+        write = { op: 'execute', sql: row.payload };
+      }
+      try {
+        this.store.fail(row.id, row.lease_token, { state: 'dead', runAt: Date.now(), error: `${error.name}: ${error.message}` });
+      } catch (failErr) {
+        this.log.error({ err: failErr }, 'dead-lettering a write failed');
+      }
+      this.log.warn({ err: error, jobId: row.id, op: write.op }, 'write failed and was moved to dead letters');
+      if (this.onError) {
+        try {
+          this.onError(write.op, write, error, error.stack);
+        } catch (hookErr) {
+          this.log.error({ err: hookErr }, 'onError hook threw');
+        }
+      }
+      this.emit('dead', write, error);
+      return true;
+    }
+  }
+
+  private hold(rows: readonly ClaimedRow[], err: unknown): void {
+    this.log.warn({ err }, 'main database busy; retrying later');
+    for (const r of rows) {
+      try {
+        this.store.releaseLease(r.id, r.lease_token, this.queue);
+      } catch {
+        // The lease expires on its own.
+      }
+    }
+    this.holdUntil = Date.now() + this.o.retryDelayMs;
+  }
+
+  /**
+   * Apply every write recorded so far, by this instance or any other (e.g. left unapplied by a crash: those
+   * are replayed once their lease expires).
+   * @param options - `timeoutMs` (default 30000)
+   * @returns resolves when they are applied (or dead-lettered)
+   * @throws BufferError `ERR_BUFFER_TIMEOUT` when another process holds the batch lease or the main database stays locked
+   */
+  async flush(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = msInput(options.timeoutMs, 'timeoutMs', 30_000);
+    const end = Date.now() + timeoutMs;
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    const target = Math.max(this.lastPushed, this.store.maxLiveId(this.queue));
+    for (;;) {
+      if (Date.now() >= this.holdUntil) this.drainBatches();
+      if (this.closed || this.store.liveUpTo(this.queue, target) === 0) return;
+      if (Date.now() > end) throw new BufferError(`flush timed out after ${timeoutMs} ms`, 'ERR_BUFFER_TIMEOUT');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /**
+   * Writes per state in this buffer's queue.
+   * @returns `{ pending, active, done, failed, dead }`
+   */
+  stats(): QueueStats {
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    return this.store.stats(this.queue);
+  }
+
+  /**
+   * Writes that failed on their own, newest first.
+   * @param options - `limit` (default 100)
+   * @returns dead writes with their error
+   */
+  deadLetters(options: { limit?: number } = {}): DeadWrite[] {
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    return this.store.deadLetters(this.queue, intInput(options.limit, 'limit', 100, 1)).map((r) => ({
+      id: r.id,
+      write: JSON.parse(r.payload) as BufferedWrite,
+      error: r.last_error,
+      failedAt: r.finished_at,
+    }));
+  }
+
+  /**
+   * Delete applied writes finished more than `maxAgeDays` ago (dead letters are kept unless `includeDead`).
+   * @param options - `maxAgeDays` (default 7), `includeDead` (default false)
+   * @returns number deleted
+   */
+  cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
+    return this.store.cleanup(this.queue, options.includeDead ? ['done', 'dead'] : ['done'], Date.now() - days * 86_400_000);
+  }
+
+  /**
+   * Try to apply what is recorded (up to `timeoutMs`), stop the background work and close the connections
+   * this buffer opened. Unapplied writes stay recorded and are applied by the next start. Idempotent.
+   * @param options - `timeoutMs` for the final flush (default 10000)
+   * @returns resolves when stopped
+   */
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopPromise ??= this.doStop(msInput(options.timeoutMs, 'timeoutMs', 10_000));
+    return this.stopPromise;
+  }
+
+  /**
+   * Same as `stop()`.
+   * @returns resolves when stopped
+   */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
+    this.pumpScheduled = undefined;
+    this.unsubscribe?.();
+    try {
+      await this.flush({ timeoutMs });
+    } catch (err) {
+      this.log.warn({ err }, 'writes left unapplied at stop; they are applied on the next start');
+    }
+    this.closed = true;
+    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
+    this.store.release();
+    if (this.ownsDb) await this.db.close();
+  }
+}
+
+function applyWrite(db: Database, w: BufferedWrite): void {
+  switch (w.op) {
+    case 'insert':
+      db.insert(w.table, w.rows);
+      return;
+    case 'upsert':
+      db.upsert(w.table, w.rows, w.options);
+      return;
+    case 'update':
+      db.update(w.table, w.set, w.where);
+      return;
+    case 'delete':
+      db.delete(w.table, w.where);
+      return;
+    case 'execute':
+      db.execute(w.sql, w.params);
+      return;
+    default:
+      throw new BufferError(`unknown buffered write ${JSON.stringify((w as { op: unknown }).op)}`, 'ERR_BUFFER_INVALID_INPUT');
+  }
+}
