@@ -20,8 +20,6 @@ export interface AttemptOutcome {
   message: string;
 }
 
-const EMPTY_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
 function parseRawHeaders(raw: Buffer[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -58,7 +56,7 @@ class AttemptStop extends Error {}
 class AttemptHandler {
   done = false;
   status = 0;
-  headers: Record<string, string> = EMPTY_HEADERS;
+  headers: Record<string, string> | null = null;
   chunks: Buffer[] = [];
   size = 0;
   abort: ((err?: Error) => void) | null = null;
@@ -114,7 +112,7 @@ class AttemptHandler {
     this.cleanup();
     const c = this.chunks;
     const body = c.length === 0 ? null : c.length === 1 ? (c[0] as Buffer) : Buffer.concat(c, this.size);
-    this.resolve({ status: this.status, headers: this.headers, body, code: null, message: '' });
+    this.resolve({ status: this.status, headers: this.headers ?? {}, body, code: null, message: '' });
   }
 
   onError(err: Error): void {
@@ -148,7 +146,7 @@ class AttemptHandler {
   finish(code: HttpErrorCode, message: string): void {
     this.done = true;
     this.cleanup();
-    this.resolve({ status: this.status, headers: this.headers, body: null, code, message });
+    this.resolve({ status: this.status, headers: this.headers ?? {}, body: null, code, message });
   }
 
   cleanup(): void {
