@@ -118,3 +118,32 @@ export type {
   ResponseHook,
   ResponseType,
 } from './client/index.js';
+
+// Buffers (src/buffers): durable SQLite queue store, PersistentQueue, TaskBuffer, DatabaseBuffer.
+export { PersistentQueue, TaskBuffer, DatabaseBuffer, BufferError, UnrecoverableError, QUEUE_FILE } from './buffers/index.js';
+export type {
+  BufferErrorCode,
+  BufferedWrite,
+  DatabaseBufferEvents,
+  DatabaseBufferOptions,
+  DeadLetter,
+  DeadWrite,
+  FailOptions,
+  JobInfo,
+  JobState,
+  LeasedJob,
+  PersistentQueueOptions,
+  PushInput,
+  QueueStats,
+  TaskBufferEvents,
+  TaskBufferOptions,
+  TaskContext,
+  TaskData,
+  TaskErrorHook,
+  TaskHandler,
+  TaskHandlers,
+  TaskJobInfo,
+  TaskPushOptions,
+  BackoffOptions as TaskBackoffOptions,
+  BackoffType as TaskBackoffType,
+} from './buffers/index.js';
