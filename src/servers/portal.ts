@@ -19,6 +19,7 @@ import { HttpError, toProblem } from './http-error.js';
 import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from './openapi.js';
 import { compileCoercer, compilePipeline, type GateCall, type Identity, type Pipeline } from './pipeline/index.js';
 import { securityHeaderList, type HeaderPair } from './security-headers.js';
+import { Realtime, RealtimeError, type EventConfig, type EventHandler, type RealtimeOptions, type RealtimeServer, type RealtimeSocket } from './realtime/index.js';
 
 /** HTTP methods an endpoint can answer. */
 export type EndpointMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -49,6 +50,12 @@ export interface PortalOptions {
   openapi?: OpenApiOptions | false;
   /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
   keepAliveTimeoutMs?: number;
+  /**
+   * Socket.IO on the same http server, with handshake auth, groups and gated events; `true` for the defaults
+   * (no anonymous sockets, 1 MB frames, 50 events/s per socket, 100 groups per socket, `cors.origins` as the
+   * origin allow-list). @defaultValue false
+   */
+  websocket?: boolean | RealtimeOptions;
 }
 
 /** Options for {@link ServicePortal.endpoint}. */
@@ -169,6 +176,7 @@ export class ServicePortal {
   private openapiCache: string | undefined;
   private draining = false;
   private closing: Promise<void> | undefined;
+  private readonly realtimeServer: Realtime | undefined;
   private listening = false;
 
   constructor(options: PortalOptions = {}) {
@@ -199,6 +207,21 @@ export class ServicePortal {
     this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs }, (req, res) => this.onRequest(req, res));
 
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => this.onClientError(err, socket));
+    if (options.websocket) {
+      this.realtimeServer = new Realtime(
+        {
+          server: this.server,
+          gates: this.gates,
+          log: this.log,
+          clientIp: (req) => this.resolveIp(req),
+          // Structural: read whatever lifecycle the portal has at handshake time.
+          lifecycleStatus: () => (this as unknown as { lifecycle?: { status: string } }).lifecycle,
+          corsOrigins: options.cors?.origins,
+          corsCredentials: options.cors?.credentials,
+        },
+        options.websocket === true ? {} : options.websocket,
+      );
+    }
 
     if (this.openapi !== false) {
       const path = this.openapi.path ?? '/openapi.json';
@@ -323,6 +346,69 @@ export class ServicePortal {
     };
   }
 
+  // ---- realtime (needs `websocket` in the options) -----------------------------------------------------------
+
+  /** The realtime layer, or `undefined` when `websocket` is off. */
+  get realtime(): Realtime | undefined {
+    return this.realtimeServer;
+  }
+
+  /** The Socket.IO server, for anything gatehouse does not wrap; throws when `websocket` is off. */
+  get io(): RealtimeServer {
+    return this.requireRealtime().io;
+  }
+
+  /**
+   * Handle a socket event through the same gates as endpoints; the result (or `{ error: { code, message } }`) is the ack.
+   *
+   * @example
+   * ```ts
+   * portal.onEvent('join_team', { gate: { auth: 'bearer' }, input: z.object({ teamId: z.string() }) }, async ({ input, socket }) => {
+   *   await portal.joinGroup(socket, input.teamId);
+   *   return { status: 'success' };
+   * });
+   * ```
+   */
+  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(name: string, config: EventConfig<I, O>, handler: EventHandler<I, O>): this {
+    this.requireRealtime().onEvent(name, config, handler);
+    return this;
+  }
+
+  /** Send an event to every socket of a user. */
+  sendToUser(userId: string, event: string, payload?: unknown): Promise<void> {
+    return this.requireRealtime().sendToUser(userId, event, payload);
+  }
+
+  /** Send an event to every socket in a group. */
+  sendToGroup(group: string, event: string, payload?: unknown): Promise<void> {
+    return this.requireRealtime().sendToGroup(group, event, payload);
+  }
+
+  /** Send an event to every connected socket. */
+  broadcast(event: string, payload?: unknown): Promise<void> {
+    return this.requireRealtime().broadcast(event, payload);
+  }
+
+  /** Put a socket, or all sockets of a user id, into a group; resolves to the number of sockets that joined. */
+  joinGroup(target: RealtimeSocket | string, group: string): Promise<number> {
+    return this.requireRealtime().joinGroup(target, group);
+  }
+
+  /** Take a socket, or all sockets of a user id, out of a group. */
+  leaveGroup(target: RealtimeSocket | string, group: string): Promise<void> {
+    return this.requireRealtime().leaveGroup(target, group);
+  }
+
+  /** User ids with a socket in a group (across instances with an adapter). */
+  groupMembers(group: string): Promise<string[]> {
+    return this.requireRealtime().groupMembers(group);
+  }
+
+  private requireRealtime(): Realtime {
+    if (!this.realtimeServer) throw new RealtimeError('ERR_REALTIME_CONFIG', 'Realtime is off: create the portal with websocket: true');
+    return this.realtimeServer;
+  }
+
   /**
    * Revoke a token: from now on it is refused on HTTP and sockets, in this and every process sharing `dataDir`,
    * across restarts, until it would have expired anyway.
@@ -361,6 +447,8 @@ export class ServicePortal {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     this.draining = true;
+    // Open websockets would hold the http server open: disconnect them before draining.
+    await this.realtimeServer?.close();
     if (this.listening) {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       // Connections that finish their last request become idle: close them as they do.

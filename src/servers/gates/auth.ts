@@ -33,14 +33,25 @@ function authorization(call: GateCall): { scheme: string; value: string } | unde
   return { scheme: raw.slice(0, space).toLowerCase(), value: raw.slice(space + 1).trim() };
 }
 
-async function bearer(call: GateCall, value: string, s: AuthServices): Promise<void> {
+function bearer(call: GateCall, value: string, s: AuthServices): void | Promise<void> {
   if (value.length === 0) throw new AuthError('ERR_AUTH_MISSING', 'The bearer token is empty', challenge('bearer', s));
-  try {
-    call.identity = await s.tokens.verify(value);
-  } catch (err) {
+  const rechallenge = (err: unknown): never => {
     throw err instanceof AuthError ? new AuthError(err.code, err.message, challenge('bearer', s), err.cause) : err;
+  };
+  let known: Identity | undefined;
+  try {
+    known = s.tokens.cached(value); // a repeat request: no promise, no signature check
+  } catch (err) {
+    rechallenge(err);
   }
   call.token = value;
+  if (known) {
+    call.identity = known;
+    return;
+  }
+  return s.tokens.verify(value).then((identity) => {
+    call.identity = identity;
+  }, rechallenge);
 }
 
 function apiKey(call: GateCall, value: string, s: AuthServices): void {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { RateLimiterMemory, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { GateStep } from '../pipeline/index.js';
+import type { GateCall, GateStep } from '../pipeline/index.js';
 import { GateConfigError, RateLimitError } from './errors.js';
 import type { RateLimitRule } from './types.js';
 
@@ -13,6 +13,29 @@ interface Limiter {
   by: 'ip' | 'user' | 'endpoint';
   points: number;
   limiter: RateLimiterAbstract;
+}
+
+function keyOf(l: Limiter, call: GateCall): string {
+  return l.by === 'endpoint' ? '*' : l.by === 'user' && call.identity ? `u:${call.identity.id}` : `ip:${call.ip}`;
+}
+
+function setHeaders(call: GateCall, points: number, res: RateLimiterRes): void {
+  call.setHeader('RateLimit-Limit', String(points));
+  call.setHeader('RateLimit-Remaining', String(Math.max(0, res.remainingPoints)));
+  call.setHeader('RateLimit-Reset', String(Math.ceil(res.msBeforeNext / 1000)));
+}
+
+/** The common case, one rule: one promise per call and no intermediate arrays. */
+function singleStep(l: Limiter): GateStep {
+  return (call) =>
+    l.limiter.consume(keyOf(l, call)).then(
+      (res) => setHeaders(call, l.points, res),
+      (res: unknown) => {
+        if (!(res instanceof RateLimiterRes)) throw res; // a store failure: a 500, never silently allowed
+        setHeaders(call, l.points, res);
+        throw new RateLimitError(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+      },
+    );
 }
 
 /** Creates rate limiters on one store; owns the SQLite handle when the store is shared. */
@@ -33,14 +56,14 @@ export class RateLimitFactory {
     const list = Array.isArray(rules) ? (rules as readonly RateLimitRule[]) : [rules as RateLimitRule];
     if (list.length === 0) return undefined;
     const limiters = list.map((rule, i) => this.create(rule, `${route}#${i}`));
+    if (limiters.length === 1) return singleStep(limiters[0]!);
     return async (call) => {
       let tightest: RateLimiterRes | undefined;
       let tightestPoints = 0;
       let rejected: RateLimiterRes | undefined;
       const results = await Promise.all(
         limiters.map((l) => {
-          const key = l.by === 'endpoint' ? '*' : l.by === 'user' && call.identity ? `u:${call.identity.id}` : `ip:${call.ip}`;
-          return l.limiter.consume(key).then(
+          return l.limiter.consume(keyOf(l, call)).then(
             (res) => ({ res, ok: true, points: l.points }),
             (res: unknown) => {
               if (res instanceof RateLimiterRes) return { res, ok: false, points: l.points };
@@ -56,11 +79,7 @@ export class RateLimitFactory {
           tightestPoints = r.points;
         }
       }
-      if (tightest) {
-        call.setHeader('RateLimit-Limit', String(tightestPoints));
-        call.setHeader('RateLimit-Remaining', String(Math.max(0, tightest.remainingPoints)));
-        call.setHeader('RateLimit-Reset', String(Math.ceil(tightest.msBeforeNext / 1000)));
-      }
+      if (tightest) setHeaders(call, tightestPoints, tightest);
       if (rejected) throw new RateLimitError(Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)));
     };
   }

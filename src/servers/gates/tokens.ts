@@ -152,17 +152,28 @@ export class TokenService {
     return jwt.sign(key);
   }
 
+  /**
+   * The identity of a token verified earlier and still valid, synchronously, or `undefined` when it must be
+   * verified (again). Throws {@link AuthError} for a revoked token.
+   */
+  cached(token: string): Identity | undefined {
+    if (this.cacheSize === 0 || token.length > MAX_TOKEN_LENGTH) return undefined;
+    const hash = tokenHash(token);
+    const hit = this.cache.get(hash);
+    if (!hit) return undefined;
+    if (this.revocations.has(hit.key)) throw new AuthError('ERR_AUTH_REVOKED', 'The token has been revoked');
+    if (hit.until > Date.now()) return hit.identity;
+    this.cache.delete(hash);
+    return undefined;
+  }
+
   /** Verify a token (signature, algorithm, exp, nbf, iss, aud, revocation) and return its identity, or throw {@link AuthError}. */
   async verify(token: string): Promise<Identity> {
     if (typeof token !== 'string' || token.length === 0) throw new AuthError('ERR_AUTH_MISSING', 'No token was presented');
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('ERR_AUTH_MALFORMED', 'The token is too long');
+    const known = this.cached(token);
+    if (known) return known;
     const hash = tokenHash(token);
-    const hit = this.cache.get(hash);
-    if (hit) {
-      if (this.revocations.has(hit.key)) throw new AuthError('ERR_AUTH_REVOKED', 'The token has been revoked');
-      if (hit.until > Date.now()) return hit.identity;
-      this.cache.delete(hash);
-    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.verifyKey as Uint8Array, {

@@ -1,0 +1,15 @@
+export { Realtime, DISCONNECT_NOTICE } from './realtime.js';
+export type {
+  EventConfig,
+  EventContext,
+  EventErrorAck,
+  EventHandler,
+  RealtimeHost,
+  RealtimeServer,
+  RealtimeSocket,
+  RealtimeSocketData,
+} from './realtime.js';
+export { RealtimeError, ServiceUnavailableError } from './errors.js';
+export type { RealtimeErrorCode } from './errors.js';
+export { resolveRealtimeOptions } from './options.js';
+export type { RealtimeAdapter, RealtimeOptions, ResolvedRealtimeOptions } from './options.js';

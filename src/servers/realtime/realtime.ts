@@ -1,0 +1,628 @@
+import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 'node:http';
+import { Server as IoServer, type DefaultEventsMap, type ExtendedError, type RemoteSocket, type Socket } from 'socket.io';
+import type { ZodType, z } from 'zod';
+import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { AuthError, compileGate, type GateConfig, type GateServices, type LifecycleMode } from '../gates/index.js';
+import { HttpError } from '../http-error.js';
+import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline } from '../pipeline/index.js';
+import { RealtimeError, ServiceUnavailableError } from './errors.js';
+import { resolveRealtimeOptions, type RealtimeOptions, type ResolvedRealtimeOptions } from './options.js';
+
+/** What every socket carries in `socket.data` (shared with other instances through the adapter). */
+export interface RealtimeSocketData {
+  /** The identity established at the handshake, or `null` for an anonymous socket. */
+  identity: Identity | null;
+}
+
+/** A connected socket of the portal. */
+export type RealtimeSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, RealtimeSocketData>;
+
+/** The portal's Socket.IO server. */
+export type RealtimeServer = IoServer<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, RealtimeSocketData>;
+
+/** What an event handler receives. */
+export interface EventContext<I = unknown> {
+  /** The validated payload (the first argument the client emitted). */
+  readonly input: I;
+  /** The socket's identity (from the handshake), or `null` when anonymous. */
+  readonly identity: Identity | null;
+  /** The socket that sent the event. */
+  readonly socket: RealtimeSocket;
+  /** Id of this event call, for logs. */
+  readonly requestId: string;
+}
+
+/** Options for {@link Realtime.onEvent}. */
+export interface EventConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
+  /** What the event does. */
+  description?: string;
+  /** The event's gates, as for endpoints. @defaultValue { auth: 'bearer' } */
+  gate?: GateConfig;
+  /** Schema of the payload; a payload that fails it is answered with `ERR_VALIDATION`. */
+  input?: I;
+  /** Schema the handler's result must match before it is sent as the ack. */
+  output?: O;
+}
+
+type InputOf<I> = I extends ZodType ? z.output<I> : unknown;
+type OutputOf<O> = O extends ZodType ? z.input<O> : unknown;
+
+/** An event handler: its return value is sent back as the ack. */
+export type EventHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
+  ctx: EventContext<InputOf<I>>,
+) => OutputOf<O> | void | Promise<OutputOf<O> | void>;
+
+/** The body of an error ack: `{ error: { code, message } }`, plus field `errors` for validation failures. */
+export interface EventErrorAck {
+  error: { code: string; message: string; errors?: { path: string; message: string }[]; retryAfterSec?: number };
+}
+
+/** What {@link Realtime} needs from its portal. */
+export interface RealtimeHost {
+  /** The http server to attach to. */
+  server: HttpServer;
+  /** The portal's gate services (tokens, revocations, rate limits, lifecycle step). */
+  gates: GateServices;
+  /** Parent logger. */
+  log: Logger;
+  /** Client address of a request, with the portal's `trustProxy` setting. */
+  clientIp: (req: IncomingMessage) => string;
+  /** Current lifecycle state (`'ACTIVE'`, `'MAINTENANCE'`, ...), when the portal has a lifecycle. */
+  lifecycleStatus?: () => { status: string; retryAfterSec?: number } | undefined;
+  /** The portal's CORS origins: the default origin allow-list. */
+  corsOrigins?: readonly string[];
+  /** Whether CORS allows credentials (for the polling transport). */
+  corsCredentials?: boolean;
+}
+
+/** Per-socket state kept in this process only (timers cannot travel through an adapter). */
+interface SocketState {
+  socket: RealtimeSocket;
+  ip: string;
+  token: string | undefined;
+  revocationKey: string | undefined;
+  expiresAtMs: number;
+  expiryTimer: NodeJS.Timeout | undefined;
+  windowStart: number;
+  windowCount: number;
+  /** Consecutive one-second windows in which events were refused for rate. */
+  abusiveWindows: number;
+  windowRejected: boolean;
+  seq: number;
+}
+
+interface EventEntry {
+  pipeline: Pipeline;
+  handler: (ctx: EventContext) => unknown;
+}
+
+/** Client-side event announcing why the server is about to disconnect the socket: `{ code, message }`. */
+export const DISCONNECT_NOTICE = 'gatehouse:disconnect';
+
+const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'error', 'newListener', 'removeListener', 'removeAllListeners', DISCONNECT_NOTICE]);
+const MAX_NAME_LENGTH = 128;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const USER_PREFIX = 'user:';
+const GROUP_PREFIX = 'group:';
+
+/** The Socket.IO `data` of a handshake failure, read by the client as `err.data.code` on `connect_error`. */
+interface HandshakeErrorData {
+  code: string;
+  message: string;
+  retryAfterSec?: number;
+}
+
+function handshakeError(code: string, message: string, retryAfterSec?: number): ExtendedError {
+  const err = new Error(message) as ExtendedError;
+  const data: HandshakeErrorData = { code, message };
+  if (retryAfterSec !== undefined) data.retryAfterSec = retryAfterSec;
+  err.data = data;
+  return err;
+}
+
+function checkName(kind: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw new RealtimeError('ERR_GROUP_NAME', `${kind} must be a string of 1-${MAX_NAME_LENGTH} characters`);
+  }
+  return value;
+}
+
+function countGroups(rooms: ReadonlySet<string>): number {
+  let n = 0;
+  for (const room of rooms) if (room.startsWith(GROUP_PREFIX)) n++;
+  return n;
+}
+
+function noHeader(): void {}
+
+/** One socket event travelling through the gate pipeline. */
+class SocketCall implements GateCall {
+  readonly transport = 'socket' as const;
+  readonly headers: IncomingHttpHeaders;
+  readonly ip: string;
+  /** Finds the socket's state again when the handler runs. */
+  readonly socketId: string;
+  identity: Identity | null;
+  token: string | undefined;
+  input: unknown = undefined;
+  result: unknown = undefined;
+  readonly setHeader = noHeader;
+
+  constructor(
+    readonly route: string,
+    readonly requestId: string,
+    state: SocketState,
+    public payload: unknown,
+  ) {
+    this.headers = state.socket.handshake.headers;
+    this.ip = state.ip;
+    this.socketId = state.socket.id;
+    this.identity = state.socket.data.identity;
+    this.token = state.token;
+  }
+}
+
+/**
+ * Socket.IO on the portal's http server, with the portal's identities: the handshake token is verified like a
+ * bearer token, each socket joins `user:<id>`, events run through the same gate pipeline as endpoints, and
+ * revoked or expired tokens lose their sockets.
+ *
+ * @example
+ * ```ts
+ * portal.onEvent('join_team', { gate: { auth: 'bearer' }, input: z.object({ teamId: z.string() }) }, async ({ input, socket }) => {
+ *   await portal.joinGroup(socket, input.teamId);
+ *   return { status: 'success' };
+ * });
+ * await portal.sendToUser('42', 'notification', { text: 'hi' });
+ * ```
+ */
+export class Realtime {
+  /** The Socket.IO server. */
+  readonly io: RealtimeServer;
+  /** Options in effect. */
+  readonly options: Readonly<ResolvedRealtimeOptions>;
+
+  private readonly log: Logger;
+  private readonly gates: GateServices;
+  private readonly host: RealtimeHost;
+  private readonly events = new Map<string, EventEntry>();
+  private readonly states = new Map<string, SocketState>();
+  private readonly byRevocationKey = new Map<string, Set<SocketState>>();
+  private readonly unsubscribe: () => void;
+  private closing: Promise<void> | undefined;
+
+  constructor(host: RealtimeHost, options: RealtimeOptions = {}) {
+    this.host = host;
+    this.gates = host.gates;
+    this.log = host.log.child({ component: 'realtime' });
+    const o = resolveRealtimeOptions(options, host.corsOrigins);
+    this.options = o;
+    const origins = o.origins;
+    this.io = new IoServer<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, RealtimeSocketData>(host.server, {
+      path: o.path,
+      maxHttpBufferSize: o.maxHttpBufferSize,
+      transports: o.transports,
+      connectTimeout: o.connectTimeoutMs,
+      pingInterval: o.pingIntervalMs,
+      pingTimeout: o.pingTimeoutMs,
+      serveClient: false,
+      cors: origins ? { origin: [...origins], credentials: host.corsCredentials ?? false } : undefined,
+      allowRequest: origins
+        ? (req, cb) => {
+            const ok = this.originAllowed(req);
+            cb(ok ? null : 'Origin not allowed', ok);
+          }
+        : undefined,
+      ...(o.adapter ? { adapter: o.adapter } : {}),
+    });
+    if (origins) {
+      // allowRequest runs on the handshake only: check polling requests and upgrades of existing sessions too.
+      this.io.engine.use((req: IncomingMessage, _res: unknown, next: (err?: Error) => void) => {
+        if (this.originAllowed(req)) next();
+        else next(new RealtimeError('ERR_ORIGIN', 'Origin not allowed', 403));
+      });
+    }
+    this.io.use((socket, next) => {
+      this.handshake(socket).then(
+        () => next(),
+        (err: unknown) => next(this.toHandshakeError(err)),
+      );
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.unsubscribe = this.gates.revocations.onRevoke((key) => this.onRevoke(key));
+  }
+
+  // ---- events -------------------------------------------------------------------------------------------
+
+  /**
+   * Handle a client event through the gate pipeline: lifecycle, auth, scopes, rate limits, input schema, then
+   * the handler, whose result is the ack. Failures are acked as `{ error: { code, message } }`.
+   *
+   * @example
+   * ```ts
+   * realtime.onEvent('ping', { gate: { auth: 'none' } }, () => ({ pong: true }));
+   * ```
+   */
+  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
+    name: string,
+    config: EventConfig<I, O>,
+    handler: EventHandler<I, O>,
+  ): this {
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: name must be a string of 1-${MAX_NAME_LENGTH} characters`);
+    if (RESERVED_EVENTS.has(name)) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: "${name}" is reserved by Socket.IO or gatehouse`);
+    if (this.events.has(name)) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: "${name}" is already registered`);
+    if (typeof handler !== 'function') throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent ${name}: handler must be a function`);
+    const gate = config.gate ?? {};
+    const route = `socket ${name}`;
+    const compiled = compileGate(gate, this.gates, route);
+    const guards: GateStep[] = [...compiled.guards];
+    // Until the lifecycle capability plugs its own step into the gates, gate events on the portal's status here.
+    if (!this.gates.lifecycleStep) {
+      const step = this.lifecycleFallback(gate.lifecycle ?? 'gated');
+      if (step) guards.unshift(step);
+    }
+    const invoke: GateStep = (call) => {
+      const socketCall = call as SocketCall;
+      const state = this.states.get(socketCall.socketId);
+      if (!state) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The socket is gone', 410);
+      const r = handler({ input: call.input as InputOf<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
+      if (r instanceof Promise) {
+        return r.then((v) => {
+          call.result = v;
+        });
+      }
+      call.result = r;
+    };
+    const pipeline = compilePipeline({
+      guards,
+      inbound: compiled.inbound,
+      input: config.input,
+      invoke,
+      outbound: compiled.outbound,
+      output: config.output,
+      onOutputMismatch: (call, issues) => this.log.error({ requestId: call.requestId, event: name, issues }, 'event handler output does not match its schema'),
+    });
+    this.events.set(name, { pipeline, handler: handler as (ctx: EventContext) => unknown });
+    return this;
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------------------
+
+  /** Send an event to every socket of a user (every tab, every instance sharing the adapter). */
+  async sendToUser(userId: string, event: string, payload?: unknown): Promise<void> {
+    this.assertOpen();
+    this.io.to(USER_PREFIX + checkName('userId', userId)).emit(checkEvent(event), payload);
+  }
+
+  /** Send an event to every socket in a group. */
+  async sendToGroup(group: string, event: string, payload?: unknown): Promise<void> {
+    this.assertOpen();
+    this.io.to(GROUP_PREFIX + checkName('group', group)).emit(checkEvent(event), payload);
+  }
+
+  /** Send an event to every connected socket. */
+  async broadcast(event: string, payload?: unknown): Promise<void> {
+    this.assertOpen();
+    this.io.emit(checkEvent(event), payload);
+  }
+
+  // ---- groups -------------------------------------------------------------------------------------------
+
+  /**
+   * Put a socket, or every socket of a user id (on every instance), into a group. Resolves to the number of
+   * sockets that joined. A socket already in `maxGroupsPerSocket` groups fails with `ERR_GROUP_LIMIT` (for a
+   * user id, such sockets are skipped and logged).
+   */
+  async joinGroup(target: RealtimeSocket | string, group: string): Promise<number> {
+    this.assertOpen();
+    const room = GROUP_PREFIX + checkName('group', group);
+    const max = this.options.maxGroupsPerSocket;
+    if (typeof target !== 'string') {
+      if (target.rooms.has(room)) return 0;
+      if (countGroups(target.rooms) >= max) throw new RealtimeError('ERR_GROUP_LIMIT', `A socket may be in at most ${max} groups`, 429);
+      await target.join(room);
+      return 1;
+    }
+    const sockets = await this.io.in(USER_PREFIX + checkName('userId', target)).fetchSockets();
+    let joined = 0;
+    for (const s of sockets) {
+      if (s.rooms.has(room)) continue;
+      if (countGroups(s.rooms) >= max) {
+        this.log.warn({ socketId: s.id, group, max }, 'joinGroup: socket is at its group limit; skipped');
+        continue;
+      }
+      s.join(room);
+      joined++;
+    }
+    return joined;
+  }
+
+  /** Take a socket, or every socket of a user id, out of a group. */
+  async leaveGroup(target: RealtimeSocket | string, group: string): Promise<void> {
+    this.assertOpen();
+    const room = GROUP_PREFIX + checkName('group', group);
+    if (typeof target !== 'string') {
+      await target.leave(room);
+      return;
+    }
+    this.io.in(USER_PREFIX + checkName('userId', target)).socketsLeave(room);
+  }
+
+  /** User ids with at least one socket in a group, across instances (anonymous sockets are not listed). */
+  async groupMembers(group: string): Promise<string[]> {
+    this.assertOpen();
+    const sockets: RemoteSocket<DefaultEventsMap, RealtimeSocketData>[] = await this.io.in(GROUP_PREFIX + checkName('group', group)).fetchSockets();
+    const ids = new Set<string>();
+    for (const s of sockets) {
+      const id = s.data.identity?.id;
+      if (id !== undefined) ids.add(id);
+    }
+    return [...ids];
+  }
+
+  /** Number of sockets connected to this instance. */
+  get localSocketCount(): number {
+    return this.states.size;
+  }
+
+  /**
+   * Disconnect every socket and stop accepting new ones, without closing the http server (the portal does
+   * that). Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.unsubscribe();
+    for (const state of this.states.values()) clearTimeout(state.expiryTimer);
+    this.io.local.disconnectSockets(true);
+    this.states.clear();
+    this.byRevocationKey.clear();
+    this.io.engine.close();
+    try {
+      await this.io.of('/').adapter.close();
+    } catch (err) {
+      this.log.warn({ err }, 'realtime: closing the adapter failed');
+    }
+  }
+
+  // ---- handshake ----------------------------------------------------------------------------------------
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    return this.options.origins?.has(origin) ?? true;
+  }
+
+  private async handshake(socket: RealtimeSocket): Promise<void> {
+    if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The server is shutting down', 503);
+    const life = this.host.lifecycleStatus?.();
+    if (life && life.status !== 'ACTIVE') throw new ServiceUnavailableError(life.status, life.retryAfterSec);
+    const token = tokenOf(socket);
+    const state: SocketState = {
+      socket,
+      ip: this.host.clientIp(socket.request),
+      token: undefined,
+      revocationKey: undefined,
+      expiresAtMs: Infinity,
+      expiryTimer: undefined,
+      windowStart: 0,
+      windowCount: 0,
+      abusiveWindows: 0,
+      windowRejected: false,
+      seq: 0,
+    };
+    if (token === undefined) {
+      if (!this.options.allowAnonymous) throw new AuthError('ERR_AUTH_MISSING', 'A token is required: connect with auth: { token }');
+      socket.data.identity = null;
+    } else {
+      const identity = await this.gates.tokens.verify(token);
+      const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
+      socket.data.identity = identity;
+      state.token = token;
+      state.revocationKey = key;
+      state.expiresAtMs = expiresAtMs;
+    }
+    this.states.set(socket.id, state);
+  }
+
+  private toHandshakeError(err: unknown): ExtendedError {
+    if (err instanceof ServiceUnavailableError) return handshakeError(err.code, err.message, err.retryAfterSec);
+    if (err instanceof GatehouseError && err.status < 500) return handshakeError(err.code, err.message);
+    if (err instanceof GatehouseError && err.status === 503) return handshakeError(err.code, err.message);
+    this.log.error({ err }, 'realtime: handshake failed unexpectedly');
+    return handshakeError('ERR_INTERNAL', 'The connection could not be set up');
+  }
+
+  private onConnection(socket: RealtimeSocket): void {
+    const state = this.states.get(socket.id);
+    if (!state || this.closing) {
+      socket.disconnect(true);
+      return;
+    }
+    const identity = socket.data.identity;
+    if (identity) void socket.join(USER_PREFIX + identity.id);
+    if (state.revocationKey !== undefined) {
+      // Revoked between verification and now: drop it at once.
+      if (this.gates.revocations.has(state.revocationKey)) {
+        this.kick(state, 'ERR_AUTH_REVOKED', 'The token has been revoked');
+        return;
+      }
+      let set = this.byRevocationKey.get(state.revocationKey);
+      if (!set) this.byRevocationKey.set(state.revocationKey, (set = new Set()));
+      set.add(state);
+      this.scheduleExpiry(state);
+    }
+    socket.use((packet, next) => this.onPacket(state, packet, next));
+    socket.on('disconnect', () => this.forget(state));
+    socket.on('error', (err) => this.log.debug({ err, socketId: socket.id }, 'socket error'));
+  }
+
+  private scheduleExpiry(state: SocketState): void {
+    const wait = state.expiresAtMs - Date.now();
+    if (wait <= 0) {
+      this.kick(state, 'ERR_AUTH_EXPIRED', 'The token has expired');
+      return;
+    }
+    state.expiryTimer = setTimeout(() => this.scheduleExpiry(state), Math.min(wait, MAX_TIMER_MS));
+    state.expiryTimer.unref();
+  }
+
+  private onRevoke(key: string): void {
+    const set = this.byRevocationKey.get(key);
+    if (!set) return;
+    for (const state of [...set]) this.kick(state, 'ERR_AUTH_REVOKED', 'The token has been revoked');
+  }
+
+  /** Tell the client why, then disconnect it. */
+  private kick(state: SocketState, code: string, message: string): void {
+    this.forget(state);
+    const socket = state.socket;
+    if (!socket.connected) return;
+    socket.emit(DISCONNECT_NOTICE, { code, message });
+    socket.disconnect(true);
+  }
+
+  private forget(state: SocketState): void {
+    clearTimeout(state.expiryTimer);
+    state.expiryTimer = undefined;
+    this.states.delete(state.socket.id);
+    if (state.revocationKey !== undefined) {
+      const set = this.byRevocationKey.get(state.revocationKey);
+      if (set) {
+        set.delete(state);
+        if (set.size === 0) this.byRevocationKey.delete(state.revocationKey);
+      }
+    }
+  }
+
+  // ---- incoming events ----------------------------------------------------------------------------------
+
+  private onPacket(state: SocketState, packet: unknown[], next: (err?: Error) => void): void {
+    const name = packet[0];
+    const last = packet.length > 1 ? packet[packet.length - 1] : undefined;
+    const ack = typeof last === 'function' ? (last as (...args: unknown[]) => void) : undefined;
+    if (!this.withinRate(state)) {
+      ack?.(errorAck('ERR_RATE_LIMITED', `Too many events: at most ${this.options.eventsPerSecond} per second`, 1));
+      return;
+    }
+    const entry = typeof name === 'string' ? this.events.get(name) : undefined;
+    if (!entry) {
+      // Not ours: let listeners attached through `portal.io` have it, and answer an ack nobody would.
+      if (typeof name === 'string' && state.socket.listeners(name).length > 0) {
+        next();
+        return;
+      }
+      ack?.(errorAck('ERR_UNKNOWN_EVENT', `No handler for event ${typeof name === 'string' ? JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) : '(invalid)'}`));
+      return;
+    }
+    // Checked per event too, so a revocation from another process is honoured before its sync reaches us.
+    if (state.revocationKey !== undefined) {
+      if (this.gates.revocations.has(state.revocationKey)) {
+        ack?.(errorAck('ERR_AUTH_REVOKED', 'The token has been revoked'));
+        this.kick(state, 'ERR_AUTH_REVOKED', 'The token has been revoked');
+        return;
+      }
+      if (state.expiresAtMs <= Date.now()) {
+        ack?.(errorAck('ERR_AUTH_EXPIRED', 'The token has expired'));
+        this.kick(state, 'ERR_AUTH_EXPIRED', 'The token has expired');
+        return;
+      }
+    }
+    const payloadCount = ack ? packet.length - 2 : packet.length - 1;
+    const payload = payloadCount > 0 ? packet[1] : undefined;
+    state.seq++;
+    const call = new SocketCall(name as string, `${state.socket.id}:${state.seq}`, state, payload);
+    entry.pipeline(call).then(
+      () => ack?.(call.result === undefined ? null : call.result),
+      (err: unknown) => ack?.(this.toErrorAck(err, call)),
+    );
+  }
+
+  /** Fixed one-second windows; repeated abuse ends the connection. */
+  private withinRate(state: SocketState): boolean {
+    const now = Date.now();
+    if (now - state.windowStart >= 1000) {
+      // A streak of rate-limited windows continues only into the window right after; a quiet second resets it.
+      if (!state.windowRejected || now - state.windowStart >= 2000) state.abusiveWindows = 0;
+      state.windowStart = now;
+      state.windowCount = 0;
+      state.windowRejected = false;
+    }
+    if (++state.windowCount <= this.options.eventsPerSecond) return true;
+    if (!state.windowRejected) {
+      state.windowRejected = true;
+      state.abusiveWindows++;
+      if (state.abusiveWindows >= this.options.rateLimitDisconnectAfterSec) {
+        this.log.warn({ socketId: state.socket.id, ip: state.ip, identity: state.socket.data.identity?.id ?? null }, 'realtime: disconnecting a socket that keeps exceeding its event rate');
+        setImmediate(() => this.kick(state, 'ERR_RATE_LIMITED', 'Too many events for too long'));
+      }
+    }
+    return false;
+  }
+
+  private toErrorAck(err: unknown, call: SocketCall): EventErrorAck {
+    if (err instanceof GatehouseError && err.status < 500) {
+      const ack = errorAck(err.code, err.message, err instanceof GatehouseError && 'retryAfterSec' in err ? (err as { retryAfterSec?: number }).retryAfterSec : undefined);
+      if (err instanceof HttpError && err.errors) ack.error.errors = err.errors;
+      return ack;
+    }
+    if (err instanceof GatehouseError && err.status === 503) {
+      return errorAck(err.code, err.message, 'retryAfterSec' in err ? (err as { retryAfterSec?: number }).retryAfterSec : undefined);
+    }
+    this.log.error({ err, requestId: call.requestId, event: call.route }, 'event handler failed');
+    return errorAck(err instanceof GatehouseError ? err.code : 'ERR_INTERNAL', `The event failed (request ${call.requestId})`);
+  }
+
+  private lifecycleFallback(mode: LifecycleMode): GateStep | undefined {
+    const status = this.host.lifecycleStatus;
+    if (mode === 'exempt') return undefined;
+    if (mode === 'forced') {
+      return () => {
+        throw new ServiceUnavailableError(status?.()?.status ?? 'OFFLINE');
+      };
+    }
+    if (!status) return undefined;
+    return () => {
+      const life = status();
+      if (life && life.status !== 'ACTIVE') throw new ServiceUnavailableError(life.status, life.retryAfterSec);
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'Realtime is closed', 503);
+  }
+}
+
+function errorAck(code: string, message: string, retryAfterSec?: number): EventErrorAck {
+  const ack: EventErrorAck = { error: { code, message } };
+  if (retryAfterSec !== undefined) ack.error.retryAfterSec = retryAfterSec;
+  return ack;
+}
+
+function checkEvent(event: unknown): string {
+  if (typeof event !== 'string' || event.length === 0 || event.length > MAX_NAME_LENGTH) {
+    throw new RealtimeError('ERR_REALTIME_CONFIG', `event name must be a string of 1-${MAX_NAME_LENGTH} characters`);
+  }
+  if (RESERVED_EVENTS.has(event)) throw new RealtimeError('ERR_REALTIME_CONFIG', `"${event}" is a reserved event name`);
+  return event;
+}
+
+/** The handshake token: `auth.token`, or an `Authorization: Bearer` header for non-browser clients. */
+function tokenOf(socket: RealtimeSocket): string | undefined {
+  const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+  const fromAuth = auth?.token;
+  if (typeof fromAuth === 'string' && fromAuth.length > 0) return fromAuth.startsWith('Bearer ') ? fromAuth.slice(7) : fromAuth;
+  if (fromAuth !== undefined && fromAuth !== null && fromAuth !== '') throw new AuthError('ERR_AUTH_MALFORMED', 'auth.token must be a string');
+  const header = socket.handshake.headers.authorization;
+  if (typeof header === 'string' && header.length > 0) {
+    const space = header.indexOf(' ');
+    if (space <= 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AuthError('ERR_AUTH_MALFORMED', 'Only Bearer tokens are accepted on sockets');
+    const value = header.slice(space + 1).trim();
+    return value.length > 0 ? value : undefined;
+  }
+  return undefined;
+}
