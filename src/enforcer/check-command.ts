@@ -48,7 +48,7 @@ export async function runCheckCommand(argv: readonly string[], io: CliIO): Promi
   }
   const { problems, filesChecked } = result;
   if (json) io.out(JSON.stringify(problems, null, 2));
-  else if (problems.length === 0) io.out(`gatehouse check: no problems (${filesChecked} files)`);
+  else if (problems.length === 0) io.out(`gatehouse check: no problems (${filesChecked} file${filesChecked === 1 ? '' : 's'})`);
   else {
     io.out(problems.map(formatProblem).join('\n'));
     const files = new Set(problems.map((p) => p.file)).size;

@@ -9,7 +9,8 @@ import { EnforcementError } from './errors.js';
 /**
  * Rules of the static pass:
  * - `missing-jsdoc`: an exported function, class, arrow-function const or public method has no JSDoc summary.
- * - `untyped-param`: a parameter has no explicit type annotation.
+ * - `untyped-param`: a parameter has no explicit type annotation (a primitive literal default such as
+ *   `limit = 10` counts as explicit).
  * - `missing-return-type`: a function or method has no explicit return type.
  * - `too-many-params`: more than 8 parameters (a `this` parameter does not count).
  */
@@ -213,7 +214,9 @@ function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: C
     }
     if (opts.types) {
       for (const p of params) {
-        if (!p.type) report(p, 'untyped-param', `parameter '${paramLabel(p)}' of ${label} has no explicit type`);
+        if (!p.type && !hasLiteralDefault(ts, p)) {
+          report(p, 'untyped-param', `parameter '${paramLabel(p)}' of ${label} has no explicit type`);
+        }
       }
     }
     if (opts.returnType && !fn.type) report(at, 'missing-return-type', `${label} has no explicit return type`);
@@ -275,6 +278,24 @@ function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: C
       checkSignature(fn, label, stmt, { types: true, returnType: true });
     }
   }
+}
+
+/**
+ * `limit = 10`, `name = 'x'`, `strict = false`: a primitive literal default states the type in the signature
+ * (and `@typescript-eslint/no-inferrable-types` forbids annotating it), so it counts as explicit.
+ */
+function hasLiteralDefault(ts: Ts, p: TS.ParameterDeclaration): boolean {
+  let e = p.initializer;
+  if (e === undefined) return false;
+  if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.MinusToken) e = e.operand;
+  return (
+    ts.isNumericLiteral(e) ||
+    ts.isBigIntLiteral(e) ||
+    ts.isStringLiteral(e) ||
+    ts.isNoSubstitutionTemplateLiteral(e) ||
+    e.kind === ts.SyntaxKind.TrueKeyword ||
+    e.kind === ts.SyntaxKind.FalseKeyword
+  );
 }
 
 /** The function expression inside `(...)`, `x as T` or `x satisfies T`, if any. */
