@@ -147,3 +147,19 @@ export type {
   BackoffOptions as TaskBackoffOptions,
   BackoffType as TaskBackoffType,
 } from './buffers/index.js';
+
+// Realtime (src/servers/realtime): Socket.IO identities, groups, gated events (via `websocket` on ServicePortal).
+export { Realtime, RealtimeError, DISCONNECT_NOTICE } from './servers/realtime/index.js';
+export type {
+  EventConfig,
+  EventContext,
+  EventErrorAck,
+  EventHandler,
+  RealtimeAdapter,
+  RealtimeErrorCode,
+  RealtimeHost,
+  RealtimeOptions,
+  RealtimeServer,
+  RealtimeSocket,
+  RealtimeSocketData,
+} from './servers/realtime/index.js';

@@ -375,32 +375,32 @@ export class ServicePortal {
   }
 
   /** Send an event to every socket of a user. */
-  sendToUser(userId: string, event: string, payload?: unknown): Promise<void> {
+  async sendToUser(userId: string, event: string, payload?: unknown): Promise<void> {
     return this.requireRealtime().sendToUser(userId, event, payload);
   }
 
   /** Send an event to every socket in a group. */
-  sendToGroup(group: string, event: string, payload?: unknown): Promise<void> {
+  async sendToGroup(group: string, event: string, payload?: unknown): Promise<void> {
     return this.requireRealtime().sendToGroup(group, event, payload);
   }
 
   /** Send an event to every connected socket. */
-  broadcast(event: string, payload?: unknown): Promise<void> {
+  async broadcast(event: string, payload?: unknown): Promise<void> {
     return this.requireRealtime().broadcast(event, payload);
   }
 
   /** Put a socket, or all sockets of a user id, into a group; resolves to the number of sockets that joined. */
-  joinGroup(target: RealtimeSocket | string, group: string): Promise<number> {
+  async joinGroup(target: RealtimeSocket | string, group: string): Promise<number> {
     return this.requireRealtime().joinGroup(target, group);
   }
 
   /** Take a socket, or all sockets of a user id, out of a group. */
-  leaveGroup(target: RealtimeSocket | string, group: string): Promise<void> {
+  async leaveGroup(target: RealtimeSocket | string, group: string): Promise<void> {
     return this.requireRealtime().leaveGroup(target, group);
   }
 
   /** User ids with a socket in a group (across instances with an adapter). */
-  groupMembers(group: string): Promise<string[]> {
+  async groupMembers(group: string): Promise<string[]> {
     return this.requireRealtime().groupMembers(group);
   }
 

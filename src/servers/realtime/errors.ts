@@ -20,7 +20,7 @@ export class RealtimeError extends GatehouseError {
 }
 
 /** A call refused because the service is not ACTIVE (used until the lifecycle gate step is plugged in). */
-export class ServiceUnavailableError extends GatehouseError {
+export class SocketUnavailableError extends GatehouseError {
   /** Seconds the client should wait, when known. */
   readonly retryAfterSec: number | undefined;
   constructor(status: string, retryAfterSec?: number) {

@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js';
 import { AuthError, compileGate, type GateConfig, type GateServices, type LifecycleMode } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
 import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline } from '../pipeline/index.js';
-import { RealtimeError, ServiceUnavailableError } from './errors.js';
+import { RealtimeError, SocketUnavailableError } from './errors.js';
 import { resolveRealtimeOptions, type RealtimeOptions, type ResolvedRealtimeOptions } from './options.js';
 
 /** What every socket carries in `socket.data` (shared with other instances through the adapter). */
@@ -400,7 +400,7 @@ export class Realtime {
   private async handshake(socket: RealtimeSocket): Promise<void> {
     if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The server is shutting down', 503);
     const life = this.host.lifecycleStatus?.();
-    if (life && life.status !== 'ACTIVE') throw new ServiceUnavailableError(life.status, life.retryAfterSec);
+    if (life && life.status !== 'ACTIVE') throw new SocketUnavailableError(life.status, life.retryAfterSec);
     const token = tokenOf(socket);
     const state: SocketState = {
       socket,
@@ -430,7 +430,7 @@ export class Realtime {
   }
 
   private toHandshakeError(err: unknown): ExtendedError {
-    if (err instanceof ServiceUnavailableError) return handshakeError(err.code, err.message, err.retryAfterSec);
+    if (err instanceof SocketUnavailableError) return handshakeError(err.code, err.message, err.retryAfterSec);
     if (err instanceof GatehouseError && err.status < 500) return handshakeError(err.code, err.message);
     if (err instanceof GatehouseError && err.status === 503) return handshakeError(err.code, err.message);
     this.log.error({ err }, 'realtime: handshake failed unexpectedly');
@@ -582,13 +582,13 @@ export class Realtime {
     if (mode === 'exempt') return undefined;
     if (mode === 'forced') {
       return () => {
-        throw new ServiceUnavailableError(status?.()?.status ?? 'OFFLINE');
+        throw new SocketUnavailableError(status?.()?.status ?? 'OFFLINE');
       };
     }
     if (!status) return undefined;
     return () => {
       const life = status();
-      if (life && life.status !== 'ACTIVE') throw new ServiceUnavailableError(life.status, life.retryAfterSec);
+      if (life && life.status !== 'ACTIVE') throw new SocketUnavailableError(life.status, life.retryAfterSec);
     };
   }
 
