@@ -114,6 +114,25 @@ describe('Database across processes', () => {
     }
   }, 90_000);
 
+  it('three processes starting at once apply each migration exactly once', async () => {
+    const file = path.join(dir, 'migrate.db');
+    const runs = [run('migrator.ts', [file]), run('migrator.ts', [file]), run('migrator.ts', [file])];
+    await Promise.all(runs.map((r) => waitForOutput(r.child, 'ready')));
+    fs.writeFileSync(`${file}.go`, '');
+    const exits = await Promise.all(runs.map((r) => r.exit));
+    for (const e of exits) {
+      expect(e.stderr).toBe('');
+      expect(e.code).toBe(0);
+    }
+    const db = new Database({ path: file });
+    try {
+      expect(db.queryOne('PRAGMA user_version')).toEqual({ user_version: 3 });
+      expect(db.count('log')).toBe(1);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
   it('kill -9 inside an open transaction loses the whole transaction and nothing else', async () => {
     const file = path.join(dir, 'crash.db');
     const { child, exit } = run('crasher.ts', [file, 'hang', '1000', '3000']);
