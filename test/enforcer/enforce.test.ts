@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enforce, EnforcementError, GatehouseError, z } from '../../src/index.js';
 import { captureLogger } from './capture.js';
@@ -318,5 +320,29 @@ describe('enforce() modes', () => {
     const bad = caught(() => enforce.configure({ mode: 'loud' as never }));
     expect(bad.message).toBe('enforce.configure({ mode }) must be one of strict, warn, off; got "loud"');
     expect(enforce.mode()).toBe('strict');
+  });
+
+  it('takes the mode from GATEHOUSE_ENFORCE at process start (real child process)', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const script = [
+      "import { enforce, z } from './src/index.ts';",
+      'const f = (a) => a;',
+      "const g = enforce({ description: 'Echoes', args: [z.number()], returns: z.number() }, f);",
+      "let threw = 'no';",
+      "try { g('x'); } catch (err) { threw = err.code; }",
+      'console.log(JSON.stringify({ mode: enforce.mode(), same: g === f, threw }));',
+    ].join('\n');
+    const run = (mode: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script],
+          { cwd: root, timeout: 15_000, env: { ...process.env, GATEHOUSE_ENFORCE: mode, GATEHOUSE_LOG_LEVEL: 'silent' } },
+          (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
+        );
+      });
+    const [off, strict] = await Promise.all([run('off'), run('strict')]);
+    expect(JSON.parse(off)).toEqual({ mode: 'off', same: true, threw: 'no' });
+    expect(JSON.parse(strict)).toEqual({ mode: 'strict', same: false, threw: 'ERR_ENFORCE_ARGS' });
   });
 });
