@@ -19,6 +19,8 @@ export interface EndpointContext<I = unknown> {
   readonly input: I;
   /** The caller, or `null` on `auth: 'none'`. */
   readonly identity: Identity | null;
+  /** The bearer token that authenticated this request (e.g. to revoke it on logout). */
+  readonly token: string | undefined;
   /** Node's request. */
   readonly req: IncomingMessage;
   /** Node's response: write to it directly only to stream; otherwise return a value. */

@@ -1,0 +1,238 @@
+// The notes service: the example `npm start` runs. It shows every gatehouse capability in one small app:
+// gated endpoints (login with a masked user id, logout that revokes, per-user notes, an admin scope, a
+// rate-limited search), SQLite storage through Database, background work through TaskBuffer (a digest email
+// with retries and a visible dead-letter list, a webhook through sendRequest) and the express fallback.
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { Database, HttpError, ServicePortal, TaskBuffer, UnrecoverableError, sendRequest, z, type PortalOptions } from '../../src/index.js';
+
+/** Options of the example app (all optional; `main.ts` reads them from the environment). */
+export interface NotesAppOptions {
+  /** Where SQLite files live. @defaultValue './data' */
+  dataDir?: string;
+  /** Token secret; without one gatehouse generates and stores one in dataDir. */
+  secret?: string;
+  /** Where new notes are POSTed (a webhook); none: no webhook. */
+  webhookUrl?: string;
+  /** Where digest emails are POSTed (an email relay); none: they are written to the outbox table. */
+  mailRelayUrl?: string;
+  /** Extra portal options (tests pass `requestLog: false`). */
+  portal?: PortalOptions;
+}
+
+/** The running pieces, for `main.ts` and tests. */
+export interface NotesApp {
+  portal: ServicePortal;
+  db: Database;
+  tasks: TaskBuffer;
+  close(): Promise<void>;
+}
+
+const TABLES = {
+  users: 'id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, email TEXT NOT NULL, scopes JSON NOT NULL',
+  notes: 'id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, text TEXT NOT NULL, tags JSON, created_at INTEGER NOT NULL',
+  outbox: 'id INTEGER PRIMARY KEY, to_address TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, sent_at INTEGER NOT NULL',
+};
+
+function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  return `${salt.toString('hex')}:${scryptSync(password, salt, 32).toString('hex')}`;
+}
+
+function checkPassword(password: string, stored: string): boolean {
+  const [salt, hash] = stored.split(':');
+  if (!salt || !hash) return false;
+  return timingSafeEqual(scryptSync(password, Buffer.from(salt, 'hex'), 32), Buffer.from(hash, 'hex'));
+}
+
+/** Demo accounts created on first start. */
+export const DEMO_USERS = [
+  { username: 'demo', password: 'demo-password', email: 'demo@example.com', scopes: ['notes:read', 'notes:write'] },
+  { username: 'admin', password: 'admin-password', email: 'admin@example.com', scopes: ['notes:read', 'notes:write', 'notes:admin', 'lifecycle:admin'] },
+];
+
+const Note = z.object({ id: z.number(), text: z.string(), tags: z.array(z.string()).nullable(), createdAt: z.number() });
+type NoteRow = { id: number; user_id: string; text: string; tags: string[] | null; created_at: number };
+const toNote = (row: NoteRow): z.infer<typeof Note> => ({ id: row.id, text: row.text, tags: row.tags, createdAt: row.created_at });
+
+/** Build the notes service (not listening yet: call `app.portal.run()`). */
+export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
+  const dataDir = options.dataDir ?? './data';
+  const portal = new ServicePortal({
+    name: 'notes',
+    dataDir,
+    auth: { secret: options.secret, accessTtl: '1h' },
+    ...options.portal,
+  });
+  const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES });
+  for (const u of DEMO_USERS) {
+    if (!db.fetchOne('users', { where: { username: u.username } })) {
+      db.insert('users', { username: u.username, password_hash: hashPassword(u.password), email: u.email, scopes: u.scopes });
+    }
+  }
+
+  const tasks = new TaskBuffer({
+    dataDir,
+    workers: 2,
+    maxAttempts: 4,
+    backoff: { type: 'exponential', delayMs: 500, maxDelayMs: 10_000, jitter: true },
+    logger: portal.log.child({ component: 'tasks' }),
+    handlers: {
+      /** Email a user their notes; an address the relay cannot take is not worth retrying. */
+      SEND_DIGEST: async (data: { userId: string }, job) => {
+        const user = db.fetchOne<{ email: string }>('users', { columns: ['email'], where: { id: Number(data.userId) } });
+        if (!user) throw new UnrecoverableError(`user ${data.userId} does not exist`);
+        if (!user.email.includes('@')) throw new UnrecoverableError(`cannot mail ${user.email}`);
+        const notes = db.fetch<NoteRow>('notes', { where: { user_id: data.userId }, orderBy: 'id' });
+        const body = notes.map((n) => `- ${n.text}`).join('\n') || '(no notes yet)';
+        if (!options.mailRelayUrl) {
+          db.insert('outbox', { to_address: user.email, subject: 'Your notes digest', body, sent_at: Date.now() });
+          return;
+        }
+        const res = await sendRequest({
+          method: 'POST',
+          endpoint: options.mailRelayUrl,
+          body: { to: user.email, subject: 'Your notes digest', body },
+          idempotencyKey: `digest-${job.id}`,
+          signal: job.signal,
+          silent: true,
+        });
+        if (!res.ok) throw new Error(`mail relay: ${res.error?.code ?? 'HTTP_ERROR'} ${res.error?.message ?? ''}`);
+      },
+      /** Tell an external system about a new note; retried with backoff, deduplicated per note. */
+      NOTE_WEBHOOK: async (data: { noteId: number; userId: string }, job) => {
+        if (!options.webhookUrl) return;
+        const res = await sendRequest({ method: 'POST', endpoint: options.webhookUrl, body: data, idempotencyKey: `note-${data.noteId}`, signal: job.signal, silent: true });
+        if (res.error?.code === 'BAD_REQUEST') throw new UnrecoverableError(res.error.message);
+        if (!res.ok) throw new Error(`webhook: ${res.error?.code ?? 'HTTP_ERROR'}`);
+      },
+    },
+  });
+
+  // --- auth: login returns a masked user id that is itself the access token; logout revokes it ---
+  portal.endpoint(
+    '/api/login',
+    {
+      description: 'Log in; the returned userId is a masked id that doubles as the bearer token',
+      tags: ['auth'],
+      gate: { auth: 'none', payloadAuthTokenKey: 'userId', rateLimit: { by: 'ip', points: 10, windowSec: 60 } },
+      input: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
+      output: z.object({ userId: z.string(), scopes: z.array(z.string()) }),
+    },
+    ({ input }) => {
+      const user = db.fetchOne<{ id: number; password_hash: string; scopes: string[] }>('users', { where: { username: input.username } });
+      if (!user || !checkPassword(input.password, user.password_hash)) throw new HttpError(401, 'Wrong username or password', { code: 'BAD_CREDENTIALS' });
+      return { userId: String(user.id), scopes: user.scopes };
+    },
+  );
+
+  portal.endpoint('/api/logout', { description: 'Revoke the token used for this request', tags: ['auth'] }, async ({ token }) => {
+    if (token) await portal.revokeToken(token);
+  });
+
+  // --- per-user notes ---
+  portal.endpoint(
+    '/api/notes',
+    {
+      description: 'Create a note',
+      tags: ['notes'],
+      gate: { scopes: ['notes:write'], rateLimit: { by: 'user', points: 60, windowSec: 60 } },
+      input: z.object({ text: z.string().min(1).max(2000), tags: z.array(z.string().max(32)).max(10).optional() }),
+      output: Note,
+    },
+    ({ input, identity, setStatus }) => {
+      const userId = identity!.id;
+      const createdAt = Date.now();
+      const { lastInsertRowid } = db.insert('notes', { user_id: userId, text: input.text, tags: input.tags ?? null, created_at: createdAt });
+      const id = Number(lastInsertRowid);
+      tasks.push('NOTE_WEBHOOK', { noteId: id, userId }, { dedupeKey: `note-${id}` });
+      setStatus(201);
+      return { id, text: input.text, tags: input.tags ?? null, createdAt };
+    },
+  );
+
+  portal.endpoint(
+    '/api/notes',
+    { method: 'GET', description: "List the caller's notes", tags: ['notes'], gate: { scopes: ['notes:read'] }, input: z.object({ limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }), output: z.array(Note) },
+    ({ input, identity }) => db.fetch<NoteRow>('notes', { where: { user_id: identity!.id }, orderBy: 'id DESC', limit: input.limit, offset: input.offset }).map(toNote),
+  );
+
+  portal.endpoint(
+    '/api/notes/search',
+    {
+      method: 'GET',
+      description: "Search the caller's notes (rate limited)",
+      tags: ['notes'],
+      gate: { scopes: ['notes:read'], rateLimit: [{ by: 'user', points: 10, windowSec: 10 }, { by: 'ip', points: 100, windowSec: 60 }] },
+      input: z.object({ q: z.string().min(1).max(100) }),
+      output: z.array(Note),
+    },
+    ({ input, identity }) => {
+      const pattern = `%${input.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      return db.fetch<NoteRow>('notes', { where: ["user_id = ? AND text LIKE ? ESCAPE '\\'", identity!.id, pattern], orderBy: 'id DESC', limit: 50 }).map(toNote);
+    },
+  );
+
+  portal.endpoint(
+    '/api/notes/:id',
+    { method: 'GET', description: 'Read one note', tags: ['notes'], gate: { scopes: ['notes:read'] }, input: z.object({ id: z.number().int().positive() }), output: Note },
+    ({ input, identity }) => {
+      const row = db.fetchOne<NoteRow>('notes', { where: { id: input.id, user_id: identity!.id } });
+      if (!row) throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
+      return toNote(row);
+    },
+  );
+
+  portal.endpoint(
+    '/api/notes/:id',
+    { method: 'DELETE', description: 'Delete one note', tags: ['notes'], gate: { scopes: ['notes:write'] }, input: z.object({ id: z.number().int().positive() }) },
+    ({ input, identity }) => {
+      if (db.delete('notes', { id: input.id, user_id: identity!.id }).changes === 0) throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
+    },
+  );
+
+  // --- background work ---
+  portal.endpoint('/api/digest', { description: 'Queue a digest email of your notes', tags: ['notes'], gate: { scopes: ['notes:read'] }, output: z.object({ jobId: z.number() }) }, ({ identity, setStatus }) => {
+    setStatus(202);
+    return { jobId: tasks.push('SEND_DIGEST', { userId: identity!.id }) };
+  });
+
+  // --- admin (scope notes:admin) ---
+  portal.endpoint(
+    '/api/admin/stats',
+    { method: 'GET', description: 'Counts of users, notes and background jobs', tags: ['admin'], gate: { scopes: ['notes:admin'] } },
+    () => ({ users: db.count('users'), notes: db.count('notes'), tasks: tasks.stats() }),
+  );
+  portal.endpoint('/api/admin/dead-letters', { method: 'GET', description: 'Background jobs that ran out of attempts', tags: ['admin'], gate: { scopes: ['notes:admin'] } }, () =>
+    tasks.deadLetters({ limit: 100 }),
+  );
+  portal.endpoint(
+    '/api/admin/dead-letters/:id/retry',
+    { description: 'Send a dead job back to the queue', tags: ['admin'], gate: { scopes: ['notes:admin'] }, input: z.object({ id: z.number().int().positive() }) },
+    ({ input }) => {
+      if (!tasks.retryDead(input.id)) throw new HttpError(404, 'No such dead letter', { code: 'DEAD_LETTER_NOT_FOUND' });
+      return { requeued: input.id };
+    },
+  );
+
+  // --- the express fallback still serves ordinary routes ---
+  portal.app.get('/', (_req, res) => {
+    res.type('text/plain').send('notes service: see /openapi.json\n');
+  });
+
+  tasks.start();
+  let closing: Promise<void> | undefined;
+  return {
+    portal,
+    db,
+    tasks,
+    close: () => {
+      closing ??= (async () => {
+        await portal.close();
+        await tasks.stop({ timeoutMs: 5000 });
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createNotesApp, type NotesApp } from '../../examples/notes/app.js';
+import { TEST_SECRET, tempDir } from '../helpers.js';
+
+describe('examples/notes', () => {
+  let app: NotesApp;
+  let cleanup: () => void;
+  let base: string;
+
+  beforeEach(async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    app = createNotesApp({ dataDir: t.dir, secret: TEST_SECRET, portal: { requestLog: false } });
+    await app.portal.run({ port: 0 });
+    base = `http://127.0.0.1:${app.portal.port}`;
+  });
+  afterEach(async () => {
+    await app.close();
+    cleanup();
+  });
+
+  const login = async (username: string, password: string): Promise<string> => {
+    const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.userId).not.toMatch(/^\d+$/); // masked, never the raw id
+    return body.userId as string;
+  };
+  const call = (token: string, path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+
+  it('serves /health and the express root', async () => {
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect(await (await fetch(`${base}/`)).text()).toContain('notes service');
+  });
+
+  it('logs in with a masked id, keeps notes per user, and refuses a wrong password', async () => {
+    const bad = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'demo', password: 'nope' }) });
+    expect(bad.status).toBe(401);
+    expect((await bad.json()).code).toBe('BAD_CREDENTIALS');
+    const demo = await login('demo', 'demo-password');
+    const admin = await login('admin', 'admin-password');
+    const created = await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: "it's a \"quoted\" note", tags: ['x'] }) });
+    expect(created.status).toBe(201);
+    const note = await created.json();
+    expect(note.text).toBe('it\'s a "quoted" note');
+    expect(await (await call(demo, '/api/notes')).json()).toHaveLength(1);
+    expect(await (await call(admin, '/api/notes')).json()).toHaveLength(0);
+    expect((await call(admin, `/api/notes/${note.id}`)).status).toBe(404);
+    const search = await (await call(demo, `/api/notes/search?q=${encodeURIComponent('"quoted"')}`)).json();
+    expect(search.map((n: { id: number }) => n.id)).toEqual([note.id]);
+    expect(await (await call(demo, '/api/notes/search?q=%25')).json()).toEqual([]);
+  });
+
+  it('keeps admin routes behind the notes:admin scope', async () => {
+    const demo = await login('demo', 'demo-password');
+    const admin = await login('admin', 'admin-password');
+    const forbidden = await call(demo, '/api/admin/stats');
+    expect(forbidden.status).toBe(403);
+    const stats = await (await call(admin, '/api/admin/stats')).json();
+    expect(stats.users).toBe(2);
+    expect(stats.tasks).toMatchObject({ dead: 0 });
+  });
+
+  it('rate-limits search per user', async () => {
+    const demo = await login('demo', 'demo-password');
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await call(demo, '/api/notes/search?q=a')).status);
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+  });
+
+  it('revokes the token on logout', async () => {
+    const demo = await login('demo', 'demo-password');
+    expect((await call(demo, '/api/logout', { method: 'POST' })).status).toBe(204);
+    const after = await call(demo, '/api/notes');
+    expect(after.status).toBe(401);
+    expect((await after.json()).code).toBe('ERR_AUTH_REVOKED');
+  });
+
+  it('sends a digest through the task buffer into the outbox', async () => {
+    const demo = await login('demo', 'demo-password');
+    await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'remember the milk' }) });
+    const queued = await call(demo, '/api/digest', { method: 'POST' });
+    expect(queued.status).toBe(202);
+    for (let i = 0; i < 100 && app.db.count('outbox') === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const [mail] = app.db.fetch('outbox');
+    expect(mail).toMatchObject({ to_address: 'demo@example.com', subject: 'Your notes digest' });
+    expect(String(mail!.body)).toContain('remember the milk');
+  });
+});
