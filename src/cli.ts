@@ -2,6 +2,7 @@
  * The `gatehouse` command line: a table of subcommands. Adding one is one line in `COMMANDS`.
  */
 import { runCheckCommand } from './enforcer/index.js';
+import { runLifecycleCommand } from './lifecycle/index.js';
 
 /** Where a command writes; tests and embedders can capture it. */
 export interface CliIO {
@@ -22,6 +23,7 @@ export interface CliCommand {
 /** The subcommands, by name. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   check: { summary: 'statically check exported functions for JSDoc, explicit types and parameter count', run: runCheckCommand },
+  lifecycle: { summary: 'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR)', run: runLifecycleCommand },
 };
 
 const STDIO: CliIO = {

@@ -1,0 +1,258 @@
+import { mkdirSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { LifecycleError } from './errors.js';
+import { validateRecord, type LifecycleRecord, type LifecycleState } from './states.js';
+
+/**
+ * Where the lifecycle state lives. A source is read once at start and again whenever it says it changed;
+ * `set()` writes through it. Implement this to plug in Redis or a remote control plane.
+ */
+export interface LifecycleSource {
+  /** Short name for logs and `/admin/lifecycle`, e.g. `'sqlite'`. */
+  readonly name: string;
+  /** The current record, or `null` when the source holds none (treated as ACTIVE). Throw when it cannot be read. */
+  read(): LifecycleRecord | null | Promise<LifecycleRecord | null>;
+  /** Persist a record. Throw when it cannot be written. */
+  write(record: LifecycleRecord): void | Promise<void>;
+  /** Call `changed` whenever the record may have changed elsewhere; returns a function that stops watching. */
+  watch?(changed: () => void): () => void;
+  /** Release handles. Safe to call twice. */
+  close?(): void | Promise<void>;
+}
+
+/** The process-local source: the state lives in memory only. */
+export class MemorySource implements LifecycleSource {
+  readonly name: string = 'memory';
+  private record: LifecycleRecord | null;
+  constructor(initial: LifecycleRecord | null = null) {
+    this.record = initial;
+  }
+  /** The stored record. */
+  read(): LifecycleRecord | null {
+    return this.record;
+  }
+  /** Replace the stored record. */
+  write(record: LifecycleRecord): void {
+    this.record = { ...record };
+  }
+}
+
+/** Environment variable holding the initial state. */
+export const ENV_STATE = 'GATEHOUSE_LIFECYCLE';
+/** Environment variable holding the initial message. */
+export const ENV_MESSAGE = 'GATEHOUSE_LIFECYCLE_MESSAGE';
+/** Environment variable holding the initial Retry-After seconds. */
+export const ENV_RETRY_AFTER = 'GATEHOUSE_LIFECYCLE_RETRY_AFTER';
+
+/**
+ * The state from the environment (`GATEHOUSE_LIFECYCLE`, `GATEHOUSE_LIFECYCLE_MESSAGE`,
+ * `GATEHOUSE_LIFECYCLE_RETRY_AFTER`), read at start. Later `set()` calls live in memory (the environment of a
+ * running process cannot be changed from outside).
+ */
+export class EnvSource implements LifecycleSource {
+  readonly name: string = 'env';
+  private override: LifecycleRecord | null = null;
+  constructor(private readonly env: Readonly<Record<string, string | undefined>> = process.env) {}
+
+  /** The override set at runtime, else the environment's state; throws on an unknown state name. */
+  read(): LifecycleRecord | null {
+    if (this.override) return this.override;
+    const raw = this.env[ENV_STATE];
+    if (raw === undefined || raw.trim() === '') return null;
+    const state = raw.trim().toUpperCase();
+    const message = this.env[ENV_MESSAGE] || undefined;
+    const retryRaw = this.env[ENV_RETRY_AFTER];
+    const retryAfterSec = retryRaw === undefined || retryRaw === '' ? undefined : Number(retryRaw);
+    const problem = validateRecord(state, message, retryAfterSec);
+    if (problem) throw new LifecycleError(`${ENV_STATE}: ${problem}`, 'ERR_LIFECYCLE_SOURCE');
+    return { state: state as LifecycleState, message, retryAfterSec };
+  }
+
+  /** Keep a runtime change in memory. */
+  write(record: LifecycleRecord): void {
+    this.override = { ...record };
+  }
+}
+
+/** Parse a stored record (file or database row); throws a LifecycleError naming what is wrong. */
+export function parseRecord(value: unknown, where: string): LifecycleRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LifecycleError(`${where}: expected an object with a "state"`, 'ERR_LIFECYCLE_SOURCE');
+  const v = value as Record<string, unknown>;
+  const state = typeof v.state === 'string' ? v.state.toUpperCase() : v.state;
+  const message = v.message === null ? undefined : v.message;
+  const retryAfterSec = v.retryAfterSec === null ? undefined : v.retryAfterSec;
+  const problem = validateRecord(state, message, retryAfterSec);
+  if (problem) throw new LifecycleError(`${where}: ${problem}`, 'ERR_LIFECYCLE_SOURCE');
+  return {
+    state: state as LifecycleState,
+    message: message as string | undefined,
+    retryAfterSec: retryAfterSec as number | undefined,
+    updatedAt: typeof v.updatedAt === 'number' ? v.updatedAt : undefined,
+    updatedBy: typeof v.updatedBy === 'string' ? v.updatedBy : undefined,
+  };
+}
+
+/**
+ * A JSON file `{ "state": "MAINTENANCE", "message": "...", "retryAfterSec": 600 }`, watched for changes (stat
+ * polling, so editors' atomic renames are seen too). A missing file means ACTIVE; `set()` rewrites it atomically.
+ */
+export class FileSource implements LifecycleSource {
+  readonly name: string = 'file';
+  constructor(
+    private readonly path: string,
+    private readonly intervalMs = 250,
+  ) {}
+
+  /** Read and validate the file; `null` when it does not exist. */
+  read(): LifecycleRecord | null {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new LifecycleError(`lifecycle file ${this.path}: cannot read it`, 'ERR_LIFECYCLE_SOURCE', err);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new LifecycleError(`lifecycle file ${this.path}: not valid JSON`, 'ERR_LIFECYCLE_SOURCE', err);
+    }
+    return parseRecord(value, `lifecycle file ${this.path}`);
+  }
+
+  /** Write the file atomically (temp file, then rename). */
+  write(record: LifecycleRecord): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+    renameSync(tmp, this.path);
+  }
+
+  /** Poll the file's stat and report changes. */
+  watch(changed: () => void): () => void {
+    const listener = (): void => changed();
+    watchFile(this.path, { interval: this.intervalMs, persistent: false }, listener);
+    return () => unwatchFile(this.path, listener);
+  }
+}
+
+/** File name of the shared lifecycle store inside `dataDir`. */
+export const LIFECYCLE_DB_FILE = 'gatehouse-lifecycle.db';
+
+interface StateRow {
+  state: string;
+  message: string | null;
+  retry_after_sec: number | null;
+  updated_at: number;
+  updated_by: string | null;
+  version: number;
+}
+
+/**
+ * The state in SQLite (`gatehouse-lifecycle.db` in `dataDir`), shared by every process on the host and by the
+ * `gatehouse lifecycle` CLI. Watching polls one tiny row; a change by any process is seen within `pollIntervalMs`.
+ */
+export class SqliteSource implements LifecycleSource {
+  readonly name: string = 'sqlite';
+  private readonly db: BetterSqlite3.Database;
+  private readonly selectStmt: BetterSqlite3.Statement<[], StateRow>;
+  private readonly versionStmt: BetterSqlite3.Statement<[], { version: number }>;
+  private readonly upsertStmt: BetterSqlite3.Statement<[string, string | null, number | null, number, string]>;
+  private closed = false;
+
+  constructor(
+    dataDir: string,
+    private readonly pollIntervalMs = 250,
+  ) {
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      this.db = new BetterSqlite3(join(dataDir, LIFECYCLE_DB_FILE));
+    } catch (err) {
+      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot open it`, 'ERR_LIFECYCLE_SOURCE', err);
+    }
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(`CREATE TABLE IF NOT EXISTS lifecycle_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL,
+        message TEXT,
+        retry_after_sec INTEGER,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT,
+        version INTEGER NOT NULL DEFAULT 1
+      )`);
+      this.selectStmt = this.db.prepare('SELECT state, message, retry_after_sec, updated_at, updated_by, version FROM lifecycle_state WHERE id = 1');
+      this.versionStmt = this.db.prepare('SELECT version FROM lifecycle_state WHERE id = 1');
+      this.upsertStmt = this.db.prepare(`INSERT INTO lifecycle_state (id, state, message, retry_after_sec, updated_at, updated_by, version)
+        VALUES (1, ?, ?, ?, ?, ?, 1)
+        ON CONFLICT(id) DO UPDATE SET state = excluded.state, message = excluded.message, retry_after_sec = excluded.retry_after_sec,
+          updated_at = excluded.updated_at, updated_by = excluded.updated_by, version = version + 1`);
+    } catch (err) {
+      this.db.close();
+      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot prepare it`, 'ERR_LIFECYCLE_SOURCE', err);
+    }
+  }
+
+  /** The stored row, validated; `null` when nothing was ever stored. */
+  read(): LifecycleRecord | null {
+    if (this.closed) throw new LifecycleError('lifecycle store is closed', 'ERR_LIFECYCLE_CLOSED');
+    const row = this.selectStmt.get();
+    if (!row) return null;
+    return parseRecord(
+      { state: row.state, message: row.message, retryAfterSec: row.retry_after_sec, updatedAt: row.updated_at, updatedBy: row.updated_by ?? undefined },
+      'lifecycle store',
+    );
+  }
+
+  /** Store a record (validated first, so a bad value never lands in the shared store). */
+  write(record: LifecycleRecord): void {
+    if (this.closed) throw new LifecycleError('lifecycle store is closed', 'ERR_LIFECYCLE_CLOSED');
+    const problem = validateRecord(record.state, record.message, record.retryAfterSec);
+    if (problem) throw new LifecycleError(problem, 'ERR_LIFECYCLE_INPUT');
+    this.upsertStmt.run(record.state, record.message ?? null, record.retryAfterSec ?? null, record.updatedAt ?? Date.now(), record.updatedBy ?? `pid ${process.pid}@${hostname()}`);
+  }
+
+  /** Poll the row's version; report when it moved. */
+  watch(changed: () => void): () => void {
+    let last: number | undefined;
+    let failing = false;
+    try {
+      last = this.currentVersion();
+    } catch {
+      failing = true;
+    }
+    const timer = setInterval(() => {
+      if (this.closed) return;
+      let now: number | undefined;
+      try {
+        now = this.currentVersion();
+      } catch {
+        failing = true;
+        changed(); // let the lifecycle read, fail and apply its failMode
+        return;
+      }
+      if (now !== last || failing) {
+        last = now;
+        failing = false;
+        changed();
+      }
+    }, this.pollIntervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private currentVersion(): number | undefined {
+    return this.versionStmt.get()?.version;
+  }
+
+  /** Close the database. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
