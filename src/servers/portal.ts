@@ -19,6 +19,22 @@ import { HttpError, toProblem } from './http-error.js';
 import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from './openapi.js';
 import { compileCoercer, compilePipeline, type GateCall, type Identity, type Pipeline } from './pipeline/index.js';
 import { securityHeaderList, type HeaderPair } from './security-headers.js';
+import {
+  HealthBoard,
+  Lifecycle,
+  healthResponse,
+  installShutdownHandlers,
+  lifecycleUpdateSchema,
+  readyResponse,
+  statusFormatFor,
+  statusResponse,
+  type CheckFunction,
+  type CheckOptions,
+  type LifecycleOptions,
+  type LifecycleSnapshot,
+  type RawResponse,
+  type StatusField,
+} from '../lifecycle/index.js';
 import { Realtime, RealtimeError, type EventConfig, type EventHandler, type RealtimeOptions, type RealtimeServer, type RealtimeSocket } from './realtime/index.js';
 
 /** HTTP methods an endpoint can answer. */
@@ -56,6 +72,26 @@ export interface PortalOptions {
    * origin allow-list). @defaultValue false
    */
   websocket?: boolean | RealtimeOptions;
+  /** Lifecycle state source (memory, env, file, sqlite), fail mode, messages, per-state status codes. @defaultValue { source: 'memory' } */
+  lifecycle?: LifecycleOptions;
+  /** Health, readiness, status and lifecycle-admin routes. @defaultValue see {@link PortalHealthOptions} */
+  health?: PortalHealthOptions;
+}
+
+/** Options for the portal's built-in health routes. Every field is optional. */
+export interface PortalHealthOptions {
+  /** Liveness path. @defaultValue '/health' */
+  healthPath?: string;
+  /** Readiness path (503 when decommissioned, not ACTIVE, or a critical check is RED). @defaultValue '/ready' */
+  readyPath?: string;
+  /** Status path; `<path>.txt` and `<path>.prometheus` serve the text and Prometheus formats. @defaultValue '/status' */
+  statusPath?: string;
+  /** Gate in front of the status routes (never lifecycle-gated), e.g. `{ auth: 'bearer', scopes: ['status:read'] }`. @defaultValue none (public) */
+  statusGate?: GateConfig;
+  /** Path of `GET/POST` lifecycle admin (scope `lifecycle:admin`), or `false` for none. @defaultValue '/admin/lifecycle' */
+  adminPath?: string | false;
+  /** Default timeout of status checks, in ms. @defaultValue 2000 */
+  checkTimeoutMs?: number;
 }
 
 /** Options for {@link ServicePortal.endpoint}. */
@@ -90,6 +126,12 @@ export interface RunOptions {
   port?: number;
   /** Interface to bind. @defaultValue '127.0.0.1' */
   host?: string;
+  /** Install SIGTERM/SIGINT handlers for a graceful shutdown (a second signal forces exit). @defaultValue true */
+  handleSignals?: boolean;
+  /** After a signal, how long to keep serving with `/ready` at 503 before closing, in ms. @defaultValue 0 */
+  drainDelayMs?: number;
+  /** After a signal, how long in-flight requests may take to finish, in ms. @defaultValue 10000 */
+  shutdownTimeoutMs?: number;
 }
 
 /** Options for {@link ServicePortal.close}. */
@@ -178,6 +220,12 @@ export class ServicePortal {
   private closing: Promise<void> | undefined;
   private readonly realtimeServer: Realtime | undefined;
   private listening = false;
+  /** The service lifecycle: state, `set()`, `onChange()`, `withMaintenance()`, `decommission()`. */
+  readonly lifecycle: Lifecycle;
+  private readonly healthBoard: HealthBoard;
+  private readonly closables: Array<() => void | Promise<void>> = [];
+  private removeSignalHandlers: (() => void) | undefined;
+  private drainCut = false;
 
   constructor(options: PortalOptions = {}) {
     this.name = options.name ?? DEFAULTS.name;
@@ -200,6 +248,14 @@ export class ServicePortal {
       log: this.log,
     });
     this.tokens = this.gates.tokens;
+    try {
+      this.lifecycle = new Lifecycle({ dataDir: this.dataDir, logger: this.log, ...options.lifecycle });
+    } catch (err) {
+      void this.gates.close();
+      throw err;
+    }
+    this.gates.lifecycleStep = (mode) => this.lifecycle.gateStep(mode);
+    this.healthBoard = new HealthBoard(this.lifecycle, { name: this.name, logger: this.log, checkTimeoutMs: options.health?.checkTimeoutMs });
 
     this.router = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 256 });
     this.app = express();
@@ -227,7 +283,98 @@ export class ServicePortal {
       const path = this.openapi.path ?? '/openapi.json';
       this.addRawRoute('GET', path, { handle: (_req, res, _p, _q, requestId) => this.sendRaw(res, requestId, 200, JSON_TYPE, this.openapiDocument()) });
     }
-    this.addRawRoute('GET', '/health', { handle: (_req, res, _p, _q, requestId) => this.sendRaw(res, requestId, 200, JSON_TYPE, '{"status":"ok"}') });
+    this.addHealthRoutes(options.health ?? {});
+  }
+
+  /** Serve /health, /ready, /status(.txt|.prometheus) on the fast path (never lifecycle-gated) and the lifecycle admin endpoint. */
+  private addHealthRoutes(options: PortalHealthOptions): void {
+    const board = this.healthBoard;
+    const serve = (path: string | undefined, fallback: string, produce: (req: IncomingMessage, requestId: string) => RawResponse | Promise<RawResponse>, pipeline?: Pipeline): void => {
+      this.addRawRoute('GET', path ?? fallback, {
+        handle: (req, res, _p, _q, requestId) => {
+          const gate = pipeline ? pipeline(this.gateCallFor(req, res, requestId)) : undefined;
+          Promise.resolve(gate)
+            .then(() => produce(req, requestId))
+            .then(
+              (r) => this.sendRaw(res, requestId, r.status, r.contentType, r.body),
+              (err: unknown) => this.sendError(req, res, err, requestId, 0, null),
+            );
+        },
+      });
+    };
+    const statusGate = options.statusGate ? compilePipeline({ guards: compileGate({ ...options.statusGate, lifecycle: 'exempt' }, this.gates, 'GET /status').guards }) : undefined;
+    const statusPath = options.statusPath ?? '/status';
+    serve(options.healthPath, '/health', () => healthResponse());
+    serve(options.readyPath, '/ready', (_req, requestId) => readyResponse(board, requestId));
+    serve(statusPath, '/status', (req) => statusResponse(board, statusFormatFor(req.headers.accept)), statusGate);
+    serve(`${statusPath}.txt`, '', () => statusResponse(board, 'text'), statusGate);
+    serve(`${statusPath}.prometheus`, '', () => statusResponse(board, 'prometheus'), statusGate);
+    const adminPath = options.adminPath ?? '/admin/lifecycle';
+    if (adminPath === false) return;
+    const gate: GateConfig = { auth: 'bearer', scopes: ['lifecycle:admin'], lifecycle: 'exempt' };
+    this.endpoint(adminPath, { method: 'GET', description: 'Reads the lifecycle state', tags: ['lifecycle'], gate }, () => this.lifecycleView());
+    this.endpoint(adminPath, { method: 'POST', description: 'Sets the lifecycle state', tags: ['lifecycle'], gate, input: lifecycleUpdateSchema }, async ({ input, identity }) => {
+      await this.lifecycle.set(input.state, { message: input.message, retryAfterSec: input.retryAfterSec });
+      this.log.warn({ state: input.state, by: identity?.id }, 'lifecycle set through the admin endpoint');
+      return this.lifecycleView();
+    });
+    // Operator surface, not part of the service's API document (find-my-way still refuses a duplicate route).
+    this.routes.delete(`GET ${adminPath}`);
+    this.routes.delete(`POST ${adminPath}`);
+  }
+
+  private lifecycleView(): Omit<LifecycleSnapshot, 'since' | 'customMessage'> & { since: string } {
+    const { customMessage: _custom, ...snap } = this.lifecycle.snapshot;
+    return { ...snap, since: new Date(snap.since).toISOString() };
+  }
+
+  /** A gate call for a built-in route (the status gate). */
+  private gateCallFor(req: IncomingMessage, res: ServerResponse, requestId: string): GateCall {
+    return {
+      transport: 'http',
+      route: `GET ${pathOf(req.url)}`,
+      requestId,
+      ip: this.clientIp(req),
+      headers: req.headers,
+      identity: null,
+      token: undefined,
+      payload: undefined,
+      input: undefined,
+      result: undefined,
+      setHeader: (name, value) => res.setHeader(name, value),
+    };
+  }
+
+  /**
+   * Add a status check, shown in `/status`; a critical one that is RED makes `/ready` answer 503. A check that
+   * throws or outlives `timeoutMs` is RED, never a 500.
+   *
+   * @example
+   * ```ts
+   * portal.addCheck('database', () => ({ state: db.ping() ? 'OK' : 'RED' }), { critical: true, timeoutMs: 500 });
+   * ```
+   */
+  addCheck(name: string, check: CheckFunction, options: CheckOptions = {}): this {
+    this.healthBoard.addCheck(name, check, options);
+    return this;
+  }
+
+  /** Add a field to the JSON `/status`: a value, or a function called per request. */
+  addStatusField(name: string, value: StatusField): this {
+    this.healthBoard.addStatusField(name, value);
+    return this;
+  }
+
+  /**
+   * Register something to close when the portal closes (queues, buffers, databases). Closables run after the
+   * http server has drained, in reverse registration order. Returns a function that unregisters it.
+   */
+  onClose(close: () => void | Promise<void>): () => void {
+    this.closables.push(close);
+    return () => {
+      const i = this.closables.indexOf(close);
+      if (i !== -1) this.closables.splice(i, 1);
+    };
   }
 
   /** The bound port, once `run()` has resolved. */
@@ -433,6 +580,18 @@ export class ServicePortal {
       });
     });
     this.listening = true;
+    if (options.handleSignals !== false) {
+      this.removeSignalHandlers = installShutdownHandlers(
+        {
+          decommission: () => this.lifecycle.decommission(),
+          drainAndClose: async (timeoutMs) => {
+            await this.close({ timeoutMs });
+            return !this.drainCut;
+          },
+        },
+        { drainDelayMs: options.drainDelayMs, shutdownTimeoutMs: options.shutdownTimeoutMs, log: this.log },
+      );
+    }
     this.log.info({ port: this.port, host }, `${this.name} listening on http://${host}:${this.port}`);
   }
 
@@ -447,6 +606,7 @@ export class ServicePortal {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     this.draining = true;
+    await this.lifecycle.decommission();
     // Open websockets would hold the http server open: disconnect them before draining.
     await this.realtimeServer?.close();
     if (this.listening) {
@@ -465,11 +625,22 @@ export class ServicePortal {
       clearTimeout(timer);
       if (late) {
         this.log.warn({ timeoutMs }, 'close: in-flight requests did not finish in time; cutting connections');
+        this.drainCut = true;
         this.server.closeAllConnections();
         await closed;
       }
       this.listening = false;
     }
+    // Resources close in reverse start order.
+    for (const close of this.closables.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        this.log.error({ err }, 'close: a registered resource failed to close');
+      }
+    }
+    this.removeSignalHandlers?.();
+    await this.lifecycle.close();
     await this.gates.close();
   }
 
