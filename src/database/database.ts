@@ -17,8 +17,14 @@ import { runMigrations } from './migrations.js';
 /** How hard SQLite syncs to disk: `'normal'` (WAL + synchronous=NORMAL) or `'full'` (synchronous=FULL). */
 export type Durability = 'normal' | 'full';
 
-/** A row as read or written: column name (or alias) to value. */
+/** A row as read: column name (or alias) to value. */
 export type Row = Record<string, unknown>;
+
+/**
+ * A row to write: any object whose own enumerable keys are column names (interfaces welcome; keys whose
+ * value is `undefined` are left out).
+ */
+export type RowInput = object;
 
 /** Bind parameters for raw SQL: positional (`?`) as an array, or named (`@name`, `:name`) as an object. */
 export type BindParams = readonly unknown[] | Readonly<Record<string, unknown>>;
@@ -294,7 +300,7 @@ export class Database {
    * @param rows - a row object or an array of them
    * @returns total changes and the rowid of the last inserted row
    */
-  insert(table: string, rows: Row | readonly Row[]): RunResult {
+  insert(table: string, rows: RowInput | readonly RowInput[]): RunResult {
     const shared = this.writable();
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
@@ -315,7 +321,7 @@ export class Database {
    * @param options - conflict target and columns to update
    * @returns total changes and the rowid of the last inserted row
    */
-  upsert(table: string, rows: Row | readonly Row[], options: UpsertOptions = {}): RunResult {
+  upsert(table: string, rows: RowInput | readonly RowInput[], options: UpsertOptions = {}): RunResult {
     const shared = this.writable();
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
@@ -398,12 +404,13 @@ export class Database {
   /**
    * Update rows. Keys whose value is `undefined` are left unchanged.
    * @param table - declared or existing table
-   * @param set - columns to set
+   * @param changes - columns to set
    * @param where - which rows (`{}` means every row)
    * @returns number of changed rows
    */
-  update(table: string, set: Row, where: Where): RunResult {
+  update(table: string, changes: RowInput, where: Where): RunResult {
     const shared = this.writable();
+    const set = changes as Row;
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
       if (typeof set !== 'object' || set === null || Array.isArray(set)) {
@@ -811,7 +818,7 @@ export class Database {
     shared: SharedConnection,
     byTable: ShapeCache,
     table: string,
-    rows: readonly Row[],
+    rows: readonly RowInput[],
     upsert: UpsertOptions | undefined,
   ): RunResult {
     let changes = 0;

@@ -55,7 +55,7 @@ export class DatabaseError extends GatehouseError {
  *   code may have thrown them (inside `transaction()`)
  * @returns the error to rethrow
  */
-export function toDatabaseError(err: unknown, misuse = true): unknown {
+export function toDatabaseError(err: unknown, misuse: boolean = true): unknown {
   if (err instanceof DatabaseError) return err;
   if (!(err instanceof Error)) return err;
   const code = (err as { code?: unknown }).code;

@@ -10,6 +10,7 @@ export type {
   FetchOptions,
   Migration,
   Row,
+  RowInput,
   RunResult,
   TableDeclarations,
   UpsertOptions,

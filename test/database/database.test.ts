@@ -4,7 +4,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Database, DatabaseError } from '../../src/index.js';
-import type { DatabaseOptions } from '../../src/index.js';
+import type { DatabaseOptions, Row } from '../../src/index.js';
 
 let dir: string;
 let opened: Database[] = [];
@@ -172,6 +172,56 @@ describe('Database', () => {
     expect(codeOf(() => db.insert('users', [{ id: 4, name: 'd' }, { id: 1, name: 'dup' }]))).toBe('ERR_DB_CONSTRAINT');
     expect(db.fetch('users', { columns: ['id'], orderBy: 'id' }).map((r) => r.id)).toEqual([1, 2, 3]);
     expect(db.insert('users', [])).toEqual({ changes: 0, lastInsertRowid: 0 });
+  });
+
+  it('never reuses a cached statement for a different call shape', () => {
+    const db = open({ tables: { t: 'id INTEGER PRIMARY KEY, a TEXT, b TEXT, j JSON' } });
+    // Alternate key sets and key orders: each insert must bind by name, whatever ran before.
+    db.insert('t', { id: 1, a: 'a1', b: 'b1' });
+    db.insert('t', { b: 'b2', a: 'a2', id: 2 });
+    db.insert('t', { id: 3, a: 'a3' });
+    db.insert('t', { id: 4, a: 'a4', b: 'b4', j: { k: 4 } });
+    db.insert('t', { id: 5, a: 'a5', b: undefined });
+    db.insert('t', { j: [5], id: 6 });
+    expect(db.fetch('t', { orderBy: 'id' })).toEqual([
+      { id: 1, a: 'a1', b: 'b1', j: null },
+      { id: 2, a: 'a2', b: 'b2', j: null },
+      { id: 3, a: 'a3', b: null, j: null },
+      { id: 4, a: 'a4', b: 'b4', j: { k: 4 } },
+      { id: 5, a: 'a5', b: null, j: null },
+      { id: 6, a: null, b: null, j: [5] },
+    ]);
+    const ids = (rows: Row[]): unknown[] => rows.map((r) => r.id);
+    expect(ids(db.fetch('t', { where: { id: 2 } }))).toEqual([2]);
+    expect(ids(db.fetch('t', { where: { a: 'a3' } }))).toEqual([3]);
+    expect(ids(db.fetch('t', { where: { a: 'a4', b: 'b4' } }))).toEqual([4]);
+    expect(ids(db.fetch('t', { where: { b: 'b4', a: 'a4' } }))).toEqual([4]);
+    expect(ids(db.fetch('t', { where: { b: null }, orderBy: 'id' }))).toEqual([3, 5, 6]);
+    expect(ids(db.fetch('t', { where: { id: [1, 6] }, orderBy: 'id' }))).toEqual([1, 6]);
+    expect(ids(db.fetch('t', { where: { id: 2 }, limit: 0 }))).toEqual([]);
+    expect(ids(db.fetch('t', { where: { id: 2 } }))).toEqual([2]);
+    expect(ids(db.fetch('t', { where: ['id = ?', 5] }))).toEqual([5]);
+    expect(ids(db.fetch('t', { where: { id: 5 }, orderBy: 'id DESC' }))).toEqual([5]);
+    expect(ids(db.fetch('t', { orderBy: 'id DESC', limit: 2 }))).toEqual([6, 5]);
+    expect(ids(db.fetch('t', { orderBy: 'id ASC', limit: 2 }))).toEqual([1, 2]);
+    expect(db.fetch('t', { columns: ['a'], where: { id: 1 } })).toEqual([{ a: 'a1' }]);
+    expect(db.fetch('t', { columns: ['b'], where: { id: 1 } })).toEqual([{ b: 'b1' }]);
+    expect(db.fetch('t', { columns: ['j::k'], where: { id: 4 } })).toEqual([{ k: 4 }]);
+    expect(db.fetch('t', { columns: ['j'], where: { j: { k: 4 } } })).toEqual([{ j: { k: 4 } }]);
+  });
+
+  it('accepts interface-typed rows', () => {
+    interface User {
+      id: number;
+      name: string;
+      meta: { role: string };
+    }
+    const db = open({ tables: USERS });
+    const user: User = { id: 1, name: 'A', meta: { role: 'r' } };
+    db.insert('users', user);
+    db.upsert('users', [user]);
+    db.update('users', { name: 'B' } as Partial<User>, { id: user.id });
+    expect(db.fetchOne<Row & User>('users', { where: { id: 1 } })?.meta.role).toBe('r');
   });
 
   it('omits undefined keys on insert (defaults apply) and on update (column unchanged)', () => {
