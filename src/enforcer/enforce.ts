@@ -15,7 +15,7 @@ export interface EnforceSpec<A extends readonly z.ZodType[], R extends z.ZodType
   args: A;
   /** Schema of the return value (of the resolved value for async functions). Use `z.void()` for none. */
   returns: R;
-  /** Name used in errors and logs. @defaultValue `fn.name`, or `'anonymous'` */
+  /** Name used in errors and logs. @defaultValue `fn.name`, else `'anonymous (file:line:col)'` of the enforce() call */
   name?: string;
 }
 
@@ -137,10 +137,10 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
     enforcerLogger().warn({ code: 'ERR_ENFORCE_DEFINITION', function: name, problems }, message);
   }
   const target = fn as (...args: unknown[]) => unknown;
-  const { args, returns } = spec as { args?: unknown; returns?: unknown };
+  const { args, returns } = (spec ?? {}) as { args?: unknown; returns?: unknown };
   // Precompute everything a call needs; in warn mode check only what the contract gives us.
   const argSchemas: readonly Schema[] = Array.isArray(args) && args.every(isSchema) ? args.slice() : [];
-  const checkArity = Array.isArray(args) && argSchemas.length === args.length;
+  const checkArity = Array.isArray(args) && argSchemas.length === args.length && args.length === target.length;
   const arity = argSchemas.length;
   const returnSchema: Schema | undefined = isSchema(returns) ? returns : undefined;
   const isAsync = Object.prototype.toString.call(target) === '[object AsyncFunction]';

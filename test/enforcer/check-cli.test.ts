@@ -110,7 +110,8 @@ describe('gatehouse check (CLI)', () => {
     expect(unknown.stderr).toMatch(/^gatehouse: unknown command 'frobnicate'\n\nUsage: gatehouse <command>/);
     const help = await gatehouse(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^Usage: gatehouse <command> \[options\]\n\nCommands:\n {2}check {2}statically check/);
+    expect(help.stdout).toMatch(/^Usage: gatehouse <command> \[options\]\n\nCommands:\n/);
+    expect(help.stdout).toMatch(/^ {2}check +statically check exported functions/m);
   });
 });
 
