@@ -187,10 +187,10 @@ export {
   statusFormatFor,
 } from './lifecycle/index.js';
 export type {
-  CheckFunction,
-  CheckOptions,
-  CheckResult,
   CheckState,
+  HealthCheckFunction,
+  HealthCheckOptions,
+  HealthCheckResult,
   HealthBoardOptions,
   InactiveState,
   LifecycleErrorCode,

@@ -7,7 +7,7 @@ import { LIFECYCLE_STATES, type LifecycleState } from './states.js';
 export type CheckState = 'OK' | 'YELLOW' | 'RED';
 
 /** What a check reports. */
-export interface CheckResult {
+export interface HealthCheckResult {
   /** OK, YELLOW (degraded) or RED (failing). */
   state: CheckState;
   /** Free text shown in the JSON status only. */
@@ -15,10 +15,10 @@ export interface CheckResult {
 }
 
 /** A status check: returns (or resolves to) a result, or just a state. Throwing or hanging makes it RED. */
-export type CheckFunction = () => CheckResult | CheckState | Promise<CheckResult | CheckState>;
+export type HealthCheckFunction = () => HealthCheckResult | CheckState | Promise<HealthCheckResult | CheckState>;
 
 /** Options for {@link HealthBoard.addCheck}. */
-export interface CheckOptions {
+export interface HealthCheckOptions {
   /** A critical check that is RED makes `/ready` answer 503. @defaultValue false */
   critical?: boolean;
   /** How long the check may take before it counts as RED, in ms. @defaultValue the board's `checkTimeoutMs` (2000) */
@@ -38,7 +38,7 @@ export interface StatusReport {
   /** The lifecycle state. */
   lifecycle: LifecycleState;
   /** Every check's result, by name. */
-  checks: Record<string, CheckResult>;
+  checks: Record<string, HealthCheckResult>;
   /** Service name and the fields added with `addStatusField`. */
   [field: string]: unknown;
 }
@@ -65,7 +65,7 @@ export interface HealthBoardOptions {
 
 interface Check {
   name: string;
-  fn: CheckFunction;
+  fn: HealthCheckFunction;
   critical: boolean;
   timeoutMs: number;
 }
@@ -102,7 +102,7 @@ export class HealthBoard {
   }
 
   /** Register a check under a unique name (letters, digits, `_.:-`; used as the Prometheus label). */
-  addCheck(name: string, fn: CheckFunction, options: CheckOptions = {}): this {
+  addCheck(name: string, fn: HealthCheckFunction, options: HealthCheckOptions = {}): this {
     if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, 'ERR_HEALTH_CONFIG');
     if (this.checks.has(name)) throw new LifecycleError(`addCheck: a check named ${name} already exists`, 'ERR_HEALTH_CONFIG');
     if (typeof fn !== 'function') throw new LifecycleError(`addCheck ${name}: the check must be a function`, 'ERR_HEALTH_CONFIG');
@@ -144,14 +144,14 @@ export class HealthBoard {
     return { ready: reasons.length === 0, reasons, lifecycle: this.lifecycle.status };
   }
 
-  private async runChecks(list: readonly Check[]): Promise<Record<string, CheckResult>> {
+  private async runChecks(list: readonly Check[]): Promise<Record<string, HealthCheckResult>> {
     const results = await Promise.all(list.map((c) => this.runCheck(c)));
-    const out: Record<string, CheckResult> = {};
+    const out: Record<string, HealthCheckResult> = {};
     for (let i = 0; i < list.length; i++) out[list[i]!.name] = results[i]!;
     return out;
   }
 
-  private async runCheck(check: Check): Promise<CheckResult> {
+  private async runCheck(check: Check): Promise<HealthCheckResult> {
     let value: unknown;
     try {
       value = await withTimeout(() => check.fn(), check.timeoutMs);

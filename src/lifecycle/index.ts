@@ -11,7 +11,7 @@ export type { InactiveState, LifecycleRecord, LifecycleState } from './states.js
 export { ENV_MESSAGE, ENV_RETRY_AFTER, ENV_STATE, EnvSource, FileSource, LIFECYCLE_DB_FILE, MemorySource, SqliteSource } from './sources.js';
 export type { LifecycleSource } from './sources.js';
 export { HealthBoard, STATUS_CONTENT_TYPES, renderStatus, statusFormatFor } from './health.js';
-export type { CheckFunction, CheckOptions, CheckResult, CheckState, HealthBoardOptions, Readiness, StatusField, StatusFormat, StatusReport, StatusValue } from './health.js';
+export type { HealthCheckFunction, HealthCheckOptions, HealthCheckResult, CheckState, HealthBoardOptions, Readiness, StatusField, StatusFormat, StatusReport, StatusValue } from './health.js';
 export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions, ShutdownTarget } from './shutdown.js';
 export { lifecycleProblem, lifecycleStep } from './gate-step.js';

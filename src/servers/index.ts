@@ -1,5 +1,5 @@
 export { ServicePortal } from './portal.js';
-export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalOptions, RunOptions } from './portal.js';
+export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './portal.js';
 export type { EndpointContext } from './context.js';
 export { HttpError, toProblem } from './http-error.js';
 export type { FieldIssue, HttpErrorOptions, Problem, ProblemBody } from './http-error.js';

@@ -28,8 +28,8 @@ import {
   readyResponse,
   statusFormatFor,
   statusResponse,
-  type CheckFunction,
-  type CheckOptions,
+  type HealthCheckFunction,
+  type HealthCheckOptions,
   type LifecycleOptions,
   type LifecycleSnapshot,
   type RawResponse,
@@ -354,7 +354,7 @@ export class ServicePortal {
    * portal.addCheck('database', () => ({ state: db.ping() ? 'OK' : 'RED' }), { critical: true, timeoutMs: 500 });
    * ```
    */
-  addCheck(name: string, check: CheckFunction, options: CheckOptions = {}): this {
+  addCheck(name: string, check: HealthCheckFunction, options: HealthCheckOptions = {}): this {
     this.healthBoard.addCheck(name, check, options);
     return this;
   }
