@@ -94,6 +94,16 @@ describe('enforce() definition-time rules', () => {
     );
   });
 
+  it('refuses a missing contract or a non-function, even in warn mode for the latter', () => {
+    const f = (a: number): number => a;
+    expect(caught(() => enforce(null as never, f as never)).message).toBe(
+      'enforce(f): the contract must be an object { description, args, returns }',
+    );
+    enforce.configure({ mode: 'warn', logger: captureLogger().logger });
+    expect((enforce(null as never, f as never) as (a: number) => number)(5)).toBe(5);
+    expect(caught(() => enforce(userContract, 'nope' as never)).message).toMatch(/: fn must be a function$/);
+  });
+
   it('names an anonymous function after the place enforce() was called', () => {
     const err = caught(() => enforce({ description: '', args: [], returns: z.void() }, () => undefined));
     expect(err.functionName).toMatch(/^anonymous \(test\/enforcer\/enforce\.test\.ts:\d+:\d+\)$/);
