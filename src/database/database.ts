@@ -67,7 +67,7 @@ export interface DatabaseOptions {
 
 /** Options of {@link Database.fetch}. */
 export interface FetchOptions {
-  /** Columns to return: `'name'`, `'meta::role'`, `'meta::a.b[0] as x'`. @defaultValue all columns */
+  /** Columns to return: `'name'`, `'name as n'`, `'meta::role'` (comes back as `role`), `'meta::a.b[0] as x'`. @defaultValue all columns (`*`) */
   columns?: readonly string[];
   /** Which rows. @defaultValue all rows */
   where?: Where;
@@ -232,7 +232,7 @@ function convertParams(params: BindParams | undefined): BindParams {
  * ```
  */
 export class Database {
-  /** The resolved file path (`':memory:'` for in-memory databases). */
+  /** The path as given in the options (`':memory:'` for in-memory databases). */
   readonly path: string;
   /** Whether the database was opened read-only. */
   readonly readonly: boolean;

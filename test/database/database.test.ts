@@ -210,6 +210,24 @@ describe('Database', () => {
     expect(db.fetch('t', { columns: ['j'], where: { j: { k: 4 } } })).toEqual([{ j: { k: 4 } }]);
   });
 
+  it('quotes identifiers, so SQL keywords work as table and column names', () => {
+    const db = open({ tables: { select: '"from" INTEGER PRIMARY KEY, "order" TEXT, "group" JSON' } });
+    db.insert('select', { from: 1, order: 'o', group: { where: 'w' } });
+    db.update('select', { order: 'p' }, { from: 1 });
+    expect(db.fetch('select', { columns: ['order', 'group::where as where'], where: { from: 1 }, orderBy: 'order' })).toEqual([
+      { order: 'p', where: 'w' },
+    ]);
+  });
+
+  it('upgrades a shared connection to synchronous=FULL when a later user asks for it, never down', () => {
+    const a = open({ tables: USERS });
+    expect(a.queryOne('PRAGMA synchronous')).toEqual({ synchronous: 1 });
+    const b = open({ durability: 'full' });
+    expect(a.queryOne('PRAGMA synchronous')).toEqual({ synchronous: 2 });
+    open({ durability: 'normal' });
+    expect(b.queryOne('PRAGMA synchronous')).toEqual({ synchronous: 2 });
+  });
+
   it('accepts interface-typed rows', () => {
     interface User {
       id: number;
