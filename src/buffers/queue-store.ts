@@ -140,11 +140,11 @@ export class QueueStore {
   private durability: Durability;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly s: Record<
-    | 'extend' | 'liveUpTo' | 'maxLive' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
+    | 'insertPlain' | 'extend' | 'liveUpTo' | 'maxLive' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
     | 'stats' | 'peek' | 'get' | 'dead' | 'retryDead' | 'cleanup' | 'purge' | 'purgeState',
     Statement
   >;
-  private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean) => ClaimedRow[];
+  private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly (readonly [number, number])[], doneOk?: boolean[]) => ClaimedRow[];
   private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
   private readonly extendTx: (items: readonly (readonly [number, number])[], until: number) => number;
   private readonly completeManyTx: (items: readonly (readonly [number, number])[]) => boolean[];
@@ -177,6 +177,10 @@ export class QueueStore {
          VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed') DO NOTHING
          RETURNING id`,
+      ),
+      insertPlain: db.prepare(
+        `INSERT INTO jobs (queue, type, state, priority, run_at, attempts, max_attempts, payload, dedupe_key, created_at, updated_at)
+         VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, NULL, ?, ?)`,
       ),
       findDedupe: db.prepare(
         `SELECT id FROM jobs WHERE queue = ? AND dedupe_key = ? AND state IN ('pending','active','failed')`,
@@ -225,13 +229,15 @@ export class QueueStore {
         `UPDATE jobs SET state = 'pending', attempts = 0, run_at = @now, finished_at = NULL, updated_at = @now
          WHERE id = @id AND queue = @queue AND state = 'dead'`,
       ),
-      cleanup: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ? AND finished_at < ?`),
+      cleanup: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ? AND finished_at <= ?`),
       purge: db.prepare(`DELETE FROM jobs WHERE queue = ?`),
       purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
     };
 
-    this.claimTx = db.transaction((queue: string, limit: number, leaseMs: number, exclusive: boolean): ClaimedRow[] => {
+    this.claimTx = db.transaction((queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly (readonly [number, number])[], doneOk?: boolean[]): ClaimedRow[] => {
       const now = Date.now();
+      if (done && doneOk) for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
+      if (limit <= 0) return [];
       this.s.recover.run({ queue, now });
       if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
       // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
@@ -312,6 +318,10 @@ export class QueueStore {
   }
 
   private insertOne(queue: string, job: InsertJob, now: number): InsertResult {
+    if (job.dedupeKey === null) {
+      const id = this.s.insertPlain.run(queue, job.type, job.priority, job.runAt, job.maxAttempts, job.payload, now, now).lastInsertRowid;
+      return { id: Number(id), created: true };
+    }
     const row = this.s.insert.get(queue, job.type, job.priority, job.runAt, job.maxAttempts, job.payload, job.dedupeKey, now, now) as
       | { id: number }
       | undefined;
@@ -360,6 +370,21 @@ export class QueueStore {
   claim(queue: string, limit: number, leaseMs: number, exclusive = false): ClaimedRow[] {
     this.assertOpen();
     return this.claimTx(queue, limit, leaseMs, exclusive);
+  }
+
+  /**
+   * Complete leased jobs and lease up to `limit` new ones, in one transaction (a worker's hot path).
+   * @param done - `[id, token]` pairs to complete
+   * @param queue - queue name to claim from
+   * @param limit - maximum jobs to lease (0: only complete)
+   * @param leaseMs - lease length in ms
+   * @returns per done item whether this call completed it, and the newly leased rows
+   */
+  completeAndClaim(done: readonly (readonly [number, number])[], queue: string, limit: number, leaseMs: number): { completed: boolean[]; claimed: ClaimedRow[] } {
+    this.assertOpen();
+    const completed: boolean[] = [];
+    const claimed = this.claimTx(queue, limit, leaseMs, false, done, completed);
+    return { completed, claimed };
   }
 
   /**

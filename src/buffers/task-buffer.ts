@@ -4,7 +4,7 @@ import { defaultLogger } from '../logger.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
 import { BufferError, UnrecoverableError } from './errors.js';
 import { checkQueueName, checkStoreOptions, toInfo } from './persistent-queue.js';
-import { QueueStore, type ClaimedRow, type Durability, type QueueStats } from './queue-store.js';
+import { QueueStore, type ClaimedRow, type Durability, type InsertJob, type QueueStats } from './queue-store.js';
 import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
 
 /** What a handler receives besides its data. */
@@ -270,22 +270,46 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    */
   push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): number {
     const store = this.live();
+    const now = Date.now();
+    const job = this.prepare(type, data, options, now);
+    const r = store.insert(this.queue, job);
+    if (job.runAt > now && this.started) this.wakeAt(job.runAt);
+    return r.id;
+  }
+
+  /**
+   * Store many jobs in one transaction: all are stored or, on bad input, none.
+   * @param jobs - `{ type, data, options? }` items in order
+   * @returns the ids in the same order
+   */
+  pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): number[] {
+    const store = this.live();
+    if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', 'ERR_BUFFER_INVALID_INPUT');
+    const now = Date.now();
+    let earliestDelayed = Infinity;
+    const rows = jobs.map((j) => {
+      const job = this.prepare(j.type, j.data, j.options ?? {}, now);
+      if (job.runAt > now) earliestDelayed = Math.min(earliestDelayed, job.runAt);
+      return job;
+    });
+    const ids = store.insertMany(this.queue, rows).map((r) => r.id);
+    if (earliestDelayed !== Infinity && this.started) this.wakeAt(earliestDelayed);
+    return ids;
+  }
+
+  private prepare(type: string, data: unknown, options: TaskPushOptions, now: number): InsertJob {
     if (!this.handlers.has(type)) {
       throw new BufferError(`unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`, 'ERR_BUFFER_UNKNOWN_TASK');
     }
-    const payload = serializePayload(data, `data of task ${type}`);
-    const now = Date.now();
-    const delay = msInput(options.delayMs, 'delayMs', 0);
-    const r = store.insert(this.queue, {
+    if (typeof options !== 'object' || options === null) throw new BufferError('push options must be an object', 'ERR_BUFFER_INVALID_INPUT');
+    return {
       type,
-      payload,
+      payload: serializePayload(data, `data of task ${type}`),
       priority: intInput(options.priority, 'priority', 0),
-      runAt: now + delay,
+      runAt: now + msInput(options.delayMs, 'delayMs', 0),
       maxAttempts: intInput(options.maxAttempts, 'maxAttempts', this.o.maxAttempts, 1),
       dedupeKey: dedupeInput(options.dedupeKey),
-    });
-    if (delay > 0 && this.started) this.wakeAt(now + delay);
-    return r.id;
+    };
   }
 
   /**
@@ -434,9 +458,14 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     const batch = this.completions;
     this.completions = [];
     if (batch.length === 0 || this.closed) return;
+    // Hot path: complete this batch and lease the freed slots in the same transaction.
+    const free = this.started && !this.stopping && !this.paused ? this.o.workers - this.inFlight.size + batch.length : 0;
     let ok: boolean[];
+    let claimed: ClaimedRow[] = [];
     try {
-      ok = this.store.completeMany(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const));
+      const r = this.store.completeAndClaim(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const), this.queue, free, this.o.leaseMs);
+      ok = r.completed;
+      claimed = r.claimed;
     } catch (err) {
       // Leave the jobs leased: they are re-leased after leaseMs and run again (at-least-once).
       this.log.error({ err }, 'completing jobs failed');
@@ -448,7 +477,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       if (ok[i]) this.emit('completed', this.info(r), result);
       else this.log.warn({ jobId: r.row.id }, 'job finished after its lease was lost; another worker owns it now');
     }
-    this.schedulePump();
+    for (const row of claimed) this.run(row);
+    if (claimed.length < free) this.schedulePump();
   }
 
   private fail(r: Running, error: Error): void {

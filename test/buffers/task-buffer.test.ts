@@ -265,6 +265,19 @@ describe('TaskBuffer', () => {
     expect(tasks.stats()).toEqual({ pending: 1, active: 0, done: 0, failed: 0, dead: 0 });
   });
 
+  it('pushMany stores all jobs in one go, or none when one is bad', async () => {
+    const ran: number[] = [];
+    const tasks = buffer({ workers: 1, handlers: { T: (d: number) => void ran.push(d) } });
+    const ids = tasks.pushMany([1, 2, 3].map((d) => ({ type: 'T' as const, data: d })));
+    expect(ids).toHaveLength(3);
+    expect(() => tasks.pushMany([{ type: 'T', data: 4 }, { type: 'T', data: 5, options: { priority: -1 } }])).toThrow(/priority/);
+    expect(() => tasks.pushMany([{ type: 'T', data: 4 }, { type: 'X' as never, data: 5 as never }])).toThrow(/unknown task type/);
+    expect(tasks.stats().pending).toBe(3);
+    tasks.start();
+    await waitFor(() => ran.length === 3);
+    expect(ran).toEqual([1, 2, 3]);
+  });
+
   it('rejects bad options naming the option', () => {
     expect(() => new TaskBuffer({ dataDir: dir, workers: 0 })).toThrow(/option workers/);
     expect(() => new TaskBuffer({ dataDir: dir, handlers: { X: 'nope' as never } })).toThrow(/option handlers.X/);

@@ -1,0 +1,144 @@
+/**
+ * Queue benchmark: TaskBuffer end-to-end jobs/s (push -> handler -> complete), push-only and pushMany, at
+ * durability 'normal' and 'full', against a minimal hand-written better-sqlite3 queue loop doing the same
+ * work on the same machine in the same run (same WAL mode and synchronous setting). Rounds alternate the
+ * order of the contenders; medians and ratios are printed.
+ *
+ *   npm run bench:queue            (tsx bench/queue.ts [--rounds=N] [--normal=N] [--full=N])
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { TaskBuffer, type Durability } from '../src/buffers/index.js';
+
+process.env.GATEHOUSE_LOG_LEVEL ??= 'silent';
+
+const arg = (name: string, dflt: number): number => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.split('=')[1]) : dflt;
+};
+const ROUNDS = arg('rounds', 3);
+const JOBS: Record<Durability, number> = { normal: arg('normal', 20_000), full: arg('full', 2_000) };
+const CHUNK = 500;
+
+interface Result {
+  push: number;
+  pushMany: number;
+  e2e: number;
+}
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-queue-'));
+const handler = async (d: { i: number }): Promise<number> => d.i;
+
+/** The baseline: the simplest correct SQLite queue one would write by hand (one job per statement). */
+async function baseline(durability: Durability, n: number): Promise<Result> {
+  const dir = tmp();
+  const db = new BetterSqlite3(path.join(dir, 'q.db'), { timeout: 5000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.exec(`CREATE TABLE jobs (id INTEGER PRIMARY KEY, state TEXT NOT NULL, payload TEXT NOT NULL, lease_until INTEGER);
+           CREATE INDEX jobs_pending ON jobs (state, id);`);
+  const insert = db.prepare(`INSERT INTO jobs (state, payload) VALUES ('pending', ?)`);
+  const claim = db.prepare(
+    `UPDATE jobs SET state = 'active', lease_until = ? WHERE id = (SELECT id FROM jobs WHERE state = 'pending' ORDER BY id LIMIT 1) RETURNING id, payload`,
+  );
+  const complete = db.prepare(`UPDATE jobs SET state = 'done' WHERE id = ?`);
+  const insertMany = db.transaction((items: string[]) => {
+    for (const p of items) insert.run(p);
+  });
+
+  let t = performance.now();
+  for (let i = 0; i < n; i++) insert.run(JSON.stringify({ i }));
+  const push = n / ((performance.now() - t) / 1000);
+  db.exec('DELETE FROM jobs');
+
+  t = performance.now();
+  for (let i = 0; i < n; i += CHUNK) insertMany(Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => JSON.stringify({ i: i + k })));
+  const pushMany = n / ((performance.now() - t) / 1000);
+  db.exec('DELETE FROM jobs');
+
+  t = performance.now();
+  for (let i = 0; i < n; i++) insert.run(JSON.stringify({ i }));
+  let done = 0;
+  for (;;) {
+    const row = claim.get(Date.now() + 30_000) as { id: number; payload: string } | undefined;
+    if (!row) break;
+    await handler(JSON.parse(row.payload) as { i: number });
+    complete.run(row.id);
+    done++;
+  }
+  const e2e = done / ((performance.now() - t) / 1000);
+  if (done !== n) throw new Error(`baseline processed ${done} of ${n}`);
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { push, pushMany, e2e };
+}
+
+async function gatehouse(durability: Durability, n: number): Promise<Result> {
+  const dir = tmp();
+  const opts = { dataDir: dir, durability, workers: 16, handlers: { JOB: handler } };
+
+  const p1 = new TaskBuffer({ ...opts, queue: 'push' });
+  let t = performance.now();
+  for (let i = 0; i < n; i++) p1.push('JOB', { i });
+  const push = n / ((performance.now() - t) / 1000);
+  await p1.stop();
+
+  const p2 = new TaskBuffer({ ...opts, queue: 'push-many' });
+  t = performance.now();
+  for (let i = 0; i < n; i += CHUNK) {
+    p2.pushMany(Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => ({ type: 'JOB' as const, data: { i: i + k } })));
+  }
+  const pushMany = n / ((performance.now() - t) / 1000);
+  await p2.stop();
+
+  const tasks = new TaskBuffer({ ...opts, queue: 'e2e' });
+  let done = 0;
+  const finished = new Promise<void>((resolve) =>
+    tasks.on('completed', () => {
+      if (++done === n) resolve();
+    }),
+  );
+  tasks.start();
+  t = performance.now();
+  for (let i = 0; i < n; i++) tasks.push('JOB', { i });
+  await finished;
+  const e2e = n / ((performance.now() - t) / 1000);
+  const s = tasks.stats();
+  if (s.done !== n) throw new Error(`TaskBuffer done ${s.done} of ${n}`);
+  await tasks.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { push, pushMany, e2e };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+const fmt = (x: number): string => Math.round(x).toString().padStart(7);
+
+console.log(`Node ${process.version}, ${os.cpus().length} cores, rounds=${ROUNDS}, jobs normal=${JOBS.normal} full=${JOBS.full}`);
+for (const durability of ['normal', 'full'] as const) {
+  const n = JOBS[durability];
+  await baseline(durability, Math.min(n, 1000)); // warm-up (JIT, page cache)
+  await gatehouse(durability, Math.min(n, 1000));
+  const base: Result[] = [];
+  const ours: Result[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r % 2 === 0) {
+      base.push(await baseline(durability, n));
+      ours.push(await gatehouse(durability, n));
+    } else {
+      ours.push(await gatehouse(durability, n));
+      base.push(await baseline(durability, n));
+    }
+  }
+  console.log(`\ndurability=${durability} (${n} jobs, medians of ${ROUNDS} rounds, jobs/s)`);
+  console.log('metric      hand-written  TaskBuffer   ratio');
+  for (const k of ['push', 'pushMany', 'e2e'] as const) {
+    const b = median(base.map((x) => x[k]));
+    const o = median(ours.map((x) => x[k]));
+    console.log(`${k.padEnd(10)}  ${fmt(b)}      ${fmt(o)}     ${(o / b).toFixed(2)}`);
+  }
+}
