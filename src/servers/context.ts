@@ -39,6 +39,12 @@ export interface EndpointContext<I = unknown> {
   setHeader(name: string, value: string): void;
 }
 
+/** What a call needs from its portal. */
+export interface HttpCallHost {
+  readonly log: Logger;
+  applyHeaders(res: ServerResponse, requestId: string): void;
+}
+
 /** One HTTP request in flight: the pipeline's call and the handler's context in one object. */
 export class HttpCall implements GateCall, EndpointContext {
   readonly transport = 'http' as const;
@@ -56,12 +62,11 @@ export class HttpCall implements GateCall, EndpointContext {
     readonly route: string,
     readonly req: IncomingMessage,
     private readonly response: ServerResponse,
-    private readonly applyHeaders: (res: ServerResponse, requestId: string) => void,
+    private readonly host: HttpCallHost,
     readonly requestId: string,
     readonly ip: string,
     readonly params: Readonly<Record<string, string | undefined>>,
     readonly query: Record<string, unknown> | undefined,
-    private readonly rootLog: Logger,
   ) {}
 
   /**
@@ -71,7 +76,7 @@ export class HttpCall implements GateCall, EndpointContext {
   get res(): ServerResponse {
     if (!this.headersApplied) {
       this.headersApplied = true;
-      this.applyHeaders(this.response, this.requestId);
+      this.host.applyHeaders(this.response, this.requestId);
     }
     return this.response;
   }
@@ -88,7 +93,7 @@ export class HttpCall implements GateCall, EndpointContext {
 
   /** A child logger carrying the request id, made on first use. */
   get log(): Logger {
-    this.childLog ??= this.rootLog.child({ requestId: this.requestId });
+    this.childLog ??= this.host.log.child({ requestId: this.requestId });
     return this.childLog;
   }
 

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { Database } from '../../database/index.js';
 import type { Logger } from '../../logger.js';
 
 /** Options for {@link RevocationStore}. */
@@ -23,30 +23,20 @@ export type RevocationListener = (key: string) => void;
  * share the file and see each other's revocations within `syncIntervalMs`.
  */
 export class RevocationStore {
-  private readonly db: BetterSqlite3.Database;
+  private readonly db: Database;
   private readonly revoked = new Map<string, number>();
   private readonly listeners = new Set<RevocationListener>();
-  private readonly insertStmt: BetterSqlite3.Statement<[string, number, number]>;
-  private readonly sinceStmt: BetterSqlite3.Statement<[number], { id: number; key: string; expires_at: number }>;
-  private readonly pruneStmt: BetterSqlite3.Statement<[number]>;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastId = 0;
   private closed = false;
 
   constructor(private readonly options: RevocationStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.db = new BetterSqlite3(join(options.dataDir, 'gatehouse-security.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS revoked_tokens (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      key TEXT NOT NULL UNIQUE,
-      expires_at INTEGER NOT NULL,
-      revoked_at INTEGER NOT NULL
-    )`);
-    this.insertStmt = this.db.prepare('INSERT INTO revoked_tokens (key, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING');
-    this.sinceStmt = this.db.prepare('SELECT id, key, expires_at FROM revoked_tokens WHERE id > ? ORDER BY id');
-    this.pruneStmt = this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?');
+    // AUTOINCREMENT keeps ids monotonic after pruning, so `id > lastId` never misses another process's row.
+    this.db = new Database({
+      path: join(options.dataDir, 'gatehouse-security.db'),
+      tables: { revoked_tokens: 'id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL' },
+    });
     this.prune();
     this.sync();
     this.timers.push(setInterval(() => this.sync(), options.syncIntervalMs ?? 1000));
@@ -63,7 +53,7 @@ export class RevocationStore {
   /** Revoke a key until `expiresAtMs` (epoch ms); persisted before this returns. */
   add(key: string, expiresAtMs: number): void {
     if (this.closed) return;
-    this.insertStmt.run(key, expiresAtMs, Date.now());
+    this.db.execute('INSERT INTO revoked_tokens (key, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING', [key, expiresAtMs, Date.now()]);
     if (!this.revoked.has(key)) {
       this.revoked.set(key, expiresAtMs);
       this.emit(key);
@@ -80,7 +70,7 @@ export class RevocationStore {
   sync(): void {
     if (this.closed) return;
     try {
-      for (const row of this.sinceStmt.all(this.lastId)) {
+      for (const row of this.db.query<{ id: number; key: string; expires_at: number }>('SELECT id, key, expires_at FROM revoked_tokens WHERE id > ? ORDER BY id', [this.lastId])) {
         this.lastId = row.id;
         if (!this.revoked.has(row.key)) {
           this.revoked.set(row.key, row.expires_at);
@@ -96,7 +86,7 @@ export class RevocationStore {
     if (this.closed) return;
     const now = Date.now();
     try {
-      this.pruneStmt.run(now);
+      this.db.execute('DELETE FROM revoked_tokens WHERE expires_at < ?', [now]);
     } catch (err) {
       this.options.log.warn({ err }, 'revocation prune failed');
     }
@@ -119,6 +109,6 @@ export class RevocationStore {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.listeners.clear();
-    this.db.close();
+    void this.db.close();
   }
 }
