@@ -817,7 +817,7 @@ class EndpointTarget implements RouteTarget {
   handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void {
     const portal = this.portal;
     const started = portal.logsRequests ? performance.now() : 0;
-    const call = new HttpCall(this.route, req, res, portal.applyHeaders, requestId, portal.clientIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined, portal.log);
+    const call = new HttpCall(this.route, req, res, portal, requestId, portal.clientIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined);
     this.pipeline(call).then(
       () => portal.sendResult(call, started),
       (err: unknown) => portal.sendError(req, res, err, requestId, started, call.identity),
