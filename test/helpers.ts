@@ -14,7 +14,8 @@ export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789
 /** A portal with its own data dir and a fixed secret; `start()` listens on port 0. */
 export function makePortal(options: PortalOptions = {}): { portal: ServicePortal; dir: string; url: (path: string) => string; start: () => Promise<void>; stop: () => Promise<void> } {
   const { dir, cleanup } = tempDir();
-  const portal = new ServicePortal({ dataDir: dir, requestLog: false, ...options, auth: options.auth?.jwks ? options.auth : { secret: TEST_SECRET, ...options.auth } });
+  // Test portals register terse handlers; the strict registration rule has its own test.
+  const portal = new ServicePortal({ dataDir: dir, requestLog: false, enforce: 'warn', ...options, auth: options.auth?.jwks ? options.auth : { secret: TEST_SECRET, ...options.auth } });
   return {
     portal,
     dir,

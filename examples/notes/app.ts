@@ -126,7 +126,7 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     },
   );
 
-  portal.endpoint('/api/logout', { description: 'Revoke the token used for this request', tags: ['auth'] }, async ({ token }) => {
+  portal.endpoint('/api/logout', { description: 'Revoke the token used for this request', tags: ['auth'], input: z.object({}) }, async ({ token }) => {
     if (token) await portal.revokeToken(token);
   });
 
@@ -192,7 +192,7 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
   );
 
   // --- background work ---
-  portal.endpoint('/api/digest', { description: 'Queue a digest email of your notes', tags: ['notes'], gate: { scopes: ['notes:read'] }, output: z.object({ jobId: z.number() }) }, ({ identity, setStatus }) => {
+  portal.endpoint('/api/digest', { description: 'Queue a digest email of your notes', tags: ['notes'], gate: { scopes: ['notes:read'] }, input: z.object({}), output: z.object({ jobId: z.number() }) }, ({ identity, setStatus }) => {
     setStatus(202);
     return { jobId: tasks.push('SEND_DIGEST', { userId: identity!.id }) };
   });
@@ -200,10 +200,10 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
   // --- admin (scope notes:admin) ---
   portal.endpoint(
     '/api/admin/stats',
-    { method: 'GET', description: 'Counts of users, notes and background jobs', tags: ['admin'], gate: { scopes: ['notes:admin'] } },
+    { method: 'GET', description: 'Counts of users, notes and background jobs', tags: ['admin'], gate: { scopes: ['notes:admin'] }, input: z.object({}) },
     () => ({ users: db.count('users'), notes: db.count('notes'), tasks: tasks.stats() }),
   );
-  portal.endpoint('/api/admin/dead-letters', { method: 'GET', description: 'Background jobs that ran out of attempts', tags: ['admin'], gate: { scopes: ['notes:admin'] } }, () =>
+  portal.endpoint('/api/admin/dead-letters', { method: 'GET', description: 'Background jobs that ran out of attempts', tags: ['admin'], gate: { scopes: ['notes:admin'] }, input: z.object({}) }, () =>
     tasks.deadLetters({ limit: 100 }),
   );
   portal.endpoint(

@@ -8,6 +8,7 @@ import FindMyWay, { type HTTPMethod, type Instance as RouterInstance } from 'fin
 import type { HelmetOptions } from 'helmet';
 import type { ZodType, z } from 'zod';
 import { GatehouseError } from '../errors.js';
+import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { readBody, sanitizeRecord } from './body.js';
 import { parseBytes } from './bytes.js';
@@ -24,6 +25,7 @@ import {
   Lifecycle,
   healthResponse,
   installShutdownHandlers,
+  lifecycleReadSchema,
   lifecycleUpdateSchema,
   readyResponse,
   statusFormatFor,
@@ -66,6 +68,8 @@ export interface PortalOptions {
   openapi?: OpenApiOptions | false;
   /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
   keepAliveTimeoutMs?: number;
+  /** Registration rules for endpoint and event handlers (description and input schema required in strict). @defaultValue the process mode (`GATEHOUSE_ENFORCE`, strict) */
+  enforce?: EnforceMode;
   /**
    * Socket.IO on the same http server, with handshake auth, groups and gated events; `true` for the defaults
    * (no anonymous sockets, 1 MB frames, 50 events/s per socket, 100 groups per socket, `cors.origins` as the
@@ -214,6 +218,8 @@ export class ServicePortal {
   /** The security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
   private readonly flatHeaders: readonly string[];
   private readonly requestLog: boolean;
+  /** Registration rule mode for handlers; undefined follows the process-wide mode. */
+  readonly enforceMode: EnforceMode | undefined;
   private readonly openapi: OpenApiOptions | false;
   private openapiCache: string | undefined;
   private draining = false;
@@ -238,6 +244,7 @@ export class ServicePortal {
     this.headers = options.securityHeaders === false ? [] : securityHeaderList(options.securityHeaders ?? {});
     this.flatHeaders = this.headers.flat();
     this.requestLog = options.requestLog ?? DEFAULTS.requestLog;
+    this.enforceMode = options.enforce;
     this.openapi = options.openapi ?? {};
     this.gates = createGateServices({
       name: this.name,
@@ -312,7 +319,7 @@ export class ServicePortal {
     const adminPath = options.adminPath ?? '/admin/lifecycle';
     if (adminPath === false) return;
     const gate: GateConfig = { auth: 'bearer', scopes: ['lifecycle:admin'], lifecycle: 'exempt' };
-    this.endpoint(adminPath, { method: 'GET', description: 'Reads the lifecycle state', tags: ['lifecycle'], gate }, () => this.lifecycleView());
+    this.endpoint(adminPath, { method: 'GET', description: 'Reads the lifecycle state', tags: ['lifecycle'], gate, input: lifecycleReadSchema }, () => this.lifecycleView());
     this.endpoint(adminPath, { method: 'POST', description: 'Sets the lifecycle state', tags: ['lifecycle'], gate, input: lifecycleUpdateSchema }, async ({ input, identity }) => {
       await this.lifecycle.set(input.state, { message: input.message, retryAfterSec: input.retryAfterSec });
       this.log.warn({ state: input.state, by: identity?.id }, 'lifecycle set through the admin endpoint');
@@ -399,6 +406,8 @@ export class ServicePortal {
   ): this {
     if (typeof path !== 'string' || !path.startsWith('/')) throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
     if (typeof handler !== 'function') throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+    // The enforcer's registration rule: in strict mode (the default) a handler needs a description and an input schema.
+    checkHandlerRegistration({ kind: 'endpoint', name: path, description: config.description, input: config.input, handler, mode: this.enforceMode });
     const methods = normalizeMethods(config.method, path);
     const limit = config.bodyLimit === undefined ? this.bodyLimit : parseBytes(config.bodyLimit);
     if (limit === undefined) throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, { code: 'ERR_ENDPOINT_CONFIG' });

@@ -103,7 +103,7 @@ describe('Gates: bearer tokens', () => {
     cleanups.push(cleanup);
     let calls = 0;
     const start = async () => {
-      const portal = new ServicePortal({ dataDir: dir, requestLog: false, auth: { secret: TEST_SECRET } });
+      const portal = new ServicePortal({ dataDir: dir, requestLog: false, enforce: 'warn', auth: { secret: TEST_SECRET } });
       portal.endpoint('/api/me', { method: 'GET' }, ({ identity }) => {
         calls++;
         return { id: identity?.id };

@@ -294,6 +294,17 @@ describe('ServicePortal', () => {
     expect(reached).toBe(1);
   });
 
+  it('refuses, in strict mode, handlers without a description or an input schema', async () => {
+    const strict = makePortal({ enforce: 'strict' });
+    try {
+      expect(() => strict.portal.endpoint('/a', { input: z.object({}) }, () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_ENFORCE_HANDLER' }));
+      expect(() => strict.portal.endpoint('/b', { description: 'No input' }, () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_ENFORCE_HANDLER' }));
+      expect(() => strict.portal.endpoint('/c', { description: 'Fine', input: z.object({}) }, () => undefined)).not.toThrow();
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('refuses bad endpoint configuration at registration', () => {
     expect(() => portal.endpoint('no-slash', {}, () => undefined)).toThrow(/must start with/);
     expect(() => portal.endpoint('/api/greet', { gate: { auth: 'none' } }, () => undefined)).toThrow(/already registered/);
