@@ -10,3 +10,6 @@ export const lifecycleUpdateSchema = z.strictObject({
 
 /** A validated lifecycle change from the admin endpoint. */
 export type LifecycleUpdate = z.output<typeof lifecycleUpdateSchema>;
+
+/** Input of `GET /admin/lifecycle`: no parameters (unknown query keys are a 400). */
+export const lifecycleReadSchema = z.strictObject({});

@@ -15,7 +15,7 @@ export type { HealthCheckFunction, HealthCheckOptions, HealthCheckResult, CheckS
 export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions, ShutdownTarget } from './shutdown.js';
 export { lifecycleProblem, lifecycleStep } from './gate-step.js';
-export { lifecycleUpdateSchema } from './admin.js';
+export { lifecycleReadSchema, lifecycleUpdateSchema } from './admin.js';
 export type { LifecycleUpdate } from './admin.js';
 export { runLifecycleCommand } from './cli.js';
 export type { LifecycleCliIO } from './cli.js';

@@ -11,19 +11,19 @@ interface Made {
 async function start(lifecycle?: LifecycleOptions): Promise<Made & { calls: Record<string, number> }> {
   const made = makePortal({ lifecycle });
   const calls: Record<string, number> = { gated: 0, exempt: 0, forced: 0, legacy: 0 };
-  made.portal.endpoint('/api/gated', { method: 'GET', gate: { auth: 'none' } }, () => {
+  made.portal.endpoint('/api/gated', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => {
     calls.gated!++;
     return { ok: 'gated' };
   });
-  made.portal.endpoint('/api/exempt', { method: 'GET', gate: { auth: 'none', lifecycle: 'exempt' } }, () => {
+  made.portal.endpoint('/api/exempt', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'exempt' } }, () => {
     calls.exempt!++;
     return { ok: 'exempt' };
   });
-  made.portal.endpoint('/api/forced', { method: 'GET', gate: { auth: 'none', lifecycle: 'forced' } }, () => {
+  made.portal.endpoint('/api/forced', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'forced' } }, () => {
     calls.forced!++;
     return { ok: 'forced' };
   });
-  made.portal.endpoint('/api/write', { method: 'POST', gate: { auth: 'none' }, input: z.object({ n: z.number() }) }, ({ input }) => ({ n: input.n }));
+  made.portal.endpoint('/api/write', { method: 'POST', description: 'test route', gate: { auth: 'none' }, input: z.object({ n: z.number() }) }, ({ input }) => ({ n: input.n }));
   made.portal.app.get('/legacy', made.portal.gate({ auth: 'none' }), (_req, res) => {
     calls.legacy!++;
     res.json({ ok: 'legacy' });

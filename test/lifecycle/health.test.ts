@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ServicePortal } from '../../src/index.js';
+import { z, type ServicePortal } from '../../src/index.js';
 import { makePortal } from '../helpers.js';
 
 describe('health, readiness and status routes', () => {
@@ -21,7 +21,7 @@ describe('health, readiness and status routes', () => {
     let hits = 0;
     const { url } = await running({}, (p) => {
       p.addCheck('database', () => ({ state: 'OK', detail: 'ping 1 ms' }), { critical: true });
-      p.addCheck('cache', async () => 'YELLOW');
+      p.addCheck('cache', async () => 'YELLOW' as const);
       p.addStatusField('version', '1.2.3');
       p.addStatusField('requests', () => ++hits);
       p.addStatusField('build', async () => ({ commit: 'abc123' }));
@@ -136,7 +136,7 @@ describe('health, readiness and status routes', () => {
   });
 
   it('/ready is 503 after decommission() while the state stays ACTIVE and routes keep serving', async () => {
-    const { portal, url } = await running({}, (p) => p.endpoint('/api/x', { method: 'GET', gate: { auth: 'none' } }, () => ({ ok: true })));
+    const { portal, url } = await running({}, (p) => p.endpoint('/api/x', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true })));
     await portal.lifecycle.decommission();
     const res = await fetch(url('/ready'));
     expect(res.status).toBe(503);
@@ -189,7 +189,7 @@ describe('GET/POST /admin/lifecycle', () => {
   async function running(): Promise<{ portal: ServicePortal; url: (p: string) => string; admin: string; user: string }> {
     const made = makePortal();
     stop = made.stop;
-    made.portal.endpoint('/api/x', { method: 'GET', gate: { auth: 'none' } }, () => ({ ok: true }));
+    made.portal.endpoint('/api/x', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true }));
     await made.start();
     const admin = await made.portal.tokens.issue({ sub: 'ops', scopes: ['lifecycle:admin'] });
     const user = await made.portal.tokens.issue({ sub: 'u', scopes: ['notes:write'] });

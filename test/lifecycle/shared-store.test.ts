@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteSource, type ServicePortal } from '../../src/index.js';
+import { z, SqliteSource, type ServicePortal } from '../../src/index.js';
 import { makePortal } from '../helpers.js';
 import { runCli, startChild, type Child } from './processes.js';
 
@@ -30,7 +30,7 @@ describe('SQLite lifecycle store shared by processes, and the gatehouse lifecycl
   async function parentPortal(): Promise<{ portal: ServicePortal; dir: string; url: (p: string) => string }> {
     const made = makePortal({ lifecycle: { source: 'sqlite' } });
     stop = made.stop;
-    made.portal.endpoint('/api/fast', { method: 'GET', gate: { auth: 'none' } }, () => ({ fast: true }));
+    made.portal.endpoint('/api/fast', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => ({ fast: true }));
     await made.start();
     return { portal: made.portal, dir: made.dir, url: made.url };
   }
