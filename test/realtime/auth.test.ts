@@ -35,7 +35,7 @@ describe('Realtime handshake', () => {
 
   it('accepts a token from auth.token or an Authorization: Bearer header, and joins the user room', async () => {
     f = await startRealtime();
-    f.portal.onEvent('whoami', { gate: { auth: 'bearer' } }, ({ identity }) => ({ id: identity?.id, scopes: identity?.scopes }));
+    f.portal.onEvent('whoami', { description: 'Test event whoami', input: z.unknown(), gate: { auth: 'bearer' } }, ({ identity }) => ({ id: identity?.id, scopes: identity?.scopes }));
     const viaAuth = await f.connect(await f.token('alice', ['notes:read']));
     const viaHeader = await f.connect(undefined, { extraHeaders: { Authorization: `Bearer ${await f.token('bob')}` } });
     expect(await viaAuth.emitWithAck('whoami')).toEqual({ id: 'alice', scopes: ['notes:read'] });
@@ -47,11 +47,11 @@ describe('Realtime handshake', () => {
   it('allows anonymous sockets only when configured, and still gates their events', async () => {
     f = await startRealtime({ websocket: { allowAnonymous: true } });
     let runs = 0;
-    f.portal.onEvent('secret', { gate: { auth: 'bearer' } }, () => {
+    f.portal.onEvent('secret', { description: 'Test event secret', input: z.unknown(), gate: { auth: 'bearer' } }, () => {
       runs++;
       return 'ok';
     });
-    f.portal.onEvent('public', { gate: { auth: 'none' } }, ({ identity }) => ({ identity }));
+    f.portal.onEvent('public', { description: 'Test event public', input: z.unknown(), gate: { auth: 'none' } }, ({ identity }) => ({ identity }));
     const anon = await f.connect(undefined);
     expect(await anon.emitWithAck('public')).toEqual({ identity: null });
     expect(await anon.emitWithAck('secret')).toEqual({ error: { code: 'ERR_AUTH_MISSING', message: 'Credentials are required' } });
@@ -97,8 +97,8 @@ describe('Realtime handshake', () => {
     f = await startRealtime();
     const portal = f.portal;
     let runs = 0;
-    portal.onEvent('work', { input: z.object({}) }, () => ++runs);
-    portal.onEvent('health', { gate: { lifecycle: 'exempt' } }, () => 'fine');
+    portal.onEvent('work', { description: 'Test event work', input: z.object({}) }, () => ++runs);
+    portal.onEvent('health', { description: 'Test event health', input: z.unknown(), gate: { lifecycle: 'exempt' } }, () => 'fine');
     const live = await f.connect(await f.token('1'));
     expect(await live.emitWithAck('work', {})).toBe(1);
 

@@ -26,7 +26,7 @@ describe('Realtime delivery', () => {
   it('delivers group messages to group members only, and broadcasts to everyone', async () => {
     f = await startRealtime({ websocket: { allowAnonymous: true } });
     const portal = f.portal;
-    portal.onEvent('join_team', { input: z.object({ teamId: z.string() }) }, async ({ input, socket }) => {
+    portal.onEvent('join_team', { description: 'Test event join_team', input: z.object({ teamId: z.string() }) }, async ({ input, socket }) => {
       await portal.joinGroup(socket, input.teamId);
       return { status: 'success' };
     });
@@ -71,7 +71,7 @@ describe('Realtime delivery', () => {
   it('refuses to join more than maxGroupsPerSocket groups', async () => {
     f = await startRealtime({ websocket: { maxGroupsPerSocket: 2 } });
     const portal = f.portal;
-    portal.onEvent('join', { input: z.string() }, async ({ input, socket }) => ({ joined: await portal.joinGroup(socket, input) }));
+    portal.onEvent('join', { description: 'Test event join', input: z.string() }, async ({ input, socket }) => ({ joined: await portal.joinGroup(socket, input) }));
     const s = await f.connect(await f.token('x'));
     expect(await s.emitWithAck('join', 'g1')).toEqual({ joined: 1 });
     expect(await s.emitWithAck('join', 'g2')).toEqual({ joined: 1 });
@@ -86,9 +86,9 @@ describe('Realtime delivery', () => {
     await expect(f.portal.sendToGroup('', 'e', 1)).rejects.toMatchObject({ code: 'ERR_GROUP_NAME' });
     await expect(f.portal.sendToUser('x'.repeat(500), 'e', 1)).rejects.toMatchObject({ code: 'ERR_GROUP_NAME' });
     await expect(f.portal.broadcast('disconnect', 1)).rejects.toMatchObject({ code: 'ERR_REALTIME_CONFIG' });
-    expect(() => f!.portal.onEvent('connect', {}, () => 1)).toThrow(/reserved/);
-    f.portal.onEvent('once', {}, () => 1);
-    expect(() => f!.portal.onEvent('once', {}, () => 1)).toThrow(/already registered/);
+    expect(() => f!.portal.onEvent('connect', { description: 'Test event connect', input: z.unknown() }, () => 1)).toThrow(/reserved/);
+    f.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1);
+    expect(() => f!.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1)).toThrow(/already registered/);
   });
 
   it('throws a clear error when websocket is off', async () => {

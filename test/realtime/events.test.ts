@@ -12,7 +12,7 @@ describe('Realtime events', () => {
   it('answers an unauthorised event with an ack error and does not run the handler', async () => {
     f = await startRealtime();
     const stored: string[] = [];
-    f.portal.onEvent('write', { gate: { scopes: ['notes:write'] }, input: z.object({ text: z.string() }) }, ({ input }) => {
+    f.portal.onEvent('write', { description: 'Test event write', gate: { scopes: ['notes:write'] }, input: z.object({ text: z.string() }) }, ({ input }) => {
       stored.push(input.text);
       return { ok: true };
     });
@@ -27,7 +27,7 @@ describe('Realtime events', () => {
   it('answers a malformed payload with ERR_VALIDATION and field errors, handler not run', async () => {
     f = await startRealtime();
     const stored: unknown[] = [];
-    f.portal.onEvent('save', { input: z.object({ title: z.string().min(1), n: z.number().int() }) }, ({ input }) => {
+    f.portal.onEvent('save', { description: 'Test event save', input: z.object({ title: z.string().min(1), n: z.number().int() }) }, ({ input }) => {
       stored.push(input);
       return 'saved';
     });
@@ -46,7 +46,7 @@ describe('Realtime events', () => {
   it('survives events without an ack callback, throwing handlers and garbage frames', async () => {
     f = await startRealtime();
     const seen: unknown[] = [];
-    f.portal.onEvent('note', { input: z.object({ t: z.string() }) }, ({ input }) => {
+    f.portal.onEvent('note', { description: 'Test event note', input: z.object({ t: z.string() }) }, ({ input }) => {
       seen.push(input.t);
       if (input.t === 'boom') throw new Error('handler exploded');
       if (input.t === 'gone') throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
@@ -76,7 +76,7 @@ describe('Realtime events', () => {
   it('applies gate rate limits per event and reports the retry time', async () => {
     f = await startRealtime();
     let runs = 0;
-    f.portal.onEvent('vote', { gate: { rateLimit: { by: 'user', points: 2, windowSec: 60 } } }, () => ++runs);
+    f.portal.onEvent('vote', { description: 'Test event vote', input: z.unknown(), gate: { rateLimit: { by: 'user', points: 2, windowSec: 60 } } }, () => ++runs);
     const a = await f.connect(await f.token('a'));
     const b = await f.connect(await f.token('b'));
     expect(await a.emitWithAck('vote')).toBe(1);
@@ -90,8 +90,8 @@ describe('Realtime events', () => {
 
   it('validates output and masks nothing it should not send', async () => {
     f = await startRealtime();
-    f.portal.onEvent('profile', { output: z.object({ name: z.string() }) }, () => ({ name: 'n', password: 'hunter2' }) as { name: string });
-    f.portal.onEvent('broken', { output: z.object({ name: z.string() }) }, () => ({ name: 3 }) as unknown as { name: string });
+    f.portal.onEvent('profile', { description: 'Test event profile', input: z.unknown(), output: z.object({ name: z.string() }) }, () => ({ name: 'n', password: 'hunter2' }) as { name: string });
+    f.portal.onEvent('broken', { description: 'Test event broken', input: z.unknown(), output: z.object({ name: z.string() }) }, () => ({ name: 3 }) as unknown as { name: string });
     const s = await f.connect(await f.token('1'));
     expect(await s.emitWithAck('profile')).toEqual({ name: 'n' });
     expect(((await s.emitWithAck('broken')) as { error: { code: string } }).error.code).toBe('ERR_OUTPUT_INVALID');

@@ -12,7 +12,7 @@ describe('Realtime limits', () => {
   it('closes only the socket that sends a 2 MB frame', async () => {
     f = await startRealtime();
     const got: string[] = [];
-    f.portal.onEvent('blob', { input: z.string() }, ({ input }) => {
+    f.portal.onEvent('blob', { description: 'Test event blob', input: z.string() }, ({ input }) => {
       got.push(input.slice(0, 5));
       return input.length;
     });
@@ -29,7 +29,7 @@ describe('Realtime limits', () => {
   it('throttles 1,000 events a second from one socket with ERR_RATE_LIMITED while others keep working', async () => {
     f = await startRealtime();
     let runs = 0;
-    f.portal.onEvent('spam', {}, () => ++runs);
+    f.portal.onEvent('spam', { description: 'Test event spam', input: z.unknown() }, () => ++runs);
     const flood = await f.connect(await f.token('flood'));
     const calm = await f.connect(await f.token('calm'));
     const started = Date.now();
@@ -48,7 +48,7 @@ describe('Realtime limits', () => {
 
   it('disconnects a socket that keeps exceeding its event rate', async () => {
     f = await startRealtime({ websocket: { eventsPerSecond: 5, rateLimitDisconnectAfterSec: 2 } });
-    f.portal.onEvent('spam', {}, () => 1);
+    f.portal.onEvent('spam', { description: 'Test event spam', input: z.unknown() }, () => 1);
     const flood = await f.connect(await f.token('flood'));
     const calm = await f.connect(await f.token('calm'));
     const notices = collect<{ code: string }>(flood, DISCONNECT_NOTICE);

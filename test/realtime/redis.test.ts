@@ -51,7 +51,7 @@ describe.skipIf(!available && !REQUIRE)('Realtime across instances (Redis adapte
     const key = `gatehouse-test-${randomUUID()}`;
     const a = await instance(key);
     const b = await instance(key);
-    b.portal.onEvent('ping', { input: z.unknown() }, () => 'pong');
+    b.portal.onEvent('ping', { description: 'Test event ping', input: z.unknown() }, () => 'pong');
     // Both portals share the secret (makePortal), so a token from one is valid on the other.
     const onB = await b.connect(await a.token('42'));
     const onA = await a.connect(await a.token('42'));

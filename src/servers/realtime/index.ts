@@ -4,6 +4,7 @@ export type {
   EventContext,
   EventErrorAck,
   EventHandler,
+  LifecycleView,
   RealtimeHost,
   RealtimeServer,
   RealtimeSocket,

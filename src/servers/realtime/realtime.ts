@@ -58,6 +58,16 @@ export interface EventErrorAck {
   error: { code: string; message: string; errors?: { path: string; message: string }[]; retryAfterSec?: number };
 }
 
+/** The part of a lifecycle the realtime layer reads (structural, so it works with any lifecycle object). */
+export interface LifecycleView {
+  /** `'ACTIVE'`, `'PAUSED'`, `'MAINTENANCE'`, `'OFFLINE'` or `'FAILED'`. */
+  readonly status: string;
+  /** Seconds clients should wait, when known. */
+  readonly retryAfterSec?: number;
+  /** The error a gated call gets in the current state (code `SERVICE_*`, message, `retryAfterSec`), undefined while ACTIVE. */
+  problem?(): Error | undefined;
+}
+
 /** What {@link Realtime} needs from its portal. */
 export interface RealtimeHost {
   /** The http server to attach to. */
@@ -68,8 +78,8 @@ export interface RealtimeHost {
   log: Logger;
   /** Client address of a request, with the portal's `trustProxy` setting. */
   clientIp: (req: IncomingMessage) => string;
-  /** Current lifecycle state (`'ACTIVE'`, `'MAINTENANCE'`, ...), when the portal has a lifecycle. */
-  lifecycleStatus?: () => { status: string; retryAfterSec?: number } | undefined;
+  /** The portal's lifecycle, read at every handshake: its `status`, and its `problem()` error when it has one. */
+  lifecycleStatus?: () => LifecycleView | undefined;
   /** The portal's CORS origins: the default origin allow-list. */
   corsOrigins?: readonly string[];
   /** Whether CORS allows credentials (for the polling transport). */
@@ -188,6 +198,8 @@ export class Realtime {
   private readonly host: RealtimeHost;
   private readonly events = new Map<string, EventEntry>();
   private readonly states = new Map<string, SocketState>();
+  /** Sockets that passed the handshake but have not connected yet (a WeakMap, so an abandoned one leaks nothing). */
+  private readonly pending = new WeakMap<RealtimeSocket, SocketState>();
   private readonly byRevocationKey = new Map<string, Set<SocketState>>();
   private readonly unsubscribe: () => void;
   private closing: Promise<void> | undefined;
@@ -400,7 +412,7 @@ export class Realtime {
   private async handshake(socket: RealtimeSocket): Promise<void> {
     if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The server is shutting down', 503);
     const life = this.host.lifecycleStatus?.();
-    if (life && life.status !== 'ACTIVE') throw new SocketUnavailableError(life.status, life.retryAfterSec);
+    if (life && life.status !== 'ACTIVE') throw (typeof life.problem === 'function' ? life.problem() : undefined) ?? new SocketUnavailableError(life.status, life.retryAfterSec);
     const token = tokenOf(socket);
     const state: SocketState = {
       socket,
@@ -426,23 +438,23 @@ export class Realtime {
       state.revocationKey = key;
       state.expiresAtMs = expiresAtMs;
     }
-    this.states.set(socket.id, state);
+    this.pending.set(socket, state);
   }
 
   private toHandshakeError(err: unknown): ExtendedError {
-    if (err instanceof SocketUnavailableError) return handshakeError(err.code, err.message, err.retryAfterSec);
-    if (err instanceof GatehouseError && err.status < 500) return handshakeError(err.code, err.message);
-    if (err instanceof GatehouseError && err.status === 503) return handshakeError(err.code, err.message);
+    if (err instanceof GatehouseError && err.status !== 500) return handshakeError(err.code, err.message, retryAfterOf(err));
     this.log.error({ err }, 'realtime: handshake failed unexpectedly');
     return handshakeError('ERR_INTERNAL', 'The connection could not be set up');
   }
 
   private onConnection(socket: RealtimeSocket): void {
-    const state = this.states.get(socket.id);
+    const state = this.pending.get(socket);
+    this.pending.delete(socket);
     if (!state || this.closing) {
       socket.disconnect(true);
       return;
     }
+    this.states.set(socket.id, state);
     const identity = socket.data.identity;
     if (identity) void socket.join(USER_PREFIX + identity.id);
     if (state.revocationKey !== undefined) {
@@ -565,13 +577,11 @@ export class Realtime {
   }
 
   private toErrorAck(err: unknown, call: SocketCall): EventErrorAck {
-    if (err instanceof GatehouseError && err.status < 500) {
-      const ack = errorAck(err.code, err.message, err instanceof GatehouseError && 'retryAfterSec' in err ? (err as { retryAfterSec?: number }).retryAfterSec : undefined);
+    // Gatehouse errors other than 500s are meant for the client (4xx, lifecycle 503s); anything else is a bug.
+    if (err instanceof GatehouseError && err.status !== 500) {
+      const ack = errorAck(err.code, err.message, retryAfterOf(err));
       if (err instanceof HttpError && err.errors) ack.error.errors = err.errors;
       return ack;
-    }
-    if (err instanceof GatehouseError && err.status === 503) {
-      return errorAck(err.code, err.message, 'retryAfterSec' in err ? (err as { retryAfterSec?: number }).retryAfterSec : undefined);
     }
     this.log.error({ err, requestId: call.requestId, event: call.route }, 'event handler failed');
     return errorAck(err instanceof GatehouseError ? err.code : 'ERR_INTERNAL', `The event failed (request ${call.requestId})`);
@@ -595,6 +605,11 @@ export class Realtime {
   private assertOpen(): void {
     if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'Realtime is closed', 503);
   }
+}
+
+function retryAfterOf(err: Error): number | undefined {
+  const v = (err as { retryAfterSec?: unknown }).retryAfterSec;
+  return typeof v === 'number' ? v : undefined;
 }
 
 function errorAck(code: string, message: string, retryAfterSec?: number): EventErrorAck {
