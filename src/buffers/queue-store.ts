@@ -102,12 +102,14 @@ CREATE TABLE IF NOT EXISTS jobs (
   updated_at   INTEGER NOT NULL,
   finished_at  INTEGER
 );
--- The claim query walks this index in claim order and stops at the first ready rows.
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state IN ('pending','failed');
+-- Every index is partial, so a push touches two b-trees (table + jobs_ready): fewer pages per commit.
+-- The claim query walks this index in claim order and stops at the first ready rows (state makes it
+-- covering for stats()).
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, priority DESC, run_at, id, state) WHERE state IN ('pending','failed');
 -- Expired-lease recovery looks only at active rows.
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (queue, lease_until) WHERE state = 'active';
--- stats() counts and cleanup() ranges.
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (queue, state, finished_at);
+-- Final rows: stats() counts, cleanup() ranges and dead-letter listing.
+CREATE INDEX IF NOT EXISTS jobs_final ON jobs (queue, state, finished_at) WHERE state IN ('done','dead');
 -- A dedupe key is unique among the live (not final) jobs of a queue.
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_dedupe ON jobs (queue, dedupe_key)
   WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed');
@@ -202,8 +204,14 @@ export class QueueStore {
            ORDER BY priority DESC, run_at, id LIMIT @limit)
          RETURNING ${CLAIM_COLUMNS}`,
       ),
-      liveUpTo: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state IN ('pending','active','failed') AND id <= ?`),
-      maxLive: db.prepare(`SELECT MAX(id) AS m FROM jobs WHERE queue = ? AND state IN ('pending','active','failed')`),
+      liveUpTo: db.prepare(
+        `SELECT (SELECT COUNT(*) FROM jobs WHERE queue = @q AND state IN ('pending','failed') AND id <= @max)
+              + (SELECT COUNT(*) FROM jobs WHERE queue = @q AND state = 'active' AND id <= @max) AS n`,
+      ),
+      maxLive: db.prepare(
+        `SELECT MAX(COALESCE((SELECT MAX(id) FROM jobs WHERE queue = @q AND state IN ('pending','failed')), 0),
+                    COALESCE((SELECT MAX(id) FROM jobs WHERE queue = @q AND state = 'active'), 0)) AS m`,
+      ),
       extend: db.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'active' AND lease_token = ?`),
       complete: db.prepare(
         `UPDATE jobs SET state = 'done', lease_until = NULL, lease_token = NULL, finished_at = ?, updated_at = ?
@@ -219,17 +227,25 @@ export class QueueStore {
            lease_token = NULL, updated_at = @now
          WHERE id = @id AND state = 'active' AND lease_token = @token`,
       ),
-      stats: db.prepare(`SELECT state, COUNT(*) AS n FROM jobs WHERE queue = ? GROUP BY state`),
+      // One branch per partial index, so each count reads only its index.
+      stats: db.prepare(
+        `SELECT state, COUNT(*) AS n FROM jobs WHERE queue = @q AND state IN ('pending','failed') GROUP BY state
+         UNION ALL SELECT 'active', COUNT(*) FROM jobs WHERE queue = @q AND state = 'active'
+         UNION ALL SELECT state, COUNT(*) FROM jobs WHERE queue = @q AND state IN ('done','dead') GROUP BY state`,
+      ),
       peek: db.prepare(
         `SELECT * FROM jobs WHERE queue = ? AND state IN ('pending','failed') ORDER BY priority DESC, run_at, id LIMIT ?`,
       ),
       get: db.prepare(`SELECT * FROM jobs WHERE id = ? AND queue = ?`),
-      dead: db.prepare(`SELECT * FROM jobs WHERE queue = ? AND state = 'dead' ORDER BY finished_at DESC, id DESC LIMIT ?`),
+      // The redundant IN terms let SQLite use the partial index jobs_final.
+      dead: db.prepare(
+        `SELECT * FROM jobs WHERE queue = ? AND state IN ('done','dead') AND state = 'dead' ORDER BY finished_at DESC, id DESC LIMIT ?`,
+      ),
       retryDead: db.prepare(
         `UPDATE jobs SET state = 'pending', attempts = 0, run_at = @now, finished_at = NULL, updated_at = @now
          WHERE id = @id AND queue = @queue AND state = 'dead'`,
       ),
-      cleanup: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ? AND finished_at <= ?`),
+      cleanup: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state IN ('done','dead') AND state = ? AND finished_at <= ?`),
       purge: db.prepare(`DELETE FROM jobs WHERE queue = ?`),
       purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
     };
@@ -456,7 +472,7 @@ export class QueueStore {
   stats(queue: string): QueueStats {
     this.assertOpen();
     const out: QueueStats = { pending: 0, active: 0, done: 0, failed: 0, dead: 0 };
-    for (const r of this.s.stats.all(queue) as { state: JobState; n: number }[]) out[r.state] = r.n;
+    for (const r of this.s.stats.all({ q: queue }) as { state: JobState; n: number }[]) out[r.state] = r.n;
     return out;
   }
 
@@ -468,7 +484,7 @@ export class QueueStore {
    */
   liveUpTo(queue: string, maxId: number): number {
     this.assertOpen();
-    return (this.s.liveUpTo.get(queue, maxId) as { n: number }).n;
+    return (this.s.liveUpTo.get({ q: queue, max: maxId }) as { n: number }).n;
   }
 
   /**
@@ -478,7 +494,7 @@ export class QueueStore {
    */
   maxLiveId(queue: string): number {
     this.assertOpen();
-    return (this.s.maxLive.get(queue) as { m: number | null }).m ?? 0;
+    return (this.s.maxLive.get({ q: queue }) as { m: number | null }).m ?? 0;
   }
 
   /**

@@ -18,8 +18,8 @@ interface Child {
   out: string[];
 }
 
-function startWorker(dataDir: string, sideDb: string, queue: string, exitWhenDrained: boolean): Child {
-  const args = { dataDir, sideDb, queue, workers: 4, leaseMs: LEASE_MS, handlerMs: 3, exitWhenDrained };
+function startWorker(dataDir: string, sideDb: string, queue: string, exitWhenDrained: boolean, handlerMs: number): Child {
+  const args = { dataDir, sideDb, queue, workers: 4, leaseMs: LEASE_MS, handlerMs, exitWhenDrained };
   const proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(args)], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,8 +60,10 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
     await pusher.stop();
 
     const probe = new PersistentQueue({ dataDir: dir, name: queue });
+    // Slower handlers with more processes, so at least 10 kills land before the work runs out.
+    const handlerMs = 3 * processes;
     const slots: Child[] = [];
-    for (let i = 0; i < processes; i++) slots.push(startWorker(dir, sideDb, queue, false));
+    for (let i = 0; i < processes; i++) slots.push(startWorker(dir, sideDb, queue, false, handlerMs));
     children.push(...slots);
     let kills = 0;
     // Kill a worker at random moments (after it is up and working) and restart it, at least 10 times.
@@ -69,16 +71,16 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
       const i = round % processes;
       const victim = slots[i]!;
       await victim.ready;
-      await sleep(30 + Math.random() * 150);
+      await sleep(20 + Math.random() * 120);
       if (probe.stats().done >= JOBS - 50) break; // keep some work for the final run
       victim.proc.kill('SIGKILL');
       await victim.exited;
-      expect(victim.proc.signalCode).toBe('SIGKILL');
+      expect(victim.proc.signalCode, victim.out.join('')).toBe('SIGKILL');
       kills++;
-      slots[i] = startWorker(dir, sideDb, queue, false);
+      slots[i] = startWorker(dir, sideDb, queue, false, handlerMs);
       children.push(slots[i]!);
     }
-    expect(kills).toBeGreaterThanOrEqual(10);
+    expect(kills, slots.map((c) => c.out.join('')).join('\n')).toBeGreaterThanOrEqual(10);
     const doneBeforeFinal = probe.stats().done;
     expect(doneBeforeFinal).toBeLessThan(JOBS);
 
@@ -87,7 +89,7 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
       c.proc.kill('SIGKILL');
       await c.exited;
     }
-    const finals = Array.from({ length: processes }, () => startWorker(dir, sideDb, queue, true));
+    const finals = Array.from({ length: processes }, () => startWorker(dir, sideDb, queue, true, handlerMs));
     children.push(...finals);
     const codes = await Promise.race([
       Promise.all(finals.map((c) => c.exited)),
