@@ -13,8 +13,8 @@ import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
 import { ServicePortal, createLogger } from '../src/index.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const BURSTS = Number(process.env.BENCH_BURSTS ?? 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const BURSTS = Number(process.env.BENCH_BURSTS ?? 10);
 const BURST = Number(process.env.BENCH_BURST ?? 10);
 const GROUP = 'bench';
 
@@ -87,7 +87,8 @@ type Sender = (payload: { t: number; seq: number }) => void | Promise<void>;
 const raw: Sender = (payload) => {
   io.to(room).emit('m', payload);
 };
-const gatehouse: Sender = (payload) => portal.sendToGroup(GROUP, 'm', payload);
+// BENCH_AA=1 runs raw against raw: shows how much of a ratio is noise.
+const gatehouse: Sender = process.env.BENCH_AA === '1' ? raw : (payload) => portal.sendToGroup(GROUP, 'm', payload);
 
 async function round(send: Sender): Promise<RoundResult> {
   received = 0;

@@ -44,6 +44,18 @@ describe('Realtime handshake', () => {
     expect(basic.data?.code).toBe('ERR_AUTH_MALFORMED');
   });
 
+  it('accepts an API key header from service clients, and refuses a wrong one', async () => {
+    f = await startRealtime({ auth: { apiKeys: { reporting: { key: 'k'.repeat(40), scopes: ['reports:read'] } } } });
+    f.portal.onEvent('report', { description: 'Reads a report', input: z.unknown(), gate: { auth: 'apiKey', scopes: ['reports:read'] } }, ({ identity }) => identity?.id);
+    f.portal.onEvent('mine', { description: 'Bearer only', input: z.unknown(), gate: { auth: 'bearer' } }, () => 'no');
+    const svc = await f.connect(undefined, { extraHeaders: { 'X-API-Key': 'k'.repeat(40) } });
+    expect(await svc.emitWithAck('report')).toBe('reporting');
+    expect(((await svc.emitWithAck('mine')) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MISSING');
+    expect((await f.refused(undefined, { extraHeaders: { 'X-API-Key': 'wrong' } })).data?.code).toBe('ERR_AUTH_API_KEY');
+    const user = await f.connect(await f.token('u'));
+    expect(((await user.emitWithAck('report')) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MISSING');
+  });
+
   it('allows anonymous sockets only when configured, and still gates their events', async () => {
     f = await startRealtime({ websocket: { allowAnonymous: true } });
     let runs = 0;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from '../../src/index.js';
-import { collect, settle, startRealtime, waitFor, type RealtimeFixture } from './helpers.js';
+import { collect, disconnected, settle, startRealtime, waitFor, type RealtimeFixture } from './helpers.js';
 
 let f: RealtimeFixture | undefined;
 afterEach(async () => {
@@ -89,6 +89,18 @@ describe('Realtime delivery', () => {
     expect(() => f!.portal.onEvent('connect', { description: 'Test event connect', input: z.unknown() }, () => 1)).toThrow(/reserved/);
     f.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1);
     expect(() => f!.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1)).toThrow(/already registered/);
+  });
+
+  it('closes open websockets first, so portal.close() does not wait for them', async () => {
+    f = await startRealtime();
+    const t = await f.token('1');
+    const sockets = [await f.connect(t), await f.connect(t), await f.connect(await f.token('2'))];
+    const gone = Promise.all(sockets.map((s) => disconnected(s)));
+    const started = Date.now();
+    await f.portal.close({ timeoutMs: 10_000 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await gone).toEqual(['io server disconnect', 'io server disconnect', 'io server disconnect']);
+    await expect(f.portal.sendToUser('1', 'late')).rejects.toMatchObject({ code: 'ERR_REALTIME_CLOSED' });
   });
 
   it('throws a clear error when websocket is off', async () => {

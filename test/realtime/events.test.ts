@@ -97,6 +97,22 @@ describe('Realtime events', () => {
     expect(((await s.emitWithAck('broken')) as { error: { code: string } }).error.code).toBe('ERR_OUTPUT_INVALID');
   });
 
+  it('masks and unmasks ids with payloadAuthTokenKey, as on HTTP', async () => {
+    f = await startRealtime();
+    const seen: unknown[] = [];
+    f.portal.onEvent('whois', { description: 'Masked ids', input: z.object({ userId: z.string() }), gate: { payloadAuthTokenKey: 'userId' } }, ({ input }) => {
+      seen.push(input.userId);
+      return { userId: 'friend-9' };
+    });
+    const s = await f.connect(await f.token('1'));
+    const masked = (await s.emitWithAck('whois', { userId: await f.token('friend-3') })) as { userId: string };
+    expect(seen).toEqual(['friend-3']);
+    expect(masked.userId).not.toBe('friend-9');
+    expect((await f.portal.tokens.verify(masked.userId)).id).toBe('friend-9');
+    expect(((await s.emitWithAck('whois', { userId: 'raw-id' })) as { error: { code: string } }).error.code).toMatch(/^ERR_AUTH/);
+    expect(seen).toEqual(['friend-3']);
+  });
+
   it('lets listeners attached through portal.io receive events gatehouse does not handle', async () => {
     f = await startRealtime();
     f.portal.io.on('connection', (socket) => socket.on('raw', (x: number, ack: (v: number) => void) => ack(x * 2)));

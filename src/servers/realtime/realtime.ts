@@ -427,7 +427,13 @@ export class Realtime {
       windowRejected: false,
       seq: 0,
     };
-    if (token === undefined) {
+    const apiKey = token === undefined ? this.apiKeyOf(socket) : undefined;
+    if (apiKey !== undefined) {
+      // Service clients may connect with an API key header instead of a token (no expiry, no revocation).
+      const identity = this.gates.auth.apiKeys.match(apiKey);
+      if (!identity) throw new AuthError('ERR_AUTH_API_KEY', 'The API key is not valid');
+      socket.data.identity = identity;
+    } else if (token === undefined) {
       if (!this.options.allowAnonymous) throw new AuthError('ERR_AUTH_MISSING', 'A token is required: connect with auth: { token }');
       socket.data.identity = null;
     } else {
@@ -439,6 +445,13 @@ export class Realtime {
       state.expiresAtMs = expiresAtMs;
     }
     this.pending.set(socket, state);
+  }
+
+  private apiKeyOf(socket: RealtimeSocket): string | undefined {
+    if (this.gates.auth.apiKeys.size === 0) return undefined;
+    const v = socket.handshake.headers[this.gates.auth.apiKeyHeader.toLowerCase()];
+    const key = Array.isArray(v) ? v[0] : v;
+    return key !== undefined && key.length > 0 ? key : undefined;
   }
 
   private toHandshakeError(err: unknown): ExtendedError {
