@@ -62,6 +62,7 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     name: 'notes',
     dataDir,
     auth: { secret: options.secret, accessTtl: '1h' },
+    websocket: true,
     ...options.portal,
   });
   const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES });
@@ -71,8 +72,14 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     }
   }
 
+  // Health: /ready turns 503 when the database stops answering; /status shows the version.
+  portal.addCheck('database', () => (db.queryOne('SELECT 1 AS ok')?.ok === 1 ? 'OK' : 'RED'), { critical: true, timeoutMs: 1000 });
+  portal.addStatusField('version', process.env.npm_package_version ?? '0.1.0');
+  portal.onClose(() => db.close());
+
   const tasks = new TaskBuffer({
     dataDir,
+    lifecycle: portal.lifecycle, // workers pause while the service is not ACTIVE
     workers: 2,
     maxAttempts: 4,
     backoff: { type: 'exponential', delayMs: 500, maxDelayMs: 10_000, jitter: true },
@@ -146,8 +153,10 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
       const { lastInsertRowid } = db.insert('notes', { user_id: userId, text: input.text, tags: input.tags ?? null, created_at: createdAt });
       const id = Number(lastInsertRowid);
       tasks.push('NOTE_WEBHOOK', { noteId: id, userId }, { dedupeKey: `note-${id}` });
+      const note = { id, text: input.text, tags: input.tags ?? null, createdAt };
+      void portal.sendToUser(userId, 'note_created', note); // every open tab of this user
       setStatus(201);
-      return { id, text: input.text, tags: input.tags ?? null, createdAt };
+      return note;
     },
   );
 
@@ -215,6 +224,32 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     },
   );
 
+  // --- realtime: sockets authenticate with the same tokens; a shared "team" group ---
+  portal.onEvent(
+    'join_team',
+    { description: 'Join a team group', gate: { auth: 'bearer', scopes: ['notes:read'] }, input: z.object({ teamId: z.string().regex(/^[a-z0-9-]{1,32}$/) }) },
+    async ({ input, socket }) => {
+      await portal.joinGroup(socket, `team-${input.teamId}`);
+      return { joined: input.teamId, members: await portal.groupMembers(`team-${input.teamId}`) };
+    },
+  );
+  portal.onEvent(
+    'team_message',
+    {
+      description: 'Say something to a team you joined',
+      gate: { auth: 'bearer', scopes: ['notes:write'] },
+      input: z.object({ teamId: z.string().regex(/^[a-z0-9-]{1,32}$/), text: z.string().min(1).max(500) }),
+    },
+    async ({ input, identity, socket }) => {
+      if (!socket.rooms.has(`group:team-${input.teamId}`)) throw new HttpError(403, 'Join the team first', { code: 'NOT_IN_TEAM' });
+      await portal.sendToGroup(`team-${input.teamId}`, 'team_message', { from: identity!.id, text: input.text });
+      return { delivered: true };
+    },
+  );
+
+  // Maintenance: POST /admin/lifecycle (scope lifecycle:admin, which the demo admin has) flips the state;
+  // gated routes then answer 503 with Retry-After while /health, /ready and /status keep working.
+
   // --- the express fallback still serves ordinary routes ---
   portal.app.get('/', (_req, res) => {
     res.type('text/plain').send('notes service: see /openapi.json\n');
@@ -228,9 +263,8 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     tasks,
     close: () => {
       closing ??= (async () => {
-        await portal.close();
         await tasks.stop({ timeoutMs: 5000 });
-        await db.close();
+        await portal.close(); // closes the database too (registered with onClose)
       })();
       return closing;
     },

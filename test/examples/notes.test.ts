@@ -1,3 +1,4 @@
+import { io as connect } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNotesApp, type NotesApp } from '../../examples/notes/app.js';
 import { TEST_SECRET, tempDir } from '../helpers.js';
@@ -87,5 +88,42 @@ describe('examples/notes', () => {
     const [mail] = app.db.fetch('outbox');
     expect(mail).toMatchObject({ to_address: 'demo@example.com', subject: 'Your notes digest' });
     expect(String(mail!.body)).toContain('remember the milk');
+  });
+
+  it('pushes a new note to every socket of its user, and only theirs', async () => {
+    const demo = await login('demo', 'demo-password');
+    const admin = await login('admin', 'admin-password');
+    const open = (token: string) => connect(base, { auth: { token }, transports: ['websocket'], reconnection: false });
+    const tabs = [open(demo), open(demo), open(admin)];
+    try {
+      await Promise.all(tabs.map((s) => new Promise((resolve, reject) => s.once('connect', resolve).once('connect_error', reject))));
+      const received = tabs.map(() => [] as unknown[]);
+      tabs.forEach((s, i) => s.on('note_created', (n: unknown) => received[i]!.push(n)));
+      const joined = await tabs[0]!.emitWithAck('join_team', { teamId: 'core' });
+      expect(joined).toMatchObject({ joined: 'core' });
+      const bad = await tabs[0]!.emitWithAck('join_team', { teamId: 'NOT VALID' });
+      expect(bad.error.code).toBe('ERR_VALIDATION');
+      await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'pushed' }) });
+      for (let i = 0; i < 50 && (received[0]!.length === 0 || received[1]!.length === 0); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(received.map((r) => r.length)).toEqual([1, 1, 0]);
+    } finally {
+      for (const s of tabs) s.close();
+    }
+  });
+
+  it('lets the admin flip maintenance: gated routes answer 503, health stays up', async () => {
+    const admin = await login('admin', 'admin-password');
+    const demo = await login('demo', 'demo-password');
+    const set = await call(admin, '/admin/lifecycle', { method: 'POST', body: JSON.stringify({ state: 'MAINTENANCE', message: 'Back soon', retryAfterSec: 120 }) });
+    expect(set.status).toBe(200);
+    const gated = await call(demo, '/api/notes');
+    expect(gated.status).toBe(503);
+    expect(gated.headers.get('retry-after')).toBe('120');
+    expect(await gated.json()).toMatchObject({ code: 'SERVICE_MAINTENANCE', detail: 'Back soon' });
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    const status = await (await fetch(`${base}/status`)).json();
+    expect(status).toMatchObject({ lifecycle: 'MAINTENANCE', version: expect.any(String), checks: { database: { state: 'OK' } } });
+    await call(admin, '/admin/lifecycle', { method: 'POST', body: JSON.stringify({ state: 'ACTIVE' }) });
+    expect((await call(demo, '/api/notes')).status).toBe(200);
   });
 });
