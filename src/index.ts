@@ -150,7 +150,7 @@ export type {
 } from './buffers/index.js';
 
 // Realtime (src/servers/realtime): Socket.IO identities, groups, gated events (via `websocket` on ServicePortal).
-export { Realtime, RealtimeError, DISCONNECT_NOTICE } from './servers/realtime/index.js';
+export { Realtime, RealtimeError, DISCONNECT_NOTICE, REFRESH_EVENT } from './servers/realtime/index.js';
 export type {
   EventConfig,
   EventContext,

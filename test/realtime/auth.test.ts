@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DISCONNECT_NOTICE, z } from '../../src/index.js';
+import { DISCONNECT_NOTICE, REFRESH_EVENT, z } from '../../src/index.js';
 import { TEST_SECRET } from '../helpers.js';
 import { collect, disconnected, settle, startRealtime, waitFor, type RealtimeFixture } from './helpers.js';
 
@@ -103,6 +103,27 @@ describe('Realtime handshake', () => {
     expect(reason).toBe('io server disconnect');
     expect(notices).toEqual([{ code: 'ERR_AUTH_EXPIRED', message: 'The token has expired' }]);
     expect(b.connected).toBe(true);
+  });
+
+  it('lets a live socket swap its token for a fresh one of the same user', async () => {
+    f = await startRealtime({ auth: { clockToleranceSec: 0 } });
+    f.portal.onEvent('scopes', { description: 'Lists scopes', input: z.unknown() }, ({ identity }) => identity?.scopes);
+    const old = await f.token('42', [], '2s');
+    const s = await f.connect(old);
+    expect(((await s.emitWithAck(REFRESH_EVENT, { token: await f.token('43', [], '10m') })) as { error: { code: string } }).error.code).toBe('ERR_AUTH_SUBJECT');
+    expect(((await s.emitWithAck(REFRESH_EVENT, { token: 'garbage' })) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MALFORMED');
+    expect(((await s.emitWithAck(REFRESH_EVENT, {})) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MISSING');
+    const fresh = await f.token('42', ['notes:write'], '10m');
+    const ok = (await s.emitWithAck(REFRESH_EVENT, { token: fresh })) as { ok: boolean; expiresAtMs: number };
+    expect(ok.ok).toBe(true);
+    expect(ok.expiresAtMs).toBeGreaterThan(Date.now() + 5 * 60_000);
+    expect(await s.emitWithAck('scopes')).toEqual(['notes:write']);
+    await f.portal.revokeToken(old); // the old token no longer holds the socket
+    await new Promise((r) => setTimeout(r, 2200)); // past the old token's expiry
+    expect(s.connected).toBe(true);
+    const gone = disconnected(s);
+    await f.portal.revokeToken(fresh);
+    expect(await gone).toBe('io server disconnect');
   });
 
   it('refuses new handshakes and gated events while the lifecycle is not ACTIVE', async () => {

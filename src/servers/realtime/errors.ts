@@ -8,6 +8,7 @@ export type RealtimeErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_GROUP_LIMIT'
   | 'ERR_GROUP_NAME'
+  | 'ERR_AUTH_SUBJECT'
   | 'ERR_ORIGIN'
   | 'ERR_INTERNAL';
 

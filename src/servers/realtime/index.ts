@@ -1,4 +1,4 @@
-export { Realtime, DISCONNECT_NOTICE } from './realtime.js';
+export { Realtime, DISCONNECT_NOTICE, REFRESH_EVENT } from './realtime.js';
 export type {
   EventConfig,
   EventContext,

@@ -110,7 +110,13 @@ interface EventEntry {
 /** Client-side event announcing why the server is about to disconnect the socket: `{ code, message }`. */
 export const DISCONNECT_NOTICE = 'gatehouse:disconnect';
 
-const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'error', 'newListener', 'removeListener', 'removeAllListeners', DISCONNECT_NOTICE]);
+/**
+ * Client-side event to swap the socket's token for a fresh one of the same user without reconnecting:
+ * `socket.emitWithAck('gatehouse:auth', { token })` acks `{ ok: true, expiresAtMs }` or `{ error }`.
+ */
+export const REFRESH_EVENT = 'gatehouse:auth';
+
+const RESERVED_EVENTS = new Set([REFRESH_EVENT, 'connect', 'connect_error', 'disconnect', 'disconnecting', 'error', 'newListener', 'removeListener', 'removeAllListeners', DISCONNECT_NOTICE]);
 const MAX_NAME_LENGTH = 128;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const USER_PREFIX = 'user:';
@@ -476,10 +482,7 @@ export class Realtime {
         this.kick(state, 'ERR_AUTH_REVOKED', 'The token has been revoked');
         return;
       }
-      let set = this.byRevocationKey.get(state.revocationKey);
-      if (!set) this.byRevocationKey.set(state.revocationKey, (set = new Set()));
-      set.add(state);
-      this.scheduleExpiry(state);
+      this.track(state);
     }
     socket.use((packet, next) => this.onPacket(state, packet, next));
     socket.on('disconnect', () => this.forget(state));
@@ -512,15 +515,27 @@ export class Realtime {
   }
 
   private forget(state: SocketState): void {
+    this.untrack(state);
+    this.states.delete(state.socket.id);
+  }
+
+  /** Index the socket under its token's revocation key and arm its expiry timer. */
+  private track(state: SocketState): void {
+    if (state.revocationKey === undefined) return;
+    let set = this.byRevocationKey.get(state.revocationKey);
+    if (!set) this.byRevocationKey.set(state.revocationKey, (set = new Set()));
+    set.add(state);
+    this.scheduleExpiry(state);
+  }
+
+  private untrack(state: SocketState): void {
     clearTimeout(state.expiryTimer);
     state.expiryTimer = undefined;
-    this.states.delete(state.socket.id);
-    if (state.revocationKey !== undefined) {
-      const set = this.byRevocationKey.get(state.revocationKey);
-      if (set) {
-        set.delete(state);
-        if (set.size === 0) this.byRevocationKey.delete(state.revocationKey);
-      }
+    if (state.revocationKey === undefined) return;
+    const set = this.byRevocationKey.get(state.revocationKey);
+    if (set) {
+      set.delete(state);
+      if (set.size === 0) this.byRevocationKey.delete(state.revocationKey);
     }
   }
 
@@ -532,6 +547,13 @@ export class Realtime {
     const ack = typeof last === 'function' ? (last as (...args: unknown[]) => void) : undefined;
     if (!this.withinRate(state)) {
       ack?.(errorAck('ERR_RATE_LIMITED', `Too many events: at most ${this.options.eventsPerSecond} per second`, 1));
+      return;
+    }
+    if (name === REFRESH_EVENT) {
+      this.refresh(state, packet.length > (ack ? 2 : 1) ? packet[1] : undefined).then(
+        (result) => ack?.(result),
+        (err: unknown) => ack?.(this.toErrorAck(err, new SocketCall(REFRESH_EVENT, `${state.socket.id}:auth`, state, undefined))),
+      );
       return;
     }
     const entry = typeof name === 'string' ? this.events.get(name) : undefined;
@@ -565,6 +587,27 @@ export class Realtime {
       () => ack?.(call.result === undefined ? null : call.result),
       (err: unknown) => ack?.(this.toErrorAck(err, call)),
     );
+  }
+
+  /** Swap a socket's token for a fresh one of the same identity: new expiry, new revocation key, new scopes. */
+  private async refresh(state: SocketState, payload: unknown): Promise<{ ok: true; expiresAtMs: number }> {
+    const token = payload !== null && typeof payload === 'object' ? (payload as { token?: unknown }).token : undefined;
+    if (typeof token !== 'string' || token.length === 0) throw new AuthError('ERR_AUTH_MISSING', `${REFRESH_EVENT} needs { token }`);
+    const identity = await this.gates.tokens.verify(token);
+    const current = state.socket.data.identity;
+    if (current && (current.via !== 'bearer' || current.id !== identity.id)) {
+      throw new RealtimeError('ERR_AUTH_SUBJECT', 'The new token must belong to the same user', 403);
+    }
+    if (!state.socket.connected || !this.states.has(state.socket.id)) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The socket is gone', 410);
+    const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
+    this.untrack(state);
+    state.token = token;
+    state.revocationKey = key;
+    state.expiresAtMs = expiresAtMs;
+    state.socket.data.identity = identity;
+    this.track(state);
+    if (!current) await state.socket.join(USER_PREFIX + identity.id);
+    return { ok: true, expiresAtMs };
   }
 
   /** Fixed one-second windows; repeated abuse ends the connection. */
