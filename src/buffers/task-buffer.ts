@@ -116,6 +116,11 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers> {
   lifecycle?: LifecycleLike;
   /** Take no new jobs while `lifecycle.status !== 'ACTIVE'`. @defaultValue true */
   pauseWhenNotActive?: boolean;
+  /**
+   * Keep the process alive while started (for a dedicated worker process with nothing else running). By
+   * default the buffer's timers are unref'd, so they never hold a server process open. @defaultValue false
+   */
+  keepAlive?: boolean;
   /** Logger (a child `{ component: 'task-buffer' }` is taken). @defaultValue the gatehouse default logger */
   logger?: Logger;
 }
@@ -136,8 +141,37 @@ interface Running {
   row: ClaimedRow;
   type: string;
   data: unknown;
-  ac: AbortController;
+  ctx: JobContext;
   settled: Promise<void>;
+}
+
+/** Handler context; the AbortController is created only if the handler reads `signal` (hot path). */
+class JobContext implements TaskContext {
+  private ac: AbortController | undefined;
+  private reason: unknown;
+  private aborted = false;
+
+  constructor(
+    readonly id: number,
+    readonly type: string,
+    readonly attempts: number,
+    readonly maxAttempts: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.aborted) this.ac.abort(this.reason);
+    }
+    return this.ac.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.ac?.abort(reason);
+  }
 }
 
 const DEFAULTS = {
@@ -151,6 +185,7 @@ const DEFAULTS = {
   timeoutMs: 30_000,
   pollIntervalMs: 500,
   pauseWhenNotActive: true,
+  keepAlive: false,
 } as const satisfies Partial<TaskBufferOptions>;
 
 function toError(err: unknown): Error {
@@ -190,6 +225,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     timeoutMs: number;
     pollIntervalMs: number;
     pauseWhenNotActive: boolean;
+    keepAlive: boolean;
   };
   private readonly backoff: ResolvedBackoff;
   private readonly onError: TaskErrorHook | undefined;
@@ -227,6 +263,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     checkOption(Number.isInteger(o.leaseMs) && o.leaseMs >= 100, 'leaseMs', 'an integer >= 100', o.leaseMs);
     checkOption(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0, 'timeoutMs', 'a number >= 0', o.timeoutMs);
     checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
+    checkOption(typeof o.keepAlive === 'boolean', 'keepAlive', 'a boolean', o.keepAlive);
     checkOption(typeof o.pauseWhenNotActive === 'boolean', 'pauseWhenNotActive', 'a boolean', o.pauseWhenNotActive);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
     const handlers = (options.handlers ?? {}) as TaskHandlers;
@@ -248,6 +285,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       timeoutMs: o.timeoutMs,
       pollIntervalMs: o.pollIntervalMs,
       pauseWhenNotActive: o.pauseWhenNotActive,
+      keepAlive: o.keepAlive,
     };
     this.onError = o.onError;
     this.lifecycle = o.lifecycle;
@@ -330,7 +368,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
         if (!this.paused) this.schedulePump();
       });
     }
-    this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs).unref();
+    this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs);
+    if (!this.o.keepAlive) this.pollTimer.unref();
     this.renewTimer = setInterval(() => this.renewLeases(), Math.max(50, Math.floor(this.o.leaseMs / 3))).unref();
     this.schedulePump();
     return this;
@@ -389,10 +428,10 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   }
 
   private run(row: ClaimedRow): void {
-    const ac = new AbortController();
     const type = row.type ?? '';
+    const ctx = new JobContext(row.id, type, row.attempts, row.max_attempts);
     let data: unknown;
-    const r: Running = { row, type, data: undefined, ac, settled: Promise.resolve() };
+    const r: Running = { row, type, data: undefined, ctx, settled: Promise.resolve() };
     this.inFlight.set(row.id, r);
     try {
       data = JSON.parse(row.payload);
@@ -407,14 +446,13 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       this.fail(r, new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, 'ERR_BUFFER_UNKNOWN_TASK'));
       return;
     }
-    const ctx: TaskContext = { id: row.id, type, attempts: row.attempts, maxAttempts: row.max_attempts, signal: ac.signal };
-    r.settled = this.execute(handler, data, ctx, ac).then(
+    r.settled = this.execute(handler, data, ctx).then(
       (result) => this.succeed(r, result),
       (err: unknown) => this.fail(r, toError(err)),
     );
   }
 
-  private execute(handler: TaskHandler, data: unknown, ctx: TaskContext, ac: AbortController): Promise<unknown> {
+  private execute(handler: TaskHandler, data: unknown, ctx: JobContext): Promise<unknown> {
     let p: Promise<unknown>;
     try {
       p = Promise.resolve(handler(data, ctx));
@@ -426,7 +464,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         const err = new BufferError(`task ${ctx.type} (job ${ctx.id}) timed out after ${timeoutMs} ms`, 'ERR_BUFFER_TIMEOUT');
-        ac.abort(err);
+        ctx.abort(err);
         reject(err);
       }, timeoutMs);
       p.then(
@@ -602,7 +640,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.flushCompletions();
     let released = 0;
     for (const r of this.inFlight.values()) {
-      r.ac.abort(new BufferError('task buffer stopped before the job finished', 'ERR_BUFFER_CLOSED'));
+      r.ctx.abort(new BufferError('task buffer stopped before the job finished', 'ERR_BUFFER_CLOSED'));
       try {
         if (this.store.releaseLease(r.row.id, r.row.lease_token, this.queue)) released++;
       } catch (err) {

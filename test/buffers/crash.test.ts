@@ -122,6 +122,29 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
     await probe.close();
   }
 
+  it('an idle worker in another process picks up jobs pushed later (cross-process polling)', async () => {
+    const queue = 'poll';
+    const sideDb = path.join(dir, 'side-effects.db');
+    const worker = startWorker(dir, sideDb, queue, false, 1);
+    children.push(worker);
+    await worker.ready;
+    await sleep(200); // the worker is idle now: nothing was pushed yet
+    const pusher = new TaskBuffer({ dataDir: dir, queue, handlers: { EFFECT: () => undefined } });
+    const ids = [0, 1, 2].map((seq) => pusher.push('EFFECT', { seq }));
+    await pusher.stop();
+    const probe = new PersistentQueue({ dataDir: dir, name: queue });
+    const end = Date.now() + 15_000;
+    while (probe.stats().done < 3 && Date.now() < end) await sleep(25);
+    expect(probe.stats()).toEqual({ pending: 0, active: 0, done: 3, failed: 0, dead: 0 });
+    await probe.close();
+    worker.proc.kill('SIGKILL');
+    await worker.exited;
+    const side = new Database(sideDb, { readonly: true });
+    const rows = side.prepare('SELECT job_id FROM effects ORDER BY job_id').all() as { job_id: number }[];
+    side.close();
+    expect(rows.map((r) => r.job_id)).toEqual(ids);
+  }, 30_000);
+
   it('one worker killed at random moments at least 10 times: every job done exactly once, none lost', async () => {
     await scenario(1);
   }, 120_000);
