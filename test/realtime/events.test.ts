@@ -121,3 +121,16 @@ describe('Realtime events', () => {
     await waitFor(() => s.connected);
   });
 });
+
+describe('Realtime event registration', () => {
+  // Runs in the default (strict) enforce mode; skipped when the environment picks another.
+  it.skipIf((process.env.GATEHOUSE_ENFORCE ?? 'strict') !== 'strict')('applies the enforcer registration rule: strict mode needs a description and an input schema', async () => {
+    f = await startRealtime();
+    const portal = f.portal;
+    expect(() => portal.onEvent('bare', {}, () => 1)).toThrow(/event 'bare': description is missing or empty; input schema is missing/);
+    expect(() => portal.onEvent('bare', { description: 'x', input: {} as unknown as undefined }, () => 1)).toThrow(/input is not a zod schema/);
+    portal.onEvent('bare', { description: 'Now fine', input: z.unknown() }, () => 1);
+    const s = await f.connect(await f.token('1'));
+    expect(await s.emitWithAck('bare')).toBe(1);
+  });
+});

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server as IoServer, type DefaultEventsMap, type ExtendedError, type RemoteSocket, type Socket } from 'socket.io';
 import type { ZodType, z } from 'zod';
+import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, compileGate, type GateConfig, type GateServices, type LifecycleMode } from '../gates/index.js';
@@ -84,6 +85,8 @@ export interface RealtimeHost {
   corsOrigins?: readonly string[];
   /** Whether CORS allows credentials (for the polling transport). */
   corsCredentials?: boolean;
+  /** Registration rule mode for event handlers (the portal's `enforce` option). @defaultValue the process mode */
+  enforceMode?: EnforceMode;
 }
 
 /** Per-socket state kept in this process only (timers cannot travel through an adapter). */
@@ -271,6 +274,8 @@ export class Realtime {
     if (RESERVED_EVENTS.has(name)) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: "${name}" is reserved by Socket.IO or gatehouse`);
     if (this.events.has(name)) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: "${name}" is already registered`);
     if (typeof handler !== 'function') throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent ${name}: handler must be a function`);
+    // The enforcer's registration rule, as for endpoints: strict mode needs a description and an input schema.
+    checkHandlerRegistration({ kind: 'event', name, description: config.description, input: config.input, handler, mode: this.host.enforceMode });
     const gate = config.gate ?? {};
     const route = `socket ${name}`;
     const compiled = compileGate(gate, this.gates, route);
