@@ -167,6 +167,15 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     this.log = (o.logger ?? defaultLogger()).child({ component: 'database-buffer', queue: this.queue });
   }
 
+  /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
+  private safeEmit<K extends keyof DatabaseBufferEvents>(event: K, ...args: DatabaseBufferEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: DatabaseBufferEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.log.error({ err, event }, 'event listener threw');
+    }
+  }
+
   private record(write: BufferedWrite): number {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
     const payload = serializePayload(write, `${write.op} write`);
@@ -275,7 +284,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     try {
       this.applyRows(rows);
       this.finish(rows);
-      this.emit('applied', rows.length);
+      this.safeEmit('applied', rows.length);
     } catch (err) {
       if (transient(err)) {
         this.hold(rows, err);
@@ -321,7 +330,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     try {
       this.applyRows([row]);
       this.finish([row]);
-      this.emit('applied', 1);
+      this.safeEmit('applied', 1);
       return true;
     } catch (err) {
       if (transient(err)) {
@@ -348,7 +357,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
           this.log.error({ err: hookErr }, 'onError hook threw');
         }
       }
-      this.emit('dead', write, error);
+      this.safeEmit('dead', write, error);
       return true;
     }
   }

@@ -293,6 +293,15 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
   }
 
+  /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
+  private safeEmit<K extends keyof TaskBufferEvents>(event: K, ...args: TaskBufferEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: TaskBufferEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.log.error({ err, event }, 'event listener threw');
+    }
+  }
+
   private live(): QueueStore {
     if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
     return this.store;
@@ -419,7 +428,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (rows.length === 0) {
       if (this.inFlight.size === 0 && this.completions.length === 0 && this.workedSinceDrain) {
         this.workedSinceDrain = false;
-        this.emit('drained');
+        this.safeEmit('drained');
       }
       return;
     }
@@ -512,7 +521,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     for (let i = 0; i < batch.length; i++) {
       const { r, result } = batch[i] as { r: Running; result: unknown };
       this.inFlight.delete(r.row.id);
-      if (ok[i]) this.emit('completed', this.info(r), result);
+      if (ok[i]) this.safeEmit('completed', this.info(r), result);
       else this.log.warn({ jobId: r.row.id }, 'job finished after its lease was lost; another worker owns it now');
     }
     for (const row of claimed) this.run(row);
@@ -541,8 +550,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     }
     if (applied) {
       const info = this.info(r);
-      this.emit('failed', info, error, !final);
-      if (final) this.emit('dead', info, error);
+      this.safeEmit('failed', info, error, !final);
+      if (final) this.safeEmit('dead', info, error);
       else this.wakeAt(runAt);
     }
     this.schedulePump();

@@ -278,6 +278,21 @@ describe('TaskBuffer', () => {
     expect(ran).toEqual([1, 2, 3]);
   });
 
+  it('a throwing event listener does not break the worker loop', async () => {
+    const ran: number[] = [];
+    const tasks = buffer({ handlers: { T: (d: number) => void ran.push(d) } });
+    tasks.on('completed', () => {
+      throw new Error('listener bug');
+    });
+    tasks.start();
+    tasks.push('T', 1);
+    await waitFor(() => tasks.stats().done === 1);
+    tasks.push('T', 2);
+    await waitFor(() => tasks.stats().done === 2);
+    expect(ran).toEqual([1, 2]);
+    expect(tasks.running).toBe(0);
+  });
+
   it('rejects bad options naming the option', () => {
     expect(() => new TaskBuffer({ dataDir: dir, workers: 0 })).toThrow(/option workers/);
     expect(() => new TaskBuffer({ dataDir: dir, handlers: { X: 'nope' as never } })).toThrow(/option handlers.X/);
