@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferError, PersistentQueue, TaskBuffer, UnrecoverableError, type TaskBufferOptions, type TaskHandlers, type TaskJobInfo } from '../../src/buffers/index.js';
+import { Lifecycle } from '../../src/lifecycle/index.js';
 import { TestLifecycle, tempDir, waitFor } from './helpers.js';
 
 const FAST = { type: 'fixed', delayMs: 20, jitter: false } as const;
@@ -230,6 +231,21 @@ describe('TaskBuffer', () => {
     await waitFor(() => ran.length === 2);
     await tasks.stop();
     expect(lifecycle.listenerCount).toBe(0);
+  });
+
+  it('pauses with the real gatehouse Lifecycle (MAINTENANCE) and resumes on ACTIVE', async () => {
+    const lifecycle = new Lifecycle();
+    const ran: string[] = [];
+    const tasks = buffer({ lifecycle, pollIntervalMs: 20, handlers: { T: (d: string) => void ran.push(d) } });
+    tasks.start();
+    await lifecycle.set('MAINTENANCE');
+    tasks.push('T', 'held');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ran).toEqual([]);
+    await lifecycle.set('ACTIVE');
+    await waitFor(() => ran.length === 1);
+    await tasks.stop();
+    await lifecycle.close();
   });
 
   it('keeps running while not ACTIVE when pauseWhenNotActive is false', async () => {
