@@ -277,8 +277,8 @@ export class ServicePortal {
           gates: this.gates,
           log: this.log,
           clientIp: (req) => this.resolveIp(req),
-          // Structural: read whatever lifecycle the portal has at handshake time.
-          lifecycleStatus: () => (this as unknown as { lifecycle?: { status: string } }).lifecycle,
+          lifecycleStatus: () => this.lifecycle,
+          enforceMode: options.enforce,
           corsOrigins: options.cors?.origins,
           corsCredentials: options.cors?.credentials,
         },
@@ -297,7 +297,9 @@ export class ServicePortal {
   private addHealthRoutes(options: PortalHealthOptions): void {
     const board = this.healthBoard;
     const serve = (path: string | undefined, fallback: string, produce: (req: IncomingMessage, requestId: string) => RawResponse | Promise<RawResponse>, pipeline?: Pipeline): void => {
-      this.addRawRoute('GET', path ?? fallback, {
+      const route = path ?? fallback;
+      if (!route.startsWith('/')) throw new GatehouseError(`health: paths must start with "/", got ${route}`, { code: 'ERR_OPTIONS' });
+      const target: RouteTarget = {
         handle: (req, res, _p, _q, requestId) => {
           const gate = pipeline ? pipeline(this.gateCallFor(req, res, requestId)) : undefined;
           Promise.resolve(gate)
@@ -307,7 +309,10 @@ export class ServicePortal {
               (err: unknown) => this.sendError(req, res, err, requestId, 0, null),
             );
         },
-      });
+      };
+      // HEAD too: load balancers often probe with it (node sends the headers only).
+      this.addRawRoute('GET', route, target);
+      this.addRawRoute('HEAD', route, target);
     };
     const statusGate = options.statusGate ? compilePipeline({ guards: compileGate({ ...options.statusGate, lifecycle: 'exempt' }, this.gates, 'GET /status').guards }) : undefined;
     const statusPath = options.statusPath ?? '/status';

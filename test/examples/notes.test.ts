@@ -96,7 +96,7 @@ describe('examples/notes', () => {
     const open = (token: string) => connect(base, { auth: { token }, transports: ['websocket'], reconnection: false });
     const tabs = [open(demo), open(demo), open(admin)];
     try {
-      await Promise.all(tabs.map((s) => new Promise((resolve, reject) => s.once('connect', resolve).once('connect_error', reject))));
+      await Promise.all(tabs.map((s) => new Promise<void>((resolve, reject) => s.once('connect', () => resolve()).once('connect_error', reject))));
       const received = tabs.map(() => [] as unknown[]);
       tabs.forEach((s, i) => s.on('note_created', (n: unknown) => received[i]!.push(n)));
       const joined = await tabs[0]!.emitWithAck('join_team', { teamId: 'core' });

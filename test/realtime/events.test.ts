@@ -124,8 +124,8 @@ describe('Realtime events', () => {
 
 describe('Realtime event registration', () => {
   // Runs in the default (strict) enforce mode; skipped when the environment picks another.
-  it.skipIf((process.env.GATEHOUSE_ENFORCE ?? 'strict') !== 'strict')('applies the enforcer registration rule: strict mode needs a description and an input schema', async () => {
-    f = await startRealtime();
+  it('applies the enforcer registration rule: strict mode needs a description and an input schema', async () => {
+    f = await startRealtime({ enforce: 'strict' });
     const portal = f.portal;
     expect(() => portal.onEvent('bare', {}, () => 1)).toThrow(/event 'bare': description is missing or empty; input schema is missing/);
     expect(() => portal.onEvent('bare', { description: 'x', input: {} as unknown as undefined }, () => 1)).toThrow(/input is not a zod schema/);

@@ -315,3 +315,15 @@ describe('Gates: CORS', () => {
     expect(() => new ServicePortal({ dataDir: dir, auth: { secret: TEST_SECRET }, cors: { origins: ['https://app.example.com/'] } })).toThrow(/exactly/);
   });
 });
+
+describe('Gates: token lifetimes', () => {
+  it('reads a numeric ttl as seconds from now', async () => {
+    const { portal } = makePortalStarted();
+    const token = await portal.tokens.issue({ sub: '1', ttl: 120 });
+    const { claims } = await portal.tokens.verify(token);
+    const exp = Number(claims?.exp);
+    expect(exp - now()).toBeGreaterThan(110);
+    expect(exp - now()).toBeLessThanOrEqual(120);
+    await expect(portal.tokens.issue({ sub: '1', ttl: -5 })).rejects.toThrow(/positive number of seconds/);
+  });
+});

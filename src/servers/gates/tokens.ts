@@ -146,7 +146,8 @@ export class TokenService {
       .setSubject(options.sub)
       .setIssuedAt()
       .setJti(randomUUID())
-      .setExpirationTime(options.ttl ?? this.ttl);
+      // jose reads a number as an absolute epoch; gatehouse's ttl numbers are seconds from now.
+      .setExpirationTime(toDuration(options.ttl ?? this.ttl));
     if (this.options.issuer) jwt.setIssuer(this.options.issuer);
     if (this.options.audience) jwt.setAudience([...toArray(this.options.audience)]);
     return jwt.sign(key);
@@ -223,6 +224,12 @@ export class TokenService {
     }
     this.cache.set(hash, entry);
   }
+}
+
+function toDuration(ttl: string | number): string {
+  if (typeof ttl !== 'number') return ttl;
+  if (!Number.isFinite(ttl) || ttl <= 0) throw new GateConfigError('token ttl must be a positive number of seconds');
+  return `${Math.floor(ttl)}s`;
 }
 
 function toArray<T>(v: T | readonly T[]): readonly T[] {
