@@ -42,7 +42,7 @@ export interface DatabaseBufferOptions {
   file?: string;
   /** Queue name inside the store. @defaultValue `'db-writes:' + absolute path of mainDb` */
   queue?: string;
-  /** Durability of the recorded writes (the queue store), see {@link Durability}. @defaultValue 'normal' */
+  /** Durability of the recorded writes (queue store), and of the main database when `mainDb` is a path. @defaultValue 'normal' */
   durability?: Durability;
   /** Wait for another process's write lock up to this many ms. @defaultValue 5000 */
   busyTimeoutMs?: number;
@@ -152,7 +152,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     checkOption(Number.isInteger(o.retryDelayMs) && o.retryDelayMs >= 0, 'retryDelayMs', 'an integer >= 0', o.retryDelayMs);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
     this.ownsDb = typeof o.mainDb === 'string';
-    this.db = o.mainDb instanceof Database ? o.mainDb : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs });
+    this.db = o.mainDb instanceof Database ? o.mainDb : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
     try {
       this.queue = o.queue ?? `db-writes:${this.db.path}`;
       checkQueueName(this.queue, 'queue');

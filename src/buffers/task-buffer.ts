@@ -633,7 +633,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
 
   private async doStop(timeoutMs: number): Promise<void> {
     this.stopping = true;
-    for (const t of [this.pollTimer, this.renewTimer, this.retryTimer]) if (t) clearTimeout(t);
+    // The renew timer keeps running while in-flight jobs finish, so their leases do not lapse meanwhile.
+    for (const t of [this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
     this.unsubscribe?.();
     this.unlisten?.();
@@ -645,6 +646,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       await Promise.race([waitAll(), new Promise<void>((res) => (timer = setTimeout(res, timeoutMs)))]);
       clearTimeout(timer);
     }
+    if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.completionFlush) clearImmediate(this.completionFlush);
     this.flushCompletions();
     let released = 0;
