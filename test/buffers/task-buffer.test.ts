@@ -166,6 +166,25 @@ describe('TaskBuffer', () => {
     expect(aborted).toEqual([true]);
   });
 
+  it('renews the lease of a long job (also while stop() waits), so no other worker takes it', async () => {
+    const runs: string[] = [];
+    const slowHandler = async (d: string): Promise<void> => {
+      runs.push(d);
+      await new Promise((r) => setTimeout(r, 900));
+    };
+    const a = buffer({ leaseMs: 300, timeoutMs: 0, handlers: { T: slowHandler } });
+    const b = buffer({ queue: a.queue, leaseMs: 300, pollIntervalMs: 20, handlers: { T: slowHandler } });
+    const id = a.start().push('T', 'long');
+    await waitFor(() => runs.length === 1);
+    b.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await a.stop({ timeoutMs: 5000 });
+    expect(runs).toEqual(['long']);
+    const probe = new PersistentQueue({ dataDir: dir, name: a.queue });
+    expect(probe.get(id)).toMatchObject({ state: 'done', attempts: 1 });
+    await probe.close();
+  });
+
   it('stop() lets short in-flight jobs finish', async () => {
     const finished: number[] = [];
     const started: number[] = [];
