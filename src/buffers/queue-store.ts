@@ -355,7 +355,8 @@ export class QueueStore {
    */
   insert(queue: string, job: InsertJob): InsertResult {
     this.assertOpen();
-    const r = this.insertOne(queue, job, Date.now());
+    // With a dedupe key, the insert and the lookup of the existing live job must see the same snapshot.
+    const r = job.dedupeKey === null ? this.insertOne(queue, job, Date.now()) : this.insertManyTx(queue, [job])[0]!;
     if (r.created) this.notify(queue);
     return r;
   }
