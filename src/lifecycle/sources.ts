@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -131,11 +132,32 @@ export class FileSource implements LifecycleSource {
     renameSync(tmp, this.path);
   }
 
-  /** Poll the file's stat and report changes. */
+  /**
+   * Poll the file's stat and report changes. The first poll always reports one, so a write that lands between
+   * the initial read and the first stat is never missed (fs.watchFile takes its baseline asynchronously).
+   */
   watch(changed: () => void): () => void {
-    const listener = (): void => changed();
-    watchFile(this.path, { interval: this.intervalMs, persistent: false }, listener);
-    return () => unwatchFile(this.path, listener);
+    let last: string | undefined;
+    let busy = false;
+    let stopped = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      stat(this.path).then(
+        (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
+        (err: NodeJS.ErrnoException) => `missing:${err.code ?? ''}`,
+      ).then((sig) => {
+        busy = false;
+        if (stopped || sig === last) return;
+        last = sig;
+        changed();
+      });
+    }, this.intervalMs);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 }
 

@@ -243,3 +243,19 @@ describe('GET/POST /admin/lifecycle', () => {
     expect(portal.lifecycle.snapshot).toMatchObject({ state: 'PAUSED', message: 'keep', retryAfterSec: 9 });
   });
 });
+
+describe('health routes and HEAD', () => {
+  it('answer HEAD with the GET status and no body', async () => {
+    const made = makePortal();
+    try {
+      await made.start();
+      const head = await fetch(made.url('/health'), { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
+      await made.portal.lifecycle.decommission();
+      expect((await fetch(made.url('/ready'), { method: 'HEAD' })).status).toBe(503);
+    } finally {
+      await made.stop();
+    }
+  });
+});
