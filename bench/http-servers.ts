@@ -1,6 +1,6 @@
 // The servers measured by bench/http.ts, all in this one process, each on its own port.
 // Every case serves the same JSON for GET /greet?name=bench&count=3.
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { ServicePortal, z } from '../src/index.js';
 const SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 const reply = (name: string, count: number) => ({ message: `Hello, ${name}!`, count });
 
-async function listen(server: import('node:http').Server): Promise<number> {
+async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
 }
