@@ -1,5 +1,5 @@
 import { EnforcementError } from './errors.js';
-import { enforcerLogger, getEnforceMode, type EnforceMode } from './mode.js';
+import { enforcerLogger, getEnforceMode, isEnforceModeExplicit, type EnforceMode } from './mode.js';
 
 /** What kind of handler is being registered. */
 export type HandlerKind = 'endpoint' | 'event' | 'task';
@@ -16,7 +16,10 @@ export interface HandlerRegistration {
   input?: unknown;
   /** The handler itself; when given it must be a function. */
   handler?: unknown;
-  /** Override the process-wide mode for this check (e.g. from a portal option). @defaultValue `enforce.mode()` */
+  /**
+   * Override the process-wide mode for this check (e.g. from a portal option).
+   * @defaultValue `enforce.mode()` when it was chosen explicitly (`GATEHOUSE_ENFORCE`, `enforce.configure`), else `'warn'`
+   */
   mode?: EnforceMode;
 }
 
@@ -26,7 +29,10 @@ const warned = new Set<string>();
 /**
  * Apply the registration rules to an endpoint, event or task handler: it needs a non-empty description and
  * an input schema. In `strict` mode a violation throws `EnforcementError` (`ERR_ENFORCE_HANDLER`); in `warn`
- * mode it is logged once per handler; in `off` mode nothing is checked.
+ * mode it is logged once per handler; in `off` mode nothing is checked. Registration is refused only when strict
+ * was chosen on purpose (`GATEHOUSE_ENFORCE=strict`, `enforce.configure`, or the caller's `mode`): with the
+ * built-in default a missing description or schema is reported, so a new project starts without friction and a
+ * team turns the rule into a gate by setting the mode in CI.
  *
  * @returns the problems found (empty when the registration is fine, and always empty in `off` mode)
  * @example
@@ -35,7 +41,7 @@ const warned = new Set<string>();
  * ```
  */
 export function checkHandlerRegistration(registration: HandlerRegistration): readonly string[] {
-  const mode = registration.mode ?? getEnforceMode();
+  const mode = registration.mode ?? (isEnforceModeExplicit() ? getEnforceMode() : 'warn');
   if (mode === 'off') return [];
   const { kind, name, description, input, handler } = registration;
   const problems: string[] = [];

@@ -44,6 +44,18 @@ function modeFromEnv(): EnforceMode {
   return parseMode(raw, 'GATEHOUSE_ENFORCE');
 }
 
+/** Whether the mode was chosen on purpose: `GATEHOUSE_ENFORCE` is set or `enforce.configure({ mode })` was called. */
+let explicit: boolean | undefined;
+
+/**
+ * Whether the mode was chosen on purpose (`GATEHOUSE_ENFORCE` or `enforce.configure({ mode })`) rather than being
+ * the built-in default.
+ */
+export function isEnforceModeExplicit(): boolean {
+  explicit ??= (process.env.GATEHOUSE_ENFORCE ?? '').trim() !== '';
+  return explicit;
+}
+
 /** The mode in force now (reads `GATEHOUSE_ENFORCE` on first use). */
 export function getEnforceMode(): EnforceMode {
   current ??= modeFromEnv();
@@ -55,8 +67,13 @@ export function getEnforceMode(): EnforceMode {
  * stay unwrapped; wrappers made in `strict`/`warn` follow later changes (`off` makes them pass straight through).
  */
 export function configureEnforcer(config: EnforceConfig): void {
-  if (config.mode === undefined) current = modeFromEnv();
-  else current = parseMode(config.mode, 'enforce.configure({ mode })');
+  if (config.mode === undefined) {
+    current = modeFromEnv();
+    explicit = undefined;
+  } else {
+    current = parseMode(config.mode, 'enforce.configure({ mode })');
+    explicit = true;
+  }
   if (config.logger !== undefined) logger = config.logger.child({ component: 'enforcer' });
 }
 

@@ -67,4 +67,19 @@ describe('checkHandlerRegistration', () => {
     enforce.configure({ mode: 'strict' });
     expect(checkHandlerRegistration({ kind: 'endpoint', name: 'GET /off', mode: 'off' })).toEqual([]);
   });
+
+  it('reports instead of refusing under the built-in default; refuses once strict is chosen on purpose', () => {
+    const saved = process.env.GATEHOUSE_ENFORCE;
+    delete process.env.GATEHOUSE_ENFORCE;
+    try {
+      enforce.configure({}); // back to the environment: nothing set, so the built-in default
+      expect(checkHandlerRegistration({ kind: 'event', name: 'join_team', input, handler })).toEqual(['description is missing or empty']);
+      process.env.GATEHOUSE_ENFORCE = 'strict';
+      enforce.configure({});
+      expect(caught(() => checkHandlerRegistration({ kind: 'event', name: 'join_team', input, handler })).code).toBe('ERR_ENFORCE_HANDLER');
+    } finally {
+      if (saved === undefined) delete process.env.GATEHOUSE_ENFORCE;
+      else process.env.GATEHOUSE_ENFORCE = saved;
+    }
+  });
 });
