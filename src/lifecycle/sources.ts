@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { Database } from '../database/index.js';
 import { LifecycleError } from './errors.js';
 import { validateRecord, type LifecycleRecord, type LifecycleState } from './states.js';
 
@@ -164,14 +164,20 @@ export class FileSource implements LifecycleSource {
 /** File name of the shared lifecycle store inside `dataDir`. */
 export const LIFECYCLE_DB_FILE = 'gatehouse-lifecycle.db';
 
-interface StateRow {
+const SELECT_STATE = 'SELECT state, message, retry_after_sec, updated_at, updated_by, version FROM lifecycle_state WHERE id = 1';
+const UPSERT_STATE = `INSERT INTO lifecycle_state (id, state, message, retry_after_sec, updated_at, updated_by, version)
+  VALUES (1, ?, ?, ?, ?, ?, 1)
+  ON CONFLICT(id) DO UPDATE SET state = excluded.state, message = excluded.message, retry_after_sec = excluded.retry_after_sec,
+    updated_at = excluded.updated_at, updated_by = excluded.updated_by, version = version + 1`;
+
+type StateRow = {
   state: string;
   message: string | null;
   retry_after_sec: number | null;
   updated_at: number;
   updated_by: string | null;
   version: number;
-}
+};
 
 /**
  * The state in SQLite (`gatehouse-lifecycle.db` in `dataDir`), shared by every process on the host and by the
@@ -179,10 +185,7 @@ interface StateRow {
  */
 export class SqliteSource implements LifecycleSource {
   readonly name: string = 'sqlite';
-  private readonly db: BetterSqlite3.Database;
-  private readonly selectStmt: BetterSqlite3.Statement<[], StateRow>;
-  private readonly versionStmt: BetterSqlite3.Statement<[], { version: number }>;
-  private readonly upsertStmt: BetterSqlite3.Statement<[string, string | null, number | null, number, string]>;
+  private readonly db: Database;
   private closed = false;
 
   constructor(
@@ -191,38 +194,22 @@ export class SqliteSource implements LifecycleSource {
   ) {
     try {
       mkdirSync(dataDir, { recursive: true });
-      this.db = new BetterSqlite3(join(dataDir, LIFECYCLE_DB_FILE));
+      this.db = new Database({
+        path: join(dataDir, LIFECYCLE_DB_FILE),
+        tables: {
+          lifecycle_state:
+            'id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, message TEXT, retry_after_sec INTEGER, updated_at INTEGER NOT NULL, updated_by TEXT, version INTEGER NOT NULL DEFAULT 1',
+        },
+      });
     } catch (err) {
       throw new LifecycleError(`lifecycle store in ${dataDir}: cannot open it`, 'ERR_LIFECYCLE_SOURCE', err);
-    }
-    try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('busy_timeout = 5000');
-      this.db.exec(`CREATE TABLE IF NOT EXISTS lifecycle_state (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        state TEXT NOT NULL,
-        message TEXT,
-        retry_after_sec INTEGER,
-        updated_at INTEGER NOT NULL,
-        updated_by TEXT,
-        version INTEGER NOT NULL DEFAULT 1
-      )`);
-      this.selectStmt = this.db.prepare('SELECT state, message, retry_after_sec, updated_at, updated_by, version FROM lifecycle_state WHERE id = 1');
-      this.versionStmt = this.db.prepare('SELECT version FROM lifecycle_state WHERE id = 1');
-      this.upsertStmt = this.db.prepare(`INSERT INTO lifecycle_state (id, state, message, retry_after_sec, updated_at, updated_by, version)
-        VALUES (1, ?, ?, ?, ?, ?, 1)
-        ON CONFLICT(id) DO UPDATE SET state = excluded.state, message = excluded.message, retry_after_sec = excluded.retry_after_sec,
-          updated_at = excluded.updated_at, updated_by = excluded.updated_by, version = version + 1`);
-    } catch (err) {
-      this.db.close();
-      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot prepare it`, 'ERR_LIFECYCLE_SOURCE', err);
     }
   }
 
   /** The stored row, validated; `null` when nothing was ever stored. */
   read(): LifecycleRecord | null {
     if (this.closed) throw new LifecycleError('lifecycle store is closed', 'ERR_LIFECYCLE_CLOSED');
-    const row = this.selectStmt.get();
+    const row = this.db.queryOne<StateRow>(SELECT_STATE);
     if (!row) return null;
     return parseRecord(
       { state: row.state, message: row.message, retryAfterSec: row.retry_after_sec, updatedAt: row.updated_at, updatedBy: row.updated_by ?? undefined },
@@ -235,7 +222,7 @@ export class SqliteSource implements LifecycleSource {
     if (this.closed) throw new LifecycleError('lifecycle store is closed', 'ERR_LIFECYCLE_CLOSED');
     const problem = validateRecord(record.state, record.message, record.retryAfterSec);
     if (problem) throw new LifecycleError(problem, 'ERR_LIFECYCLE_INPUT');
-    this.upsertStmt.run(record.state, record.message ?? null, record.retryAfterSec ?? null, record.updatedAt ?? Date.now(), record.updatedBy ?? `pid ${process.pid}@${hostname()}`);
+    this.db.execute(UPSERT_STATE, [record.state, record.message ?? null, record.retryAfterSec ?? null, record.updatedAt ?? Date.now(), record.updatedBy ?? `pid ${process.pid}@${hostname()}`]);
   }
 
   /** Poll the row's version; report when it moved. */
@@ -268,13 +255,14 @@ export class SqliteSource implements LifecycleSource {
   }
 
   private currentVersion(): number | undefined {
-    return this.versionStmt.get()?.version;
+    const row = this.db.queryOne<{ version: number }>('SELECT version FROM lifecycle_state WHERE id = 1');
+    return row?.version;
   }
 
   /** Close the database. Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.db.close();
+    void this.db.close();
   }
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { Database } from '../../database/index.js';
 import { RateLimiterMemory, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { GateCall, GateStep } from '../pipeline/index.js';
 import { GateConfigError, RateLimitError } from './errors.js';
@@ -40,7 +40,7 @@ function singleStep(l: Limiter): GateStep {
 
 /** Creates rate limiters on one store; owns the SQLite handle when the store is shared. */
 export class RateLimitFactory {
-  private db: BetterSqlite3.Database | undefined;
+  private db: Database | undefined;
   private count = 0;
 
   constructor(
@@ -95,18 +95,17 @@ export class RateLimitFactory {
     if (this.store === 'memory') return { by, points: rule.points, limiter: new RateLimiterMemory(opts) };
     if (!this.db) {
       mkdirSync(this.dataDir, { recursive: true });
-      this.db = new BetterSqlite3(join(this.dataDir, 'gatehouse-ratelimit.db'));
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('busy_timeout = 5000');
+      // Database sets busy_timeout before switching to WAL, so processes starting together don't trip on a lock.
+      this.db = new Database({ path: join(this.dataDir, 'gatehouse-ratelimit.db') });
     }
     this.count++;
-    const limiter = new RateLimiterSQLite({ ...opts, storeClient: this.db, storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 });
+    const limiter = new RateLimiterSQLite({ ...opts, storeClient: this.db.raw(), storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 });
     return { by, points: rule.points, limiter };
   }
 
   /** Close the shared SQLite handle, if any. Safe to call twice. */
   close(): void {
-    this.db?.close();
+    void this.db?.close();
     this.db = undefined;
   }
 }
