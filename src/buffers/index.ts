@@ -5,13 +5,14 @@
  */
 export { PersistentQueue } from './persistent-queue.js';
 export type { PersistentQueueOptions, PushInput, LeasedJob, JobInfo, FailOptions } from './persistent-queue.js';
-export { TaskBuffer } from './task-buffer.js';
+export { TaskBuffer, defineTask } from './task-buffer.js';
 export type {
   TaskBufferOptions,
   TaskBufferEvents,
   TaskContext,
   TaskHandler,
   TaskHandlers,
+  TaskDefinition,
   TaskData,
   TaskJobInfo,
   TaskPushOptions,

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import type { output as ZodOutput, input as ZodInput, ZodType } from 'zod';
+import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
@@ -30,11 +32,44 @@ export type TaskHandler<D = unknown> = {
   handle(data: D, job: TaskContext): unknown;
 }['handle'];
 
-/** Handlers by task type. */
-export type TaskHandlers = Record<string, TaskHandler>;
+/**
+ * A task handler with its contract: what it does and the zod schema of its data. `push()` validates the data
+ * against `input` (a bad payload is refused and nothing is stored) and stores the parsed value; `handle`
+ * receives it. The parsed value must be JSON data (no `Date`, `Map`, ...), since it is stored as JSON.
+ */
+export interface TaskDefinition<S extends ZodType = ZodType> {
+  /** What the task does (required in strict enforce mode). */
+  description: string;
+  /** Schema of the task's data, checked at `push()`/`pushMany()` (required in strict enforce mode). */
+  input: S;
+  /** Runs one attempt; same contract as a bare {@link TaskHandler}. */
+  handle(data: ZodOutput<S>, job: TaskContext): unknown;
+}
 
-/** The data type a handler accepts. */
-export type TaskData<F> = F extends (data: infer D, job: TaskContext) => unknown ? D : unknown;
+/** Handlers by task type: a bare function or a {@link TaskDefinition}. */
+export type TaskHandlers = Record<string, TaskHandler | TaskDefinition>;
+
+/** The data type `push()` accepts for a handler: the schema's input type for a definition. */
+export type TaskData<F> = F extends { input: infer S extends ZodType }
+  ? ZodInput<S>
+  : F extends (data: infer D, job: TaskContext) => unknown
+    ? D
+    : unknown;
+
+/**
+ * Define a task with a description and an input schema, so `handle` gets the schema's parsed type.
+ * Returns the definition unchanged (a typing helper; an inline object literal works too).
+ * @param definition - `{ description, input, handle }`
+ * @returns the same definition
+ * @example
+ * ```ts
+ * handlers: { SEND_DIGEST: defineTask({ description: 'Mail the daily digest', input: z.object({ userId: z.number() }),
+ *   handle: async (data, job) => mailer.digest(data.userId, { signal: job.signal }) }) }
+ * ```
+ */
+export function defineTask<S extends ZodType>(definition: TaskDefinition<S>): TaskDefinition<S> {
+  return definition;
+}
 
 /** A job as seen by events. */
 export interface TaskJobInfo {
@@ -123,6 +158,13 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers> {
   keepAlive?: boolean;
   /** Logger (a child `{ component: 'task-buffer' }` is taken). @defaultValue the gatehouse default logger */
   logger?: Logger;
+  /**
+   * Handler registration rules (enforcer): in `strict` every handler must be a {@link TaskDefinition} with a
+   * description and an input schema, or the constructor throws `EnforcementError` (`ERR_ENFORCE_HANDLER`);
+   * `warn` logs the problems once per handler; `off` checks nothing. Input schemas are applied at push in
+   * every mode. @defaultValue the process mode (`GATEHOUSE_ENFORCE` / `enforce.configure()`)
+   */
+  enforce?: EnforceMode;
 }
 
 /** Options of `push`. */
@@ -135,6 +177,21 @@ export interface TaskPushOptions {
   dedupeKey?: string;
   /** Overrides the buffer's `maxAttempts` for this job. */
   maxAttempts?: number;
+}
+
+/** A registered handler: the function and, for a definition, its input schema. */
+interface Registered {
+  fn: TaskHandler;
+  input: ZodType | undefined;
+}
+
+const ENFORCE_MODES: readonly EnforceMode[] = ['strict', 'warn', 'off'];
+
+/** Zod issue paths and messages, short: `to: Invalid email; attempts: Too small`. */
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const shown = issues.slice(0, 5).map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
+  if (issues.length > 5) shown.push(`... ${issues.length - 5} more`);
+  return shown.join('; ');
 }
 
 interface Running {
@@ -188,6 +245,21 @@ const DEFAULTS = {
   keepAlive: false,
 } as const satisfies Partial<TaskBufferOptions>;
 
+/** Validate one `handlers` entry and apply the enforcer's registration rules to it. */
+function registerHandler(type: string, entry: unknown, mode: EnforceMode | undefined): Registered {
+  if (typeof entry === 'function') {
+    checkHandlerRegistration({ kind: 'task', name: type, handler: entry, ...(mode === undefined ? {} : { mode }) });
+    return { fn: entry as TaskHandler, input: undefined };
+  }
+  const def = entry as Partial<TaskDefinition> | null;
+  checkOption(typeof def === 'object' && def !== null && typeof def.handle === 'function', `handlers.${type}`, 'a function or { description, input, handle }', entry);
+  const { description, input, handle } = def as Partial<TaskDefinition>;
+  checkHandlerRegistration({ kind: 'task', name: type, description, input, handler: handle, ...(mode === undefined ? {} : { mode }) });
+  // Whatever the mode, an input that is given must be usable: push() relies on it.
+  checkOption(input === undefined || (typeof input === 'object' && input !== null && typeof (input as { safeParse?: unknown }).safeParse === 'function'), `handlers.${type}.input`, 'a zod schema', input);
+  return { fn: handle as TaskHandler, input };
+}
+
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(typeof err === 'string' ? err : safeString(err));
 }
@@ -216,7 +288,7 @@ function safeString(v: unknown): string {
 export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmitter<TaskBufferEvents> {
   /** Queue name inside the store. */
   readonly queue: string;
-  private readonly handlers: Map<string, TaskHandler>;
+  private readonly handlers: Map<string, Registered>;
   private readonly store: QueueStore;
   private readonly o: {
     workers: number;
@@ -267,11 +339,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     checkOption(typeof o.pauseWhenNotActive === 'boolean', 'pauseWhenNotActive', 'a boolean', o.pauseWhenNotActive);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
     const handlers = (options.handlers ?? {}) as TaskHandlers;
-    checkOption(typeof handlers === 'object' && handlers !== null, 'handlers', 'an object of functions', handlers);
+    checkOption(typeof handlers === 'object' && handlers !== null, 'handlers', 'an object of functions or { description, input, handle }', handlers);
+    checkOption(o.enforce === undefined || ENFORCE_MODES.includes(o.enforce), 'enforce', `one of ${ENFORCE_MODES.join(', ')}`, o.enforce);
     this.handlers = new Map();
-    for (const [type, fn] of Object.entries(handlers)) {
-      checkOption(typeof fn === 'function', `handlers.${type}`, 'a function', fn);
-      this.handlers.set(type, fn);
+    for (const [type, entry] of Object.entries(handlers) as [string, unknown][]) {
+      this.handlers.set(type, registerHandler(type, entry, o.enforce));
     }
     if (o.lifecycle !== undefined) {
       checkOption(typeof o.lifecycle.onChange === 'function' && typeof o.lifecycle.status === 'string', 'lifecycle', 'an object with status and onChange()', o.lifecycle);
@@ -345,10 +417,18 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   }
 
   private prepare(type: string, data: unknown, options: TaskPushOptions, now: number): InsertJob {
-    if (!this.handlers.has(type)) {
+    const handler = this.handlers.get(type);
+    if (!handler) {
       throw new BufferError(`unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`, 'ERR_BUFFER_UNKNOWN_TASK');
     }
     if (typeof options !== 'object' || options === null) throw new BufferError('push options must be an object', 'ERR_BUFFER_INVALID_INPUT');
+    if (handler.input) {
+      const parsed = handler.input.safeParse(data);
+      if (!parsed.success) {
+        throw new BufferError(`data of task ${type} does not match its input schema: ${describeIssues(parsed.error.issues)}`, 'ERR_BUFFER_INVALID_PAYLOAD', parsed.error);
+      }
+      data = parsed.data;
+    }
     return {
       type,
       payload: serializePayload(data, `data of task ${type}`),
@@ -455,7 +535,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       this.fail(r, new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, 'ERR_BUFFER_UNKNOWN_TASK'));
       return;
     }
-    r.settled = this.execute(handler, data, ctx).then(
+    r.settled = this.execute(handler.fn, data, ctx).then(
       (result) => this.succeed(r, result),
       (err: unknown) => this.fail(r, toError(err)),
     );
