@@ -121,7 +121,7 @@ export type {
 } from './client/index.js';
 
 // Buffers (src/buffers): durable SQLite queue store, PersistentQueue, TaskBuffer, DatabaseBuffer.
-export { PersistentQueue, TaskBuffer, DatabaseBuffer, BufferError, UnrecoverableError, QUEUE_FILE } from './buffers/index.js';
+export { PersistentQueue, TaskBuffer, DatabaseBuffer, BufferError, UnrecoverableError, QUEUE_FILE, defineTask } from './buffers/index.js';
 export type {
   BufferErrorCode,
   BufferedWrite,
@@ -140,6 +140,7 @@ export type {
   TaskBufferOptions,
   TaskContext,
   TaskData,
+  TaskDefinition,
   TaskErrorHook,
   TaskHandler,
   TaskHandlers,
