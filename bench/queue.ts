@@ -1,8 +1,9 @@
 /**
  * Queue benchmark: TaskBuffer end-to-end jobs/s (push -> handler -> complete), push-only and pushMany, at
- * durability 'normal' and 'full', against a minimal hand-written better-sqlite3 queue loop doing the same
- * work on the same machine in the same run (same WAL mode and synchronous setting). Rounds alternate the
- * order of the contenders; medians and ratios are printed.
+ * durability 'normal' and 'full', against plainjob (npm devDependency, its better-sqlite3 driver) and a
+ * minimal hand-written better-sqlite3 queue loop doing the same work on the same machine in the same run
+ * (same WAL mode and synchronous setting for all three). Rounds rotate the order of the contenders; medians
+ * and ratios are printed.
  *
  *   npm run bench:queue            (tsx bench/queue.ts [--rounds=N] [--normal=N] [--full=N])
  */
@@ -10,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { better, defineQueue, defineWorker } from 'plainjob';
 import { TaskBuffer, type Durability } from '../src/buffers/index.js';
 
 process.env.GATEHOUSE_LOG_LEVEL ??= 'silent';
@@ -75,9 +77,63 @@ async function baseline(durability: Durability, n: number): Promise<Result> {
   return { push, pushMany, e2e };
 }
 
+const silent = { error: (): void => undefined, warn: (): void => undefined, info: (): void => undefined, debug: (): void => undefined };
+
+/** plainjob on its better-sqlite3 driver, with the same WAL + synchronous pragmas. */
+function plainQueue(file: string, durability: Durability): ReturnType<typeof defineQueue> {
+  const db = new BetterSqlite3(file, { timeout: 5000 });
+  const queue = defineQueue({ connection: better(db), logger: silent });
+  // defineQueue sets WAL and synchronous = NORMAL itself; set the level under test after it.
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  const sync = db.pragma('synchronous', { simple: true });
+  if (sync !== (durability === 'full' ? 2 : 1)) throw new Error(`plainjob connection synchronous=${String(sync)}`);
+  return queue;
+}
+
+async function plainjob(durability: Durability, n: number): Promise<Result> {
+  const dir = tmp();
+  const q1 = plainQueue(path.join(dir, 'push.db'), durability);
+  let t = performance.now();
+  for (let i = 0; i < n; i++) q1.add('JOB', { i });
+  const push = n / ((performance.now() - t) / 1000);
+  q1.close();
+
+  const q2 = plainQueue(path.join(dir, 'push-many.db'), durability);
+  t = performance.now();
+  for (let i = 0; i < n; i += CHUNK) q2.addMany('JOB', Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => ({ i: i + k })));
+  const pushMany = n / ((performance.now() - t) / 1000);
+  q2.close();
+
+  const queue = plainQueue(path.join(dir, 'e2e.db'), durability);
+  let done = 0;
+  let resolveDone: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (resolveDone = resolve));
+  const worker = defineWorker('JOB', async (job) => void (await handler(JSON.parse(job.data) as { i: number })), {
+    queue,
+    logger: silent,
+    pollIntervall: 10,
+    onCompleted: () => {
+      if (++done === n) resolveDone();
+    },
+  });
+  void worker.start();
+  t = performance.now();
+  for (let i = 0; i < n; i++) queue.add('JOB', { i });
+  await finished;
+  const e2e = n / ((performance.now() - t) / 1000);
+  await worker.stop();
+  const doneRows = queue.countJobs({ status: 2 });
+  if (doneRows !== n) throw new Error(`plainjob done ${doneRows} of ${n}`);
+  queue.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { push, pushMany, e2e };
+}
+
 async function gatehouse(durability: Durability, n: number): Promise<Result> {
   const dir = tmp();
-  const opts = { dataDir: dir, durability, workers: 16, handlers: { JOB: handler } };
+  // Bare handler as in the API contract; registration rules off so nothing is logged per round.
+  const opts = { dataDir: dir, durability, workers: 16, enforce: 'off', handlers: { JOB: handler } } as const;
 
   const p1 = new TaskBuffer({ ...opts, queue: 'push' });
   let t = performance.now();
@@ -119,26 +175,24 @@ const median = (xs: number[]): number => {
 const fmt = (x: number): string => Math.round(x).toString().padStart(7);
 
 console.log(`Node ${process.version}, ${os.cpus().length} cores, rounds=${ROUNDS}, jobs normal=${JOBS.normal} full=${JOBS.full}`);
+const contenders = { 'hand-written': baseline, plainjob, TaskBuffer: gatehouse } as const;
+type Name = keyof typeof contenders;
+const names = Object.keys(contenders) as Name[];
 for (const durability of ['normal', 'full'] as const) {
   const n = JOBS[durability];
-  await baseline(durability, Math.min(n, 1000)); // warm-up (JIT, page cache)
-  await gatehouse(durability, Math.min(n, 1000));
-  const base: Result[] = [];
-  const ours: Result[] = [];
+  for (const name of names) await contenders[name](durability, Math.min(n, 1000)); // warm-up (JIT, page cache)
+  const results: Record<Name, Result[]> = { 'hand-written': [], plainjob: [], TaskBuffer: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    if (r % 2 === 0) {
-      base.push(await baseline(durability, n));
-      ours.push(await gatehouse(durability, n));
-    } else {
-      ours.push(await gatehouse(durability, n));
-      base.push(await baseline(durability, n));
+    // Rotate the order each round so no contender always runs first or last.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length] as Name;
+      results[name].push(await contenders[name](durability, n));
     }
   }
   console.log(`\ndurability=${durability} (${n} jobs, medians of ${ROUNDS} rounds, jobs/s)`);
-  console.log('metric      hand-written  TaskBuffer   ratio');
+  console.log('metric      hand-written   plainjob  TaskBuffer   TB/plainjob  TB/hand-written');
   for (const k of ['push', 'pushMany', 'e2e'] as const) {
-    const b = median(base.map((x) => x[k]));
-    const o = median(ours.map((x) => x[k]));
-    console.log(`${k.padEnd(10)}  ${fmt(b)}      ${fmt(o)}     ${(o / b).toFixed(2)}`);
+    const [b, p, o] = names.map((name) => median(results[name].map((x) => x[k]))) as [number, number, number];
+    console.log(`${k.padEnd(10)}  ${fmt(b)}      ${fmt(p)}    ${fmt(o)}      ${(o / p).toFixed(2).padStart(5)}        ${(o / b).toFixed(2).padStart(5)}`);
   }
 }
