@@ -97,6 +97,26 @@ function isMemory(file: string): boolean {
 }
 
 /**
+ * Put the file in WAL mode (persistent in the file). Two processes creating the same file at once can both hold a
+ * shared lock and want an exclusive one; SQLite then answers SQLITE_BUSY at once instead of calling the busy
+ * handler (that would deadlock), so the switch is retried here for up to the busy timeout.
+ */
+function switchToWal(db: BetterSqlite3.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
+      Atomics.wait(pause, 0, 0, Math.min(50, 5 * (attempt + 1))); // a short synchronous back-off: opening is synchronous
+    }
+  }
+}
+
+/**
  * Acquire the shared connection for a path, opening and configuring it on first use.
  * @param settings - path and connection settings
  * @returns the shared connection (its `refs` already incremented)
@@ -125,8 +145,7 @@ export function acquire(settings: OpenSettings): SharedConnection {
   try {
     db.pragma(`busy_timeout = ${settings.busyTimeoutMs}`);
     if (!settings.readonly) {
-      // journal_mode is persistent in the file; switching needs a lock, which busy_timeout waits for.
-      if (!memory) db.pragma('journal_mode = WAL');
+      if (!memory) switchToWal(db, settings.busyTimeoutMs);
       db.pragma(`synchronous = ${settings.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     }
     db.pragma('foreign_keys = ON');
