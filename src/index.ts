@@ -146,8 +146,6 @@ export type {
   TaskHandlers,
   TaskJobInfo,
   TaskPushOptions,
-  BackoffOptions as TaskBackoffOptions,
-  BackoffType as TaskBackoffType,
 } from './buffers/index.js';
 
 // Realtime (src/servers/realtime): Socket.IO identities, groups, gated events (via `websocket` on ServicePortal).

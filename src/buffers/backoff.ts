@@ -1,25 +1,7 @@
+import { backoffCurve, type BackoffOptions, type BackoffType, type ResolvedBackoff } from '../backoff.js';
 import { BufferError } from './errors.js';
 
-/** How the delay before a retry grows with the attempt number. */
-export type BackoffType = 'exponential' | 'linear' | 'fixed';
-
-/** Retry delay schedule of a TaskBuffer. */
-export interface BackoffOptions {
-  /** Growth of the delay: `delayMs * 2^(n-1)`, `delayMs * n` or `delayMs`. @defaultValue 'exponential' */
-  type?: BackoffType;
-  /** Base delay in ms (delay after the first failed attempt). @defaultValue 1000 */
-  delayMs?: number;
-  /** Upper bound of any single delay in ms. @defaultValue 60000 */
-  maxDelayMs?: number;
-  /**
-   * Randomise each delay to spread retries of many jobs ("equal jitter": a uniform value between half the
-   * computed delay and the full delay). @defaultValue true
-   */
-  jitter?: boolean;
-}
-
-/** Backoff options with every field resolved. */
-export type ResolvedBackoff = Required<BackoffOptions>;
+export type { BackoffOptions, BackoffType, ResolvedBackoff };
 
 const DEFAULTS = {
   type: 'exponential',
@@ -66,20 +48,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
  * @returns the delay in whole ms, never above `maxDelayMs`
  */
 export function backoffDelay(failedAttempts: number, backoff: ResolvedBackoff, random: () => number = Math.random): number {
-  const n = Math.max(1, Math.floor(failedAttempts));
-  let raw: number;
-  switch (backoff.type) {
-    case 'fixed':
-      raw = backoff.delayMs;
-      break;
-    case 'linear':
-      raw = backoff.delayMs * n;
-      break;
-    default:
-      // 2^(n-1) overflows to Infinity for huge n; min() below caps it.
-      raw = backoff.delayMs * 2 ** Math.min(n - 1, 1023);
-  }
-  const capped = Math.min(raw, backoff.maxDelayMs);
+  const capped = backoffCurve(backoff, failedAttempts);
+  // Equal jitter: somewhere between half the delay and all of it, so a retry never comes back right away.
   const delay = backoff.jitter ? capped / 2 + random() * (capped / 2) : capped;
   return Math.round(delay);
 }

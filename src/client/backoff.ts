@@ -1,7 +1,7 @@
 /**
  * Backoff delays (exponential / linear / fixed, full jitter) and `Retry-After` parsing.
  */
-import type { ResolvedBackoff } from './config.js';
+import { backoffCurve, type ResolvedBackoff } from '../backoff.js';
 
 /**
  * Delay in ms before retry number `retry` (1-based). Full jitter picks uniformly in [0, delay].
@@ -11,11 +11,7 @@ import type { ResolvedBackoff } from './config.js';
  * @param random - source of randomness in [0, 1) (injectable for tests)
  */
 export function backoffDelay(backoff: ResolvedBackoff, retry: number, random: () => number = Math.random): number {
-  let delay: number;
-  if (backoff.type === 'fixed') delay = backoff.delayMs;
-  else if (backoff.type === 'linear') delay = backoff.delayMs * retry;
-  else delay = backoff.delayMs * 2 ** (retry - 1);
-  if (delay > backoff.maxDelayMs) delay = backoff.maxDelayMs;
+  const delay = backoffCurve(backoff, retry);
   return backoff.jitter ? Math.floor(random() * (delay + 1)) : delay;
 }
 

@@ -1,15 +1,10 @@
 /**
  * Defaults of the HTTP client and the global, mutable `RequestConfig` object (contract).
  */
+import type { ResolvedBackoff } from '../backoff.js';
 import type { BackoffOptions, CircuitBreakerOptions, RequestDefaults } from './types.js';
 
-/** Fully resolved backoff settings. */
-export interface ResolvedBackoff {
-  type: 'exponential' | 'linear' | 'fixed';
-  delayMs: number;
-  maxDelayMs: number;
-  jitter: boolean;
-}
+export type { ResolvedBackoff };
 
 /** Built-in defaults (see the `@defaultValue` of each {@link RequestDefaults} field). */
 export const DEFAULTS = {

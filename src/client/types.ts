@@ -1,6 +1,7 @@
 /**
  * Public types of the always-resolve HTTP client (API.md section 7).
  */
+import type { BackoffOptions } from '../backoff.js';
 import type { Logger } from '../logger.js';
 import type { HttpResult } from './result.js';
 
@@ -43,20 +44,7 @@ export interface HttpErrorInfo {
   message: string;
 }
 
-/** Backoff curve between retries. */
-export type BackoffType = 'exponential' | 'linear' | 'fixed';
-
-/** Backoff between retries. Delay before retry n (1-based): fixed `delayMs`, linear `delayMs * n`, exponential `delayMs * 2^(n-1)`. */
-export interface BackoffOptions {
-  /** Curve. @defaultValue 'exponential' */
-  type?: BackoffType;
-  /** Base delay in ms. @defaultValue 200 */
-  delayMs?: number;
-  /** Upper bound of one delay in ms (before jitter). @defaultValue 5000 */
-  maxDelayMs?: number;
-  /** Full jitter: wait a uniform random time in [0, delay]. @defaultValue true */
-  jitter?: boolean;
-}
+export type { BackoffOptions, BackoffType } from '../backoff.js';
 
 /** Per-origin circuit breaker settings. */
 export interface CircuitBreakerOptions {
