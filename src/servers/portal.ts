@@ -342,19 +342,7 @@ export class ServicePortal {
 
   /** A gate call for a built-in route (the status gate). */
   private gateCallFor(req: IncomingMessage, res: ServerResponse, requestId: string): GateCall {
-    return {
-      transport: 'http',
-      route: `GET ${pathOf(req.url)}`,
-      requestId,
-      ip: this.clientIp(req),
-      headers: req.headers,
-      identity: null,
-      token: undefined,
-      payload: undefined,
-      input: undefined,
-      result: undefined,
-      setHeader: (name, value) => res.setHeader(name, value),
-    };
+    return guardCall(`GET ${pathOf(req.url)}`, req, res, requestId, this.clientIp(req));
   }
 
   /**
@@ -484,19 +472,8 @@ export class ServicePortal {
     const compiled = compileGate(config, this.gates, route);
     const pipeline = compilePipeline({ guards: compiled.guards });
     return (req: Request, res: Response, next: NextFunction) => {
-      const call: GateCall = {
-        transport: 'http',
-        route: `${req.method} ${req.baseUrl}${req.route ? String((req.route as { path: unknown }).path) : req.path}`,
-        requestId: req.requestId ?? '',
-        ip: this.clientIp(req),
-        headers: req.headers,
-        identity: null,
-        token: undefined,
-        payload: undefined,
-        input: undefined,
-        result: undefined,
-        setHeader: (name, value) => res.setHeader(name, value),
-      };
+      const route = `${req.method} ${req.baseUrl}${req.route ? String((req.route as { path: unknown }).path) : req.path}`;
+      const call = guardCall(route, req, res, req.requestId ?? '', this.clientIp(req));
       pipeline(call).then(
         () => {
           req.identity = call.identity;
@@ -845,6 +822,23 @@ function hasKeys(record: Record<string, unknown>): boolean {
 }
 
 function noop(): void {}
+
+/** A gate call for guards only (express routes, the status gate): no body, no handler. */
+function guardCall(route: string, req: IncomingMessage, res: ServerResponse, requestId: string, ip: string): GateCall {
+  return {
+    transport: 'http',
+    route,
+    requestId,
+    ip,
+    headers: req.headers,
+    identity: null,
+    token: undefined,
+    payload: undefined,
+    input: undefined,
+    result: undefined,
+    setHeader: (name, value) => res.setHeader(name, value),
+  };
+}
 
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
