@@ -83,6 +83,9 @@ export interface FailUpdate {
 
 const SCHEMA_VERSION = 1;
 
+/** Rows per multi-row INSERT in `insertMany` (8 parameters each, far below SQLite's 32766 limit). */
+const INSERT_BLOCK = 100;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
   id           INTEGER PRIMARY KEY,
@@ -148,6 +151,8 @@ export class QueueStore {
   >;
   private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly (readonly [number, number])[], doneOk?: boolean[]) => ClaimedRow[];
   private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
+  /** Multi-row INSERT statements by row count (pushMany hot path: one native call per block of rows). */
+  private readonly insertBlock = new Map<number, Statement>();
   private readonly extendTx: (items: readonly (readonly [number, number])[], until: number) => number;
   private readonly completeManyTx: (items: readonly (readonly [number, number])[]) => boolean[];
 
@@ -266,7 +271,19 @@ export class QueueStore {
     this.insertManyTx = db.transaction((queue: string, jobs: readonly InsertJob[]): InsertResult[] => {
       const now = Date.now();
       const out: InsertResult[] = new Array<InsertResult>(jobs.length);
-      for (let i = 0; i < jobs.length; i++) out[i] = this.insertOne(queue, jobs[i] as InsertJob, now);
+      let i = 0;
+      while (i < jobs.length) {
+        // A run of jobs without dedupe keys goes in multi-row INSERTs; a dedupe key needs its own lookup.
+        let end = i;
+        while (end < jobs.length && end - i < INSERT_BLOCK && (jobs[end] as InsertJob).dedupeKey === null) end++;
+        if (end - i >= 2) {
+          this.insertRows(queue, jobs, i, end, now, out);
+          i = end;
+        } else {
+          out[i] = this.insertOne(queue, jobs[i] as InsertJob, now);
+          i++;
+        }
+      }
       return out;
     }).immediate as never;
 
@@ -331,6 +348,41 @@ export class QueueStore {
 
   private assertOpen(): void {
     if (this.closed) throw new BufferError(`queue store ${this.path} is closed`, 'ERR_BUFFER_CLOSED');
+  }
+
+  /** Insert jobs[from..to) (no dedupe keys) with one multi-row INSERT; inside a write transaction only. */
+  private insertRows(queue: string, jobs: readonly InsertJob[], from: number, to: number, now: number, out: InsertResult[]): void {
+    const count = to - from;
+    let stmt = this.insertBlock.get(count);
+    if (!stmt) {
+      const row = `(?, ?, 'pending', ?, ?, 0, ?, ?, NULL, ?, ?)`;
+      stmt = this.db.prepare(
+        `INSERT INTO jobs (queue, type, state, priority, run_at, attempts, max_attempts, payload, dedupe_key, created_at, updated_at)
+         VALUES ${Array.from({ length: count }, () => row).join(', ')}`,
+      );
+      this.insertBlock.set(count, stmt);
+    }
+    const params: unknown[] = new Array<unknown>(count * 8);
+    for (let k = 0; k < count; k++) {
+      const job = jobs[from + k] as InsertJob;
+      const b = k * 8;
+      params[b] = queue;
+      params[b + 1] = job.type;
+      params[b + 2] = job.priority;
+      params[b + 3] = job.runAt;
+      params[b + 4] = job.maxAttempts;
+      params[b + 5] = job.payload;
+      params[b + 6] = now;
+      params[b + 7] = now;
+    }
+    const r = stmt.run(params);
+    // Rows of one INSERT get consecutive rowids (max(rowid) + 1 each; the write lock is held); check it.
+    const last = Number(r.lastInsertRowid);
+    const first = this.s.get.get(last - count + 1, queue) as { payload: string; created_at: number } | undefined;
+    if (r.changes !== count || first?.payload !== (jobs[from] as InsertJob).payload || first.created_at !== now) {
+      throw new BufferError(`multi-row insert into queue ${queue} stored ${r.changes} of ${count} rows`, 'ERR_BUFFER_STORE');
+    }
+    for (let k = 0; k < count; k++) out[from + k] = { id: last - count + 1 + k, created: true };
   }
 
   private insertOne(queue: string, job: InsertJob, now: number): InsertResult {

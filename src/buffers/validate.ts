@@ -29,6 +29,23 @@ function invalidValue(v: unknown): string | undefined {
   }
 }
 
+/** Thrown by {@link strictReplacer}; turned into a BufferError naming the payload. */
+class InvalidJsonValue extends Error {
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(problem);
+  }
+}
+
+/** JSON.stringify replacer refusing values JSON would drop or change (module-level: no closure per call). */
+function strictReplacer(key: string, v: unknown): unknown {
+  const bad = invalidValue(v);
+  if (bad) throw new InvalidJsonValue(key, bad);
+  return v;
+}
+
 /**
  * Serialise a payload to JSON, refusing values JSON would silently drop or change (functions, symbols,
  * undefined at the top level, NaN/Infinity) or cannot encode (bigint, cycles).
@@ -41,13 +58,11 @@ export function serializePayload(value: unknown, what: string): string {
   if (value === undefined) throw new BufferError(`${what} must be JSON-serialisable, got undefined`, 'ERR_BUFFER_INVALID_PAYLOAD');
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, function replacer(key: string, v: unknown): unknown {
-      const bad = invalidValue(v);
-      if (bad) throw new BufferError(`${what} must be JSON-serialisable: ${key ? `key "${key}" is` : 'value is'} ${bad}`, 'ERR_BUFFER_INVALID_PAYLOAD');
-      return v;
-    });
+    text = JSON.stringify(value, strictReplacer);
   } catch (err) {
-    if (err instanceof BufferError) throw err;
+    if (err instanceof InvalidJsonValue) {
+      throw new BufferError(`${what} must be JSON-serialisable: ${err.key ? `key "${err.key}" is` : 'value is'} ${err.problem}`, 'ERR_BUFFER_INVALID_PAYLOAD');
+    }
     throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, 'ERR_BUFFER_INVALID_PAYLOAD', err);
   }
   if (typeof text !== 'string') throw new BufferError(`${what} must be JSON-serialisable`, 'ERR_BUFFER_INVALID_PAYLOAD');

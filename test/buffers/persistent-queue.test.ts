@@ -190,6 +190,25 @@ describe('PersistentQueue', () => {
     expect(b.stats().active).toBe(1);
   });
 
+  it('a large pushMany (multi-row inserts, a dedupe key mid-batch) returns each job its own id, in order', () => {
+    const a = queue<number>();
+    const b = queue<number>();
+    b.push({ payload: -1 });
+    const live = a.push({ payload: -2, dedupeKey: 'k' });
+    const inputs = Array.from({ length: 257 }, (_, i) => (i === 120 ? { payload: i, dedupeKey: 'k' } : i === 200 ? { payload: i, dedupeKey: 'new' } : { payload: i }));
+    const ids = a.pushMany(inputs);
+    expect(ids).toHaveLength(257);
+    expect(ids[120]).toBe(live); // deduplicated onto the live job
+    const fresh = ids.filter((_, i) => i !== 120);
+    expect(new Set(fresh).size).toBe(256);
+    for (let i = 1; i < fresh.length; i++) expect(fresh[i]! > fresh[i - 1]!).toBe(true);
+    // Every id maps to the payload pushed at that position.
+    const byId = new Map(a.peek(1000).map((j) => [j.id, j.payload]));
+    inputs.forEach((input, i) => expect(byId.get(ids[i]!), `item ${i}`).toBe(i === 120 ? -2 : input.payload));
+    expect(a.stats().pending).toBe(257);
+    expect(b.stats().pending).toBe(1);
+  });
+
   it('close is idempotent and later calls fail clearly', async () => {
     const q = queue<number>();
     q.push({ payload: 1 });
