@@ -68,7 +68,10 @@ export interface PortalOptions {
   openapi?: OpenApiOptions | false;
   /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
   keepAliveTimeoutMs?: number;
-  /** Registration rules for endpoint and event handlers (description and input schema required in strict). @defaultValue the process mode (`GATEHOUSE_ENFORCE`, strict) */
+  /**
+   * Registration rule for endpoint and event handlers: `strict` refuses one without a description or an input
+   * schema, `warn` logs it once, `off` skips the check. @defaultValue `GATEHOUSE_ENFORCE` / `enforce.configure()` when set, else 'warn'
+   */
   enforce?: EnforceMode;
   /**
    * Socket.IO on the same http server, with handshake auth, groups and gated events; `true` for the defaults
@@ -102,7 +105,7 @@ export interface PortalHealthOptions {
 export interface EndpointConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
   /** Method, or several. @defaultValue 'POST' */
   method?: EndpointMethod | readonly EndpointMethod[];
-  /** What the endpoint does: shown in OpenAPI; required in strict enforcement mode. */
+  /** What the endpoint does: shown in OpenAPI; required by the strict registration rule. */
   description?: string;
   /** OpenAPI tags. */
   tags?: readonly string[];
@@ -330,9 +333,6 @@ export class ServicePortal {
       this.log.warn({ state: input.state, by: identity?.id }, 'lifecycle set through the admin endpoint');
       return this.lifecycleView();
     });
-    // Operator surface, not part of the service's API document (find-my-way still refuses a duplicate route).
-    this.routes.delete(`GET ${adminPath}`);
-    this.routes.delete(`POST ${adminPath}`);
   }
 
   private lifecycleView(): Omit<LifecycleSnapshot, 'since' | 'customMessage'> & { since: string } {

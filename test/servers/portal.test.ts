@@ -236,7 +236,9 @@ describe('ServicePortal', () => {
   it('serves an OpenAPI 3.1 document listing every endpoint with its schemas', async () => {
     const doc = await (await fetch(url('/openapi.json'))).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/crash', '/api/echo', '/api/greet', '/api/leaky', '/api/notes', '/api/notes/{id}', '/api/slow', '/api/strip']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/lifecycle', '/api/crash', '/api/echo', '/api/greet', '/api/leaky', '/api/notes', '/api/notes/{id}', '/api/slow', '/api/strip']);
+    expect(doc.paths['/admin/lifecycle'].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/admin/lifecycle'].post.responses['403'].description).toContain('lifecycle:admin');
     const greet = doc.paths['/api/greet'].post;
     expect(greet.summary).toBe('Greets');
     expect(greet.requestBody.content['application/json'].schema.properties.name).toEqual({ type: 'string', minLength: 1 });
