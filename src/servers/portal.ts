@@ -235,6 +235,7 @@ export class ServicePortal {
   private readonly closables: Array<() => void | Promise<void>> = [];
   private removeSignalHandlers: (() => void) | undefined;
   private drainCut = false;
+  private expressGates = 0;
 
   constructor(options: PortalOptions = {}) {
     this.name = options.name ?? DEFAULTS.name;
@@ -399,7 +400,7 @@ export class ServicePortal {
   ): this {
     if (typeof path !== 'string' || !path.startsWith('/')) throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
     if (typeof handler !== 'function') throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
-    // The enforcer's registration rule: in strict mode (the default) a handler needs a description and an input schema.
+    // The enforcer's registration rule: a handler needs a description and an input schema (refused in strict mode).
     checkHandlerRegistration({ kind: 'endpoint', name: path, description: config.description, input: config.input, handler, mode: this.enforceMode });
     const methods = normalizeMethods(config.method, path);
     const limit = config.bodyLimit === undefined ? this.bodyLimit : parseBytes(config.bodyLimit);
@@ -448,7 +449,7 @@ export class ServicePortal {
       const target = new EndpointTarget(route, pipeline, this);
       this.router.on(method, path, noop, target);
       this.routeMethods.add(method);
-      if (method === 'GET' && !methods.includes('HEAD' as EndpointMethod)) {
+      if (method === 'GET') {
         this.router.on('HEAD', path, noop, target);
         this.routeMethods.add('HEAD');
       }
@@ -468,11 +469,11 @@ export class ServicePortal {
    * ```
    */
   gate(config: GateConfig = {}): RequestHandler {
-    const route = `express ${JSON.stringify(config)}`;
+    // Each gate() has its own key, so `rateLimit: { by: 'endpoint' }` counts per mounted gate.
+    const route = `express gate #${++this.expressGates}`;
     const compiled = compileGate(config, this.gates, route);
     const pipeline = compilePipeline({ guards: compiled.guards });
     return (req: Request, res: Response, next: NextFunction) => {
-      const route = `${req.method} ${req.baseUrl}${req.route ? String((req.route as { path: unknown }).path) : req.path}`;
       const call = guardCall(route, req, res, req.requestId ?? '', this.clientIp(req));
       pipeline(call).then(
         () => {

@@ -227,6 +227,18 @@ describe('Gates: rate limits', () => {
     expect([await hit(b), await hit(b)]).toEqual([200, 429]);
   });
 
+  it('counts each portal.gate() on its own', async () => {
+    const { portal, url } = makePortalStarted();
+    const limit = { auth: 'none', rateLimit: { by: 'endpoint', points: 2, windowSec: 60 } } as const;
+    portal.app.get('/a', portal.gate(limit), (_req, res) => void res.json({ route: 'a' }));
+    portal.app.get('/b', portal.gate(limit), (_req, res) => void res.json({ route: 'b' }));
+    await portal.run({ port: 0 });
+    const a = [await fetch(url('/a')), await fetch(url('/a')), await fetch(url('/a'))].map((r) => r.status);
+    const b = [await fetch(url('/b')), await fetch(url('/b'))].map((r) => r.status);
+    expect(a).toEqual([200, 200, 429]);
+    expect(b).toEqual([200, 200]);
+  });
+
   it('shares counts through SQLite between two processes on one dataDir', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
