@@ -63,6 +63,8 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     dataDir,
     auth: { secret: options.secret, accessTtl: '1h' },
     websocket: true,
+    // The state lives in dataDir: `npx gatehouse lifecycle set MAINTENANCE --data-dir ./data` flips every process.
+    lifecycle: { source: 'sqlite' },
     ...options.portal,
   });
   const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES });
