@@ -4,7 +4,7 @@
 // with retries and a visible dead-letter list, a webhook through sendRequest) and the express fallback.
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
-import { Database, HttpError, ServicePortal, TaskBuffer, UnrecoverableError, sendRequest, z, type PortalOptions } from '../../src/index.js';
+import { Database, HttpError, ServicePortal, TaskBuffer, UnrecoverableError, defineTask, sendRequest, z, type PortalOptions } from '../../src/index.js';
 
 /** Options of the example app (all optional; `main.ts` reads them from the environment). */
 export interface NotesAppOptions {
@@ -87,34 +87,40 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     backoff: { type: 'exponential', delayMs: 500, maxDelayMs: 10_000, jitter: true },
     logger: portal.log.child({ component: 'tasks' }),
     handlers: {
-      /** Email a user their notes; an address the relay cannot take is not worth retrying. */
-      SEND_DIGEST: async (data: { userId: string }, job) => {
-        const user = db.fetchOne<{ email: string }>('users', { columns: ['email'], where: { id: Number(data.userId) } });
-        if (!user) throw new UnrecoverableError(`user ${data.userId} does not exist`);
-        if (!user.email.includes('@')) throw new UnrecoverableError(`cannot mail ${user.email}`);
-        const notes = db.fetch<NoteRow>('notes', { where: { user_id: data.userId }, orderBy: 'id' });
-        const body = notes.map((n) => `- ${n.text}`).join('\n') || '(no notes yet)';
-        if (!options.mailRelayUrl) {
-          db.insert('outbox', { to_address: user.email, subject: 'Your notes digest', body, sent_at: Date.now() });
-          return;
-        }
-        const res = await sendRequest({
-          method: 'POST',
-          endpoint: options.mailRelayUrl,
-          body: { to: user.email, subject: 'Your notes digest', body },
-          idempotencyKey: `digest-${job.id}`,
-          signal: job.signal,
-          silent: true,
-        });
-        if (!res.ok) throw new Error(`mail relay: ${res.error?.code ?? 'HTTP_ERROR'} ${res.error?.message ?? ''}`);
-      },
-      /** Tell an external system about a new note; retried with backoff, deduplicated per note. */
-      NOTE_WEBHOOK: async (data: { noteId: number; userId: string }, job) => {
-        if (!options.webhookUrl) return;
-        const res = await sendRequest({ method: 'POST', endpoint: options.webhookUrl, body: data, idempotencyKey: `note-${data.noteId}`, signal: job.signal, silent: true });
-        if (res.error?.code === 'BAD_REQUEST') throw new UnrecoverableError(res.error.message);
-        if (!res.ok) throw new Error(`webhook: ${res.error?.code ?? 'HTTP_ERROR'}`);
-      },
+      SEND_DIGEST: defineTask({
+        description: 'Email a user their notes; an address the relay cannot take is not worth retrying',
+        input: z.object({ userId: z.string().min(1) }),
+        handle: async (data, job) => {
+          const user = db.fetchOne<{ email: string }>('users', { columns: ['email'], where: { id: Number(data.userId) } });
+          if (!user) throw new UnrecoverableError(`user ${data.userId} does not exist`);
+          if (!user.email.includes('@')) throw new UnrecoverableError(`cannot mail ${user.email}`);
+          const notes = db.fetch<NoteRow>('notes', { where: { user_id: data.userId }, orderBy: 'id' });
+          const body = notes.map((n) => `- ${n.text}`).join('\n') || '(no notes yet)';
+          if (!options.mailRelayUrl) {
+            db.insert('outbox', { to_address: user.email, subject: 'Your notes digest', body, sent_at: Date.now() });
+            return;
+          }
+          const res = await sendRequest({
+            method: 'POST',
+            endpoint: options.mailRelayUrl,
+            body: { to: user.email, subject: 'Your notes digest', body },
+            idempotencyKey: `digest-${job.id}`,
+            signal: job.signal,
+            silent: true,
+          });
+          if (!res.ok) throw new Error(`mail relay: ${res.error?.code ?? 'HTTP_ERROR'} ${res.error?.message ?? ''}`);
+        },
+      }),
+      NOTE_WEBHOOK: defineTask({
+        description: 'Tell an external system about a new note; retried with backoff, deduplicated per note',
+        input: z.object({ noteId: z.number().int().positive(), userId: z.string().min(1) }),
+        handle: async (data, job) => {
+          if (!options.webhookUrl) return;
+          const res = await sendRequest({ method: 'POST', endpoint: options.webhookUrl, body: data, idempotencyKey: `note-${data.noteId}`, signal: job.signal, silent: true });
+          if (res.error?.code === 'BAD_REQUEST') throw new UnrecoverableError(res.error.message);
+          if (!res.ok) throw new Error(`webhook: ${res.error?.code ?? 'HTTP_ERROR'}`);
+        },
+      }),
     },
   });
 
