@@ -77,8 +77,23 @@ export class HttpCall implements GateCall, EndpointContext {
     if (!this.headersApplied) {
       this.headersApplied = true;
       this.host.applyHeaders(this.response, this.requestId);
+      this.flushHeaders();
     }
     return this.response;
+  }
+
+  /**
+   * Headers set through `setHeader` (by gates or the handler) wait here as a flat `[name, value, ...]` list until
+   * the response is written, so the common path hands node one list instead of many `setHeader` calls.
+   */
+  pendingHeaders: string[] | undefined = undefined;
+
+  /** Move pending headers onto the response (before an error answer, or when the handler takes `res`). */
+  flushHeaders(): void {
+    const pending = this.pendingHeaders;
+    if (!pending) return;
+    this.pendingHeaders = undefined;
+    for (let i = 0; i < pending.length; i += 2) this.response.setHeader(pending[i]!, pending[i + 1]!);
   }
 
   /** The response, without applying the standard headers (for the portal's own send path). */
@@ -106,6 +121,7 @@ export class HttpCall implements GateCall, EndpointContext {
 
   /** Set a response header. */
   readonly setHeader = (name: string, value: string): void => {
-    this.response.setHeader(name, value);
+    if (this.headersApplied) this.response.setHeader(name, value);
+    else (this.pendingHeaders ??= []).push(name, value);
   };
 }

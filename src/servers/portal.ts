@@ -220,6 +220,8 @@ export class ServicePortal {
   private readonly headers: readonly HeaderPair[];
   /** The security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
   private readonly flatHeaders: readonly string[];
+  /** Lower-case names of the headers the portal writes itself, to spot a handler overriding one. */
+  private readonly standardNames: ReadonlySet<string>;
   private readonly requestLog: boolean;
   /** Registration rule mode for handlers; undefined follows the process-wide mode. */
   readonly enforceMode: EnforceMode | undefined;
@@ -247,6 +249,7 @@ export class ServicePortal {
     this.resolveIp = compileIpResolver(options.trustProxy ?? false);
     this.headers = options.securityHeaders === false ? [] : securityHeaderList(options.securityHeaders ?? {});
     this.flatHeaders = this.headers.flat();
+    this.standardNames = new Set([...this.headers.map(([name]) => name.toLowerCase()), 'x-request-id', 'content-type', 'content-length']);
     this.requestLog = options.requestLog ?? DEFAULTS.requestLog;
     this.enforceMode = options.enforce;
     this.openapi = options.openapi ?? {};
@@ -720,6 +723,7 @@ export class ServicePortal {
     let status = call.status;
     if (result === undefined) {
       if (!call.headersApplied) this.applyHeaders(res, call.requestId);
+      call.flushHeaders();
       res.statusCode = status === 0 ? 204 : status;
       res.end();
     } else {
@@ -727,16 +731,25 @@ export class ServicePortal {
       try {
         body = JSON.stringify(result);
       } catch (err) {
+        call.flushHeaders();
         this.sendError(call.req, res, new GatehouseError('The handler result cannot be serialised as JSON', { code: 'ERR_OUTPUT_SERIALIZE', cause: err }), call.requestId, started, call.identity);
         return;
       }
       if (status === 0) status = 200;
       if (call.headersApplied) {
+        call.flushHeaders();
         res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body) });
       } else {
-        // One flat header list: node writes it as-is (or merges it with headers gates set), no per-header calls.
-        const flat = this.flatHeaders.slice();
-        flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(body)));
+        // One flat header list, written as-is by node: no per-header setHeader calls on the common path.
+        const length = String(Buffer.byteLength(body));
+        const pending = call.pendingHeaders;
+        let flat: string[];
+        if (pending === undefined) {
+          flat = this.flatHeaders.slice();
+          flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length);
+        } else {
+          flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, ['X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length]);
+        }
         res.writeHead(status, flat);
       }
       res.end(body);
@@ -812,7 +825,10 @@ class EndpointTarget implements RouteTarget {
     const call = new HttpCall(this.route, req, res, portal, requestId, portal.clientIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined);
     this.pipeline(call).then(
       () => portal.sendResult(call, started),
-      (err: unknown) => portal.sendError(req, res, err, requestId, started, call.identity),
+      (err: unknown) => {
+        call.flushHeaders(); // e.g. RateLimit-* on a 429
+        portal.sendError(req, res, err, requestId, started, call.identity);
+      },
     );
   }
 }
@@ -823,6 +839,34 @@ function hasKeys(record: Record<string, unknown>): boolean {
 }
 
 function noop(): void {}
+
+/**
+ * One flat header list from the portal's standard headers, this response's defaults and the headers gates or the
+ * handler set (`own`). `own` wins over the others (but never over Content-Length) and the last of a repeated name
+ * wins, case-insensitively. The
+ * usual case (rate-limit headers, nothing repeated) is a plain concatenation.
+ */
+function mergeHeaders(standard: readonly string[], standardNames: ReadonlySet<string>, own: readonly string[], defaults: readonly string[]): string[] {
+  let names: string[] | undefined;
+  let clash = false;
+  for (let i = 0; i < own.length; i += 2) {
+    const name = own[i]!.toLowerCase();
+    if (standardNames.has(name) || names?.includes(name)) clash = true;
+    (names ??= []).push(name);
+  }
+  if (!clash) return [...standard, ...defaults, ...own];
+  const last = new Map<string, number>();
+  for (let i = 0; i < own.length; i += 2) {
+    const name = own[i]!.toLowerCase();
+    if (name !== 'content-length') last.set(name, i); // the body's length is the portal's to state
+  }
+  const out: string[] = [];
+  for (const list of [standard, defaults]) {
+    for (let i = 0; i < list.length; i += 2) if (!last.has(list[i]!.toLowerCase())) out.push(list[i]!, list[i + 1]!);
+  }
+  for (let i = 0; i < own.length; i += 2) if (last.get(own[i]!.toLowerCase()) === i) out.push(own[i]!, own[i + 1]!);
+  return out;
+}
 
 /** A gate call for guards only (express routes, the status gate): no body, no handler. */
 function guardCall(route: string, req: IncomingMessage, res: ServerResponse, requestId: string, ip: string): GateCall {

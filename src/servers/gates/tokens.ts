@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,8 +73,11 @@ const MAX_TOKEN_LENGTH = 8192;
 
 /** Hash used to key caches and revocations of tokens without a `jti`. */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // The one-shot crypto.hash (Node >= 20.12) is about twice as fast as a Hash object; this runs per request.
+  return oneShotHash ? oneShotHash('sha256', token, 'base64url') : createHash('sha256').update(token).digest('base64url');
 }
+
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
 /**
  * Issues and verifies JWTs with jose: HS256 with a secret, or a JWKS with pinned asymmetric algorithms.
