@@ -252,6 +252,16 @@ export class HttpClient {
   }
 
   /**
+   * The same as {@link HttpClient.send}, named like the module-level `sendRequest`.
+   *
+   * @param options - the call (unset fields fall back to `defaults`)
+   * @returns the result; never rejects
+   */
+  sendRequest<T = unknown>(options: RequestOptions<T>): Promise<HttpResult<T>> {
+    return this.send(options);
+  }
+
+  /**
    * Send a request; always resolves (contract), never rejects.
    *
    * @param options - the call (unset fields fall back to `defaults`)
