@@ -90,6 +90,23 @@ describe('ServicePortal', () => {
     expect((await bad.json()).errors[0].path).toBe('id');
   });
 
+  it('lets headers set by the handler replace the standard ones, once each', async () => {
+    portal.endpoint('/api/headers', { method: 'GET', description: 'Sets headers', gate: { auth: 'none' }, input: z.object({}) }, ({ setHeader }) => {
+      setHeader('X-Frame-Options', 'DENY');
+      setHeader('Cache-Control', 'max-age=1');
+      setHeader('cache-control', 'no-store');
+      setHeader('Content-Length', '999');
+      return { ok: true };
+    });
+    const res = await fetch(url('/api/headers'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('content-length')).toBe(String('{"ok":true}'.length));
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await res.json()).toEqual({ ok: true });
+  });
+
   it('sends 201 with headers through the context helpers and 204 for no result', async () => {
     const created = await postRaw(url('/api/notes'), JSON.stringify({ text: 'x' }));
     expect(created.status).toBe(201);
