@@ -53,6 +53,29 @@ describe('examples/notes', () => {
     expect(await (await call(demo, '/api/notes/search?q=%25')).json()).toEqual([]);
   });
 
+  it('answers hostile note input with a clear problem and leaves stored notes as they were', async () => {
+    const demo = await login('demo', 'demo-password');
+    await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'keep me' }) });
+    const before = app.db.fetch('notes');
+    const cases: Array<[string, number, string]> = [
+      ['{"text": "unterminated', 400, 'ERR_MALFORMED_JSON'],
+      ['{"text": 42}', 400, 'ERR_VALIDATION'],
+      ['{"text": ""}', 400, 'ERR_VALIDATION'],
+      [JSON.stringify({ text: 'x'.repeat(200_000) }), 413, 'ERR_BODY_TOO_LARGE'],
+      ['{"__proto__": {"admin": true}, "text": 1}', 400, 'ERR_VALIDATION'],
+      ['[1, 2, 3]', 400, 'ERR_VALIDATION'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await call(demo, '/api/notes', { method: 'POST', body });
+      expect(res.status, body.slice(0, 40)).toBe(status);
+      expect((await res.json()).code).toBe(code);
+    }
+    const sqlish = await call(demo, `/api/notes/search?q=${encodeURIComponent("' OR 1=1; DROP TABLE notes; --")}`);
+    expect(await sqlish.json()).toEqual([]);
+    expect(app.db.fetch('notes')).toEqual(before);
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
   it('keeps admin routes behind the notes:admin scope', async () => {
     const demo = await login('demo', 'demo-password');
     const admin = await login('admin', 'admin-password');
