@@ -131,3 +131,22 @@ function parseForm(text: string): Record<string, unknown> {
   }
   return out;
 }
+
+/** Whether a record has any own enumerable key (without allocating a key list). */
+export function hasKeys(record: Record<string, unknown>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+/** Merge a parsed body over params and query: an object body's keys win; any other body stands alone. */
+export function mergeBody(base: Record<string, unknown>, body: unknown): unknown {
+  if (body === undefined) return base;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    for (const key of Object.keys(body)) base[key] = (body as Record<string, unknown>)[key];
+    return base;
+  }
+  if (hasKeys(base)) {
+    throw new HttpError(400, 'The request body must be a JSON object when the route has path or query parameters', { code: 'ERR_BODY_NOT_OBJECT' });
+  }
+  return body;
+}

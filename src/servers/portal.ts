@@ -10,7 +10,7 @@ import type { ZodType, z } from 'zod';
 import { GatehouseError } from '../errors.js';
 import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import { createLogger, type Logger } from '../logger.js';
-import { readBody, sanitizeRecord } from './body.js';
+import { hasKeys, mergeBody, readBody, sanitizeRecord } from './body.js';
 import { parseBytes } from './bytes.js';
 import { compileIpResolver, type IpResolver, type TrustProxy } from './client-ip.js';
 import { HttpCall, type EndpointContext } from './context.js';
@@ -19,7 +19,7 @@ import type { GateConfig } from './gates/types.js';
 import { HttpError, toProblem } from './http-error.js';
 import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from './openapi.js';
 import { compileCoercer, compilePipeline, type GateCall, type Identity, type Pipeline } from './pipeline/index.js';
-import { securityHeaderList, type HeaderPair } from './security-headers.js';
+import { mergeHeaders, securityHeaderList, type HeaderPair } from './security-headers.js';
 import {
   HealthBoard,
   Lifecycle,
@@ -833,40 +833,7 @@ class EndpointTarget implements RouteTarget {
   }
 }
 
-function hasKeys(record: Record<string, unknown>): boolean {
-  for (const _ in record) return true;
-  return false;
-}
-
 function noop(): void {}
-
-/**
- * One flat header list from the portal's standard headers, this response's defaults and the headers gates or the
- * handler set (`own`). `own` wins over the others (but never over Content-Length) and the last of a repeated name
- * wins, case-insensitively. The
- * usual case (rate-limit headers, nothing repeated) is a plain concatenation.
- */
-function mergeHeaders(standard: readonly string[], standardNames: ReadonlySet<string>, own: readonly string[], defaults: readonly string[]): string[] {
-  let names: string[] | undefined;
-  let clash = false;
-  for (let i = 0; i < own.length; i += 2) {
-    const name = own[i]!.toLowerCase();
-    if (standardNames.has(name) || names?.includes(name)) clash = true;
-    (names ??= []).push(name);
-  }
-  if (!clash) return [...standard, ...defaults, ...own];
-  const last = new Map<string, number>();
-  for (let i = 0; i < own.length; i += 2) {
-    const name = own[i]!.toLowerCase();
-    if (name !== 'content-length') last.set(name, i); // the body's length is the portal's to state
-  }
-  const out: string[] = [];
-  for (const list of [standard, defaults]) {
-    for (let i = 0; i < list.length; i += 2) if (!last.has(list[i]!.toLowerCase())) out.push(list[i]!, list[i + 1]!);
-  }
-  for (let i = 0; i < own.length; i += 2) if (last.get(own[i]!.toLowerCase()) === i) out.push(own[i]!, own[i + 1]!);
-  return out;
-}
 
 /** A gate call for guards only (express routes, the status gate): no body, no handler. */
 function guardCall(route: string, req: IncomingMessage, res: ServerResponse, requestId: string, ip: string): GateCall {
@@ -900,17 +867,4 @@ function normalizeMethods(method: EndpointConfig['method'], path: string): Endpo
     if (!METHODS.has(m)) throw new GatehouseError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
   }
   return list as EndpointMethod[];
-}
-
-/** Merge a parsed body over params and query: an object body's keys win; any other body stands alone. */
-function mergeBody(base: Record<string, unknown>, body: unknown): unknown {
-  if (body === undefined) return base;
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    for (const key of Object.keys(body)) base[key] = (body as Record<string, unknown>)[key];
-    return base;
-  }
-  if (hasKeys(base)) {
-    throw new HttpError(400, 'The request body must be a JSON object when the route has path or query parameters', { code: 'ERR_BODY_NOT_OBJECT' });
-  }
-  return body;
 }

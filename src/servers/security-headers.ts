@@ -24,3 +24,30 @@ export function securityHeaderList(options: HelmetOptions): HeaderPair[] {
   if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
   return [...recorded.entries()];
 }
+
+/**
+ * One flat header list from the portal's standard headers, this response's defaults and the headers gates or the
+ * handler set (`own`). `own` wins over the others (but never over Content-Length) and the last of a repeated name
+ * wins, case-insensitively. The usual case (rate-limit headers, nothing repeated) is a plain concatenation.
+ */
+export function mergeHeaders(standard: readonly string[], standardNames: ReadonlySet<string>, own: readonly string[], defaults: readonly string[]): string[] {
+  let names: string[] | undefined;
+  let clash = false;
+  for (let i = 0; i < own.length; i += 2) {
+    const name = own[i]!.toLowerCase();
+    if (standardNames.has(name) || names?.includes(name)) clash = true;
+    (names ??= []).push(name);
+  }
+  if (!clash) return [...standard, ...defaults, ...own];
+  const last = new Map<string, number>();
+  for (let i = 0; i < own.length; i += 2) {
+    const name = own[i]!.toLowerCase();
+    if (name !== 'content-length') last.set(name, i); // the body's length is the portal's to state
+  }
+  const out: string[] = [];
+  for (const list of [standard, defaults]) {
+    for (let i = 0; i < list.length; i += 2) if (!last.has(list[i]!.toLowerCase())) out.push(list[i]!, list[i + 1]!);
+  }
+  for (let i = 0; i < own.length; i += 2) if (last.get(own[i]!.toLowerCase()) === i) out.push(own[i]!, own[i + 1]!);
+  return out;
+}
