@@ -14,7 +14,7 @@ import { hasKeys, mergeBody, readBody, sanitizeRecord } from './body.js';
 import { parseBytes } from './bytes.js';
 import { compileIpResolver, type IpResolver, type TrustProxy } from './client-ip.js';
 import { HttpCall, type EndpointContext } from './context.js';
-import { compileGate, createGateServices, type AuthOptions, type CorsOptions, type GateServices, type RateLimitStore, type TokenService } from './gates/index.js';
+import { GateConfigError, compileGate, createGateServices, type AuthOptions, type CorsOptions, type GateServices, type RateLimitStore, type TokenService } from './gates/index.js';
 import type { GateConfig } from './gates/types.js';
 import { HttpError, toProblem } from './http-error.js';
 import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from './openapi.js';
@@ -472,6 +472,10 @@ export class ServicePortal {
    * ```
    */
   gate(config: GateConfig = {}): RequestHandler {
+    if (config.payloadAuthTokenKey !== undefined) {
+      // Masking rewrites the payload and the result, which only the portal's own pipeline sees.
+      throw new GateConfigError('portal.gate(): payloadAuthTokenKey works on endpoints and events, not on express routes');
+    }
     // Each gate() has its own key, so `rateLimit: { by: 'endpoint' }` counts per mounted gate.
     const route = `express gate #${++this.expressGates}`;
     const compiled = compileGate(config, this.gates, route);

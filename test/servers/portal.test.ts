@@ -330,6 +330,7 @@ describe('ServicePortal', () => {
     expect(() => portal.endpoint('/x', { gate: { auth: 'none', scope: ['a'] } as never }, () => undefined)).toThrow(/unknown gate option "scope"/);
     expect(() => portal.endpoint('/y', { method: 'TRACE' as never }, () => undefined)).toThrow(/unsupported method/);
     expect(() => portal.endpoint('/z', { gate: { auth: 'none', scopes: ['a'] } }, () => undefined)).toThrow(/scopes need/);
+    expect(() => portal.gate({ payloadAuthTokenKey: 'userId' })).toThrow(/not on express routes/);
   });
 
   it('lets an in-flight slow request finish when closing, and close() is safe twice', async () => {
