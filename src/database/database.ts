@@ -301,16 +301,7 @@ export class Database {
    * @returns total changes and the rowid of the last inserted row
    */
   insert(table: string, rows: RowInput | readonly RowInput[]): RunResult {
-    const shared = this.writable();
-    try {
-      const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
-      if (!Array.isArray(rows)) return this.insertRow(shared, byTable, table, rows as Row, undefined);
-      if (rows.length === 0) return NOTHING;
-      if (rows.length === 1) return this.insertRow(shared, byTable, table, rows[0] as Row, undefined);
-      return shared.immediate(() => this.insertMany(shared, byTable, table, rows, undefined)) as RunResult;
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
+    return this.write(table, rows, undefined);
   }
 
   /**
@@ -322,6 +313,11 @@ export class Database {
    * @returns total changes and the rowid of the last inserted row
    */
   upsert(table: string, rows: RowInput | readonly RowInput[], options: UpsertOptions = {}): RunResult {
+    return this.write(table, rows, options);
+  }
+
+  /** insert (no `options`) or upsert: one row straight away, several in one IMMEDIATE transaction. */
+  private write(table: string, rows: RowInput | readonly RowInput[], options: UpsertOptions | undefined): RunResult {
     const shared = this.writable();
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);

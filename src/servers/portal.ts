@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import FindMyWay, { type HTTPMethod, type Instance as RouterInstance } from 'find-my-way';
 import type { HelmetOptions } from 'helmet';
-import type { ZodType, z } from 'zod';
+import type { ZodType } from 'zod';
 import { GatehouseError } from '../errors.js';
 import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -18,7 +18,7 @@ import { GateConfigError, compileGate, createGateServices, type AuthOptions, typ
 import type { GateConfig } from './gates/types.js';
 import { HttpError, toProblem } from './http-error.js';
 import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from './openapi.js';
-import { compileCoercer, compilePipeline, type GateCall, type Identity, type Pipeline } from './pipeline/index.js';
+import { compileCoercer, compilePipeline, type GateCall, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from './pipeline/index.js';
 import { mergeHeaders, securityHeaderList, type HeaderPair } from './security-headers.js';
 import {
   HealthBoard,
@@ -119,13 +119,10 @@ export interface EndpointConfig<I extends ZodType | undefined = undefined, O ext
   bodyLimit?: string | number;
 }
 
-type InputOf<I> = I extends ZodType ? z.output<I> : unknown;
-type OutputOf<O> = O extends ZodType ? z.input<O> : unknown;
-
 /** An endpoint handler: return the result (sent as JSON), or nothing for 204. */
 export type EndpointHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
-  ctx: EndpointContext<InputOf<I>>,
-) => OutputOf<O> | void | Promise<OutputOf<O> | void>;
+  ctx: EndpointContext<SchemaInput<I>>,
+) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 
 /** Options for {@link ServicePortal.run}. */
 export interface RunOptions {
@@ -431,7 +428,7 @@ export class ServicePortal {
         });
       };
       const invoke = (call: GateCall): void | Promise<void> => {
-        const r = handler(call as HttpCall as EndpointContext<InputOf<I>>);
+        const r = handler(call as HttpCall as EndpointContext<SchemaInput<I>>);
         if (r instanceof Promise) {
           return r.then((v) => {
             call.result = v;

@@ -3,4 +3,4 @@ export type { Pipeline, PipelineSpec } from './compile.js';
 export { compileCoercer } from './coerce.js';
 export { validate, toFieldIssues } from './validate.js';
 export type { Validation } from './validate.js';
-export type { GateCall, GateStep, Identity, Transport } from './types.js';
+export type { GateCall, GateStep, Identity, SchemaInput, SchemaOutput, Transport } from './types.js';

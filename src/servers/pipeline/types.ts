@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ZodType, z } from 'zod';
 
 /** Who made a call, as established by the auth gate. */
 export interface Identity {
@@ -44,3 +45,9 @@ export interface GateCall {
 
 /** One compiled step. Rejects by throwing a GatehouseError; resolves to continue. */
 export type GateStep = (call: GateCall) => void | Promise<void>;
+
+/** What a handler receives for an input schema (its parsed output type), or `unknown` without one. */
+export type SchemaInput<S> = S extends ZodType ? z.output<S> : unknown;
+
+/** What a handler may return for an output schema (the schema's input type), or `unknown` without one. */
+export type SchemaOutput<S> = S extends ZodType ? z.input<S> : unknown;

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server as IoServer, type DefaultEventsMap, type ExtendedError, type RemoteSocket, type Socket } from 'socket.io';
-import type { ZodType, z } from 'zod';
+import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, compileGate, type GateConfig, type GateServices, type LifecycleMode } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
-import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline } from '../pipeline/index.js';
+import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from '../pipeline/index.js';
 import { RealtimeError, SocketUnavailableError } from './errors.js';
 import { resolveRealtimeOptions, type RealtimeOptions, type ResolvedRealtimeOptions } from './options.js';
 
@@ -46,13 +46,10 @@ export interface EventConfig<I extends ZodType | undefined = undefined, O extend
   output?: O;
 }
 
-type InputOf<I> = I extends ZodType ? z.output<I> : unknown;
-type OutputOf<O> = O extends ZodType ? z.input<O> : unknown;
-
 /** An event handler: its return value is sent back as the ack. */
 export type EventHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
-  ctx: EventContext<InputOf<I>>,
-) => OutputOf<O> | void | Promise<OutputOf<O> | void>;
+  ctx: EventContext<SchemaInput<I>>,
+) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 
 /** The body of an error ack: `{ error: { code, message } }`, plus field `errors` for validation failures. */
 export interface EventErrorAck {
@@ -289,7 +286,7 @@ export class Realtime {
       const socketCall = call as SocketCall;
       const state = this.states.get(socketCall.socketId);
       if (!state) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The socket is gone', 410);
-      const r = handler({ input: call.input as InputOf<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
+      const r = handler({ input: call.input as SchemaInput<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
       if (r instanceof Promise) {
         return r.then((v) => {
           call.result = v;
