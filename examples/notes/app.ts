@@ -205,6 +205,7 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     { method: 'DELETE', description: 'Delete one note', tags: ['notes'], gate: { scopes: ['notes:write'] }, input: z.object({ id: z.number().int().positive() }) },
     ({ input, identity }) => {
       if (db.delete('notes', { id: input.id, user_id: identity!.id }).changes === 0) throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
+      void portal.sendToUser(identity!.id, 'note_deleted', { id: input.id });
     },
   );
 

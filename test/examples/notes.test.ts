@@ -122,6 +122,8 @@ describe('examples/notes', () => {
       await Promise.all(tabs.map((s) => new Promise<void>((resolve, reject) => s.once('connect', () => resolve()).once('connect_error', reject))));
       const received = tabs.map(() => [] as unknown[]);
       tabs.forEach((s, i) => s.on('note_created', (n: unknown) => received[i]!.push(n)));
+      const deleted: unknown[] = [];
+      tabs[1]!.on('note_deleted', (n: unknown) => deleted.push(n));
       const joined = await tabs[0]!.emitWithAck('join_team', { teamId: 'core' });
       expect(joined).toMatchObject({ joined: 'core' });
       const bad = await tabs[0]!.emitWithAck('join_team', { teamId: 'NOT VALID' });
@@ -129,6 +131,10 @@ describe('examples/notes', () => {
       await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'pushed' }) });
       for (let i = 0; i < 50 && (received[0]!.length === 0 || received[1]!.length === 0); i++) await new Promise((r) => setTimeout(r, 20));
       expect(received.map((r) => r.length)).toEqual([1, 1, 0]);
+      const { id } = received[0]![0] as { id: number };
+      expect((await call(demo, `/api/notes/${id}`, { method: 'DELETE' })).status).toBe(204);
+      for (let i = 0; i < 50 && deleted.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(deleted).toEqual([{ id }]);
     } finally {
       for (const s of tabs) s.close();
     }
