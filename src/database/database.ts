@@ -378,19 +378,7 @@ export class Database {
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
       const params: unknown[] = [];
-      const key = 'c' + whereShape(where, params);
-      let compiled = byTable.get(key);
-      if (compiled === undefined) {
-        const columns: string[] = [];
-        const json: boolean[] = [];
-        const clause = this.compileWhere(shared, table, where, columns, json);
-        compiled = this.remember(byTable, key, {
-          stmt: shared.db.prepare(`SELECT COUNT(*) AS n FROM ${quote(table)}${clause}`),
-          columns,
-          json,
-          parse: [],
-        });
-      }
+      const compiled = this.whereStatement(shared, byTable, table, 'c', where, params, (clause) => `SELECT COUNT(*) AS n FROM ${quote(table)}${clause}`);
       return (compiled.stmt.get(bindAll(params, compiled)) as { n: number }).n;
     } catch (err) {
       throw toDatabaseError(err);
@@ -462,23 +450,30 @@ export class Database {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
       if (where === undefined) throw new DatabaseError('delete() needs a where clause ({} for every row)', 'ERR_DB_VALUE');
       const params: unknown[] = [];
-      const key = 'd' + whereShape(where, params);
-      let compiled = byTable.get(key);
-      if (compiled === undefined) {
-        const columns: string[] = [];
-        const json: boolean[] = [];
-        const clause = this.compileWhere(shared, table, where, columns, json);
-        compiled = this.remember(byTable, key, {
-          stmt: shared.db.prepare(`DELETE FROM ${quote(table)}${clause}`),
-          columns,
-          json,
-          parse: [],
-        });
-      }
+      const compiled = this.whereStatement(shared, byTable, table, 'd', where, params, (clause) => `DELETE FROM ${quote(table)}${clause}`);
       return compiled.stmt.run(bindAll(params, compiled));
     } catch (err) {
       throw toDatabaseError(err);
     }
+  }
+
+  /** The cached statement for a where-only call shape (count, delete), compiled on first use. */
+  private whereStatement(
+    shared: SharedConnection,
+    byTable: ShapeCache,
+    table: string,
+    tag: string,
+    where: Where | undefined,
+    params: unknown[],
+    sql: (clause: string) => string,
+  ): Compiled {
+    const key = tag + whereShape(where, params);
+    const cached = byTable.get(key);
+    if (cached !== undefined) return cached;
+    const columns: string[] = [];
+    const json: boolean[] = [];
+    const clause = this.compileWhere(shared, table, where, columns, json);
+    return this.remember(byTable, key, { stmt: shared.db.prepare(sql(clause)), columns, json, parse: [] });
   }
 
   /**
