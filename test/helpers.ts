@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { ServicePortal, type PortalOptions } from '../src/index.js';
 
 /** A fresh temp directory, removed by the returned cleanup. */
@@ -31,4 +32,15 @@ export function makePortal(options: PortalOptions = {}): { portal: ServicePortal
 /** POST a raw body. */
 export function postRaw(url: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+}
+
+/** Run `fn`, expect it to throw an instance of `type`, and return that error; throwing nothing fails the test. */
+export function expectThrown<E extends Error>(fn: () => unknown, type: abstract new (...args: never[]) => E): E {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(type);
+    return err as E;
+  }
+  throw new Error(`expected ${type.name} to be thrown, but nothing was`);
 }

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/database/index.js';
 import { BufferError, DatabaseBuffer, PersistentQueue, type BufferedWrite } from '../../src/buffers/index.js';
 import { tempDir } from './helpers.js';
+import { expectThrown } from '../helpers.js';
 
 const WRITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'db-writer.ts');
 
@@ -128,15 +129,9 @@ describe('DatabaseBuffer', () => {
       [() => writes.execute('  '), 'ERR_BUFFER_INVALID_INPUT', /sql must be/],
     ];
     for (const [fn, code, msg] of bad) {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(BufferError);
-      expect((err as BufferError).code).toBe(code);
-      expect((err as Error).message).toMatch(msg);
+      const err = expectThrown(fn, BufferError);
+      expect(err.code).toBe(code);
+      expect(err.message).toMatch(msg);
     }
     expect(writes.stats()).toEqual({ pending: 1, active: 0, done: 0, failed: 0, dead: 0 });
     await writes.flush();

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferError, PersistentQueue, TaskBuffer, UnrecoverableError, type TaskBufferOptions, type TaskHandlers, type TaskJobInfo } from '../../src/buffers/index.js';
 import { Lifecycle } from '../../src/lifecycle/index.js';
 import { TestLifecycle, tempDir, waitFor } from './helpers.js';
+import { expectThrown } from '../helpers.js';
 
 const FAST = { type: 'fixed', delayMs: 20, jitter: false } as const;
 
@@ -287,15 +288,9 @@ describe('TaskBuffer', () => {
       [() => tasks.push('SEND_EMAIL', { to: 'x' }, { delayMs: -1 }), 'ERR_BUFFER_INVALID_INPUT', /delayMs/],
     ];
     for (const [fn, code, msg] of attempts) {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(BufferError);
-      expect((err as BufferError).code).toBe(code);
-      expect((err as Error).message).toMatch(msg);
+      const err = expectThrown(fn, BufferError);
+      expect(err.code).toBe(code);
+      expect(err.message).toMatch(msg);
     }
     expect(tasks.stats()).toEqual({ pending: 1, active: 0, done: 0, failed: 0, dead: 0 });
   });

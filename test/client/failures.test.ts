@@ -1,26 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, type HttpClient } from '../../src/client/index.js';
-import { freePort, json, startServer, type TestServer } from './helpers.js';
+import { freePort, json, tracker } from './helpers.js';
 
-const servers: TestServer[] = [];
-const clients: HttpClient[] = [];
+const { server, client, closeAll } = tracker();
 
-async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
-  const s = await startServer(...args);
-  servers.push(s);
-  return s;
-}
-
-function client(options: Parameters<typeof createClient>[0] = {}): HttpClient {
-  const c = createClient({ silent: true, ...options });
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+afterEach(closeAll);
 
 describe('sendRequest failures (always resolve)', () => {
   it('resolves NETWORK on connection refused, retrying idempotent calls', async () => {

@@ -8,15 +8,13 @@ import {
   parseRetryAfter,
   RequestConfig,
   sendRequest,
-  type HttpClient,
 } from '../../src/client/index.js';
-import { json, startServer, type TestServer } from './helpers.js';
+import { json, tracker, type TestServer } from './helpers.js';
 
-const servers: TestServer[] = [];
-const clients: HttpClient[] = [];
+const { server, client, track, closeAll } = tracker();
 
-async function echoServer(): Promise<TestServer> {
-  const s = await startServer((req, res, _i, body) => {
+function echoServer(): Promise<TestServer> {
+  return server((req, res, _i, body) => {
     if (req.url?.startsWith('/text')) {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('héllo');
@@ -30,14 +28,6 @@ async function echoServer(): Promise<TestServer> {
       json(res, 200, { method: req.method, url: req.url, headers: req.headers, body });
     }
   });
-  servers.push(s);
-  return s;
-}
-
-function client(options: Parameters<typeof createClient>[0] = {}): HttpClient {
-  const c = createClient({ silent: true, ...options });
-  clients.push(c);
-  return c;
 }
 
 interface Echo {
@@ -50,8 +40,7 @@ interface Echo {
 afterEach(async () => {
   Interceptors.clear();
   for (const k of Object.keys(RequestConfig)) delete (RequestConfig as Record<string, unknown>)[k];
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await closeAll();
 });
 
 describe('sendRequest features', () => {
@@ -132,7 +121,7 @@ describe('sendRequest features', () => {
       apiKeyHeader: 'X-Secret-Key',
       maxRetries: 0,
     });
-    clients.push(c);
+    track(c);
     const token = 'super-secret-token-value';
     const ok = await c.send({
       method: 'POST',
@@ -172,7 +161,7 @@ describe('sendRequest features', () => {
       },
     });
     const c = createClient({ logger: pino({ level: 'debug' }, sink), maxRetries: 1, backoff: { delayMs: 1 } });
-    clients.push(c);
+    track(c);
     const res = await c.send({ endpoint: 'http://127.0.0.1:1/x', silent: true });
     expect(res.error?.code).toBe('NETWORK');
     expect(lines).toEqual([]);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createClient, type ClientOptions, type HttpClient } from '../../src/client/index.js';
 
 /** One request as the test server saw it. */
 export interface Seen {
@@ -61,4 +62,32 @@ export function json(res: http.ServerResponse, status: number, value: unknown, h
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
+}
+
+/** What one test file opens: servers and clients, all closed by `closeAll()` in its `afterEach`. */
+export function tracker(): {
+  server: (handler: Parameters<typeof startServer>[0]) => Promise<TestServer>;
+  client: (options?: ClientOptions) => HttpClient;
+  track: (client: HttpClient) => HttpClient;
+  closeAll: () => Promise<void>;
+} {
+  const servers: TestServer[] = [];
+  const clients: HttpClient[] = [];
+  const track = (c: HttpClient): HttpClient => {
+    clients.push(c);
+    return c;
+  };
+  return {
+    server: async (handler) => {
+      const s = await startServer(handler);
+      servers.push(s);
+      return s;
+    },
+    client: (options = {}) => track(createClient({ silent: true, ...options })),
+    track,
+    closeAll: async () => {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await Promise.all(servers.splice(0).map((s) => s.close()));
+    },
+  };
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Database, DatabaseError } from '../../src/index.js';
+import { expectThrown } from '../helpers.js';
 
 let dir: string;
 let db: Database;
@@ -31,14 +32,7 @@ const ATTACKS = [
 ];
 
 function expectRejected(fn: () => unknown, code = 'ERR_DB_IDENTIFIER'): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(DatabaseError);
-  expect((caught as DatabaseError).code).toBe(code);
+  expect(expectThrown(fn, DatabaseError).code).toBe(code);
 }
 
 function expectIntact(): void {

@@ -3,18 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enforce, EnforcementError, GatehouseError, z } from '../../src/index.js';
 import { captureLogger } from './capture.js';
+import { expectThrown } from '../helpers.js';
 
 const ENV = process.env.GATEHOUSE_ENFORCE;
 
-function caught(fn: () => unknown): EnforcementError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(EnforcementError);
-    return err as EnforcementError;
-  }
-  throw new Error('expected an EnforcementError, nothing was thrown');
-}
+const caught = (fn: () => unknown): EnforcementError => expectThrown(fn, EnforcementError);
 
 async function rejected(promise: unknown): Promise<EnforcementError> {
   expect(promise).toBeInstanceOf(Promise);

@@ -1,19 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkHandlerRegistration, enforce, EnforcementError, z } from '../../src/index.js';
 import { captureLogger } from './capture.js';
+import { expectThrown } from '../helpers.js';
 
 const input = z.object({ name: z.string() });
 const handler = async (): Promise<void> => {};
 
-function caught(fn: () => unknown): EnforcementError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(EnforcementError);
-    return err as EnforcementError;
-  }
-  throw new Error('expected an EnforcementError, nothing was thrown');
-}
+const caught = (fn: () => unknown): EnforcementError => expectThrown(fn, EnforcementError);
 
 beforeEach(() => enforce.configure({ mode: 'strict' }));
 afterEach(() => enforce.configure({ mode: 'strict' }));
