@@ -1,16 +1,163 @@
 /**
- * The one error base of gatehouse. Every error the framework throws is a `GatehouseError` (or a subclass
- * per capability) with a stable string `code`, so callers branch on `err.code`, never on messages.
+ * The one error taxonomy of gatehouse. Every error the framework throws is a `GatehouseError` (or a subclass
+ * per capability) with a stable string `code` from {@link GatehouseErrorCode}, so callers branch on `err.code`,
+ * never on messages. Every class takes the same constructor shape: a message, then an options object.
  */
 
-/** Options shared by every gatehouse error. */
+/** Codes of authentication failures (answered 401). */
+export type AuthErrorCode =
+  | 'ERR_AUTH_MISSING'
+  | 'ERR_AUTH_MALFORMED'
+  | 'ERR_AUTH_ALGORITHM'
+  | 'ERR_AUTH_SIGNATURE'
+  | 'ERR_AUTH_EXPIRED'
+  | 'ERR_AUTH_NOT_YET_VALID'
+  | 'ERR_AUTH_CLAIMS'
+  | 'ERR_AUTH_ISSUER'
+  | 'ERR_AUTH_AUDIENCE'
+  | 'ERR_AUTH_REVOKED'
+  | 'ERR_AUTH_API_KEY'
+  | 'ERR_AUTH_BASIC'
+  | 'ERR_AUTH_MASKED_TOKEN';
+
+/** Codes of the request path: parsing, validation, routing and the portal's own misuse errors. */
+export type PortalErrorCode =
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_FORBIDDEN_SCOPE'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_CONFLICT'
+  | 'ERR_UNPROCESSABLE'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_INTERNAL'
+  | 'ERR_VALIDATION'
+  | 'ERR_MALFORMED_JSON'
+  | 'ERR_BODY_TOO_LARGE'
+  | 'ERR_BODY_ABORTED'
+  | 'ERR_BODY_READ'
+  | 'ERR_BODY_NOT_OBJECT'
+  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_UNSUPPORTED_ENCODING'
+  | 'ERR_HEADERS_TOO_LARGE'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_OUTPUT_INVALID'
+  | 'ERR_OUTPUT_SERIALIZE'
+  | 'ERR_OPTIONS'
+  | 'ERR_GATE_CONFIG'
+  | 'ERR_ENDPOINT_CONFIG'
+  | 'ERR_ENDPOINT_DUPLICATE'
+  | 'ERR_PORTAL_RUNNING'
+  | 'ERR_PORTAL_CLOSED'
+  | 'ERR_LISTEN';
+
+/** Codes of the realtime layer (handshake refusals, event acks, group limits). */
+export type RealtimeErrorCode =
+  | 'ERR_REALTIME_CONFIG'
+  | 'ERR_REALTIME_CLOSED'
+  | 'ERR_UNKNOWN_EVENT'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_GROUP_LIMIT'
+  | 'ERR_GROUP_NAME'
+  | 'ERR_AUTH_SUBJECT'
+  | 'ERR_ORIGIN'
+  | 'ERR_INTERNAL';
+
+/** Codes of lifecycle misuse or failure. */
+export type LifecycleErrorCode = 'ERR_LIFECYCLE_INPUT' | 'ERR_LIFECYCLE_SOURCE' | 'ERR_LIFECYCLE_OPTIONS' | 'ERR_LIFECYCLE_CLOSED' | 'ERR_HEALTH_CONFIG';
+
+/** Codes a gated call gets while the service is not ACTIVE, one per inactive state. */
+export type ServiceUnavailableCode = 'SERVICE_PAUSED' | 'SERVICE_MAINTENANCE' | 'SERVICE_OFFLINE' | 'SERVICE_FAILED';
+
+/** Codes of the database layer. */
+export type DatabaseErrorCode =
+  /** A table, column, alias or JSON path failed validation; nothing reached SQL. */
+  | 'ERR_DB_IDENTIFIER'
+  /** The named table does not exist in the database. */
+  | 'ERR_DB_NO_TABLE'
+  /** A constructor option is missing or invalid. */
+  | 'ERR_DB_OPTIONS'
+  /** A value cannot be stored (e.g. an object in a non-JSON column, or `undefined` in a where clause). */
+  | 'ERR_DB_VALUE'
+  /** The `Database` instance was closed. */
+  | 'ERR_DB_CLOSED'
+  /** A write was attempted through a read-only database. */
+  | 'ERR_DB_READONLY'
+  /** An async function (or one returning a promise) was passed to `transaction()`. */
+  | 'ERR_DB_ASYNC_TRANSACTION'
+  /** A migration failed; it was rolled back and `user_version` was not advanced. */
+  | 'ERR_DB_MIGRATION'
+  /** A UNIQUE / NOT NULL / FOREIGN KEY / CHECK constraint failed. */
+  | 'ERR_DB_CONSTRAINT'
+  /** The database stayed locked by another connection for longer than `busyTimeoutMs`. */
+  | 'ERR_DB_BUSY'
+  /** Any other SQLite error (syntax error, malformed JSON, I/O error, ...). */
+  | 'ERR_DB_QUERY';
+
+/** Codes of the buffers capability (PersistentQueue, TaskBuffer, DatabaseBuffer). */
+export type BufferErrorCode =
+  | 'ERR_BUFFER_INVALID_OPTION'
+  | 'ERR_BUFFER_INVALID_PAYLOAD'
+  | 'ERR_BUFFER_INVALID_INPUT'
+  | 'ERR_BUFFER_UNKNOWN_TASK'
+  | 'ERR_BUFFER_CLOSED'
+  | 'ERR_BUFFER_NOT_LEASED'
+  | 'ERR_BUFFER_NOT_FOUND'
+  | 'ERR_BUFFER_TIMEOUT'
+  | 'ERR_BUFFER_LEASE_EXPIRED'
+  | 'ERR_BUFFER_STORE';
+
+/**
+ * Codes of the enforcer:
+ * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
+ * - `ERR_ENFORCE_ARGS`: an enforced function was called with arguments its `args` schemas reject.
+ * - `ERR_ENFORCE_RETURN`: an enforced function returned (or resolved to) a value its `returns` schema rejects.
+ * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
+ * - `ERR_ENFORCE_CONFIG`: an invalid mode was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`.
+ */
+export type EnforcementErrorCode = 'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
+
+/** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
+export type ClientErrorCode = 'ERR_CLIENT_OPTION';
+
+/** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
+export type GatehouseErrorCode =
+  | AuthErrorCode
+  | PortalErrorCode
+  | RealtimeErrorCode
+  | LifecycleErrorCode
+  | ServiceUnavailableCode
+  | DatabaseErrorCode
+  | BufferErrorCode
+  /** Thrown by a task handler: retrying cannot help. */
+  | 'ERR_UNRECOVERABLE'
+  | EnforcementErrorCode
+  | ClientErrorCode;
+
+/** One field-level problem in an input, as listed in a problem response's `errors`. */
+export interface FieldIssue {
+  /** Dotted path into the input, e.g. `items.0.name`; empty for the whole input. */
+  path: string;
+  /** Human-readable reason. */
+  message: string;
+}
+
+/** Options shared by every gatehouse error. Subclasses fix `code` or `status` where they have one. */
 export interface GatehouseErrorOptions {
   /** Stable machine-readable code, e.g. `'ERR_AUTH_EXPIRED'`. */
-  code: string;
-  /** The underlying error, if any. */
+  code: GatehouseErrorCode | (string & {});
+  /** The underlying error, if any: logged, never sent to clients. */
   cause?: unknown;
   /** HTTP status to answer with when this error reaches a client. @defaultValue 500 */
   status?: number;
+  /** Extra response headers, e.g. a `WWW-Authenticate` challenge. */
+  headers?: Readonly<Record<string, string>>;
+  /** Seconds until a retry makes sense; also sent as `Retry-After` unless `headers` sets it. */
+  retryAfterSec?: number;
+  /** Structured context for logs and callers (never sent to clients). */
+  details?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -24,14 +171,50 @@ export interface GatehouseErrorOptions {
  */
 export class GatehouseError extends Error {
   /** Stable machine-readable code. */
-  readonly code: string;
+  readonly code: GatehouseErrorCode | (string & {});
   /** HTTP status used when the error is turned into a response. */
   readonly status: number;
+  /** Extra response headers (a challenge, `Retry-After`), or undefined. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  /** Seconds until a retry makes sense, when known. */
+  readonly retryAfterSec: number | undefined;
+  /** Structured context for logs and callers. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(message: string, options: GatehouseErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = options.code;
     this.status = options.status ?? 500;
+    this.retryAfterSec = options.retryAfterSec;
+    this.details = options.details;
+    const retry = options.retryAfterSec;
+    this.headers =
+      retry === undefined || options.headers?.['Retry-After'] !== undefined
+        ? options.headers
+        : { ...options.headers, 'Retry-After': String(retry) };
+  }
+}
+
+/** Options for {@link ValidationError}. */
+export interface ValidationErrorOptions {
+  /** Where the input differs from its schema. */
+  errors: FieldIssue[];
+  /** @defaultValue 'ERR_VALIDATION' */
+  code?: GatehouseErrorCode;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * An input that fails its schema, raised by the transport-neutral gate pipeline: an HTTP request answers it
+ * as a 400 problem with `errors`, a socket event as an ack `{ error: { code, message, errors } }`.
+ */
+export class ValidationError extends GatehouseError {
+  /** Field issues, sent as the problem's `errors`. */
+  readonly errors: FieldIssue[];
+  constructor(message: string, options: ValidationErrorOptions) {
+    super(message, { code: options.code ?? 'ERR_VALIDATION', status: 400, cause: options.cause });
+    this.errors = options.errors;
   }
 }

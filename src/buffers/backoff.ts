@@ -19,16 +19,16 @@ const DEFAULTS = {
 export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
   const r: ResolvedBackoff = { ...DEFAULTS, ...stripUndefined(options ?? {}) };
   if (r.type !== 'exponential' && r.type !== 'linear' && r.type !== 'fixed') {
-    throw new BufferError(`backoff.type must be 'exponential', 'linear' or 'fixed', got ${String(r.type)}`, 'ERR_BUFFER_INVALID_OPTION');
+    throw new BufferError(`backoff.type must be 'exponential', 'linear' or 'fixed', got ${String(r.type)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
   }
   if (!Number.isFinite(r.delayMs) || r.delayMs < 0) {
-    throw new BufferError(`backoff.delayMs must be a finite number >= 0, got ${String(r.delayMs)}`, 'ERR_BUFFER_INVALID_OPTION');
+    throw new BufferError(`backoff.delayMs must be a finite number >= 0, got ${String(r.delayMs)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
   }
   if (!Number.isFinite(r.maxDelayMs) || r.maxDelayMs < 0) {
-    throw new BufferError(`backoff.maxDelayMs must be a finite number >= 0, got ${String(r.maxDelayMs)}`, 'ERR_BUFFER_INVALID_OPTION');
+    throw new BufferError(`backoff.maxDelayMs must be a finite number >= 0, got ${String(r.maxDelayMs)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
   }
   if (typeof r.jitter !== 'boolean') {
-    throw new BufferError('backoff.jitter must be a boolean', 'ERR_BUFFER_INVALID_OPTION');
+    throw new BufferError('backoff.jitter must be a boolean', { code: 'ERR_BUFFER_INVALID_OPTION' });
   }
   return r;
 }

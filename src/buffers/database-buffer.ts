@@ -86,7 +86,7 @@ function transient(err: unknown): boolean {
 
 function checkTable(table: unknown): string {
   if (typeof table !== 'string' || !IDENTIFIER_PATTERN.test(table)) {
-    throw new BufferError(`table must be a plain identifier (letters, digits, _), got ${JSON.stringify(table)}`, 'ERR_BUFFER_INVALID_INPUT');
+    throw new BufferError(`table must be a plain identifier (letters, digits, _), got ${JSON.stringify(table)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
   return table;
 }
@@ -94,13 +94,13 @@ function checkTable(table: unknown): string {
 function checkRows(rows: unknown): void {
   const list = Array.isArray(rows) ? rows : [rows];
   if (list.length === 0 || !list.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
-    throw new BufferError('rows must be a row object or a non-empty array of row objects', 'ERR_BUFFER_INVALID_INPUT');
+    throw new BufferError('rows must be a row object or a non-empty array of row objects', { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
 }
 
 function checkWhere(where: unknown): void {
   const ok = Array.isArray(where) ? typeof where[0] === 'string' : typeof where === 'object' && where !== null;
-  if (!ok) throw new BufferError('where must be an object ({ id: 1 }) or [sql, ...params]', 'ERR_BUFFER_INVALID_INPUT');
+  if (!ok) throw new BufferError('where must be an object ({ id: 1 }) or [sql, ...params]', { code: 'ERR_BUFFER_INVALID_INPUT' });
 }
 
 /**
@@ -177,7 +177,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   }
 
   private record(write: BufferedWrite): number {
-    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     const payload = serializePayload(write, `${write.op} write`);
     // run_at 0 and priority 0 for every write: the claim order is then the id order, i.e. the call order.
     const r = this.store.insert(this.queue, { type: write.op, payload, priority: 0, runAt: 0, maxAttempts: REPLAY_ATTEMPTS, dedupeKey: null });
@@ -239,7 +239,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    * @returns the write's id
    */
   execute(sql: string, params?: readonly unknown[] | Readonly<Record<string, unknown>>): number {
-    if (typeof sql !== 'string' || sql.trim() === '') throw new BufferError('sql must be a non-empty string', 'ERR_BUFFER_INVALID_INPUT');
+    if (typeof sql !== 'string' || sql.trim() === '') throw new BufferError('sql must be a non-empty string', { code: 'ERR_BUFFER_INVALID_INPUT' });
     return this.record(params === undefined ? { op: 'execute', sql } : { op: 'execute', sql, params });
   }
 
@@ -248,7 +248,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    * @returns this
    */
   start(): this {
-    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     if (this.started) return this;
     this.started = true;
     this.unsubscribe = this.store.subscribe(this.queue, () => this.schedulePump());
@@ -384,12 +384,12 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = msInput(options.timeoutMs, 'timeoutMs', 30_000);
     const end = Date.now() + timeoutMs;
-    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     const target = Math.max(this.lastPushed, this.store.maxLiveId(this.queue));
     for (;;) {
       if (Date.now() >= this.holdUntil) this.drainBatches();
       if (this.closed || this.store.liveUpTo(this.queue, target) === 0) return;
-      if (Date.now() > end) throw new BufferError(`flush timed out after ${timeoutMs} ms`, 'ERR_BUFFER_TIMEOUT');
+      if (Date.now() > end) throw new BufferError(`flush timed out after ${timeoutMs} ms`, { code: 'ERR_BUFFER_TIMEOUT' });
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -399,7 +399,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    * @returns `{ pending, active, done, failed, dead }`
    */
   stats(): QueueStats {
-    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     return this.store.stats(this.queue);
   }
 
@@ -409,7 +409,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    * @returns dead writes with their error
    */
   deadLetters(options: { limit?: number } = {}): DeadWrite[] {
-    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     return this.store.deadLetters(this.queue, intInput(options.limit, 'limit', 100, 1)).map((r) => ({
       id: r.id,
       write: JSON.parse(r.payload) as BufferedWrite,
@@ -424,7 +424,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    * @returns number deleted
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
-    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
     return this.store.cleanup(this.queue, options.includeDead ? ['done', 'dead'] : ['done'], Date.now() - days * 86_400_000);
   }
@@ -483,6 +483,6 @@ function applyWrite(db: Database, w: BufferedWrite): void {
       db.execute(w.sql, w.params);
       return;
     default:
-      throw new BufferError(`unknown buffered write ${JSON.stringify((w as { op: unknown }).op)}`, 'ERR_BUFFER_INVALID_INPUT');
+      throw new BufferError(`unknown buffered write ${JSON.stringify((w as { op: unknown }).op)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
 }

@@ -1,30 +1,22 @@
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, type BufferErrorCode } from '../errors.js';
 
-/** Stable codes of the errors thrown by the buffers capability. */
-export type BufferErrorCode =
-  | 'ERR_BUFFER_INVALID_OPTION'
-  | 'ERR_BUFFER_INVALID_PAYLOAD'
-  | 'ERR_BUFFER_INVALID_INPUT'
-  | 'ERR_BUFFER_UNKNOWN_TASK'
-  | 'ERR_BUFFER_CLOSED'
-  | 'ERR_BUFFER_NOT_LEASED'
-  | 'ERR_BUFFER_NOT_FOUND'
-  | 'ERR_BUFFER_TIMEOUT'
-  | 'ERR_BUFFER_LEASE_EXPIRED'
-  | 'ERR_BUFFER_STORE';
+export type { BufferErrorCode };
+
+/** Options for {@link BufferError}. */
+export interface BufferErrorOptions {
+  /** Stable machine-readable code. */
+  code: BufferErrorCode;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
 
 /** Error thrown by PersistentQueue, TaskBuffer and DatabaseBuffer; branch on `code`. */
 export class BufferError extends GatehouseError {
   declare readonly code: BufferErrorCode;
 
-  /**
-   * Create a buffer error.
-   * @param message - human-readable description (names the offending option or value)
-   * @param code - stable machine-readable code
-   * @param cause - the underlying error, if any
-   */
-  constructor(message: string, code: BufferErrorCode, cause?: unknown) {
-    super(message, { code, cause });
+  /** @param message - human-readable description (names the offending option or value) */
+  constructor(message: string, options: BufferErrorOptions) {
+    super(message, { code: options.code, cause: options.cause });
   }
 }
 
@@ -38,12 +30,9 @@ export class BufferError extends GatehouseError {
  * ```
  */
 export class UnrecoverableError extends GatehouseError {
-  /**
-   * Create an unrecoverable error.
-   * @param message - why the job can never succeed
-   * @param cause - the underlying error, if any
-   */
-  constructor(message: string, cause?: unknown) {
-    super(message, { code: 'ERR_UNRECOVERABLE', cause });
+  declare readonly code: 'ERR_UNRECOVERABLE';
+  /** @param message - why the job can never succeed */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: 'ERR_UNRECOVERABLE', cause: options.cause });
   }
 }

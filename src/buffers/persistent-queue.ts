@@ -149,7 +149,7 @@ export class PersistentQueue<T = unknown> {
 
   private prepare(input: PushInput<T>, now: number): InsertJob {
     if (typeof input !== 'object' || input === null) {
-      throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', 'ERR_BUFFER_INVALID_INPUT');
+      throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     }
     return {
       type: null,
@@ -162,7 +162,7 @@ export class PersistentQueue<T = unknown> {
   }
 
   private live(): QueueStore {
-    if (this.closed) throw new BufferError(`queue ${this.name} is closed`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`queue ${this.name} is closed`, { code: 'ERR_BUFFER_CLOSED' });
     return this.store;
   }
 
@@ -184,7 +184,7 @@ export class PersistentQueue<T = unknown> {
    */
   pushMany(inputs: readonly PushInput<T>[]): number[] {
     const store = this.live();
-    if (!Array.isArray(inputs)) throw new BufferError('pushMany() takes an array', 'ERR_BUFFER_INVALID_INPUT');
+    if (!Array.isArray(inputs)) throw new BufferError('pushMany() takes an array', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     const jobs = inputs.map((i) => this.prepare(i, now));
     return store.insertMany(this.name, jobs).map((r) => r.id);
@@ -229,7 +229,7 @@ export class PersistentQueue<T = unknown> {
   private lease(id: number | LeasedJob<T>): { id: number; token: number; attempts: number; maxAttempts: number } {
     if (typeof id === 'object' && id !== null) return { id: id.id, token: id.token, attempts: id.attempts, maxAttempts: id.maxAttempts };
     const l = this.leases.get(id);
-    if (!l) throw new BufferError(`job ${String(id)} is not leased by this queue instance (pass the job object to act on a lease from elsewhere)`, 'ERR_BUFFER_NOT_LEASED');
+    if (!l) throw new BufferError(`job ${String(id)} is not leased by this queue instance (pass the job object to act on a lease from elsewhere)`, { code: 'ERR_BUFFER_NOT_LEASED' });
     return { id, ...l };
   }
 

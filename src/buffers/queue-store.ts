@@ -164,12 +164,12 @@ export class QueueStore {
     try {
       const mode = this.db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') {
-        throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, 'ERR_BUFFER_STORE');
+        throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, { code: 'ERR_BUFFER_STORE' });
       }
       this.applyDurability();
       const version = Number(this.db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) {
-        throw new BufferError(`queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`, 'ERR_BUFFER_STORE');
+        throw new BufferError(`queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`, { code: 'ERR_BUFFER_STORE' });
       }
       this.db.exec(SCHEMA);
       if (version < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -347,7 +347,7 @@ export class QueueStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new BufferError(`queue store ${this.path} is closed`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`queue store ${this.path} is closed`, { code: 'ERR_BUFFER_CLOSED' });
   }
 
   /** Insert jobs[from..to) (no dedupe keys) with one multi-row INSERT; inside a write transaction only. */
@@ -380,7 +380,7 @@ export class QueueStore {
     const last = Number(r.lastInsertRowid);
     const first = this.s.get.get(last - count + 1, queue) as { payload: string; created_at: number } | undefined;
     if (r.changes !== count || first?.payload !== (jobs[from] as InsertJob).payload || first.created_at !== now) {
-      throw new BufferError(`multi-row insert into queue ${queue} stored ${r.changes} of ${count} rows`, 'ERR_BUFFER_STORE');
+      throw new BufferError(`multi-row insert into queue ${queue} stored ${r.changes} of ${count} rows`, { code: 'ERR_BUFFER_STORE' });
     }
     for (let k = 0; k < count; k++) out[from + k] = { id: last - count + 1 + k, created: true };
   }
@@ -395,7 +395,7 @@ export class QueueStore {
       | undefined;
     if (row) return { id: row.id, created: true };
     const existing = this.s.findDedupe.get(queue, job.dedupeKey) as { id: number } | undefined;
-    if (!existing) throw new BufferError(`insert into queue ${queue} returned no row`, 'ERR_BUFFER_STORE');
+    if (!existing) throw new BufferError(`insert into queue ${queue} returned no row`, { code: 'ERR_BUFFER_STORE' });
     return { id: existing.id, created: false };
   }
 
@@ -596,7 +596,7 @@ export class QueueStore {
       changes = this.s.retryDead.run({ id, queue, now: Date.now() }).changes;
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new BufferError(`dead job ${id} cannot be retried: a live job with the same dedupe key exists`, 'ERR_BUFFER_INVALID_INPUT', err);
+        throw new BufferError(`dead job ${id} cannot be retried: a live job with the same dedupe key exists`, { code: 'ERR_BUFFER_INVALID_INPUT', cause: err });
       }
       throw err;
     }

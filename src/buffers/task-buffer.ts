@@ -375,7 +375,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   }
 
   private live(): QueueStore {
-    if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     return this.store;
   }
 
@@ -403,7 +403,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    */
   pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): number[] {
     const store = this.live();
-    if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', 'ERR_BUFFER_INVALID_INPUT');
+    if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     let earliestDelayed = Infinity;
     const rows = jobs.map((j) => {
@@ -419,13 +419,13 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   private prepare(type: string, data: unknown, options: TaskPushOptions, now: number): InsertJob {
     const handler = this.handlers.get(type);
     if (!handler) {
-      throw new BufferError(`unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`, 'ERR_BUFFER_UNKNOWN_TASK');
+      throw new BufferError(`unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`, { code: 'ERR_BUFFER_UNKNOWN_TASK' });
     }
-    if (typeof options !== 'object' || options === null) throw new BufferError('push options must be an object', 'ERR_BUFFER_INVALID_INPUT');
+    if (typeof options !== 'object' || options === null) throw new BufferError('push options must be an object', { code: 'ERR_BUFFER_INVALID_INPUT' });
     if (handler.input) {
       const parsed = handler.input.safeParse(data);
       if (!parsed.success) {
-        throw new BufferError(`data of task ${type} does not match its input schema: ${describeIssues(parsed.error.issues)}`, 'ERR_BUFFER_INVALID_PAYLOAD', parsed.error);
+        throw new BufferError(`data of task ${type} does not match its input schema: ${describeIssues(parsed.error.issues)}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD', cause: parsed.error });
       }
       data = parsed.data;
     }
@@ -526,13 +526,13 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       data = JSON.parse(row.payload);
       r.data = data;
     } catch (err) {
-      this.fail(r, new UnrecoverableError(`stored payload of job ${row.id} is not valid JSON`, err));
+      this.fail(r, new UnrecoverableError(`stored payload of job ${row.id} is not valid JSON`, { cause: err }));
       return;
     }
     const handler = this.handlers.get(type);
     if (!handler) {
       // Another process may have pushed a type this one does not know; let a process that knows it run it.
-      this.fail(r, new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, 'ERR_BUFFER_UNKNOWN_TASK'));
+      this.fail(r, new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, { code: 'ERR_BUFFER_UNKNOWN_TASK' }));
       return;
     }
     r.settled = this.execute(handler.fn, data, ctx).then(
@@ -552,7 +552,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (timeoutMs <= 0) return p;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const err = new BufferError(`task ${ctx.type} (job ${ctx.id}) timed out after ${timeoutMs} ms`, 'ERR_BUFFER_TIMEOUT');
+        const err = new BufferError(`task ${ctx.type} (job ${ctx.id}) timed out after ${timeoutMs} ms`, { code: 'ERR_BUFFER_TIMEOUT' });
         ctx.abort(err);
         reject(err);
       }, timeoutMs);
@@ -656,7 +656,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   }
 
   private liveForRead(): QueueStore {
-    if (this.closed) throw new BufferError(`task buffer ${this.queue} is stopped`, 'ERR_BUFFER_CLOSED');
+    if (this.closed) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     return this.store;
   }
 
@@ -731,7 +731,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.flushCompletions();
     let released = 0;
     for (const r of this.inFlight.values()) {
-      r.ctx.abort(new BufferError('task buffer stopped before the job finished', 'ERR_BUFFER_CLOSED'));
+      r.ctx.abort(new BufferError('task buffer stopped before the job finished', { code: 'ERR_BUFFER_CLOSED' }));
       try {
         if (this.store.releaseLease(r.row.id, r.row.lease_token, this.queue)) released++;
       } catch (err) {

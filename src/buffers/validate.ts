@@ -55,17 +55,17 @@ function strictReplacer(key: string, v: unknown): unknown {
  * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD`
  */
 export function serializePayload(value: unknown, what: string): string {
-  if (value === undefined) throw new BufferError(`${what} must be JSON-serialisable, got undefined`, 'ERR_BUFFER_INVALID_PAYLOAD');
+  if (value === undefined) throw new BufferError(`${what} must be JSON-serialisable, got undefined`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
   let text: string | undefined;
   try {
     text = JSON.stringify(value, strictReplacer);
   } catch (err) {
     if (err instanceof InvalidJsonValue) {
-      throw new BufferError(`${what} must be JSON-serialisable: ${err.key ? `key "${err.key}" is` : 'value is'} ${err.problem}`, 'ERR_BUFFER_INVALID_PAYLOAD');
+      throw new BufferError(`${what} must be JSON-serialisable: ${err.key ? `key "${err.key}" is` : 'value is'} ${err.problem}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
     }
-    throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, 'ERR_BUFFER_INVALID_PAYLOAD', err);
+    throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD', cause: err });
   }
-  if (typeof text !== 'string') throw new BufferError(`${what} must be JSON-serialisable`, 'ERR_BUFFER_INVALID_PAYLOAD');
+  if (typeof text !== 'string') throw new BufferError(`${what} must be JSON-serialisable`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
   return text;
 }
 
@@ -81,7 +81,7 @@ export function serializePayload(value: unknown, what: string): string {
 export function intInput(value: unknown, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new BufferError(`${name} must be an integer >= ${min}, got ${String(value)}`, 'ERR_BUFFER_INVALID_INPUT');
+    throw new BufferError(`${name} must be an integer >= ${min}, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
   return value;
 }
@@ -97,7 +97,7 @@ export function intInput(value: unknown, name: string, fallback: number, min = 0
 export function msInput(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new BufferError(`${name} must be a finite number of ms >= 0, got ${String(value)}`, 'ERR_BUFFER_INVALID_INPUT');
+    throw new BufferError(`${name} must be a finite number of ms >= 0, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
   return value;
 }
@@ -111,7 +111,7 @@ export function msInput(value: unknown, name: string, fallback: number): number 
  * @throws BufferError `ERR_BUFFER_INVALID_OPTION`
  */
 export function checkOption(ok: boolean, name: string, expected: string, value: unknown): void {
-  if (!ok) throw new BufferError(`option ${name} must be ${expected}, got ${String(value)}`, 'ERR_BUFFER_INVALID_OPTION');
+  if (!ok) throw new BufferError(`option ${name} must be ${expected}, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
 }
 
 /**
@@ -123,7 +123,7 @@ export function checkOption(ok: boolean, name: string, expected: string, value: 
 export function dedupeInput(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
-    throw new BufferError(`dedupeKey must be a non-empty string of at most 512 characters, got ${String(value)}`, 'ERR_BUFFER_INVALID_INPUT');
+    throw new BufferError(`dedupeKey must be a non-empty string of at most 512 characters, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
   return value;
 }

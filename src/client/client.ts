@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { lookup as dnsLookup, type LookupAllOptions, type LookupAddress } from 'node:dns';
 import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, type ClientErrorCode } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
 import { backoffDelay, parseRetryAfter } from './backoff.js';
@@ -28,7 +28,12 @@ import type {
 } from './types.js';
 
 /** Error thrown by `createClient` for bad options (calls themselves never throw). */
-export class HttpClientError extends GatehouseError {}
+export class HttpClientError extends GatehouseError {
+  declare readonly code: ClientErrorCode;
+  constructor(message: string, options: { code: ClientErrorCode; cause?: unknown }) {
+    super(message, options);
+  }
+}
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);

@@ -140,7 +140,7 @@ export function acquire(settings: OpenSettings): SharedConnection {
       timeout: settings.busyTimeoutMs,
     });
   } catch (err) {
-    throw new DatabaseError(`Cannot open database ${settings.path}: ${(err as Error).message}`, 'ERR_DB_OPTIONS', err);
+    throw new DatabaseError(`Cannot open database ${settings.path}: ${(err as Error).message}`, { code: 'ERR_DB_OPTIONS', cause: err });
   }
   try {
     db.pragma(`busy_timeout = ${settings.busyTimeoutMs}`);

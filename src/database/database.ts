@@ -112,7 +112,7 @@ const ROWID = new Set(['rowid', 'oid', '_rowid_']);
 const MAX_SHAPES_PER_TABLE = 2000;
 
 function optionError(message: string): DatabaseError {
-  return new DatabaseError(message, 'ERR_DB_OPTIONS');
+  return new DatabaseError(message, { code: 'ERR_DB_OPTIONS' });
 }
 
 function resolveOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions, 'logger'>> {
@@ -150,13 +150,13 @@ function whereShape(where: Where | undefined, params: unknown[]): string {
   if (Array.isArray(where)) {
     const sql: unknown = where[0];
     if (typeof sql !== 'string' || sql.trim() === '') {
-      throw new DatabaseError('A where tuple must start with an SQL condition string', 'ERR_DB_VALUE');
+      throw new DatabaseError('A where tuple must start with an SQL condition string', { code: 'ERR_DB_VALUE' });
     }
     for (let i = 1; i < where.length; i++) params.push(where[i]);
     return 's' + sql.length + ':' + sql;
   }
   if (typeof where !== 'object' || where === null) {
-    throw new DatabaseError('where must be an object of equalities or an [sql, ...params] tuple', 'ERR_DB_VALUE');
+    throw new DatabaseError('where must be an object of equalities or an [sql, ...params] tuple', { code: 'ERR_DB_VALUE' });
   }
   // Length-prefixed keys make the shape string injective: no two different where objects share a key.
   let key = 'w';
@@ -167,10 +167,7 @@ function whereShape(where: Where | undefined, params: unknown[]): string {
       key += k.length + ':' + k + 'i' + v.length + ';';
       for (let j = 0; j < v.length; j++) params.push(v[j]);
     } else if (v === undefined) {
-      throw new DatabaseError(
-        `where.${k.slice(0, 40)} is undefined: use null for IS NULL, or leave the key out`,
-        'ERR_DB_VALUE',
-      );
+      throw new DatabaseError(`where.${k.slice(0, 40)} is undefined: use null for IS NULL, or leave the key out`, { code: 'ERR_DB_VALUE' });
     } else {
       key += k.length + ':' + k + '=';
       params.push(v);
@@ -192,7 +189,7 @@ function convertParams(params: BindParams | undefined): BindParams {
   if (params === undefined) return NO_PARAMS;
   if (!Array.isArray(params)) {
     if (typeof params !== 'object' || params === null) {
-      throw new DatabaseError('SQL parameters must be an array or an object of named parameters', 'ERR_DB_VALUE');
+      throw new DatabaseError('SQL parameters must be an array or an object of named parameters', { code: 'ERR_DB_VALUE' });
     }
     const named = params as Readonly<Record<string, unknown>>;
     let out: Record<string, unknown> | undefined;
@@ -398,9 +395,9 @@ export class Database {
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
       if (typeof set !== 'object' || set === null || Array.isArray(set)) {
-        throw new DatabaseError('update() needs an object of columns to set', 'ERR_DB_VALUE');
+        throw new DatabaseError('update() needs an object of columns to set', { code: 'ERR_DB_VALUE' });
       }
-      if (where === undefined) throw new DatabaseError('update() needs a where clause ({} for every row)', 'ERR_DB_VALUE');
+      if (where === undefined) throw new DatabaseError('update() needs a where clause ({} for every row)', { code: 'ERR_DB_VALUE' });
       const params: unknown[] = [];
       let key = 'u';
       for (const k in set) {
@@ -409,7 +406,7 @@ export class Database {
         key += k.length + ':' + k;
         params.push(v);
       }
-      if (params.length === 0) throw new DatabaseError('update() got no columns to set', 'ERR_DB_VALUE');
+      if (params.length === 0) throw new DatabaseError('update() got no columns to set', { code: 'ERR_DB_VALUE' });
       key += '|' + whereShape(where, params);
       let compiled = byTable.get(key);
       if (compiled === undefined) {
@@ -448,7 +445,7 @@ export class Database {
     const shared = this.writable();
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
-      if (where === undefined) throw new DatabaseError('delete() needs a where clause ({} for every row)', 'ERR_DB_VALUE');
+      if (where === undefined) throw new DatabaseError('delete() needs a where clause ({} for every row)', { code: 'ERR_DB_VALUE' });
       const params: unknown[] = [];
       const compiled = this.whereStatement(shared, byTable, table, 'd', where, params, (clause) => `DELETE FROM ${quote(table)}${clause}`);
       return compiled.stmt.run(bindAll(params, compiled));
@@ -533,20 +530,14 @@ export class Database {
    */
   transaction<T>(fn: (db: Database) => T): T {
     const shared = this.open();
-    if (typeof fn !== 'function') throw new DatabaseError('transaction() needs a function', 'ERR_DB_VALUE');
+    if (typeof fn !== 'function') throw new DatabaseError('transaction() needs a function', { code: 'ERR_DB_VALUE' });
     if (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction') {
-      throw new DatabaseError(
-        'transaction() needs a synchronous function: SQLite transactions cannot span an await',
-        'ERR_DB_ASYNC_TRANSACTION',
-      );
+      throw new DatabaseError('transaction() needs a synchronous function: SQLite transactions cannot span an await', { code: 'ERR_DB_ASYNC_TRANSACTION' });
     }
     const body = (): T => {
       const result = fn(this);
       if (isThenable(result)) {
-        throw new DatabaseError(
-          'transaction() function returned a promise: it was rolled back (transactions cannot span an await)',
-          'ERR_DB_ASYNC_TRANSACTION',
-        );
+        throw new DatabaseError('transaction() function returned a promise: it was rolled back (transactions cannot span an await)', { code: 'ERR_DB_ASYNC_TRANSACTION' });
       }
       return result;
     };
@@ -584,14 +575,14 @@ export class Database {
 
   private open(): SharedConnection {
     const shared = this.shared;
-    if (shared === undefined) throw new DatabaseError('Database is closed', 'ERR_DB_CLOSED');
+    if (shared === undefined) throw new DatabaseError('Database is closed', { code: 'ERR_DB_CLOSED' });
     return shared;
   }
 
   private writable(): SharedConnection {
     const shared = this.shared;
-    if (shared === undefined) throw new DatabaseError('Database is closed', 'ERR_DB_CLOSED');
-    if (this.readonly) throw new DatabaseError(`Database ${this.path} was opened read-only`, 'ERR_DB_READONLY');
+    if (shared === undefined) throw new DatabaseError('Database is closed', { code: 'ERR_DB_CLOSED' });
+    if (this.readonly) throw new DatabaseError(`Database ${this.path} was opened read-only`, { code: 'ERR_DB_READONLY' });
     return shared;
   }
 
@@ -626,7 +617,7 @@ export class Database {
     assertIdentifier(table, 'table');
     const rows = shared.db.pragma(`table_info(${quote(table)})`) as { name: string; type: string; pk: number }[];
     if (rows.length === 0) {
-      throw new DatabaseError(`No such table "${table}"`, 'ERR_DB_NO_TABLE');
+      throw new DatabaseError(`No such table "${table}"`, { code: 'ERR_DB_NO_TABLE' });
     }
     const declared = shared.declaredJson.get(table);
     info = { columns: new Set(), json: new Set() };
@@ -651,7 +642,7 @@ export class Database {
     // The schema may have changed under us (ALTER TABLE from another connection): look once more.
     if (this.info(shared, table, true).columns.has(column)) return;
     if (ROWID.has(column.toLowerCase())) return;
-    throw new DatabaseError(`Unknown column "${column}" in table "${table}"`, 'ERR_DB_IDENTIFIER');
+    throw new DatabaseError(`Unknown column "${column}" in table "${table}"`, { code: 'ERR_DB_IDENTIFIER' });
   }
 
   private columnRef(shared: SharedConnection, table: string, spec: string): ColumnRef {
@@ -684,7 +675,7 @@ export class Database {
     const parts: string[] = [];
     for (const k in where as WhereObject) {
       const v = (where as WhereObject)[k];
-      if (/\s/.test(k)) throw new DatabaseError(`Invalid where key ${JSON.stringify(k).slice(0, 80)}`, 'ERR_DB_IDENTIFIER');
+      if (/\s/.test(k)) throw new DatabaseError(`Invalid where key ${JSON.stringify(k).slice(0, 80)}`, { code: 'ERR_DB_IDENTIFIER' });
       const ref = this.columnRef(shared, table, k);
       const isJson = ref.path === undefined && this.info(shared, table).json.has(ref.column);
       const lhs = Database.valueSql(ref);
@@ -735,11 +726,11 @@ export class Database {
       byTable.lastFetch = fastShape(compiled, options);
     }
     if (limit !== undefined) {
-      if (!Number.isInteger(limit) || limit < 0) throw new DatabaseError('limit must be a non-negative integer', 'ERR_DB_VALUE');
+      if (!Number.isInteger(limit) || limit < 0) throw new DatabaseError('limit must be a non-negative integer', { code: 'ERR_DB_VALUE' });
       params.push(limit);
     }
     if (offset !== undefined) {
-      if (!Number.isInteger(offset) || offset < 0) throw new DatabaseError('offset must be a non-negative integer', 'ERR_DB_VALUE');
+      if (!Number.isInteger(offset) || offset < 0) throw new DatabaseError('offset must be a non-negative integer', { code: 'ERR_DB_VALUE' });
       params.push(offset);
     }
     return compiled;
@@ -757,11 +748,11 @@ export class Database {
     let select: string;
     const cols = options.columns;
     if (cols === undefined || cols.length === 0) {
-      if (cols !== undefined && !Array.isArray(cols)) throw new DatabaseError('columns must be an array', 'ERR_DB_VALUE');
+      if (cols !== undefined && !Array.isArray(cols)) throw new DatabaseError('columns must be an array', { code: 'ERR_DB_VALUE' });
       select = '*';
       for (const c of info.json) parse.push(c);
     } else {
-      if (!Array.isArray(cols)) throw new DatabaseError('columns must be an array of strings', 'ERR_DB_VALUE');
+      if (!Array.isArray(cols)) throw new DatabaseError('columns must be an array of strings', { code: 'ERR_DB_VALUE' });
       const parts: string[] = [];
       for (const spec of cols) {
         const ref = this.columnRef(shared, table, spec);
@@ -782,7 +773,7 @@ export class Database {
     const order = options.orderBy;
     if (order !== undefined) {
       const items = typeof order === 'string' ? order.split(',') : order;
-      if (!Array.isArray(items) || items.length === 0) throw new DatabaseError('orderBy must be a string or array', 'ERR_DB_VALUE');
+      if (!Array.isArray(items) || items.length === 0) throw new DatabaseError('orderBy must be a string or array', { code: 'ERR_DB_VALUE' });
       const parts = items.map((item: unknown) => {
         const { ref, direction } = parseOrderItem(item);
         this.checkColumn(shared, table, this.info(shared, table), ref.column);
@@ -830,7 +821,7 @@ export class Database {
     upsert: UpsertOptions | undefined,
   ): RunResult {
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      throw new DatabaseError('Each row must be an object of column values', 'ERR_DB_VALUE');
+      throw new DatabaseError('Each row must be an object of column values', { code: 'ERR_DB_VALUE' });
     }
     const last = upsert === undefined ? byTable.lastInsert : undefined;
     if (last !== undefined) {
@@ -893,7 +884,7 @@ export class Database {
         ? `INSERT INTO ${quote(table)} DEFAULT VALUES`
         : `INSERT INTO ${quote(table)} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
     if (upsert !== undefined) {
-      if (columns.length === 0) throw new DatabaseError('upsert() needs at least one column', 'ERR_DB_VALUE');
+      if (columns.length === 0) throw new DatabaseError('upsert() needs at least one column', { code: 'ERR_DB_VALUE' });
       const conflict =
         upsert.conflict === undefined
           ? (shared.primaryKeys.get(table) ?? [])
@@ -901,7 +892,7 @@ export class Database {
             ? [upsert.conflict]
             : [...upsert.conflict];
       if (conflict.length === 0) {
-        throw new DatabaseError(`upsert() on "${table}": no primary key, pass options.conflict`, 'ERR_DB_VALUE');
+        throw new DatabaseError(`upsert() on "${table}": no primary key, pass options.conflict`, { code: 'ERR_DB_VALUE' });
       }
       for (const c of conflict) this.checkColumn(shared, table, info, c);
       const update = upsert.update === undefined ? columns.filter((c) => !conflict.includes(c)) : [...upsert.update];

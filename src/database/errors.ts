@@ -1,29 +1,14 @@
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, type DatabaseErrorCode } from '../errors.js';
 
-/** Stable codes of every error the database layer throws. */
-export type DatabaseErrorCode =
-  /** A table, column, alias or JSON path failed validation; nothing reached SQL. */
-  | 'ERR_DB_IDENTIFIER'
-  /** The named table does not exist in the database. */
-  | 'ERR_DB_NO_TABLE'
-  /** A constructor option is missing or invalid. */
-  | 'ERR_DB_OPTIONS'
-  /** A value cannot be stored (e.g. an object in a non-JSON column, or `undefined` in a where clause). */
-  | 'ERR_DB_VALUE'
-  /** The `Database` instance was closed. */
-  | 'ERR_DB_CLOSED'
-  /** A write was attempted through a read-only database. */
-  | 'ERR_DB_READONLY'
-  /** An async function (or one returning a promise) was passed to `transaction()`. */
-  | 'ERR_DB_ASYNC_TRANSACTION'
-  /** A migration failed; it was rolled back and `user_version` was not advanced. */
-  | 'ERR_DB_MIGRATION'
-  /** A UNIQUE / NOT NULL / FOREIGN KEY / CHECK constraint failed. */
-  | 'ERR_DB_CONSTRAINT'
-  /** The database stayed locked by another connection for longer than `busyTimeoutMs`. */
-  | 'ERR_DB_BUSY'
-  /** Any other SQLite error (syntax error, malformed JSON, I/O error, ...). */
-  | 'ERR_DB_QUERY';
+export type { DatabaseErrorCode };
+
+/** Options for {@link DatabaseError}. */
+export interface DatabaseErrorOptions {
+  /** Stable machine-readable code. */
+  code: DatabaseErrorCode;
+  /** The underlying error (a SQLite error supplies `sqliteCode`). */
+  cause?: unknown;
+}
 
 /**
  * The error of the database layer. `code` is one of {@link DatabaseErrorCode}; `sqliteCode` carries the
@@ -34,15 +19,9 @@ export class DatabaseError extends GatehouseError {
   /** The SQLite extended result code, when the error came from SQLite. */
   readonly sqliteCode: string | undefined;
 
-  /**
-   * Create a database error.
-   * @param message - human-readable description
-   * @param code - stable machine-readable code
-   * @param cause - underlying error, if any
-   */
-  constructor(message: string, code: DatabaseErrorCode, cause?: unknown) {
-    super(message, { code, cause, status: 500 });
-    const sqlite = cause as { code?: unknown } | undefined;
+  constructor(message: string, options: DatabaseErrorOptions) {
+    super(message, { code: options.code, cause: options.cause, status: 500 });
+    const sqlite = options.cause as { code?: unknown } | undefined;
     this.sqliteCode =
       sqlite && typeof sqlite.code === 'string' && sqlite.code.startsWith('SQLITE_') ? sqlite.code : undefined;
   }
@@ -64,11 +43,11 @@ export function toDatabaseError(err: unknown, misuse: boolean = true): unknown {
     if (code.startsWith('SQLITE_CONSTRAINT')) mapped = 'ERR_DB_CONSTRAINT';
     else if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) mapped = 'ERR_DB_BUSY';
     else if (code.startsWith('SQLITE_READONLY')) mapped = 'ERR_DB_READONLY';
-    return new DatabaseError(err.message, mapped, err);
+    return new DatabaseError(err.message, { code: mapped, cause: err });
   }
   // better-sqlite3 reports misuse (wrong parameter count, multiple statements, ...) as TypeError/RangeError.
   if (misuse && (err instanceof TypeError || err instanceof RangeError)) {
-    return new DatabaseError(err.message, 'ERR_DB_QUERY', err);
+    return new DatabaseError(err.message, { code: 'ERR_DB_QUERY', cause: err });
   }
   return err;
 }

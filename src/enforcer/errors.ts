@@ -1,19 +1,6 @@
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, type EnforcementErrorCode } from '../errors.js';
 
-/**
- * Codes carried by {@link EnforcementError}:
- * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
- * - `ERR_ENFORCE_ARGS`: an enforced function was called with arguments its `args` schemas reject.
- * - `ERR_ENFORCE_RETURN`: an enforced function returned (or resolved to) a value its `returns` schema rejects.
- * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
- * - `ERR_ENFORCE_CONFIG`: an invalid mode was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`.
- */
-export type EnforcementErrorCode =
-  | 'ERR_ENFORCE_DEFINITION'
-  | 'ERR_ENFORCE_ARGS'
-  | 'ERR_ENFORCE_RETURN'
-  | 'ERR_ENFORCE_HANDLER'
-  | 'ERR_ENFORCE_CONFIG';
+export type { EnforcementErrorCode };
 
 /** Options of an {@link EnforcementError}. */
 export interface EnforcementErrorOptions {

@@ -1,15 +1,31 @@
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, type LifecycleErrorCode, type ServiceUnavailableCode } from '../errors.js';
 
-/** Codes of {@link LifecycleError}. */
-export type LifecycleErrorCode = 'ERR_LIFECYCLE_INPUT' | 'ERR_LIFECYCLE_SOURCE' | 'ERR_LIFECYCLE_OPTIONS' | 'ERR_LIFECYCLE_CLOSED' | 'ERR_HEALTH_CONFIG';
+export type { LifecycleErrorCode, ServiceUnavailableCode };
+
+/** Options for {@link LifecycleError}. */
+export interface LifecycleErrorOptions {
+  /** Stable machine-readable code. */
+  code: LifecycleErrorCode;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
 
 /** A lifecycle misuse or failure: bad input to `set`, a source that cannot be read or written, bad options. */
 export class LifecycleError extends GatehouseError {
-  /** The error's code. */
   declare readonly code: LifecycleErrorCode;
-  constructor(message: string, code: LifecycleErrorCode, cause?: unknown) {
-    super(message, { code, cause, status: code === 'ERR_LIFECYCLE_INPUT' ? 400 : 500 });
+  constructor(message: string, options: LifecycleErrorOptions) {
+    super(message, { code: options.code, cause: options.cause, status: options.code === 'ERR_LIFECYCLE_INPUT' ? 400 : 500 });
   }
+}
+
+/** Options for {@link ServiceUnavailableError}. */
+export interface ServiceUnavailableErrorOptions {
+  /** The inactive state's code. */
+  code: ServiceUnavailableCode;
+  /** Status to answer with. @defaultValue 503 */
+  status?: number;
+  /** Seconds until a retry makes sense (sent as `Retry-After`). */
+  retryAfterSec: number;
 }
 
 /**
@@ -17,13 +33,10 @@ export class LifecycleError extends GatehouseError {
  * configured per-state status), code `SERVICE_*`, the configured message, and a `Retry-After` header.
  */
 export class ServiceUnavailableError extends GatehouseError {
-  /** Response headers: `Retry-After`. */
-  readonly headers: Record<string, string>;
-  /** Seconds until a retry makes sense. */
-  readonly retryAfterSec: number;
-  constructor(message: string, code: string, status: number, retryAfterSec: number) {
-    super(message, { code, status });
-    this.retryAfterSec = retryAfterSec;
-    this.headers = { 'Retry-After': String(retryAfterSec) };
+  declare readonly code: ServiceUnavailableCode;
+  declare readonly headers: Readonly<Record<string, string>>;
+  declare readonly retryAfterSec: number;
+  constructor(message: string, options: ServiceUnavailableErrorOptions) {
+    super(message, { code: options.code, status: options.status ?? 503, retryAfterSec: options.retryAfterSec });
   }
 }

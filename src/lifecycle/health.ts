@@ -103,9 +103,9 @@ export class HealthBoard {
 
   /** Register a check under a unique name (letters, digits, `_.:-`; used as the Prometheus label). */
   addCheck(name: string, fn: HealthCheckFunction, options: HealthCheckOptions = {}): this {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, 'ERR_HEALTH_CONFIG');
-    if (this.checks.has(name)) throw new LifecycleError(`addCheck: a check named ${name} already exists`, 'ERR_HEALTH_CONFIG');
-    if (typeof fn !== 'function') throw new LifecycleError(`addCheck ${name}: the check must be a function`, 'ERR_HEALTH_CONFIG');
+    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
+    if (this.checks.has(name)) throw new LifecycleError(`addCheck: a check named ${name} already exists`, { code: 'ERR_HEALTH_CONFIG' });
+    if (typeof fn !== 'function') throw new LifecycleError(`addCheck ${name}: the check must be a function`, { code: 'ERR_HEALTH_CONFIG' });
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.defaultTimeoutMs, `addCheck ${name}: timeoutMs`);
     this.checks.set(name, { name, fn, critical: options.critical === true, timeoutMs });
     return this;
@@ -113,8 +113,8 @@ export class HealthBoard {
 
   /** Add a field to the JSON status: a value, or a function called per request. */
   addStatusField(name: string, value: StatusField): this {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addStatusField: name must match ${NAME.source}, got ${JSON.stringify(name)}`, 'ERR_HEALTH_CONFIG');
-    if (RESERVED.has(name)) throw new LifecycleError(`addStatusField: ${name} is reserved`, 'ERR_HEALTH_CONFIG');
+    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addStatusField: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
+    if (RESERVED.has(name)) throw new LifecycleError(`addStatusField: ${name} is reserved`, { code: 'ERR_HEALTH_CONFIG' });
     this.fields.set(name, value);
     return this;
   }
@@ -192,7 +192,7 @@ export class HealthBoard {
 
 function checkTimeout(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 300_000) {
-    throw new LifecycleError(`${option} must be an integer from 1 to 300000 ms, got ${String(value)}`, 'ERR_HEALTH_CONFIG');
+    throw new LifecycleError(`${option} must be an integer from 1 to 300000 ms, got ${String(value)}`, { code: 'ERR_HEALTH_CONFIG' });
   }
   return value;
 }

@@ -121,18 +121,18 @@ export class Lifecycle {
   constructor(options: LifecycleOptions = {}) {
     this.log = (options.logger ?? defaultLogger()).child({ component: 'lifecycle' });
     const failMode = options.failMode ?? DEFAULTS.failMode;
-    if (failMode !== 'open' && failMode !== 'closed') throw new LifecycleError(`lifecycle.failMode must be 'open' or 'closed', got ${String(failMode)}`, 'ERR_LIFECYCLE_OPTIONS');
+    if (failMode !== 'open' && failMode !== 'closed') throw new LifecycleError(`lifecycle.failMode must be 'open' or 'closed', got ${String(failMode)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
     this.failMode = failMode;
     const poll = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-    if (!Number.isInteger(poll) || poll < 10 || poll > 60_000) throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', 'ERR_LIFECYCLE_OPTIONS');
+    if (!Number.isInteger(poll) || poll < 10 || poll > 60_000) throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', { code: 'ERR_LIFECYCLE_OPTIONS' });
     const retry = options.retryAfterSec ?? DEFAULTS.retryAfterSec;
-    if (validateRecord('ACTIVE', undefined, retry)) throw new LifecycleError(`lifecycle.retryAfterSec: ${validateRecord('ACTIVE', undefined, retry) ?? ''}`, 'ERR_LIFECYCLE_OPTIONS');
+    if (validateRecord('ACTIVE', undefined, retry)) throw new LifecycleError(`lifecycle.retryAfterSec: ${validateRecord('ACTIVE', undefined, retry) ?? ''}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
     this.defaultRetryAfterSec = retry;
     this.messages = { ...DEFAULT_MESSAGES, ...checkPerState(options.messages, 'messages', (v) => typeof v === 'string' && v.length > 0) };
     const codes: Record<InactiveState, number> = { PAUSED: 503, MAINTENANCE: 503, OFFLINE: 503, FAILED: 503 };
     this.statusCodes = { ...codes, ...checkPerState(options.statusCodes, 'statusCodes', (v) => Number.isInteger(v) && (v as number) >= 400 && (v as number) <= 599 && v !== 500) };
     const initial = options.initialState ?? DEFAULTS.initialState;
-    if (!isLifecycleState(initial)) throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, 'ERR_LIFECYCLE_OPTIONS');
+    if (!isLifecycleState(initial)) throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
 
     this.source = buildSource(options, initial, poll);
     this.current = this.resolve(null);
@@ -161,10 +161,10 @@ export class Lifecycle {
    * `LifecycleError` (`ERR_LIFECYCLE_INPUT`) and changes nothing.
    */
   async set(state: LifecycleState, options: SetStateOptions = {}): Promise<void> {
-    if (this.closed) throw new LifecycleError('lifecycle is closed', 'ERR_LIFECYCLE_CLOSED');
+    if (this.closed) throw new LifecycleError('lifecycle is closed', { code: 'ERR_LIFECYCLE_CLOSED' });
     const opts: SetStateOptions = options ?? {};
     const problem = validateRecord(state, opts.message, opts.retryAfterSec);
-    if (problem) throw new LifecycleError(problem, 'ERR_LIFECYCLE_INPUT');
+    if (problem) throw new LifecycleError(problem, { code: 'ERR_LIFECYCLE_INPUT' });
     const record: LifecycleRecord = {
       state,
       message: opts.message === '' ? undefined : opts.message,
@@ -175,7 +175,7 @@ export class Lifecycle {
     try {
       await this.source.write(record);
     } catch (err) {
-      throw new LifecycleError(`lifecycle: cannot store ${state} in the ${this.source.name} source`, 'ERR_LIFECYCLE_SOURCE', err);
+      throw new LifecycleError(`lifecycle: cannot store ${state} in the ${this.source.name} source`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
     }
     if (this.failing) this.recovered();
     this.apply(this.resolve(record));
@@ -224,7 +224,7 @@ export class Lifecycle {
     const same = state === this.current.state;
     const message = same ? this.current.message : this.messages[state];
     const retry = same ? this.current.retryAfterSec : this.defaultRetryAfterSec;
-    return new ServiceUnavailableError(message, LIFECYCLE_CODES[state], this.statusCodes[state], retry);
+    return new ServiceUnavailableError(message, { code: LIFECYCLE_CODES[state], status: this.statusCodes[state], retryAfterSec: retry });
   }
 
   /**
@@ -238,7 +238,7 @@ export class Lifecycle {
         throw this.problem(this.current.state === 'ACTIVE' ? 'MAINTENANCE' : this.current.state) as ServiceUnavailableError;
       };
     }
-    if (mode !== 'gated') throw new LifecycleError(`lifecycle mode must be gated, exempt or forced, got ${String(mode)}`, 'ERR_LIFECYCLE_OPTIONS');
+    if (mode !== 'gated') throw new LifecycleError(`lifecycle mode must be gated, exempt or forced, got ${String(mode)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
     return () => {
       if (this.current.state !== 'ACTIVE') throw this.problem() as ServiceUnavailableError;
     };
@@ -360,7 +360,7 @@ export class Lifecycle {
 function buildSource(options: LifecycleOptions, initial: LifecycleState, poll: number): LifecycleSource {
   const source = options.source ?? 'memory';
   if (typeof source === 'object' && source !== null) {
-    if (typeof source.read !== 'function' || typeof source.write !== 'function') throw new LifecycleError('lifecycle.source must have read() and write()', 'ERR_LIFECYCLE_OPTIONS');
+    if (typeof source.read !== 'function' || typeof source.write !== 'function') throw new LifecycleError('lifecycle.source must have read() and write()', { code: 'ERR_LIFECYCLE_OPTIONS' });
     return source;
   }
   const dataDir = options.dataDir ?? DEFAULTS.dataDir;
@@ -374,16 +374,16 @@ function buildSource(options: LifecycleOptions, initial: LifecycleState, poll: n
     case 'sqlite':
       return new SqliteSource(dataDir, poll);
     default:
-      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite or a LifecycleSource, got ${String(source)}`, 'ERR_LIFECYCLE_OPTIONS');
+      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite or a LifecycleSource, got ${String(source)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
   }
 }
 
 function checkPerState<T>(value: Partial<Record<InactiveState, T>> | undefined, option: string, ok: (v: unknown) => boolean): Partial<Record<InactiveState, T>> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object') throw new LifecycleError(`lifecycle.${option} must be an object keyed by state`, 'ERR_LIFECYCLE_OPTIONS');
+  if (value === null || typeof value !== 'object') throw new LifecycleError(`lifecycle.${option} must be an object keyed by state`, { code: 'ERR_LIFECYCLE_OPTIONS' });
   for (const [key, v] of Object.entries(value)) {
-    if (!isLifecycleState(key) || key === 'ACTIVE') throw new LifecycleError(`lifecycle.${option}: unknown state ${key}`, 'ERR_LIFECYCLE_OPTIONS');
-    if (!ok(v)) throw new LifecycleError(`lifecycle.${option}.${key} is not valid: ${String(v)}`, 'ERR_LIFECYCLE_OPTIONS');
+    if (!isLifecycleState(key) || key === 'ACTIVE') throw new LifecycleError(`lifecycle.${option}: unknown state ${key}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (!ok(v)) throw new LifecycleError(`lifecycle.${option}.${key} is not valid: ${String(v)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
   }
   return value;
 }

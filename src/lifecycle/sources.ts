@@ -67,7 +67,7 @@ export class EnvSource implements LifecycleSource {
     const retryRaw = this.env[ENV_RETRY_AFTER];
     const retryAfterSec = retryRaw === undefined || retryRaw === '' ? undefined : Number(retryRaw);
     const problem = validateRecord(state, message, retryAfterSec);
-    if (problem) throw new LifecycleError(`${ENV_STATE}: ${problem}`, 'ERR_LIFECYCLE_SOURCE');
+    if (problem) throw new LifecycleError(`${ENV_STATE}: ${problem}`, { code: 'ERR_LIFECYCLE_SOURCE' });
     return { state: state as LifecycleState, message, retryAfterSec };
   }
 
@@ -79,13 +79,13 @@ export class EnvSource implements LifecycleSource {
 
 /** Parse a stored record (file or database row); throws a LifecycleError naming what is wrong. */
 export function parseRecord(value: unknown, where: string): LifecycleRecord {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LifecycleError(`${where}: expected an object with a "state"`, 'ERR_LIFECYCLE_SOURCE');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LifecycleError(`${where}: expected an object with a "state"`, { code: 'ERR_LIFECYCLE_SOURCE' });
   const v = value as Record<string, unknown>;
   const state = typeof v.state === 'string' ? v.state.toUpperCase() : v.state;
   const message = v.message === null ? undefined : v.message;
   const retryAfterSec = v.retryAfterSec === null ? undefined : v.retryAfterSec;
   const problem = validateRecord(state, message, retryAfterSec);
-  if (problem) throw new LifecycleError(`${where}: ${problem}`, 'ERR_LIFECYCLE_SOURCE');
+  if (problem) throw new LifecycleError(`${where}: ${problem}`, { code: 'ERR_LIFECYCLE_SOURCE' });
   return {
     state: state as LifecycleState,
     message: message as string | undefined,
@@ -113,13 +113,13 @@ export class FileSource implements LifecycleSource {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new LifecycleError(`lifecycle file ${this.path}: cannot read it`, 'ERR_LIFECYCLE_SOURCE', err);
+      throw new LifecycleError(`lifecycle file ${this.path}: cannot read it`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new LifecycleError(`lifecycle file ${this.path}: not valid JSON`, 'ERR_LIFECYCLE_SOURCE', err);
+      throw new LifecycleError(`lifecycle file ${this.path}: not valid JSON`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
     }
     return parseRecord(value, `lifecycle file ${this.path}`);
   }
@@ -202,13 +202,13 @@ export class SqliteSource implements LifecycleSource {
         },
       });
     } catch (err) {
-      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot open it`, 'ERR_LIFECYCLE_SOURCE', err);
+      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot open it`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
     }
   }
 
   /** The stored row, validated; `null` when nothing was ever stored. */
   read(): LifecycleRecord | null {
-    if (this.closed) throw new LifecycleError('lifecycle store is closed', 'ERR_LIFECYCLE_CLOSED');
+    if (this.closed) throw new LifecycleError('lifecycle store is closed', { code: 'ERR_LIFECYCLE_CLOSED' });
     const row = this.db.queryOne<StateRow>(SELECT_STATE);
     if (!row) return null;
     return parseRecord(
@@ -219,9 +219,9 @@ export class SqliteSource implements LifecycleSource {
 
   /** Store a record (validated first, so a bad value never lands in the shared store). */
   write(record: LifecycleRecord): void {
-    if (this.closed) throw new LifecycleError('lifecycle store is closed', 'ERR_LIFECYCLE_CLOSED');
+    if (this.closed) throw new LifecycleError('lifecycle store is closed', { code: 'ERR_LIFECYCLE_CLOSED' });
     const problem = validateRecord(record.state, record.message, record.retryAfterSec);
-    if (problem) throw new LifecycleError(problem, 'ERR_LIFECYCLE_INPUT');
+    if (problem) throw new LifecycleError(problem, { code: 'ERR_LIFECYCLE_INPUT' });
     this.db.execute(UPSERT_STATE, [record.state, record.message ?? null, record.retryAfterSec ?? null, record.updatedAt ?? Date.now(), record.updatedBy ?? `pid ${process.pid}@${hostname()}`]);
   }
 

@@ -1,3 +1,5 @@
+import type { ServiceUnavailableCode } from '../errors.js';
+
 /** The lifecycle states of a service. ACTIVE serves traffic; every other state gates it. */
 export const LIFECYCLE_STATES = ['ACTIVE', 'PAUSED', 'MAINTENANCE', 'OFFLINE', 'FAILED'] as const;
 
@@ -8,7 +10,7 @@ export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
 export type InactiveState = Exclude<LifecycleState, 'ACTIVE'>;
 
 /** The problem `code` a gated route answers with, per non-ACTIVE state. */
-export const LIFECYCLE_CODES: Readonly<Record<InactiveState, string>> = Object.freeze({
+export const LIFECYCLE_CODES: Readonly<Record<InactiveState, ServiceUnavailableCode>> = Object.freeze({
   PAUSED: 'SERVICE_PAUSED',
   MAINTENANCE: 'SERVICE_MAINTENANCE',
   OFFLINE: 'SERVICE_OFFLINE',

@@ -1,28 +1,24 @@
 import { STATUS_CODES } from 'node:http';
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, ValidationError, type FieldIssue, type GatehouseErrorCode } from '../errors.js';
 
-/** One field-level problem in a request, as listed in a problem response's `errors`. */
-export interface FieldIssue {
-  /** Dotted path into the input, e.g. `items.0.name`; empty for the whole input. */
-  path: string;
-  /** Human-readable reason. */
-  message: string;
-}
+export type { FieldIssue };
 
 /** Options for {@link HttpError}. */
 export interface HttpErrorOptions {
-  /** Stable machine-readable code sent as the problem's `code`. @defaultValue derived from the status, e.g. `ERR_NOT_FOUND` */
-  code?: string;
+  /** Stable machine-readable code sent as the problem's `code`: gatehouse's own or the application's. @defaultValue derived from the status, e.g. `ERR_NOT_FOUND` */
+  code?: GatehouseErrorCode | (string & {});
   /** Field issues, sent as the problem's `errors`. */
   errors?: FieldIssue[];
   /** Extra response headers, e.g. `{ 'Retry-After': '30' }`. */
-  headers?: Record<string, string>;
+  headers?: Readonly<Record<string, string>>;
+  /** Seconds until a retry makes sense; sent as `Retry-After` unless `headers` sets it. */
+  retryAfterSec?: number;
   /** Underlying error: logged, never sent. */
   cause?: unknown;
 }
 
 /** Default problem codes for the statuses gatehouse answers itself. */
-const CODE_BY_STATUS: Readonly<Record<number, string>> = {
+const CODE_BY_STATUS: Readonly<Record<number, GatehouseErrorCode>> = {
   400: 'ERR_BAD_REQUEST',
   401: 'ERR_UNAUTHORIZED',
   403: 'ERR_FORBIDDEN',
@@ -39,7 +35,8 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = {
 
 /**
  * An error that becomes an RFC 9457 problem response with the given status. Its message is sent as the
- * problem's `detail`, so write it for the client.
+ * problem's `detail`, so write it for the client. The one class whose constructor takes the status first
+ * (the contract's `new HttpError(404, message, options)`); the options are the base shape otherwise.
  *
  * @example
  * ```ts
@@ -49,16 +46,14 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = {
 export class HttpError extends GatehouseError {
   /** Field issues sent as `errors`. */
   readonly errors: FieldIssue[] | undefined;
-  /** Extra response headers. */
-  readonly headers: Record<string, string> | undefined;
 
   constructor(status: number, message: string, options: HttpErrorOptions = {}) {
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new RangeError(`HttpError status must be an integer 400-599, got ${String(status)}`);
     }
-    super(message, { status, code: options.code ?? CODE_BY_STATUS[status] ?? `ERR_HTTP_${status}`, cause: options.cause });
-    this.errors = options.errors;
-    this.headers = options.headers;
+    const { errors, code, ...rest } = options;
+    super(message, { ...rest, status, code: code ?? CODE_BY_STATUS[status] ?? `ERR_HTTP_${status}` });
+    this.errors = errors;
   }
 }
 
@@ -77,7 +72,7 @@ export interface ProblemBody {
 export interface Problem {
   status: number;
   body: ProblemBody;
-  headers: Record<string, string> | undefined;
+  headers: Readonly<Record<string, string>> | undefined;
   /** Whether the error was unexpected (logged at error level with its stack). */
   unexpected: boolean;
 }
@@ -96,16 +91,16 @@ export function toProblem(err: unknown, requestId: string): Problem {
       code: err.code,
       requestId,
     };
-    const httpErr = err instanceof HttpError ? err : undefined;
-    if (httpErr?.errors) body.errors = httpErr.errors;
-    return { status: err.status, body, headers: httpErr?.headers ?? headersOf(err), unexpected: false };
+    const errors = err instanceof HttpError || err instanceof ValidationError ? err.errors : undefined;
+    if (errors) body.errors = errors;
+    return { status: err.status, body, headers: err.headers, unexpected: false };
   }
   if (err instanceof GatehouseError && err.status >= 500 && err.status < 600 && err.status !== 500) {
     // Deliberate 5xx answers (503 lifecycle, 502 upstream) carry their own message and headers.
     return {
       status: err.status,
       body: { type: 'about:blank', title: STATUS_CODES[err.status] ?? 'Error', status: err.status, detail: err.message, code: err.code, requestId },
-      headers: err instanceof HttpError ? err.headers : headersOf(err),
+      headers: err.headers,
       unexpected: false,
     };
   }
@@ -122,10 +117,4 @@ export function toProblem(err: unknown, requestId: string): Problem {
     headers: undefined,
     unexpected: true,
   };
-}
-
-/** Non-HttpError gatehouse errors may expose headers (e.g. `Retry-After`) through a `headers` field. */
-function headersOf(err: GatehouseError): Record<string, string> | undefined {
-  const h = (err as { headers?: unknown }).headers;
-  return h && typeof h === 'object' ? (h as Record<string, string>) : undefined;
 }

@@ -548,7 +548,7 @@ export class ServicePortal {
   }
 
   private requireRealtime(): Realtime {
-    if (!this.realtimeServer) throw new RealtimeError('ERR_REALTIME_CONFIG', 'Realtime is off: create the portal with websocket: true');
+    if (!this.realtimeServer) throw new RealtimeError('Realtime is off: create the portal with websocket: true', { code: 'ERR_REALTIME_CONFIG' });
     return this.realtimeServer;
   }
 

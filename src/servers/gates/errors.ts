@@ -1,60 +1,64 @@
-import { GatehouseError } from '../../errors.js';
+import { GatehouseError, type AuthErrorCode } from '../../errors.js';
 
-/** Codes an {@link AuthError} can carry. */
-export type AuthErrorCode =
-  | 'ERR_AUTH_MISSING'
-  | 'ERR_AUTH_MALFORMED'
-  | 'ERR_AUTH_ALGORITHM'
-  | 'ERR_AUTH_SIGNATURE'
-  | 'ERR_AUTH_EXPIRED'
-  | 'ERR_AUTH_NOT_YET_VALID'
-  | 'ERR_AUTH_CLAIMS'
-  | 'ERR_AUTH_ISSUER'
-  | 'ERR_AUTH_AUDIENCE'
-  | 'ERR_AUTH_REVOKED'
-  | 'ERR_AUTH_API_KEY'
-  | 'ERR_AUTH_BASIC'
-  | 'ERR_AUTH_MASKED_TOKEN';
+export type { AuthErrorCode };
+
+/** Options for {@link AuthError}. */
+export interface AuthErrorOptions {
+  /** Why authentication failed. */
+  code: AuthErrorCode;
+  /** The `WWW-Authenticate` challenge scheme (with realm), e.g. `'Basic realm="api"'`. @defaultValue 'Bearer' */
+  challenge?: string;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
 
 /** A caller could not be authenticated: answered as 401 with a `WWW-Authenticate` challenge. */
 export class AuthError extends GatehouseError {
-  /** Response headers (the challenge). */
-  readonly headers: Record<string, string>;
   declare readonly code: AuthErrorCode;
+  declare readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: AuthErrorCode, message: string, challenge = 'Bearer', cause?: unknown) {
-    super(message, { code, status: 401, cause });
-    const error = code === 'ERR_AUTH_MISSING' ? '' : ', error="invalid_token"';
-    this.headers = { 'WWW-Authenticate': challenge.startsWith('Bearer') ? `${challenge}${error}` : challenge };
+  constructor(message: string, options: AuthErrorOptions) {
+    const challenge = options.challenge ?? 'Bearer';
+    const error = options.code === 'ERR_AUTH_MISSING' ? '' : ', error="invalid_token"';
+    const header = challenge.startsWith('Bearer') ? `${challenge}${error}` : challenge;
+    super(message, { code: options.code, status: 401, cause: options.cause, headers: { 'WWW-Authenticate': header } });
   }
+}
+
+/** Options for {@link ForbiddenError}. */
+export interface ForbiddenErrorOptions {
+  /** The scopes the caller is missing. */
+  missing: string[];
 }
 
 /** The caller lacks required scopes: answered as 403. */
 export class ForbiddenError extends GatehouseError {
   /** The scopes the caller is missing. */
   readonly missing: string[];
-  constructor(missing: string[]) {
-    super(`Missing required scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, { code: 'ERR_FORBIDDEN_SCOPE', status: 403 });
-    this.missing = missing;
+  constructor(message: string, options: ForbiddenErrorOptions) {
+    super(message, { code: 'ERR_FORBIDDEN_SCOPE', status: 403, details: { missing: options.missing } });
+    this.missing = options.missing;
   }
+}
+
+/** Options for {@link RateLimitError}. */
+export interface RateLimitErrorOptions {
+  /** Seconds until the caller may try again (sent as `Retry-After`). */
+  retryAfterSec: number;
 }
 
 /** Too many requests: answered as 429 with `Retry-After`. */
 export class RateLimitError extends GatehouseError {
-  /** Response headers (`Retry-After`). */
-  readonly headers: Record<string, string>;
-  /** Seconds until the caller may try again. */
-  readonly retryAfterSec: number;
-  constructor(retryAfterSec: number) {
-    super(`Too many requests; retry in ${retryAfterSec} s`, { code: 'ERR_RATE_LIMITED', status: 429 });
-    this.retryAfterSec = retryAfterSec;
-    this.headers = { 'Retry-After': String(retryAfterSec) };
+  declare readonly headers: Readonly<Record<string, string>>;
+  declare readonly retryAfterSec: number;
+  constructor(message: string, options: RateLimitErrorOptions) {
+    super(message, { code: 'ERR_RATE_LIMITED', status: 429, retryAfterSec: options.retryAfterSec });
   }
 }
 
 /** A gate was configured wrongly (caught at construction or registration, never per request). */
 export class GateConfigError extends GatehouseError {
-  constructor(message: string) {
-    super(message, { code: 'ERR_GATE_CONFIG' });
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: 'ERR_GATE_CONFIG', cause: options.cause });
   }
 }

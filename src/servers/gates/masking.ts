@@ -15,11 +15,11 @@ export function unmaskStep(key: string, tokens: TokenService): GateStep {
     const payload = call.payload;
     if (!isRecord(payload) || payload[key] === undefined) return;
     const value = payload[key];
-    if (typeof value !== 'string') throw new AuthError('ERR_AUTH_MASKED_TOKEN', `${key} must be the token this service issued`);
+    if (typeof value !== 'string') throw new AuthError(`${key} must be the token this service issued`, { code: 'ERR_AUTH_MASKED_TOKEN' });
     try {
       payload[key] = (await tokens.verify(value)).id;
     } catch (err) {
-      throw new AuthError('ERR_AUTH_MASKED_TOKEN', `${key} is not a valid token issued by this service`, 'Bearer', err);
+      throw new AuthError(`${key} is not a valid token issued by this service`, { code: 'ERR_AUTH_MASKED_TOKEN', cause: err });
     }
   };
 }

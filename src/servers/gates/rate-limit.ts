@@ -33,7 +33,7 @@ function singleStep(l: Limiter): GateStep {
       (res: unknown) => {
         if (!(res instanceof RateLimiterRes)) throw res; // a store failure: a 500, never silently allowed
         setHeaders(call, l.points, res);
-        throw new RateLimitError(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+        throw new RateLimitError(`Too many requests; retry in ${Math.max(1, Math.ceil(res.msBeforeNext / 1000))} s`, { retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) });
       },
     );
 }
@@ -80,7 +80,7 @@ export class RateLimitFactory {
         }
       }
       if (tightest) setHeaders(call, tightestPoints, tightest);
-      if (rejected) throw new RateLimitError(Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)));
+      if (rejected) throw new RateLimitError(`Too many requests; retry in ${Math.max(1, Math.ceil(rejected.msBeforeNext / 1000))} s`, { retryAfterSec: Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)) });
     };
   }
 

@@ -166,7 +166,7 @@ export class TokenService {
     const hash = tokenHash(token);
     const hit = this.cache.get(hash);
     if (!hit) return undefined;
-    if (this.revocations.has(hit.key)) throw new AuthError('ERR_AUTH_REVOKED', 'The token has been revoked');
+    if (this.revocations.has(hit.key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
     if (hit.until > Date.now()) return hit.identity;
     this.cache.delete(hash);
     return undefined;
@@ -174,8 +174,8 @@ export class TokenService {
 
   /** Verify a token (signature, algorithm, exp, nbf, iss, aud, revocation) and return its identity, or throw {@link AuthError}. */
   async verify(token: string): Promise<Identity> {
-    if (typeof token !== 'string' || token.length === 0) throw new AuthError('ERR_AUTH_MISSING', 'No token was presented');
-    if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('ERR_AUTH_MALFORMED', 'The token is too long');
+    if (typeof token !== 'string' || token.length === 0) throw new AuthError('No token was presented', { code: 'ERR_AUTH_MISSING' });
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('The token is too long', { code: 'ERR_AUTH_MALFORMED' });
     const known = this.cached(token);
     if (known) return known;
     const hash = tokenHash(token);
@@ -192,7 +192,7 @@ export class TokenService {
       throw mapJoseError(err);
     }
     const key = typeof payload.jti === 'string' ? payload.jti : hash;
-    if (this.revocations.has(key)) throw new AuthError('ERR_AUTH_REVOKED', 'The token has been revoked');
+    if (this.revocations.has(key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
     const identity: Identity = { id: String(payload.sub), scopes: scopesOf(payload), via: 'bearer', claims: payload as Record<string, unknown> };
     this.remember(hash, { identity, key, until: ((payload.exp ?? 0) + this.toleranceSec) * 1000 });
     return identity;
@@ -207,7 +207,7 @@ export class TokenService {
     try {
       payload = decodeJwt(token);
     } catch (err) {
-      throw new AuthError('ERR_AUTH_MALFORMED', 'Cannot revoke: the value is not a JWT', 'Bearer', err);
+      throw new AuthError('Cannot revoke: the value is not a JWT', { code: 'ERR_AUTH_MALFORMED', cause: err });
     }
     const key = typeof payload.jti === 'string' ? payload.jti : tokenHash(token);
     const exp = typeof payload.exp === 'number' ? payload.exp : Math.floor(Date.now() / 1000) + 86_400 * 365;
@@ -266,7 +266,7 @@ function mapJoseError(err: unknown): AuthError {
     code = 'ERR_AUTH_SIGNATURE';
     message = 'The token signature is invalid';
   }
-  return new AuthError(code, message, 'Bearer', err);
+  return new AuthError(message, { code, cause: err });
 }
 
 function loadOrCreateSecret(dataDir: string, log: Logger): string {

@@ -1,6 +1,5 @@
 import type { ZodType } from 'zod';
-import { GatehouseError } from '../../errors.js';
-import { HttpError, type FieldIssue } from '../http-error.js';
+import { GatehouseError, ValidationError, type FieldIssue } from '../../errors.js';
 import type { GateCall, GateStep } from './types.js';
 import { validate } from './validate.js';
 
@@ -28,9 +27,9 @@ export interface PipelineSpec {
 export class OutputValidationError extends GatehouseError {
   /** Where the result differs from the schema (logged, never sent). */
   readonly issues: FieldIssue[];
-  constructor(issues: FieldIssue[]) {
-    super('The handler returned a result that does not match its output schema', { code: 'ERR_OUTPUT_INVALID', status: 500 });
-    this.issues = issues;
+  constructor(message: string, options: { issues: FieldIssue[] }) {
+    super(message, { code: 'ERR_OUTPUT_INVALID', status: 500 });
+    this.issues = options.issues;
   }
 }
 
@@ -39,7 +38,7 @@ export type Pipeline = (call: GateCall) => Promise<void>;
 
 function inputStep(schema: ZodType): GateStep {
   const apply = (call: GateCall, r: ReturnType<typeof validate> extends infer V ? Awaited<V> : never): void => {
-    if (!r.ok) throw new HttpError(400, 'The request input is invalid', { code: 'ERR_VALIDATION', errors: r.issues });
+    if (!r.ok) throw new ValidationError('The request input is invalid', { errors: r.issues });
     call.input = r.value;
   };
   return (call) => {
@@ -53,7 +52,7 @@ function outputStep(schema: ZodType, onMismatch: PipelineSpec['onOutputMismatch'
   const apply = (call: GateCall, r: Awaited<ReturnType<typeof validate>>): void => {
     if (!r.ok) {
       onMismatch?.(call, r.issues);
-      throw new OutputValidationError(r.issues);
+      throw new OutputValidationError('The handler returned a result that does not match its output schema', { issues: r.issues });
     }
     // The parsed value drops keys the schema does not declare, so extra fields never leak.
     call.result = r.value;

@@ -10,7 +10,7 @@ export type {
   RealtimeSocket,
   RealtimeSocketData,
 } from './realtime.js';
-export { RealtimeError, SocketUnavailableError } from './errors.js';
+export { RealtimeError } from './errors.js';
 export type { RealtimeErrorCode } from './errors.js';
 export { resolveRealtimeOptions } from './options.js';
 export type { RealtimeAdapter, RealtimeOptions, ResolvedRealtimeOptions } from './options.js';

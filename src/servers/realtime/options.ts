@@ -74,19 +74,19 @@ const DEFAULTS = {
 } satisfies Omit<Required<RealtimeOptions>, 'origins' | 'adapter'>;
 
 function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RealtimeError('ERR_REALTIME_CONFIG', `websocket.${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw new RealtimeError(`websocket.${name} must be a positive integer, got ${String(value)}`, { code: 'ERR_REALTIME_CONFIG' });
   return value;
 }
 
 /** Apply defaults and reject bad values, naming the option. */
 export function resolveRealtimeOptions(options: RealtimeOptions, corsOrigins: readonly string[] | undefined): ResolvedRealtimeOptions {
   const path = options.path ?? DEFAULTS.path;
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new RealtimeError('ERR_REALTIME_CONFIG', 'websocket.path must start with "/"');
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new RealtimeError('websocket.path must start with "/"', { code: 'ERR_REALTIME_CONFIG' });
   const bytes = parseBytes(options.maxHttpBufferSize ?? DEFAULTS.maxHttpBufferSize);
-  if (bytes === undefined || bytes < 1) throw new RealtimeError('ERR_REALTIME_CONFIG', `websocket.maxHttpBufferSize: cannot read ${String(options.maxHttpBufferSize)} as a size`);
+  if (bytes === undefined || bytes < 1) throw new RealtimeError(`websocket.maxHttpBufferSize: cannot read ${String(options.maxHttpBufferSize)} as a size`, { code: 'ERR_REALTIME_CONFIG' });
   const transports = [...(options.transports ?? DEFAULTS.transports)];
   if (transports.length === 0 || transports.some((t) => t !== 'polling' && t !== 'websocket')) {
-    throw new RealtimeError('ERR_REALTIME_CONFIG', "websocket.transports must list 'polling' and/or 'websocket'");
+    throw new RealtimeError("websocket.transports must list 'polling' and/or 'websocket'", { code: 'ERR_REALTIME_CONFIG' });
   }
   const originList = options.origins ?? corsOrigins;
   let origins: Set<string> | undefined;
@@ -97,13 +97,13 @@ export function resolveRealtimeOptions(options: RealtimeOptions, corsOrigins: re
       try {
         parsed = new URL(origin);
       } catch {
-        throw new RealtimeError('ERR_REALTIME_CONFIG', `websocket.origins: ${String(origin)} is not an origin`);
+        throw new RealtimeError(`websocket.origins: ${String(origin)} is not an origin`, { code: 'ERR_REALTIME_CONFIG' });
       }
-      if (parsed.origin !== origin) throw new RealtimeError('ERR_REALTIME_CONFIG', `websocket.origins: write ${parsed.origin}, not ${origin}`);
+      if (parsed.origin !== origin) throw new RealtimeError(`websocket.origins: write ${parsed.origin}, not ${origin}`, { code: 'ERR_REALTIME_CONFIG' });
       origins.add(origin);
     }
   }
-  if (options.adapter !== undefined && typeof options.adapter !== 'function') throw new RealtimeError('ERR_REALTIME_CONFIG', 'websocket.adapter must be an adapter class or factory');
+  if (options.adapter !== undefined && typeof options.adapter !== 'function') throw new RealtimeError('websocket.adapter must be an adapter class or factory', { code: 'ERR_REALTIME_CONFIG' });
   return {
     path,
     allowAnonymous: options.allowAnonymous ?? DEFAULTS.allowAnonymous,

@@ -2,12 +2,12 @@ import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 
 import { Server as IoServer, type DefaultEventsMap, type ExtendedError, type RemoteSocket, type Socket } from 'socket.io';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
-import { GatehouseError } from '../../errors.js';
+import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, compileGate, type GateConfig, type GateServices, type LifecycleMode } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
 import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from '../pipeline/index.js';
-import { RealtimeError, SocketUnavailableError } from './errors.js';
+import { RealtimeError } from './errors.js';
 import { resolveRealtimeOptions, type RealtimeOptions, type ResolvedRealtimeOptions } from './options.js';
 
 /** What every socket carries in `socket.data` (shared with other instances through the adapter). */
@@ -139,7 +139,7 @@ function handshakeError(code: string, message: string, retryAfterSec?: number): 
 
 function checkName(kind: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
-    throw new RealtimeError('ERR_GROUP_NAME', `${kind} must be a string of 1-${MAX_NAME_LENGTH} characters`);
+    throw new RealtimeError(`${kind} must be a string of 1-${MAX_NAME_LENGTH} characters`, { code: 'ERR_GROUP_NAME' });
   }
   return value;
 }
@@ -238,7 +238,7 @@ export class Realtime {
       // allowRequest runs on the handshake only: check polling requests and upgrades of existing sessions too.
       this.io.engine.use((req: IncomingMessage, _res: unknown, next: (err?: Error) => void) => {
         if (this.originAllowed(req)) next();
-        else next(new RealtimeError('ERR_ORIGIN', 'Origin not allowed', 403));
+        else next(new RealtimeError('Origin not allowed', { code: 'ERR_ORIGIN', status: 403 }));
       });
     }
     this.io.use((socket, next) => {
@@ -267,10 +267,10 @@ export class Realtime {
     config: EventConfig<I, O>,
     handler: EventHandler<I, O>,
   ): this {
-    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: name must be a string of 1-${MAX_NAME_LENGTH} characters`);
-    if (RESERVED_EVENTS.has(name)) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: "${name}" is reserved by Socket.IO or gatehouse`);
-    if (this.events.has(name)) throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent: "${name}" is already registered`);
-    if (typeof handler !== 'function') throw new RealtimeError('ERR_REALTIME_CONFIG', `onEvent ${name}: handler must be a function`);
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) throw new RealtimeError(`onEvent: name must be a string of 1-${MAX_NAME_LENGTH} characters`, { code: 'ERR_REALTIME_CONFIG' });
+    if (RESERVED_EVENTS.has(name)) throw new RealtimeError(`onEvent: "${name}" is reserved by Socket.IO or gatehouse`, { code: 'ERR_REALTIME_CONFIG' });
+    if (this.events.has(name)) throw new RealtimeError(`onEvent: "${name}" is already registered`, { code: 'ERR_REALTIME_CONFIG' });
+    if (typeof handler !== 'function') throw new RealtimeError(`onEvent ${name}: handler must be a function`, { code: 'ERR_REALTIME_CONFIG' });
     // The enforcer's registration rule, as for endpoints: strict mode needs a description and an input schema.
     checkHandlerRegistration({ kind: 'event', name, description: config.description, input: config.input, handler, mode: this.host.enforceMode });
     const gate = config.gate ?? {};
@@ -285,7 +285,7 @@ export class Realtime {
     const invoke: GateStep = (call) => {
       const socketCall = call as SocketCall;
       const state = this.states.get(socketCall.socketId);
-      if (!state) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The socket is gone', 410);
+      if (!state) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
       const r = handler({ input: call.input as SchemaInput<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
       if (r instanceof Promise) {
         return r.then((v) => {
@@ -340,7 +340,7 @@ export class Realtime {
     const max = this.options.maxGroupsPerSocket;
     if (typeof target !== 'string') {
       if (target.rooms.has(room)) return 0;
-      if (countGroups(target.rooms) >= max) throw new RealtimeError('ERR_GROUP_LIMIT', `A socket may be in at most ${max} groups`, 429);
+      if (countGroups(target.rooms) >= max) throw new RealtimeError(`A socket may be in at most ${max} groups`, { code: 'ERR_GROUP_LIMIT', status: 429 });
       await target.join(room);
       return 1;
     }
@@ -418,9 +418,9 @@ export class Realtime {
   }
 
   private async handshake(socket: RealtimeSocket): Promise<void> {
-    if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The server is shutting down', 503);
+    if (this.closing) throw new RealtimeError('The server is shutting down', { code: 'ERR_REALTIME_CLOSED', status: 503 });
     const life = this.host.lifecycleStatus?.();
-    if (life && life.status !== 'ACTIVE') throw (typeof life.problem === 'function' ? life.problem() : undefined) ?? new SocketUnavailableError(life.status, life.retryAfterSec);
+    if (life && life.status !== 'ACTIVE') throw (typeof life.problem === 'function' ? life.problem() : undefined) ?? unavailable(life.status, life.retryAfterSec);
     const token = tokenOf(socket);
     const state: SocketState = {
       socket,
@@ -439,10 +439,10 @@ export class Realtime {
     if (apiKey !== undefined) {
       // Service clients may connect with an API key header instead of a token (no expiry, no revocation).
       const identity = this.gates.auth.apiKeys.match(apiKey);
-      if (!identity) throw new AuthError('ERR_AUTH_API_KEY', 'The API key is not valid');
+      if (!identity) throw new AuthError('The API key is not valid', { code: 'ERR_AUTH_API_KEY' });
       socket.data.identity = identity;
     } else if (token === undefined) {
-      if (!this.options.allowAnonymous) throw new AuthError('ERR_AUTH_MISSING', 'A token is required: connect with auth: { token }');
+      if (!this.options.allowAnonymous) throw new AuthError('A token is required: connect with auth: { token }', { code: 'ERR_AUTH_MISSING' });
       socket.data.identity = null;
     } else {
       const identity = await this.gates.tokens.verify(token);
@@ -463,7 +463,7 @@ export class Realtime {
   }
 
   private toHandshakeError(err: unknown): ExtendedError {
-    if (err instanceof GatehouseError && err.status !== 500) return handshakeError(err.code, err.message, retryAfterOf(err));
+    if (err instanceof GatehouseError && err.status !== 500) return handshakeError(err.code, err.message, err.retryAfterSec);
     this.log.error({ err }, 'realtime: handshake failed unexpectedly');
     return handshakeError('ERR_INTERNAL', 'The connection could not be set up');
   }
@@ -594,13 +594,13 @@ export class Realtime {
   /** Swap a socket's token for a fresh one of the same identity: new expiry, new revocation key, new scopes. */
   private async refresh(state: SocketState, payload: unknown): Promise<{ ok: true; expiresAtMs: number }> {
     const token = payload !== null && typeof payload === 'object' ? (payload as { token?: unknown }).token : undefined;
-    if (typeof token !== 'string' || token.length === 0) throw new AuthError('ERR_AUTH_MISSING', `${REFRESH_EVENT} needs { token }`);
+    if (typeof token !== 'string' || token.length === 0) throw new AuthError(`${REFRESH_EVENT} needs { token }`, { code: 'ERR_AUTH_MISSING' });
     const identity = await this.gates.tokens.verify(token);
     const current = state.socket.data.identity;
     if (current && (current.via !== 'bearer' || current.id !== identity.id)) {
-      throw new RealtimeError('ERR_AUTH_SUBJECT', 'The new token must belong to the same user', 403);
+      throw new RealtimeError('The new token must belong to the same user', { code: 'ERR_AUTH_SUBJECT', status: 403 });
     }
-    if (!state.socket.connected || !this.states.has(state.socket.id)) throw new RealtimeError('ERR_REALTIME_CLOSED', 'The socket is gone', 410);
+    if (!state.socket.connected || !this.states.has(state.socket.id)) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
     const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
     this.untrack(state);
     state.token = token;
@@ -637,8 +637,8 @@ export class Realtime {
   private toErrorAck(err: unknown, call: SocketCall): EventErrorAck {
     // Gatehouse errors other than 500s are meant for the client (4xx, lifecycle 503s); anything else is a bug.
     if (err instanceof GatehouseError && err.status !== 500) {
-      const ack = errorAck(err.code, err.message, retryAfterOf(err));
-      if (err instanceof HttpError && err.errors) ack.error.errors = err.errors;
+      const ack = errorAck(err.code, err.message, err.retryAfterSec);
+      if ((err instanceof HttpError || err instanceof ValidationError) && err.errors) ack.error.errors = err.errors;
       return ack;
     }
     this.log.error({ err, requestId: call.requestId, event: call.route }, 'event handler failed');
@@ -650,24 +650,19 @@ export class Realtime {
     if (mode === 'exempt') return undefined;
     if (mode === 'forced') {
       return () => {
-        throw new SocketUnavailableError(status?.()?.status ?? 'OFFLINE');
+        throw unavailable(status?.()?.status ?? 'OFFLINE');
       };
     }
     if (!status) return undefined;
     return () => {
       const life = status();
-      if (life && life.status !== 'ACTIVE') throw new SocketUnavailableError(life.status, life.retryAfterSec);
+      if (life && life.status !== 'ACTIVE') throw unavailable(life.status, life.retryAfterSec);
     };
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new RealtimeError('ERR_REALTIME_CLOSED', 'Realtime is closed', 503);
+    if (this.closing) throw new RealtimeError('Realtime is closed', { code: 'ERR_REALTIME_CLOSED', status: 503 });
   }
-}
-
-function retryAfterOf(err: Error): number | undefined {
-  const v = (err as { retryAfterSec?: unknown }).retryAfterSec;
-  return typeof v === 'number' ? v : undefined;
 }
 
 function errorAck(code: string, message: string, retryAfterSec?: number): EventErrorAck {
@@ -678,9 +673,9 @@ function errorAck(code: string, message: string, retryAfterSec?: number): EventE
 
 function checkEvent(event: unknown): string {
   if (typeof event !== 'string' || event.length === 0 || event.length > MAX_NAME_LENGTH) {
-    throw new RealtimeError('ERR_REALTIME_CONFIG', `event name must be a string of 1-${MAX_NAME_LENGTH} characters`);
+    throw new RealtimeError(`event name must be a string of 1-${MAX_NAME_LENGTH} characters`, { code: 'ERR_REALTIME_CONFIG' });
   }
-  if (RESERVED_EVENTS.has(event)) throw new RealtimeError('ERR_REALTIME_CONFIG', `"${event}" is a reserved event name`);
+  if (RESERVED_EVENTS.has(event)) throw new RealtimeError(`"${event}" is a reserved event name`, { code: 'ERR_REALTIME_CONFIG' });
   return event;
 }
 
@@ -689,13 +684,19 @@ function tokenOf(socket: RealtimeSocket): string | undefined {
   const auth = socket.handshake.auth as Record<string, unknown> | undefined;
   const fromAuth = auth?.token;
   if (typeof fromAuth === 'string' && fromAuth.length > 0) return fromAuth.startsWith('Bearer ') ? fromAuth.slice(7) : fromAuth;
-  if (fromAuth !== undefined && fromAuth !== null && fromAuth !== '') throw new AuthError('ERR_AUTH_MALFORMED', 'auth.token must be a string');
+  if (fromAuth !== undefined && fromAuth !== null && fromAuth !== '') throw new AuthError('auth.token must be a string', { code: 'ERR_AUTH_MALFORMED' });
   const header = socket.handshake.headers.authorization;
   if (typeof header === 'string' && header.length > 0) {
     const space = header.indexOf(' ');
-    if (space <= 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AuthError('ERR_AUTH_MALFORMED', 'Only Bearer tokens are accepted on sockets');
+    if (space <= 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AuthError('Only Bearer tokens are accepted on sockets', { code: 'ERR_AUTH_MALFORMED' });
     const value = header.slice(space + 1).trim();
     return value.length > 0 ? value : undefined;
   }
   return undefined;
+}
+
+/** A call refused because the service is not ACTIVE, for hosts whose lifecycle gives no `problem()` of its own. */
+function unavailable(status: string, retryAfterSec?: number): GatehouseError {
+  const options = retryAfterSec === undefined ? {} : { retryAfterSec };
+  return new GatehouseError(`The service is ${status.toLowerCase()}; try again later`, { code: `SERVICE_${status}`, status: 503, ...options });
 }
