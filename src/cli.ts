@@ -1,6 +1,8 @@
 /**
  * The `gatehouse` command line: a table of subcommands. Adding one is one line in `COMMANDS`.
  */
+import './runtime.js';
+import { parseArgs } from 'node:util';
 import { runCheckCommand } from './enforcer/index.js';
 import { runLifecycleCommand } from './lifecycle/index.js';
 
@@ -46,10 +48,30 @@ function usage(): string {
  * ```
  */
 export async function main(argv: readonly string[], io: CliIO = STDIO): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '-h' || name === '--help') {
+  // Only the options before the command name are ours; everything from the command on belongs to it. Not strict,
+  // so a subcommand's options never trip this parser; unknown ones before the command are reported below.
+  const { tokens } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false, tokens: true });
+  let help = false;
+  let start = argv.length;
+  for (const token of tokens) {
+    if (token.kind === 'positional' || token.kind === 'option-terminator') {
+      start = token.kind === 'positional' ? token.index : token.index + 1;
+      break;
+    }
+    if (token.name !== 'help' || token.inlineValue === true) {
+      io.err(`gatehouse: unknown option ${token.rawName}\n\n${usage()}`);
+      return 2;
+    }
+    help = true;
+  }
+  const [name, ...rest] = argv.slice(start);
+  if (help || name === 'help') {
     io.out(usage());
-    return name === undefined ? 2 : 0;
+    return 0;
+  }
+  if (name === undefined) {
+    io.out(usage());
+    return 2;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {

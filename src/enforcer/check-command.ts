@@ -1,3 +1,4 @@
+import { parseCliArgs } from '../cli-args.js';
 import type { CliIO } from '../cli.js';
 import { checkProject, formatProblem } from './check.js';
 import { EnforcementError } from './errors.js';
@@ -19,22 +20,15 @@ Exit status: 0 when clean, 1 when there are problems, 2 on a usage or setup erro
  * Run `gatehouse check [dir] [--json]` and return the exit status (0 clean, 1 problems, 2 usage error).
  */
 export async function runCheckCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  let json = false;
-  const dirs: string[] = [];
-  for (const arg of argv) {
-    if (arg === '--json') json = true;
-    else if (arg === '-h' || arg === '--help') {
-      io.out(CHECK_USAGE);
-      return 0;
-    } else if (arg.startsWith('-')) {
-      io.err(`gatehouse check: unknown option ${arg}\n\n${CHECK_USAGE}`);
-      return 2;
-    } else dirs.push(arg);
+  const parsed = parseCliArgs(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (typeof parsed === 'string') return usageError(io, parsed);
+  if (parsed.values.help) {
+    io.out(CHECK_USAGE);
+    return 0;
   }
-  if (dirs.length > 1) {
-    io.err(`gatehouse check: expected at most one directory, got ${dirs.length}\n\n${CHECK_USAGE}`);
-    return 2;
-  }
+  const json = parsed.values.json === true;
+  const dirs = parsed.positionals;
+  if (dirs.length > 1) return usageError(io, `expected at most one directory, got ${dirs.length}`);
   const dir = dirs[0] ?? '.';
   let result;
   try {
@@ -55,4 +49,9 @@ export async function runCheckCommand(argv: readonly string[], io: CliIO): Promi
     io.err(`gatehouse check: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`);
   }
   return problems.length === 0 ? 0 : 1;
+}
+
+function usageError(io: CliIO, message: string): number {
+  io.err(`gatehouse check: ${message}\n\n${CHECK_USAGE}`);
+  return 2;
 }

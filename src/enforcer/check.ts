@@ -62,7 +62,7 @@ async function loadTypeScript(dir: string): Promise<Ts> {
     const mod = (await import(specifier)) as { default?: Ts } & Ts;
     return mod.default ?? mod;
   } catch (cause) {
-    throw new EnforcementError("gatehouse check needs the 'typescript' package (npm install --save-dev typescript)", {
+    throw new EnforcementError("the 'typescript' package is not installed; gatehouse check needs it (npm install --save-dev typescript)", {
       code: 'ERR_ENFORCE_CONFIG',
       functionName: 'check',
       cause,

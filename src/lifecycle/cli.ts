@@ -1,3 +1,4 @@
+import { parseCliArgs, type CliOption } from '../cli-args.js';
 import { SqliteSource } from './sources.js';
 import { LIFECYCLE_STATES, validateRecord, type LifecycleState } from './states.js';
 
@@ -16,60 +17,35 @@ const USAGE = `Usage:
 STATE is one of ${LIFECYCLE_STATES.join(', ')}. Writes the SQLite store (gatehouse-lifecycle.db) that every portal
 using lifecycle source 'sqlite' with the same dataDir follows within a second. --data-dir defaults to ./data.`;
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
-
-const VALUE_FLAGS = new Set(['--data-dir', '--message', '--retry-after']);
-const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
-
-function parse(argv: readonly string[]): Parsed | string {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (VALUE_FLAGS.has(name)) {
-      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) return `${name} needs a value`;
-      flags.set(name, value);
-    } else if (BOOL_FLAGS.has(name)) {
-      flags.set(name, true);
-    } else if (arg.startsWith('-') && !/^-\d/.test(arg)) {
-      return `unknown option ${arg}`;
-    } else {
-      positional.push(arg);
-    }
-  }
-  return { positional, flags };
-}
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  message: { type: 'string' },
+  'retry-after': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Record<string, CliOption>;
 
 /**
  * `gatehouse lifecycle status|set`: read or change the shared lifecycle state in `<data-dir>/gatehouse-lifecycle.db`.
  * Resolves to the exit status: 0 done, 1 store failure, 2 usage error (nothing written).
  */
 export async function runLifecycleCommand(argv: readonly string[], io: LifecycleCliIO): Promise<number> {
-  const parsed = parse(argv);
-  if (typeof parsed === 'string') {
-    io.err(`gatehouse lifecycle: ${parsed}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.flags.has('--help') || parsed.flags.has('-h')) {
+  const parsed = parseCliArgs(argv, OPTIONS);
+  if (typeof parsed === 'string') return usageError(io, parsed);
+  const flags = parsed.values;
+  if (flags.help) {
     io.out(USAGE);
     return 0;
   }
-  const [action, stateArg, ...extra] = parsed.positional;
-  const dataDirFlag = parsed.flags.get('--data-dir');
-  const dataDir = typeof dataDirFlag === 'string' && dataDirFlag !== '' ? dataDirFlag : './data';
+  const [action, stateArg, ...extra] = parsed.positionals;
+  const dataDir = flags['data-dir'] || './data';
 
   if (action === 'status') {
     if (stateArg !== undefined) return usageError(io, `unexpected argument ${stateArg}`);
     return withStore(io, dataDir, (store) => {
       const record = store.read();
       const shown = { state: record?.state ?? 'ACTIVE', message: record?.message ?? null, retryAfterSec: record?.retryAfterSec ?? null, updatedAt: record?.updatedAt ? new Date(record.updatedAt).toISOString() : null, updatedBy: record?.updatedBy ?? null };
-      if (parsed.flags.has('--json')) io.out(JSON.stringify(shown));
+      if (flags.json) io.out(JSON.stringify(shown));
       else io.out(`${shown.state}${shown.message ? ` (${shown.message})` : ''}${shown.updatedAt ? `, set ${shown.updatedAt}${shown.updatedBy ? ` by ${shown.updatedBy}` : ''}` : ''}`);
       return 0;
     });
@@ -78,9 +54,8 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     if (stateArg === undefined) return usageError(io, 'set needs a STATE');
     if (extra.length > 0) return usageError(io, `unexpected argument ${extra[0]!}`);
     const state = stateArg.toUpperCase();
-    const messageFlag = parsed.flags.get('--message');
-    const message = typeof messageFlag === 'string' ? messageFlag : undefined;
-    const retryFlag = parsed.flags.get('--retry-after');
+    const message = flags.message;
+    const retryFlag = flags['retry-after'];
     let retryAfterSec: number | undefined;
     if (typeof retryFlag === 'string') {
       if (!/^\d+$/.test(retryFlag)) return usageError(io, `--retry-after must be a whole number of seconds (0 or more), got ${retryFlag}`);
