@@ -37,3 +37,10 @@ export function parseCliArgs<T extends Record<string, CliOption>>(argv: readonly
   }
   return { values: values as CliArgs<T>['values'], positionals };
 }
+
+export interface CliIO {
+  /** Write a line (or lines) to standard output. */
+  out(text: string): void;
+  /** Write a line (or lines) to standard error. */
+  err(text: string): void;
+}

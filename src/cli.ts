@@ -3,17 +3,11 @@
  */
 import './runtime.js';
 import { parseArgs } from 'node:util';
+import type { CliIO } from './cli-args.js';
 import { runCheckCommand } from './enforcer/index.js';
 import { runLifecycleCommand } from './lifecycle/index.js';
 
 /** Where a command writes; tests and embedders can capture it. */
-export interface CliIO {
-  /** Write a line (or lines) to standard output. */
-  out(text: string): void;
-  /** Write a line (or lines) to standard error. */
-  err(text: string): void;
-}
-
 /** One subcommand of the CLI. */
 export interface CliCommand {
   /** One-line summary shown in `gatehouse help`. */

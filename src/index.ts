@@ -1,3 +1,4 @@
+import './runtime.js';
 /**
  * gatehouse: the one public entry. Named exports only; every capability exposes its API through its own
  * folder's index.ts and is re-exported here.

@@ -1,5 +1,4 @@
-import { parseCliArgs } from '../cli-args.js';
-import type { CliIO } from '../cli.js';
+import { parseCliArgs, type CliIO } from '../cli-args.js';
 import { checkProject, formatProblem } from './check.js';
 import { EnforcementError } from './errors.js';
 

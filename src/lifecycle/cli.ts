@@ -1,14 +1,9 @@
-import { parseCliArgs, type CliOption } from '../cli-args.js';
+import { parseCliArgs, type CliIO, type CliOption } from '../cli-args.js';
 import { SqliteSource } from './sources.js';
 import { LIFECYCLE_STATES, validateRecord, type LifecycleState } from './states.js';
 
-/** Where the lifecycle command writes (same shape as the CLI's `CliIO`). */
-export interface LifecycleCliIO {
-  /** Write to standard output. */
-  out(text: string): void;
-  /** Write to standard error. */
-  err(text: string): void;
-}
+/** Where the lifecycle command writes: the CLI's own `CliIO`. */
+export type LifecycleCliIO = CliIO;
 
 const USAGE = `Usage:
   gatehouse lifecycle status [--data-dir DIR] [--json]
