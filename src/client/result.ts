@@ -3,7 +3,79 @@
  * a compact trace so the per-request path stays cheap.
  */
 import { Redactor } from './redact.js';
-import type { HttpErrorInfo, HttpLogEntry, HttpResultJSON, OutgoingRequest } from './types.js';
+
+/** HTTP methods the client sends. Lower-case spellings are accepted and upper-cased. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+/**
+ * Stable error codes of a failed {@link HttpResult} (contract).
+ * - `TIMEOUT`: an attempt exceeded `timeoutMs`, or the overall `deadlineMs` ran out (also when the next
+ *   backoff/Retry-After wait would overrun the deadline).
+ * - `NETWORK`: connection refused/reset, DNS failure, socket closed mid-response.
+ * - `HTTP_ERROR`: the server answered with a status >= 400 (also when its `Retry-After` exceeds `maxRetryAfterMs`).
+ * - `ABORTED`: the caller's `signal` fired.
+ * - `INVALID_RESPONSE`: unparsable body (e.g. invalid JSON), a body larger than `maxResponseBytes`, or a
+ *   response hook that threw.
+ * - `CIRCUIT_OPEN`: the per-origin circuit breaker is open; no network call was made.
+ * - `BAD_REQUEST`: bad arguments (unknown method, relative endpoint without baseUrl, bad option values, a
+ *   request hook that threw, a closed client). Resolved, never thrown.
+ */
+export type HttpErrorCode =
+  | 'TIMEOUT'
+  | 'NETWORK'
+  | 'HTTP_ERROR'
+  | 'ABORTED'
+  | 'INVALID_RESPONSE'
+  | 'CIRCUIT_OPEN'
+  | 'BAD_REQUEST';
+
+/** The error of a failed result (contract: `{ code, message }`). */
+export interface HttpErrorInfo {
+  /** Stable machine-readable code. */
+  code: HttpErrorCode;
+  /** Human-readable explanation (secrets redacted). */
+  message: string;
+}
+
+/** The request as seen (and changed) by request hooks. */
+export interface OutgoingRequest {
+  /** Upper-case method. */
+  method: HttpMethod;
+  /** Full URL including the query string. */
+  url: string;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** Encoded body, or null. */
+  body: string | Uint8Array | null;
+}
+
+/** One entry of `result.log` (secrets redacted). */
+export interface HttpLogEntry {
+  /** Milliseconds since the call started. */
+  atMs: number;
+  /** Attempt number (0 before the first attempt). */
+  attempt: number;
+  /** What happened. */
+  event: 'request' | 'response' | 'error' | 'retry' | 'giveup' | 'hook' | 'callback';
+  /** Readable description. */
+  message: string;
+  /** Request headers (on `request` entries), redacted. */
+  headers?: Record<string, string>;
+  /** Request body summary (on the first `request` entry), redacted. */
+  body?: unknown;
+}
+
+/** The JSON form of a result (`toJSON()`), with redacted log and response headers. */
+export interface HttpResultJSON {
+  ok: boolean;
+  status: number;
+  data: unknown;
+  headers: Record<string, string>;
+  error: HttpErrorInfo | null;
+  attempts: number;
+  durationMs: number;
+  log: HttpLogEntry[];
+}
 
 /** One recorded step of a call (internal; see {@link HttpLogEntry} for the public form). */
 export interface TraceEvent {

@@ -3,46 +3,15 @@
  */
 import type { BackoffOptions } from '../backoff.js';
 import type { Logger } from '../logger.js';
-import type { HttpResult } from './result.js';
+import type { HttpErrorInfo, HttpMethod, HttpResult, OutgoingRequest } from './result.js';
 
-/** HTTP methods the client sends. Lower-case spellings are accepted and upper-cased. */
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export type { HttpErrorCode, HttpErrorInfo, HttpLogEntry, HttpMethod, HttpResultJSON, OutgoingRequest } from './result.js';
 
 /** How `authToken` is injected: `Authorization: Bearer`, an API key header, or `Authorization: Basic`. */
 export type AuthType = 'bearer' | 'apiKey' | 'basic';
 
 /** A credential: a token/API key string, or for basic auth `'user:pass'` or `[user, pass]`. */
 export type AuthToken = string | readonly [string, string];
-
-/**
- * Stable error codes of a failed {@link HttpResult} (contract).
- * - `TIMEOUT`: an attempt exceeded `timeoutMs`, or the overall `deadlineMs` ran out (also when the next
- *   backoff/Retry-After wait would overrun the deadline).
- * - `NETWORK`: connection refused/reset, DNS failure, socket closed mid-response.
- * - `HTTP_ERROR`: the server answered with a status >= 400 (also when its `Retry-After` exceeds `maxRetryAfterMs`).
- * - `ABORTED`: the caller's `signal` fired.
- * - `INVALID_RESPONSE`: unparsable body (e.g. invalid JSON), a body larger than `maxResponseBytes`, or a
- *   response hook that threw.
- * - `CIRCUIT_OPEN`: the per-origin circuit breaker is open; no network call was made.
- * - `BAD_REQUEST`: bad arguments (unknown method, relative endpoint without baseUrl, bad option values, a
- *   request hook that threw, a closed client). Resolved, never thrown.
- */
-export type HttpErrorCode =
-  | 'TIMEOUT'
-  | 'NETWORK'
-  | 'HTTP_ERROR'
-  | 'ABORTED'
-  | 'INVALID_RESPONSE'
-  | 'CIRCUIT_OPEN'
-  | 'BAD_REQUEST';
-
-/** The error of a failed result (contract: `{ code, message }`). */
-export interface HttpErrorInfo {
-  /** Stable machine-readable code. */
-  code: HttpErrorCode;
-  /** Human-readable explanation (secrets redacted). */
-  message: string;
-}
 
 export type { BackoffOptions, BackoffType } from '../backoff.js';
 
@@ -135,46 +104,6 @@ export interface RequestOptions<T = unknown> extends Omit<RequestDefaults, 'circ
   onError?: (error: HttpErrorInfo, result: HttpResult<T>) => void;
   /** Aborts the call (result `ABORTED`), including retries and waits. */
   signal?: AbortSignal;
-}
-
-/** The request as seen (and changed) by request hooks. */
-export interface OutgoingRequest {
-  /** Upper-case method. */
-  method: HttpMethod;
-  /** Full URL including the query string. */
-  url: string;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  /** Encoded body, or null. */
-  body: string | Uint8Array | null;
-}
-
-/** One entry of `result.log` (secrets redacted). */
-export interface HttpLogEntry {
-  /** Milliseconds since the call started. */
-  atMs: number;
-  /** Attempt number (0 before the first attempt). */
-  attempt: number;
-  /** What happened. */
-  event: 'request' | 'response' | 'error' | 'retry' | 'giveup' | 'hook' | 'callback';
-  /** Readable description. */
-  message: string;
-  /** Request headers (on `request` entries), redacted. */
-  headers?: Record<string, string>;
-  /** Request body summary (on the first `request` entry), redacted. */
-  body?: unknown;
-}
-
-/** The JSON form of a result (`toJSON()`), with redacted log and response headers. */
-export interface HttpResultJSON {
-  ok: boolean;
-  status: number;
-  data: unknown;
-  headers: Record<string, string>;
-  error: HttpErrorInfo | null;
-  attempts: number;
-  durationMs: number;
-  log: HttpLogEntry[];
 }
 
 /** A request hook: return a (changed) request, or nothing to keep it. May be async. */
