@@ -14,5 +14,16 @@ export type {
   RunOnceOptions,
   ScheduleHandle,
 } from './schedules.js';
+export { Executor } from './executor.js';
+export type {
+  ExecutorOptions,
+  ExecutorErrorHook,
+  ExecutorStats,
+  ExecutorCloseOptions,
+  JobContext,
+  JobFn,
+  SubmitOptions,
+  MapOptions,
+} from './executor.js';
 export { BackgroundError } from './errors.js';
 export type { BackgroundErrorCode, BackgroundErrorOptions } from './errors.js';
