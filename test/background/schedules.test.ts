@@ -308,6 +308,22 @@ describe('schedules and process lifetime', () => {
     });
   }
 
+  it('a stopped runEvery and a finished runOnce hold no reference to the function (checked with a real GC)', async () => {
+    const script = fileURLToPath(new URL('./fixtures/schedule-gc.ts', import.meta.url));
+    const out = await new Promise<string>((resolve, reject) => {
+      const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      proc.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      proc.on('error', reject);
+      proc.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`child exited with ${code}`))));
+    });
+    const result = JSON.parse(out) as { alive: string[]; runs: { every: number; once: number }; active: boolean[] };
+    expect(result.runs.every).toBeGreaterThan(0);
+    expect(result.runs.once).toBe(1);
+    expect(result.active).toEqual([false, false]);
+    expect(result.alive).toEqual([]);
+  });
+
   it('an active schedule keeps the process alive by default; unref: true or stop() lets it exit', async () => {
     const [ref, unref, stopped] = await Promise.all([exitsWithin('ref', 1500), exitsWithin('unref', 1500), exitsWithin('stop', 1500)]);
     expect(ref).toBe(false);
