@@ -40,7 +40,8 @@ export interface ExecutorOptions {
   /**
    * Thread mode: the module whose default export runs each job, `(payload) => result` (sync or async): an
    * absolute path, a path relative to the working directory, or a `file:` URL. Workers load it with plain Node, so
-   * give JavaScript (`.mjs` / `.js`, or compiled output). @defaultValue undefined
+   * give JavaScript (`.mjs` / `.js`, or compiled output). Idle worker threads do not keep the process alive;
+   * `close()` terminates them. @defaultValue undefined
    */
   filename?: string | URL;
   /** Failure hook; without one, failures are logged at error level. @defaultValue undefined (log) */

@@ -51,7 +51,7 @@ export interface ScheduleOptions {
 export interface RunEveryOptions extends ScheduleOptions {
   /** Interval between slots in ms: an integer from 1 to 2^31-1. Required. */
   intervalMs: number;
-  /** Also run once right away, before the first interval has passed. @defaultValue false */
+  /** Also run once right away (on the next turn of the event loop), before the first interval has passed. @defaultValue false */
   immediate?: boolean;
 }
 
@@ -173,7 +173,8 @@ class Schedule implements ScheduleHandle {
         else this.#start(false);
       }, intervalMs),
     );
-    if (immediate) this.#start(false);
+    // The first call waits for the next turn of the event loop: never inside runEvery() itself.
+    if (immediate) this.#timer = this.#hold(setTimeout(() => this.#start(false), 0));
   }
 
   /** Fire once at epoch ms `at`, chaining timers past the 2^31-1 ms limit. */

@@ -58,6 +58,7 @@ describe('runEvery / runAt / runOnce', () => {
     it('runs right away too with immediate: true', async () => {
       const fn = vi.fn();
       track(runEvery({ name: 'now', intervalMs: 1000, immediate: true, fn }));
+      expect(fn).not.toHaveBeenCalled(); // not inside runEvery() itself
       await vi.advanceTimersByTimeAsync(0);
       expect(fn).toHaveBeenCalledTimes(1);
       await vi.advanceTimersByTimeAsync(1000);
