@@ -352,14 +352,9 @@ export class Executor {
     Promise.resolve()
       .then(() => fn(context))
       .then(
-        (value) => this.#settle(job, true, value),
-        (error: unknown) => this.#settle(job, false, error),
-      )
-      .finally(() => {
-        this.#running--;
-        this.#pump();
-        this.#checkIdle();
-      });
+        (value) => this.#finish(job, true, value),
+        (error: unknown) => this.#finish(job, false, error),
+      );
   }
 
   #runInPool(job: Job, pool: Piscina): void {
@@ -368,13 +363,17 @@ export class Executor {
     pool
       .run(job.payload, { signal: job.controller.signal })
       .then(
-        (value: unknown) => this.#settle(job, true, value),
-        (error: unknown) => this.#settle(job, false, error),
-      )
-      .finally(() => {
-        this.#running--;
-        this.#checkIdle();
-      });
+        (value: unknown) => this.#finish(job, true, value),
+        (error: unknown) => this.#finish(job, false, error),
+      );
+  }
+
+  /** A job's work ended: free its slot before anyone sees the result, so `stats` is exact, then start the next. */
+  #finish(job: Job, ok: boolean, value: unknown): void {
+    this.#running--;
+    this.#settle(job, ok, value);
+    if (!this.#pool) this.#pump();
+    this.#checkIdle();
   }
 
   /** The job's own end: resolve or reject its promise, unless a cancellation already did. */

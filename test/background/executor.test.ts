@@ -303,6 +303,18 @@ describe('Executor', () => {
       expect(onError).not.toHaveBeenCalled();
     });
 
+    it('a payload that cannot be cloned to a worker fails that job only, through onError', async () => {
+      const onError = vi.fn();
+      const ex = make({ threads: 1, filename: WORKER, onError });
+      const payload = { op: 'fib', n: 3, callback: (): number => 1 };
+      const err = await rejection(ex.submit('unclonable', payload));
+      expect((err as Error).name).toBe('DataCloneError');
+      expect(onError).toHaveBeenCalledWith('unclonable', payload, err, expect.stringContaining('could not be cloned'));
+      expect(ex.stats).toMatchObject({ running: 0, queued: 0, failed: 1 });
+      await ex.drain();
+      expect(await ex.submit('fine', { op: 'fib', n: 7 })).toMatchObject({ value: 13 });
+    });
+
     it('close({ timeoutMs }) cancels a job that never ends and stops the threads', async () => {
       const ex = new Executor({ threads: 1, filename: WORKER });
       const spinning = ex.submit('spin', { op: 'spin' });
