@@ -122,6 +122,22 @@ export type EnforcementErrorCode = 'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS'
 /** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
 export type ClientErrorCode = 'ERR_CLIENT_OPTION';
 
+/**
+ * Codes of the crypto capability (Fernet):
+ * - `ERR_FERNET_INVALID`: a token failed to open, for whatever reason (one code, one message: no oracle).
+ * - `ERR_FERNET_KEY`: a key given to `new Fernet()` is not the url-safe base64 of 32 bytes.
+ * - `ERR_FERNET_OPTIONS`: an option or argument of `encrypt` / `decrypt` is invalid (names the option).
+ */
+export type CryptoErrorCode = 'ERR_FERNET_INVALID' | 'ERR_FERNET_KEY' | 'ERR_FERNET_OPTIONS';
+
+/**
+ * Codes of the background capability (runEvery / runAt / runOnce, Executor):
+ * - `ERR_BACKGROUND_OPTIONS`: an option of a schedule or an Executor is invalid (names the option).
+ * - `ERR_EXECUTOR_CLOSED`: work was submitted after `close()`, or was still queued or running when `close()` gave up.
+ * - `ERR_EXECUTOR_ABORTED`: the job's AbortSignal fired before it finished.
+ */
+export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSED' | 'ERR_EXECUTOR_ABORTED';
+
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
 export type GatehouseErrorCode =
   | AuthErrorCode
@@ -134,7 +150,9 @@ export type GatehouseErrorCode =
   /** Thrown by a task handler: retrying cannot help. */
   | 'ERR_UNRECOVERABLE'
   | EnforcementErrorCode
-  | ClientErrorCode;
+  | ClientErrorCode
+  | CryptoErrorCode
+  | BackgroundErrorCode;
 
 /** One field-level problem in an input, as listed in a problem response's `errors`. */
 export interface FieldIssue {

@@ -1,0 +1,89 @@
+/**
+ * Fernet throughput: encrypt and decrypt of a 1 KB plaintext, ops/s, gatehouse's Fernet against Python's
+ * `cryptography.fernet` (what py_aide uses) measured in the same run. Rounds alternate between the two; each
+ * Python round is one `python3` process that times its own loop (process start-up is not counted). The median
+ * round is reported with the ratio gatehouse / Python (target >= 1.0).
+ *
+ *   npm run bench:crypto            (ROUNDS=7 OPS=20000 to change the work)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { Fernet } from '../src/crypto/index.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const OPS = Number(process.env.OPS ?? 20_000);
+
+const key = Fernet.generateKey();
+const fernet = new Fernet(key);
+const plaintext = Buffer.alloc(1024, 'gatehouse fernet bench ');
+const token = fernet.encrypt(plaintext);
+if (!fernet.decrypt(token).equals(plaintext)) throw new Error('round trip failed');
+
+const PYTHON = `
+import json, os, sys, time
+from cryptography.fernet import Fernet
+f = Fernet(os.environ["KEY"].encode())
+data = (b"gatehouse fernet bench " * 64)[:1024]
+token = os.environ["TOKEN"].encode()
+assert f.decrypt(token) == data
+n = int(os.environ["OPS"])
+t = time.perf_counter()
+for _ in range(n):
+    f.encrypt(data)
+enc = n / (time.perf_counter() - t)
+t = time.perf_counter()
+for _ in range(n):
+    f.decrypt(token)
+dec = n / (time.perf_counter() - t)
+print(json.dumps({"encrypt": enc, "decrypt": dec}))
+`;
+
+let sink = 0;
+
+function nodeRound(): { encrypt: number; decrypt: number } {
+  let start = process.hrtime.bigint();
+  for (let i = 0; i < OPS; i++) sink += fernet.encrypt(plaintext).length;
+  const encrypt = OPS / (Number(process.hrtime.bigint() - start) / 1e9);
+  start = process.hrtime.bigint();
+  for (let i = 0; i < OPS; i++) sink += fernet.decrypt(token).length;
+  const decrypt = OPS / (Number(process.hrtime.bigint() - start) / 1e9);
+  return { encrypt, decrypt };
+}
+
+function pythonRound(): { encrypt: number; decrypt: number } {
+  const out = execFileSync('python3', ['-c', PYTHON], { env: { ...process.env, KEY: key, TOKEN: token, OPS: String(OPS) }, encoding: 'utf8' });
+  return JSON.parse(out) as { encrypt: number; decrypt: number };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+const probe = spawnSync('python3', ['-c', 'import cryptography; print(cryptography.__version__)'], { encoding: 'utf8' });
+if (probe.status !== 0) {
+  console.error('bench:crypto needs python3 with the cryptography package (pip install cryptography)');
+  process.exit(1);
+}
+const pyVersion = probe.stdout.trim();
+
+nodeRound(); // warm-up: JIT and OpenSSL contexts
+const node = { encrypt: [] as number[], decrypt: [] as number[] };
+const py = { encrypt: [] as number[], decrypt: [] as number[] };
+for (let r = 0; r < ROUNDS; r++) {
+  const n = nodeRound();
+  const p = pythonRound();
+  node.encrypt.push(n.encrypt);
+  node.decrypt.push(n.decrypt);
+  py.encrypt.push(p.encrypt);
+  py.decrypt.push(p.decrypt);
+}
+
+console.log(`Fernet, 1 KB plaintext, ${OPS} ops x ${ROUNDS} rounds (median); Node ${process.version}, Python cryptography ${pyVersion}`);
+console.log('| op      | gatehouse  | cryptography.fernet | ratio  |');
+console.log('|---------|-----------:|--------------------:|-------:|');
+for (const op of ['encrypt', 'decrypt'] as const) {
+  const g = median(node[op]);
+  const p = median(py[op]);
+  console.log(`| ${op} | ${Math.round(g)}/s | ${Math.round(p)}/s | ${(g / p).toFixed(2)}x |`);
+}
+if (sink === 0) console.log('');
