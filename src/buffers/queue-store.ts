@@ -1,16 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openConnection, releaseConnection, type Durability, type SharedConnection } from '../database/index.js';
 import { BufferError } from './errors.js';
 
-/**
- * How hard SQLite works to keep a commit (the store runs in WAL mode):
- * - `'normal'` (`synchronous=NORMAL`): a returned `push` survives a crash or kill -9 of the process; the
- *   last commits may be lost on power loss or an OS crash (the database stays consistent).
- * - `'full'` (`synchronous=FULL`): every commit is fsynced before it returns, so it also survives power
- *   loss and OS crashes, at a large cost in commits per second.
- */
-export type Durability = 'normal' | 'full';
+export type { Durability };
 
 /** Life of a job: `pending` → `active` (leased) → `done`, or → `failed` (waiting for a retry) → ... → `dead`. */
 export type JobState = 'pending' | 'active' | 'done' | 'failed' | 'dead';
@@ -130,19 +122,24 @@ export interface QueueStoreOpenOptions {
   busyTimeoutMs?: number;
 }
 
-const shared = new Map<string, QueueStore>();
+/**
+ * The store state (prepared statements, local listeners) of each shared connection. The connection itself
+ * (path resolution, open settings, WAL switch with its busy retry, refcounted close) is the database layer's.
+ */
+const stores = new WeakMap<SharedConnection, QueueStore>();
 
 /**
  * One SQLite queue file (WAL) shared by every queue and buffer of this process that names the same path.
- * Reference counted: `QueueStore.open` and `release` pair up; the connection closes with the last release.
+ * Reference counted: `QueueStore.open` and `release` pair up; each pair holds one reference on the shared
+ * connection of the database layer, which closes with its last user.
  */
 export class QueueStore {
-  /** Absolute path of the SQLite file. */
+  /** Path of the SQLite file, as first opened. */
   readonly path: string;
+  private readonly conn: SharedConnection;
   private readonly db: BetterSqlite3.Database;
   private refs = 0;
   private closed = false;
-  private durability: Durability;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly s: Record<
     | 'insertPlain' | 'extend' | 'liveUpTo' | 'maxLive' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
@@ -156,26 +153,21 @@ export class QueueStore {
   private readonly extendTx: (items: readonly (readonly [number, number])[], until: number) => number;
   private readonly completeManyTx: (items: readonly (readonly [number, number])[]) => boolean[];
 
-  private constructor(file: string, options: Required<QueueStoreOpenOptions>) {
+  private constructor(file: string, conn: SharedConnection) {
     this.path = file;
-    this.durability = options.durability;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new BetterSqlite3(file, { timeout: options.busyTimeoutMs });
-    try {
-      const mode = this.db.pragma('journal_mode = WAL', { simple: true });
+    this.conn = conn;
+    this.db = conn.db;
+    {
+      const mode = this.db.pragma('journal_mode', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') {
         throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, { code: 'ERR_BUFFER_STORE' });
       }
-      this.applyDurability();
       const version = Number(this.db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) {
         throw new BufferError(`queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`, { code: 'ERR_BUFFER_STORE' });
       }
       this.db.exec(SCHEMA);
       if (version < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    } catch (err) {
-      this.db.close();
-      throw err;
     }
     const db = this.db;
     this.s = {
@@ -307,27 +299,29 @@ export class QueueStore {
    * @returns the shared store
    */
   static open(file: string, options: QueueStoreOpenOptions = {}): QueueStore {
-    const abs = path.resolve(file);
-    const resolved = { durability: options.durability ?? 'normal', busyTimeoutMs: options.busyTimeoutMs ?? 5000 } as const;
-    let store = shared.get(abs);
-    if (!store || store.closed) {
-      store = new QueueStore(abs, resolved);
-      shared.set(abs, store);
-    } else if (resolved.durability === 'full' && store.durability !== 'full') {
-      store.durability = 'full';
-      store.applyDurability();
+    let conn: SharedConnection;
+    try {
+      conn = openConnection({ path: file, readonly: false, durability: options.durability ?? 'normal', busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+    } catch (err) {
+      throw new BufferError(`cannot open queue store ${file}: ${(err as Error).message}`, { code: 'ERR_BUFFER_STORE', cause: err });
+    }
+    let store = stores.get(conn);
+    if (!store) {
+      try {
+        store = new QueueStore(file, conn);
+      } catch (err) {
+        releaseConnection(conn);
+        throw err;
+      }
+      stores.set(conn, store);
     }
     store.refs++;
     return store;
   }
 
-  private applyDurability(): void {
-    this.db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
-  }
-
   /** Current durability of the shared connection. */
   get currentDurability(): Durability {
-    return this.durability;
+    return this.conn.durability;
   }
 
   /** True once the last holder released the store. */
@@ -339,11 +333,13 @@ export class QueueStore {
   release(): void {
     if (this.closed) return;
     this.refs--;
-    if (this.refs > 0) return;
-    this.closed = true;
-    shared.delete(this.path);
-    this.listeners.clear();
-    this.db.close();
+    if (this.refs === 0) {
+      this.closed = true;
+      stores.delete(this.conn);
+      this.listeners.clear();
+      this.insertBlock.clear();
+    }
+    releaseConnection(this.conn);
   }
 
   private assertOpen(): void {

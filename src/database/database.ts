@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type BetterSqlite3 from 'better-sqlite3';
 import { defaultLogger } from '../logger.js';
 import { acquire, prepare, release, ShapeCache } from './connection.js';
-import type { Compiled, FetchShape, SharedConnection, TableInfo } from './connection.js';
+import type { Compiled, Durability, FetchShape, SharedConnection, TableInfo } from './connection.js';
 import { DatabaseError, toDatabaseError } from './errors.js';
 import { assertIdentifier, parseColumnRef, parseOrderItem, quote } from './identifiers.js';
 import type { ColumnRef } from './identifiers.js';
@@ -14,8 +14,7 @@ import { isJsonType, jsonColumnsOf, parseJsonKeys, toJson, toSql } from './json-
 import type { SqlValue } from './json-columns.js';
 import { runMigrations } from './migrations.js';
 
-/** How hard SQLite syncs to disk: `'normal'` (WAL + synchronous=NORMAL) or `'full'` (synchronous=FULL). */
-export type Durability = 'normal' | 'full';
+export type { Durability } from './connection.js';
 
 /** A row as read: column name (or alias) to value. */
 export type Row = Record<string, unknown>;
