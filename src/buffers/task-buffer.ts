@@ -3,7 +3,7 @@ import type { output as ZodOutput, input as ZodInput, ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
-import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffSettings, type ResolvedBackoff } from '../backoff.js';
 import { BufferError, UnrecoverableError } from './errors.js';
 import { checkQueueName, checkStoreOptions, toInfo } from './persistent-queue.js';
 import { QueueStore, type ClaimedRow, type Durability, type InsertJob, type QueueStats } from './queue-store.js';
@@ -187,6 +187,24 @@ interface Registered {
 
 const ENFORCE_MODES: readonly EnforceMode[] = ['strict', 'warn', 'off'];
 
+/** TaskBuffer's settings for the shared backoff: `jitter: true` is equal jitter (a retry never comes back at once). */
+const TASK_BACKOFF: BackoffSettings = {
+  defaults: { type: 'exponential', delayMs: 1000, maxDelayMs: 60_000, jitter: 'equal' },
+  jitter: 'equal',
+  option: 'backoff',
+  error: (message) => new BufferError(message, { code: 'ERR_BUFFER_INVALID_OPTION' }),
+};
+
+/**
+ * Validate and fill in a TaskBuffer `backoff` option (the shared resolver with TaskBuffer's defaults).
+ * @param options - user options (any field may be missing)
+ * @returns the resolved backoff
+ * @throws BufferError `ERR_BUFFER_INVALID_OPTION` naming the bad field
+ */
+export function resolveTaskBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
+  return resolveBackoff(options, TASK_BACKOFF);
+}
+
 /** Zod issue paths and messages, short: `to: Invalid email; attempts: Too small`. */
 function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
   const shown = issues.slice(0, 5).map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
@@ -348,7 +366,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (o.lifecycle !== undefined) {
       checkOption(typeof o.lifecycle.onChange === 'function' && typeof o.lifecycle.status === 'string', 'lifecycle', 'an object with status and onChange()', o.lifecycle);
     }
-    this.backoff = resolveBackoff(options.backoff);
+    this.backoff = resolveTaskBackoff(options.backoff);
     this.queue = o.queue;
     this.o = {
       workers: o.workers,
@@ -614,7 +632,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     const row = r.row;
     const final = error instanceof UnrecoverableError || row.attempts >= row.max_attempts;
     const now = Date.now();
-    const runAt = final ? now : now + backoffDelay(row.attempts, this.backoff);
+    const runAt = final ? now : now + backoffDelay(this.backoff, row.attempts);
     let applied = false;
     try {
       applied = this.store.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
