@@ -25,5 +25,6 @@ export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWr
 export { BufferError, UnrecoverableError } from './errors.js';
 export type { BufferErrorCode } from './errors.js';
 export type { BackoffOptions, BackoffType, ResolvedBackoff } from '../backoff.js';
-export type { Durability, JobState, QueueStats } from './queue-store.js';
-export { QUEUE_FILE } from './validate.js';
+export type { Durability } from '../database/index.js';
+export type { JobState, QueueStats, QueueEngine, EngineMode, EngineResult, MaybePromise } from './engine.js';
+export { QUEUE_FILE } from './engines/index.js';

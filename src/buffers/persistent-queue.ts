@@ -1,6 +1,8 @@
 import { BufferError } from './errors.js';
-import { QueueStore, type Durability, type JobRow, type QueueStats, type ClaimedRow, type InsertJob, type JobState } from './queue-store.js';
-import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+import type { Durability } from '../database/index.js';
+import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
+import { createQueueEngine } from './engines/index.js';
+import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload } from './validate.js';
 
 /** Options of a PersistentQueue. */
 export interface PersistentQueueOptions {
@@ -124,7 +126,7 @@ export function checkStoreOptions(o: { durability: unknown; busyTimeoutMs: unkno
 export class PersistentQueue<T = unknown> {
   /** Queue name. */
   readonly name: string;
-  private readonly store: QueueStore;
+  private readonly engine: QueueEngine<'sync'>;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   // Tokens of the leases this instance holds, so complete(id)/fail(id) act only on our own lease.
@@ -144,7 +146,7 @@ export class PersistentQueue<T = unknown> {
     this.name = o.name;
     this.leaseMs = o.leaseMs;
     this.maxAttempts = o.maxAttempts;
-    this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    this.engine = createQueueEngine({ queue: o.name, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
   }
 
   private prepare(input: PushInput<T>, now: number): InsertJob {
@@ -161,9 +163,9 @@ export class PersistentQueue<T = unknown> {
     };
   }
 
-  private live(): QueueStore {
+  private live(): QueueEngine<'sync'> {
     if (this.closed) throw new BufferError(`queue ${this.name} is closed`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store;
+    return this.engine;
   }
 
   /**
@@ -173,8 +175,8 @@ export class PersistentQueue<T = unknown> {
    * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD` / `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
    */
   push(input: PushInput<T>): number {
-    const store = this.live();
-    return store.insert(this.name, this.prepare(input, Date.now())).id;
+    const engine = this.live();
+    return engine.insert(this.prepare(input, Date.now())).id;
   }
 
   /**
@@ -183,11 +185,11 @@ export class PersistentQueue<T = unknown> {
    * @returns ids in the same order
    */
   pushMany(inputs: readonly PushInput<T>[]): number[] {
-    const store = this.live();
+    const engine = this.live();
     if (!Array.isArray(inputs)) throw new BufferError('pushMany() takes an array', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     const jobs = inputs.map((i) => this.prepare(i, now));
-    return store.insertMany(this.name, jobs).map((r) => r.id);
+    return engine.insertMany(jobs).map((r) => r.id);
   }
 
   /**
@@ -206,10 +208,10 @@ export class PersistentQueue<T = unknown> {
    * @returns the jobs in claim order (possibly empty)
    */
   popMany(limit: number, options: { leaseMs?: number } = {}): LeasedJob<T>[] {
-    const store = this.live();
+    const engine = this.live();
     const n = intInput(limit, 'limit', 1, 1);
     const leaseMs = intInput(options.leaseMs, 'leaseMs', this.leaseMs, 1);
-    return store.claim(this.name, n, leaseMs).map((r) => this.toLeased(r));
+    return engine.claim(n, leaseMs).map((r) => this.toLeased(r));
   }
 
   private toLeased(r: ClaimedRow): LeasedJob<T> {
@@ -239,10 +241,10 @@ export class PersistentQueue<T = unknown> {
    * @returns true if done now; false if the lease had expired and the job was leased again elsewhere
    */
   complete(job: number | LeasedJob<T>): boolean {
-    const store = this.live();
+    const engine = this.live();
     const l = this.lease(job);
     this.leases.delete(l.id);
-    return store.complete(l.id, l.token);
+    return engine.complete(l.id, l.token);
   }
 
   /**
@@ -252,13 +254,13 @@ export class PersistentQueue<T = unknown> {
    * @returns `'failed'` (retry scheduled), `'dead'`, or `'lost'` when the lease was no longer ours
    */
   fail(job: number | LeasedJob<T>, options: FailOptions = {}): 'failed' | 'dead' | 'lost' {
-    const store = this.live();
+    const engine = this.live();
     const l = this.lease(job);
     const delay = msInput(options.delayMs, 'delayMs', 0);
     const retry = options.retry ?? true;
     const state = retry && l.attempts < l.maxAttempts ? 'failed' : 'dead';
     this.leases.delete(l.id);
-    const ok = store.fail(l.id, l.token, { state, runAt: Date.now() + delay, error: options.error ?? 'failed' });
+    const ok = engine.fail(l.id, l.token, { state, runAt: Date.now() + delay, error: options.error ?? 'failed' });
     return ok ? state : 'lost';
   }
 
@@ -268,7 +270,7 @@ export class PersistentQueue<T = unknown> {
    * @returns jobs
    */
   peek(limit = 10): JobInfo<T>[] {
-    return this.live().peek(this.name, intInput(limit, 'limit', 10, 1)).map((r) => toInfo<T>(r));
+    return this.live().peek(intInput(limit, 'limit', 10, 1)).map((r) => toInfo<T>(r));
   }
 
   /**
@@ -277,7 +279,7 @@ export class PersistentQueue<T = unknown> {
    * @returns the job or undefined
    */
   get(id: number): JobInfo<T> | undefined {
-    const r = this.live().get(this.name, id);
+    const r = this.live().get(id);
     return r ? toInfo<T>(r) : undefined;
   }
 
@@ -286,7 +288,7 @@ export class PersistentQueue<T = unknown> {
    * @returns `{ pending, active, done, failed, dead }`
    */
   stats(): QueueStats {
-    return this.live().stats(this.name);
+    return this.live().stats();
   }
 
   /**
@@ -295,7 +297,7 @@ export class PersistentQueue<T = unknown> {
    * @returns jobs with their last error
    */
   deadLetters(limit = 100): JobInfo<T>[] {
-    return this.live().deadLetters(this.name, intInput(limit, 'limit', 100, 1)).map((r) => toInfo<T>(r));
+    return this.live().deadLetters(intInput(limit, 'limit', 100, 1)).map((r) => toInfo<T>(r));
   }
 
   /**
@@ -304,7 +306,7 @@ export class PersistentQueue<T = unknown> {
    * @returns true if it was dead and is pending again
    */
   retryDead(id: number): boolean {
-    return this.live().retryDead(this.name, intInput(id, 'id', 0, 1));
+    return this.live().retryDead(intInput(id, 'id', 0, 1));
   }
 
   /**
@@ -313,7 +315,7 @@ export class PersistentQueue<T = unknown> {
    * @returns number deleted
    */
   purge(state?: JobState): number {
-    return this.live().purge(this.name, state);
+    return this.live().purge(state);
   }
 
   /**
@@ -323,7 +325,7 @@ export class PersistentQueue<T = unknown> {
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
     const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.live().cleanup(this.name, options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+    return this.live().cleanup(options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
   }
 
   /** Release the store connection (shared with other queues of the same file). Idempotent. */
@@ -331,7 +333,7 @@ export class PersistentQueue<T = unknown> {
     if (this.closed) return;
     this.closed = true;
     this.leases.clear();
-    this.store.release();
+    this.engine.close();
   }
 }
 

@@ -6,8 +6,10 @@ import { defaultLogger } from '../logger.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffSettings, type ResolvedBackoff } from '../backoff.js';
 import { BufferError, UnrecoverableError } from './errors.js';
 import { checkQueueName, checkStoreOptions, toInfo } from './persistent-queue.js';
-import { QueueStore, type ClaimedRow, type Durability, type InsertJob, type QueueStats } from './queue-store.js';
-import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+import type { Durability } from '../database/index.js';
+import type { ClaimedRow, InsertJob, QueueEngine, QueueStats } from './engine.js';
+import { createQueueEngine } from './engines/index.js';
+import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
 export interface TaskContext {
@@ -307,7 +309,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   /** Queue name inside the store. */
   readonly queue: string;
   private readonly handlers: Map<string, Registered>;
-  private readonly store: QueueStore;
+  private readonly engine: QueueEngine<'sync'>;
   private readonly o: {
     workers: number;
     maxAttempts: number;
@@ -380,7 +382,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.onError = o.onError;
     this.lifecycle = o.lifecycle;
     this.log = (o.logger ?? defaultLogger()).child({ component: 'task-buffer', queue: o.queue });
-    this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    this.engine = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
   }
 
   /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
@@ -392,9 +394,9 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     }
   }
 
-  private live(): QueueStore {
+  private live(): QueueEngine<'sync'> {
     if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store;
+    return this.engine;
   }
 
   /**
@@ -406,10 +408,10 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @throws BufferError `ERR_BUFFER_UNKNOWN_TASK`, `ERR_BUFFER_INVALID_PAYLOAD`, `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
    */
   push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): number {
-    const store = this.live();
+    const engine = this.live();
     const now = Date.now();
     const job = this.prepare(type, data, options, now);
-    const r = store.insert(this.queue, job);
+    const r = engine.insert(job);
     if (job.runAt > now && this.started) this.wakeAt(job.runAt);
     return r.id;
   }
@@ -420,7 +422,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns the ids in the same order
    */
   pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): number[] {
-    const store = this.live();
+    const engine = this.live();
     if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     let earliestDelayed = Infinity;
@@ -429,7 +431,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       if (job.runAt > now) earliestDelayed = Math.min(earliestDelayed, job.runAt);
       return job;
     });
-    const ids = store.insertMany(this.queue, rows).map((r) => r.id);
+    const ids = engine.insertMany(rows).map((r) => r.id);
     if (earliestDelayed !== Infinity && this.started) this.wakeAt(earliestDelayed);
     return ids;
   }
@@ -465,7 +467,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.live();
     if (this.started) return this;
     this.started = true;
-    this.unsubscribe = this.store.subscribe(this.queue, () => this.schedulePump());
+    this.unsubscribe = this.engine.subscribe(() => this.schedulePump());
     if (this.lifecycle) {
       this.paused = this.o.pauseWhenNotActive && this.lifecycle.status !== 'ACTIVE';
       this.unlisten = this.lifecycle.onChange((next) => {
@@ -517,7 +519,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (free <= 0) return;
     let rows: ClaimedRow[];
     try {
-      rows = this.store.claim(this.queue, free, this.o.leaseMs);
+      rows = this.engine.claim(free, this.o.leaseMs);
     } catch (err) {
       // SQLITE_BUSY past busy_timeout etc.: the poll timer will try again.
       this.log.warn({ err }, 'claim failed');
@@ -608,7 +610,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     let ok: boolean[];
     let claimed: ClaimedRow[] = [];
     try {
-      const r = this.store.completeAndClaim(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const), this.queue, free, this.o.leaseMs);
+      const r = this.engine.completeAndClaim(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const), free, this.o.leaseMs);
       ok = r.completed;
       claimed = r.claimed;
     } catch (err) {
@@ -635,7 +637,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     const runAt = final ? now : now + backoffDelay(this.backoff, row.attempts);
     let applied = false;
     try {
-      applied = this.store.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
+      applied = this.engine.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
     } catch (err) {
       this.log.error({ err, jobId: row.id }, 'recording a failed attempt failed');
     }
@@ -659,7 +661,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (this.inFlight.size === 0 || this.closed) return;
     const items = [...this.inFlight.values()].map((r) => [r.row.id, r.row.lease_token] as const);
     try {
-      this.store.extendLeases(items, Date.now() + this.o.leaseMs);
+      this.engine.extendLeases(items, Date.now() + this.o.leaseMs);
     } catch (err) {
       this.log.warn({ err }, 'renewing leases failed');
     }
@@ -670,12 +672,12 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns `{ pending, active, done, failed, dead }`
    */
   stats(): QueueStats {
-    return this.liveForRead().stats(this.queue);
+    return this.liveForRead().stats();
   }
 
-  private liveForRead(): QueueStore {
+  private liveForRead(): QueueEngine<'sync'> {
     if (this.closed) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store;
+    return this.engine;
   }
 
   /**
@@ -684,7 +686,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns dead jobs with their last error
    */
   deadLetters(options: { limit?: number } = {}): DeadLetter[] {
-    const rows = this.liveForRead().deadLetters(this.queue, intInput(options.limit, 'limit', 100, 1));
+    const rows = this.liveForRead().deadLetters(intInput(options.limit, 'limit', 100, 1));
     return rows.map((row) => {
       const j = toInfo<unknown>(row);
       return { id: j.id, type: row.type ?? '', data: j.payload, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
@@ -697,7 +699,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns true if the job was dead and is pending again; false if no such dead job
    */
   retryDead(id: number): boolean {
-    return this.live().retryDead(this.queue, intInput(id, 'id', 0, 1));
+    return this.live().retryDead(intInput(id, 'id', 0, 1));
   }
 
   /**
@@ -707,7 +709,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
     const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.liveForRead().cleanup(this.queue, options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+    return this.liveForRead().cleanup(options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
   }
 
   /**
@@ -751,7 +753,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     for (const r of this.inFlight.values()) {
       r.ctx.abort(new BufferError('task buffer stopped before the job finished', { code: 'ERR_BUFFER_CLOSED' }));
       try {
-        if (this.store.releaseLease(r.row.id, r.row.lease_token, this.queue)) released++;
+        if (this.engine.releaseLease(r.row.id, r.row.lease_token)) released++;
       } catch (err) {
         this.log.warn({ err, jobId: r.row.id }, 'releasing a lease failed; it expires after leaseMs');
       }
@@ -759,6 +761,6 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (released > 0) this.log.info({ released }, 'released leases of unfinished jobs');
     this.inFlight.clear();
     this.closed = true;
-    this.store.release();
+    this.engine.close();
   }
 }

@@ -1,18 +1,4 @@
-import path from 'node:path';
 import { BufferError } from './errors.js';
-
-/** Default queue store file name inside `dataDir`. */
-export const QUEUE_FILE = 'gatehouse-queues.db';
-
-/**
- * The store file for a buffer: `file` when given, else `dataDir/gatehouse-queues.db`.
- * @param dataDir - data directory
- * @param file - explicit file path, if any
- * @returns the file path
- */
-export function storeFile(dataDir: string, file: string | undefined): string {
-  return file ?? path.join(dataDir, QUEUE_FILE);
-}
 
 function invalidValue(v: unknown): string | undefined {
   switch (typeof v) {
