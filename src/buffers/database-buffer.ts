@@ -8,7 +8,8 @@ import type { Durability } from '../database/index.js';
 import type { ClaimedRow, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
 import type { TaskErrorHook } from './task-buffer.js';
-import { checkOption, defined, intInput, msInput, serializePayload } from './validate.js';
+import { emitSafely } from './emit.js';
+import { checkOption, cleanupRange, defined, intInput, msInput, serializePayload } from './validate.js';
 
 /** One buffered write, as recorded and as reported in dead letters. */
 export type BufferedWrite =
@@ -171,11 +172,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
 
   /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
   private safeEmit<K extends keyof DatabaseBufferEvents>(event: K, ...args: DatabaseBufferEvents[K]): void {
-    try {
-      (this.emit as (e: K, ...a: DatabaseBufferEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.log.error({ err, event }, 'event listener threw');
-    }
+    emitSafely(this, this.log, event, args);
   }
 
   private record(write: BufferedWrite): number {
@@ -427,8 +424,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.engine.cleanup(options.includeDead ? ['done', 'dead'] : ['done'], Date.now() - days * 86_400_000);
+    const { states, before } = cleanupRange(options, false);
+    return this.engine.cleanup(states, before);
   }
 
   /**

@@ -1,8 +1,8 @@
 import { BufferError } from './errors.js';
-import type { Durability } from '../database/index.js';
+import { openSettingsProblem, type Durability } from '../database/index.js';
 import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
-import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload } from './validate.js';
+import { checkOption, cleanupRange, defined, intInput, jobInput, msInput, serializePayload } from './validate.js';
 
 /** Options of a PersistentQueue. */
 export interface PersistentQueueOptions {
@@ -22,18 +22,22 @@ export interface PersistentQueueOptions {
   maxAttempts?: number;
 }
 
-/** One job to push. */
-export interface PushInput<T> {
-  /** Any JSON-serialisable value. */
-  payload: T;
+/** Options of one job: priority, delay, dedupe key, attempts (PersistentQueue and TaskBuffer pushes). */
+export interface PushOptions {
   /** Higher runs first (integer >= 0). @defaultValue 0 */
   priority?: number;
   /** Not claimable before this many ms from now. @defaultValue 0 */
   delayMs?: number;
   /** While a job with this key is pending, active or failed, pushing the same key returns that job's id. */
   dedupeKey?: string;
-  /** Overrides the queue's `maxAttempts` for this job. */
+  /** Overrides the queue's (or buffer's) `maxAttempts` for this job. */
   maxAttempts?: number;
+}
+
+/** One job to push. */
+export interface PushInput<T> extends PushOptions {
+  /** Any JSON-serialisable value. */
+  payload: T;
 }
 
 /** A leased job returned by `pop()`. */
@@ -105,8 +109,8 @@ export function checkQueueName(name: unknown, option: string): void {
  * @param o - options holding durability and busyTimeoutMs
  */
 export function checkStoreOptions(o: { durability: unknown; busyTimeoutMs: unknown; dataDir: unknown; file?: unknown }): void {
-  checkOption(o.durability === 'normal' || o.durability === 'full', 'durability', "'normal' or 'full'", o.durability);
-  checkOption(typeof o.busyTimeoutMs === 'number' && Number.isInteger(o.busyTimeoutMs) && o.busyTimeoutMs >= 0, 'busyTimeoutMs', 'an integer >= 0', o.busyTimeoutMs);
+  const bad = openSettingsProblem(o);
+  if (bad !== null) checkOption(false, bad.option, bad.expected, o[bad.option as 'durability' | 'busyTimeoutMs']);
   checkOption(typeof o.dataDir === 'string' && o.dataDir.length > 0, 'dataDir', 'a non-empty string', o.dataDir);
   checkOption(o.file === undefined || (typeof o.file === 'string' && o.file.length > 0), 'file', 'a non-empty string', o.file);
 }
@@ -153,14 +157,7 @@ export class PersistentQueue<T = unknown> {
     if (typeof input !== 'object' || input === null) {
       throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     }
-    return {
-      type: null,
-      payload: serializePayload(input.payload, 'payload'),
-      priority: intInput(input.priority, 'priority', 0),
-      runAt: now + msInput(input.delayMs, 'delayMs', 0),
-      maxAttempts: intInput(input.maxAttempts, 'maxAttempts', this.maxAttempts, 1),
-      dedupeKey: dedupeInput(input.dedupeKey),
-    };
+    return jobInput(null, serializePayload(input.payload, 'payload'), input, now, this.maxAttempts);
   }
 
   private live(): QueueEngine<'sync'> {
@@ -324,8 +321,8 @@ export class PersistentQueue<T = unknown> {
    * @returns number deleted
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
-    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.live().cleanup(options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+    const { states, before } = cleanupRange(options, true);
+    return this.live().cleanup(states, before);
   }
 
   /** Release the store connection (shared with other queues of the same file). Idempotent. */

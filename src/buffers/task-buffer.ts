@@ -5,11 +5,12 @@ import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffSettings, type ResolvedBackoff } from '../backoff.js';
 import { BufferError, UnrecoverableError } from './errors.js';
-import { checkQueueName, checkStoreOptions, toInfo } from './persistent-queue.js';
+import { checkQueueName, checkStoreOptions, toInfo, type PushOptions } from './persistent-queue.js';
 import type { Durability } from '../database/index.js';
 import type { ClaimedRow, InsertJob, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
-import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload } from './validate.js';
+import { emitSafely } from './emit.js';
+import { checkOption, cleanupRange, defined, intInput, jobInput, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
 export interface TaskContext {
@@ -169,17 +170,8 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers> {
   enforce?: EnforceMode;
 }
 
-/** Options of `push`. */
-export interface TaskPushOptions {
-  /** Higher runs first (integer >= 0). @defaultValue 0 */
-  priority?: number;
-  /** Not run before this many ms from now. @defaultValue 0 */
-  delayMs?: number;
-  /** While a live job has this key, pushing it again returns that job's id. */
-  dedupeKey?: string;
-  /** Overrides the buffer's `maxAttempts` for this job. */
-  maxAttempts?: number;
-}
+/** Options of `push` (the same job options as a PersistentQueue push). */
+export type TaskPushOptions = PushOptions;
 
 /** A registered handler: the function and, for a definition, its input schema. */
 interface Registered {
@@ -387,11 +379,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
 
   /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
   private safeEmit<K extends keyof TaskBufferEvents>(event: K, ...args: TaskBufferEvents[K]): void {
-    try {
-      (this.emit as (e: K, ...a: TaskBufferEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.log.error({ err, event }, 'event listener threw');
-    }
+    emitSafely(this, this.log, event, args);
   }
 
   private live(): QueueEngine<'sync'> {
@@ -449,14 +437,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       }
       data = parsed.data;
     }
-    return {
-      type,
-      payload: serializePayload(data, `data of task ${type}`),
-      priority: intInput(options.priority, 'priority', 0),
-      runAt: now + msInput(options.delayMs, 'delayMs', 0),
-      maxAttempts: intInput(options.maxAttempts, 'maxAttempts', this.o.maxAttempts, 1),
-      dedupeKey: dedupeInput(options.dedupeKey),
-    };
+    return jobInput(type, serializePayload(data, `data of task ${type}`), options, now, this.o.maxAttempts);
   }
 
   /**
@@ -708,8 +689,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns number of jobs deleted
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
-    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.liveForRead().cleanup(options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+    const { states, before } = cleanupRange(options, true);
+    return this.liveForRead().cleanup(states, before);
   }
 
   /**

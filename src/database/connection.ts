@@ -91,6 +91,20 @@ export interface OpenSettings {
   durability: Durability;
 }
 
+/**
+ * Check the connection settings every opener shares (`durability`, `busyTimeoutMs`); each caller throws its
+ * own error class with the message.
+ * @param o - the settings as given
+ * @returns `{ option, expected }` for the first bad one, or null
+ */
+export function openSettingsProblem(o: { durability: unknown; busyTimeoutMs: unknown }): { option: string; expected: string } | null {
+  if (o.durability !== 'normal' && o.durability !== 'full') return { option: 'durability', expected: "'normal' or 'full'" };
+  if (typeof o.busyTimeoutMs !== 'number' || !Number.isInteger(o.busyTimeoutMs) || o.busyTimeoutMs < 0) {
+    return { option: 'busyTimeoutMs', expected: 'an integer >= 0 (ms)' };
+  }
+  return null;
+}
+
 const registry = new Map<string, SharedConnection>();
 
 const MAX_STATEMENTS = 1000;

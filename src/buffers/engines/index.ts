@@ -2,25 +2,16 @@
  * The one place a queue engine is chosen from the options. Every buffer class calls `createQueueEngine` and
  * talks to the {@link QueueEngine} interface only.
  */
-import type { Durability } from '../../database/index.js';
 import type { QueueEngine } from '../engine.js';
-import { SqliteQueueEngine } from './sqlite.js';
+import { SqliteQueueEngine, type SqliteEngineOptions } from './sqlite.js';
 
 export { QUEUE_FILE } from './sqlite.js';
 
-/** The storage options of a buffer, as resolved by its constructor. */
-export interface QueueEngineOptions {
-  /** Queue name. */
-  queue: string;
-  /** Directory of the embedded store file. */
-  dataDir: string;
-  /** Explicit embedded store file. */
-  file?: string | undefined;
-  /** Commit durability of the embedded store. */
-  durability: Durability;
-  /** Lock wait of the embedded store, in ms. */
-  busyTimeoutMs: number;
-}
+/**
+ * The storage options of a buffer, as resolved by its constructor. Today the SQLite engine's options; the
+ * BullMQ issue adds its `redis` connection and queue settings here.
+ */
+export type QueueEngineOptions = SqliteEngineOptions;
 
 /**
  * Build the engine for a buffer's options.
