@@ -4,9 +4,12 @@ import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import { BufferError } from './errors.js';
 import { checkQueueName, checkStoreOptions } from './persistent-queue.js';
-import { QueueStore, type ClaimedRow, type Durability, type QueueStats } from './queue-store.js';
+import type { Durability } from '../database/index.js';
+import type { ClaimedRow, QueueEngine, QueueStats } from './engine.js';
+import { createQueueEngine } from './engines/index.js';
 import type { TaskErrorHook } from './task-buffer.js';
-import { checkOption, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+import { emitSafely } from './emit.js';
+import { checkOption, cleanupRange, defined, intInput, msInput, serializePayload } from './validate.js';
 
 /** One buffered write, as recorded and as reported in dead letters. */
 export type BufferedWrite =
@@ -124,7 +127,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   readonly queue: string;
   private readonly db: Database;
   private readonly ownsDb: boolean;
-  private readonly store: QueueStore;
+  private readonly engine: QueueEngine<'sync'>;
   private readonly o: { batchSize: number; leaseMs: number; pollIntervalMs: number; retryDelayMs: number };
   private readonly onError: TaskErrorHook | undefined;
   private readonly log: Logger;
@@ -157,7 +160,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
       this.queue = o.queue ?? `db-writes:${this.db.path}`;
       checkQueueName(this.queue, 'queue');
       this.db.execute(`CREATE TABLE IF NOT EXISTS ${MARKS_TABLE} (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL)`);
-      this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+      this.engine = createQueueEngine({ queue: this.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
     } catch (err) {
       if (this.ownsDb) void this.db.close();
       throw err;
@@ -169,18 +172,14 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
 
   /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
   private safeEmit<K extends keyof DatabaseBufferEvents>(event: K, ...args: DatabaseBufferEvents[K]): void {
-    try {
-      (this.emit as (e: K, ...a: DatabaseBufferEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.log.error({ err, event }, 'event listener threw');
-    }
+    emitSafely(this, this.log, event, args);
   }
 
   private record(write: BufferedWrite): number {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     const payload = serializePayload(write, `${write.op} write`);
     // run_at 0 and priority 0 for every write: the claim order is then the id order, i.e. the call order.
-    const r = this.store.insert(this.queue, { type: write.op, payload, priority: 0, runAt: 0, maxAttempts: REPLAY_ATTEMPTS, dedupeKey: null });
+    const r = this.engine.insert({ type: write.op, payload, priority: 0, runAt: 0, maxAttempts: REPLAY_ATTEMPTS, dedupeKey: null });
     this.lastPushed = Math.max(this.lastPushed, r.id);
     return r.id;
   }
@@ -251,7 +250,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     if (this.started) return this;
     this.started = true;
-    this.unsubscribe = this.store.subscribe(this.queue, () => this.schedulePump());
+    this.unsubscribe = this.engine.subscribe(() => this.schedulePump());
     this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs).unref();
     this.schedulePump();
     return this;
@@ -275,7 +274,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   private applyOneBatch(): number {
     let rows: ClaimedRow[];
     try {
-      rows = this.store.claim(this.queue, this.o.batchSize, this.o.leaseMs, true);
+      rows = this.engine.claim(this.o.batchSize, this.o.leaseMs, true);
     } catch (err) {
       this.log.warn({ err }, 'claiming writes failed');
       return 0;
@@ -319,7 +318,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
 
   private finish(rows: readonly ClaimedRow[]): void {
     try {
-      this.store.completeMany(rows.map((r) => [r.id, r.lease_token] as const));
+      this.engine.completeMany(rows.map((r) => [r.id, r.lease_token] as const));
     } catch (err) {
       // The main commit holds the marker: a replay of these rows is skipped, so this only delays cleanup.
       this.log.warn({ err }, 'marking applied writes done failed; they will be skipped on replay');
@@ -345,7 +344,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
         write = { op: 'execute', sql: row.payload };
       }
       try {
-        this.store.fail(row.id, row.lease_token, { state: 'dead', runAt: Date.now(), error: `${error.name}: ${error.message}` });
+        this.engine.fail(row.id, row.lease_token, { state: 'dead', runAt: Date.now(), error: `${error.name}: ${error.message}` });
       } catch (failErr) {
         this.log.error({ err: failErr }, 'dead-lettering a write failed');
       }
@@ -366,7 +365,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     this.log.warn({ err }, 'main database busy; retrying later');
     for (const r of rows) {
       try {
-        this.store.releaseLease(r.id, r.lease_token, this.queue);
+        this.engine.releaseLease(r.id, r.lease_token);
       } catch {
         // The lease expires on its own.
       }
@@ -385,10 +384,10 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     const timeoutMs = msInput(options.timeoutMs, 'timeoutMs', 30_000);
     const end = Date.now() + timeoutMs;
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    const target = Math.max(this.lastPushed, this.store.maxLiveId(this.queue));
+    const target = Math.max(this.lastPushed, this.engine.maxLiveId());
     for (;;) {
       if (Date.now() >= this.holdUntil) this.drainBatches();
-      if (this.closed || this.store.liveUpTo(this.queue, target) === 0) return;
+      if (this.closed || this.engine.liveUpTo(target) === 0) return;
       if (Date.now() > end) throw new BufferError(`flush timed out after ${timeoutMs} ms`, { code: 'ERR_BUFFER_TIMEOUT' });
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -400,7 +399,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   stats(): QueueStats {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store.stats(this.queue);
+    return this.engine.stats();
   }
 
   /**
@@ -410,7 +409,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   deadLetters(options: { limit?: number } = {}): DeadWrite[] {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store.deadLetters(this.queue, intInput(options.limit, 'limit', 100, 1)).map((r) => ({
+    return this.engine.deadLetters(intInput(options.limit, 'limit', 100, 1)).map((r) => ({
       id: r.id,
       write: JSON.parse(r.payload) as BufferedWrite,
       error: r.last_error,
@@ -425,8 +424,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.store.cleanup(this.queue, options.includeDead ? ['done', 'dead'] : ['done'], Date.now() - days * 86_400_000);
+    const { states, before } = cleanupRange(options, false);
+    return this.engine.cleanup(states, before);
   }
 
   /**
@@ -460,7 +459,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     }
     this.closed = true;
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
-    this.store.release();
+    this.engine.close();
     if (this.ownsDb) await this.db.close();
   }
 }

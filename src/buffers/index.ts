@@ -4,8 +4,8 @@
  * DatabaseBuffer (durable, batched writes to a main database).
  */
 export { PersistentQueue } from './persistent-queue.js';
-export type { PersistentQueueOptions, PushInput, LeasedJob, JobInfo, FailOptions } from './persistent-queue.js';
-export { TaskBuffer, defineTask } from './task-buffer.js';
+export type { PersistentQueueOptions, PushInput, PushOptions, LeasedJob, JobInfo, FailOptions } from './persistent-queue.js';
+export { TaskBuffer, defineTask, resolveTaskBackoff } from './task-buffer.js';
 export type {
   TaskBufferOptions,
   TaskBufferEvents,
@@ -24,7 +24,7 @@ export { DatabaseBuffer } from './database-buffer.js';
 export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';
 export { BufferError, UnrecoverableError } from './errors.js';
 export type { BufferErrorCode } from './errors.js';
-export { backoffDelay, resolveBackoff } from './backoff.js';
-export type { BackoffOptions, BackoffType, ResolvedBackoff } from './backoff.js';
-export type { Durability, JobState, QueueStats } from './queue-store.js';
-export { QUEUE_FILE } from './validate.js';
+export type { BackoffOptions, BackoffType, ResolvedBackoff } from '../backoff.js';
+export type { Durability } from '../database/index.js';
+export type { JobState, QueueStats, QueueEngine, EngineMode, EngineResult, MaybePromise } from './engine.js';
+export { QUEUE_FILE } from './engines/index.js';

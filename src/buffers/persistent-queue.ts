@@ -1,6 +1,8 @@
 import { BufferError } from './errors.js';
-import { QueueStore, type Durability, type JobRow, type QueueStats, type ClaimedRow, type InsertJob, type JobState } from './queue-store.js';
-import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+import { openSettingsProblem, type Durability } from '../database/index.js';
+import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
+import { createQueueEngine } from './engines/index.js';
+import { checkOption, cleanupRange, defined, intInput, jobInput, msInput, serializePayload } from './validate.js';
 
 /** Options of a PersistentQueue. */
 export interface PersistentQueueOptions {
@@ -20,18 +22,22 @@ export interface PersistentQueueOptions {
   maxAttempts?: number;
 }
 
-/** One job to push. */
-export interface PushInput<T> {
-  /** Any JSON-serialisable value. */
-  payload: T;
+/** Options of one job: priority, delay, dedupe key, attempts (PersistentQueue and TaskBuffer pushes). */
+export interface PushOptions {
   /** Higher runs first (integer >= 0). @defaultValue 0 */
   priority?: number;
   /** Not claimable before this many ms from now. @defaultValue 0 */
   delayMs?: number;
   /** While a job with this key is pending, active or failed, pushing the same key returns that job's id. */
   dedupeKey?: string;
-  /** Overrides the queue's `maxAttempts` for this job. */
+  /** Overrides the queue's (or buffer's) `maxAttempts` for this job. */
   maxAttempts?: number;
+}
+
+/** One job to push. */
+export interface PushInput<T> extends PushOptions {
+  /** Any JSON-serialisable value. */
+  payload: T;
 }
 
 /** A leased job returned by `pop()`. */
@@ -103,8 +109,8 @@ export function checkQueueName(name: unknown, option: string): void {
  * @param o - options holding durability and busyTimeoutMs
  */
 export function checkStoreOptions(o: { durability: unknown; busyTimeoutMs: unknown; dataDir: unknown; file?: unknown }): void {
-  checkOption(o.durability === 'normal' || o.durability === 'full', 'durability', "'normal' or 'full'", o.durability);
-  checkOption(typeof o.busyTimeoutMs === 'number' && Number.isInteger(o.busyTimeoutMs) && o.busyTimeoutMs >= 0, 'busyTimeoutMs', 'an integer >= 0', o.busyTimeoutMs);
+  const bad = openSettingsProblem(o);
+  if (bad !== null) checkOption(false, bad.option, bad.expected, o[bad.option as 'durability' | 'busyTimeoutMs']);
   checkOption(typeof o.dataDir === 'string' && o.dataDir.length > 0, 'dataDir', 'a non-empty string', o.dataDir);
   checkOption(o.file === undefined || (typeof o.file === 'string' && o.file.length > 0), 'file', 'a non-empty string', o.file);
 }
@@ -124,7 +130,7 @@ export function checkStoreOptions(o: { durability: unknown; busyTimeoutMs: unkno
 export class PersistentQueue<T = unknown> {
   /** Queue name. */
   readonly name: string;
-  private readonly store: QueueStore;
+  private readonly engine: QueueEngine<'sync'>;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   // Tokens of the leases this instance holds, so complete(id)/fail(id) act only on our own lease.
@@ -144,26 +150,19 @@ export class PersistentQueue<T = unknown> {
     this.name = o.name;
     this.leaseMs = o.leaseMs;
     this.maxAttempts = o.maxAttempts;
-    this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    this.engine = createQueueEngine({ queue: o.name, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
   }
 
   private prepare(input: PushInput<T>, now: number): InsertJob {
     if (typeof input !== 'object' || input === null) {
       throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     }
-    return {
-      type: null,
-      payload: serializePayload(input.payload, 'payload'),
-      priority: intInput(input.priority, 'priority', 0),
-      runAt: now + msInput(input.delayMs, 'delayMs', 0),
-      maxAttempts: intInput(input.maxAttempts, 'maxAttempts', this.maxAttempts, 1),
-      dedupeKey: dedupeInput(input.dedupeKey),
-    };
+    return jobInput(null, serializePayload(input.payload, 'payload'), input, now, this.maxAttempts);
   }
 
-  private live(): QueueStore {
+  private live(): QueueEngine<'sync'> {
     if (this.closed) throw new BufferError(`queue ${this.name} is closed`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store;
+    return this.engine;
   }
 
   /**
@@ -173,8 +172,8 @@ export class PersistentQueue<T = unknown> {
    * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD` / `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
    */
   push(input: PushInput<T>): number {
-    const store = this.live();
-    return store.insert(this.name, this.prepare(input, Date.now())).id;
+    const engine = this.live();
+    return engine.insert(this.prepare(input, Date.now())).id;
   }
 
   /**
@@ -183,11 +182,11 @@ export class PersistentQueue<T = unknown> {
    * @returns ids in the same order
    */
   pushMany(inputs: readonly PushInput<T>[]): number[] {
-    const store = this.live();
+    const engine = this.live();
     if (!Array.isArray(inputs)) throw new BufferError('pushMany() takes an array', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     const jobs = inputs.map((i) => this.prepare(i, now));
-    return store.insertMany(this.name, jobs).map((r) => r.id);
+    return engine.insertMany(jobs).map((r) => r.id);
   }
 
   /**
@@ -206,10 +205,10 @@ export class PersistentQueue<T = unknown> {
    * @returns the jobs in claim order (possibly empty)
    */
   popMany(limit: number, options: { leaseMs?: number } = {}): LeasedJob<T>[] {
-    const store = this.live();
+    const engine = this.live();
     const n = intInput(limit, 'limit', 1, 1);
     const leaseMs = intInput(options.leaseMs, 'leaseMs', this.leaseMs, 1);
-    return store.claim(this.name, n, leaseMs).map((r) => this.toLeased(r));
+    return engine.claim(n, leaseMs).map((r) => this.toLeased(r));
   }
 
   private toLeased(r: ClaimedRow): LeasedJob<T> {
@@ -239,10 +238,10 @@ export class PersistentQueue<T = unknown> {
    * @returns true if done now; false if the lease had expired and the job was leased again elsewhere
    */
   complete(job: number | LeasedJob<T>): boolean {
-    const store = this.live();
+    const engine = this.live();
     const l = this.lease(job);
     this.leases.delete(l.id);
-    return store.complete(l.id, l.token);
+    return engine.complete(l.id, l.token);
   }
 
   /**
@@ -252,13 +251,13 @@ export class PersistentQueue<T = unknown> {
    * @returns `'failed'` (retry scheduled), `'dead'`, or `'lost'` when the lease was no longer ours
    */
   fail(job: number | LeasedJob<T>, options: FailOptions = {}): 'failed' | 'dead' | 'lost' {
-    const store = this.live();
+    const engine = this.live();
     const l = this.lease(job);
     const delay = msInput(options.delayMs, 'delayMs', 0);
     const retry = options.retry ?? true;
     const state = retry && l.attempts < l.maxAttempts ? 'failed' : 'dead';
     this.leases.delete(l.id);
-    const ok = store.fail(l.id, l.token, { state, runAt: Date.now() + delay, error: options.error ?? 'failed' });
+    const ok = engine.fail(l.id, l.token, { state, runAt: Date.now() + delay, error: options.error ?? 'failed' });
     return ok ? state : 'lost';
   }
 
@@ -268,7 +267,7 @@ export class PersistentQueue<T = unknown> {
    * @returns jobs
    */
   peek(limit = 10): JobInfo<T>[] {
-    return this.live().peek(this.name, intInput(limit, 'limit', 10, 1)).map((r) => toInfo<T>(r));
+    return this.live().peek(intInput(limit, 'limit', 10, 1)).map((r) => toInfo<T>(r));
   }
 
   /**
@@ -277,7 +276,7 @@ export class PersistentQueue<T = unknown> {
    * @returns the job or undefined
    */
   get(id: number): JobInfo<T> | undefined {
-    const r = this.live().get(this.name, id);
+    const r = this.live().get(id);
     return r ? toInfo<T>(r) : undefined;
   }
 
@@ -286,7 +285,7 @@ export class PersistentQueue<T = unknown> {
    * @returns `{ pending, active, done, failed, dead }`
    */
   stats(): QueueStats {
-    return this.live().stats(this.name);
+    return this.live().stats();
   }
 
   /**
@@ -295,7 +294,7 @@ export class PersistentQueue<T = unknown> {
    * @returns jobs with their last error
    */
   deadLetters(limit = 100): JobInfo<T>[] {
-    return this.live().deadLetters(this.name, intInput(limit, 'limit', 100, 1)).map((r) => toInfo<T>(r));
+    return this.live().deadLetters(intInput(limit, 'limit', 100, 1)).map((r) => toInfo<T>(r));
   }
 
   /**
@@ -304,7 +303,7 @@ export class PersistentQueue<T = unknown> {
    * @returns true if it was dead and is pending again
    */
   retryDead(id: number): boolean {
-    return this.live().retryDead(this.name, intInput(id, 'id', 0, 1));
+    return this.live().retryDead(intInput(id, 'id', 0, 1));
   }
 
   /**
@@ -313,7 +312,7 @@ export class PersistentQueue<T = unknown> {
    * @returns number deleted
    */
   purge(state?: JobState): number {
-    return this.live().purge(this.name, state);
+    return this.live().purge(state);
   }
 
   /**
@@ -322,8 +321,8 @@ export class PersistentQueue<T = unknown> {
    * @returns number deleted
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
-    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.live().cleanup(this.name, options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+    const { states, before } = cleanupRange(options, true);
+    return this.live().cleanup(states, before);
   }
 
   /** Release the store connection (shared with other queues of the same file). Idempotent. */
@@ -331,7 +330,7 @@ export class PersistentQueue<T = unknown> {
     if (this.closed) return;
     this.closed = true;
     this.leases.clear();
-    this.store.release();
+    this.engine.close();
   }
 }
 

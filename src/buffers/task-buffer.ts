@@ -3,11 +3,14 @@ import type { output as ZodOutput, input as ZodInput, ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
-import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffSettings, type ResolvedBackoff } from '../backoff.js';
 import { BufferError, UnrecoverableError } from './errors.js';
-import { checkQueueName, checkStoreOptions, toInfo } from './persistent-queue.js';
-import { QueueStore, type ClaimedRow, type Durability, type InsertJob, type QueueStats } from './queue-store.js';
-import { checkOption, dedupeInput, defined, intInput, msInput, serializePayload, storeFile } from './validate.js';
+import { checkQueueName, checkStoreOptions, toInfo, type PushOptions } from './persistent-queue.js';
+import type { Durability } from '../database/index.js';
+import type { ClaimedRow, InsertJob, QueueEngine, QueueStats } from './engine.js';
+import { createQueueEngine } from './engines/index.js';
+import { emitSafely } from './emit.js';
+import { checkOption, cleanupRange, defined, intInput, jobInput, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
 export interface TaskContext {
@@ -167,17 +170,8 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers> {
   enforce?: EnforceMode;
 }
 
-/** Options of `push`. */
-export interface TaskPushOptions {
-  /** Higher runs first (integer >= 0). @defaultValue 0 */
-  priority?: number;
-  /** Not run before this many ms from now. @defaultValue 0 */
-  delayMs?: number;
-  /** While a live job has this key, pushing it again returns that job's id. */
-  dedupeKey?: string;
-  /** Overrides the buffer's `maxAttempts` for this job. */
-  maxAttempts?: number;
-}
+/** Options of `push` (the same job options as a PersistentQueue push). */
+export type TaskPushOptions = PushOptions;
 
 /** A registered handler: the function and, for a definition, its input schema. */
 interface Registered {
@@ -186,6 +180,24 @@ interface Registered {
 }
 
 const ENFORCE_MODES: readonly EnforceMode[] = ['strict', 'warn', 'off'];
+
+/** TaskBuffer's settings for the shared backoff: `jitter: true` is equal jitter (a retry never comes back at once). */
+const TASK_BACKOFF: BackoffSettings = {
+  defaults: { type: 'exponential', delayMs: 1000, maxDelayMs: 60_000, jitter: 'equal' },
+  jitter: 'equal',
+  option: 'backoff',
+  error: (message) => new BufferError(message, { code: 'ERR_BUFFER_INVALID_OPTION' }),
+};
+
+/**
+ * Validate and fill in a TaskBuffer `backoff` option (the shared resolver with TaskBuffer's defaults).
+ * @param options - user options (any field may be missing)
+ * @returns the resolved backoff
+ * @throws BufferError `ERR_BUFFER_INVALID_OPTION` naming the bad field
+ */
+export function resolveTaskBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
+  return resolveBackoff(options, TASK_BACKOFF);
+}
 
 /** Zod issue paths and messages, short: `to: Invalid email; attempts: Too small`. */
 function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
@@ -289,7 +301,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
   /** Queue name inside the store. */
   readonly queue: string;
   private readonly handlers: Map<string, Registered>;
-  private readonly store: QueueStore;
+  private readonly engine: QueueEngine<'sync'>;
   private readonly o: {
     workers: number;
     maxAttempts: number;
@@ -348,7 +360,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (o.lifecycle !== undefined) {
       checkOption(typeof o.lifecycle.onChange === 'function' && typeof o.lifecycle.status === 'string', 'lifecycle', 'an object with status and onChange()', o.lifecycle);
     }
-    this.backoff = resolveBackoff(options.backoff);
+    this.backoff = resolveTaskBackoff(options.backoff);
     this.queue = o.queue;
     this.o = {
       workers: o.workers,
@@ -362,21 +374,17 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.onError = o.onError;
     this.lifecycle = o.lifecycle;
     this.log = (o.logger ?? defaultLogger()).child({ component: 'task-buffer', queue: o.queue });
-    this.store = QueueStore.open(storeFile(o.dataDir, options.file), { durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    this.engine = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
   }
 
   /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
   private safeEmit<K extends keyof TaskBufferEvents>(event: K, ...args: TaskBufferEvents[K]): void {
-    try {
-      (this.emit as (e: K, ...a: TaskBufferEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.log.error({ err, event }, 'event listener threw');
-    }
+    emitSafely(this, this.log, event, args);
   }
 
-  private live(): QueueStore {
+  private live(): QueueEngine<'sync'> {
     if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store;
+    return this.engine;
   }
 
   /**
@@ -388,10 +396,10 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @throws BufferError `ERR_BUFFER_UNKNOWN_TASK`, `ERR_BUFFER_INVALID_PAYLOAD`, `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
    */
   push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): number {
-    const store = this.live();
+    const engine = this.live();
     const now = Date.now();
     const job = this.prepare(type, data, options, now);
-    const r = store.insert(this.queue, job);
+    const r = engine.insert(job);
     if (job.runAt > now && this.started) this.wakeAt(job.runAt);
     return r.id;
   }
@@ -402,7 +410,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns the ids in the same order
    */
   pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): number[] {
-    const store = this.live();
+    const engine = this.live();
     if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     let earliestDelayed = Infinity;
@@ -411,7 +419,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       if (job.runAt > now) earliestDelayed = Math.min(earliestDelayed, job.runAt);
       return job;
     });
-    const ids = store.insertMany(this.queue, rows).map((r) => r.id);
+    const ids = engine.insertMany(rows).map((r) => r.id);
     if (earliestDelayed !== Infinity && this.started) this.wakeAt(earliestDelayed);
     return ids;
   }
@@ -429,14 +437,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       }
       data = parsed.data;
     }
-    return {
-      type,
-      payload: serializePayload(data, `data of task ${type}`),
-      priority: intInput(options.priority, 'priority', 0),
-      runAt: now + msInput(options.delayMs, 'delayMs', 0),
-      maxAttempts: intInput(options.maxAttempts, 'maxAttempts', this.o.maxAttempts, 1),
-      dedupeKey: dedupeInput(options.dedupeKey),
-    };
+    return jobInput(type, serializePayload(data, `data of task ${type}`), options, now, this.o.maxAttempts);
   }
 
   /**
@@ -447,7 +448,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.live();
     if (this.started) return this;
     this.started = true;
-    this.unsubscribe = this.store.subscribe(this.queue, () => this.schedulePump());
+    this.unsubscribe = this.engine.subscribe(() => this.schedulePump());
     if (this.lifecycle) {
       this.paused = this.o.pauseWhenNotActive && this.lifecycle.status !== 'ACTIVE';
       this.unlisten = this.lifecycle.onChange((next) => {
@@ -499,7 +500,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (free <= 0) return;
     let rows: ClaimedRow[];
     try {
-      rows = this.store.claim(this.queue, free, this.o.leaseMs);
+      rows = this.engine.claim(free, this.o.leaseMs);
     } catch (err) {
       // SQLITE_BUSY past busy_timeout etc.: the poll timer will try again.
       this.log.warn({ err }, 'claim failed');
@@ -590,7 +591,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     let ok: boolean[];
     let claimed: ClaimedRow[] = [];
     try {
-      const r = this.store.completeAndClaim(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const), this.queue, free, this.o.leaseMs);
+      const r = this.engine.completeAndClaim(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const), free, this.o.leaseMs);
       ok = r.completed;
       claimed = r.claimed;
     } catch (err) {
@@ -614,10 +615,10 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     const row = r.row;
     const final = error instanceof UnrecoverableError || row.attempts >= row.max_attempts;
     const now = Date.now();
-    const runAt = final ? now : now + backoffDelay(row.attempts, this.backoff);
+    const runAt = final ? now : now + backoffDelay(this.backoff, row.attempts);
     let applied = false;
     try {
-      applied = this.store.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
+      applied = this.engine.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
     } catch (err) {
       this.log.error({ err, jobId: row.id }, 'recording a failed attempt failed');
     }
@@ -641,7 +642,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (this.inFlight.size === 0 || this.closed) return;
     const items = [...this.inFlight.values()].map((r) => [r.row.id, r.row.lease_token] as const);
     try {
-      this.store.extendLeases(items, Date.now() + this.o.leaseMs);
+      this.engine.extendLeases(items, Date.now() + this.o.leaseMs);
     } catch (err) {
       this.log.warn({ err }, 'renewing leases failed');
     }
@@ -652,12 +653,12 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns `{ pending, active, done, failed, dead }`
    */
   stats(): QueueStats {
-    return this.liveForRead().stats(this.queue);
+    return this.liveForRead().stats();
   }
 
-  private liveForRead(): QueueStore {
+  private liveForRead(): QueueEngine<'sync'> {
     if (this.closed) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    return this.store;
+    return this.engine;
   }
 
   /**
@@ -666,7 +667,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns dead jobs with their last error
    */
   deadLetters(options: { limit?: number } = {}): DeadLetter[] {
-    const rows = this.liveForRead().deadLetters(this.queue, intInput(options.limit, 'limit', 100, 1));
+    const rows = this.liveForRead().deadLetters(intInput(options.limit, 'limit', 100, 1));
     return rows.map((row) => {
       const j = toInfo<unknown>(row);
       return { id: j.id, type: row.type ?? '', data: j.payload, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
@@ -679,7 +680,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns true if the job was dead and is pending again; false if no such dead job
    */
   retryDead(id: number): boolean {
-    return this.live().retryDead(this.queue, intInput(id, 'id', 0, 1));
+    return this.live().retryDead(intInput(id, 'id', 0, 1));
   }
 
   /**
@@ -688,8 +689,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns number of jobs deleted
    */
   cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
-    const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
-    return this.liveForRead().cleanup(this.queue, options.includeDead === false ? ['done'] : ['done', 'dead'], Date.now() - days * 86_400_000);
+    const { states, before } = cleanupRange(options, true);
+    return this.liveForRead().cleanup(states, before);
   }
 
   /**
@@ -733,7 +734,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     for (const r of this.inFlight.values()) {
       r.ctx.abort(new BufferError('task buffer stopped before the job finished', { code: 'ERR_BUFFER_CLOSED' }));
       try {
-        if (this.store.releaseLease(r.row.id, r.row.lease_token, this.queue)) released++;
+        if (this.engine.releaseLease(r.row.id, r.row.lease_token)) released++;
       } catch (err) {
         this.log.warn({ err, jobId: r.row.id }, 'releasing a lease failed; it expires after leaseMs');
       }
@@ -741,6 +742,6 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     if (released > 0) this.log.info({ released }, 'released leases of unfinished jobs');
     this.inFlight.clear();
     this.closed = true;
-    this.store.release();
+    this.engine.close();
   }
 }

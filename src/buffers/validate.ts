@@ -1,18 +1,5 @@
-import path from 'node:path';
+import type { InsertJob } from './engine.js';
 import { BufferError } from './errors.js';
-
-/** Default queue store file name inside `dataDir`. */
-export const QUEUE_FILE = 'gatehouse-queues.db';
-
-/**
- * The store file for a buffer: `file` when given, else `dataDir/gatehouse-queues.db`.
- * @param dataDir - data directory
- * @param file - explicit file path, if any
- * @returns the file path
- */
-export function storeFile(dataDir: string, file: string | undefined): string {
-  return file ?? path.join(dataDir, QUEUE_FILE);
-}
 
 function invalidValue(v: unknown): string | undefined {
   switch (typeof v) {
@@ -129,8 +116,43 @@ export function dedupeInput(value: unknown): string | null {
 }
 
 /** Options resolved once: drop undefined so spreads over DEFAULTS keep defaults. */
-export function defined<T extends object>(o: T | undefined): Partial<T> {
-  const out: Partial<T> = {};
-  if (o) for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+export { definedFields as defined } from '../options.js';
+
+/**
+ * Check a push's job options and build the job to insert (payload already serialised).
+ * @param type - task type, or null for a raw queue job
+ * @param payload - the serialised payload
+ * @param options - priority, delayMs, maxAttempts, dedupeKey as given
+ * @param now - push time, epoch ms
+ * @param maxAttempts - the queue's default attempt budget
+ * @returns the job
+ * @throws BufferError `ERR_BUFFER_INVALID_INPUT` naming the bad field
+ */
+export function jobInput(
+  type: string | null,
+  payload: string,
+  options: { priority?: unknown; delayMs?: unknown; maxAttempts?: unknown; dedupeKey?: unknown },
+  now: number,
+  maxAttempts: number,
+): InsertJob {
+  return {
+    type,
+    payload,
+    priority: intInput(options.priority, 'priority', 0),
+    runAt: now + msInput(options.delayMs, 'delayMs', 0),
+    maxAttempts: intInput(options.maxAttempts, 'maxAttempts', maxAttempts, 1),
+    dedupeKey: dedupeInput(options.dedupeKey),
+  };
+}
+
+/**
+ * The states and cutoff of a `cleanup({ maxAgeDays, includeDead })` call.
+ * @param options - `maxAgeDays` (default 7), `includeDead`
+ * @param includeDeadByDefault - whether dead jobs go too when `includeDead` is not given
+ * @returns final states to delete, and the epoch-ms cutoff
+ */
+export function cleanupRange(options: { maxAgeDays?: number; includeDead?: boolean }, includeDeadByDefault: boolean): { states: ('done' | 'dead')[]; before: number } {
+  const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
+  const dead = options.includeDead ?? includeDeadByDefault;
+  return { states: dead ? ['done', 'dead'] : ['done'], before: Date.now() - days * 86_400_000 };
 }

@@ -1,7 +1,8 @@
 /**
  * Defaults of the HTTP client and the global, mutable `RequestConfig` object (contract).
  */
-import type { ResolvedBackoff } from '../backoff.js';
+import { backoffProblem, resolveBackoff as resolveBackoffLayers, type ResolvedBackoff } from '../backoff.js';
+import { GatehouseError } from '../errors.js';
 import type { BackoffOptions, CircuitBreakerOptions, RequestDefaults } from './types.js';
 
 export type { ResolvedBackoff };
@@ -12,7 +13,7 @@ export const DEFAULTS = {
   maxRetries: 2,
   timeoutMs: 10_000,
   deadlineMs: 30_000,
-  backoff: { type: 'exponential', delayMs: 200, maxDelayMs: 5_000, jitter: true } as ResolvedBackoff,
+  backoff: { type: 'exponential', delayMs: 200, maxDelayMs: 5_000, jitter: 'full' } as ResolvedBackoff,
   maxRetryAfterMs: 30_000,
   maxResponseBytes: 10 * 1024 * 1024,
   retryStatuses: [408, 429, 500, 502, 503, 504] as readonly number[],
@@ -33,15 +34,18 @@ export const DEFAULTS = {
  */
 export const RequestConfig: RequestDefaults = {};
 
+/** The client's settings for the shared backoff: `jitter: true` is full jitter. */
+const BACKOFF = {
+  defaults: DEFAULTS.backoff,
+  jitter: 'full',
+  option: 'backoff',
+  // Unreached in practice: checkOptions() refuses bad layers first (createClient throws, a call resolves BAD_REQUEST).
+  error: (message: string) => new GatehouseError(message, { code: 'ERR_CLIENT_OPTION' }),
+} as const;
+
 /** Resolve a backoff from call options, client defaults and built-ins (only when a retry is due). */
 export function resolveBackoff(call: BackoffOptions | undefined, defaults: BackoffOptions | undefined): ResolvedBackoff {
-  const d = DEFAULTS.backoff;
-  return {
-    type: call?.type ?? defaults?.type ?? d.type,
-    delayMs: call?.delayMs ?? defaults?.delayMs ?? d.delayMs,
-    maxDelayMs: call?.maxDelayMs ?? defaults?.maxDelayMs ?? d.maxDelayMs,
-    jitter: call?.jitter ?? defaults?.jitter ?? d.jitter,
-  };
+  return resolveBackoffLayers([call, defaults], BACKOFF);
 }
 
 function badNumber(value: unknown, min: number): boolean {
@@ -72,14 +76,8 @@ export function checkOptions(o: RequestDefaults & { connections?: number; keepAl
   if (o.responseType !== undefined && !['auto', 'json', 'text', 'bytes'].includes(o.responseType)) {
     return `responseType must be 'auto', 'json', 'text' or 'bytes' (got ${String(o.responseType)})`;
   }
-  const b = o.backoff;
-  if (b !== undefined) {
-    if (b.type !== undefined && b.type !== 'exponential' && b.type !== 'linear' && b.type !== 'fixed') {
-      return `backoff.type must be 'exponential', 'linear' or 'fixed' (got ${String(b.type)})`;
-    }
-    if (badNumber(b.delayMs, 0)) return `backoff.delayMs must be a number >= 0 (got ${String(b.delayMs)})`;
-    if (badNumber(b.maxDelayMs, 0)) return `backoff.maxDelayMs must be a number >= 0 (got ${String(b.maxDelayMs)})`;
-  }
+  const backoff = backoffProblem(o.backoff, 'backoff');
+  if (backoff !== null) return backoff;
   const cb = o.circuitBreaker;
   if (cb !== undefined && cb !== false) {
     if (badNumber(cb.threshold, 1)) return `circuitBreaker.threshold must be a number >= 1 (got ${String(cb.threshold)})`;

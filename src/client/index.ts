@@ -9,7 +9,9 @@ export { Interceptors, InterceptorChain } from './interceptors.js';
 export { HttpResult } from './result.js';
 export { CircuitBreakerRegistry } from './circuit-breaker.js';
 export type { CircuitState } from './circuit-breaker.js';
-export { backoffDelay, parseRetryAfter } from './backoff.js';
+export { backoffDelay } from '../backoff.js';
+export type { BackoffJitter } from '../backoff.js';
+export { parseRetryAfter } from './retry-after.js';
 export type {
   AuthToken,
   AuthType,

@@ -1,6 +1,7 @@
 /**
- * The process-wide registry of SQLite connections: one better-sqlite3 handle per resolved file path (and
- * access mode), shared by every `Database` opened on it and closed when its last user closes.
+ * The one SQLite connection layer of the process: one better-sqlite3 handle per resolved file path (and
+ * access mode), opened with the same settings (busy timeout, WAL with the busy retry, durability) and shared
+ * by every `Database` and every queue store opened on it; closed when its last user releases it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,14 +46,27 @@ export interface TableInfo {
   json: Set<string>;
 }
 
+/**
+ * How hard SQLite works to keep a commit (files run in WAL mode):
+ * - `'normal'` (`synchronous=NORMAL`): a returned commit survives a crash or kill -9 of the process; the
+ *   last commits may be lost on power loss or an OS crash (the database stays consistent).
+ * - `'full'` (`synchronous=FULL`): every commit is fsynced before it returns, so it also survives power
+ *   loss and OS crashes, at a large cost in commits per second.
+ *
+ * Openers of one file share one connection; if any of them asks for `'full'`, the connection uses `'full'`.
+ */
+export type Durability = 'normal' | 'full';
+
 /** One shared connection and its caches. */
 export interface SharedConnection {
   /** Registry key (resolved path + mode), or undefined for private in-memory connections. */
   key: string | undefined;
   /** The better-sqlite3 handle. */
   db: BetterSqlite3.Database;
-  /** Number of open `Database` instances using it. */
+  /** Number of users (`Database` instances, queue stores) holding it. */
   refs: number;
+  /** Current durability (the strongest any opener asked for; always `'normal'` when read-only). */
+  durability: Durability;
   /** Prepared statements keyed by SQL text (query/execute and internal statements). */
   statements: Map<string, BetterSqlite3.Statement>;
   /** Table schemas, loaded lazily from `PRAGMA table_info`. */
@@ -74,7 +88,21 @@ export interface OpenSettings {
   path: string;
   readonly: boolean;
   busyTimeoutMs: number;
-  durability: 'normal' | 'full';
+  durability: Durability;
+}
+
+/**
+ * Check the connection settings every opener shares (`durability`, `busyTimeoutMs`); each caller throws its
+ * own error class with the message.
+ * @param o - the settings as given
+ * @returns `{ option, expected }` for the first bad one, or null
+ */
+export function openSettingsProblem(o: { durability: unknown; busyTimeoutMs: unknown }): { option: string; expected: string } | null {
+  if (o.durability !== 'normal' && o.durability !== 'full') return { option: 'durability', expected: "'normal' or 'full'" };
+  if (typeof o.busyTimeoutMs !== 'number' || !Number.isInteger(o.busyTimeoutMs) || o.busyTimeoutMs < 0) {
+    return { option: 'busyTimeoutMs', expected: 'an integer >= 0 (ms)' };
+  }
+  return null;
 }
 
 const registry = new Map<string, SharedConnection>();
@@ -129,7 +157,10 @@ export function acquire(settings: OpenSettings): SharedConnection {
   if (existing) {
     existing.refs++;
     // A later user asking for stronger durability upgrades the shared handle; it is never downgraded.
-    if (settings.durability === 'full' && !settings.readonly) existing.db.pragma('synchronous = FULL');
+    if (settings.durability === 'full' && !settings.readonly && existing.durability !== 'full') {
+      existing.db.pragma('synchronous = FULL');
+      existing.durability = 'full';
+    }
     return existing;
   }
   let db: BetterSqlite3.Database;
@@ -158,6 +189,7 @@ export function acquire(settings: OpenSettings): SharedConnection {
     key,
     db,
     refs: 1,
+    durability: settings.readonly ? 'normal' : settings.durability,
     statements: new Map(),
     tables: new Map(),
     declaredJson: new Map(),

@@ -5,8 +5,9 @@
 import type { Logger } from 'pino';
 import type BetterSqlite3 from 'better-sqlite3';
 import { defaultLogger } from '../logger.js';
-import { acquire, prepare, release, ShapeCache } from './connection.js';
-import type { Compiled, FetchShape, SharedConnection, TableInfo } from './connection.js';
+import { definedFields } from '../options.js';
+import { acquire, openSettingsProblem, prepare, release, ShapeCache } from './connection.js';
+import type { Compiled, Durability, FetchShape, SharedConnection, TableInfo } from './connection.js';
 import { DatabaseError, toDatabaseError } from './errors.js';
 import { assertIdentifier, parseColumnRef, parseOrderItem, quote } from './identifiers.js';
 import type { ColumnRef } from './identifiers.js';
@@ -14,8 +15,7 @@ import { isJsonType, jsonColumnsOf, parseJsonKeys, toJson, toSql } from './json-
 import type { SqlValue } from './json-columns.js';
 import { runMigrations } from './migrations.js';
 
-/** How hard SQLite syncs to disk: `'normal'` (WAL + synchronous=NORMAL) or `'full'` (synchronous=FULL). */
-export type Durability = 'normal' | 'full';
+export type { Durability } from './connection.js';
 
 /** A row as read: column name (or alias) to value. */
 export type Row = Record<string, unknown>;
@@ -116,24 +116,17 @@ function optionError(message: string): DatabaseError {
 }
 
 function resolveOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions, 'logger'>> {
-  const o = { ...DEFAULTS, ...stripUndefined(options) };
+  const { logger: _logger, ...rest } = definedFields(options);
+  const o = { ...DEFAULTS, ...rest };
   if (typeof o.path !== 'string') throw optionError('Option "path" must be a string');
-  if (o.durability !== 'normal' && o.durability !== 'full') {
-    throw optionError(`Option "durability" must be 'normal' or 'full', got ${String(o.durability)}`);
-  }
-  if (!Number.isInteger(o.busyTimeoutMs) || o.busyTimeoutMs < 0) {
-    throw optionError('Option "busyTimeoutMs" must be a non-negative integer (ms)');
+  const bad = openSettingsProblem(o);
+  if (bad !== null) {
+    throw optionError(`Option "${bad.option}" must be ${bad.expected}, got ${String(o[bad.option as 'durability' | 'busyTimeoutMs'])}`);
   }
   if (typeof o.readonly !== 'boolean') throw optionError('Option "readonly" must be a boolean');
   if (typeof o.tables !== 'object' || o.tables === null) throw optionError('Option "tables" must be an object');
   if (!Array.isArray(o.migrations)) throw optionError('Option "migrations" must be an array');
   return o;
-}
-
-function stripUndefined(options: DatabaseOptions): Partial<DatabaseOptions> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined && k !== 'logger') out[k] = v;
-  return out as Partial<DatabaseOptions>;
 }
 
 function isThenable(value: unknown): boolean {

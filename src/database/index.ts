@@ -6,7 +6,6 @@ export { Database } from './database.js';
 export type {
   BindParams,
   DatabaseOptions,
-  Durability,
   FetchOptions,
   Migration,
   Row,
@@ -21,4 +20,8 @@ export type {
 export { DatabaseError } from './errors.js';
 export type { DatabaseErrorCode } from './errors.js';
 export { IDENTIFIER_PATTERN } from './identifiers.js';
+// The connection layer, for other capabilities that keep their own tables in SQLite (the queue engine).
+// Not re-exported from the package entry.
+export { acquire as openConnection, release as releaseConnection, openSettingsProblem } from './connection.js';
+export type { Durability, OpenSettings, SharedConnection } from './connection.js';
 export type { SqlValue } from './json-columns.js';

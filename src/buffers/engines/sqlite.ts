@@ -1,85 +1,29 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { BufferError } from './errors.js';
-
 /**
- * How hard SQLite works to keep a commit (the store runs in WAL mode):
- * - `'normal'` (`synchronous=NORMAL`): a returned `push` survives a crash or kill -9 of the process; the
- *   last commits may be lost on power loss or an OS crash (the database stays consistent).
- * - `'full'` (`synchronous=FULL`): every commit is fsynced before it returns, so it also survives power
- *   loss and OS crashes, at a large cost in commits per second.
+ * The SQLite queue engine: one WAL file (default `dataDir/gatehouse-queues.db`) holds every queue of a
+ * process, or of several processes on one host. `QueueStore` is the per-file part (schema, prepared
+ * statements, transactions, local wake-ups), shared by every engine on the file; `SqliteQueueEngine` binds
+ * it to one queue and implements {@link QueueEngine} with synchronous results.
  */
-export type Durability = 'normal' | 'full';
+import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openConnection, releaseConnection, type Durability, type SharedConnection } from '../../database/index.js';
+import type {
+  ClaimedRow,
+  FailUpdate,
+  InsertJob,
+  InsertResult,
+  JobRow,
+  JobState,
+  LeaseRef,
+  QueueEngine,
+  QueueStats,
+} from '../engine.js';
+import { BufferError } from '../errors.js';
 
-/** Life of a job: `pending` → `active` (leased) → `done`, or → `failed` (waiting for a retry) → ... → `dead`. */
-export type JobState = 'pending' | 'active' | 'done' | 'failed' | 'dead';
+export type { Durability };
 
-/** Counts of jobs per state in one queue (contract shape). */
-export interface QueueStats {
-  /** Waiting for their first attempt (including delayed jobs). */
-  pending: number;
-  /** Leased by a worker right now (or leased by a worker that died and not yet re-leased). */
-  active: number;
-  /** Completed (kept until `cleanup`). */
-  done: number;
-  /** Last attempt failed; waiting for a retry. */
-  failed: number;
-  /** Dead letters: out of attempts, unrecoverable, or failed without retry. */
-  dead: number;
-}
-
-/** A raw job row as stored. */
-export interface JobRow {
-  id: number;
-  queue: string;
-  type: string | null;
-  state: JobState;
-  priority: number;
-  run_at: number;
-  attempts: number;
-  max_attempts: number;
-  lease_until: number | null;
-  lease_token: number | null;
-  payload: string;
-  last_error: string | null;
-  dedupe_key: string | null;
-  created_at: number;
-  updated_at: number;
-  finished_at: number | null;
-}
-
-/** A job row returned by a claim: leased to the caller until `lease_until`. */
-export type ClaimedRow = Pick<JobRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'priority' | 'run_at' | 'created_at' | 'lease_until' | 'lease_token'> & {
-  lease_token: number;
-  lease_until: number;
-};
-
-/** A job to insert (payload already serialised). */
-export interface InsertJob {
-  type: string | null;
-  payload: string;
-  priority: number;
-  runAt: number;
-  maxAttempts: number;
-  dedupeKey: string | null;
-}
-
-/** Result of an insert: `created` is false when a live job with the same dedupe key already existed. */
-export interface InsertResult {
-  id: number;
-  created: boolean;
-}
-
-/** Outcome of one failed attempt, decided by the caller. */
-export interface FailUpdate {
-  /** `'failed'` schedules a retry at `runAt`; `'dead'` moves the job to dead letters. */
-  state: 'failed' | 'dead';
-  /** Next attempt time (epoch ms) when state is `'failed'`. */
-  runAt: number;
-  /** Error text stored as `last_error`. */
-  error: string;
-}
+/** Default queue store file name inside `dataDir`. */
+export const QUEUE_FILE = 'gatehouse-queues.db';
 
 const SCHEMA_VERSION = 1;
 
@@ -130,52 +74,52 @@ export interface QueueStoreOpenOptions {
   busyTimeoutMs?: number;
 }
 
-const shared = new Map<string, QueueStore>();
+/**
+ * The store state (prepared statements, local listeners) of each shared connection. The connection itself
+ * (path resolution, open settings, WAL switch with its busy retry, refcounted close) is the database layer's.
+ */
+const stores = new WeakMap<SharedConnection, QueueStore>();
 
 /**
  * One SQLite queue file (WAL) shared by every queue and buffer of this process that names the same path.
- * Reference counted: `QueueStore.open` and `release` pair up; the connection closes with the last release.
+ * Reference counted: `QueueStore.open` and `release` pair up; each pair holds one reference on the shared
+ * connection of the database layer, which closes with its last user.
  */
-export class QueueStore {
-  /** Absolute path of the SQLite file. */
+class QueueStore {
+  /** Path of the SQLite file, as first opened. */
   readonly path: string;
+  private readonly conn: SharedConnection;
   private readonly db: BetterSqlite3.Database;
   private refs = 0;
   private closed = false;
-  private durability: Durability;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly s: Record<
     | 'insertPlain' | 'extend' | 'liveUpTo' | 'maxLive' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
     | 'stats' | 'peek' | 'get' | 'dead' | 'retryDead' | 'cleanup' | 'purge' | 'purgeState',
     Statement
   >;
-  private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly (readonly [number, number])[], doneOk?: boolean[]) => ClaimedRow[];
+  private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly LeaseRef[], doneOk?: boolean[]) => ClaimedRow[];
   private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
   /** Multi-row INSERT statements by row count (pushMany hot path: one native call per block of rows). */
   private readonly insertBlock = new Map<number, Statement>();
-  private readonly extendTx: (items: readonly (readonly [number, number])[], until: number) => number;
-  private readonly completeManyTx: (items: readonly (readonly [number, number])[]) => boolean[];
+  private readonly extendTx: (items: readonly LeaseRef[], until: number) => number;
+  private readonly completeManyTx: (items: readonly LeaseRef[]) => boolean[];
 
-  private constructor(file: string, options: Required<QueueStoreOpenOptions>) {
+  private constructor(file: string, conn: SharedConnection) {
     this.path = file;
-    this.durability = options.durability;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new BetterSqlite3(file, { timeout: options.busyTimeoutMs });
-    try {
-      const mode = this.db.pragma('journal_mode = WAL', { simple: true });
+    this.conn = conn;
+    this.db = conn.db;
+    {
+      const mode = this.db.pragma('journal_mode', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') {
         throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, { code: 'ERR_BUFFER_STORE' });
       }
-      this.applyDurability();
       const version = Number(this.db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) {
         throw new BufferError(`queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`, { code: 'ERR_BUFFER_STORE' });
       }
       this.db.exec(SCHEMA);
       if (version < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    } catch (err) {
-      this.db.close();
-      throw err;
     }
     const db = this.db;
     this.s = {
@@ -255,7 +199,7 @@ export class QueueStore {
       purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
     };
 
-    this.claimTx = db.transaction((queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly (readonly [number, number])[], doneOk?: boolean[]): ClaimedRow[] => {
+    this.claimTx = db.transaction((queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly LeaseRef[], doneOk?: boolean[]): ClaimedRow[] => {
       const now = Date.now();
       if (done && doneOk) for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
       if (limit <= 0) return [];
@@ -287,13 +231,13 @@ export class QueueStore {
       return out;
     }).immediate as never;
 
-    this.extendTx = db.transaction((items: readonly (readonly [number, number])[], until: number): number => {
+    this.extendTx = db.transaction((items: readonly LeaseRef[], until: number): number => {
       let n = 0;
       for (const [id, token] of items) n += this.s.extend.run(until, id, token).changes;
       return n;
     }).immediate as never;
 
-    this.completeManyTx = db.transaction((items: readonly (readonly [number, number])[]): boolean[] => {
+    this.completeManyTx = db.transaction((items: readonly LeaseRef[]): boolean[] => {
       const now = Date.now();
       return items.map(([id, token]) => this.s.complete.run(now, now, id, token).changes === 1);
     }).immediate as never;
@@ -307,27 +251,29 @@ export class QueueStore {
    * @returns the shared store
    */
   static open(file: string, options: QueueStoreOpenOptions = {}): QueueStore {
-    const abs = path.resolve(file);
-    const resolved = { durability: options.durability ?? 'normal', busyTimeoutMs: options.busyTimeoutMs ?? 5000 } as const;
-    let store = shared.get(abs);
-    if (!store || store.closed) {
-      store = new QueueStore(abs, resolved);
-      shared.set(abs, store);
-    } else if (resolved.durability === 'full' && store.durability !== 'full') {
-      store.durability = 'full';
-      store.applyDurability();
+    let conn: SharedConnection;
+    try {
+      conn = openConnection({ path: file, readonly: false, durability: options.durability ?? 'normal', busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+    } catch (err) {
+      throw new BufferError(`cannot open queue store ${file}: ${(err as Error).message}`, { code: 'ERR_BUFFER_STORE', cause: err });
+    }
+    let store = stores.get(conn);
+    if (!store) {
+      try {
+        store = new QueueStore(file, conn);
+      } catch (err) {
+        releaseConnection(conn);
+        throw err;
+      }
+      stores.set(conn, store);
     }
     store.refs++;
     return store;
   }
 
-  private applyDurability(): void {
-    this.db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
-  }
-
   /** Current durability of the shared connection. */
   get currentDurability(): Durability {
-    return this.durability;
+    return this.conn.durability;
   }
 
   /** True once the last holder released the store. */
@@ -339,11 +285,13 @@ export class QueueStore {
   release(): void {
     if (this.closed) return;
     this.refs--;
-    if (this.refs > 0) return;
-    this.closed = true;
-    shared.delete(this.path);
-    this.listeners.clear();
-    this.db.close();
+    if (this.refs === 0) {
+      this.closed = true;
+      stores.delete(this.conn);
+      this.listeners.clear();
+      this.insertBlock.clear();
+    }
+    releaseConnection(this.conn);
   }
 
   private assertOpen(): void {
@@ -449,7 +397,7 @@ export class QueueStore {
    * @param leaseMs - lease length in ms
    * @returns per done item whether this call completed it, and the newly leased rows
    */
-  completeAndClaim(done: readonly (readonly [number, number])[], queue: string, limit: number, leaseMs: number): { completed: boolean[]; claimed: ClaimedRow[] } {
+  completeAndClaim(done: readonly LeaseRef[], queue: string, limit: number, leaseMs: number): { completed: boolean[]; claimed: ClaimedRow[] } {
     this.assertOpen();
     const completed: boolean[] = [];
     const claimed = this.claimTx(queue, limit, leaseMs, false, done, completed);
@@ -473,7 +421,7 @@ export class QueueStore {
    * @param items - `[id, token]` pairs
    * @returns per item, whether this call completed it
    */
-  completeMany(items: readonly (readonly [number, number])[]): boolean[] {
+  completeMany(items: readonly LeaseRef[]): boolean[] {
     this.assertOpen();
     if (items.length === 0) return [];
     return this.completeManyTx(items);
@@ -485,7 +433,7 @@ export class QueueStore {
    * @param until - new expiry, epoch ms
    * @returns how many leases were still owned and extended
    */
-  extendLeases(items: readonly (readonly [number, number])[], until: number): number {
+  extendLeases(items: readonly LeaseRef[], until: number): number {
     this.assertOpen();
     if (items.length === 0) return 0;
     return this.extendTx(items, until);
@@ -665,4 +613,140 @@ export class QueueStore {
 
 function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
   return b.priority - a.priority || a.run_at - b.run_at || a.id - b.id;
+}
+
+/** Where and how the SQLite engine stores a queue. */
+export interface SqliteEngineOptions {
+  /** Queue name inside the file. */
+  queue: string;
+  /** Directory of the store file (used when `file` is not given). */
+  dataDir: string;
+  /** Explicit store file path. @defaultValue `${dataDir}/gatehouse-queues.db` */
+  file?: string | undefined;
+  /** Commit durability. */
+  durability: Durability;
+  /** Wait for another process's write lock up to this many ms. */
+  busyTimeoutMs: number;
+}
+
+/**
+ * The SQLite implementation of {@link QueueEngine}: one queue of a shared WAL file, synchronous results.
+ * Engines on the same file share one connection (and one QueueStore) per process.
+ */
+export class SqliteQueueEngine implements QueueEngine<'sync'> {
+  readonly kind = 'sqlite';
+  readonly queue: string;
+  private readonly store: QueueStore;
+  private closed = false;
+
+  /** @param options - queue, file location, durability and busy timeout */
+  constructor(options: SqliteEngineOptions) {
+    this.queue = options.queue;
+    this.store = QueueStore.open(options.file ?? path.join(options.dataDir, QUEUE_FILE), {
+      durability: options.durability,
+      busyTimeoutMs: options.busyTimeoutMs,
+    });
+  }
+
+  /** Insert one job (one autocommit transaction: durable when this returns). */
+  insert(job: InsertJob): InsertResult {
+    return this.store.insert(this.queue, job);
+  }
+
+  /** Insert many jobs in one transaction (all or none). */
+  insertMany(jobs: readonly InsertJob[]): InsertResult[] {
+    return this.store.insertMany(this.queue, jobs);
+  }
+
+  /** Lease up to `limit` ready jobs in one BEGIN IMMEDIATE transaction, recovering expired leases first. */
+  claim(limit: number, leaseMs: number, exclusive = false): ClaimedRow[] {
+    return this.store.claim(this.queue, limit, leaseMs, exclusive);
+  }
+
+  /** Complete leased jobs and lease new ones in one transaction. */
+  completeAndClaim(done: readonly LeaseRef[], limit: number, leaseMs: number): { completed: boolean[]; claimed: ClaimedRow[] } {
+    return this.store.completeAndClaim(done, this.queue, limit, leaseMs);
+  }
+
+  /** Mark a leased job done, if the lease token still owns it. */
+  complete(id: number, token: number): boolean {
+    return this.store.complete(id, token);
+  }
+
+  /** Complete many leased jobs in one transaction. */
+  completeMany(items: readonly LeaseRef[]): boolean[] {
+    return this.store.completeMany(items);
+  }
+
+  /** Extend the leases still owned, in one transaction. */
+  extendLeases(items: readonly LeaseRef[], until: number): number {
+    return this.store.extendLeases(items, until);
+  }
+
+  /** Record a failed attempt of a leased job, if the lease token still owns it. */
+  fail(id: number, token: number, update: FailUpdate): boolean {
+    return this.store.fail(id, token, update);
+  }
+
+  /** Give a leased job back without counting the attempt, and wake local workers. */
+  releaseLease(id: number, token: number): boolean {
+    return this.store.releaseLease(id, token, this.queue);
+  }
+
+  /** Count jobs per state. */
+  stats(): QueueStats {
+    return this.store.stats(this.queue);
+  }
+
+  /** Waiting jobs in claim order, without leasing them. */
+  peek(limit: number): JobRow[] {
+    return this.store.peek(this.queue, limit);
+  }
+
+  /** One job by id. */
+  get(id: number): JobRow | undefined {
+    return this.store.get(this.queue, id);
+  }
+
+  /** Dead letters, newest first. */
+  deadLetters(limit: number): JobRow[] {
+    return this.store.deadLetters(this.queue, limit);
+  }
+
+  /** Move a dead job back to pending with a fresh attempt budget. */
+  retryDead(id: number): boolean {
+    return this.store.retryDead(this.queue, id);
+  }
+
+  /** Delete final jobs finished before a cutoff. */
+  cleanup(states: readonly ('done' | 'dead')[], before: number): number {
+    return this.store.cleanup(this.queue, states, before);
+  }
+
+  /** Delete jobs of the queue (of one state, or all). */
+  purge(state?: JobState): number {
+    return this.store.purge(this.queue, state);
+  }
+
+  /** Count live jobs with an id up to `maxId`. */
+  liveUpTo(maxId: number): number {
+    return this.store.liveUpTo(this.queue, maxId);
+  }
+
+  /** Highest id among live jobs (0 when none). */
+  maxLiveId(): number {
+    return this.store.maxLiveId(this.queue);
+  }
+
+  /** Listen for "jobs may be ready" signals of this queue within this process. */
+  subscribe(fn: () => void): () => void {
+    return this.store.subscribe(this.queue, fn);
+  }
+
+  /** Release this engine's reference on the shared store. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.store.release();
+  }
 }

@@ -1,19 +1,6 @@
 /**
- * Backoff delays (exponential / linear / fixed, full jitter) and `Retry-After` parsing.
+ * `Retry-After` parsing (delay-seconds or HTTP-date).
  */
-import { backoffCurve, type ResolvedBackoff } from '../backoff.js';
-
-/**
- * Delay in ms before retry number `retry` (1-based). Full jitter picks uniformly in [0, delay].
- *
- * @param backoff - resolved backoff settings
- * @param retry - 1 for the first retry
- * @param random - source of randomness in [0, 1) (injectable for tests)
- */
-export function backoffDelay(backoff: ResolvedBackoff, retry: number, random: () => number = Math.random): number {
-  const delay = backoffCurve(backoff, retry);
-  return backoff.jitter ? Math.floor(random() * (delay + 1)) : delay;
-}
 
 /**
  * Parse a `Retry-After` header value (delay-seconds or HTTP-date) into ms from `now`.

@@ -1,0 +1,146 @@
+/**
+ * The queue engine interface: what PersistentQueue, TaskBuffer and DatabaseBuffer need from storage. The
+ * classes above it never know which engine runs. Today's one implementation is SQLite
+ * (`engines/sqlite.ts`, synchronous); the BullMQ issue adds an asynchronous one (see README "Engines").
+ *
+ * Results are typed by the engine's mode: `QueueEngine<'sync'>` returns values, `QueueEngine<'async'>`
+ * returns Promises, and plain `QueueEngine` (either) returns {@link MaybePromise} values, which `await`
+ * flattens, so code written with `await` runs on both.
+ */
+
+/** A value, or a Promise of it (what code written for any engine receives; `await` works on both). */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Whether an engine answers synchronously (embedded SQLite) or with Promises (a network store). */
+export type EngineMode = 'sync' | 'async';
+
+/** The result type of an engine call in mode `M`: `T` for sync, `Promise<T>` for async, either when unknown. */
+export type EngineResult<M extends EngineMode, T> = M extends 'sync' ? T : Promise<T>;
+
+/** One lease: the job id and the lease token the claim returned. */
+export type LeaseRef = readonly [id: number, token: number];
+
+/** Life of a job: `pending` → `active` (leased) → `done`, or → `failed` (waiting for a retry) → ... → `dead`. */
+export type JobState = 'pending' | 'active' | 'done' | 'failed' | 'dead';
+
+/** Counts of jobs per state in one queue (contract shape). */
+export interface QueueStats {
+  /** Waiting for their first attempt (including delayed jobs). */
+  pending: number;
+  /** Leased by a worker right now (or leased by a worker that died and not yet re-leased). */
+  active: number;
+  /** Completed (kept until `cleanup`). */
+  done: number;
+  /** Last attempt failed; waiting for a retry. */
+  failed: number;
+  /** Dead letters: out of attempts, unrecoverable, or failed without retry. */
+  dead: number;
+}
+
+/** A raw job row as stored. */
+export interface JobRow {
+  id: number;
+  queue: string;
+  type: string | null;
+  state: JobState;
+  priority: number;
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  lease_until: number | null;
+  lease_token: number | null;
+  payload: string;
+  last_error: string | null;
+  dedupe_key: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** A job row returned by a claim: leased to the caller until `lease_until`. */
+export type ClaimedRow = Pick<JobRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'priority' | 'run_at' | 'created_at' | 'lease_until' | 'lease_token'> & {
+  lease_token: number;
+  lease_until: number;
+};
+
+/** A job to insert (payload already serialised). */
+export interface InsertJob {
+  type: string | null;
+  payload: string;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  dedupeKey: string | null;
+}
+
+/** Result of an insert: `created` is false when a live job with the same dedupe key already existed. */
+export interface InsertResult {
+  id: number;
+  created: boolean;
+}
+
+/** Outcome of one failed attempt, decided by the caller. */
+export interface FailUpdate {
+  /** `'failed'` schedules a retry at `runAt`; `'dead'` moves the job to dead letters. */
+  state: 'failed' | 'dead';
+  /** Next attempt time (epoch ms) when state is `'failed'`. */
+  runAt: number;
+  /** Error text stored as `last_error`. */
+  error: string;
+}
+
+/**
+ * Storage of one named queue. Every method that reads or writes jobs answers in the engine's mode.
+ * Ownership rule for every lease operation: it acts only while `(id, token)` still owns an active job, so a
+ * worker whose lease expired can no longer finish or fail a job another worker now holds.
+ */
+export interface QueueEngine<M extends EngineMode = EngineMode> {
+  /** Engine name, for logs and diagnostics (`'sqlite'`). */
+  readonly kind: string;
+  /** Queue name. */
+  readonly queue: string;
+  /** Insert one job, durable when it resolves; a live job with the same dedupe key is returned instead. */
+  insert(job: InsertJob): EngineResult<M, InsertResult>;
+  /** Insert many jobs atomically (all or none), results in order. */
+  insertMany(jobs: readonly InsertJob[]): EngineResult<M, InsertResult[]>;
+  /**
+   * Lease up to `limit` ready jobs for `leaseMs` (priority desc, run time, id). Expired leases are recovered
+   * first, counting the lost attempt (→ `failed`, or `dead` when out of attempts).
+   * @param exclusive - lease nothing while any job of the queue is leased (one batch at a time)
+   */
+  claim(limit: number, leaseMs: number, exclusive?: boolean): EngineResult<M, ClaimedRow[]>;
+  /** Complete leased jobs and lease up to `limit` new ones in one step (a worker's hot path). */
+  completeAndClaim(done: readonly LeaseRef[], limit: number, leaseMs: number): EngineResult<M, { completed: boolean[]; claimed: ClaimedRow[] }>;
+  /** Mark a leased job done; false when the lease was lost. */
+  complete(id: number, token: number): EngineResult<M, boolean>;
+  /** Complete many leased jobs at once; per item whether this call completed it. */
+  completeMany(items: readonly LeaseRef[]): EngineResult<M, boolean[]>;
+  /** Extend the leases still owned to `until` (epoch ms); how many were extended. */
+  extendLeases(items: readonly LeaseRef[], until: number): EngineResult<M, number>;
+  /** Record a failed attempt: a retry at `update.runAt`, or dead letters (the caller applies the backoff). */
+  fail(id: number, token: number, update: FailUpdate): EngineResult<M, boolean>;
+  /** Give a leased job back without counting the attempt (stop()). */
+  releaseLease(id: number, token: number): EngineResult<M, boolean>;
+  /** Jobs per state. */
+  stats(): EngineResult<M, QueueStats>;
+  /** Waiting jobs in claim order, not leased. */
+  peek(limit: number): EngineResult<M, JobRow[]>;
+  /** One job by id, any state. */
+  get(id: number): EngineResult<M, JobRow | undefined>;
+  /** Dead letters, newest first. */
+  deadLetters(limit: number): EngineResult<M, JobRow[]>;
+  /** Move a dead job back to pending with a fresh attempt budget; false when no such dead job. */
+  retryDead(id: number): EngineResult<M, boolean>;
+  /** Delete final jobs in `states` finished before `before` (epoch ms); how many. */
+  cleanup(states: readonly ('done' | 'dead')[], before: number): EngineResult<M, number>;
+  /** Delete jobs (of one state, or all); how many. */
+  purge(state?: JobState): EngineResult<M, number>;
+  /** Live (pending, active, failed) jobs with an id up to `maxId` (DatabaseBuffer.flush). */
+  liveUpTo(maxId: number): EngineResult<M, number>;
+  /** Highest id among live jobs, 0 when none (DatabaseBuffer.flush). */
+  maxLiveId(): EngineResult<M, number>;
+  /** Be told (synchronously, in this process) when jobs may have become ready; returns an unsubscribe. */
+  subscribe(fn: () => void): () => void;
+  /** Release the engine's connection (shared with other engines on the same storage). Idempotent. */
+  close(): EngineResult<M, void>;
+}
