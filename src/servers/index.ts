@@ -1,5 +1,5 @@
-export { ServicePortal } from './portal.js';
-export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './portal.js';
+export { ServicePortal } from './portal/index.js';
+export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './portal/index.js';
 export type { EndpointContext } from './context.js';
 export { HttpError, toProblem } from './http-error.js';
 export type { FieldIssue, HttpErrorOptions, Problem, ProblemBody } from './http-error.js';
@@ -24,5 +24,6 @@ export type {
   LifecycleMode,
   RateLimitRule,
   RateLimitStore,
+  RateLimitStoreName,
   TokenOptions,
 } from './gates/index.js';
