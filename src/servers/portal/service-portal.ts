@@ -6,7 +6,7 @@ import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import { HealthBoard, Lifecycle, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
-import { compileIpResolver, type IpResolver } from '../client-ip.js';
+import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
 import { buildOpenApi, type OpenApiRoute } from '../openapi.js';
@@ -80,7 +80,8 @@ export class ServicePortal {
     this.dataDir = options.dataDir;
     this.log = options.log;
     this.enforceMode = options.enforce;
-    this.resolveIp = compileIpResolver(options.trustProxy);
+    const trust = compileTrust(options.trustProxy);
+    this.resolveIp = compileIpResolver(trust);
 
     // 2. Stores, chosen from the options in one place.
     const stores = createStores(options, this.log);
@@ -111,6 +112,8 @@ export class ServicePortal {
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog);
     this.app = express();
     this.app.disable('x-powered-by');
+    // The same trust function: `req.ip` in express routes is the address the gates see.
+    this.app.set('trust proxy', trust);
     this.entry = new RequestEntry(this.responder, this.app, this.gates.cors);
     this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs }, this.entry.onRequest);
     this.server.on('clientError', this.entry.onClientError);
