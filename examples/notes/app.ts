@@ -265,17 +265,13 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
   });
 
   tasks.start();
-  let closing: Promise<void> | undefined;
+  // Stopped by the portal after in-flight requests have drained (so a request finishing during shutdown can
+  // still push), and before the database closes (hooks run in reverse registration order).
+  portal.onClose(() => tasks.stop({ timeoutMs: 5000 }));
   return {
     portal,
     db,
     tasks,
-    close: () => {
-      closing ??= (async () => {
-        await tasks.stop({ timeoutMs: 5000 });
-        await portal.close(); // closes the database too (registered with onClose)
-      })();
-      return closing;
-    },
+    close: () => portal.close(),
   };
 }

@@ -7,8 +7,8 @@ const app = createNotesApp({
   webhookUrl: process.env.NOTES_WEBHOOK_URL,
   mailRelayUrl: process.env.MAIL_RELAY_URL,
 });
-app.portal.onClose(() => app.tasks.stop({ timeoutMs: 5000 }));
-// run() drains on SIGTERM/SIGINT: /ready drops to 503, in-flight requests finish, then everything closes.
+// run() drains on SIGTERM/SIGINT: /ready drops to 503, in-flight requests finish, then the task buffer, the
+// sockets and the database close (the buffer is registered with portal.onClose in app.ts).
 await app.portal.run({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
 app.portal.log.info('try: curl -s localhost:%d/health; demo login: demo / demo-password (POST /api/login)', app.portal.port);
 

@@ -2,7 +2,7 @@
  * Lifecycle gating and status: the state machine and its sources, the gate step, health/readiness/status
  * checks, graceful shutdown and the `gatehouse lifecycle` CLI.
  */
-export { Lifecycle } from './lifecycle.js';
+export { Lifecycle, createLifecycleSource } from './lifecycle.js';
 export type { LifecycleGateStep, LifecycleListener, LifecycleOptions, LifecycleRouteMode, LifecycleSnapshot, LifecycleSourceName, SetStateOptions } from './lifecycle.js';
 export { LifecycleError, ServiceUnavailableError } from './errors.js';
 export type { LifecycleErrorCode } from './errors.js';

@@ -123,18 +123,16 @@ export class Lifecycle {
     const failMode = options.failMode ?? DEFAULTS.failMode;
     if (failMode !== 'open' && failMode !== 'closed') throw new LifecycleError(`lifecycle.failMode must be 'open' or 'closed', got ${String(failMode)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
     this.failMode = failMode;
-    const poll = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-    if (!Number.isInteger(poll) || poll < 10 || poll > 60_000) throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', { code: 'ERR_LIFECYCLE_OPTIONS' });
+    checkPoll(options);
     const retry = options.retryAfterSec ?? DEFAULTS.retryAfterSec;
     if (validateRecord('ACTIVE', undefined, retry)) throw new LifecycleError(`lifecycle.retryAfterSec: ${validateRecord('ACTIVE', undefined, retry) ?? ''}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
     this.defaultRetryAfterSec = retry;
     this.messages = { ...DEFAULT_MESSAGES, ...checkPerState(options.messages, 'messages', (v) => typeof v === 'string' && v.length > 0) };
     const codes: Record<InactiveState, number> = { PAUSED: 503, MAINTENANCE: 503, OFFLINE: 503, FAILED: 503 };
     this.statusCodes = { ...codes, ...checkPerState(options.statusCodes, 'statusCodes', (v) => Number.isInteger(v) && (v as number) >= 400 && (v as number) <= 599 && v !== 500) };
-    const initial = options.initialState ?? DEFAULTS.initialState;
-    if (!isLifecycleState(initial)) throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    checkInitial(options);
 
-    this.source = buildSource(options, initial, poll);
+    this.source = createLifecycleSource(options);
     this.current = this.resolve(null);
     this.load(true);
     this.unwatch = this.source.watch?.(() => void this.refresh());
@@ -357,12 +355,31 @@ export class Lifecycle {
   }
 }
 
-function buildSource(options: LifecycleOptions, initial: LifecycleState, poll: number): LifecycleSource {
+function checkPoll(options: LifecycleOptions): number {
+  const poll = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+  if (!Number.isInteger(poll) || poll < 10 || poll > 60_000) throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', { code: 'ERR_LIFECYCLE_OPTIONS' });
+  return poll;
+}
+
+function checkInitial(options: LifecycleOptions): LifecycleState {
+  const initial = options.initialState ?? DEFAULTS.initialState;
+  if (!isLifecycleState(initial)) throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+  return initial;
+}
+
+/**
+ * The state source for lifecycle options: the one place a source name (`memory`, `env`, `file`, `sqlite`)
+ * becomes a {@link LifecycleSource}; a source object is checked and returned as-is. The portal calls it from its
+ * store chooser and hands the result to {@link Lifecycle}.
+ */
+export function createLifecycleSource(options: LifecycleOptions = {}): LifecycleSource {
   const source = options.source ?? 'memory';
   if (typeof source === 'object' && source !== null) {
     if (typeof source.read !== 'function' || typeof source.write !== 'function') throw new LifecycleError('lifecycle.source must have read() and write()', { code: 'ERR_LIFECYCLE_OPTIONS' });
     return source;
   }
+  const poll = checkPoll(options);
+  const initial = checkInitial(options);
   const dataDir = options.dataDir ?? DEFAULTS.dataDir;
   switch (source) {
     case 'memory':

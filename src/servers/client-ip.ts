@@ -1,60 +1,58 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import proxyAddr from 'proxy-addr';
+import { GatehouseError } from '../errors.js';
 
 /**
- * Which proxies to trust for the client address:
+ * Which proxies to trust for the client address, read as express's `trust proxy` setting (both go through
+ * proxy-addr, and the portal applies the same setting to `portal.app`, so `req.ip` agrees):
  * - `false`: the socket's peer address (no proxy headers are read),
  * - `true`: the left-most `X-Forwarded-For` entry (only behind a proxy that overwrites the header),
  * - a number N: the address N hops to the left of the peer (N trusted proxies in front of the service),
- * - a list of proxy addresses: walk `X-Forwarded-For` from the right past every trusted proxy.
+ * - addresses, CIDR ranges or the names `'loopback'`, `'linklocal'`, `'uniquelocal'`, as a list or one
+ *   comma-separated string: walk `X-Forwarded-For` from the right past every trusted proxy.
  */
-export type TrustProxy = boolean | number | readonly string[];
+export type TrustProxy = boolean | number | string | readonly string[];
 
 /** Resolve the client address of a request. */
 export type IpResolver = (req: IncomingMessage) => string;
 
-function peer(req: IncomingMessage): string {
-  return normalize(req.socket.remoteAddress ?? '');
-}
+/** Whether the address at hop `i` (0 = the socket peer) is a trusted proxy. */
+export type TrustFunction = (addr: string, i: number) => boolean;
 
 /** `::ffff:1.2.3.4` and `1.2.3.4` are the same client. */
 function normalize(addr: string): string {
   return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
 }
 
-function forwardedChain(req: IncomingMessage): string[] {
-  const raw = req.headers['x-forwarded-for'];
-  if (!raw) return [];
-  const text = Array.isArray(raw) ? raw.join(',') : raw;
-  const out: string[] = [];
-  for (const part of text.split(',')) {
-    const addr = normalize(part.trim());
-    if (isIP(addr)) out.push(addr);
-  }
-  return out;
+function peer(req: IncomingMessage): string {
+  return normalize(req.socket.remoteAddress ?? '');
 }
 
-/** Compile the resolver for a `trustProxy` setting once, at construction. */
-export function compileIpResolver(trust: TrustProxy): IpResolver {
-  if (trust === false) return peer;
-  if (trust === true) return (req) => forwardedChain(req)[0] ?? peer(req);
+const TRUST_ALL: TrustFunction = () => true;
+const TRUST_NONE: TrustFunction = () => false;
+
+/** Compile a `trustProxy` setting into proxy-addr's trust function (also what `app.set('trust proxy')` takes). */
+export function compileTrust(trust: TrustProxy): TrustFunction {
+  if (trust === false) return TRUST_NONE;
+  if (trust === true) return TRUST_ALL;
   if (typeof trust === 'number') {
-    if (!Number.isInteger(trust) || trust < 0) throw new RangeError('trustProxy: a hop count must be a non-negative integer');
-    return (req) => {
-      // chain = client, proxy1, ..., proxyK, then the peer: skip `trust` addresses from the right.
-      const chain = [...forwardedChain(req), peer(req)];
-      return chain[Math.max(0, chain.length - 1 - trust)] ?? peer(req);
-    };
+    if (!Number.isInteger(trust) || trust < 0) throw new GatehouseError(`trustProxy: a hop count must be a non-negative integer, got ${String(trust)}`, { code: 'ERR_OPTIONS' });
+    return (_addr, i) => i < trust;
   }
-  const trusted = new Set(trust.map(normalize));
-  return (req) => {
-    let addr = peer(req);
-    if (!trusted.has(addr)) return addr;
-    const chain = forwardedChain(req);
-    for (let i = chain.length - 1; i >= 0; i--) {
-      addr = chain[i]!;
-      if (!trusted.has(addr)) return addr;
-    }
-    return addr;
-  };
+  const list = typeof trust === 'string' ? trust.split(',').map((s) => s.trim()) : Array.isArray(trust) ? [...(trust as readonly string[])] : undefined;
+  if (list === undefined || list.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new GatehouseError('trustProxy must be a boolean, a hop count, or addresses / CIDR ranges / loopback, linklocal, uniquelocal', { code: 'ERR_OPTIONS' });
+  }
+  try {
+    return proxyAddr.compile(list);
+  } catch (err) {
+    throw new GatehouseError(`trustProxy: ${(err as Error).message}`, { code: 'ERR_OPTIONS', cause: err });
+  }
+}
+
+/** Compile the resolver for a trust function once, at construction; `false` never reads a header. */
+export function compileIpResolver(trust: TrustFunction): IpResolver {
+  if (trust === TRUST_NONE) return peer;
+  return (req) => normalize(proxyAddr(req, trust));
 }

@@ -39,7 +39,7 @@ export interface EndpointContext<I = unknown> {
   setHeader(name: string, value: string): void;
 }
 
-/** What a call needs from its portal. */
+/** What a call needs from the portal's responder. */
 export interface HttpCallHost {
   readonly log: Logger;
   applyHeaders(res: ServerResponse, requestId: string): void;

@@ -1,13 +1,18 @@
-export { ServicePortal } from './portal.js';
-export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './portal.js';
+/**
+ * The service portal: ServicePortal (endpoints on a compiled gate pipeline, the express fallback, realtime,
+ * lifecycle routes), its errors and its option types. Internals (pipeline, gate compilation, stores) are
+ * imported from their modules by the code that needs them.
+ */
+export { ServicePortal } from './portal/index.js';
+export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './portal/index.js';
 export type { EndpointContext } from './context.js';
-export { HttpError, toProblem } from './http-error.js';
-export type { FieldIssue, HttpErrorOptions, Problem, ProblemBody } from './http-error.js';
+export { HttpError } from './http-error.js';
+export type { FieldIssue, HttpErrorOptions, ProblemBody } from './http-error.js';
 export type { OpenApiOptions } from './openapi.js';
 export type { TrustProxy } from './client-ip.js';
-export { compilePipeline, OutputValidationError } from './pipeline/index.js';
-export type { GateCall, GateStep, Identity, Pipeline, PipelineSpec, Transport } from './pipeline/index.js';
-export { AuthError, ForbiddenError, GateConfigError, RateLimitError, TokenService, compileGate } from './gates/index.js';
+export { OutputValidationError } from './pipeline/index.js';
+export type { GateCall, Identity, Transport } from './pipeline/index.js';
+export { AuthError, ForbiddenError, GateConfigError, RateLimitError, TokenService } from './gates/index.js';
 export type {
   ApiKeyEntry,
   AsymmetricAlgorithm,
@@ -16,13 +21,13 @@ export type {
   AuthOptions,
   BasicAuthCallback,
   BasicAuthResult,
-  CompiledGate,
   CorsOptions,
   GateConfig,
-  GateServices,
   IssueOptions,
   LifecycleMode,
   RateLimitRule,
   RateLimitStore,
+  RateLimitStoreName,
+  RevocationStore,
   TokenOptions,
 } from './gates/index.js';

@@ -1,16 +1,20 @@
+import { request } from 'node:http';
 import { io as connect } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNotesApp, type NotesApp } from '../../examples/notes/app.js';
+import { TaskBuffer } from '../../src/buffers/index.js';
 import { TEST_SECRET, tempDir } from '../helpers.js';
 
 describe('examples/notes', () => {
   let app: NotesApp;
   let cleanup: () => void;
   let base: string;
+  let dataDir: string;
 
   beforeEach(async () => {
     const t = tempDir();
     cleanup = t.cleanup;
+    dataDir = t.dir;
     app = createNotesApp({ dataDir: t.dir, secret: TEST_SECRET, portal: { requestLog: false } });
     await app.portal.run({ port: 0 });
     base = `http://127.0.0.1:${app.portal.port}`;
@@ -111,6 +115,38 @@ describe('examples/notes', () => {
     const [mail] = app.db.fetch('outbox');
     expect(mail).toMatchObject({ to_address: 'demo@example.com', subject: 'Your notes digest' });
     expect(String(mail!.body)).toContain('remember the milk');
+  });
+
+  it('keeps a digest pushed by a request still in flight when the app closes', async () => {
+    const demo = await login('demo', 'demo-password');
+    // The body arrives in two parts: close() starts while the request is still being read.
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${base}/api/digest`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${demo}`, 'content-type': 'application/json', 'content-length': '2' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write('{');
+      setTimeout(() => {
+        closing = app.close();
+        setTimeout(() => req.end('}'), 100);
+      }, 50);
+    });
+    let closing: Promise<void> | undefined;
+    const { status, body } = await answer;
+    expect(status).toBe(202);
+    expect(JSON.parse(body)).toEqual({ jobId: expect.any(Number) });
+    await closing;
+    // The job is in the queue file: waiting, or already done by a worker before the buffer stopped.
+    const reopened = new TaskBuffer({ dataDir });
+    try {
+      const stats = reopened.stats();
+      expect(stats.pending + stats.done).toBe(1);
+      expect(stats.dead + stats.failed).toBe(0);
+    } finally {
+      await reopened.stop();
+    }
   });
 
   it('pushes a new note to every socket of its user, and only theirs', async () => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from 'cors';
+import { parseOrigins } from '../origins.js';
 import { GateConfigError } from './errors.js';
 
 /** CORS options: an exact allow-list, never a pattern. */
@@ -30,18 +31,7 @@ export function compileCors(options: CorsOptions, apiKeyHeader: string): CorsHan
   const wildcard = options.origins.includes('*');
   if (wildcard && options.credentials) throw new GateConfigError("cors: origins '*' cannot be combined with credentials: true");
   if (wildcard && options.origins.length > 1) throw new GateConfigError("cors: '*' must be the only origin when used");
-  const allowed = new Set<string>();
-  for (const origin of options.origins) {
-    if (origin === '*') continue;
-    let parsed: URL;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      throw new GateConfigError(`cors: ${origin} is not an origin`);
-    }
-    if (parsed.origin !== origin) throw new GateConfigError(`cors: write origins exactly as the browser sends them (${parsed.origin}), not ${origin}`);
-    allowed.add(origin);
-  }
+  const allowed = parseOrigins(options.origins, 'cors', (message) => new GateConfigError(message)).origins;
   const middleware = cors({
     origin: wildcard ? '*' : (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
     credentials: options.credentials ?? false,

@@ -2,11 +2,13 @@ import type { Logger } from '../../logger.js';
 import type { GateStep } from '../pipeline/index.js';
 import { ApiKeyRegistry, type ApiKeyEntry } from './api-keys.js';
 import { authStep, type AuthServices, type BasicAuthCallback } from './auth.js';
+export { authStep } from './auth.js';
 import { compileCors, type CorsHandler, type CorsOptions } from './cors.js';
 import { GateConfigError } from './errors.js';
 import { maskStep, unmaskStep } from './masking.js';
-import { RateLimitFactory, type RateLimitStore } from './rate-limit.js';
-import { RevocationStore } from './revocation.js';
+import { RateLimitFactory } from './rate-limit.js';
+import type { RateLimitStore } from './rate-limit-store.js';
+import type { RevocationStore } from './revocation-store.js';
 import { scopesStep } from './scopes.js';
 import { TokenService, type TokenOptions } from './tokens.js';
 import type { AuthMode, GateConfig, LifecycleMode } from './types.js';
@@ -15,11 +17,15 @@ export { AuthError, ForbiddenError, GateConfigError, RateLimitError } from './er
 export type { AuthErrorCode } from './errors.js';
 export { TokenService, tokenHash } from './tokens.js';
 export type { AsymmetricAlgorithm, IssueOptions, TokenOptions } from './tokens.js';
-export { RevocationStore } from './revocation.js';
+export { SqliteRevocationStore } from './revocation-sqlite.js';
+export type { SqliteRevocationStoreOptions } from './revocation-sqlite.js';
+export type { RevocationListener, RevocationStore } from './revocation-store.js';
+export { MemoryRateLimitStore } from './rate-limit-memory.js';
+export { SqliteRateLimitStore } from './rate-limit-sqlite.js';
+export type { RateLimiterSpec, RateLimitStore, RateLimitStoreName } from './rate-limit-store.js';
 export type { ApiKeyEntry } from './api-keys.js';
 export type { BasicAuthCallback, BasicAuthResult } from './auth.js';
 export type { CorsHandler, CorsOptions } from './cors.js';
-export type { RateLimitStore } from './rate-limit.js';
 export type { AuthMode, GateConfig, LifecycleMode, RateLimitRule } from './types.js';
 
 /** Credentials accepted by the portal. */
@@ -32,13 +38,16 @@ export interface AuthOptions extends TokenOptions {
   basic?: BasicAuthCallback;
 }
 
-/** What {@link createGateServices} needs. */
+/** What {@link createGateServices} needs: options, and the stores and lifecycle step built before it. */
 export interface GateServicesOptions {
   name: string;
   dataDir: string;
   auth: AuthOptions | undefined;
   cors: CorsOptions | undefined;
-  rateLimitStore: RateLimitStore | undefined;
+  revocations: RevocationStore;
+  rateLimitStore: RateLimitStore;
+  /** The lifecycle step for a route's lifecycle mode (undefined: no step for that mode). */
+  lifecycleStep: (mode: LifecycleMode) => GateStep | undefined;
   log: Logger;
 }
 
@@ -49,39 +58,30 @@ export interface GateServices {
   readonly auth: AuthServices;
   readonly rateLimits: RateLimitFactory;
   readonly cors: CorsHandler | undefined;
-  /** Plugged in by the lifecycle: the step for a route's lifecycle mode. */
-  lifecycleStep: ((mode: LifecycleMode) => GateStep | undefined) | undefined;
-  /** Release files and timers. */
-  close(): Promise<void>;
+  /** The lifecycle step for a route's lifecycle mode, first in every route's guards. */
+  readonly lifecycleStep: (mode: LifecycleMode) => GateStep | undefined;
 }
 
-/** Build the gate services of a portal from its options (validated here, at construction). */
+/**
+ * Build the gate services of a portal from its options (validated here, at construction). The stores are the
+ * caller's: it built them and closes them.
+ */
 export function createGateServices(options: GateServicesOptions): GateServices {
   const auth = options.auth ?? {};
   const log = options.log.child({ component: 'gates' });
-  const revocations = new RevocationStore({ dataDir: options.dataDir, log });
-  try {
-    const tokens = new TokenService(auth, options.dataDir, revocations, log);
-    revocations.onRevoke((key) => tokens.forget(key));
-    const apiKeyHeader = auth.apiKeyHeader ?? 'X-API-Key';
-    if (!/^[A-Za-z0-9-]+$/.test(apiKeyHeader)) throw new GateConfigError('auth.apiKeyHeader must be a header name');
-    const rateLimits = new RateLimitFactory(options.rateLimitStore ?? 'memory', options.dataDir);
-    return {
-      tokens,
-      revocations,
-      auth: { tokens, apiKeys: new ApiKeyRegistry(auth.apiKeys ?? {}, log), apiKeyHeader, basic: auth.basic, realm: options.name },
-      rateLimits,
-      cors: options.cors ? compileCors(options.cors, apiKeyHeader) : undefined,
-      lifecycleStep: undefined,
-      close: async () => {
-        rateLimits.close();
-        revocations.close();
-      },
-    };
-  } catch (err) {
-    revocations.close();
-    throw err;
-  }
+  const revocations = options.revocations;
+  const tokens = new TokenService(auth, options.dataDir, revocations, log);
+  revocations.onRevoke((key) => tokens.forget(key));
+  const apiKeyHeader = auth.apiKeyHeader ?? 'X-API-Key';
+  if (!/^[A-Za-z0-9-]+$/.test(apiKeyHeader)) throw new GateConfigError('auth.apiKeyHeader must be a header name');
+  return {
+    tokens,
+    revocations,
+    auth: { tokens, apiKeys: new ApiKeyRegistry(auth.apiKeys ?? {}, log), apiKeyHeader, basic: auth.basic, realm: options.name },
+    rateLimits: new RateLimitFactory(options.rateLimitStore),
+    cors: options.cors ? compileCors(options.cors, apiKeyHeader) : undefined,
+    lifecycleStep: options.lifecycleStep,
+  };
 }
 
 /** The compiled gate of one route, in pipeline order. */
@@ -118,7 +118,7 @@ export function compileGate(gate: GateConfig, services: GateServices, route: str
   const push = (step: GateStep | undefined): void => {
     if (step) guards.push(step);
   };
-  push(services.lifecycleStep?.(lifecycle));
+  push(services.lifecycleStep(lifecycle));
   push(authStep(mode, services.auth));
   push(scopesStep(scopes));
   push(services.rateLimits.step(gate.rateLimit, route));

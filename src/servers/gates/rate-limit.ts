@@ -1,13 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { Database } from '../../database/index.js';
-import { RateLimiterMemory, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { GateCall, GateStep } from '../pipeline/index.js';
 import { GateConfigError, RateLimitError } from './errors.js';
+import type { RateLimitStore } from './rate-limit-store.js';
 import type { RateLimitRule } from './types.js';
-
-/** Where rate-limit counters live: this process, or a SQLite file in `dataDir` shared by processes on the host. */
-export type RateLimitStore = 'memory' | 'sqlite';
 
 interface Limiter {
   by: 'ip' | 'user' | 'endpoint';
@@ -38,17 +33,9 @@ function singleStep(l: Limiter): GateStep {
     );
 }
 
-/** Creates rate limiters on one store; owns the SQLite handle when the store is shared. */
+/** Compiles the rate-limit steps of routes; the counters live in the {@link RateLimitStore} it is given. */
 export class RateLimitFactory {
-  private db: Database | undefined;
-  private count = 0;
-
-  constructor(
-    private readonly store: RateLimitStore,
-    private readonly dataDir: string,
-  ) {
-    if (store !== 'memory' && store !== 'sqlite') throw new GateConfigError(`rateLimitStore must be 'memory' or 'sqlite', got ${String(store)}`);
-  }
+  constructor(private readonly store: RateLimitStore) {}
 
   /** Compile the rate-limit step of one route: all rules must allow the call. */
   step(rules: RateLimitRule | readonly RateLimitRule[] | undefined, route: string): GateStep | undefined {
@@ -91,21 +78,6 @@ export class RateLimitFactory {
     if (!Number.isInteger(rule.windowSec) || rule.windowSec < 1) throw new GateConfigError('rateLimit.windowSec must be a positive integer');
     const blockSec = rule.blockSec ?? 0;
     if (!Number.isInteger(blockSec) || blockSec < 0) throw new GateConfigError('rateLimit.blockSec must be a non-negative integer');
-    const opts = { points: rule.points, duration: rule.windowSec, blockDuration: blockSec, keyPrefix: prefix };
-    if (this.store === 'memory') return { by, points: rule.points, limiter: new RateLimiterMemory(opts) };
-    if (!this.db) {
-      mkdirSync(this.dataDir, { recursive: true });
-      // Database sets busy_timeout before switching to WAL, so processes starting together don't trip on a lock.
-      this.db = new Database({ path: join(this.dataDir, 'gatehouse-ratelimit.db') });
-    }
-    this.count++;
-    const limiter = new RateLimiterSQLite({ ...opts, storeClient: this.db.raw(), storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 });
-    return { by, points: rule.points, limiter };
-  }
-
-  /** Close the shared SQLite handle, if any. Safe to call twice. */
-  close(): void {
-    void this.db?.close();
-    this.db = undefined;
+    return { by, points: rule.points, limiter: this.store.limiter({ points: rule.points, duration: rule.windowSec, blockDuration: blockSec, keyPrefix: prefix }) };
   }
 }

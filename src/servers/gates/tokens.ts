@@ -20,7 +20,7 @@ import {
 import type { Logger } from '../../logger.js';
 import type { Identity } from '../pipeline/index.js';
 import { AuthError, GateConfigError, type AuthErrorCode } from './errors.js';
-import type { RevocationStore } from './revocation.js';
+import type { RevocationStore } from './revocation-store.js';
 
 /** Asymmetric algorithms accepted with a JWKS. */
 export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';

@@ -4,7 +4,6 @@ export type {
   EventContext,
   EventErrorAck,
   EventHandler,
-  LifecycleView,
   RealtimeHost,
   RealtimeServer,
   RealtimeSocket,
@@ -12,5 +11,4 @@ export type {
 } from './realtime.js';
 export { RealtimeError } from './errors.js';
 export type { RealtimeErrorCode } from './errors.js';
-export { resolveRealtimeOptions } from './options.js';
-export type { RealtimeAdapter, RealtimeOptions, ResolvedRealtimeOptions } from './options.js';
+export type { RealtimeAdapter, RealtimeOptions } from './options.js';

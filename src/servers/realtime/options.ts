@@ -1,5 +1,6 @@
 import type { ServerOptions } from 'socket.io';
 import { parseBytes } from '../bytes.js';
+import { parseOrigins } from '../origins.js';
 import { RealtimeError } from './errors.js';
 
 /** A Socket.IO adapter class or factory, e.g. `createAdapter(pub, sub)` from `@socket.io/redis-adapter`. */
@@ -89,20 +90,10 @@ export function resolveRealtimeOptions(options: RealtimeOptions, corsOrigins: re
     throw new RealtimeError("websocket.transports must list 'polling' and/or 'websocket'", { code: 'ERR_REALTIME_CONFIG' });
   }
   const originList = options.origins ?? corsOrigins;
-  let origins: Set<string> | undefined;
-  if (originList !== undefined && !originList.includes('*')) {
-    origins = new Set();
-    for (const origin of originList) {
-      let parsed: URL;
-      try {
-        parsed = new URL(origin);
-      } catch {
-        throw new RealtimeError(`websocket.origins: ${String(origin)} is not an origin`, { code: 'ERR_REALTIME_CONFIG' });
-      }
-      if (parsed.origin !== origin) throw new RealtimeError(`websocket.origins: write ${parsed.origin}, not ${origin}`, { code: 'ERR_REALTIME_CONFIG' });
-      origins.add(origin);
-    }
-  }
+  const origins =
+    originList !== undefined && !originList.includes('*')
+      ? parseOrigins(originList, 'websocket.origins', (message) => new RealtimeError(message, { code: 'ERR_REALTIME_CONFIG' })).origins
+      : undefined;
   if (options.adapter !== undefined && typeof options.adapter !== 'function') throw new RealtimeError('websocket.adapter must be an adapter class or factory', { code: 'ERR_REALTIME_CONFIG' });
   return {
     path,

@@ -4,7 +4,7 @@ import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { AuthError, compileGate, type GateConfig, type GateServices, type LifecycleMode } from '../gates/index.js';
+import { AuthError, authStep, compileGate, type GateConfig, type GateServices } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
 import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from '../pipeline/index.js';
 import { RealtimeError } from './errors.js';
@@ -56,28 +56,16 @@ export interface EventErrorAck {
   error: { code: string; message: string; errors?: { path: string; message: string }[]; retryAfterSec?: number };
 }
 
-/** The part of a lifecycle the realtime layer reads (structural, so it works with any lifecycle object). */
-export interface LifecycleView {
-  /** `'ACTIVE'`, `'PAUSED'`, `'MAINTENANCE'`, `'OFFLINE'` or `'FAILED'`. */
-  readonly status: string;
-  /** Seconds clients should wait, when known. */
-  readonly retryAfterSec?: number;
-  /** The error a gated call gets in the current state (code `SERVICE_*`, message, `retryAfterSec`), undefined while ACTIVE. */
-  problem?(): Error | undefined;
-}
-
 /** What {@link Realtime} needs from its portal. */
 export interface RealtimeHost {
   /** The http server to attach to. */
   server: HttpServer;
-  /** The portal's gate services (tokens, revocations, rate limits, lifecycle step). */
+  /** The portal's gate services (tokens, revocations, rate limits, the lifecycle step, the auth step's services). */
   gates: GateServices;
   /** Parent logger. */
   log: Logger;
   /** Client address of a request, with the portal's `trustProxy` setting. */
   clientIp: (req: IncomingMessage) => string;
-  /** The portal's lifecycle, read at every handshake: its `status`, and its `problem()` error when it has one. */
-  lifecycleStatus?: () => LifecycleView | undefined;
   /** The portal's CORS origins: the default origin allow-list. */
   corsOrigins?: readonly string[];
   /** Whether CORS allows credentials (for the polling transport). */
@@ -209,10 +197,17 @@ export class Realtime {
   private readonly byRevocationKey = new Map<string, Set<SocketState>>();
   private readonly unsubscribe: () => void;
   private closing: Promise<void> | undefined;
+  private accepting = true;
+  /** The lifecycle step of a gated route, run on every handshake (undefined: never refused). */
+  private readonly admit: GateStep | undefined;
+  /** The HTTP auth step, run on a call built from the handshake's token or API key. */
+  private readonly authenticate: GateStep;
 
   constructor(host: RealtimeHost, options: RealtimeOptions = {}) {
     this.host = host;
     this.gates = host.gates;
+    this.admit = host.gates.lifecycleStep('gated');
+    this.authenticate = authStep('any', host.gates.auth)!;
     this.log = host.log.child({ component: 'realtime' });
     const o = resolveRealtimeOptions(options, host.corsOrigins);
     this.options = o;
@@ -276,12 +271,6 @@ export class Realtime {
     const gate = config.gate ?? {};
     const route = `socket ${name}`;
     const compiled = compileGate(gate, this.gates, route);
-    const guards: GateStep[] = [...compiled.guards];
-    // Until the lifecycle capability plugs its own step into the gates, gate events on the portal's status here.
-    if (!this.gates.lifecycleStep) {
-      const step = this.lifecycleFallback(gate.lifecycle ?? 'gated');
-      if (step) guards.unshift(step);
-    }
     const invoke: GateStep = (call) => {
       const socketCall = call as SocketCall;
       const state = this.states.get(socketCall.socketId);
@@ -295,7 +284,7 @@ export class Realtime {
       call.result = r;
     };
     const pipeline = compilePipeline({
-      guards,
+      guards: compiled.guards,
       inbound: compiled.inbound,
       input: config.input,
       invoke,
@@ -387,6 +376,14 @@ export class Realtime {
   }
 
   /**
+   * Refuse new handshakes (`ERR_REALTIME_CLOSED`) while connected sockets keep working: the first step of a
+   * graceful shutdown, so requests still in flight can deliver to them.
+   */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /**
    * Disconnect every socket and stop accepting new ones, without closing the http server (the portal does
    * that). Safe to call twice.
    */
@@ -417,14 +414,35 @@ export class Realtime {
     return this.options.origins?.has(origin) ?? true;
   }
 
+  /**
+   * The same steps as a gated HTTP route: the lifecycle step, then the auth step on a call built from the
+   * handshake. Socket rules on top: the token comes from `auth: { token }` or a Bearer-only Authorization
+   * header, an API key header is accepted without a token, and no credentials at all means anonymous (when
+   * `allowAnonymous`).
+   */
   private async handshake(socket: RealtimeSocket): Promise<void> {
-    if (this.closing) throw new RealtimeError('The server is shutting down', { code: 'ERR_REALTIME_CLOSED', status: 503 });
-    const life = this.host.lifecycleStatus?.();
-    if (life && life.status !== 'ACTIVE') throw (typeof life.problem === 'function' ? life.problem() : undefined) ?? unavailable(life.status, life.retryAfterSec);
+    if (this.closing || !this.accepting) throw new RealtimeError('The server is shutting down', { code: 'ERR_REALTIME_CLOSED', status: 503 });
+    const ip = this.host.clientIp(socket.request);
     const token = tokenOf(socket);
+    const apiKey = token === undefined ? this.apiKeyOf(socket) : undefined;
+    const headers: IncomingHttpHeaders = token !== undefined ? { authorization: `Bearer ${token}` } : apiKey !== undefined ? { [this.gates.auth.apiKeyHeader.toLowerCase()]: apiKey } : {};
+    const call: GateCall = {
+      transport: 'socket',
+      route: 'socket handshake',
+      requestId: `${socket.id}:handshake`,
+      ip,
+      headers,
+      identity: null,
+      token: undefined,
+      payload: undefined,
+      input: undefined,
+      result: undefined,
+      setHeader: noHeader,
+    };
+    await this.admit?.(call);
     const state: SocketState = {
       socket,
-      ip: this.host.clientIp(socket.request),
+      ip,
       token: undefined,
       revocationKey: undefined,
       expiresAtMs: Infinity,
@@ -435,22 +453,19 @@ export class Realtime {
       windowRejected: false,
       seq: 0,
     };
-    const apiKey = token === undefined ? this.apiKeyOf(socket) : undefined;
-    if (apiKey !== undefined) {
-      // Service clients may connect with an API key header instead of a token (no expiry, no revocation).
-      const identity = this.gates.auth.apiKeys.match(apiKey);
-      if (!identity) throw new AuthError('The API key is not valid', { code: 'ERR_AUTH_API_KEY' });
-      socket.data.identity = identity;
-    } else if (token === undefined) {
+    if (token === undefined && apiKey === undefined) {
       if (!this.options.allowAnonymous) throw new AuthError('A token is required: connect with auth: { token }', { code: 'ERR_AUTH_MISSING' });
       socket.data.identity = null;
     } else {
-      const identity = await this.gates.tokens.verify(token);
-      const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
-      socket.data.identity = identity;
-      state.token = token;
-      state.revocationKey = key;
-      state.expiresAtMs = expiresAtMs;
+      // Service clients may connect with an API key instead of a token (no expiry, no revocation).
+      await this.authenticate(call);
+      socket.data.identity = call.identity;
+      if (token !== undefined) {
+        const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
+        state.token = token;
+        state.revocationKey = key;
+        state.expiresAtMs = expiresAtMs;
+      }
     }
     this.pending.set(socket, state);
   }
@@ -645,21 +660,6 @@ export class Realtime {
     return errorAck(err instanceof GatehouseError ? err.code : 'ERR_INTERNAL', `The event failed (request ${call.requestId})`);
   }
 
-  private lifecycleFallback(mode: LifecycleMode): GateStep | undefined {
-    const status = this.host.lifecycleStatus;
-    if (mode === 'exempt') return undefined;
-    if (mode === 'forced') {
-      return () => {
-        throw unavailable(status?.()?.status ?? 'OFFLINE');
-      };
-    }
-    if (!status) return undefined;
-    return () => {
-      const life = status();
-      if (life && life.status !== 'ACTIVE') throw unavailable(life.status, life.retryAfterSec);
-    };
-  }
-
   private assertOpen(): void {
     if (this.closing) throw new RealtimeError('Realtime is closed', { code: 'ERR_REALTIME_CLOSED', status: 503 });
   }
@@ -693,10 +693,4 @@ function tokenOf(socket: RealtimeSocket): string | undefined {
     return value.length > 0 ? value : undefined;
   }
   return undefined;
-}
-
-/** A call refused because the service is not ACTIVE, for hosts whose lifecycle gives no `problem()` of its own. */
-function unavailable(status: string, retryAfterSec?: number): GatehouseError {
-  const options = retryAfterSec === undefined ? {} : { retryAfterSec };
-  return new GatehouseError(`The service is ${status.toLowerCase()}; try again later`, { code: `SERVICE_${status}`, status: 503, ...options });
 }

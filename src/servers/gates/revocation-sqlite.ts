@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Database } from '../../database/index.js';
 import type { Logger } from '../../logger.js';
+import type { RevocationListener, RevocationStore } from './revocation-store.js';
 
-/** Options for {@link RevocationStore}. */
-export interface RevocationStoreOptions {
+/** Options for {@link SqliteRevocationStore}. */
+export interface SqliteRevocationStoreOptions {
   /** Directory of the store's SQLite file (`gatehouse-security.db`). */
   dataDir: string;
   /** How often revocations made by other processes are picked up, in ms. @defaultValue 1000 */
@@ -14,15 +15,13 @@ export interface RevocationStoreOptions {
   log: Logger;
 }
 
-/** Told about every revocation key (`jti` or token hash), local or from another process. */
-export type RevocationListener = (key: string) => void;
-
 /**
  * Revoked tokens, persisted in SQLite under `dataDir` and mirrored in memory: a lookup per request is a Map
  * read. Entries stay until the token would have expired anyway, then are pruned. Several processes on one host
  * share the file and see each other's revocations within `syncIntervalMs`.
  */
-export class RevocationStore {
+export class SqliteRevocationStore implements RevocationStore {
+  readonly name = 'sqlite';
   private readonly db: Database;
   private readonly revoked = new Map<string, number>();
   private readonly listeners = new Set<RevocationListener>();
@@ -30,7 +29,7 @@ export class RevocationStore {
   private lastId = 0;
   private closed = false;
 
-  constructor(private readonly options: RevocationStoreOptions) {
+  constructor(private readonly options: SqliteRevocationStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     // AUTOINCREMENT keeps ids monotonic after pruning, so `id > lastId` never misses another process's row.
     this.db = new Database({

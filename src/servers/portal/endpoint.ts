@@ -1,0 +1,146 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { HTTPMethod } from 'find-my-way';
+import type { ZodType } from 'zod';
+import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
+import { GatehouseError } from '../../errors.js';
+import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
+import { parseBytes } from '../bytes.js';
+import type { IpResolver } from '../client-ip.js';
+import { HttpCall, type EndpointContext } from '../context.js';
+import { compileGate, type GateServices } from '../gates/index.js';
+import type { OpenApiRoute } from '../openapi.js';
+import { compileCoercer, compilePipeline, type GateCall, type Pipeline, type SchemaInput } from '../pipeline/index.js';
+import type { RouteTarget } from './entry.js';
+import type { EndpointConfig, EndpointHandler, EndpointMethod } from './options.js';
+import type { Responder } from './responder.js';
+
+/** What endpoint compilation needs from the portal. */
+export interface EndpointDeps {
+  gates: GateServices;
+  responder: Responder;
+  resolveIp: IpResolver;
+  /** The portal's body limit, in bytes. */
+  bodyLimit: number;
+  enforceMode: EnforceMode | undefined;
+}
+
+/** One compiled method of an endpoint, ready to mount. */
+export interface CompiledEndpoint {
+  method: EndpointMethod;
+  /** `'<METHOD> <path>'` */
+  route: string;
+  target: RouteTarget;
+  openapi: OpenApiRoute;
+}
+
+const BODYLESS = new Set(['GET', 'HEAD']);
+const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+function normalizeMethods(method: EndpointConfig['method'], path: string): EndpointMethod[] {
+  const list = method === undefined ? ['POST'] : typeof method === 'string' ? [method] : [...method];
+  if (list.length === 0) throw new GatehouseError(`endpoint ${path}: method list is empty`, { code: 'ERR_ENDPOINT_CONFIG' });
+  for (const m of list) {
+    if (!METHODS.has(m)) throw new GatehouseError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  }
+  return list as EndpointMethod[];
+}
+
+/**
+ * Validate an endpoint and compile, per method, its gates, body handling, validation and output check once, so
+ * a request pays only for what its route uses. `isTaken` reports a route registered before.
+ */
+export function compileEndpoint<I extends ZodType | undefined, O extends ZodType | undefined>(
+  path: string,
+  config: EndpointConfig<I, O>,
+  handler: EndpointHandler<I, O>,
+  deps: EndpointDeps,
+  isTaken: (route: string) => boolean,
+): CompiledEndpoint[] {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  if (typeof handler !== 'function') throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+  // The enforcer's registration rule: a handler needs a description and an input schema (refused in strict mode).
+  checkHandlerRegistration({ kind: 'endpoint', name: path, description: config.description, input: config.input, handler, mode: deps.enforceMode });
+  const methods = normalizeMethods(config.method, path);
+  const limit = config.bodyLimit === undefined ? deps.bodyLimit : parseBytes(config.bodyLimit);
+  if (limit === undefined) throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  const gate = config.gate ?? {};
+  const log = deps.responder.log;
+
+  const out: CompiledEndpoint[] = [];
+  for (const method of methods) {
+    const route = `${method} ${path}`;
+    if (isTaken(route) || out.some((c) => c.route === route)) throw new GatehouseError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
+    const compiled = compileGate(gate, deps.gates, route);
+    const coerce = compileCoercer(config.input);
+    const readsBody = !BODYLESS.has(method);
+    const load = (call: GateCall): void | Promise<void> => {
+      const http = call as HttpCall;
+      const base: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+      for (const key in http.params) base[key] = http.params[key];
+      if (http.query) Object.assign(base, http.query);
+      coerce?.(base);
+      if (!readsBody) {
+        call.payload = base;
+        return;
+      }
+      return readBody(http.req, limit).then((body) => {
+        call.payload = mergeBody(base, body);
+      });
+    };
+    const invoke = (call: GateCall): void | Promise<void> => {
+      const r = handler(call as HttpCall as EndpointContext<SchemaInput<I>>);
+      if (r instanceof Promise) {
+        return r.then((v) => {
+          call.result = v;
+        });
+      }
+      call.result = r;
+    };
+    const pipeline = compilePipeline({
+      guards: compiled.guards,
+      load,
+      inbound: compiled.inbound,
+      input: config.input,
+      invoke,
+      outbound: compiled.outbound,
+      output: config.output,
+      onOutputMismatch: (call, issues) => log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
+    });
+    out.push({
+      method,
+      route,
+      target: new EndpointTarget(route, pipeline, deps.responder, deps.resolveIp),
+      openapi: { method, path, description: config.description, tags: config.tags, gate, input: config.input, output: config.output },
+    });
+  }
+  return out;
+}
+
+/** The methods to mount a compiled endpoint method on (a GET answers HEAD too). */
+export function mountMethods(method: EndpointMethod): readonly HTTPMethod[] {
+  return method === 'GET' ? ['GET', 'HEAD'] : [method];
+}
+
+/** The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. */
+class EndpointTarget implements RouteTarget {
+  constructor(
+    private readonly route: string,
+    private readonly pipeline: Pipeline,
+    private readonly responder: Responder,
+    private readonly resolveIp: IpResolver,
+  ) {}
+
+  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void {
+    const responder = this.responder;
+    const started = responder.logsRequests ? performance.now() : 0;
+    const call = new HttpCall(this.route, req, res, responder, requestId, this.resolveIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined);
+    this.pipeline(call).then(
+      () => responder.sendResult(call, started),
+      (err: unknown) => {
+        call.flushHeaders(); // e.g. RateLimit-* on a 429
+        responder.sendError(req, res, err, requestId, started, call.identity);
+      },
+    );
+  }
+}

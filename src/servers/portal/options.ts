@@ -1,0 +1,182 @@
+import type { HelmetOptions } from 'helmet';
+import type { ZodType } from 'zod';
+import type { EnforceMode } from '../../enforcer/index.js';
+import { GatehouseError } from '../../errors.js';
+import type { LifecycleOptions } from '../../lifecycle/index.js';
+import { createLogger, type Logger } from '../../logger.js';
+import { parseBytes } from '../bytes.js';
+import type { TrustProxy } from '../client-ip.js';
+import type { EndpointContext } from '../context.js';
+import type { AuthOptions, CorsOptions, RateLimitStoreName } from '../gates/index.js';
+import type { GateConfig } from '../gates/types.js';
+import type { OpenApiOptions } from '../openapi.js';
+import type { SchemaInput, SchemaOutput } from '../pipeline/index.js';
+import type { RealtimeOptions } from '../realtime/index.js';
+
+/** HTTP methods an endpoint can answer. */
+export type EndpointMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Options for {@link ServicePortal}. Every field is optional. */
+export interface PortalOptions {
+  /** Service name, shown in logs, `/status` and the OpenAPI title. @defaultValue 'gatehouse' */
+  name?: string;
+  /** Directory for gatehouse's SQLite files (revocations, rate limits, lifecycle, queues). @defaultValue './data' */
+  dataDir?: string;
+  /** Credentials: token secret or JWKS, issuer/audience, API keys, basic-auth callback. */
+  auth?: AuthOptions;
+  /** CORS with an exact origin allow-list; omitted: no CORS headers at all. */
+  cors?: CorsOptions;
+  /** Where rate-limit counters live: per process, or in SQLite under `dataDir` shared by the host's processes. @defaultValue 'memory' */
+  rateLimitStore?: RateLimitStoreName;
+  /**
+   * Which proxies decide the client address, as express's `trust proxy` reads it (also applied to `portal.app`,
+   * so `req.ip` agrees). @defaultValue false
+   */
+  trustProxy?: TrustProxy;
+  /** Largest accepted request body, e.g. `'100kb'` or a byte count. @defaultValue '100kb' */
+  bodyLimit?: string | number;
+  /** Logger to use; by default a pino logger on stdout. */
+  logger?: Logger;
+  /** Log one line per request (method, path, status, duration, request id, identity). @defaultValue true */
+  requestLog?: boolean;
+  /** helmet options for the security headers sent on every response, or `false` for none. @defaultValue {} (helmet's defaults) */
+  securityHeaders?: HelmetOptions | false;
+  /** OpenAPI document options, or `false` to not serve one. @defaultValue { path: '/openapi.json' } */
+  openapi?: OpenApiOptions | false;
+  /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Registration rule for endpoint and event handlers: `strict` refuses one without a description or an input
+   * schema, `warn` logs it once, `off` skips the check. @defaultValue `GATEHOUSE_ENFORCE` / `enforce.configure()` when set, else 'warn'
+   */
+  enforce?: EnforceMode;
+  /**
+   * Socket.IO on the same http server, with handshake auth, groups and gated events; `true` for the defaults
+   * (no anonymous sockets, 1 MB frames, 50 events/s per socket, 100 groups per socket, `cors.origins` as the
+   * origin allow-list). @defaultValue false
+   */
+  websocket?: boolean | RealtimeOptions;
+  /** Lifecycle state source (memory, env, file, sqlite), fail mode, messages, per-state status codes. @defaultValue { source: 'memory' } */
+  lifecycle?: LifecycleOptions;
+  /** Health, readiness, status and lifecycle-admin routes. @defaultValue see {@link PortalHealthOptions} */
+  health?: PortalHealthOptions;
+}
+
+/** Options for the portal's built-in health routes. Every field is optional. */
+export interface PortalHealthOptions {
+  /** Liveness path. @defaultValue '/health' */
+  healthPath?: string;
+  /** Readiness path (503 when decommissioned, not ACTIVE, or a critical check is RED). @defaultValue '/ready' */
+  readyPath?: string;
+  /** Status path; `<path>.txt` and `<path>.prometheus` serve the text and Prometheus formats. @defaultValue '/status' */
+  statusPath?: string;
+  /** Gate in front of the status routes (never lifecycle-gated), e.g. `{ auth: 'bearer', scopes: ['status:read'] }`. @defaultValue none (public) */
+  statusGate?: GateConfig;
+  /** Path of `GET/POST` lifecycle admin (scope `lifecycle:admin`), or `false` for none. @defaultValue '/admin/lifecycle' */
+  adminPath?: string | false;
+  /** Default timeout of status checks, in ms. @defaultValue 2000 */
+  checkTimeoutMs?: number;
+}
+
+/** Options for {@link ServicePortal.endpoint}. */
+export interface EndpointConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
+  /** Method, or several. @defaultValue 'POST' */
+  method?: EndpointMethod | readonly EndpointMethod[];
+  /** What the endpoint does: shown in OpenAPI; required by the strict registration rule. */
+  description?: string;
+  /** OpenAPI tags. */
+  tags?: readonly string[];
+  /** The route's gates. @defaultValue { auth: 'bearer' } */
+  gate?: GateConfig;
+  /** Schema of `{ ...params, ...query, ...body }`; query and path strings are coerced to numbers/booleans it expects. */
+  input?: I;
+  /** Schema the result must match before it is sent; keys it does not declare are dropped. */
+  output?: O;
+  /** Body limit for this route. @defaultValue the portal's `bodyLimit` */
+  bodyLimit?: string | number;
+}
+
+/** An endpoint handler: return the result (sent as JSON), or nothing for 204. */
+export type EndpointHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
+  ctx: EndpointContext<SchemaInput<I>>,
+) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
+
+/** Options for {@link ServicePortal.run}. */
+export interface RunOptions {
+  /** Port; 0 picks a free one (read it back from `portal.port`). @defaultValue 3000 */
+  port?: number;
+  /** Interface to bind. @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Install SIGTERM/SIGINT handlers for a graceful shutdown (a second signal forces exit). @defaultValue true */
+  handleSignals?: boolean;
+  /** After a signal, how long to keep serving with `/ready` at 503 before closing, in ms. @defaultValue 0 */
+  drainDelayMs?: number;
+  /** After a signal, how long in-flight requests may take to finish, in ms. @defaultValue 10000 */
+  shutdownTimeoutMs?: number;
+}
+
+/** Options for {@link ServicePortal.close}. */
+export interface CloseOptions {
+  /** How long in-flight requests may take to finish before their connections are cut, in ms. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+/** Defaults of the portal's options, in one place. */
+export const DEFAULTS = {
+  name: 'gatehouse',
+  dataDir: './data',
+  bodyLimit: '100kb',
+  requestLog: true,
+  keepAliveTimeoutMs: 5000,
+  trustProxy: false,
+  runPort: 3000,
+  runHost: '127.0.0.1',
+  closeTimeoutMs: 10_000,
+} satisfies Record<string, unknown>;
+
+/** The portal's options after defaults were applied and values checked. */
+export interface ResolvedPortalOptions {
+  name: string;
+  dataDir: string;
+  log: Logger;
+  /** Body limit in bytes. */
+  bodyLimit: number;
+  requestLog: boolean;
+  keepAliveTimeoutMs: number;
+  trustProxy: TrustProxy;
+  securityHeaders: HelmetOptions | false;
+  openapi: OpenApiOptions | false;
+  enforce: EnforceMode | undefined;
+  /** `undefined` when realtime is off. */
+  websocket: RealtimeOptions | undefined;
+  health: PortalHealthOptions;
+  lifecycle: LifecycleOptions;
+  auth: AuthOptions | undefined;
+  cors: CorsOptions | undefined;
+  rateLimitStore: RateLimitStoreName;
+}
+
+/** Apply the defaults once and reject bad values with an error that names the option. */
+export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOptions {
+  const name = options.name ?? DEFAULTS.name;
+  const bodyLimit = parseBytes(options.bodyLimit ?? DEFAULTS.bodyLimit);
+  if (bodyLimit === undefined) throw new GatehouseError(`bodyLimit: cannot read ${String(options.bodyLimit)} as a size`, { code: 'ERR_OPTIONS' });
+  return {
+    name,
+    dataDir: options.dataDir ?? DEFAULTS.dataDir,
+    log: options.logger ?? createLogger({ base: { service: name } }),
+    bodyLimit,
+    requestLog: options.requestLog ?? DEFAULTS.requestLog,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
+    trustProxy: options.trustProxy ?? DEFAULTS.trustProxy,
+    securityHeaders: options.securityHeaders ?? {},
+    openapi: options.openapi ?? {},
+    enforce: options.enforce,
+    websocket: options.websocket ? (options.websocket === true ? {} : options.websocket) : undefined,
+    health: options.health ?? {},
+    lifecycle: options.lifecycle ?? {},
+    auth: options.auth,
+    cors: options.cors,
+    rateLimitStore: options.rateLimitStore ?? 'memory',
+  };
+}

@@ -1,0 +1,127 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { HelmetOptions } from 'helmet';
+import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { HttpCall } from '../context.js';
+import { toProblem } from '../http-error.js';
+import type { Identity } from '../pipeline/index.js';
+import { mergeHeaders, securityHeaderList, type HeaderPair } from '../security-headers.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+export const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+/** The path of a request URL, without its query. */
+export function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * Writes every response the portal sends itself: the standard headers (request id, security headers), an
+ * endpoint's result, a problem+json body, a built-in route's body, and the request log line.
+ */
+export class Responder {
+  private readonly headers: readonly HeaderPair[];
+  /** The security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
+  private readonly flatHeaders: readonly string[];
+  /** Lower-case names of the headers the portal writes itself, to spot a handler overriding one. */
+  private readonly standardNames: ReadonlySet<string>;
+
+  constructor(
+    /** The portal's logger (request lines, unexpected errors). */
+    readonly log: Logger,
+    securityHeaders: HelmetOptions | false,
+    /** Whether request lines are logged (the start time is only measured when they are). */
+    readonly logsRequests: boolean,
+  ) {
+    this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
+    this.flatHeaders = this.headers.flat();
+    this.standardNames = new Set([...this.headers.map(([name]) => name.toLowerCase()), 'x-request-id', 'content-type', 'content-length']);
+  }
+
+  /** Put the request id and security headers on a response (every path but an endpoint's success path). */
+  readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
+    res.setHeader('X-Request-Id', requestId);
+    for (let i = 0; i < this.headers.length; i++) {
+      const h = this.headers[i]!;
+      res.setHeader(h[0], h[1]);
+    }
+  };
+
+  /** Send an endpoint's result: JSON with 200 (or the handler's status), 204 when there is none. */
+  sendResult(call: HttpCall, started: number): void {
+    const res = call.rawResponse;
+    if (res.headersSent || res.writableEnded) return; // the handler answered itself
+    const result = call.result;
+    let status = call.status;
+    if (result === undefined) {
+      if (!call.headersApplied) this.applyHeaders(res, call.requestId);
+      call.flushHeaders();
+      res.statusCode = status === 0 ? 204 : status;
+      res.end();
+    } else {
+      let body: string;
+      try {
+        body = JSON.stringify(result);
+      } catch (err) {
+        call.flushHeaders();
+        this.sendError(call.req, res, new GatehouseError('The handler result cannot be serialised as JSON', { code: 'ERR_OUTPUT_SERIALIZE', cause: err }), call.requestId, started, call.identity);
+        return;
+      }
+      if (status === 0) status = 200;
+      if (call.headersApplied) {
+        call.flushHeaders();
+        res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body) });
+      } else {
+        // One flat header list, written as-is by node: no per-header setHeader calls on the common path.
+        const length = String(Buffer.byteLength(body));
+        const pending = call.pendingHeaders;
+        let flat: string[];
+        if (pending === undefined) {
+          flat = this.flatHeaders.slice();
+          flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length);
+        } else {
+          flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, ['X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length]);
+        }
+        res.writeHead(status, flat);
+      }
+      res.end(body);
+    }
+    if (this.logsRequests) this.logRequest(call.req, res.statusCode, started, call.requestId, call.identity);
+  }
+
+  /** Answer with a problem+json body; unexpected errors are logged with their stack. */
+  sendError(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string, started: number, identity: Identity | null): void {
+    const problem = toProblem(err, requestId);
+    if (problem.unexpected) this.log.error({ err, requestId, method: req.method, path: pathOf(req.url) }, 'request failed');
+    if (res.headersSent) {
+      // Too late for a problem body: cut the response so the client sees it is incomplete.
+      res.destroy();
+      return;
+    }
+    this.applyHeaders(res, requestId);
+    if (problem.headers) for (const name in problem.headers) res.setHeader(name, problem.headers[name]!);
+    if (problem.status === 413 || problem.body.code === 'ERR_BODY_ABORTED') res.shouldKeepAlive = false;
+    const body = JSON.stringify(problem.body);
+    res.writeHead(problem.status, { 'Content-Type': PROBLEM_TYPE, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    if (this.logsRequests && started !== 0) this.logRequest(req, problem.status, started, requestId, identity);
+  }
+
+  /** Send a ready-made body with the standard headers (for the portal's built-in routes). */
+  sendRaw(res: ServerResponse, requestId: string, status: number, type: string, body: string): void {
+    this.applyHeaders(res, requestId);
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  /** Log one request line: method, path, status, duration, request id, identity id. */
+  logRequest(req: IncomingMessage, status: number, started: number, requestId: string, identity: Identity | null): void {
+    this.log.info(
+      { method: req.method, path: pathOf(req.url), status, durationMs: Math.round((performance.now() - started) * 100) / 100, requestId, identity: identity?.id ?? null },
+      'request',
+    );
+  }
+}
