@@ -1,19 +1,127 @@
 import './runtime.js';
 /**
- * gatehouse: the one public entry. Named exports only; every capability exposes its API through its own
- * folder's index.ts and is re-exported here.
+ * gatehouse: the one public entry. Named exports of what applications use; every capability exposes its API
+ * through its own folder's index.ts, and internals (pipeline, stores, engines, renderers) stay there.
  */
 export { z } from 'zod';
-export { GatehouseError } from './errors.js';
-export type { GatehouseErrorOptions } from './errors.js';
+
+// Errors (src/errors.ts): one base with a code from one union; capability subclasses below.
+export { GatehouseError, ValidationError } from './errors.js';
+export type {
+  AuthErrorCode,
+  BackgroundErrorCode,
+  BufferErrorCode,
+  ClientErrorCode,
+  CryptoErrorCode,
+  DatabaseErrorCode,
+  EnforcementErrorCode,
+  FieldIssue,
+  GatehouseErrorCode,
+  GatehouseErrorOptions,
+  LifecycleErrorCode,
+  PortalErrorCode,
+  RealtimeErrorCode,
+  ServiceUnavailableCode,
+  ValidationErrorOptions,
+} from './errors.js';
 export { createLogger } from './logger.js';
 export type { Logger, LoggerConfig } from './logger.js';
 
+// servers (src/servers): ServicePortal, endpoints, gates, realtime.
+export {
+  AuthError,
+  DISCONNECT_NOTICE,
+  ForbiddenError,
+  GateConfigError,
+  HttpError,
+  OutputValidationError,
+  REFRESH_EVENT,
+  RateLimitError,
+  RealtimeError,
+  ServicePortal,
+} from './servers/index.js';
+export type {
+  ApiKeyEntry,
+  AsymmetricAlgorithm,
+  AuthMode,
+  AuthOptions,
+  BasicAuthCallback,
+  BasicAuthResult,
+  CloseOptions,
+  CorsOptions,
+  EndpointConfig,
+  EndpointContext,
+  EndpointHandler,
+  EndpointMethod,
+  EventConfig,
+  EventContext,
+  EventErrorAck,
+  EventHandler,
+  GateConfig,
+  HttpErrorOptions,
+  Identity,
+  IssueOptions,
+  LifecycleMode,
+  OpenApiOptions,
+  PortalHealthOptions,
+  PortalOptions,
+  ProblemBody,
+  RateLimitRule,
+  RateLimitStore,
+  RateLimitStoreName,
+  Realtime,
+  RealtimeAdapter,
+  RealtimeOptions,
+  RealtimeServer,
+  RealtimeSocket,
+  RealtimeSocketData,
+  RevocationStore,
+  RunOptions,
+  TokenOptions,
+  TokenService,
+  Transport,
+  TrustProxy,
+} from './servers/index.js';
+
+// Lifecycle (src/lifecycle): states, sources, status checks.
+export {
+  DEFAULT_MESSAGES,
+  EnvSource,
+  FileSource,
+  LIFECYCLE_CODES,
+  LIFECYCLE_STATES,
+  Lifecycle,
+  LifecycleError,
+  MemorySource,
+  ServiceUnavailableError,
+  SqliteSource,
+  isLifecycleState,
+} from './lifecycle/index.js';
+export type {
+  CheckState,
+  HealthCheckFunction,
+  HealthCheckOptions,
+  HealthCheckResult,
+  InactiveState,
+  LifecycleListener,
+  LifecycleOptions,
+  LifecycleRecord,
+  LifecycleRouteMode,
+  LifecycleSnapshot,
+  LifecycleSource,
+  LifecycleSourceName,
+  LifecycleState,
+  SetStateOptions,
+  StatusField,
+  StatusFormat,
+  StatusReport,
+  StatusValue,
+} from './lifecycle/index.js';
+
 // Database (src/database): the SQLite layer.
-export { Database, DatabaseError, IDENTIFIER_PATTERN } from './database/index.js';
+export { Database, DatabaseError } from './database/index.js';
 export type {
   BindParams,
-  DatabaseErrorCode,
   DatabaseOptions,
   Durability,
   FetchOptions,
@@ -29,77 +137,41 @@ export type {
   WhereSql,
 } from './database/index.js';
 
-// Enforcer (src/enforcer): runtime contracts, handler registration rules, the static export check.
-export { enforce, EnforcementError, checkHandlerRegistration, checkProject, formatProblem } from './enforcer/index.js';
+// Buffers (src/buffers): PersistentQueue, TaskBuffer, DatabaseBuffer on a queue engine.
+export { BufferError, DatabaseBuffer, PersistentQueue, TaskBuffer, UnrecoverableError, defineTask } from './buffers/index.js';
 export type {
-  CheckOptions,
-  CheckProblem,
-  CheckResult,
-  CheckRule,
-  Enforce,
-  EnforceConfig,
-  EnforceMode,
-  EnforceSpec,
-  EnforcedArgs,
-  EnforcedReturn,
-  EnforcementErrorCode,
-  EnforcementErrorOptions,
-  EnforcementIssue,
-  HandlerKind,
-  HandlerRegistration,
-} from './enforcer/index.js';
-
-// servers: ServicePortal, endpoints, gates, errors
-export { AuthError, ForbiddenError, GateConfigError, HttpError, OutputValidationError, RateLimitError, ServicePortal, TokenService } from './servers/index.js';
-export type {
-  ApiKeyEntry,
-  AsymmetricAlgorithm,
-  AuthErrorCode,
-  AuthMode,
-  AuthOptions,
-  BasicAuthCallback,
-  BasicAuthResult,
-  CloseOptions,
-  CorsOptions,
-  EndpointConfig,
-  EndpointContext,
-  EndpointHandler,
-  EndpointMethod,
-  FieldIssue,
-  GateCall,
-  GateConfig,
-  HttpErrorOptions,
-  Identity,
-  IssueOptions,
-  LifecycleMode,
-  OpenApiOptions,
-  PortalOptions,
-  ProblemBody,
-  RateLimitRule,
-  RateLimitStore,
-  RunOptions,
-  TokenOptions,
-  TrustProxy,
-} from './servers/index.js';
+  BufferedWrite,
+  DatabaseBufferEvents,
+  DatabaseBufferOptions,
+  DeadLetter,
+  DeadWrite,
+  FailOptions,
+  JobInfo,
+  JobState,
+  LeasedJob,
+  MaybePromise,
+  PersistentQueueOptions,
+  PushInput,
+  PushOptions,
+  QueueStats,
+  TaskBufferEvents,
+  TaskBufferOptions,
+  TaskContext,
+  TaskData,
+  TaskDefinition,
+  TaskErrorHook,
+  TaskHandler,
+  TaskHandlers,
+  TaskJobInfo,
+  TaskPushOptions,
+} from './buffers/index.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
-export {
-  sendRequest,
-  closeDefaultClient,
-  createClient,
-  HttpClient,
-  HttpClientError,
-  HttpResult,
-  RequestConfig,
-  Interceptors,
-  InterceptorChain,
-  CircuitBreakerRegistry,
-  backoffDelay,
-  parseRetryAfter,
-} from './client/index.js';
+export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, sendRequest } from './client/index.js';
 export type {
   AuthToken,
   AuthType,
+  BackoffJitter,
   BackoffOptions,
   BackoffType,
   CircuitBreakerOptions,
@@ -121,96 +193,48 @@ export type {
   ResponseType,
 } from './client/index.js';
 
-// Buffers (src/buffers): durable SQLite queue store, PersistentQueue, TaskBuffer, DatabaseBuffer.
-export { PersistentQueue, TaskBuffer, DatabaseBuffer, BufferError, UnrecoverableError, QUEUE_FILE, defineTask } from './buffers/index.js';
+// Enforcer (src/enforcer): runtime contracts, handler registration rules, the static export check.
+export { EnforcementError, checkHandlerRegistration, checkProject, enforce, formatProblem } from './enforcer/index.js';
 export type {
-  BufferErrorCode,
-  BufferedWrite,
-  DatabaseBufferEvents,
-  DatabaseBufferOptions,
-  DeadLetter,
-  DeadWrite,
-  FailOptions,
-  JobInfo,
-  JobState,
-  LeasedJob,
-  PersistentQueueOptions,
-  PushInput,
-  QueueStats,
-  TaskBufferEvents,
-  TaskBufferOptions,
-  TaskContext,
-  TaskData,
-  TaskDefinition,
-  TaskErrorHook,
-  TaskHandler,
-  TaskHandlers,
-  TaskJobInfo,
-  TaskPushOptions,
-} from './buffers/index.js';
+  CheckOptions,
+  CheckProblem,
+  CheckResult,
+  CheckRule,
+  Enforce,
+  EnforceConfig,
+  EnforceMode,
+  EnforceSpec,
+  EnforcedArgs,
+  EnforcedReturn,
+  EnforcementErrorOptions,
+  EnforcementIssue,
+  HandlerKind,
+  HandlerRegistration,
+} from './enforcer/index.js';
 
-// Realtime (src/servers/realtime): Socket.IO identities, groups, gated events (via `websocket` on ServicePortal).
-export { Realtime, RealtimeError, DISCONNECT_NOTICE, REFRESH_EVENT } from './servers/realtime/index.js';
+// Background work (src/background): runEvery / runAt / runOnce, Executor (async concurrency or piscina threads).
+export { BackgroundError, Executor, MAX_TIMER_MS, runAt, runEvery, runOnce } from './background/index.js';
 export type {
-  EventConfig,
-  EventContext,
-  EventErrorAck,
-  EventHandler,
-  RealtimeAdapter,
-  RealtimeErrorCode,
-  RealtimeHost,
-  RealtimeOptions,
-  RealtimeServer,
-  RealtimeSocket,
-  RealtimeSocketData,
-} from './servers/realtime/index.js';
+  BackgroundErrorOptions,
+  ExecutorCloseOptions,
+  ExecutorErrorHook,
+  ExecutorOptions,
+  ExecutorStats,
+  JobContext,
+  JobFn,
+  MapOptions,
+  RunAtOptions,
+  RunEveryOptions,
+  RunOnceOptions,
+  ScheduleContext,
+  ScheduleErrorHook,
+  ScheduleHandle,
+  ScheduleKind,
+  ScheduleOptions,
+  ScheduledFn,
+  SubmitOptions,
+} from './background/index.js';
 
-// Lifecycle (src/lifecycle): state machine and sources, gate step, health/ready/status, graceful shutdown.
-export {
-  DEFAULT_MESSAGES,
-  EnvSource,
-  FileSource,
-  HealthBoard,
-  LIFECYCLE_CODES,
-  LIFECYCLE_STATES,
-  Lifecycle,
-  LifecycleError,
-  MemorySource,
-  ServiceUnavailableError,
-  SqliteSource,
-  installShutdownHandlers,
-  isLifecycleState,
-  lifecycleProblem,
-  lifecycleStep,
-  lifecycleUpdateSchema,
-  renderStatus,
-  statusFormatFor,
-} from './lifecycle/index.js';
-export type {
-  CheckState,
-  HealthCheckFunction,
-  HealthCheckOptions,
-  HealthCheckResult,
-  HealthBoardOptions,
-  InactiveState,
-  LifecycleErrorCode,
-  LifecycleGateStep,
-  LifecycleListener,
-  LifecycleOptions,
-  LifecycleRecord,
-  LifecycleRouteMode,
-  LifecycleSnapshot,
-  LifecycleSource,
-  LifecycleSourceName,
-  LifecycleState,
-  LifecycleUpdate,
-  Readiness,
-  SetStateOptions,
-  ShutdownOptions,
-  ShutdownTarget,
-  StatusField,
-  StatusFormat,
-  StatusReport,
-  StatusValue,
-} from './lifecycle/index.js';
-export type { PortalHealthOptions } from './servers/index.js';
+// Encryption (src/crypto): Fernet, interoperable with Python's cryptography.fernet.
+export { CryptoError, FERNET_MAX_CLOCK_SKEW_SEC, Fernet } from './crypto/index.js';
+export type { CryptoErrorOptions, FernetDecryptOptions, FernetEncryptOptions } from './crypto/index.js';

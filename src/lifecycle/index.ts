@@ -14,7 +14,6 @@ export { HealthBoard, STATUS_CONTENT_TYPES, renderStatus, statusFormatFor } from
 export type { HealthCheckFunction, HealthCheckOptions, HealthCheckResult, CheckState, HealthBoardOptions, Readiness, StatusField, StatusFormat, StatusReport, StatusValue } from './health.js';
 export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions, ShutdownTarget } from './shutdown.js';
-export { lifecycleProblem, lifecycleStep } from './gate-step.js';
 export { lifecycleReadSchema, lifecycleUpdateSchema } from './admin.js';
 export type { LifecycleUpdate } from './admin.js';
 export { runLifecycleCommand } from './cli.js';

@@ -31,3 +31,17 @@ export type {
   RevocationStore,
   TokenOptions,
 } from './gates/index.js';
+export { DISCONNECT_NOTICE, REFRESH_EVENT, RealtimeError } from './realtime/index.js';
+export type {
+  EventConfig,
+  EventContext,
+  EventErrorAck,
+  EventHandler,
+  Realtime,
+  RealtimeAdapter,
+  RealtimeErrorCode,
+  RealtimeOptions,
+  RealtimeServer,
+  RealtimeSocket,
+  RealtimeSocketData,
+} from './realtime/index.js';

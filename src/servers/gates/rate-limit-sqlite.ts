@@ -21,7 +21,12 @@ export class SqliteRateLimitStore implements RateLimitStore {
     }
     this.count++;
     // One limiter per file sweeps expired rows; more would repeat the same DELETE.
-    return new RateLimiterSQLite({ ...spec, storeClient: this.db.raw(), storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 });
+    // The limiter creates its table asynchronously; with a callback a store closed before that settles gets no
+    // unhandled rejection, and a table that truly cannot be created fails the first consume instead.
+    return new RateLimiterSQLite(
+      { ...spec, storeClient: this.db.raw(), storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 },
+      () => undefined,
+    );
   }
 
   /** Close the shared SQLite handle, if any. Safe to call twice. */

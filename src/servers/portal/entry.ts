@@ -7,7 +7,6 @@ import FindMyWay, { type HTTPMethod, type Instance as RouterInstance } from 'fin
 import type { CorsHandler } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
 import { PROBLEM_TYPE, pathOf, type Responder } from './responder.js';
-import './express-types.js';
 
 /** Something the portal serves itself on its fast path (an endpoint method, a built-in route). */
 export interface RouteTarget {

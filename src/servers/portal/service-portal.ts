@@ -19,6 +19,8 @@ import { DEFAULTS, resolvePortalOptions, type CloseOptions, type EndpointConfig,
 import { Responder } from './responder.js';
 import { mountHealthRoutes, mountOpenApi } from './routes.js';
 import { closeStores, createStores, type PortalStores } from './stores.js';
+// The global express typing (req.identity, req.requestId) travels with the class users import.
+import './express-types.js';
 
 /**
  * A service: one node http server whose `endpoint()` routes run on a compiled gate pipeline, with an

@@ -4,7 +4,6 @@ export type {
   EventContext,
   EventErrorAck,
   EventHandler,
-  RealtimeHost,
   RealtimeServer,
   RealtimeSocket,
   RealtimeSocketData,
