@@ -19,7 +19,7 @@ interface Run {
 /** Run the real CLI as a child process. */
 function gatehouse(args: string[], cwd = ROOT): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 15_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 45_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -49,7 +49,8 @@ const VIOLATIONS = [
   "test/enforcer/fixtures/violations/nested/deep.ts:4:39 untyped-param parameter 'res' of function 'handler' has no explicit type",
 ];
 
-describe('gatehouse check (CLI)', () => {
+// Each case starts the CLI (and the TypeScript compiler) in a child process: slow on a loaded two-core machine.
+describe('gatehouse check (CLI)', { timeout: 90_000 }, () => {
   it('lists every violation of a project, sorted, as path:line:col rule message, and exits 1', async () => {
     const run = await gatehouse(['check', `${FIXTURES}/violations`]);
     expect(run.stdout).toBe(`${VIOLATIONS.join('\n')}\n`);
