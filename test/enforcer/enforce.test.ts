@@ -340,7 +340,7 @@ describe('enforce() modes', () => {
         execFile(
           process.execPath,
           ['--import', 'tsx', '--input-type=module', '-e', script],
-          { cwd: root, timeout: 15_000, env: { ...process.env, GATEHOUSE_ENFORCE: mode, GATEHOUSE_LOG_LEVEL: 'silent' } },
+          { cwd: root, timeout: 45_000, env: { ...process.env, GATEHOUSE_ENFORCE: mode, GATEHOUSE_LOG_LEVEL: 'silent' } },
           (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
         );
       });
