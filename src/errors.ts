@@ -65,6 +65,8 @@ export type RealtimeErrorCode =
   | 'ERR_GROUP_NAME'
   | 'ERR_AUTH_SUBJECT'
   | 'ERR_ORIGIN'
+  /** One identity already has `maxSocketsPerUser` sockets open. */
+  | 'ERR_SOCKET_LIMIT'
   | 'ERR_INTERNAL';
 
 /** Codes of lifecycle misuse or failure. */
