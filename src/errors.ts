@@ -18,7 +18,9 @@ export type AuthErrorCode =
   | 'ERR_AUTH_REVOKED'
   | 'ERR_AUTH_API_KEY'
   | 'ERR_AUTH_BASIC'
-  | 'ERR_AUTH_MASKED_TOKEN';
+  | 'ERR_AUTH_MASKED_TOKEN'
+  /** A masked-id reference token was presented as a credential. */
+  | 'ERR_AUTH_REFERENCE';
 
 /** Codes of the request path: parsing, validation, routing and the portal's own misuse errors. */
 export type PortalErrorCode =
@@ -63,6 +65,8 @@ export type RealtimeErrorCode =
   | 'ERR_GROUP_NAME'
   | 'ERR_AUTH_SUBJECT'
   | 'ERR_ORIGIN'
+  /** One identity already has `maxSocketsPerUser` sockets open. */
+  | 'ERR_SOCKET_LIMIT'
   | 'ERR_INTERNAL';
 
 /** Codes of lifecycle misuse or failure. */

@@ -4,6 +4,7 @@
  * and never rejects: every outcome is a value.
  */
 import type { Dispatcher } from 'undici';
+import { BLOCKED_CODE } from './address-policy.js';
 import type { HttpErrorCode } from './types.js';
 
 /** What one attempt produced (internal). */
@@ -36,6 +37,8 @@ function classify(err: unknown): { code: HttpErrorCode; message: string } {
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
   switch (code) {
+    case BLOCKED_CODE:
+      return { code: 'BLOCKED', message };
     case 'UND_ERR_INVALID_ARG':
     case 'ERR_INVALID_ARG_TYPE':
     case 'ERR_INVALID_ARG_VALUE':

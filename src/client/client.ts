@@ -12,7 +12,8 @@ import { runAttempt, type AttemptOutcome } from './attempt.js';
 import { backoffDelay } from '../backoff.js';
 import { parseRetryAfter } from './retry-after.js';
 import { CircuitBreakerRegistry, type CircuitState } from './circuit-breaker.js';
-import { checkOptions, DEFAULTS, resolveBackoff } from './config.js';
+import { checkOptions, DEFAULTS, hostMatcher, resolveBackoff } from './config.js';
+import { guardedLookup, isPrivateAddress } from './address-policy.js';
 import { InterceptorChain, Interceptors } from './interceptors.js';
 import { Redactor } from './redact.js';
 import { HttpResult, type Trace } from './result.js';
@@ -221,6 +222,9 @@ export class HttpClient {
   /** This client's own hooks (run after the global `Interceptors` unless `globalHooks: false`). */
   readonly interceptors: InterceptorChain;
   readonly #agent: Agent;
+  /** Connections for calls with `blockPrivateAddresses`: every address they connect to was checked. */
+  #guardedAgent: Agent | undefined;
+  readonly #agentOptions: { keepAliveTimeout: number; connections: number | null };
   readonly #breakers = new CircuitBreakerRegistry();
   readonly #logger: Logger | undefined;
   readonly #globalHooks: boolean;
@@ -245,11 +249,8 @@ export class HttpClient {
       this.#globalHooks = globalHooks ?? true;
     }
     this.#logger = options.logger;
-    this.#agent = new Agent({
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
-      connections: options.connections ?? null,
-      connect: { lookup: safeLookup as never },
-    });
+    this.#agentOptions = { keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs, connections: options.connections ?? null };
+    this.#agent = new Agent({ ...this.#agentOptions, connect: { lookup: safeLookup as never } });
   }
 
   #logOf(): Logger {
@@ -456,6 +457,17 @@ export class HttpClient {
     const signal = o.signal;
     const origin = target.origin;
     const events = st.trace.events;
+    const blockPrivate = o.blockPrivateAddresses ?? d.blockPrivateAddresses ?? false;
+    const allowHosts = o.allowHosts ?? d.allowHosts;
+    if (blockPrivate || allowHosts !== undefined) {
+      const refused = this.#refusal(origin, blockPrivate, allowHosts);
+      if (refused !== null) {
+        st.error = { code: 'BLOCKED', message: refused };
+        events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'giveup', message: `BLOCKED: ${refused}` });
+        return;
+      }
+    }
+    const agent = blockPrivate ? this.#guarded() : this.#agent;
 
     for (;;) {
       if (threshold !== 0 && !this.#breakers.allow(origin, cooldownMs)) {
@@ -477,7 +489,7 @@ export class HttpClient {
       st.attempts++;
       const clipped = remaining < timeoutMs;
       events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'request' });
-      const out: AttemptOutcome = await runAttempt(this.#agent, {
+      const out: AttemptOutcome = await runAttempt(agent, {
         origin,
         path: target.path,
         method,
@@ -702,6 +714,30 @@ export class HttpClient {
     }
   }
 
+  /** Why the address policy refuses `origin` before anything is resolved (host list, numeric private hosts), or null. */
+  #refusal(origin: string, blockPrivate: boolean, allowHosts: readonly string[] | undefined): string | null {
+    let host: string;
+    try {
+      host = new URL(origin).hostname;
+    } catch {
+      return `cannot read the host of ${origin}`;
+    }
+    if (allowHosts !== undefined) {
+      const matcher = hostMatcher(allowHosts);
+      if (typeof matcher === 'string') return matcher;
+      if (!matcher(host)) return `host ${host} is not in allowHosts`;
+    }
+    // Node connects to a numeric host without a lookup: check it here (the URL parser already turned 2130706433,
+    // 0x7f.1 and friends into dotted form).
+    if (blockPrivate && isPrivateAddress(host)) return `blocked by blockPrivateAddresses: ${host} is a private address`;
+    return null;
+  }
+
+  #guarded(): Agent {
+    this.#guardedAgent ??= new Agent({ ...this.#agentOptions, connect: { lookup: guardedLookup(safeLookup) as never } });
+    return this.#guardedAgent;
+  }
+
   /** Close every circuit (e.g. after maintenance). */
   resetCircuits(): void {
     this.#breakers.reset();
@@ -709,7 +745,10 @@ export class HttpClient {
 
   /** Release the connection pool; waits for in-flight requests. Safe to call twice; later calls resolve `BAD_REQUEST`. */
   close(): Promise<void> {
-    this.#closing ??= this.#agent.close().catch(() => undefined);
+    this.#closing ??= Promise.all([this.#agent.close(), this.#guardedAgent?.close()]).then(
+      () => undefined,
+      () => undefined,
+    );
     return this.#closing;
   }
 }

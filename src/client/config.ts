@@ -3,6 +3,7 @@
  */
 import { backoffProblem, resolveBackoff as resolveBackoffLayers, type ResolvedBackoff } from '../backoff.js';
 import { GatehouseError } from '../errors.js';
+import { compileAllowHosts, type HostMatcher } from './address-policy.js';
 import type { BackoffOptions, CircuitBreakerOptions, RequestDefaults } from './types.js';
 
 export type { ResolvedBackoff };
@@ -76,6 +77,12 @@ export function checkOptions(o: RequestDefaults & { connections?: number; keepAl
   if (o.responseType !== undefined && !['auto', 'json', 'text', 'bytes'].includes(o.responseType)) {
     return `responseType must be 'auto', 'json', 'text' or 'bytes' (got ${String(o.responseType)})`;
   }
+  if (o.blockPrivateAddresses !== undefined && typeof o.blockPrivateAddresses !== 'boolean') return `blockPrivateAddresses must be a boolean (got ${String(o.blockPrivateAddresses)})`;
+  if (o.allowHosts !== undefined) {
+    if (!Array.isArray(o.allowHosts)) return 'allowHosts must be an array of host names';
+    const matcher = hostMatcher(o.allowHosts);
+    if (typeof matcher === 'string') return matcher;
+  }
   const backoff = backoffProblem(o.backoff, 'backoff');
   if (backoff !== null) return backoff;
   const cb = o.circuitBreaker;
@@ -86,4 +93,13 @@ export function checkOptions(o: RequestDefaults & { connections?: number; keepAl
     }
   }
   return null;
+}
+
+const matchers = new WeakMap<readonly string[], HostMatcher | string>();
+
+/** The compiled `allowHosts` list (cached per array), or a message naming a bad entry. */
+export function hostMatcher(list: readonly string[]): HostMatcher | string {
+  let m = matchers.get(list);
+  if (m === undefined) matchers.set(list, (m = compileAllowHosts(list)));
+  return m;
 }

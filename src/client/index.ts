@@ -12,6 +12,7 @@ export type { CircuitState } from './circuit-breaker.js';
 export { backoffDelay } from '../backoff.js';
 export type { BackoffJitter } from '../backoff.js';
 export { parseRetryAfter } from './retry-after.js';
+export { isPrivateAddress } from './address-policy.js';
 export type {
   AuthToken,
   AuthType,

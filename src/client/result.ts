@@ -27,7 +27,8 @@ export type HttpErrorCode =
   | 'ABORTED'
   | 'INVALID_RESPONSE'
   | 'CIRCUIT_OPEN'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  | 'BLOCKED';
 
 /** The error of a failed result (contract: `{ code, message }`). */
 export interface HttpErrorInfo {

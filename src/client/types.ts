@@ -72,6 +72,14 @@ export interface RequestDefaults {
   responseType?: ResponseType;
   /** Per-origin circuit breaker, or `false` to disable it. @defaultValue `{ threshold: 5, cooldownMs: 30000 }` */
   circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Refuse loopback, private, link-local, unique-local, unspecified and IPv4-mapped forms of them, checked on the
+   * resolved address of every connection (numeric hosts included), resolving `BLOCKED` with nothing sent. Turn it
+   * on for any URL a user supplies. @defaultValue false
+   */
+  blockPrivateAddresses?: boolean;
+  /** Host names requests may go to: exact names and `*.example.com` wildcards (subdomains); others resolve `BLOCKED`. @defaultValue any host */
+  allowHosts?: readonly string[];
 }
 
 /** Options of `createClient`: request defaults plus connection settings. */

@@ -1,33 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import sjson from 'secure-json-parse';
 import { HttpError } from './http-error.js';
+import { FORBIDDEN_KEYS, parseJsonSafe } from './pipeline/index.js';
 
-/** Keys that never reach a handler: they are the doors to prototype pollution. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/**
- * Parse JSON text so that `__proto__`, `constructor` and `prototype` keys are removed at every depth.
- * secure-json-parse handles `__proto__` and `constructor.prototype`; the extra pass (only when the text
- * mentions one of the names) removes the remaining keys the contract forbids.
- */
-export function parseJsonSafe(text: string): unknown {
-  const value: unknown = sjson.parse(text, null, { protoAction: 'remove', constructorAction: 'remove' });
-  if (text.includes('constructor') || text.includes('prototype')) stripForbidden(value, 0);
-  return value;
-}
-
-function stripForbidden(value: unknown, depth: number): void {
-  if (value === null || typeof value !== 'object' || depth > 256) return;
-  if (Array.isArray(value)) {
-    for (const item of value) stripForbidden(item, depth + 1);
-    return;
-  }
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (FORBIDDEN_KEYS.has(key)) delete record[key];
-    else stripForbidden(record[key], depth + 1);
-  }
-}
+export { parseJsonSafe };
 
 /** Copy a parsed query or form object into a null-prototype object without forbidden keys. */
 export function sanitizeRecord(source: Record<string, unknown>): Record<string, unknown> {

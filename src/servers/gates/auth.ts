@@ -1,7 +1,7 @@
 import type { GateCall, GateStep, Identity } from '../pipeline/index.js';
 import type { ApiKeyRegistry } from './api-keys.js';
 import { AuthError, GateConfigError } from './errors.js';
-import type { TokenService } from './tokens.js';
+import { isReference, referenceRefused, type TokenService } from './tokens.js';
 import type { AuthMode } from './types.js';
 
 /** Result of the configured basic-auth check: the user's id and scopes, or null to refuse. */
@@ -46,10 +46,11 @@ function bearer(call: GateCall, value: string, s: AuthServices): void | Promise<
   }
   call.token = value;
   if (known) {
+    if (isReference(known)) rechallenge(referenceRefused());
     call.identity = known;
     return;
   }
-  return s.tokens.verify(value).then((identity) => {
+  return s.tokens.verifyAccess(value).then((identity) => {
     call.identity = identity;
   }, rechallenge);
 }

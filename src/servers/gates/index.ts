@@ -125,6 +125,6 @@ export function compileGate(gate: GateConfig, services: GateServices, route: str
   return {
     guards,
     inbound: maskKey ? [unmaskStep(maskKey, services.tokens)] : [],
-    outbound: maskKey ? [maskStep(maskKey, services.tokens)] : [],
+    outbound: maskKey ? [maskStep(maskKey, services.tokens, mode === 'none' ? 'credential' : 'reference')] : [],
   };
 }

@@ -67,7 +67,18 @@ interface CachedIdentity {
   key: string;
 }
 
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scopes']);
+/** Claim that marks a masked-id reference token (see {@link TokenService.issueReference}). */
+const REFERENCE_CLAIM = 'gh_ref';
+const REFERENCE_TYP = 'gatehouse-ref+jwt';
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scopes', REFERENCE_CLAIM]);
+
+/**
+ * Whether an identity came from a masked-id reference token rather than an access token. References name a
+ * subject for the gate that unmasks them; they are never credentials.
+ */
+export function isReference(identity: Identity): boolean {
+  return identity.claims?.[REFERENCE_CLAIM] === true;
+}
 const SECRET_FILE = 'gatehouse-secret.key';
 const MAX_TOKEN_LENGTH = 8192;
 
@@ -158,6 +169,33 @@ export class TokenService {
   }
 
   /**
+   * Issue an opaque reference to a subject: a signed token of its own type (`typ: gatehouse-ref+jwt`, claim
+   * `gh_ref`) with no scopes. The bearer gate and the socket handshake refuse it; only a gate whose
+   * `payloadAuthTokenKey` unmasks it turns it back into the id.
+   */
+  async issueReference(sub: string): Promise<string> {
+    if (typeof sub !== 'string' || sub.length === 0) throw new GateConfigError('tokens.issueReference: sub must be a non-empty string');
+    if (!this.signing) throw new GateConfigError('tokens.issueReference: no signing key configured (set auth.signingKey with jwks)');
+    const { key, alg, kid } = await this.signing;
+    const jwt = new SignJWT({ [REFERENCE_CLAIM]: true, scopes: [] } as JWTPayload)
+      .setProtectedHeader(kid ? { alg, kid, typ: REFERENCE_TYP } : { alg, typ: REFERENCE_TYP })
+      .setSubject(sub)
+      .setIssuedAt()
+      .setJti(randomUUID())
+      .setExpirationTime(toDuration(this.ttl));
+    if (this.options.issuer) jwt.setIssuer(this.options.issuer);
+    if (this.options.audience) jwt.setAudience([...toArray(this.options.audience)]);
+    return jwt.sign(key);
+  }
+
+  /** Verify an access token for use as a credential: like {@link verify}, but a masked-id reference is refused with 401. */
+  async verifyAccess(token: string): Promise<Identity> {
+    const identity = await this.verify(token);
+    if (isReference(identity)) throw referenceRefused();
+    return identity;
+  }
+
+  /**
    * The identity of a token verified earlier and still valid, synchronously, or `undefined` when it must be
    * verified (again). Throws {@link AuthError} for a revoked token.
    */
@@ -193,7 +231,9 @@ export class TokenService {
     }
     const key = typeof payload.jti === 'string' ? payload.jti : hash;
     if (this.revocations.has(key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
-    const identity: Identity = { id: String(payload.sub), scopes: scopesOf(payload), via: 'bearer', claims: payload as Record<string, unknown> };
+    const reference = payload[REFERENCE_CLAIM] === true;
+    // A reference never grants scopes, whatever else it claims.
+    const identity: Identity = { id: String(payload.sub), scopes: reference ? [] : scopesOf(payload), via: 'bearer', claims: payload as Record<string, unknown> };
     this.remember(hash, { identity, key, until: ((payload.exp ?? 0) + this.toleranceSec) * 1000 });
     return identity;
   }
@@ -228,6 +268,11 @@ export class TokenService {
     }
     this.cache.set(hash, entry);
   }
+}
+
+/** The error for a masked-id reference presented as a credential. */
+export function referenceRefused(): AuthError {
+  return new AuthError('A masked id reference is not a credential', { code: 'ERR_AUTH_REFERENCE' });
 }
 
 function toDuration(ttl: string | number): string {

@@ -15,7 +15,7 @@ export interface PipelineSpec {
   input?: ZodType;
   /** Transport step that runs the handler and sets `call.result`. */
   invoke?: GateStep;
-  /** Steps that rewrite the result before output validation (token masking). */
+  /** Steps that rewrite the result after output validation (token masking: the schema sees raw ids, scopes come only from the validated result). */
   outbound?: readonly GateStep[];
   /** Output schema, checked before anything is sent. */
   output?: ZodType;
@@ -56,6 +56,7 @@ function outputStep(schema: ZodType, onMismatch: PipelineSpec['onOutputMismatch'
     }
     // The parsed value drops keys the schema does not declare, so extra fields never leak.
     call.result = r.value;
+    call.resultValidated = true;
   };
   return (call) => {
     const r = validate(schema, call.result);
@@ -78,8 +79,8 @@ export function compilePipeline(spec: PipelineSpec): Pipeline {
   if (spec.inbound) steps.push(...spec.inbound);
   steps.push(spec.input ? inputStep(spec.input) : passPayload);
   if (spec.invoke) steps.push(spec.invoke);
-  if (spec.invoke && spec.outbound) steps.push(...spec.outbound);
   if (spec.invoke && spec.output) steps.push(outputStep(spec.output, spec.onOutputMismatch));
+  if (spec.invoke && spec.outbound) steps.push(...spec.outbound);
   const list = Object.freeze(steps);
   const count = list.length;
   return async (call) => {

@@ -4,3 +4,4 @@ export { compileCoercer } from './coerce.js';
 export { validate, toFieldIssues } from './validate.js';
 export type { Validation } from './validate.js';
 export type { GateCall, GateStep, Identity, SchemaInput, SchemaOutput, Transport } from './types.js';
+export { FORBIDDEN_KEYS, parseJsonSafe, stripForbiddenKeys } from './forbidden-keys.js';

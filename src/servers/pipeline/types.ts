@@ -39,6 +39,8 @@ export interface GateCall {
   input: unknown;
   /** The handler's result, on its way out. */
   result: unknown;
+  /** Set once the output schema has produced `result` (masking takes scopes only from a validated result). */
+  resultValidated?: boolean;
   /** Set a response header (HTTP); a no-op for sockets. */
   setHeader(name: string, value: string): void;
 }

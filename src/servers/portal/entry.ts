@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Express, Request, Response } from 'express';
@@ -28,12 +29,50 @@ export class RequestEntry {
   private draining = false;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Open connections per client address, for `maxConnectionsPerIp`. */
+  private readonly connections = new Map<string, number>();
+  /** The security headers as raw `Name: value\r\n` lines, for answers written straight to a socket. */
+  private readonly rawHeaders: string;
 
   constructor(
     private readonly responder: Responder,
     private readonly app: Express,
     private readonly cors: CorsHandler | undefined,
-  ) {}
+    /** How long a request's body may take once its headers arrived, in ms (0: only node's own request timeout). */
+    private readonly bodyTimeoutMs = 0,
+  ) {
+    let raw = '';
+    const recorder = {
+      setHeader(name: string, value: string): void {
+        if (name.toLowerCase() !== 'x-request-id') raw += `${name}: ${value}\r\n`;
+      },
+    };
+    responder.applyHeaders(recorder as unknown as ServerResponse, '');
+    this.rawHeaders = raw;
+  }
+
+  /**
+   * A `connection` listener that closes a client's connection at once when its address already holds `max`
+   * open ones. Keyed on the socket's address: behind a proxy, the proxy's own connection cap is what applies.
+   */
+  connectionCap(max: number): (socket: Socket) => void {
+    const counts = this.connections;
+    return (socket) => {
+      const ip = socket.remoteAddress;
+      if (ip === undefined) return;
+      const n = (counts.get(ip) ?? 0) + 1;
+      if (n > max) {
+        socket.destroy();
+        return;
+      }
+      counts.set(ip, n);
+      socket.once('close', () => {
+        const left = (counts.get(ip) ?? 1) - 1;
+        if (left <= 0) counts.delete(ip);
+        else counts.set(ip, left);
+      });
+    };
+  }
 
   /** Serve `target` for `method path` on the fast path. */
   addRoute(method: HTTPMethod, path: string, target: RouteTarget): void {
@@ -64,7 +103,15 @@ export class RequestEntry {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     if (this.draining) res.shouldKeepAlive = false;
-    if (this.cors && !this.cors(req, res)) return; // a preflight was answered
+    if (this.bodyTimeoutMs > 0 && !req.complete) {
+      const length = req.headers['content-length'];
+      if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) this.armBodyTimer(req, res, requestId);
+    }
+    if (this.cors) {
+      // A preflight is answered inside the CORS gate: give it the request id and security headers first.
+      if (req.method === 'OPTIONS') this.responder.applyHeaders(res, requestId);
+      if (!this.cors(req, res)) return;
+    }
 
     const match = this.router.find(req.method as HTTPMethod, req.url ?? '/');
     if (match) {
@@ -75,6 +122,27 @@ export class RequestEntry {
     this.responder.applyHeaders(res, requestId);
     this.fallThrough(req, res, requestId);
   };
+
+  /**
+   * The body must arrive within `bodyTimeoutMs` of the headers: else 408 and the connection closed. A body that
+   * arrived in full (read or not) or a response already sent disarms it.
+   */
+  private armBodyTimer(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    const timer = setTimeout(() => {
+      if (req.complete || res.writableEnded) return;
+      const socket = req.socket;
+      if (res.headersSent) {
+        socket.destroy();
+        return;
+      }
+      res.shouldKeepAlive = false;
+      res.once('finish', () => socket.destroy());
+      this.responder.sendError(req, res, new HttpError(408, 'The request body took too long to arrive', { code: 'ERR_REQUEST_TIMEOUT' }), requestId, 0, null);
+    }, this.bodyTimeoutMs);
+    const disarm = (): void => clearTimeout(timer);
+    req.once('end', disarm);
+    res.once('close', disarm);
+  }
 
   /** Anything no endpoint matched goes to the express app; what it does not handle becomes a 404/405 problem. */
   private fallThrough(req: IncomingMessage, res: ServerResponse, requestId: string): void {
@@ -109,7 +177,9 @@ export class RequestEntry {
 
   /** Requests node could not parse (oversized headers, bad framing) still get a problem body, never a handler. */
   readonly onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
-    if (!socket.writable) {
+    // A response already on its way (headers sent) cannot be followed by another one: cut the connection.
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;
     }
@@ -121,7 +191,9 @@ export class RequestEntry {
           : [400, 'ERR_BAD_REQUEST', 'The request could not be parsed'];
     const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail, code });
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nX-Request-Id: ${randomUUID()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
+    // A client that never reads the answer must not keep the socket: end() waits for the write to drain.
+    setTimeout(() => socket.destroy(), 1000).unref();
   };
 }

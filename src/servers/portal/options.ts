@@ -45,6 +45,12 @@ export interface PortalOptions {
   openapi?: OpenApiOptions | false;
   /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
   keepAliveTimeoutMs?: number;
+  /** How long a client may take to send a request's headers, in ms; then it is answered 408 and the socket closed. @defaultValue 10000 */
+  headersTimeoutMs?: number;
+  /** How long a client may take to send a request's body once its headers arrived, in ms; then 408 and close. @defaultValue 10000 */
+  bodyTimeoutMs?: number;
+  /** Most open connections one client address may hold; more are closed at once. 0 turns the cap off. @defaultValue 256 */
+  maxConnectionsPerIp?: number;
   /**
    * Registration rule for endpoint and event handlers: `strict` refuses one without a description or an input
    * schema, `warn` logs it once, `off` skips the check. @defaultValue `GATEHOUSE_ENFORCE` / `enforce.configure()` when set, else 'warn'
@@ -128,6 +134,9 @@ export const DEFAULTS = {
   bodyLimit: '100kb',
   requestLog: true,
   keepAliveTimeoutMs: 5000,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 10_000,
+  maxConnectionsPerIp: 256,
   trustProxy: false,
   runPort: 3000,
   runHost: '127.0.0.1',
@@ -143,6 +152,9 @@ export interface ResolvedPortalOptions {
   bodyLimit: number;
   requestLog: boolean;
   keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxConnectionsPerIp: number;
   trustProxy: TrustProxy;
   securityHeaders: HelmetOptions | false;
   openapi: OpenApiOptions | false;
@@ -168,6 +180,9 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     bodyLimit,
     requestLog: options.requestLog ?? DEFAULTS.requestLog,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
+    headersTimeoutMs: positiveMs('headersTimeoutMs', options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs),
+    bodyTimeoutMs: positiveMs('bodyTimeoutMs', options.bodyTimeoutMs ?? DEFAULTS.bodyTimeoutMs),
+    maxConnectionsPerIp: connectionCap(options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp),
     trustProxy: options.trustProxy ?? DEFAULTS.trustProxy,
     securityHeaders: options.securityHeaders ?? {},
     openapi: options.openapi ?? {},
@@ -179,4 +194,14 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     cors: options.cors,
     rateLimitStore: options.rateLimitStore ?? 'memory',
   };
+}
+
+function positiveMs(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new GatehouseError(`${name}: expected a positive whole number of ms, got ${String(value)}`, { code: 'ERR_OPTIONS' });
+  return value;
+}
+
+function connectionCap(value: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new GatehouseError(`maxConnectionsPerIp: expected a whole number >= 0, got ${String(value)}`, { code: 'ERR_OPTIONS' });
+  return value;
 }

@@ -116,9 +116,20 @@ export class ServicePortal {
     this.app.disable('x-powered-by');
     // The same trust function: `req.ip` in express routes is the address the gates see.
     this.app.set('trust proxy', trust);
-    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors);
-    this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs }, this.entry.onRequest);
+    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors, options.bodyTimeoutMs);
+    this.server = createServer(
+      {
+        keepAliveTimeout: options.keepAliveTimeoutMs,
+        // Node measures both from the request's start; the body's budget starts where the headers' ends.
+        headersTimeout: options.headersTimeoutMs,
+        requestTimeout: options.headersTimeoutMs + options.bodyTimeoutMs,
+        // Node checks these timers on an interval (30 s by default): check often enough to answer close to the limit.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.bodyTimeoutMs) / 4))),
+      },
+      this.entry.onRequest,
+    );
     this.server.on('clientError', this.entry.onClientError);
+    if (options.maxConnectionsPerIp > 0) this.server.on('connection', this.entry.connectionCap(options.maxConnectionsPerIp));
     if (options.websocket) {
       this.realtimeServer = new Realtime(
         {

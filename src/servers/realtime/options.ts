@@ -23,6 +23,13 @@ export interface RealtimeOptions {
   maxHttpBufferSize?: number | string;
   /** Events one socket may send per second; more are answered with `ERR_RATE_LIMITED` and not handled. @defaultValue 50 */
   eventsPerSecond?: number;
+  /**
+   * Events all sockets of one identity may send per second together (anonymous sockets: all of one client
+   * address), so opening more sockets buys no more events; more are answered with `ERR_RATE_LIMITED`. @defaultValue 100
+   */
+  eventsPerSecondPerUser?: number;
+  /** Sockets one identity may have open at once; more are refused at the handshake with `ERR_SOCKET_LIMIT`. @defaultValue 20 */
+  maxSocketsPerUser?: number;
   /** Consecutive seconds with rate-limited events after which the socket is disconnected. @defaultValue 5 */
   rateLimitDisconnectAfterSec?: number;
   /** Groups one socket may be in at once; `joinGroup` beyond it fails with `ERR_GROUP_LIMIT`. @defaultValue 100 */
@@ -51,6 +58,8 @@ export interface ResolvedRealtimeOptions {
   allowAnonymous: boolean;
   maxHttpBufferSize: number;
   eventsPerSecond: number;
+  eventsPerSecondPerUser: number;
+  maxSocketsPerUser: number;
   rateLimitDisconnectAfterSec: number;
   maxGroupsPerSocket: number;
   origins: ReadonlySet<string> | undefined;
@@ -66,6 +75,8 @@ const DEFAULTS = {
   allowAnonymous: false,
   maxHttpBufferSize: 1_000_000,
   eventsPerSecond: 50,
+  eventsPerSecondPerUser: 100,
+  maxSocketsPerUser: 20,
   rateLimitDisconnectAfterSec: 5,
   maxGroupsPerSocket: 100,
   transports: ['polling', 'websocket'],
@@ -100,6 +111,8 @@ export function resolveRealtimeOptions(options: RealtimeOptions, corsOrigins: re
     allowAnonymous: options.allowAnonymous ?? DEFAULTS.allowAnonymous,
     maxHttpBufferSize: bytes,
     eventsPerSecond: positiveInt('eventsPerSecond', options.eventsPerSecond ?? DEFAULTS.eventsPerSecond),
+    eventsPerSecondPerUser: positiveInt('eventsPerSecondPerUser', options.eventsPerSecondPerUser ?? DEFAULTS.eventsPerSecondPerUser),
+    maxSocketsPerUser: positiveInt('maxSocketsPerUser', options.maxSocketsPerUser ?? DEFAULTS.maxSocketsPerUser),
     rateLimitDisconnectAfterSec: positiveInt('rateLimitDisconnectAfterSec', options.rateLimitDisconnectAfterSec ?? DEFAULTS.rateLimitDisconnectAfterSec),
     maxGroupsPerSocket: positiveInt('maxGroupsPerSocket', options.maxGroupsPerSocket ?? DEFAULTS.maxGroupsPerSocket),
     origins,

@@ -6,7 +6,7 @@ import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, authStep, compileGate, type GateConfig, type GateServices } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
-import { compilePipeline, type GateCall, type GateStep, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from '../pipeline/index.js';
+import { compilePipeline, stripForbiddenKeys, type GateCall, type GateStep, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from '../pipeline/index.js';
 import { RealtimeError } from './errors.js';
 import { resolveRealtimeOptions, type RealtimeOptions, type ResolvedRealtimeOptions } from './options.js';
 
@@ -88,6 +88,21 @@ interface SocketState {
   abusiveWindows: number;
   windowRejected: boolean;
   seq: number;
+  /** The event budget shared by every socket of this identity (or client address, when anonymous). */
+  budget: SharedBudget | undefined;
+}
+
+/** One identity's (or anonymous address's) event budget, shared across its sockets. */
+interface SharedBudget {
+  readonly key: string;
+  windowStart: number;
+  windowCount: number;
+  /** Connected sockets holding this budget. */
+  sockets: number;
+}
+
+function budgetKey(identity: Identity | null, ip: string): string {
+  return identity ? `${identity.via}:${identity.id}` : `ip:${ip}`;
 }
 
 interface EventEntry {
@@ -192,6 +207,8 @@ export class Realtime {
   private readonly host: RealtimeHost;
   private readonly events = new Map<string, EventEntry>();
   private readonly states = new Map<string, SocketState>();
+  /** Event budgets per identity (or anonymous address), while it has sockets. */
+  private readonly budgets = new Map<string, SharedBudget>();
   /** Sockets that passed the handshake but have not connected yet (a WeakMap, so an abandoned one leaks nothing). */
   private readonly pending = new WeakMap<RealtimeSocket, SocketState>();
   private readonly byRevocationKey = new Map<string, Set<SocketState>>();
@@ -452,6 +469,7 @@ export class Realtime {
       abusiveWindows: 0,
       windowRejected: false,
       seq: 0,
+      budget: undefined,
     };
     if (token === undefined && apiKey === undefined) {
       if (!this.options.allowAnonymous) throw new AuthError('A token is required: connect with auth: { token }', { code: 'ERR_AUTH_MISSING' });
@@ -460,6 +478,9 @@ export class Realtime {
       // Service clients may connect with an API key instead of a token (no expiry, no revocation).
       await this.authenticate(call);
       socket.data.identity = call.identity;
+      if (call.identity && (this.budgets.get(budgetKey(call.identity, ip))?.sockets ?? 0) >= this.options.maxSocketsPerUser) {
+        throw new RealtimeError(`At most ${this.options.maxSocketsPerUser} sockets per user`, { code: 'ERR_SOCKET_LIMIT', status: 429 });
+      }
       if (token !== undefined) {
         const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
         state.token = token;
@@ -490,8 +511,19 @@ export class Realtime {
       socket.disconnect(true);
       return;
     }
-    this.states.set(socket.id, state);
     const identity = socket.data.identity;
+    const key = budgetKey(identity, state.ip);
+    let budget = this.budgets.get(key);
+    // Handshakes of one user can race past the handshake check: the count taken here is the one that holds.
+    if (identity && budget && budget.sockets >= this.options.maxSocketsPerUser) {
+      socket.emit(DISCONNECT_NOTICE, { code: 'ERR_SOCKET_LIMIT', message: `At most ${this.options.maxSocketsPerUser} sockets per user` });
+      socket.disconnect(true);
+      return;
+    }
+    if (!budget) this.budgets.set(key, (budget = { key, windowStart: 0, windowCount: 0, sockets: 0 }));
+    budget.sockets++;
+    state.budget = budget;
+    this.states.set(socket.id, state);
     if (identity) void socket.join(USER_PREFIX + identity.id);
     if (state.revocationKey !== undefined) {
       // Revoked between verification and now: drop it at once.
@@ -534,6 +566,11 @@ export class Realtime {
   private forget(state: SocketState): void {
     this.untrack(state);
     this.states.delete(state.socket.id);
+    const budget = state.budget;
+    if (budget) {
+      state.budget = undefined; // forget runs on kick and again on disconnect: release once
+      if (--budget.sockets <= 0 && this.budgets.get(budget.key) === budget) this.budgets.delete(budget.key);
+    }
   }
 
   /** Index the socket under its token's revocation key and arm its expiry timer. */
@@ -566,6 +603,9 @@ export class Realtime {
       ack?.(errorAck('ERR_RATE_LIMITED', `Too many events: at most ${this.options.eventsPerSecond} per second`, 1));
       return;
     }
+    // Every argument, before any listener (ours or one attached through portal.io) sees it.
+    const argEnd = ack ? packet.length - 1 : packet.length;
+    for (let i = 1; i < argEnd; i++) stripForbiddenKeys(packet[i]);
     if (name === REFRESH_EVENT) {
       this.refresh(state, packet.length > (ack ? 2 : 1) ? packet[1] : undefined).then(
         (result) => ack?.(result),
@@ -610,7 +650,7 @@ export class Realtime {
   private async refresh(state: SocketState, payload: unknown): Promise<{ ok: true; expiresAtMs: number }> {
     const token = payload !== null && typeof payload === 'object' ? (payload as { token?: unknown }).token : undefined;
     if (typeof token !== 'string' || token.length === 0) throw new AuthError(`${REFRESH_EVENT} needs { token }`, { code: 'ERR_AUTH_MISSING' });
-    const identity = await this.gates.tokens.verify(token);
+    const identity = await this.gates.tokens.verifyAccess(token);
     const current = state.socket.data.identity;
     if (current && (current.via !== 'bearer' || current.id !== identity.id)) {
       throw new RealtimeError('The new token must belong to the same user', { code: 'ERR_AUTH_SUBJECT', status: 403 });
@@ -637,7 +677,7 @@ export class Realtime {
       state.windowCount = 0;
       state.windowRejected = false;
     }
-    if (++state.windowCount <= this.options.eventsPerSecond) return true;
+    if (++state.windowCount <= this.options.eventsPerSecond && this.withinSharedBudget(state.budget, now)) return true;
     if (!state.windowRejected) {
       state.windowRejected = true;
       state.abusiveWindows++;
@@ -647,6 +687,16 @@ export class Realtime {
       }
     }
     return false;
+  }
+
+  /** The identity's budget across its sockets, in the same fixed one-second windows. */
+  private withinSharedBudget(budget: SharedBudget | undefined, now: number): boolean {
+    if (!budget) return true;
+    if (now - budget.windowStart >= 1000) {
+      budget.windowStart = now;
+      budget.windowCount = 0;
+    }
+    return ++budget.windowCount <= this.options.eventsPerSecondPerUser;
   }
 
   private toErrorAck(err: unknown, call: SocketCall): EventErrorAck {
