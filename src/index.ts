@@ -167,7 +167,7 @@ export type {
 } from './buffers/index.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
-export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, sendRequest } from './client/index.js';
+export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, isPrivateAddress, sendRequest } from './client/index.js';
 export type {
   AuthToken,
   AuthType,
