@@ -142,6 +142,13 @@ export type CryptoErrorCode = 'ERR_FERNET_INVALID' | 'ERR_FERNET_KEY' | 'ERR_FER
  */
 export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSED' | 'ERR_EXECUTOR_ABORTED';
 
+/**
+ * Codes of the fleet's Redis connections (the `redis` option):
+ * - `ERR_REDIS_OPTIONS`: the `redis` option is not a URL, `{ url, keyPrefix }` or an ioredis client (names the field).
+ * - `ERR_REDIS_UNAVAILABLE`: Redis did not answer in time; the caller falls back to its last known state.
+ */
+export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
+
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
 export type GatehouseErrorCode =
   | AuthErrorCode
@@ -156,7 +163,8 @@ export type GatehouseErrorCode =
   | EnforcementErrorCode
   | ClientErrorCode
   | CryptoErrorCode
-  | BackgroundErrorCode;
+  | BackgroundErrorCode
+  | RedisErrorCode;
 
 /** One field-level problem in an input, as listed in a problem response's `errors`. */
 export interface FieldIssue {

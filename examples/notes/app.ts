@@ -16,6 +16,11 @@ export interface NotesAppOptions {
   webhookUrl?: string;
   /** Where digest emails are POSTed (an email relay); none: they are written to the outbox table. */
   mailRelayUrl?: string;
+  /**
+   * Join a fleet on this Redis (`REDIS_URL`): instances named `notes` share rate limits, revocations, the
+   * lifecycle and socket delivery. Notes themselves stay in each instance's SQLite file. @defaultValue none
+   */
+  redis?: string;
   /** Extra portal options (tests pass `requestLog: false`). */
   portal?: PortalOptions;
 }
@@ -63,8 +68,9 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     dataDir,
     auth: { secret: options.secret, accessTtl: '1h' },
     websocket: true,
-    // The state lives in dataDir: `npx gatehouse lifecycle set MAINTENANCE --data-dir ./data` flips every process.
-    lifecycle: { source: 'sqlite' },
+    // Alone, the state lives in dataDir: `npx gatehouse lifecycle set MAINTENANCE --data-dir ./data` flips every
+    // process on the host. In a fleet it lives in Redis: `... --redis $REDIS_URL --name notes` flips every instance.
+    ...(options.redis ? { redis: options.redis } : { lifecycle: { source: 'sqlite' as const } }),
     ...options.portal,
   });
   const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES });

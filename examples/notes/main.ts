@@ -1,4 +1,5 @@
 // `npm start`: the notes service on PORT (default 3000), SQLite under ./data, nothing else to install.
+// With REDIS_URL set it joins the `notes` fleet on that Redis (see the README's Fleet section).
 import { createNotesApp } from './app.js';
 
 const app = createNotesApp({
@@ -6,6 +7,7 @@ const app = createNotesApp({
   secret: process.env.GATEHOUSE_SECRET,
   webhookUrl: process.env.NOTES_WEBHOOK_URL,
   mailRelayUrl: process.env.MAIL_RELAY_URL,
+  redis: process.env.REDIS_URL || undefined,
 });
 // run() drains on SIGTERM/SIGINT: /ready drops to 503, in-flight requests finish, then the task buffer, the
 // sockets and the database close (the buffer is registered with portal.onClose in app.ts).

@@ -1,19 +1,23 @@
 import { parseCliArgs, type CliIO, type CliOption } from '../cli-args.js';
-import { SqliteSource } from './sources.js';
+import { SqliteSource, type LifecycleSource } from './sources.js';
 import { LIFECYCLE_STATES, validateRecord, type LifecycleState } from './states.js';
 
 /** Where the lifecycle command writes: the CLI's own `CliIO`. */
 export type LifecycleCliIO = CliIO;
 
 const USAGE = `Usage:
-  gatehouse lifecycle status [--data-dir DIR] [--json]
-  gatehouse lifecycle set STATE [--message TEXT] [--retry-after SECONDS] [--data-dir DIR]
+  gatehouse lifecycle status [--data-dir DIR | --redis URL --name NAME] [--json]
+  gatehouse lifecycle set STATE [--message TEXT] [--retry-after SECONDS] [--data-dir DIR | --redis URL --name NAME]
 
 STATE is one of ${LIFECYCLE_STATES.join(', ')}. Writes the SQLite store (gatehouse-lifecycle.db) that every portal
-using lifecycle source 'sqlite' with the same dataDir follows within a second. --data-dir defaults to ./data.`;
+using lifecycle source 'sqlite' with the same dataDir follows within a second. --data-dir defaults to ./data.
+With --redis, writes the fleet's key instead (gatehouse:NAME:lifecycle): every portal with that name and Redis
+gates within a second. --name defaults to 'gatehouse' (the portal's default name).`;
 
 const OPTIONS = {
   'data-dir': { type: 'string' },
+  redis: { type: 'string' },
+  name: { type: 'string' },
   message: { type: 'string' },
   'retry-after': { type: 'string' },
   json: { type: 'boolean' },
@@ -34,11 +38,24 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
   }
   const [action, stateArg, ...extra] = parsed.positionals;
   const dataDir = flags['data-dir'] || './data';
+  const name = flags.name || 'gatehouse';
+  const redisUrl = flags.redis;
+  if (redisUrl !== undefined) {
+    if (flags['data-dir'] !== undefined) return usageError(io, 'give --data-dir or --redis, not both');
+    try {
+      // Loaded only with --redis: ioredis adds to every CLI start otherwise.
+      (await import('../redis.js')).resolveRedisOption(redisUrl, name);
+    } catch (err) {
+      return usageError(io, `--${(err as Error).message}`);
+    }
+  } else if (flags.name !== undefined) return usageError(io, '--name goes with --redis');
+  const where = redisUrl !== undefined ? `Redis fleet ${name}` : dataDir;
+  const withStore = (fn: (store: LifecycleSource) => Promise<number> | number): Promise<number> => (redisUrl !== undefined ? withRedis(io, redisUrl, name, fn) : withSqlite(io, dataDir, fn));
 
   if (action === 'status') {
     if (stateArg !== undefined) return usageError(io, `unexpected argument ${stateArg}`);
-    return withStore(io, dataDir, (store) => {
-      const record = store.read();
+    return withStore(async (store) => {
+      const record = await store.read();
       const shown = { state: record?.state ?? 'ACTIVE', message: record?.message ?? null, retryAfterSec: record?.retryAfterSec ?? null, updatedAt: record?.updatedAt ? new Date(record.updatedAt).toISOString() : null, updatedBy: record?.updatedBy ?? null };
       if (flags.json) io.out(JSON.stringify(shown));
       else io.out(`${shown.state}${shown.message ? ` (${shown.message})` : ''}${shown.updatedAt ? `, set ${shown.updatedAt}${shown.updatedBy ? ` by ${shown.updatedBy}` : ''}` : ''}`);
@@ -58,9 +75,9 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     }
     const problem = validateRecord(state, message, retryAfterSec);
     if (problem) return usageError(io, problem);
-    return withStore(io, dataDir, (store) => {
-      store.write({ state: state as LifecycleState, message: message || undefined, retryAfterSec, updatedAt: Date.now(), updatedBy: `cli pid ${process.pid}` });
-      io.out(`lifecycle set to ${state} in ${dataDir}`);
+    return withStore(async (store) => {
+      await store.write({ state: state as LifecycleState, message: message || undefined, retryAfterSec, updatedAt: Date.now(), updatedBy: `cli pid ${process.pid}` });
+      io.out(`lifecycle set to ${state} in ${where}`);
       return 0;
     });
   }
@@ -72,16 +89,32 @@ function usageError(io: LifecycleCliIO, message: string): number {
   return 2;
 }
 
-function withStore(io: LifecycleCliIO, dataDir: string, fn: (store: SqliteSource) => number): number {
+function storeFailure(io: LifecycleCliIO, err: unknown): number {
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  io.err(`gatehouse lifecycle: ${err instanceof Error ? err.message : String(err)}${cause}`);
+  return 1;
+}
+
+async function withSqlite(io: LifecycleCliIO, dataDir: string, fn: (store: LifecycleSource) => Promise<number> | number): Promise<number> {
   let store: SqliteSource | undefined;
   try {
     store = new SqliteSource(dataDir);
-    return fn(store);
+    return await fn(store);
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    io.err(`gatehouse lifecycle: ${err instanceof Error ? err.message : String(err)}${cause}`);
-    return 1;
+    return storeFailure(io, err);
   } finally {
     store?.close();
+  }
+}
+
+async function withRedis(io: LifecycleCliIO, url: string, name: string, fn: (store: LifecycleSource) => Promise<number> | number): Promise<number> {
+  const [{ createRedisConnections }, { createLogger }, { RedisLifecycleSource }] = await Promise.all([import('../redis.js'), import('../logger.js'), import('./source-redis.js')]);
+  const redis = createRedisConnections(url, { name, log: createLogger({ level: 'silent' }) });
+  try {
+    return await fn(new RedisLifecycleSource({ redis, startupWaitMs: 3000 }));
+  } catch (err) {
+    return storeFailure(io, err);
+  } finally {
+    await redis.close();
   }
 }

@@ -10,6 +10,8 @@ export { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState }
 export type { InactiveState, LifecycleRecord, LifecycleState } from './states.js';
 export { ENV_MESSAGE, ENV_RETRY_AFTER, ENV_STATE, EnvSource, FileSource, LIFECYCLE_DB_FILE, MemorySource, SqliteSource } from './sources.js';
 export type { LifecycleSource } from './sources.js';
+export { RedisLifecycleSource } from './source-redis.js';
+export type { RedisLifecycleSourceOptions } from './source-redis.js';
 export { HealthBoard, STATUS_CONTENT_TYPES, renderStatus, statusFormatFor } from './health.js';
 export type { HealthCheckFunction, HealthCheckOptions, HealthCheckResult, CheckState, HealthBoardOptions, Readiness, StatusField, StatusFormat, StatusReport, StatusValue } from './health.js';
 export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';

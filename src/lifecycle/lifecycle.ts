@@ -12,15 +12,16 @@ export type LifecycleRouteMode = 'gated' | 'exempt' | 'forced';
 export type LifecycleGateStep = () => void;
 
 /** Built-in state sources. */
-export type LifecycleSourceName = 'memory' | 'env' | 'file' | 'sqlite';
+export type LifecycleSourceName = 'memory' | 'env' | 'file' | 'sqlite' | 'redis';
 
 /** Options for {@link Lifecycle} (and the portal's `lifecycle` option). Every field is optional. */
 export interface LifecycleOptions {
   /**
    * Where the state lives: `'memory'` (this process only), `'env'` (`GATEHOUSE_LIFECYCLE` and
    * `GATEHOUSE_LIFECYCLE_MESSAGE`, read at start), `'file'` (a watched JSON file), `'sqlite'` (shared by every
-   * process using `dataDir`, and by the `gatehouse lifecycle` CLI), or your own {@link LifecycleSource}.
-   * @defaultValue 'memory'
+   * process using `dataDir`, and by the `gatehouse lifecycle` CLI), `'redis'` (the fleet's key, needs the portal's
+   * `redis` option), or your own {@link LifecycleSource}.
+   * @defaultValue 'redis' when the portal has `redis`, else 'memory'
    */
   source?: LifecycleSourceName | LifecycleSource;
   /** Directory of the SQLite store. @defaultValue './data' (the portal passes its `dataDir`) */
@@ -390,8 +391,10 @@ export function createLifecycleSource(options: LifecycleOptions = {}): Lifecycle
       return new FileSource(options.file ?? join(dataDir, 'lifecycle.json'), poll);
     case 'sqlite':
       return new SqliteSource(dataDir, poll);
+    case 'redis':
+      throw new LifecycleError("lifecycle.source 'redis' needs the portal's redis option", { code: 'ERR_LIFECYCLE_OPTIONS' });
     default:
-      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite or a LifecycleSource, got ${String(source)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite, redis or a LifecycleSource, got ${String(source)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** Names of the built-in rate-limit stores (the `rateLimitStore` option). */
-export type RateLimitStoreName = 'memory' | 'sqlite';
+export type RateLimitStoreName = 'memory' | 'sqlite' | 'redis';
 
 /** One limiter's settings, in rate-limiter-flexible's terms. */
 export interface RateLimiterSpec {
@@ -17,7 +17,8 @@ export interface RateLimiterSpec {
 
 /**
  * Where rate-limit counters live: makes one rate-limiter-flexible limiter per route rule on its backing store.
- * Built in: `MemoryRateLimitStore` (rate-limit-memory.ts), `SqliteRateLimitStore` (rate-limit-sqlite.ts).
+ * Built in: `MemoryRateLimitStore` (rate-limit-memory.ts), `SqliteRateLimitStore` (rate-limit-sqlite.ts),
+ * `RedisRateLimitStore` (rate-limit-redis.ts).
  */
 export interface RateLimitStore {
   /** Short name for logs, e.g. `'memory'`. */

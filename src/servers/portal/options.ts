@@ -4,6 +4,7 @@ import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import type { LifecycleOptions } from '../../lifecycle/index.js';
 import { createLogger, type Logger } from '../../logger.js';
+import type { RedisOption } from '../../redis.js';
 import { parseBytes } from '../bytes.js';
 import type { TrustProxy } from '../client-ip.js';
 import type { EndpointContext } from '../context.js';
@@ -26,8 +27,17 @@ export interface PortalOptions {
   auth?: AuthOptions;
   /** CORS with an exact origin allow-list; omitted: no CORS headers at all. */
   cors?: CorsOptions;
-  /** Where rate-limit counters live: per process, or in SQLite under `dataDir` shared by the host's processes. @defaultValue 'memory' */
+  /**
+   * Where rate-limit counters live: per process, in SQLite under `dataDir` shared by the host's processes, or in
+   * Redis shared by the fleet. @defaultValue 'redis' when `redis` is set, else 'memory'
+   */
   rateLimitStore?: RateLimitStoreName;
+  /**
+   * Join a fleet: every instance with the same `name` and Redis shares rate limits, revocations, the lifecycle
+   * and realtime delivery. A URL (`'redis://127.0.0.1:6379'`), `{ url, keyPrefix }`, or an ioredis client you own
+   * (gatehouse never closes it). Keys live under `keyPrefix`. @defaultValue none (one instance); keyPrefix `'gatehouse:<name>:'`
+   */
+  redis?: RedisOption;
   /**
    * Which proxies decide the client address, as express's `trust proxy` reads it (also applied to `portal.app`,
    * so `req.ip` agrees). @defaultValue false
@@ -166,6 +176,8 @@ export interface ResolvedPortalOptions {
   auth: AuthOptions | undefined;
   cors: CorsOptions | undefined;
   rateLimitStore: RateLimitStoreName;
+  /** `undefined`: no fleet. */
+  redis: RedisOption | undefined;
 }
 
 /** Apply the defaults once and reject bad values with an error that names the option. */
@@ -192,7 +204,8 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     lifecycle: options.lifecycle ?? {},
     auth: options.auth,
     cors: options.cors,
-    rateLimitStore: options.rateLimitStore ?? 'memory',
+    rateLimitStore: options.rateLimitStore ?? (options.redis !== undefined ? 'redis' : 'memory'),
+    redis: options.redis,
   };
 }
 

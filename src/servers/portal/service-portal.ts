@@ -18,7 +18,7 @@ import { guardCall } from './guard-call.js';
 import { DEFAULTS, resolvePortalOptions, type CloseOptions, type EndpointConfig, type EndpointHandler, type PortalOptions, type ResolvedPortalOptions, type RunOptions } from './options.js';
 import { Responder } from './responder.js';
 import { mountHealthRoutes, mountOpenApi } from './routes.js';
-import { closeStores, createStores, type PortalStores } from './stores.js';
+import { closeStores, createStores, redisStatusCheck, type PortalStores } from './stores.js';
 // The global express typing (req.identity, req.requestId) travels with the class users import.
 import './express-types.js';
 
@@ -111,6 +111,7 @@ export class ServicePortal {
     }
     this.tokens = this.gates.tokens;
     this.healthBoard = new HealthBoard(this.lifecycle, { name: options.name, logger: this.log, checkTimeoutMs: options.health.checkTimeoutMs });
+    if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog);
     this.app = express();
     this.app.disable('x-powered-by');

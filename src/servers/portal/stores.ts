@@ -1,6 +1,17 @@
-import { createLifecycleSource, type LifecycleSource } from '../../lifecycle/index.js';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { RedisLifecycleSource, createLifecycleSource, type HealthCheckResult, type LifecycleSource } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
-import { GateConfigError, MemoryRateLimitStore, SqliteRateLimitStore, SqliteRevocationStore, type RateLimitStore, type RevocationStore } from '../gates/index.js';
+import { createRedisConnections, type RedisConnections } from '../../redis.js';
+import {
+  GateConfigError,
+  MemoryRateLimitStore,
+  RedisRateLimitStore,
+  RedisRevocationStore,
+  SqliteRateLimitStore,
+  SqliteRevocationStore,
+  type RateLimitStore,
+  type RevocationStore,
+} from '../gates/index.js';
 import type { RealtimeAdapter } from '../realtime/index.js';
 import type { ResolvedPortalOptions } from './options.js';
 
@@ -11,6 +22,8 @@ export interface PortalStores {
   lifecycleSource: LifecycleSource;
   /** The Socket.IO adapter; `undefined` is Socket.IO's in-memory adapter (one instance). */
   realtimeAdapter: RealtimeAdapter | undefined;
+  /** The fleet's Redis connections, when the `redis` option is set (closed last). */
+  redis: RedisConnections | undefined;
 }
 
 /**
@@ -22,31 +35,69 @@ export interface PortalStores {
  * - lifecycle state: `LifecycleSource` (lifecycle/sources.ts): memory, env, file, sqlite, or the user's own object
  * - realtime delivery: the Socket.IO adapter (`websocket.adapter`, e.g. `@socket.io/redis-adapter`)
  *
- * Adding a backend (Redis, say) means: a `rate-limit-redis.ts` / `revocation-redis.ts` / source implementing
- * the same interface, plus one branch per store below keyed on the new option value. Nothing else changes.
+ * With the `redis` option (src/redis.ts opens one command and one subscriber connection per portal), every
+ * store defaults to its Redis implementation: rate-limit-redis.ts, revocation-redis.ts, lifecycle/source-redis.ts
+ * and `@socket.io/redis-adapter`. An explicit option (`rateLimitStore`, `lifecycle.source`, `websocket.adapter`)
+ * still wins.
  *
  * On failure, whatever was already opened is closed before the error is rethrown.
  */
 export function createStores(options: ResolvedPortalOptions, log: Logger): PortalStores {
   const opened: Array<{ close(): void | Promise<void> }> = [];
   try {
-    const rateLimits = chooseRateLimitStore(options);
+    const redis = options.redis === undefined ? undefined : createRedisConnections(options.redis, { name: options.name, log });
+    if (redis) opened.push(redis);
+    const gatesLog = log.child({ component: 'gates' });
+    const rateLimits = chooseRateLimitStore(options, redis, gatesLog);
     opened.push(rateLimits);
-    const revocations = new SqliteRevocationStore({ dataDir: options.dataDir, log: log.child({ component: 'gates' }) });
+    const revocations = redis ? new RedisRevocationStore({ redis, log: gatesLog }) : new SqliteRevocationStore({ dataDir: options.dataDir, log: gatesLog });
     opened.push(revocations);
-    const lifecycleSource = createLifecycleSource({ dataDir: options.dataDir, ...options.lifecycle });
-    return { rateLimits, revocations, lifecycleSource, realtimeAdapter: options.websocket?.adapter };
+    const source = options.lifecycle.source ?? (redis ? 'redis' : undefined);
+    const lifecycleSource = redis && source === 'redis' ? new RedisLifecycleSource({ redis }) : createLifecycleSource({ dataDir: options.dataDir, ...options.lifecycle });
+    const realtimeAdapter = options.websocket?.adapter ?? (redis && options.websocket ? redisAdapter(redis, log) : undefined);
+    return { rateLimits, revocations, lifecycleSource, realtimeAdapter, redis };
   } catch (err) {
     for (const store of opened) void store.close();
     throw err;
   }
 }
 
-function chooseRateLimitStore(options: ResolvedPortalOptions): RateLimitStore {
+function chooseRateLimitStore(options: ResolvedPortalOptions, redis: RedisConnections | undefined, log: Logger): RateLimitStore {
   const name: unknown = options.rateLimitStore;
   if (name === 'memory') return new MemoryRateLimitStore();
   if (name === 'sqlite') return new SqliteRateLimitStore(options.dataDir);
-  throw new GateConfigError(`rateLimitStore must be 'memory' or 'sqlite', got ${String(name)}`);
+  if (name === 'redis') {
+    if (!redis) throw new GateConfigError("rateLimitStore 'redis' needs the redis option");
+    return new RedisRateLimitStore(redis, log);
+  }
+  throw new GateConfigError(`rateLimitStore must be 'memory', 'sqlite' or 'redis', got ${String(name)}`);
+}
+
+/**
+ * The Socket.IO Redis adapter on the portal's two connections. The adapter publishes without awaiting, so
+ * during an outage each publish would be an unhandled rejection (fatal on Node >= 15): its client's `publish`
+ * catches the failure and logs it once per outage; delivery to this instance's own sockets is unaffected.
+ */
+function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
+  let logged = false;
+  redis.onHealth((up) => {
+    if (up) logged = false;
+  });
+  const command = redis.command;
+  const publish = (channel: string, message: string | Buffer): Promise<number> =>
+    command.publish(channel, message).catch((err: unknown) => {
+      if (!logged) log.error({ err }, 'REALTIME ON ONE INSTANCE: Redis is unreachable; deliveries reach only the sockets of this instance until it returns');
+      logged = true;
+      return 0;
+    });
+  const pub = new Proxy(command, {
+    get(target, prop) {
+      if (prop === 'publish') return publish;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return createAdapter(pub, redis.subscriber, { key: redis.key('socket.io'), requestsTimeout: 3000 });
 }
 
 /** Close the stores a portal created (the lifecycle source closes with its Lifecycle). Each close is guarded. */
@@ -61,4 +112,33 @@ export async function closeStores(stores: PortalStores, log: Logger): Promise<vo
       log.error({ err }, `close: the ${name} failed to close`);
     }
   }
+  try {
+    await stores.redis?.close();
+  } catch (err) {
+    log.error({ err }, 'close: the Redis connections failed to close');
+  }
+}
+
+/** Outages longer than this turn the `redis` check from YELLOW to RED, in ms. */
+const REDIS_RED_AFTER_MS = 30_000;
+
+/**
+ * The `/status` check of a fleet's Redis: OK while it answers; YELLOW with the reason during an outage (the
+ * instance keeps serving on its last known state), RED once the outage outlasts 30 s. Never critical, so
+ * `/ready` stays ready.
+ */
+export function redisStatusCheck(redis: RedisConnections): () => HealthCheckResult {
+  let downSince: number | undefined;
+  return () => {
+    if (redis.healthy) {
+      downSince = undefined;
+      return { state: 'OK', detail: `connected; keys under ${redis.keyPrefix}` };
+    }
+    downSince ??= Date.now();
+    const forMs = Date.now() - downSince;
+    return {
+      state: forMs > REDIS_RED_AFTER_MS ? 'RED' : 'YELLOW',
+      detail: `unreachable for ${Math.round(forMs / 1000)} s (${redis.reason ?? 'unknown'}): serving on the last known state, rate limits per instance`,
+    };
+  };
 }

@@ -1,0 +1,322 @@
+/**
+ * The one place that turns the `redis` option into ioredis connections and a key prefix. A portal opens one
+ * command connection and one subscriber connection and shares them between its stores (revocations, rate
+ * limits, lifecycle) and the Socket.IO adapter. A client the user passes in is used, never closed.
+ */
+import { Redis } from 'ioredis';
+import { backoffDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
+import { GatehouseError } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** The object form of the `redis` option. Every field is optional except one of `url` / `client`. */
+export interface RedisConnectionOptions {
+  /** Redis URL, e.g. `'redis://127.0.0.1:6379/0'` (`rediss://` for TLS). */
+  url?: string;
+  /** An ioredis client the application owns (and closes); used instead of `url`. */
+  client?: Redis;
+  /** Prefix of every key and channel. @defaultValue `'gatehouse:<name>:'` */
+  keyPrefix?: string;
+  /** How long one command may take before it fails and the caller falls back, in ms (own connections only). @defaultValue 1000 */
+  commandTimeoutMs?: number;
+  /** How often the connection is probed with PING (a paused server keeps its TCP socket open), in ms. @defaultValue 1000 */
+  pingIntervalMs?: number;
+}
+
+/** The portal's `redis` option: a URL, `{ url, keyPrefix }`, or an ioredis client the application owns. */
+export type RedisOption = string | RedisConnectionOptions | Redis;
+
+/** Listener of health transitions: `true` once Redis answers again (reconcile now), `false` when it stops. */
+export type RedisHealthListener = (healthy: boolean) => void;
+
+const DEFAULTS = {
+  commandTimeoutMs: 1000,
+  pingIntervalMs: 1000,
+} as const satisfies Record<string, number>;
+
+/** Reconnect backoff of gatehouse's own connections: 100 ms doubling up to 2 s, full jitter. */
+const RECONNECT: ResolvedBackoff = resolveBackoff(undefined, { defaults: { type: 'exponential', delayMs: 100, maxDelayMs: 2000, jitter: 'full' }, jitter: 'full' });
+
+function optionsError(message: string): GatehouseError {
+  return new GatehouseError(message, { code: 'ERR_REDIS_OPTIONS' });
+}
+
+function isClient(value: unknown): value is Redis {
+  return value instanceof Redis || (typeof value === 'object' && value !== null && typeof (value as Redis).duplicate === 'function' && typeof (value as Redis).publish === 'function');
+}
+
+/** The `redis` option after checks: a URL or a user client, and the key prefix. */
+export interface ResolvedRedisOption {
+  url: string | undefined;
+  client: Redis | undefined;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  pingIntervalMs: number;
+}
+
+/** Check the `redis` option and apply defaults; throws `ERR_REDIS_OPTIONS` naming the bad field. */
+export function resolveRedisOption(option: RedisOption, name: string): ResolvedRedisOption {
+  const defaultPrefix = `gatehouse:${name}:`;
+  if (typeof option === 'string') {
+    if (!/^rediss?:\/\//.test(option)) throw optionsError(`redis must be a redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 40))}`);
+    return { url: option, client: undefined, keyPrefix: defaultPrefix, ...DEFAULTS };
+  }
+  if (isClient(option)) return { url: undefined, client: option, keyPrefix: defaultPrefix, ...DEFAULTS };
+  if (option === null || typeof option !== 'object') throw optionsError('redis must be a URL, { url, keyPrefix } or an ioredis client');
+  const o = option;
+  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) throw optionsError('redis.url must be a redis:// or rediss:// URL');
+  if (o.client !== undefined && !isClient(o.client)) throw optionsError('redis.client must be an ioredis client');
+  if ((o.url === undefined) === (o.client === undefined)) throw optionsError('redis: give exactly one of url or client');
+  if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0 || o.keyPrefix.length > 200)) throw optionsError('redis.keyPrefix must be a non-empty string of at most 200 characters');
+  const ms = (field: 'commandTimeoutMs' | 'pingIntervalMs', min: number): number => {
+    const v = o[field] ?? DEFAULTS[field];
+    if (!Number.isInteger(v) || v < min || v > 60_000) throw optionsError(`redis.${field} must be an integer from ${min} to 60000, got ${String(v)}`);
+    return v;
+  };
+  return { url: o.url, client: o.client, keyPrefix: o.keyPrefix ?? defaultPrefix, commandTimeoutMs: ms('commandTimeoutMs', 10), pingIntervalMs: ms('pingIntervalMs', 50) };
+}
+
+type MessageHandler = (message: string) => void;
+
+/**
+ * A portal's Redis: one command and one subscriber connection, the key prefix, channel subscriptions and a
+ * health signal (connection status plus a PING probe, so a paused server counts as down).
+ *
+ * @example
+ * ```ts
+ * const redis = createRedisConnections('redis://127.0.0.1:6379', { name: 'notes', log });
+ * const stop = redis.subscribe(redis.key('revoked'), (msg) => console.log(msg));
+ * redis.onHealth((up) => up && reconcile());
+ * await redis.close();
+ * ```
+ */
+export class RedisConnections {
+  /** Connection for commands (and publishing). */
+  readonly command: Redis;
+  /** Connection in subscriber mode (owned by gatehouse, even when `command` is the user's). */
+  readonly subscriber: Redis;
+  /** Prefix of every key and channel, e.g. `'gatehouse:notes:'`. */
+  readonly keyPrefix: string;
+  private readonly ownsCommand: boolean;
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  private readonly healthListeners = new Set<RedisHealthListener>();
+  private readonly log: Logger;
+  private readonly pingTimer: NodeJS.Timeout;
+  private readonly detach: Array<() => void> = [];
+  private stalled = false;
+  private pingFailures = 0;
+  private probing = false;
+  private wasHealthy = false;
+  private erroring = false;
+  private problem: string | undefined = 'connecting';
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(resolved: ResolvedRedisOption, log: Logger) {
+    this.log = log;
+    this.keyPrefix = resolved.keyPrefix;
+    const own = {
+      commandTimeout: resolved.commandTimeoutMs,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.max(50, backoffDelay(RECONNECT, times)),
+    };
+    if (resolved.client) {
+      this.command = resolved.client;
+      this.ownsCommand = false;
+      this.subscriber = resolved.client.duplicate();
+    } else {
+      this.command = new Redis(resolved.url as string, { ...own, connectionName: `gatehouse:${resolved.keyPrefix}` });
+      this.ownsCommand = true;
+      // No command timeout on the subscriber: a SUBSCRIBE waits for the connection instead of failing.
+      this.subscriber = new Redis(resolved.url as string, { ...own, commandTimeout: undefined, maxRetriesPerRequest: null });
+    }
+    for (const conn of [this.command, this.subscriber]) {
+      const onError = (err: Error): void => this.onError(err);
+      const onChange = (): void => this.update();
+      conn.on('error', onError);
+      conn.on('ready', onChange);
+      conn.on('close', onChange);
+      conn.on('end', onChange);
+      this.detach.push(() => {
+        conn.off('error', onError);
+        conn.off('ready', onChange);
+        conn.off('close', onChange);
+        conn.off('end', onChange);
+      });
+    }
+    const onMessage = (channel: string, message: string): void => this.dispatch(channel, message);
+    this.subscriber.on('message', onMessage);
+    this.detach.push(() => this.subscriber.off('message', onMessage));
+    this.pingTimer = setInterval(() => void this.probe(resolved.commandTimeoutMs), resolved.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  /** A key (or channel) under the prefix. */
+  key(suffix: string): string {
+    return this.keyPrefix + suffix;
+  }
+
+  /** Whether Redis answers right now (both connections ready, the last PING answered). */
+  get healthy(): boolean {
+    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready' && !this.stalled;
+  }
+
+  /** Why Redis is not healthy, or `undefined` when it is. */
+  get reason(): string | undefined {
+    if (this.healthy) return undefined;
+    if (this.closed) return 'closed';
+    if (this.stalled) return 'Redis does not answer PING';
+    return this.problem ?? `connection ${this.command.status}`;
+  }
+
+  /** Listen for health transitions; `true` means Redis is back (after a reconnect: reconcile). Returns an unsubscribe function. */
+  onHealth(listener: RedisHealthListener): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  /** Resolve `true` once healthy, or `false` after `timeoutMs`. */
+  whenHealthy(timeoutMs: number): Promise<boolean> {
+    if (this.healthy) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        stop();
+        resolve(this.healthy);
+      }, timeoutMs);
+      timer.unref();
+      const stop = this.onHealth((up) => {
+        if (!up) return;
+        clearTimeout(timer);
+        stop();
+        resolve(true);
+      });
+    });
+  }
+
+  /** Subscribe to a channel (resubscribed after every reconnect); returns an unsubscribe function. */
+  subscribe(channel: string, handler: MessageHandler): () => void {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      this.handlers.set(channel, (set = new Set()));
+      this.subscriber.subscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)'));
+    }
+    set.add(handler);
+    return () => {
+      const s = this.handlers.get(channel);
+      if (!s) return;
+      s.delete(handler);
+      if (s.size === 0) {
+        this.handlers.delete(channel);
+        if (!this.closed) this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
+  /** Close gatehouse's own connections (a user's client stays open). Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pingTimer);
+    this.healthListeners.clear();
+    this.handlers.clear();
+    const conns = this.ownsCommand ? [this.subscriber, this.command] : [this.subscriber];
+    await Promise.all(conns.map((c) => quit(c)));
+    for (const d of this.detach.splice(0)) d();
+    // ioredis may still emit an error while the socket goes away; never let it become an uncaught one.
+    for (const c of conns) c.on('error', () => undefined);
+  }
+
+  private dispatch(channel: string, message: string): void {
+    const set = this.handlers.get(channel);
+    if (!set) return;
+    for (const h of set) {
+      try {
+        h(message);
+      } catch (err) {
+        this.log.error({ err, channel }, 'redis: a message handler failed');
+      }
+    }
+  }
+
+  private async probe(timeoutMs: number): Promise<void> {
+    if (this.closed || this.probing || this.command.status !== 'ready') return;
+    this.probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Our own timeout as well: a user's client may have none.
+      await Promise.race([
+        this.command.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no PONG within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      this.stalled = false;
+      this.pingFailures = 0;
+    } catch (err) {
+      // Two misses in a row: one slow PONG on a busy host is not an outage.
+      if (++this.pingFailures >= 2) {
+        if (!this.stalled) this.log.error({ err }, 'REDIS NOT ANSWERING: serving on the last known state until it does');
+        this.stalled = true;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.probing = false;
+    }
+    this.update();
+  }
+
+  private onError(err: Error): void {
+    this.problem = err.message;
+    if (!this.erroring) this.log.error({ err }, 'REDIS CONNECTION ERROR: serving on the last known state and reconnecting');
+    this.erroring = true;
+    this.update();
+  }
+
+  private update(): void {
+    if (this.closed) return;
+    const now = this.healthy;
+    if (now === this.wasHealthy) return;
+    this.wasHealthy = now;
+    if (now) {
+      if (this.erroring) this.log.warn('redis: reconnected');
+      this.erroring = false;
+      this.problem = undefined;
+    } else {
+      this.problem ??= `connection ${this.command.status}`;
+    }
+    for (const l of [...this.healthListeners]) {
+      try {
+        l(now);
+      } catch (err) {
+        this.log.error({ err }, 'redis: a health listener failed');
+      }
+    }
+  }
+}
+
+async function quit(conn: Redis): Promise<void> {
+  if (conn.status === 'end') return;
+  if (conn.status !== 'ready') {
+    conn.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // A paused server never answers QUIT: give it a moment, then drop the socket.
+    await Promise.race([conn.quit(), new Promise((resolve) => (timer = setTimeout(resolve, 300)))]);
+  } catch {
+    // Closing anyway.
+  } finally {
+    clearTimeout(timer);
+    if ((conn.status as string) !== 'end') conn.disconnect();
+  }
+}
+
+/** Open a portal's Redis connections from its `redis` option (checked here; throws `ERR_REDIS_OPTIONS`). */
+export function createRedisConnections(option: RedisOption, settings: { name: string; log: Logger }): RedisConnections {
+  return new RedisConnections(resolveRedisOption(option, settings.name), settings.log.child({ component: 'redis' }));
+}
