@@ -45,7 +45,9 @@ function toError(err: unknown): Error {
 
 /** A BullMQ job in gatehouse's row shape. */
 function toRow(job: Job, state: JobRow['state'], queue: string): JobRow {
-  const attempts = job.attemptsMade + (job.stalledCounter ?? 0);
+  // A job found out of attempts at pickup (stalled once too often) is failed without running: that failure
+  // is BullMQ's bookkeeping, not an attempt, hence the cap.
+  const attempts = Math.min(job.attemptsMade + (job.stalledCounter ?? 0), job.opts.attempts ?? 1);
   return {
     id: Number(job.id),
     queue,

@@ -19,7 +19,7 @@ interface Child {
   out: string[];
 }
 
-function startWorker(queue: string, opts: { workers: number; leaseMs: number; handlerMs: number; maxAttempts: number }): Child {
+function startWorker(queue: string, opts: { workers: number; leaseMs: number; handlerMs: number; maxAttempts: number; hang?: boolean; stopAfter?: number }): Child {
   const args = { url: REDIS_URL, prefix: PREFIX, queue, ...opts };
   const proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(args)], {
     cwd: process.cwd(),
@@ -84,6 +84,47 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ across processes (
     const effects = await side.effects();
     expect(Object.keys(effects).map(Number).sort((a, b) => a - b)).toEqual(ids.sort((a, b) => a - b));
     expect(await tasks.stats()).toEqual({ pending: 0, active: 0, done: 20, failed: 0, dead: 0 });
+  }, 60_000);
+
+  it('counts attempts lost to killed workers: a job whose worker dies every time ends in dead letters after maxAttempts', async () => {
+    const queue = queueName('stall');
+    queues.push(queue);
+    const tasks = pusher(queue);
+    const id = await tasks.push('EFFECT', { seq: 0 } as never, { maxAttempts: 2 });
+    const opts = { workers: 1, leaseMs: 500, handlerMs: 1, maxAttempts: 2, hang: true };
+    const side = sideCounts(queue);
+    for (let run = 1; run <= 2; run++) {
+      const child = startWorker(queue, opts);
+      children.push(child);
+      await until(async () => Number((await side.runs())[String(id)] ?? 0) === run, 20_000, `run ${run} started`);
+      child.proc.kill('SIGKILL');
+      await child.exited;
+    }
+    // A third process finds the job stalled a second time: out of attempts, it is a dead letter, not run again.
+    const last = startWorker(queue, opts);
+    children.push(last);
+    await until(async () => (await tasks.stats()).dead === 1, 20_000, 'dead letter').catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}: stats ${JSON.stringify(await tasks.stats())}, runs ${JSON.stringify(await side.runs())}, children: ${children.map((c) => c.out.join("")).join(" / ")}`);
+    });
+    const letters = await tasks.deadLetters();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ id, type: 'EFFECT', attempts: 2 });
+    expect(letters[0]!.error).toMatch(/ERR_BUFFER_LEASE_EXPIRED|ran out of attempts/);
+    expect(Number((await side.runs())[String(id)])).toBe(2);
+    expect(await side.effects()).toEqual({});
+  }, 60_000);
+
+  it('a worker process exits on its own after stop(): nothing keeps it alive', async () => {
+    const queue = queueName('exit');
+    queues.push(queue);
+    const tasks = pusher(queue);
+    for (let seq = 0; seq < 5; seq++) await tasks.push('EFFECT', { seq } as never);
+    const child = startWorker(queue, { workers: 2, leaseMs: 2000, handlerMs: 5, maxAttempts: 5, stopAfter: 5 });
+    children.push(child);
+    const exitedInTime = await Promise.race([child.exited.then(() => true), sleep(30_000).then(() => false)]);
+    expect(exitedInTime, child.out.join('')).toBe(true);
+    expect(child.proc.exitCode).toBe(0);
+    expect(child.out.join('')).toContain('stopped');
   }, 60_000);
 
   it('600 jobs, two worker processes, six SIGKILLs: every job done once in the end state, none dead', async () => {

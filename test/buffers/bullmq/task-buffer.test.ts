@@ -253,7 +253,7 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     expect(await tasks.stats()).toEqual({ pending: 0, active: 0, done: 0, failed: 0, dead: 0 });
   });
 
-  it('leaves a client the user passed open after stop(), and closes URL connections it made', async () => {
+  it('leaves a client the user passed open after stop()', async () => {
     const client = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     clients.push(client);
     const tasks = buffer({ redis: client, handlers: { A: () => undefined } });
@@ -263,7 +263,7 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     await tasks.stop();
     expect(await client.ping()).toBe('PONG');
     await tasks.stop(); // idempotent
-    await obliterate(queues.at(-1)!.replace(/^/, '')).catch(() => undefined);
+    expect(await client.ping()).toBe('PONG');
   });
 
   describe('hostile input is refused and nothing is stored', () => {
