@@ -188,7 +188,11 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
   /** Start the BullMQ worker of this engine. */
   consume(run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>, options: ConsumeOptions): JobConsumer {
     if (this.consumer) throw new BufferError(`queue ${this.queue} is already being consumed by this engine`, { code: 'ERR_BUFFER_INVALID_INPUT' });
-    this.consumer = new BullmqConsumer(this.queue, this.lease, run, options);
+    const countReady = async (): Promise<number> => {
+      const c = await this.q.getJobCounts('wait', 'prioritized');
+      return (c.wait ?? 0) + (c.prioritized ?? 0);
+    };
+    this.consumer = new BullmqConsumer(this.queue, this.lease, countReady, run, options);
     this.worker = this.consumer.worker;
     return this.consumer;
   }
@@ -218,12 +222,14 @@ class BullmqConsumer implements JobConsumer {
   private readonly decisions = new Map<string, Decision>();
   private readonly infos = new Map<string, ConsumedJob>();
   private worked = false;
+  private checkingDrain = false;
   private stopping = false;
   private paused = false;
 
   constructor(
     queue: string,
     lease: RedisLease,
+    private readonly countReady: () => Promise<number>,
     private readonly run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>,
     private readonly o: ConsumeOptions,
   ) {
@@ -246,6 +252,7 @@ class BullmqConsumer implements JobConsumer {
       const info = this.infos.get(id);
       this.infos.delete(id);
       if (info) this.o.onCompleted(info, result);
+      this.maybeDrained();
     });
     this.worker.on('failed', (job: Job | undefined, err: Error) => {
       if (!job) return;
@@ -255,13 +262,31 @@ class BullmqConsumer implements JobConsumer {
       this.infos.delete(id);
       if (d) this.o.onFailed(d.job, d.error, d.final);
       else this.o.onFailed(this.info(job), err, job.finishedOn !== undefined);
+      this.maybeDrained();
     });
-    this.worker.on('drained', () => {
-      if (this.worked && this.active.size === 0) {
-        this.worked = false;
-        this.o.onDrained();
-      }
-    });
+    this.worker.on('drained', () => this.maybeDrained());
+  }
+
+  /**
+   * BullMQ says drained when a fetch finds nothing waiting, often while jobs still run; gatehouse's drained
+   * also needs nothing running here. So whenever this process goes idle after some work, one count of the
+   * ready jobs decides.
+   */
+  private maybeDrained(): void {
+    if (!this.worked || this.active.size > 0 || this.checkingDrain || this.stopping) return;
+    this.checkingDrain = true;
+    this.countReady().then(
+      (ready) => {
+        this.checkingDrain = false;
+        if (ready === 0 && this.worked && this.active.size === 0) {
+          this.worked = false;
+          this.o.onDrained();
+        }
+      },
+      () => {
+        this.checkingDrain = false;
+      },
+    );
   }
 
   get running(): number {

@@ -318,6 +318,19 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     });
   });
 
+  it('emits drained once the queue is empty and nothing runs here', async () => {
+    const doneAtDrained: number[] = [];
+    const done: number[] = [];
+    const tasks = buffer({ handlers: { W: (d: { i: number }) => sleep(20).then(() => void done.push(d.i)) } });
+    tasks.on('drained', () => doneAtDrained.push(done.length));
+    for (let i = 0; i < 3; i++) await tasks.push('W', { i });
+    tasks.start();
+    await until(() => doneAtDrained.length >= 1, 15_000, 'drained');
+    await sleep(300);
+    expect(doneAtDrained).toEqual([3]); // once, after every job finished
+    expect(done.sort()).toEqual([0, 1, 2]);
+  });
+
   it('pushMany stores all jobs and runs them', async () => {
     const seen: number[] = [];
     const tasks = buffer({ handlers: { M: (d: { i: number }) => void seen.push(d.i) } });
