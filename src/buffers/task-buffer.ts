@@ -307,7 +307,8 @@ function safeString(v: unknown): string {
 /**
  * Durable background tasks: `push(type, data)` stores a job in the SQLite queue store; `workers` jobs run
  * at once in this process (and in any other process running a TaskBuffer on the same file and queue).
- * Failed attempts are retried with backoff up to `maxAttempts`, then kept as dead letters.
+ * Failed attempts are retried with backoff up to `maxAttempts`, then kept as dead letters. With `redis`, the
+ * same buffer runs on BullMQ (workers on any host share the queue) and its queue methods return Promises.
  *
  * @example
  * ```ts
@@ -315,6 +316,10 @@ function safeString(v: unknown): string {
  * tasks.start();
  * tasks.push('SEND_EMAIL', { to: 'user@example.com' });
  * await tasks.stop({ timeoutMs: 10_000 });
+ *
+ * const shared = new TaskBuffer({ redis: 'redis://127.0.0.1:6379', queue: 'emails', handlers, workers: 5 });
+ * shared.start();
+ * const id = await shared.push('SEND_EMAIL', { to: 'user@example.com' }); // resolves once Redis holds it
  * ```
  */
 export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOption | undefined = undefined> extends EventEmitter<TaskBufferEvents> {
