@@ -5,13 +5,19 @@
  * (same WAL mode and synchronous setting for all three). Rounds rotate the order of the contenders; medians
  * and ratios are printed.
  *
- *   npm run bench:queue            (tsx bench/queue.ts [--rounds=N] [--normal=N] [--full=N])
+ * Then, when Redis answers on REDIS_URL (default redis://127.0.0.1:6379): raw BullMQ Queue/Worker end-to-end
+ * vs TaskBuffer on the BullMQ engine (same concurrency, same push pattern), with the SQLite engine for reference.
+ *
+ *   npm run bench:queue            (tsx bench/queue.ts [--rounds=N] [--normal=N] [--full=N] [--redis=N] [--bullmq-only])
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { better, defineQueue, defineWorker } from 'plainjob';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { TaskBuffer, type Durability } from '../src/buffers/index.js';
 
 process.env.GATEHOUSE_LOG_LEVEL ??= 'silent';
@@ -179,7 +185,8 @@ console.log(`Node ${process.version}, ${os.cpus().length} cores, rounds=${ROUNDS
 const contenders = { 'hand-written': baseline, plainjob, TaskBuffer: gatehouse } as const;
 type Name = keyof typeof contenders;
 const names = Object.keys(contenders) as Name[];
-for (const durability of ['normal', 'full'] as const) {
+// --bullmq-only skips the SQLite tables (the BullMQ section still runs the SQLite engine for reference).
+for (const durability of process.argv.includes('--bullmq-only') ? [] : (['normal', 'full'] as const)) {
   const n = JOBS[durability];
   for (const name of names) await contenders[name](durability, Math.min(n, 1000)); // warm-up (JIT, page cache)
   const results: Record<Name, Result[]> = { 'hand-written': [], plainjob: [], TaskBuffer: [] };
@@ -196,4 +203,105 @@ for (const durability of ['normal', 'full'] as const) {
     const [b, p, o] = names.map((name) => median(results[name].map((x) => x[k]))) as [number, number, number];
     console.log(`${k.padEnd(10)}  ${fmt(b)}      ${fmt(p)}    ${fmt(o)}      ${(o / p).toFixed(2).padStart(5)}        ${(o / b).toFixed(2).padStart(5)}`);
   }
+}
+
+// ---- BullMQ: raw Queue/Worker vs TaskBuffer on the BullMQ engine (and SQLite for reference) ----
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_JOBS = arg('redis', 5000);
+const CONCURRENCY = 16;
+const IN_FLIGHT_PUSHES = 100;
+
+async function redisUp(): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Push `n` jobs with up to IN_FLIGHT_PUSHES adds outstanding (the same pattern for both contenders). */
+async function pushAll(n: number, add: (i: number) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < n; i += IN_FLIGHT_PUSHES) {
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT_PUSHES, n - i) }, (_, k) => add(i + k)));
+  }
+}
+
+async function rawBullmq(n: number): Promise<number> {
+  const name = `bench-raw-${randomUUID()}`;
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(name, { connection, prefix: 'gatehouse-bench' });
+  let done = 0;
+  let resolveDone: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (resolveDone = resolve));
+  const worker = new Worker(name, async (job) => handler(job.data as { i: number }), { connection, prefix: 'gatehouse-bench', concurrency: CONCURRENCY });
+  worker.on('completed', () => {
+    if (++done === n) resolveDone();
+  });
+  await worker.waitUntilReady();
+  const t = performance.now();
+  await pushAll(n, (i) => queue.add('JOB', { i }, { attempts: 5 }));
+  await finished;
+  const rate = n / ((performance.now() - t) / 1000);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  return rate;
+}
+
+async function taskBufferBullmq(n: number): Promise<number> {
+  const queue = `bench-tb-${randomUUID()}`;
+  const tasks = new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'gatehouse-bench' }, queue, workers: CONCURRENCY, enforce: 'off', handlers: { JOB: handler } });
+  let done = 0;
+  const finished = new Promise<void>((resolve) =>
+    tasks.on('completed', () => {
+      if (++done === n) resolve();
+    }),
+  );
+  tasks.start();
+  const t = performance.now();
+  await pushAll(n, (i) => tasks.push('JOB', { i }));
+  await finished;
+  const rate = n / ((performance.now() - t) / 1000);
+  const s = await tasks.stats();
+  if (s.done !== n) throw new Error(`TaskBuffer on BullMQ done ${s.done} of ${n}`);
+  await tasks.stop();
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const q = new Queue(queue, { connection, prefix: 'gatehouse-bench' });
+  await q.obliterate({ force: true });
+  await q.close();
+  connection.disconnect();
+  return rate;
+}
+
+if (await redisUp()) {
+  const redisContenders = {
+    'raw BullMQ': rawBullmq,
+    'TaskBuffer/BullMQ': taskBufferBullmq,
+    'TaskBuffer/SQLite': async (n: number): Promise<number> => (await gatehouse('normal', n)).e2e,
+  } as const;
+  type RName = keyof typeof redisContenders;
+  const rnames = Object.keys(redisContenders) as RName[];
+  for (const name of rnames) await redisContenders[name](Math.min(REDIS_JOBS, 500)); // warm-up
+  const results: Record<RName, number[]> = { 'raw BullMQ': [], 'TaskBuffer/BullMQ': [], 'TaskBuffer/SQLite': [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < rnames.length; k++) {
+      const name = rnames[(r + k) % rnames.length] as RName;
+      results[name].push(await redisContenders[name](REDIS_JOBS));
+    }
+  }
+  const [raw, tb, lite] = rnames.map((name) => median(results[name])) as [number, number, number];
+  console.log(`
+BullMQ engine (${REDIS_JOBS} jobs end-to-end, concurrency ${CONCURRENCY}, ${IN_FLIGHT_PUSHES} pushes in flight, medians of ${ROUNDS} rounds, jobs/s)`);
+  console.log('raw BullMQ   TaskBuffer/BullMQ   TB-BullMQ/raw   TaskBuffer/SQLite (reference)');
+  console.log(`${fmt(raw)}      ${fmt(tb)}             ${(tb / raw).toFixed(2).padStart(5)}          ${fmt(lite)}`);
+} else {
+  console.log(`
+BullMQ engine: SKIPPED (no Redis on ${REDIS_URL})`);
 }

@@ -111,7 +111,9 @@ export type BufferErrorCode =
   | 'ERR_BUFFER_NOT_FOUND'
   | 'ERR_BUFFER_TIMEOUT'
   | 'ERR_BUFFER_LEASE_EXPIRED'
-  | 'ERR_BUFFER_STORE';
+  | 'ERR_BUFFER_STORE'
+  /** A push whose serialised payload is bigger than `maxPayloadBytes`; nothing was stored. */
+  | 'ERR_BUFFER_PAYLOAD_TOO_LARGE';
 
 /**
  * Codes of the enforcer:

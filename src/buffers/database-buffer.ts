@@ -9,7 +9,7 @@ import type { ClaimedRow, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
 import type { TaskErrorHook } from './task-buffer.js';
 import { emitSafely } from './emit.js';
-import { checkOption, cleanupRange, defined, intInput, msInput, serializePayload } from './validate.js';
+import { checkOption, cleanupRange, defined, intInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
 
 /** One buffered write, as recorded and as reported in dead letters. */
 export type BufferedWrite =
@@ -57,6 +57,8 @@ export interface DatabaseBufferOptions {
   pollIntervalMs?: number;
   /** Wait before retrying after the main database stayed locked, in ms. @defaultValue 1000 */
   retryDelayMs?: number;
+  /** Largest serialised write (UTF-8 bytes of its JSON) a call accepts. @defaultValue 1048576 (1 MiB) */
+  maxPayloadBytes?: number;
   /** Called when a write is dead-lettered: `(op, write, error, stack)`. @defaultValue none */
   onError?: TaskErrorHook;
   /** Logger (a child `{ component: 'database-buffer' }` is taken). @defaultValue the gatehouse default logger */
@@ -129,6 +131,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   private readonly ownsDb: boolean;
   private readonly engine: QueueEngine<'sync'>;
   private readonly o: { batchSize: number; leaseMs: number; pollIntervalMs: number; retryDelayMs: number };
+  private readonly maxPayloadBytes: number;
   private readonly onError: TaskErrorHook | undefined;
   private readonly log: Logger;
   private lastPushed = 0;
@@ -154,6 +157,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
     checkOption(Number.isInteger(o.retryDelayMs) && o.retryDelayMs >= 0, 'retryDelayMs', 'an integer >= 0', o.retryDelayMs);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
+    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
     this.ownsDb = typeof o.mainDb === 'string';
     this.db = o.mainDb instanceof Database ? o.mainDb : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
     try {
@@ -177,7 +181,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
 
   private record(write: BufferedWrite): number {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
-    const payload = serializePayload(write, `${write.op} write`);
+    const payload = serializePayload(write, `${write.op} write`, this.maxPayloadBytes);
     // run_at 0 and priority 0 for every write: the claim order is then the id order, i.e. the call order.
     const r = this.engine.insert({ type: write.op, payload, priority: 0, runAt: 0, maxAttempts: REPLAY_ATTEMPTS, dedupeKey: null });
     this.lastPushed = Math.max(this.lastPushed, r.id);

@@ -144,3 +144,83 @@ export interface QueueEngine<M extends EngineMode = EngineMode> {
   /** Release the engine's connection (shared with other engines on the same storage). Idempotent. */
   close(): EngineResult<M, void>;
 }
+
+/** One attempt of a job, as a consuming engine hands it to the buffer's processor. */
+export interface ConsumedJob {
+  /** Job id. */
+  readonly id: number;
+  /** Task type. */
+  readonly type: string;
+  /** The job's data (parsed JSON). */
+  readonly data: unknown;
+  /** This attempt's number, counting attempts lost to a dead worker; 1 on the first run. */
+  readonly attempts: number;
+  /** Attempts allowed before dead letters. */
+  readonly maxAttempts: number;
+}
+
+/** Callbacks and settings of {@link ConsumingQueueEngine.consume}. */
+export interface ConsumeOptions {
+  /** Jobs run at once by this process. */
+  workers: number;
+  /** Lock (lease) length in ms; a dead worker's job runs again within a few of these. */
+  leaseMs: number;
+  /** Retry delay after failed attempt number `attempt` (the one backoff). */
+  retryDelay(attempt: number): number;
+  /** True when an error must not be retried (dead letters at once). */
+  isUnrecoverable(error: Error): boolean;
+  /** A job is done (the store holds its completion). */
+  onCompleted(job: ConsumedJob, result: unknown): void;
+  /** An attempt failed and the store holds the outcome; `final` when the job is now a dead letter. */
+  onFailed(job: ConsumedJob, error: Error, final: boolean): void;
+  /** No job is waiting and none runs here. */
+  onDrained(): void;
+}
+
+/** The running side of a consuming engine. */
+export interface JobConsumer {
+  /** Jobs running in this process. */
+  readonly running: number;
+  /** Take no new jobs (running ones finish). */
+  pause(): void;
+  /** Take jobs again. */
+  resume(): void;
+  /**
+   * Stop taking jobs, wait up to `timeoutMs` for running ones, then give the rest back to the queue (the
+   * attempt is not counted) and abort their signals.
+   * @returns how many jobs were given back
+   */
+  stop(timeoutMs: number): Promise<number>;
+}
+
+/**
+ * An asynchronous engine that runs its own worker loop (lock renewal, stalled-job recovery, retries), as
+ * BullMQ does: the buffer gives it a processor instead of claiming leases itself. Same operations as
+ * {@link QueueEngine} for storage, all answering with Promises.
+ */
+export interface ConsumingQueueEngine {
+  /** Engine name (`'bullmq'`). */
+  readonly kind: string;
+  /** Queue name. */
+  readonly queue: string;
+  /** Insert one job; resolves once the store holds it. */
+  insert(job: InsertJob): Promise<InsertResult>;
+  /** Insert many jobs atomically, results in order. */
+  insertMany(jobs: readonly InsertJob[]): Promise<InsertResult[]>;
+  /** Jobs per state. */
+  stats(): Promise<QueueStats>;
+  /** One job by id, any state. */
+  get(id: number): Promise<JobRow | undefined>;
+  /** Dead letters, newest first. */
+  deadLetters(limit: number): Promise<JobRow[]>;
+  /** Move a dead job back to waiting with a fresh attempt budget; false when no such dead job. */
+  retryDead(id: number): Promise<boolean>;
+  /** Delete final jobs in `states` finished before `before` (epoch ms); how many. */
+  cleanup(states: readonly ('done' | 'dead')[], before: number): Promise<number>;
+  /** Delete every job of the queue. */
+  purge(): Promise<void>;
+  /** Start running jobs with `run` (resolve = success, throw = failed attempt). Once per engine. */
+  consume(run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>, options: ConsumeOptions): JobConsumer;
+  /** Release connections (a user-supplied client stays open). Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,5 +1,6 @@
 /**
- * Buffers: durable background work on one SQLite queue store (`dataDir/gatehouse-queues.db`).
+ * Buffers: durable background work on one SQLite queue store (`dataDir/gatehouse-queues.db`), or, for
+ * TaskBuffer with a `redis` option, on BullMQ.
  * PersistentQueue (raw leased queue), TaskBuffer (handlers, workers, retries, dead letters) and
  * DatabaseBuffer (durable, batched writes to a main database).
  */
@@ -19,6 +20,7 @@ export type {
   TaskErrorHook,
   DeadLetter,
   LifecycleLike,
+  TaskBufferMode,
 } from './task-buffer.js';
 export { DatabaseBuffer } from './database-buffer.js';
 export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';
@@ -27,4 +29,6 @@ export type { BufferErrorCode } from './errors.js';
 export type { BackoffOptions, BackoffType, ResolvedBackoff } from '../backoff.js';
 export type { Durability } from '../database/index.js';
 export type { JobState, QueueStats, QueueEngine, EngineMode, EngineResult, MaybePromise } from './engine.js';
+export type { ConsumingQueueEngine, ConsumedJob, ConsumeOptions, JobConsumer } from './engine.js';
 export { QUEUE_FILE } from './engines/index.js';
+export type { RedisOption } from './engines/index.js';

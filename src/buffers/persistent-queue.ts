@@ -2,7 +2,7 @@ import { BufferError } from './errors.js';
 import { openSettingsProblem, type Durability } from '../database/index.js';
 import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
-import { checkOption, cleanupRange, defined, intInput, jobInput, msInput, serializePayload } from './validate.js';
+import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
 
 /** Options of a PersistentQueue. */
 export interface PersistentQueueOptions {
@@ -20,6 +20,8 @@ export interface PersistentQueueOptions {
   leaseMs?: number;
   /** Attempts before a job failed with `retry: true` goes to dead letters. @defaultValue 5 */
   maxAttempts?: number;
+  /** Largest serialised payload (UTF-8 bytes of its JSON) a push accepts. @defaultValue 1048576 (1 MiB) */
+  maxPayloadBytes?: number;
 }
 
 /** Options of one job: priority, delay, dedupe key, attempts (PersistentQueue and TaskBuffer pushes). */
@@ -93,7 +95,7 @@ const DEFAULTS = {
   busyTimeoutMs: 5000,
   leaseMs: 30_000,
   maxAttempts: 5,
-} as const satisfies Omit<Required<PersistentQueueOptions>, 'file'>;
+} as const satisfies Omit<Required<PersistentQueueOptions>, 'file' | 'maxPayloadBytes'>;
 
 /**
  * Check a queue name.
@@ -133,6 +135,7 @@ export class PersistentQueue<T = unknown> {
   private readonly engine: QueueEngine<'sync'>;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
+  private readonly maxPayloadBytes: number;
   // Tokens of the leases this instance holds, so complete(id)/fail(id) act only on our own lease.
   private readonly leases = new Map<number, { token: number; attempts: number; maxAttempts: number }>();
   private closed = false;
@@ -150,6 +153,7 @@ export class PersistentQueue<T = unknown> {
     this.name = o.name;
     this.leaseMs = o.leaseMs;
     this.maxAttempts = o.maxAttempts;
+    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
     this.engine = createQueueEngine({ queue: o.name, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
   }
 
@@ -157,7 +161,7 @@ export class PersistentQueue<T = unknown> {
     if (typeof input !== 'object' || input === null) {
       throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     }
-    return jobInput(null, serializePayload(input.payload, 'payload'), input, now, this.maxAttempts);
+    return jobInput(null, serializePayload(input.payload, 'payload', this.maxPayloadBytes), input, now, this.maxAttempts);
   }
 
   private live(): QueueEngine<'sync'> {

@@ -7,10 +7,10 @@ import { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffSettings
 import { BufferError, UnrecoverableError } from './errors.js';
 import { checkQueueName, checkStoreOptions, toInfo, type PushOptions } from './persistent-queue.js';
 import type { Durability } from '../database/index.js';
-import type { ClaimedRow, InsertJob, QueueEngine, QueueStats } from './engine.js';
-import { createQueueEngine } from './engines/index.js';
+import type { ClaimedRow, ConsumedJob, ConsumingQueueEngine, EngineMode, EngineResult, InsertJob, JobConsumer, JobRow, QueueEngine, QueueStats } from './engine.js';
+import { checkRedisOption, createQueueEngine, type RedisOption } from './engines/index.js';
 import { emitSafely } from './emit.js';
-import { checkOption, cleanupRange, defined, intInput, jobInput, msInput, serializePayload } from './validate.js';
+import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
 export interface TaskContext {
@@ -119,10 +119,25 @@ export interface LifecycleLike {
 /** Hook called on every failed attempt. */
 export type TaskErrorHook = (taskType: string, data: unknown, error: Error, stack: string | undefined) => void;
 
+/**
+ * Whether a TaskBuffer with `redis` option type `R` answers synchronously (SQLite: no `redis`), with Promises
+ * (BullMQ: `redis` set), or either (`redis` maybe undefined, e.g. `process.env.REDIS_URL`).
+ */
+export type TaskBufferMode<R> = [R] extends [undefined] ? 'sync' : undefined extends R ? EngineMode : 'async';
+
 /** Options of a TaskBuffer. */
-export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers> {
+export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers, R extends RedisOption | undefined = undefined> {
   /** Handlers by task type; `push` refuses unknown types. @defaultValue {} */
   handlers?: H;
+  /**
+   * Run on BullMQ on this Redis (a URL, `{ url, keyPrefix }` or an ioredis client, which `stop()` leaves open)
+   * instead of the SQLite file: every queue method then returns a Promise. Connections made from a URL are
+   * shared by the buffers of this process and closed by the last `stop()`. BullMQ keys live under
+   * `<keyPrefix>:<queue>:`. @defaultValue none (SQLite)
+   */
+  redis?: R;
+  /** Largest serialised task data (UTF-8 bytes of its JSON) a push accepts. @defaultValue 1048576 (1 MiB) */
+  maxPayloadBytes?: number;
   /** Directory of the queue store file. @defaultValue './data' */
   dataDir?: string;
   /** Explicit store file path (overrides `dataDir`). @defaultValue `${dataDir}/gatehouse-queues.db` */
@@ -272,6 +287,11 @@ function registerHandler(type: string, entry: unknown, mode: EnforceMode | undef
   return { fn: handle as TaskHandler, input };
 }
 
+function toDeadLetter(row: JobRow): DeadLetter {
+  const j = toInfo<unknown>(row);
+  return { id: j.id, type: row.type ?? '', data: j.payload, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
+}
+
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(typeof err === 'string' ? err : safeString(err));
 }
@@ -287,7 +307,8 @@ function safeString(v: unknown): string {
 /**
  * Durable background tasks: `push(type, data)` stores a job in the SQLite queue store; `workers` jobs run
  * at once in this process (and in any other process running a TaskBuffer on the same file and queue).
- * Failed attempts are retried with backoff up to `maxAttempts`, then kept as dead letters.
+ * Failed attempts are retried with backoff up to `maxAttempts`, then kept as dead letters. With `redis`, the
+ * same buffer runs on BullMQ (workers on any host share the queue) and its queue methods return Promises.
  *
  * @example
  * ```ts
@@ -295,13 +316,23 @@ function safeString(v: unknown): string {
  * tasks.start();
  * tasks.push('SEND_EMAIL', { to: 'user@example.com' });
  * await tasks.stop({ timeoutMs: 10_000 });
+ *
+ * const shared = new TaskBuffer({ redis: 'redis://127.0.0.1:6379', queue: 'emails', handlers, workers: 5 });
+ * shared.start();
+ * const id = await shared.push('SEND_EMAIL', { to: 'user@example.com' }); // resolves once Redis holds it
  * ```
  */
-export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmitter<TaskBufferEvents> {
+export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOption | undefined = undefined> extends EventEmitter<TaskBufferEvents> {
   /** Queue name inside the store. */
   readonly queue: string;
+  /** Which engine runs this buffer (`'sqlite'` or `'bullmq'`). */
+  readonly engineKind: string;
   private readonly handlers: Map<string, Registered>;
-  private readonly engine: QueueEngine<'sync'>;
+  // Exactly one of the two is set: the synchronous (claiming) engine, or the consuming (BullMQ) one.
+  private readonly engine!: QueueEngine<'sync'>;
+  private readonly remote: ConsumingQueueEngine | undefined;
+  private consumer: JobConsumer | undefined;
+  private readonly maxPayloadBytes: number;
   private readonly o: {
     workers: number;
     maxAttempts: number;
@@ -337,10 +368,16 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * Create a task buffer (opens the store; call `start()` to run jobs).
    * @param options - see {@link TaskBufferOptions}
    */
-  constructor(options: TaskBufferOptions<H> = {}) {
+  constructor(options: TaskBufferOptions<H, R> = {}) {
     super();
     const o = { ...DEFAULTS, ...defined(options) };
     checkQueueName(o.queue, 'queue');
+    if (o.redis !== undefined) {
+      checkRedisOption(o.redis);
+      // BullMQ builds keys as <prefix>:<queue>:<id>.
+      checkOption(!o.queue.includes(':'), 'queue', 'a name without ":" on the BullMQ engine', o.queue);
+    }
+    this.maxPayloadBytes = maxPayloadOption(o.maxPayloadBytes);
     checkStoreOptions(o);
     checkOption(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 1000, 'workers', 'an integer between 1 and 1000', o.workers);
     checkOption(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1, 'maxAttempts', 'an integer >= 1', o.maxAttempts);
@@ -374,7 +411,25 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     this.onError = o.onError;
     this.lifecycle = o.lifecycle;
     this.log = (o.logger ?? defaultLogger()).child({ component: 'task-buffer', queue: o.queue });
-    this.engine = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    if (o.redis !== undefined) {
+      this.remote = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs, redis: o.redis });
+      this.engineKind = this.remote.kind;
+    } else {
+      this.remote = undefined;
+      this.engine = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+      this.engineKind = this.engine.kind;
+    }
+  }
+
+  /** The consuming engine, or a BufferError when stopped (reads are allowed while stopping when `read`). */
+  private liveRemote(remote: ConsumingQueueEngine, read = false): ConsumingQueueEngine {
+    if (this.closed || (!read && this.stopping)) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
+    return remote;
+  }
+
+  /** Run `fn` on the consuming engine; synchronous throws become rejections. */
+  private async onRemote<T>(remote: ConsumingQueueEngine, read: boolean, fn: (engine: ConsumingQueueEngine) => Promise<T>): Promise<T> {
+    return fn(this.liveRemote(remote, read));
   }
 
   /** Emit without letting a throwing listener break the worker loop (it is logged instead). */
@@ -395,7 +450,14 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns the job id (the live job's id when `dedupeKey` matched)
    * @throws BufferError `ERR_BUFFER_UNKNOWN_TASK`, `ERR_BUFFER_INVALID_PAYLOAD`, `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
    */
-  push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): number {
+  push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): EngineResult<TaskBufferMode<R>, number> {
+    if (this.remote) {
+      return this.onRemote(this.remote, false, async (engine) => (await engine.insert(this.prepare(type, data, options, Date.now()))).id) as EngineResult<TaskBufferMode<R>, number>;
+    }
+    return this.pushLocal(type, data, options) as EngineResult<TaskBufferMode<R>, number>;
+  }
+
+  private pushLocal(type: string, data: unknown, options: TaskPushOptions): number {
     const engine = this.live();
     const now = Date.now();
     const job = this.prepare(type, data, options, now);
@@ -409,7 +471,19 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @param jobs - `{ type, data, options? }` items in order
    * @returns the ids in the same order
    */
-  pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): number[] {
+  pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): EngineResult<TaskBufferMode<R>, number[]> {
+    if (this.remote) {
+      return this.onRemote(this.remote, false, async (engine) => {
+        if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
+        const now = Date.now();
+        const rows = jobs.map((j) => this.prepare(j.type, j.data, j.options ?? {}, now));
+        return (await engine.insertMany(rows)).map((r) => r.id);
+      }) as EngineResult<TaskBufferMode<R>, number[]>;
+    }
+    return this.pushManyLocal(jobs) as EngineResult<TaskBufferMode<R>, number[]>;
+  }
+
+  private pushManyLocal(jobs: readonly { type: string; data: unknown; options?: TaskPushOptions }[]): number[] {
     const engine = this.live();
     if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
@@ -437,7 +511,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
       }
       data = parsed.data;
     }
-    return jobInput(type, serializePayload(data, `data of task ${type}`), options, now, this.o.maxAttempts);
+    return jobInput(type, serializePayload(data, `data of task ${type}`, this.maxPayloadBytes), options, now, this.o.maxAttempts);
   }
 
   /**
@@ -445,9 +519,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @returns this
    */
   start(): this {
-    this.live();
+    if (this.remote) this.liveRemote(this.remote);
+    else this.live();
     if (this.started) return this;
     this.started = true;
+    if (this.remote) return this.startRemote(this.remote);
     this.unsubscribe = this.engine.subscribe(() => this.schedulePump());
     if (this.lifecycle) {
       this.paused = this.o.pauseWhenNotActive && this.lifecycle.status !== 'ACTIVE';
@@ -465,6 +541,54 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
     return this;
   }
 
+  private startRemote(remote: ConsumingQueueEngine): this {
+    const consumer = remote.consume((job, signal) => this.runRemote(job, signal), {
+      workers: this.o.workers,
+      leaseMs: this.o.leaseMs,
+      retryDelay: (attempt) => backoffDelay(this.backoff, attempt),
+      isUnrecoverable: (error) => error instanceof UnrecoverableError,
+      onCompleted: (job, result) => this.safeEmit('completed', { ...job }, result),
+      onFailed: (job, error, final) => {
+        if (this.onError) {
+          try {
+            this.onError(job.type, job.data, error, error.stack);
+          } catch (hookErr) {
+            this.log.error({ err: hookErr }, 'onError hook threw');
+          }
+        }
+        this.safeEmit('failed', { ...job }, error, !final);
+        if (final) this.safeEmit('dead', { ...job }, error);
+      },
+      onDrained: () => this.safeEmit('drained'),
+    });
+    this.consumer = consumer;
+    if (this.lifecycle) {
+      this.paused = this.o.pauseWhenNotActive && this.lifecycle.status !== 'ACTIVE';
+      if (this.paused) consumer.pause();
+      this.unlisten = this.lifecycle.onChange((next) => {
+        const wasPaused = this.paused;
+        this.paused = this.o.pauseWhenNotActive && next !== 'ACTIVE';
+        if (wasPaused === this.paused) return;
+        this.log.info({ lifecycle: next, paused: this.paused }, 'task buffer pause changed');
+        if (this.paused) consumer.pause();
+        else consumer.resume();
+      });
+    }
+    return this;
+  }
+
+  /** One attempt on the consuming engine: resolve with the handler's result, or throw the failure. */
+  private runRemote(job: ConsumedJob, signal: AbortSignal): Promise<unknown> {
+    const handler = this.handlers.get(job.type);
+    if (!handler) {
+      // Another process may have pushed a type this one does not know; let a process that knows it run it.
+      return Promise.reject(new BufferError(`no handler for task type ${JSON.stringify(job.type)} in this process`, { code: 'ERR_BUFFER_UNKNOWN_TASK' }));
+    }
+    const ctx = new JobContext(job.id, job.type, job.attempts, job.maxAttempts);
+    signal.addEventListener('abort', () => ctx.abort(signal.reason), { once: true });
+    return this.execute(handler.fn, job.data, ctx);
+  }
+
   /** True while started and paused by the lifecycle. */
   get isPaused(): boolean {
     return this.paused;
@@ -472,7 +596,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
 
   /** Number of jobs running in this process right now. */
   get running(): number {
-    return this.inFlight.size;
+    return this.consumer ? this.consumer.running : this.inFlight.size;
   }
 
   private schedulePump(): void {
@@ -652,8 +776,9 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * Jobs per state in this buffer's queue.
    * @returns `{ pending, active, done, failed, dead }`
    */
-  stats(): QueueStats {
-    return this.liveForRead().stats();
+  stats(): EngineResult<TaskBufferMode<R>, QueueStats> {
+    if (this.remote) return this.onRemote(this.remote, true, (engine) => engine.stats()) as EngineResult<TaskBufferMode<R>, QueueStats>;
+    return this.liveForRead().stats() as EngineResult<TaskBufferMode<R>, QueueStats>;
   }
 
   private liveForRead(): QueueEngine<'sync'> {
@@ -666,12 +791,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @param options - `limit` (default 100)
    * @returns dead jobs with their last error
    */
-  deadLetters(options: { limit?: number } = {}): DeadLetter[] {
-    const rows = this.liveForRead().deadLetters(intInput(options.limit, 'limit', 100, 1));
-    return rows.map((row) => {
-      const j = toInfo<unknown>(row);
-      return { id: j.id, type: row.type ?? '', data: j.payload, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
-    });
+  deadLetters(options: { limit?: number } = {}): EngineResult<TaskBufferMode<R>, DeadLetter[]> {
+    if (this.remote) {
+      return this.onRemote(this.remote, true, async (engine) => (await engine.deadLetters(intInput(options.limit, 'limit', 100, 1))).map(toDeadLetter)) as EngineResult<TaskBufferMode<R>, DeadLetter[]>;
+    }
+    return this.liveForRead().deadLetters(intInput(options.limit, 'limit', 100, 1)).map(toDeadLetter) as EngineResult<TaskBufferMode<R>, DeadLetter[]>;
   }
 
   /**
@@ -679,8 +803,9 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @param id - job id
    * @returns true if the job was dead and is pending again; false if no such dead job
    */
-  retryDead(id: number): boolean {
-    return this.live().retryDead(intInput(id, 'id', 0, 1));
+  retryDead(id: number): EngineResult<TaskBufferMode<R>, boolean> {
+    if (this.remote) return this.onRemote(this.remote, false, (engine) => engine.retryDead(intInput(id, 'id', 0, 1))) as EngineResult<TaskBufferMode<R>, boolean>;
+    return this.live().retryDead(intInput(id, 'id', 0, 1)) as EngineResult<TaskBufferMode<R>, boolean>;
   }
 
   /**
@@ -688,9 +813,15 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
    * @param options - `maxAgeDays` (default 7), `includeDead` (default true)
    * @returns number of jobs deleted
    */
-  cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): number {
+  cleanup(options: { maxAgeDays?: number; includeDead?: boolean } = {}): EngineResult<TaskBufferMode<R>, number> {
+    if (this.remote) {
+      return this.onRemote(this.remote, true, (engine) => {
+        const { states, before } = cleanupRange(options, true);
+        return engine.cleanup(states, before);
+      }) as EngineResult<TaskBufferMode<R>, number>;
+    }
     const { states, before } = cleanupRange(options, true);
-    return this.liveForRead().cleanup(states, before);
+    return this.liveForRead().cleanup(states, before) as EngineResult<TaskBufferMode<R>, number>;
   }
 
   /**
@@ -714,6 +845,14 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers> extends EventEmit
 
   private async doStop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    if (this.remote) {
+      this.unlisten?.();
+      const released = this.consumer ? await this.consumer.stop(timeoutMs) : 0;
+      if (released > 0) this.log.info({ released }, 'gave unfinished jobs back to the queue');
+      this.closed = true;
+      await this.remote.close();
+      return;
+    }
     // The renew timer keeps running while in-flight jobs finish, so their leases do not lapse meanwhile.
     for (const t of [this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);

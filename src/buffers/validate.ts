@@ -38,10 +38,11 @@ function strictReplacer(key: string, v: unknown): unknown {
  * undefined at the top level, NaN/Infinity) or cannot encode (bigint, cycles).
  * @param value - the payload
  * @param what - name used in the error message, e.g. `'payload'`
+ * @param maxBytes - largest serialised size allowed (UTF-8 bytes); unlimited when omitted
  * @returns the JSON text
- * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD`
+ * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD`, or `ERR_BUFFER_PAYLOAD_TOO_LARGE` over `maxBytes`
  */
-export function serializePayload(value: unknown, what: string): string {
+export function serializePayload(value: unknown, what: string, maxBytes: number = Infinity): string {
   if (value === undefined) throw new BufferError(`${what} must be JSON-serialisable, got undefined`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
   let text: string | undefined;
   try {
@@ -53,6 +54,13 @@ export function serializePayload(value: unknown, what: string): string {
     throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD', cause: err });
   }
   if (typeof text !== 'string') throw new BufferError(`${what} must be JSON-serialisable`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
+  // A UTF-8 byte is at most one UTF-16 unit's worth of length * 3: skip the exact count when it cannot matter.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > maxBytes) {
+      throw new BufferError(`${what} is ${bytes} bytes serialised, more than maxPayloadBytes (${maxBytes})`, { code: 'ERR_BUFFER_PAYLOAD_TOO_LARGE' });
+    }
+  }
   return text;
 }
 
@@ -113,6 +121,21 @@ export function dedupeInput(value: unknown): string | null {
     throw new BufferError(`dedupeKey must be a non-empty string of at most 512 characters, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
   }
   return value;
+}
+
+/** Default `maxPayloadBytes` of every buffer: 1 MiB of serialised JSON. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
+
+/**
+ * Check a `maxPayloadBytes` option.
+ * @param value - the option value (undefined → 1 MiB)
+ * @returns the resolved limit
+ * @throws BufferError `ERR_BUFFER_INVALID_OPTION`
+ */
+export function maxPayloadOption(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_PAYLOAD_BYTES;
+  checkOption(typeof value === 'number' && Number.isSafeInteger(value) && value >= 1, 'maxPayloadBytes', 'an integer >= 1', value);
+  return value as number;
 }
 
 /** Options resolved once: drop undefined so spreads over DEFAULTS keep defaults. */
