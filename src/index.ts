@@ -21,11 +21,15 @@ export type {
   LifecycleErrorCode,
   PortalErrorCode,
   RealtimeErrorCode,
+  RedisErrorCode,
   ServiceUnavailableCode,
   ValidationErrorOptions,
 } from './errors.js';
 export { createLogger } from './logger.js';
 export type { Logger, LoggerConfig } from './logger.js';
+
+// Redis (src/redis.ts): the one `redis` option, shared by every store of a portal.
+export type { RedisConnectionOptions, RedisOption } from './redis.js';
 
 // servers (src/servers): ServicePortal, endpoints, gates, realtime.
 export {
@@ -93,6 +97,7 @@ export {
   Lifecycle,
   LifecycleError,
   MemorySource,
+  RedisLifecycleSource,
   ServiceUnavailableError,
   SqliteSource,
   isLifecycleState,
@@ -111,6 +116,7 @@ export type {
   LifecycleSource,
   LifecycleSourceName,
   LifecycleState,
+  RedisLifecycleSourceOptions,
   SetStateOptions,
   StatusField,
   StatusFormat,
@@ -155,6 +161,7 @@ export type {
   PushOptions,
   QueueStats,
   TaskBufferEvents,
+  TaskBufferMode,
   TaskBufferOptions,
   TaskContext,
   TaskData,
@@ -165,6 +172,7 @@ export type {
   TaskJobInfo,
   TaskPushOptions,
 } from './buffers/index.js';
+export type { RedisOption as TaskBufferRedisOption } from './buffers/index.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
 export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, isPrivateAddress, sendRequest } from './client/index.js';
