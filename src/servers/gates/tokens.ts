@@ -45,6 +45,12 @@ export interface TokenOptions {
   clockToleranceSec?: number;
   /** Verified tokens kept in memory so repeat requests skip signature checks; 0 turns the cache off. @defaultValue 10000 */
   cacheSize?: number;
+  /**
+   * Oldest accepted token, in seconds since its `iat` (jose's `maxTokenAge`): a token older than this is refused
+   * with `ERR_AUTH_EXPIRED` whatever its `exp` says, and one without `iat` with `ERR_AUTH_CLAIMS`, so a token
+   * minted with an absurd lifetime stops working. @defaultValue none (only `exp` counts)
+   */
+  maxTokenAgeSec?: number;
 }
 
 /** What to put in an issued token. */
@@ -108,6 +114,7 @@ export class TokenService {
   private readonly cacheSize: number;
   private readonly toleranceSec: number;
   private readonly ttl: string | number;
+  private readonly maxAgeSec: number | undefined;
 
   constructor(
     private readonly options: TokenOptions,
@@ -119,6 +126,9 @@ export class TokenService {
     if (!(this.toleranceSec >= 0)) throw new GateConfigError('auth.clockToleranceSec must be >= 0');
     this.cacheSize = options.cacheSize ?? 10_000;
     this.ttl = options.accessTtl ?? '15m';
+    const maxAge = options.maxTokenAgeSec;
+    if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge > 0)) throw new GateConfigError(`auth.maxTokenAgeSec must be a whole number of seconds > 0, got ${String(maxAge)}`);
+    this.maxAgeSec = maxAge;
     if (options.jwks !== undefined) {
       if (options.secret !== undefined) throw new GateConfigError('auth: configure either secret (HS256) or jwks, not both');
       this.algorithms = [...(options.algorithms ?? ['RS256'])];
@@ -225,6 +235,7 @@ export class TokenService {
         audience: this.options.audience ? [...toArray(this.options.audience)] : undefined,
         clockTolerance: this.toleranceSec,
         requiredClaims: ['exp', 'sub'],
+        ...(this.maxAgeSec === undefined ? {} : { maxTokenAge: this.maxAgeSec }),
       }));
     } catch (err) {
       throw mapJoseError(err);
@@ -234,7 +245,9 @@ export class TokenService {
     const reference = payload[REFERENCE_CLAIM] === true;
     // A reference never grants scopes, whatever else it claims.
     const identity: Identity = { id: String(payload.sub), scopes: reference ? [] : scopesOf(payload), via: 'bearer', claims: payload as Record<string, unknown> };
-    this.remember(hash, { identity, key, until: ((payload.exp ?? 0) + this.toleranceSec) * 1000 });
+    // A cached token stops at whichever comes first: its expiry or the end of its allowed age.
+    const ends = this.maxAgeSec === undefined ? (payload.exp ?? 0) : Math.min(payload.exp ?? 0, (payload.iat ?? 0) + this.maxAgeSec);
+    this.remember(hash, { identity, key, until: (ends + this.toleranceSec) * 1000 });
     return identity;
   }
 
