@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { ServicePortal, type PortalOptions } from '../src/index.js';
 
@@ -43,4 +44,18 @@ export function expectThrown<E extends Error>(fn: () => unknown, type: abstract 
     return err as E;
   }
   throw new Error(`expected ${type.name} to be thrown, but nothing was`);
+}
+
+/** Whether a Redis answers PING at `url` within 500 ms (tests that need Redis skip, or fail under GATEHOUSE_REQUIRE_REDIS=1, without it). */
+export async function redisAvailable(url = 'redis://127.0.0.1:6379'): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }

@@ -2,24 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { redisAvailable } from '../helpers.js';
 
 /** The shared Redis of ordinary tests. */
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const REQUIRE_REDIS = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
-
-/** Whether a Redis answers PING at `url`. */
-export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 /** Probe once per file and print a visible line when skipping. */
 export async function checkRedis(what: string): Promise<boolean> {

@@ -3,22 +3,10 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from '../../src/index.js';
+import { redisAvailable } from '../helpers.js';
 import { collect, settle, startRealtime, waitFor, type RealtimeFixture } from './helpers.js';
 
 const REQUIRE = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
-
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 const available = await redisAvailable();
 if (!available && !REQUIRE) {

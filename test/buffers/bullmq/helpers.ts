@@ -1,25 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
+import { redisAvailable as probeRedis } from '../../helpers.js';
 
 export const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REQUIRE = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
 /** BullMQ key prefix of every test queue (so a leftover is easy to spot and delete). */
 export const PREFIX = 'gatehouse-test';
 
-/** True when a Redis answers PING on REDIS_URL within 500 ms. */
-export async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 /** Warn visibly (once per file) when the Redis tests are skipped. */
 export function warnSkipped(available: boolean, what: string): void {
@@ -67,3 +55,6 @@ export async function until(fn: () => boolean | Promise<boolean>, timeoutMs = 15
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** True when a Redis answers PING on REDIS_URL within 500 ms. */
+export const redisAvailable = (): Promise<boolean> => probeRedis(REDIS_URL);
