@@ -19,6 +19,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { TaskBuffer, type Durability } from '../src/buffers/index.js';
+import { redisAvailable } from '../test/helpers.js';
 
 process.env.GATEHOUSE_LOG_LEVEL ??= 'silent';
 
@@ -212,18 +213,6 @@ const REDIS_JOBS = arg('redis', 5000);
 const CONCURRENCY = 16;
 const IN_FLIGHT_PUSHES = 100;
 
-async function redisUp(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 /** Push `n` jobs with up to IN_FLIGHT_PUSHES adds outstanding (the same pattern for both contenders). */
 async function pushAll(n: number, add: (i: number) => Promise<unknown>): Promise<void> {
@@ -280,7 +269,7 @@ async function taskBufferBullmq(n: number): Promise<number> {
   return rate;
 }
 
-if (await redisUp()) {
+if (await redisAvailable(REDIS_URL)) {
   const redisContenders = {
     'raw BullMQ': rawBullmq,
     'TaskBuffer/BullMQ': taskBufferBullmq,

@@ -40,7 +40,8 @@ function optionsError(message: string): GatehouseError {
   return new GatehouseError(message, { code: 'ERR_REDIS_OPTIONS' });
 }
 
-function isClient(value: unknown): value is Redis {
+/** Whether `value` is an ioredis client (an instance, or one from another copy of ioredis). */
+export function isRedisClient(value: unknown): value is Redis {
   return value instanceof Redis || (typeof value === 'object' && value !== null && typeof (value as Redis).duplicate === 'function' && typeof (value as Redis).publish === 'function');
 }
 
@@ -60,11 +61,11 @@ export function resolveRedisOption(option: RedisOption, name: string): ResolvedR
     if (!/^rediss?:\/\//.test(option)) throw optionsError(`redis must be a redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 40))}`);
     return { url: option, client: undefined, keyPrefix: defaultPrefix, ...DEFAULTS };
   }
-  if (isClient(option)) return { url: undefined, client: option, keyPrefix: defaultPrefix, ...DEFAULTS };
+  if (isRedisClient(option)) return { url: undefined, client: option, keyPrefix: defaultPrefix, ...DEFAULTS };
   if (option === null || typeof option !== 'object') throw optionsError('redis must be a URL, { url, keyPrefix } or an ioredis client');
   const o = option;
   if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) throw optionsError('redis.url must be a redis:// or rediss:// URL');
-  if (o.client !== undefined && !isClient(o.client)) throw optionsError('redis.client must be an ioredis client');
+  if (o.client !== undefined && !isRedisClient(o.client)) throw optionsError('redis.client must be an ioredis client');
   if ((o.url === undefined) === (o.client === undefined)) throw optionsError('redis: give exactly one of url or client');
   if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0 || o.keyPrefix.length > 200)) throw optionsError('redis.keyPrefix must be a non-empty string of at most 200 characters');
   const ms = (field: 'commandTimeoutMs' | 'pingIntervalMs', min: number): number => {

@@ -3,9 +3,9 @@
  * (and key prefix) uses one ioredis client for its commands, released by `stop()`; the last release closes it.
  * A client the user passed in is used as is and never closed here. BullMQ workers add their own blocking
  * connection (a duplicate), which BullMQ closes with the worker.
- * Kept inside buffers until `src/redis.ts` (the portal's `redis` option) exists to own it.
  */
 import { Redis } from 'ioredis';
+import { isRedisClient } from '../../redis.js';
 import { BufferError } from '../errors.js';
 
 /** The `redis` option of a buffer: a URL, `{ url, keyPrefix }`, or an ioredis client (not closed by `stop()`). */
@@ -28,10 +28,6 @@ interface Shared {
 }
 
 const shared = new Map<string, Shared>();
-
-function isClient(v: unknown): v is Redis {
-  return v instanceof Redis || (typeof v === 'object' && v !== null && typeof (v as { duplicate?: unknown }).duplicate === 'function' && typeof (v as { hset?: unknown }).hset === 'function');
-}
 
 function checkPrefix(prefix: unknown): string {
   if (prefix === undefined) return DEFAULT_PREFIX;
@@ -56,7 +52,7 @@ function checkUrl(url: unknown): string {
  * @throws BufferError `ERR_BUFFER_INVALID_OPTION` naming the bad part
  */
 export function checkRedisOption(option: unknown): string {
-  if (isClient(option)) return DEFAULT_PREFIX;
+  if (isRedisClient(option)) return DEFAULT_PREFIX;
   if (typeof option === 'string') {
     checkUrl(option);
     return DEFAULT_PREFIX;
@@ -75,7 +71,7 @@ export function checkRedisOption(option: unknown): string {
  */
 export function acquireRedis(option: RedisOption): RedisLease {
   const prefix = checkRedisOption(option);
-  if (isClient(option)) {
+  if (isRedisClient(option)) {
     return { client: option, prefix, release: () => Promise.resolve() };
   }
   const url = typeof option === 'string' ? option : option.url;

@@ -13,8 +13,8 @@ export interface PipelineSpec {
   inbound?: readonly GateStep[];
   /** Input schema; without one the payload is passed through as the input. */
   input?: ZodType;
-  /** Transport step that runs the handler and sets `call.result`. */
-  invoke?: GateStep;
+  /** Transport step that runs the handler; what it returns (or resolves to) becomes `call.result`. */
+  invoke?: (call: GateCall) => unknown;
   /** Steps that rewrite the result after output validation (token masking: the schema sees raw ids, scopes come only from the validated result). */
   outbound?: readonly GateStep[];
   /** Output schema, checked before anything is sent. */
@@ -65,6 +65,19 @@ function outputStep(schema: ZodType, onMismatch: PipelineSpec['onOutputMismatch'
   };
 }
 
+/** Run the handler and keep its result, awaiting only when it returned a promise. */
+function resultStep(invoke: (call: GateCall) => unknown): GateStep {
+  return (call) => {
+    const r = invoke(call);
+    if (r instanceof Promise) {
+      return r.then((v: unknown) => {
+        call.result = v;
+      });
+    }
+    call.result = r;
+  };
+}
+
 const passPayload: GateStep = (call) => {
   call.input = call.payload;
 };
@@ -78,7 +91,7 @@ export function compilePipeline(spec: PipelineSpec): Pipeline {
   if (spec.load) steps.push(spec.load);
   if (spec.inbound) steps.push(...spec.inbound);
   steps.push(spec.input ? inputStep(spec.input) : passPayload);
-  if (spec.invoke) steps.push(spec.invoke);
+  if (spec.invoke) steps.push(resultStep(spec.invoke));
   if (spec.invoke && spec.output) steps.push(outputStep(spec.output, spec.onOutputMismatch));
   if (spec.invoke && spec.outbound) steps.push(...spec.outbound);
   const list = Object.freeze(steps);

@@ -88,15 +88,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
         call.payload = mergeBody(base, body);
       });
     };
-    const invoke = (call: GateCall): void | Promise<void> => {
-      const r = handler(call as HttpCall as EndpointContext<SchemaInput<I>>);
-      if (r instanceof Promise) {
-        return r.then((v) => {
-          call.result = v;
-        });
-      }
-      call.result = r;
-    };
+    const invoke = (call: GateCall): unknown => handler(call as HttpCall as EndpointContext<SchemaInput<I>>);
     const pipeline = compilePipeline({
       guards: compiled.guards,
       load,

@@ -288,17 +288,11 @@ export class Realtime {
     const gate = config.gate ?? {};
     const route = `socket ${name}`;
     const compiled = compileGate(gate, this.gates, route);
-    const invoke: GateStep = (call) => {
+    const invoke = (call: GateCall): unknown => {
       const socketCall = call as SocketCall;
       const state = this.states.get(socketCall.socketId);
       if (!state) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
-      const r = handler({ input: call.input as SchemaInput<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
-      if (r instanceof Promise) {
-        return r.then((v) => {
-          call.result = v;
-        });
-      }
-      call.result = r;
+      return handler({ input: call.input as SchemaInput<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
     };
     const pipeline = compilePipeline({
       guards: compiled.guards,
