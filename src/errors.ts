@@ -151,6 +151,18 @@ export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSE
  */
 export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
 
+/**
+ * Codes of the control plane (ControlPlane, its stores and admin API):
+ * - `ERR_CONTROL_OPTIONS`: an option of `new ControlPlane()` is invalid (names the option).
+ * - `ERR_CONTROL_INPUT`: a project name, state, message, fail mode or token given to a method is invalid.
+ * - `ERR_CONTROL_NOT_FOUND`: no project of that name (or no such token).
+ * - `ERR_CONTROL_CONFLICT`: a project of that name exists already.
+ * - `ERR_CONTROL_CLOSED`: the control plane was closed.
+ * - `ERR_CONTROL_ADMIN_AUTH`: the admin API was called without the admin token, or with a wrong one.
+ * - `ERR_CONTROL_STORE`: the project store (SQLite or Redis) failed.
+ */
+export type ControlPlaneErrorCode = 'ERR_CONTROL_OPTIONS' | 'ERR_CONTROL_INPUT' | 'ERR_CONTROL_NOT_FOUND' | 'ERR_CONTROL_CONFLICT' | 'ERR_CONTROL_CLOSED' | 'ERR_CONTROL_ADMIN_AUTH' | 'ERR_CONTROL_STORE';
+
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
 export type GatehouseErrorCode =
   | AuthErrorCode
@@ -166,7 +178,8 @@ export type GatehouseErrorCode =
   | ClientErrorCode
   | CryptoErrorCode
   | BackgroundErrorCode
-  | RedisErrorCode;
+  | RedisErrorCode
+  | ControlPlaneErrorCode;
 
 /** One field-level problem in an input, as listed in a problem response's `errors`. */
 export interface FieldIssue {

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { LIFECYCLE_STATES, type LifecycleState } from '../lifecycle/index.js';
+import type { ServicePortal } from '../servers/index.js';
+import type { AuditEntry, FailMode, InstanceInfo } from './types.js';
+
+/** The control-plane operations the admin API calls (ControlPlane implements them). */
+export interface AdminTarget {
+  createProject(options: { name: string; failMode?: FailMode; actor?: string }): Promise<{ token: string; project: unknown }>;
+  setStatus(name: string, state: LifecycleState, options: { message?: string | null; retryAfterSec?: number | null; actor?: string }): Promise<unknown>;
+  setFailMode(name: string, failMode: FailMode, options: { actor?: string }): Promise<unknown>;
+  rotateToken(name: string, options: { actor?: string }): Promise<{ token: string }>;
+  revokeToken(token: string, options: { actor?: string }): Promise<void>;
+  revokeProjectTokens(name: string, options: { actor?: string }): Promise<number>;
+  deleteProject(name: string, options: { actor?: string }): Promise<void>;
+  projects(): unknown[];
+  project(name: string): unknown;
+  status(name: string): unknown;
+  instances(name: string): InstanceInfo[];
+  auditLog(options: { project?: string; limit?: number }): Promise<AuditEntry[]>;
+}
+
+const NAME = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dots, dashes or underscores, at most 64, starting with a letter or digit');
+const FAIL_MODE = z.enum(['open', 'closed']);
+const STATE = z.enum(LIFECYCLE_STATES);
+const GATE = { auth: 'none', lifecycle: 'exempt' } as const;
+const TAGS = ['admin'];
+const AUTH_NOTE = ' (Authorization: Bearer <admin token>)';
+
+function actor(ip: string): string {
+  return `admin api ${ip}`;
+}
+
+function nameOf(params: Readonly<Record<string, string | undefined>>): string {
+  return params.name ?? '';
+}
+
+/**
+ * Answer a request without (or with a wrong) admin token: 401 problem+json with a Bearer challenge. Runs
+ * before the portal reads the body, so an unauthenticated caller learns nothing about the input's shape.
+ */
+export function adminAuthProblem(res: ServerResponse, missing: boolean): void {
+  const requestId = randomUUID();
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title: 'Unauthorized',
+    status: 401,
+    detail: missing ? 'The admin token is required (Authorization: Bearer <admin token>)' : 'The admin token is not valid',
+    code: 'ERR_CONTROL_ADMIN_AUTH',
+    requestId,
+  });
+  res.writeHead(401, {
+    'Content-Type': 'application/problem+json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'WWW-Authenticate': 'Bearer realm="gatehouse-control"',
+    'Cache-Control': 'no-store',
+    'X-Request-Id': requestId,
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+/**
+ * The admin API under `/api/admin`, on the portal's endpoints (problem+json errors, OpenAPI). The admin token is
+ * checked in front of these routes by the control plane; `GET /api/admin/events` (the dashboard's event
+ * stream) is served there too.
+ */
+export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
+  portal.endpoint(
+    '/api/admin/projects',
+    { method: 'GET', description: `List projects with state, fail mode, messages, token hints and instances${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({}).strict() },
+    () => ({ projects: cp.projects() }),
+  );
+  portal.endpoint(
+    '/api/admin/projects',
+    {
+      method: 'POST',
+      description: `Create a project; answers 201 with its token, shown this once${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME, failMode: FAIL_MODE.optional() }).strict(),
+    },
+    async ({ input, ip, setStatus }) => {
+      const created = await cp.createProject({ name: input.name, failMode: input.failMode, actor: actor(ip) });
+      setStatus(201);
+      return created;
+    },
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name',
+    { method: 'GET', description: `One project${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    ({ params }) => {
+      cp.status(nameOf(params)); // 404 for an unknown project
+      return cp.project(nameOf(params)) as Record<string, unknown>;
+    },
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name',
+    { method: 'DELETE', description: `Delete a project: its tokens are revoked and its sockets closed with 4002${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    async ({ params, ip }) => {
+      await cp.deleteProject(nameOf(params), { actor: actor(ip) });
+    },
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name/status',
+    {
+      method: 'POST',
+      description: `Set a project's state (ACTIVE, PAUSED, MAINTENANCE, OFFLINE, FAILED) with a message and retryAfterSec; every instance follows at once${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z
+        .object({
+          name: NAME,
+          state: STATE,
+          message: z.string().max(1000).nullable().optional(),
+          retryAfterSec: z.number().int().min(0).max(604_800).nullable().optional(),
+        })
+        .strict(),
+    },
+    async ({ input, params, ip }) => cp.setStatus(nameOf(params), input.state, { message: input.message, retryAfterSec: input.retryAfterSec, actor: actor(ip) }) as Promise<Record<string, unknown>>,
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name/fail-mode',
+    { method: 'POST', description: `Set a project's fail mode (closed: clients go OFFLINE when the socket is lost; open: keep the last state)${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME, failMode: FAIL_MODE }).strict() },
+    async ({ input, params, ip }) => cp.setFailMode(nameOf(params), input.failMode, { actor: actor(ip) }) as Promise<Record<string, unknown>>,
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name/rotate',
+    { method: 'POST', description: `Issue a new token and revoke the old ones (their sockets get revoked and close 4002); the new token is shown this once${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    async ({ params, ip }) => cp.rotateToken(nameOf(params), { actor: actor(ip) }),
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name/revoke',
+    { method: 'POST', description: `Revoke every valid token of a project${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    async ({ params, ip }) => ({ revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }) }),
+  );
+  portal.endpoint(
+    '/api/admin/tokens/revoke',
+    { method: 'POST', description: `Revoke one project token${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ token: z.string().regex(/^px_[A-Za-z0-9_-]{32,128}$/, 'a project token (px_...)') }).strict() },
+    async ({ input, ip }) => {
+      await cp.revokeToken(input.token, { actor: actor(ip) });
+    },
+  );
+  portal.endpoint(
+    '/api/admin/projects/:name/instances',
+    { method: 'GET', description: `A project's instances: SDK version, language, env, last heartbeat, connected, stale${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    ({ params }) => {
+      cp.status(nameOf(params));
+      return { instances: cp.instances(nameOf(params)) };
+    },
+  );
+  portal.endpoint(
+    '/api/admin/audit',
+    {
+      method: 'GET',
+      description: `The audit log, newest first: who changed what, when, from and to${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ project: NAME.optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
+    },
+    async ({ input }) => ({ entries: await cp.auditLog({ project: input.project, limit: input.limit }) }),
+  );
+}

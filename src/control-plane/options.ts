@@ -1,0 +1,136 @@
+import type { Logger } from '../logger.js';
+import type { RedisOption } from '../redis.js';
+import { ControlPlaneError } from './errors.js';
+import type { SdkVersionEntry } from './protocol.js';
+
+/** One SDK's entry in the version catalogue (`GET /api/v1/sdk/versions`). */
+export interface SdkVersionOptions {
+  /** Newest version. @defaultValue '0.1.3' */
+  latest?: string;
+  /** Oldest version still supported. @defaultValue '0.1.3' */
+  minimumSupported?: string;
+  /** Where the changes are listed. @defaultValue null */
+  changelogUrl?: string | null;
+}
+
+/** Options for {@link ControlPlane}. Every field is optional. */
+export interface ControlPlaneOptions {
+  /** Directory of `gatehouse-control.db` (projects, hashed tokens, audit log). @defaultValue './control' */
+  dataDir?: string;
+  /**
+   * Bearer token of the admin API and the dashboard (at least 16 characters), compared in constant time.
+   * Needed by `run()`; a control plane without one (a CLI writing the store) serves no admin API.
+   */
+  adminToken?: string;
+  /**
+   * Share projects between several control planes (behind one load balancer): projects, tokens and the audit log
+   * live in Redis and every change reaches every control plane's sockets over pub/sub. A URL,
+   * `{ url, keyPrefix }` or an ioredis client you own. @defaultValue none (SQLite under dataDir); keyPrefix 'gatehouse:control:'
+   */
+  redis?: RedisOption;
+  /** Name in logs, `/status` and the OpenAPI title. @defaultValue 'gatehouse-control' */
+  name?: string;
+  /** The interval clients heartbeat at, in ms; an instance silent for 3 of them is stale. @defaultValue 30000 */
+  heartbeatIntervalMs?: number;
+  /** How long a disconnected instance stays listed, in ms. @defaultValue 600000 */
+  instanceRetentionMs?: number;
+  /** The version catalogue, per SDK. @defaultValue node and python: latest and minimum 0.1.3 */
+  sdkVersions?: { node?: SdkVersionOptions; python?: SdkVersionOptions };
+  /** Largest accepted client frame, in bytes. @defaultValue 16384 */
+  maxPayloadBytes?: number;
+  /** Most open connections (sockets included) per client address; 0 for no cap. @defaultValue 10000 */
+  maxConnectionsPerIp?: number;
+  /** Most audit entries kept in Redis (SQLite keeps all). @defaultValue 10000 */
+  auditLimit?: number;
+  /** How often SQLite is checked for another process's writes (the CLI), in ms. @defaultValue 250 */
+  watchIntervalMs?: number;
+  /** With Redis: how often everything is reloaded to heal missed messages, in ms. @defaultValue 5000 */
+  resyncIntervalMs?: number;
+  /** Log one line per HTTP request. Off by default: protocol paths carry project tokens. @defaultValue false */
+  requestLog?: boolean;
+  /** Logger. @defaultValue a pino logger on stdout */
+  logger?: Logger;
+}
+
+/** Defaults of the control plane's options. */
+export const DEFAULTS = {
+  dataDir: './control',
+  name: 'gatehouse-control',
+  heartbeatIntervalMs: 30_000,
+  instanceRetentionMs: 600_000,
+  maxPayloadBytes: 16_384,
+  maxConnectionsPerIp: 10_000,
+  auditLimit: 10_000,
+  watchIntervalMs: 250,
+  resyncIntervalMs: 5000,
+  requestLog: false,
+  sdkVersion: '0.1.3',
+} as const satisfies Record<string, string | number | boolean>;
+
+/** The options after defaults and checks. */
+export interface ResolvedControlPlaneOptions {
+  dataDir: string;
+  adminToken: string | undefined;
+  redis: RedisOption | undefined;
+  name: string;
+  heartbeatIntervalMs: number;
+  instanceRetentionMs: number;
+  sdkVersions: { node: SdkVersionEntry; python: SdkVersionEntry };
+  maxPayloadBytes: number;
+  maxConnectionsPerIp: number;
+  auditLimit: number;
+  watchIntervalMs: number;
+  resyncIntervalMs: number;
+  requestLog: boolean;
+  logger: Logger | undefined;
+}
+
+function bad(message: string): ControlPlaneError {
+  return new ControlPlaneError(message, { code: 'ERR_CONTROL_OPTIONS' });
+}
+
+function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`ControlPlane: ${name} must be a whole number from ${min} to ${max}, got ${String(v)}`);
+  return v;
+}
+
+const VERSION = /^[0-9A-Za-z.+-]{1,32}$/;
+
+function sdk(name: string, o: SdkVersionOptions | undefined): SdkVersionEntry {
+  const latest = o?.latest ?? DEFAULTS.sdkVersion;
+  const minimum = o?.minimumSupported ?? latest;
+  for (const [field, v] of [['latest', latest], ['minimumSupported', minimum]] as const) {
+    if (typeof v !== 'string' || !VERSION.test(v)) throw bad(`ControlPlane: sdkVersions.${name}.${field} must be a version string, got ${String(v)}`);
+  }
+  const url = o?.changelogUrl ?? null;
+  if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url))) throw bad(`ControlPlane: sdkVersions.${name}.changelogUrl must be an http(s) URL or null`);
+  return { latest, minimum_supported: minimum, changelog_url: url };
+}
+
+/** Apply the defaults once and reject bad values with an error that names the option. */
+export function resolveControlPlaneOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
+  if (options === null || typeof options !== 'object') throw bad('ControlPlane: options must be an object');
+  const token = options.adminToken;
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16 || token.length > 512)) throw bad('ControlPlane: adminToken must be a string of 16 to 512 characters');
+  const dataDir = options.dataDir ?? DEFAULTS.dataDir;
+  if (typeof dataDir !== 'string' || dataDir.length === 0) throw bad('ControlPlane: dataDir must be a non-empty path');
+  const name = options.name ?? DEFAULTS.name;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw bad('ControlPlane: name must be 1-64 letters, digits, dots, dashes or underscores');
+  return {
+    dataDir,
+    adminToken: token,
+    redis: options.redis,
+    name,
+    heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULTS.heartbeatIntervalMs, 50, 3_600_000),
+    instanceRetentionMs: int('instanceRetentionMs', options.instanceRetentionMs, DEFAULTS.instanceRetentionMs, 0, 7 * 86_400_000),
+    sdkVersions: { node: sdk('node', options.sdkVersions?.node), python: sdk('python', options.sdkVersions?.python) },
+    maxPayloadBytes: int('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 256, 1_048_576),
+    maxConnectionsPerIp: int('maxConnectionsPerIp', options.maxConnectionsPerIp, DEFAULTS.maxConnectionsPerIp, 0, 10_000_000),
+    auditLimit: int('auditLimit', options.auditLimit, DEFAULTS.auditLimit, 10, 10_000_000),
+    watchIntervalMs: int('watchIntervalMs', options.watchIntervalMs, DEFAULTS.watchIntervalMs, 0, 60_000),
+    resyncIntervalMs: int('resyncIntervalMs', options.resyncIntervalMs, DEFAULTS.resyncIntervalMs, 100, 3_600_000),
+    requestLog: options.requestLog ?? DEFAULTS.requestLog,
+    logger: options.logger,
+  };
+}
