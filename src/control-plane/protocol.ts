@@ -25,6 +25,8 @@ export interface StatusObject {
   offline_message: string;
   /** The real state, MAINTENANCE included. */
   gatehouse_status: LifecycleState;
+  /** The MAINTENANCE message (gatehouse clients show it while `gatehouse_status` is MAINTENANCE). */
+  maintenance_message: string;
   /** The message of the current state (`null` while ACTIVE). */
   message: string | null;
   /** Seconds a client should wait before retrying while not ACTIVE, or `null`. */
@@ -63,6 +65,7 @@ export function statusObject(project: ProjectRecord): StatusObject {
     pause_message: maintenance ? (messageFor(project, 'MAINTENANCE') as string) : (messageFor(project, 'PAUSED') as string),
     offline_message: project.offlineMessage ?? DEFAULT_MESSAGES.OFFLINE,
     gatehouse_status: project.state,
+    maintenance_message: messageFor(project, 'MAINTENANCE') as string,
     message: messageFor(project, project.state),
     retry_after_sec: project.state === 'ACTIVE' ? null : project.retryAfterSec,
     project: project.name,

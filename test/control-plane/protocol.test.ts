@@ -73,7 +73,7 @@ describe('ControlPlane protocol', () => {
     await client.status('PAUSED');
     await cp.setStatus('notes', 'MAINTENANCE', { message: 'Back at 10:00', retryAfterSec: 600 });
     const frame = await client.next((f) => f.type === 'status' && f.gatehouse_status === 'MAINTENANCE');
-    expect(frame).toMatchObject({ status: 'PAUSED', pause_message: 'Back at 10:00', message: 'Back at 10:00', retry_after_sec: 600 });
+    expect(frame).toMatchObject({ status: 'PAUSED', pause_message: 'Back at 10:00', maintenance_message: 'Back at 10:00', message: 'Back at 10:00', retry_after_sec: 600 });
     // The pause message of PAUSED itself is kept for the next pause.
     await cp.setStatus('notes', 'PAUSED');
     expect(await client.next((f) => f.type === 'status' && f.gatehouse_status === 'PAUSED' && f.retry_after_sec === null)).toMatchObject({ pause_message: 'Invoice due' });
