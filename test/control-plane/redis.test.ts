@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ControlPlane } from '../../src/control-plane/index.js';
+import { redisAvailable, tempDir } from '../helpers.js';
+import { PxClient } from './px-client.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const REQUIRE_REDIS = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
+const ADMIN = 'admin-token-for-tests-0123456789';
+const available = await redisAvailable(REDIS_URL);
+if (!available && !REQUIRE_REDIS) console.warn('[control-plane] SKIPPING the two-control-planes-on-one-Redis tests: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)');
+
+describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('requires Redis when GATEHOUSE_REQUIRE_REDIS=1', () => {
+    expect(available).toBe(true);
+  });
+
+  async function pair(): Promise<{ a: ControlPlane; b: ControlPlane; urlA: string; urlB: string; prefix: string }> {
+    const prefix = `gatehouse-test:control:${randomUUID().slice(0, 8)}:`;
+    const cps: ControlPlane[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { dir, cleanup } = tempDir('gatehouse-cp-redis-');
+      const cp = new ControlPlane({ dataDir: dir, adminToken: ADMIN, redis: { url: REDIS_URL, keyPrefix: prefix }, heartbeatIntervalMs: 1000 });
+      cleanups.push(cleanup, () => cp.close());
+      await cp.run({ port: 0, handleSignals: false });
+      cps.push(cp);
+    }
+    cleanups.push(async () => {
+      const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      const keys = await r.keys(`${prefix}*`);
+      if (keys.length > 0) await r.del(...keys);
+      r.disconnect();
+    });
+    const [a, b] = cps as [ControlPlane, ControlPlane];
+    return { a, b, urlA: `http://127.0.0.1:${a.port}`, urlB: `http://127.0.0.1:${b.port}`, prefix };
+  }
+
+  it('shares projects and pushes a change made on one control plane to the sockets of the other within 500 ms', async () => {
+    const { a, b, urlA, urlB } = await pair();
+    const { token } = await a.createProject({ name: 'notes' });
+    await expect.poll(() => b.project('notes')?.name, { timeout: 2000 }).toBe('notes');
+    const onB = await PxClient.connect(urlB, token);
+    const onA = await PxClient.connect(urlA, token);
+    cleanups.push(() => onB.close(), () => onA.close());
+    await Promise.all([onA.status('ACTIVE'), onB.status('ACTIVE')]);
+
+    const t0 = performance.now();
+    await a.setStatus('notes', 'PAUSED', { message: 'from A' });
+    await Promise.all([onA.status('PAUSED', { timeoutMs: 500 }), onB.status('PAUSED', { timeoutMs: 500 })]);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(onB.frames.at(-1)).toMatchObject({ pause_message: 'from A' });
+
+    await b.setStatus('notes', 'MAINTENANCE', { message: 'from B' });
+    expect(await onA.next((f) => f.gatehouse_status === 'MAINTENANCE', 500)).toMatchObject({ status: 'PAUSED', maintenance_message: 'from B' });
+
+    // Polling either one answers the same.
+    const polled = (await (await fetch(`${urlA}/api/v1/status/${token}`)).json()) as Record<string, unknown>;
+    expect(polled).toMatchObject({ gatehouse_status: 'MAINTENANCE' });
+    // One audit log for both.
+    expect((await a.auditLog()).map((e) => [e.action, e.to])).toEqual([
+      ['status', 'MAINTENANCE'],
+      ['status', 'PAUSED'],
+      ['project.create', 'ACTIVE, fail mode closed'],
+    ]);
+  });
+
+  it("shows each control plane the other's instances, and revoking on one closes sockets on the other with 4002", async () => {
+    const { a, b, urlB } = await pair();
+    const { token } = await a.createProject({ name: 'notes' });
+    await expect.poll(() => b.project('notes')?.name, { timeout: 2000 }).toBe('notes');
+    const onB = await PxClient.connect(urlB, token);
+    cleanups.push(() => onB.close());
+    await onB.status('ACTIVE');
+    onB.heartbeat({ env: 'on-b' });
+    await expect.poll(() => a.instances('notes').map((i) => [i.env, i.node, i.connected]), { timeout: 2000 }).toEqual([['on-b', b.node, true]]);
+    await a.revokeToken(token);
+    expect(await onB.next((f) => f.type === 'revoked', 1000)).toMatchObject({ reason: 'token revoked' });
+    expect((await onB.closed).code).toBe(4002);
+    await expect.poll(() => a.instances('notes')[0]?.connected, { timeout: 2000 }).toBe(false);
+  });
+
+  it('deleting a project on one control plane closes its sockets on the other and forgets it there', async () => {
+    const { a, b, urlA } = await pair();
+    const { token } = await b.createProject({ name: 'temp' });
+    await expect.poll(() => a.project('temp')?.name, { timeout: 2000 }).toBe('temp');
+    const onA = await PxClient.connect(urlA, token);
+    cleanups.push(() => onA.close());
+    await onA.status('ACTIVE');
+    await b.deleteProject('temp');
+    expect((await onA.closed).code).toBe(4002);
+    expect(onA.frames.at(-1)).toEqual({ type: 'revoked', reason: 'project deleted' });
+    expect(a.project('temp')).toBeUndefined();
+  });
+});
