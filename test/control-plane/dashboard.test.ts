@@ -5,6 +5,10 @@ import { ControlPlane } from '../../src/control-plane/index.js';
 import { tempDir } from '../helpers.js';
 import { PxClient } from './px-client.js';
 
+// The few browser globals the page callbacks touch (the tests' tsconfig has no DOM lib).
+declare const document: { activeElement: { id?: string; getAttribute(name: string): string | null } | null; documentElement: { scrollWidth: number } };
+declare const window: { innerWidth: number };
+
 const CHROMIUM = '/usr/bin/chromium';
 const REQUIRE_BROWSER = process.env.GATEHOUSE_REQUIRE_BROWSER === '1';
 const hasBrowser = existsSync(CHROMIUM);
