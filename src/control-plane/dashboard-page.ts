@@ -28,6 +28,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   table { width: 100%; border-collapse: collapse; }
   th, td { text-align: left; vertical-align: top; padding: 8px; border-bottom: 1px solid var(--line); }
   th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
+  tbody th { font-size: 1rem; text-transform: none; letter-spacing: normal; color: var(--fg); }
   .state { font-weight: 700; padding: 2px 8px; border-radius: 999px; border: 1px solid currentColor; display: inline-block; }
   .state-ACTIVE { color: var(--ok); } .state-PAUSED, .state-MAINTENANCE { color: var(--warn); } .state-OFFLINE, .state-FAILED { color: var(--bad); }
   .actions { display: flex; flex-wrap: wrap; gap: 6px; }

@@ -87,6 +87,8 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     await expect.poll(() => page.getByTestId('state-notes').textContent(), { timeout: 2000 }).toBe('MAINTENANCE');
     expect(navigations).toBe(1);
     expect(errors).toEqual([]);
+    // docs/control-plane.png comes from here: GATEHOUSE_CONTROL_SCREENSHOT=docs/control-plane.png npx vitest run test/control-plane/dashboard.test.ts
+    if (process.env.GATEHOUSE_CONTROL_SCREENSHOT) await page.screenshot({ path: process.env.GATEHOUSE_CONTROL_SCREENSHOT, fullPage: true });
   }, 60_000);
 
   it('works from the keyboard alone and fits a phone screen', async () => {
