@@ -49,12 +49,16 @@ export class PxServer {
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
+  private boundPort = 0;
+
   async listen(port = 0): Promise<void> {
     await new Promise<void>((resolve) => this.http.listen(port, '127.0.0.1', resolve));
+    this.boundPort = (this.http.address() as AddressInfo).port;
   }
 
+  /** The bound port (kept after close, so clients can keep dialling a dead address). */
   get port(): number {
-    return (this.http.address() as AddressInfo).port;
+    return this.boundPort;
   }
 
   get wsUrl(): string {
@@ -125,6 +129,7 @@ export class PxServer {
   }
 
   async close(): Promise<void> {
+    if (!this.http.listening) return;
     for (const ws of this.sockets.keys()) ws.terminate();
     this.wss.close();
     this.http.closeAllConnections();
