@@ -7,7 +7,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url));
 
 /** Run the child; resolves with its stdout lines and exit code, or rejects if it has not exited `graceMs` after printing `closed`. */
-function runChild(env: Record<string, string>, graceMs = 3000): Promise<{ lines: string[]; code: number | null; lingeredMs: number }> {
+function runChild(env: Record<string, string>, graceMs = 5000): Promise<{ lines: string[]; code: number | null; lingeredMs: number }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -87,7 +87,7 @@ export class RemoteControl {
     await existing?.close();
   }
 
-  /** The resolved options (the token included: do not log this object). */
+  /** The resolved options, with the token shown as `'[redacted]'` (safe to log). */
   readonly options: Readonly<ResolvedRemoteOptions>;
   private readonly log: Logger;
   private readonly client: PxControlClient;
@@ -106,16 +106,17 @@ export class RemoteControl {
   private closing: Promise<void> | undefined;
 
   constructor(options: RemoteControlOptions = {}) {
-    this.options = Object.freeze(resolveRemoteOptions(options));
+    const resolved = resolveRemoteOptions(options);
+    this.options = Object.freeze({ ...resolved, token: '[redacted]' });
     this.log = (options.logger ?? defaultLogger()).child({ component: 'remote-control' });
-    this.file = this.options.dataDir === false ? undefined : new StateFile(this.options.dataDir, this.options.token, this.log);
+    this.file = resolved.dataDir === false ? undefined : new StateFile(resolved.dataDir, resolved.token, this.log);
     this.known = this.file?.load();
     // A persisted state in closed mode holds until the first connection attempt fails: a restart does not flicker
     // through OFFLINE while the socket connects.
     this.bootGrace = this.known !== undefined;
     this.effective = { ...this.compute(), since: this.known?.heardAt || Date.now() };
     this.client = new PxControlClient(
-      this.options,
+      resolved,
       {
         opened: () => this.emit('connected'),
         lost: (info) => this.onLost(info),
@@ -201,6 +202,14 @@ export class RemoteControl {
 
   /** Listen for effective state changes; returns an unsubscribe function. */
   onStatus(listener: RemoteStatusListener): () => void {
+    return this.on('status', listener);
+  }
+
+  /**
+   * Same as {@link onStatus}, in the lifecycle's shape, so a `RemoteControl` can drive anything that follows a
+   * lifecycle, e.g. `new TaskBuffer({ lifecycle: RemoteControl.shared(), ... })` in a worker.
+   */
+  onChange(listener: RemoteStatusListener): () => void {
     return this.on('status', listener);
   }
 
