@@ -130,7 +130,7 @@ const rawPush = await pushRounds(
   rawHook,
   (r) => {
     const frame = Buffer.from(JSON.stringify({ type: 'status', status: states[r % 2], fail_mode: 'closed', pause_message: `round ${r}`, offline_message: 'x' }));
-    for (const c of rawWss.clients) c.send(frame);
+    for (const c of rawWss.clients) c.send(frame, { binary: false });
   },
   (r) => `"status":"${states[r % 2]!}"`,
 );

@@ -212,7 +212,7 @@ export class ControlPlane implements AdminTarget {
   }
 
   /** The version catalogue served at `/api/v1/sdk/versions`. */
-  get sdkVersions(): { node: SdkVersionEntry; python: SdkVersionEntry } {
+  get sdkVersions(): { node: SdkVersionEntry; python: SdkVersionEntry; gatehouse: SdkVersionEntry } {
     return this.options.sdkVersions;
   }
 

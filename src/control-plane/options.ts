@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import type { RedisOption } from '../redis.js';
 import { ControlPlaneError } from './errors.js';
@@ -34,8 +35,11 @@ export interface ControlPlaneOptions {
   heartbeatIntervalMs?: number;
   /** How long a disconnected instance stays listed, in ms. @defaultValue 600000 */
   instanceRetentionMs?: number;
-  /** The version catalogue, per SDK. @defaultValue node and python: latest and minimum 0.1.3 */
-  sdkVersions?: { node?: SdkVersionOptions; python?: SdkVersionOptions };
+  /**
+   * The version catalogue, per SDK. `gatehouse` is the entry gatehouse's own remote source compares itself
+   * with (stock SDKs read `node` / `python`). @defaultValue node and python: 0.1.3; gatehouse: this package's version
+   */
+  sdkVersions?: { node?: SdkVersionOptions; python?: SdkVersionOptions; gatehouse?: SdkVersionOptions };
   /** Largest accepted client frame, in bytes. @defaultValue 16384 */
   maxPayloadBytes?: number;
   /** Most open connections (sockets included) per client address; 0 for no cap. @defaultValue 10000 */
@@ -75,7 +79,7 @@ export interface ResolvedControlPlaneOptions {
   name: string;
   heartbeatIntervalMs: number;
   instanceRetentionMs: number;
-  sdkVersions: { node: SdkVersionEntry; python: SdkVersionEntry };
+  sdkVersions: SdkCatalogue;
   maxPayloadBytes: number;
   maxConnectionsPerIp: number;
   auditLimit: number;
@@ -97,8 +101,30 @@ function int(name: string, value: number | undefined, fallback: number, min: num
 
 const VERSION = /^[0-9A-Za-z.+-]{1,32}$/;
 
-function sdk(name: string, o: SdkVersionOptions | undefined): SdkVersionEntry {
-  const latest = o?.latest ?? DEFAULTS.sdkVersion;
+/** The version catalogue as served. */
+export interface SdkCatalogue {
+  node: SdkVersionEntry;
+  python: SdkVersionEntry;
+  gatehouse: SdkVersionEntry;
+}
+
+let ownVersion: string | undefined;
+
+/** This package's version (src/control-plane and dist/control-plane both sit two levels below the root). */
+function packageVersion(): string {
+  if (ownVersion === undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+      ownVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+    } catch {
+      ownVersion = '0.0.0';
+    }
+  }
+  return ownVersion;
+}
+
+function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = DEFAULTS.sdkVersion): SdkVersionEntry {
+  const latest = o?.latest ?? fallback;
   const minimum = o?.minimumSupported ?? latest;
   for (const [field, v] of [['latest', latest], ['minimumSupported', minimum]] as const) {
     if (typeof v !== 'string' || !VERSION.test(v)) throw bad(`ControlPlane: sdkVersions.${name}.${field} must be a version string, got ${String(v)}`);
@@ -124,7 +150,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions): Resolv
     name,
     heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULTS.heartbeatIntervalMs, 50, 3_600_000),
     instanceRetentionMs: int('instanceRetentionMs', options.instanceRetentionMs, DEFAULTS.instanceRetentionMs, 0, 7 * 86_400_000),
-    sdkVersions: { node: sdk('node', options.sdkVersions?.node), python: sdk('python', options.sdkVersions?.python) },
+    sdkVersions: { node: sdk('node', options.sdkVersions?.node), python: sdk('python', options.sdkVersions?.python), gatehouse: sdk('gatehouse', options.sdkVersions?.gatehouse, packageVersion()) },
     maxPayloadBytes: int('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 256, 1_048_576),
     maxConnectionsPerIp: int('maxConnectionsPerIp', options.maxConnectionsPerIp, DEFAULTS.maxConnectionsPerIp, 0, 10_000_000),
     auditLimit: int('auditLimit', options.auditLimit, DEFAULTS.auditLimit, 10, 10_000_000),

@@ -120,10 +120,16 @@ export function parseClientMessage(text: string): Heartbeat | 'ignore' | 'invali
   return { sdkVersion: field(o.sdk_version), language: field(o.language), env: field(o.env) };
 }
 
-/** SDK and language from a `User-Agent` such as `pxcontrol-sdk-node/0.1.3` or `pxcontrol-python/0.1.3`, until the first heartbeat says. */
+/**
+ * SDK and language from a `User-Agent` such as `pxcontrol-sdk-node/0.1.3`, `pxcontrol-python/0.1.3` or
+ * gatehouse's `gatehouse/0.1.0 (pxcontrol; node 24.1.0)`, until the first heartbeat says.
+ */
 export function fromUserAgent(ua: string | undefined): { sdkVersion: string | undefined; language: string | undefined } {
-  const m = ua === undefined ? null : /pxcontrol(?:-sdk)?-(node|python)\/([0-9A-Za-z.+-]{1,32})/.exec(ua);
-  return m ? { language: m[1], sdkVersion: m[2] } : { language: undefined, sdkVersion: undefined };
+  if (ua === undefined) return { language: undefined, sdkVersion: undefined };
+  const px = /pxcontrol(?:-sdk)?-(node|python)\/([0-9A-Za-z.+-]{1,32})/.exec(ua);
+  if (px) return { language: px[1], sdkVersion: px[2] };
+  const gh = /^gatehouse\/([0-9A-Za-z.+-]{1,32})/.exec(ua);
+  return gh ? { language: 'node', sdkVersion: gh[1] } : { language: undefined, sdkVersion: undefined };
 }
 
 /** One entry of the version catalogue. */

@@ -7,7 +7,7 @@ export interface ProtocolRouteDeps {
   /** The status object of a token's project, or why there is none. */
   lookup(token: string): StatusObject | 'unknown' | 'revoked';
   /** The version catalogue. */
-  versions(): { node: SdkVersionEntry; python: SdkVersionEntry };
+  versions(): { node: SdkVersionEntry; python: SdkVersionEntry; gatehouse: SdkVersionEntry };
 }
 
 const versionEntry = z.object({ latest: z.string(), minimum_supported: z.string(), changelog_url: z.string().nullable() });
@@ -39,11 +39,11 @@ export function mountProtocolRoutes(portal: ServicePortal, deps: ProtocolRouteDe
     '/api/v1/sdk/versions',
     {
       method: 'GET',
-      description: 'PXControl version catalogue: latest and minimum supported SDK versions, per language',
+      description: 'PXControl version catalogue: latest and minimum supported SDK versions for node and python, and gatehouse for its own remote source',
       tags: ['protocol'],
       gate: { auth: 'none', lifecycle: 'exempt' },
       input: z.object({}),
-      output: z.object({ node: versionEntry, python: versionEntry }),
+      output: z.object({ node: versionEntry, python: versionEntry, gatehouse: versionEntry }),
     },
     () => deps.versions(),
   );

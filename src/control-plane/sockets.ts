@@ -36,6 +36,9 @@ interface Connection {
   alive: boolean;
 }
 
+/** Frames are JSON text: a Buffer would otherwise go out as a binary frame, which clients ignore. */
+const TEXT = { binary: false } as const;
+
 const WS_PATH = /^\/ws\/([^/?#]{1,256})\/?(?:[?#].*)?$/;
 
 /**
@@ -116,7 +119,7 @@ export class SocketHub {
     let set = this.byProject.get(found.project);
     if (!set) this.byProject.set(found.project, (set = new Set()));
     set.add(conn);
-    ws.send(found.frame);
+    ws.send(found.frame, TEXT);
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
     ws.once('close', () => this.onClose(conn));
@@ -152,11 +155,11 @@ export class SocketHub {
     this.deps.onInstance({ ...conn.instance }, 'disconnected');
   }
 
-  /** Send a (pre-serialised) frame to every socket of a project in this process; resolves to how many got it. */
+  /** Send a (pre-serialised, UTF-8) frame as a text frame to every socket of a project in this process; returns how many sockets it has. */
   broadcast(project: string, frame: Buffer): number {
     const set = this.byProject.get(project);
     if (!set) return 0;
-    for (const conn of set) if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(frame);
+    for (const conn of set) if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(frame, TEXT);
     return set.size;
   }
 

@@ -127,13 +127,15 @@ describe('ControlPlane protocol', () => {
     expect((await fetch(`${base}/api/v1/status/${token}`)).status).toBe(403);
   });
 
-  it('serves the version catalogue with node and python entries, as configured', async () => {
+  it('serves the version catalogue with node and python entries as configured, and gatehouse at this package\'s version', async () => {
     const { base } = await start({ sdkVersions: { node: { latest: '0.2.0', minimumSupported: '0.1.3' }, python: { latest: '0.1.4', changelogUrl: 'https://example.com/changes' } } });
     const res = await fetch(`${base}/api/v1/sdk/versions`);
     expect(res.status).toBe(200);
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
     expect(await res.json()).toEqual({
       node: { latest: '0.2.0', minimum_supported: '0.1.3', changelog_url: null },
       python: { latest: '0.1.4', minimum_supported: '0.1.4', changelog_url: 'https://example.com/changes' },
+      gatehouse: { latest: version, minimum_supported: version, changelog_url: null },
     });
   });
 

@@ -13,8 +13,9 @@ export class PxClient {
   private waiters: Array<{ test: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
+    ws.on('message', (data, isBinary) => {
+      // The protocol speaks JSON text frames; a binary frame is a protocol error the test must see.
+      const frame = (isBinary ? { type: 'BINARY FRAME' } : JSON.parse(data.toString())) as Frame;
       this.frames.push(frame);
       for (const w of [...this.waiters]) {
         if (w.test(frame)) {
