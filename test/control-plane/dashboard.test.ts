@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/control-plane/index.js';
-import { tempDir } from '../helpers.js';
+import { z } from '../../src/index.js';
+import { makePortal, tempDir } from '../helpers.js';
 import { PxClient } from './px-client.js';
 
 // The few browser globals the page callbacks touch (the tests' tsconfig has no DOM lib).
@@ -43,12 +44,18 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     return { cp, base: `http://127.0.0.1:${cp.port}`, token };
   }
 
-  it('logs in, lists the project with its instance, and "Set notes to PAUSED" shows PAUSED without a reload', async () => {
+  it('logs in, lists the project with its instances, and "Set notes to PAUSED" gates a following portal within 1 s while the page shows PAUSED without a reload', async () => {
     const { cp, base, token } = await start();
     const instance = await PxClient.connect(base, token);
     cleanups.push(() => instance.close());
     await instance.status('ACTIVE');
     instance.heartbeat({ sdk_version: '0.1.3', language: 'node', env: 'production' });
+    // A gatehouse portal following the project through the remote lifecycle source.
+    const follower = makePortal({ lifecycle: { source: 'remote', remote: { token, wsUrl: base.replace(/^http/, 'ws'), environment: 'portal-e2e', heartbeatIntervalMs: 500, disableVersionCheck: true, env: {} } } });
+    follower.portal.endpoint('/api/work', { method: 'GET', description: 'work', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true }));
+    cleanups.push(follower.stop);
+    await follower.start();
+    await expect.poll(async () => (await fetch(follower.url('/api/work'))).status, { timeout: 5000 }).toBe(200);
 
     const context = await browser!.newContext();
     cleanups.push(() => context.close());
@@ -73,8 +80,15 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     await page.getByLabel(/^Message/).fill('Invoice due');
     const clicked = Date.now();
     await page.getByRole('button', { name: 'Set notes to PAUSED' }).click();
+    let gated: Response;
+    do gated = await fetch(follower.url('/api/work'));
+    while (gated.status === 200 && Date.now() - clicked < 2000);
+    expect(Date.now() - clicked).toBeLessThan(1000);
+    expect(gated.status).toBe(503);
+    expect(await gated.json()).toMatchObject({ code: 'SERVICE_PAUSED', detail: 'Invoice due' });
     await expect.poll(() => page.getByTestId('state-notes').textContent(), { timeout: 2000 }).toBe('PAUSED');
     expect(Date.now() - clicked).toBeLessThan(2000);
+    await expect.poll(() => row.textContent(), { timeout: 3000 }).toMatch(/portal-e2e/);
     expect(await instance.status('PAUSED', { timeoutMs: 1000 })).toMatchObject({ pause_message: 'Invoice due' });
     expect(cp.project('notes')?.state).toBe('PAUSED');
     // No reload: the page's own state survived and no second navigation happened.
