@@ -54,6 +54,7 @@ export class RedisProjectStore implements ProjectStore {
     return this.redis.whenHealthy(timeoutMs);
   }
 
+  /** Every project and token, for the cache and reconciliation. */
   async loadAll(): Promise<StoreSnapshot> {
     const [projects, tokens] = await this.run(() => Promise.all([this.redis.command.hgetall(this.redis.key('projects')), this.redis.command.hgetall(this.redis.key('tokens'))]));
     return {
@@ -64,16 +65,19 @@ export class RedisProjectStore implements ProjectStore {
     };
   }
 
+  /** Insert a new project with its first token; rejects `ERR_CONTROL_CONFLICT` when the name is taken. */
   async insertProject(project: ProjectRecord, token: TokenRecord): Promise<void> {
     const added = await this.run(() => this.redis.command.hsetnx(this.redis.key('projects'), project.name, JSON.stringify(project)));
     if (added === 0) throw new ControlPlaneError(`A project named ${project.name} exists already`, { code: 'ERR_CONTROL_CONFLICT' });
     await this.addToken(token);
   }
 
+  /** Overwrite a project's record. */
   async saveProject(project: ProjectRecord): Promise<void> {
     await this.run(() => this.redis.command.hset(this.redis.key('projects'), project.name, JSON.stringify(project)));
   }
 
+  /** Delete a project and revoke its tokens; resolves to the tokens it revoked. */
   async deleteProject(name: string, at: number, reason: string): Promise<TokenRecord[]> {
     await this.run(() => this.redis.command.hdel(this.redis.key('projects'), name));
     const all = await this.run(() => this.redis.command.hgetall(this.redis.key('tokens')));
@@ -85,10 +89,12 @@ export class RedisProjectStore implements ProjectStore {
     return revoked;
   }
 
+  /** Add a token (hash only). */
   async addToken(token: TokenRecord): Promise<void> {
     await this.run(() => this.redis.command.hset(this.redis.key('tokens'), token.hash, JSON.stringify(token)));
   }
 
+  /** Mark tokens revoked, with when and why. */
   async revokeTokens(tokens: readonly TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
     const fields: string[] = [];
@@ -96,11 +102,13 @@ export class RedisProjectStore implements ProjectStore {
     await this.run(() => this.redis.command.hset(this.redis.key('tokens'), ...fields));
   }
 
+  /** Append one entry to the audit log. */
   async appendAudit(entry: AuditEntry): Promise<void> {
     const key = this.redis.key('audit');
     await this.run(() => this.redis.command.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, this.auditLimit - 1).exec());
   }
 
+  /** The newest audit entries first, optionally of one project. */
   async audit(options: { project?: string | undefined; limit: number }): Promise<AuditEntry[]> {
     // The list is capped at auditLimit, so reading it whole to filter by project stays small.
     const raw = await this.run(() => this.redis.command.lrange(this.redis.key('audit'), 0, options.project === undefined ? options.limit - 1 : -1));
@@ -108,20 +116,24 @@ export class RedisProjectStore implements ProjectStore {
     return (options.project === undefined ? entries : entries.filter((e) => e.project === options.project)).slice(0, options.limit);
   }
 
+  /** Tell the other control planes sharing this store about a change. */
   async publish(event: StoreEvent): Promise<void> {
     await this.run(() => this.redis.command.publish(this.redis.key('events'), JSON.stringify({ node: this.node, event } satisfies Envelope)));
   }
 
+  /** Hear what the other control planes publish; returns an unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Whether the store answers right now, with the reason when it does not. */
   health(): { ok: boolean; reason?: string } {
     const reason = this.redis.reason;
     return reason === undefined ? { ok: true } : { ok: false, reason };
   }
 
+  /** Release connections, timers and handles. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

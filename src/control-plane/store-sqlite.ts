@@ -116,6 +116,7 @@ export class SqliteProjectStore implements ProjectStore {
     }
   }
 
+  /** Every project and token, for the cache and reconciliation. */
   loadAll(): Promise<StoreSnapshot> {
     return this.run(() => ({
       projects: this.db.fetch<ProjectRow>('control_projects', { orderBy: 'name' }).map(fromProjectRow),
@@ -123,6 +124,7 @@ export class SqliteProjectStore implements ProjectStore {
     }));
   }
 
+  /** Insert a new project with its first token; rejects `ERR_CONTROL_CONFLICT` when the name is taken. */
   insertProject(project: ProjectRecord, token: TokenRecord): Promise<void> {
     return this.run(() =>
       this.db.transaction((db) => {
@@ -133,6 +135,7 @@ export class SqliteProjectStore implements ProjectStore {
     );
   }
 
+  /** Overwrite a project's record. */
   saveProject(project: ProjectRecord): Promise<void> {
     return this.run(() => {
       const { name, ...changes } = projectRow(project);
@@ -140,6 +143,7 @@ export class SqliteProjectStore implements ProjectStore {
     });
   }
 
+  /** Delete a project and revoke its tokens; resolves to the tokens it revoked. */
   deleteProject(name: string, at: number, reason: string): Promise<TokenRecord[]> {
     return this.run(() =>
       this.db.transaction((db) => {
@@ -151,10 +155,12 @@ export class SqliteProjectStore implements ProjectStore {
     );
   }
 
+  /** Add a token (hash only). */
   addToken(token: TokenRecord): Promise<void> {
     return this.run(() => void this.db.insert('control_tokens', tokenRow(token)));
   }
 
+  /** Mark tokens revoked, with when and why. */
   revokeTokens(tokens: readonly TokenRecord[]): Promise<void> {
     return this.run(() =>
       this.db.transaction((db) => {
@@ -163,6 +169,7 @@ export class SqliteProjectStore implements ProjectStore {
     );
   }
 
+  /** Append one entry to the audit log. */
   appendAudit(entry: AuditEntry): Promise<void> {
     return this.run(
       () =>
@@ -170,6 +177,7 @@ export class SqliteProjectStore implements ProjectStore {
     );
   }
 
+  /** The newest audit entries first, optionally of one project. */
   audit(options: { project?: string | undefined; limit: number }): Promise<AuditEntry[]> {
     return this.run(() =>
       this.db
@@ -178,20 +186,24 @@ export class SqliteProjectStore implements ProjectStore {
     );
   }
 
+  /** Tell the other control planes sharing this store about a change. */
   publish(): Promise<void> {
     // One process per file: nobody else to tell (other processes notice the commit through data_version).
     return Promise.resolve();
   }
 
+  /** Hear what the other control planes publish; returns an unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Whether the store answers right now, with the reason when it does not. */
   health(): { ok: boolean; reason?: string } {
     return this.closed ? { ok: false, reason: 'closed' } : { ok: true };
   }
 
+  /** Release connections, timers and handles. Safe to call twice. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
