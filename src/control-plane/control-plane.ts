@@ -128,6 +128,8 @@ export class ControlPlane implements AdminTarget {
   private readonly projectsByName = new Map<string, ProjectRecord>();
   private readonly tokensByHash = new Map<string, TokenRecord>();
   private readonly frames = new Map<string, { text: string; buf: Buffer }>();
+  /** When (this process's clock) each project name was last changed here, so an older reload never undoes a newer change. */
+  private readonly touched = new Map<string, number>();
   private readonly unsubscribe: () => void;
   private readonly ready: Promise<void>;
   private mutex: Promise<unknown> = Promise.resolve();
@@ -461,6 +463,7 @@ export class ControlPlane implements AdminTarget {
   private applyProject(project: ProjectRecord): void {
     const text = statusFrame(project);
     this.projectsByName.set(project.name, project);
+    this.touched.set(project.name, performance.now());
     if (this.frames.get(project.name)?.text === text) return;
     const buf = Buffer.from(text);
     this.frames.set(project.name, { text, buf });
@@ -469,6 +472,7 @@ export class ControlPlane implements AdminTarget {
   }
 
   private applyDeleted(name: string): void {
+    this.touched.set(name, performance.now());
     if (!this.projectsByName.delete(name)) return;
     this.frames.delete(name);
     this.hub.revokeProject(name, 'project deleted');
@@ -480,6 +484,8 @@ export class ControlPlane implements AdminTarget {
     const newlyRevoked = new Map<string, Set<string>>();
     for (const t of tokens) {
       const prev = this.tokensByHash.get(t.hash);
+      // Revocation is final: an older copy of a token (a reload that raced a revoke) never brings it back.
+      if (prev !== undefined && prev.revokedAt !== null && t.revokedAt === null) continue;
       this.tokensByHash.set(t.hash, t);
       if (t.revokedAt !== null && (prev === undefined || prev.revokedAt === null)) {
         const reason = t.revokedReason ?? 'token revoked';
@@ -494,11 +500,14 @@ export class ControlPlane implements AdminTarget {
 
   /** Reload everything from the store and apply the differences (start, another process's write, Redis back). */
   private async resync(): Promise<void> {
+    const started = performance.now();
     const snapshot = await this.store.loadAll();
+    // A change applied while the snapshot was in flight (a pub/sub message, a local write) is newer than it.
+    const fresh = (name: string): boolean => (this.touched.get(name) ?? -Infinity) > started;
     const names = new Set(snapshot.projects.map((p) => p.name));
     this.applyTokens(snapshot.tokens);
-    for (const p of snapshot.projects) this.applyProject(p);
-    for (const name of [...this.projectsByName.keys()]) if (!names.has(name)) this.applyDeleted(name);
+    for (const p of snapshot.projects) if (!fresh(p.name)) this.applyProject(p);
+    for (const name of [...this.projectsByName.keys()]) if (!names.has(name) && !fresh(name)) this.applyDeleted(name);
   }
 
   private onStoreEvent(event: StoreEvent): void {

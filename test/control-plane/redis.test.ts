@@ -21,12 +21,12 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     expect(available).toBe(true);
   });
 
-  async function pair(): Promise<{ a: ControlPlane; b: ControlPlane; urlA: string; urlB: string; prefix: string }> {
+  async function pair(resyncIntervalMs = 5000): Promise<{ a: ControlPlane; b: ControlPlane; urlA: string; urlB: string; prefix: string }> {
     const prefix = `gatehouse-test:control:${randomUUID().slice(0, 8)}:`;
     const cps: ControlPlane[] = [];
     for (let i = 0; i < 2; i++) {
       const { dir, cleanup } = tempDir('gatehouse-cp-redis-');
-      const cp = new ControlPlane({ dataDir: dir, adminToken: ADMIN, redis: { url: REDIS_URL, keyPrefix: prefix }, heartbeatIntervalMs: 1000 });
+      const cp = new ControlPlane({ dataDir: dir, adminToken: ADMIN, redis: { url: REDIS_URL, keyPrefix: prefix }, heartbeatIntervalMs: 1000, resyncIntervalMs });
       cleanups.push(cleanup, () => cp.close());
       await cp.run({ port: 0, handleSignals: false });
       cps.push(cp);
@@ -95,6 +95,31 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     await b.deleteProject('temp');
     expect((await onA.closed).code).toBe(4002);
     expect(onA.frames.at(-1)).toEqual({ type: 'revoked', reason: 'project deleted' });
-    expect(a.project('temp')).toBeUndefined();
+    await expect.poll(() => a.project('temp'), { timeout: 1000 }).toBeUndefined();
+  });
+
+  it('heals a missed message at the next reload, and a reload never brings a revoked token back', async () => {
+    const { a, urlA, prefix } = await pair(200);
+    const { token } = await a.createProject({ name: 'notes' });
+    const client = await PxClient.connect(urlA, token);
+    cleanups.push(() => client.close());
+    await client.status('ACTIVE');
+    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    cleanups.push(() => r.disconnect());
+    // A change written without its message (a control plane that died between the write and the publish).
+    const stored = JSON.parse((await r.hget(`${prefix}projects`, 'notes'))!) as Record<string, unknown>;
+    await r.hset(`${prefix}projects`, 'notes', JSON.stringify({ ...stored, state: 'OFFLINE', offlineMessage: 'written behind its back', updatedAt: Date.now() }));
+    expect(await client.status('OFFLINE', { timeoutMs: 2000 })).toMatchObject({ offline_message: 'written behind its back' });
+
+    const tokens = await r.hgetall(`${prefix}tokens`);
+    await a.revokeToken(token);
+    expect((await client.closed).code).toBe(4002);
+    // A stale copy (the token before its revocation) lands in Redis, as a reload racing the revoke would read it.
+    for (const [hash, json] of Object.entries(tokens)) await r.hset(`${prefix}tokens`, hash, json);
+    await new Promise((res) => setTimeout(res, 500));
+    const again = await PxClient.connect(urlA, token);
+    cleanups.push(() => again.close());
+    expect((await again.closed).code).toBe(4002);
+    expect(a.project('notes')?.tokens.every((t) => t.revokedAt !== null)).toBe(true);
   });
 });
