@@ -9,7 +9,7 @@ export type { ControlPlaneErrorOptions } from './errors.js';
 export { DEFAULTS as CONTROL_PLANE_DEFAULTS } from './options.js';
 export type { ControlPlaneOptions, SdkVersionOptions } from './options.js';
 export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, statusObject } from './protocol.js';
-export type { PxStatus, SdkVersionEntry, StatusFrame, StatusObject } from './protocol.js';
+export type { SdkVersionEntry, StatusFrame, StatusObject } from './protocol.js';
 export type { ProjectStore, StoreEvent, StoreSnapshot } from './store.js';
 export { CONTROL_DB_FILE } from './store-sqlite.js';
 export type { AuditAction, AuditEntry, FailMode, InstanceInfo, ProjectRecord, TokenRecord } from './types.js';

@@ -2,16 +2,13 @@
  * The server side of the PXControl wire protocol (../shared/PXCONTROL.md): the status object sent in frames
  * and poll answers, with gatehouse's own extra fields, and the heartbeat a client sends.
  */
-import { DEFAULT_MESSAGES, type LifecycleState } from '../lifecycle/index.js';
+import { DEFAULT_MESSAGES, type LifecycleState, type PxStatus } from '../lifecycle/index.js';
 import type { FailMode, ProjectRecord } from './types.js';
 
 /** Close code for a token the control plane does not know. */
 export const CLOSE_INVALID_TOKEN = 4001;
 /** Close code for a revoked (or rotated) token. */
 export const CLOSE_REVOKED = 4002;
-
-/** The states a stock PXControl SDK knows. */
-export type PxStatus = 'ACTIVE' | 'PAUSED' | 'OFFLINE' | 'FAILED';
 
 /**
  * A status object: the PXControl fields, then gatehouse's own (stock SDKs ignore unknown fields).

@@ -1,7 +1,7 @@
-import type { LifecycleState } from '../lifecycle/index.js';
+import type { FailMode, LifecycleState } from '../lifecycle/index.js';
 
-/** What a project's clients do when they lose the socket: `closed` treats the service as OFFLINE, `open` keeps the last state. */
-export type FailMode = 'open' | 'closed';
+// The one fail-mode type: the remote client's (`closed`: the socket lost means OFFLINE; `open`: keep the last state).
+export type { FailMode };
 
 /** The fail modes, in the order the dashboard shows them. */
 export const FAIL_MODES: readonly FailMode[] = ['closed', 'open'];
