@@ -15,7 +15,7 @@ export interface SocketHubDeps {
   lookup(token: string): TokenLookup;
   /** Client address of the upgrade request (the portal's `trustProxy` setting). */
   clientIp(req: IncomingMessage): string;
-  /** An instance connected, sent a heartbeat or went away. */
+  /** An instance connected, sent a heartbeat or went away (read it at once: the object changes with later heartbeats). */
   onInstance(instance: InstanceInfo, change: 'connected' | 'heartbeat' | 'disconnected'): void;
   /** Id of this control-plane process. */
   node: string;
@@ -143,7 +143,8 @@ export class SocketHub {
     if (parsed.sdkVersion !== undefined) i.sdkVersion = parsed.sdkVersion;
     if (parsed.language !== undefined) i.language = parsed.language;
     if (parsed.env !== undefined) i.env = parsed.env;
-    this.deps.onInstance({ ...i }, 'heartbeat');
+    // No copy: listeners read (or serialise) it at once.
+    this.deps.onInstance(i, 'heartbeat');
   }
 
   private onClose(conn: Connection): void {
