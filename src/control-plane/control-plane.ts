@@ -171,14 +171,14 @@ export class ControlPlane implements AdminTarget {
     this.hub = new SocketHub({
       lookup: (token) => this.lookup(token),
       clientIp: (req) => this.portal.clientIp(req),
-      onInstance: (instance) => this.onInstance(instance),
+      onInstance: (instance, change) => this.onInstance(instance, change),
       node: this.node,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       instanceRetentionMs: o.instanceRetentionMs,
       maxPayloadBytes: o.maxPayloadBytes,
       log: this.log,
     });
-    this.feed = new LiveFeed({ snapshot: () => this.snapshot(), debounceMs: 50, refreshMs: Math.min(5000, o.heartbeatIntervalMs), log: this.log });
+    this.feed = new LiveFeed({ snapshot: () => this.snapshot(), debounceMs: 50, slowMs: 1000, refreshMs: Math.min(5000, o.heartbeatIntervalMs), log: this.log });
     this.unsubscribe = this.store.subscribe((event) => this.onStoreEvent(event));
 
     mountProtocolRoutes(this.portal, { lookup: (token) => this.lookupStatus(token), versions: () => o.sdkVersions });
@@ -523,7 +523,7 @@ export class ControlPlane implements AdminTarget {
         break;
       case 'instance':
         this.hub.applyRemote(event.instance);
-        this.feed.changed();
+        this.feed.changed(false);
         break;
       case 'audit':
         this.feed.changed();
@@ -537,8 +537,9 @@ export class ControlPlane implements AdminTarget {
     }
   }
 
-  private onInstance(instance: InstanceInfo): void {
-    this.feed.changed();
+  private onInstance(instance: InstanceInfo, change: 'connected' | 'heartbeat' | 'disconnected'): void {
+    // Connections and disconnections show at once; heartbeats only move "last heartbeat", so they can wait a second.
+    this.feed.changed(change !== 'heartbeat');
     if (this.store.kind === 'redis') this.store.publish({ kind: 'instance', instance }).catch(() => undefined);
   }
 

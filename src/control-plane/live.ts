@@ -7,6 +7,8 @@ export interface LiveFeedOptions {
   snapshot: () => Promise<string>;
   /** Changes closer together than this are sent as one snapshot, in ms. */
   debounceMs: number;
+  /** Delay for changes that can wait (instance heartbeats: a big fleet beats many times a second), in ms. */
+  slowMs: number;
   /** A snapshot is sent at least this often (instances turn stale with time alone), in ms. */
   refreshMs: number;
   log: Logger;
@@ -21,6 +23,7 @@ export class LiveFeed {
   private readonly options: LiveFeedOptions;
   private readonly refresh: NodeJS.Timeout;
   private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
   private sending = false;
   private again = false;
   private closed = false;
@@ -52,13 +55,20 @@ export class LiveFeed {
     );
   }
 
-  /** Something changed: send a snapshot soon. */
-  changed(): void {
-    if (this.closed || this.streams.size === 0 || this.timer) return;
+  /** Something changed: send a snapshot soon (`urgent`: within `debounceMs`, else within `slowMs`). */
+  changed(urgent = true): void {
+    if (this.closed || this.streams.size === 0) return;
+    const delay = urgent ? this.options.debounceMs : this.options.slowMs;
+    const due = Date.now() + delay;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.options.debounceMs);
+    }, delay);
     this.timer.unref();
   }
 
