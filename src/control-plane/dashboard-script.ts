@@ -11,6 +11,9 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
   let token = sessionStorage.getItem(KEY) || '';
   let stream = null;
   let last = null;
+  // Server time minus browser time, so "last heartbeat" and "stale" do not depend on the browser's clock.
+  let skew = 0;
+  const now = () => Date.now() + skew;
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -31,7 +34,7 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
   }
 
   function ago(ms) {
-    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    const s = Math.max(0, Math.round((now() - ms) / 1000));
     if (s < 60) return s + ' s ago';
     if (s < 3600) return Math.round(s / 60) + ' min ago';
     return Math.round(s / 3600) + ' h ago';
@@ -94,7 +97,11 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
               if (line.startsWith('event:')) event = line.slice(6).trim();
               else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
             }
-            if (event === 'snapshot' && data.length > 0) render(JSON.parse(data.join('\n')));
+            if (event === 'snapshot' && data.length > 0) {
+              const snap = JSON.parse(data.join('\n'));
+              skew = snap.at - Date.now();
+              render(snap);
+            }
           }
         }
       } catch (err) {
@@ -150,7 +157,7 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
     if (p.instances.length === 0) return el('span', { class: 'muted', text: 'no instances' });
     const ul = el('ul', { class: 'inst' });
     for (const i of p.instances) {
-      const stale = i.connected && Date.now() - i.lastSeenAt > staleAfterMs;
+      const stale = i.connected && now() - i.lastSeenAt > staleAfterMs;
       const kind = !i.connected ? 'disconnected' : stale ? 'stale' : 'live';
       ul.append(el('li', {},
         el('span', { class: 'dot' + (kind === 'live' ? '' : kind === 'stale' ? ' stale' : ' gone'), 'aria-hidden': 'true' }),
