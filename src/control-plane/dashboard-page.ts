@@ -77,8 +77,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     <p id="empty" class="muted" hidden>No projects yet.</p>
     <h2>New project</h2>
     <form id="create" aria-label="New project">
-      <label for="new-name">Project name<input id="new-name" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}"></label>
-      <label for="new-fail">Fail mode<select id="new-fail" name="failMode"><option value="closed">closed</option><option value="open">open</option></select></label>
+      <label for="new-name">New project name<input id="new-name" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}"></label>
+      <label for="new-fail">Fail mode of the new project<select id="new-fail" name="failMode"><option value="closed">closed</option><option value="open">open</option></select></label>
       <button type="submit">Create project</button>
     </form>
     <div id="new-token" hidden><p>Token for <strong id="new-token-project"></strong> (shown once; store it now):</p><p class="token" id="new-token-value"></p></div>

@@ -96,6 +96,11 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     expect(navigations).toBe(1);
     await expect.poll(() => page.locator('#audit').textContent()).toMatch(/status \(Invoice due\).*ACTIVE.*PAUSED/);
 
+    // An instance that connects after the page loaded shows up live too.
+    const late = await PxClient.connect(base, token);
+    cleanups.push(() => late.close());
+    late.heartbeat({ env: 'late-joiner' });
+    await expect.poll(() => row.textContent(), { timeout: 3000 }).toMatch(/late-joiner/);
     // A change made elsewhere (the API) shows up live too.
     await cp.setStatus('notes', 'MAINTENANCE', { message: 'Back at 10:00' });
     await expect.poll(() => page.getByTestId('state-notes').textContent(), { timeout: 2000 }).toBe('MAINTENANCE');
@@ -132,6 +137,32 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     if (process.env.GATEHOUSE_CONTROL_SCREENSHOT) await page.screenshot({ path: process.env.GATEHOUSE_CONTROL_SCREENSHOT.replace(/\.png$/, '-phone.png'), fullPage: true });
+  }, 60_000);
+
+  it('creates a project from the form and shows its token once, and the token opens a socket', async () => {
+    const { cp, base } = await start();
+    const context = await browser!.newContext();
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.getByLabel('Admin token').fill(ADMIN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('tr[data-project="notes"]').waitFor();
+    await page.getByLabel('New project name').fill('billing');
+    await page.getByLabel('Fail mode of the new project').selectOption('open');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.locator('tr[data-project="billing"]').waitFor();
+    const shown = (await page.locator('#new-token-value').textContent()) ?? '';
+    expect(shown).toMatch(/^px_[A-Za-z0-9_-]{43}$/);
+    expect(cp.project('billing')).toMatchObject({ failMode: 'open', state: 'ACTIVE' });
+    const client = await PxClient.connect(base, shown);
+    cleanups.push(() => client.close());
+    expect(await client.status('ACTIVE')).toMatchObject({ project: 'billing', fail_mode: 'open' });
+    // Shown once: a reload (a new session of the page) no longer has it.
+    await page.reload();
+    await page.locator('tr[data-project="billing"]').waitFor();
+    expect(await page.locator('#new-token').isHidden()).toBe(true);
+    expect(await page.content()).not.toContain(shown);
   }, 60_000);
 
   it('refuses a wrong admin token and stays signed out', async () => {
