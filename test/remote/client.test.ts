@@ -135,6 +135,26 @@ describe('RemoteControl', () => {
     expect(px.status).toBe('ACTIVE');
   });
 
+  it('a socket that opens after polling but dies before any status does not keep the poll contact alive', async () => {
+    f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'closed' });
+    const px = f.control({ reconnectDelayMs: 30, maxReconnectDelayMs: 30 });
+    await waitFor(() => px.status === 'ACTIVE', 'ACTIVE');
+    f.server.refuseUpgrades = 503;
+    f.server.dropAll();
+    await waitFor(() => px.polling && px.status === 'ACTIVE', 'ACTIVE by poll');
+    f.server.greet = false;
+    f.server.refuseUpgrades = 0;
+    await waitFor(() => px.connected && !px.polling, 'a silent socket');
+    expect(px.status).toBe('ACTIVE'); // no flicker while the new socket has not spoken yet
+    const seen: LifecycleState[] = [];
+    px.onStatus((next) => seen.push(next));
+    f.server.refuseUpgrades = 503;
+    f.server.dropAll();
+    await waitFor(() => px.status === 'OFFLINE', 'OFFLINE once the silent socket dies');
+    expect(px.polling).toBe(false);
+    expect(seen[0]).toBe('OFFLINE');
+  });
+
   it('a poll answer that refuses the token (403) goes OFFLINE and stops polling', async () => {
     f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'open' });
     const px = f.control();
@@ -266,6 +286,7 @@ describe('RemoteControl', () => {
     await sleep(100);
     expect(f.server.catalogueHits()).toBe(1);
     expect(updates).toHaveLength(1);
+    expect(f.server.requests.find((r) => r.path === '/api/v1/sdk/versions')?.userAgent).toBe(`gatehouse/${VERSION} (pxcontrol; node ${process.versions.node})`);
 
     // Up to date: a check, no warning. Disabled: no request at all.
     f.server.catalogue = { node: { latest: VERSION, minimum_supported: VERSION, changelog_url: null } };

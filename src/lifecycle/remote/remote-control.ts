@@ -312,6 +312,8 @@ export class RemoteControl {
     if (this.closed) return;
     this.socketLive = false;
     this.bootGrace = false;
+    // Poll contact counts only while polling runs (it stops when a socket opens and may not restart at once).
+    if (!this.client.polling) this.pollLive = false;
     if (info.opened) this.emit('disconnected', { code: info.code, reason: info.reason });
     else if (this.listeners.error?.size) this.emit('error', new Error(`remote control: cannot connect (${info.reason || `code ${info.code}`})`));
     this.recompute();
