@@ -38,7 +38,7 @@ describe('RemoteControl', () => {
     ]);
   });
 
-  it('sends heartbeats with sdk_version, language, env and timestamp, and a gatehouse User-Agent', async () => {
+  it('sends heartbeats with sdk_version, language, env and timestamp, and the Node SDK User-Agent form with the gatehouse version', async () => {
     f = await new Fixture().start();
     const before = Date.now();
     f.control({ heartbeatIntervalMs: 40, environment: 'staging' });
@@ -52,7 +52,7 @@ describe('RemoteControl', () => {
     }
     const stamps = beats.map((b) => b.timestamp as number);
     expect([...stamps].sort((a, b) => a - b)).toEqual(stamps);
-    expect(f.server.upgrades[0]?.userAgent).toBe(`gatehouse/${VERSION} (pxcontrol; node ${process.versions.node})`);
+    expect(f.server.upgrades[0]?.userAgent).toBe(`pxcontrol-sdk-node/${VERSION} gatehouse/${VERSION}`);
   });
 
   it('in closed mode goes OFFLINE with the offline message as soon as the socket drops', async () => {
@@ -286,7 +286,7 @@ describe('RemoteControl', () => {
     await sleep(100);
     expect(f.server.catalogueHits()).toBe(1);
     expect(updates).toHaveLength(1);
-    expect(f.server.requests.find((r) => r.path === '/api/v1/sdk/versions')?.userAgent).toBe(`gatehouse/${VERSION} (pxcontrol; node ${process.versions.node})`);
+    expect(f.server.requests.find((r) => r.path === '/api/v1/sdk/versions')?.userAgent).toBe(`pxcontrol-sdk-node/${VERSION} gatehouse/${VERSION}`);
 
     // Up to date: a check, no warning. Disabled: no request at all.
     f.server.catalogue = { node: { latest: VERSION, minimum_supported: VERSION, changelog_url: null } };
