@@ -200,6 +200,20 @@ export class RemoteControl {
     return { state: e.state, message: e.message, retryAfterSec: e.retryAfterSec, updatedAt: e.since, updatedBy: 'remote control' };
   }
 
+  /**
+   * The connection as a `/status` check (the portal adds it as `remote`, never critical): OK while a socket
+   * delivers the state; YELLOW while only polls do, or while out of contact in open mode (serving on the last
+   * known state); RED when out of contact in closed mode, or after revocation.
+   */
+  health(): { state: 'OK' | 'YELLOW' | 'RED'; detail: string } {
+    if (this.revokedReason !== undefined) return { state: 'RED', detail: `token revoked (${this.revokedReason}); not reconnecting` };
+    if (this.rejected) return { state: 'RED', detail: 'the server refused the token on the poll' };
+    if (this.socketLive) return { state: 'OK', detail: `connected; ${this.effective.state}, fail mode ${this.failMode}` };
+    if (this.pollLive) return { state: 'YELLOW', detail: `socket down, polling every ${this.options.pollIntervalMs} ms; ${this.effective.state}` };
+    if (this.failMode === 'open') return { state: 'YELLOW', detail: `no contact; fail mode open, serving on the last known state ${this.effective.state}` };
+    return { state: 'RED', detail: `no contact; fail mode closed, gating as ${this.effective.state}` };
+  }
+
   /** Listen for effective state changes; returns an unsubscribe function. */
   onStatus(listener: RemoteStatusListener): () => void {
     return this.on('status', listener);

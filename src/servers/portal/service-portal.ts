@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
-import { HealthBoard, Lifecycle, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
+import { HealthBoard, Lifecycle, RemoteLifecycleSource, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
@@ -112,6 +112,8 @@ export class ServicePortal {
     this.tokens = this.gates.tokens;
     this.healthBoard = new HealthBoard(this.lifecycle, { name: options.name, logger: this.log, checkTimeoutMs: options.health.checkTimeoutMs });
     if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
+    const source = stores.lifecycleSource;
+    if (source instanceof RemoteLifecycleSource) this.healthBoard.addCheck('remote', () => source.control.health());
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog);
     this.app = express();
     this.app.disable('x-powered-by');
