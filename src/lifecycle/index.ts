@@ -23,4 +23,4 @@ export type { LifecycleCliIO } from './cli.js';
 export { healthResponse, readyResponse, statusResponse } from './responses.js';
 export type { RawResponse } from './responses.js';
 export { RemoteControl, RemoteLifecycleSource, remoteControl, GATEHOUSE_FIELDS, REMOTE_ENV } from './remote/index.js';
-export type { FailMode, PxStatus, RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, UpdateInfo } from './remote/index.js';
+export type { FailMode, PxStatus, RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './remote/index.js';

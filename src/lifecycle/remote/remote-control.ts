@@ -1,6 +1,6 @@
 import { defaultLogger, type Logger } from '../../logger.js';
 import type { LifecycleRecord, LifecycleState } from '../states.js';
-import { PxControlClient, type UpdateInfo } from './client.js';
+import { PxControlClient, type RemoteUpdateInfo } from './client.js';
 import type { StatusFields } from './frames.js';
 import { resolveRemoteOptions, type FailMode, type RemoteControlOptions, type ResolvedRemoteOptions } from './options.js';
 import { StateFile, type KnownState } from './state-file.js';
@@ -30,7 +30,7 @@ export interface RemoteControlEvents {
   /** The HTTP poll fallback stopped (the socket is back). */
   'poll-stopped': [];
   /** The version catalogue lists a newer version than this gatehouse. */
-  'update-available': [info: UpdateInfo];
+  'update-available': [info: RemoteUpdateInfo];
 }
 
 /** The name of one {@link RemoteControlEvents} event. */
