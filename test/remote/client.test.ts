@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LifecycleError, RemoteControl, type LifecycleState } from '../../src/lifecycle/index.js';
+import { stateFileName } from '../../src/lifecycle/remote/index.js';
 import { captureLogger, Fixture, sleep, waitFor } from './helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -251,6 +253,37 @@ describe('RemoteControl', () => {
     expect(seen).toEqual([]);
     f.server.sendTo(f.token, JSON.stringify({ type: 'status', status: 'ACTIVE' }));
     await waitFor(() => px.status === 'ACTIVE', 'a good frame still applies');
+  });
+
+  it('reports error frames as serverError without touching the state', async () => {
+    f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'closed', pause_message: 'Invoice due' });
+    const px = f.control();
+    await waitFor(() => px.status === 'PAUSED', 'PAUSED');
+    const errors: Array<{ code: string; message: string }> = [];
+    px.on('serverError', (e) => errors.push(e));
+    f.server.sendTo(f.token, JSON.stringify({ type: 'error', code: 'rate_limited', message: 'Too many connections' }));
+    f.server.sendTo(f.token, JSON.stringify({ type: 'error' }));
+    await waitFor(() => errors.length === 2, 'two serverError events');
+    expect(errors).toEqual([
+      { code: 'rate_limited', message: 'Too many connections' },
+      { code: 'unknown', message: '' },
+    ]);
+    expect(px.status).toBe('PAUSED');
+    expect(px.message).toBe('Invoice due');
+    expect(px.connected).toBe(true);
+  });
+
+  it('starts with nothing known when the persisted state is damaged (closed: OFFLINE), then follows the server', async () => {
+    f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'open' });
+    writeFileSync(join(f.dir, stateFileName(f.token)), '{"status":"ACTIVE","failMode":"sideways"');
+    const { logger, lines } = captureLogger();
+    const px = f.control({ logger });
+    expect(px.status).toBe('OFFLINE');
+    expect(px.failMode).toBe('closed');
+    expect(lines.some((l) => l.includes('persisted state is damaged'))).toBe(true);
+    await waitFor(() => px.status === 'ACTIVE', 'ACTIVE from the server');
+    await px.close();
+    expect(JSON.parse(readFileSync(join(f.dir, stateFileName(f.token)), 'utf8'))).toMatchObject({ status: 'ACTIVE', failMode: 'open' });
   });
 
   it('reads MAINTENANCE, retry_after_sec and maintenance_message from a gatehouse control plane', async () => {
