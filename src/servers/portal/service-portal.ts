@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
-import { HealthBoard, Lifecycle, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
+import { GatedResponder, HealthBoard, Lifecycle, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
@@ -84,6 +84,7 @@ export class ServicePortal {
     this.enforceMode = options.enforce;
     const trust = compileTrust(options.trustProxy);
     this.resolveIp = compileIpResolver(trust);
+    const gated = new GatedResponder(options.lifecycle.respond, this.log); // checks lifecycle.respond before anything opens
 
     // 2. Stores, chosen from the options in one place.
     const stores = createStores(options, this.log);
@@ -112,7 +113,7 @@ export class ServicePortal {
     this.tokens = this.gates.tokens;
     this.healthBoard = new HealthBoard(this.lifecycle, { name: options.name, logger: this.log, checkTimeoutMs: options.health.checkTimeoutMs });
     if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
-    this.responder = new Responder(this.log, options.securityHeaders, options.requestLog);
+    this.responder = new Responder(this.log, options.securityHeaders, options.requestLog, gated);
     this.app = express();
     this.app.disable('x-powered-by');
     // The same trust function: `req.ip` in express routes is the address the gates see.
