@@ -20,6 +20,8 @@ export { lifecycleReadSchema, lifecycleUpdateSchema } from './admin.js';
 export type { LifecycleUpdate } from './admin.js';
 export { runLifecycleCommand } from './cli.js';
 export type { LifecycleCliIO } from './cli.js';
+export { StateCheck } from './state-check.js';
+export type { StateCheckExtra, StateCheckOptions } from './state-check.js';
 export { GatedResponder, escapeHtml, maintenancePage, prefersHtml } from './gated-response.js';
 export type { GatedAnswer, GatedRequestContext, LifecycleRespond } from './gated-response.js';
 export { healthResponse, readyResponse, statusResponse } from './responses.js';

@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
-import { GatedResponder, HealthBoard, Lifecycle, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
+import { GatedResponder, HealthBoard, Lifecycle, installShutdownHandlers, type CheckState, type HealthCheckFunction, type HealthCheckOptions, type StateCheck, type StateCheckOptions, type StatusField } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
@@ -176,6 +176,20 @@ export class ServicePortal {
   addCheck(name: string, check: HealthCheckFunction, options: HealthCheckOptions = {}): this {
     this.healthBoard.addCheck(name, check, options);
     return this;
+  }
+
+  /**
+   * Add a push-style status check in `initial` state: call `set()` on it when the state changes. Shown in
+   * `/status` like polled checks (extra properties in JSON only); a critical one that is RED makes `/ready` 503.
+   *
+   * @example
+   * ```ts
+   * const indexer = portal.stateCheck('indexer', 'YELLOW', { critical: true });
+   * indexer.set('OK', { detail: 'caught up', lagMs: 12 });
+   * ```
+   */
+  stateCheck(name: string, initial: CheckState, options: StateCheckOptions = {}): StateCheck {
+    return this.healthBoard.stateCheck(name, initial, options);
   }
 
   /** Add a field to the JSON `/status`: a value, or a function called per request. */
