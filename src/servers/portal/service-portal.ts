@@ -14,6 +14,7 @@ import { compilePipeline } from '../pipeline/index.js';
 import { Realtime, RealtimeError, type EventConfig, type EventHandler, type RealtimeServer, type RealtimeSocket } from '../realtime/index.js';
 import { compileEndpoint, mountMethods } from './endpoint.js';
 import { RequestEntry } from './entry.js';
+import { gatedExpressRoutes } from './gated-routes.js';
 import { guardCall } from './guard-call.js';
 import { DEFAULTS, resolvePortalOptions, type CloseOptions, type EndpointConfig, type EndpointHandler, type PortalOptions, type ResolvedPortalOptions, type RunOptions } from './options.js';
 import { Responder } from './responder.js';
@@ -66,7 +67,9 @@ export class ServicePortal {
   private readonly healthBoard: HealthBoard;
   private readonly realtimeServer: Realtime | undefined;
   private readonly routes = new Map<string, OpenApiRoute>();
-  private openapiCache: string | undefined;
+  private openapiCache: { key: string; text: string } | undefined;
+  /** Every `gate()` middleware and its config, so OpenAPI can list the express routes that use one. */
+  private readonly gateConfigs = new WeakMap<object, GateConfig>();
   private readonly closables: Array<() => void | Promise<void>> = [];
   private closing: Promise<void> | undefined;
   private listening = false;
@@ -259,7 +262,7 @@ export class ServicePortal {
     const route = `express gate #${++this.expressGates}`;
     const pipeline = compilePipeline({ guards: compileGate(config, this.gates, route).guards });
     const resolveIp = this.resolveIp;
-    return (req: Request, res: Response, next: NextFunction) => {
+    const middleware = (req: Request, res: Response, next: NextFunction): void => {
       const call = guardCall(route, req, res, req.requestId ?? '', resolveIp(req));
       pipeline(call).then(
         () => {
@@ -269,6 +272,8 @@ export class ServicePortal {
         (err: unknown) => next(err),
       );
     };
+    this.gateConfigs.set(middleware, { ...config });
+    return middleware;
   }
 
   /** The realtime layer, or `undefined` when `websocket` is off. */
@@ -438,7 +443,14 @@ export class ServicePortal {
   }
 
   private openapiDocument(): string {
-    this.openapiCache ??= JSON.stringify(buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values()]));
-    return this.openapiCache;
+    // Express routes can be added at any time: the cache holds while the gated ones stay the same.
+    const express = gatedExpressRoutes(this.app, this.gateConfigs);
+    const key = JSON.stringify(express.map((r) => [r.method, r.path, r.gate]));
+    if (this.openapiCache?.key !== key) {
+      const { auth } = this.gates;
+      const doc = buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values(), ...express], { apiKeyHeader: auth.apiKeyHeader, apiKeys: auth.apiKeys.size > 0, basic: auth.basic !== undefined });
+      this.openapiCache = { key, text: JSON.stringify(doc) };
+    }
+    return this.openapiCache.text;
   }
 }
