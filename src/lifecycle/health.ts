@@ -1,19 +1,12 @@
 import { defaultLogger, type Logger } from '../logger.js';
 import { LifecycleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { CheckState, HealthCheckResult, StatusValue } from './check-types.js';
 import { StateCheck, type StateCheckOptions } from './state-check.js';
 import { LIFECYCLE_STATES, type LifecycleState } from './states.js';
 
-/** The state of one check. */
-export type CheckState = 'OK' | 'YELLOW' | 'RED';
 
-/** What a check reports. */
-export interface HealthCheckResult {
-  /** OK, YELLOW (degraded) or RED (failing). */
-  state: CheckState;
-  /** Free text shown in the JSON status only. */
-  detail?: string | undefined;
-}
+export type { CheckState, HealthCheckResult, StatusValue };
 
 /** A status check: returns (or resolves to) a result, or just a state. Throwing or hanging makes it RED. */
 export type HealthCheckFunction = () => HealthCheckResult | CheckState | Promise<HealthCheckResult | CheckState>;
@@ -26,8 +19,6 @@ export interface HealthCheckOptions {
   timeoutMs?: number;
 }
 
-/** A JSON value a status field can hold. */
-export type StatusValue = string | number | boolean | null | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 
 /** A status field: a value, or a function computing it per request (a throwing or slow one reports `null`). */
 export type StatusField = StatusValue | (() => StatusValue | Promise<StatusValue>);

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import { LifecycleError } from './errors.js';
-import type { CheckState, HealthCheckResult, StatusValue } from './health.js';
+import type { CheckState, HealthCheckResult, StatusValue } from './check-types.js';
 
 /** Extra properties of a push-style check's state: `detail`, and anything else shown in the JSON status only. */
 export interface StateCheckExtra {
