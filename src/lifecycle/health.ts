@@ -5,7 +5,6 @@ import type { CheckState, HealthCheckResult, StatusValue } from './check-types.j
 import { StateCheck, type StateCheckOptions } from './state-check.js';
 import { LIFECYCLE_STATES, type LifecycleState } from './states.js';
 
-
 export type { CheckState, HealthCheckResult, StatusValue };
 
 /** A status check: returns (or resolves to) a result, or just a state. Throwing or hanging makes it RED. */
