@@ -218,6 +218,31 @@ describe('gated responses', () => {
     expect(made.calls).toEqual({ gated: 0, legacy: 0 });
   });
 
+  it('answers the same way when the whole express fallback is gated with app.use(portal.gate())', async () => {
+    const { logger } = captureLog();
+    const m = makePortal({ logger });
+    try {
+      m.portal.app.use(m.portal.gate({ auth: 'none' }));
+      m.portal.app.get('/page', (_req, res) => void res.send('page'));
+      await m.start();
+      expect(await (await get(m.url('/page'), BROWSER)).text()).toBe('page');
+      await m.portal.lifecycle.set('MAINTENANCE', { message: 'Fallback gated' });
+      for (const path of ['/page', '/anything/else']) {
+        const html = await get(m.url(path), BROWSER);
+        expect(html.status).toBe(503);
+        expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+        expect(await html.text()).toContain('<p>Fallback gated</p>');
+        const api = await get(m.url(path), 'application/json');
+        expect(api.status).toBe(503);
+        expect((await api.json()).code).toBe('SERVICE_MAINTENANCE');
+      }
+      // The portal's own health routes sit in front of the fallback: untouched.
+      expect((await get(m.url('/health'), BROWSER)).status).toBe(200);
+    } finally {
+      await m.stop();
+    }
+  });
+
   it('never calls the hook while ACTIVE', async () => {
     let called = 0;
     made = await start({ respond: () => void called++ });
