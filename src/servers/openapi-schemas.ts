@@ -68,6 +68,9 @@ export class SchemaBook {
   private readonly uses = new Map<ZodType, Map<SchemaIo, number>>();
   private finalNames: Map<string, string> | undefined;
 
+  /** `reserved`: component names the document uses itself (`Problem`); schemas with such an id are renamed. */
+  constructor(private readonly reserved: ReadonlySet<string> = new Set()) {}
+
   /** Count a use of `schema` (call for every route slot first, so shared schemas are known before conversion). */
   use(schema: ZodType, io: SchemaIo): void {
     let byIo = this.uses.get(schema);
@@ -98,7 +101,7 @@ export class SchemaBook {
 
     const keys = Object.keys(defs);
     const local = new Map<string, string>();
-    for (const key of keys) local.set(key, key.startsWith('__') ? `${base}${pascal(key)}` : key);
+    for (const key of keys) local.set(key, this.freeName(io, key.startsWith('__') ? `${base}${pascal(key)}` : key, true));
     const rootName = liftRoot ? this.freeName(io, base) : undefined;
     const localRef = (ref: string): string | undefined => {
       if (ref === '#' && rootName) return markerOf(io, rootName);
@@ -128,10 +131,12 @@ export class SchemaBook {
     return { $ref: markerOf(io, rootName) };
   }
 
-  private freeName(io: SchemaIo, name: string): string {
-    if (!this.defs.has(`${io}:${name}`)) return name;
+  /** `name`, or `name2`, `name3`... when reserved or (unless `reuse`: the same schema may come back) already taken. */
+  private freeName(io: SchemaIo, name: string, reuse = false): string {
+    const taken = (n: string): boolean => this.reserved.has(n) || (!reuse && this.defs.has(`${io}:${n}`));
+    if (!taken(name)) return name;
     let n = 2;
-    while (this.defs.has(`${io}:${name}${n}`)) n++;
+    while (taken(`${name}${n}`)) n++;
     return `${name}${n}`;
   }
 

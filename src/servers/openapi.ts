@@ -162,7 +162,7 @@ interface Slot {
  * `portal.gate()` are listed with what their gate says.
  */
 export function buildOpenApi(name: string, options: OpenApiOptions, routes: readonly OpenApiRoute[], auth: OpenApiAuth = {}): Record<string, unknown> {
-  const book = new SchemaBook();
+  const book = new SchemaBook(new Set(['Problem']));
   for (const route of routes) {
     if (route.input) book.use(route.input, 'input');
     if (route.output) book.use(route.output, 'output');

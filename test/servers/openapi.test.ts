@@ -80,6 +80,8 @@ describe('OpenAPI document', () => {
     portal.endpoint('/api/tree', { method: 'POST', description: 'Store a tree', gate: { auth: 'none' }, input: Tree }, () => undefined);
     portal.endpoint('/api/ping', { method: 'POST', description: 'Ping', gate: { auth: 'none' }, input: z.object({}), output: z.void() }, () => undefined);
     portal.endpoint('/api/raw', { method: 'POST', description: 'Anything goes', gate: { auth: 'none' } }, () => ({ ok: true }));
+    const UserProblem = z.object({ issue: z.string() }).meta({ id: 'Problem' }); // clashes with the document's own Problem
+    portal.endpoint('/api/problems', { method: 'GET', description: 'User problems', gate: { auth: 'none' }, input: z.object({}), output: z.object({ first: UserProblem, second: UserProblem }) }, () => ({ first: { issue: 'a' }, second: { issue: 'b' } }));
 
     portal.app.get('/legacy/:name', portal.gate({ auth: 'apiKey', rateLimit }), (req, res) => void res.json({ hi: req.params.name }));
     portal.app.get('/open', (_req, res) => void res.send('not gated, not listed'));
@@ -88,6 +90,10 @@ describe('OpenAPI document', () => {
     v1.post('/items', (_req, res) => void res.status(201).json({}));
     portal.app.use('/v1', portal.gate({ auth: 'any', scopes: ['v1'], lifecycle: 'exempt' }), v1);
     portal.app.get('/files{/:name}', portal.gate({ auth: 'bearer' }), (_req, res) => void res.send('file'));
+    portal.app
+      .route('/chain')
+      .get((_req, res) => void res.send('open read'))
+      .post(portal.gate({ auth: 'basic' }), (_req, res) => void res.send('gated write'));
     await made.start();
     doc = (await (await fetch(url('/openapi.json'))).json()) as Json;
   });
@@ -172,6 +178,10 @@ describe('OpenAPI document', () => {
     // A recursive schema becomes a component referring to itself.
     expect(doc.paths['/api/tree'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/PostApiTreeInput' });
     expect(schemas.PostApiTreeInput.properties.children.items).toEqual({ $ref: '#/components/schemas/PostApiTreeInput' });
+    // A user schema whose id clashes with the document's own Problem is renamed, never merged into it.
+    expect(schemas.Problem.description).toBe('RFC 9457 problem details');
+    expect(schemas.Problem2).toEqual({ type: 'object', properties: { issue: { type: 'string' } }, required: ['issue'], additionalProperties: false });
+    expect(doc.paths['/api/problems'].get.responses['200'].content['application/json'].schema.properties).toEqual({ first: { $ref: '#/components/schemas/Problem2' }, second: { $ref: '#/components/schemas/Problem2' } });
     // A schema used once stays inline.
     expect(doc.paths['/api/notes/{id}'].put.requestBody.content['application/json'].schema).toEqual({ type: 'object', properties: { title: { type: 'string' } }, required: ['title'] });
   });
@@ -231,7 +241,10 @@ describe('OpenAPI document', () => {
   });
 
   it('lists express routes that use portal.gate(), and only those', () => {
-    expect(Object.keys(doc.paths).filter((p) => !p.startsWith('/api/') && p !== '/admin/lifecycle').sort()).toEqual(['/files', '/files/{name}', '/legacy/{name}', '/v1/items']);
+    expect(Object.keys(doc.paths).filter((p) => !p.startsWith('/api/') && p !== '/admin/lifecycle').sort()).toEqual(['/chain', '/files', '/files/{name}', '/legacy/{name}', '/v1/items']);
+    // On an app.route() chain the gate covers only the method it was registered with.
+    expect(Object.keys(doc.paths['/chain'])).toEqual(['post']);
+    expect(doc.paths['/chain'].post.security).toEqual([{ basicAuth: [] }]);
     const legacy = doc.paths['/legacy/{name}'].get;
     expect(legacy.security).toEqual([{ apiKeyAuth: [] }]);
     expect(legacy.parameters).toEqual([{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }]);

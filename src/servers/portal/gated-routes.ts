@@ -5,6 +5,8 @@ import type { OpenApiRoute } from '../openapi.js';
 /** The parts of express 5's router (the `router` package) that listing routes reads; anything missing is skipped. */
 interface RouterLayer {
   handle?: unknown;
+  /** On a route's own layers: the method it serves (lower case; undefined for `route.all()`). */
+  method?: unknown;
   route?: { path?: unknown; methods?: Record<string, boolean>; stack?: RouterLayer[] } | undefined;
   rawPath?: unknown;
 }
@@ -48,16 +50,26 @@ function walk(stack: readonly RouterLayer[], prefix: string, mounted: ReadonlyAr
     const handle = layer.handle;
     const route = layer.route;
     if (route) {
-      const own = (route.stack ?? []).map((l) => (typeof l.handle === 'function' ? gates.get(l.handle) : undefined)).find((g) => g !== undefined);
       const methods = Object.keys(route.methods ?? {})
         .map((m) => m.toUpperCase())
         .filter((m) => METHODS.has(m));
+      // A gate on the route serves the methods it was registered for (`route.get(gate, ...)`, or all with `route.all`).
+      const own = (method: string): GateConfig | undefined => {
+        for (const l of route.stack ?? []) {
+          if (typeof l.handle !== 'function' || (l.method !== undefined && l.method !== method.toLowerCase())) continue;
+          const gate = gates.get(l.handle);
+          if (gate) return gate;
+        }
+        return undefined;
+      };
       for (const path of paths(layer.rawPath ?? route.path)) {
         const full = join(prefix, path);
         // The innermost gate describes the route (a gate on the route, else the last one mounted above it).
-        const gate = own ?? active.findLast((m) => under(m.prefix, full))?.gate;
-        if (!gate) continue;
-        for (const method of methods) out.push({ method, path: full, description: undefined, tags: undefined, gate, input: undefined, output: undefined, source: 'express' });
+        const mountedGate = active.findLast((m) => under(m.prefix, full))?.gate;
+        for (const method of methods) {
+          const gate = own(method) ?? mountedGate;
+          if (gate) out.push({ method, path: full, description: undefined, tags: undefined, gate, input: undefined, output: undefined, source: 'express' });
+        }
       }
       continue;
     }
