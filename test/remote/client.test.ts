@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LifecycleError, RemoteControl, type LifecycleState } from '../../src/lifecycle/index.js';
+import { stateFileName } from '../../src/lifecycle/remote/index.js';
 import { captureLogger, Fixture, sleep, waitFor } from './helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -38,7 +40,7 @@ describe('RemoteControl', () => {
     ]);
   });
 
-  it('sends heartbeats with sdk_version, language, env and timestamp, and a gatehouse User-Agent', async () => {
+  it('sends heartbeats with sdk_version, language, env and timestamp, and the Node SDK User-Agent form with the gatehouse version', async () => {
     f = await new Fixture().start();
     const before = Date.now();
     f.control({ heartbeatIntervalMs: 40, environment: 'staging' });
@@ -52,7 +54,7 @@ describe('RemoteControl', () => {
     }
     const stamps = beats.map((b) => b.timestamp as number);
     expect([...stamps].sort((a, b) => a - b)).toEqual(stamps);
-    expect(f.server.upgrades[0]?.userAgent).toBe(`gatehouse/${VERSION} (pxcontrol; node ${process.versions.node})`);
+    expect(f.server.upgrades[0]?.userAgent).toBe(`pxcontrol-sdk-node/${VERSION} gatehouse/${VERSION}`);
   });
 
   it('in closed mode goes OFFLINE with the offline message as soon as the socket drops', async () => {
@@ -133,6 +135,26 @@ describe('RemoteControl', () => {
     expect(f.server.polls(f.token)).toBe(polls);
     expect(events).toEqual(['poll-started', 'connected', 'poll-stopped']);
     expect(px.status).toBe('ACTIVE');
+  });
+
+  it('a socket that opens after polling but dies before any status does not keep the poll contact alive', async () => {
+    f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'closed' });
+    const px = f.control({ reconnectDelayMs: 30, maxReconnectDelayMs: 30 });
+    await waitFor(() => px.status === 'ACTIVE', 'ACTIVE');
+    f.server.refuseUpgrades = 503;
+    f.server.dropAll();
+    await waitFor(() => px.polling && px.status === 'ACTIVE', 'ACTIVE by poll');
+    f.server.greet = false;
+    f.server.refuseUpgrades = 0;
+    await waitFor(() => px.connected && !px.polling, 'a silent socket');
+    expect(px.status).toBe('ACTIVE'); // no flicker while the new socket has not spoken yet
+    const seen: LifecycleState[] = [];
+    px.onStatus((next) => seen.push(next));
+    f.server.refuseUpgrades = 503;
+    f.server.dropAll();
+    await waitFor(() => px.status === 'OFFLINE', 'OFFLINE once the silent socket dies');
+    expect(px.polling).toBe(false);
+    expect(seen[0]).toBe('OFFLINE');
   });
 
   it('a poll answer that refuses the token (403) goes OFFLINE and stops polling', async () => {
@@ -233,6 +255,37 @@ describe('RemoteControl', () => {
     await waitFor(() => px.status === 'ACTIVE', 'a good frame still applies');
   });
 
+  it('reports error frames as serverError without touching the state', async () => {
+    f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'closed', pause_message: 'Invoice due' });
+    const px = f.control();
+    await waitFor(() => px.status === 'PAUSED', 'PAUSED');
+    const errors: Array<{ code: string; message: string }> = [];
+    px.on('serverError', (e) => errors.push(e));
+    f.server.sendTo(f.token, JSON.stringify({ type: 'error', code: 'rate_limited', message: 'Too many connections' }));
+    f.server.sendTo(f.token, JSON.stringify({ type: 'error' }));
+    await waitFor(() => errors.length === 2, 'two serverError events');
+    expect(errors).toEqual([
+      { code: 'rate_limited', message: 'Too many connections' },
+      { code: 'unknown', message: '' },
+    ]);
+    expect(px.status).toBe('PAUSED');
+    expect(px.message).toBe('Invoice due');
+    expect(px.connected).toBe(true);
+  });
+
+  it('starts with nothing known when the persisted state is damaged (closed: OFFLINE), then follows the server', async () => {
+    f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'open' });
+    writeFileSync(join(f.dir, stateFileName(f.token)), '{"status":"ACTIVE","failMode":"sideways"');
+    const { logger, lines } = captureLogger();
+    const px = f.control({ logger });
+    expect(px.status).toBe('OFFLINE');
+    expect(px.failMode).toBe('closed');
+    expect(lines.some((l) => l.includes('persisted state is damaged'))).toBe(true);
+    await waitFor(() => px.status === 'ACTIVE', 'ACTIVE from the server');
+    await px.close();
+    expect(JSON.parse(readFileSync(join(f.dir, stateFileName(f.token)), 'utf8'))).toMatchObject({ status: 'ACTIVE', failMode: 'open' });
+  });
+
   it('reads MAINTENANCE, retry_after_sec and maintenance_message from a gatehouse control plane', async () => {
     f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'closed' });
     const px = f.control();
@@ -266,6 +319,7 @@ describe('RemoteControl', () => {
     await sleep(100);
     expect(f.server.catalogueHits()).toBe(1);
     expect(updates).toHaveLength(1);
+    expect(f.server.requests.find((r) => r.path === '/api/v1/sdk/versions')?.userAgent).toBe(`pxcontrol-sdk-node/${VERSION} gatehouse/${VERSION}`);
 
     // Up to date: a check, no warning. Disabled: no request at all.
     f.server.catalogue = { node: { latest: VERSION, minimum_supported: VERSION, changelog_url: null } };

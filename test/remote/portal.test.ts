@@ -4,7 +4,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z, type LifecycleOptions, type ServicePortal } from '../../src/index.js';
-import { RemoteControl, remoteControl } from '../../src/lifecycle/index.js';
+import { RemoteControl, remoteControl, type RemoteControlOptions } from '../../src/lifecycle/index.js';
 import { stateFileName } from '../../src/lifecycle/remote/index.js';
 import { makePortal } from '../helpers.js';
 import { FAST, Fixture, sleep, waitFor } from './helpers.js';
@@ -22,8 +22,8 @@ async function answer(res: Response): Promise<Answer> {
   return { statusCode: res.status, headers: Object.fromEntries(res.headers), json: () => JSON.parse(text) as unknown };
 }
 
-async function portalOn(f: Fixture, lifecycle: Partial<LifecycleOptions> = {}, dataDir?: string): Promise<{ portal: ServicePortal; calls: () => number; get: Get }> {
-  const made = makePortal({ ...(dataDir ? { dataDir } : {}), lifecycle: { source: 'remote', remote: { token: f.token, wsUrl: f.server.wsUrl, env: {}, ...FAST }, ...lifecycle } });
+async function portalOn(f: Fixture, lifecycle: Partial<LifecycleOptions> = {}, dataDir?: string, remote: RemoteControlOptions = {}): Promise<{ portal: ServicePortal; calls: () => number; get: Get }> {
+  const made = makePortal({ ...(dataDir ? { dataDir } : {}), lifecycle: { source: 'remote', remote: { token: f.token, wsUrl: f.server.wsUrl, env: {}, ...FAST, ...remote }, ...lifecycle } });
   let n = 0;
   made.portal.endpoint('/api/work', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => {
     n++;
@@ -61,6 +61,22 @@ describe('ServicePortal with lifecycle source remote', () => {
     await waitFor(() => portal.lifecycle.status === 'ACTIVE', 'ACTIVE again', 500);
     expect((await get('/api/work')).statusCode).toBe(200);
     expect(calls()).toBe(before + 1);
+  });
+
+  it('reports the connection in /status as the remote check: OK connected, RED without contact in closed mode', async () => {
+    f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'closed' });
+    const { portal, get } = await portalOn(f, {}, undefined, { disablePollFallback: true });
+    await waitFor(() => portal.lifecycle.status === 'ACTIVE', 'ACTIVE');
+    let s = (await get('/status')).json() as { status: string; checks: Record<string, { state: string; detail: string }> };
+    expect(s.checks.remote).toEqual({ state: 'OK', detail: 'connected; ACTIVE, fail mode closed' });
+    f.server.refuseUpgrades = 503;
+    f.server.dropAll();
+    await waitFor(() => portal.lifecycle.status === 'OFFLINE', 'OFFLINE');
+    const r = await get('/status');
+    expect(r.statusCode).toBe(200);
+    s = r.json() as typeof s;
+    expect(s.status).toBe('RED');
+    expect(s.checks.remote).toEqual({ state: 'RED', detail: 'no contact; fail mode closed, gating as OFFLINE' });
   });
 
   it('answers OFFLINE and FAILED with the offline message, MAINTENANCE with its message and Retry-After, and PAUSED 402 through statusCodes', async () => {

@@ -8,7 +8,7 @@ import { gatehouseVersion, userAgent, type ResolvedRemoteOptions } from './optio
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4002]);
 
 /** What the version catalogue said, when this gatehouse is older than its latest. */
-export interface UpdateInfo {
+export interface RemoteUpdateInfo {
   /** This gatehouse's version. */
   current: string;
   /** The catalogue's latest version. */
@@ -38,7 +38,7 @@ export interface ProtocolHandlers {
   /** Polling started or stopped. */
   polling(active: boolean): void;
   /** The catalogue lists a newer version. */
-  updateAvailable(info: UpdateInfo): void;
+  updateAvailable(info: RemoteUpdateInfo): void;
 }
 
 const REDACTED = '[redacted]';

@@ -12,5 +12,5 @@ export type { FailMode, RemoteControlOptions, ResolvedRemoteOptions } from './op
 export { GATEHOUSE_FIELDS, PX_STATUSES } from './frames.js';
 export type { PxStatus } from './frames.js';
 export { TERMINAL_CLOSE_CODES, compareVersions } from './client.js';
-export type { UpdateInfo } from './client.js';
+export type { RemoteUpdateInfo } from './client.js';
 export { stateFileName } from './state-file.js';

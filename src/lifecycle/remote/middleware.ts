@@ -48,10 +48,10 @@ export function remoteControl(options: RemoteControlMiddlewareOptions = {}): (re
   if (!Number.isInteger(retryDefault) || retryDefault < 0) throw new LifecycleError('remoteControl.retryAfterSec must be a whole number >= 0', { code: 'ERR_LIFECYCLE_OPTIONS' });
   const format = options.body ?? 'problem';
   if (format !== 'problem' && format !== 'pxcontrol') throw new LifecycleError("remoteControl.body must be 'problem' or 'pxcontrol'", { code: 'ERR_LIFECYCLE_OPTIONS' });
-  let control = options.control;
+  // Resolved now, so a missing PX_TOKEN fails at startup, not on the first request.
+  const control = options.control ?? RemoteControl.shared();
 
   return (req, res, next) => {
-    control ??= RemoteControl.shared();
     const state = control.status;
     if (state === 'ACTIVE') return next();
     const url = req.url ?? '/';

@@ -202,7 +202,12 @@ export function gatehouseVersion(): string {
   return version;
 }
 
-/** The User-Agent of every socket and HTTP call: `gatehouse/<version> (pxcontrol; node <node version>)`. */
+/**
+ * The User-Agent of every socket and HTTP call: `pxcontrol-sdk-node/<version> gatehouse/<version>`, the Node
+ * SDK's form (servers that read the language and version from it until the first heartbeat see a Node client),
+ * with gatehouse's own version in both places, as in the heartbeat's `sdk_version`.
+ */
 export function userAgent(): string {
-  return `gatehouse/${gatehouseVersion()} (pxcontrol; node ${process.versions.node})`;
+  const v = gatehouseVersion();
+  return `pxcontrol-sdk-node/${v} gatehouse/${v}`;
 }

@@ -1,6 +1,6 @@
 import { defaultLogger, type Logger } from '../../logger.js';
 import type { LifecycleRecord, LifecycleState } from '../states.js';
-import { PxControlClient, type UpdateInfo } from './client.js';
+import { PxControlClient, type RemoteUpdateInfo } from './client.js';
 import type { StatusFields } from './frames.js';
 import { resolveRemoteOptions, type FailMode, type RemoteControlOptions, type ResolvedRemoteOptions } from './options.js';
 import { StateFile, type KnownState } from './state-file.js';
@@ -30,7 +30,7 @@ export interface RemoteControlEvents {
   /** The HTTP poll fallback stopped (the socket is back). */
   'poll-stopped': [];
   /** The version catalogue lists a newer version than this gatehouse. */
-  'update-available': [info: UpdateInfo];
+  'update-available': [info: RemoteUpdateInfo];
 }
 
 /** The name of one {@link RemoteControlEvents} event. */
@@ -200,6 +200,20 @@ export class RemoteControl {
     return { state: e.state, message: e.message, retryAfterSec: e.retryAfterSec, updatedAt: e.since, updatedBy: 'remote control' };
   }
 
+  /**
+   * The connection as a `/status` check (the portal adds it as `remote`, never critical): OK while a socket
+   * delivers the state; YELLOW while only polls do, or while out of contact in open mode (serving on the last
+   * known state); RED when out of contact in closed mode, or after revocation.
+   */
+  health(): { state: 'OK' | 'YELLOW' | 'RED'; detail: string } {
+    if (this.revokedReason !== undefined) return { state: 'RED', detail: `token revoked (${this.revokedReason}); not reconnecting` };
+    if (this.rejected) return { state: 'RED', detail: 'the server refused the token on the poll' };
+    if (this.socketLive) return { state: 'OK', detail: `connected; ${this.effective.state}, fail mode ${this.failMode}` };
+    if (this.pollLive) return { state: 'YELLOW', detail: `socket down, polling every ${this.options.pollIntervalMs} ms; ${this.effective.state}` };
+    if (this.failMode === 'open') return { state: 'YELLOW', detail: `no contact; fail mode open, serving on the last known state ${this.effective.state}` };
+    return { state: 'RED', detail: `no contact; fail mode closed, gating as ${this.effective.state}` };
+  }
+
   /** Listen for effective state changes; returns an unsubscribe function. */
   onStatus(listener: RemoteStatusListener): () => void {
     return this.on('status', listener);
@@ -312,6 +326,8 @@ export class RemoteControl {
     if (this.closed) return;
     this.socketLive = false;
     this.bootGrace = false;
+    // Poll contact counts only while polling runs (it stops when a socket opens and may not restart at once).
+    if (!this.client.polling) this.pollLive = false;
     if (info.opened) this.emit('disconnected', { code: info.code, reason: info.reason });
     else if (this.listeners.error?.size) this.emit('error', new Error(`remote control: cannot connect (${info.reason || `code ${info.code}`})`));
     this.recompute();

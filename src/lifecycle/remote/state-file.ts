@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
+import { LifecycleError } from '../errors.js';
 import { isLifecycleState, MAX_MESSAGE_LENGTH, MAX_RETRY_AFTER_SEC, type LifecycleState } from '../states.js';
 import { PX_STATUSES, type PxStatus } from './frames.js';
 import type { FailMode } from './options.js';
@@ -47,7 +48,11 @@ export class StateFile {
     private readonly log: Logger,
   ) {
     this.path = join(dataDir, stateFileName(token));
-    mkdirSync(dataDir, { recursive: true });
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (err) {
+      throw new LifecycleError(`remote.dataDir: cannot create ${dataDir}`, { code: 'ERR_LIFECYCLE_OPTIONS', cause: err });
+    }
   }
 
   /** The file's location (it holds no token). */
