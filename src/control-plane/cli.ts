@@ -11,22 +11,24 @@ import { newProjectToken } from './tokens.js';
 export const ADMIN_TOKEN_FILE = 'control-admin-token';
 
 const USAGE = `Usage:
-  gatehouse control-plane [--port 4000] [--host 127.0.0.1] [--data-dir ./control] [--redis URL]
-  gatehouse control-plane project add NAME [--fail-mode closed|open] [--data-dir DIR | --redis URL]
-  gatehouse control-plane project status NAME STATE [--message TEXT] [--retry-after SECONDS] [--data-dir DIR | --redis URL]
-  gatehouse control-plane project list [--json] [--data-dir DIR | --redis URL]
+  gatehouse control-plane [--port 4000] [--host 127.0.0.1] [--data-dir ./control | --redis URL [--key-prefix P]]
+  gatehouse control-plane project add NAME [--fail-mode closed|open] [--json] [--data-dir DIR | --redis URL [--key-prefix P]]
+  gatehouse control-plane project status NAME STATE [--message TEXT] [--retry-after SECONDS] [--json] [--data-dir DIR | --redis URL [--key-prefix P]]
+  gatehouse control-plane project list [--json] [--data-dir DIR | --redis URL [--key-prefix P]]
 
 Runs a PXControl-compatible control plane: the dashboard at /, the admin API under /api/admin, the protocol at
 /ws/{token}, /api/v1/status/{token} and /api/v1/sdk/versions. The admin token is GATEHOUSE_CONTROL_TOKEN, or one
 generated once into <data-dir>/${ADMIN_TOKEN_FILE} (mode 0600). "project add" prints the project's token once.
 STATE is one of ${LIFECYCLE_STATES.join(', ')}. Project commands write the store directly: a control plane running
-on the same data dir (or Redis) pushes the change to its instances within a second.`;
+on the same data dir (or Redis and key prefix, default gatehouse:control:) pushes the change to its instances
+within a second.`;
 
 const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'data-dir': { type: 'string' },
   redis: { type: 'string' },
+  'key-prefix': { type: 'string' },
   'fail-mode': { type: 'string' },
   message: { type: 'string' },
   'retry-after': { type: 'string' },
@@ -69,8 +71,9 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     return 0;
   }
   const dataDir = resolve(flags['data-dir'] || './control');
-  const redis = flags.redis;
-  if (redis !== undefined && flags['data-dir'] !== undefined) return usageError(io, 'give --data-dir or --redis, not both');
+  if (flags.redis !== undefined && flags['data-dir'] !== undefined) return usageError(io, 'give --data-dir or --redis, not both');
+  if (flags['key-prefix'] !== undefined && flags.redis === undefined) return usageError(io, '--key-prefix goes with --redis');
+  const redis = flags.redis === undefined ? undefined : flags['key-prefix'] === undefined ? flags.redis : { url: flags.redis, keyPrefix: flags['key-prefix'] };
   const logger = createLogger({ level: process.env.GATEHOUSE_LOG_LEVEL ?? 'warn', base: { service: 'gatehouse-control' } });
   const [group, action, name, state, ...extra] = parsed.positionals;
 

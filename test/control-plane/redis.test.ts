@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
 import { ControlPlane } from '../../src/control-plane/index.js';
 import { redisAvailable, tempDir } from '../helpers.js';
 import { PxClient } from './px-client.js';
@@ -121,5 +122,21 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     cleanups.push(() => again.close());
     expect((await again.closed).code).toBe(4002);
     expect(a.project('notes')?.tokens.every((t) => t.revokedAt !== null)).toBe(true);
+  });
+
+  it('the CLI with --redis and --key-prefix adds a project and sets its status; running control planes push it', async () => {
+    const { a, urlB, prefix } = await pair();
+    const out: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t) };
+    expect(await main(['control-plane', 'project', 'add', 'cli-made', '--json', '--redis', REDIS_URL, '--key-prefix', prefix], io)).toBe(0);
+    const { token } = JSON.parse(out[0]!) as { token: string };
+    await expect.poll(() => a.project('cli-made')?.name, { timeout: 2000 }).toBe('cli-made');
+    const client = await PxClient.connect(urlB, token);
+    cleanups.push(() => client.close());
+    await client.status('ACTIVE');
+    expect(await main(['control-plane', 'project', 'status', 'cli-made', 'MAINTENANCE', '--message', 'from the shell', '--redis', REDIS_URL, '--key-prefix', prefix], io)).toBe(0);
+    expect(await client.next((f) => f.gatehouse_status === 'MAINTENANCE', 1000)).toMatchObject({ status: 'PAUSED', maintenance_message: 'from the shell' });
+    expect(await main(['control-plane', 'project', 'status', 'cli-made', 'PAUSED', '--key-prefix', prefix], io)).toBe(2);
+    expect(a.project('cli-made')?.state).toBe('MAINTENANCE');
   });
 });
