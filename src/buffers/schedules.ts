@@ -89,7 +89,7 @@ export interface SchedulerOptions {
 
 const MISSED: readonly MissedPolicy[] = ['latest', 'all', 'skip'];
 const DEFAULT_OPTIONS = { missed: 'latest', maxMissed: 100, graceMs: 60_000 } as const satisfies Required<ScheduleOptions>;
-const NAME = /^[A-Za-z0-9_.\-]{1,128}$/;
+const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 function invalid(message: string): BufferError {
   return new BufferError(message, { code: 'ERR_BUFFER_INVALID_INPUT' });
