@@ -162,7 +162,7 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers, R exte
   timeoutMs?: number;
   /** Retry delay schedule. @defaultValue `{ type: 'exponential', delayMs: 1000, maxDelayMs: 60000, jitter: true }` */
   backoff?: BackoffOptions;
-  /** How often idle workers look for jobs pushed by other processes, in ms. @defaultValue 500 */
+  /** How often idle workers look for jobs pushed by other processes, and the scheduler re-reads the stored schedules, in ms. @defaultValue 500 */
   pollIntervalMs?: number;
   /** Called on every failed attempt with the error and its stack. @defaultValue none */
   onError?: TaskErrorHook;
