@@ -59,4 +59,53 @@ describe('TaskBuffer schedules across processes (SQLite, real child processes)',
     expect(runs.length).toBeGreaterThanOrEqual(inWindow.length - 1);
     expect(jobs.filter((j) => j.state === 'done').length).toBe(runs.length);
   }, 40_000);
+
+  it('a schedule survives a kill -9: the restarted process keeps its progress and runs the latest missed slot once', async () => {
+    const runsFile = path.join(dir, 'runs.txt');
+    const args = { dataDir: dir, queue: 'ticks', name: 'tick', everyMs: 1000, missed: 'latest', runsFile };
+    const file = path.join(dir, QUEUE_FILE);
+    const read = (): { slots: number[]; lastRunAt: number | null; rev: number } => {
+      const db = new Database(file, { readonly: true });
+      try {
+        const slots = (db.prepare(`SELECT dedupe_key AS key FROM jobs WHERE queue = 'ticks' ORDER BY id`).all() as { key: string }[]).map((r) => slotOf(r.key));
+        const row = db.prepare(`SELECT last_run_at AS lastRunAt, rev FROM schedules WHERE queue = 'ticks' AND name = 'tick'`).get() as { lastRunAt: number | null; rev: number };
+        return { slots, lastRunAt: row.lastRunAt, rev: row.rev };
+      } finally {
+        db.close();
+      }
+    };
+    const first = startScheduleWorker(args);
+    children.push(first);
+    await first.ready;
+    const end = Date.now() + 10_000;
+    while (read().slots.length < 1 && Date.now() < end) await sleep(20);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    const before = read();
+    expect(before.slots.length).toBeGreaterThanOrEqual(1);
+    expect(before.lastRunAt).toBe(Math.max(...before.slots));
+    await sleep(2600); // at least two slots pass with nothing running
+
+    const restartAt = Date.now();
+    const second = startScheduleWorker(args);
+    children.push(second);
+    await second.ready;
+    const end2 = Date.now() + 10_000;
+    while (read().slots.length <= before.slots.length && Date.now() < end2) await sleep(20);
+    second.proc.kill('SIGTERM');
+    await second.exited;
+    const after = read();
+    const added = after.slots.slice(before.slots.length);
+    // The missed slots (all of them before the restart) gave exactly one job, the latest of them or a later one.
+    expect(added.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(after.slots).size).toBe(after.slots.length);
+    expect(added[0]!).toBeGreaterThanOrEqual(Math.floor(restartAt / 1000) * 1000);
+    expect(added[0]! - before.lastRunAt!).toBeGreaterThanOrEqual(2000);
+    expect(after.lastRunAt).toBe(Math.max(...after.slots));
+    // The restarted process declared the same schedule: kept (revision 1), not replaced.
+    expect(before.rev).toBe(1);
+    expect(after.rev).toBe(1);
+    // The first job is the catch-up; none of the other missed slots was pushed.
+    expect(after.slots.filter((s) => s > before.lastRunAt! && s < Math.floor(restartAt / 1000) * 1000)).toEqual([]);
+  }, 40_000);
 });
