@@ -26,12 +26,12 @@ export type ScheduleSpec = { cron: string; tz?: string } | { everyMs: number } |
  * `'latest'` pushes the latest due slot once and drops the earlier ones; `'all'` pushes every due slot, at most
  * `maxMissed` (the latest ones); `'skip'` pushes the latest due slot only if it is at most `graceMs` late.
  */
-export type MissedPolicy = 'latest' | 'all' | 'skip';
+export type ScheduleMissedPolicy = 'latest' | 'all' | 'skip';
 
 /** Options of `tasks.schedule()`. Part of the definition: redeclaring with other options replaces it. */
-export interface ScheduleOptions {
-  /** Missed-slot policy, see {@link MissedPolicy}. @defaultValue 'latest' */
-  missed?: MissedPolicy;
+export interface TaskScheduleOptions {
+  /** Missed-slot policy, see {@link ScheduleMissedPolicy}. @defaultValue 'latest' */
+  missed?: ScheduleMissedPolicy;
   /** With `missed: 'all'`, the most slots one catch-up pushes. @defaultValue 100 */
   maxMissed?: number;
   /** With `missed: 'skip'`, how late (ms) a slot may be and still run. @defaultValue 60000 */
@@ -46,7 +46,7 @@ export interface ScheduleInfo {
   taskType: string;
   /** The job data every slot pushes (as parsed by the task's input schema at `schedule()`). */
   data: unknown;
-  options: Required<ScheduleOptions>;
+  options: Required<TaskScheduleOptions>;
   /** Next slot to push, epoch ms; null when nothing is left (an `at` schedule that ran). */
   nextRunAt: number | null;
   /** Latest slot pushed, epoch ms; null before the first. */
@@ -62,7 +62,7 @@ interface Definition {
   taskType: string;
   payload: string;
   maxAttempts: number;
-  missed: MissedPolicy;
+  missed: ScheduleMissedPolicy;
   maxMissed: number;
   graceMs: number;
 }
@@ -87,8 +87,8 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-const MISSED: readonly MissedPolicy[] = ['latest', 'all', 'skip'];
-const DEFAULT_OPTIONS = { missed: 'latest', maxMissed: 100, graceMs: 60_000 } as const satisfies Required<ScheduleOptions>;
+const MISSED: readonly ScheduleMissedPolicy[] = ['latest', 'all', 'skip'];
+const DEFAULT_OPTIONS = { missed: 'latest', maxMissed: 100, graceMs: 60_000 } as const satisfies Required<TaskScheduleOptions>;
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 function invalid(message: string): BufferError {
@@ -164,10 +164,10 @@ export function normalizeSpec(spec: unknown): StoredSpec {
   return { at: ms };
 }
 
-function resolveOptions(options: unknown): Required<ScheduleOptions> {
+function resolveOptions(options: unknown): Required<TaskScheduleOptions> {
   if (options === undefined) return { ...DEFAULT_OPTIONS };
   if (typeof options !== 'object' || options === null) throw invalid(`schedule options must be an object, got ${show(options)}`);
-  const o = options as ScheduleOptions;
+  const o = options as TaskScheduleOptions;
   const missed = o.missed ?? DEFAULT_OPTIONS.missed;
   if (!MISSED.includes(missed)) throw invalid(`schedule option missed must be one of ${MISSED.join(', ')}, got ${show(missed)}`);
   const maxMissed = o.maxMissed ?? DEFAULT_OPTIONS.maxMissed;
@@ -282,7 +282,7 @@ export class Scheduler {
    * @returns the stored schedule
    * @throws BufferError `ERR_BUFFER_INVALID_INPUT` naming the bad field, or the push errors for the task data
    */
-  schedule(name: string, spec: ScheduleSpec, taskType: string, data: unknown, options?: ScheduleOptions): MaybePromise<ScheduleInfo> {
+  schedule(name: string, spec: ScheduleSpec, taskType: string, data: unknown, options?: TaskScheduleOptions): MaybePromise<ScheduleInfo> {
     if (typeof name !== 'string' || !NAME.test(name)) throw invalid(`schedule name must be 1 to 128 letters, digits, '_', '.' or '-', got ${show(name)}`);
     const stored = normalizeSpec(spec);
     const opts = resolveOptions(options);

@@ -10,7 +10,7 @@ import type { Durability } from '../database/index.js';
 import type { ClaimedRow, ConsumedJob, ConsumingQueueEngine, EngineMode, EngineResult, InsertJob, JobConsumer, JobRow, QueueEngine, QueueStats } from './engine.js';
 import { checkRedisOption, createQueueEngine, type RedisOption } from './engines/index.js';
 import { emitSafely } from './emit.js';
-import { Scheduler, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from './schedules.js';
+import { Scheduler, type ScheduleInfo, type TaskScheduleOptions, type ScheduleSpec } from './schedules.js';
 import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
@@ -539,7 +539,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * tasks.schedule('nightly-digest', { cron: '0 3 * * *', tz: 'Europe/Paris' }, 'SEND_DIGEST', { kind: 'daily' });
    * ```
    */
-  schedule<K extends keyof H & string>(name: string, spec: ScheduleSpec, taskType: K, data: TaskData<H[K]>, options?: ScheduleOptions): EngineResult<TaskBufferMode<R>, ScheduleInfo> {
+  schedule<K extends keyof H & string>(name: string, spec: ScheduleSpec, taskType: K, data: TaskData<H[K]>, options?: TaskScheduleOptions): EngineResult<TaskBufferMode<R>, ScheduleInfo> {
     if (this.remote) return this.onRemote(this.remote, false, () => Promise.resolve(this.scheduler.schedule(name, spec, taskType, data, options))) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
     this.live();
     return this.scheduler.schedule(name, spec, taskType, data, options) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
