@@ -253,7 +253,7 @@ function then<T, U>(v: MaybePromise<T>, fn: (value: T) => U): MaybePromise<U> {
   return v instanceof Promise ? v.then(fn) : fn(v);
 }
 
-/** The idempotency key of a slot's push (`all`: one per slot; otherwise one per due window of a revision). */
+/** The key of one slot: the job's `dedupeKey`, and its BullMQ idempotency key with `missed: 'all'`. */
 function slotKey(name: string, slot: number): string {
   return `schedule:${name}:${slot}`;
 }
