@@ -108,4 +108,14 @@ describe('TaskBuffer schedules across processes (SQLite, real child processes)',
     // The first job is the catch-up; none of the other missed slots was pushed.
     expect(after.slots.filter((s) => s > before.lastRunAt! && s < Math.floor(restartAt / 1000) * 1000)).toEqual([]);
   }, 40_000);
+
+  it('the scheduler timer does not keep a process alive without keepAlive', async () => {
+    const runsFile = path.join(dir, 'runs.txt');
+    const child = startScheduleWorker({ dataDir: dir, queue: 'ticks', name: 'tick', everyMs: 200, missed: 'latest', runsFile, keepAlive: false });
+    children.push(child);
+    const exitedAlone = await Promise.race([child.exited.then(() => true), sleep(15_000).then(() => false)]);
+    expect(exitedAlone, child.out.join('')).toBe(true);
+    expect(child.proc.exitCode, child.out.join('')).toBe(0);
+    expect(child.out.join('')).toContain('ready');
+  }, 30_000);
 });
