@@ -180,6 +180,7 @@ export type {
   TaskPushOptions,
 } from './buffers/index.js';
 export type { RedisOption as TaskBufferRedisOption } from './buffers/index.js';
+export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOptions } from './buffers/index.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
 export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, isPrivateAddress, sendRequest } from './client/index.js';
