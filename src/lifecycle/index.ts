@@ -26,3 +26,5 @@ export { GatedResponder, escapeHtml, maintenancePage, prefersHtml } from './gate
 export type { GatedAnswer, GatedRequestContext, LifecycleRespond } from './gated-response.js';
 export { healthResponse, readyResponse, statusResponse } from './responses.js';
 export type { RawResponse } from './responses.js';
+export { RemoteControl, RemoteLifecycleSource, remoteControl, GATEHOUSE_FIELDS, REMOTE_ENV } from './remote/index.js';
+export type { FailMode, PxStatus, RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './remote/index.js';

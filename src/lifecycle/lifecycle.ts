@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { defaultLogger, type Logger } from '../logger.js';
 import { LifecycleError, ServiceUnavailableError } from './errors.js';
 import type { LifecycleRespond } from './gated-response.js';
+import { RemoteControl, RemoteLifecycleSource, type RemoteControlOptions } from './remote/index.js';
 import { EnvSource, FileSource, MemorySource, SqliteSource, type LifecycleSource } from './sources.js';
 import { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState, validateRecord, type InactiveState, type LifecycleRecord, type LifecycleState } from './states.js';
 
@@ -13,7 +14,7 @@ export type LifecycleRouteMode = 'gated' | 'exempt' | 'forced';
 export type LifecycleGateStep = () => void;
 
 /** Built-in state sources. */
-export type LifecycleSourceName = 'memory' | 'env' | 'file' | 'sqlite' | 'redis';
+export type LifecycleSourceName = 'memory' | 'env' | 'file' | 'sqlite' | 'redis' | 'remote';
 
 /** Options for {@link Lifecycle} (and the portal's `lifecycle` option). Every field is optional. */
 export interface LifecycleOptions {
@@ -21,7 +22,7 @@ export interface LifecycleOptions {
    * Where the state lives: `'memory'` (this process only), `'env'` (`GATEHOUSE_LIFECYCLE` and
    * `GATEHOUSE_LIFECYCLE_MESSAGE`, read at start), `'file'` (a watched JSON file), `'sqlite'` (shared by every
    * process using `dataDir`, and by the `gatehouse lifecycle` CLI), `'redis'` (the fleet's key, needs the portal's
-   * `redis` option), or your own {@link LifecycleSource}.
+   * `redis` option), `'remote'` (a PXControl-protocol control plane, see `remote`), or your own {@link LifecycleSource}.
    * @defaultValue 'redis' when the portal has `redis`, else 'memory'
    */
   source?: LifecycleSourceName | LifecycleSource;
@@ -31,6 +32,12 @@ export interface LifecycleOptions {
   file?: string;
   /** Environment read by the `'env'` source. @defaultValue process.env */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The `'remote'` source: options of its {@link RemoteControl} (each also from its `PX_*` variable; `dataDir`
+   * defaults to the lifecycle's), or an existing `RemoteControl` to follow (closed by its owner, not the portal).
+   * @defaultValue {} (everything from the environment)
+   */
+  remote?: RemoteControlOptions | RemoteControl;
   /** State of the `'memory'` source at start. @defaultValue 'ACTIVE' */
   initialState?: LifecycleState;
   /**
@@ -377,7 +384,7 @@ function checkInitial(options: LifecycleOptions): LifecycleState {
 }
 
 /**
- * The state source for lifecycle options: the one place a source name (`memory`, `env`, `file`, `sqlite`)
+ * The state source for lifecycle options: the one place a source name (`memory`, `env`, `file`, `sqlite`, `remote`)
  * becomes a {@link LifecycleSource}; a source object is checked and returned as-is. The portal calls it from its
  * store chooser and hands the result to {@link Lifecycle}.
  */
@@ -399,10 +406,15 @@ export function createLifecycleSource(options: LifecycleOptions = {}): Lifecycle
       return new FileSource(options.file ?? join(dataDir, 'lifecycle.json'), poll);
     case 'sqlite':
       return new SqliteSource(dataDir, poll);
+    case 'remote': {
+      const remote = options.remote ?? {};
+      if (remote instanceof RemoteControl) return new RemoteLifecycleSource(remote);
+      return new RemoteLifecycleSource({ dataDir, ...(options.logger ? { logger: options.logger } : {}), ...remote });
+    }
     case 'redis':
       throw new LifecycleError("lifecycle.source 'redis' needs the portal's redis option", { code: 'ERR_LIFECYCLE_OPTIONS' });
     default:
-      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite, redis or a LifecycleSource, got ${String(source)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite, redis, remote or a LifecycleSource, got ${String(source)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
   }
 }
 

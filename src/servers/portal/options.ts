@@ -72,7 +72,7 @@ export interface PortalOptions {
    * origin allow-list). @defaultValue false
    */
   websocket?: boolean | RealtimeOptions;
-  /** Lifecycle state source (memory, env, file, sqlite), fail mode, messages, per-state status codes. @defaultValue { source: 'memory' } */
+  /** Lifecycle state source (memory, env, file, sqlite, redis, remote), fail mode, messages, per-state status codes. @defaultValue { source: 'memory' } */
   lifecycle?: LifecycleOptions;
   /** Health, readiness, status and lifecycle-admin routes. @defaultValue see {@link PortalHealthOptions} */
   health?: PortalHealthOptions;

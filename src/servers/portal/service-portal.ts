@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
-import { GatedResponder, HealthBoard, Lifecycle, installShutdownHandlers, type CheckState, type HealthCheckFunction, type HealthCheckOptions, type StateCheck, type StateCheckOptions, type StatusField } from '../../lifecycle/index.js';
+import { GatedResponder, HealthBoard, Lifecycle, RemoteLifecycleSource, installShutdownHandlers, type CheckState, type HealthCheckFunction, type HealthCheckOptions, type StateCheck, type StateCheckOptions, type StatusField } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
@@ -116,6 +116,8 @@ export class ServicePortal {
     this.tokens = this.gates.tokens;
     this.healthBoard = new HealthBoard(this.lifecycle, { name: options.name, logger: this.log, checkTimeoutMs: options.health.checkTimeoutMs });
     if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
+    const source = stores.lifecycleSource;
+    if (source instanceof RemoteLifecycleSource) this.healthBoard.addCheck('remote', () => source.control.health());
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog, gated);
     this.app = express();
     this.app.disable('x-powered-by');

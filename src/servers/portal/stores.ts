@@ -32,7 +32,7 @@ export interface PortalStores {
  * Each store is an interface with its implementations side by side in the capability's folder, one file each:
  * - rate limits: `RateLimitStore` (gates/rate-limit-store.ts): memory (rate-limit-memory.ts), sqlite (rate-limit-sqlite.ts)
  * - revocations: `RevocationStore` (gates/revocation-store.ts): sqlite (revocation-sqlite.ts)
- * - lifecycle state: `LifecycleSource` (lifecycle/sources.ts): memory, env, file, sqlite, or the user's own object
+ * - lifecycle state: `LifecycleSource` (lifecycle/sources.ts): memory, env, file, sqlite, remote (lifecycle/remote/), or the user's own object
  * - realtime delivery: the Socket.IO adapter (`websocket.adapter`, e.g. `@socket.io/redis-adapter`)
  *
  * With the `redis` option (src/redis.ts opens one command and one subscriber connection per portal), every
@@ -53,7 +53,7 @@ export function createStores(options: ResolvedPortalOptions, log: Logger): Porta
     const revocations = redis ? new RedisRevocationStore({ redis, log: gatesLog }) : new SqliteRevocationStore({ dataDir: options.dataDir, log: gatesLog });
     opened.push(revocations);
     const source = options.lifecycle.source ?? (redis ? 'redis' : undefined);
-    const lifecycleSource = redis && source === 'redis' ? new RedisLifecycleSource({ redis }) : createLifecycleSource({ dataDir: options.dataDir, ...options.lifecycle });
+    const lifecycleSource = redis && source === 'redis' ? new RedisLifecycleSource({ redis }) : createLifecycleSource({ dataDir: options.dataDir, logger: log, ...options.lifecycle });
     const realtimeAdapter = options.websocket?.adapter ?? (redis && options.websocket ? redisAdapter(redis, log) : undefined);
     return { rateLimits, revocations, lifecycleSource, realtimeAdapter, redis };
   } catch (err) {
