@@ -131,6 +131,10 @@ export type {
   StatusValue,
 } from './lifecycle/index.js';
 
+// Remote control (src/lifecycle/remote): the PXControl protocol client, RemoteControl, the 'remote' source.
+export { GATEHOUSE_FIELDS, REMOTE_ENV, RemoteControl, RemoteLifecycleSource, remoteControl } from './lifecycle/index.js';
+export type { RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './lifecycle/index.js';
+
 // Database (src/database): the SQLite layer.
 export { Database, DatabaseError } from './database/index.js';
 export type {
