@@ -51,6 +51,10 @@ export type PortalErrorCode =
   | 'ERR_GATE_CONFIG'
   | 'ERR_ENDPOINT_CONFIG'
   | 'ERR_ENDPOINT_DUPLICATE'
+  /** `portal.discover(dir)` was given something that is not a readable folder. */
+  | 'ERR_DISCOVER_DIR'
+  /** A module under `portal.discover(dir)` threw while being imported (the message names the file). */
+  | 'ERR_DISCOVER_IMPORT'
   | 'ERR_PORTAL_RUNNING'
   | 'ERR_PORTAL_CLOSED'
   | 'ERR_LISTEN';
