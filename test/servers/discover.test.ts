@@ -180,6 +180,18 @@ describe('ServicePortal.discover', () => {
     expect(await (await fetch(made.url('/taken'))).json()).toEqual({ from: 'endpoint' });
   });
 
+  it('lets only one of two concurrent discoveries register the same route', async () => {
+    const def = (from: string): string => IMPORT + `export default defineEndpoint({ path: '/race', method: 'GET', ${OPEN} }, () => ({ from: '${from}' }));\n`;
+    const made = portal();
+    const results = await Promise.allSettled([made.portal.discover(routesDir({ 'a.ts': def('a') })), made.portal.discover(routesDir({ 'b.ts': def('b') }))]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((rejected.reason as GatehouseError).code).toBe('ERR_ENDPOINT_DUPLICATE');
+    const winner = results.findIndex((r) => r.status === 'fulfilled') === 0 ? 'a' : 'b';
+    await made.start();
+    expect(await (await fetch(made.url('/race'))).json()).toEqual({ from: winner });
+  });
+
   it('names the file when a module throws on import (or does not parse), and registers nothing', async () => {
     const made = portal();
     const throwing = routesDir({

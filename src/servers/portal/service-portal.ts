@@ -237,6 +237,9 @@ export class ServicePortal {
    */
   async discover(dir: string): Promise<DiscoveredEndpoint[]> {
     const { mounts, routes } = await discoverEndpoints(dir, this.endpointDeps(), (route) => this.routes.has(route));
+    // Another registration may have landed while this call was resuming: check again, still before mounting anything.
+    const taken = routes.find((r) => this.routes.has(`${r.method} ${r.path}`));
+    if (taken) throw new GatehouseError(`discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`, { code: 'ERR_ENDPOINT_DUPLICATE' });
     for (const m of mounts) this.mount(m.path, m.endpoints);
     return routes;
   }
