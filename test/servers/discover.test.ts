@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
@@ -150,6 +151,43 @@ describe('ServicePortal.discover', () => {
     await made.start();
     expect(await (await fetch(made.url('/js'))).json()).toEqual({ from: 'js' });
     expect(await (await fetch(made.url('/mjs'))).json()).toEqual({ from: 'mjs' });
+  });
+
+  it('works in a plain Node process under tsx too (outside the test runner), for .js, .mjs and .ts modules', async () => {
+    const routes = routesDir({
+      'a.js': IMPORT + `export default defineEndpoint({ path: '/js', method: 'GET', ${OPEN} }, () => ({ from: 'js' }));\n`,
+      'b/c.mjs': IMPORT + `export const c = defineEndpoint({ path: '/mjs', method: 'GET', ${OPEN} }, () => ({ from: 'mjs' }));\n`,
+      'd.ts': IMPORT + `export default defineEndpoint({ path: '/ts', method: 'GET', ${OPEN}, input: z.object({ n: z.coerce.number() }) }, ({ input }) => ({ n: input.n + 1 }));\n`,
+      'package.json': JSON.stringify({ type: 'module' }),
+    });
+    const main = path.join(routesDir({}), 'main.mjs');
+    fs.writeFileSync(
+      main,
+      [
+        `import { ServicePortal } from ${JSON.stringify(ZOD)};`,
+        `const portal = new ServicePortal({ dataDir: process.argv[3], requestLog: false, enforce: 'warn', auth: { secret: 'a-secret-that-is-long-enough-for-hs256-0123456789' } });`,
+        'const routes = await portal.discover(process.argv[2]);',
+        'await portal.run({ port: 0, handleSignals: false });',
+        'const get = async (p) => (await fetch(`http://127.0.0.1:${portal.port}${p}`)).json();',
+        "const bodies = [await get('/js'), await get('/mjs'), await get('/ts?n=41')];",
+        'await portal.close();',
+        "console.log('RESULT ' + JSON.stringify({ routes, bodies }));",
+      ].join('\n'),
+    );
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', main, routes, routesDir({})], { timeout: 45_000, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' } }, (err, out, errOut) =>
+        err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+      );
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    expect(JSON.parse(line!.slice('RESULT '.length))).toEqual({
+      routes: [
+        { method: 'GET', path: '/js', file: 'a.js', exportName: 'default' },
+        { method: 'GET', path: '/mjs', file: 'b/c.mjs', exportName: 'c' },
+        { method: 'GET', path: '/ts', file: 'd.ts', exportName: 'default' },
+      ],
+      bodies: [{ from: 'js' }, { from: 'mjs' }, { n: 42 }],
+    });
   });
 
   it('refuses a duplicate method and path, naming both files and exports, and registers nothing', async () => {
