@@ -6,7 +6,9 @@
  * and ratios are printed.
  *
  * Then, when Redis answers on REDIS_URL (default redis://127.0.0.1:6379): raw BullMQ Queue/Worker end-to-end
- * vs TaskBuffer on the BullMQ engine (same concurrency, same push pattern), with the SQLite engine for reference.
+ * vs TaskBuffer on the BullMQ engine (same concurrency, same push pattern) in two like-for-like pairs: plain
+ * FIFO jobs (TaskBuffer `priorities: false`) and prioritized jobs (TaskBuffer's default higher-first order),
+ * with the SQLite engine for reference.
  *
  *   npm run bench:queue            (tsx bench/queue.ts [--rounds=N] [--normal=N] [--full=N] [--redis=N] [--bullmq-only])
  */
@@ -221,7 +223,8 @@ async function pushAll(n: number, add: (i: number) => Promise<unknown>): Promise
   }
 }
 
-async function rawBullmq(n: number): Promise<number> {
+/** Raw BullMQ; `prioritized` gives every job a BullMQ priority, as TaskBuffer's default higher-first order does. */
+async function rawBullmq(n: number, prioritized: boolean): Promise<number> {
   const name = `bench-raw-${randomUUID()}`;
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(name, { connection, prefix: 'gatehouse-bench' });
@@ -234,7 +237,7 @@ async function rawBullmq(n: number): Promise<number> {
   });
   await worker.waitUntilReady();
   const t = performance.now();
-  await pushAll(n, (i) => queue.add('JOB', { i }, { attempts: 5 }));
+  await pushAll(n, (i) => queue.add('JOB', { i }, prioritized ? { attempts: 5, priority: 2 ** 21 - 1 } : { attempts: 5 }));
   await finished;
   const rate = n / ((performance.now() - t) / 1000);
   await worker.close();
@@ -244,9 +247,9 @@ async function rawBullmq(n: number): Promise<number> {
   return rate;
 }
 
-async function taskBufferBullmq(n: number): Promise<number> {
+async function taskBufferBullmq(n: number, priorities: boolean): Promise<number> {
   const queue = `bench-tb-${randomUUID()}`;
-  const tasks = new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'gatehouse-bench' }, queue, workers: CONCURRENCY, enforce: 'off', handlers: { JOB: handler } });
+  const tasks = new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'gatehouse-bench' }, queue, workers: CONCURRENCY, enforce: 'off', priorities, handlers: { JOB: handler } });
   let done = 0;
   const finished = new Promise<void>((resolve) =>
     tasks.on('completed', () => {
@@ -270,26 +273,32 @@ async function taskBufferBullmq(n: number): Promise<number> {
 }
 
 if (await redisAvailable(REDIS_URL)) {
+  // Two like-for-like pairs: plain FIFO (BullMQ's wait list; TaskBuffer with priorities: false) and higher-first
+  // priorities (BullMQ's prioritized set; TaskBuffer's default), plus the SQLite engine for reference.
   const redisContenders = {
-    'raw BullMQ': rawBullmq,
-    'TaskBuffer/BullMQ': taskBufferBullmq,
+    'raw BullMQ': (n: number) => rawBullmq(n, false),
+    'TB/BullMQ priorities:false': (n: number) => taskBufferBullmq(n, false),
+    'raw BullMQ prioritized': (n: number) => rawBullmq(n, true),
+    'TB/BullMQ (default)': (n: number) => taskBufferBullmq(n, true),
     'TaskBuffer/SQLite': async (n: number): Promise<number> => (await gatehouse('normal', n)).e2e,
   } as const;
   type RName = keyof typeof redisContenders;
   const rnames = Object.keys(redisContenders) as RName[];
   for (const name of rnames) await redisContenders[name](Math.min(REDIS_JOBS, 500)); // warm-up
-  const results: Record<RName, number[]> = { 'raw BullMQ': [], 'TaskBuffer/BullMQ': [], 'TaskBuffer/SQLite': [] };
+  const results = Object.fromEntries(rnames.map((name) => [name, [] as number[]])) as Record<RName, number[]>;
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < rnames.length; k++) {
       const name = rnames[(r + k) % rnames.length] as RName;
       results[name].push(await redisContenders[name](REDIS_JOBS));
     }
   }
-  const [raw, tb, lite] = rnames.map((name) => median(results[name])) as [number, number, number];
+  const m = Object.fromEntries(rnames.map((name) => [name, median(results[name])])) as Record<RName, number>;
   console.log(`
 BullMQ engine (${REDIS_JOBS} jobs end-to-end, concurrency ${CONCURRENCY}, ${IN_FLIGHT_PUSHES} pushes in flight, medians of ${ROUNDS} rounds, jobs/s)`);
-  console.log('raw BullMQ   TaskBuffer/BullMQ   TB-BullMQ/raw   TaskBuffer/SQLite (reference)');
-  console.log(`${fmt(raw)}      ${fmt(tb)}             ${(tb / raw).toFixed(2).padStart(5)}          ${fmt(lite)}`);
+  for (const name of rnames) console.log(`${name.padEnd(28)} ${fmt(m[name])}`);
+  console.log(`FIFO:        TaskBuffer priorities:false / raw BullMQ             ${(m['TB/BullMQ priorities:false'] / m['raw BullMQ']).toFixed(2)}  (target >= 0.9)`);
+  console.log(`prioritized: TaskBuffer (default) / raw BullMQ prioritized      ${(m['TB/BullMQ (default)'] / m['raw BullMQ prioritized']).toFixed(2)}  (target >= 0.9)`);
+  console.log(`             TaskBuffer (default) / raw BullMQ (FIFO)           ${(m['TB/BullMQ (default)'] / m['raw BullMQ']).toFixed(2)}  (the price of higher-first order)`);
 } else {
   console.log(`
 BullMQ engine: SKIPPED (no Redis on ${REDIS_URL})`);

@@ -1,18 +1,11 @@
 import { defaultLogger, type Logger } from '../logger.js';
 import { LifecycleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { CheckState, HealthCheckResult, StatusValue } from './check-types.js';
+import { StateCheck, type StateCheckOptions } from './state-check.js';
 import { LIFECYCLE_STATES, type LifecycleState } from './states.js';
 
-/** The state of one check. */
-export type CheckState = 'OK' | 'YELLOW' | 'RED';
-
-/** What a check reports. */
-export interface HealthCheckResult {
-  /** OK, YELLOW (degraded) or RED (failing). */
-  state: CheckState;
-  /** Free text shown in the JSON status only. */
-  detail?: string | undefined;
-}
+export type { CheckState, HealthCheckResult, StatusValue };
 
 /** A status check: returns (or resolves to) a result, or just a state. Throwing or hanging makes it RED. */
 export type HealthCheckFunction = () => HealthCheckResult | CheckState | Promise<HealthCheckResult | CheckState>;
@@ -25,8 +18,6 @@ export interface HealthCheckOptions {
   timeoutMs?: number;
 }
 
-/** A JSON value a status field can hold. */
-export type StatusValue = string | number | boolean | null | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 
 /** A status field: a value, or a function computing it per request (a throwing or slow one reports `null`). */
 export type StatusField = StatusValue | (() => StatusValue | Promise<StatusValue>);
@@ -63,12 +54,8 @@ export interface HealthBoardOptions {
   logger?: Logger;
 }
 
-interface Check {
-  name: string;
-  fn: HealthCheckFunction;
-  critical: boolean;
-  timeoutMs: number;
-}
+/** A polled check (a function run per request) or a pushed one (a {@link StateCheck} holding its state). */
+type Check = { name: string; critical: boolean; timeoutMs: number; fn: HealthCheckFunction; pushed?: undefined } | { name: string; critical: boolean; pushed: StateCheck };
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 const RESERVED = new Set(['status', 'lifecycle', 'checks', 'name']);
@@ -104,11 +91,26 @@ export class HealthBoard {
   /** Register a check under a unique name (letters, digits, `_.:-`; used as the Prometheus label). */
   addCheck(name: string, fn: HealthCheckFunction, options: HealthCheckOptions = {}): this {
     if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
-    if (this.checks.has(name)) throw new LifecycleError(`addCheck: a check named ${name} already exists`, { code: 'ERR_HEALTH_CONFIG' });
+    const taken = this.checks.get(name);
+    if (taken) throw new LifecycleError(`addCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`, { code: 'ERR_HEALTH_CONFIG' });
     if (typeof fn !== 'function') throw new LifecycleError(`addCheck ${name}: the check must be a function`, { code: 'ERR_HEALTH_CONFIG' });
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.defaultTimeoutMs, `addCheck ${name}: timeoutMs`);
     this.checks.set(name, { name, fn, critical: options.critical === true, timeoutMs });
     return this;
+  }
+
+  /**
+   * Register a push-style check in `initial` state and return it: the application calls `set()` when the state
+   * changes. It shares the names of polled checks (a clash is refused either way).
+   */
+  stateCheck(name: string, initial: CheckState, options: StateCheckOptions = {}): StateCheck {
+    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`stateCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
+    const taken = this.checks.get(name);
+    if (taken) throw new LifecycleError(`stateCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`, { code: 'ERR_HEALTH_CONFIG' });
+    const check = new StateCheck(name, initial, options.extra, this.log);
+    this.checks.set(name, { name, critical: options.critical === true, pushed: check });
+    this.log.debug({ check: name, state: check.state, critical: options.critical === true }, 'push-style status check registered');
+    return check;
   }
 
   /** Add a field to the JSON status: a value, or a function called per request. */
@@ -152,6 +154,7 @@ export class HealthBoard {
   }
 
   private async runCheck(check: Check): Promise<HealthCheckResult> {
+    if (check.pushed) return check.pushed.result;
     let value: unknown;
     try {
       value = await withTimeout(() => check.fn(), check.timeoutMs);

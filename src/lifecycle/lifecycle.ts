@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultLogger, type Logger } from '../logger.js';
 import { LifecycleError, ServiceUnavailableError } from './errors.js';
+import type { LifecycleRespond } from './gated-response.js';
 import { EnvSource, FileSource, MemorySource, SqliteSource, type LifecycleSource } from './sources.js';
 import { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState, validateRecord, type InactiveState, type LifecycleRecord, type LifecycleState } from './states.js';
 
@@ -48,6 +49,13 @@ export interface LifecycleOptions {
   statusCodes?: Partial<Record<InactiveState, number>>;
   /** Logger (a child is taken). @defaultValue the gatehouse default logger */
   logger?: Logger;
+  /**
+   * Answer gated HTTP requests your own way (a JSON body, an HTML page): write `ctx.res` or return
+   * `{ json }` / `{ html }`; return nothing for the default (an HTML page for clients preferring `text/html`,
+   * problem+json otherwise). Used by the portal; a hook that throws gets the default problem+json answer.
+   * @defaultValue none
+   */
+  respond?: LifecycleRespond;
 }
 
 /** Options for {@link Lifecycle.set}. */

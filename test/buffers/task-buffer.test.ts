@@ -52,6 +52,14 @@ describe('TaskBuffer', () => {
     expect(order).toEqual(['top', 'mid', 'low', 'low2']);
   });
 
+  it('with priorities: false refuses a non-zero priority and stores nothing (as on BullMQ)', () => {
+    const tasks = buffer({ priorities: false, handlers: { T: () => undefined } });
+    tasks.push('T', 'a', { priority: 0 });
+    expect(() => tasks.push('T', 'b', { priority: 3 })).toThrow(/priorities: false/);
+    expect(tasks.stats().pending).toBe(1);
+    expect(() => buffer({ priorities: 'yes' as unknown as boolean })).toThrow(/priorities/);
+  });
+
   it('wakes idle workers on push without waiting for the poll interval', async () => {
     const ran: number[] = [];
     const tasks = buffer({ pollIntervalMs: 60_000, handlers: { T: (d: number) => void ran.push(d) } });

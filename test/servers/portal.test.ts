@@ -254,7 +254,7 @@ describe('ServicePortal', () => {
     const doc = await (await fetch(url('/openapi.json'))).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/admin/lifecycle', '/api/crash', '/api/echo', '/api/greet', '/api/leaky', '/api/notes', '/api/notes/{id}', '/api/slow', '/api/strip']);
-    expect(doc.paths['/admin/lifecycle'].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/admin/lifecycle'].post.security).toEqual([{ bearerAuth: ['lifecycle:admin'] }]);
     expect(doc.paths['/admin/lifecycle'].post.responses['403'].description).toContain('lifecycle:admin');
     const greet = doc.paths['/api/greet'].post;
     expect(greet.summary).toBe('Greets');

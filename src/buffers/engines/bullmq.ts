@@ -17,6 +17,12 @@ export interface BullmqEngineOptions {
   queue: string;
   /** Redis connection: a URL, `{ url, keyPrefix }`, or an ioredis client (left open by `close()`). */
   redis: RedisOption;
+  /**
+   * Higher-first priorities: every job goes in BullMQ's prioritized set (a job without a BullMQ priority would
+   * run before all prioritized ones). `false`: every job on the plain wait list, in push order (the caller
+   * refuses non-zero priorities). @defaultValue true
+   */
+  priorities?: boolean;
 }
 
 /** BullMQ's highest priority number (lowest precedence); gatehouse priority 0 maps onto it. */
@@ -84,6 +90,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
   readonly queue: string;
   private readonly lease: RedisLease;
   private readonly q: Queue;
+  private readonly priorities: boolean;
   private worker: Worker | undefined;
   private consumer: BullmqConsumer | undefined;
   private closePromise: Promise<void> | undefined;
@@ -91,6 +98,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
   /** @param options - queue name and Redis connection */
   constructor(options: BullmqEngineOptions) {
     this.queue = options.queue;
+    this.priorities = options.priorities ?? true;
     this.lease = acquireRedis(options.redis);
     this.q = new Queue(options.queue, { connection: this.lease.client, prefix: this.lease.prefix });
     this.q.on('error', () => undefined); // surfaced through the failing calls themselves
@@ -98,11 +106,8 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
 
   private options(job: InsertJob): JobsOptions {
     const now = Date.now();
-    const o: JobsOptions = {
-      priority: toBullPriority(job.priority),
-      attempts: job.maxAttempts,
-      backoff: { type: BACKOFF_TYPE },
-    };
+    const o: JobsOptions = { attempts: job.maxAttempts, backoff: { type: BACKOFF_TYPE } };
+    if (this.priorities) o.priority = toBullPriority(job.priority);
     if (job.runAt > now) o.delay = job.runAt - now;
     if (job.dedupeKey !== null) o.deduplication = { id: job.dedupeKey };
     return o;
@@ -222,6 +227,10 @@ class BullmqConsumer implements JobConsumer {
   private readonly decisions = new Map<string, Decision>();
   private readonly infos = new Map<string, ConsumedJob>();
   private worked = false;
+  /** BullMQ `drained` events so far (one per empty spell: a fetch found nothing after finding jobs). */
+  private emptySpells = 0;
+  /** The spells a count has since shown to be over (ready jobs were there again). */
+  private spellsOver = 0;
   private checkingDrain = false;
   private stopping = false;
   private paused = false;
@@ -264,21 +273,26 @@ class BullmqConsumer implements JobConsumer {
       else this.o.onFailed(this.info(job), err, job.finishedOn !== undefined);
       this.maybeDrained();
     });
-    this.worker.on('drained', () => this.maybeDrained());
+    this.worker.on('drained', () => {
+      this.emptySpells++;
+      this.maybeDrained();
+    });
   }
 
   /**
    * BullMQ says drained when a fetch finds nothing waiting, often while jobs still run; gatehouse's drained
-   * also needs nothing running here. So whenever this process goes idle after some work, one count of the
-   * ready jobs decides.
+   * also needs nothing running here. So when this process goes idle after some work and BullMQ's last fetch
+   * found nothing, one count of the ready jobs decides (while jobs keep coming, no extra Redis call is made).
    */
   private maybeDrained(): void {
-    if (!this.worked || this.active.size > 0 || this.checkingDrain || this.stopping) return;
+    if (!this.worked || this.emptySpells === this.spellsOver || this.active.size > 0 || this.checkingDrain || this.stopping) return;
     this.checkingDrain = true;
+    const spells = this.emptySpells;
     this.countReady().then(
       (ready) => {
         this.checkingDrain = false;
-        if (ready === 0 && this.worked && this.active.size === 0) {
+        if (ready > 0) this.spellsOver = spells; // BullMQ fetches them, then says drained again
+        else if (this.worked && this.active.size === 0) {
           this.worked = false;
           this.o.onDrained();
         }

@@ -15,6 +15,8 @@ export { checkRedisOption, type RedisOption } from './redis-connection.js';
 export type QueueEngineOptions = SqliteEngineOptions & {
   /** Run the queue on BullMQ on this Redis instead of SQLite. */
   redis?: RedisOption | undefined;
+  /** BullMQ: put jobs in the prioritized set (higher `priority` first) rather than the plain wait list. */
+  priorities?: boolean | undefined;
 };
 
 /**
@@ -27,6 +29,6 @@ export function createQueueEngine(options: QueueEngineOptions & { redis: RedisOp
 export function createQueueEngine(options: QueueEngineOptions & { redis?: undefined }): QueueEngine<'sync'>;
 export function createQueueEngine(options: QueueEngineOptions): QueueEngine<'sync'> | ConsumingQueueEngine;
 export function createQueueEngine(options: QueueEngineOptions): QueueEngine<'sync'> | ConsumingQueueEngine {
-  if (options.redis !== undefined) return new BullmqQueueEngine({ queue: options.queue, redis: options.redis });
+  if (options.redis !== undefined) return new BullmqQueueEngine({ queue: options.queue, redis: options.redis, priorities: options.priorities ?? true });
   return new SqliteQueueEngine(options);
 }

@@ -9,6 +9,9 @@ interface ZodDefLike {
   in?: ZodType;
   element?: ZodType;
   shape?: Record<string, ZodType>;
+  left?: ZodType;
+  right?: ZodType;
+  options?: readonly ZodType[];
 }
 
 function defOf(schema: ZodType): ZodDefLike {
@@ -41,39 +44,65 @@ const toBoolean: Converter = (v) => {
   return v;
 };
 
-function converterFor(schema: ZodType): Converter | undefined {
+/** What a key converts to: `number`, `bigint`, `boolean`, `array:<kind>`, or `undefined` for nothing. */
+function kindOf(schema: ZodType, depth = 0): string | undefined {
   const def = baseOf(schema);
   switch (def.type) {
     case 'number':
-      return toNumber;
     case 'bigint':
-      return toBigint;
     case 'boolean':
-      return toBoolean;
-    case 'array': {
-      const each = def.element ? converterFor(def.element) : undefined;
-      return (v) => {
-        const list = Array.isArray(v) ? v : [v];
-        return each ? list.map(each) : list;
-      };
-    }
+      return def.type;
+    case 'array':
+      return depth < 4 ? `array:${(def.element ? kindOf(def.element, depth + 1) : undefined) ?? ''}` : undefined;
     default:
       return undefined;
   }
 }
 
+function converterOf(kind: string): Converter | undefined {
+  if (kind === 'number') return toNumber;
+  if (kind === 'bigint') return toBigint;
+  if (kind === 'boolean') return toBoolean;
+  if (!kind.startsWith('array:')) return undefined;
+  const each = converterOf(kind.slice('array:'.length));
+  return (v) => {
+    const list = Array.isArray(v) ? v : [v];
+    return each ? list.map(each) : list;
+  };
+}
+
+/** The object shapes of an input schema: a plain object, both sides of an intersection, every branch of a union. */
+function shapesOf(schema: ZodType, out: Array<Record<string, ZodType>>, depth = 0): Array<Record<string, ZodType>> {
+  if (depth > 8) return out;
+  const def = baseOf(schema);
+  if (def.type === 'object' && def.shape) out.push(def.shape);
+  else if (def.type === 'intersection' && def.left && def.right) {
+    shapesOf(def.left, out, depth + 1);
+    shapesOf(def.right, out, depth + 1);
+  } else if (def.type === 'union' && def.options) for (const option of def.options) shapesOf(option, out, depth + 1);
+  return out;
+}
+
 /**
  * Compile, once per endpoint, a function that converts string values from the query string and path params
- * to the types the input schema's top-level keys expect (numbers, booleans, bigints, arrays). Values the
+ * to the types the input schema's top-level keys expect (numbers, booleans, bigints, arrays), for objects,
+ * intersections and unions of them. Values the
  * conversion cannot read are left as they are, so the schema reports them with a clear message.
  */
 export function compileCoercer(schema: ZodType | undefined): ((record: Record<string, unknown>) => void) | undefined {
   if (!schema) return undefined;
-  const def = baseOf(schema);
-  if (def.type !== 'object' || !def.shape) return undefined;
+  // Intersections and unions too; a key whose shapes disagree on its type (a union of number and string) is left as sent.
+  const kinds = new Map<string, string | undefined>();
+  for (const shape of shapesOf(schema, [])) {
+    for (const [key, field] of Object.entries(shape)) {
+      const kind = kindOf(field);
+      if (!kinds.has(key)) kinds.set(key, kind);
+      else if (kinds.get(key) !== kind) kinds.set(key, undefined);
+    }
+  }
   const plan: Array<[string, Converter]> = [];
-  for (const [key, field] of Object.entries(def.shape)) {
-    const conv = converterFor(field);
+  for (const [key, kind] of kinds) {
+    const conv = kind === undefined ? undefined : converterOf(kind);
     if (conv) plan.push([key, conv]);
   }
   if (plan.length === 0) return undefined;

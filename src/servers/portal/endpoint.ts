@@ -66,6 +66,9 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
   if (limit === undefined) throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, { code: 'ERR_ENDPOINT_CONFIG' });
   const gate = config.gate ?? {};
   const log = deps.responder.log;
+  const status = config.status;
+  if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 299)) throw new GatehouseError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  if (status === 204 && config.output !== undefined) throw new GatehouseError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, { code: 'ERR_ENDPOINT_CONFIG' });
 
   const out: CompiledEndpoint[] = [];
   for (const method of methods) {
@@ -88,7 +91,16 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
         call.payload = mergeBody(base, body);
       });
     };
-    const invoke = (call: GateCall): unknown => handler(call as HttpCall as EndpointContext<SchemaInput<I>>);
+    const invoke =
+      status === undefined
+        ? (call: GateCall): unknown => handler(call as HttpCall as EndpointContext<SchemaInput<I>>)
+        : (call: GateCall): unknown => {
+            const http = call as HttpCall;
+            if (http.status === 0) http.status = status; // the declared default; setStatus() in the handler wins
+            const r = handler(http as EndpointContext<SchemaInput<I>>);
+            if (status !== 204) return r;
+            return r instanceof Promise ? r.then(() => undefined) : undefined; // 204: nothing is sent
+          };
     const pipeline = compilePipeline({
       guards: compiled.guards,
       load,
@@ -103,7 +115,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
       method,
       route,
       target: new EndpointTarget(route, pipeline, deps.responder, deps.resolveIp),
-      openapi: { method, path, description: config.description, tags: config.tags, gate, input: config.input, output: config.output },
+      openapi: { method, path, description: config.description, tags: config.tags, gate, input: config.input, output: config.output, status },
     });
   }
   return out;

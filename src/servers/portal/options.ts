@@ -110,6 +110,11 @@ export interface EndpointConfig<I extends ZodType | undefined = undefined, O ext
   output?: O;
   /** Body limit for this route. @defaultValue the portal's `bodyLimit` */
   bodyLimit?: string | number;
+  /**
+   * Success status (200-299), the default of every answer and the one OpenAPI documents; `setStatus()` still
+   * overrides it per request. 204 sends no body (no `output` then). @defaultValue 200 (204 when the handler returns nothing)
+   */
+  status?: number;
 }
 
 /** An endpoint handler: return the result (sent as JSON), or nothing for 204. */

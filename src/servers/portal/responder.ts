@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HelmetOptions } from 'helmet';
 import { GatehouseError } from '../../errors.js';
+import { ServiceUnavailableError, type GatedResponder } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../http-error.js';
@@ -35,6 +36,8 @@ export class Responder {
     securityHeaders: HelmetOptions | false,
     /** Whether request lines are logged (the start time is only measured when they are). */
     readonly logsRequests: boolean,
+    /** Lifecycle-gated answers other than problem+json (the `lifecycle.respond` hook, the HTML page). */
+    private readonly gated?: GatedResponder,
   ) {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.flatHeaders = this.headers.flat();
@@ -94,6 +97,22 @@ export class Responder {
 
   /** Answer with a problem+json body; unexpected errors are logged with their stack. */
   sendError(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string, started: number, identity: Identity | null): void {
+    if (this.gated !== undefined && err instanceof ServiceUnavailableError && !res.headersSent) {
+      this.applyHeaders(res, requestId);
+      for (const name in err.headers) res.setHeader(name, err.headers[name]!);
+      const answered = this.gated.answer(req, res, err, requestId);
+      if (answered !== false) {
+        void answered.then((done) => {
+          if (!done) this.sendProblem(req, res, err, requestId, started, identity);
+          else if (this.logsRequests && started !== 0) this.logRequest(req, res.statusCode, started, requestId, identity);
+        });
+        return;
+      }
+    }
+    this.sendProblem(req, res, err, requestId, started, identity);
+  }
+
+  private sendProblem(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string, started: number, identity: Identity | null): void {
     const problem = toProblem(err, requestId);
     if (problem.unexpected) this.log.error({ err, requestId, method: req.method, path: pathOf(req.url) }, 'request failed');
     if (res.headersSent) {

@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
-import { HealthBoard, Lifecycle, installShutdownHandlers, type HealthCheckFunction, type HealthCheckOptions, type StatusField } from '../../lifecycle/index.js';
+import { GatedResponder, HealthBoard, Lifecycle, installShutdownHandlers, type CheckState, type HealthCheckFunction, type HealthCheckOptions, type StateCheck, type StateCheckOptions, type StatusField } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
@@ -15,6 +15,7 @@ import { Realtime, RealtimeError, type EventConfig, type EventHandler, type Real
 import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
 import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
+import { gatedExpressRoutes } from './gated-routes.js';
 import { guardCall } from './guard-call.js';
 import { DEFAULTS, resolvePortalOptions, type CloseOptions, type EndpointConfig, type EndpointHandler, type PortalOptions, type ResolvedPortalOptions, type RunOptions } from './options.js';
 import { Responder } from './responder.js';
@@ -67,7 +68,9 @@ export class ServicePortal {
   private readonly healthBoard: HealthBoard;
   private readonly realtimeServer: Realtime | undefined;
   private readonly routes = new Map<string, OpenApiRoute>();
-  private openapiCache: string | undefined;
+  private openapiCache: { key: string; text: string } | undefined;
+  /** Every `gate()` middleware and its config, so OpenAPI can list the express routes that use one. */
+  private readonly gateConfigs = new WeakMap<object, GateConfig>();
   private readonly closables: Array<() => void | Promise<void>> = [];
   private closing: Promise<void> | undefined;
   private listening = false;
@@ -85,6 +88,7 @@ export class ServicePortal {
     this.enforceMode = options.enforce;
     const trust = compileTrust(options.trustProxy);
     this.resolveIp = compileIpResolver(trust);
+    const gated = new GatedResponder(options.lifecycle.respond, this.log); // checks lifecycle.respond before anything opens
 
     // 2. Stores, chosen from the options in one place.
     const stores = createStores(options, this.log);
@@ -113,7 +117,7 @@ export class ServicePortal {
     this.tokens = this.gates.tokens;
     this.healthBoard = new HealthBoard(this.lifecycle, { name: options.name, logger: this.log, checkTimeoutMs: options.health.checkTimeoutMs });
     if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
-    this.responder = new Responder(this.log, options.securityHeaders, options.requestLog);
+    this.responder = new Responder(this.log, options.securityHeaders, options.requestLog, gated);
     this.app = express();
     this.app.disable('x-powered-by');
     // The same trust function: `req.ip` in express routes is the address the gates see.
@@ -176,6 +180,20 @@ export class ServicePortal {
   addCheck(name: string, check: HealthCheckFunction, options: HealthCheckOptions = {}): this {
     this.healthBoard.addCheck(name, check, options);
     return this;
+  }
+
+  /**
+   * Add a push-style status check in `initial` state: call `set()` on it when the state changes. Shown in
+   * `/status` like polled checks (extra properties in JSON only); a critical one that is RED makes `/ready` 503.
+   *
+   * @example
+   * ```ts
+   * const indexer = portal.stateCheck('indexer', 'YELLOW', { critical: true });
+   * indexer.set('OK', { detail: 'caught up', lagMs: 12 });
+   * ```
+   */
+  stateCheck(name: string, initial: CheckState, options: StateCheckOptions = {}): StateCheck {
+    return this.healthBoard.stateCheck(name, initial, options);
   }
 
   /** Add a field to the JSON `/status`: a value, or a function called per request. */
@@ -274,7 +292,7 @@ export class ServicePortal {
     const route = `express gate #${++this.expressGates}`;
     const pipeline = compilePipeline({ guards: compileGate(config, this.gates, route).guards });
     const resolveIp = this.resolveIp;
-    return (req: Request, res: Response, next: NextFunction) => {
+    const middleware = (req: Request, res: Response, next: NextFunction): void => {
       const call = guardCall(route, req, res, req.requestId ?? '', resolveIp(req));
       pipeline(call).then(
         () => {
@@ -284,6 +302,8 @@ export class ServicePortal {
         (err: unknown) => next(err),
       );
     };
+    this.gateConfigs.set(middleware, { ...config });
+    return middleware;
   }
 
   /** The realtime layer, or `undefined` when `websocket` is off. */
@@ -453,7 +473,14 @@ export class ServicePortal {
   }
 
   private openapiDocument(): string {
-    this.openapiCache ??= JSON.stringify(buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values()]));
-    return this.openapiCache;
+    // Express routes can be added at any time: the cache holds while the gated ones stay the same.
+    const express = gatedExpressRoutes(this.app, this.gateConfigs);
+    const key = JSON.stringify(express.map((r) => [r.method, r.path, r.gate]));
+    if (this.openapiCache?.key !== key) {
+      const { auth } = this.gates;
+      const doc = buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values(), ...express], { apiKeyHeader: auth.apiKeyHeader, apiKeys: auth.apiKeys.size > 0, basic: auth.basic !== undefined });
+      this.openapiCache = { key, text: JSON.stringify(doc) };
+    }
+    return this.openapiCache.text;
   }
 }

@@ -59,6 +59,26 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     expect(order).toEqual([100, 5, 5, 1, 0]);
   });
 
+  it('with priorities: false keeps jobs on the plain wait list in push order and refuses a priority', async () => {
+    const order: number[] = [];
+    const tasks = buffer({ workers: 1, priorities: false, handlers: { P: (d: { n: number }) => void order.push(d.n) } });
+    const queue = queues.at(-1)!;
+    for (const n of [1, 2, 3]) await tasks.push('P', { n }, n === 2 ? { priority: 0 } : {});
+    const before = await keyCount(queue);
+    const refused = await tasks.push('P', { n: 4 }, { priority: 5 }).then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(BufferError);
+    expect((refused as BufferError).code).toBe('ERR_BUFFER_INVALID_INPUT');
+    expect((refused as BufferError).message).toContain('priorities: false');
+    expect(await keyCount(queue)).toBe(before);
+    const redis = new Redis(REDIS_URL);
+    clients.push(redis);
+    const counts = await redis.pipeline().llen(`${redisOption.keyPrefix}:${queue}:wait`).zcard(`${redisOption.keyPrefix}:${queue}:prioritized`).exec();
+    expect(counts?.map(([, v]) => v)).toEqual([3, 0]);
+    tasks.start();
+    await until(() => order.length === 3, 10_000, 'three jobs');
+    expect(order).toEqual([1, 2, 3]);
+  });
+
   it('holds a delayed job back until its delay passed', async () => {
     const ranAt: number[] = [];
     const tasks = buffer({ handlers: { D: () => void ranAt.push(Date.now()) } });
