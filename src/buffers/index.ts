@@ -22,6 +22,7 @@ export type {
   LifecycleLike,
   TaskBufferMode,
 } from './task-buffer.js';
+export type { ScheduleSpec, ScheduleInfo, TaskScheduleOptions, ScheduleMissedPolicy } from './schedules.js';
 export { DatabaseBuffer } from './database-buffer.js';
 export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';
 export { BufferError, UnrecoverableError } from './errors.js';
