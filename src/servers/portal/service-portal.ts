@@ -249,7 +249,7 @@ export class ServicePortal {
    *
    * @example
    * ```ts
-   * const routes = await portal.discover(new URL('./routes', import.meta.url).pathname);
+   * const routes = await portal.discover(fileURLToPath(new URL('./routes', import.meta.url)));
    * // [{ method: 'GET', path: '/api/notes/:id', file: 'notes/get.ts', exportName: 'default' }, ...]
    * ```
    */
