@@ -43,6 +43,8 @@ export {
   RateLimitError,
   RealtimeError,
   ServicePortal,
+  defineEndpoint,
+  isEndpointDefinition,
 } from './servers/index.js';
 export type {
   ApiKeyEntry,
@@ -53,8 +55,11 @@ export type {
   BasicAuthResult,
   CloseOptions,
   CorsOptions,
+  DiscoveredEndpoint,
   EndpointConfig,
   EndpointContext,
+  EndpointDefinition,
+  EndpointDefinitionConfig,
   EndpointHandler,
   EndpointMethod,
   EventConfig,
