@@ -22,3 +22,5 @@ export { runLifecycleCommand } from './cli.js';
 export type { LifecycleCliIO } from './cli.js';
 export { healthResponse, readyResponse, statusResponse } from './responses.js';
 export type { RawResponse } from './responses.js';
+export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './followers.js';
+export type { Follower, FollowerInfo } from './followers.js';
