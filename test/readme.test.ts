@@ -29,7 +29,7 @@ import { redisAvailable } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-const BLOCK_TIMEOUT_MS = 60_000;
+const BLOCK_TIMEOUT_MS = 120_000; // generous: a loaded two-core machine starts tsx slowly
 
 interface Block {
   /** 1-based position among the README's TypeScript blocks. */

@@ -84,7 +84,7 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     return withStore(async (store) => {
       const record = await store.read();
       const shown = { state: record?.state ?? 'ACTIVE', message: record?.message ?? null, retryAfterSec: record?.retryAfterSec ?? null, updatedAt: record?.updatedAt ? new Date(record.updatedAt).toISOString() : null, updatedBy: record?.updatedBy ?? null };
-      const followers = liveFollowers(store);
+      const followers = await liveFollowers(store);
       if (flags.json) {
         const listed = followers?.map((f) => ({ name: f.name, pid: f.pid, host: f.host, startedAt: new Date(f.startedAt).toISOString(), lastSeen: new Date(f.lastSeen).toISOString() }));
         io.out(JSON.stringify(listed ? { ...shown, followers: listed } : shown));
@@ -110,7 +110,7 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     if (problem) return usageError(io, problem);
     return withStore(async (store) => {
       await store.write({ state: state as LifecycleState, message: message || undefined, retryAfterSec, updatedAt: Date.now(), updatedBy: `cli pid ${process.pid}` });
-      const followers = liveFollowers(store);
+      const followers = await liveFollowers(store);
       if (!followers) {
         io.out(`lifecycle set to ${state} in ${where}`);
         return 0;
@@ -120,7 +120,12 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
         return 0;
       }
       io.out(`lifecycle set to ${state} in ${where}`);
-      const how = file !== undefined ? `lifecycle source 'file' and file ${file}` : `lifecycle source 'sqlite' and dataDir ${dataDir}`;
+      const how =
+        redisUrl !== undefined
+          ? `name ${name} and this Redis (lifecycle source 'redis', the default with the redis option)`
+          : file !== undefined
+            ? `lifecycle source 'file' and file ${file}`
+            : `lifecycle source 'sqlite' and dataDir ${dataDir}`;
       io.err(
         `gatehouse lifecycle: warning: no running portal follows this store (no heartbeat in the last ${FOLLOWER_LIVE_MS / 1000} s), so nothing is gated now. ` +
           `Portals follow it with ${how}, and pick the state up when they start.`,
@@ -132,10 +137,11 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
 }
 
 /** Running followers of a shared store, or undefined for a store without heartbeats (Redis). */
-function liveFollowers(store: LifecycleSource): Follower[] | undefined {
+async function liveFollowers(store: LifecycleSource): Promise<Follower[] | undefined> {
   if (typeof store.followers !== 'function') return undefined;
+  const all = await store.followers();
   const now = Date.now();
-  return store.followers().filter((f) => isLiveFollower(f, now));
+  return all.filter((f) => isLiveFollower(f, now));
 }
 
 function countPortals(n: number): string {

@@ -24,7 +24,7 @@ export interface LifecycleSource {
    */
   watch?(changed: () => void, follower?: FollowerInfo): () => void;
   /** The heartbeat entries of the processes following this store (shared stores only). */
-  followers?(): Follower[];
+  followers?(): Follower[] | Promise<Follower[]>;
   /** Release handles. Safe to call twice. */
   close?(): void | Promise<void>;
 }
