@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSource } from '../../src/index.js';
@@ -144,16 +144,21 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
   it('refuses contradictory flags with exit 2', async () => {
     const data = dir();
     mkdirSync(path.join(data, 'x'));
+    writeFileSync(path.join(data, 'x', 'file.txt'), 'not a store');
     for (const [args, message] of [
       [['lifecycle', 'status', '--create', '--data-dir', data], /--create goes with set/],
       [['lifecycle', 'set', 'PAUSED', '--file', path.join(data, 'f.json'), '--data-dir', data], /give --data-dir or --file, not both/],
       [['lifecycle', 'status', '--data-dir', path.join(data, 'x', 'y')], /the folder does not exist/],
+      [['lifecycle', 'set', 'PAUSED', '--data-dir', path.join(data, 'x', 'file.txt')], /: it is a file, not a folder \(check --data-dir\)$/m],
+      [['lifecycle', 'set', 'PAUSED', '--file', path.join(data, 'x')], /: it is a folder \(check --file\)$/m],
     ] as const) {
       const r = await runCli([...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
     expect(readdirSync(data)).toEqual(['x']);
+    expect(readdirSync(path.join(data, 'x'))).toEqual(['file.txt']);
+    expect(readFileSync(path.join(data, 'x', 'file.txt'), 'utf8')).toBe('not a store');
   });
 });
 
