@@ -83,6 +83,23 @@ async function stopCounting(b: WorkerBuffer, timeoutMs: number): Promise<{ runni
   return { running, finished: Math.min(finished, running) };
 }
 
+/** Flush the logger (an asynchronous destination may hold lines) before `fn` exits the process; at most 1 s. */
+function flushThen(log: Logger, fn: () => void): void {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    fn();
+  };
+  const timer = setTimeout(once, 1000);
+  try {
+    log.flush(() => once());
+  } catch {
+    once();
+  }
+}
+
 /**
  * Run buffers as a dedicated worker process: start them (a started buffer keeps the process alive), and on
  * SIGTERM/SIGINT stop taking jobs, let in-flight jobs finish within `timeoutMs` (the rest are released and run
@@ -159,7 +176,7 @@ export function runWorker(buffers: WorkerBuffer | readonly WorkerBuffer[], optio
       return;
     }
     log.info({ signal, timeoutMs }, `${signal} received: finishing in-flight jobs, then exiting`);
-    void stop().then((code) => exit(code));
+    void stop().then((code) => flushThen(log, () => exit(code)));
   }
 
   for (const b of list) b.start();
