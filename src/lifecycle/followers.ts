@@ -33,8 +33,13 @@ export const FOLLOWER_LIVE_MS = 5000;
 /** Entries older than this (crashed processes) are deleted by the next follower that registers, in ms. */
 export const FOLLOWER_PRUNE_MS = 3_600_000;
 
-/** A new follower entry for this process. */
-export function newFollower(info: FollowerInfo, now = Date.now()): Follower {
+/**
+ * A new follower entry for this process.
+ * @param info - the name to list it under
+ * @param now - start time (epoch ms)
+ * @returns the entry, with a fresh id
+ */
+export function newFollower(info: FollowerInfo, now: number = Date.now()): Follower {
   const host = hostname();
   return { id: `${host}:${process.pid}:${randomUUID().slice(0, 8)}`, pid: process.pid, host, name: info.name, startedAt: now, lastSeen: now };
 }
@@ -42,8 +47,11 @@ export function newFollower(info: FollowerInfo, now = Date.now()): Follower {
 /**
  * Whether a follower entry belongs to a running process: a heartbeat within {@link FOLLOWER_LIVE_MS}, and, on this
  * host, a process with that pid (a process killed with -9 leaves its entry behind).
+ * @param f - the entry
+ * @param now - the time to judge by (epoch ms)
+ * @returns whether to count it as running
  */
-export function isLiveFollower(f: Follower, now = Date.now()): boolean {
+export function isLiveFollower(f: Follower, now: number = Date.now()): boolean {
   if (now - f.lastSeen > FOLLOWER_LIVE_MS) return false;
   if (f.host !== hostname()) return true;
   try {
@@ -57,6 +65,9 @@ export function isLiveFollower(f: Follower, now = Date.now()): boolean {
 /**
  * Run a heartbeat: `beat()` now and every {@link HEARTBEAT_MS} (the timer never holds the process open); the
  * returned stop function clears it and calls `remove()`. A failing beat (a busy store) is retried on the next tick.
+ * @param beat - writes the entry with a fresh lastSeen
+ * @param remove - deletes the entry
+ * @returns stop (idempotent)
  */
 export function startHeartbeat(beat: () => void, remove: () => void): () => void {
   const safeBeat = (): void => {
