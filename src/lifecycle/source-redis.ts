@@ -92,15 +92,13 @@ export class RedisLifecycleSource implements LifecycleSource {
     if (follower) {
       const entry = newFollower(follower);
       const key = `${this.key}:followers`;
-      stops.push(
-        startHeartbeat(
-          () => {
-            // Fire and forget: during an outage the beat fails and readers stop counting this instance.
-            if (this.redis.healthy) void this.redis.command.hset(key, entry.id, JSON.stringify({ ...entry, lastSeen: Date.now() })).catch(() => undefined);
-          },
-          () => void this.redis.command.hdel(key, entry.id).catch(() => undefined),
-        ),
-      );
+      const beat = (): void => {
+        // Fire and forget: during an outage the beat is skipped and readers stop counting this instance.
+        if (this.redis.healthy) void this.redis.command.hset(key, entry.id, JSON.stringify({ ...entry, lastSeen: Date.now() })).catch(() => undefined);
+      };
+      // Beat as soon as Redis is (back) up too: at start the connection is usually still coming up.
+      stops.push(this.redis.onHealth(() => beat()));
+      stops.push(startHeartbeat(beat, () => void this.redis.command.hdel(key, entry.id).catch(() => undefined)));
     }
     const timer = setInterval(changed, this.resyncIntervalMs);
     timer.unref();
