@@ -19,7 +19,7 @@ export interface CliCommand {
 /** The subcommands, by name. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   check: { summary: 'statically check exported functions for JSDoc, explicit types and parameter count', run: runCheckCommand },
-  lifecycle: { summary: 'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR)', run: runLifecycleCommand },
+  lifecycle: { summary: 'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR | --file PATH | --redis URL)', run: runLifecycleCommand },
 };
 
 const STDIO: CliIO = {

@@ -33,3 +33,5 @@ export type { JobState, QueueStats, QueueEngine, EngineMode, EngineResult, Maybe
 export type { ConsumingQueueEngine, ConsumedJob, ConsumeOptions, JobConsumer } from './engine.js';
 export { QUEUE_FILE } from './engines/index.js';
 export type { RedisOption } from './engines/index.js';
+export { runWorker } from './worker.js';
+export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './worker.js';

@@ -178,8 +178,9 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers, R exte
   /** Take no new jobs while `lifecycle.status !== 'ACTIVE'`. @defaultValue true */
   pauseWhenNotActive?: boolean;
   /**
-   * Keep the process alive while started (for a dedicated worker process with nothing else running). By
-   * default the buffer's timers are unref'd, so they never hold a server process open. @defaultValue false
+   * A started buffer keeps the process alive until `stop()`, so a worker script that only starts it keeps taking
+   * jobs other processes push. `false` unrefs its timers: the process may exit while it waits for work (jobs stay
+   * stored). @defaultValue true
    */
   keepAlive?: boolean;
   /** Logger (a child `{ component: 'task-buffer' }` is taken). @defaultValue the gatehouse default logger */
@@ -278,7 +279,7 @@ const DEFAULTS = {
   timeoutMs: 30_000,
   pollIntervalMs: 500,
   pauseWhenNotActive: true,
-  keepAlive: false,
+  keepAlive: true,
 } as const satisfies Partial<TaskBufferOptions>;
 
 /** Validate one `handlers` entry and apply the enforcer's registration rules to it. */
