@@ -96,7 +96,7 @@ export class ServicePortal {
     let lifecycle: Lifecycle | undefined;
     try {
       // 3. Pipeline pieces: the lifecycle (its step goes into every gate), the gate services, the responder.
-      lifecycle = new Lifecycle({ dataDir: options.dataDir, logger: this.log, ...options.lifecycle, source: stores.lifecycleSource });
+      lifecycle = new Lifecycle({ dataDir: options.dataDir, logger: this.log, name: options.name, ...options.lifecycle, source: stores.lifecycleSource });
       const live = lifecycle;
       this.lifecycle = live;
       this.gates = createGateServices({
