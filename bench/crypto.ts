@@ -4,13 +4,23 @@
  * Python round is one `python3` process that times its own loop (process start-up is not counted). The median
  * round is reported with the ratio gatehouse / Python (target >= 1.0).
  *
- *   npm run bench:crypto            (ROUNDS=7 OPS=20000 to change the work)
+ * Then `Database` ENCRYPTED columns against a plain TEXT column in the same file: insert (rows of an id and an
+ * 11-character SSN, in transactions of 1000) and fetch by primary key, rows/s, rounds rotating the order; the
+ * median of the per-round ratios encrypted / plain is printed, and encrypted / a plain column holding a string as
+ * long as a token (what the crypto costs beyond storing a longer value).
+ *
+ *   npm run bench:crypto            (ROUNDS=7 OPS=20000 DB_ROWS=20000 to change the work)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Fernet } from '../src/crypto/index.js';
+import { Database } from '../src/database/index.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const OPS = Number(process.env.OPS ?? 20_000);
+const DB_ROWS = Number(process.env.DB_ROWS ?? 20_000);
 
 const key = Fernet.generateKey();
 const fernet = new Fernet(key);
@@ -85,5 +95,73 @@ for (const op of ['encrypt', 'decrypt'] as const) {
   const g = median(node[op]);
   const p = median(py[op]);
   console.log(`| ${op} | ${Math.round(g)}/s | ${Math.round(p)}/s | ${(g / p).toFixed(2)}x |`);
+}
+
+// ENCRYPTED column vs plain TEXT column, same file, same shape of rows. A third table stores a plain string as
+// long as a token, to tell the cost of the crypto from the cost of storing a longer value.
+type Table = 'plain' | 'sized' | 'sealed';
+const TABLES: readonly Table[] = ['plain', 'sized', 'sealed'];
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-crypto-'));
+const db = new Database({
+  path: path.join(dir, 'bench.db'),
+  tables: { plain: 'id INTEGER PRIMARY KEY, ssn TEXT', sized: 'id INTEGER PRIMARY KEY, ssn TEXT', sealed: 'id INTEGER PRIMARY KEY, ssn ENCRYPTED' },
+  encryptionKey: key,
+});
+const BATCH = 1000;
+const lastId: Record<Table, number> = { plain: 0, sized: 0, sealed: 0 };
+const tokenLength = fernet.encrypt('123-45-6789').length;
+
+function insertRound(table: Table): number {
+  const start = process.hrtime.bigint();
+  for (let done = 0; done < DB_ROWS; done += BATCH) {
+    const rows = [];
+    for (let i = 0; i < BATCH; i++) {
+      const id = ++lastId[table];
+      const ssn = `${100 + (id % 900)}-45-${1000 + (id % 9000)}`;
+      rows.push({ id, ssn: table === 'sized' ? ssn.padEnd(tokenLength, 'x') : ssn });
+    }
+    db.insert(table, rows);
+  }
+  return DB_ROWS / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+function fetchRound(table: Table, ids: readonly number[]): number {
+  const start = process.hrtime.bigint();
+  for (const id of ids) sink += (db.fetchOne<{ ssn: string }>(table, { where: { id } })?.ssn.length ?? 0);
+  return ids.length / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+const newRuns = (): Record<Table, number[]> & { ratio: number[]; sizedRatio: number[] } => ({ plain: [], sized: [], sealed: [], ratio: [], sizedRatio: [] });
+const dbRuns = { insert: newRuns(), fetch: newRuns() };
+for (const t of TABLES) insertRound(t); // warm-up: statements compiled, pages allocated
+for (let r = 0; r < ROUNDS; r++) {
+  // Rotate which table goes first, so a drift in machine load does not favour one.
+  const order = TABLES.map((_, i) => TABLES[(i + r) % TABLES.length]!);
+  const ins = {} as Record<Table, number>;
+  for (const t of order) ins[t] = insertRound(t);
+  // Every table holds the same ids (same number of rows inserted), so all fetch the same random ids.
+  const ids = Array.from({ length: DB_ROWS }, () => 1 + Math.floor(Math.random() * lastId.plain));
+  const fet = {} as Record<Table, number>;
+  for (const t of order) fet[t] = fetchRound(t, ids);
+  for (const [op, m] of [['insert', ins], ['fetch', fet]] as const) {
+    for (const t of TABLES) dbRuns[op][t].push(m[t]);
+    dbRuns[op].ratio.push(m.sealed / m.plain);
+    dbRuns[op].sizedRatio.push(m.sealed / m.sized);
+  }
+}
+await db.close();
+fs.rmSync(dir, { recursive: true, force: true });
+
+console.log('');
+console.log(
+  `Database ENCRYPTED column vs plain TEXT column, ${DB_ROWS} rows x ${ROUNDS} rounds (medians; 11-char value, insert in transactions of ${BATCH}, fetch by primary key; "sized" = plain TEXT holding a ${tokenLength}-char string, a token's length)`,
+);
+console.log('| op     | plain TEXT | sized TEXT | ENCRYPTED | ENCRYPTED / plain | ENCRYPTED / sized |');
+console.log('|--------|-----------:|-----------:|----------:|------------------:|------------------:|');
+for (const op of ['insert', 'fetch'] as const) {
+  const runs = dbRuns[op];
+  console.log(
+    `| ${op} | ${Math.round(median(runs.plain))}/s | ${Math.round(median(runs.sized))}/s | ${Math.round(median(runs.sealed))}/s | ${median(runs.ratio).toFixed(2)}x | ${median(runs.sizedRatio).toFixed(2)}x |`,
+  );
 }
 if (sink === 0) console.log('');

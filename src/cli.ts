@@ -20,7 +20,7 @@ export interface CliCommand {
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   check: { summary: 'statically check exported functions for JSDoc, explicit types and parameter count', run: runCheckCommand },
   'control-plane': { summary: 'run a PXControl-compatible control plane, or add a project / set its status (project add NAME | project status NAME STATE)', run: async (argv, io) => (await import('./control-plane/index.js')).runControlPlaneCommand(argv, io) },
-  lifecycle: { summary: 'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR)', run: runLifecycleCommand },
+  lifecycle: { summary: 'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR | --file PATH | --redis URL)', run: runLifecycleCommand },
 };
 
 const STDIO: CliIO = {

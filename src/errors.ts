@@ -51,6 +51,10 @@ export type PortalErrorCode =
   | 'ERR_GATE_CONFIG'
   | 'ERR_ENDPOINT_CONFIG'
   | 'ERR_ENDPOINT_DUPLICATE'
+  /** `portal.discover(dir)` was given something that is not a readable folder. */
+  | 'ERR_DISCOVER_DIR'
+  /** A module under `portal.discover(dir)` threw while being imported (the message names the file). */
+  | 'ERR_DISCOVER_IMPORT'
   | 'ERR_PORTAL_RUNNING'
   | 'ERR_PORTAL_CLOSED'
   | 'ERR_LISTEN';
@@ -98,7 +102,11 @@ export type DatabaseErrorCode =
   /** The database stayed locked by another connection for longer than `busyTimeoutMs`. */
   | 'ERR_DB_BUSY'
   /** Any other SQLite error (syntax error, malformed JSON, I/O error, ...). */
-  | 'ERR_DB_QUERY';
+  | 'ERR_DB_QUERY'
+  /** A where, orderBy, JSON path or conflict target named an `ENCRYPTED` column (its tokens are random: they cannot be compared). */
+  | 'ERR_DB_ENCRYPTED_QUERY'
+  /** A stored token of an `ENCRYPTED` column does not open with any `encryptionKey` (wrong key, or the stored value was altered). */
+  | 'ERR_DB_DECRYPT';
 
 /** Codes of the buffers capability (PersistentQueue, TaskBuffer, DatabaseBuffer). */
 export type BufferErrorCode =

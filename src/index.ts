@@ -43,6 +43,8 @@ export {
   RateLimitError,
   RealtimeError,
   ServicePortal,
+  defineEndpoint,
+  isEndpointDefinition,
 } from './servers/index.js';
 export type {
   ApiKeyEntry,
@@ -53,8 +55,11 @@ export type {
   BasicAuthResult,
   CloseOptions,
   CorsOptions,
+  DiscoveredEndpoint,
   EndpointConfig,
   EndpointContext,
+  EndpointDefinition,
+  EndpointDefinitionConfig,
   EndpointHandler,
   EndpointMethod,
   EventConfig,
@@ -131,6 +136,13 @@ export type {
   StatusValue,
 } from './lifecycle/index.js';
 
+export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './lifecycle/index.js';
+export type { Follower, FollowerInfo } from './lifecycle/index.js';
+
+// Remote control (src/lifecycle/remote): the PXControl protocol client, RemoteControl, the 'remote' source.
+export { GATEHOUSE_FIELDS, REMOTE_ENV, RemoteControl, RemoteLifecycleSource, remoteControl } from './lifecycle/index.js';
+export type { RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './lifecycle/index.js';
+
 // Database (src/database): the SQLite layer.
 export { Database, DatabaseError } from './database/index.js';
 export type {
@@ -180,6 +192,9 @@ export type {
   TaskPushOptions,
 } from './buffers/index.js';
 export type { RedisOption as TaskBufferRedisOption } from './buffers/index.js';
+export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOptions } from './buffers/index.js';
+export { runWorker } from './buffers/index.js';
+export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
 export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, isPrivateAddress, sendRequest } from './client/index.js';

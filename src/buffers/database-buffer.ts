@@ -61,6 +61,11 @@ export interface DatabaseBufferOptions {
   maxPayloadBytes?: number;
   /** Called when a write is dead-lettered: `(op, write, error, stack)`. @defaultValue none */
   onError?: TaskErrorHook;
+  /**
+   * A started buffer keeps the process alive until `stop()`; `false` lets the process exit while it waits
+   * (recorded writes stay stored and are applied by the next start). @defaultValue true
+   */
+  keepAlive?: boolean;
   /** Logger (a child `{ component: 'database-buffer' }` is taken). @defaultValue the gatehouse default logger */
   logger?: Logger;
 }
@@ -73,6 +78,7 @@ const DEFAULTS = {
   leaseMs: 30_000,
   pollIntervalMs: 500,
   retryDelayMs: 1000,
+  keepAlive: true,
 } as const satisfies Partial<DatabaseBufferOptions>;
 
 /** Applied-batch marker kept in the main database, committed in the same transaction as each batch. */
@@ -130,7 +136,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   private readonly db: Database;
   private readonly ownsDb: boolean;
   private readonly engine: QueueEngine<'sync'>;
-  private readonly o: { batchSize: number; leaseMs: number; pollIntervalMs: number; retryDelayMs: number };
+  private readonly o: { batchSize: number; leaseMs: number; pollIntervalMs: number; retryDelayMs: number; keepAlive: boolean };
   private readonly maxPayloadBytes: number;
   private readonly onError: TaskErrorHook | undefined;
   private readonly log: Logger;
@@ -156,6 +162,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     checkOption(Number.isInteger(o.leaseMs) && o.leaseMs >= 100, 'leaseMs', 'an integer >= 100', o.leaseMs);
     checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
     checkOption(Number.isInteger(o.retryDelayMs) && o.retryDelayMs >= 0, 'retryDelayMs', 'an integer >= 0', o.retryDelayMs);
+    checkOption(typeof o.keepAlive === 'boolean', 'keepAlive', 'a boolean', o.keepAlive);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
     this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
     this.ownsDb = typeof o.mainDb === 'string';
@@ -169,7 +176,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
       if (this.ownsDb) void this.db.close();
       throw err;
     }
-    this.o = { batchSize: o.batchSize, leaseMs: o.leaseMs, pollIntervalMs: o.pollIntervalMs, retryDelayMs: o.retryDelayMs };
+    this.o = { batchSize: o.batchSize, leaseMs: o.leaseMs, pollIntervalMs: o.pollIntervalMs, retryDelayMs: o.retryDelayMs, keepAlive: o.keepAlive };
     this.onError = o.onError;
     this.log = (o.logger ?? defaultLogger()).child({ component: 'database-buffer', queue: this.queue });
   }
@@ -255,7 +262,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     if (this.started) return this;
     this.started = true;
     this.unsubscribe = this.engine.subscribe(() => this.schedulePump());
-    this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs).unref();
+    this.pollTimer = setInterval(() => this.schedulePump(), this.o.pollIntervalMs);
+    if (!this.o.keepAlive) this.pollTimer.unref();
     this.schedulePump();
     return this;
   }

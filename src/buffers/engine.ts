@@ -90,6 +90,46 @@ export interface FailUpdate {
 }
 
 /**
+ * A stored schedule (`TaskBuffer.schedule`): its definition, an opaque canonical JSON text written by
+ * `schedules.ts` (two declarations are the same schedule when their texts are equal), its revision (bumped on
+ * every replacement) and its progress.
+ */
+export interface ScheduleRecord {
+  name: string;
+  definition: string;
+  /** 1 when first declared, +1 on every replacement; a claim made against an older revision fails. */
+  rev: number;
+  /** The first slot not yet pushed (epoch ms); null when the schedule has nothing left to run (`at` done). */
+  nextRunAt: number | null;
+  /** The latest slot pushed (epoch ms); null before the first. */
+  lastRunAt: number | null;
+}
+
+/** One job of a schedule claim, with the key that makes its push idempotent across processes. */
+export interface ScheduledJob {
+  job: InsertJob;
+  /** Idempotency key: a push with a key already used pushes nothing (BullMQ); SQLite's transaction makes it moot. */
+  key: string;
+}
+
+/**
+ * A claim of a schedule's due slots: move `record` (as read) to `nextRunAt`/`lastRunAt` and push `jobs`, only
+ * if the stored record still has the read revision and next slot, so one claimant wins each slot.
+ */
+export interface ScheduleClaim {
+  record: ScheduleRecord;
+  nextRunAt: number | null;
+  lastRunAt: number | null;
+  jobs: readonly ScheduledJob[];
+}
+
+/** Result of saving a schedule: the stored record, and whether it was created or replaced (false: identical). */
+export interface ScheduleSave {
+  record: ScheduleRecord;
+  changed: boolean;
+}
+
+/**
  * Storage of one named queue. Every method that reads or writes jobs answers in the engine's mode.
  * Ownership rule for every lease operation: it acts only while `(id, token)` still owns an active job, so a
  * worker whose lease expired can no longer finish or fail a job another worker now holds.
@@ -141,6 +181,20 @@ export interface QueueEngine<M extends EngineMode = EngineMode> {
   maxLiveId(): EngineResult<M, number>;
   /** Be told (synchronously, in this process) when jobs may have become ready; returns an unsubscribe. */
   subscribe(fn: () => void): () => void;
+  /**
+   * Store a schedule by name. An identical definition keeps the stored record (progress included); a different
+   * one replaces it (revision + 1, `nextRunAt` as given, `lastRunAt` kept). Atomic.
+   */
+  saveSchedule(name: string, definition: string, nextRunAt: number | null): EngineResult<M, ScheduleSave>;
+  /** Delete a schedule; false when there was none (jobs it already pushed stay). */
+  removeSchedule(name: string): EngineResult<M, boolean>;
+  /** Every schedule of the queue, by name. */
+  listSchedules(): EngineResult<M, ScheduleRecord[]>;
+  /**
+   * Claim due slots and push their jobs in one transaction: null (nothing pushed) when another claimant moved
+   * the schedule first or it was replaced or removed.
+   */
+  claimSchedule(claim: ScheduleClaim): EngineResult<M, InsertResult[] | null>;
   /** Release the engine's connection (shared with other engines on the same storage). Idempotent. */
   close(): EngineResult<M, void>;
 }
@@ -219,6 +273,17 @@ export interface ConsumingQueueEngine {
   cleanup(states: readonly ('done' | 'dead')[], before: number): Promise<number>;
   /** Delete every job of the queue. */
   purge(): Promise<void>;
+  /** Store a schedule by name (see {@link QueueEngine.saveSchedule}). */
+  saveSchedule(name: string, definition: string, nextRunAt: number | null): Promise<ScheduleSave>;
+  /** Delete a schedule; false when there was none. */
+  removeSchedule(name: string): Promise<boolean>;
+  /** Every schedule of the queue, by name. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /**
+   * Push the claim's jobs idempotently (by `key`) and move the schedule if it still is as read; null when
+   * another claimant moved it first (its push, or ours deduplicated onto it, is the slot's one job).
+   */
+  claimSchedule(claim: ScheduleClaim): Promise<InsertResult[] | null>;
   /** Start running jobs with `run` (resolve = success, throw = failed attempt). Once per engine. */
   consume(run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>, options: ConsumeOptions): JobConsumer;
   /** Release connections (a user-supplied client stays open). Idempotent. */

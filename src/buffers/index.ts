@@ -22,6 +22,7 @@ export type {
   LifecycleLike,
   TaskBufferMode,
 } from './task-buffer.js';
+export type { ScheduleSpec, ScheduleInfo, TaskScheduleOptions, ScheduleMissedPolicy } from './schedules.js';
 export { DatabaseBuffer } from './database-buffer.js';
 export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';
 export { BufferError, UnrecoverableError } from './errors.js';
@@ -32,3 +33,5 @@ export type { JobState, QueueStats, QueueEngine, EngineMode, EngineResult, Maybe
 export type { ConsumingQueueEngine, ConsumedJob, ConsumeOptions, JobConsumer } from './engine.js';
 export { QUEUE_FILE } from './engines/index.js';
 export type { RedisOption } from './engines/index.js';
+export { runWorker } from './worker.js';
+export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './worker.js';

@@ -10,6 +10,7 @@ import type { Durability } from '../database/index.js';
 import type { ClaimedRow, ConsumedJob, ConsumingQueueEngine, EngineMode, EngineResult, InsertJob, JobConsumer, JobRow, QueueEngine, QueueStats } from './engine.js';
 import { checkRedisOption, createQueueEngine, type RedisOption } from './engines/index.js';
 import { emitSafely } from './emit.js';
+import { Scheduler, type ScheduleInfo, type TaskScheduleOptions, type ScheduleSpec } from './schedules.js';
 import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
@@ -168,7 +169,7 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers, R exte
   timeoutMs?: number;
   /** Retry delay schedule. @defaultValue `{ type: 'exponential', delayMs: 1000, maxDelayMs: 60000, jitter: true }` */
   backoff?: BackoffOptions;
-  /** How often idle workers look for jobs pushed by other processes, in ms. @defaultValue 500 */
+  /** How often idle workers look for jobs pushed by other processes, and the scheduler re-reads the stored schedules, in ms. @defaultValue 500 */
   pollIntervalMs?: number;
   /** Called on every failed attempt with the error and its stack. @defaultValue none */
   onError?: TaskErrorHook;
@@ -177,8 +178,9 @@ export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers, R exte
   /** Take no new jobs while `lifecycle.status !== 'ACTIVE'`. @defaultValue true */
   pauseWhenNotActive?: boolean;
   /**
-   * Keep the process alive while started (for a dedicated worker process with nothing else running). By
-   * default the buffer's timers are unref'd, so they never hold a server process open. @defaultValue false
+   * A started buffer keeps the process alive until `stop()`, so a worker script that only starts it keeps taking
+   * jobs other processes push. `false` unrefs its timers: the process may exit while it waits for work (jobs stay
+   * stored). @defaultValue true
    */
   keepAlive?: boolean;
   /** Logger (a child `{ component: 'task-buffer' }` is taken). @defaultValue the gatehouse default logger */
@@ -277,7 +279,7 @@ const DEFAULTS = {
   timeoutMs: 30_000,
   pollIntervalMs: 500,
   pauseWhenNotActive: true,
-  keepAlive: false,
+  keepAlive: true,
 } as const satisfies Partial<TaskBufferOptions>;
 
 /** Validate one `handlers` entry and apply the enforcer's registration rules to it. */
@@ -355,6 +357,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   private readonly onError: TaskErrorHook | undefined;
   private readonly lifecycle: LifecycleLike | undefined;
   private readonly log: Logger;
+  private readonly scheduler: Scheduler;
 
   private readonly inFlight = new Map<number, Running>();
   private completions: { r: Running; result: unknown }[] = [];
@@ -430,6 +433,13 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
       this.engine = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
       this.engineKind = this.engine.kind;
     }
+    this.scheduler = new Scheduler({
+      store: this.remote ?? this.engine,
+      prepare: (type, data) => this.prepare(type, data, {}, Date.now()),
+      pollIntervalMs: o.pollIntervalMs,
+      keepAlive: o.keepAlive,
+      log: this.log,
+    });
   }
 
   /** The consuming engine, or a BufferError when stopped (reads are allowed while stopping when `read`). */
@@ -529,6 +539,48 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   }
 
   /**
+   * Declare a durable schedule: each slot of `spec` pushes `taskType` with `data` as an ordinary job (retries,
+   * dead letters, events). Idempotent by name across processes and restarts: an identical declaration keeps
+   * the stored progress, a different one replaces it. Slots are claimed by started buffers of the queue, one
+   * job per slot however many run. See README "Schedules".
+   * @param name - 1 to 128 letters, digits, `_`, `.` or `-`
+   * @param spec - `{ cron, tz? }`, `{ everyMs }` or `{ at }`
+   * @param taskType - a task type with a handler here; `data` is validated as by `push`
+   * @param options - missed-slot policy (`missed`, `maxMissed`, `graceMs`)
+   * @returns the stored schedule
+   * @throws BufferError `ERR_BUFFER_INVALID_INPUT` naming the bad field (nothing stored), or a push error for the data
+   * @example
+   * ```ts
+   * tasks.schedule('nightly-digest', { cron: '0 3 * * *', tz: 'Europe/Paris' }, 'SEND_DIGEST', { kind: 'daily' });
+   * ```
+   */
+  schedule<K extends keyof H & string>(name: string, spec: ScheduleSpec, taskType: K, data: TaskData<H[K]>, options?: TaskScheduleOptions): EngineResult<TaskBufferMode<R>, ScheduleInfo> {
+    if (this.remote) return this.onRemote(this.remote, false, () => Promise.resolve(this.scheduler.schedule(name, spec, taskType, data, options))) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
+    this.live();
+    return this.scheduler.schedule(name, spec, taskType, data, options) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
+  }
+
+  /**
+   * Remove a schedule by name (jobs it already pushed stay queued).
+   * @returns false when there was no such schedule
+   */
+  unschedule(name: string): EngineResult<TaskBufferMode<R>, boolean> {
+    if (this.remote) return this.onRemote(this.remote, false, () => Promise.resolve(this.scheduler.unschedule(name))) as EngineResult<TaskBufferMode<R>, boolean>;
+    this.live();
+    return this.scheduler.unschedule(name) as EngineResult<TaskBufferMode<R>, boolean>;
+  }
+
+  /**
+   * The schedules of this queue (declared by any process), by name.
+   * @returns `[{ name, spec, taskType, data, options, nextRunAt, lastRunAt }]`
+   */
+  schedules(): EngineResult<TaskBufferMode<R>, ScheduleInfo[]> {
+    if (this.remote) return this.onRemote(this.remote, true, () => Promise.resolve(this.scheduler.list())) as EngineResult<TaskBufferMode<R>, ScheduleInfo[]>;
+    this.liveForRead();
+    return this.scheduler.list() as EngineResult<TaskBufferMode<R>, ScheduleInfo[]>;
+  }
+
+  /**
    * Start running jobs. Idempotent.
    * @returns this
    */
@@ -537,6 +589,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     else this.live();
     if (this.started) return this;
     this.started = true;
+    this.scheduler.start();
     if (this.remote) return this.startRemote(this.remote);
     this.unsubscribe = this.engine.subscribe(() => this.schedulePump());
     if (this.lifecycle) {
@@ -859,6 +912,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
 
   private async doStop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    await this.scheduler.stop();
     if (this.remote) {
       this.unlisten?.();
       const released = this.consumer ? await this.consumer.stop(timeoutMs) : 0;

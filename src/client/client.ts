@@ -16,6 +16,7 @@ import { checkOptions, DEFAULTS, hostMatcher, resolveBackoff } from './config.js
 import { guardedLookup, isPrivateAddress } from './address-policy.js';
 import { InterceptorChain, Interceptors } from './interceptors.js';
 import { Redactor } from './redact.js';
+import { parseAbsolute, resolveTarget, type Target } from './endpoint.js';
 import { HttpResult, type Trace } from './result.js';
 import type {
   ClientOptions,
@@ -40,50 +41,6 @@ export class HttpClientError extends GatehouseError {
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const NONE: readonly string[] = [];
-
-interface Target {
-  origin: string;
-  path: string;
-}
-
-interface BaseInfo {
-  origin: string;
-  prefix: string;
-}
-
-/** Parsed `baseUrl`s (parsed once, not per request). Bounded: cleared when it grows large. */
-const baseCache = new Map<string, BaseInfo | string>();
-
-function parseBase(baseUrl: string): BaseInfo | string {
-  let info = baseCache.get(baseUrl);
-  if (info !== undefined) return info;
-  try {
-    const u = new URL(baseUrl);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') info = `baseUrl must be http(s) (got ${u.protocol})`;
-    else info = { origin: u.origin, prefix: u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname };
-  } catch {
-    info = `baseUrl is not a valid URL: ${baseUrl}`;
-  }
-  if (baseCache.size > 256) baseCache.clear();
-  baseCache.set(baseUrl, info);
-  return info;
-}
-
-function parseAbsolute(url: string): Target | string {
-  try {
-    const u = new URL(url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return `endpoint must be http(s) (got ${u.protocol})`;
-    return { origin: u.origin, path: u.pathname + u.search };
-  } catch {
-    return `endpoint is not a valid URL: ${url}`;
-  }
-}
-
-function isAbsolute(endpoint: string): boolean {
-  const c = endpoint.charCodeAt(0);
-  // 'h' or 'H'
-  return (c === 104 || c === 72) && /^https?:\/\//i.test(endpoint);
-}
 
 function encodeQuery(query: QueryParams): string {
   let out = '';
@@ -332,19 +289,14 @@ export class HttpClient {
 
     // URL
     const endpoint = o.endpoint;
-    if (typeof endpoint !== 'string') return this.#fail(st, 'BAD_REQUEST', 'endpoint must be a string');
-    let target: Target | string;
-    if (isAbsolute(endpoint)) target = parseAbsolute(endpoint);
-    else {
-      const baseUrl = d.baseUrl ?? DEFAULTS.baseUrl;
-      if (baseUrl === '') return this.#fail(st, 'BAD_REQUEST', `relative endpoint "${endpoint}" needs a baseUrl`);
-      const base = parseBase(baseUrl);
-      if (typeof base === 'string') target = base;
-      else {
-        const path = endpoint === '' ? base.prefix || '/' : base.prefix + (endpoint.charCodeAt(0) === 47 ? endpoint : `/${endpoint}`);
-        target = { origin: base.origin, path };
-      }
+    if (typeof endpoint !== 'string') {
+      st.url = `(${endpoint === null ? 'null' : typeof endpoint})`;
+      return this.#fail(st, 'BAD_REQUEST', `endpoint must be a string, got ${st.url}`);
     }
+    const redact = (url: string): string => new Redactor(st.trace.redactFields, NONE).url(url);
+    let target: Target | string = resolveTarget(endpoint, d.baseUrl ?? DEFAULTS.baseUrl, redact);
+    // Until the target is known, logs show what the caller gave (redacted when logged).
+    if (typeof target === 'string') st.url = endpoint === '' ? '(empty)' : endpoint;
     if (typeof target === 'string') return this.#fail(st, 'BAD_REQUEST', target);
     if (o.query !== undefined && o.query !== null) {
       const qs = encodeQuery(o.query);
@@ -420,7 +372,7 @@ export class HttpClient {
       }
       if (!METHODS.has(current.method)) return this.#fail(st, 'BAD_REQUEST', `request hook set unsupported method: ${current.method}`);
       if (current.url !== req.url) {
-        target = parseAbsolute(current.url);
+        target = parseAbsolute(current.url, redact);
         if (typeof target === 'string') return this.#fail(st, 'BAD_REQUEST', `request hook set a bad url: ${target}`);
       }
       st.trace.request = current;

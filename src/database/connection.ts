@@ -18,6 +18,10 @@ export interface Compiled {
   json: readonly boolean[];
   /** Result keys holding JSON text to parse (fetch). */
   parse: readonly string[];
+  /** Per bind column: true when the column is ENCRYPTED; undefined when none is. */
+  sealed?: readonly boolean[] | undefined;
+  /** Result keys holding Fernet tokens to decrypt (fetch); undefined when none does. */
+  opened?: readonly string[] | undefined;
 }
 
 /** Compiled statements of one table keyed by call shape, plus the last insert shape for a fast path. */
@@ -44,6 +48,8 @@ export interface TableInfo {
   columns: Set<string>;
   /** Columns stored as JSON text. */
   json: Set<string>;
+  /** Columns stored as Fernet tokens (declared `ENCRYPTED`). */
+  encrypted: Set<string>;
 }
 
 /**
@@ -73,6 +79,8 @@ export interface SharedConnection {
   tables: Map<string, TableInfo>;
   /** JSON columns learnt from `tables` declarations, merged into `tables` on load. */
   declaredJson: Map<string, Set<string>>;
+  /** ENCRYPTED columns learnt from `tables` declarations, merged into `tables` on load. */
+  declaredEncrypted: Map<string, Set<string>>;
   /** Compiled statements per table, keyed by call shape. */
   compiled: Map<string, ShapeCache>;
   /** Primary-key columns per table, in key order (for upsert's default conflict target). */
@@ -193,6 +201,7 @@ export function acquire(settings: OpenSettings): SharedConnection {
     statements: new Map(),
     tables: new Map(),
     declaredJson: new Map(),
+    declaredEncrypted: new Map(),
     compiled: new Map(),
     primaryKeys: new Map(),
     immediate: runner.immediate,

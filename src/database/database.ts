@@ -8,6 +8,7 @@ import { defaultLogger } from '../logger.js';
 import { definedFields } from '../options.js';
 import { acquire, openSettingsProblem, prepare, release, ShapeCache } from './connection.js';
 import type { Compiled, Durability, FetchShape, SharedConnection, TableInfo } from './connection.js';
+import { ColumnCipher, encryptedColumnsOf, isEncryptedType } from './encrypted-columns.js';
 import { DatabaseError, toDatabaseError } from './errors.js';
 import { assertIdentifier, parseColumnRef, parseOrderItem, quote } from './identifiers.js';
 import type { ColumnRef } from './identifiers.js';
@@ -51,8 +52,17 @@ export type TableDeclarations = Readonly<Record<string, string>>;
 export interface DatabaseOptions {
   /** SQLite file path; parent directories are created. `':memory:'` gives a private in-memory database. @defaultValue ':memory:' */
   path?: string;
-  /** Tables created with `CREATE TABLE IF NOT EXISTS` on open; columns typed `JSON` are (de)serialised. @defaultValue {} */
+  /**
+   * Tables created with `CREATE TABLE IF NOT EXISTS` on open; columns typed `JSON` are (de)serialised, columns
+   * typed `ENCRYPTED` are stored as Fernet tokens (needs `encryptionKey`). @defaultValue {}
+   */
   tables?: TableDeclarations;
+  /**
+   * Fernet key(s) of `ENCRYPTED` columns, as `Fernet.generateKey()` returns: one key, or several for rotation (the
+   * first encrypts, any of them decrypts; `reencrypt(table)` moves old rows to the first). Required when `tables`
+   * declares an `ENCRYPTED` column. @defaultValue undefined (ENCRYPTED columns refused)
+   */
+  encryptionKey?: string | readonly string[];
   /** Ordered migrations, each applied once (tracked with `PRAGMA user_version`), after `tables` are created. @defaultValue [] */
   migrations?: readonly Migration[];
   /** `'normal'`: synchronous=NORMAL (a power loss may lose the last commits, never corrupts). `'full'`: synchronous=FULL. @defaultValue 'normal' */
@@ -102,7 +112,7 @@ const DEFAULTS = {
   durability: 'normal' as Durability,
   readonly: false,
   busyTimeoutMs: 5000,
-} satisfies Required<Omit<DatabaseOptions, 'logger'>>;
+} satisfies Required<Omit<DatabaseOptions, 'logger' | 'encryptionKey'>>;
 
 const EMPTY_FETCH: FetchOptions = {};
 const NO_PARAMS: readonly unknown[] = [];
@@ -115,8 +125,8 @@ function optionError(message: string): DatabaseError {
   return new DatabaseError(message, { code: 'ERR_DB_OPTIONS' });
 }
 
-function resolveOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions, 'logger'>> {
-  const { logger: _logger, ...rest } = definedFields(options);
+function resolveOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions, 'logger' | 'encryptionKey'>> {
+  const { logger: _logger, encryptionKey: _key, ...rest } = definedFields(options);
   const o = { ...DEFAULTS, ...rest };
   if (typeof o.path !== 'string') throw optionError('Option "path" must be a string');
   const bad = openSettingsProblem(o);
@@ -169,13 +179,23 @@ function whereShape(where: Where | undefined, params: unknown[]): string {
   return key;
 }
 
-/** Convert raw params in place according to the compiled per-position JSON flags. */
-function bindAll(params: unknown[], compiled: Compiled): unknown[] {
+/** Convert raw params in place according to the compiled per-position JSON and ENCRYPTED flags. */
+function bindAll(params: unknown[], compiled: Compiled, cipher?: ColumnCipher): unknown[] {
   const json = compiled.json;
+  const sealed = compiled.sealed;
   for (let i = 0; i < params.length; i++) {
-    params[i] = json[i] === true ? toJson(params[i], compiled.columns[i] ?? '?') : toSql(params[i], compiled.columns[i] ?? '?');
+    const column = compiled.columns[i] ?? '?';
+    if (sealed !== undefined && sealed[i] === true) params[i] = (cipher as ColumnCipher).seal(params[i], column);
+    else params[i] = json[i] === true ? toJson(params[i], column) : toSql(params[i], column);
   }
   return params;
+}
+
+function encryptedQueryError(table: string, column: string, what: string): DatabaseError {
+  return new DatabaseError(
+    `Column "${column}" of table "${table}" is ENCRYPTED: it cannot be used in ${what} (its values are stored as random Fernet tokens)`,
+    { code: 'ERR_DB_ENCRYPTED_QUERY' },
+  );
 }
 
 function convertParams(params: BindParams | undefined): BindParams {
@@ -228,6 +248,7 @@ export class Database {
   readonly readonly: boolean;
   private shared: SharedConnection | undefined;
   private readonly log: Logger;
+  private readonly cipher: ColumnCipher | undefined;
 
   /**
    * Open (or join the shared connection to) a database, create declared tables and apply migrations.
@@ -238,11 +259,18 @@ export class Database {
     this.path = o.path;
     this.readonly = o.readonly;
     this.log = (options.logger ?? defaultLogger()).child({ component: 'database' });
+    this.cipher = options.encryptionKey === undefined ? undefined : new ColumnCipher(options.encryptionKey);
     const declared = new Map<string, string>();
     for (const [name, defs] of Object.entries(o.tables)) {
       assertIdentifier(name, 'table');
       if (typeof defs !== 'string' || defs.trim() === '') {
         throw optionError(`Option "tables.${name}" must be a non-empty column definition string`);
+      }
+      if (this.cipher === undefined) {
+        const sealed = encryptedColumnsOf(defs);
+        if (sealed.size > 0) {
+          throw optionError(`Option "tables.${name}" declares ENCRYPTED column(s) ${[...sealed].join(', ')}: give the "encryptionKey" option`);
+        }
       }
       declared.set(name, defs);
     }
@@ -259,6 +287,10 @@ export class Database {
         const known = shared.declaredJson.get(name);
         if (known) for (const c of json) known.add(c);
         else shared.declaredJson.set(name, json);
+        const sealed = encryptedColumnsOf(defs);
+        const knownSealed = shared.declaredEncrypted.get(name);
+        if (knownSealed) for (const c of sealed) knownSealed.add(c);
+        else shared.declaredEncrypted.set(name, sealed);
       }
       if (!o.readonly && declared.size > 0) {
         shared.immediate(() => {
@@ -332,6 +364,7 @@ export class Database {
       const params: unknown[] = [];
       const compiled = this.fetchCompiled(shared, table, options, params);
       const rows = compiled.stmt.all(...bindAll(params, compiled)) as T[];
+      if (compiled.opened !== undefined) this.openRows(table, rows, compiled.opened);
       return compiled.parse.length === 0 ? rows : parseJsonKeys(rows, compiled.parse);
     } catch (err) {
       throw toDatabaseError(err);
@@ -350,6 +383,7 @@ export class Database {
       const params: unknown[] = [];
       const compiled = this.fetchCompiled(shared, table, options, params);
       const row = compiled.stmt.get(...bindAll(params, compiled)) as T | undefined;
+      if (row !== undefined && compiled.opened !== undefined) this.openRows(table, [row], compiled.opened);
       if (row === undefined || compiled.parse.length === 0) return row;
       return parseJsonKeys([row], compiled.parse)[0];
     } catch (err) {
@@ -414,15 +448,18 @@ export class Database {
           columns.push(k);
           json.push(this.info(shared, table).json.has(k));
         }
+        const sealed = this.sealedFlags(shared, table, columns);
         const clause = this.compileWhere(shared, table, where, columns, json);
+        if (sealed !== undefined) while (sealed.length < columns.length) sealed.push(false);
         compiled = this.remember(byTable, key, {
           stmt: shared.db.prepare(`UPDATE ${quote(table)} SET ${sets.join(', ')}${clause}`),
           columns,
           json,
           parse: [],
+          sealed,
         });
       }
-      return compiled.stmt.run(bindAll(params, compiled));
+      return compiled.stmt.run(bindAll(params, compiled, compiled.sealed === undefined ? undefined : this.cipherFor(table)));
     } catch (err) {
       throw toDatabaseError(err);
     }
@@ -543,6 +580,71 @@ export class Database {
   }
 
   /**
+   * Re-encrypt every `ENCRYPTED` value of a table with the first `encryptionKey` (key rotation): each token is
+   * opened with whichever key made it and sealed again under the first, keeping its plaintext and timestamp,
+   * all in one IMMEDIATE transaction. A token that opens with none of the keys rolls the whole table back
+   * (`ERR_DB_DECRYPT`, naming the column and row), so nothing is half-rotated. Once it resolves, the old keys
+   * can be dropped from `encryptionKey`.
+   *
+   * @example
+   * ```ts
+   * const db = new Database({ path, tables: { users: 'id INTEGER PRIMARY KEY, ssn ENCRYPTED' }, encryptionKey: [newKey, oldKey] });
+   * await db.reencrypt('users'); // rows now open with newKey alone
+   * ```
+   * @param table - a table with ENCRYPTED columns
+   * @returns the number of rows rewritten (rows whose ENCRYPTED values are all NULL are left alone)
+   */
+  async reencrypt(table: string): Promise<number> {
+    const shared = this.writable();
+    try {
+      const columns = [...this.info(shared, table, true).encrypted];
+      if (columns.length === 0) throw new DatabaseError(`Table "${table}" has no ENCRYPTED columns`, { code: 'ERR_DB_VALUE' });
+      const cipher = this.cipherFor(table);
+      const list = (shared.db.pragma(`table_list(${quote(table)})`) as { wr: number }[])[0];
+      const keys = list !== undefined && list.wr === 1 ? (shared.primaryKeys.get(table) ?? []) : ['rowid'];
+      const select = `SELECT ${[...keys, ...columns].map(quote).join(', ')} FROM ${quote(table)}`;
+      const update = shared.db.prepare(
+        `UPDATE ${quote(table)} SET ${columns.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${keys.map((k) => `${quote(k)} = ?`).join(' AND ')}`,
+      );
+      const rotate = (row: unknown[]): boolean => {
+        const values: unknown[] = [];
+        let tokens = 0;
+        for (let i = 0; i < columns.length; i++) {
+          const stored = row[keys.length + i];
+          if (stored === null) values.push(null);
+          else {
+            const where = keys.map((k, j) => `${k} ${String(row[j])}`).join(', ');
+            values.push(cipher.rotate(stored, table, columns[i] as string, where));
+            tokens++;
+          }
+        }
+        if (tokens === 0) return false;
+        update.run(...values, ...row.slice(0, keys.length));
+        return true;
+      };
+      return shared.immediate(() => {
+        let count = 0;
+        if (keys[0] === 'rowid' && keys.length === 1) {
+          // Pages by rowid: better-sqlite3 cannot write while a read iterator is open, and a whole table may not fit in memory.
+          const page = shared.db.prepare(`${select} WHERE rowid > ? ORDER BY rowid LIMIT 500`).raw(true);
+          let after: unknown = -Infinity;
+          for (;;) {
+            const rows = page.all(after) as unknown[][];
+            for (const row of rows) if (rotate(row)) count++;
+            if (rows.length < 500) break;
+            after = (rows[rows.length - 1] as unknown[])[0];
+          }
+        } else {
+          for (const row of shared.db.prepare(select).raw(true).all() as unknown[][]) if (rotate(row)) count++;
+        }
+        return count;
+      }) as number;
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+  }
+
+  /**
    * The underlying better-sqlite3 handle, shared with every `Database` on the same file. For features this
    * layer does not cover (user-defined functions, backups); do not close it.
    * @returns the raw handle
@@ -613,11 +715,14 @@ export class Database {
       throw new DatabaseError(`No such table "${table}"`, { code: 'ERR_DB_NO_TABLE' });
     }
     const declared = shared.declaredJson.get(table);
-    info = { columns: new Set(), json: new Set() };
+    const declaredSealed = shared.declaredEncrypted.get(table);
+    info = { columns: new Set(), json: new Set(), encrypted: new Set() };
     const pk: { name: string; pk: number }[] = [];
     for (const row of rows) {
       info.columns.add(row.name);
-      if (isJsonType(row.type) || declared?.has(row.name) === true) info.json.add(row.name);
+      // An ENCRYPTED column holds tokens, never JSON text, whatever an older declaration said.
+      if (isEncryptedType(row.type) || declaredSealed?.has(row.name) === true) info.encrypted.add(row.name);
+      else if (isJsonType(row.type) || declared?.has(row.name) === true) info.json.add(row.name);
       if (row.pk > 0) pk.push(row);
     }
     shared.tables.set(table, info);
@@ -670,6 +775,8 @@ export class Database {
       const v = (where as WhereObject)[k];
       if (/\s/.test(k)) throw new DatabaseError(`Invalid where key ${JSON.stringify(k).slice(0, 80)}`, { code: 'ERR_DB_IDENTIFIER' });
       const ref = this.columnRef(shared, table, k);
+      // IS NULL is allowed: NULL is stored as NULL, so it tells nothing the file does not.
+      if (this.info(shared, table).encrypted.has(ref.column) && (v !== null || ref.path !== undefined)) throw encryptedQueryError(table, ref.column, 'a where clause');
       const isJson = ref.path === undefined && this.info(shared, table).json.has(ref.column);
       const lhs = Database.valueSql(ref);
       if (v === null) {
@@ -738,17 +845,23 @@ export class Database {
   ): Compiled {
     const info = this.info(shared, table);
     const parse: string[] = [];
+    const opened: string[] = [];
     let select: string;
     const cols = options.columns;
     if (cols === undefined || cols.length === 0) {
       if (cols !== undefined && !Array.isArray(cols)) throw new DatabaseError('columns must be an array', { code: 'ERR_DB_VALUE' });
       select = '*';
       for (const c of info.json) parse.push(c);
+      for (const c of info.encrypted) opened.push(c);
     } else {
       if (!Array.isArray(cols)) throw new DatabaseError('columns must be an array of strings', { code: 'ERR_DB_VALUE' });
       const parts: string[] = [];
       for (const spec of cols) {
         const ref = this.columnRef(shared, table, spec);
+        if (this.info(shared, table).encrypted.has(ref.column)) {
+          if (ref.path !== undefined) throw encryptedQueryError(table, ref.column, 'a JSON path (fetch the column and read the value)');
+          opened.push(ref.alias);
+        }
         if (ref.path !== undefined) {
           // `->` yields JSON text for every type, so strings, numbers and objects all parse back exactly.
           parts.push(`${quote(ref.column)} -> '${ref.path}' AS ${quote(ref.alias)}`);
@@ -770,6 +883,7 @@ export class Database {
       const parts = items.map((item: unknown) => {
         const { ref, direction } = parseOrderItem(item);
         this.checkColumn(shared, table, this.info(shared, table), ref.column);
+        if (this.info(shared, table).encrypted.has(ref.column)) throw encryptedQueryError(table, ref.column, 'orderBy');
         return `${Database.valueSql(ref)} ${direction}`;
       });
       sql += ` ORDER BY ${parts.join(', ')}`;
@@ -786,7 +900,7 @@ export class Database {
       columns.push('offset');
       json.push(false);
     }
-    return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse });
+    return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse, opened: opened.length === 0 ? undefined : opened });
   }
 
   private insertMany(
@@ -822,6 +936,8 @@ export class Database {
       // so this is pointer comparison); values are converted in the same pass.
       const cols = last.columns;
       const json = last.json;
+      const sealed = last.sealed;
+      const cipher = sealed === undefined ? undefined : this.cipherFor(table);
       const n = cols.length;
       const values = new Array<SqlValue>(n);
       let i = 0;
@@ -832,7 +948,8 @@ export class Database {
           i = -1;
           break;
         }
-        values[i] = json[i] === true ? toJson(v, k) : toSql(v, k);
+        if (sealed !== undefined && sealed[i] === true) values[i] = (cipher as ColumnCipher).seal(v, k);
+        else values[i] = json[i] === true ? toJson(v, k) : toSql(v, k);
         i++;
       }
       if (i === n) return last.stmt.run(...values);
@@ -847,10 +964,13 @@ export class Database {
     if (upsert === undefined) byTable.lastInsert = compiled;
     const columns = compiled.columns;
     const json = compiled.json;
+    const sealed = compiled.sealed;
+    const cipher = sealed === undefined ? undefined : this.cipherFor(table);
     const values = new Array<SqlValue>(columns.length);
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i] as string;
-      values[i] = json[i] === true ? toJson(row[column], column) : toSql(row[column], column);
+      if (sealed !== undefined && sealed[i] === true) values[i] = (cipher as ColumnCipher).seal(row[column], column);
+      else values[i] = json[i] === true ? toJson(row[column], column) : toSql(row[column], column);
     }
     return compiled.stmt.run(...values);
   }
@@ -887,13 +1007,47 @@ export class Database {
       if (conflict.length === 0) {
         throw new DatabaseError(`upsert() on "${table}": no primary key, pass options.conflict`, { code: 'ERR_DB_VALUE' });
       }
-      for (const c of conflict) this.checkColumn(shared, table, info, c);
+      for (const c of conflict) {
+        this.checkColumn(shared, table, info, c);
+        if (this.info(shared, table).encrypted.has(c)) throw encryptedQueryError(table, c, 'an upsert conflict target');
+      }
       const update = upsert.update === undefined ? columns.filter((c) => !conflict.includes(c)) : [...upsert.update];
       for (const c of update) this.checkColumn(shared, table, info, c);
       sql += ` ON CONFLICT (${conflict.map(quote).join(', ')}) DO `;
       sql += update.length === 0 ? 'NOTHING' : `UPDATE SET ${update.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`;
     }
-    return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse: [] });
+    return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse: [], sealed: this.sealedFlags(shared, table, columns) });
+  }
+
+  /** Per column: whether it is ENCRYPTED; undefined when none is (the common case costs nothing per value). */
+  private sealedFlags(shared: SharedConnection, table: string, columns: readonly string[]): boolean[] | undefined {
+    const encrypted = this.info(shared, table).encrypted;
+    if (encrypted.size === 0) return undefined;
+    const flags = columns.map((c) => encrypted.has(c));
+    if (!flags.includes(true)) return undefined;
+    this.cipherFor(table);
+    return flags;
+  }
+
+  /** This instance's cipher; throws when it was opened without `encryptionKey` (another opener declared the columns). */
+  private cipherFor(table: string): ColumnCipher {
+    const cipher = this.cipher;
+    if (cipher === undefined) {
+      throw new DatabaseError(`Table "${table}" has ENCRYPTED columns: open the Database with the "encryptionKey" option to read or write them`, { code: 'ERR_DB_OPTIONS' });
+    }
+    return cipher;
+  }
+
+  /** Decrypt the listed result keys of each row in place. */
+  private openRows(table: string, rows: unknown[], keys: readonly string[]): void {
+    const cipher = this.cipherFor(table);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Record<string, unknown>;
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k] as string;
+        row[key] = cipher.open(row[key], table, key);
+      }
+    }
   }
 }
 

@@ -39,20 +39,30 @@ export function splitDefinitions(defs: string): string[] {
 }
 
 /**
- * Find the columns declared with type `JSON` in a column-definition list.
+ * Find the columns whose declared type starts with the word `type` (any case) in a column-definition list.
  * @param defs - the declaration given in `tables`
- * @returns names of the JSON columns
+ * @param type - the type word, upper case (`'JSON'`, `'ENCRYPTED'`)
+ * @returns names of those columns
  */
-export function jsonColumnsOf(defs: string): Set<string> {
-  const json = new Set<string>();
+export function columnsOfType(defs: string, type: string): Set<string> {
+  const found = new Set<string>();
   for (const part of splitDefinitions(defs)) {
     if (CONSTRAINT_START.test(part)) continue;
     const match = /^(?:"([^"]+)"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][A-Za-z0-9_]*))\s+([A-Za-z]+)/.exec(part);
     if (!match) continue;
     const name = match[1] ?? match[2] ?? match[3] ?? match[4];
-    if (name !== undefined && match[5]?.toUpperCase() === 'JSON') json.add(name);
+    if (name !== undefined && match[5]?.toUpperCase() === type) found.add(name);
   }
-  return json;
+  return found;
+}
+
+/**
+ * Find the columns declared with type `JSON` in a column-definition list.
+ * @param defs - the declaration given in `tables`
+ * @returns names of the JSON columns
+ */
+export function jsonColumnsOf(defs: string): Set<string> {
+  return columnsOfType(defs, 'JSON');
 }
 
 /**

@@ -28,3 +28,5 @@ export { healthResponse, readyResponse, statusResponse } from './responses.js';
 export type { RawResponse } from './responses.js';
 export { RemoteControl, RemoteLifecycleSource, remoteControl, GATEHOUSE_FIELDS, REMOTE_ENV } from './remote/index.js';
 export type { FailMode, PxStatus, RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './remote/index.js';
+export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './followers.js';
+export type { Follower, FollowerInfo } from './followers.js';

@@ -63,6 +63,11 @@ export interface LifecycleOptions {
    * @defaultValue none
    */
   respond?: LifecycleRespond;
+  /**
+   * Name this process is listed under in a shared store's followers (`gatehouse lifecycle status`).
+   * @defaultValue the logger's `service` field (the portal's `name`), else 'gatehouse'
+   */
+  name?: string;
 }
 
 /** Options for {@link Lifecycle.set}. */
@@ -151,7 +156,9 @@ export class Lifecycle {
     this.source = createLifecycleSource(options);
     this.current = this.resolve(null);
     this.load(true);
-    this.unwatch = this.source.watch?.(() => void this.refresh());
+    const bound = (options.logger as { bindings?: () => Record<string, unknown> } | undefined)?.bindings?.().service;
+    const name = options.name ?? (typeof bound === 'string' && bound !== '' ? bound : 'gatehouse');
+    this.unwatch = this.source.watch?.(() => void this.refresh(), { name });
     this.log.debug({ source: this.source.name, state: this.current.state }, 'lifecycle started');
   }
 

@@ -1,5 +1,6 @@
 import type { RedisConnections } from '../redis.js';
 import { LifecycleError } from './errors.js';
+import { FOLLOWER_PRUNE_MS, newFollower, startHeartbeat, type Follower, type FollowerInfo } from './followers.js';
 import { parseRecord, type LifecycleSource } from './sources.js';
 import { validateRecord, type LifecycleRecord } from './states.js';
 
@@ -63,9 +64,42 @@ export class RedisLifecycleSource implements LifecycleSource {
     if (!results || failed) throw new LifecycleError(`lifecycle key ${this.key}: the write failed`, { code: 'ERR_LIFECYCLE_SOURCE', cause: failed?.[0] });
   }
 
-  /** Report a change on every message, every health transition (a reconnect resyncs, an outage applies failMode) and every resync tick. */
-  watch(changed: () => void): () => void {
+  /** Heartbeat entries of the instances following the fleet's lifecycle (hash `<prefix>lifecycle:followers`); entries stale for an hour are deleted. */
+  async followers(): Promise<Follower[]> {
+    await this.ready();
+    const key = `${this.key}:followers`;
+    const all = await this.redis.command.hgetall(key);
+    const now = Date.now();
+    const out: Follower[] = [];
+    for (const [id, text] of Object.entries(all)) {
+      try {
+        const f = JSON.parse(text) as Follower;
+        if (now - f.lastSeen > FOLLOWER_PRUNE_MS) void this.redis.command.hdel(key, id).catch(() => undefined);
+        else out.push(f);
+      } catch {
+        void this.redis.command.hdel(key, id).catch(() => undefined);
+      }
+    }
+    return out.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * Report a change on every message, every health transition (a reconnect resyncs, an outage applies failMode) and
+   * every resync tick. With a `follower`, keeps its heartbeat entry in `<prefix>lifecycle:followers` until unwatched.
+   */
+  watch(changed: () => void, follower?: FollowerInfo): () => void {
     const stops = [this.redis.subscribe(this.key, () => changed()), this.redis.onHealth(() => changed())];
+    if (follower) {
+      const entry = newFollower(follower);
+      const key = `${this.key}:followers`;
+      const beat = (): void => {
+        // Fire and forget: during an outage the beat is skipped and readers stop counting this instance.
+        if (this.redis.healthy) void this.redis.command.hset(key, entry.id, JSON.stringify({ ...entry, lastSeen: Date.now() })).catch(() => undefined);
+      };
+      // Beat as soon as Redis is (back) up too: at start the connection is usually still coming up.
+      stops.push(this.redis.onHealth(() => beat()));
+      stops.push(startHeartbeat(beat, () => void this.redis.command.hdel(key, entry.id).catch(() => undefined)));
+    }
     const timer = setInterval(changed, this.resyncIntervalMs);
     timer.unref();
     return () => {

@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Database } from '../database/index.js';
 import { LifecycleError } from './errors.js';
+import { FOLLOWER_PRUNE_MS, newFollower, startHeartbeat, type Follower, type FollowerInfo } from './followers.js';
 import { validateRecord, type LifecycleRecord, type LifecycleState } from './states.js';
 
 /**
@@ -17,8 +18,13 @@ export interface LifecycleSource {
   read(): LifecycleRecord | null | Promise<LifecycleRecord | null>;
   /** Persist a record. Throw when it cannot be written. */
   write(record: LifecycleRecord): void | Promise<void>;
-  /** Call `changed` whenever the record may have changed elsewhere; returns a function that stops watching. */
-  watch?(changed: () => void): () => void;
+  /**
+   * Call `changed` whenever the record may have changed elsewhere; returns a function that stops watching. A shared
+   * store also keeps a heartbeat entry for `follower` while watched (see `followers()`).
+   */
+  watch?(changed: () => void, follower?: FollowerInfo): () => void;
+  /** The heartbeat entries of the processes following this store (shared stores only). */
+  followers?(): Follower[] | Promise<Follower[]>;
   /** Release handles. Safe to call twice. */
   close?(): void | Promise<void>;
 }
@@ -132,11 +138,48 @@ export class FileSource implements LifecycleSource {
     renameSync(tmp, this.path);
   }
 
+  /** Folder of the followers' heartbeat files, beside the state file. */
+  get followersDir(): string {
+    return `${this.path}.followers`;
+  }
+
+  /** Heartbeat entries (one JSON file per follower in {@link FileSource.followersDir}); unreadable ones are skipped. */
+  followers(): Follower[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.followersDir).filter((n) => n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return names.flatMap((n) => {
+      try {
+        return [JSON.parse(readFileSync(join(this.followersDir, n), 'utf8')) as Follower];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   /**
    * Poll the file's stat and report changes. The first poll always reports one, so a write that lands between
-   * the initial read and the first stat is never missed (fs.watchFile takes its baseline asynchronously).
+   * the initial read and the first stat is never missed (fs.watchFile takes its baseline asynchronously). With a
+   * `follower`, keeps its heartbeat file in {@link FileSource.followersDir} until unwatched.
    */
-  watch(changed: () => void): () => void {
+  watch(changed: () => void, follower?: FollowerInfo): () => void {
+    let stopBeat: (() => void) | undefined;
+    if (follower) {
+      const entry = newFollower(follower);
+      const file = join(this.followersDir, `${entry.id.replace(/[^\w.-]/g, '_')}.json`);
+      stopBeat = startHeartbeat(
+        () => {
+          entry.lastSeen = Date.now();
+          mkdirSync(this.followersDir, { recursive: true });
+          writeFileSync(`${file}.tmp`, JSON.stringify(entry));
+          renameSync(`${file}.tmp`, file);
+        },
+        () => rmSync(file, { force: true }),
+      );
+    }
     let last: string | undefined;
     let busy = false;
     let stopped = false;
@@ -157,6 +200,7 @@ export class FileSource implements LifecycleSource {
     return () => {
       stopped = true;
       clearInterval(timer);
+      stopBeat?.();
     };
   }
 }
@@ -187,6 +231,7 @@ export class SqliteSource implements LifecycleSource {
   readonly name: string = 'sqlite';
   private readonly db: Database;
   private closed = false;
+  private readonly beats = new Set<() => void>();
 
   constructor(
     dataDir: string,
@@ -199,6 +244,7 @@ export class SqliteSource implements LifecycleSource {
         tables: {
           lifecycle_state:
             'id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, message TEXT, retry_after_sec INTEGER, updated_at INTEGER NOT NULL, updated_by TEXT, version INTEGER NOT NULL DEFAULT 1',
+          lifecycle_followers: 'id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, name TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen INTEGER NOT NULL',
         },
       });
     } catch (err) {
@@ -225,8 +271,34 @@ export class SqliteSource implements LifecycleSource {
     this.db.execute(UPSERT_STATE, [record.state, record.message ?? null, record.retryAfterSec ?? null, record.updatedAt ?? Date.now(), record.updatedBy ?? `pid ${process.pid}@${hostname()}`]);
   }
 
-  /** Poll the row's version; report when it moved. */
-  watch(changed: () => void): () => void {
+  /** Heartbeat entries of the processes following this store. */
+  followers(): Follower[] {
+    if (this.closed) throw new LifecycleError('lifecycle store is closed', { code: 'ERR_LIFECYCLE_CLOSED' });
+    return this.db.query<{ id: string; pid: number; host: string; name: string; startedAt: number; lastSeen: number }>(
+      'SELECT id, pid, host, name, started_at AS startedAt, last_seen AS lastSeen FROM lifecycle_followers ORDER BY started_at',
+    );
+  }
+
+  /** Poll the row's version; report when it moved. With a `follower`, keeps its heartbeat row until unwatched. */
+  watch(changed: () => void, follower?: FollowerInfo): () => void {
+    let stopBeat: (() => void) | undefined;
+    if (follower) {
+      const f = newFollower(follower);
+      this.db.execute('DELETE FROM lifecycle_followers WHERE last_seen < ?', [Date.now() - FOLLOWER_PRUNE_MS]);
+      stopBeat = startHeartbeat(
+        () => {
+          if (this.closed) return;
+          this.db.execute(
+            'INSERT INTO lifecycle_followers (id, pid, host, name, started_at, last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen',
+            [f.id, f.pid, f.host, f.name, f.startedAt, Date.now()],
+          );
+        },
+        () => {
+          if (!this.closed) this.db.execute('DELETE FROM lifecycle_followers WHERE id = ?', [f.id]);
+        },
+      );
+      this.beats.add(stopBeat);
+    }
     let last: number | undefined;
     let failing = false;
     try {
@@ -251,7 +323,13 @@ export class SqliteSource implements LifecycleSource {
       }
     }, this.pollIntervalMs);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      if (stopBeat) {
+        this.beats.delete(stopBeat);
+        stopBeat();
+      }
+    };
   }
 
   private currentVersion(): number | undefined {
@@ -262,6 +340,8 @@ export class SqliteSource implements LifecycleSource {
   /** Close the database. Safe to call twice. */
   close(): void {
     if (this.closed) return;
+    for (const stop of [...this.beats]) stop();
+    this.beats.clear();
     this.closed = true;
     void this.db.close();
   }

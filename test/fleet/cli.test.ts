@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServicePortal } from '../../src/index.js';
@@ -34,7 +35,9 @@ describe('gatehouse lifecycle --redis', () => {
     });
     await until(() => portal.lifecycle.snapshot.source === 'redis' && !portal.lifecycle.snapshot.sourceFailing, 3000, 'portal on redis');
     const set = await runCli(['lifecycle', 'set', 'maintenance', '--message', 'Upgrading', '--retry-after', '120', '--redis', REDIS_URL, '--name', name]);
-    expect(set).toMatchObject({ code: 0, stdout: `lifecycle set to MAINTENANCE in Redis fleet ${name}\n` });
+    expect(set).toMatchObject({ code: 0, stderr: '' });
+    // The in-process portal keeps a heartbeat in the fleet's followers hash, so the CLI names it.
+    expect(set.stdout).toBe(`lifecycle set to MAINTENANCE in Redis fleet ${name}: 1 running portal follows this store (gatehouse pid ${process.pid} on ${hostname()})\n`);
     const t0 = Date.now();
     await until(() => portal.lifecycle.status === 'MAINTENANCE', 1000, 'portal gated');
     expect(Date.now() - t0).toBeLessThan(1000);
@@ -45,5 +48,13 @@ describe('gatehouse lifecycle --redis', () => {
     const r = new Redis(REDIS_URL);
     cleanups.push(() => r.disconnect());
     expect(JSON.parse((await r.get(`gatehouse:${name}:lifecycle`)) ?? '{}')).toMatchObject({ state: 'MAINTENANCE' });
+    expect((JSON.parse(status.stdout) as { followers: { pid: number }[] }).followers.map((f) => f.pid)).toEqual([process.pid]);
+
+    // Closed: the entry is gone and set warns that nothing follows.
+    await portal.close();
+    await until(async () => (await r.hlen(`gatehouse:${name}:lifecycle:followers`)) === 0, 2000, 'follower entry removed');
+    const lonely = await runCli(['lifecycle', 'set', 'ACTIVE', '--redis', REDIS_URL, '--name', name]);
+    expect(lonely).toMatchObject({ code: 0, stdout: `lifecycle set to ACTIVE in Redis fleet ${name}\n` });
+    expect(lonely.stderr).toContain('warning: no running portal follows this store');
   });
 });

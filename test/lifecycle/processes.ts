@@ -41,7 +41,7 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
       });
     }
   };
-  await waitFor('PORT ');
+  await waitFor('PORT ', 45_000); // tsx start-up on a loaded two-core machine can take many seconds
   const port = Number(lines.find((l) => l.startsWith('PORT '))!.slice(5));
   return { proc, port, lines, exited, waitFor };
 }

@@ -7,6 +7,7 @@
 import { Queue, Worker, UnrecoverableError as BullUnrecoverableError, WaitingError, type Job, type JobsOptions } from 'bullmq';
 import { BufferError } from '../errors.js';
 import type { ConsumedJob, ConsumeOptions, ConsumingQueueEngine, InsertJob, InsertResult, JobConsumer, JobRow, QueueStats } from '../engine.js';
+import type { ScheduleClaim, ScheduleRecord, ScheduleSave } from '../engine.js';
 import { acquireRedis, type RedisLease, type RedisOption } from './redis-connection.js';
 
 export type { RedisOption };
@@ -202,6 +203,49 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
     return this.consumer;
   }
 
+  /** Store a schedule atomically (one script): identical definition kept, different one replaced. */
+  async saveSchedule(name: string, definition: string, nextRunAt: number | null): Promise<ScheduleSave> {
+    const [changed, st] = (await this.lease.client.eval(SAVE_SCHEDULE, 2, this.q.toKey(SCHEDULE_DEFS), this.q.toKey(SCHEDULE_STATES), name, definition, nextRunAt === null ? '' : String(nextRunAt))) as [number, string];
+    return { record: parseState(name, definition, st), changed: changed === 1 };
+  }
+
+  /** Delete a schedule; false when there was none. */
+  async removeSchedule(name: string): Promise<boolean> {
+    const [, removed] = (await this.lease.client.multi().hdel(this.q.toKey(SCHEDULE_DEFS), name).hdel(this.q.toKey(SCHEDULE_STATES), name).exec()) ?? [];
+    return Number(removed?.[1] ?? 0) === 1;
+  }
+
+  /** Every schedule of the queue, by name. */
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    const res = (await this.lease.client.multi().hgetall(this.q.toKey(SCHEDULE_DEFS)).hgetall(this.q.toKey(SCHEDULE_STATES)).exec()) ?? [];
+    const defs = (res[0]?.[1] ?? {}) as Record<string, string>;
+    const states = (res[1]?.[1] ?? {}) as Record<string, string>;
+    const out: ScheduleRecord[] = [];
+    for (const name of Object.keys(states).sort()) {
+      const def = defs[name];
+      if (def !== undefined) out.push(parseState(name, def, states[name] as string));
+    }
+    return out;
+  }
+
+  /** Push the claim's jobs, deduplicated by their keys for a day, then move the schedule if unchanged. */
+  async claimSchedule(claim: ScheduleClaim): Promise<InsertResult[] | null> {
+    const r = claim.record;
+    const expected = stateText(r.rev, r.nextRunAt, r.lastRunAt);
+    const states = this.q.toKey(SCHEDULE_STATES);
+    // Still as read? (Cheap check first, so a process that lost the race pushes nothing in the common case.)
+    if ((await this.lease.client.hget(states, r.name)) !== expected) return null;
+    const out: InsertResult[] = [];
+    for (const { job, key } of claim.jobs) {
+      const opts = this.options({ ...job, dedupeKey: null });
+      opts.deduplication = { id: key, ttl: SCHEDULE_KEY_TTL_MS };
+      const added = await this.q.add(job.type ?? '', JSON.parse(job.payload) as unknown, opts);
+      out.push({ id: Number(added.id), created: true });
+    }
+    const moved = (await this.lease.client.eval(MOVE_SCHEDULE, 1, states, r.name, expected, stateText(r.rev, claim.nextRunAt, claim.lastRunAt))) as number;
+    return moved === 1 ? out : null;
+  }
+
   /** Close the worker (if still open), the queue and our connection reference. Idempotent. */
   close(): Promise<void> {
     this.closePromise ??= (async () => {
@@ -211,6 +255,52 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
     })();
     return this.closePromise;
   }
+}
+
+/**
+ * Schedules on Redis: two hashes per queue, `<prefix>:<queue>:gh-schedule-defs` (name → definition text) and
+ * `<prefix>:<queue>:gh-schedule-states` (name → `rev|next|last`, empty for none). A claim pushes the slot's job
+ * with a BullMQ deduplication key that lives for a day (throttle mode: kept after the job finishes), then moves
+ * the state only if it is still what the claimant read. So every process that finds a slot due may push it,
+ * but Redis holds one job per key, and a claimant that died between the push and the move is repeated by the
+ * next one onto the same job.
+ */
+const SCHEDULE_DEFS = 'gh-schedule-defs';
+const SCHEDULE_STATES = 'gh-schedule-states';
+/** How long a slot's deduplication key outlives its push (a claim is retried long before). */
+const SCHEDULE_KEY_TTL_MS = 86_400_000;
+
+/** KEYS: defs, states. ARGV: name, definition, next. Returns {changed, state}. */
+const SAVE_SCHEDULE = `
+local def = redis.call('HGET', KEYS[1], ARGV[1])
+local st = redis.call('HGET', KEYS[2], ARGV[1])
+if def == ARGV[2] and st then return {0, st} end
+local rev, last = 1, ''
+if st then
+  local r, _, l = string.match(st, '^(%d+)|([^|]*)|(.*)$')
+  rev = tonumber(r) + 1
+  last = l
+end
+local nst = rev .. '|' .. ARGV[3] .. '|' .. last
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], nst)
+return {1, nst}`;
+
+/** KEYS: states. ARGV: name, expected state, new state. Compare-and-set. */
+const MOVE_SCHEDULE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 1
+end
+return 0`;
+
+function stateText(rev: number, next: number | null, last: number | null): string {
+  return `${rev}|${next ?? ''}|${last ?? ''}`;
+}
+
+function parseState(name: string, definition: string, text: string): ScheduleRecord {
+  const [rev = '0', next = '', last = ''] = text.split('|');
+  return { name, definition, rev: Number(rev), nextRunAt: next === '' ? null : Number(next), lastRunAt: last === '' ? null : Number(last) };
 }
 
 /** One attempt running here. */

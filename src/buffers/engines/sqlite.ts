@@ -17,6 +17,9 @@ import type {
   LeaseRef,
   QueueEngine,
   QueueStats,
+  ScheduleClaim,
+  ScheduleRecord,
+  ScheduleSave,
 } from '../engine.js';
 import { BufferError } from '../errors.js';
 
@@ -60,6 +63,19 @@ CREATE INDEX IF NOT EXISTS jobs_final ON jobs (queue, state, finished_at) WHERE 
 -- A dedupe key is unique among the live (not final) jobs of a queue.
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_dedupe ON jobs (queue, dedupe_key)
   WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed');
+-- Durable schedules (TaskBuffer.schedule): one row per queue and name. A slot is claimed by moving
+-- next_run_at in the same transaction that inserts its job (see claimSchedule).
+CREATE TABLE IF NOT EXISTS schedules (
+  queue       TEXT    NOT NULL,
+  name        TEXT    NOT NULL,
+  definition  TEXT    NOT NULL,
+  rev         INTEGER NOT NULL,
+  next_run_at INTEGER,
+  last_run_at INTEGER,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
 `;
 
 const CLAIM_COLUMNS = 'id, type, payload, attempts, max_attempts, priority, run_at, created_at, lease_until, lease_token';
@@ -104,6 +120,7 @@ class QueueStore {
   private readonly insertBlock = new Map<number, Statement>();
   private readonly extendTx: (items: readonly LeaseRef[], until: number) => number;
   private readonly completeManyTx: (items: readonly LeaseRef[]) => boolean[];
+  private readonly sched: ScheduleStatements;
 
   private constructor(file: string, conn: SharedConnection) {
     this.path = file;
@@ -241,6 +258,8 @@ class QueueStore {
       const now = Date.now();
       return items.map(([id, token]) => this.s.complete.run(now, now, id, token).changes === 1);
     }).immediate as never;
+
+    this.sched = this.prepareSchedules();
   }
 
   /**
@@ -601,6 +620,80 @@ class QueueStore {
     if (set) for (const fn of set) fn();
   }
 
+  private prepareSchedules(): ScheduleStatements {
+    const db = this.db;
+    const cols = 'name, definition, rev, next_run_at AS nextRunAt, last_run_at AS lastRunAt';
+    const get = db.prepare(`SELECT ${cols} FROM schedules WHERE queue = ? AND name = ?`);
+    const upsert = db.prepare(
+      `INSERT INTO schedules (queue, name, definition, rev, next_run_at, last_run_at, created_at, updated_at)
+       VALUES (@queue, @name, @definition, @rev, @next, NULL, @now, @now)
+       ON CONFLICT (queue, name) DO UPDATE SET definition = @definition, rev = @rev, next_run_at = @next, updated_at = @now`,
+    );
+    const move = db.prepare(
+      `UPDATE schedules SET next_run_at = @next, last_run_at = @last, updated_at = @now
+       WHERE queue = @queue AND name = @name AND rev = @rev AND next_run_at IS @expect`,
+    );
+    const save = db.transaction((queue: string, name: string, definition: string, next: number | null): ScheduleSave => {
+      const old = get.get(queue, name) as ScheduleRecord | undefined;
+      if (old && old.definition === definition) return { record: old, changed: false };
+      const rev = old ? old.rev + 1 : 1;
+      upsert.run({ queue, name, definition, rev, next, now: Date.now() });
+      return { record: { name, definition, rev, nextRunAt: next, lastRunAt: old ? old.lastRunAt : null }, changed: true };
+    }).immediate as never;
+    const claim = db.transaction((queue: string, c: ScheduleClaim): InsertResult[] | null => {
+      const now = Date.now();
+      const r = c.record;
+      // The claim: only the transaction that still finds the slot it read moves it, and only it inserts.
+      if (move.run({ queue, name: r.name, rev: r.rev, expect: r.nextRunAt, next: c.nextRunAt, last: c.lastRunAt, now }).changes !== 1) return null;
+      return c.jobs.map((j) => this.insertOne(queue, j.job, now));
+    }).immediate as never;
+    return {
+      save,
+      claim,
+      remove: db.prepare(`DELETE FROM schedules WHERE queue = ? AND name = ?`),
+      list: db.prepare(`SELECT ${cols} FROM schedules WHERE queue = ? ORDER BY name`),
+    };
+  }
+
+  /**
+   * Store a schedule: an identical definition keeps the row, a different one replaces it (revision + 1).
+   * @param queue - queue name
+   * @param name - schedule name
+   * @param definition - canonical definition text
+   * @param nextRunAt - first slot of a new or replaced schedule
+   * @returns the stored record and whether it changed
+   */
+  saveSchedule(queue: string, name: string, definition: string, nextRunAt: number | null): ScheduleSave {
+    this.assertOpen();
+    return this.sched.save(queue, name, definition, nextRunAt);
+  }
+
+  /**
+   * Delete a schedule.
+   * @returns false when there was none
+   */
+  removeSchedule(queue: string, name: string): boolean {
+    this.assertOpen();
+    return this.sched.remove.run(queue, name).changes === 1;
+  }
+
+  /** Every schedule of a queue, by name. */
+  listSchedules(queue: string): ScheduleRecord[] {
+    this.assertOpen();
+    return this.sched.list.all(queue) as ScheduleRecord[];
+  }
+
+  /**
+   * Claim due slots of a schedule and insert their jobs, in one BEGIN IMMEDIATE transaction.
+   * @returns the inserted jobs, or null when the schedule was moved, replaced or removed meanwhile
+   */
+  claimSchedule(queue: string, claim: ScheduleClaim): InsertResult[] | null {
+    this.assertOpen();
+    const r = this.sched.claim(queue, claim);
+    if (r && r.length > 0) this.notify(queue);
+    return r;
+  }
+
   /**
    * Run raw SQL against the store (tests and tooling; not part of the public API).
    * @returns the underlying connection
@@ -609,6 +702,14 @@ class QueueStore {
     this.assertOpen();
     return this.db;
   }
+}
+
+/** Prepared statements and transactions of the schedules table. */
+interface ScheduleStatements {
+  save: (queue: string, name: string, definition: string, next: number | null) => ScheduleSave;
+  claim: (queue: string, claim: ScheduleClaim) => InsertResult[] | null;
+  remove: Statement;
+  list: Statement;
 }
 
 function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
@@ -741,6 +842,26 @@ export class SqliteQueueEngine implements QueueEngine<'sync'> {
   /** Listen for "jobs may be ready" signals of this queue within this process. */
   subscribe(fn: () => void): () => void {
     return this.store.subscribe(this.queue, fn);
+  }
+
+  /** Store a schedule (identical definition: kept; different: replaced). */
+  saveSchedule(name: string, definition: string, nextRunAt: number | null): ScheduleSave {
+    return this.store.saveSchedule(this.queue, name, definition, nextRunAt);
+  }
+
+  /** Delete a schedule; false when there was none. */
+  removeSchedule(name: string): boolean {
+    return this.store.removeSchedule(this.queue, name);
+  }
+
+  /** Every schedule of the queue. */
+  listSchedules(): ScheduleRecord[] {
+    return this.store.listSchedules(this.queue);
+  }
+
+  /** Claim due slots and insert their jobs in one transaction; null when another claimant won. */
+  claimSchedule(claim: ScheduleClaim): InsertResult[] | null {
+    return this.store.claimSchedule(this.queue, claim);
   }
 
   /** Release this engine's reference on the shared store. Idempotent. */

@@ -12,7 +12,8 @@ import type { GateConfig } from '../gates/types.js';
 import { buildOpenApi, type OpenApiRoute } from '../openapi.js';
 import { compilePipeline } from '../pipeline/index.js';
 import { Realtime, RealtimeError, type EventConfig, type EventHandler, type RealtimeServer, type RealtimeSocket } from '../realtime/index.js';
-import { compileEndpoint, mountMethods } from './endpoint.js';
+import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
+import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
 import { gatedExpressRoutes } from './gated-routes.js';
 import { guardCall } from './guard-call.js';
@@ -95,7 +96,7 @@ export class ServicePortal {
     let lifecycle: Lifecycle | undefined;
     try {
       // 3. Pipeline pieces: the lifecycle (its step goes into every gate), the gate services, the responder.
-      lifecycle = new Lifecycle({ dataDir: options.dataDir, logger: this.log, ...options.lifecycle, source: stores.lifecycleSource });
+      lifecycle = new Lifecycle({ dataDir: options.dataDir, logger: this.log, name: options.name, ...options.lifecycle, source: stores.lifecycleSource });
       const live = lifecycle;
       this.lifecycle = live;
       this.gates = createGateServices({
@@ -237,13 +238,42 @@ export class ServicePortal {
    * ```
    */
   endpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(path: string, config: EndpointConfig<I, O>, handler: EndpointHandler<I, O>): this {
-    const deps = { gates: this.gates, responder: this.responder, resolveIp: this.resolveIp, bodyLimit: this.options.bodyLimit, enforceMode: this.enforceMode };
-    for (const compiled of compileEndpoint(path, config, handler, deps, (route) => this.routes.has(route))) {
+    this.mount(path, compileEndpoint(path, config, handler, this.endpointDeps(), (route) => this.routes.has(route)));
+    return this;
+  }
+
+  /**
+   * Register every endpoint made with `defineEndpoint` that the modules under `dir` export (default, named, or in
+   * arrays), loading `.js`, `.mjs` and `.ts` files recursively (not `.d.ts`, tests, dotfiles, `node_modules`), in
+   * a stable order: by relative path, then export name. A duplicate method and path (across files, or with a route
+   * already registered) is refused with `ERR_ENDPOINT_DUPLICATE` naming both files and exports, a module that
+   * throws on import with `ERR_DISCOVER_IMPORT` naming the file; either way nothing is registered.
+   *
+   * @example
+   * ```ts
+   * const routes = await portal.discover(fileURLToPath(new URL('./routes', import.meta.url)));
+   * // [{ method: 'GET', path: '/api/notes/:id', file: 'notes/get.ts', exportName: 'default' }, ...]
+   * ```
+   */
+  async discover(dir: string): Promise<DiscoveredEndpoint[]> {
+    const { mounts, routes } = await discoverEndpoints(dir, this.endpointDeps(), (route) => this.routes.has(route));
+    // Another registration may have landed while this call was resuming: check again, still before mounting anything.
+    const taken = routes.find((r) => this.routes.has(`${r.method} ${r.path}`));
+    if (taken) throw new GatehouseError(`discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`, { code: 'ERR_ENDPOINT_DUPLICATE' });
+    for (const m of mounts) this.mount(m.path, m.endpoints);
+    return routes;
+  }
+
+  private endpointDeps(): EndpointDeps {
+    return { gates: this.gates, responder: this.responder, resolveIp: this.resolveIp, bodyLimit: this.options.bodyLimit, enforceMode: this.enforceMode };
+  }
+
+  private mount(path: string, endpoints: readonly CompiledEndpoint[]): void {
+    for (const compiled of endpoints) {
       for (const method of mountMethods(compiled.method)) this.entry.addRoute(method, path, compiled.target);
       this.routes.set(compiled.route, compiled.openapi);
     }
     this.openapiCache = undefined;
-    return this;
   }
 
   /**

@@ -1,0 +1,68 @@
+import type { ZodType } from 'zod';
+import { GatehouseError } from '../../errors.js';
+import type { EndpointConfig, EndpointHandler } from './options.js';
+
+/**
+ * The brand of values made by {@link defineEndpoint}. A registered symbol (`Symbol.for`), so a definition made
+ * by another copy of gatehouse in the same process (a second install, `dist` next to `src`) is still recognised.
+ */
+const ENDPOINT_DEFINITION: unique symbol = Symbol.for('gatehouse.endpoint-definition');
+
+/** What {@link defineEndpoint} takes: the route's path plus every option of `portal.endpoint(path, options)`. */
+export interface EndpointDefinitionConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> extends EndpointConfig<I, O> {
+  /** The route, as given to `portal.endpoint` (`/api/notes/:id`). */
+  path: string;
+}
+
+/** An endpoint declared on its own (by {@link defineEndpoint}), for `portal.discover(dir)` or `portal.endpoint(def.path, def.config, def.handler)`. */
+export interface EndpointDefinition<I extends ZodType | undefined = ZodType | undefined, O extends ZodType | undefined = ZodType | undefined> {
+  readonly [ENDPOINT_DEFINITION]: true;
+  /** The route. */
+  readonly path: string;
+  /** The options given to `portal.endpoint` (everything but `path`). */
+  readonly config: EndpointConfig<I, O>;
+  /** The handler. */
+  readonly handler: EndpointHandler<I, O>;
+}
+
+/**
+ * Declare an endpoint in a module of its own, typed exactly like `portal.endpoint(path, options, handler)` (the
+ * handler's `input` follows the `input` schema). Export it (default, named, or in an array) from a module under
+ * a folder given to `portal.discover(dir)`, or register it by hand with
+ * `portal.endpoint(def.path, def.config, def.handler)`.
+ *
+ * @example
+ * ```ts
+ * // routes/notes/get.ts
+ * export default defineEndpoint({
+ *   path: '/api/notes/:id', method: 'GET', description: 'One note',
+ *   input: z.object({ id: z.coerce.number().int() }),
+ * }, ({ input }) => notes.get(input.id));
+ * ```
+ * @param definition - `path` plus the endpoint options (`method`, `description`, `gate`, `input`, `output`, ...)
+ * @param handler - the handler, as for `portal.endpoint`
+ * @returns a frozen, branded definition
+ */
+export function defineEndpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
+  definition: EndpointDefinitionConfig<I, O>,
+  handler: EndpointHandler<I, O>,
+): EndpointDefinition<I, O> {
+  if (typeof definition !== 'object' || definition === null) {
+    throw new GatehouseError('defineEndpoint: the first argument must be an object with a path', { code: 'ERR_ENDPOINT_CONFIG' });
+  }
+  const { path, ...config } = definition;
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new GatehouseError(`defineEndpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  }
+  if (typeof handler !== 'function') throw new GatehouseError(`defineEndpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+  return Object.freeze({ [ENDPOINT_DEFINITION]: true as const, path, config: Object.freeze(config) as EndpointConfig<I, O>, handler });
+}
+
+/**
+ * Whether a value was made by {@link defineEndpoint}.
+ * @param value - anything a module exported
+ * @returns true for an endpoint definition
+ */
+export function isEndpointDefinition(value: unknown): value is EndpointDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ENDPOINT_DEFINITION] === true;
+}

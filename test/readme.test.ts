@@ -1,0 +1,321 @@
+/**
+ * Every TypeScript block in README.md runs as printed, against the packed project.
+ *
+ * Once per run: build into a staging copy, `npm pack` it, unpack the tarball into a scratch app's
+ * node_modules/gatehouse and link the package's production dependencies (plus tsx to run TypeScript and
+ * typescript to type-check) from this repository's node_modules, so nothing is downloaded. Then, in parallel:
+ * - one `tsc --noEmit` (strict) over every block, fragments included;
+ * - every block that is not a fragment runs in its own process (`node --import tsx`) and its own working
+ *   directory, with a timeout. A block that calls `portal.run(...)` is a server: the test waits until it
+ *   listens, sends it real HTTP requests (the Quickstart must serve `POST /api/greet`), then sends SIGTERM and
+ *   expects exit 0. Any other block must exit 0 on its own.
+ *
+ * Fragments are marked in the README with the info string ```` ```ts fragment ````; they are type-checked, not
+ * run. Blocks that talk to Redis (`redis://`, `REDIS_URL`) run when a Redis answers on 127.0.0.1:6379 and
+ * are skipped otherwise (required with GATEHOUSE_REQUIRE_REDIS=1).
+ *
+ * Servers listen on the port the README prints (3000). So that parallel blocks (and other services on the
+ * machine) never collide, a preload module turns a non-zero listen port into 0 and reports the bound port on
+ * stderr; nothing else about the block changes.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisAvailable } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const BLOCK_TIMEOUT_MS = 120_000; // generous: a loaded two-core machine starts tsx slowly
+
+interface Block {
+  /** 1-based position among the README's TypeScript blocks. */
+  index: number;
+  /** The heading the block sits under. */
+  heading: string;
+  /** Line of the opening fence in README.md. */
+  line: number;
+  code: string;
+  fragment: boolean;
+  file: string;
+}
+
+/** The README's ```ts / ```typescript blocks, in order, with the heading each sits under. */
+function readmeBlocks(): Block[] {
+  const lines = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n');
+  const blocks: Block[] = [];
+  let heading = '(top)';
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const h = /^#{1,4}\s+(.*)$/.exec(line);
+    if (h) heading = h[1]!.trim();
+    const open = /^```(\w+)(?:\s+(.*))?$/.exec(line);
+    if (!open) continue;
+    const body: string[] = [];
+    let j = i + 1;
+    while (j < lines.length && !/^```\s*$/.test(lines[j] ?? '')) body.push(lines[j++] ?? '');
+    if (open[1] === 'ts' || open[1] === 'typescript') {
+      const index = blocks.length + 1;
+      const slug = heading.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+      blocks.push({ index, heading, line: i + 1, code: `${body.join('\n')}\n`, fragment: /\bfragment\b/.test(open[2] ?? ''), file: `block-${String(index).padStart(2, '0')}-${slug}.ts` });
+    }
+    i = j;
+  }
+  return blocks;
+}
+
+const BLOCKS = readmeBlocks();
+const needsRedis = (b: Block): boolean => /redis:\/\/|REDIS_URL/.test(b.code);
+const isServer = (b: Block): boolean => /\.run\(\s*\{/.test(b.code);
+/** A worker block runs until a signal: it must start, then exit 0 on SIGTERM. */
+const isWorker = (b: Block): boolean => /\brunWorker\(/.test(b.code);
+
+// The children must not inherit this test run's npm or vitest context (vitest silences the default logger).
+const CHILD_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !/^(npm_|VITEST|INIT_CWD$|NODE_OPTIONS$|GATEHOUSE_)/.test(key)),
+) as NodeJS.ProcessEnv;
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], cwd: string, timeoutMs = 180_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, timeout: timeoutMs, env: { ...CHILD_ENV, NO_COLOR: '1' }, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+      resolve({ code, signal: (err as { signal?: NodeJS.Signals } | null)?.signal ?? null, stdout, stderr });
+    });
+  });
+}
+
+// Rewrites a non-zero listen port to 0 and reports the bound one, so blocks printing `port: 3000` never collide.
+const PRELOAD = `import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === 'number' && args[0] !== 0) args[0] = 0;
+  else if (args[0] && typeof args[0] === 'object' && typeof args[0].port === 'number' && args[0].port !== 0) args[0] = { ...args[0], port: 0 };
+  this.once('listening', () => {
+    const a = this.address();
+    if (a && typeof a === 'object') process.stderr.write('README_TEST_LISTENING ' + a.port + '\\n');
+  });
+  return listen.apply(this, args);
+};
+`;
+
+let tmp = '';
+let app = '';
+
+/** Build, pack and unpack the project into a scratch app; link its dependencies from this repository. */
+async function preparePackedApp(): Promise<void> {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-readme-'));
+  const stage = path.join(tmp, 'stage');
+  mkdirSync(stage);
+  for (const entry of ['package.json', 'README.md', 'bin']) cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
+  const build = await run(process.execPath, [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')], ROOT);
+  expect(build.code, build.stdout + build.stderr).toBe(0);
+  const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], stage);
+  expect(pack.code, pack.stdout + pack.stderr).toBe(0);
+  const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
+  expect(tarball, pack.stdout + pack.stderr).toBeDefined();
+
+  app = path.join(tmp, 'app');
+  const modules = path.join(app, 'node_modules');
+  mkdirSync(modules, { recursive: true });
+  const untar = await run('tar', ['-xzf', path.join(tmp, tarball!), '-C', modules], tmp);
+  expect(untar.code, untar.stderr).toBe(0);
+  cpSync(path.join(modules, 'package'), path.join(modules, 'gatehouse'), { recursive: true });
+  rmSync(path.join(modules, 'package'), { recursive: true, force: true });
+  const pkg = JSON.parse(readFileSync(path.join(modules, 'gatehouse', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  // Production dependencies only (a dev dependency a block imports fails to resolve), plus the tools.
+  for (const dep of [...Object.keys(pkg.dependencies), 'tsx', 'typescript']) {
+    const target = path.join(modules, dep);
+    mkdirSync(path.dirname(target), { recursive: true });
+    symlinkSync(path.join(ROOT, 'node_modules', dep), target, 'dir');
+  }
+  writeFileSync(path.join(app, 'package.json'), `${JSON.stringify({ name: 'readme-app', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    path.join(app, 'tsconfig.json'),
+    `${JSON.stringify(
+      {
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], strict: true, noUncheckedIndexedAccess: true, skipLibCheck: true, noEmit: true, moduleDetection: 'force' },
+        include: ['blocks'],
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  writeFileSync(path.join(app, 'preload.mjs'), PRELOAD);
+  mkdirSync(path.join(app, 'blocks'));
+  for (const b of BLOCKS) writeFileSync(path.join(app, 'blocks', b.file), b.code);
+}
+
+interface Proc {
+  cwd: string;
+  output: () => string;
+  waitFor: (pattern: RegExp) => Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+/** Run one block in its own working directory. */
+function startBlock(b: Block, env: NodeJS.ProcessEnv = {}): Proc {
+  const cwd = path.join(app, 'work', b.file.replace(/\.ts$/, ''));
+  mkdirSync(cwd, { recursive: true });
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--import', path.join(app, 'preload.mjs'), path.join(app, 'blocks', b.file)], {
+    cwd,
+    env: { ...CHILD_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters = new Set<() => void>();
+  const onData = (chunk: Buffer): void => {
+    out += chunk.toString();
+    for (const w of waiters) w();
+  };
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), BLOCK_TIMEOUT_MS);
+  void exited.then(() => {
+    clearTimeout(timer);
+    for (const w of waiters) w();
+  });
+  const waitFor = (pattern: RegExp): Promise<RegExpExecArray> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const m = pattern.exec(out);
+        if (m) {
+          waiters.delete(check);
+          resolve(m);
+        } else if (proc.exitCode !== null || proc.signalCode !== null) {
+          waiters.delete(check);
+          reject(new Error(`block ${b.index} (${b.heading}) exited before printing ${pattern}:\n${out}`));
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+  return { cwd, output: () => out, waitFor, exited, kill: (s) => proc.kill(s) };
+}
+
+type Exercise = (base: string, proc: Proc) => Promise<void>;
+
+async function until(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function call(base: string, p: string, init: RequestInit = {}): Promise<{ status: number; text: string; json: () => unknown }> {
+  const res = await fetch(`${base}${p}`, init);
+  const text = await res.text();
+  return { status: res.status, text, json: () => JSON.parse(text) as unknown };
+}
+
+const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** What each server block must serve, by the heading it sits under. */
+const EXERCISES: Record<string, Exercise> = {
+  Quickstart: async (base, proc) => {
+    const greet = await call(base, '/api/greet', post({ name: 'Ada' }));
+    expect(greet.status, greet.text).toBe(200);
+    expect(greet.json()).toEqual({ message: 'Hello, Ada!' });
+    const bad = await call(base, '/api/greet', post({ name: '' }));
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'ERR_VALIDATION', errors: [expect.objectContaining({ path: 'name' })] });
+    // The token the block prints works on the bearer-gated route; no token is a 401.
+    const [, token] = await proc.waitFor(/Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/);
+    const me = await call(base, '/api/me', { headers: { authorization: `Bearer ${token!}` } });
+    expect(me.status, me.text).toBe(200);
+    expect(me.json()).toEqual({ id: '42', scopes: ['profile:read'] });
+    expect((await call(base, '/api/me')).status).toBe(401);
+    // The express route behind the API-key gate.
+    expect((await call(base, '/legacy')).status).toBe(401);
+    const legacy = await call(base, '/legacy', { headers: { 'x-api-key': 'local-dev-key-change-me' } });
+    expect(legacy).toMatchObject({ status: 200, text: 'ok' });
+  },
+  Realtime: async (base) => {
+    expect((await call(base, '/health')).status).toBe(200);
+    // Handshakes go through the bearer gate: no token, no socket.
+    const socket = io(base, { transports: ['websocket'], reconnection: false });
+    const refused = await new Promise<unknown>((resolve) => socket.once('connect_error', (err: Error & { data?: unknown }) => resolve(err.data)));
+    socket.close();
+    expect(refused).toMatchObject({ code: 'ERR_AUTH_MISSING' });
+  },
+  Lifecycle: async (base, proc) => {
+    expect(proc.output()).toMatch(/^ACTIVE$/m); // printed by the block after withMaintenance
+    expect((await call(base, '/health')).status).toBe(200);
+    const ready = await call(base, '/ready');
+    expect(ready.status, ready.text).toBe(200);
+    // /status and its text form are behind the statusGate the block configures.
+    expect((await call(base, '/status')).status).toBe(401);
+    expect((await call(base, '/status.txt')).status).toBe(401);
+    // The packed CLI gates the running block through the SQLite store and says it reached it.
+    const cli = path.join(app, 'node_modules', 'gatehouse', 'bin', 'gatehouse.js');
+    const set = await run(process.execPath, [cli, 'lifecycle', 'set', 'MAINTENANCE', '--data-dir', './data'], proc.cwd);
+    expect(set.stderr).toBe('');
+    expect(set.stdout).toMatch(/^lifecycle set to MAINTENANCE in \.\/data: 1 running portal follows this store \(gatehouse pid \d+ on \S+\)\n$/);
+    await until(async () => (await call(base, '/ready')).status === 503);
+    expect((await run(process.execPath, [cli, 'lifecycle', 'set', 'ACTIVE', '--data-dir', './data'], proc.cwd)).code).toBe(0);
+    await until(async () => (await call(base, '/ready')).status === 200);
+  },
+  Fleet: async (base) => {
+    expect((await call(base, '/health')).status).toBe(200);
+    expect((await call(base, '/ready')).status).toBe(200);
+  },
+};
+
+const redis = await redisAvailable();
+
+describe('README.md', () => {
+  beforeAll(preparePackedApp, 240_000);
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('has TypeScript blocks, few of them fragments, and an exercise for every server block', () => {
+    expect(BLOCKS.length).toBeGreaterThan(10);
+    expect(BLOCKS.filter((b) => b.fragment).length).toBeLessThanOrEqual(3);
+    expect(BLOCKS.some((b) => b.heading === 'Quickstart' && isServer(b) && b.code.includes("'/api/greet'"))).toBe(true);
+    for (const b of BLOCKS.filter((x) => isServer(x) && !x.fragment)) expect(EXERCISES[b.heading], `server block ${b.index} under "${b.heading}" (README.md:${b.line})`).toBeDefined();
+  });
+
+  describe.concurrent('blocks', () => {
+    it('every block type-checks (strict) against the packed package', async () => {
+      const tsc = await run(process.execPath, [path.join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(app, 'tsconfig.json')], app);
+      // Name the README line of each error.
+      const located = (tsc.stdout + tsc.stderr).replace(/blocks\/(block-\d+)[^(]*\((\d+),\d+\)/g, (m, file: string, line: string) => {
+        const b = BLOCKS.find((x) => x.file.startsWith(file));
+        return b ? `${m} [README.md:${b.line + Number(line)}]` : m;
+      });
+      expect(located).toBe('');
+      expect(tsc.code).toBe(0);
+    }, 180_000);
+
+    for (const b of BLOCKS.filter((x) => !x.fragment)) {
+      const skip = needsRedis(b) && !redis && process.env.GATEHOUSE_REQUIRE_REDIS !== '1';
+      it.skipIf(skip)(`block ${b.index} under "${b.heading}" (README.md:${b.line}) ${isServer(b) ? 'serves, then exits 0 on SIGTERM' : isWorker(b) ? 'works until SIGTERM, then exits 0' : 'runs and exits 0'}`, async () => {
+        const proc = startBlock(b, needsRedis(b) ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {});
+        if (isServer(b)) {
+          const [, port] = await proc.waitFor(/README_TEST_LISTENING (\d+)/);
+          const base = `http://127.0.0.1:${port!}`;
+          await EXERCISES[b.heading]!(base, proc);
+          proc.kill('SIGTERM');
+        } else if (isWorker(b)) {
+          await proc.waitFor(/worker running until a signal/);
+          proc.kill('SIGTERM');
+        }
+        const exit = await proc.exited;
+        expect(exit, proc.output()).toEqual({ code: 0, signal: null });
+      }, BLOCK_TIMEOUT_MS + 30_000);
+    }
+  });
+});
