@@ -183,7 +183,7 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
         actions.append(el('button', { type: 'button', class: 'state-' + s, 'aria-label': 'Set ' + p.name + ' to ' + s, 'aria-pressed': String(p.state === s), 'data-key': p.name + '/' + s, text: s, onclick: () => setState(p.name, s) }));
       }
       const other = p.failMode === 'closed' ? 'open' : 'closed';
-      actions.append(el('button', { type: 'button', 'aria-label': 'Set ' + p.name + ' fail mode to ' + other, 'data-key': p.name + '/fail', text: 'fail ' + other, onclick: () => setFailMode(p.name, other) }));
+      actions.append(el('button', { type: 'button', 'aria-label': 'Set ' + p.name + ' fail mode to ' + other, 'data-key': p.name + '/fail', text: 'fail mode to ' + other, onclick: () => setFailMode(p.name, other) }));
       actions.append(el('button', { type: 'button', 'aria-label': 'Rotate token of ' + p.name, 'data-key': p.name + '/rotate', text: 'rotate token', onclick: () => rotate(p.name) }));
       const live = p.instances.filter((i) => i.connected).length;
       body.append(el('tr', { 'data-project': p.name },

@@ -75,6 +75,10 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     await expect.poll(() => page.getByTestId('state-notes').textContent()).toBe('ACTIVE');
     await expect.poll(() => row.textContent(), { timeout: 3000 }).toMatch(/node 0\.1\.3 · production · live/);
     for (const state of ['ACTIVE', 'PAUSED', 'MAINTENANCE', 'OFFLINE', 'FAILED']) expect(await page.getByRole('button', { name: `Set notes to ${state}` }).count()).toBe(1);
+    // Every control's accessible name contains its visible text (WCAG 2.5.3, so voice control can say what it sees).
+    const labels = await page.locator('tr[data-project="notes"] button').evaluateAll((els) => els.map((e) => [e.textContent ?? '', e.getAttribute('aria-label') ?? '']));
+    expect(labels.length).toBe(7);
+    for (const [text, name] of labels) expect(name.toLowerCase()).toContain(text.toLowerCase());
 
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     await page.getByLabel(/^Message/).fill('Invoice due');
