@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { LIFECYCLE_STATES, type LifecycleState } from '../lifecycle/index.js';
-import type { ServicePortal } from '../servers/index.js';
+import { HttpError, type EndpointContext, type ServicePortal } from '../servers/index.js';
 import type { AuditEntry, FailMode, InstanceInfo } from './types.js';
 
 /** The control-plane operations the admin API calls (ControlPlane implements them). */
@@ -19,6 +19,8 @@ export interface AdminTarget {
   status(name: string): unknown;
   instances(name: string): InstanceInfo[];
   auditLog(options: { project?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** Whether an `Authorization` header carries the admin token. */
+  isAdmin(authorization: string | undefined): boolean;
 }
 
 const NAME = z
@@ -33,6 +35,8 @@ const AUTH_NOTE = ' (Authorization: Bearer <admin token>)';
 function actor(ip: string): string {
   return `admin api ${ip}`;
 }
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="gatehouse-control"' };
 
 function nameOf(params: Readonly<Record<string, string | undefined>>): string {
   return params.name ?? '';
@@ -69,10 +73,19 @@ export function adminAuthProblem(res: ServerResponse, missing: boolean): void {
  * stream) is served there too.
  */
 export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
+  // Checked again in every handler: should a request ever reach a route under a spelling the check in front of
+  // the router did not read as /api/admin, it still changes nothing without the token.
+  const admin = <I>(ctx: EndpointContext<I>): EndpointContext<I> => {
+    if (!cp.isAdmin(ctx.req.headers.authorization)) throw new HttpError(401, 'The admin token is required', { code: 'ERR_CONTROL_ADMIN_AUTH', headers: CHALLENGE });
+    return ctx;
+  };
   portal.endpoint(
     '/api/admin/projects',
     { method: 'GET', description: `List projects with state, fail mode, messages, token hints and instances${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({}).strict() },
-    () => ({ projects: cp.projects() }),
+    (ctx) => {
+      admin(ctx);
+      return { projects: cp.projects() };
+    },
   );
   portal.endpoint(
     '/api/admin/projects',
@@ -83,7 +96,8 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
       gate: GATE,
       input: z.object({ name: NAME, failMode: FAIL_MODE.optional() }).strict(),
     },
-    async ({ input, ip, setStatus }) => {
+    async (ctx) => {
+      const { input, ip, setStatus } = admin(ctx);
       const created = await cp.createProject({ name: input.name, failMode: input.failMode, actor: actor(ip) });
       setStatus(201);
       return created;
@@ -92,7 +106,8 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   portal.endpoint(
     '/api/admin/projects/:name',
     { method: 'GET', description: `One project${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
-    ({ params }) => {
+    (ctx) => {
+      const { params } = admin(ctx);
       cp.status(nameOf(params)); // 404 for an unknown project
       return cp.project(nameOf(params)) as Record<string, unknown>;
     },
@@ -100,7 +115,8 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   portal.endpoint(
     '/api/admin/projects/:name',
     { method: 'DELETE', description: `Delete a project: its tokens are revoked and its sockets closed with 4002${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
-    async ({ params, ip }) => {
+    async (ctx) => {
+      const { params, ip } = admin(ctx);
       await cp.deleteProject(nameOf(params), { actor: actor(ip) });
     },
   );
@@ -120,34 +136,48 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
         })
         .strict(),
     },
-    async ({ input, params, ip }) => cp.setStatus(nameOf(params), input.state, { message: input.message, retryAfterSec: input.retryAfterSec, actor: actor(ip) }) as Promise<Record<string, unknown>>,
+    async (ctx) => {
+      const { input, params, ip } = admin(ctx);
+      return cp.setStatus(nameOf(params), input.state, { message: input.message, retryAfterSec: input.retryAfterSec, actor: actor(ip) }) as Promise<Record<string, unknown>>;
+    },
   );
   portal.endpoint(
     '/api/admin/projects/:name/fail-mode',
     { method: 'POST', description: `Set a project's fail mode (closed: clients go OFFLINE when the socket is lost; open: keep the last state)${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME, failMode: FAIL_MODE }).strict() },
-    async ({ input, params, ip }) => cp.setFailMode(nameOf(params), input.failMode, { actor: actor(ip) }) as Promise<Record<string, unknown>>,
+    async (ctx) => {
+      const { input, params, ip } = admin(ctx);
+      return cp.setFailMode(nameOf(params), input.failMode, { actor: actor(ip) }) as Promise<Record<string, unknown>>;
+    },
   );
   portal.endpoint(
     '/api/admin/projects/:name/rotate',
     { method: 'POST', description: `Issue a new token and revoke the old ones (their sockets get revoked and close 4002); the new token is shown this once${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
-    async ({ params, ip }) => cp.rotateToken(nameOf(params), { actor: actor(ip) }),
+    async (ctx) => {
+      const { params, ip } = admin(ctx);
+      return cp.rotateToken(nameOf(params), { actor: actor(ip) });
+    },
   );
   portal.endpoint(
     '/api/admin/projects/:name/revoke',
     { method: 'POST', description: `Revoke every valid token of a project${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
-    async ({ params, ip }) => ({ revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }) }),
+    async (ctx) => {
+      const { params, ip } = admin(ctx);
+      return ({ revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }) });
+    },
   );
   portal.endpoint(
     '/api/admin/tokens/revoke',
     { method: 'POST', description: `Revoke one project token${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ token: z.string().regex(/^px_[A-Za-z0-9_-]{32,128}$/, 'a project token (px_...)') }).strict() },
-    async ({ input, ip }) => {
+    async (ctx) => {
+      const { input, ip } = admin(ctx);
       await cp.revokeToken(input.token, { actor: actor(ip) });
     },
   );
   portal.endpoint(
     '/api/admin/projects/:name/instances',
     { method: 'GET', description: `A project's instances: SDK version, language, env, last heartbeat, connected, stale${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
-    ({ params }) => {
+    (ctx) => {
+      const { params } = admin(ctx);
       cp.status(nameOf(params));
       return { instances: cp.instances(nameOf(params)) };
     },
@@ -161,6 +191,9 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
       gate: GATE,
       input: z.object({ project: NAME.optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
     },
-    async ({ input }) => ({ entries: await cp.auditLog({ project: input.project, limit: input.limit }) }),
+    async (ctx) => {
+      const { input } = admin(ctx);
+      return ({ entries: await cp.auditLog({ project: input.project, limit: input.limit }) });
+    },
   );
 }

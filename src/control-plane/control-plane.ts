@@ -617,13 +617,36 @@ export class ControlPlane implements AdminTarget {
       for (const l of inner) l(req, res);
     };
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
-      if (path !== '/api/admin' && !path.startsWith('/api/admin/')) return forward(req, res);
+      const path = routedPath(req.url ?? '/');
+      if (path !== undefined && path !== '/api/admin' && !path.startsWith('/api/admin/')) return forward(req, res);
       if (!this.isAdmin(req.headers.authorization)) return adminAuthProblem(res, req.headers.authorization === undefined);
       if (path === '/api/admin/events' && (req.method === 'GET' || req.method === 'HEAD')) return this.feed.open(res);
       forward(req, res);
     });
   }
+}
+
+/**
+ * The path as the router will see it, for the admin-token check: absolute-form URLs reduced to their path,
+ * query and fragment cut, percent-escapes decoded (the router decodes them too, so `/api/%61dmin` is
+ * `/api/admin`), repeated slashes merged, lower-cased. `undefined` when it cannot be read: such a request is
+ * treated as an admin request (refused without the token), never waved through.
+ */
+function routedPath(url: string): string | undefined {
+  let path = url;
+  if (!path.startsWith('/')) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      return undefined;
+    }
+  }
+  const cut = path.search(/[?#]/);
+  if (cut !== -1) path = path.slice(0, cut);
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+  return path.replace(/\/{2,}/g, '/').toLowerCase();
 }

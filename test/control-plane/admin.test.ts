@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/control-plane/index.js';
 import { tempDir } from '../helpers.js';
@@ -42,6 +43,28 @@ describe('ControlPlane admin API', () => {
     }
     // Authentication comes before the body is read: a malformed body without the token is still a 401.
     expect((await call('POST', '/api/admin/projects', '{not json', {})).status).toBe(401);
+    expect(cp.projects().map((p) => [p.name, p.state])).toEqual([['notes', 'ACTIVE']]);
+    expect((await cp.auditLog()).map((e) => e.action)).toEqual(['project.create']);
+  });
+
+  it('refuses the admin API without the token under every spelling the router accepts (escapes, absolute-form URLs)', async () => {
+    const { cp } = await start();
+    await cp.createProject({ name: 'notes' });
+    const raw = (method: string, path: string, body?: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: cp.port, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const spellings = ['/api/admin/projects', '/api/%61dmin/projects', '/api/%61%64%6d%69%6e/projects', `http://127.0.0.1:${cp.port}/api/admin/projects`, 'http://example.com/api/%61dmin/projects', '/api/admin/projects/', '/api/admin/projects?x=1', '/API/admin/projects', '//api/admin/projects', '/api/admin%2Fprojects', '/api/%E0%A4%A/projects'];
+    for (const path of spellings) {
+      expect([401, 404], `GET ${path}`).toContain(await raw('GET', path));
+      expect([401, 404], `POST ${path}`).toContain(await raw('POST', path, JSON.stringify({ name: 'sneaky' })));
+      expect([401, 404], `status ${path}`).toContain(await raw('POST', `${path.replace(/\?.*$/, '')}/notes/status`, JSON.stringify({ state: 'FAILED' })));
+    }
     expect(cp.projects().map((p) => [p.name, p.state])).toEqual([['notes', 'ACTIVE']]);
     expect((await cp.auditLog()).map((e) => e.action)).toEqual(['project.create']);
   });
