@@ -502,6 +502,14 @@ export class ControlPlane implements AdminTarget {
   private async resync(): Promise<void> {
     const started = performance.now();
     const snapshot = await this.store.loadAll();
+    if (this.store.kind === 'redis' && snapshot.projects.length === 0 && snapshot.tokens.length === 0 && this.tokensByHash.size > 0) {
+      // Redis came back empty (restarted without persistence): deleting every project would cut every instance
+      // off. This control plane still knows them all, so it writes them back (each control plane may; it is the same data).
+      this.log.warn({ projects: this.projectsByName.size, tokens: this.tokensByHash.size }, 'control plane: Redis came back empty; writing back the projects and tokens this control plane knows');
+      for (const p of this.projectsByName.values()) await this.store.saveProject(p);
+      for (const t of this.tokensByHash.values()) await this.store.addToken(t);
+      return;
+    }
     // A change applied while the snapshot was in flight (a pub/sub message, a local write) is newer than it.
     const fresh = (name: string): boolean => (this.touched.get(name) ?? -Infinity) > started;
     const names = new Set(snapshot.projects.map((p) => p.name));
