@@ -502,20 +502,22 @@ export class ControlPlane implements AdminTarget {
   private async resync(): Promise<void> {
     const started = performance.now();
     const snapshot = await this.store.loadAll();
-    if (this.store.kind === 'redis' && snapshot.projects.length === 0 && snapshot.tokens.length === 0 && this.tokensByHash.size > 0) {
-      // Redis came back empty (restarted without persistence): deleting every project would cut every instance
-      // off. This control plane still knows them all, so it writes them back (each control plane may; it is the same data).
-      this.log.warn({ projects: this.projectsByName.size, tokens: this.tokensByHash.size }, 'control plane: Redis came back empty; writing back the projects and tokens this control plane knows');
-      for (const p of this.projectsByName.values()) await this.store.saveProject(p);
-      for (const t of this.tokensByHash.values()) await this.store.addToken(t);
-      return;
-    }
     // A change applied while the snapshot was in flight (a pub/sub message, a local write) is newer than it.
     const fresh = (name: string): boolean => (this.touched.get(name) ?? -Infinity) > started;
     const names = new Set(snapshot.projects.map((p) => p.name));
+    const stored = new Set(snapshot.tokens.map((t) => t.hash));
+    // Tokens are never deleted (a deleted project's stay, revoked), so a token the store lacks was lost with the
+    // store's data (Redis restarted without persistence), and so was a project all of whose tokens are gone.
+    const lostTokens = [...this.tokensByHash.values()].filter((t) => !stored.has(t.hash) && !fresh(t.project));
+    const lostProjects = [...this.projectsByName.values()].filter((p) => !names.has(p.name) && !fresh(p.name) && lostTokens.some((t) => t.project === p.name) && !snapshot.tokens.some((t) => t.project === p.name));
+    if (lostTokens.length > 0) {
+      this.log.warn({ projects: lostProjects.length, tokens: lostTokens.length }, 'control plane: the store lost records (Redis restarted empty?); writing back what this control plane knows');
+      await this.store.restore(lostProjects, lostTokens);
+    }
+    const restored = new Set(lostProjects.map((p) => p.name));
     this.applyTokens(snapshot.tokens);
     for (const p of snapshot.projects) if (!fresh(p.name)) this.applyProject(p);
-    for (const name of [...this.projectsByName.keys()]) if (!names.has(name) && !fresh(name)) this.applyDeleted(name);
+    for (const name of [...this.projectsByName.keys()]) if (!names.has(name) && !restored.has(name) && !fresh(name)) this.applyDeleted(name);
   }
 
   private onStoreEvent(event: StoreEvent): void {

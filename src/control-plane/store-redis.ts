@@ -102,6 +102,14 @@ export class RedisProjectStore implements ProjectStore {
     await this.run(() => this.redis.command.hset(this.redis.key('tokens'), ...fields));
   }
 
+  /** Write back lost records with HSETNX, so a record Redis has (perhaps newer) is never overwritten. */
+  async restore(projects: readonly ProjectRecord[], tokens: readonly TokenRecord[]): Promise<void> {
+    const pipeline = this.redis.command.pipeline();
+    for (const p of projects) pipeline.hsetnx(this.redis.key('projects'), p.name, JSON.stringify(p));
+    for (const t of tokens) pipeline.hsetnx(this.redis.key('tokens'), t.hash, JSON.stringify(t));
+    await this.run(() => pipeline.exec());
+  }
+
   /** Append one entry to the audit log. */
   async appendAudit(entry: AuditEntry): Promise<void> {
     const key = this.redis.key('audit');

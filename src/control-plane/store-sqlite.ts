@@ -169,6 +169,16 @@ export class SqliteProjectStore implements ProjectStore {
     );
   }
 
+  /** Write back records the file lacks (inserted only where missing). */
+  restore(projects: readonly ProjectRecord[], tokens: readonly TokenRecord[]): Promise<void> {
+    return this.run(() =>
+      this.db.transaction((db) => {
+        if (projects.length > 0) db.upsert('control_projects', projects.map(projectRow), { update: [] });
+        if (tokens.length > 0) db.upsert('control_tokens', tokens.map(tokenRow), { update: [] });
+      }),
+    );
+  }
+
   /** Append one entry to the audit log. */
   appendAudit(entry: AuditEntry): Promise<void> {
     return this.run(

@@ -38,6 +38,8 @@ export interface ProjectStore {
   addToken(token: TokenRecord): Promise<void>;
   /** Mark tokens revoked. */
   revokeTokens(tokens: readonly TokenRecord[]): Promise<void>;
+  /** Write back records the store has lost (Redis restarted empty); records it still has are left alone. */
+  restore(projects: readonly ProjectRecord[], tokens: readonly TokenRecord[]): Promise<void>;
   /** Append to the audit log. */
   appendAudit(entry: AuditEntry): Promise<void>;
   /** The newest audit entries first, optionally of one project. */

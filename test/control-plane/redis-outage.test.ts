@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/control-plane/index.js';
 import { startOwnRedis, type OwnRedis } from '../fleet/helpers.js';
@@ -48,7 +49,11 @@ describe.skipIf(!HAVE_SERVER)('ControlPlane through a Redis outage (own redis-se
     await expect.poll(() => cp.setStatus('notes', 'ACTIVE').then(() => true, () => false), { timeout: 10_000, interval: 200 }).toBe(true);
     expect(await client.status('ACTIVE', { timeoutMs: 1000 })).toMatchObject({ project: 'notes' });
     expect(client.frames.some((f) => f.type === 'revoked')).toBe(false);
-    // Written back: a second control plane on the restarted Redis sees the project and its token.
+    // Written back (at the next reload, every 200 ms here): the token is in Redis again, and a second control
+    // plane on the restarted Redis sees the project and its token.
+    const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    cleanups.push(() => r.disconnect());
+    await expect.poll(() => r.hlen('gatehouse:control:tokens'), { timeout: 3000 }).toBe(1);
     const { dir: dir2, cleanup: cleanup2 } = tempDir('gatehouse-cp-outage-');
     cleanups.push(cleanup2);
     const other = new ControlPlane({ dataDir: dir2, adminToken: ADMIN, redis: redis.url });
