@@ -281,9 +281,11 @@ describe('README.md', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
+  // Fragments, each justified where it stands: the Executor thread pool (needs its worker file), route discovery
+  // (a folder of modules: two blocks), remote control (needs a control plane and a project token).
   it('has TypeScript blocks, few of them fragments, and an exercise for every server block', () => {
     expect(BLOCKS.length).toBeGreaterThan(10);
-    expect(BLOCKS.filter((b) => b.fragment).length).toBeLessThanOrEqual(3);
+    expect(BLOCKS.filter((b) => b.fragment).length).toBeLessThanOrEqual(4);
     expect(BLOCKS.some((b) => b.heading === 'Quickstart' && isServer(b) && b.code.includes("'/api/greet'"))).toBe(true);
     for (const b of BLOCKS.filter((x) => isServer(x) && !x.fragment)) expect(EXERCISES[b.heading], `server block ${b.index} under "${b.heading}" (README.md:${b.line})`).toBeDefined();
   });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { CryptoError } from './errors.js';
 
 /** Options of {@link Fernet.encrypt}. */
@@ -27,6 +27,24 @@ const VERSION = 0x80;
 const HEADER = 1 + 8 + 16; // version, timestamp, IV
 const MAC_LENGTH = 32;
 const BLOCK = 16;
+
+/**
+ * Fresh IVs are cut from a pool of CSPRNG output refilled every 256 tokens (one `randomFillSync` call each
+ * time instead of one per token, as `crypto.randomUUID` caches its entropy). Each 16 bytes are used once; an
+ * IV is public (it is in the token), only its unpredictability matters.
+ */
+const ivPool = Buffer.allocUnsafe(BLOCK * 256);
+let ivOffset = ivPool.length;
+
+/** 16 unused random bytes (a view into the pool, valid until the next call: copy before any await). */
+function freshIv(): Buffer {
+  if (ivOffset === ivPool.length) {
+    randomFillSync(ivPool);
+    ivOffset = 0;
+  }
+  ivOffset += BLOCK;
+  return ivPool.subarray(ivOffset - BLOCK, ivOffset);
+}
 /** The shortest valid token: header, one cipher block, MAC. */
 const MIN_TOKEN = HEADER + BLOCK + MAC_LENGTH;
 const PADDING = ['', '==', '='];
@@ -122,7 +140,7 @@ export class Fernet {
     const seconds = epochSeconds(options.now, 'now');
     if (seconds < 0) throw optionError("Fernet option 'now' must not be before 1970");
     let iv: Buffer;
-    if (options.iv === undefined) iv = randomBytes(BLOCK);
+    if (options.iv === undefined) iv = freshIv();
     else if (options.iv instanceof Uint8Array && options.iv.byteLength === BLOCK) iv = Buffer.from(options.iv);
     else throw optionError("Fernet option 'iv' must be 16 bytes");
     return this.#seal(this.#keys[0]!, plain, seconds, iv);
@@ -158,7 +176,7 @@ export class Fernet {
   rotate(token: string | Uint8Array): string {
     const { bytes, key } = this.#verify(token);
     const plain = this.#open(key, bytes);
-    return this.#seal(this.#keys[0]!, plain, Number(bytes.readBigUInt64BE(1)), randomBytes(BLOCK));
+    return this.#seal(this.#keys[0]!, plain, Number(bytes.readBigUInt64BE(1)), freshIv());
   }
 
   /**

@@ -34,6 +34,17 @@ function toToken(bytes: Buffer): string {
 }
 
 describe('Fernet', () => {
+  it('gives every token its own random IV, across refills of the IV pool (1,000 tokens)', () => {
+    const f = new Fernet(Fernet.generateKey());
+    const ivs = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const token = f.encrypt('same text');
+      ivs.add(Buffer.from(token, 'base64url').subarray(9, 25).toString('hex'));
+      expect(f.decrypt(token).toString('utf8')).toBe('same text');
+    }
+    expect(ivs.size).toBe(1000);
+  });
+
   describe('specification vectors', () => {
     it('generates the generate.json tokens byte for byte', () => {
       expect(generate.length).toBeGreaterThan(0);

@@ -37,7 +37,7 @@ describe('gatehouse lifecycle --redis', () => {
     const set = await runCli(['lifecycle', 'set', 'maintenance', '--message', 'Upgrading', '--retry-after', '120', '--redis', REDIS_URL, '--name', name]);
     expect(set).toMatchObject({ code: 0, stderr: '' });
     // The in-process portal keeps a heartbeat in the fleet's followers hash, so the CLI names it.
-    expect(set.stdout).toBe(`lifecycle set to MAINTENANCE in Redis fleet ${name}: 1 running portal follows this store (gatehouse pid ${process.pid} on ${hostname()})\n`);
+    expect(set.stdout).toBe(`lifecycle set to MAINTENANCE in Redis fleet ${name}: 1 running portal follows this store (${name} pid ${process.pid} on ${hostname()})\n`);
     const t0 = Date.now();
     await until(() => portal.lifecycle.status === 'MAINTENANCE', 1000, 'portal gated');
     expect(Date.now() - t0).toBeLessThan(1000);
