@@ -12,6 +12,7 @@ export type {
   BackgroundErrorCode,
   BufferErrorCode,
   ClientErrorCode,
+  ControlPlaneErrorCode,
   CryptoErrorCode,
   DatabaseErrorCode,
   EnforcementErrorCode,
@@ -142,6 +143,27 @@ export type { Follower, FollowerInfo } from './lifecycle/index.js';
 // Remote control (src/lifecycle/remote): the PXControl protocol client, RemoteControl, the 'remote' source.
 export { GATEHOUSE_FIELDS, REMOTE_ENV, RemoteControl, RemoteLifecycleSource, remoteControl } from './lifecycle/index.js';
 export type { RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './lifecycle/index.js';
+
+// Control plane (src/control-plane): a self-hosted PXControl-compatible server, its admin API and dashboard.
+export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, ControlPlane, ControlPlaneError } from './control-plane/index.js';
+export type {
+  ActorOption,
+  AuditAction,
+  AuditEntry,
+  ControlPlaneErrorOptions,
+  ControlPlaneOptions,
+  ControlPlaneRunOptions,
+  CreateProjectOptions,
+  InstanceInfo,
+  ProjectRecord,
+  ProjectStatus,
+  ProjectView,
+  SdkVersionEntry,
+  SdkVersionOptions,
+  SetProjectStatusOptions,
+  StatusObject,
+  TokenView,
+} from './control-plane/index.js';
 
 // Database (src/database): the SQLite layer.
 export { Database, DatabaseError } from './database/index.js';
