@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { HelmetOptions } from 'helmet';
 import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { currentTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../http-error.js';
 import type { Identity } from '../pipeline/index.js';
@@ -119,9 +120,13 @@ export class Responder {
 
   /** Log one request line: method, path, status, duration, request id, identity id. */
   logRequest(req: IncomingMessage, status: number, started: number, requestId: string, identity: Identity | null): void {
-    this.log.info(
-      { method: req.method, path: pathOf(req.url), status, durationMs: Math.round((performance.now() - started) * 100) / 100, requestId, identity: identity?.id ?? null },
-      'request',
-    );
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    // Read from the request's async context: the trace the entry started or continued for it.
+    const trace = currentTrace();
+    if (trace === undefined) {
+      this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null }, 'request');
+      return;
+    }
+    this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null, trace_id: trace.traceId, span_id: trace.spanId }, 'request');
   }
 }

@@ -1,0 +1,178 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { GatehouseError } from '../../errors.js';
+import { LIFECYCLE_STATES } from '../../lifecycle/index.js';
+
+/** Options of the portal's Prometheus endpoint. Every field is optional. */
+export interface MetricsOptions {
+  /** Path of the Prometheus text endpoint. @defaultValue '/metrics' */
+  path?: string;
+  /** prom-client's default process metrics (CPU, memory, event loop lag, GC, handles). @defaultValue true */
+  defaultMetrics?: boolean;
+  /** Upper bounds of the request duration histogram, in seconds. @defaultValue [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] */
+  buckets?: number[];
+}
+
+/** The route label of requests no route matched (nor an express route). */
+export const UNMATCHED_ROUTE = '<unmatched>';
+
+const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The parts of a TaskBuffer the metrics read (structural: any buffer with these members fits). */
+export interface TrackableQueue {
+  readonly queue: string;
+  stats(): Record<string, number> | Promise<Record<string, number>>;
+  on(event: 'completed', listener: (job: { type: string; durationMs?: number }, result: unknown) => void): unknown;
+  on(event: 'failed', listener: (job: { type: string; durationMs?: number }, error: Error, willRetry: boolean) => void): unknown;
+}
+
+/** Whether `value` looks like a TaskBuffer the portal can track. */
+export function isTrackableQueue(value: unknown): value is TrackableQueue {
+  const v = value as Partial<TrackableQueue> | null;
+  return typeof v === 'object' && v !== null && typeof v.queue === 'string' && typeof v.stats === 'function' && typeof v.on === 'function';
+}
+
+type HistogramChild = ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>;
+
+/**
+ * The per-route handle, made once at registration: observing a request is a status lookup in a small array
+ * and one histogram observation, no label hashing of strings built per request.
+ */
+export class RouteStats {
+  private readonly byStatus: Array<HistogramChild | undefined> = [];
+
+  constructor(
+    private readonly histogram: Histogram<'method' | 'route' | 'status_code'>,
+    private readonly method: string,
+    private readonly route: string,
+  ) {}
+
+  /** Record one finished request. */
+  observe(status: number, seconds: number): void {
+    let child = this.byStatus[status];
+    if (child === undefined) {
+      child = this.histogram.labels(this.method, this.route, String(status));
+      this.byStatus[status] = child;
+    }
+    child.observe(seconds);
+  }
+}
+
+/** What the metrics read from the portal at scrape time. */
+export interface MetricsSources {
+  inFlight(): number;
+  lifecycleState(): string;
+  sockets(): number | undefined;
+  redisHealthy(): boolean | undefined;
+}
+
+/**
+ * The portal's Prometheus metrics on its own prom-client registry (never the global one, so two portals in one
+ * process keep apart): request durations per route pattern, requests in flight, sockets, queues, the lifecycle
+ * state, Redis, and prom-client's default process metrics.
+ */
+export class PortalMetrics {
+  /** The registry `/metrics` serves; register the service's own metrics on it. */
+  readonly registry = new Registry();
+  readonly path: string;
+  private readonly duration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly socketConnections: Counter<never>;
+  private readonly socketEvents: Counter<'event'>;
+  private readonly jobDuration: Histogram<'queue' | 'type' | 'outcome'>;
+  private readonly routes = new Map<string, RouteStats>();
+  private readonly queues = new Set<TrackableQueue>();
+  private readonly eventCounters = new Map<string, ReturnType<Counter<'event'>['labels']>>();
+
+  constructor(options: MetricsOptions, sources: MetricsSources) {
+    this.path = options.path ?? '/metrics';
+    if (!this.path.startsWith('/')) throw new GatehouseError(`metrics.path: must start with "/", got ${this.path}`, { code: 'ERR_OPTIONS' });
+    const buckets = options.buckets ?? DEFAULT_BUCKETS;
+    if (!Array.isArray(buckets) || buckets.length === 0 || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
+      throw new GatehouseError('metrics.buckets: expected a non-empty list of positive numbers (seconds)', { code: 'ERR_OPTIONS' });
+    }
+    const registers = [this.registry];
+    this.duration = new Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by method, route pattern and status code', labelNames: ['method', 'route', 'status_code'], buckets, registers });
+    new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being served', registers, collect() { this.set(sources.inFlight()); } });
+    new Gauge({
+      name: 'gatehouse_lifecycle_state',
+      help: 'Lifecycle state: 1 for the current state, 0 for the others',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const current = sources.lifecycleState();
+        for (const state of LIFECYCLE_STATES) this.set({ state }, state === current ? 1 : 0);
+      },
+    });
+    if (sources.sockets() !== undefined) {
+      new Gauge({ name: 'gatehouse_sockets', help: 'Socket.IO sockets connected to this instance', registers, collect() { this.set(sources.sockets() ?? 0); } });
+    }
+    this.socketConnections = new Counter({ name: 'gatehouse_socket_connections_total', help: 'Socket.IO connections accepted', registers });
+    this.socketEvents = new Counter({ name: 'gatehouse_socket_events_total', help: 'Socket.IO events received, by registered event name (others: <other>)', labelNames: ['event'], registers });
+    if (sources.redisHealthy() !== undefined) {
+      new Gauge({ name: 'gatehouse_redis_up', help: 'Whether the Redis connections are healthy (1) or not (0)', registers, collect() { this.set(sources.redisHealthy() ? 1 : 0); } });
+    }
+    const queues = this.queues;
+    new Gauge({
+      name: 'gatehouse_queue_jobs',
+      help: 'Jobs of each tracked task buffer, by state',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of queues) {
+          try {
+            const stats = await q.stats();
+            for (const state in stats) this.set({ queue: q.queue, state }, stats[state] ?? 0);
+          } catch {
+            // a stopped buffer has no stats to show
+          }
+        }
+      },
+    });
+    this.jobDuration = new Histogram({
+      name: 'gatehouse_job_duration_seconds',
+      help: 'Task handler run time in seconds, by queue, task type and outcome',
+      labelNames: ['queue', 'type', 'outcome'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The handle of one route (`method` + the route pattern), made once and shared. */
+  route(method: string, route: string): RouteStats {
+    const key = `${method} ${route}`;
+    let stats = this.routes.get(key);
+    if (!stats) this.routes.set(key, (stats = new RouteStats(this.duration, method, route)));
+    return stats;
+  }
+
+  /** Watch a task buffer: its jobs by state at each scrape, and each job's run time. Tracking twice is a no-op. */
+  track(queue: TrackableQueue): void {
+    if (this.queues.has(queue)) return;
+    this.queues.add(queue);
+    const histogram = this.jobDuration;
+    const record = (type: string, outcome: string, durationMs: number | undefined): void => {
+      if (durationMs !== undefined) histogram.observe({ queue: queue.queue, type, outcome }, durationMs / 1000);
+    };
+    queue.on('completed', (job) => record(job.type, 'completed', job.durationMs));
+    queue.on('failed', (job, _err, willRetry) => record(job.type, willRetry ? 'retried' : 'dead', job.durationMs));
+  }
+
+  /** A socket connection was accepted. */
+  socketConnected(): void {
+    this.socketConnections.inc();
+  }
+
+  /** A socket event arrived; `name` is a registered event, or undefined for any other. */
+  socketEvent(name: string | undefined): void {
+    const key = name ?? '<other>';
+    let counter = this.eventCounters.get(key);
+    if (!counter) this.eventCounters.set(key, (counter = this.socketEvents.labels(key)));
+    counter.inc();
+  }
+
+  /** The Prometheus text of every metric in the registry. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
