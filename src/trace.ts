@@ -74,13 +74,67 @@ export function newTraceId(): string {
 }
 
 /**
+ * A trace whose ids are made (or the incoming header parsed) on first read: a request that never logs, calls out
+ * or pushes a job pays for one small object, not for random ids.
+ */
+class LazyTrace implements TraceContext {
+  #header: unknown;
+  #traceId = '';
+  #spanId = '';
+  #parentSpanId: string | undefined = undefined;
+  #flags = '01';
+  #resolved = false;
+
+  constructor(header: unknown) {
+    this.#header = header;
+  }
+
+  #resolve(): void {
+    if (this.#resolved) return;
+    this.#resolved = true;
+    const parent = this.#header === undefined ? undefined : parseTraceparent(this.#header);
+    this.#header = undefined;
+    this.#spanId = newSpanId();
+    if (parent) {
+      this.#traceId = parent.traceId;
+      this.#parentSpanId = parent.parentId;
+      this.#flags = parent.flags;
+    } else {
+      this.#traceId = newTraceId();
+    }
+  }
+
+  get traceId(): string {
+    this.#resolve();
+    return this.#traceId;
+  }
+
+  get spanId(): string {
+    this.#resolve();
+    return this.#spanId;
+  }
+
+  get parentSpanId(): string | undefined {
+    this.#resolve();
+    return this.#parentSpanId;
+  }
+
+  get flags(): string {
+    this.#resolve();
+    return this.#flags;
+  }
+
+  toJSON(): { traceId: string; spanId: string; parentSpanId: string | undefined; flags: string } {
+    return { traceId: this.traceId, spanId: this.spanId, parentSpanId: this.parentSpanId, flags: this.flags };
+  }
+}
+
+/**
  * The trace of an incoming unit of work: continue the caller's trace when `traceparent` is valid (a new span
- * under its parent id), else start a new trace (sampled).
+ * under its parent id), else start a new trace (sampled). The ids are made when first read.
  */
 export function traceFrom(traceparent: unknown): TraceContext {
-  const parent = parseTraceparent(traceparent);
-  if (parent) return { traceId: parent.traceId, spanId: newSpanId(), parentSpanId: parent.parentId, flags: parent.flags };
-  return { traceId: newTraceId(), spanId: newSpanId(), parentSpanId: undefined, flags: '01' };
+  return new LazyTrace(traceparent);
 }
 
 /** The `traceparent` value naming `trace`'s span as the parent. */

@@ -17,10 +17,15 @@ export const UNMATCHED_ROUTE = '<unmatched>';
 
 const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Jobs of a queue by state, as `TaskBuffer.stats()` returns them. */
+export type JobCounts = Partial<Record<(typeof JOB_STATES)[number], number>>;
+
+const JOB_STATES = ['pending', 'active', 'done', 'failed', 'dead'] as const;
+
 /** The parts of a TaskBuffer the metrics read (structural: any buffer with these members fits). */
 export interface TrackableQueue {
   readonly queue: string;
-  stats(): Record<string, number> | Promise<Record<string, number>>;
+  stats(): JobCounts | Promise<JobCounts>;
   on(event: 'completed', listener: (job: { type: string; durationMs?: number }, result: unknown) => void): unknown;
   on(event: 'failed', listener: (job: { type: string; durationMs?: number }, error: Error, willRetry: boolean) => void): unknown;
 }
@@ -31,29 +36,100 @@ export function isTrackableQueue(value: unknown): value is TrackableQueue {
   return typeof v === 'object' && v !== null && typeof v.queue === 'string' && typeof v.stats === 'function' && typeof v.on === 'function';
 }
 
-type HistogramChild = ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>;
+/** One label set of the request histogram: per-bucket counts (not cumulative), sum and count. */
+class Series {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Readonly<Record<string, string>>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    if (i < bounds.length) this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+}
+
+/**
+ * `http_request_duration_seconds`, kept in plain typed arrays so a request costs a bucket search and three
+ * additions (prom-client's own Histogram validates and hashes the labels on every observation); it is
+ * registered on the portal's registry as a prom-client metric and rendered by it.
+ */
+class RequestDurations {
+  readonly name = 'http_request_duration_seconds';
+  readonly help = 'HTTP request duration in seconds, by method, route pattern and status code';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series: Series[] = [];
+
+  constructor(private readonly bounds: readonly number[]) {}
+
+  add(method: string, route: string, status: number): Series {
+    const series = new Series({ method, route, status_code: String(status) }, this.bounds);
+    this.series.push(series);
+    return series;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
+    const values: MetricValue[] = [];
+    for (const s of this.series) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        cumulative += s.counts[i]!;
+        values.push({ labels: { ...s.labels, le: this.bounds[i]! }, value: cumulative, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    for (const s of this.series) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
 
 /**
  * The per-route handle, made once at registration: observing a request is a status lookup in a small array
- * and one histogram observation, no label hashing of strings built per request.
+ * and a bucket search, no labels built or hashed per request.
  */
 export class RouteStats {
-  private readonly byStatus: Array<HistogramChild | undefined> = [];
+  private readonly byStatus: Array<Series | undefined> = [];
 
   constructor(
-    private readonly histogram: Histogram<'method' | 'route' | 'status_code'>,
+    private readonly histogram: RequestDurations,
     private readonly method: string,
     private readonly route: string,
   ) {}
 
   /** Record one finished request. */
   observe(status: number, seconds: number): void {
-    let child = this.byStatus[status];
-    if (child === undefined) {
-      child = this.histogram.labels(this.method, this.route, String(status));
-      this.byStatus[status] = child;
+    let series = this.byStatus[status];
+    if (series === undefined) {
+      series = this.histogram.add(this.method, this.route, status);
+      this.byStatus[status] = series;
     }
-    child.observe(seconds);
+    series.observe(seconds);
   }
 }
 
@@ -74,7 +150,7 @@ export class PortalMetrics {
   /** The registry `/metrics` serves; register the service's own metrics on it. */
   readonly registry = new Registry();
   readonly path: string;
-  private readonly duration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly duration: RequestDurations;
   private readonly socketConnections: Counter<never>;
   private readonly socketEvents: Counter<'event'>;
   private readonly jobDuration: Histogram<'queue' | 'type' | 'outcome'>;
@@ -90,7 +166,8 @@ export class PortalMetrics {
       throw new GatehouseError('metrics.buckets: expected a non-empty list of positive numbers (seconds)', { code: 'ERR_OPTIONS' });
     }
     const registers = [this.registry];
-    this.duration = new Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by method, route pattern and status code', labelNames: ['method', 'route', 'status_code'], buckets, registers });
+    this.duration = new RequestDurations([...buckets].sort((a, b) => a - b));
+    this.registry.registerMetric(this.duration as unknown as Parameters<Registry['registerMetric']>[0]);
     new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being served', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({
       name: 'gatehouse_lifecycle_state',
@@ -121,7 +198,7 @@ export class PortalMetrics {
         for (const q of queues) {
           try {
             const stats = await q.stats();
-            for (const state in stats) this.set({ queue: q.queue, state }, stats[state] ?? 0);
+            for (const state of JOB_STATES) this.set({ queue: q.queue, state }, stats[state] ?? 0);
           } catch {
             // a stopped buffer has no stats to show
           }
