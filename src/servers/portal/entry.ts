@@ -30,7 +30,7 @@ export interface EntryObservers {
   metrics: PortalMetrics | undefined;
   /** Read or start a trace per request and run the request inside it. */
   tracing: boolean;
-  /** Called with each traced request before its route runs (OpenTelemetry spans); returns the function that runs the route. */
+  /** Runs each traced request's route (`run`) inside its trace, and inside a span when OpenTelemetry records. */
   wrap?: ((req: IncomingMessage, res: ServerResponse, trace: TraceContext, route: string, run: () => void) => void) | undefined;
 }
 

@@ -133,6 +133,20 @@ export class RouteStats {
   }
 }
 
+let processRegistry: Registry | undefined;
+
+/**
+ * prom-client's default process metrics, collected once per process on a registry of their own (they describe
+ * the process, not a portal, and each collection installs observers that cannot be removed).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** What the metrics read from the portal at scrape time. */
 export interface MetricsSources {
   inFlight(): number;
@@ -147,7 +161,7 @@ export interface MetricsSources {
  * state, Redis, and prom-client's default process metrics.
  */
 export class PortalMetrics {
-  /** The registry `/metrics` serves; register the service's own metrics on it. */
+  /** The portal's registry, served at `/metrics` (before the process metrics); register the service's own metrics on it. */
   readonly registry = new Registry();
   readonly path: string;
   private readonly duration: RequestDurations;
@@ -157,6 +171,7 @@ export class PortalMetrics {
   private readonly routes = new Map<string, RouteStats>();
   private readonly queues = new Set<TrackableQueue>();
   private readonly eventCounters = new Map<string, ReturnType<Counter<'event'>['labels']>>();
+  private readonly defaults: Registry | undefined;
 
   constructor(options: MetricsOptions, sources: MetricsSources) {
     this.path = options.path ?? '/metrics';
@@ -212,7 +227,7 @@ export class PortalMetrics {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.defaults = options.defaultMetrics === false ? undefined : processMetrics();
   }
 
   /** The handle of one route (`method` + the route pattern), made once and shared. */
@@ -248,8 +263,9 @@ export class PortalMetrics {
     counter.inc();
   }
 
-  /** The Prometheus text of every metric in the registry. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The Prometheus text of every metric in the registry, then the process metrics. */
+  async render(): Promise<string> {
+    const own = await this.registry.metrics();
+    return this.defaults ? `${own}\n${await this.defaults.metrics()}` : own;
   }
 }
