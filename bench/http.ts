@@ -29,7 +29,9 @@ const CASES = {
   fullNoCache: { name: 'full gate, token cache off', url: `http://127.0.0.1:${ports.gatehouseFullNoCache}/full${QUERY}`, headers: auth },
 } satisfies Record<string, { name: string; url: string; headers?: Record<string, string> }>;
 type Key = keyof typeof CASES;
-const keys = Object.keys(CASES) as Key[];
+// BENCH_CASES=full,fullLogged,express runs a subset (more rounds in the same time); ratios needing a missing case are skipped.
+const only = process.env.BENCH_CASES?.split(',').map((k) => k.trim());
+const keys = (Object.keys(CASES) as Key[]).filter((k) => !only || only.includes(k));
 
 function serverCpu(): Promise<number> {
   return new Promise((resolve) => {
@@ -78,7 +80,8 @@ for (const k of keys) {
   console.log(`  ${CASES[k].name.padEnd(36)} ${Math.round(median(rps[k])).toString().padStart(7)} req/s  p99 ${median(p99[k])} ms  server ${median(cpu[k]).toFixed(1)} µs/req`);
 }
 console.log('\nRatios (median of per-round ratios; req/s, then server CPU per request as speed):');
-const show = (label: string, a: Key, b: Key, target?: string): void => console.log(`  ${label.padEnd(40)} ${ratio(a, b)}   cpu ${cpuRatio(a, b)}${target ? `  (target ${target})` : ''}`);
+const show = (label: string, a: Key, b: Key, target?: string): void =>
+  void (keys.includes(a) && keys.includes(b) && console.log(`  ${label.padEnd(40)} ${ratio(a, b)}   cpu ${cpuRatio(a, b)}${target ? `  (target ${target})` : ''}`));
 show('full gate: request log on / off', 'fullLogged', 'full', '>= 0.9');
 show('full gate, request log on / express', 'fullLogged', 'express', '>= 2.5');
 show('gatehouse none / express', 'none', 'express', '>= 3.0');

@@ -1,2 +1,6 @@
 export { ServicePortal } from './service-portal.js';
 export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './options.js';
+export type { InjectOptions, InjectResponse } from './inject.js';
+export { UNMATCHED_ROUTE } from './metrics.js';
+export type { JobCounts, MetricsOptions, TrackableQueue } from './metrics.js';
+export type { TracingOptions } from './trace.js';
