@@ -4,6 +4,9 @@ import { TaskBuffer, UnrecoverableError, sendRequest, z, type TaskContext } from
 import type { TraceContext } from '../../src/trace.js';
 import { parseTraceparent } from '../../src/trace.js';
 import { makePortal } from '../helpers.js';
+import { obliterate, queueName, redisAvailable, redisOption, REQUIRE } from '../buffers/bullmq/helpers.js';
+
+const redis = await redisAvailable();
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
@@ -131,6 +134,25 @@ describe('Tracing', () => {
     await dead;
     expect(tasks.deadLetters().map((d) => d.data)).toEqual([{ n: 2 }]);
     expect(errors).toEqual([{ n: 2 }]);
+  });
+
+  it.skipIf(!redis && !REQUIRE)('carries the trace into a job on the BullMQ engine, with plain data in events', async () => {
+    const a = makePortal({ name: 'trace-bullmq' });
+    stops.push(a.stop);
+    const queue = queueName('trace');
+    stops.push(() => obliterate(queue));
+    const seen: Array<{ data: unknown; trace: TraceContext | undefined }> = [];
+    const tasks = new TaskBuffer({ redis: redisOption, queue, handlers: { NOTE: (data: { n: number }, job: TaskContext) => void seen.push({ data, trace: job.trace }) } });
+    stops.push(() => tasks.stop());
+    a.portal.endpoint('/api/push', { method: 'GET', description: 'pushes', gate: { auth: 'none' }, input: z.object({}) }, async ({ trace }) => ({ id: await tasks.push('NOTE', { n: 3 }), spanId: trace?.spanId }));
+    const res = await a.portal.inject({ url: '/api/push', headers: { traceparent: INCOMING } });
+    const { spanId } = res.json<{ spanId: string }>();
+    const completed = new Promise<unknown>((r) => tasks.once('completed', (info) => r(info.data)));
+    tasks.start();
+    expect(await completed).toEqual({ n: 3 });
+    expect(seen[0]?.data).toEqual({ n: 3 });
+    expect(seen[0]?.trace?.traceId).toBe(TRACE_ID);
+    expect(seen[0]?.trace?.parentSpanId).toBe(spanId);
   });
 
   it('leaves requests, calls and jobs untraced with tracing: false', async () => {
