@@ -26,7 +26,7 @@ export interface LoggerConfig {
    * portal's `close()` calls it), on process exit and on an uncaught exception. @defaultValue `process.env.GATEHOUSE_LOG_SYNC === '1'`
    */
   sync?: boolean;
-  /** Bytes of lines collected before they are handed to the asynchronous write (also handed on once per event-loop turn); 0 hands each line on at once. Ignored with `sync`. @defaultValue 4096 */
+  /** Bytes of lines collected before they are handed to the asynchronous write (at most 100 ms later in any case); 0 hands each line on at once. Ignored with `sync`. @defaultValue 8192 */
   bufferBytes?: number;
 }
 
@@ -80,10 +80,13 @@ interface OwnedDestination {
   flushSync(): void;
 }
 
+/** Longest a line waits in the batch before it is handed to the destination, in ms. */
+const BATCH_DELAY_MS = 100;
+
 /**
- * Lines collected in an array and handed to sonic-boom as one string per batch (`bufferBytes`, or once per
- * event-loop turn, whichever comes first). sonic-boom measures its whole pending buffer on every write, so
- * feeding it one line at a time costs microseconds per line under load; a batch pays that once.
+ * Lines collected in an array and handed to sonic-boom as one string per batch (`bufferBytes`, or after
+ * `BATCH_DELAY_MS`, whichever comes first). sonic-boom measures its whole pending buffer on every write, and each
+ * asynchronous write is a trip through libuv's thread pool, so a batch pays both once for many lines.
  */
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -107,7 +110,7 @@ class LineBatch implements DestinationStream, OwnedDestination {
     if (this.size >= this.batchBytes) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.onTick).unref();
+      setTimeout(this.onTick, BATCH_DELAY_MS).unref();
     }
   }
 
@@ -200,7 +203,7 @@ function dedupeChildKeys(logger: Logger): Logger {
 export function createLogger(config: LoggerConfig = {}): Logger {
   const target = config.destination ?? 1;
   const sync = config.sync ?? process.env.GATEHOUSE_LOG_SYNC === '1';
-  const bufferBytes = config.bufferBytes ?? 4096;
+  const bufferBytes = config.bufferBytes ?? 8192;
   if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 65_536) throw new TypeError(`logger bufferBytes: expected an integer 0..65536, got ${String(bufferBytes)}`);
   const format = resolveFormat(config, target);
   let owned: OwnedDestination | undefined;
@@ -238,7 +241,51 @@ export function createLogger(config: LoggerConfig = {}): Logger {
     destinationOf.set(logger, owned);
     installFatalHook();
   }
+  if (format === 'json') jsonStreams.set(logger, stream);
   return dedupeChildKeys(logger);
+}
+
+/** The streams of JSON root loggers gatehouse created (their lines have pino's plain shape: no formatters, mixins or hooks). */
+const jsonStreams = new WeakMap<Logger, DestinationStream>();
+
+/** The fields of one request log line. */
+export interface RequestLine {
+  method: string | undefined;
+  path: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+  identity: string | null;
+  traceId: string | undefined;
+  spanId: string | undefined;
+}
+
+/**
+ * A writer of the request log line for `logger`, producing the same JSON pino would for
+ * `logger.info({ method, path, status, durationMs, requestId, identity, trace_id, span_id }, 'request')`, built
+ * as one template string instead of pino's generic serialisation (the line is written once per request). Only
+ * for a JSON logger made by {@link createLogger} (or its children); `undefined` for any other, which then logs
+ * through pino as usual.
+ */
+export function requestLineWriter(logger: Logger): ((line: RequestLine) => void) | undefined {
+  let root: object | null = logger;
+  let stream: DestinationStream | undefined;
+  while (root !== null && stream === undefined) {
+    stream = jsonStreams.get(root as Logger);
+    root = Object.getPrototypeOf(root) as object | null;
+  }
+  if (stream === undefined) return undefined;
+  const out = stream;
+  // pino's serialised bindings of this logger (`,"service":"notes"`), as it writes them on every line.
+  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  if (typeof bindings !== 'string') return undefined;
+  return (l) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const trace = l.traceId === undefined ? '' : `,"trace_id":"${l.traceId}","span_id":"${l.spanId ?? ''}"`;
+    out.write(
+      `{"level":30${isoTime()}${bindings},"method":${l.method === undefined ? 'null' : JSON.stringify(l.method)},"path":${JSON.stringify(l.path)},"status":${l.status},"durationMs":${l.durationMs},"requestId":${JSON.stringify(l.requestId)},"identity":${l.identity === null ? 'null' : JSON.stringify(l.identity)}${trace},"msg":"request"}\n`,
+    );
+  };
 }
 
 /**

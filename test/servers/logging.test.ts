@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger, requestLineWriter } from '../../src/logger.js';
 import { tempDir } from '../helpers.js';
 
 interface Run {
@@ -86,6 +87,24 @@ describe('Logging', () => {
     const forced = await runFixture(t.dir, 'idle', 2, { NODE_ENV: 'development', GATEHOUSE_LOG_FORMAT: 'json' });
     expect(forced.code).toBe(0);
     for (const line of forced.stdout.trim().split('\n')) expect((JSON.parse(line) as { service: string }).service).toBe('log-fixture');
+  });
+
+  it('writes the request line exactly as pino would, as one template string', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', format: 'json', destination: { write: (l: string) => void lines.push(l) } }).child({ service: 'line "test"' });
+    const write = requestLineWriter(log)!;
+    expect(write).toBeTypeOf('function');
+    const fields = { method: 'GET', path: '/api/a"b\\c/ü', status: 201, durationMs: 0.37, requestId: 'req-1', identity: 'user "7"', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) };
+    write(fields);
+    log.info({ method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: fields.identity, trace_id: fields.traceId, span_id: fields.spanId }, 'request');
+    write({ ...fields, identity: null, traceId: undefined, spanId: undefined });
+    log.info({ method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: null }, 'request');
+    const noTime = (l: string): string => l.replace(/"time":"[^"]+"/, '"time":""');
+    expect(lines).toHaveLength(4);
+    expect(noTime(lines[0]!)).toBe(noTime(lines[1]!));
+    expect(noTime(lines[2]!)).toBe(noTime(lines[3]!));
+    // A pretty logger, or one gatehouse did not make, logs through pino as usual.
+    expect(requestLineWriter(createLogger({ format: 'pretty', destination: { write: () => undefined } }))).toBeUndefined();
   });
 
   it('writes every buffered line by the time close() resolves (the process is then killed with SIGKILL)', async () => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HelmetOptions } from 'helmet';
 import { GatehouseError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
+import { requestLineWriter, type Logger, type RequestLine } from '../../logger.js';
 import { currentTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../http-error.js';
@@ -40,7 +40,11 @@ export class Responder {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.flatHeaders = this.headers.flat();
     this.standardNames = new Set([...this.headers.map(([name]) => name.toLowerCase()), 'x-request-id', 'content-type', 'content-length']);
+    this.writeLine = logsRequests ? requestLineWriter(log) : undefined;
   }
+
+  /** The request line written as one template string, when the logger is a gatehouse JSON logger. */
+  private readonly writeLine: ((line: RequestLine) => void) | undefined;
 
   /** Put the request id and security headers on a response (every path but an endpoint's success path). */
   readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
@@ -123,6 +127,11 @@ export class Responder {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     // Read from the request's async context: the trace the entry started or continued for it.
     const trace = currentTrace();
+    const fast = this.writeLine;
+    if (fast) {
+      fast({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null, traceId: trace?.traceId, spanId: trace?.spanId });
+      return;
+    }
     if (trace === undefined) {
       this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null }, 'request');
       return;
