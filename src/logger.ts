@@ -1,3 +1,5 @@
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import pinoPretty from 'pino-pretty';
 
@@ -72,6 +74,11 @@ function resolveFormat(config: LoggerConfig, destination: string | number | Dest
   if (process.env.NODE_ENV === 'development') return 'pretty';
   const fd = destination === 1 ? process.stdout : destination === 2 ? process.stderr : undefined;
   return fd?.isTTY === true ? 'pretty' : 'json';
+}
+
+function openLogFile(file: string): number {
+  mkdirSync(dirname(file), { recursive: true });
+  return openSync(file, 'a');
 }
 
 /** A destination gatehouse opened itself (sonic-boom), flushed on close and on fatal errors. */
@@ -213,7 +220,10 @@ export function createLogger(config: LoggerConfig = {}): Logger {
     // asynchronously by pino's destination (sonic-boom, sync: false).
     const direct = sync || format === 'pretty' || bufferBytes === 0;
     // minLength 1, not 0: sonic-boom's flush(cb) only waits for the pending write when minLength > 0.
-    const boom = pino.destination({ dest: target, sync: direct, minLength: direct ? 0 : 1, mkdir: typeof target === 'string' });
+    // A file is opened now, once, synchronously: sonic-boom's own asynchronous open can lose the race with an early
+    // exit (its exit hook then throws "not ready"), and lines written before it completes only pile up in memory.
+    const fd = typeof target === 'number' ? target : openLogFile(target);
+    const boom = pino.destination({ dest: fd, sync: direct, minLength: direct ? 0 : 1 });
     const out = direct ? boom : new LineBatch(boom, bufferBytes);
     owned = out;
     destinations.add(out);
