@@ -138,7 +138,7 @@ export function traceFrom(traceparent: unknown): TraceContext {
 }
 
 /** The `traceparent` value naming `trace`'s span as the parent. */
-export function formatTraceparent(trace: TraceContext, spanId = trace.spanId): string {
+export function formatTraceparent(trace: TraceContext, spanId: string = trace.spanId): string {
   return `00-${trace.traceId}-${spanId}-${trace.flags}`;
 }
 
