@@ -26,8 +26,12 @@ export type {
   ServiceUnavailableCode,
   ValidationErrorOptions,
 } from './errors.js';
-export { createLogger } from './logger.js';
-export type { Logger, LoggerConfig } from './logger.js';
+export { createLogger, flushLogger, flushLoggerSync, rootLogger, serviceLogger } from './logger.js';
+export type { LogFormat, Logger, LoggerConfig } from './logger.js';
+
+// Tracing (src/trace.ts): W3C traceparent, carried across requests, sendRequest calls and jobs.
+export { currentTrace, formatTraceparent, parseTraceparent } from './trace.js';
+export type { TraceContext, Traceparent } from './trace.js';
 
 // Redis (src/redis.ts): the one `redis` option, shared by every store of a portal.
 export type { RedisConnectionOptions, RedisOption } from './redis.js';
@@ -44,6 +48,7 @@ export {
   RateLimitError,
   RealtimeError,
   ServicePortal,
+  UNMATCHED_ROUTE,
   defineEndpoint,
   isEndpointDefinition,
 } from './servers/index.js';
@@ -70,8 +75,12 @@ export type {
   GateConfig,
   HttpErrorOptions,
   Identity,
+  InjectOptions,
+  InjectResponse,
   IssueOptions,
+  JobCounts,
   LifecycleMode,
+  MetricsOptions,
   OpenApiOptions,
   PortalHealthOptions,
   PortalOptions,
@@ -89,6 +98,8 @@ export type {
   RunOptions,
   TokenOptions,
   TokenService,
+  TrackableQueue,
+  TracingOptions,
   Transport,
   TrustProxy,
 } from './servers/index.js';

@@ -1,13 +1,35 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
-/** Options for the gatehouse root logger. */
+/** How lines are written: `json` (one object per line), `pretty` (pino-pretty, for people), `auto`. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+/** Options for a gatehouse root logger. Every field is optional. */
 export interface LoggerConfig {
   /** Minimum level. @defaultValue `process.env.GATEHOUSE_LOG_LEVEL ?? 'info'` (`'silent'` under vitest) */
   level?: LoggerOptions['level'];
-  /** Extra fields on every line, e.g. `{ service: 'notes' }`. */
+  /** Extra fields on every line, e.g. `{ service: 'notes' }`. @defaultValue none */
   base?: Record<string, unknown>;
+  /**
+   * `json`: one JSON object per line (for log shippers); `pretty`: colourised, human-readable lines through
+   * pino-pretty; `auto`: pretty when the destination is a terminal or `NODE_ENV=development`, JSON otherwise.
+   * @defaultValue `process.env.GATEHOUSE_LOG_FORMAT ?? 'auto'`
+   */
+  format?: LogFormat;
+  /** A file path, a file descriptor, or a stream with `write(line)`. @defaultValue 1 (stdout) */
+  destination?: string | number | DestinationStream;
+  /**
+   * Write each line before the log call returns. Off by default: lines are buffered (up to `bufferBytes`) and
+   * written asynchronously, so logging never blocks a request; the buffer is flushed by `flushLogger()` (the
+   * portal's `close()` calls it), on process exit and on an uncaught exception. @defaultValue `process.env.GATEHOUSE_LOG_SYNC === '1'`
+   */
+  sync?: boolean;
+  /** Bytes of lines collected before they are handed to the asynchronous write (at most 100 ms later in any case); 0 hands each line on at once. Ignored with `sync`. @defaultValue 8192 */
+  bufferBytes?: number;
 }
 
 /** Paths redacted from every log line: credentials never reach logs. */
@@ -22,27 +44,329 @@ const REDACT = [
   'secret',
 ];
 
+const FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
+
+let lastMs = -1;
+let lastTime = '';
+
+/**
+ * pino's `stdTimeFunctions.isoTime` (`,"time":"2026-12-02T01:02:03.456Z"`), with the string reused for lines
+ * written in the same millisecond: under load most lines are, and `toISOString()` is a large part of a line's cost.
+ */
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 function defaultLevel(): string {
   if (process.env.GATEHOUSE_LOG_LEVEL) return process.env.GATEHOUSE_LOG_LEVEL;
   return process.env.VITEST ? 'silent' : 'info';
 }
 
+function resolveFormat(config: LoggerConfig, destination: string | number | DestinationStream): 'json' | 'pretty' {
+  const format = config.format ?? (process.env.GATEHOUSE_LOG_FORMAT as LogFormat | undefined) ?? 'auto';
+  if (!FORMATS.includes(format)) throw new TypeError(`logger format: expected one of ${FORMATS.join(', ')}, got ${String(format)}`);
+  if (format !== 'auto') return format;
+  if (process.env.NODE_ENV === 'development') return 'pretty';
+  const fd = destination === 1 ? process.stdout : destination === 2 ? process.stderr : undefined;
+  return fd?.isTTY === true ? 'pretty' : 'json';
+}
+
+function openLogFile(file: string): number {
+  mkdirSync(dirname(file), { recursive: true });
+  return openSync(file, 'a');
+}
+
+/** A destination gatehouse opened itself (sonic-boom), flushed on close and on fatal errors. */
+interface OwnedDestination {
+  flush(cb?: (err?: Error) => void): void;
+  flushSync(): void;
+}
+
+/** Longest a line waits in the batch before it is handed to the destination, in ms. */
+const BATCH_DELAY_MS = 100;
+
 /**
- * Create the root logger (pino, JSON lines on stdout). Capabilities take a child:
- * `log.child({ component: 'queue' })`.
+ * Lines collected in an array and handed to sonic-boom as one string per batch (`bufferBytes`, or after
+ * `BATCH_DELAY_MS`, whichever comes first). sonic-boom measures its whole pending buffer on every write, and each
+ * asynchronous write is a trip through libuv's thread pool, so a batch pays both once for many lines.
+ */
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+class LineBatch implements DestinationStream, OwnedDestination {
+  private lines: string[] = [];
+  private size = 0;
+  private scheduled = false;
+  private readonly onTick = (): void => {
+    this.scheduled = false;
+    this.drain();
+  };
+
+  constructor(
+    private readonly boom: SonicBoom,
+    private readonly batchBytes: number,
+  ) {}
+
+  write(line: string): void {
+    this.lines.push(line);
+    this.size += line.length;
+    if (this.size >= this.batchBytes) this.drain();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setTimeout(this.onTick, BATCH_DELAY_MS).unref();
+    }
+  }
+
+  private drain(): void {
+    const lines = this.lines;
+    if (lines.length === 0) return;
+    this.lines = [];
+    this.size = 0;
+    this.boom.write(lines.length === 1 ? lines[0]! : lines.join(''));
+  }
+
+  flush(cb?: (err?: Error) => void): void {
+    this.drain();
+    this.boom.flush(cb);
+  }
+
+  flushSync(): void {
+    this.drain();
+    this.boom.flushSync();
+  }
+}
+
+const destinations = new Set<OwnedDestination>();
+const destinationOf = new WeakMap<Logger, OwnedDestination>();
+let fatalHookInstalled = false;
+
+/** Flush every gatehouse-owned destination synchronously: the last thing done before the process dies. */
+function flushAllSync(): void {
+  for (const d of destinations) {
+    try {
+      d.flushSync();
+    } catch {
+      // A destination that cannot take the write (closed fd, still opening) must not hide the original error.
+    }
+  }
+}
+
+function installFatalHook(): void {
+  if (fatalHookInstalled) return;
+  fatalHookInstalled = true;
+  // A monitor sees the exception before node's default handling and does not change it (the process still dies
+  // unless the application handles it): log it, then write out what is buffered.
+  process.on('uncaughtExceptionMonitor', (err, origin) => {
+    try {
+      shared?.fatal({ err, origin }, 'uncaught exception');
+    } catch {
+      // logging must never mask the crash
+    }
+    flushAllSync();
+  });
+  process.on('exit', flushAllSync);
+}
+
+/**
+ * A key a parent logger already binds is not bound again by its children (pino would print it twice): the
+ * parent's value stays. Installed on a root logger, it is inherited by every child (pino children are
+ * prototype-chained to their parent).
+ */
+function dedupeChildKeys(logger: Logger): Logger {
+  const original = logger.child;
+  if ((original as { gatehouseDedupe?: true }).gatehouseDedupe) return logger;
+  const child = function (this: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]) {
+    const existing = this.bindings();
+    let own: Record<string, unknown> = bindings;
+    for (const key in bindings) {
+      if (Object.hasOwn(existing, key)) {
+        own = {};
+        for (const k in bindings) if (!Object.hasOwn(existing, k)) own[k] = bindings[k];
+        break;
+      }
+    }
+    return original.call(this, own, options);
+  } as Logger['child'] & { gatehouseDedupe?: true };
+  child.gatehouseDedupe = true;
+  Object.defineProperty(logger, 'child', { value: child, writable: true, configurable: true });
+  return logger;
+}
+
+/**
+ * Create a root logger (pino). JSON lines, or pretty ones on a terminal; ISO-8601 `time`; credentials
+ * redacted; asynchronous writes. Capabilities take a child: `log.child({ component: 'queue' })`, and a child
+ * never repeats a key its parent binds.
+ *
+ * @example
+ * ```ts
+ * const log = createLogger({ base: { service: 'notes' }, format: 'json', destination: '/var/log/notes.log' });
+ * const portal = new ServicePortal({ name: 'notes', logger: log });
+ * ```
  */
 export function createLogger(config: LoggerConfig = {}): Logger {
-  return pino({
-    level: config.level ?? defaultLevel(),
-    base: config.base ?? null,
-    redact: { paths: REDACT, censor: '[redacted]' },
+  const target = config.destination ?? 1;
+  const sync = config.sync ?? process.env.GATEHOUSE_LOG_SYNC === '1';
+  const bufferBytes = config.bufferBytes ?? 8192;
+  if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 65_536) throw new TypeError(`logger bufferBytes: expected an integer 0..65536, got ${String(bufferBytes)}`);
+  const format = resolveFormat(config, target);
+  let owned: OwnedDestination | undefined;
+  let stream: DestinationStream;
+  if (typeof target === 'string' || typeof target === 'number') {
+    // Pretty lines are for people reading as it happens: written at once. JSON lines are batched and written
+    // asynchronously by pino's destination (sonic-boom, sync: false).
+    const direct = sync || format === 'pretty' || bufferBytes === 0;
+    // minLength 1, not 0: sonic-boom's flush(cb) only waits for the pending write when minLength > 0.
+    // A file is opened now, once, synchronously: sonic-boom's own asynchronous open can lose the race with an early
+    // exit (its exit hook then throws "not ready"), and lines written before it completes only pile up in memory.
+    const fd = typeof target === 'number' ? target : openLogFile(target);
+    const boom = pino.destination({ dest: fd, sync: direct, minLength: direct ? 0 : 1 });
+    const out = direct ? boom : new LineBatch(boom, bufferBytes);
+    owned = out;
+    destinations.add(out);
+    boom.once('close', () => destinations.delete(out));
+    stream = out;
+  } else {
+    stream = target;
+  }
+  if (format === 'pretty') {
+    const colorize = (target === 1 && process.stdout.isTTY) || (target === 2 && process.stderr.isTTY);
+    const render = pinoPretty.prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    const out = stream;
+    stream = { write: (line: string) => void out.write(render(line)) };
+  }
+  const logger = pino(
+    {
+      level: config.level ?? defaultLevel(),
+      base: config.base ?? null,
+      timestamp: isoTime,
+      redact: { paths: REDACT, censor: '[redacted]' },
+    },
+    stream,
+  );
+  if (owned) {
+    destinationOf.set(logger, owned);
+    installFatalHook();
+  }
+  if (format === 'json') jsonStreams.set(logger, stream);
+  return dedupeChildKeys(logger);
+}
+
+/** The streams of JSON root loggers gatehouse created (their lines have pino's plain shape: no formatters, mixins or hooks). */
+const jsonStreams = new WeakMap<Logger, DestinationStream>();
+
+/** The fields of one request log line. */
+export interface RequestLine {
+  method: string | undefined;
+  path: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+  identity: string | null;
+  traceId: string | undefined;
+  spanId: string | undefined;
+}
+
+/**
+ * A writer of the request log line for `logger`, producing the same JSON pino would for
+ * `logger.info({ method, path, status, durationMs, requestId, identity, trace_id, span_id }, 'request')`, built
+ * as one template string instead of pino's generic serialisation (the line is written once per request). Only
+ * for a JSON logger made by {@link createLogger} (or its children); `undefined` for any other, which then logs
+ * through pino as usual.
+ */
+export function requestLineWriter(logger: Logger): ((line: RequestLine) => void) | undefined {
+  let root: object | null = logger;
+  let stream: DestinationStream | undefined;
+  while (root !== null && stream === undefined) {
+    stream = jsonStreams.get(root as Logger);
+    root = Object.getPrototypeOf(root) as object | null;
+  }
+  if (stream === undefined) return undefined;
+  const out = stream;
+  // pino's serialised bindings of this logger (`,"service":"notes"`), as it writes them on every line.
+  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  if (typeof bindings !== 'string') return undefined;
+  return (l) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const trace = l.traceId === undefined ? '' : `,"trace_id":"${l.traceId}","span_id":"${l.spanId ?? ''}"`;
+    out.write(
+      `{"level":30${isoTime()}${bindings},"method":${l.method === undefined ? 'null' : JSON.stringify(l.method)},"path":${JSON.stringify(l.path)},"status":${l.status},"durationMs":${l.durationMs},"requestId":${JSON.stringify(l.requestId)},"identity":${l.identity === null ? 'null' : JSON.stringify(l.identity)}${trace},"msg":"request"}\n`,
+    );
+  };
+}
+
+/**
+ * Write out what a logger (or any of its children) buffered. Resolves once the data reached the destination; a
+ * logger on a stream gatehouse did not open resolves at once.
+ */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      logger.flush(() => resolve());
+    } catch {
+      resolve();
+    }
   });
 }
 
-let shared: Logger | undefined;
+/** Flush a logger's buffered lines synchronously (for a fatal path that cannot wait). */
+export function flushLoggerSync(logger: Logger): void {
+  let root: object | null = logger;
+  while (root !== null) {
+    const d = destinationOf.get(root as Logger);
+    if (d) {
+      try {
+        d.flushSync();
+      } catch {
+        // nothing left to do on a dying path
+      }
+      return;
+    }
+    root = Object.getPrototypeOf(root) as object | null;
+  }
+}
 
-/** The process-wide default logger, used by components that were not handed one. */
-export function defaultLogger(): Logger {
+let shared: Logger | undefined;
+const services = new Map<string, Logger>();
+let defaultService: string | undefined;
+
+/** The process's one root logger (no `service` of its own: each service is a child). */
+export function rootLogger(): Logger {
   shared ??= createLogger();
   return shared;
+}
+
+/**
+ * The root's child for one service: `{ service }` on every line. The first service asked for becomes the
+ * service of components that were not handed a logger (unless `GATEHOUSE_SERVICE` names one).
+ */
+export function serviceLogger(service: string): Logger {
+  defaultService ??= service;
+  return childFor(service);
+}
+
+function childFor(service: string): Logger {
+  let log = services.get(service);
+  if (!log) services.set(service, (log = rootLogger().child({ service })));
+  return log;
+}
+
+/**
+ * The logger of components that were not handed one: the root's child for `GATEHOUSE_SERVICE`, else for the
+ * first service a portal registered, else `'gatehouse'`.
+ */
+export function defaultLogger(): Logger {
+  return childFor(process.env.GATEHOUSE_SERVICE ?? defaultService ?? 'gatehouse');
+}
+
+/**
+ * Make an application's own logger safe to use as a gatehouse parent: children never repeat a bound key, and
+ * `service` is bound when it was not. Returns a logger carrying `service`.
+ */
+export function adoptLogger(logger: Logger, service: string): Logger {
+  dedupeChildKeys(logger);
+  return Object.hasOwn(logger.bindings(), 'service') ? logger : logger.child({ service });
 }

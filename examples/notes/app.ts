@@ -73,7 +73,9 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     ...(options.redis ? { redis: options.redis } : { lifecycle: { source: 'sqlite' as const } }),
     ...options.portal,
   });
-  const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES });
+  // Every component logs through the portal's logger (a child of the one root logger): `service: "notes"` on
+  // every line, each component under its own `component` key.
+  const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES, logger: portal.log });
   for (const u of DEMO_USERS) {
     if (!db.fetchOne('users', { where: { username: u.username } })) {
       db.insert('users', { username: u.username, password_hash: hashPassword(u.password), email: u.email, scopes: u.scopes });
@@ -91,7 +93,7 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     workers: 2,
     maxAttempts: 4,
     backoff: { type: 'exponential', delayMs: 500, maxDelayMs: 10_000, jitter: true },
-    logger: portal.log.child({ component: 'tasks' }),
+    logger: portal.log,
     handlers: {
       SEND_DIGEST: defineTask({
         description: 'Email a user their notes; an address the relay cannot take is not worth retrying',
@@ -274,6 +276,8 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
   // Stopped by the portal after in-flight requests have drained (so a request finishing during shutdown can
   // still push), and before the database closes (hooks run in reverse registration order).
   portal.onClose(() => tasks.stop({ timeoutMs: 5000 }));
+  // Jobs by state and job durations in /metrics.
+  portal.track(tasks);
   return {
     portal,
     db,

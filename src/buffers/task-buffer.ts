@@ -11,6 +11,7 @@ import type { ClaimedRow, ConsumedJob, ConsumingQueueEngine, EngineMode, EngineR
 import { checkRedisOption, createQueueEngine, type RedisOption } from './engines/index.js';
 import { emitSafely } from './emit.js';
 import { Scheduler, type ScheduleInfo, type TaskScheduleOptions, type ScheduleSpec } from './schedules.js';
+import { currentTrace, formatTraceparent, runWithTrace, traceFrom, type TraceContext } from '../trace.js';
 import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
 
 /** What a handler receives besides its data. */
@@ -25,6 +26,11 @@ export interface TaskContext {
   readonly maxAttempts: number;
   /** Aborted when the attempt times out or the buffer stops without waiting for it. */
   readonly signal: AbortSignal;
+  /**
+   * The W3C trace of the request (or job) that pushed this job, continued with a span of its own; the handler
+   * runs inside it, so its `sendRequest` calls carry it on. `undefined` for a job pushed outside traced work.
+   */
+  readonly trace?: TraceContext | undefined;
 }
 
 /**
@@ -83,6 +89,8 @@ export interface TaskJobInfo {
   /** Attempt number that just ended. */
   attempts: number;
   maxAttempts: number;
+  /** How long the attempt's handler ran, in ms (when this process ran it). */
+  durationMs?: number;
 }
 
 /** A dead letter: a job out of attempts (or unrecoverable), with its last error. */
@@ -236,6 +244,31 @@ interface Running {
   data: unknown;
   ctx: JobContext;
   settled: Promise<void>;
+  startedAt: number;
+}
+
+// A job pushed during traced work stores the trace beside its data in this envelope (only then, so untraced
+// payloads keep their plain shape); every read in this file unwraps it.
+const TRACE_KEY = '$gatehouse.trace';
+const DATA_KEY = '$gatehouse.data';
+
+function wrapTraced(payload: string): string {
+  const trace = currentTrace();
+  return trace === undefined ? payload : `{${JSON.stringify(TRACE_KEY)}:"${formatTraceparent(trace)}",${JSON.stringify(DATA_KEY)}:${payload}}`;
+}
+
+function unwrapTraced(stored: unknown): { data: unknown; traceparent: string | undefined } {
+  if (typeof stored === 'object' && stored !== null && !Array.isArray(stored)) {
+    const o = stored as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 2 && typeof o[TRACE_KEY] === 'string' && Object.hasOwn(o, DATA_KEY)) return { data: o[DATA_KEY], traceparent: o[TRACE_KEY] };
+  }
+  return { data: stored, traceparent: undefined };
+}
+
+/** A consumed job as events and hooks see it: data unwrapped. */
+function plainJob<J extends { data: unknown }>(job: J): J {
+  return { ...job, data: unwrapTraced(job.data).data };
 }
 
 /** Handler context; the AbortController is created only if the handler reads `signal` (hot path). */
@@ -243,6 +276,8 @@ class JobContext implements TaskContext {
   private ac: AbortController | undefined;
   private reason: unknown;
   private aborted = false;
+
+  trace: TraceContext | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -299,7 +334,7 @@ function registerHandler(type: string, entry: unknown, mode: EnforceMode | undef
 
 function toDeadLetter(row: JobRow): DeadLetter {
   const j = toInfo<unknown>(row);
-  return { id: j.id, type: row.type ?? '', data: j.payload, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
+  return { id: j.id, type: row.type ?? '', data: unwrapTraced(j.payload).data, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
 }
 
 function toError(err: unknown): Error {
@@ -360,6 +395,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   private readonly scheduler: Scheduler;
 
   private readonly inFlight = new Map<number, Running>();
+  /** Start times of jobs this process runs on the consuming engine, for `durationMs`. */
+  private readonly remoteStarts = new Map<number, number>();
   private completions: { r: Running; result: unknown }[] = [];
   private completionFlush: NodeJS.Immediate | undefined;
   private pumpScheduled: NodeJS.Immediate | undefined;
@@ -535,7 +572,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
       }
       data = parsed.data;
     }
-    return jobInput(type, serializePayload(data, `data of task ${type}`, this.maxPayloadBytes), options, now, this.o.maxAttempts);
+    return jobInput(type, wrapTraced(serializePayload(data, `data of task ${type}`, this.maxPayloadBytes)), options, now, this.o.maxAttempts);
   }
 
   /**
@@ -614,17 +651,18 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
       leaseMs: this.o.leaseMs,
       retryDelay: (attempt) => backoffDelay(this.backoff, attempt),
       isUnrecoverable: (error) => error instanceof UnrecoverableError,
-      onCompleted: (job, result) => this.safeEmit('completed', { ...job }, result),
+      onCompleted: (job, result) => this.safeEmit('completed', this.remoteInfo(job), result),
       onFailed: (job, error, final) => {
         if (this.onError) {
           try {
-            this.onError(job.type, job.data, error, error.stack);
+            this.onError(job.type, unwrapTraced(job.data).data, error, error.stack);
           } catch (hookErr) {
             this.log.error({ err: hookErr }, 'onError hook threw');
           }
         }
-        this.safeEmit('failed', { ...job }, error, !final);
-        if (final) this.safeEmit('dead', { ...job }, error);
+        const info = this.remoteInfo(job);
+        this.safeEmit('failed', info, error, !final);
+        if (final) this.safeEmit('dead', info, error);
       },
       onDrained: () => this.safeEmit('drained'),
     });
@@ -653,7 +691,21 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     }
     const ctx = new JobContext(job.id, job.type, job.attempts, job.maxAttempts);
     signal.addEventListener('abort', () => ctx.abort(signal.reason), { once: true });
-    return this.execute(handler.fn, job.data, ctx);
+    const { data, traceparent } = unwrapTraced(job.data);
+    if (traceparent !== undefined) ctx.trace = traceFrom(traceparent);
+    this.remoteStarts.set(job.id, performance.now());
+    return this.execute(handler.fn, data, ctx);
+  }
+
+  /** A consumed job for events: data unwrapped, and the run time when this process ran it. */
+  private remoteInfo<J extends { id: number; data: unknown }>(job: J): J & { durationMs?: number } {
+    const info: J & { durationMs?: number } = plainJob(job);
+    const started = this.remoteStarts.get(job.id);
+    if (started !== undefined) {
+      this.remoteStarts.delete(job.id);
+      info.durationMs = performance.now() - started;
+    }
+    return info;
   }
 
   /** True while started and paused by the lifecycle. */
@@ -712,11 +764,13 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     const type = row.type ?? '';
     const ctx = new JobContext(row.id, type, row.attempts, row.max_attempts);
     let data: unknown;
-    const r: Running = { row, type, data: undefined, ctx, settled: Promise.resolve() };
+    const r: Running = { row, type, data: undefined, ctx, settled: Promise.resolve(), startedAt: performance.now() };
     this.inFlight.set(row.id, r);
     try {
-      data = JSON.parse(row.payload);
+      const stored = unwrapTraced(JSON.parse(row.payload));
+      data = stored.data;
       r.data = data;
+      if (stored.traceparent !== undefined) ctx.trace = traceFrom(stored.traceparent);
     } catch (err) {
       this.fail(r, new UnrecoverableError(`stored payload of job ${row.id} is not valid JSON`, { cause: err }));
       return;
@@ -736,7 +790,9 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   private execute(handler: TaskHandler, data: unknown, ctx: JobContext): Promise<unknown> {
     let p: Promise<unknown>;
     try {
-      p = Promise.resolve(handler(data, ctx));
+      // A traced job's handler runs inside its trace: calls it makes (sendRequest, pushes) carry it on.
+      const trace = ctx.trace;
+      p = Promise.resolve(trace === undefined ? handler(data, ctx) : runWithTrace(trace, () => handler(data, ctx)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -762,7 +818,7 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   }
 
   private info(r: Running): TaskJobInfo {
-    return { id: r.row.id, type: r.type, data: r.data, attempts: r.row.attempts, maxAttempts: r.row.max_attempts };
+    return { id: r.row.id, type: r.type, data: r.data, attempts: r.row.attempts, maxAttempts: r.row.max_attempts, durationMs: performance.now() - r.startedAt };
   }
 
   private succeed(r: Running, result: unknown): void {

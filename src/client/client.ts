@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
 import { GatehouseError, type ClientErrorCode } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { outgoingTraceparent } from '../trace.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
 import { backoffDelay } from '../backoff.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -330,6 +331,11 @@ export class HttpClient {
       st.trace.secrets = authSecrets(token, encoded);
     }
     if (o.idempotencyKey !== undefined) headers['idempotency-key'] = String(o.idempotencyKey);
+    // W3C trace context: a call made during a traced request or job continues its trace (a caller's own header wins).
+    if (headers.traceparent === undefined) {
+      const traceparent = outgoingTraceparent();
+      if (traceparent !== undefined) headers.traceparent = traceparent;
+    }
 
     // Body
     let body: string | Uint8Array | null = null;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import { currentTrace, type TraceContext } from '../trace.js';
 import type { GateCall, Identity } from './pipeline/index.js';
 
 /**
@@ -29,8 +30,13 @@ export interface EndpointContext<I = unknown> {
   readonly ip: string;
   /** This request's id, also sent as `X-Request-Id`. */
   readonly requestId: string;
-  /** A logger bound to this request's id. */
+  /** A logger bound to this request's id (and trace id). */
   readonly log: Logger;
+  /**
+   * This request's W3C trace: continued from a valid `traceparent` header, else new; `undefined` with
+   * `tracing: false`. Calls made through `sendRequest` and jobs pushed during the request carry it on.
+   */
+  readonly trace: TraceContext | undefined;
   /** Path parameters, as strings. */
   readonly params: Readonly<Record<string, string | undefined>>;
   /** Status for a successful result. @defaultValue 200 (204 when the handler returns nothing) */
@@ -56,6 +62,8 @@ export class HttpCall implements GateCall, EndpointContext {
   status = 0;
   /** Whether the portal's standard headers are already on `res` (set once the handler touches `res`). */
   headersApplied = false;
+  /** The trace the request entry runs this request in. */
+  readonly trace: TraceContext | undefined = currentTrace();
   private childLog: Logger | undefined;
 
   constructor(
@@ -108,7 +116,7 @@ export class HttpCall implements GateCall, EndpointContext {
 
   /** A child logger carrying the request id, made on first use. */
   get log(): Logger {
-    this.childLog ??= this.host.log.child({ requestId: this.requestId });
+    this.childLog ??= this.host.log.child(this.trace ? { requestId: this.requestId, trace_id: this.trace.traceId, span_id: this.trace.spanId } : { requestId: this.requestId });
     return this.childLog;
   }
 

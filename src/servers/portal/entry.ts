@@ -6,13 +6,38 @@ import { performance } from 'node:perf_hooks';
 import type { Express, Request, Response } from 'express';
 import FindMyWay, { type HTTPMethod, type Instance as RouterInstance } from 'find-my-way';
 import type { CorsHandler } from '../gates/index.js';
+import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
 import { HttpError } from '../http-error.js';
+import { pinInjected } from './inject.js';
+import { UNMATCHED_ROUTE, type PortalMetrics, type RouteStats } from './metrics.js';
 import { PROBLEM_TYPE, pathOf, type Responder } from './responder.js';
 
 /** Something the portal serves itself on its fast path (an endpoint method, a built-in route). */
 export interface RouteTarget {
   handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void;
 }
+
+/** What the router stores per route: the target and its metrics handle, both made at registration. */
+interface Mounted {
+  target: RouteTarget;
+  stats: RouteStats | undefined;
+  /** `'<METHOD> <pattern>'`, the span name. */
+  route: string;
+}
+
+/** Observability of the request entry: metrics (per route) and tracing (W3C traceparent). */
+export interface EntryObservers {
+  metrics: PortalMetrics | undefined;
+  /** Read or start a trace per request and run the request inside it. */
+  tracing: boolean;
+  /** Runs each traced request's route (`run`) inside its trace, and inside a span when OpenTelemetry records. */
+  wrap?: ((req: IncomingMessage, res: ServerResponse, trace: TraceContext, route: string, run: () => void) => void) | undefined;
+}
+
+// Per-response bookkeeping for the metrics, read back in the shared close listener.
+const STARTED = Symbol('gatehouse.started');
+const STATS = Symbol('gatehouse.routeStats');
+type Observed = ServerResponse & { [STARTED]?: number; [STATS]?: RouteStats };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -40,7 +65,13 @@ export class RequestEntry {
     private readonly cors: CorsHandler | undefined,
     /** How long a request's body may take once its headers arrived, in ms (0: only node's own request timeout). */
     private readonly bodyTimeoutMs = 0,
+    private readonly observers: EntryObservers = { metrics: undefined, tracing: false },
   ) {
+    const finished = (res: Observed): void => this.finished(res);
+    // One shared listener (node calls it with the response as `this`): counting a request costs no closure.
+    this.onResponseClose = function (this: ServerResponse): void {
+      finished(this as Observed);
+    };
     let raw = '';
     const recorder = {
       setHeader(name: string, value: string): void {
@@ -76,7 +107,8 @@ export class RequestEntry {
 
   /** Serve `target` for `method path` on the fast path. */
   addRoute(method: HTTPMethod, path: string, target: RouteTarget): void {
-    this.router.on(method, path, noop, target);
+    const mounted: Mounted = { target, stats: this.observers.metrics?.route(method, path), route: `${method} ${path}` };
+    this.router.on(method, path, noop, mounted);
     this.routeMethods.add(method);
   }
 
@@ -91,14 +123,37 @@ export class RequestEntry {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  // A shared listener: counting a request costs no closure.
-  private readonly onResponseClose = (): void => {
+  /** Requests being served now. */
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  private readonly onResponseClose: (this: ServerResponse) => void;
+
+  private finished(res: Observed): void {
+    const started = res[STARTED];
+    if (started !== undefined) {
+      const stats = res[STATS] ?? this.fallbackStats(res);
+      // A response closed before its headers went out was abandoned by the client: 499, as nginx logs it.
+      stats?.observe(res.headersSent ? res.statusCode : 499, (performance.now() - started) / 1000);
+    }
     if (--this.inFlight === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-  };
+  }
+
+  /** The route label of a request the router did not match: the express route when one answered it. */
+  private fallbackStats(res: ServerResponse): RouteStats | undefined {
+    const metrics = this.observers.metrics;
+    if (!metrics) return undefined;
+    const req = res.req as Request | undefined;
+    const path = (req?.route as { path?: unknown } | undefined)?.path;
+    const route = typeof path === 'string' ? `${req?.baseUrl ?? ''}${path}` : UNMATCHED_ROUTE;
+    return metrics.route(req?.method ?? 'GET', route);
+  }
 
   /** The http server's request listener. */
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight++;
+    if (this.observers.metrics) (res as Observed)[STARTED] = performance.now();
     res.on('close', this.onResponseClose);
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -114,14 +169,26 @@ export class RequestEntry {
     }
 
     const match = this.router.find(req.method as HTTPMethod, req.url ?? '/');
+    if (!this.observers.tracing) {
+      this.route(req, res, requestId, match);
+      return;
+    }
+    const trace = traceFrom(req.headers.traceparent);
+    const wrap = this.observers.wrap;
+    if (wrap) wrap(req, res, trace, match ? (match.store as Mounted).route : `${req.method ?? 'GET'} ${UNMATCHED_ROUTE}`, () => this.route(req, res, requestId, match));
+    else runWithTrace(trace, () => this.route(req, res, requestId, match));
+  };
+
+  private route(req: IncomingMessage, res: ServerResponse, requestId: string, match: ReturnType<RouterInstance<FindMyWay.HTTPVersion.V1>['find']>): void {
     if (match) {
-      const target = match.store as RouteTarget;
-      target.handle(req, res, match.params, match.searchParams, requestId);
+      const mounted = match.store as Mounted;
+      if (mounted.stats) (res as Observed)[STATS] = mounted.stats;
+      mounted.target.handle(req, res, match.params, match.searchParams, requestId);
       return;
     }
     this.responder.applyHeaders(res, requestId);
     this.fallThrough(req, res, requestId);
-  };
+  }
 
   /**
    * The body must arrive within `bodyTimeoutMs` of the headers: else 408 and the connection closed. A body that
@@ -153,6 +220,7 @@ export class RequestEntry {
     if (responder.logsRequests) {
       res.once('finish', () => responder.logRequest(req, res.statusCode, started, requestId, expressReq.identity ?? null));
     }
+    pinInjected(req, res);
     this.app(expressReq, res as Response, (err?: unknown) => {
       if (err) {
         responder.sendError(req, res, err, requestId, 0, null);

@@ -3,3 +3,7 @@ export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, Por
 export { defineEndpoint, isEndpointDefinition } from './define-endpoint.js';
 export type { EndpointDefinition, EndpointDefinitionConfig } from './define-endpoint.js';
 export type { DiscoveredEndpoint } from './discover.js';
+export type { InjectOptions, InjectResponse } from './inject.js';
+export { UNMATCHED_ROUTE } from './metrics.js';
+export type { JobCounts, MetricsOptions, TrackableQueue } from './metrics.js';
+export type { TracingOptions } from './trace.js';

@@ -3,7 +3,7 @@ import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import type { LifecycleOptions } from '../../lifecycle/index.js';
-import { createLogger, type Logger } from '../../logger.js';
+import { adoptLogger, serviceLogger, type Logger } from '../../logger.js';
 import type { RedisOption } from '../../redis.js';
 import { parseBytes } from '../bytes.js';
 import type { TrustProxy } from '../client-ip.js';
@@ -11,6 +11,8 @@ import type { EndpointContext } from '../context.js';
 import type { AuthOptions, CorsOptions, RateLimitStoreName } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
 import type { OpenApiOptions } from '../openapi.js';
+import type { MetricsOptions } from './metrics.js';
+import type { TracingOptions } from './trace.js';
 import type { SchemaInput, SchemaOutput } from '../pipeline/index.js';
 import type { RealtimeOptions } from '../realtime/index.js';
 
@@ -45,12 +47,28 @@ export interface PortalOptions {
   trustProxy?: TrustProxy;
   /** Largest accepted request body, e.g. `'100kb'` or a byte count. @defaultValue '100kb' */
   bodyLimit?: string | number;
-  /** Logger to use; by default a pino logger on stdout. */
+  /**
+   * Logger to use (its children never repeat a key it binds; `service` is bound when it lacks one). By default the
+   * process's gatehouse root logger, as a child `{ service: name }`: JSON lines on stdout, pretty on a terminal or
+   * with `NODE_ENV=development` (`GATEHOUSE_LOG_FORMAT=json|pretty` forces one), written asynchronously and flushed
+   * by `close()`. @defaultValue the root logger's child for this service
+   */
   logger?: Logger;
   /** Log one line per request (method, path, status, duration, request id, identity). @defaultValue true */
   requestLog?: boolean;
   /** helmet options for the security headers sent on every response, or `false` for none. @defaultValue {} (helmet's defaults) */
   securityHeaders?: HelmetOptions | false;
+  /**
+   * Prometheus metrics (prom-client, on the portal's own registry `portal.metrics`), served at `path` behind the
+   * `health.statusGate` when one is set; `false` for none. @defaultValue { path: '/metrics' }
+   */
+  metrics?: MetricsOptions | false;
+  /**
+   * W3C trace context: each request continues a valid incoming `traceparent` (else starts a trace), logs
+   * `trace_id`/`span_id`, and passes it on to `sendRequest` calls and jobs pushed while it runs; OpenTelemetry
+   * spans when `@opentelemetry/api` is installed. `false` turns it off. @defaultValue true
+   */
+  tracing?: boolean | TracingOptions;
   /** OpenAPI document options, or `false` to not serve one. @defaultValue { path: '/openapi.json' } */
   openapi?: OpenApiOptions | false;
   /** How long an idle keep-alive connection stays open, in ms. @defaultValue 5000 */
@@ -173,6 +191,8 @@ export interface ResolvedPortalOptions {
   trustProxy: TrustProxy;
   securityHeaders: HelmetOptions | false;
   openapi: OpenApiOptions | false;
+  metrics: MetricsOptions | false;
+  tracing: TracingOptions | false;
   enforce: EnforceMode | undefined;
   /** `undefined` when realtime is off. */
   websocket: RealtimeOptions | undefined;
@@ -193,7 +213,7 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
   return {
     name,
     dataDir: options.dataDir ?? DEFAULTS.dataDir,
-    log: options.logger ?? createLogger({ base: { service: name } }),
+    log: options.logger ? adoptLogger(options.logger, name) : serviceLogger(name),
     bodyLimit,
     requestLog: options.requestLog ?? DEFAULTS.requestLog,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
@@ -203,6 +223,8 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     trustProxy: options.trustProxy ?? DEFAULTS.trustProxy,
     securityHeaders: options.securityHeaders ?? {},
     openapi: options.openapi ?? {},
+    metrics: options.metrics ?? {},
+    tracing: options.tracing === false ? false : options.tracing === true || options.tracing === undefined ? {} : options.tracing,
     enforce: options.enforce,
     websocket: options.websocket ? (options.websocket === true ? {} : options.websocket) : undefined,
     health: options.health ?? {},

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { HelmetOptions } from 'helmet';
 import { GatehouseError } from '../../errors.js';
 import { ServiceUnavailableError, type GatedResponder } from '../../lifecycle/index.js';
-import type { Logger } from '../../logger.js';
+import { requestLineWriter, type Logger, type RequestLine } from '../../logger.js';
+import { currentTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../http-error.js';
 import type { Identity } from '../pipeline/index.js';
@@ -42,7 +43,11 @@ export class Responder {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.flatHeaders = this.headers.flat();
     this.standardNames = new Set([...this.headers.map(([name]) => name.toLowerCase()), 'x-request-id', 'content-type', 'content-length']);
+    this.writeLine = logsRequests ? requestLineWriter(log) : undefined;
   }
+
+  /** The request line written as one template string, when the logger is a gatehouse JSON logger. */
+  private readonly writeLine: ((line: RequestLine) => void) | undefined;
 
   /** Put the request id and security headers on a response (every path but an endpoint's success path). */
   readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
@@ -138,9 +143,18 @@ export class Responder {
 
   /** Log one request line: method, path, status, duration, request id, identity id. */
   logRequest(req: IncomingMessage, status: number, started: number, requestId: string, identity: Identity | null): void {
-    this.log.info(
-      { method: req.method, path: pathOf(req.url), status, durationMs: Math.round((performance.now() - started) * 100) / 100, requestId, identity: identity?.id ?? null },
-      'request',
-    );
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    // Read from the request's async context: the trace the entry started or continued for it.
+    const trace = currentTrace();
+    const fast = this.writeLine;
+    if (fast) {
+      fast({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null, traceId: trace?.traceId, spanId: trace?.spanId });
+      return;
+    }
+    if (trace === undefined) {
+      this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null }, 'request');
+      return;
+    }
+    this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null, trace_id: trace.traceId, span_id: trace.spanId }, 'request');
   }
 }

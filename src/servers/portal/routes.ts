@@ -41,6 +41,26 @@ export function mountOpenApi(deps: Pick<BuiltInRouteDeps, 'entry' | 'responder'>
   deps.entry.addRoute('GET', path, { handle: (_req, res, _p, _q, requestId) => deps.responder.sendRaw(res, requestId, 200, JSON_TYPE, document()) });
 }
 
+/**
+ * Serve the Prometheus text at `path` (GET and HEAD, never lifecycle-gated), behind `statusGate` when one is set,
+ * as `/status` is.
+ */
+export function mountMetrics(deps: Pick<BuiltInRouteDeps, 'entry' | 'responder' | 'gates' | 'resolveIp'>, path: string, statusGate: GateConfig | undefined, render: () => Promise<string>, contentType: string): void {
+  const gate = statusGate ? compilePipeline({ guards: compileGate({ ...statusGate, lifecycle: 'exempt' }, deps.gates, `GET ${path}`).guards }) : undefined;
+  const target: RouteTarget = {
+    handle: (req, res, _p, _q, requestId) => {
+      Promise.resolve(gate ? gate(guardCall(`GET ${path}`, req, res, requestId, deps.resolveIp(req))) : undefined)
+        .then(render)
+        .then(
+          (body) => deps.responder.sendRaw(res, requestId, 200, contentType, body),
+          (err: unknown) => deps.responder.sendError(req, res, err, requestId, 0, null),
+        );
+    },
+  };
+  deps.entry.addRoute('GET', path, target);
+  deps.entry.addRoute('HEAD', path, target);
+}
+
 /** Serve /health, /ready, /status(.txt|.prometheus) on the fast path (never lifecycle-gated) and the lifecycle admin endpoint. */
 export function mountHealthRoutes(deps: BuiltInRouteDeps, options: PortalHealthOptions): void {
   const { board, responder, entry, lifecycle } = deps;

@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Registry } from 'prom-client';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import { GatedResponder, HealthBoard, Lifecycle, RemoteLifecycleSource, installShutdownHandlers, type CheckState, type HealthCheckFunction, type HealthCheckOptions, type StateCheck, type StateCheckOptions, type StatusField } from '../../lifecycle/index.js';
-import type { Logger } from '../../logger.js';
+import { flushLogger, type Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
@@ -17,10 +18,13 @@ import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps
 import { RequestEntry } from './entry.js';
 import { gatedExpressRoutes } from './gated-routes.js';
 import { guardCall } from './guard-call.js';
+import { injectRequest, type InjectOptions, type InjectResponse } from './inject.js';
+import { PortalMetrics, isTrackableQueue, type TrackableQueue } from './metrics.js';
 import { DEFAULTS, resolvePortalOptions, type CloseOptions, type EndpointConfig, type EndpointHandler, type PortalOptions, type ResolvedPortalOptions, type RunOptions } from './options.js';
 import { Responder } from './responder.js';
-import { mountHealthRoutes, mountOpenApi } from './routes.js';
+import { mountHealthRoutes, mountMetrics, mountOpenApi } from './routes.js';
 import { closeStores, createStores, redisStatusCheck, type PortalStores } from './stores.js';
+import { PortalTracer } from './trace.js';
 // The global express typing (req.identity, req.requestId) travels with the class users import.
 import './express-types.js';
 
@@ -57,6 +61,11 @@ export class ServicePortal {
   readonly lifecycle: Lifecycle;
   /** Registration rule mode for handlers; undefined follows the process-wide mode. */
   readonly enforceMode: EnforceMode | undefined;
+  /**
+   * The portal's own prom-client registry, served at `/metrics`: register the service's metrics on it
+   * (`new Counter({ name, help, registers: [portal.metrics] })`). `undefined` with `metrics: false`.
+   */
+  readonly metrics: Registry | undefined;
 
   /** Shared services the gates use (tokens, revocation, rate limits, CORS, the lifecycle step). */
   protected readonly gates: GateServices;
@@ -71,12 +80,14 @@ export class ServicePortal {
   private openapiCache: { key: string; text: string } | undefined;
   /** Every `gate()` middleware and its config, so OpenAPI can list the express routes that use one. */
   private readonly gateConfigs = new WeakMap<object, GateConfig>();
-  private readonly closables: Array<() => void | Promise<void>> = [];
+  private readonly closables: Array<() => unknown> = [];
   private closing: Promise<void> | undefined;
   private listening = false;
   private removeSignalHandlers: (() => void) | undefined;
   private drainCut = false;
   private expressGates = 0;
+  private readonly observability: PortalMetrics | undefined;
+  private readonly tracer: PortalTracer | undefined;
 
   constructor(portalOptions: PortalOptions = {}) {
     // 1. Options: defaults applied and values checked once.
@@ -124,7 +135,16 @@ export class ServicePortal {
     this.app.disable('x-powered-by');
     // The same trust function: `req.ip` in express routes is the address the gates see.
     this.app.set('trust proxy', trust);
-    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors, options.bodyTimeoutMs);
+    // Metrics and tracing: read at scrape time / per request; nothing else on the request path.
+    this.observability = options.metrics === false ? undefined : new PortalMetrics(options.metrics, {
+      inFlight: () => this.entry.inFlightCount,
+      lifecycleState: () => this.lifecycle.status,
+      sockets: () => (options.websocket ? (this.realtimeServer?.localSocketCount ?? 0) : undefined),
+      redisHealthy: () => (stores.redis ? stores.redis.healthy : undefined),
+    });
+    this.metrics = this.observability?.registry;
+    this.tracer = options.tracing === false ? undefined : new PortalTracer(options.name, options.tracing);
+    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors, options.bodyTimeoutMs, { metrics: this.observability, tracing: this.tracer !== undefined, wrap: this.tracer?.wrap });
     this.server = createServer(
       {
         keepAliveTimeout: options.keepAliveTimeoutMs,
@@ -148,12 +168,17 @@ export class ServicePortal {
           enforceMode: options.enforce,
           corsOrigins: options.cors?.origins,
           corsCredentials: options.cors?.credentials,
+          observer: this.observability,
         },
         { ...options.websocket, adapter: stores.realtimeAdapter },
       );
     }
 
     // 4. Built-in routes.
+    if (this.observability) {
+      const m = this.observability;
+      mountMetrics({ entry: this.entry, responder: this.responder, gates: this.gates, resolveIp: this.resolveIp }, m.path, options.health.statusGate, () => m.render(), m.registry.contentType);
+    }
     if (options.openapi !== false) mountOpenApi({ entry: this.entry, responder: this.responder }, options.openapi.path ?? '/openapi.json', () => this.openapiDocument());
     mountHealthRoutes(
       {
@@ -209,12 +234,41 @@ export class ServicePortal {
    * in-flight requests have drained and before sockets and stores close, in reverse registration order, so a
    * request finishing during shutdown can still use them. Returns a function that unregisters it.
    */
-  onClose(close: () => void | Promise<void>): () => void {
+  onClose(resource: (() => void | Promise<void>) | { close(): unknown } | { stop(): unknown }): () => void {
+    // A TaskBuffer registered here is also tracked by the metrics (jobs by state, job durations).
+    if (typeof resource !== 'function' && isTrackableQueue(resource)) this.track(resource);
+    const close = typeof resource === 'function' ? resource : 'stop' in resource ? () => resource.stop() : () => resource.close();
     this.closables.push(close);
     return () => {
       const i = this.closables.indexOf(close);
       if (i !== -1) this.closables.splice(i, 1);
     };
+  }
+
+  /**
+   * Show a TaskBuffer in `/metrics`: `gatehouse_queue_jobs{queue,state}` at each scrape and
+   * `gatehouse_job_duration_seconds{queue,type,outcome}` per job. Buffers passed to `onClose()` are tracked already.
+   */
+  track(tasks: TrackableQueue): this {
+    this.observability?.track(tasks);
+    return this;
+  }
+
+  /**
+   * Run one request through the whole request path (router, gates, handler, express fallback) in memory, without
+   * a socket and without `run()`: the way to test a service.
+   *
+   * @example
+   * ```ts
+   * const res = await portal.inject({ method: 'POST', url: '/api/greet', payload: { name: 'Ada' } });
+   * expect(res.statusCode).toBe(200);
+   * expect(res.json()).toEqual({ message: 'Hello, Ada!' });
+   * ```
+   */
+  async inject(options: InjectOptions): Promise<InjectResponse> {
+    if (this.closing) throw new GatehouseError('inject: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
+    await this.tracer?.ready;
+    return injectRequest(this.entry.onRequest, options);
   }
 
   /** The bound port, once `run()` has resolved. */
@@ -384,6 +438,7 @@ export class ServicePortal {
     if (this.listening) throw new GatehouseError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
     const port = options.port ?? DEFAULTS.runPort;
     const host = options.host ?? DEFAULTS.runHost;
+    await this.tracer?.ready;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new GatehouseError(`run: cannot listen on ${host}:${port}: ${err.message}`, { code: 'ERR_LISTEN', cause: err }));
       this.server.once('error', onError);
@@ -451,6 +506,8 @@ export class ServicePortal {
     // 5. Stores: the lifecycle (and its source), then the gate stores.
     await step('closing the lifecycle', () => this.lifecycle.close());
     await step('closing the stores', () => closeStores(this.stores, this.log));
+    // Last: buffered log lines (request logs are written asynchronously) reach their destination.
+    await step('flushing the logs', () => flushLogger(this.log));
   }
 
   /** Wait for in-flight requests, closing connections as they go idle; cut them after `timeoutMs`. */

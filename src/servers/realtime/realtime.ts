@@ -72,6 +72,8 @@ export interface RealtimeHost {
   corsCredentials?: boolean;
   /** Registration rule mode for event handlers (the portal's `enforce` option). @defaultValue the process mode */
   enforceMode?: EnforceMode;
+  /** Told of each accepted connection and each event received (registered name, or undefined), for metrics. */
+  observer?: { socketConnected(): void; socketEvent(name: string | undefined): void };
 }
 
 /** Per-socket state kept in this process only (timers cannot travel through an adapter). */
@@ -518,6 +520,7 @@ export class Realtime {
     budget.sockets++;
     state.budget = budget;
     this.states.set(socket.id, state);
+    this.host.observer?.socketConnected();
     if (identity) void socket.join(USER_PREFIX + identity.id);
     if (state.revocationKey !== undefined) {
       // Revoked between verification and now: drop it at once.
@@ -608,6 +611,7 @@ export class Realtime {
       return;
     }
     const entry = typeof name === 'string' ? this.events.get(name) : undefined;
+    this.host.observer?.socketEvent(entry ? (name as string) : undefined);
     if (!entry) {
       // Not ours: let listeners attached through `portal.io` have it, and answer an ack nobody would.
       if (typeof name === 'string' && state.socket.listeners(name).length > 0) {

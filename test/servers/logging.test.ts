@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger, requestLineWriter } from '../../src/logger.js';
+import { tempDir } from '../helpers.js';
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the logging fixture with its stdout on a pipe (not a terminal) and the given environment. */
+function runFixture(dir: string, mode: string, requests: number, env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const base: Record<string, string | undefined> = { ...process.env, VITEST: undefined, GATEHOUSE_LOG_LEVEL: 'info', GATEHOUSE_LOG_FORMAT: undefined, NODE_ENV: undefined, ...env };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/servers/fixtures/logging-portal.ts', dir, mode, String(requests)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined)),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Every key of one raw JSON line, in order, duplicates included (JSON.parse would hide them). */
+function rawKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      if (depth === 1 && line[j + 1] === ':') keys.push(line.slice(i + 1, j));
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}
+
+describe('Logging', () => {
+  let cleanup: (() => void) | undefined;
+  afterEach(() => cleanup?.());
+
+  it('writes JSON lines with one service, no repeated key and ISO times when stdout is not a terminal', async () => {
+    const t = tempDir('gh-log-');
+    cleanup = t.cleanup;
+    const run = await runFixture(t.dir, 'idle', 5);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(12);
+    for (const line of lines) {
+      const keys = rawKeys(line);
+      expect(new Set(keys).size, `repeated key in ${line}`).toBe(keys.length);
+      expect(keys.filter((k) => k === 'service')).toEqual(['service']);
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      expect(parsed.service).toBe('log-fixture');
+      expect(parsed.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The component that was handed no logger (Database) and the one handed a child with `component` both appear.
+    expect(parsed.find((p) => p.msg === 'nested component line')?.component).toBe('tasks');
+    const requests = parsed.filter((p) => p.msg === 'request');
+    expect(requests).toHaveLength(5);
+    expect(requests[0]).toMatchObject({ method: 'GET', path: '/api/echo/0', status: 200, identity: null });
+    expect(requests[0]!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    const handlerLines = parsed.filter((p) => p.msg === 'handler line');
+    expect(handlerLines).toHaveLength(5);
+    expect(handlerLines[0]!.trace_id).toBe(requests[0]!.trace_id);
+  });
+
+  it('prints pretty lines with NODE_ENV=development and JSON when GATEHOUSE_LOG_FORMAT=json forces it', async () => {
+    const t = tempDir('gh-log-');
+    cleanup = t.cleanup;
+    const pretty = await runFixture(t.dir, 'idle', 2, { NODE_ENV: 'development' });
+    expect(pretty.code).toBe(0);
+    const first = pretty.stdout.split('\n')[0]!;
+    expect(() => JSON.parse(first) as unknown).toThrow();
+    expect(pretty.stdout).toMatch(/\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*request/);
+    expect(pretty.stdout).toContain('service: "log-fixture"');
+    const forced = await runFixture(t.dir, 'idle', 2, { NODE_ENV: 'development', GATEHOUSE_LOG_FORMAT: 'json' });
+    expect(forced.code).toBe(0);
+    for (const line of forced.stdout.trim().split('\n')) expect((JSON.parse(line) as { service: string }).service).toBe('log-fixture');
+  });
+
+  it('writes the request line exactly as pino would, as one template string', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', format: 'json', destination: { write: (l: string) => void lines.push(l) } }).child({ service: 'line "test"' });
+    const write = requestLineWriter(log)!;
+    expect(write).toBeTypeOf('function');
+    const fields = { method: 'GET', path: '/api/a"b\\c/ü', status: 201, durationMs: 0.37, requestId: 'req-1', identity: 'user "7"', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) };
+    write(fields);
+    log.info({ method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: fields.identity, trace_id: fields.traceId, span_id: fields.spanId }, 'request');
+    write({ ...fields, identity: null, traceId: undefined, spanId: undefined });
+    log.info({ method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: null }, 'request');
+    const noTime = (l: string): string => l.replace(/"time":"[^"]+"/, '"time":""');
+    expect(lines).toHaveLength(4);
+    expect(noTime(lines[0]!)).toBe(noTime(lines[1]!));
+    expect(noTime(lines[2]!)).toBe(noTime(lines[3]!));
+    // A pretty logger, or one gatehouse did not make, logs through pino as usual.
+    expect(requestLineWriter(createLogger({ format: 'pretty', destination: { write: () => undefined } }))).toBeUndefined();
+  });
+
+  it('writes every buffered line by the time close() resolves (the process is then killed with SIGKILL)', async () => {
+    const t = tempDir('gh-log-');
+    cleanup = t.cleanup;
+    const run = await runFixture(t.dir, 'close', 300);
+    expect(run.signal).toBe('SIGKILL');
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string });
+    const paths = lines.filter((l) => l.msg === 'request').map((l) => l.path);
+    expect(paths).toHaveLength(300);
+    expect(paths[299]).toBe('/api/echo/299');
+  });
+
+  it('writes the buffered lines and a fatal line on an uncaught exception', async () => {
+    const t = tempDir('gh-log-');
+    cleanup = t.cleanup;
+    const run = await runFixture(t.dir, 'crash', 50);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('fixture crash');
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number; err?: { message: string } });
+    expect(lines.filter((l) => l.msg === 'request')).toHaveLength(50);
+    const fatal = lines.find((l) => l.level === 60);
+    expect(fatal?.msg).toBe('uncaught exception');
+    expect(fatal?.err?.message).toBe('fixture crash');
+  });
+});
