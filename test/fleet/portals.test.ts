@@ -208,3 +208,22 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ServicePortal fleet (two instance
     expect(await client.ping()).toBe('PONG');
   });
 });
+
+describe('closing right after start', () => {
+  it.skipIf(!available && !REQUIRE_REDIS)('leaves no unhandled rejection when the portal closes while its subscriptions are still queued', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    cleanups.push(() => process.off('unhandledRejection', onRejection));
+    const name = fleet();
+    for (let i = 0; i < 8; i++) {
+      const { dir, cleanup } = tempDir('gatehouse-fleet-');
+      const portal = new ServicePortal({ name, dataDir: dir, requestLog: false, enforce: 'off', logger: silent, auth: { secret: TEST_SECRET }, redis: REDIS_URL, websocket: true });
+      await portal.run({ port: 0, handleSignals: false });
+      await portal.close({ timeoutMs: 2000 });
+      cleanup();
+    }
+    await new Promise((r) => setTimeout(r, 200)); // rejections surface a tick or two after the close
+    expect(rejections.map(String)).toEqual([]);
+  });
+});

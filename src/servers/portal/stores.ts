@@ -1,4 +1,5 @@
 import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
 import { RedisLifecycleSource, createLifecycleSource, type HealthCheckResult, type LifecycleSource } from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { createRedisConnections, type RedisConnections } from '../../redis.js';
@@ -73,10 +74,23 @@ function chooseRateLimitStore(options: ResolvedPortalOptions, redis: RedisConnec
   throw new GateConfigError(`rateLimitStore must be 'memory', 'sqlite' or 'redis', got ${String(name)}`);
 }
 
+/** `client` with some methods replaced (every other method bound to the client itself). */
+function withOverrides(client: Redis, overrides: Record<string, (...args: never[]) => unknown>): Redis {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (typeof prop === 'string' && Object.hasOwn(overrides, prop)) return overrides[prop];
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /**
- * The Socket.IO Redis adapter on the portal's two connections. The adapter publishes without awaiting, so
- * during an outage each publish would be an unhandled rejection (fatal on Node >= 15): its client's `publish`
- * catches the failure and logs it once per outage; delivery to this instance's own sockets is unaffected.
+ * The Socket.IO Redis adapter on the portal's two connections. The adapter neither awaits its publishes nor its
+ * (un)subscribes, so during an outage, or when the portal closes while a SUBSCRIBE is still queued, each would be
+ * an unhandled rejection (fatal on Node >= 15). Its pub client's `publish` catches the failure and logs it once
+ * per outage (delivery to this instance's own sockets is unaffected); its sub client's (un)subscribes swallow
+ * theirs (ioredis subscribes again on every reconnect).
  */
 function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
   let logged = false;
@@ -90,14 +104,15 @@ function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
       logged = true;
       return 0;
     });
-  const pub = new Proxy(command, {
-    get(target, prop) {
-      if (prop === 'publish') return publish;
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return createAdapter(pub, redis.subscriber, { key: redis.key('socket.io'), requestsTimeout: 3000 });
+  const sub = redis.subscriber;
+  const quiet = (name: 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe') =>
+    (...args: never[]): unknown => {
+      const result: unknown = (sub[name] as (...a: never[]) => unknown)(...args);
+      if (result instanceof Promise) result.catch(() => undefined);
+      return result;
+    };
+  const subOverrides = { subscribe: quiet('subscribe'), psubscribe: quiet('psubscribe'), unsubscribe: quiet('unsubscribe'), punsubscribe: quiet('punsubscribe') };
+  return createAdapter(withOverrides(command, { publish }), withOverrides(sub, subOverrides), { key: redis.key('socket.io'), requestsTimeout: 3000 });
 }
 
 /** Close the stores a portal created (the lifecycle source closes with its Lifecycle). Each close is guarded. */
