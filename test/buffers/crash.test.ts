@@ -1,41 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PersistentQueue, TaskBuffer } from '../../src/buffers/index.js';
-import { tempDir } from './helpers.js';
+import { spawnWorker, tempDir, type WorkerChild } from './helpers.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-worker.ts');
 const JOBS = 2000;
 const LEASE_MS = 1000;
 
-interface Child {
-  proc: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<number | null>;
-  out: string[];
-}
+type Child = WorkerChild;
 
 function startWorker(dataDir: string, sideDb: string, queue: string, exitWhenDrained: boolean, handlerMs: number): Child {
   const args = { dataDir, sideDb, queue, workers: 4, leaseMs: LEASE_MS, handlerMs, exitWhenDrained };
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(args)], {
-    cwd: process.cwd(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' },
-  });
-  const out: string[] = [];
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  proc.stdout!.on('data', (b: Buffer) => {
-    out.push(b.toString());
-    if (out.join('').includes('ready')) resolveReady();
-  });
-  proc.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  void exited.then(() => resolveReady());
-  return { proc, ready, exited, out };
+  return spawnWorker(WORKER, args);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

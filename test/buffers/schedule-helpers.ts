@@ -1,36 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnWorker, type WorkerChild } from './helpers.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'schedule-worker.ts');
 
 /** A schedule-worker child process. */
-export interface ScheduleChild {
-  proc: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<void>;
-  out: string[];
-}
+export type ScheduleChild = WorkerChild;
 
 /** Start a child that declares the schedule and runs its jobs (see fixtures/schedule-worker.ts). */
 export function startScheduleWorker(args: Record<string, unknown>): ScheduleChild {
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(args)], {
-    cwd: process.cwd(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' },
-  });
-  const out: string[] = [];
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  proc.stdout!.on('data', (b: Buffer) => {
-    out.push(b.toString());
-    if (out.join('').includes('ready')) resolveReady();
-  });
-  proc.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
-  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  void exited.then(() => resolveReady());
-  return { proc, ready, exited, out };
+  return spawnWorker(WORKER, args);
 }
 
 /** Job ids the children ran, one entry per execution. */

@@ -106,16 +106,20 @@ export class PxControlClient {
 
   /** Stop for good: no reconnect, no poll, no heartbeat; the socket is closed. Resolves once it is. Safe to call twice. */
   close(): Promise<void> {
-    if (!this.stopped) {
-      this.stopped = true;
-      clearTimeout(this.reconnectTimer);
-      this.stopHeartbeat();
-      this.stopPolling(false);
-      for (const c of this.inflight) c.abort();
-      this.inflight.clear();
-      this.closeSocket(1000, 'client closing');
-    }
+    if (this.halt()) this.closeSocket(1000, 'client closing');
     return this.socketClosed;
+  }
+
+  /** Mark the client stopped and cancel every timer, poll and request; false when it already was. */
+  private halt(): boolean {
+    if (this.stopped) return false;
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.stopHeartbeat();
+    this.stopPolling(false);
+    for (const c of this.inflight) c.abort();
+    this.inflight.clear();
+    return true;
   }
 
   // ---- the socket ----------------------------------------------------------------------------------------
@@ -215,14 +219,7 @@ export class PxControlClient {
   }
 
   private terminate(reason: string, code: number | undefined): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    this.stopHeartbeat();
-    this.stopPolling(false);
-    for (const c of this.inflight) c.abort();
-    this.inflight.clear();
-    this.h.terminated(reason, code);
+    if (this.halt()) this.h.terminated(reason, code);
   }
 
   private closeSocket(code: number, reason: string): void {

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskBuffer } from '../../../src/buffers/index.js';
 import { obliterate, PREFIX, queueName, redisAvailable, redisOption, REDIS_URL, REQUIRE, until, warnSkipped } from './helpers.js';
+import { spawnWorker, type WorkerChild } from '../helpers.js';
 
 const available = await redisAvailable();
 warnSkipped(available, 'the BullMQ cross-process and SIGKILL tests');
@@ -12,31 +12,11 @@ warnSkipped(available, 'the BullMQ cross-process and SIGKILL tests');
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker.ts');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Child {
-  proc: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<void>;
-  out: string[];
-}
+type Child = WorkerChild;
 
 function startWorker(queue: string, opts: { workers: number; leaseMs: number; handlerMs: number; maxAttempts: number; hang?: boolean; stopAfter?: number }): Child {
   const args = { url: REDIS_URL, prefix: PREFIX, queue, ...opts };
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(args)], {
-    cwd: process.cwd(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' },
-  });
-  const out: string[] = [];
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  proc.stdout!.on('data', (b: Buffer) => {
-    out.push(b.toString());
-    if (out.join('').includes('ready')) resolveReady();
-  });
-  proc.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
-  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  void exited.then(() => resolveReady());
-  return { proc, ready, exited, out };
+  return spawnWorker(WORKER, args);
 }
 
 describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ across processes (real child processes, SIGKILL)', () => {
