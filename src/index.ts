@@ -153,7 +153,7 @@ export type { Follower, FollowerInfo } from './lifecycle/index.js';
 
 // Remote control (src/lifecycle/remote): the PXControl protocol client, RemoteControl, the 'remote' source.
 export { GATEHOUSE_FIELDS, REMOTE_ENV, RemoteControl, RemoteLifecycleSource, remoteControl } from './lifecycle/index.js';
-export type { RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './lifecycle/index.js';
+export type { FailMode, PxStatus, RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './lifecycle/index.js';
 
 // Control plane (src/control-plane): a self-hosted PXControl-compatible server, its admin API and dashboard.
 export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, ControlPlane, ControlPlaneError } from './control-plane/index.js';
