@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import type { RedisOption } from '../redis.js';
+import { gatehouseVersion } from '../version.js';
 import { ControlPlaneError } from './errors.js';
 import type { SdkVersionEntry } from './protocol.js';
 
@@ -108,20 +108,6 @@ export interface SdkCatalogue {
   gatehouse: SdkVersionEntry;
 }
 
-let ownVersion: string | undefined;
-
-/** This package's version (src/control-plane and dist/control-plane both sit two levels below the root). */
-function packageVersion(): string {
-  if (ownVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-      ownVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-    } catch {
-      ownVersion = '0.0.0';
-    }
-  }
-  return ownVersion;
-}
 
 function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = DEFAULTS.sdkVersion): SdkVersionEntry {
   const latest = o?.latest ?? fallback;
@@ -150,7 +136,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions): Resolv
     name,
     heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULTS.heartbeatIntervalMs, 50, 3_600_000),
     instanceRetentionMs: int('instanceRetentionMs', options.instanceRetentionMs, DEFAULTS.instanceRetentionMs, 0, 7 * 86_400_000),
-    sdkVersions: { node: sdk('node', options.sdkVersions?.node), python: sdk('python', options.sdkVersions?.python), gatehouse: sdk('gatehouse', options.sdkVersions?.gatehouse, packageVersion()) },
+    sdkVersions: { node: sdk('node', options.sdkVersions?.node), python: sdk('python', options.sdkVersions?.python), gatehouse: sdk('gatehouse', options.sdkVersions?.gatehouse, gatehouseVersion()) },
     maxPayloadBytes: int('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 256, 1_048_576),
     maxConnectionsPerIp: int('maxConnectionsPerIp', options.maxConnectionsPerIp, DEFAULTS.maxConnectionsPerIp, 0, 10_000_000),
     auditLimit: int('auditLimit', options.auditLimit, DEFAULTS.auditLimit, 10, 10_000_000),

@@ -2,7 +2,8 @@ import { WebSocket, type RawData } from 'ws';
 import { backoffDelay, type ResolvedBackoff } from '../../backoff.js';
 import type { Logger } from '../../logger.js';
 import { parseFrame, parseStatusFields, type HeartbeatFrame, type StatusFields } from './frames.js';
-import { gatehouseVersion, userAgent, type ResolvedRemoteOptions } from './options.js';
+import { gatehouseVersion } from '../../version.js';
+import { userAgent, type ResolvedRemoteOptions } from './options.js';
 
 /** Close codes after which a client never reconnects: 4001 invalid token, 4002 token revoked. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4002]);

@@ -7,7 +7,7 @@ export type { RemoteControlEvent, RemoteControlEvents, RemoteStatusListener } fr
 export { RemoteLifecycleSource } from './source.js';
 export { remoteControl } from './middleware.js';
 export type { RemoteControlMiddlewareOptions } from './middleware.js';
-export { DEFAULT_WS_URL, REMOTE_ENV, gatehouseVersion, resolveRemoteOptions } from './options.js';
+export { DEFAULT_WS_URL, REMOTE_ENV, resolveRemoteOptions } from './options.js';
 export type { FailMode, RemoteControlOptions, ResolvedRemoteOptions } from './options.js';
 export { GATEHOUSE_FIELDS, PX_STATUSES } from './frames.js';
 export type { PxStatus } from './frames.js';

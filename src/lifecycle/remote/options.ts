@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Logger } from '../../logger.js';
+import { gatehouseVersion } from '../../version.js';
 import { LifecycleError } from '../errors.js';
 
 /** A project's fail mode, set on the control plane: what an instance does when it loses contact. */
@@ -184,22 +184,6 @@ export function resolveRemoteOptions(options: RemoteControlOptions = {}): Resolv
     maxFrameBytes: ms('maxFrameBytes', options.maxFrameBytes ?? DEFAULTS.maxFrameBytes, 256, 16 * 1024 * 1024),
     connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, 10, 600_000),
   };
-}
-
-let version: string | undefined;
-
-/** gatehouse's own version (package.json), sent as `sdk_version` and compared with the catalogue. */
-export function gatehouseVersion(): string {
-  if (version === undefined) {
-    try {
-      // src/lifecycle/remote/ and dist/lifecycle/remote/ both sit three levels below the package root.
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-      version = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-    } catch {
-      version = '0.0.0';
-    }
-  }
-  return version;
 }
 
 /**
