@@ -153,7 +153,8 @@ describe('API.md contract', () => {
     cleanups.push(() => tasks.stop({ timeoutMs: 1000 }));
     const taskId = tasks.push('SEND_EMAIL', { to: 'user@example.com' }, { priority: 1, dedupeKey: 'welcome' });
     expect(typeof taskId).toBe('number');
-    for (let i = 0; i < 100 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // The handler runs before its completion is committed (completions of one tick share a transaction): wait for both.
+    for (let i = 0; i < 100 && tasks.stats().done === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(sent).toEqual([{ to: 'user@example.com' }]);
     expect(tasks.stats()).toMatchObject({ done: 1, dead: 0 });
     expect(tasks.deadLetters()).toEqual([]);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { spawnWorker, type WorkerChild } from './helpers.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'schedule-worker.ts');
@@ -31,3 +32,22 @@ export function slotOf(key: string | null | undefined): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Two children declaring the same schedule (`args`) run side by side for `ms`, then stop on SIGTERM; both must
+ * start, keep running and exit 0. They are added to `children` (for the caller's cleanup).
+ * @returns when the window started and ended
+ */
+export async function runTwoWorkers(children: ScheduleChild[], args: Record<string, unknown>, ms: number): Promise<{ t0: number; t1: number }> {
+  const pair = [startScheduleWorker(args), startScheduleWorker(args)];
+  children.push(...pair);
+  await Promise.all(pair.map((c) => c.ready));
+  for (const c of pair) expect(c.proc.exitCode, c.out.join('')).toBeNull();
+  const t0 = Date.now();
+  await sleep(ms);
+  const t1 = Date.now();
+  for (const c of pair) c.proc.kill('SIGTERM');
+  await Promise.all(pair.map((c) => c.exited));
+  for (const c of pair) expect(c.proc.exitCode, c.out.join('')).toBe(0);
+  return { t0, t1 };
+}

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferError, TaskBuffer, type TaskJobInfo } from '../../src/buffers/index.js';
 import { tempDir } from './helpers.js';
 import { obliterate, PREFIX, queueName, redisAvailable, redisOption, REDIS_URL, REQUIRE, until, warnSkipped } from './bullmq/helpers.js';
-import { runsOf, sleep, slotOf, startScheduleWorker, type ScheduleChild } from './schedule-helpers.js';
+import { runTwoWorkers, runsOf, slotOf, type ScheduleChild } from './schedule-helpers.js';
 
 const available = await redisAvailable();
 warnSkipped(available, 'the BullMQ schedule tests');
@@ -130,15 +130,7 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer schedules on BullMQ (real Re
     const EVERY = 500;
     const runsFile = path.join(dir, 'runs.txt');
     const args = { dataDir: dir, redis: { url: REDIS_URL, keyPrefix: PREFIX }, queue, name: 'tick', everyMs: EVERY, missed: 'all', runsFile };
-    children.push(startScheduleWorker(args), startScheduleWorker(args));
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) expect(c.proc.exitCode, c.out.join('')).toBeNull();
-    const t0 = Date.now();
-    await sleep(6000);
-    const t1 = Date.now();
-    for (const c of children) c.proc.kill('SIGTERM');
-    await Promise.all(children.map((c) => c.exited));
-    for (const c of children) expect(c.proc.exitCode, c.out.join('')).toBe(0);
+    const { t0, t1 } = await runTwoWorkers(children, args, 6000);
 
     const jobs = await queueJobs(queue);
     const slots = jobs.map((j) => j.slot);

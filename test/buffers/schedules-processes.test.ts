@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_FILE } from '../../src/buffers/index.js';
 import { tempDir } from './helpers.js';
-import { runsOf, sleep, slotOf, startScheduleWorker, type ScheduleChild } from './schedule-helpers.js';
+import { runTwoWorkers, runsOf, sleep, slotOf, startScheduleWorker, type ScheduleChild } from './schedule-helpers.js';
 
 const EVERY = 500;
 
@@ -26,15 +26,7 @@ describe('TaskBuffer schedules across processes (SQLite, real child processes)',
   it('two processes declaring the same 500 ms schedule for 6 s push one job per slot, not one per process', async () => {
     const runsFile = path.join(dir, 'runs.txt');
     const args = { dataDir: dir, queue: 'ticks', name: 'tick', everyMs: EVERY, missed: 'all', runsFile };
-    children.push(startScheduleWorker(args), startScheduleWorker(args));
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) expect(c.proc.exitCode, c.out.join('')).toBeNull();
-    const t0 = Date.now();
-    await sleep(6000);
-    const t1 = Date.now();
-    for (const c of children) c.proc.kill('SIGTERM');
-    await Promise.all(children.map((c) => c.exited));
-    for (const c of children) expect(c.proc.exitCode, c.out.join('')).toBe(0);
+    const { t0, t1 } = await runTwoWorkers(children, args, 6000);
 
     const db = new Database(path.join(dir, QUEUE_FILE), { readonly: true });
     const jobs = db.prepare(`SELECT id, dedupe_key AS key, state FROM jobs WHERE queue = 'ticks' ORDER BY id`).all() as { id: number; key: string; state: string }[];
