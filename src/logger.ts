@@ -28,7 +28,7 @@ export interface LoggerConfig {
    * portal's `close()` calls it), on process exit and on an uncaught exception. @defaultValue `process.env.GATEHOUSE_LOG_SYNC === '1'`
    */
   sync?: boolean;
-  /** Bytes of lines collected before they are handed to the asynchronous write (at most 100 ms later in any case); 0 hands each line on at once. Ignored with `sync`. @defaultValue 8192 */
+  /** Bytes of lines collected before they are handed to the asynchronous write (at most 100 ms later in any case); 0 hands each line on at once. Ignored with `sync`. @defaultValue 16384 */
   bufferBytes?: number;
 }
 
@@ -90,16 +90,23 @@ interface OwnedDestination {
 /** Longest a line waits in the batch before it is handed to the destination, in ms. */
 const BATCH_DELAY_MS = 100;
 
-/**
- * Lines collected in an array and handed to sonic-boom as one string per batch (`bufferBytes`, or after
- * `BATCH_DELAY_MS`, whichever comes first). sonic-boom measures its whole pending buffer on every write, and each
- * asynchronous write is a trip through libuv's thread pool, so a batch pays both once for many lines.
- */
+/** Size of the buffers lines are encoded into; batches are slices of them. */
+const CHUNK_BYTES = 128 * 1024;
+
 type SonicBoom = ReturnType<typeof pino.destination>;
 
+/**
+ * Lines encoded straight into a large buffer as they arrive, and handed to sonic-boom (in buffer mode) as one
+ * slice per batch (`bufferBytes`, or after `BATCH_DELAY_MS`, whichever comes first). A line costs one UTF-8
+ * encode into memory that is already there; the string joins, length measurements and string-to-bytes copies of
+ * a string-mode destination, and each trip through libuv's thread pool, are paid once per batch. Slices handed on
+ * are never written to again: a full chunk is replaced, not reused.
+ */
 class LineBatch implements DestinationStream, OwnedDestination {
-  private lines: string[] = [];
-  private size = 0;
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** First byte not yet handed on, and the end of what was encoded. */
+  private start = 0;
+  private end = 0;
   private scheduled = false;
   private readonly onTick = (): void => {
     this.scheduled = false;
@@ -112,9 +119,18 @@ class LineBatch implements DestinationStream, OwnedDestination {
   ) {}
 
   write(line: string): void {
-    this.lines.push(line);
-    this.size += line.length;
-    if (this.size >= this.batchBytes) this.drain();
+    // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
+    if (this.end + line.length * 3 > CHUNK_BYTES) {
+      this.drain();
+      if (line.length * 3 > CHUNK_BYTES) {
+        this.boom.write(Buffer.from(line, 'utf8') as unknown as string);
+        return;
+      }
+      this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      this.start = this.end = 0;
+    }
+    this.end += this.chunk.write(line, this.end);
+    if (this.end - this.start >= this.batchBytes) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(this.onTick, BATCH_DELAY_MS).unref();
@@ -122,11 +138,10 @@ class LineBatch implements DestinationStream, OwnedDestination {
   }
 
   private drain(): void {
-    const lines = this.lines;
-    if (lines.length === 0) return;
-    this.lines = [];
-    this.size = 0;
-    this.boom.write(lines.length === 1 ? lines[0]! : lines.join(''));
+    if (this.end === this.start) return;
+    // sonic-boom in buffer mode takes Buffers; its types declare only the string mode's write.
+    this.boom.write(this.chunk.subarray(this.start, this.end) as unknown as string);
+    this.start = this.end;
   }
 
   flush(cb?: (err?: Error) => void): void {
@@ -210,20 +225,20 @@ function dedupeChildKeys(logger: Logger): Logger {
 export function createLogger(config: LoggerConfig = {}): Logger {
   const target = config.destination ?? 1;
   const sync = config.sync ?? process.env.GATEHOUSE_LOG_SYNC === '1';
-  const bufferBytes = config.bufferBytes ?? 8192;
+  const bufferBytes = config.bufferBytes ?? 16_384;
   if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 65_536) throw new TypeError(`logger bufferBytes: expected an integer 0..65536, got ${String(bufferBytes)}`);
   const format = resolveFormat(config, target);
   let owned: OwnedDestination | undefined;
   let stream: DestinationStream;
   if (typeof target === 'string' || typeof target === 'number') {
-    // Pretty lines are for people reading as it happens: written at once. JSON lines are batched and written
-    // asynchronously by pino's destination (sonic-boom, sync: false).
+    // Pretty lines are for people reading as it happens: written at once. JSON lines are encoded into batches and
+    // written asynchronously by pino's destination (sonic-boom in buffer mode, sync: false).
     const direct = sync || format === 'pretty' || bufferBytes === 0;
     // minLength 1, not 0: sonic-boom's flush(cb) only waits for the pending write when minLength > 0.
     // A file is opened now, once, synchronously: sonic-boom's own asynchronous open can lose the race with an early
     // exit (its exit hook then throws "not ready"), and lines written before it completes only pile up in memory.
     const fd = typeof target === 'number' ? target : openLogFile(target);
-    const boom = pino.destination({ dest: fd, sync: direct, minLength: direct ? 0 : 1 });
+    const boom = direct ? pino.destination({ dest: fd, sync: true, minLength: 0 }) : pino.destination({ dest: fd, sync: false, minLength: 1, contentMode: 'buffer' });
     const out = direct ? boom : new LineBatch(boom, bufferBytes);
     owned = out;
     destinations.add(out);
@@ -257,6 +272,14 @@ export function createLogger(config: LoggerConfig = {}): Logger {
 
 /** The streams of JSON root loggers gatehouse created (their lines have pino's plain shape: no formatters, mixins or hooks). */
 const jsonStreams = new WeakMap<Logger, DestinationStream>();
+
+/** Printable ASCII without `"` and `\\`: a string made only of these is its own JSON body. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `JSON.stringify(s)` for a string, without its generic path for the common plain-ASCII case. */
+function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
 
 /** The fields of one request log line. */
 export interface RequestLine {
@@ -293,7 +316,7 @@ export function requestLineWriter(logger: Logger): ((line: RequestLine) => void)
     if (!logger.isLevelEnabled('info')) return;
     const trace = l.traceId === undefined ? '' : `,"trace_id":"${l.traceId}","span_id":"${l.spanId ?? ''}"`;
     out.write(
-      `{"level":30${isoTime()}${bindings},"method":${l.method === undefined ? 'null' : JSON.stringify(l.method)},"path":${JSON.stringify(l.path)},"status":${l.status},"durationMs":${l.durationMs},"requestId":${JSON.stringify(l.requestId)},"identity":${l.identity === null ? 'null' : JSON.stringify(l.identity)}${trace},"msg":"request"}\n`,
+      `{"level":30${isoTime()}${bindings},"method":${l.method === undefined ? 'null' : jsonString(l.method)},"path":${jsonString(l.path)},"status":${l.status},"durationMs":${l.durationMs},"requestId":${jsonString(l.requestId)},"identity":${l.identity === null ? 'null' : jsonString(l.identity)}${trace},"msg":"request"}\n`,
     );
   };
 }

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, requestLineWriter } from '../../src/logger.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger, flushLogger, requestLineWriter } from '../../src/logger.js';
 import { tempDir } from '../helpers.js';
 
 interface Run {
@@ -105,6 +107,32 @@ describe('Logging', () => {
     expect(noTime(lines[2]!)).toBe(noTime(lines[3]!));
     // A pretty logger, or one gatehouse did not make, logs through pino as usual.
     expect(requestLineWriter(createLogger({ format: 'pretty', destination: { write: () => undefined } }))).toBeUndefined();
+  });
+
+  it('batches lines into a file whole and in order: multi-byte text, chunk boundaries, a line larger than a chunk', async () => {
+    const t = tempDir('gh-log-');
+    cleanup = t.cleanup;
+    const file = join(t.dir, 'logs', 'app.log');
+    const log = createLogger({ level: 'info', format: 'json', destination: file, bufferBytes: 1000 }).child({ service: 'batch' });
+    const write = requestLineWriter(log)!;
+    const expected: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const path = i % 7 === 0 ? `/ü/€/😀/${i}` : `/plain/${i}`;
+      if (i === 1500) {
+        log.info({ big: 'x'.repeat(200_000) + 'ü' }, 'big');
+        expected.push('big');
+      } else if (i % 10 === 0) {
+        log.info({ i }, `pino ${i}`);
+        expected.push(`pino ${i}`);
+      } else {
+        write({ method: 'GET', path, status: 200, durationMs: i / 100, requestId: `r${i}`, identity: null, traceId: undefined, spanId: undefined });
+        expected.push(path);
+      }
+    }
+    await flushLogger(log);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string; big?: string });
+    expect(lines.map((l) => (l.msg === 'request' ? l.path : l.msg))).toEqual(expected);
+    expect(lines.find((l) => l.msg === 'big')?.big).toHaveLength(200_001);
   });
 
   it('writes every buffered line by the time close() resolves (the process is then killed with SIGKILL)', async () => {
