@@ -53,7 +53,7 @@ const cached = portal();
 const uncached = portal(0);
 // Request logging on, as in production: one JSON line per request through the same asynchronous destination
 // the default logger uses, into a real file (BENCH_LOG_FILE, default a temp file removed at exit).
-const logFile = process.env.BENCH_LOG_FILE ?? join(mkdtempSync(join(tmpdir(), 'gh-bench-log-')), 'requests.log');
+const logFile = process.env.BENCH_LOG_FILE || join(mkdtempSync(join(tmpdir(), 'gh-bench-log-')), 'requests.log');
 const logged = portal(undefined, { requestLog: true, logger: createLogger({ level: 'info', format: 'json', destination: logFile }) });
 // The same full gate without metrics and tracing, to show what they cost per request.
 const unobserved = portal(undefined, { metrics: false, tracing: false });
