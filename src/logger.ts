@@ -1,4 +1,5 @@
 import { fstatSync, mkdirSync, openSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import pinoPretty from 'pino-pretty';
@@ -93,10 +94,46 @@ function openLogFile(file: string): number {
 function writesWithoutWaiting(fd: number): boolean {
   try {
     const stat = fstatSync(fd);
-    return stat.isFile() || stat.isCharacterDevice();
+    // A terminal is a character device too, but one that can push back (EAGAIN): it keeps the asynchronous write.
+    return stat.isFile() || (stat.isCharacterDevice() && !isatty(fd));
   } catch {
     return false;
   }
+}
+
+/** Bytes a destination that cannot write (disk full, closed pipe) keeps for retrying; beyond them lines are dropped. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+/**
+ * Destinations whose last write failed. sonic-boom's flush and flushSync retry such a write until it succeeds
+ * (sleeping 100 ms between tries), which would hang `close()` and process exit on a full disk: they are skipped.
+ */
+const failing = new WeakSet<object>();
+/** Shortest time between two reports of the same destination's failure on stderr, in ms. */
+const REPORT_EVERY_MS = 60_000;
+
+/**
+ * A failed write (ENOSPC, EPIPE, ...) must not throw into the request that logged, nor crash the process: it is
+ * reported on stderr (at most once a minute per destination), the unwritten bytes are retried with the next
+ * batch, and lines beyond `MAX_PENDING_BYTES` are dropped and counted.
+ */
+function reportWriteFailures(boom: SonicBoom, label: string): void {
+  let lastReport = -Infinity;
+  boom.on('write', () => failing.delete(boom));
+  let dropped = 0;
+  const report = (what: string): void => {
+    const now = Date.now();
+    if (now - lastReport < REPORT_EVERY_MS) return;
+    lastReport = now;
+    process.stderr.write(`gatehouse logger: ${what} (${label})\n`);
+  };
+  boom.on('error', (err: Error) => {
+    failing.add(boom);
+    report(`cannot write log lines, keeping up to ${MAX_PENDING_BYTES} bytes for retry: ${err.message}`);
+  });
+  boom.on('drop', () => {
+    dropped++;
+    report(`dropped ${dropped} log write(s): the destination is not taking them`);
+  });
 }
 
 /** A destination gatehouse opened itself (sonic-boom), flushed on close and on fatal errors. */
@@ -164,12 +201,13 @@ class LineBatch implements DestinationStream, OwnedDestination {
 
   flush(cb?: (err?: Error) => void): void {
     this.drain();
-    this.boom.flush(cb);
+    if (failing.has(this.boom)) cb?.(new Error('the log destination is failing its writes'));
+    else this.boom.flush(cb);
   }
 
   flushSync(): void {
     this.drain();
-    this.boom.flushSync();
+    if (!failing.has(this.boom)) this.boom.flushSync();
   }
 }
 
@@ -180,6 +218,7 @@ let fatalHookInstalled = false;
 /** Flush every gatehouse-owned destination synchronously: the last thing done before the process dies. */
 function flushAllSync(): void {
   for (const d of destinations) {
+    if (failing.has(d)) continue;
     try {
       d.flushSync();
     } catch {
@@ -258,8 +297,9 @@ export function createLogger(config: LoggerConfig = {}): Logger {
     // exit (its exit hook then throws "not ready"), and lines written before it completes only pile up in memory.
     const fd = typeof target === 'number' ? target : openLogFile(target);
     const boom = direct
-      ? pino.destination({ dest: fd, sync: true, minLength: 0 })
-      : pino.destination({ dest: fd, sync: writesWithoutWaiting(fd), minLength: 1, contentMode: 'buffer' });
+      ? pino.destination({ dest: fd, sync: true, minLength: 0, maxLength: MAX_PENDING_BYTES })
+      : pino.destination({ dest: fd, sync: writesWithoutWaiting(fd), minLength: 1, maxLength: MAX_PENDING_BYTES, contentMode: 'buffer' });
+    reportWriteFailures(boom, typeof target === 'string' ? target : `fd ${target}`);
     const out = direct ? boom : new LineBatch(boom, bufferBytes);
     owned = out;
     destinations.add(out);
@@ -362,6 +402,7 @@ export function flushLoggerSync(logger: Logger): void {
   while (root !== null) {
     const d = destinationOf.get(root as Logger);
     if (d) {
+      if (failing.has(d)) return;
       try {
         d.flushSync();
       } catch {

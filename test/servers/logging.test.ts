@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, flushLogger, requestLineWriter } from '../../src/logger.js';
+import { createLogger, flushLogger, flushLoggerSync, requestLineWriter } from '../../src/logger.js';
 import { tempDir } from '../helpers.js';
 
 interface Run {
@@ -133,6 +133,27 @@ describe('Logging', () => {
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string; big?: string });
     expect(lines.map((l) => (l.msg === 'request' ? l.path : l.msg))).toEqual(expected);
     expect(lines.find((l) => l.msg === 'big')?.big).toHaveLength(200_001);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('reports a destination that fails its writes (ENOSPC) on stderr, and neither throws nor hangs a flush', async () => {
+    const reports: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      reports.push(String(chunk));
+      return true;
+    });
+    try {
+      // Batched (written in place: /dev/full is a character device) and line by line.
+      for (const bufferBytes of [100, 0]) {
+        const log = createLogger({ level: 'info', format: 'json', destination: '/dev/full', bufferBytes });
+        for (let i = 0; i < 50; i++) expect(() => log.info({ i }, 'line')).not.toThrow();
+        await flushLogger(log);
+        flushLoggerSync(log);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    // One report per destination (at most one a minute), naming the error and the destination.
+    expect(reports.filter((r) => r.includes('ENOSPC') && r.includes('/dev/full'))).toHaveLength(2);
   });
 
   it('writes every buffered line by the time close() resolves (the process is then killed with SIGKILL)', async () => {
