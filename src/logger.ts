@@ -85,7 +85,7 @@ function openLogFile(file: string): number {
 
 /**
  * Whether a write to `fd` lands without waiting for anyone: a regular file (the page cache takes it) or a
- * character device (`/dev/null`, a terminal). A batch for such a target is written by the thread that completes
+ * character device other than a terminal (`/dev/null`). A batch for such a target is written by the thread that completes
  * it, one system call per batch: handing it to libuv's thread pool instead costs two thread wake-ups per batch,
  * which under load measured more than the write itself (bench:http: request log on / off 0.76 through the pool,
  * 0.98 written in place). Node writes `process.stdout` to files the same way. Pipes and sockets (a log collector
@@ -94,7 +94,7 @@ function openLogFile(file: string): number {
 function writesWithoutWaiting(fd: number): boolean {
   try {
     const stat = fstatSync(fd);
-    // A terminal is a character device too, but one that can push back (EAGAIN): it keeps the asynchronous write.
+    // A terminal can push back (EAGAIN): it keeps the asynchronous write.
     return stat.isFile() || (stat.isCharacterDevice() && !isatty(fd));
   } catch {
     return false;
@@ -118,7 +118,6 @@ const REPORT_EVERY_MS = 60_000;
  */
 function reportWriteFailures(boom: SonicBoom, label: string): void {
   let lastReport = -Infinity;
-  boom.on('write', () => failing.delete(boom));
   let dropped = 0;
   const report = (what: string): void => {
     const now = Date.now();
@@ -126,6 +125,7 @@ function reportWriteFailures(boom: SonicBoom, label: string): void {
     lastReport = now;
     process.stderr.write(`gatehouse logger: ${what} (${label})\n`);
   };
+  boom.on('write', () => failing.delete(boom));
   boom.on('error', (err: Error) => {
     failing.add(boom);
     report(`cannot write log lines, keeping up to ${MAX_PENDING_BYTES} bytes for retry: ${err.message}`);
@@ -153,8 +153,8 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 /**
  * Lines encoded straight into a large buffer as they arrive, and handed to sonic-boom (in buffer mode) as one
  * slice per batch (`bufferBytes`, or after `BATCH_DELAY_MS`, whichever comes first). A line costs one UTF-8
- * encode into memory that is already there; the string joins, length measurements and string-to-bytes copies of
- * a string-mode destination, and each trip through libuv's thread pool, are paid once per batch. Slices handed on
+ * encode into memory that is already there; the system call (and, for a pipe, the trip through libuv's thread
+ * pool) is paid once per batch, with no string joins or string-to-bytes copies. Slices handed on
  * are never written to again: a full chunk is replaced, not reused.
  */
 class LineBatch implements DestinationStream, OwnedDestination {
@@ -334,7 +334,7 @@ export function createLogger(config: LoggerConfig = {}): Logger {
 /** The streams of JSON root loggers gatehouse created (their lines have pino's plain shape: no formatters, mixins or hooks). */
 const jsonStreams = new WeakMap<Logger, DestinationStream>();
 
-/** Printable ASCII without `"` and `\\`: a string made only of these is its own JSON body. */
+/** Printable ASCII without the double quote and the backslash: a string made only of these is its own JSON body. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** `JSON.stringify(s)` for a string, without its generic path for the common plain-ASCII case. */
