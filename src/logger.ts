@@ -104,8 +104,9 @@ function writesWithoutWaiting(fd: number): boolean {
 /** Bytes a destination that cannot write (disk full, closed pipe) keeps for retrying; beyond them lines are dropped. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /**
- * Destinations whose last write failed. sonic-boom's flush and flushSync retry such a write until it succeeds
- * (sleeping 100 ms between tries), which would hang `close()` and process exit on a full disk: they are skipped.
+ * sonic-boom destinations whose last write failed. sonic-boom's flush and flushSync retry such a write until it
+ * succeeds (sleeping 100 ms between tries), which would hang `close()` and process exit on a full disk: they are
+ * skipped (a line-by-line destination by `flushOwnedSync`, a batched one by its `LineBatch`).
  */
 const failing = new WeakSet<object>();
 /** Shortest time between two reports of the same destination's failure on stderr, in ms. */
@@ -217,13 +218,19 @@ let fatalHookInstalled = false;
 
 /** Flush every gatehouse-owned destination synchronously: the last thing done before the process dies. */
 function flushAllSync(): void {
-  for (const d of destinations) {
-    if (failing.has(d)) continue;
-    try {
-      d.flushSync();
-    } catch {
-      // A destination that cannot take the write (closed fd, still opening) must not hide the original error.
-    }
+  for (const d of destinations) flushOwnedSync(d);
+}
+
+/**
+ * Write out one owned destination synchronously, on a path that cannot wait or fail: a destination whose writes
+ * are failing is skipped, and an error (closed fd, still opening) never hides the original one.
+ */
+function flushOwnedSync(d: OwnedDestination): void {
+  if (failing.has(d)) return;
+  try {
+    d.flushSync();
+  } catch {
+    // nothing left to do on a dying path
   }
 }
 
@@ -402,12 +409,7 @@ export function flushLoggerSync(logger: Logger): void {
   while (root !== null) {
     const d = destinationOf.get(root as Logger);
     if (d) {
-      if (failing.has(d)) return;
-      try {
-        d.flushSync();
-      } catch {
-        // nothing left to do on a dying path
-      }
+      flushOwnedSync(d);
       return;
     }
     root = Object.getPrototypeOf(root) as object | null;
