@@ -38,7 +38,10 @@ async function connectAll(url: string, onFrame: (i: number, text: string) => voi
   for (let i = 0; i < CLIENTS; i += 50) {
     const batch: Array<Promise<void>> = [];
     for (let j = i; j < Math.min(CLIENTS, i + 50); j++) {
-      const ws = new WebSocket(url, { headers: { 'User-Agent': 'pxcontrol-sdk-node/0.1.3' }, perMessageDeflate: false });
+      const ws = new WebSocket(url, {
+        headers: { 'User-Agent': 'pxcontrol-sdk-node/0.1.3' },
+        perMessageDeflate: false,
+      });
       ws.on('message', (data) => onFrame(j, data.toString()));
       sockets.push(ws);
       batch.push(
@@ -59,7 +62,13 @@ interface PushResult {
 }
 
 /** One push: `trigger()` starts it; a socket counts when it receives a frame containing `want`. Adds to `into`. */
-async function pushRound(sockets: WebSocket[], received: { hook: ((i: number, text: string) => void) | undefined }, trigger: () => Promise<void> | void, want: string, into: PushResult): Promise<void> {
+async function pushRound(
+  sockets: WebSocket[],
+  received: { hook: ((i: number, text: string) => void) | undefined },
+  trigger: () => Promise<void> | void,
+  want: string,
+  into: PushResult,
+): Promise<void> {
   const got = new Uint8Array(sockets.length);
   let count = 0;
   let t0 = 0;
@@ -79,10 +88,24 @@ async function pushRound(sockets: WebSocket[], received: { hook: ((i: number, te
   await new Promise((res) => setTimeout(res, 20));
 }
 
-async function heartbeatRun(sockets: WebSocket[], run: number, processed: () => number, target: number): Promise<number> {
+async function heartbeatRun(
+  sockets: WebSocket[],
+  run: number,
+  processed: () => number,
+  target: number,
+): Promise<number> {
   const t0 = performance.now();
   for (let k = 0; k < HEARTBEATS; k++) {
-    for (const ws of sockets) ws.send(JSON.stringify({ type: 'heartbeat', sdk_version: '0.1.3', language: 'node', env: `bench-${run}-${k}`, timestamp: Date.now() }));
+    for (const ws of sockets)
+      ws.send(
+        JSON.stringify({
+          type: 'heartbeat',
+          sdk_version: '0.1.3',
+          language: 'node',
+          env: `bench-${run}-${k}`,
+          timestamp: Date.now(),
+        }),
+      );
     // Let the sockets drain between waves, as real clients spread their beats out.
     await new Promise((res) => setImmediate(res));
   }
@@ -101,7 +124,8 @@ const { token } = await cp.createProject({ name: 'bench' });
 const cpHook: { hook: ((i: number, text: string) => void) | undefined } = { hook: undefined };
 console.log(`connecting ${CLIENTS} protocol sockets to the control plane...`);
 const cpSockets = await connectAll(`ws://127.0.0.1:${cp.port}/ws/${token}`, (i, text) => cpHook.hook?.(i, text));
-while (cp.instances('bench').filter((i) => i.connected).length < CLIENTS) await new Promise((res) => setTimeout(res, 10));
+while (cp.instances('bench').filter((i) => i.connected).length < CLIENTS)
+  await new Promise((res) => setTimeout(res, 10));
 
 // ---- the raw ws baseline ----
 const raw = createServer();
@@ -116,7 +140,9 @@ rawWss.on('connection', (ws) => {
 await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
 const rawHook: { hook: ((i: number, text: string) => void) | undefined } = { hook: undefined };
 console.log(`connecting ${CLIENTS} sockets to a raw ws server...`);
-const rawSockets = await connectAll(`ws://127.0.0.1:${(raw.address() as AddressInfo).port}/`, (i, text) => rawHook.hook?.(i, text));
+const rawSockets = await connectAll(`ws://127.0.0.1:${(raw.address() as AddressInfo).port}/`, (i, text) =>
+  rawHook.hook?.(i, text),
+);
 
 // ---- 1. push ----
 const states = ['PAUSED', 'ACTIVE'] as const;
@@ -125,8 +151,22 @@ const rawPush: PushResult = { all: [], each: [] };
 // Rounds alternate (control plane, raw, control plane, ...) so warm-up and machine noise hit both sides.
 for (let r = 0; r < ROUNDS; r++) {
   const state = states[r % 2]!;
-  await pushRound(cpSockets, cpHook, () => cp.setStatus('bench', state, { message: `round ${r}` }).then(() => undefined), `"status":"${state}"`, cpPush);
-  const frame = Buffer.from(JSON.stringify({ type: 'status', status: state, fail_mode: 'closed', pause_message: `round ${r}`, offline_message: 'x' }));
+  await pushRound(
+    cpSockets,
+    cpHook,
+    () => cp.setStatus('bench', state, { message: `round ${r}` }).then(() => undefined),
+    `"status":"${state}"`,
+    cpPush,
+  );
+  const frame = Buffer.from(
+    JSON.stringify({
+      type: 'status',
+      status: state,
+      fail_mode: 'closed',
+      pause_message: `round ${r}`,
+      offline_message: 'x',
+    }),
+  );
   await pushRound(
     rawSockets,
     rawHook,
@@ -147,21 +187,35 @@ const cpRuns: number[] = [];
 const rawRuns: number[] = [];
 for (let run = 0; run < HEARTBEAT_RUNS; run++) {
   const last = `bench-${run}-${HEARTBEATS - 1}`;
-  cpRuns.push(await heartbeatRun(cpSockets, run, () => cp.instances('bench').filter((i) => i.env === last).length, CLIENTS));
+  cpRuns.push(
+    await heartbeatRun(cpSockets, run, () => cp.instances('bench').filter((i) => i.env === last).length, CLIENTS),
+  );
   const before = rawHeartbeats;
   rawRuns.push(await heartbeatRun(rawSockets, run, () => rawHeartbeats - before, beats));
 }
 const cpBeatMs = quantile(cpRuns, 0.5);
 const rawBeatMs = quantile(rawRuns, 0.5);
 
-console.log(`\nNode ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; ${CLIENTS} sockets, ${ROUNDS} rounds`);
+console.log(
+  `\nNode ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; ${CLIENTS} sockets, ${ROUNDS} rounds`,
+);
 console.log('\n1. status change -> every socket has the frame');
-console.log(`   control plane: all delivered p50 ${fmt(quantile(cpPush.all, 0.5))}, p99 ${fmt(quantile(cpPush.all, 0.99))} (target < 500 ms); per socket p50 ${fmt(quantile(cpPush.each, 0.5))}, p99 ${fmt(quantile(cpPush.each, 0.99))}`);
-console.log(`   raw ws:        all delivered p50 ${fmt(quantile(rawPush.all, 0.5))}, p99 ${fmt(quantile(rawPush.all, 0.99))}; per socket p50 ${fmt(quantile(rawPush.each, 0.5))}, p99 ${fmt(quantile(rawPush.each, 0.99))}`);
-console.log(`   ratio (control plane / raw, all delivered p50): ${(quantile(cpPush.all, 0.5) / quantile(rawPush.all, 0.5)).toFixed(2)}`);
+console.log(
+  `   control plane: all delivered p50 ${fmt(quantile(cpPush.all, 0.5))}, p99 ${fmt(quantile(cpPush.all, 0.99))} (target < 500 ms); per socket p50 ${fmt(quantile(cpPush.each, 0.5))}, p99 ${fmt(quantile(cpPush.each, 0.99))}`,
+);
+console.log(
+  `   raw ws:        all delivered p50 ${fmt(quantile(rawPush.all, 0.5))}, p99 ${fmt(quantile(rawPush.all, 0.99))}; per socket p50 ${fmt(quantile(rawPush.each, 0.5))}, p99 ${fmt(quantile(rawPush.each, 0.99))}`,
+);
+console.log(
+  `   ratio (control plane / raw, all delivered p50): ${(quantile(cpPush.all, 0.5) / quantile(rawPush.all, 0.5)).toFixed(2)}`,
+);
 console.log(`\n2. heartbeats (${beats} = ${HEARTBEATS} per socket; median of ${HEARTBEAT_RUNS} alternating runs)`);
-console.log(`   control plane: ${fmt(cpBeatMs)} -> ${Math.round(beats / (cpBeatMs / 1000))}/s; raw ws (parse only): ${fmt(rawBeatMs)} -> ${Math.round(beats / (rawBeatMs / 1000))}/s`);
-console.log(`   handling cost over the raw parse: ${(((cpBeatMs - rawBeatMs) * 1000) / beats).toFixed(2)} us per heartbeat (clients and server share this process)`);
+console.log(
+  `   control plane: ${fmt(cpBeatMs)} -> ${Math.round(beats / (cpBeatMs / 1000))}/s; raw ws (parse only): ${fmt(rawBeatMs)} -> ${Math.round(beats / (rawBeatMs / 1000))}/s`,
+);
+console.log(
+  `   handling cost over the raw parse: ${(((cpBeatMs - rawBeatMs) * 1000) / beats).toFixed(2)} us per heartbeat (clients and server share this process)`,
+);
 
 for (const ws of [...cpSockets, ...rawSockets]) ws.terminate();
 await cp.close();

@@ -60,7 +60,10 @@ function nodeRound(): { encrypt: number; decrypt: number } {
 }
 
 function pythonRound(): { encrypt: number; decrypt: number } {
-  const out = execFileSync('python3', ['-c', PYTHON], { env: { ...process.env, KEY: key, TOKEN: token, OPS: String(OPS) }, encoding: 'utf8' });
+  const out = execFileSync('python3', ['-c', PYTHON], {
+    env: { ...process.env, KEY: key, TOKEN: token, OPS: String(OPS) },
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as { encrypt: number; decrypt: number };
 }
 
@@ -69,7 +72,9 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const probe = spawnSync('python3', ['-c', 'import cryptography; print(cryptography.__version__)'], { encoding: 'utf8' });
+const probe = spawnSync('python3', ['-c', 'import cryptography; print(cryptography.__version__)'], {
+  encoding: 'utf8',
+});
 if (probe.status !== 0) {
   console.error('bench:crypto needs python3 with the cryptography package (pip install cryptography)');
   process.exit(1);
@@ -88,7 +93,9 @@ for (let r = 0; r < ROUNDS; r++) {
   py.decrypt.push(p.decrypt);
 }
 
-console.log(`Fernet, 1 KB plaintext, ${OPS} ops x ${ROUNDS} rounds (median); Node ${process.version}, Python cryptography ${pyVersion}`);
+console.log(
+  `Fernet, 1 KB plaintext, ${OPS} ops x ${ROUNDS} rounds (median); Node ${process.version}, Python cryptography ${pyVersion}`,
+);
 console.log('| op      | gatehouse  | cryptography.fernet | ratio  |');
 console.log('|---------|-----------:|--------------------:|-------:|');
 for (const op of ['encrypt', 'decrypt'] as const) {
@@ -104,7 +111,11 @@ const TABLES: readonly Table[] = ['plain', 'sized', 'sealed'];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-crypto-'));
 const db = new Database({
   path: path.join(dir, 'bench.db'),
-  tables: { plain: 'id INTEGER PRIMARY KEY, ssn TEXT', sized: 'id INTEGER PRIMARY KEY, ssn TEXT', sealed: 'id INTEGER PRIMARY KEY, ssn ENCRYPTED' },
+  tables: {
+    plain: 'id INTEGER PRIMARY KEY, ssn TEXT',
+    sized: 'id INTEGER PRIMARY KEY, ssn TEXT',
+    sealed: 'id INTEGER PRIMARY KEY, ssn ENCRYPTED',
+  },
   encryptionKey: key,
 });
 const BATCH = 1000;
@@ -127,11 +138,17 @@ function insertRound(table: Table): number {
 
 function fetchRound(table: Table, ids: readonly number[]): number {
   const start = process.hrtime.bigint();
-  for (const id of ids) sink += (db.fetchOne<{ ssn: string }>(table, { where: { id } })?.ssn.length ?? 0);
+  for (const id of ids) sink += db.fetchOne<{ ssn: string }>(table, { where: { id } })?.ssn.length ?? 0;
   return ids.length / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-const newRuns = (): Record<Table, number[]> & { ratio: number[]; sizedRatio: number[] } => ({ plain: [], sized: [], sealed: [], ratio: [], sizedRatio: [] });
+const newRuns = (): Record<Table, number[]> & { ratio: number[]; sizedRatio: number[] } => ({
+  plain: [],
+  sized: [],
+  sealed: [],
+  ratio: [],
+  sizedRatio: [],
+});
 const dbRuns = { insert: newRuns(), fetch: newRuns() };
 for (const t of TABLES) insertRound(t); // warm-up: statements compiled, pages allocated
 for (let r = 0; r < ROUNDS; r++) {
@@ -143,7 +160,10 @@ for (let r = 0; r < ROUNDS; r++) {
   const ids = Array.from({ length: DB_ROWS }, () => 1 + Math.floor(Math.random() * lastId.plain));
   const fet = {} as Record<Table, number>;
   for (const t of order) fet[t] = fetchRound(t, ids);
-  for (const [op, m] of [['insert', ins], ['fetch', fet]] as const) {
+  for (const [op, m] of [
+    ['insert', ins],
+    ['fetch', fet],
+  ] as const) {
     for (const t of TABLES) dbRuns[op][t].push(m[t]);
     dbRuns[op].ratio.push(m.sealed / m.plain);
     dbRuns[op].sizedRatio.push(m.sealed / m.sized);

@@ -28,7 +28,8 @@ const rawInsert = raw.prepare('INSERT INTO users (name, email, meta) VALUES (?, 
 const rawById = raw.prepare('SELECT * FROM users WHERE id = ?');
 const rawRole = raw.prepare(`SELECT name, meta -> '$.role' AS role FROM users WHERE id = ?`);
 const rawTx = raw.transaction((n: number, base: number) => {
-  for (let i = 0; i < n; i++) rawInsert.run(`user${base + i}`, `u${i}@example.com`, JSON.stringify({ role: 'member', n: i }));
+  for (let i = 0; i < n; i++)
+    rawInsert.run(`user${base + i}`, `u${i}@example.com`, JSON.stringify({ role: 'member', n: i }));
 });
 
 function median(values: number[]): number {
@@ -56,10 +57,12 @@ const cases: Case[] = [
     name: 'insert (1 row, autocommit)',
     ops: OPS / 4,
     raw: () => {
-      for (let i = 0; i < OPS / 4; i++) rawInsert.run(`user${seq++}`, `u${i}@example.com`, JSON.stringify({ role: 'member', n: i }));
+      for (let i = 0; i < OPS / 4; i++)
+        rawInsert.run(`user${seq++}`, `u${i}@example.com`, JSON.stringify({ role: 'member', n: i }));
     },
     db: () => {
-      for (let i = 0; i < OPS / 4; i++) db.insert('users', { name: `user${seq++}`, email: `u${i}@example.com`, meta: { role: 'member', n: i } });
+      for (let i = 0; i < OPS / 4; i++)
+        db.insert('users', { name: `user${seq++}`, email: `u${i}@example.com`, meta: { role: 'member', n: i } });
     },
   },
   {
@@ -69,7 +72,8 @@ const cases: Case[] = [
     db: () =>
       db.transaction(() => {
         const base = (seq += OPS);
-        for (let i = 0; i < OPS; i++) db.insert('users', { name: `user${base + i}`, email: `u${i}@example.com`, meta: { role: 'member', n: i } });
+        for (let i = 0; i < OPS; i++)
+          db.insert('users', { name: `user${base + i}`, email: `u${i}@example.com`, meta: { role: 'member', n: i } });
       }),
   },
   {
@@ -78,7 +82,8 @@ const cases: Case[] = [
     raw: () => {
       for (let i = 1; i <= OPS; i++) {
         const rows = rawById.all(i) as { meta: string | null }[];
-        for (const row of rows) if (typeof row.meta === 'string') (row as Record<string, unknown>).meta = JSON.parse(row.meta);
+        for (const row of rows)
+          if (typeof row.meta === 'string') (row as Record<string, unknown>).meta = JSON.parse(row.meta);
       }
     },
     db: () => {
@@ -91,7 +96,8 @@ const cases: Case[] = [
     raw: () => {
       for (let i = 1; i <= OPS; i++) {
         const rows = rawRole.all(i) as { role: string | null }[];
-        for (const row of rows) if (typeof row.role === 'string') (row as Record<string, unknown>).role = JSON.parse(row.role);
+        for (const row of rows)
+          if (typeof row.role === 'string') (row as Record<string, unknown>).role = JSON.parse(row.role);
       }
     },
     db: () => {
@@ -103,14 +109,17 @@ const cases: Case[] = [
 // Warm up both sides (JIT, page cache, statement caches) and seed enough rows for the fetch cases.
 rawTx(OPS, 0);
 db.transaction(() => {
-  for (let i = 0; i < OPS; i++) db.insert('users', { name: `user${i}`, email: `u${i}@example.com`, meta: { role: 'member', n: i } });
+  for (let i = 0; i < OPS; i++)
+    db.insert('users', { name: `user${i}`, email: `u${i}@example.com`, meta: { role: 'member', n: i } });
 });
 for (const c of cases) {
   c.raw();
   c.db();
 }
 
-console.log(`Database vs raw better-sqlite3 (node ${process.version}, ${ROUNDS} alternating rounds; median ops/s, median paired ratio)\n`);
+console.log(
+  `Database vs raw better-sqlite3 (node ${process.version}, ${ROUNDS} alternating rounds; median ops/s, median paired ratio)\n`,
+);
 const results: { name: string; raw: number; db: number; ratio: number }[] = [];
 for (const c of cases) {
   const rawOps: number[] = [];

@@ -44,7 +44,6 @@ function zodOnly(user: User, bonus: number): number {
   return r;
 }
 
-
 function elapsed(start: bigint, calls: number): number {
   return Number(process.hrtime.bigint() - start) / calls;
 }
@@ -108,7 +107,9 @@ for (let r = 0; r < ROUNDS; r++) {
 
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 const fmt = (n: number): string => n.toFixed(1).padStart(8);
-console.log(`enforce() bench: ${ROUNDS} alternating rounds of ${CALLS} calls, median ns per call (node ${process.version})`);
+console.log(
+  `enforce() bench: ${ROUNDS} alternating rounds of ${CALLS} calls, median ns per call (node ${process.version})`,
+);
 for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(20)}${fmt(v)} ns`);
 console.log(
   `  strict: +${(m['enforced strict']! - m['plain (vs strict)']!).toFixed(1)} ns/call over plain ` +

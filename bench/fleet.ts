@@ -34,13 +34,28 @@ const dirs: string[] = [];
 async function start(options: PortalOptions): Promise<ServicePortal> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-fleet-'));
   dirs.push(dir);
-  const portal = new ServicePortal({ name: NAME, dataDir: dir, requestLog: false, enforce: 'off', logger: createLogger({ level: 'warn' }), auth: { secret: SECRET }, websocket: true, ...options });
-  portal.endpoint('/api/limited', { method: 'GET', gate: { auth: 'bearer', rateLimit: { by: 'user', points: 1e9, windowSec: 3600 } } }, () => ({ ok: true }));
+  const portal = new ServicePortal({
+    name: NAME,
+    dataDir: dir,
+    requestLog: false,
+    enforce: 'off',
+    logger: createLogger({ level: 'warn' }),
+    auth: { secret: SECRET },
+    websocket: true,
+    ...options,
+  });
+  portal.endpoint(
+    '/api/limited',
+    { method: 'GET', gate: { auth: 'bearer', rateLimit: { by: 'user', points: 1e9, windowSec: 3600 } } },
+    () => ({ ok: true }),
+  );
   await portal.run({ port: 0, handleSignals: false });
   if (options.redis) {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const st = (await (await fetch(`http://127.0.0.1:${portal.port}/status`)).json()) as { checks: Record<string, { state: string }> };
+      const st = (await (await fetch(`http://127.0.0.1:${portal.port}/status`)).json()) as {
+        checks: Record<string, { state: string }>;
+      };
       if (st.checks.redis?.state === 'OK') break;
       if (Date.now() > deadline) throw new Error(`Redis at ${REDIS_URL} is not answering`);
       await new Promise((r) => setTimeout(r, 20));
@@ -56,7 +71,12 @@ const b = await start({ redis: REDIS_URL });
 // 1. Throughput: the same gated, rate-limited endpoint with each store, rounds alternating.
 const token = await a.tokens.issue({ sub: 'bench', ttl: '1h' });
 async function rps(portal: ServicePortal): Promise<number> {
-  const r = await autocannon({ url: `http://127.0.0.1:${portal.port}/api/limited`, connections: CONNECTIONS, duration: SECONDS, headers: { authorization: `Bearer ${token}` } });
+  const r = await autocannon({
+    url: `http://127.0.0.1:${portal.port}/api/limited`,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: { authorization: `Bearer ${token}` },
+  });
   if (r.non2xx > 0) throw new Error(`${r.non2xx} non-2xx answers`);
   return r.requests.average;
 }
@@ -93,7 +113,12 @@ for (let i = 0; i < TRIALS; i++) {
 }
 
 // 3. sendToUser to a socket on B, sent from B (same instance) and from A (across Redis), interleaved.
-const client: ClientSocket = ioClient(`http://127.0.0.1:${b.port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: await b.tokens.issue({ sub: 'rt', ttl: '1h' }) } });
+const client: ClientSocket = ioClient(`http://127.0.0.1:${b.port}`, {
+  transports: ['websocket'],
+  reconnection: false,
+  forceNew: true,
+  auth: { token: await b.tokens.issue({ sub: 'rt', ttl: '1h' }) },
+});
 await new Promise<void>((resolve, reject) => {
   client.once('connect', () => resolve());
   client.once('connect_error', reject);
@@ -124,6 +149,12 @@ for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 const f = (n: number): string => n.toFixed(2);
 console.log(`\nfleet benchmark (${os.cpus().length} cores, Node ${process.version}, Redis ${REDIS_URL})`);
 console.log(`1. gated + rate-limited endpoint, ${CONNECTIONS} connections, ${ROUNDS} x ${SECONDS} s rounds:`);
-console.log(`   memory store ${Math.round(median(mem))} req/s, Redis store ${Math.round(median(red))} req/s, ratio ${f(median(ratios))} (target >= 0.7)`);
-console.log(`2. revocation A -> B refused, ${TRIALS} trials: p50 ${f(median(revocation))} ms, p99 ${f(quantile(revocation, 0.99))} ms (contract: < 100 ms)`);
-console.log(`3. sendToUser, ${TRIALS} each: same instance p99 ${f(quantile(same, 0.99))} ms (p50 ${f(median(same))}), across instances p99 ${f(quantile(cross, 0.99))} ms (p50 ${f(median(cross))}), ratio p99 ${f(quantile(cross, 0.99) / quantile(same, 0.99))}`);
+console.log(
+  `   memory store ${Math.round(median(mem))} req/s, Redis store ${Math.round(median(red))} req/s, ratio ${f(median(ratios))} (target >= 0.7)`,
+);
+console.log(
+  `2. revocation A -> B refused, ${TRIALS} trials: p50 ${f(median(revocation))} ms, p99 ${f(quantile(revocation, 0.99))} ms (contract: < 100 ms)`,
+);
+console.log(
+  `3. sendToUser, ${TRIALS} each: same instance p99 ${f(quantile(same, 0.99))} ms (p50 ${f(median(same))}), across instances p99 ${f(quantile(cross, 0.99))} ms (p50 ${f(median(cross))}), ratio p99 ${f(quantile(cross, 0.99) / quantile(same, 0.99))}`,
+);

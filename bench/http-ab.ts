@@ -12,18 +12,31 @@ if (!dirA || !dirB) {
 }
 const ROUNDS = Number(process.env.ROUNDS ?? 8);
 const SECONDS = Number(process.env.SECONDS ?? 2);
-async function start(dir: string): Promise<{ child: ReturnType<typeof spawn>; ports: Record<string, number> & { token: string } }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${dir}/bench/http-servers.ts`], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' } });
+async function start(
+  dir: string,
+): Promise<{ child: ReturnType<typeof spawn>; ports: Record<string, number> & { token: string } }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${dir}/bench/http-servers.ts`], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' },
+  });
   const line = await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r));
   return { child, ports: JSON.parse(line) as Record<string, number> & { token: string } };
 }
 const a = await start(dirA);
 const b = await start(dirB);
 const Q = '?name=bench&count=3';
-const targets = (label: string, p: Record<string, number> & { token: string }): Array<{ key: string; url: string; headers?: Record<string, string> }> => [
+const targets = (
+  label: string,
+  p: Record<string, number> & { token: string },
+): Array<{ key: string; url: string; headers?: Record<string, string> }> => [
   { key: `${label}.express`, url: `http://127.0.0.1:${p.express}/greet${Q}` },
   { key: `${label}.none`, url: `http://127.0.0.1:${p.gatehouse}/greet${Q}` },
-  { key: `${label}.full`, url: `http://127.0.0.1:${p.gatehouseFull}/full${Q}`, headers: { authorization: `Bearer ${p.token}` } },
+  {
+    key: `${label}.full`,
+    url: `http://127.0.0.1:${p.gatehouseFull}/full${Q}`,
+    headers: { authorization: `Bearer ${p.token}` },
+  },
 ];
 const all = [...targets('A', a.ports), ...targets('B', b.ports)];
 for (const t of all) await autocannon({ url: t.url, connections: 50, duration: 1, headers: t.headers });
@@ -38,6 +51,12 @@ for (let r = 0; r < ROUNDS; r++) {
 const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const ratio = (n: string, d: string): number => med(rps[n]!.map((v, i) => v / rps[d]![i]!));
 for (const k of Object.keys(rps).sort()) console.log(k.padEnd(12), Math.round(med(rps[k]!)));
-for (const v of ['A', 'B']) console.log(`${v}: none/express ${ratio(`${v}.none`, `${v}.express`).toFixed(2)}  full/express ${ratio(`${v}.full`, `${v}.express`).toFixed(2)}`);
-console.log(`B/A: none ${ratio('B.none', 'A.none').toFixed(3)}  full ${ratio('B.full', 'A.full').toFixed(3)}  express ${ratio('B.express', 'A.express').toFixed(3)}`);
-a.child.kill(); b.child.kill();
+for (const v of ['A', 'B'])
+  console.log(
+    `${v}: none/express ${ratio(`${v}.none`, `${v}.express`).toFixed(2)}  full/express ${ratio(`${v}.full`, `${v}.express`).toFixed(2)}`,
+  );
+console.log(
+  `B/A: none ${ratio('B.none', 'A.none').toFixed(3)}  full ${ratio('B.full', 'A.full').toFixed(3)}  express ${ratio('B.express', 'A.express').toFixed(3)}`,
+);
+a.child.kill();
+b.child.kill();

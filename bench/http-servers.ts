@@ -40,11 +40,24 @@ await fastify.listen({ port: 0, host: '127.0.0.1' });
 const input = z.object({ name: z.string().min(1), count: z.number().int() });
 const output = z.object({ message: z.string(), count: z.number() });
 function portal(cacheSize?: number, extra: PortalOptions = {}): ServicePortal {
-  const p = new ServicePortal({ dataDir: mkdtempSync(join(tmpdir(), 'gh-bench-')), requestLog: false, auth: { secret: SECRET, cacheSize }, ...extra });
-  p.endpoint('/greet', { method: 'GET', description: 'bench', gate: { auth: 'none' }, input, output }, ({ input: i }) => reply(i.name, i.count));
+  const p = new ServicePortal({
+    dataDir: mkdtempSync(join(tmpdir(), 'gh-bench-')),
+    requestLog: false,
+    auth: { secret: SECRET, cacheSize },
+    ...extra,
+  });
+  p.endpoint('/greet', { method: 'GET', description: 'bench', gate: { auth: 'none' }, input, output }, ({ input: i }) =>
+    reply(i.name, i.count),
+  );
   p.endpoint(
     '/full',
-    { method: 'GET', description: 'bench, full gate', gate: { auth: 'bearer', scopes: ['bench'], rateLimit: { by: 'user', points: 1_000_000_000, windowSec: 60 } }, input, output },
+    {
+      method: 'GET',
+      description: 'bench, full gate',
+      gate: { auth: 'bearer', scopes: ['bench'], rateLimit: { by: 'user', points: 1_000_000_000, windowSec: 60 } },
+      input,
+      output,
+    },
     ({ input: i }) => reply(i.name, i.count),
   );
   return p;
@@ -54,7 +67,10 @@ const uncached = portal(0);
 // Request logging on, as in production: one JSON line per request through the same asynchronous destination
 // the default logger uses, into a real file (BENCH_LOG_FILE, default a temp file removed at exit).
 const logFile = process.env.BENCH_LOG_FILE || join(mkdtempSync(join(tmpdir(), 'gh-bench-log-')), 'requests.log');
-const logged = portal(undefined, { requestLog: true, logger: createLogger({ level: 'info', format: 'json', destination: logFile }) });
+const logged = portal(undefined, {
+  requestLog: true,
+  logger: createLogger({ level: 'info', format: 'json', destination: logFile }),
+});
 // The same full gate without metrics and tracing, to show what they cost per request.
 const unobserved = portal(undefined, { metrics: false, tracing: false });
 for (const p of [cached, uncached, logged, unobserved]) await p.run({ port: 0, handleSignals: false });

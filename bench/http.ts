@@ -23,10 +23,26 @@ const CASES = {
   express: { name: 'express 5 (bare route)', url: `http://127.0.0.1:${ports.express}/greet${QUERY}` },
   fastify: { name: 'fastify 5', url: `http://127.0.0.1:${ports.fastify}/greet${QUERY}` },
   none: { name: "gatehouse auth:'none' + zod in/out", url: `http://127.0.0.1:${ports.gatehouse}/greet${QUERY}` },
-  full: { name: 'full gate, request log off', url: `http://127.0.0.1:${ports.gatehouseFull}/full${QUERY}`, headers: auth },
-  fullLogged: { name: 'full gate, request log on (file)', url: `http://127.0.0.1:${ports.gatehouseFullLogged}/full${QUERY}`, headers: auth },
-  fullUnobserved: { name: 'full gate, no metrics/tracing', url: `http://127.0.0.1:${ports.gatehouseFullUnobserved}/full${QUERY}`, headers: auth },
-  fullNoCache: { name: 'full gate, token cache off', url: `http://127.0.0.1:${ports.gatehouseFullNoCache}/full${QUERY}`, headers: auth },
+  full: {
+    name: 'full gate, request log off',
+    url: `http://127.0.0.1:${ports.gatehouseFull}/full${QUERY}`,
+    headers: auth,
+  },
+  fullLogged: {
+    name: 'full gate, request log on (file)',
+    url: `http://127.0.0.1:${ports.gatehouseFullLogged}/full${QUERY}`,
+    headers: auth,
+  },
+  fullUnobserved: {
+    name: 'full gate, no metrics/tracing',
+    url: `http://127.0.0.1:${ports.gatehouseFullUnobserved}/full${QUERY}`,
+    headers: auth,
+  },
+  fullNoCache: {
+    name: 'full gate, token cache off',
+    url: `http://127.0.0.1:${ports.gatehouseFullNoCache}/full${QUERY}`,
+    headers: auth,
+  },
 } satisfies Record<string, { name: string; url: string; headers?: Record<string, string> }>;
 type Key = keyof typeof CASES;
 // BENCH_CASES=full,fullLogged,express runs a subset (more rounds in the same time); ratios needing a missing case are skipped.
@@ -41,11 +57,25 @@ function serverCpu(): Promise<number> {
 }
 
 /** req/s as the client sees it, and the server's own CPU time per request (µs): on two cores the client shares the machine. */
-async function measure(c: (typeof CASES)[Key], seconds: number): Promise<{ rps: number; p99: number; errors: number; non2xx: number; cpuUs: number }> {
+async function measure(
+  c: (typeof CASES)[Key],
+  seconds: number,
+): Promise<{ rps: number; p99: number; errors: number; non2xx: number; cpuUs: number }> {
   const before = await serverCpu();
-  const r = await autocannon({ url: c.url, connections: CONNECTIONS, duration: seconds, headers: 'headers' in c ? c.headers : undefined });
+  const r = await autocannon({
+    url: c.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: 'headers' in c ? c.headers : undefined,
+  });
   const cpu = (await serverCpu()) - before;
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, cpuUs: cpu / Math.max(1, r.requests.total) };
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    cpuUs: cpu / Math.max(1, r.requests.total),
+  };
 }
 
 const rps = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<Key, number[]>;
@@ -60,7 +90,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     rps[k].push(m.rps);
     p99[k].push(m.p99);
     cpu[k].push(m.cpuUs);
-    console.log(`round ${round}  ${CASES[k].name.padEnd(36)} ${Math.round(m.rps).toString().padStart(7)} req/s  p99 ${m.p99} ms  server ${m.cpuUs.toFixed(1)} µs/req`);
+    console.log(
+      `round ${round}  ${CASES[k].name.padEnd(36)} ${Math.round(m.rps).toString().padStart(7)} req/s  p99 ${m.p99} ms  server ${m.cpuUs.toFixed(1)} µs/req`,
+    );
   }
 }
 child.kill('SIGTERM');
@@ -75,13 +107,21 @@ const ratio = (a: Key, b: Key): string => median(rps[a].map((v, i) => v / rps[b]
 /** The same for server CPU per request, as a speed ratio (b's µs over a's). */
 const cpuRatio = (a: Key, b: Key): string => median(cpu[a].map((v, i) => cpu[b][i]! / v)).toFixed(2);
 
-console.log(`\nMedians of ${ROUNDS} shuffled rounds, ${SECONDS}s each, ${CONNECTIONS} connections (Node ${process.version}):`);
+console.log(
+  `\nMedians of ${ROUNDS} shuffled rounds, ${SECONDS}s each, ${CONNECTIONS} connections (Node ${process.version}):`,
+);
 for (const k of keys) {
-  console.log(`  ${CASES[k].name.padEnd(36)} ${Math.round(median(rps[k])).toString().padStart(7)} req/s  p99 ${median(p99[k])} ms  server ${median(cpu[k]).toFixed(1)} µs/req`);
+  console.log(
+    `  ${CASES[k].name.padEnd(36)} ${Math.round(median(rps[k])).toString().padStart(7)} req/s  p99 ${median(p99[k])} ms  server ${median(cpu[k]).toFixed(1)} µs/req`,
+  );
 }
 console.log('\nRatios (median of per-round ratios; req/s, then server CPU per request as speed):');
 const show = (label: string, a: Key, b: Key, target?: string): void =>
-  void (keys.includes(a) && keys.includes(b) && console.log(`  ${label.padEnd(40)} ${ratio(a, b)}   cpu ${cpuRatio(a, b)}${target ? `  (target ${target})` : ''}`));
+  void (
+    keys.includes(a) &&
+    keys.includes(b) &&
+    console.log(`  ${label.padEnd(40)} ${ratio(a, b)}   cpu ${cpuRatio(a, b)}${target ? `  (target ${target})` : ''}`)
+  );
 show('full gate: request log on / off', 'fullLogged', 'full', '>= 0.9');
 show('full gate, request log on / express', 'fullLogged', 'express', '>= 2.5');
 show('gatehouse none / express', 'none', 'express', '>= 3.0');

@@ -65,7 +65,8 @@ async function baseline(durability: Durability, n: number): Promise<Result> {
   db.exec('DELETE FROM jobs');
 
   t = performance.now();
-  for (let i = 0; i < n; i += CHUNK) insertMany(Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => JSON.stringify({ i: i + k })));
+  for (let i = 0; i < n; i += CHUNK)
+    insertMany(Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => JSON.stringify({ i: i + k })));
   const pushMany = n / ((performance.now() - t) / 1000);
   db.exec('DELETE FROM jobs');
 
@@ -86,7 +87,12 @@ async function baseline(durability: Durability, n: number): Promise<Result> {
   return { push, pushMany, e2e };
 }
 
-const silent = { error: (): void => undefined, warn: (): void => undefined, info: (): void => undefined, debug: (): void => undefined };
+const silent = {
+  error: (): void => undefined,
+  warn: (): void => undefined,
+  info: (): void => undefined,
+  debug: (): void => undefined,
+};
 
 /** plainjob on its better-sqlite3 driver, with the same WAL + synchronous pragmas. */
 function plainQueue(file: string, durability: Durability): ReturnType<typeof defineQueue> {
@@ -110,7 +116,11 @@ async function plainjob(durability: Durability, n: number): Promise<Result> {
 
   const q2 = plainQueue(path.join(dir, 'push-many.db'), durability);
   t = performance.now();
-  for (let i = 0; i < n; i += CHUNK) q2.addMany('JOB', Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => ({ i: i + k })));
+  for (let i = 0; i < n; i += CHUNK)
+    q2.addMany(
+      'JOB',
+      Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => ({ i: i + k })),
+    );
   const pushMany = n / ((performance.now() - t) / 1000);
   q2.close();
 
@@ -154,7 +164,9 @@ async function gatehouse(durability: Durability, n: number): Promise<Result> {
   const p2 = new TaskBuffer({ ...opts, file: path.join(dir, 'push-many.db') });
   t = performance.now();
   for (let i = 0; i < n; i += CHUNK) {
-    p2.pushMany(Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => ({ type: 'JOB' as const, data: { i: i + k } })));
+    p2.pushMany(
+      Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => ({ type: 'JOB' as const, data: { i: i + k } })),
+    );
   }
   const pushMany = n / ((performance.now() - t) / 1000);
   await p2.stop();
@@ -184,7 +196,9 @@ const median = (xs: number[]): number => {
 };
 const fmt = (x: number): string => Math.round(x).toString().padStart(7);
 
-console.log(`Node ${process.version}, ${os.cpus().length} cores, rounds=${ROUNDS}, jobs normal=${JOBS.normal} full=${JOBS.full}`);
+console.log(
+  `Node ${process.version}, ${os.cpus().length} cores, rounds=${ROUNDS}, jobs normal=${JOBS.normal} full=${JOBS.full}`,
+);
 const contenders = { 'hand-written': baseline, plainjob, TaskBuffer: gatehouse } as const;
 type Name = keyof typeof contenders;
 const names = Object.keys(contenders) as Name[];
@@ -204,7 +218,9 @@ for (const durability of process.argv.includes('--bullmq-only') ? [] : (['normal
   console.log('metric      hand-written   plainjob  TaskBuffer   TB/plainjob  TB/hand-written');
   for (const k of ['push', 'pushMany', 'e2e'] as const) {
     const [b, p, o] = names.map((name) => median(results[name].map((x) => x[k]))) as [number, number, number];
-    console.log(`${k.padEnd(10)}  ${fmt(b)}      ${fmt(p)}    ${fmt(o)}      ${(o / p).toFixed(2).padStart(5)}        ${(o / b).toFixed(2).padStart(5)}`);
+    console.log(
+      `${k.padEnd(10)}  ${fmt(b)}      ${fmt(p)}    ${fmt(o)}      ${(o / p).toFixed(2).padStart(5)}        ${(o / b).toFixed(2).padStart(5)}`,
+    );
   }
 }
 
@@ -214,7 +230,6 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIS_JOBS = arg('redis', 5000);
 const CONCURRENCY = 16;
 const IN_FLIGHT_PUSHES = 100;
-
 
 /** Push `n` jobs with up to IN_FLIGHT_PUSHES adds outstanding (the same pattern for both contenders). */
 async function pushAll(n: number, add: (i: number) => Promise<unknown>): Promise<void> {
@@ -231,13 +246,19 @@ async function rawBullmq(n: number, prioritized: boolean): Promise<number> {
   let done = 0;
   let resolveDone: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (resolveDone = resolve));
-  const worker = new Worker(name, async (job) => handler(job.data as { i: number }), { connection, prefix: 'gatehouse-bench', concurrency: CONCURRENCY });
+  const worker = new Worker(name, async (job) => handler(job.data as { i: number }), {
+    connection,
+    prefix: 'gatehouse-bench',
+    concurrency: CONCURRENCY,
+  });
   worker.on('completed', () => {
     if (++done === n) resolveDone();
   });
   await worker.waitUntilReady();
   const t = performance.now();
-  await pushAll(n, (i) => queue.add('JOB', { i }, prioritized ? { attempts: 5, priority: 2 ** 21 - 1 } : { attempts: 5 }));
+  await pushAll(n, (i) =>
+    queue.add('JOB', { i }, prioritized ? { attempts: 5, priority: 2 ** 21 - 1 } : { attempts: 5 }),
+  );
   await finished;
   const rate = n / ((performance.now() - t) / 1000);
   await worker.close();
@@ -249,7 +270,14 @@ async function rawBullmq(n: number, prioritized: boolean): Promise<number> {
 
 async function taskBufferBullmq(n: number, priorities: boolean): Promise<number> {
   const queue = `bench-tb-${randomUUID()}`;
-  const tasks = new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'gatehouse-bench' }, queue, workers: CONCURRENCY, enforce: 'off', priorities, handlers: { JOB: handler } });
+  const tasks = new TaskBuffer({
+    redis: { url: REDIS_URL, keyPrefix: 'gatehouse-bench' },
+    queue,
+    workers: CONCURRENCY,
+    enforce: 'off',
+    priorities,
+    handlers: { JOB: handler },
+  });
   let done = 0;
   const finished = new Promise<void>((resolve) =>
     tasks.on('completed', () => {
@@ -296,9 +324,15 @@ if (await redisAvailable(REDIS_URL)) {
   console.log(`
 BullMQ engine (${REDIS_JOBS} jobs end-to-end, concurrency ${CONCURRENCY}, ${IN_FLIGHT_PUSHES} pushes in flight, medians of ${ROUNDS} rounds, jobs/s)`);
   for (const name of rnames) console.log(`${name.padEnd(28)} ${fmt(m[name])}`);
-  console.log(`FIFO:        TaskBuffer priorities:false / raw BullMQ             ${(m['TB/BullMQ priorities:false'] / m['raw BullMQ']).toFixed(2)}  (target >= 0.9)`);
-  console.log(`prioritized: TaskBuffer (default) / raw BullMQ prioritized      ${(m['TB/BullMQ (default)'] / m['raw BullMQ prioritized']).toFixed(2)}  (target >= 0.9)`);
-  console.log(`             TaskBuffer (default) / raw BullMQ (FIFO)           ${(m['TB/BullMQ (default)'] / m['raw BullMQ']).toFixed(2)}  (the price of higher-first order)`);
+  console.log(
+    `FIFO:        TaskBuffer priorities:false / raw BullMQ             ${(m['TB/BullMQ priorities:false'] / m['raw BullMQ']).toFixed(2)}  (target >= 0.9)`,
+  );
+  console.log(
+    `prioritized: TaskBuffer (default) / raw BullMQ prioritized      ${(m['TB/BullMQ (default)'] / m['raw BullMQ prioritized']).toFixed(2)}  (target >= 0.9)`,
+  );
+  console.log(
+    `             TaskBuffer (default) / raw BullMQ (FIFO)           ${(m['TB/BullMQ (default)'] / m['raw BullMQ']).toFixed(2)}  (the price of higher-first order)`,
+  );
 } else {
   console.log(`
 BullMQ engine: SKIPPED (no Redis on ${REDIS_URL})`);

@@ -134,8 +134,12 @@ const fmt = (xs: RoundResult[]): string =>
 console.log(`\nfan-out to ${CLIENTS} sockets, ${BURSTS}x${BURST} messages per round, ${ROUNDS} paired rounds`);
 console.log(`raw io.to(room).emit : ${fmt(rawResults)}`);
 console.log(`portal.sendToGroup   : ${fmt(ghResults)}`);
-console.log(`ratio deliveries/s (gatehouse/raw, median paired): ${median(throughputRatios).toFixed(3)}  (target >= 0.9)`);
-console.log(`ratio p99 latency   (raw/gatehouse, median paired): ${median(latencyRatios).toFixed(3)}  (>= 0.9 means gatehouse is no more than ~10% slower)`);
+console.log(
+  `ratio deliveries/s (gatehouse/raw, median paired): ${median(throughputRatios).toFixed(3)}  (target >= 0.9)`,
+);
+console.log(
+  `ratio p99 latency   (raw/gatehouse, median paired): ${median(latencyRatios).toFixed(3)}  (>= 0.9 means gatehouse is no more than ~10% slower)`,
+);
 
 for (const c of clients) c.disconnect();
 await portal.close({ timeoutMs: 2000 });

@@ -24,7 +24,11 @@ function pct(values: number[], p: number): number {
 }
 
 function line(name: string, values: number[]): string {
-  return `${name.padEnd(44)} p50 ${pct(values, 0.5).toFixed(2).padStart(7)} ms   p99 ${pct(values, 0.99).toFixed(2).padStart(7)} ms   max ${Math.max(...values).toFixed(2).padStart(7)} ms`;
+  return `${name.padEnd(44)} p50 ${pct(values, 0.5).toFixed(2).padStart(7)} ms   p99 ${pct(values, 0.99).toFixed(2).padStart(7)} ms   max ${Math.max(
+    ...values,
+  )
+    .toFixed(2)
+    .padStart(7)} ms`;
 }
 
 const server = new PxServer();
@@ -38,7 +42,11 @@ const portal = new ServicePortal({
   logger: createLogger({ level: 'error' }),
   lifecycle: { source: 'remote', remote: { token: TOKEN, wsUrl: server.wsUrl, disableVersionCheck: true, env: {} } },
 });
-portal.endpoint('/api/work', { method: 'GET', description: 'bench route', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true }));
+portal.endpoint(
+  '/api/work',
+  { method: 'GET', description: 'bench route', input: z.object({}), gate: { auth: 'none' } },
+  () => ({ ok: true }),
+);
 await portal.run({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${portal.port}/api/work`;
 
@@ -79,7 +87,9 @@ for (let i = 0; i < FLIPS; i++) {
   toChange.push(changedAt - t0);
 }
 
-console.log(`bench:remote, ${FLIPS} flips (PAUSED/ACTIVE alternating), Node ${process.version}, load ${os.loadavg()[0]?.toFixed(1)}`);
+console.log(
+  `bench:remote, ${FLIPS} flips (PAUSED/ACTIVE alternating), Node ${process.version}, load ${os.loadavg()[0]?.toFixed(1)}`,
+);
 console.log(line('status frame -> first gated/ungated response', toResponse));
 console.log(line('status frame -> lifecycle.onChange', toChange));
 console.log(line('baseline: one request round trip', baseline));

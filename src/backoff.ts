@@ -99,8 +99,15 @@ export function resolveBackoff(
   layers: BackoffOptions | undefined | readonly (BackoffOptions | undefined)[],
   settings: BackoffSettings,
 ): ResolvedBackoff {
-  const list = Array.isArray(layers) ? (layers as readonly (BackoffOptions | undefined)[]) : [layers as BackoffOptions | undefined];
-  const r = { ...settings.defaults } as { type: BackoffType; delayMs: number; maxDelayMs: number; jitter: boolean | BackoffJitter };
+  const list = Array.isArray(layers)
+    ? (layers as readonly (BackoffOptions | undefined)[])
+    : [layers as BackoffOptions | undefined];
+  const r = { ...settings.defaults } as {
+    type: BackoffType;
+    delayMs: number;
+    maxDelayMs: number;
+    jitter: boolean | BackoffJitter;
+  };
   // Apply from the lowest precedence up, so earlier layers override later ones.
   for (let i = list.length - 1; i >= 0; i--) {
     const layer = list[i];

@@ -25,9 +25,18 @@ export interface CliArgs<T extends Record<string, CliOption>> {
  * A string option takes the next argument as its value even when it starts with a dash (`--retry-after -5`), so
  * the command can say what is wrong with the value instead of calling it ambiguous.
  */
-export function parseCliArgs<T extends Record<string, CliOption>>(argv: readonly string[], options: T): CliArgs<T> | string {
+export function parseCliArgs<T extends Record<string, CliOption>>(
+  argv: readonly string[],
+  options: T,
+): CliArgs<T> | string {
   // Not strict: parseArgs' strict errors are long and call dash-led values ambiguous; the checks below replace them.
-  const { values, positionals, tokens } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: false, tokens: true });
+  const { values, positionals, tokens } = parseArgs({
+    args: [...argv],
+    options,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;

@@ -18,9 +18,20 @@ export interface CliCommand {
 
 /** The subcommands, by name. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
-  check: { summary: 'statically check exported functions for JSDoc, explicit types and parameter count', run: runCheckCommand },
-  'control-plane': { summary: 'run a PXControl-compatible control plane, or add a project / set its status (project add NAME | project status NAME STATE)', run: async (argv, io) => (await import('./control-plane/index.js')).runControlPlaneCommand(argv, io) },
-  lifecycle: { summary: 'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR | --file PATH | --redis URL)', run: runLifecycleCommand },
+  check: {
+    summary: 'statically check exported functions for JSDoc, explicit types and parameter count',
+    run: runCheckCommand,
+  },
+  'control-plane': {
+    summary:
+      'run a PXControl-compatible control plane, or add a project / set its status (project add NAME | project status NAME STATE)',
+    run: async (argv, io) => (await import('./control-plane/index.js')).runControlPlaneCommand(argv, io),
+  },
+  lifecycle: {
+    summary:
+      'show or set the shared lifecycle state (status | set STATE [--message ..] [--retry-after ..] --data-dir DIR | --file PATH | --redis URL)',
+    run: runLifecycleCommand,
+  },
 };
 
 const STDIO: CliIO = {
@@ -45,7 +56,13 @@ function usage(): string {
 export async function main(argv: readonly string[], io: CliIO = STDIO): Promise<number> {
   // Only the options before the command name are ours; everything from the command on belongs to it. Not strict,
   // so a subcommand's options never trip this parser; unknown ones before the command are reported below.
-  const { tokens } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false, tokens: true });
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: { help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
   let help = false;
   let start = argv.length;
   for (const token of tokens) {

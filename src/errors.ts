@@ -74,7 +74,12 @@ export type RealtimeErrorCode =
   | 'ERR_INTERNAL';
 
 /** Codes of lifecycle misuse or failure. */
-export type LifecycleErrorCode = 'ERR_LIFECYCLE_INPUT' | 'ERR_LIFECYCLE_SOURCE' | 'ERR_LIFECYCLE_OPTIONS' | 'ERR_LIFECYCLE_CLOSED' | 'ERR_HEALTH_CONFIG';
+export type LifecycleErrorCode =
+  | 'ERR_LIFECYCLE_INPUT'
+  | 'ERR_LIFECYCLE_SOURCE'
+  | 'ERR_LIFECYCLE_OPTIONS'
+  | 'ERR_LIFECYCLE_CLOSED'
+  | 'ERR_HEALTH_CONFIG';
 
 /** Codes a gated call gets while the service is not ACTIVE, one per inactive state. */
 export type ServiceUnavailableCode = 'SERVICE_PAUSED' | 'SERVICE_MAINTENANCE' | 'SERVICE_OFFLINE' | 'SERVICE_FAILED';
@@ -131,7 +136,8 @@ export type BufferErrorCode =
  * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
  * - `ERR_ENFORCE_CONFIG`: an invalid mode was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`.
  */
-export type EnforcementErrorCode = 'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
+export type EnforcementErrorCode =
+  'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
 
 /** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
 export type ClientErrorCode = 'ERR_CLIENT_OPTION';
@@ -169,7 +175,14 @@ export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
  * - `ERR_CONTROL_ADMIN_AUTH`: the admin API was called without the admin token, or with a wrong one.
  * - `ERR_CONTROL_STORE`: the project store (SQLite or Redis) failed.
  */
-export type ControlPlaneErrorCode = 'ERR_CONTROL_OPTIONS' | 'ERR_CONTROL_INPUT' | 'ERR_CONTROL_NOT_FOUND' | 'ERR_CONTROL_CONFLICT' | 'ERR_CONTROL_CLOSED' | 'ERR_CONTROL_ADMIN_AUTH' | 'ERR_CONTROL_STORE';
+export type ControlPlaneErrorCode =
+  | 'ERR_CONTROL_OPTIONS'
+  | 'ERR_CONTROL_INPUT'
+  | 'ERR_CONTROL_NOT_FOUND'
+  | 'ERR_CONTROL_CONFLICT'
+  | 'ERR_CONTROL_CLOSED'
+  | 'ERR_CONTROL_ADMIN_AUTH'
+  | 'ERR_CONTROL_STORE';
 
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
 export type GatehouseErrorCode =

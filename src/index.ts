@@ -152,8 +152,23 @@ export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './lifecycle/inde
 export type { Follower, FollowerInfo } from './lifecycle/index.js';
 
 // Remote control (src/lifecycle/remote): the PXControl protocol client, RemoteControl, the 'remote' source.
-export { GATEHOUSE_FIELDS, REMOTE_ENV, RemoteControl, RemoteLifecycleSource, remoteControl } from './lifecycle/index.js';
-export type { FailMode, PxStatus, RemoteControlEvent, RemoteControlEvents, RemoteControlMiddlewareOptions, RemoteControlOptions, RemoteStatusListener, RemoteUpdateInfo } from './lifecycle/index.js';
+export {
+  GATEHOUSE_FIELDS,
+  REMOTE_ENV,
+  RemoteControl,
+  RemoteLifecycleSource,
+  remoteControl,
+} from './lifecycle/index.js';
+export type {
+  FailMode,
+  PxStatus,
+  RemoteControlEvent,
+  RemoteControlEvents,
+  RemoteControlMiddlewareOptions,
+  RemoteControlOptions,
+  RemoteStatusListener,
+  RemoteUpdateInfo,
+} from './lifecycle/index.js';
 
 // Control plane (src/control-plane): a self-hosted PXControl-compatible server, its admin API and dashboard.
 export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, ControlPlane, ControlPlaneError } from './control-plane/index.js';
@@ -196,7 +211,14 @@ export type {
 } from './database/index.js';
 
 // Buffers (src/buffers): PersistentQueue, TaskBuffer, DatabaseBuffer on a queue engine.
-export { BufferError, DatabaseBuffer, PersistentQueue, TaskBuffer, UnrecoverableError, defineTask } from './buffers/index.js';
+export {
+  BufferError,
+  DatabaseBuffer,
+  PersistentQueue,
+  TaskBuffer,
+  UnrecoverableError,
+  defineTask,
+} from './buffers/index.js';
 export type {
   BufferedWrite,
   DatabaseBufferEvents,
@@ -230,7 +252,18 @@ export { runWorker } from './buffers/index.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
-export { HttpClient, HttpClientError, HttpResult, Interceptors, RequestConfig, backoffDelay, closeDefaultClient, createClient, isPrivateAddress, sendRequest } from './client/index.js';
+export {
+  HttpClient,
+  HttpClientError,
+  HttpResult,
+  Interceptors,
+  RequestConfig,
+  backoffDelay,
+  closeDefaultClient,
+  createClient,
+  isPrivateAddress,
+  sendRequest,
+} from './client/index.js';
 export type {
   AuthToken,
   AuthType,

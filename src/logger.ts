@@ -71,7 +71,8 @@ function defaultLevel(): string {
 
 function resolveFormat(config: LoggerConfig, destination: string | number | DestinationStream): 'json' | 'pretty' {
   const format = config.format ?? (process.env.GATEHOUSE_LOG_FORMAT as LogFormat | undefined) ?? 'auto';
-  if (!FORMATS.includes(format)) throw new TypeError(`logger format: expected one of ${FORMATS.join(', ')}, got ${String(format)}`);
+  if (!FORMATS.includes(format))
+    throw new TypeError(`logger format: expected one of ${FORMATS.join(', ')}, got ${String(format)}`);
   if (format !== 'auto') return format;
   if (process.env.NODE_ENV === 'development') return 'pretty';
   const fd = destination === 1 ? process.stdout : destination === 2 ? process.stderr : undefined;
@@ -290,7 +291,8 @@ export function createLogger(config: LoggerConfig = {}): Logger {
   const target = config.destination ?? 1;
   const sync = config.sync ?? process.env.GATEHOUSE_LOG_SYNC === '1';
   const bufferBytes = config.bufferBytes ?? 16_384;
-  if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 65_536) throw new TypeError(`logger bufferBytes: expected an integer 0..65536, got ${String(bufferBytes)}`);
+  if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 65_536)
+    throw new TypeError(`logger bufferBytes: expected an integer 0..65536, got ${String(bufferBytes)}`);
   const format = resolveFormat(config, target);
   let owned: OwnedDestination | undefined;
   let stream: DestinationStream;
@@ -305,7 +307,13 @@ export function createLogger(config: LoggerConfig = {}): Logger {
     const fd = typeof target === 'number' ? target : openLogFile(target);
     const boom = direct
       ? pino.destination({ dest: fd, sync: true, minLength: 0, maxLength: MAX_PENDING_BYTES })
-      : pino.destination({ dest: fd, sync: writesWithoutWaiting(fd), minLength: 1, maxLength: MAX_PENDING_BYTES, contentMode: 'buffer' });
+      : pino.destination({
+          dest: fd,
+          sync: writesWithoutWaiting(fd),
+          minLength: 1,
+          maxLength: MAX_PENDING_BYTES,
+          contentMode: 'buffer',
+        });
     reportWriteFailures(boom, typeof target === 'string' ? target : `fd ${target}`);
     const out = direct ? boom : new LineBatch(boom, bufferBytes);
     owned = out;

@@ -34,7 +34,10 @@ const DEFAULTS = {
 } as const satisfies Record<string, number>;
 
 /** Reconnect backoff of gatehouse's own connections: 100 ms doubling up to 2 s, full jitter. */
-const RECONNECT: ResolvedBackoff = resolveBackoff(undefined, { defaults: { type: 'exponential', delayMs: 100, maxDelayMs: 2000, jitter: 'full' }, jitter: 'full' });
+const RECONNECT: ResolvedBackoff = resolveBackoff(undefined, {
+  defaults: { type: 'exponential', delayMs: 100, maxDelayMs: 2000, jitter: 'full' },
+  jitter: 'full',
+});
 
 function optionsError(message: string): GatehouseError {
   return new GatehouseError(message, { code: 'ERR_REDIS_OPTIONS' });
@@ -42,7 +45,13 @@ function optionsError(message: string): GatehouseError {
 
 /** Whether `value` is an ioredis client (an instance, or one from another copy of ioredis). */
 export function isRedisClient(value: unknown): value is Redis {
-  return value instanceof Redis || (typeof value === 'object' && value !== null && typeof (value as Redis).duplicate === 'function' && typeof (value as Redis).publish === 'function');
+  return (
+    value instanceof Redis ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as Redis).duplicate === 'function' &&
+      typeof (value as Redis).publish === 'function')
+  );
 }
 
 /** The `redis` option after checks: a URL or a user client, and the key prefix. */
@@ -58,22 +67,37 @@ export interface ResolvedRedisOption {
 export function resolveRedisOption(option: RedisOption, name: string): ResolvedRedisOption {
   const defaultPrefix = `gatehouse:${name}:`;
   if (typeof option === 'string') {
-    if (!/^rediss?:\/\//.test(option)) throw optionsError(`redis must be a redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 40))}`);
+    if (!/^rediss?:\/\//.test(option))
+      throw optionsError(`redis must be a redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 40))}`);
     return { url: option, client: undefined, keyPrefix: defaultPrefix, ...DEFAULTS };
   }
   if (isRedisClient(option)) return { url: undefined, client: option, keyPrefix: defaultPrefix, ...DEFAULTS };
-  if (option === null || typeof option !== 'object') throw optionsError('redis must be a URL, { url, keyPrefix } or an ioredis client');
+  if (option === null || typeof option !== 'object')
+    throw optionsError('redis must be a URL, { url, keyPrefix } or an ioredis client');
   const o = option;
-  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) throw optionsError('redis.url must be a redis:// or rediss:// URL');
+  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url)))
+    throw optionsError('redis.url must be a redis:// or rediss:// URL');
   if (o.client !== undefined && !isRedisClient(o.client)) throw optionsError('redis.client must be an ioredis client');
-  if ((o.url === undefined) === (o.client === undefined)) throw optionsError('redis: give exactly one of url or client');
-  if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0 || o.keyPrefix.length > 200)) throw optionsError('redis.keyPrefix must be a non-empty string of at most 200 characters');
+  if ((o.url === undefined) === (o.client === undefined))
+    throw optionsError('redis: give exactly one of url or client');
+  if (
+    o.keyPrefix !== undefined &&
+    (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0 || o.keyPrefix.length > 200)
+  )
+    throw optionsError('redis.keyPrefix must be a non-empty string of at most 200 characters');
   const ms = (field: 'commandTimeoutMs' | 'pingIntervalMs', min: number): number => {
     const v = o[field] ?? DEFAULTS[field];
-    if (!Number.isInteger(v) || v < min || v > 60_000) throw optionsError(`redis.${field} must be an integer from ${min} to 60000, got ${String(v)}`);
+    if (!Number.isInteger(v) || v < min || v > 60_000)
+      throw optionsError(`redis.${field} must be an integer from ${min} to 60000, got ${String(v)}`);
     return v;
   };
-  return { url: o.url, client: o.client, keyPrefix: o.keyPrefix ?? defaultPrefix, commandTimeoutMs: ms('commandTimeoutMs', 10), pingIntervalMs: ms('pingIntervalMs', 50) };
+  return {
+    url: o.url,
+    client: o.client,
+    keyPrefix: o.keyPrefix ?? defaultPrefix,
+    commandTimeoutMs: ms('commandTimeoutMs', 10),
+    pingIntervalMs: ms('pingIntervalMs', 50),
+  };
 }
 
 type MessageHandler = (message: string) => void;
@@ -129,7 +153,11 @@ export class RedisConnections {
       this.command = new Redis(resolved.url as string, { ...own, connectionName: `gatehouse:${resolved.keyPrefix}` });
       this.ownsCommand = true;
       // No command timeout on the subscriber: a SUBSCRIBE waits for the connection instead of failing.
-      this.subscriber = new Redis(resolved.url as string, { ...own, commandTimeout: undefined, maxRetriesPerRequest: null });
+      this.subscriber = new Redis(resolved.url as string, {
+        ...own,
+        commandTimeout: undefined,
+        maxRetriesPerRequest: null,
+      });
     }
     for (const conn of [this.command, this.subscriber]) {
       const onError = (err: Error): void => this.onError(err);
@@ -199,7 +227,9 @@ export class RedisConnections {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      this.subscriber.subscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)'));
+      this.subscriber
+        .subscribe(channel)
+        .catch((err: unknown) => this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)'));
     }
     set.add(handler);
     return () => {
@@ -260,7 +290,8 @@ export class RedisConnections {
     } catch (err) {
       // Two misses in a row: one slow PONG on a busy host is not an outage.
       if (++this.pingFailures >= 2) {
-        if (!this.stalled) this.log.error({ err }, 'REDIS NOT ANSWERING: serving on the last known state until it does');
+        if (!this.stalled)
+          this.log.error({ err }, 'REDIS NOT ANSWERING: serving on the last known state until it does');
         this.stalled = true;
       }
     } finally {
@@ -272,7 +303,8 @@ export class RedisConnections {
 
   private onError(err: Error): void {
     this.problem = err.message;
-    if (!this.erroring) this.log.error({ err }, 'REDIS CONNECTION ERROR: serving on the last known state and reconnecting');
+    if (!this.erroring)
+      this.log.error({ err }, 'REDIS CONNECTION ERROR: serving on the last known state and reconnecting');
     this.erroring = true;
     this.update();
   }

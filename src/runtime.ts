@@ -9,7 +9,10 @@ export const MIN_NODE_MAJOR = 22;
 
 const major = Number.parseInt(process.versions.node.split('.')[0] ?? '', 10);
 if (!(major >= MIN_NODE_MAJOR)) {
-  throw Object.assign(new Error(`gatehouse needs Node.js ${MIN_NODE_MAJOR} or newer; this is v${process.versions.node}`), {
-    code: 'ERR_GATEHOUSE_NODE_VERSION',
-  });
+  throw Object.assign(
+    new Error(`gatehouse needs Node.js ${MIN_NODE_MAJOR} or newer; this is v${process.versions.node}`),
+    {
+      code: 'ERR_GATEHOUSE_NODE_VERSION',
+    },
+  );
 }

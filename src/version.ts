@@ -9,7 +9,9 @@ let version: string | undefined;
 export function gatehouseVersion(): string {
   if (version === undefined) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+        version?: unknown;
+      };
       version = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
     } catch {
       version = '0.0.0';

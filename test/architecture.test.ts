@@ -38,7 +38,9 @@ describe('architecture', () => {
   const graph = moduleGraph();
 
   it('resolves every relative import to a module under src', () => {
-    const missing = [...graph].flatMap(([file, deps]) => deps.filter((d) => !graph.has(d)).map((d) => `${path.relative(SRC, file)} -> ${path.relative(SRC, d)}`));
+    const missing = [...graph].flatMap(([file, deps]) =>
+      deps.filter((d) => !graph.has(d)).map((d) => `${path.relative(SRC, file)} -> ${path.relative(SRC, d)}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -50,7 +52,8 @@ describe('architecture', () => {
       state.set(file, 'open');
       stack.push(file);
       for (const dep of graph.get(file) ?? []) {
-        if (state.get(dep) === 'open') cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((f) => path.relative(SRC, f)).join(' -> '));
+        if (state.get(dep) === 'open')
+          cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((f) => path.relative(SRC, f)).join(' -> '));
         else if (!state.has(dep) && graph.has(dep)) visit(dep);
       }
       stack.pop();
@@ -74,8 +77,15 @@ describe('architecture', () => {
   });
 
   it('keeps root modules free of capability imports', () => {
-    const root = [...graph].filter(([file]) => capabilityOf(file) === undefined && path.basename(file) !== 'index.ts' && path.basename(file) !== 'cli.ts');
-    const bad = root.flatMap(([file, deps]) => deps.filter((d) => capabilityOf(d) !== undefined).map((d) => `${path.relative(SRC, file)} -> ${path.relative(SRC, d)}`));
+    const root = [...graph].filter(
+      ([file]) =>
+        capabilityOf(file) === undefined && path.basename(file) !== 'index.ts' && path.basename(file) !== 'cli.ts',
+    );
+    const bad = root.flatMap(([file, deps]) =>
+      deps
+        .filter((d) => capabilityOf(d) !== undefined)
+        .map((d) => `${path.relative(SRC, file)} -> ${path.relative(SRC, d)}`),
+    );
     expect(bad).toEqual([]);
   });
 });

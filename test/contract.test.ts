@@ -63,12 +63,21 @@ describe('API.md contract', () => {
       },
       async ({ input }) => ({ message: `Hello, ${input.name}!` }),
     );
-    portal.endpoint('/api/notes/:id', { method: 'GET', description: 'A note', input: z.object({ id: z.string() }) }, () => {
-      throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
-    });
+    portal.endpoint(
+      '/api/notes/:id',
+      { method: 'GET', description: 'A note', input: z.object({ id: z.string() }) },
+      () => {
+        throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
+      },
+    );
     portal.endpoint(
       '/api/login',
-      { description: 'Login', gate: { auth: 'none', payloadAuthTokenKey: 'userId' }, input: z.object({}), output: z.object({ userId: z.string(), scopes: z.array(z.string()) }) },
+      {
+        description: 'Login',
+        gate: { auth: 'none', payloadAuthTokenKey: 'userId' },
+        input: z.object({}),
+        output: z.object({ userId: z.string(), scopes: z.array(z.string()) }),
+      },
       () => ({ userId: '42', scopes: ['notes:write'] }),
     );
     portal.app.get('/legacy', portal.gate({ auth: 'apiKey' }), (_req, res) => res.send('ok'));
@@ -76,11 +85,23 @@ describe('API.md contract', () => {
     expect(portal.port).toBeGreaterThan(0);
     const base = `http://127.0.0.1:${portal.port}`;
 
-    const greet = await fetch(`${base}/api/greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ann"}' });
+    const greet = await fetch(`${base}/api/greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"Ann"}',
+    });
     expect(await greet.json()).toEqual({ message: 'Hello, Ann!' });
-    const missing = await fetch(`${base}/api/notes/7`, { headers: { authorization: `Bearer ${await portal.tokens.issue({ sub: '42' })}` } });
+    const missing = await fetch(`${base}/api/notes/7`, {
+      headers: { authorization: `Bearer ${await portal.tokens.issue({ sub: '42' })}` },
+    });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ type: expect.any(String), title: 'Not Found', status: 404, detail: 'Note not found', code: 'NOTE_NOT_FOUND' });
+    expect(await missing.json()).toMatchObject({
+      type: expect.any(String),
+      title: 'Not Found',
+      status: 404,
+      detail: 'Note not found',
+      code: 'NOTE_NOT_FOUND',
+    });
     expect((await fetch(`${base}/legacy`, { headers: { 'x-api-key': 'reporting-key-0123456789' } })).status).toBe(200);
     expect((await fetch(`${base}/legacy`)).status).toBe(401);
 
@@ -88,20 +109,35 @@ describe('API.md contract', () => {
     expect(await portal.tokens.verify(token)).toMatchObject({ id: '42', scopes: ['notes:write'], via: 'bearer' });
     await portal.revokeToken(token);
     await expect(portal.tokens.verify(token)).rejects.toMatchObject({ name: 'AuthError', code: 'ERR_AUTH_REVOKED' });
-    const login = await (await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
+    const login = await (
+      await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    ).json();
     expect((await portal.tokens.verify(login.userId)).id).toBe('42');
     expect(typeof (await (await fetch(`${base}/openapi.json`)).json()).paths['/api/greet'].post).toBe('object');
   });
 
   it('3: onEvent with the contract example, sendToUser, sendToGroup, broadcast, leaveGroup', async () => {
-    const portal = new ServicePortal({ dataDir: dataDir(), auth: { secret: TEST_SECRET }, websocket: true, requestLog: false });
-    cleanups.push(() => portal.close());
-    portal.onEvent('join_team', { gate: { auth: 'bearer' }, input: z.object({ teamId: z.string() }) }, async ({ input, socket }) => {
-      await portal.joinGroup(socket, input.teamId);
-      return { status: 'success' };
+    const portal = new ServicePortal({
+      dataDir: dataDir(),
+      auth: { secret: TEST_SECRET },
+      websocket: true,
+      requestLog: false,
     });
+    cleanups.push(() => portal.close());
+    portal.onEvent(
+      'join_team',
+      { gate: { auth: 'bearer' }, input: z.object({ teamId: z.string() }) },
+      async ({ input, socket }) => {
+        await portal.joinGroup(socket, input.teamId);
+        return { status: 'success' };
+      },
+    );
     await portal.run({ port: 0 });
-    const socket = connect(`http://127.0.0.1:${portal.port}`, { auth: { token: await portal.tokens.issue({ sub: '42' }) }, transports: ['websocket'], reconnection: false });
+    const socket = connect(`http://127.0.0.1:${portal.port}`, {
+      auth: { token: await portal.tokens.issue({ sub: '42' }) },
+      transports: ['websocket'],
+      reconnection: false,
+    });
     cleanups.push(() => socket.close());
     await new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('connect_error', reject));
     const got: string[] = [];
@@ -117,10 +153,15 @@ describe('API.md contract', () => {
   });
 
   it('4: Database as in the example', async () => {
-    const db = new Database({ path: join(dataDir(), 'app.db'), tables: { users: 'id INTEGER PRIMARY KEY, name TEXT, meta JSON' } });
+    const db = new Database({
+      path: join(dataDir(), 'app.db'),
+      tables: { users: 'id INTEGER PRIMARY KEY, name TEXT, meta JSON' },
+    });
     cleanups.push(() => db.close());
     db.insert('users', [{ id: 1, name: 'Alice', meta: { role: 'admin' } }]);
-    expect(db.fetch('users', { columns: ['name', 'meta::role as role'], where: { id: 1 } })).toEqual([{ name: 'Alice', role: 'admin' }]);
+    expect(db.fetch('users', { columns: ['name', 'meta::role as role'], where: { id: 1 } })).toEqual([
+      { name: 'Alice', role: 'admin' },
+    ]);
     db.update('users', { name: 'Bob' }, { id: 1 });
     expect(db.query('SELECT name FROM users WHERE id = ?', [1])).toEqual([{ name: 'Bob' }]);
     db.transaction(() => db.execute('UPDATE users SET name = ? WHERE id = ?', ['Carl', 1]));
@@ -174,7 +215,9 @@ describe('API.md contract', () => {
   it('6: lifecycle set, onChange, withMaintenance, decommission, checks and fields', async () => {
     const portal = new ServicePortal({ dataDir: dataDir(), auth: { secret: TEST_SECRET }, requestLog: false });
     cleanups.push(() => portal.close());
-    portal.endpoint('/api/x', { method: 'GET', description: 'x', gate: { auth: 'none' }, input: z.object({}) }, () => ({ ok: true }));
+    portal.endpoint('/api/x', { method: 'GET', description: 'x', gate: { auth: 'none' }, input: z.object({}) }, () => ({
+      ok: true,
+    }));
     portal.addCheck('database', () => ({ state: 'OK' }), { critical: true, timeoutMs: 500 });
     portal.addStatusField('version', '1.2.3');
     const changes: string[] = [];
@@ -189,14 +232,23 @@ describe('API.md contract', () => {
     expect(await gated.json()).toMatchObject({ code: 'SERVICE_MAINTENANCE', detail: 'Back at 10:00' });
     expect((await fetch(`${base}/health`)).status).toBe(200);
     await portal.lifecycle.set('ACTIVE');
-    await expect(portal.lifecycle.withMaintenance(async () => Promise.reject(new Error('migration failed')))).rejects.toThrow('migration failed');
+    await expect(
+      portal.lifecycle.withMaintenance(async () => Promise.reject(new Error('migration failed'))),
+    ).rejects.toThrow('migration failed');
     expect(portal.lifecycle.status).toBe('ACTIVE');
     const status = await (await fetch(`${base}/status`)).json();
     expect(status).toMatchObject({ lifecycle: 'ACTIVE', checks: { database: { state: 'OK' } }, version: '1.2.3' });
-    expect(await (await fetch(`${base}/status.prometheus`)).text()).toContain('gatehouse_check_state{name="database"} 0');
+    expect(await (await fetch(`${base}/status.prometheus`)).text()).toContain(
+      'gatehouse_check_state{name="database"} 0',
+    );
     await portal.lifecycle.decommission();
     expect((await fetch(`${base}/ready`)).status).toBe(503);
-    expect(changes).toEqual(['ACTIVE->MAINTENANCE', 'MAINTENANCE->ACTIVE', 'ACTIVE->MAINTENANCE', 'MAINTENANCE->ACTIVE']);
+    expect(changes).toEqual([
+      'ACTIVE->MAINTENANCE',
+      'MAINTENANCE->ACTIVE',
+      'ACTIVE->MAINTENANCE',
+      'MAINTENANCE->ACTIVE',
+    ]);
   });
 
   it('7: sendRequest never rejects; RequestConfig, Interceptors and createClient', async () => {
@@ -223,7 +275,11 @@ describe('API.md contract', () => {
     enforce.configure({ mode: 'strict' });
     try {
       const createUser = enforce(
-        { description: 'Creates a new user record', args: [z.string().min(1), z.number().int().nonnegative()], returns: z.object({ name: z.string(), age: z.number() }) },
+        {
+          description: 'Creates a new user record',
+          args: [z.string().min(1), z.number().int().nonnegative()],
+          returns: z.object({ name: z.string(), age: z.number() }),
+        },
         (name: string, age: number) => ({ name, age }),
       );
       expect(createUser('Ann', 3)).toEqual({ name: 'Ann', age: 3 });

@@ -24,8 +24,14 @@ describe('GatehouseError', () => {
 
 describe('the error taxonomy', () => {
   it('derives Retry-After from retryAfterSec unless the headers set it', () => {
-    expect(new GatehouseError('slow down', { code: 'ERR_RATE_LIMITED', status: 429, retryAfterSec: 7 }).headers).toEqual({ 'Retry-After': '7' });
-    const own = new GatehouseError('x', { code: 'ERR_X', retryAfterSec: 7, headers: { 'Retry-After': '9', 'X-A': 'b' } });
+    expect(
+      new GatehouseError('slow down', { code: 'ERR_RATE_LIMITED', status: 429, retryAfterSec: 7 }).headers,
+    ).toEqual({ 'Retry-After': '7' });
+    const own = new GatehouseError('x', {
+      code: 'ERR_X',
+      retryAfterSec: 7,
+      headers: { 'Retry-After': '9', 'X-A': 'b' },
+    });
     expect(own.headers).toEqual({ 'Retry-After': '9', 'X-A': 'b' });
     expect(own.retryAfterSec).toBe(7);
     expect(new GatehouseError('x', { code: 'ERR_X' }).headers).toBeUndefined();
@@ -46,7 +52,11 @@ describe('the error taxonomy', () => {
       [new LifecycleError('bad state', { code: 'ERR_LIFECYCLE_INPUT' }), 'ERR_LIFECYCLE_INPUT', 400],
       [new ServiceUnavailableError('paused', { code: 'SERVICE_PAUSED', retryAfterSec: 30 }), 'SERVICE_PAUSED', 503],
       [new RealtimeError('too many groups', { code: 'ERR_GROUP_LIMIT' }), 'ERR_GROUP_LIMIT', 400],
-      [new EnforcementError('bad args', { code: 'ERR_ENFORCE_ARGS', functionName: 'f', path: [0] }), 'ERR_ENFORCE_ARGS', 500],
+      [
+        new EnforcementError('bad args', { code: 'ERR_ENFORCE_ARGS', functionName: 'f', path: [0] }),
+        'ERR_ENFORCE_ARGS',
+        500,
+      ],
     ];
     for (const [err, code, status] of cases) {
       expect(err).toBeInstanceOf(GatehouseError);
@@ -54,18 +64,44 @@ describe('the error taxonomy', () => {
     }
     expect(new AuthError('x', { code: 'ERR_AUTH_EXPIRED', cause }).cause).toBe(cause);
     expect(new AuthError('x', { code: 'ERR_AUTH_MISSING' }).headers).toEqual({ 'WWW-Authenticate': 'Bearer' });
-    expect(new AuthError('x', { code: 'ERR_AUTH_EXPIRED' }).headers).toEqual({ 'WWW-Authenticate': 'Bearer, error="invalid_token"' });
-    expect(new AuthError('x', { code: 'ERR_AUTH_BASIC', challenge: 'Basic realm="api"' }).headers).toEqual({ 'WWW-Authenticate': 'Basic realm="api"' });
-    expect(new ServiceUnavailableError('paused', { code: 'SERVICE_PAUSED', retryAfterSec: 30 }).headers).toEqual({ 'Retry-After': '30' });
+    expect(new AuthError('x', { code: 'ERR_AUTH_EXPIRED' }).headers).toEqual({
+      'WWW-Authenticate': 'Bearer, error="invalid_token"',
+    });
+    expect(new AuthError('x', { code: 'ERR_AUTH_BASIC', challenge: 'Basic realm="api"' }).headers).toEqual({
+      'WWW-Authenticate': 'Basic realm="api"',
+    });
+    expect(new ServiceUnavailableError('paused', { code: 'SERVICE_PAUSED', retryAfterSec: 30 }).headers).toEqual({
+      'Retry-After': '30',
+    });
   });
 
   it('turns any gatehouse error into a problem from its own fields, field issues included', () => {
     const limited = toProblem(new RateLimitError('slow', { retryAfterSec: 3 }), 'req-1');
-    expect([limited.status, limited.body.code, limited.headers]).toEqual([429, 'ERR_RATE_LIMITED', { 'Retry-After': '3' }]);
-    const invalid = toProblem(new ValidationError('The request input is invalid', { errors: [{ path: 'name', message: 'Required' }] }), 'req-2');
-    expect(invalid.body).toMatchObject({ status: 400, code: 'ERR_VALIDATION', detail: 'The request input is invalid', errors: [{ path: 'name', message: 'Required' }], requestId: 'req-2' });
-    const unavailable = toProblem(new ServiceUnavailableError('Back soon', { code: 'SERVICE_MAINTENANCE', retryAfterSec: 60 }), 'req-3');
-    expect([unavailable.status, unavailable.body.detail, unavailable.headers]).toEqual([503, 'Back soon', { 'Retry-After': '60' }]);
+    expect([limited.status, limited.body.code, limited.headers]).toEqual([
+      429,
+      'ERR_RATE_LIMITED',
+      { 'Retry-After': '3' },
+    ]);
+    const invalid = toProblem(
+      new ValidationError('The request input is invalid', { errors: [{ path: 'name', message: 'Required' }] }),
+      'req-2',
+    );
+    expect(invalid.body).toMatchObject({
+      status: 400,
+      code: 'ERR_VALIDATION',
+      detail: 'The request input is invalid',
+      errors: [{ path: 'name', message: 'Required' }],
+      requestId: 'req-2',
+    });
+    const unavailable = toProblem(
+      new ServiceUnavailableError('Back soon', { code: 'SERVICE_MAINTENANCE', retryAfterSec: 60 }),
+      'req-3',
+    );
+    expect([unavailable.status, unavailable.body.detail, unavailable.headers]).toEqual([
+      503,
+      'Back soon',
+      { 'Retry-After': '60' },
+    ]);
     const crash = toProblem(new DatabaseError('SQLITE_IOERR at /secret/path', { code: 'ERR_DB_QUERY' }), 'req-4');
     expect([crash.status, crash.unexpected, crash.body.detail.includes('/secret/path')]).toEqual([500, true, false]);
   });

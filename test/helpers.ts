@@ -14,10 +14,22 @@ export function tempDir(prefix = 'gatehouse-'): { dir: string; cleanup: () => vo
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
 /** A portal with its own data dir and a fixed secret; `start()` listens on port 0. */
-export function makePortal(options: PortalOptions = {}): { portal: ServicePortal; dir: string; url: (path: string) => string; start: () => Promise<void>; stop: () => Promise<void> } {
+export function makePortal(options: PortalOptions = {}): {
+  portal: ServicePortal;
+  dir: string;
+  url: (path: string) => string;
+  start: () => Promise<void>;
+  stop: () => Promise<void>;
+} {
   const { dir, cleanup } = tempDir();
   // Test portals register terse handlers; the strict registration rule has its own test.
-  const portal = new ServicePortal({ dataDir: dir, requestLog: false, enforce: 'warn', ...options, auth: options.auth?.jwks ? options.auth : { secret: TEST_SECRET, ...options.auth } });
+  const portal = new ServicePortal({
+    dataDir: dir,
+    requestLog: false,
+    enforce: 'warn',
+    ...options,
+    auth: options.auth?.jwks ? options.auth : { secret: TEST_SECRET, ...options.auth },
+  });
   return {
     portal,
     dir,
@@ -31,7 +43,12 @@ export function makePortal(options: PortalOptions = {}): { portal: ServicePortal
 }
 
 /** POST a raw body. */
-export function postRaw(url: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}): Promise<Response> {
+export function postRaw(
+  url: string,
+  body: string,
+  contentType = 'application/json',
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
 }
 
@@ -48,7 +65,12 @@ export function expectThrown<E extends Error>(fn: () => unknown, type: abstract 
 
 /** Whether a Redis answers PING at `url` within 500 ms (tests that need Redis skip, or fail under GATEHOUSE_REQUIRE_REDIS=1, without it). */
 export async function redisAvailable(url = 'redis://127.0.0.1:6379'): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 500,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();

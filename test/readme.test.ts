@@ -59,8 +59,18 @@ function readmeBlocks(): Block[] {
     while (j < lines.length && !/^```\s*$/.test(lines[j] ?? '')) body.push(lines[j++] ?? '');
     if (open[1] === 'ts' || open[1] === 'typescript') {
       const index = blocks.length + 1;
-      const slug = heading.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-      blocks.push({ index, heading, line: i + 1, code: `${body.join('\n')}\n`, fragment: /\bfragment\b/.test(open[2] ?? ''), file: `block-${String(index).padStart(2, '0')}-${slug}.ts` });
+      const slug = heading
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '');
+      blocks.push({
+        index,
+        heading,
+        line: i + 1,
+        code: `${body.join('\n')}\n`,
+        fragment: /\bfragment\b/.test(open[2] ?? ''),
+        file: `block-${String(index).padStart(2, '0')}-${slug}.ts`,
+      });
     }
     i = j;
   }
@@ -87,10 +97,19 @@ interface Run {
 
 function run(command: string, args: string[], cwd: string, timeoutMs = 180_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, timeout: timeoutMs, env: { ...CHILD_ENV, NO_COLOR: '1' }, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
-      resolve({ code, signal: (err as { signal?: NodeJS.Signals } | null)?.signal ?? null, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd, timeout: timeoutMs, env: { ...CHILD_ENV, NO_COLOR: '1' }, maxBuffer: 32 << 20 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : null
+          : 0;
+        resolve({ code, signal: (err as { signal?: NodeJS.Signals } | null)?.signal ?? null, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -116,8 +135,13 @@ async function preparePackedApp(): Promise<void> {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-readme-'));
   const stage = path.join(tmp, 'stage');
   mkdirSync(stage);
-  for (const entry of ['package.json', 'README.md', 'bin']) cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
-  const build = await run(process.execPath, [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')], ROOT);
+  for (const entry of ['package.json', 'README.md', 'bin'])
+    cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
+  const build = await run(
+    process.execPath,
+    [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')],
+    ROOT,
+  );
   expect(build.code, build.stdout + build.stderr).toBe(0);
   const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], stage);
   expect(pack.code, pack.stdout + pack.stderr).toBe(0);
@@ -131,19 +155,34 @@ async function preparePackedApp(): Promise<void> {
   expect(untar.code, untar.stderr).toBe(0);
   cpSync(path.join(modules, 'package'), path.join(modules, 'gatehouse'), { recursive: true });
   rmSync(path.join(modules, 'package'), { recursive: true, force: true });
-  const pkg = JSON.parse(readFileSync(path.join(modules, 'gatehouse', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(modules, 'gatehouse', 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
   // Production dependencies only (a dev dependency a block imports fails to resolve), plus the tools.
   for (const dep of [...Object.keys(pkg.dependencies), 'tsx', 'typescript']) {
     const target = path.join(modules, dep);
     mkdirSync(path.dirname(target), { recursive: true });
     symlinkSync(path.join(ROOT, 'node_modules', dep), target, 'dir');
   }
-  writeFileSync(path.join(app, 'package.json'), `${JSON.stringify({ name: 'readme-app', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    path.join(app, 'package.json'),
+    `${JSON.stringify({ name: 'readme-app', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
   writeFileSync(
     path.join(app, 'tsconfig.json'),
     `${JSON.stringify(
       {
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], strict: true, noUncheckedIndexedAccess: true, skipLibCheck: true, noEmit: true, moduleDetection: 'force' },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          types: ['node'],
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          skipLibCheck: true,
+          noEmit: true,
+          moduleDetection: 'force',
+        },
         include: ['blocks'],
       },
       null,
@@ -167,11 +206,15 @@ interface Proc {
 function startBlock(b: Block, env: NodeJS.ProcessEnv = {}): Proc {
   const cwd = path.join(app, 'work', b.file.replace(/\.ts$/, ''));
   mkdirSync(cwd, { recursive: true });
-  const proc = spawn(process.execPath, ['--import', 'tsx', '--import', path.join(app, 'preload.mjs'), path.join(app, 'blocks', b.file)], {
-    cwd,
-    env: { ...CHILD_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', path.join(app, 'preload.mjs'), path.join(app, 'blocks', b.file)],
+    {
+      cwd,
+      env: { ...CHILD_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer): void => {
@@ -180,7 +223,9 @@ function startBlock(b: Block, env: NodeJS.ProcessEnv = {}): Proc {
   };
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const timer = setTimeout(() => proc.kill('SIGKILL'), BLOCK_TIMEOUT_MS);
   void exited.then(() => {
     clearTimeout(timer);
@@ -214,13 +259,21 @@ async function until(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<vo
   }
 }
 
-async function call(base: string, p: string, init: RequestInit = {}): Promise<{ status: number; text: string; json: () => unknown }> {
+async function call(
+  base: string,
+  p: string,
+  init: RequestInit = {},
+): Promise<{ status: number; text: string; json: () => unknown }> {
   const res = await fetch(`${base}${p}`, init);
   const text = await res.text();
   return { status: res.status, text, json: () => JSON.parse(text) as unknown };
 }
 
-const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** What each server block must serve, by the heading it sits under. */
 const EXERCISES: Record<string, Exercise> = {
@@ -246,7 +299,9 @@ const EXERCISES: Record<string, Exercise> = {
     expect((await call(base, '/health')).status).toBe(200);
     // Handshakes go through the bearer gate: no token, no socket.
     const socket = io(base, { transports: ['websocket'], reconnection: false });
-    const refused = await new Promise<unknown>((resolve) => socket.once('connect_error', (err: Error & { data?: unknown }) => resolve(err.data)));
+    const refused = await new Promise<unknown>((resolve) =>
+      socket.once('connect_error', (err: Error & { data?: unknown }) => resolve(err.data)),
+    );
     socket.close();
     expect(refused).toMatchObject({ code: 'ERR_AUTH_MISSING' });
   },
@@ -262,9 +317,13 @@ const EXERCISES: Record<string, Exercise> = {
     const cli = path.join(app, 'node_modules', 'gatehouse', 'bin', 'gatehouse.js');
     const set = await run(process.execPath, [cli, 'lifecycle', 'set', 'MAINTENANCE', '--data-dir', './data'], proc.cwd);
     expect(set.stderr).toBe('');
-    expect(set.stdout).toMatch(/^lifecycle set to MAINTENANCE in \.\/data: 1 running portal follows this store \(gatehouse pid \d+ on \S+\)\n$/);
+    expect(set.stdout).toMatch(
+      /^lifecycle set to MAINTENANCE in \.\/data: 1 running portal follows this store \(gatehouse pid \d+ on \S+\)\n$/,
+    );
     await until(async () => (await call(base, '/ready')).status === 503);
-    expect((await run(process.execPath, [cli, 'lifecycle', 'set', 'ACTIVE', '--data-dir', './data'], proc.cwd)).code).toBe(0);
+    expect(
+      (await run(process.execPath, [cli, 'lifecycle', 'set', 'ACTIVE', '--data-dir', './data'], proc.cwd)).code,
+    ).toBe(0);
     await until(async () => (await call(base, '/ready')).status === 200);
   },
   Fleet: async (base) => {
@@ -287,37 +346,49 @@ describe('README.md', () => {
     expect(BLOCKS.length).toBeGreaterThan(10);
     expect(BLOCKS.filter((b) => b.fragment).length).toBeLessThanOrEqual(4);
     expect(BLOCKS.some((b) => b.heading === 'Quickstart' && isServer(b) && b.code.includes("'/api/greet'"))).toBe(true);
-    for (const b of BLOCKS.filter((x) => isServer(x) && !x.fragment)) expect(EXERCISES[b.heading], `server block ${b.index} under "${b.heading}" (README.md:${b.line})`).toBeDefined();
+    for (const b of BLOCKS.filter((x) => isServer(x) && !x.fragment))
+      expect(EXERCISES[b.heading], `server block ${b.index} under "${b.heading}" (README.md:${b.line})`).toBeDefined();
   });
 
   describe.concurrent('blocks', () => {
     it('every block type-checks (strict) against the packed package', async () => {
-      const tsc = await run(process.execPath, [path.join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(app, 'tsconfig.json')], app);
+      const tsc = await run(
+        process.execPath,
+        [path.join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(app, 'tsconfig.json')],
+        app,
+      );
       // Name the README line of each error.
-      const located = (tsc.stdout + tsc.stderr).replace(/blocks\/(block-\d+)[^(]*\((\d+),\d+\)/g, (m, file: string, line: string) => {
-        const b = BLOCKS.find((x) => x.file.startsWith(file));
-        return b ? `${m} [README.md:${b.line + Number(line)}]` : m;
-      });
+      const located = (tsc.stdout + tsc.stderr).replace(
+        /blocks\/(block-\d+)[^(]*\((\d+),\d+\)/g,
+        (m, file: string, line: string) => {
+          const b = BLOCKS.find((x) => x.file.startsWith(file));
+          return b ? `${m} [README.md:${b.line + Number(line)}]` : m;
+        },
+      );
       expect(located).toBe('');
       expect(tsc.code).toBe(0);
     }, 180_000);
 
     for (const b of BLOCKS.filter((x) => !x.fragment)) {
       const skip = needsRedis(b) && !redis && process.env.GATEHOUSE_REQUIRE_REDIS !== '1';
-      it.skipIf(skip)(`block ${b.index} under "${b.heading}" (README.md:${b.line}) ${isServer(b) ? 'serves, then exits 0 on SIGTERM' : isWorker(b) ? 'works until SIGTERM, then exits 0' : 'runs and exits 0'}`, async () => {
-        const proc = startBlock(b, needsRedis(b) ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {});
-        if (isServer(b)) {
-          const [, port] = await proc.waitFor(/README_TEST_LISTENING (\d+)/);
-          const base = `http://127.0.0.1:${port!}`;
-          await EXERCISES[b.heading]!(base, proc);
-          proc.kill('SIGTERM');
-        } else if (isWorker(b)) {
-          await proc.waitFor(/worker running until a signal/);
-          proc.kill('SIGTERM');
-        }
-        const exit = await proc.exited;
-        expect(exit, proc.output()).toEqual({ code: 0, signal: null });
-      }, BLOCK_TIMEOUT_MS + 30_000);
+      it.skipIf(skip)(
+        `block ${b.index} under "${b.heading}" (README.md:${b.line}) ${isServer(b) ? 'serves, then exits 0 on SIGTERM' : isWorker(b) ? 'works until SIGTERM, then exits 0' : 'runs and exits 0'}`,
+        async () => {
+          const proc = startBlock(b, needsRedis(b) ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {});
+          if (isServer(b)) {
+            const [, port] = await proc.waitFor(/README_TEST_LISTENING (\d+)/);
+            const base = `http://127.0.0.1:${port!}`;
+            await EXERCISES[b.heading]!(base, proc);
+            proc.kill('SIGTERM');
+          } else if (isWorker(b)) {
+            await proc.waitFor(/worker running until a signal/);
+            proc.kill('SIGTERM');
+          }
+          const exit = await proc.exited;
+          expect(exit, proc.output()).toEqual({ code: 0, signal: null });
+        },
+        BLOCK_TIMEOUT_MS + 30_000,
+      );
     }
   });
 });

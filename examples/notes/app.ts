@@ -4,7 +4,17 @@
 // with retries and a visible dead-letter list, a webhook through sendRequest) and the express fallback.
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
-import { Database, HttpError, ServicePortal, TaskBuffer, UnrecoverableError, defineTask, sendRequest, z, type PortalOptions } from '../../src/index.js';
+import {
+  Database,
+  HttpError,
+  ServicePortal,
+  TaskBuffer,
+  UnrecoverableError,
+  defineTask,
+  sendRequest,
+  z,
+  type PortalOptions,
+} from '../../src/index.js';
 
 /** Options of the example app (all optional; `main.ts` reads them from the environment). */
 export interface NotesAppOptions {
@@ -34,9 +44,11 @@ export interface NotesApp {
 }
 
 const TABLES = {
-  users: 'id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, email TEXT NOT NULL, scopes JSON NOT NULL',
+  users:
+    'id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, email TEXT NOT NULL, scopes JSON NOT NULL',
   notes: 'id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, text TEXT NOT NULL, tags JSON, created_at INTEGER NOT NULL',
-  outbox: 'id INTEGER PRIMARY KEY, to_address TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, sent_at INTEGER NOT NULL',
+  outbox:
+    'id INTEGER PRIMARY KEY, to_address TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, sent_at INTEGER NOT NULL',
 };
 
 function hashPassword(password: string): string {
@@ -53,12 +65,27 @@ function checkPassword(password: string, stored: string): boolean {
 /** Demo accounts created on first start. */
 export const DEMO_USERS = [
   { username: 'demo', password: 'demo-password', email: 'demo@example.com', scopes: ['notes:read', 'notes:write'] },
-  { username: 'admin', password: 'admin-password', email: 'admin@example.com', scopes: ['notes:read', 'notes:write', 'notes:admin', 'lifecycle:admin'] },
+  {
+    username: 'admin',
+    password: 'admin-password',
+    email: 'admin@example.com',
+    scopes: ['notes:read', 'notes:write', 'notes:admin', 'lifecycle:admin'],
+  },
 ];
 
-const Note = z.object({ id: z.number(), text: z.string(), tags: z.array(z.string()).nullable(), createdAt: z.number() });
+const Note = z.object({
+  id: z.number(),
+  text: z.string(),
+  tags: z.array(z.string()).nullable(),
+  createdAt: z.number(),
+});
 type NoteRow = { id: number; user_id: string; text: string; tags: string[] | null; created_at: number };
-const toNote = (row: NoteRow): z.infer<typeof Note> => ({ id: row.id, text: row.text, tags: row.tags, createdAt: row.created_at });
+const toNote = (row: NoteRow): z.infer<typeof Note> => ({
+  id: row.id,
+  text: row.text,
+  tags: row.tags,
+  createdAt: row.created_at,
+});
 
 /** Build the notes service (not listening yet: call `app.portal.run()`). */
 export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
@@ -78,12 +105,20 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
   const db = new Database({ path: join(dataDir, 'notes.db'), tables: TABLES, logger: portal.log });
   for (const u of DEMO_USERS) {
     if (!db.fetchOne('users', { where: { username: u.username } })) {
-      db.insert('users', { username: u.username, password_hash: hashPassword(u.password), email: u.email, scopes: u.scopes });
+      db.insert('users', {
+        username: u.username,
+        password_hash: hashPassword(u.password),
+        email: u.email,
+        scopes: u.scopes,
+      });
     }
   }
 
   // Health: /ready turns 503 when the database stops answering; /status shows the version.
-  portal.addCheck('database', () => (db.queryOne('SELECT 1 AS ok')?.ok === 1 ? 'OK' : 'RED'), { critical: true, timeoutMs: 1000 });
+  portal.addCheck('database', () => (db.queryOne('SELECT 1 AS ok')?.ok === 1 ? 'OK' : 'RED'), {
+    critical: true,
+    timeoutMs: 1000,
+  });
   portal.addStatusField('version', process.env.npm_package_version ?? '0.1.0');
   portal.onClose(() => db.close());
 
@@ -99,7 +134,10 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
         description: 'Email a user their notes; an address the relay cannot take is not worth retrying',
         input: z.object({ userId: z.string().min(1) }),
         handle: async (data, job) => {
-          const user = db.fetchOne<{ email: string }>('users', { columns: ['email'], where: { id: Number(data.userId) } });
+          const user = db.fetchOne<{ email: string }>('users', {
+            columns: ['email'],
+            where: { id: Number(data.userId) },
+          });
           if (!user) throw new UnrecoverableError(`user ${data.userId} does not exist`);
           if (!user.email.includes('@')) throw new UnrecoverableError(`cannot mail ${user.email}`);
           const notes = db.fetch<NoteRow>('notes', { where: { user_id: data.userId }, orderBy: 'id' });
@@ -124,7 +162,14 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
         input: z.object({ noteId: z.number().int().positive(), userId: z.string().min(1) }),
         handle: async (data, job) => {
           if (!options.webhookUrl) return;
-          const res = await sendRequest({ method: 'POST', endpoint: options.webhookUrl, body: data, idempotencyKey: `note-${data.noteId}`, signal: job.signal, silent: true });
+          const res = await sendRequest({
+            method: 'POST',
+            endpoint: options.webhookUrl,
+            body: data,
+            idempotencyKey: `note-${data.noteId}`,
+            signal: job.signal,
+            silent: true,
+          });
           if (res.error?.code === 'BAD_REQUEST') throw new UnrecoverableError(res.error.message);
           if (!res.ok) throw new Error(`webhook: ${res.error?.code ?? 'HTTP_ERROR'}`);
         },
@@ -143,15 +188,22 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
       output: z.object({ userId: z.string(), scopes: z.array(z.string()) }),
     },
     ({ input }) => {
-      const user = db.fetchOne<{ id: number; password_hash: string; scopes: string[] }>('users', { where: { username: input.username } });
-      if (!user || !checkPassword(input.password, user.password_hash)) throw new HttpError(401, 'Wrong username or password', { code: 'BAD_CREDENTIALS' });
+      const user = db.fetchOne<{ id: number; password_hash: string; scopes: string[] }>('users', {
+        where: { username: input.username },
+      });
+      if (!user || !checkPassword(input.password, user.password_hash))
+        throw new HttpError(401, 'Wrong username or password', { code: 'BAD_CREDENTIALS' });
       return { userId: String(user.id), scopes: user.scopes };
     },
   );
 
-  portal.endpoint('/api/logout', { description: 'Revoke the token used for this request', tags: ['auth'], input: z.object({}) }, async ({ token }) => {
-    if (token) await portal.revokeToken(token);
-  });
+  portal.endpoint(
+    '/api/logout',
+    { description: 'Revoke the token used for this request', tags: ['auth'], input: z.object({}) },
+    async ({ token }) => {
+      if (token) await portal.revokeToken(token);
+    },
+  );
 
   // --- per-user notes ---
   portal.endpoint(
@@ -166,7 +218,12 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
     ({ input, identity, setStatus }) => {
       const userId = identity!.id;
       const createdAt = Date.now();
-      const { lastInsertRowid } = db.insert('notes', { user_id: userId, text: input.text, tags: input.tags ?? null, created_at: createdAt });
+      const { lastInsertRowid } = db.insert('notes', {
+        user_id: userId,
+        text: input.text,
+        tags: input.tags ?? null,
+        created_at: createdAt,
+      });
       const id = Number(lastInsertRowid);
       tasks.push('NOTE_WEBHOOK', { noteId: id, userId }, { dedupeKey: `note-${id}` });
       const note = { id, text: input.text, tags: input.tags ?? null, createdAt };
@@ -178,8 +235,26 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
 
   portal.endpoint(
     '/api/notes',
-    { method: 'GET', description: "List the caller's notes", tags: ['notes'], gate: { scopes: ['notes:read'] }, input: z.object({ limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }), output: z.array(Note) },
-    ({ input, identity }) => db.fetch<NoteRow>('notes', { where: { user_id: identity!.id }, orderBy: 'id DESC', limit: input.limit, offset: input.offset }).map(toNote),
+    {
+      method: 'GET',
+      description: "List the caller's notes",
+      tags: ['notes'],
+      gate: { scopes: ['notes:read'] },
+      input: z.object({
+        limit: z.number().int().min(1).max(100).default(20),
+        offset: z.number().int().min(0).default(0),
+      }),
+      output: z.array(Note),
+    },
+    ({ input, identity }) =>
+      db
+        .fetch<NoteRow>('notes', {
+          where: { user_id: identity!.id },
+          orderBy: 'id DESC',
+          limit: input.limit,
+          offset: input.offset,
+        })
+        .map(toNote),
   );
 
   portal.endpoint(
@@ -188,19 +263,38 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
       method: 'GET',
       description: "Search the caller's notes (rate limited)",
       tags: ['notes'],
-      gate: { scopes: ['notes:read'], rateLimit: [{ by: 'user', points: 10, windowSec: 10 }, { by: 'ip', points: 100, windowSec: 60 }] },
+      gate: {
+        scopes: ['notes:read'],
+        rateLimit: [
+          { by: 'user', points: 10, windowSec: 10 },
+          { by: 'ip', points: 100, windowSec: 60 },
+        ],
+      },
       input: z.object({ q: z.string().min(1).max(100) }),
       output: z.array(Note),
     },
     ({ input, identity }) => {
       const pattern = `%${input.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      return db.fetch<NoteRow>('notes', { where: ["user_id = ? AND text LIKE ? ESCAPE '\\'", identity!.id, pattern], orderBy: 'id DESC', limit: 50 }).map(toNote);
+      return db
+        .fetch<NoteRow>('notes', {
+          where: ["user_id = ? AND text LIKE ? ESCAPE '\\'", identity!.id, pattern],
+          orderBy: 'id DESC',
+          limit: 50,
+        })
+        .map(toNote);
     },
   );
 
   portal.endpoint(
     '/api/notes/:id',
-    { method: 'GET', description: 'Read one note', tags: ['notes'], gate: { scopes: ['notes:read'] }, input: z.object({ id: z.number().int().positive() }), output: Note },
+    {
+      method: 'GET',
+      description: 'Read one note',
+      tags: ['notes'],
+      gate: { scopes: ['notes:read'] },
+      input: z.object({ id: z.number().int().positive() }),
+      output: Note,
+    },
     ({ input, identity }) => {
       const row = db.fetchOne<NoteRow>('notes', { where: { id: input.id, user_id: identity!.id } });
       if (!row) throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
@@ -210,33 +304,70 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
 
   portal.endpoint(
     '/api/notes/:id',
-    { method: 'DELETE', description: 'Delete one note', tags: ['notes'], gate: { scopes: ['notes:write'] }, input: z.object({ id: z.number().int().positive() }) },
+    {
+      method: 'DELETE',
+      description: 'Delete one note',
+      tags: ['notes'],
+      gate: { scopes: ['notes:write'] },
+      input: z.object({ id: z.number().int().positive() }),
+    },
     ({ input, identity }) => {
-      if (db.delete('notes', { id: input.id, user_id: identity!.id }).changes === 0) throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
+      if (db.delete('notes', { id: input.id, user_id: identity!.id }).changes === 0)
+        throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
       void portal.sendToUser(identity!.id, 'note_deleted', { id: input.id });
     },
   );
 
   // --- background work ---
-  portal.endpoint('/api/digest', { description: 'Queue a digest email of your notes', tags: ['notes'], gate: { scopes: ['notes:read'] }, input: z.object({}), output: z.object({ jobId: z.number() }) }, ({ identity, setStatus }) => {
-    setStatus(202);
-    return { jobId: tasks.push('SEND_DIGEST', { userId: identity!.id }) };
-  });
+  portal.endpoint(
+    '/api/digest',
+    {
+      description: 'Queue a digest email of your notes',
+      tags: ['notes'],
+      gate: { scopes: ['notes:read'] },
+      input: z.object({}),
+      output: z.object({ jobId: z.number() }),
+    },
+    ({ identity, setStatus }) => {
+      setStatus(202);
+      return { jobId: tasks.push('SEND_DIGEST', { userId: identity!.id }) };
+    },
+  );
 
   // --- admin (scope notes:admin) ---
   portal.endpoint(
     '/api/admin/stats',
-    { method: 'GET', description: 'Counts of users, notes and background jobs', tags: ['admin'], gate: { scopes: ['notes:admin'] }, input: z.object({}) },
+    {
+      method: 'GET',
+      description: 'Counts of users, notes and background jobs',
+      tags: ['admin'],
+      gate: { scopes: ['notes:admin'] },
+      input: z.object({}),
+    },
     () => ({ users: db.count('users'), notes: db.count('notes'), tasks: tasks.stats() }),
   );
-  portal.endpoint('/api/admin/dead-letters', { method: 'GET', description: 'Background jobs that ran out of attempts', tags: ['admin'], gate: { scopes: ['notes:admin'] }, input: z.object({}) }, () =>
-    tasks.deadLetters({ limit: 100 }),
+  portal.endpoint(
+    '/api/admin/dead-letters',
+    {
+      method: 'GET',
+      description: 'Background jobs that ran out of attempts',
+      tags: ['admin'],
+      gate: { scopes: ['notes:admin'] },
+      input: z.object({}),
+    },
+    () => tasks.deadLetters({ limit: 100 }),
   );
   portal.endpoint(
     '/api/admin/dead-letters/:id/retry',
-    { description: 'Send a dead job back to the queue', tags: ['admin'], gate: { scopes: ['notes:admin'] }, input: z.object({ id: z.number().int().positive() }) },
+    {
+      description: 'Send a dead job back to the queue',
+      tags: ['admin'],
+      gate: { scopes: ['notes:admin'] },
+      input: z.object({ id: z.number().int().positive() }),
+    },
     ({ input }) => {
-      if (!tasks.retryDead(input.id)) throw new HttpError(404, 'No such dead letter', { code: 'DEAD_LETTER_NOT_FOUND' });
+      if (!tasks.retryDead(input.id))
+        throw new HttpError(404, 'No such dead letter', { code: 'DEAD_LETTER_NOT_FOUND' });
       return { requeued: input.id };
     },
   );
@@ -244,7 +375,11 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
   // --- realtime: sockets authenticate with the same tokens; a shared "team" group ---
   portal.onEvent(
     'join_team',
-    { description: 'Join a team group', gate: { auth: 'bearer', scopes: ['notes:read'] }, input: z.object({ teamId: z.string().regex(/^[a-z0-9-]{1,32}$/) }) },
+    {
+      description: 'Join a team group',
+      gate: { auth: 'bearer', scopes: ['notes:read'] },
+      input: z.object({ teamId: z.string().regex(/^[a-z0-9-]{1,32}$/) }),
+    },
     async ({ input, socket }) => {
       await portal.joinGroup(socket, `team-${input.teamId}`);
       return { joined: input.teamId, members: await portal.groupMembers(`team-${input.teamId}`) };
@@ -258,7 +393,8 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
       input: z.object({ teamId: z.string().regex(/^[a-z0-9-]{1,32}$/), text: z.string().min(1).max(500) }),
     },
     async ({ input, identity, socket }) => {
-      if (!socket.rooms.has(`group:team-${input.teamId}`)) throw new HttpError(403, 'Join the team first', { code: 'NOT_IN_TEAM' });
+      if (!socket.rooms.has(`group:team-${input.teamId}`))
+        throw new HttpError(403, 'Join the team first', { code: 'NOT_IN_TEAM' });
       await portal.sendToGroup(`team-${input.teamId}`, 'team_message', { from: identity!.id, text: input.text });
       return { delivered: true };
     },

@@ -12,5 +12,7 @@ const app = createNotesApp({
 // run() drains on SIGTERM/SIGINT: /ready drops to 503, in-flight requests finish, then the task buffer, the
 // sockets and the database close (the buffer is registered with portal.onClose in app.ts).
 await app.portal.run({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
-app.portal.log.info('try: curl -s localhost:%d/health; demo login: demo / demo-password (POST /api/login)', app.portal.port);
-
+app.portal.log.info(
+  'try: curl -s localhost:%d/health; demo login: demo / demo-password (POST /api/login)',
+  app.portal.port,
+);

@@ -7,7 +7,11 @@ const log = createLogger({ base: { service: 'email-producer' } });
 const tasks = emailTasks(log);
 const count = Number(process.argv[2] ?? 3);
 for (let i = 1; i <= count; i++) {
-  const id = tasks.push('SEND_EMAIL', { to: `user${i}@example.com`, subject: `Hello #${i}` }, { dedupeKey: `hello-${i}` });
+  const id = tasks.push(
+    'SEND_EMAIL',
+    { to: `user${i}@example.com`, subject: `Hello #${i}` },
+    { dedupeKey: `hello-${i}` },
+  );
   log.info({ jobId: id }, 'queued');
 }
 log.info(tasks.stats(), 'queue now');

@@ -122,7 +122,11 @@ function resolveFilename(filename: unknown): string {
     if (filename.protocol !== 'file:') throw optionError('filename', 'a file path or a file: URL');
     path = fileURLToPath(filename);
   } else if (typeof filename === 'string' && filename !== '') {
-    path = filename.startsWith('file:') ? fileURLToPath(filename) : isAbsolute(filename) ? filename : resolvePath(filename);
+    path = filename.startsWith('file:')
+      ? fileURLToPath(filename)
+      : isAbsolute(filename)
+        ? filename
+        : resolvePath(filename);
   } else {
     throw optionError('filename', 'a file path or a file: URL (required with threads)');
   }
@@ -234,10 +238,15 @@ export class Executor {
    * @param options - a `name` prefix and a `signal`
    * @returns the results, in the order of `items`
    */
-  map<I, R>(items: Iterable<I>, fn?: (item: I, context: JobContext<I>) => R | Promise<R>, options: MapOptions = {}): Promise<Awaited<R>[]> {
+  map<I, R>(
+    items: Iterable<I>,
+    fn?: (item: I, context: JobContext<I>) => R | Promise<R>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
     const prefix = options.name ?? 'map';
     if (typeof prefix !== 'string' || prefix === '') return Promise.reject(optionError('name', 'a non-empty string'));
-    if (this.#pool && fn !== undefined) return Promise.reject(optionError('fn', 'omitted in thread mode (the worker file is the work)'));
+    if (this.#pool && fn !== undefined)
+      return Promise.reject(optionError('fn', 'omitted in thread mode (the worker file is the work)'));
     if (!this.#pool && typeof fn !== 'function') return Promise.reject(optionError('fn', 'a function in async mode'));
     const jobs: Promise<unknown>[] = [];
     let i = 0;
@@ -245,7 +254,10 @@ export class Executor {
       const name = `${prefix}[${i++}]`;
       jobs.push(
         fn
-          ? this.submit(name, (ctx: JobContext) => fn(item, ctx as JobContext<I>), { payload: item, signal: options.signal })
+          ? this.submit(name, (ctx: JobContext) => fn(item, ctx as JobContext<I>), {
+              payload: item,
+              signal: options.signal,
+            })
           : this.submit(name, item, { signal: options.signal }),
       );
     }
@@ -295,9 +307,14 @@ export class Executor {
     if (typeof name !== 'string' || name === '') return Promise.reject(optionError('name', 'a non-empty string'));
     if (options === null || typeof options !== 'object') return Promise.reject(optionError('options', 'an object'));
     const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(optionError('signal', 'an AbortSignal'));
-    if (this.#closing) return Promise.reject(new BackgroundError(`executor closed: job '${name}' refused`, { code: 'ERR_EXECUTOR_CLOSED' }));
-    if (!this.#pool && typeof work !== 'function') return Promise.reject(optionError('work', 'a function in async mode'));
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      return Promise.reject(optionError('signal', 'an AbortSignal'));
+    if (this.#closing)
+      return Promise.reject(
+        new BackgroundError(`executor closed: job '${name}' refused`, { code: 'ERR_EXECUTOR_CLOSED' }),
+      );
+    if (!this.#pool && typeof work !== 'function')
+      return Promise.reject(optionError('work', 'a function in async mode'));
     if (signal?.aborted) {
       this.#cancelled++;
       return Promise.reject(this.#cancelError(name, 'aborted', signal.reason));
@@ -360,12 +377,10 @@ export class Executor {
   #runInPool(job: Job, pool: Piscina): void {
     job.state = 'running';
     this.#running++;
-    pool
-      .run(job.payload, { signal: job.controller.signal })
-      .then(
-        (value: unknown) => this.#finish(job, true, value),
-        (error: unknown) => this.#finish(job, false, error),
-      );
+    pool.run(job.payload, { signal: job.controller.signal }).then(
+      (value: unknown) => this.#finish(job, true, value),
+      (error: unknown) => this.#finish(job, false, error),
+    );
   }
 
   /** A job's work ended: free its slot before anyone sees the result, so `stats` is exact, then start the next. */
@@ -420,7 +435,9 @@ export class Executor {
   #cancelError(name: string, outcome: Outcome, reason: unknown): BackgroundError {
     return outcome === 'aborted'
       ? new BackgroundError(`job '${name}' aborted`, { code: 'ERR_EXECUTOR_ABORTED', cause: reason })
-      : new BackgroundError(`job '${name}' cancelled: the executor closed before it finished`, { code: 'ERR_EXECUTOR_CLOSED' });
+      : new BackgroundError(`job '${name}' cancelled: the executor closed before it finished`, {
+          code: 'ERR_EXECUTOR_CLOSED',
+        });
   }
 
   #checkIdle(): void {

@@ -23,7 +23,12 @@ export function stackOf(error: unknown): string {
  * Hand a failure to the user's hook, or log it when there is none (or the hook itself throws). Never throws:
  * background failures must not turn into unhandled rejections.
  */
-export function report(logger: Logger, context: Record<string, unknown>, error: unknown, hook: (() => void) | undefined): void {
+export function report(
+  logger: Logger,
+  context: Record<string, unknown>,
+  error: unknown,
+  hook: (() => void) | undefined,
+): void {
   if (hook) {
     try {
       hook();

@@ -9,7 +9,15 @@ import type { ClaimedRow, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
 import type { TaskErrorHook } from './task-buffer.js';
 import { emitSafely } from './emit.js';
-import { checkOption, cleanupRange, defined, intInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
+import {
+  checkOption,
+  cleanupRange,
+  defined,
+  intInput,
+  maxPayloadOption,
+  msInput,
+  serializePayload,
+} from './validate.js';
 
 /** One buffered write, as recorded and as reported in dead letters. */
 export type BufferedWrite =
@@ -97,7 +105,9 @@ function transient(err: unknown): boolean {
 
 function checkTable(table: unknown): string {
   if (typeof table !== 'string' || !IDENTIFIER_PATTERN.test(table)) {
-    throw new BufferError(`table must be a plain identifier (letters, digits, _), got ${JSON.stringify(table)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+    throw new BufferError(`table must be a plain identifier (letters, digits, _), got ${JSON.stringify(table)}`, {
+      code: 'ERR_BUFFER_INVALID_INPUT',
+    });
   }
   return table;
 }
@@ -105,13 +115,18 @@ function checkTable(table: unknown): string {
 function checkRows(rows: unknown): void {
   const list = Array.isArray(rows) ? rows : [rows];
   if (list.length === 0 || !list.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
-    throw new BufferError('rows must be a row object or a non-empty array of row objects', { code: 'ERR_BUFFER_INVALID_INPUT' });
+    throw new BufferError('rows must be a row object or a non-empty array of row objects', {
+      code: 'ERR_BUFFER_INVALID_INPUT',
+    });
   }
 }
 
 function checkWhere(where: unknown): void {
   const ok = Array.isArray(where) ? typeof where[0] === 'string' : typeof where === 'object' && where !== null;
-  if (!ok) throw new BufferError('where must be an object ({ id: 1 }) or [sql, ...params]', { code: 'ERR_BUFFER_INVALID_INPUT' });
+  if (!ok)
+    throw new BufferError('where must be an object ({ id: 1 }) or [sql, ...params]', {
+      code: 'ERR_BUFFER_INVALID_INPUT',
+    });
 }
 
 /**
@@ -136,7 +151,13 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   private readonly db: Database;
   private readonly ownsDb: boolean;
   private readonly engine: QueueEngine<'sync'>;
-  private readonly o: { batchSize: number; leaseMs: number; pollIntervalMs: number; retryDelayMs: number; keepAlive: boolean };
+  private readonly o: {
+    batchSize: number;
+    leaseMs: number;
+    pollIntervalMs: number;
+    retryDelayMs: number;
+    keepAlive: boolean;
+  };
   private readonly maxPayloadBytes: number;
   private readonly onError: TaskErrorHook | undefined;
   private readonly log: Logger;
@@ -157,26 +178,56 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     super();
     const o = { ...DEFAULTS, ...defined(options) };
     checkStoreOptions(o);
-    checkOption(typeof o.mainDb === 'string' || o.mainDb instanceof Database, 'mainDb', 'a path or a Database', o.mainDb);
+    checkOption(
+      typeof o.mainDb === 'string' || o.mainDb instanceof Database,
+      'mainDb',
+      'a path or a Database',
+      o.mainDb,
+    );
     checkOption(Number.isInteger(o.batchSize) && o.batchSize >= 1, 'batchSize', 'an integer >= 1', o.batchSize);
     checkOption(Number.isInteger(o.leaseMs) && o.leaseMs >= 100, 'leaseMs', 'an integer >= 100', o.leaseMs);
-    checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
-    checkOption(Number.isInteger(o.retryDelayMs) && o.retryDelayMs >= 0, 'retryDelayMs', 'an integer >= 0', o.retryDelayMs);
+    checkOption(
+      Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10,
+      'pollIntervalMs',
+      'an integer >= 10',
+      o.pollIntervalMs,
+    );
+    checkOption(
+      Number.isInteger(o.retryDelayMs) && o.retryDelayMs >= 0,
+      'retryDelayMs',
+      'an integer >= 0',
+      o.retryDelayMs,
+    );
     checkOption(typeof o.keepAlive === 'boolean', 'keepAlive', 'a boolean', o.keepAlive);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
     this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
     this.ownsDb = typeof o.mainDb === 'string';
-    this.db = o.mainDb instanceof Database ? o.mainDb : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+    this.db =
+      o.mainDb instanceof Database
+        ? o.mainDb
+        : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
     try {
       this.queue = o.queue ?? `db-writes:${this.db.path}`;
       checkQueueName(this.queue, 'queue');
       this.db.execute(`CREATE TABLE IF NOT EXISTS ${MARKS_TABLE} (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL)`);
-      this.engine = createQueueEngine({ queue: this.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+      this.engine = createQueueEngine({
+        queue: this.queue,
+        dataDir: o.dataDir,
+        file: options.file,
+        durability: o.durability,
+        busyTimeoutMs: o.busyTimeoutMs,
+      });
     } catch (err) {
       if (this.ownsDb) void this.db.close();
       throw err;
     }
-    this.o = { batchSize: o.batchSize, leaseMs: o.leaseMs, pollIntervalMs: o.pollIntervalMs, retryDelayMs: o.retryDelayMs, keepAlive: o.keepAlive };
+    this.o = {
+      batchSize: o.batchSize,
+      leaseMs: o.leaseMs,
+      pollIntervalMs: o.pollIntervalMs,
+      retryDelayMs: o.retryDelayMs,
+      keepAlive: o.keepAlive,
+    };
     this.onError = o.onError;
     this.log = (o.logger ?? defaultLogger()).child({ component: 'database-buffer', queue: this.queue });
   }
@@ -190,7 +241,14 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     if (this.closed) throw new BufferError(`database buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     const payload = serializePayload(write, `${write.op} write`, this.maxPayloadBytes);
     // run_at 0 and priority 0 for every write: the claim order is then the id order, i.e. the call order.
-    const r = this.engine.insert({ type: write.op, payload, priority: 0, runAt: 0, maxAttempts: REPLAY_ATTEMPTS, dedupeKey: null });
+    const r = this.engine.insert({
+      type: write.op,
+      payload,
+      priority: 0,
+      runAt: 0,
+      maxAttempts: REPLAY_ATTEMPTS,
+      dedupeKey: null,
+    });
     this.lastPushed = Math.max(this.lastPushed, r.id);
     return r.id;
   }
@@ -215,7 +273,11 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   upsert(table: string, rows: Row | readonly Row[], options?: UpsertOptions): number {
     checkRows(rows);
-    return this.record(options ? { op: 'upsert', table: checkTable(table), rows, options } : { op: 'upsert', table: checkTable(table), rows });
+    return this.record(
+      options
+        ? { op: 'upsert', table: checkTable(table), rows, options }
+        : { op: 'upsert', table: checkTable(table), rows },
+    );
   }
 
   /**
@@ -249,7 +311,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    * @returns the write's id
    */
   execute(sql: string, params?: readonly unknown[] | Readonly<Record<string, unknown>>): number {
-    if (typeof sql !== 'string' || sql.trim() === '') throw new BufferError('sql must be a non-empty string', { code: 'ERR_BUFFER_INVALID_INPUT' });
+    if (typeof sql !== 'string' || sql.trim() === '')
+      throw new BufferError('sql must be a non-empty string', { code: 'ERR_BUFFER_INVALID_INPUT' });
     return this.record(params === undefined ? { op: 'execute', sql } : { op: 'execute', sql, params });
   }
 
@@ -314,7 +377,9 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
 
   private applyRows(rows: readonly ClaimedRow[]): void {
     this.db.transaction((db) => {
-      const mark = db.queryOne<{ last_id: number }>(`SELECT last_id FROM ${MARKS_TABLE} WHERE queue = ?`, [this.queue])?.last_id ?? 0;
+      const mark =
+        db.queryOne<{ last_id: number }>(`SELECT last_id FROM ${MARKS_TABLE} WHERE queue = ?`, [this.queue])?.last_id ??
+        0;
       let last = mark;
       for (const row of rows) {
         // Already committed before a crash (the queue never heard): skip, never apply twice.
@@ -323,7 +388,10 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
         last = row.id;
       }
       if (last !== mark) {
-        db.execute(`INSERT INTO ${MARKS_TABLE} (queue, last_id) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET last_id = excluded.last_id`, [this.queue, last]);
+        db.execute(
+          `INSERT INTO ${MARKS_TABLE} (queue, last_id) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET last_id = excluded.last_id`,
+          [this.queue, last],
+        );
       }
     });
   }
@@ -356,7 +424,11 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
         write = { op: 'execute', sql: row.payload };
       }
       try {
-        this.engine.fail(row.id, row.lease_token, { state: 'dead', runAt: Date.now(), error: `${error.name}: ${error.message}` });
+        this.engine.fail(row.id, row.lease_token, {
+          state: 'dead',
+          runAt: Date.now(),
+          error: `${error.name}: ${error.message}`,
+        });
       } catch (failErr) {
         this.log.error({ err: failErr }, 'dead-lettering a write failed');
       }
@@ -400,7 +472,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     for (;;) {
       if (Date.now() >= this.holdUntil) this.drainBatches();
       if (this.closed || this.engine.liveUpTo(target) === 0) return;
-      if (Date.now() > end) throw new BufferError(`flush timed out after ${timeoutMs} ms`, { code: 'ERR_BUFFER_TIMEOUT' });
+      if (Date.now() > end)
+        throw new BufferError(`flush timed out after ${timeoutMs} ms`, { code: 'ERR_BUFFER_TIMEOUT' });
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -494,6 +567,8 @@ function applyWrite(db: Database, w: BufferedWrite): void {
       db.execute(w.sql, w.params);
       return;
     default:
-      throw new BufferError(`unknown buffered write ${JSON.stringify((w as { op: unknown }).op)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+      throw new BufferError(`unknown buffered write ${JSON.stringify((w as { op: unknown }).op)}`, {
+        code: 'ERR_BUFFER_INVALID_INPUT',
+      });
   }
 }

@@ -58,7 +58,19 @@ export interface JobRow {
 }
 
 /** A job row returned by a claim: leased to the caller until `lease_until`. */
-export type ClaimedRow = Pick<JobRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'priority' | 'run_at' | 'created_at' | 'lease_until' | 'lease_token'> & {
+export type ClaimedRow = Pick<
+  JobRow,
+  | 'id'
+  | 'type'
+  | 'payload'
+  | 'attempts'
+  | 'max_attempts'
+  | 'priority'
+  | 'run_at'
+  | 'created_at'
+  | 'lease_until'
+  | 'lease_token'
+> & {
   lease_token: number;
   lease_until: number;
 };
@@ -150,7 +162,11 @@ export interface QueueEngine<M extends EngineMode = EngineMode> {
    */
   claim(limit: number, leaseMs: number, exclusive?: boolean): EngineResult<M, ClaimedRow[]>;
   /** Complete leased jobs and lease up to `limit` new ones in one step (a worker's hot path). */
-  completeAndClaim(done: readonly LeaseRef[], limit: number, leaseMs: number): EngineResult<M, { completed: boolean[]; claimed: ClaimedRow[] }>;
+  completeAndClaim(
+    done: readonly LeaseRef[],
+    limit: number,
+    leaseMs: number,
+  ): EngineResult<M, { completed: boolean[]; claimed: ClaimedRow[] }>;
   /** Mark a leased job done; false when the lease was lost. */
   complete(id: number, token: number): EngineResult<M, boolean>;
   /** Complete many leased jobs at once; per item whether this call completed it. */

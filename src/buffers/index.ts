@@ -5,7 +5,14 @@
  * DatabaseBuffer (durable, batched writes to a main database).
  */
 export { PersistentQueue } from './persistent-queue.js';
-export type { PersistentQueueOptions, PushInput, PushOptions, LeasedJob, JobInfo, FailOptions } from './persistent-queue.js';
+export type {
+  PersistentQueueOptions,
+  PushInput,
+  PushOptions,
+  LeasedJob,
+  JobInfo,
+  FailOptions,
+} from './persistent-queue.js';
 export { TaskBuffer, defineTask, resolveTaskBackoff } from './task-buffer.js';
 export type {
   TaskBufferOptions,

@@ -2,7 +2,16 @@ import { BufferError } from './errors.js';
 import { openSettingsProblem, type Durability } from '../database/index.js';
 import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
-import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
+import {
+  checkOption,
+  cleanupRange,
+  defined,
+  intInput,
+  jobInput,
+  maxPayloadOption,
+  msInput,
+  serializePayload,
+} from './validate.js';
 
 /** Options of a PersistentQueue. */
 export interface PersistentQueueOptions {
@@ -103,18 +112,33 @@ const DEFAULTS = {
  * @param option - option name for the error message
  */
 export function checkQueueName(name: unknown, option: string): void {
-  checkOption(typeof name === 'string' && name.length > 0 && name.length <= 200, option, 'a non-empty string of at most 200 characters', name);
+  checkOption(
+    typeof name === 'string' && name.length > 0 && name.length <= 200,
+    option,
+    'a non-empty string of at most 200 characters',
+    name,
+  );
 }
 
 /**
  * Check common store options.
  * @param o - options holding durability and busyTimeoutMs
  */
-export function checkStoreOptions(o: { durability: unknown; busyTimeoutMs: unknown; dataDir: unknown; file?: unknown }): void {
+export function checkStoreOptions(o: {
+  durability: unknown;
+  busyTimeoutMs: unknown;
+  dataDir: unknown;
+  file?: unknown;
+}): void {
   const bad = openSettingsProblem(o);
   if (bad !== null) checkOption(false, bad.option, bad.expected, o[bad.option as 'durability' | 'busyTimeoutMs']);
   checkOption(typeof o.dataDir === 'string' && o.dataDir.length > 0, 'dataDir', 'a non-empty string', o.dataDir);
-  checkOption(o.file === undefined || (typeof o.file === 'string' && o.file.length > 0), 'file', 'a non-empty string', o.file);
+  checkOption(
+    o.file === undefined || (typeof o.file === 'string' && o.file.length > 0),
+    'file',
+    'a non-empty string',
+    o.file,
+  );
 }
 
 /**
@@ -154,14 +178,28 @@ export class PersistentQueue<T = unknown> {
     this.leaseMs = o.leaseMs;
     this.maxAttempts = o.maxAttempts;
     this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
-    this.engine = createQueueEngine({ queue: o.name, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+    this.engine = createQueueEngine({
+      queue: o.name,
+      dataDir: o.dataDir,
+      file: options.file,
+      durability: o.durability,
+      busyTimeoutMs: o.busyTimeoutMs,
+    });
   }
 
   private prepare(input: PushInput<T>, now: number): InsertJob {
     if (typeof input !== 'object' || input === null) {
-      throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
+      throw new BufferError('push() takes { payload, priority?, delayMs?, dedupeKey? }', {
+        code: 'ERR_BUFFER_INVALID_INPUT',
+      });
     }
-    return jobInput(null, serializePayload(input.payload, 'payload', this.maxPayloadBytes), input, now, this.maxAttempts);
+    return jobInput(
+      null,
+      serializePayload(input.payload, 'payload', this.maxPayloadBytes),
+      input,
+      now,
+      this.maxAttempts,
+    );
   }
 
   private live(): QueueEngine<'sync'> {
@@ -187,7 +225,8 @@ export class PersistentQueue<T = unknown> {
    */
   pushMany(inputs: readonly PushInput<T>[]): number[] {
     const engine = this.live();
-    if (!Array.isArray(inputs)) throw new BufferError('pushMany() takes an array', { code: 'ERR_BUFFER_INVALID_INPUT' });
+    if (!Array.isArray(inputs))
+      throw new BufferError('pushMany() takes an array', { code: 'ERR_BUFFER_INVALID_INPUT' });
     const now = Date.now();
     const jobs = inputs.map((i) => this.prepare(i, now));
     return engine.insertMany(jobs).map((r) => r.id);
@@ -230,9 +269,14 @@ export class PersistentQueue<T = unknown> {
   }
 
   private lease(id: number | LeasedJob<T>): { id: number; token: number; attempts: number; maxAttempts: number } {
-    if (typeof id === 'object' && id !== null) return { id: id.id, token: id.token, attempts: id.attempts, maxAttempts: id.maxAttempts };
+    if (typeof id === 'object' && id !== null)
+      return { id: id.id, token: id.token, attempts: id.attempts, maxAttempts: id.maxAttempts };
     const l = this.leases.get(id);
-    if (!l) throw new BufferError(`job ${String(id)} is not leased by this queue instance (pass the job object to act on a lease from elsewhere)`, { code: 'ERR_BUFFER_NOT_LEASED' });
+    if (!l)
+      throw new BufferError(
+        `job ${String(id)} is not leased by this queue instance (pass the job object to act on a lease from elsewhere)`,
+        { code: 'ERR_BUFFER_NOT_LEASED' },
+      );
     return { id, ...l };
   }
 
@@ -271,7 +315,9 @@ export class PersistentQueue<T = unknown> {
    * @returns jobs
    */
   peek(limit = 10): JobInfo<T>[] {
-    return this.live().peek(intInput(limit, 'limit', 10, 1)).map((r) => toInfo<T>(r));
+    return this.live()
+      .peek(intInput(limit, 'limit', 10, 1))
+      .map((r) => toInfo<T>(r));
   }
 
   /**
@@ -298,7 +344,9 @@ export class PersistentQueue<T = unknown> {
    * @returns jobs with their last error
    */
   deadLetters(limit = 100): JobInfo<T>[] {
-    return this.live().deadLetters(intInput(limit, 'limit', 100, 1)).map((r) => toInfo<T>(r));
+    return this.live()
+      .deadLetters(intInput(limit, 'limit', 100, 1))
+      .map((r) => toInfo<T>(r));
   }
 
   /**

@@ -8,7 +8,15 @@
  */
 import { Cron } from 'croner';
 import type { Logger } from '../logger.js';
-import type { InsertJob, InsertResult, MaybePromise, ScheduleClaim, ScheduleRecord, ScheduleSave, ScheduledJob } from './engine.js';
+import type {
+  InsertJob,
+  InsertResult,
+  MaybePromise,
+  ScheduleClaim,
+  ScheduleRecord,
+  ScheduleSave,
+  ScheduledJob,
+} from './engine.js';
 import { BufferError } from './errors.js';
 
 /**
@@ -88,7 +96,11 @@ export interface SchedulerOptions {
 }
 
 const MISSED: readonly ScheduleMissedPolicy[] = ['latest', 'all', 'skip'];
-const DEFAULT_OPTIONS = { missed: 'latest', maxMissed: 100, graceMs: 60_000 } as const satisfies Required<TaskScheduleOptions>;
+const DEFAULT_OPTIONS = {
+  missed: 'latest',
+  maxMissed: 100,
+  graceMs: 60_000,
+} as const satisfies Required<TaskScheduleOptions>;
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 function invalid(message: string): BufferError {
@@ -132,48 +144,70 @@ function cronFor(spec: { cron: string; tz: string }): Cron {
  * @throws BufferError `ERR_BUFFER_INVALID_INPUT`
  */
 export function normalizeSpec(spec: unknown): StoredSpec {
-  if (typeof spec !== 'object' || spec === null) throw invalid(`schedule spec must be { cron, tz? }, { everyMs } or { at }, got ${show(spec)}`);
+  if (typeof spec !== 'object' || spec === null)
+    throw invalid(`schedule spec must be { cron, tz? }, { everyMs } or { at }, got ${show(spec)}`);
   const o = spec as Record<string, unknown>;
   const kinds = (['cron', 'everyMs', 'at'] as const).filter((k) => o[k] !== undefined);
-  if (kinds.length !== 1) throw invalid(`schedule spec must have exactly one of cron, everyMs, at; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`);
+  if (kinds.length !== 1)
+    throw invalid(
+      `schedule spec must have exactly one of cron, everyMs, at; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`,
+    );
   const extra = Object.keys(o).filter((k) => !['cron', 'tz', 'everyMs', 'at'].includes(k) && o[k] !== undefined);
   if (extra.length > 0) throw invalid(`schedule spec has unknown field ${extra.join(', ')}`);
   if (o.tz !== undefined && kinds[0] !== 'cron') throw invalid('schedule spec.tz only applies to spec.cron');
   if (kinds[0] === 'cron') {
     const tz = o.tz ?? 'UTC';
-    if (typeof tz !== 'string' || !knownZone(tz)) throw invalid(`schedule spec.tz must be an IANA time zone such as 'Europe/Paris', got ${show(tz)}`);
-    if (typeof o.cron !== 'string' || o.cron.trim() === '') throw invalid(`schedule spec.cron must be a cron pattern such as '0 3 * * *', got ${show(o.cron)}`);
+    if (typeof tz !== 'string' || !knownZone(tz))
+      throw invalid(`schedule spec.tz must be an IANA time zone such as 'Europe/Paris', got ${show(tz)}`);
+    if (typeof o.cron !== 'string' || o.cron.trim() === '')
+      throw invalid(`schedule spec.cron must be a cron pattern such as '0 3 * * *', got ${show(o.cron)}`);
     const normalized = { cron: o.cron.trim().replace(/\s+/g, ' '), tz };
     let next: Date | null;
     try {
       next = cronFor(normalized).nextRun();
     } catch (err) {
-      throw new BufferError(`schedule spec.cron ${show(o.cron)} is not a valid cron pattern: ${(err as Error).message}`, { code: 'ERR_BUFFER_INVALID_INPUT', cause: err });
+      throw new BufferError(
+        `schedule spec.cron ${show(o.cron)} is not a valid cron pattern: ${(err as Error).message}`,
+        { code: 'ERR_BUFFER_INVALID_INPUT', cause: err },
+      );
     }
     if (next === null) throw invalid(`schedule spec.cron ${show(o.cron)} never matches a future time`);
     return normalized;
   }
   if (kinds[0] === 'everyMs') {
     const e = o.everyMs;
-    if (typeof e !== 'number' || !Number.isSafeInteger(e) || e <= 0) throw invalid(`schedule spec.everyMs must be an integer number of ms > 0, got ${show(e)}`);
+    if (typeof e !== 'number' || !Number.isSafeInteger(e) || e <= 0)
+      throw invalid(`schedule spec.everyMs must be an integer number of ms > 0, got ${show(e)}`);
     return { everyMs: e };
   }
   const at = o.at;
-  const ms = at instanceof Date ? at.getTime() : typeof at === 'string' ? Date.parse(at) : typeof at === 'number' ? at : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0) throw invalid(`schedule spec.at must be a valid Date, ISO date string or epoch ms, got ${show(at)}`);
+  const ms =
+    at instanceof Date
+      ? at.getTime()
+      : typeof at === 'string'
+        ? Date.parse(at)
+        : typeof at === 'number'
+          ? at
+          : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0)
+    throw invalid(`schedule spec.at must be a valid Date, ISO date string or epoch ms, got ${show(at)}`);
   return { at: ms };
 }
 
 function resolveOptions(options: unknown): Required<TaskScheduleOptions> {
   if (options === undefined) return { ...DEFAULT_OPTIONS };
-  if (typeof options !== 'object' || options === null) throw invalid(`schedule options must be an object, got ${show(options)}`);
+  if (typeof options !== 'object' || options === null)
+    throw invalid(`schedule options must be an object, got ${show(options)}`);
   const o = options as TaskScheduleOptions;
   const missed = o.missed ?? DEFAULT_OPTIONS.missed;
-  if (!MISSED.includes(missed)) throw invalid(`schedule option missed must be one of ${MISSED.join(', ')}, got ${show(missed)}`);
+  if (!MISSED.includes(missed))
+    throw invalid(`schedule option missed must be one of ${MISSED.join(', ')}, got ${show(missed)}`);
   const maxMissed = o.maxMissed ?? DEFAULT_OPTIONS.maxMissed;
-  if (!Number.isSafeInteger(maxMissed) || maxMissed < 1 || maxMissed > 10_000) throw invalid(`schedule option maxMissed must be an integer between 1 and 10000, got ${show(maxMissed)}`);
+  if (!Number.isSafeInteger(maxMissed) || maxMissed < 1 || maxMissed > 10_000)
+    throw invalid(`schedule option maxMissed must be an integer between 1 and 10000, got ${show(maxMissed)}`);
   const graceMs = o.graceMs ?? DEFAULT_OPTIONS.graceMs;
-  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0) throw invalid(`schedule option graceMs must be a number of ms >= 0, got ${show(graceMs)}`);
+  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0)
+    throw invalid(`schedule option graceMs must be a number of ms >= 0, got ${show(graceMs)}`);
   return { missed, maxMissed, graceMs };
 }
 
@@ -197,7 +231,11 @@ export function slotAfter(spec: StoredSpec, after: number): number | null {
  * @param now - epoch ms
  * @returns slots to push and the new next slot
  */
-export function dueSlots(def: Pick<Definition, 'spec' | 'missed' | 'maxMissed' | 'graceMs'>, next: number, now: number): { slots: number[]; next: number | null } {
+export function dueSlots(
+  def: Pick<Definition, 'spec' | 'missed' | 'maxMissed' | 'graceMs'>,
+  next: number,
+  now: number,
+): { slots: number[]; next: number | null } {
   const spec = def.spec;
   let due: number[];
   // The latest `limit` due slots, oldest first.
@@ -224,7 +262,13 @@ export function dueSlots(def: Pick<Definition, 'spec' | 'missed' | 'maxMissed' |
 function parseDefinition(text: string): Definition | undefined {
   try {
     const d = JSON.parse(text) as Partial<Definition>;
-    return typeof d === 'object' && d !== null && typeof d.spec === 'object' && typeof d.taskType === 'string' && typeof d.payload === 'string' ? (d as Definition) : undefined;
+    return typeof d === 'object' &&
+      d !== null &&
+      typeof d.spec === 'object' &&
+      typeof d.taskType === 'string' &&
+      typeof d.payload === 'string'
+      ? (d as Definition)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -282,8 +326,15 @@ export class Scheduler {
    * @returns the stored schedule
    * @throws BufferError `ERR_BUFFER_INVALID_INPUT` naming the bad field, or the push errors for the task data
    */
-  schedule(name: string, spec: ScheduleSpec, taskType: string, data: unknown, options?: TaskScheduleOptions): MaybePromise<ScheduleInfo> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw invalid(`schedule name must be 1 to 128 letters, digits, '_', '.' or '-', got ${show(name)}`);
+  schedule(
+    name: string,
+    spec: ScheduleSpec,
+    taskType: string,
+    data: unknown,
+    options?: TaskScheduleOptions,
+  ): MaybePromise<ScheduleInfo> {
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw invalid(`schedule name must be 1 to 128 letters, digits, '_', '.' or '-', got ${show(name)}`);
     const stored = normalizeSpec(spec);
     const opts = resolveOptions(options);
     const now = Date.now();
@@ -307,7 +358,9 @@ export class Scheduler {
 
   /** Every schedule of the queue, by name. */
   list(): MaybePromise<ScheduleInfo[]> {
-    return then(this.o.store.listSchedules(), (rows) => rows.map(toInfo).filter((i): i is ScheduleInfo => i !== undefined));
+    return then(this.o.store.listSchedules(), (rows) =>
+      rows.map(toInfo).filter((i): i is ScheduleInfo => i !== undefined),
+    );
   }
 
   /** Start claiming due slots. Idempotent. */
@@ -381,13 +434,24 @@ export class Scheduler {
     const plan = dueSlots(def, r.nextRunAt, now);
     const windowKey = `schedule:${r.name}:${r.rev}:${r.nextRunAt}`;
     const jobs: ScheduledJob[] = plan.slots.map((slot) => ({
-      job: { type: def.taskType, payload: def.payload, priority: 0, runAt: slot, maxAttempts: def.maxAttempts, dedupeKey: slotKey(r.name, slot) },
+      job: {
+        type: def.taskType,
+        payload: def.payload,
+        priority: 0,
+        runAt: slot,
+        maxAttempts: def.maxAttempts,
+        dedupeKey: slotKey(r.name, slot),
+      },
       key: def.missed === 'all' ? slotKey(r.name, slot) : windowKey,
     }));
     const last = plan.slots.length > 0 ? (plan.slots[plan.slots.length - 1] as number) : r.lastRunAt;
     try {
       const pushed = await this.o.store.claimSchedule({ record: r, nextRunAt: plan.next, lastRunAt: last, jobs });
-      if (pushed && plan.slots.length > 0) this.o.log.debug({ schedule: r.name, slots: plan.slots, jobs: pushed.map((p) => p.id) }, 'schedule slots pushed');
+      if (pushed && plan.slots.length > 0)
+        this.o.log.debug(
+          { schedule: r.name, slots: plan.slots, jobs: pushed.map((p) => p.id) },
+          'schedule slots pushed',
+        );
     } catch (err) {
       this.o.log.warn({ err, schedule: r.name }, 'claiming a schedule slot failed; retried on the next tick');
       return now + this.o.pollIntervalMs;

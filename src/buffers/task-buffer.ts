@@ -3,16 +3,42 @@ import type { output as ZodOutput, input as ZodInput, ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
-import { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffSettings, type ResolvedBackoff } from '../backoff.js';
+import {
+  backoffDelay,
+  resolveBackoff,
+  type BackoffOptions,
+  type BackoffSettings,
+  type ResolvedBackoff,
+} from '../backoff.js';
 import { BufferError, UnrecoverableError } from './errors.js';
 import { checkQueueName, checkStoreOptions, toInfo, type PushOptions } from './persistent-queue.js';
 import type { Durability } from '../database/index.js';
-import type { ClaimedRow, ConsumedJob, ConsumingQueueEngine, EngineMode, EngineResult, InsertJob, JobConsumer, JobRow, QueueEngine, QueueStats } from './engine.js';
+import type {
+  ClaimedRow,
+  ConsumedJob,
+  ConsumingQueueEngine,
+  EngineMode,
+  EngineResult,
+  InsertJob,
+  JobConsumer,
+  JobRow,
+  QueueEngine,
+  QueueStats,
+} from './engine.js';
 import { checkRedisOption, createQueueEngine, type RedisOption } from './engines/index.js';
 import { emitSafely } from './emit.js';
 import { Scheduler, type ScheduleInfo, type TaskScheduleOptions, type ScheduleSpec } from './schedules.js';
 import { currentTrace, formatTraceparent, runWithTrace, traceFrom, type TraceContext } from '../trace.js';
-import { checkOption, cleanupRange, defined, intInput, jobInput, maxPayloadOption, msInput, serializePayload } from './validate.js';
+import {
+  checkOption,
+  cleanupRange,
+  defined,
+  intInput,
+  jobInput,
+  maxPayloadOption,
+  msInput,
+  serializePayload,
+} from './validate.js';
 
 /** What a handler receives besides its data. */
 export interface TaskContext {
@@ -135,7 +161,10 @@ export type TaskErrorHook = (taskType: string, data: unknown, error: Error, stac
 export type TaskBufferMode<R> = [R] extends [undefined] ? 'sync' : undefined extends R ? EngineMode : 'async';
 
 /** Options of a TaskBuffer. */
-export interface TaskBufferOptions<H extends TaskHandlers = TaskHandlers, R extends RedisOption | undefined = undefined> {
+export interface TaskBufferOptions<
+  H extends TaskHandlers = TaskHandlers,
+  R extends RedisOption | undefined = undefined,
+> {
   /** Handlers by task type; `push` refuses unknown types. @defaultValue {} */
   handlers?: H;
   /**
@@ -233,7 +262,9 @@ export function resolveTaskBackoff(options: BackoffOptions | undefined): Resolve
 
 /** Zod issue paths and messages, short: `to: Invalid email; attempts: Too small`. */
 function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  const shown = issues.slice(0, 5).map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
+  const shown = issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
   if (issues.length > 5) shown.push(`... ${issues.length - 5} more`);
   return shown.join('; ');
 }
@@ -254,14 +285,17 @@ const DATA_KEY = '$gatehouse.data';
 
 function wrapTraced(payload: string): string {
   const trace = currentTrace();
-  return trace === undefined ? payload : `{${JSON.stringify(TRACE_KEY)}:"${formatTraceparent(trace)}",${JSON.stringify(DATA_KEY)}:${payload}}`;
+  return trace === undefined
+    ? payload
+    : `{${JSON.stringify(TRACE_KEY)}:"${formatTraceparent(trace)}",${JSON.stringify(DATA_KEY)}:${payload}}`;
 }
 
 function unwrapTraced(stored: unknown): { data: unknown; traceparent: string | undefined } {
   if (typeof stored === 'object' && stored !== null && !Array.isArray(stored)) {
     const o = stored as Record<string, unknown>;
     const keys = Object.keys(o);
-    if (keys.length === 2 && typeof o[TRACE_KEY] === 'string' && Object.hasOwn(o, DATA_KEY)) return { data: o[DATA_KEY], traceparent: o[TRACE_KEY] };
+    if (keys.length === 2 && typeof o[TRACE_KEY] === 'string' && Object.hasOwn(o, DATA_KEY))
+      return { data: o[DATA_KEY], traceparent: o[TRACE_KEY] };
   }
   return { data: stored, traceparent: undefined };
 }
@@ -324,17 +358,45 @@ function registerHandler(type: string, entry: unknown, mode: EnforceMode | undef
     return { fn: entry as TaskHandler, input: undefined };
   }
   const def = entry as Partial<TaskDefinition> | null;
-  checkOption(typeof def === 'object' && def !== null && typeof def.handle === 'function', `handlers.${type}`, 'a function or { description, input, handle }', entry);
+  checkOption(
+    typeof def === 'object' && def !== null && typeof def.handle === 'function',
+    `handlers.${type}`,
+    'a function or { description, input, handle }',
+    entry,
+  );
   const { description, input, handle } = def as Partial<TaskDefinition>;
-  checkHandlerRegistration({ kind: 'task', name: type, description, input, handler: handle, ...(mode === undefined ? {} : { mode }) });
+  checkHandlerRegistration({
+    kind: 'task',
+    name: type,
+    description,
+    input,
+    handler: handle,
+    ...(mode === undefined ? {} : { mode }),
+  });
   // Whatever the mode, an input that is given must be usable: push() relies on it.
-  checkOption(input === undefined || (typeof input === 'object' && input !== null && typeof (input as { safeParse?: unknown }).safeParse === 'function'), `handlers.${type}.input`, 'a zod schema', input);
+  checkOption(
+    input === undefined ||
+      (typeof input === 'object' &&
+        input !== null &&
+        typeof (input as { safeParse?: unknown }).safeParse === 'function'),
+    `handlers.${type}.input`,
+    'a zod schema',
+    input,
+  );
   return { fn: handle as TaskHandler, input };
 }
 
 function toDeadLetter(row: JobRow): DeadLetter {
   const j = toInfo<unknown>(row);
-  return { id: j.id, type: row.type ?? '', data: unwrapTraced(j.payload).data, attempts: j.attempts, error: j.lastError, createdAt: j.createdAt, failedAt: j.finishedAt };
+  return {
+    id: j.id,
+    type: row.type ?? '',
+    data: unwrapTraced(j.payload).data,
+    attempts: j.attempts,
+    error: j.lastError,
+    createdAt: j.createdAt,
+    failedAt: j.finishedAt,
+  };
 }
 
 function toError(err: unknown): Error {
@@ -367,7 +429,10 @@ function safeString(v: unknown): string {
  * const id = await shared.push('SEND_EMAIL', { to: 'user@example.com' }); // resolves once Redis holds it
  * ```
  */
-export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOption | undefined = undefined> extends EventEmitter<TaskBufferEvents> {
+export class TaskBuffer<
+  H extends TaskHandlers = TaskHandlers,
+  R extends RedisOption | undefined = undefined,
+> extends EventEmitter<TaskBufferEvents> {
   /** Queue name inside the store. */
   readonly queue: string;
   /** Which engine runs this buffer (`'sqlite'` or `'bullmq'`). */
@@ -428,24 +493,49 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     }
     this.maxPayloadBytes = maxPayloadOption(o.maxPayloadBytes);
     checkStoreOptions(o);
-    checkOption(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 1000, 'workers', 'an integer between 1 and 1000', o.workers);
+    checkOption(
+      Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 1000,
+      'workers',
+      'an integer between 1 and 1000',
+      o.workers,
+    );
     checkOption(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1, 'maxAttempts', 'an integer >= 1', o.maxAttempts);
     checkOption(Number.isInteger(o.leaseMs) && o.leaseMs >= 100, 'leaseMs', 'an integer >= 100', o.leaseMs);
     checkOption(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0, 'timeoutMs', 'a number >= 0', o.timeoutMs);
-    checkOption(Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10, 'pollIntervalMs', 'an integer >= 10', o.pollIntervalMs);
+    checkOption(
+      Number.isInteger(o.pollIntervalMs) && o.pollIntervalMs >= 10,
+      'pollIntervalMs',
+      'an integer >= 10',
+      o.pollIntervalMs,
+    );
     checkOption(typeof o.keepAlive === 'boolean', 'keepAlive', 'a boolean', o.keepAlive);
     checkOption(typeof o.pauseWhenNotActive === 'boolean', 'pauseWhenNotActive', 'a boolean', o.pauseWhenNotActive);
     checkOption(typeof o.priorities === 'boolean', 'priorities', 'a boolean', o.priorities);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
     const handlers = (options.handlers ?? {}) as TaskHandlers;
-    checkOption(typeof handlers === 'object' && handlers !== null, 'handlers', 'an object of functions or { description, input, handle }', handlers);
-    checkOption(o.enforce === undefined || ENFORCE_MODES.includes(o.enforce), 'enforce', `one of ${ENFORCE_MODES.join(', ')}`, o.enforce);
+    checkOption(
+      typeof handlers === 'object' && handlers !== null,
+      'handlers',
+      'an object of functions or { description, input, handle }',
+      handlers,
+    );
+    checkOption(
+      o.enforce === undefined || ENFORCE_MODES.includes(o.enforce),
+      'enforce',
+      `one of ${ENFORCE_MODES.join(', ')}`,
+      o.enforce,
+    );
     this.handlers = new Map();
     for (const [type, entry] of Object.entries(handlers) as [string, unknown][]) {
       this.handlers.set(type, registerHandler(type, entry, o.enforce));
     }
     if (o.lifecycle !== undefined) {
-      checkOption(typeof o.lifecycle.onChange === 'function' && typeof o.lifecycle.status === 'string', 'lifecycle', 'an object with status and onChange()', o.lifecycle);
+      checkOption(
+        typeof o.lifecycle.onChange === 'function' && typeof o.lifecycle.status === 'string',
+        'lifecycle',
+        'an object with status and onChange()',
+        o.lifecycle,
+      );
     }
     this.backoff = resolveTaskBackoff(options.backoff);
     this.queue = o.queue;
@@ -463,11 +553,24 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     this.lifecycle = o.lifecycle;
     this.log = (o.logger ?? defaultLogger()).child({ component: 'task-buffer', queue: o.queue });
     if (o.redis !== undefined) {
-      this.remote = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs, redis: o.redis, priorities: o.priorities });
+      this.remote = createQueueEngine({
+        queue: o.queue,
+        dataDir: o.dataDir,
+        durability: o.durability,
+        busyTimeoutMs: o.busyTimeoutMs,
+        redis: o.redis,
+        priorities: o.priorities,
+      });
       this.engineKind = this.remote.kind;
     } else {
       this.remote = undefined;
-      this.engine = createQueueEngine({ queue: o.queue, dataDir: o.dataDir, file: options.file, durability: o.durability, busyTimeoutMs: o.busyTimeoutMs });
+      this.engine = createQueueEngine({
+        queue: o.queue,
+        dataDir: o.dataDir,
+        file: options.file,
+        durability: o.durability,
+        busyTimeoutMs: o.busyTimeoutMs,
+      });
       this.engineKind = this.engine.kind;
     }
     this.scheduler = new Scheduler({
@@ -481,12 +584,17 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
 
   /** The consuming engine, or a BufferError when stopped (reads are allowed while stopping when `read`). */
   private liveRemote(remote: ConsumingQueueEngine, read = false): ConsumingQueueEngine {
-    if (this.closed || (!read && this.stopping)) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
+    if (this.closed || (!read && this.stopping))
+      throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     return remote;
   }
 
   /** Run `fn` on the consuming engine; synchronous throws become rejections. */
-  private async onRemote<T>(remote: ConsumingQueueEngine, read: boolean, fn: (engine: ConsumingQueueEngine) => Promise<T>): Promise<T> {
+  private async onRemote<T>(
+    remote: ConsumingQueueEngine,
+    read: boolean,
+    fn: (engine: ConsumingQueueEngine) => Promise<T>,
+  ): Promise<T> {
     return fn(this.liveRemote(remote, read));
   }
 
@@ -496,7 +604,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   }
 
   private live(): QueueEngine<'sync'> {
-    if (this.closed || this.stopping) throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
+    if (this.closed || this.stopping)
+      throw new BufferError(`task buffer ${this.queue} is stopped`, { code: 'ERR_BUFFER_CLOSED' });
     return this.engine;
   }
 
@@ -508,9 +617,17 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * @returns the job id (the live job's id when `dedupeKey` matched)
    * @throws BufferError `ERR_BUFFER_UNKNOWN_TASK`, `ERR_BUFFER_INVALID_PAYLOAD`, `ERR_BUFFER_INVALID_INPUT`; nothing is stored then
    */
-  push<K extends keyof H & string>(type: K, data: TaskData<H[K]>, options: TaskPushOptions = {}): EngineResult<TaskBufferMode<R>, number> {
+  push<K extends keyof H & string>(
+    type: K,
+    data: TaskData<H[K]>,
+    options: TaskPushOptions = {},
+  ): EngineResult<TaskBufferMode<R>, number> {
     if (this.remote) {
-      return this.onRemote(this.remote, false, async (engine) => (await engine.insert(this.prepare(type, data, options, Date.now()))).id) as EngineResult<TaskBufferMode<R>, number>;
+      return this.onRemote(
+        this.remote,
+        false,
+        async (engine) => (await engine.insert(this.prepare(type, data, options, Date.now()))).id,
+      ) as EngineResult<TaskBufferMode<R>, number>;
     }
     return this.pushLocal(type, data, options) as EngineResult<TaskBufferMode<R>, number>;
   }
@@ -529,10 +646,15 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * @param jobs - `{ type, data, options? }` items in order
    * @returns the ids in the same order
    */
-  pushMany<K extends keyof H & string>(jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[]): EngineResult<TaskBufferMode<R>, number[]> {
+  pushMany<K extends keyof H & string>(
+    jobs: readonly { type: K; data: TaskData<H[K]>; options?: TaskPushOptions }[],
+  ): EngineResult<TaskBufferMode<R>, number[]> {
     if (this.remote) {
       return this.onRemote(this.remote, false, async (engine) => {
-        if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
+        if (!Array.isArray(jobs))
+          throw new BufferError('pushMany() takes an array of { type, data, options? }', {
+            code: 'ERR_BUFFER_INVALID_INPUT',
+          });
         const now = Date.now();
         const rows = jobs.map((j) => this.prepare(j.type, j.data, j.options ?? {}, now));
         return (await engine.insertMany(rows)).map((r) => r.id);
@@ -543,7 +665,10 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
 
   private pushManyLocal(jobs: readonly { type: string; data: unknown; options?: TaskPushOptions }[]): number[] {
     const engine = this.live();
-    if (!Array.isArray(jobs)) throw new BufferError('pushMany() takes an array of { type, data, options? }', { code: 'ERR_BUFFER_INVALID_INPUT' });
+    if (!Array.isArray(jobs))
+      throw new BufferError('pushMany() takes an array of { type, data, options? }', {
+        code: 'ERR_BUFFER_INVALID_INPUT',
+      });
     const now = Date.now();
     let earliestDelayed = Infinity;
     const rows = jobs.map((j) => {
@@ -559,20 +684,36 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   private prepare(type: string, data: unknown, options: TaskPushOptions, now: number): InsertJob {
     const handler = this.handlers.get(type);
     if (!handler) {
-      throw new BufferError(`unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`, { code: 'ERR_BUFFER_UNKNOWN_TASK' });
+      throw new BufferError(
+        `unknown task type ${JSON.stringify(String(type))}: no handler registered (known: ${[...this.handlers.keys()].join(', ') || 'none'})`,
+        { code: 'ERR_BUFFER_UNKNOWN_TASK' },
+      );
     }
-    if (typeof options !== 'object' || options === null) throw new BufferError('push options must be an object', { code: 'ERR_BUFFER_INVALID_INPUT' });
+    if (typeof options !== 'object' || options === null)
+      throw new BufferError('push options must be an object', { code: 'ERR_BUFFER_INVALID_INPUT' });
     if (!this.o.priorities && options.priority !== undefined && options.priority !== 0) {
-      throw new BufferError(`priority ${String(options.priority)} refused: task buffer ${this.queue} has priorities: false (every job runs in push order)`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+      throw new BufferError(
+        `priority ${String(options.priority)} refused: task buffer ${this.queue} has priorities: false (every job runs in push order)`,
+        { code: 'ERR_BUFFER_INVALID_INPUT' },
+      );
     }
     if (handler.input) {
       const parsed = handler.input.safeParse(data);
       if (!parsed.success) {
-        throw new BufferError(`data of task ${type} does not match its input schema: ${describeIssues(parsed.error.issues)}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD', cause: parsed.error });
+        throw new BufferError(
+          `data of task ${type} does not match its input schema: ${describeIssues(parsed.error.issues)}`,
+          { code: 'ERR_BUFFER_INVALID_PAYLOAD', cause: parsed.error },
+        );
       }
       data = parsed.data;
     }
-    return jobInput(type, wrapTraced(serializePayload(data, `data of task ${type}`, this.maxPayloadBytes)), options, now, this.o.maxAttempts);
+    return jobInput(
+      type,
+      wrapTraced(serializePayload(data, `data of task ${type}`, this.maxPayloadBytes)),
+      options,
+      now,
+      this.o.maxAttempts,
+    );
   }
 
   /**
@@ -591,10 +732,22 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * tasks.schedule('nightly-digest', { cron: '0 3 * * *', tz: 'Europe/Paris' }, 'SEND_DIGEST', { kind: 'daily' });
    * ```
    */
-  schedule<K extends keyof H & string>(name: string, spec: ScheduleSpec, taskType: K, data: TaskData<H[K]>, options?: TaskScheduleOptions): EngineResult<TaskBufferMode<R>, ScheduleInfo> {
-    if (this.remote) return this.onRemote(this.remote, false, () => Promise.resolve(this.scheduler.schedule(name, spec, taskType, data, options))) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
+  schedule<K extends keyof H & string>(
+    name: string,
+    spec: ScheduleSpec,
+    taskType: K,
+    data: TaskData<H[K]>,
+    options?: TaskScheduleOptions,
+  ): EngineResult<TaskBufferMode<R>, ScheduleInfo> {
+    if (this.remote)
+      return this.onRemote(this.remote, false, () =>
+        Promise.resolve(this.scheduler.schedule(name, spec, taskType, data, options)),
+      ) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
     this.live();
-    return this.scheduler.schedule(name, spec, taskType, data, options) as EngineResult<TaskBufferMode<R>, ScheduleInfo>;
+    return this.scheduler.schedule(name, spec, taskType, data, options) as EngineResult<
+      TaskBufferMode<R>,
+      ScheduleInfo
+    >;
   }
 
   /**
@@ -602,7 +755,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * @returns false when there was no such schedule
    */
   unschedule(name: string): EngineResult<TaskBufferMode<R>, boolean> {
-    if (this.remote) return this.onRemote(this.remote, false, () => Promise.resolve(this.scheduler.unschedule(name))) as EngineResult<TaskBufferMode<R>, boolean>;
+    if (this.remote)
+      return this.onRemote(this.remote, false, () => Promise.resolve(this.scheduler.unschedule(name))) as EngineResult<
+        TaskBufferMode<R>,
+        boolean
+      >;
     this.live();
     return this.scheduler.unschedule(name) as EngineResult<TaskBufferMode<R>, boolean>;
   }
@@ -612,7 +769,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * @returns `[{ name, spec, taskType, data, options, nextRunAt, lastRunAt }]`
    */
   schedules(): EngineResult<TaskBufferMode<R>, ScheduleInfo[]> {
-    if (this.remote) return this.onRemote(this.remote, true, () => Promise.resolve(this.scheduler.list())) as EngineResult<TaskBufferMode<R>, ScheduleInfo[]>;
+    if (this.remote)
+      return this.onRemote(this.remote, true, () => Promise.resolve(this.scheduler.list())) as EngineResult<
+        TaskBufferMode<R>,
+        ScheduleInfo[]
+      >;
     this.liveForRead();
     return this.scheduler.list() as EngineResult<TaskBufferMode<R>, ScheduleInfo[]>;
   }
@@ -634,7 +795,8 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
       this.unlisten = this.lifecycle.onChange((next) => {
         const wasPaused = this.paused;
         this.paused = this.o.pauseWhenNotActive && next !== 'ACTIVE';
-        if (wasPaused !== this.paused) this.log.info({ lifecycle: next, paused: this.paused }, 'task buffer pause changed');
+        if (wasPaused !== this.paused)
+          this.log.info({ lifecycle: next, paused: this.paused }, 'task buffer pause changed');
         if (!this.paused) this.schedulePump();
       });
     }
@@ -687,7 +849,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     const handler = this.handlers.get(job.type);
     if (!handler) {
       // Another process may have pushed a type this one does not know; let a process that knows it run it.
-      return Promise.reject(new BufferError(`no handler for task type ${JSON.stringify(job.type)} in this process`, { code: 'ERR_BUFFER_UNKNOWN_TASK' }));
+      return Promise.reject(
+        new BufferError(`no handler for task type ${JSON.stringify(job.type)} in this process`, {
+          code: 'ERR_BUFFER_UNKNOWN_TASK',
+        }),
+      );
     }
     const ctx = new JobContext(job.id, job.type, job.attempts, job.maxAttempts);
     signal.addEventListener('abort', () => ctx.abort(signal.reason), { once: true });
@@ -730,11 +896,14 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     if (at >= this.retryAt || this.stopping) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryAt = at;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.retryAt = Infinity;
-      this.schedulePump();
-    }, Math.max(0, at - Date.now()) + 1).unref();
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.retryAt = Infinity;
+        this.schedulePump();
+      },
+      Math.max(0, at - Date.now()) + 1,
+    ).unref();
   }
 
   private pump(): void {
@@ -778,7 +947,12 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     const handler = this.handlers.get(type);
     if (!handler) {
       // Another process may have pushed a type this one does not know; let a process that knows it run it.
-      this.fail(r, new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, { code: 'ERR_BUFFER_UNKNOWN_TASK' }));
+      this.fail(
+        r,
+        new BufferError(`no handler for task type ${JSON.stringify(type)} in this process`, {
+          code: 'ERR_BUFFER_UNKNOWN_TASK',
+        }),
+      );
       return;
     }
     r.settled = this.execute(handler.fn, data, ctx).then(
@@ -800,7 +974,9 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     if (timeoutMs <= 0) return p;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const err = new BufferError(`task ${ctx.type} (job ${ctx.id}) timed out after ${timeoutMs} ms`, { code: 'ERR_BUFFER_TIMEOUT' });
+        const err = new BufferError(`task ${ctx.type} (job ${ctx.id}) timed out after ${timeoutMs} ms`, {
+          code: 'ERR_BUFFER_TIMEOUT',
+        });
         ctx.abort(err);
         reject(err);
       }, timeoutMs);
@@ -818,7 +994,14 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
   }
 
   private info(r: Running): TaskJobInfo {
-    return { id: r.row.id, type: r.type, data: r.data, attempts: r.row.attempts, maxAttempts: r.row.max_attempts, durationMs: performance.now() - r.startedAt };
+    return {
+      id: r.row.id,
+      type: r.type,
+      data: r.data,
+      attempts: r.row.attempts,
+      maxAttempts: r.row.max_attempts,
+      durationMs: performance.now() - r.startedAt,
+    };
   }
 
   private succeed(r: Running, result: unknown): void {
@@ -834,11 +1017,16 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     this.completions = [];
     if (batch.length === 0 || this.closed) return;
     // Hot path: complete this batch and lease the freed slots in the same transaction.
-    const free = this.started && !this.stopping && !this.paused ? this.o.workers - this.inFlight.size + batch.length : 0;
+    const free =
+      this.started && !this.stopping && !this.paused ? this.o.workers - this.inFlight.size + batch.length : 0;
     let ok: boolean[];
     let claimed: ClaimedRow[] = [];
     try {
-      const r = this.engine.completeAndClaim(batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const), free, this.o.leaseMs);
+      const r = this.engine.completeAndClaim(
+        batch.map((c) => [c.r.row.id, c.r.row.lease_token] as const),
+        free,
+        this.o.leaseMs,
+      );
       ok = r.completed;
       claimed = r.claimed;
     } catch (err) {
@@ -865,7 +1053,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     const runAt = final ? now : now + backoffDelay(this.backoff, row.attempts);
     let applied = false;
     try {
-      applied = this.engine.fail(row.id, row.lease_token, { state: final ? 'dead' : 'failed', runAt, error: `${error.name}: ${error.message}` });
+      applied = this.engine.fail(row.id, row.lease_token, {
+        state: final ? 'dead' : 'failed',
+        runAt,
+        error: `${error.name}: ${error.message}`,
+      });
     } catch (err) {
       this.log.error({ err, jobId: row.id }, 'recording a failed attempt failed');
     }
@@ -900,7 +1092,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * @returns `{ pending, active, done, failed, dead }`
    */
   stats(): EngineResult<TaskBufferMode<R>, QueueStats> {
-    if (this.remote) return this.onRemote(this.remote, true, (engine) => engine.stats()) as EngineResult<TaskBufferMode<R>, QueueStats>;
+    if (this.remote)
+      return this.onRemote(this.remote, true, (engine) => engine.stats()) as EngineResult<
+        TaskBufferMode<R>,
+        QueueStats
+      >;
     return this.liveForRead().stats() as EngineResult<TaskBufferMode<R>, QueueStats>;
   }
 
@@ -916,9 +1112,13 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    */
   deadLetters(options: { limit?: number } = {}): EngineResult<TaskBufferMode<R>, DeadLetter[]> {
     if (this.remote) {
-      return this.onRemote(this.remote, true, async (engine) => (await engine.deadLetters(intInput(options.limit, 'limit', 100, 1))).map(toDeadLetter)) as EngineResult<TaskBufferMode<R>, DeadLetter[]>;
+      return this.onRemote(this.remote, true, async (engine) =>
+        (await engine.deadLetters(intInput(options.limit, 'limit', 100, 1))).map(toDeadLetter),
+      ) as EngineResult<TaskBufferMode<R>, DeadLetter[]>;
     }
-    return this.liveForRead().deadLetters(intInput(options.limit, 'limit', 100, 1)).map(toDeadLetter) as EngineResult<TaskBufferMode<R>, DeadLetter[]>;
+    return this.liveForRead()
+      .deadLetters(intInput(options.limit, 'limit', 100, 1))
+      .map(toDeadLetter) as EngineResult<TaskBufferMode<R>, DeadLetter[]>;
   }
 
   /**
@@ -927,7 +1127,11 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
    * @returns true if the job was dead and is pending again; false if no such dead job
    */
   retryDead(id: number): EngineResult<TaskBufferMode<R>, boolean> {
-    if (this.remote) return this.onRemote(this.remote, false, (engine) => engine.retryDead(intInput(id, 'id', 0, 1))) as EngineResult<TaskBufferMode<R>, boolean>;
+    if (this.remote)
+      return this.onRemote(this.remote, false, (engine) => engine.retryDead(intInput(id, 'id', 0, 1))) as EngineResult<
+        TaskBufferMode<R>,
+        boolean
+      >;
     return this.live().retryDead(intInput(id, 'id', 0, 1)) as EngineResult<TaskBufferMode<R>, boolean>;
   }
 
@@ -985,7 +1189,10 @@ export class TaskBuffer<H extends TaskHandlers = TaskHandlers, R extends RedisOp
     if (this.inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const waitAll = async (): Promise<void> => {
-        while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()].map((r) => r.settled.then(() => new Promise<void>((res) => setImmediate(res)))));
+        while (this.inFlight.size > 0)
+          await Promise.all(
+            [...this.inFlight.values()].map((r) => r.settled.then(() => new Promise<void>((res) => setImmediate(res)))),
+          );
       };
       await Promise.race([waitAll(), new Promise<void>((res) => (timer = setTimeout(res, timeoutMs)))]);
       clearTimeout(timer);

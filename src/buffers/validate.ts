@@ -43,22 +43,32 @@ function strictReplacer(key: string, v: unknown): unknown {
  * @throws BufferError `ERR_BUFFER_INVALID_PAYLOAD`, or `ERR_BUFFER_PAYLOAD_TOO_LARGE` over `maxBytes`
  */
 export function serializePayload(value: unknown, what: string, maxBytes: number = Infinity): string {
-  if (value === undefined) throw new BufferError(`${what} must be JSON-serialisable, got undefined`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
+  if (value === undefined)
+    throw new BufferError(`${what} must be JSON-serialisable, got undefined`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
   let text: string | undefined;
   try {
     text = JSON.stringify(value, strictReplacer);
   } catch (err) {
     if (err instanceof InvalidJsonValue) {
-      throw new BufferError(`${what} must be JSON-serialisable: ${err.key ? `key "${err.key}" is` : 'value is'} ${err.problem}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
+      throw new BufferError(
+        `${what} must be JSON-serialisable: ${err.key ? `key "${err.key}" is` : 'value is'} ${err.problem}`,
+        { code: 'ERR_BUFFER_INVALID_PAYLOAD' },
+      );
     }
-    throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, { code: 'ERR_BUFFER_INVALID_PAYLOAD', cause: err });
+    throw new BufferError(`${what} must be JSON-serialisable: ${(err as Error).message}`, {
+      code: 'ERR_BUFFER_INVALID_PAYLOAD',
+      cause: err,
+    });
   }
-  if (typeof text !== 'string') throw new BufferError(`${what} must be JSON-serialisable`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
+  if (typeof text !== 'string')
+    throw new BufferError(`${what} must be JSON-serialisable`, { code: 'ERR_BUFFER_INVALID_PAYLOAD' });
   // A UTF-8 byte is at most one UTF-16 unit's worth of length * 3: skip the exact count when it cannot matter.
   if (text.length * 3 > maxBytes) {
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > maxBytes) {
-      throw new BufferError(`${what} is ${bytes} bytes serialised, more than maxPayloadBytes (${maxBytes})`, { code: 'ERR_BUFFER_PAYLOAD_TOO_LARGE' });
+      throw new BufferError(`${what} is ${bytes} bytes serialised, more than maxPayloadBytes (${maxBytes})`, {
+        code: 'ERR_BUFFER_PAYLOAD_TOO_LARGE',
+      });
     }
   }
   return text;
@@ -76,7 +86,9 @@ export function serializePayload(value: unknown, what: string, maxBytes: number 
 export function intInput(value: unknown, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new BufferError(`${name} must be an integer >= ${min}, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+    throw new BufferError(`${name} must be an integer >= ${min}, got ${String(value)}`, {
+      code: 'ERR_BUFFER_INVALID_INPUT',
+    });
   }
   return value;
 }
@@ -92,7 +104,9 @@ export function intInput(value: unknown, name: string, fallback: number, min = 0
 export function msInput(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new BufferError(`${name} must be a finite number of ms >= 0, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+    throw new BufferError(`${name} must be a finite number of ms >= 0, got ${String(value)}`, {
+      code: 'ERR_BUFFER_INVALID_INPUT',
+    });
   }
   return value;
 }
@@ -106,7 +120,10 @@ export function msInput(value: unknown, name: string, fallback: number): number 
  * @throws BufferError `ERR_BUFFER_INVALID_OPTION`
  */
 export function checkOption(ok: boolean, name: string, expected: string, value: unknown): void {
-  if (!ok) throw new BufferError(`option ${name} must be ${expected}, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
+  if (!ok)
+    throw new BufferError(`option ${name} must be ${expected}, got ${String(value)}`, {
+      code: 'ERR_BUFFER_INVALID_OPTION',
+    });
 }
 
 /**
@@ -118,7 +135,9 @@ export function checkOption(ok: boolean, name: string, expected: string, value: 
 export function dedupeInput(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
-    throw new BufferError(`dedupeKey must be a non-empty string of at most 512 characters, got ${String(value)}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+    throw new BufferError(`dedupeKey must be a non-empty string of at most 512 characters, got ${String(value)}`, {
+      code: 'ERR_BUFFER_INVALID_INPUT',
+    });
   }
   return value;
 }
@@ -134,7 +153,12 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
  */
 export function maxPayloadOption(value: unknown): number {
   if (value === undefined) return DEFAULT_MAX_PAYLOAD_BYTES;
-  checkOption(typeof value === 'number' && Number.isSafeInteger(value) && value >= 1, 'maxPayloadBytes', 'an integer >= 1', value);
+  checkOption(
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= 1,
+    'maxPayloadBytes',
+    'an integer >= 1',
+    value,
+  );
   return value as number;
 }
 
@@ -174,7 +198,10 @@ export function jobInput(
  * @param includeDeadByDefault - whether dead jobs go too when `includeDead` is not given
  * @returns final states to delete, and the epoch-ms cutoff
  */
-export function cleanupRange(options: { maxAgeDays?: number; includeDead?: boolean }, includeDeadByDefault: boolean): { states: ('done' | 'dead')[]; before: number } {
+export function cleanupRange(
+  options: { maxAgeDays?: number; includeDead?: boolean },
+  includeDeadByDefault: boolean,
+): { states: ('done' | 'dead')[]; before: number } {
   const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
   const dead = options.includeDead ?? includeDeadByDefault;
   return { states: dead ? ['done', 'dead'] : ['done'], before: Date.now() - days * 86_400_000 };

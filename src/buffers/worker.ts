@@ -40,7 +40,12 @@ export interface WorkerHandle {
   readonly stopped: Promise<number>;
 }
 
-const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
+const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGTERM: 15,
+};
 
 const DEFAULTS = {
   signals: ['SIGTERM', 'SIGINT'],
@@ -116,13 +121,25 @@ function flushThen(log: Logger, fn: () => void): void {
  * @returns a handle to stop the worker from code and to await its exit code
  * @throws BufferError `ERR_BUFFER_INVALID_OPTION` naming a bad option
  */
-export function runWorker(buffers: WorkerBuffer | readonly WorkerBuffer[], options: RunWorkerOptions = {}): WorkerHandle {
+export function runWorker(
+  buffers: WorkerBuffer | readonly WorkerBuffer[],
+  options: RunWorkerOptions = {},
+): WorkerHandle {
   const list: readonly WorkerBuffer[] = Array.isArray(buffers) ? buffers : [buffers as WorkerBuffer];
-  if (list.length === 0 || !list.every((b) => typeof b === 'object' && b !== null && typeof b.start === 'function' && typeof b.stop === 'function')) {
+  if (
+    list.length === 0 ||
+    !list.every(
+      (b) => typeof b === 'object' && b !== null && typeof b.start === 'function' && typeof b.stop === 'function',
+    )
+  ) {
     throw optionError('runWorker() takes a buffer (or an array of buffers) with start() and stop()');
   }
   const signals = options.signals ?? DEFAULTS.signals;
-  if (!Array.isArray(signals) || signals.length === 0 || !signals.every((s) => typeof s === 'string' && /^SIG[A-Z0-9]+$/.test(s))) {
+  if (
+    !Array.isArray(signals) ||
+    signals.length === 0 ||
+    !signals.every((s) => typeof s === 'string' && /^SIG[A-Z0-9]+$/.test(s))
+  ) {
     throw optionError(`signals must be a non-empty array of signal names, got ${JSON.stringify(signals)}`);
   }
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;

@@ -79,10 +79,18 @@ function normalizeHost(host: string): string {
 }
 
 /** The resolver {@link guardedLookup} wraps: node's `dns.lookup` with `all: true`. */
-export type BaseLookup = (hostname: string, options: LookupAllOptions, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type BaseLookup = (
+  hostname: string,
+  options: LookupAllOptions,
+  cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /** A `lookup` function as node's `net.connect` calls it. */
-export type ConnectLookup = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback) => void;
+export type ConnectLookup = (
+  hostname: string,
+  options: LookupOneOptions | LookupAllOptions,
+  callback: LookupCallback,
+) => void;
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
@@ -100,7 +108,11 @@ export function guardedLookup(base: BaseLookup): ConnectLookup {
     base(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       const allowed = addresses.filter((a) => !isPrivateAddress(a.address));
-      if (allowed.length === 0) return callback(blockedError(hostname, `resolves to ${addresses.map((a) => a.address).join(', ') || 'nothing'}`), []);
+      if (allowed.length === 0)
+        return callback(
+          blockedError(hostname, `resolves to ${addresses.map((a) => a.address).join(', ') || 'nothing'}`),
+          [],
+        );
       if ((options as LookupAllOptions).all === true) return callback(null, allowed);
       const first = allowed[0]!;
       callback(null, first.address, first.family);

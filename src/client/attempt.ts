@@ -203,7 +203,13 @@ export function runAttempt(dispatcher: Dispatcher, spec: AttemptSpec): Promise<A
     h.timer = setTimeout(fireTimeout, spec.timeoutMs, h);
     try {
       dispatcher.dispatch(
-        { origin: spec.origin, path: spec.path, method: spec.method as Dispatcher.HttpMethod, headers: spec.headers, body: spec.body },
+        {
+          origin: spec.origin,
+          path: spec.path,
+          method: spec.method as Dispatcher.HttpMethod,
+          headers: spec.headers,
+          body: spec.body,
+        },
         h as unknown as Dispatcher.DispatchHandler,
       );
     } catch (err) {

@@ -207,7 +207,10 @@ export class HttpClient {
       this.#globalHooks = globalHooks ?? true;
     }
     this.#logger = options.logger;
-    this.#agentOptions = { keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs, connections: options.connections ?? null };
+    this.#agentOptions = {
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
+      connections: options.connections ?? null,
+    };
     this.#agent = new Agent({ ...this.#agentOptions, connect: { lookup: safeLookup as never } });
   }
 
@@ -376,7 +379,8 @@ export class HttpClient {
       } catch (err) {
         return this.#fail(st, 'BAD_REQUEST', `request hook failed: ${errorMessage(err)}`);
       }
-      if (!METHODS.has(current.method)) return this.#fail(st, 'BAD_REQUEST', `request hook set unsupported method: ${current.method}`);
+      if (!METHODS.has(current.method))
+        return this.#fail(st, 'BAD_REQUEST', `request hook set unsupported method: ${current.method}`);
       if (current.url !== req.url) {
         target = parseAbsolute(current.url, redact);
         if (typeof target === 'string') return this.#fail(st, 'BAD_REQUEST', `request hook set a bad url: ${target}`);
@@ -421,7 +425,12 @@ export class HttpClient {
       const refused = this.#refusal(origin, blockPrivate, allowHosts);
       if (refused !== null) {
         st.error = { code: 'BLOCKED', message: refused };
-        events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'giveup', message: `BLOCKED: ${refused}` });
+        events.push({
+          at: performance.now() - st.start,
+          attempt: st.attempts,
+          event: 'giveup',
+          message: `BLOCKED: ${refused}`,
+        });
         return;
       }
     }
@@ -431,7 +440,12 @@ export class HttpClient {
       if (threshold !== 0 && !this.#breakers.allow(origin, cooldownMs)) {
         const last = st.error === null ? '' : ` (last: ${st.error.message})`;
         st.error = { code: 'CIRCUIT_OPEN', message: `circuit open for ${origin}; no request sent${last}` };
-        events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'giveup', message: st.error.message });
+        events.push({
+          at: performance.now() - st.start,
+          attempt: st.attempts,
+          event: 'giveup',
+          message: st.error.message,
+        });
         return;
       }
       if (signal?.aborted) {
@@ -482,11 +496,21 @@ export class HttpClient {
       }
       if (!retryable) return;
       if (!retrySafe) {
-        events.push({ at, attempt: st.attempts, event: 'giveup', message: `${method} without idempotencyKey is not retried` });
+        events.push({
+          at,
+          attempt: st.attempts,
+          event: 'giveup',
+          message: `${method} without idempotencyKey is not retried`,
+        });
         return;
       }
       if (st.attempts > maxRetries) {
-        events.push({ at, attempt: st.attempts, event: 'giveup', message: `retries exhausted (maxRetries ${maxRetries})` });
+        events.push({
+          at,
+          attempt: st.attempts,
+          event: 'giveup',
+          message: `retries exhausted (maxRetries ${maxRetries})`,
+        });
         return;
       }
       let delay: number;
@@ -521,7 +545,14 @@ export class HttpClient {
       });
       if (!(o.silent ?? d.silent ?? false)) {
         this.#logOf().info(
-          { method, url: this.#redactUrl(st), attempt: st.attempts, code: st.error.code, status: out.status, delayMs: delay },
+          {
+            method,
+            url: this.#redactUrl(st),
+            attempt: st.attempts,
+            code: st.error.code,
+            status: out.status,
+            delayMs: delay,
+          },
           'http request failed; retrying',
         );
       }
@@ -539,7 +570,12 @@ export class HttpClient {
 
   #fail(st: CallState, code: HttpErrorCode, message: string): void {
     st.error = { code, message };
-    st.trace.events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'giveup', message: `${code}: ${message}` });
+    st.trace.events.push({
+      at: performance.now() - st.start,
+      attempt: st.attempts,
+      event: 'giveup',
+      message: `${code}: ${message}`,
+    });
   }
 
   #toResult<T>(st: CallState): HttpResult<T> {
@@ -552,7 +588,12 @@ export class HttpClient {
       else data = st.body.toString('utf8'); // error answers keep their raw text
     }
     if (error !== null && error !== st.error) {
-      st.trace.events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'error', message: `${error.code}: ${error.message}` });
+      st.trace.events.push({
+        at: performance.now() - st.start,
+        attempt: st.attempts,
+        event: 'error',
+        message: `${error.code}: ${error.message}`,
+      });
     }
     return new HttpResult<T>(
       {
@@ -570,7 +611,9 @@ export class HttpClient {
 
   async #runResponseHooks<T>(result: HttpResult<T>, st: CallState): Promise<HttpResult<T>> {
     let current = result as HttpResult;
-    const hooks = this.#globalHooks ? [...Interceptors.response, ...this.interceptors.response] : this.interceptors.response;
+    const hooks = this.#globalHooks
+      ? [...Interceptors.response, ...this.interceptors.response]
+      : this.interceptors.response;
     try {
       for (const hook of hooks) {
         const next = await hook(current);
@@ -579,7 +622,12 @@ export class HttpClient {
     } catch (err) {
       current.ok = false;
       current.error = { code: 'INVALID_RESPONSE', message: `response hook failed: ${errorMessage(err)}` };
-      st.trace.events.push({ at: performance.now() - st.start, attempt: st.attempts, event: 'hook', message: current.error.message });
+      st.trace.events.push({
+        at: performance.now() - st.start,
+        attempt: st.attempts,
+        event: 'hook',
+        message: current.error.message,
+      });
     }
     return current as HttpResult<T>;
   }
@@ -618,7 +666,13 @@ export class HttpClient {
       }
     } else if (this.#logOf().isLevelEnabled('debug')) {
       this.#logOf().debug(
-        { method: st.method, url: this.#redactUrl(st), status: result.status, attempts: result.attempts, durationMs: result.durationMs },
+        {
+          method: st.method,
+          url: this.#redactUrl(st),
+          status: result.status,
+          attempts: result.attempts,
+          durationMs: result.durationMs,
+        },
         'http request ok',
       );
     }
@@ -640,7 +694,10 @@ export class HttpClient {
    * @param endpoint - absolute URL or path under baseUrl
    * @param options - other call options
    */
-  get<T = unknown>(endpoint: string, options: Omit<RequestOptions<T>, 'endpoint' | 'method'> = {}): Promise<HttpResult<T>> {
+  get<T = unknown>(
+    endpoint: string,
+    options: Omit<RequestOptions<T>, 'endpoint' | 'method'> = {},
+  ): Promise<HttpResult<T>> {
     return this.send<T>({ ...options, method: 'GET', endpoint });
   }
 
@@ -692,7 +749,10 @@ export class HttpClient {
   }
 
   #guarded(): Agent {
-    this.#guardedAgent ??= new Agent({ ...this.#agentOptions, connect: { lookup: guardedLookup(safeLookup) as never } });
+    this.#guardedAgent ??= new Agent({
+      ...this.#agentOptions,
+      connect: { lookup: guardedLookup(safeLookup) as never },
+    });
     return this.#guardedAgent;
   }
 

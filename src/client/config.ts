@@ -45,7 +45,10 @@ const BACKOFF = {
 } as const;
 
 /** Resolve a backoff from call options, client defaults and built-ins (only when a retry is due). */
-export function resolveBackoff(call: BackoffOptions | undefined, defaults: BackoffOptions | undefined): ResolvedBackoff {
+export function resolveBackoff(
+  call: BackoffOptions | undefined,
+  defaults: BackoffOptions | undefined,
+): ResolvedBackoff {
   return resolveBackoffLayers([call, defaults], BACKOFF);
 }
 
@@ -57,13 +60,16 @@ function badNumber(value: unknown, min: number): boolean {
  * Check option values; returns a message naming the first bad option, or null. Used once by
  * `createClient` (which throws) and per call for `RequestConfig`/call options (resolved as BAD_REQUEST).
  */
-export function checkOptions(o: RequestDefaults & { connections?: number; keepAliveTimeoutMs?: number }): string | null {
+export function checkOptions(
+  o: RequestDefaults & { connections?: number; keepAliveTimeoutMs?: number },
+): string | null {
   if (badNumber(o.maxRetries, 0) || (o.maxRetries !== undefined && !Number.isInteger(o.maxRetries))) {
     return `maxRetries must be an integer >= 0 (got ${String(o.maxRetries)})`;
   }
   if (badNumber(o.timeoutMs, 1)) return `timeoutMs must be a number >= 1 (got ${String(o.timeoutMs)})`;
   if (badNumber(o.deadlineMs, 1)) return `deadlineMs must be a number >= 1 (got ${String(o.deadlineMs)})`;
-  if (badNumber(o.maxRetryAfterMs, 0)) return `maxRetryAfterMs must be a number >= 0 (got ${String(o.maxRetryAfterMs)})`;
+  if (badNumber(o.maxRetryAfterMs, 0))
+    return `maxRetryAfterMs must be a number >= 0 (got ${String(o.maxRetryAfterMs)})`;
   if (badNumber(o.maxResponseBytes, 0)) {
     return `maxResponseBytes must be a number >= 0 (got ${String(o.maxResponseBytes)})`;
   }
@@ -77,7 +83,8 @@ export function checkOptions(o: RequestDefaults & { connections?: number; keepAl
   if (o.responseType !== undefined && !['auto', 'json', 'text', 'bytes'].includes(o.responseType)) {
     return `responseType must be 'auto', 'json', 'text' or 'bytes' (got ${String(o.responseType)})`;
   }
-  if (o.blockPrivateAddresses !== undefined && typeof o.blockPrivateAddresses !== 'boolean') return `blockPrivateAddresses must be a boolean (got ${String(o.blockPrivateAddresses)})`;
+  if (o.blockPrivateAddresses !== undefined && typeof o.blockPrivateAddresses !== 'boolean')
+    return `blockPrivateAddresses must be a boolean (got ${String(o.blockPrivateAddresses)})`;
   if (o.allowHosts !== undefined) {
     if (!Array.isArray(o.allowHosts)) return 'allowHosts must be an array of host names';
     const matcher = hostMatcher(o.allowHosts);
@@ -87,7 +94,8 @@ export function checkOptions(o: RequestDefaults & { connections?: number; keepAl
   if (backoff !== null) return backoff;
   const cb = o.circuitBreaker;
   if (cb !== undefined && cb !== false) {
-    if (badNumber(cb.threshold, 1)) return `circuitBreaker.threshold must be a number >= 1 (got ${String(cb.threshold)})`;
+    if (badNumber(cb.threshold, 1))
+      return `circuitBreaker.threshold must be a number >= 1 (got ${String(cb.threshold)})`;
     if (badNumber(cb.cooldownMs, 0)) {
       return `circuitBreaker.cooldownMs must be a number >= 0 (got ${String(cb.cooldownMs)})`;
     }

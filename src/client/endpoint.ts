@@ -32,7 +32,12 @@ function quote(url: string, redact: (url: string) => string): string {
 function looksLikeHost(url: string): boolean {
   const first = url.split(/[/?#]/, 1)[0] ?? '';
   if (first === '' || first.startsWith('.')) return false;
-  return first === 'localhost' || /^localhost:\d+$/i.test(first) || /^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$/i.test(first) || /^[a-z0-9.-]+:\d+$/i.test(first);
+  return (
+    first === 'localhost' ||
+    /^localhost:\d+$/i.test(first) ||
+    /^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$/i.test(first) ||
+    /^[a-z0-9.-]+:\d+$/i.test(first)
+  );
 }
 
 /** Why an http(s) URL that `new URL` refused is bad: no host, a bad port, a bad host. */
@@ -46,7 +51,8 @@ function describeUnparsable(url: string, label: string, redact: (url: string) =>
   const host = m?.[1] ?? hostPort;
   const port = m?.[2];
   if (host === '') return `${label} ${q} has no host`;
-  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) > 65_535)) return `${label} ${q} has an invalid port ${JSON.stringify(port)}`;
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) > 65_535))
+    return `${label} ${q} has an invalid port ${JSON.stringify(port)}`;
   if (!URL.canParse(`http://${host}`)) return `${label} ${q} has an invalid host ${JSON.stringify(host)}`;
   return `${label} ${q} is not a valid URL`;
 }
@@ -55,11 +61,19 @@ function describeUnparsable(url: string, label: string, redact: (url: string) =>
  * Why `url` (not an absolute http(s) URL) cannot be used, or undefined when it is a relative path to join to a
  * baseUrl. `hasBase` says whether a baseUrl is there to join it to.
  */
-function describeNonAbsolute(url: string, label: string, hasBase: boolean, redact: (url: string) => string): string | undefined {
-  if (!hasBase && url.trim() === '') return `${label} is empty: give an absolute http(s) URL, or a path together with a baseUrl`;
+function describeNonAbsolute(
+  url: string,
+  label: string,
+  hasBase: boolean,
+  redact: (url: string) => string,
+): string | undefined {
+  if (!hasBase && url.trim() === '')
+    return `${label} is empty: give an absolute http(s) URL, or a path together with a baseUrl`;
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
-  if (scheme === 'http' || scheme === 'https') return `${label} ${quote(url, redact)} is not a valid URL: write it as ${scheme}://host/path`;
-  if (scheme !== undefined) return `unsupported URL scheme "${scheme}:" in ${label} ${quote(url, redact)}: only http: and https: are supported`;
+  if (scheme === 'http' || scheme === 'https')
+    return `${label} ${quote(url, redact)} is not a valid URL: write it as ${scheme}://host/path`;
+  if (scheme !== undefined)
+    return `unsupported URL scheme "${scheme}:" in ${label} ${quote(url, redact)}: only http: and https: are supported`;
   if (hasBase) return undefined;
   if (label === 'baseUrl' || looksLikeHost(url)) {
     const fixed = redact(url).replace(/^\/+/, '');
@@ -83,7 +97,10 @@ export function isAbsolute(endpoint: string): boolean {
  * @returns the target, or a message naming the problem
  */
 export function parseAbsolute(url: string, redact: (url: string) => string, label = 'endpoint'): Target | string {
-  if (!isAbsolute(url)) return describeNonAbsolute(url, label, false, redact) ?? `${label} ${quote(url, redact)} is not an absolute http(s) URL`;
+  if (!isAbsolute(url))
+    return (
+      describeNonAbsolute(url, label, false, redact) ?? `${label} ${quote(url, redact)} is not an absolute http(s) URL`
+    );
   try {
     const u = new URL(url);
     return { origin: u.origin, path: u.pathname + u.search };
@@ -99,7 +116,10 @@ function parseBase(baseUrl: string, redact: (url: string) => string): BaseInfo |
   let info = baseCache.get(baseUrl);
   if (info !== undefined) return info;
   const parsed = parseAbsolute(baseUrl, redact, 'baseUrl');
-  info = typeof parsed === 'string' ? parsed : { origin: parsed.origin, prefix: parsed.path.endsWith('/') ? parsed.path.slice(0, -1) : parsed.path };
+  info =
+    typeof parsed === 'string'
+      ? parsed
+      : { origin: parsed.origin, prefix: parsed.path.endsWith('/') ? parsed.path.slice(0, -1) : parsed.path };
   if (baseCache.size > 256) baseCache.clear();
   baseCache.set(baseUrl, info);
   return info;
@@ -123,6 +143,7 @@ export function resolveTarget(endpoint: string, baseUrl: string, redact: (url: s
   }
   const base = parseBase(baseUrl, redact);
   if (typeof base === 'string') return base;
-  const path = endpoint === '' ? base.prefix || '/' : base.prefix + (endpoint.charCodeAt(0) === 47 ? endpoint : `/${endpoint}`);
+  const path =
+    endpoint === '' ? base.prefix || '/' : base.prefix + (endpoint.charCodeAt(0) === 47 ? endpoint : `/${endpoint}`);
   return { origin: base.origin, path };
 }

@@ -21,14 +21,7 @@ export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 
  *   request hook that threw, a closed client). Resolved, never thrown.
  */
 export type HttpErrorCode =
-  | 'TIMEOUT'
-  | 'NETWORK'
-  | 'HTTP_ERROR'
-  | 'ABORTED'
-  | 'INVALID_RESPONSE'
-  | 'CIRCUIT_OPEN'
-  | 'BAD_REQUEST'
-  | 'BLOCKED';
+  'TIMEOUT' | 'NETWORK' | 'HTTP_ERROR' | 'ABORTED' | 'INVALID_RESPONSE' | 'CIRCUIT_OPEN' | 'BAD_REQUEST' | 'BLOCKED';
 
 /** The error of a failed result (contract: `{ code, message }`). */
 export interface HttpErrorInfo {
@@ -177,7 +170,12 @@ export class HttpResult<T = unknown> {
     const entries: HttpLogEntry[] = [];
     let bodyShown = false;
     for (const e of this.#trace.events) {
-      const entry: HttpLogEntry = { atMs: Math.round(e.at * 100) / 100, attempt: e.attempt, event: e.event, message: '' };
+      const entry: HttpLogEntry = {
+        atMs: Math.round(e.at * 100) / 100,
+        attempt: e.attempt,
+        event: e.event,
+        message: '',
+      };
       if (e.event === 'request' && req !== null) {
         entry.message = e.message ?? `${req.method} ${r.url(req.url)}`;
         entry.headers = r.headers(req.headers);
@@ -201,7 +199,8 @@ export class HttpResult<T = unknown> {
   toJSON(): HttpResultJSON {
     const r = this.#getRedactor();
     let data: unknown = this.data;
-    if (data instanceof Uint8Array) data = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+    if (data instanceof Uint8Array)
+      data = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
     else data = r.value(data);
     return {
       ok: this.ok,

@@ -5,7 +5,14 @@ import type { BackoffOptions } from '../backoff.js';
 import type { Logger } from '../logger.js';
 import type { HttpErrorInfo, HttpMethod, HttpResult, OutgoingRequest } from './result.js';
 
-export type { HttpErrorCode, HttpErrorInfo, HttpLogEntry, HttpMethod, HttpResultJSON, OutgoingRequest } from './result.js';
+export type {
+  HttpErrorCode,
+  HttpErrorInfo,
+  HttpLogEntry,
+  HttpMethod,
+  HttpResultJSON,
+  OutgoingRequest,
+} from './result.js';
 
 /** How `authToken` is injected: `Authorization: Bearer`, an API key header, or `Authorization: Basic`. */
 export type AuthType = 'bearer' | 'apiKey' | 'basic';
@@ -95,7 +102,10 @@ export interface ClientOptions extends RequestDefaults {
 }
 
 /** Options of one `sendRequest` call. Unset fields fall back to the client defaults / `RequestConfig`. */
-export interface RequestOptions<T = unknown> extends Omit<RequestDefaults, 'circuitBreaker' | 'redactFields' | 'retryStatuses'> {
+export interface RequestOptions<T = unknown> extends Omit<
+  RequestDefaults,
+  'circuitBreaker' | 'redactFields' | 'retryStatuses'
+> {
   /** HTTP method. @defaultValue 'GET' */
   method?: HttpMethod | Lowercase<HttpMethod>;
   /** Absolute URL, or a path joined to `baseUrl`. */

@@ -7,8 +7,16 @@ import type { AuditEntry, FailMode, InstanceInfo } from './types.js';
 
 /** The control-plane operations the admin API calls (ControlPlane implements them). */
 export interface AdminTarget {
-  createProject(options: { name: string; failMode?: FailMode; actor?: string }): Promise<{ token: string; project: unknown }>;
-  setStatus(name: string, state: LifecycleState, options: { message?: string | null; retryAfterSec?: number | null; actor?: string }): Promise<unknown>;
+  createProject(options: {
+    name: string;
+    failMode?: FailMode;
+    actor?: string;
+  }): Promise<{ token: string; project: unknown }>;
+  setStatus(
+    name: string,
+    state: LifecycleState,
+    options: { message?: string | null; retryAfterSec?: number | null; actor?: string },
+  ): Promise<unknown>;
   setFailMode(name: string, failMode: FailMode, options: { actor?: string }): Promise<unknown>;
   rotateToken(name: string, options: { actor?: string }): Promise<{ token: string }>;
   revokeToken(token: string, options: { actor?: string }): Promise<void>;
@@ -25,7 +33,10 @@ export interface AdminTarget {
 
 const NAME = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dots, dashes or underscores, at most 64, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    'letters, digits, dots, dashes or underscores, at most 64, starting with a letter or digit',
+  );
 const FAIL_MODE = z.enum(['open', 'closed']);
 const STATE = z.enum(LIFECYCLE_STATES);
 const GATE = { auth: 'none', lifecycle: 'exempt' } as const;
@@ -52,7 +63,9 @@ export function adminAuthProblem(res: ServerResponse, missing: boolean): void {
     type: 'about:blank',
     title: 'Unauthorized',
     status: 401,
-    detail: missing ? 'The admin token is required (Authorization: Bearer <admin token>)' : 'The admin token is not valid',
+    detail: missing
+      ? 'The admin token is required (Authorization: Bearer <admin token>)'
+      : 'The admin token is not valid',
     code: 'ERR_CONTROL_ADMIN_AUTH',
     requestId,
   });
@@ -76,12 +89,19 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   // Checked again in every handler: should a request ever reach a route under a spelling the check in front of
   // the router did not read as /api/admin, it still changes nothing without the token.
   const admin = <I>(ctx: EndpointContext<I>): EndpointContext<I> => {
-    if (!cp.isAdmin(ctx.req.headers.authorization)) throw new HttpError(401, 'The admin token is required', { code: 'ERR_CONTROL_ADMIN_AUTH', headers: CHALLENGE });
+    if (!cp.isAdmin(ctx.req.headers.authorization))
+      throw new HttpError(401, 'The admin token is required', { code: 'ERR_CONTROL_ADMIN_AUTH', headers: CHALLENGE });
     return ctx;
   };
   portal.endpoint(
     '/api/admin/projects',
-    { method: 'GET', description: `List projects with state, fail mode, messages, token hints and instances${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({}).strict() },
+    {
+      method: 'GET',
+      description: `List projects with state, fail mode, messages, token hints and instances${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({}).strict(),
+    },
     (ctx) => {
       admin(ctx);
       return { projects: cp.projects() };
@@ -105,7 +125,13 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   );
   portal.endpoint(
     '/api/admin/projects/:name',
-    { method: 'GET', description: `One project${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    {
+      method: 'GET',
+      description: `One project${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME }).strict(),
+    },
     (ctx) => {
       const { params } = admin(ctx);
       cp.status(nameOf(params)); // 404 for an unknown project
@@ -114,7 +140,13 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   );
   portal.endpoint(
     '/api/admin/projects/:name',
-    { method: 'DELETE', description: `Delete a project: its tokens are revoked and its sockets closed with 4002${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    {
+      method: 'DELETE',
+      description: `Delete a project: its tokens are revoked and its sockets closed with 4002${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME }).strict(),
+    },
     async (ctx) => {
       const { params, ip } = admin(ctx);
       await cp.deleteProject(nameOf(params), { actor: actor(ip) });
@@ -138,12 +170,22 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
     },
     async (ctx) => {
       const { input, params, ip } = admin(ctx);
-      return cp.setStatus(nameOf(params), input.state, { message: input.message, retryAfterSec: input.retryAfterSec, actor: actor(ip) }) as Promise<Record<string, unknown>>;
+      return cp.setStatus(nameOf(params), input.state, {
+        message: input.message,
+        retryAfterSec: input.retryAfterSec,
+        actor: actor(ip),
+      }) as Promise<Record<string, unknown>>;
     },
   );
   portal.endpoint(
     '/api/admin/projects/:name/fail-mode',
-    { method: 'POST', description: `Set a project's fail mode (closed: clients go OFFLINE when the socket is lost; open: keep the last state)${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME, failMode: FAIL_MODE }).strict() },
+    {
+      method: 'POST',
+      description: `Set a project's fail mode (closed: clients go OFFLINE when the socket is lost; open: keep the last state)${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME, failMode: FAIL_MODE }).strict(),
+    },
     async (ctx) => {
       const { input, params, ip } = admin(ctx);
       return cp.setFailMode(nameOf(params), input.failMode, { actor: actor(ip) }) as Promise<Record<string, unknown>>;
@@ -151,7 +193,13 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   );
   portal.endpoint(
     '/api/admin/projects/:name/rotate',
-    { method: 'POST', description: `Issue a new token and revoke the old ones (their sockets get revoked and close 4002); the new token is shown this once${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    {
+      method: 'POST',
+      description: `Issue a new token and revoke the old ones (their sockets get revoked and close 4002); the new token is shown this once${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME }).strict(),
+    },
     async (ctx) => {
       const { params, ip } = admin(ctx);
       return cp.rotateToken(nameOf(params), { actor: actor(ip) });
@@ -159,15 +207,27 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   );
   portal.endpoint(
     '/api/admin/projects/:name/revoke',
-    { method: 'POST', description: `Revoke every valid token of a project${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    {
+      method: 'POST',
+      description: `Revoke every valid token of a project${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME }).strict(),
+    },
     async (ctx) => {
       const { params, ip } = admin(ctx);
-      return ({ revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }) });
+      return { revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }) };
     },
   );
   portal.endpoint(
     '/api/admin/tokens/revoke',
-    { method: 'POST', description: `Revoke one project token${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ token: z.string().regex(/^px_[A-Za-z0-9_-]{32,128}$/, 'a project token (px_...)') }).strict() },
+    {
+      method: 'POST',
+      description: `Revoke one project token${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ token: z.string().regex(/^px_[A-Za-z0-9_-]{32,128}$/, 'a project token (px_...)') }).strict(),
+    },
     async (ctx) => {
       const { input, ip } = admin(ctx);
       await cp.revokeToken(input.token, { actor: actor(ip) });
@@ -175,7 +235,13 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
   );
   portal.endpoint(
     '/api/admin/projects/:name/instances',
-    { method: 'GET', description: `A project's instances: SDK version, language, env, last heartbeat, connected, stale${AUTH_NOTE}`, tags: TAGS, gate: GATE, input: z.object({ name: NAME }).strict() },
+    {
+      method: 'GET',
+      description: `A project's instances: SDK version, language, env, last heartbeat, connected, stale${AUTH_NOTE}`,
+      tags: TAGS,
+      gate: GATE,
+      input: z.object({ name: NAME }).strict(),
+    },
     (ctx) => {
       const { params } = admin(ctx);
       cp.status(nameOf(params));
@@ -193,7 +259,7 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
     },
     async (ctx) => {
       const { input } = admin(ctx);
-      return ({ entries: await cp.auditLog({ project: input.project, limit: input.limit }) });
+      return { entries: await cp.auditLog({ project: input.project, limit: input.limit }) };
     },
   );
 }

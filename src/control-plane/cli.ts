@@ -43,7 +43,10 @@ function usageError(io: CliIO, message: string): number {
 
 function failure(io: CliIO, err: unknown): number {
   io.err(`gatehouse control-plane: ${err instanceof Error ? err.message : String(err)}`);
-  return err instanceof ControlPlaneError && (err.code === 'ERR_CONTROL_INPUT' || err.code === 'ERR_CONTROL_NOT_FOUND' || err.code === 'ERR_CONTROL_CONFLICT') ? 2 : 1;
+  return err instanceof ControlPlaneError &&
+    (err.code === 'ERR_CONTROL_INPUT' || err.code === 'ERR_CONTROL_NOT_FOUND' || err.code === 'ERR_CONTROL_CONFLICT')
+    ? 2
+    : 1;
 }
 
 /** The admin token: `GATEHOUSE_CONTROL_TOKEN`, else the one in `<dataDir>/control-admin-token`, created once. */
@@ -71,22 +74,35 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     return 0;
   }
   const dataDir = resolve(flags['data-dir'] || './control');
-  if (flags.redis !== undefined && flags['data-dir'] !== undefined) return usageError(io, 'give --data-dir or --redis, not both');
-  if (flags['key-prefix'] !== undefined && flags.redis === undefined) return usageError(io, '--key-prefix goes with --redis');
-  const redis = flags.redis === undefined ? undefined : flags['key-prefix'] === undefined ? flags.redis : { url: flags.redis, keyPrefix: flags['key-prefix'] };
-  const logger = createLogger({ level: process.env.GATEHOUSE_LOG_LEVEL ?? 'warn', base: { service: 'gatehouse-control' } });
+  if (flags.redis !== undefined && flags['data-dir'] !== undefined)
+    return usageError(io, 'give --data-dir or --redis, not both');
+  if (flags['key-prefix'] !== undefined && flags.redis === undefined)
+    return usageError(io, '--key-prefix goes with --redis');
+  const redis =
+    flags.redis === undefined
+      ? undefined
+      : flags['key-prefix'] === undefined
+        ? flags.redis
+        : { url: flags.redis, keyPrefix: flags['key-prefix'] };
+  const logger = createLogger({
+    level: process.env.GATEHOUSE_LOG_LEVEL ?? 'warn',
+    base: { service: 'gatehouse-control' },
+  });
   const [group, action, name, state, ...extra] = parsed.positionals;
 
   if (group === undefined) {
     const port = flags.port === undefined ? 4000 : Number(flags.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) return usageError(io, `--port must be a port number, got ${flags.port ?? ''}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      return usageError(io, `--port must be a port number, got ${flags.port ?? ''}`);
     const host = flags.host ?? '127.0.0.1';
     let cp: ControlPlane | undefined;
     try {
       const admin = adminToken(dataDir);
       cp = new ControlPlane({ dataDir, adminToken: admin.token, redis, logger });
       await cp.run({ port, host });
-      io.out(`gatehouse control plane on http://${host}:${cp.port}/ (store: ${cp.storeKind === 'redis' ? 'Redis' : dataDir}; admin token from ${admin.from})`);
+      io.out(
+        `gatehouse control plane on http://${host}:${cp.port}/ (store: ${cp.storeKind === 'redis' ? 'Redis' : dataDir}; admin token from ${admin.from})`,
+      );
       return 0;
     } catch (err) {
       await cp?.close();
@@ -94,7 +110,8 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     }
   }
   if (group !== 'project') return usageError(io, `unknown command ${group}`);
-  if (flags.port !== undefined || flags.host !== undefined) return usageError(io, '--port and --host go with the server, not with project commands');
+  if (flags.port !== undefined || flags.host !== undefined)
+    return usageError(io, '--port and --host go with the server, not with project commands');
 
   const withControlPlane = async (fn: (cp: ControlPlane) => Promise<number>): Promise<number> => {
     let cp: ControlPlane | undefined;
@@ -114,7 +131,8 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     if (name === undefined) return usageError(io, 'project add needs a NAME');
     if (state !== undefined || extra.length > 0) return usageError(io, `unexpected argument ${state ?? extra[0]!}`);
     const failMode = flags['fail-mode'] ?? 'closed';
-    if (failMode !== 'open' && failMode !== 'closed') return usageError(io, `--fail-mode must be open or closed, got ${failMode}`);
+    if (failMode !== 'open' && failMode !== 'closed')
+      return usageError(io, `--fail-mode must be open or closed, got ${failMode}`);
     return withControlPlane(async (cp) => {
       const { token } = await cp.createProject({ name, failMode, actor });
       if (flags.json) io.out(JSON.stringify({ name, token }));
@@ -126,7 +144,8 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     if (name === undefined || state === undefined) return usageError(io, 'project status needs NAME and STATE');
     if (extra.length > 0) return usageError(io, `unexpected argument ${extra[0]!}`);
     const upper = state.toUpperCase();
-    if (!isLifecycleState(upper)) return usageError(io, `unknown state ${state} (expected one of ${LIFECYCLE_STATES.join(', ')})`);
+    if (!isLifecycleState(upper))
+      return usageError(io, `unknown state ${state} (expected one of ${LIFECYCLE_STATES.join(', ')})`);
     let retryAfterSec: number | undefined;
     const retry = flags['retry-after'];
     if (retry !== undefined) {
@@ -135,7 +154,11 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     }
     return withControlPlane(async (cp) => {
       const view = await cp.setStatus(name, upper, { message: flags.message, retryAfterSec, actor });
-      io.out(flags.json ? JSON.stringify(view.wire) : `project ${name} set to ${upper}${view.wire.message ? ` (${view.wire.message})` : ''}`);
+      io.out(
+        flags.json
+          ? JSON.stringify(view.wire)
+          : `project ${name} set to ${upper}${view.wire.message ? ` (${view.wire.message})` : ''}`,
+      );
       return 0;
     });
   }
@@ -144,10 +167,25 @@ export async function runControlPlaneCommand(argv: readonly string[], io: CliIO)
     return withControlPlane(async (cp) => {
       await cp.auditLog({ limit: 1 }); // waits for the store to load
       const projects = cp.projects();
-      if (flags.json) io.out(JSON.stringify(projects.map((p) => ({ name: p.name, state: p.state, failMode: p.failMode, message: p.wire.message }))));
-      else io.out(projects.length === 0 ? 'no projects' : projects.map((p) => `${p.name}\t${p.state}\t${p.failMode}${p.wire.message ? `\t${p.wire.message}` : ''}`).join('\n'));
+      if (flags.json)
+        io.out(
+          JSON.stringify(
+            projects.map((p) => ({ name: p.name, state: p.state, failMode: p.failMode, message: p.wire.message })),
+          ),
+        );
+      else
+        io.out(
+          projects.length === 0
+            ? 'no projects'
+            : projects
+                .map((p) => `${p.name}\t${p.state}\t${p.failMode}${p.wire.message ? `\t${p.wire.message}` : ''}`)
+                .join('\n'),
+        );
       return 0;
     });
   }
-  return usageError(io, action === undefined ? 'project needs an action (add, status, list)' : `unknown action ${action}`);
+  return usageError(
+    io,
+    action === undefined ? 'project needs an action (add, status, list)' : `unknown action ${action}`,
+  );
 }

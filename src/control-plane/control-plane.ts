@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { LIFECYCLE_STATES, installShutdownHandlers, isLifecycleState, type LifecycleState } from '../lifecycle/index.js';
+import {
+  LIFECYCLE_STATES,
+  installShutdownHandlers,
+  isLifecycleState,
+  type LifecycleState,
+} from '../lifecycle/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createRedisConnections, type RedisConnections } from '../redis.js';
 import { ServicePortal } from '../servers/index.js';
@@ -18,7 +23,14 @@ import type { ProjectStore, StoreEvent } from './store.js';
 import { RedisProjectStore } from './store-redis.js';
 import { SqliteProjectStore } from './store-sqlite.js';
 import { PROJECT_TOKEN_PATTERN, hashToken, newProjectToken, sameSecret, secretDigest, tokenHint } from './tokens.js';
-import { FAIL_MODES, type AuditEntry, type FailMode, type InstanceInfo, type ProjectRecord, type TokenRecord } from './types.js';
+import {
+  FAIL_MODES,
+  type AuditEntry,
+  type FailMode,
+  type InstanceInfo,
+  type ProjectRecord,
+  type TokenRecord,
+} from './types.js';
 
 /** Largest accepted message, in characters (the lifecycle's own limit). */
 const MAX_MESSAGE = 1000;
@@ -82,18 +94,23 @@ function inputError(message: string): ControlPlaneError {
 }
 
 function checkName(name: unknown): string {
-  if (typeof name !== 'string' || !PROJECT_NAME.test(name)) throw inputError(`project name must be 1-64 letters, digits, dots, dashes or underscores (starting with a letter or digit), got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !PROJECT_NAME.test(name))
+    throw inputError(
+      `project name must be 1-64 letters, digits, dots, dashes or underscores (starting with a letter or digit), got ${JSON.stringify(name)}`,
+    );
   return name;
 }
 
 function checkFailMode(mode: unknown): FailMode {
-  if (mode !== 'open' && mode !== 'closed') throw inputError(`failMode must be 'open' or 'closed', got ${JSON.stringify(mode)}`);
+  if (mode !== 'open' && mode !== 'closed')
+    throw inputError(`failMode must be 'open' or 'closed', got ${JSON.stringify(mode)}`);
   return mode;
 }
 
 function checkActor(actor: unknown): string {
   if (actor === undefined) return 'api';
-  if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200) throw inputError('actor must be a string of 1 to 200 characters');
+  if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200)
+    throw inputError('actor must be a string of 1 to 200 characters');
   return actor;
 }
 
@@ -145,7 +162,13 @@ export class ControlPlane implements AdminTarget {
     this.adminDigest = o.adminToken === undefined ? undefined : secretDigest(o.adminToken);
     if (o.redis !== undefined) {
       this.redis = createRedisConnections(o.redis, { name: 'control', log: this.log });
-      this.store = new RedisProjectStore({ redis: this.redis, node: this.node, auditLimit: o.auditLimit, resyncIntervalMs: o.resyncIntervalMs, log: this.log });
+      this.store = new RedisProjectStore({
+        redis: this.redis,
+        node: this.node,
+        auditLimit: o.auditLimit,
+        resyncIntervalMs: o.resyncIntervalMs,
+        log: this.log,
+      });
     } else {
       this.store = new SqliteProjectStore({ dataDir: o.dataDir, watchIntervalMs: o.watchIntervalMs });
     }
@@ -159,7 +182,10 @@ export class ControlPlane implements AdminTarget {
       auth: { secret: randomBytes(48).toString('base64url') },
       // helmet's CSP, minus upgrade-insecure-requests: a control plane inside a network is often served over plain http.
       securityHeaders: { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } },
-      openapi: { title: 'gatehouse control plane', description: 'Admin API (Authorization: Bearer <admin token>) and the PXControl protocol endpoints.' },
+      openapi: {
+        title: 'gatehouse control plane',
+        description: 'Admin API (Authorization: Bearer <admin token>) and the PXControl protocol endpoints.',
+      },
       health: { adminPath: false },
       enforce: 'strict',
     });
@@ -178,7 +204,13 @@ export class ControlPlane implements AdminTarget {
       maxPayloadBytes: o.maxPayloadBytes,
       log: this.log,
     });
-    this.feed = new LiveFeed({ snapshot: () => this.snapshot(), debounceMs: 50, slowMs: 1000, refreshMs: Math.min(5000, o.heartbeatIntervalMs), log: this.log });
+    this.feed = new LiveFeed({
+      snapshot: () => this.snapshot(),
+      debounceMs: 50,
+      slowMs: 1000,
+      refreshMs: Math.min(5000, o.heartbeatIntervalMs),
+      log: this.log,
+    });
     this.unsubscribe = this.store.subscribe((event) => this.onStoreEvent(event));
 
     mountProtocolRoutes(this.portal, { lookup: (token) => this.lookupStatus(token), versions: () => o.sdkVersions });
@@ -220,7 +252,10 @@ export class ControlPlane implements AdminTarget {
 
   private async start(): Promise<void> {
     if (this.store instanceof RedisProjectStore && !(await this.store.ready(3000))) {
-      throw new ControlPlaneError(`The control plane cannot reach Redis: ${this.store.health().reason ?? 'unknown reason'}`, { code: 'ERR_CONTROL_STORE' });
+      throw new ControlPlaneError(
+        `The control plane cannot reach Redis: ${this.store.health().reason ?? 'unknown reason'}`,
+        { code: 'ERR_CONTROL_STORE' },
+      );
     }
     await this.resync();
   }
@@ -235,15 +270,42 @@ export class ControlPlane implements AdminTarget {
     const failMode = options.failMode === undefined ? 'closed' : checkFailMode(options.failMode);
     const actor = checkActor(options.actor);
     return this.mutate(async () => {
-      if (this.projectsByName.has(name)) throw new ControlPlaneError(`A project named ${name} exists already`, { code: 'ERR_CONTROL_CONFLICT' });
+      if (this.projectsByName.has(name))
+        throw new ControlPlaneError(`A project named ${name} exists already`, { code: 'ERR_CONTROL_CONFLICT' });
       const now = Date.now();
-      const project: ProjectRecord = { name, state: 'ACTIVE', failMode, pauseMessage: null, maintenanceMessage: null, offlineMessage: null, retryAfterSec: null, createdAt: now, updatedAt: now, updatedBy: actor };
+      const project: ProjectRecord = {
+        name,
+        state: 'ACTIVE',
+        failMode,
+        pauseMessage: null,
+        maintenanceMessage: null,
+        offlineMessage: null,
+        retryAfterSec: null,
+        createdAt: now,
+        updatedAt: now,
+        updatedBy: actor,
+      };
       const token = newProjectToken();
-      const record: TokenRecord = { hash: hashToken(token), project: name, hint: tokenHint(token), createdAt: now, revokedAt: null, revokedReason: null };
+      const record: TokenRecord = {
+        hash: hashToken(token),
+        project: name,
+        hint: tokenHint(token),
+        createdAt: now,
+        revokedAt: null,
+        revokedReason: null,
+      };
       await this.store.insertProject(project, record);
       this.applyTokens([record]);
       this.applyProject(project);
-      await this.audit({ at: now, actor, project: name, action: 'project.create', from: null, to: `ACTIVE, fail mode ${failMode}`, detail: `token ${record.hint}` });
+      await this.audit({
+        at: now,
+        actor,
+        project: name,
+        action: 'project.create',
+        from: null,
+        to: `ACTIVE, fail mode ${failMode}`,
+        detail: `token ${record.hint}`,
+      });
       await this.tell({ kind: 'tokens', tokens: [record] }, { kind: 'project', project });
       return { token, project: this.view(project) };
     });
@@ -255,17 +317,31 @@ export class ControlPlane implements AdminTarget {
    */
   async setStatus(name: string, state: LifecycleState, options: SetProjectStatusOptions = {}): Promise<ProjectView> {
     checkName(name);
-    if (!isLifecycleState(state)) throw inputError(`state must be one of ${LIFECYCLE_STATES.join(', ')}, got ${JSON.stringify(state)}`);
+    if (!isLifecycleState(state))
+      throw inputError(`state must be one of ${LIFECYCLE_STATES.join(', ')}, got ${JSON.stringify(state)}`);
     const message = options.message;
-    if (message !== undefined && message !== null && (typeof message !== 'string' || message.length > MAX_MESSAGE)) throw inputError(`message must be a string of at most ${MAX_MESSAGE} characters`);
+    if (message !== undefined && message !== null && (typeof message !== 'string' || message.length > MAX_MESSAGE))
+      throw inputError(`message must be a string of at most ${MAX_MESSAGE} characters`);
     const retry = options.retryAfterSec;
-    if (retry !== undefined && retry !== null && (typeof retry !== 'number' || !Number.isInteger(retry) || retry < 0 || retry > MAX_RETRY_AFTER)) {
-      throw inputError(`retryAfterSec must be a whole number of seconds from 0 to ${MAX_RETRY_AFTER}, got ${String(retry)}`);
+    if (
+      retry !== undefined &&
+      retry !== null &&
+      (typeof retry !== 'number' || !Number.isInteger(retry) || retry < 0 || retry > MAX_RETRY_AFTER)
+    ) {
+      throw inputError(
+        `retryAfterSec must be a whole number of seconds from 0 to ${MAX_RETRY_AFTER}, got ${String(retry)}`,
+      );
     }
     const actor = checkActor(options.actor);
     return this.mutate(async () => {
       const prev = this.require(name);
-      const next: ProjectRecord = { ...prev, state, retryAfterSec: retry ?? null, updatedAt: Date.now(), updatedBy: actor };
+      const next: ProjectRecord = {
+        ...prev,
+        state,
+        retryAfterSec: retry ?? null,
+        updatedAt: Date.now(),
+        updatedBy: actor,
+      };
       if (message !== undefined) {
         const value = message === null || message === '' ? null : message;
         if (state === 'PAUSED') next.pauseMessage = value;
@@ -274,7 +350,15 @@ export class ControlPlane implements AdminTarget {
       }
       await this.store.saveProject(next);
       this.applyProject(next);
-      await this.audit({ at: next.updatedAt, actor, project: name, action: 'status', from: prev.state, to: state, detail: message ? message : retry != null ? `retry after ${retry} s` : null });
+      await this.audit({
+        at: next.updatedAt,
+        actor,
+        project: name,
+        action: 'status',
+        from: prev.state,
+        to: state,
+        detail: message ? message : retry != null ? `retry after ${retry} s` : null,
+      });
       await this.tell({ kind: 'project', project: next });
       return this.view(next);
     });
@@ -290,7 +374,15 @@ export class ControlPlane implements AdminTarget {
       const next: ProjectRecord = { ...prev, failMode, updatedAt: Date.now(), updatedBy: actor };
       await this.store.saveProject(next);
       this.applyProject(next);
-      await this.audit({ at: next.updatedAt, actor, project: name, action: 'fail-mode', from: prev.failMode, to: failMode, detail: null });
+      await this.audit({
+        at: next.updatedAt,
+        actor,
+        project: name,
+        action: 'fail-mode',
+        from: prev.failMode,
+        to: failMode,
+        detail: null,
+      });
       await this.tell({ kind: 'project', project: next });
       return this.view(next);
     });
@@ -304,12 +396,27 @@ export class ControlPlane implements AdminTarget {
       this.require(name);
       const now = Date.now();
       const token = newProjectToken();
-      const record: TokenRecord = { hash: hashToken(token), project: name, hint: tokenHint(token), createdAt: now, revokedAt: null, revokedReason: null };
+      const record: TokenRecord = {
+        hash: hashToken(token),
+        project: name,
+        hint: tokenHint(token),
+        createdAt: now,
+        revokedAt: null,
+        revokedReason: null,
+      };
       const old = this.liveTokens(name).map((t) => ({ ...t, revokedAt: now, revokedReason: 'token rotated' }));
       await this.store.addToken(record);
       await this.store.revokeTokens(old);
       this.applyTokens([record, ...old]);
-      await this.audit({ at: now, actor, project: name, action: 'token.rotate', from: old.map((t) => t.hint).join(', ') || null, to: record.hint, detail: null });
+      await this.audit({
+        at: now,
+        actor,
+        project: name,
+        action: 'token.rotate',
+        from: old.map((t) => t.hint).join(', ') || null,
+        to: record.hint,
+        detail: null,
+      });
       await this.tell({ kind: 'tokens', tokens: [record, ...old] });
       return { token };
     });
@@ -317,7 +424,8 @@ export class ControlPlane implements AdminTarget {
 
   /** Revoke one token: its sockets get a `revoked` frame and close 4002, its polls answer 403. Rejects `ERR_CONTROL_NOT_FOUND` for an unknown token. */
   async revokeToken(token: string, options: ActorOption = {}): Promise<void> {
-    if (typeof token !== 'string' || !PROJECT_TOKEN_PATTERN.test(token)) throw inputError('token must be a project token (px_...)');
+    if (typeof token !== 'string' || !PROJECT_TOKEN_PATTERN.test(token))
+      throw inputError('token must be a project token (px_...)');
     const actor = checkActor(options.actor);
     await this.mutate(async () => {
       const found = this.tokensByHash.get(hashToken(token));
@@ -344,7 +452,16 @@ export class ControlPlane implements AdminTarget {
     const revoked = tokens.map((t) => ({ ...t, revokedAt: now, revokedReason: 'token revoked' }));
     await this.store.revokeTokens(revoked);
     this.applyTokens(revoked);
-    for (const t of revoked) await this.audit({ at: now, actor, project: t.project, action: 'token.revoke', from: t.hint, to: null, detail: null });
+    for (const t of revoked)
+      await this.audit({
+        at: now,
+        actor,
+        project: t.project,
+        action: 'token.revoke',
+        from: t.hint,
+        to: null,
+        detail: null,
+      });
     await this.tell({ kind: 'tokens', tokens: revoked });
   }
 
@@ -358,7 +475,15 @@ export class ControlPlane implements AdminTarget {
       const revoked = await this.store.deleteProject(name, now, 'project deleted');
       this.applyTokens(revoked);
       this.applyDeleted(name);
-      await this.audit({ at: now, actor, project: name, action: 'project.delete', from: prev.state, to: null, detail: null });
+      await this.audit({
+        at: now,
+        actor,
+        project: name,
+        action: 'project.delete',
+        from: prev.state,
+        to: null,
+        detail: null,
+      });
       await this.tell({ kind: 'tokens', tokens: revoked }, { kind: 'deleted', name });
     });
   }
@@ -392,7 +517,8 @@ export class ControlPlane implements AdminTarget {
   async auditLog(options: { project?: string; limit?: number } = {}): Promise<AuditEntry[]> {
     await this.ready;
     const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw inputError('limit must be a whole number from 1 to 1000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw inputError('limit must be a whole number from 1 to 1000');
     if (options.project !== undefined) checkName(options.project);
     return this.store.audit({ project: options.project, limit });
   }
@@ -415,8 +541,12 @@ export class ControlPlane implements AdminTarget {
    * ```
    */
   async run(options: ControlPlaneRunOptions = {}): Promise<void> {
-    if (this.closing) throw new ControlPlaneError('run: the control plane has been closed', { code: 'ERR_CONTROL_CLOSED' });
-    if (this.adminDigest === undefined) throw new ControlPlaneError('run: adminToken is required to serve the admin API and the dashboard', { code: 'ERR_CONTROL_OPTIONS' });
+    if (this.closing)
+      throw new ControlPlaneError('run: the control plane has been closed', { code: 'ERR_CONTROL_CLOSED' });
+    if (this.adminDigest === undefined)
+      throw new ControlPlaneError('run: adminToken is required to serve the admin API and the dashboard', {
+        code: 'ERR_CONTROL_OPTIONS',
+      });
     await this.ready;
     await this.portal.run({ port: options.port ?? 4000, host: options.host ?? '127.0.0.1', handleSignals: false });
     if (options.handleSignals !== false) {
@@ -509,15 +639,25 @@ export class ControlPlane implements AdminTarget {
     // Tokens are never deleted (a deleted project's stay, revoked), so a token the store lacks was lost with the
     // store's data (Redis restarted without persistence), and so was a project all of whose tokens are gone.
     const lostTokens = [...this.tokensByHash.values()].filter((t) => !stored.has(t.hash) && !fresh(t.project));
-    const lostProjects = [...this.projectsByName.values()].filter((p) => !names.has(p.name) && !fresh(p.name) && lostTokens.some((t) => t.project === p.name) && !snapshot.tokens.some((t) => t.project === p.name));
+    const lostProjects = [...this.projectsByName.values()].filter(
+      (p) =>
+        !names.has(p.name) &&
+        !fresh(p.name) &&
+        lostTokens.some((t) => t.project === p.name) &&
+        !snapshot.tokens.some((t) => t.project === p.name),
+    );
     if (lostTokens.length > 0) {
-      this.log.warn({ projects: lostProjects.length, tokens: lostTokens.length }, 'control plane: the store lost records (Redis restarted empty?); writing back what this control plane knows');
+      this.log.warn(
+        { projects: lostProjects.length, tokens: lostTokens.length },
+        'control plane: the store lost records (Redis restarted empty?); writing back what this control plane knows',
+      );
       await this.store.restore(lostProjects, lostTokens);
     }
     const restored = new Set(lostProjects.map((p) => p.name));
     this.applyTokens(snapshot.tokens);
     for (const p of snapshot.projects) if (!fresh(p.name)) this.applyProject(p);
-    for (const name of [...this.projectsByName.keys()]) if (!names.has(name) && !restored.has(name) && !fresh(name)) this.applyDeleted(name);
+    for (const name of [...this.projectsByName.keys()])
+      if (!names.has(name) && !restored.has(name) && !fresh(name)) this.applyDeleted(name);
   }
 
   private onStoreEvent(event: StoreEvent): void {
@@ -542,7 +682,9 @@ export class ControlPlane implements AdminTarget {
         this.feed.changed();
         break;
       case 'resync':
-        this.resync().catch((err: unknown) => this.log.warn({ err }, 'control plane: reloading the store failed; serving the last known state'));
+        this.resync().catch((err: unknown) =>
+          this.log.warn({ err }, 'control plane: reloading the store failed; serving the last known state'),
+        );
         break;
     }
   }
@@ -566,14 +708,18 @@ export class ControlPlane implements AdminTarget {
 
   private async audit(entry: AuditEntry): Promise<void> {
     await this.store.appendAudit(entry);
-    this.log.info({ project: entry.project, action: entry.action, actor: entry.actor, from: entry.from, to: entry.to }, `control plane: ${entry.action} ${entry.project}`);
+    this.log.info(
+      { project: entry.project, action: entry.action, actor: entry.actor, from: entry.from, to: entry.to },
+      `control plane: ${entry.action} ${entry.project}`,
+    );
     this.feed.changed();
     await this.tell({ kind: 'audit', entry });
   }
 
   /** Run one change at a time (each reads the cache, writes the store, then updates the cache). */
   private mutate<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.closing) return Promise.reject(new ControlPlaneError('The control plane is closed', { code: 'ERR_CONTROL_CLOSED' }));
+    if (this.closing)
+      return Promise.reject(new ControlPlaneError('The control plane is closed', { code: 'ERR_CONTROL_CLOSED' }));
     const run = this.mutex.then(() => this.ready).then(fn);
     this.mutex = run.catch(() => undefined);
     return run;
@@ -615,7 +761,15 @@ export class ControlPlane implements AdminTarget {
 
   private async snapshot(): Promise<string> {
     const audit = await this.store.audit({ limit: 50 });
-    return JSON.stringify({ at: Date.now(), node: this.node, staleAfterMs: 3 * this.options.heartbeatIntervalMs, states: LIFECYCLE_STATES, failModes: FAIL_MODES, projects: this.projects(), audit });
+    return JSON.stringify({
+      at: Date.now(),
+      node: this.node,
+      staleAfterMs: 3 * this.options.heartbeatIntervalMs,
+      states: LIFECYCLE_STATES,
+      failModes: FAIL_MODES,
+      projects: this.projects(),
+      audit,
+    });
   }
 
   /** The admin token guards everything under /api/admin before the portal reads a byte of the body; the event stream is served here. */
@@ -629,7 +783,8 @@ export class ControlPlane implements AdminTarget {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const path = routedPath(req.url ?? '/');
       if (path !== undefined && path !== '/api/admin' && !path.startsWith('/api/admin/')) return forward(req, res);
-      if (!this.isAdmin(req.headers.authorization)) return adminAuthProblem(res, req.headers.authorization === undefined);
+      if (!this.isAdmin(req.headers.authorization))
+        return adminAuthProblem(res, req.headers.authorization === undefined);
       if (path === '/api/admin/events' && (req.method === 'GET' || req.method === 'HEAD')) return this.feed.open(res);
       forward(req, res);
     });

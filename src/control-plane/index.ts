@@ -3,7 +3,15 @@
  * instances from heartbeats, admin API, audit log, live dashboard) and its `gatehouse control-plane` CLI.
  */
 export { ControlPlane } from './control-plane.js';
-export type { ActorOption, ControlPlaneRunOptions, CreateProjectOptions, ProjectStatus, ProjectView, SetProjectStatusOptions, TokenView } from './control-plane.js';
+export type {
+  ActorOption,
+  ControlPlaneRunOptions,
+  CreateProjectOptions,
+  ProjectStatus,
+  ProjectView,
+  SetProjectStatusOptions,
+  TokenView,
+} from './control-plane.js';
 export { ControlPlaneError } from './errors.js';
 export type { ControlPlaneErrorOptions } from './errors.js';
 export { DEFAULTS as CONTROL_PLANE_DEFAULTS } from './options.js';

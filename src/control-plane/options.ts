@@ -95,7 +95,8 @@ function bad(message: string): ControlPlaneError {
 
 function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`ControlPlane: ${name} must be a whole number from ${min} to ${max}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw bad(`ControlPlane: ${name} must be a whole number from ${min} to ${max}, got ${String(v)}`);
   return v;
 }
 
@@ -108,15 +109,19 @@ export interface SdkCatalogue {
   gatehouse: SdkVersionEntry;
 }
 
-
 function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = DEFAULTS.sdkVersion): SdkVersionEntry {
   const latest = o?.latest ?? fallback;
   const minimum = o?.minimumSupported ?? latest;
-  for (const [field, v] of [['latest', latest], ['minimumSupported', minimum]] as const) {
-    if (typeof v !== 'string' || !VERSION.test(v)) throw bad(`ControlPlane: sdkVersions.${name}.${field} must be a version string, got ${String(v)}`);
+  for (const [field, v] of [
+    ['latest', latest],
+    ['minimumSupported', minimum],
+  ] as const) {
+    if (typeof v !== 'string' || !VERSION.test(v))
+      throw bad(`ControlPlane: sdkVersions.${name}.${field} must be a version string, got ${String(v)}`);
   }
   const url = o?.changelogUrl ?? null;
-  if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url))) throw bad(`ControlPlane: sdkVersions.${name}.changelogUrl must be an http(s) URL or null`);
+  if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url)))
+    throw bad(`ControlPlane: sdkVersions.${name}.changelogUrl must be an http(s) URL or null`);
   return { latest, minimum_supported: minimum, changelog_url: url };
 }
 
@@ -124,21 +129,45 @@ function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = 
 export function resolveControlPlaneOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
   if (options === null || typeof options !== 'object') throw bad('ControlPlane: options must be an object');
   const token = options.adminToken;
-  if (token !== undefined && (typeof token !== 'string' || token.length < 16 || token.length > 512)) throw bad('ControlPlane: adminToken must be a string of 16 to 512 characters');
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16 || token.length > 512))
+    throw bad('ControlPlane: adminToken must be a string of 16 to 512 characters');
   const dataDir = options.dataDir ?? DEFAULTS.dataDir;
   if (typeof dataDir !== 'string' || dataDir.length === 0) throw bad('ControlPlane: dataDir must be a non-empty path');
   const name = options.name ?? DEFAULTS.name;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw bad('ControlPlane: name must be 1-64 letters, digits, dots, dashes or underscores');
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    throw bad('ControlPlane: name must be 1-64 letters, digits, dots, dashes or underscores');
   return {
     dataDir,
     adminToken: token,
     redis: options.redis,
     name,
-    heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULTS.heartbeatIntervalMs, 50, 3_600_000),
-    instanceRetentionMs: int('instanceRetentionMs', options.instanceRetentionMs, DEFAULTS.instanceRetentionMs, 0, 7 * 86_400_000),
-    sdkVersions: { node: sdk('node', options.sdkVersions?.node), python: sdk('python', options.sdkVersions?.python), gatehouse: sdk('gatehouse', options.sdkVersions?.gatehouse, gatehouseVersion()) },
+    heartbeatIntervalMs: int(
+      'heartbeatIntervalMs',
+      options.heartbeatIntervalMs,
+      DEFAULTS.heartbeatIntervalMs,
+      50,
+      3_600_000,
+    ),
+    instanceRetentionMs: int(
+      'instanceRetentionMs',
+      options.instanceRetentionMs,
+      DEFAULTS.instanceRetentionMs,
+      0,
+      7 * 86_400_000,
+    ),
+    sdkVersions: {
+      node: sdk('node', options.sdkVersions?.node),
+      python: sdk('python', options.sdkVersions?.python),
+      gatehouse: sdk('gatehouse', options.sdkVersions?.gatehouse, gatehouseVersion()),
+    },
     maxPayloadBytes: int('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 256, 1_048_576),
-    maxConnectionsPerIp: int('maxConnectionsPerIp', options.maxConnectionsPerIp, DEFAULTS.maxConnectionsPerIp, 0, 10_000_000),
+    maxConnectionsPerIp: int(
+      'maxConnectionsPerIp',
+      options.maxConnectionsPerIp,
+      DEFAULTS.maxConnectionsPerIp,
+      0,
+      10_000_000,
+    ),
     auditLimit: int('auditLimit', options.auditLimit, DEFAULTS.auditLimit, 10, 10_000_000),
     watchIntervalMs: int('watchIntervalMs', options.watchIntervalMs, DEFAULTS.watchIntervalMs, 0, 60_000),
     resyncIntervalMs: int('resyncIntervalMs', options.resyncIntervalMs, DEFAULTS.resyncIntervalMs, 100, 3_600_000),

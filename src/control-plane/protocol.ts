@@ -59,7 +59,9 @@ export function statusObject(project: ProjectRecord): StatusObject {
   return {
     status: state === 'MAINTENANCE' ? 'PAUSED' : state,
     fail_mode: project.failMode,
-    pause_message: maintenance ? (messageFor(project, 'MAINTENANCE') as string) : (messageFor(project, 'PAUSED') as string),
+    pause_message: maintenance
+      ? (messageFor(project, 'MAINTENANCE') as string)
+      : (messageFor(project, 'PAUSED') as string),
     offline_message: project.offlineMessage ?? DEFAULT_MESSAGES.OFFLINE,
     gatehouse_status: project.state,
     maintenance_message: messageFor(project, 'MAINTENANCE') as string,
@@ -121,7 +123,10 @@ export function parseClientMessage(text: string): Heartbeat | 'ignore' | 'invali
  * SDK and language from a `User-Agent` such as `pxcontrol-sdk-node/0.1.3`, `pxcontrol-python/0.1.3` or
  * gatehouse's `gatehouse/0.1.0 (pxcontrol; node 24.1.0)`, until the first heartbeat says.
  */
-export function fromUserAgent(ua: string | undefined): { sdkVersion: string | undefined; language: string | undefined } {
+export function fromUserAgent(ua: string | undefined): {
+  sdkVersion: string | undefined;
+  language: string | undefined;
+} {
   if (ua === undefined) return { language: undefined, sdkVersion: undefined };
   const px = /pxcontrol(?:-sdk)?-(node|python)\/([0-9A-Za-z.+-]{1,32})/.exec(ua);
   if (px) return { language: px[1], sdkVersion: px[2] };

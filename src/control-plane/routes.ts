@@ -10,7 +10,11 @@ export interface ProtocolRouteDeps {
   versions(): { node: SdkVersionEntry; python: SdkVersionEntry; gatehouse: SdkVersionEntry };
 }
 
-const versionEntry = z.object({ latest: z.string(), minimum_supported: z.string(), changelog_url: z.string().nullable() });
+const versionEntry = z.object({
+  latest: z.string(),
+  minimum_supported: z.string(),
+  changelog_url: z.string().nullable(),
+});
 
 /**
  * The protocol's HTTP side: the poll fallback `GET /api/v1/status/{token}` (200 with the status object; 401
@@ -31,7 +35,8 @@ export function mountProtocolRoutes(portal: ServicePortal, deps: ProtocolRouteDe
       setHeader('Cache-Control', 'no-store');
       const found = deps.lookup(input.token);
       if (found === 'unknown') throw new HttpError(401, 'Unknown project token', { code: 'ERR_CONTROL_TOKEN_UNKNOWN' });
-      if (found === 'revoked') throw new HttpError(403, 'This project token has been revoked', { code: 'ERR_CONTROL_TOKEN_REVOKED' });
+      if (found === 'revoked')
+        throw new HttpError(403, 'This project token has been revoked', { code: 'ERR_CONTROL_TOKEN_REVOKED' });
       return found;
     },
   );
@@ -39,7 +44,8 @@ export function mountProtocolRoutes(portal: ServicePortal, deps: ProtocolRouteDe
     '/api/v1/sdk/versions',
     {
       method: 'GET',
-      description: 'PXControl version catalogue: latest and minimum supported SDK versions for node and python, and gatehouse for its own remote source',
+      description:
+        'PXControl version catalogue: latest and minimum supported SDK versions for node and python, and gatehouse for its own remote source',
       tags: ['protocol'],
       gate: { auth: 'none', lifecycle: 'exempt' },
       input: z.object({}),

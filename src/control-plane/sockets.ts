@@ -3,11 +3,21 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Logger } from '../logger.js';
-import { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, errorFrame, fromUserAgent, parseClientMessage, revokedFrame } from './protocol.js';
+import {
+  CLOSE_INVALID_TOKEN,
+  CLOSE_REVOKED,
+  errorFrame,
+  fromUserAgent,
+  parseClientMessage,
+  revokedFrame,
+} from './protocol.js';
 import type { InstanceInfo } from './types.js';
 
 /** What a token opens, as the control plane's cache answers. */
-export type TokenLookup = { kind: 'ok'; project: string; tokenHash: string; frame: Buffer } | { kind: 'revoked'; reason: string } | { kind: 'unknown' };
+export type TokenLookup =
+  | { kind: 'ok'; project: string; tokenHash: string; frame: Buffer }
+  | { kind: 'revoked'; reason: string }
+  | { kind: 'unknown' };
 
 /** What the hub needs from the control plane. */
 export interface SocketHubDeps {
@@ -59,7 +69,12 @@ export class SocketHub {
 
   constructor(deps: SocketHubDeps) {
     this.deps = deps;
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
     // A dead TCP peer never heartbeats again: ping on the heartbeat interval and drop a socket that missed one.
     this.pingTimer = setInterval(() => this.sweep(), deps.heartbeatIntervalMs);
     this.pingTimer.unref();
@@ -76,7 +91,9 @@ export class SocketHub {
   readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const match = WS_PATH.exec(req.url ?? '');
     if (!match || !this.accepting || req.headers.upgrade?.toLowerCase() !== 'websocket') {
-      socket.end(`HTTP/1.1 ${match ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${match ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
       socket.destroy();
       return;
     }

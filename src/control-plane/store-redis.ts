@@ -56,7 +56,12 @@ export class RedisProjectStore implements ProjectStore {
 
   /** Every project and token, for the cache and reconciliation. */
   async loadAll(): Promise<StoreSnapshot> {
-    const [projects, tokens] = await this.run(() => Promise.all([this.redis.command.hgetall(this.redis.key('projects')), this.redis.command.hgetall(this.redis.key('tokens'))]));
+    const [projects, tokens] = await this.run(() =>
+      Promise.all([
+        this.redis.command.hgetall(this.redis.key('projects')),
+        this.redis.command.hgetall(this.redis.key('tokens')),
+      ]),
+    );
     return {
       projects: Object.values(projects)
         .map((v) => JSON.parse(v) as ProjectRecord)
@@ -67,8 +72,11 @@ export class RedisProjectStore implements ProjectStore {
 
   /** Insert a new project with its first token; rejects `ERR_CONTROL_CONFLICT` when the name is taken. */
   async insertProject(project: ProjectRecord, token: TokenRecord): Promise<void> {
-    const added = await this.run(() => this.redis.command.hsetnx(this.redis.key('projects'), project.name, JSON.stringify(project)));
-    if (added === 0) throw new ControlPlaneError(`A project named ${project.name} exists already`, { code: 'ERR_CONTROL_CONFLICT' });
+    const added = await this.run(() =>
+      this.redis.command.hsetnx(this.redis.key('projects'), project.name, JSON.stringify(project)),
+    );
+    if (added === 0)
+      throw new ControlPlaneError(`A project named ${project.name} exists already`, { code: 'ERR_CONTROL_CONFLICT' });
     await this.addToken(token);
   }
 
@@ -113,20 +121,36 @@ export class RedisProjectStore implements ProjectStore {
   /** Append one entry to the audit log. */
   async appendAudit(entry: AuditEntry): Promise<void> {
     const key = this.redis.key('audit');
-    await this.run(() => this.redis.command.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, this.auditLimit - 1).exec());
+    await this.run(() =>
+      this.redis.command
+        .multi()
+        .lpush(key, JSON.stringify(entry))
+        .ltrim(key, 0, this.auditLimit - 1)
+        .exec(),
+    );
   }
 
   /** The newest audit entries first, optionally of one project. */
   async audit(options: { project?: string | undefined; limit: number }): Promise<AuditEntry[]> {
     // The list is capped at auditLimit, so reading it whole to filter by project stays small.
-    const raw = await this.run(() => this.redis.command.lrange(this.redis.key('audit'), 0, options.project === undefined ? options.limit - 1 : -1));
+    const raw = await this.run(() =>
+      this.redis.command.lrange(this.redis.key('audit'), 0, options.project === undefined ? options.limit - 1 : -1),
+    );
     const entries = raw.map((v) => JSON.parse(v) as AuditEntry);
-    return (options.project === undefined ? entries : entries.filter((e) => e.project === options.project)).slice(0, options.limit);
+    return (options.project === undefined ? entries : entries.filter((e) => e.project === options.project)).slice(
+      0,
+      options.limit,
+    );
   }
 
   /** Tell the other control planes sharing this store about a change. */
   async publish(event: StoreEvent): Promise<void> {
-    await this.run(() => this.redis.command.publish(this.redis.key('events'), JSON.stringify({ node: this.node, event } satisfies Envelope)));
+    await this.run(() =>
+      this.redis.command.publish(
+        this.redis.key('events'),
+        JSON.stringify({ node: this.node, event } satisfies Envelope),
+      ),
+    );
   }
 
   /** Hear what the other control planes publish; returns an unsubscribe function. */
@@ -179,7 +203,10 @@ export class RedisProjectStore implements ProjectStore {
       return await fn();
     } catch (err) {
       if (err instanceof ControlPlaneError) throw err;
-      throw new ControlPlaneError(`The control plane store (Redis) failed: ${(err as Error).message}`, { code: 'ERR_CONTROL_STORE', cause: err });
+      throw new ControlPlaneError(`The control plane store (Redis) failed: ${(err as Error).message}`, {
+        code: 'ERR_CONTROL_STORE',
+        cause: err,
+      });
     }
   }
 }

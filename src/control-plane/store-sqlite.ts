@@ -11,8 +11,10 @@ export const CONTROL_DB_FILE = 'gatehouse-control.db';
 const TABLES = {
   control_projects:
     'name TEXT PRIMARY KEY, state TEXT NOT NULL, fail_mode TEXT NOT NULL, pause_message TEXT, maintenance_message TEXT, offline_message TEXT, retry_after_sec INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL',
-  control_tokens: 'hash TEXT PRIMARY KEY, project TEXT NOT NULL, hint TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, revoked_reason TEXT',
-  control_audit: 'id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, project TEXT NOT NULL, action TEXT NOT NULL, from_value TEXT, to_value TEXT, detail TEXT',
+  control_tokens:
+    'hash TEXT PRIMARY KEY, project TEXT NOT NULL, hint TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, revoked_reason TEXT',
+  control_audit:
+    'id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, project TEXT NOT NULL, action TEXT NOT NULL, from_value TEXT, to_value TEXT, detail TEXT',
 };
 
 interface ProjectRow {
@@ -81,7 +83,14 @@ function fromProjectRow(r: ProjectRow): ProjectRecord {
 }
 
 function fromTokenRow(r: TokenRow): TokenRecord {
-  return { hash: r.hash, project: r.project, hint: r.hint, createdAt: r.created_at, revokedAt: r.revoked_at, revokedReason: r.revoked_reason };
+  return {
+    hash: r.hash,
+    project: r.project,
+    hint: r.hint,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    revokedReason: r.revoked_reason,
+  };
 }
 
 /** Options of {@link SqliteProjectStore}. */
@@ -128,7 +137,10 @@ export class SqliteProjectStore implements ProjectStore {
   insertProject(project: ProjectRecord, token: TokenRecord): Promise<void> {
     return this.run(() =>
       this.db.transaction((db) => {
-        if (db.count('control_projects', { name: project.name }) > 0) throw new ControlPlaneError(`A project named ${project.name} exists already`, { code: 'ERR_CONTROL_CONFLICT' });
+        if (db.count('control_projects', { name: project.name }) > 0)
+          throw new ControlPlaneError(`A project named ${project.name} exists already`, {
+            code: 'ERR_CONTROL_CONFLICT',
+          });
         db.insert('control_projects', projectRow(project));
         db.insert('control_tokens', tokenRow(token));
       }),
@@ -147,9 +159,14 @@ export class SqliteProjectStore implements ProjectStore {
   deleteProject(name: string, at: number, reason: string): Promise<TokenRecord[]> {
     return this.run(() =>
       this.db.transaction((db) => {
-        const live = db.query<TokenRow>('SELECT * FROM control_tokens WHERE project = ? AND revoked_at IS NULL', [name]).map(fromTokenRow);
+        const live = db
+          .query<TokenRow>('SELECT * FROM control_tokens WHERE project = ? AND revoked_at IS NULL', [name])
+          .map(fromTokenRow);
         db.delete('control_projects', { name });
-        db.execute('UPDATE control_tokens SET revoked_at = ?, revoked_reason = ? WHERE project = ? AND revoked_at IS NULL', [at, reason, name]);
+        db.execute(
+          'UPDATE control_tokens SET revoked_at = ?, revoked_reason = ? WHERE project = ? AND revoked_at IS NULL',
+          [at, reason, name],
+        );
         return live.map((t) => ({ ...t, revokedAt: at, revokedReason: reason }));
       }),
     );
@@ -164,7 +181,8 @@ export class SqliteProjectStore implements ProjectStore {
   revokeTokens(tokens: readonly TokenRecord[]): Promise<void> {
     return this.run(() =>
       this.db.transaction((db) => {
-        for (const t of tokens) db.update('control_tokens', { revoked_at: t.revokedAt, revoked_reason: t.revokedReason }, { hash: t.hash });
+        for (const t of tokens)
+          db.update('control_tokens', { revoked_at: t.revokedAt, revoked_reason: t.revokedReason }, { hash: t.hash });
       }),
     );
   }
@@ -183,7 +201,15 @@ export class SqliteProjectStore implements ProjectStore {
   appendAudit(entry: AuditEntry): Promise<void> {
     return this.run(
       () =>
-        void this.db.insert('control_audit', { at: entry.at, actor: entry.actor, project: entry.project, action: entry.action, from_value: entry.from, to_value: entry.to, detail: entry.detail }),
+        void this.db.insert('control_audit', {
+          at: entry.at,
+          actor: entry.actor,
+          project: entry.project,
+          action: entry.action,
+          from_value: entry.from,
+          to_value: entry.to,
+          detail: entry.detail,
+        }),
     );
   }
 
@@ -191,8 +217,20 @@ export class SqliteProjectStore implements ProjectStore {
   audit(options: { project?: string | undefined; limit: number }): Promise<AuditEntry[]> {
     return this.run(() =>
       this.db
-        .fetch<AuditRow>('control_audit', { where: options.project === undefined ? undefined : { project: options.project }, orderBy: 'id DESC', limit: options.limit })
-        .map((r) => ({ at: r.at, actor: r.actor, project: r.project, action: r.action as AuditAction, from: r.from_value, to: r.to_value, detail: r.detail })),
+        .fetch<AuditRow>('control_audit', {
+          where: options.project === undefined ? undefined : { project: options.project },
+          orderBy: 'id DESC',
+          limit: options.limit,
+        })
+        .map((r) => ({
+          at: r.at,
+          actor: r.actor,
+          project: r.project,
+          action: r.action as AuditAction,
+          from: r.from_value,
+          to: r.to_value,
+          detail: r.detail,
+        })),
     );
   }
 
@@ -246,12 +284,23 @@ export class SqliteProjectStore implements ProjectStore {
       return fn();
     } catch (err) {
       if (err instanceof ControlPlaneError) throw err;
-      if (err instanceof DatabaseError && err.code === 'ERR_DB_CONSTRAINT') throw new ControlPlaneError('That record exists already', { code: 'ERR_CONTROL_CONFLICT', cause: err });
-      throw new ControlPlaneError(`The control plane store failed: ${(err as Error).message}`, { code: 'ERR_CONTROL_STORE', cause: err });
+      if (err instanceof DatabaseError && err.code === 'ERR_DB_CONSTRAINT')
+        throw new ControlPlaneError('That record exists already', { code: 'ERR_CONTROL_CONFLICT', cause: err });
+      throw new ControlPlaneError(`The control plane store failed: ${(err as Error).message}`, {
+        code: 'ERR_CONTROL_STORE',
+        cause: err,
+      });
     }
   }
 }
 
 function tokenRow(t: TokenRecord): TokenRow {
-  return { hash: t.hash, project: t.project, hint: t.hint, created_at: t.createdAt, revoked_at: t.revokedAt, revoked_reason: t.revokedReason };
+  return {
+    hash: t.hash,
+    project: t.project,
+    hint: t.hint,
+    created_at: t.createdAt,
+    revoked_at: t.revokedAt,
+    revoked_reason: t.revokedReason,
+  };
 }

@@ -47,7 +47,8 @@ export interface TokenRecord {
 }
 
 /** What an audit entry records. */
-export type AuditAction = 'project.create' | 'project.delete' | 'status' | 'fail-mode' | 'token.rotate' | 'token.revoke';
+export type AuditAction =
+  'project.create' | 'project.delete' | 'status' | 'fail-mode' | 'token.rotate' | 'token.revoke';
 
 /** One change, as the audit log keeps it: who, when, what, from, to. */
 export interface AuditEntry {

@@ -1,4 +1,13 @@
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  randomFillSync,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { CryptoError } from './errors.js';
 
 /** Options of {@link Fernet.encrypt}. */
@@ -69,9 +78,12 @@ function optionError(message: string): CryptoError {
 function parseKey(key: unknown, index: number | undefined): FernetKey {
   const label = index === undefined ? 'key' : `keys[${index}]`;
   if (typeof key !== 'string' || !KEY_TEXT.test(key)) {
-    throw new CryptoError(`Fernet ${label} must be the url-safe base64 (with padding) of 32 bytes, as Fernet.generateKey() returns`, {
-      code: 'ERR_FERNET_KEY',
-    });
+    throw new CryptoError(
+      `Fernet ${label} must be the url-safe base64 (with padding) of 32 bytes, as Fernet.generateKey() returns`,
+      {
+        code: 'ERR_FERNET_KEY',
+      },
+    );
   }
   const raw = Buffer.from(key, 'base64url');
   const parsed = { signing: createSecretKey(raw.subarray(0, 16)), encryption: createSecretKey(raw.subarray(16, 32)) };
@@ -81,7 +93,8 @@ function parseKey(key: unknown, index: number | undefined): FernetKey {
 
 function epochSeconds(now: Date | number | undefined, option: string): number {
   const ms = now === undefined ? Date.now() : now instanceof Date ? now.getTime() : now;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw optionError(`Fernet option '${option}' must be a valid Date or epoch milliseconds`);
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw optionError(`Fernet option '${option}' must be a valid Date or epoch milliseconds`);
   return Math.floor(ms / 1000);
 }
 
@@ -119,7 +132,8 @@ export class Fernet {
    */
   constructor(keys: string | readonly string[]) {
     if (Array.isArray(keys)) {
-      if (keys.length === 0) throw new CryptoError('Fernet keys must list at least one key', { code: 'ERR_FERNET_KEY' });
+      if (keys.length === 0)
+        throw new CryptoError('Fernet keys must list at least one key', { code: 'ERR_FERNET_KEY' });
       this.#keys = keys.map((k: unknown, i: number) => parseKey(k, i));
     } else {
       this.#keys = [parseKey(keys, undefined)];
@@ -209,11 +223,13 @@ export class Fernet {
   #verify(token: unknown): { bytes: Buffer; key: FernetKey } {
     let text: string;
     if (typeof token === 'string') text = token;
-    else if (token instanceof Uint8Array) text = Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString('latin1');
+    else if (token instanceof Uint8Array)
+      text = Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString('latin1');
     else throw invalid();
     if (text.length % 4 !== 0 || !TOKEN_TEXT.test(text)) throw invalid();
     const bytes = Buffer.from(text, 'base64url');
-    if (bytes.length < MIN_TOKEN || bytes[0] !== VERSION || (bytes.length - HEADER - MAC_LENGTH) % BLOCK !== 0) throw invalid();
+    if (bytes.length < MIN_TOKEN || bytes[0] !== VERSION || (bytes.length - HEADER - MAC_LENGTH) % BLOCK !== 0)
+      throw invalid();
     const macAt = bytes.length - MAC_LENGTH;
     const signed = bytes.subarray(0, macAt);
     const mac = bytes.subarray(macAt);

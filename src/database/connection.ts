@@ -105,8 +105,12 @@ export interface OpenSettings {
  * @param o - the settings as given
  * @returns `{ option, expected }` for the first bad one, or null
  */
-export function openSettingsProblem(o: { durability: unknown; busyTimeoutMs: unknown }): { option: string; expected: string } | null {
-  if (o.durability !== 'normal' && o.durability !== 'full') return { option: 'durability', expected: "'normal' or 'full'" };
+export function openSettingsProblem(o: {
+  durability: unknown;
+  busyTimeoutMs: unknown;
+}): { option: string; expected: string } | null {
+  if (o.durability !== 'normal' && o.durability !== 'full')
+    return { option: 'durability', expected: "'normal' or 'full'" };
   if (typeof o.busyTimeoutMs !== 'number' || !Number.isInteger(o.busyTimeoutMs) || o.busyTimeoutMs < 0) {
     return { option: 'busyTimeoutMs', expected: 'an integer >= 0 (ms)' };
   }
@@ -179,7 +183,10 @@ export function acquire(settings: OpenSettings): SharedConnection {
       timeout: settings.busyTimeoutMs,
     });
   } catch (err) {
-    throw new DatabaseError(`Cannot open database ${settings.path}: ${(err as Error).message}`, { code: 'ERR_DB_OPTIONS', cause: err });
+    throw new DatabaseError(`Cannot open database ${settings.path}: ${(err as Error).message}`, {
+      code: 'ERR_DB_OPTIONS',
+      cause: err,
+    });
   }
   try {
     db.pragma(`busy_timeout = ${settings.busyTimeoutMs}`);

@@ -131,7 +131,9 @@ function resolveOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions
   if (typeof o.path !== 'string') throw optionError('Option "path" must be a string');
   const bad = openSettingsProblem(o);
   if (bad !== null) {
-    throw optionError(`Option "${bad.option}" must be ${bad.expected}, got ${String(o[bad.option as 'durability' | 'busyTimeoutMs'])}`);
+    throw optionError(
+      `Option "${bad.option}" must be ${bad.expected}, got ${String(o[bad.option as 'durability' | 'busyTimeoutMs'])}`,
+    );
   }
   if (typeof o.readonly !== 'boolean') throw optionError('Option "readonly" must be a boolean');
   if (typeof o.tables !== 'object' || o.tables === null) throw optionError('Option "tables" must be an object');
@@ -159,7 +161,9 @@ function whereShape(where: Where | undefined, params: unknown[]): string {
     return 's' + sql.length + ':' + sql;
   }
   if (typeof where !== 'object' || where === null) {
-    throw new DatabaseError('where must be an object of equalities or an [sql, ...params] tuple', { code: 'ERR_DB_VALUE' });
+    throw new DatabaseError('where must be an object of equalities or an [sql, ...params] tuple', {
+      code: 'ERR_DB_VALUE',
+    });
   }
   // Length-prefixed keys make the shape string injective: no two different where objects share a key.
   let key = 'w';
@@ -170,7 +174,9 @@ function whereShape(where: Where | undefined, params: unknown[]): string {
       key += k.length + ':' + k + 'i' + v.length + ';';
       for (let j = 0; j < v.length; j++) params.push(v[j]);
     } else if (v === undefined) {
-      throw new DatabaseError(`where.${k.slice(0, 40)} is undefined: use null for IS NULL, or leave the key out`, { code: 'ERR_DB_VALUE' });
+      throw new DatabaseError(`where.${k.slice(0, 40)} is undefined: use null for IS NULL, or leave the key out`, {
+        code: 'ERR_DB_VALUE',
+      });
     } else {
       key += k.length + ':' + k + '=';
       params.push(v);
@@ -202,7 +208,9 @@ function convertParams(params: BindParams | undefined): BindParams {
   if (params === undefined) return NO_PARAMS;
   if (!Array.isArray(params)) {
     if (typeof params !== 'object' || params === null) {
-      throw new DatabaseError('SQL parameters must be an array or an object of named parameters', { code: 'ERR_DB_VALUE' });
+      throw new DatabaseError('SQL parameters must be an array or an object of named parameters', {
+        code: 'ERR_DB_VALUE',
+      });
     }
     const named = params as Readonly<Record<string, unknown>>;
     let out: Record<string, unknown> | undefined;
@@ -269,7 +277,9 @@ export class Database {
       if (this.cipher === undefined) {
         const sealed = encryptedColumnsOf(defs);
         if (sealed.size > 0) {
-          throw optionError(`Option "tables.${name}" declares ENCRYPTED column(s) ${[...sealed].join(', ')}: give the "encryptionKey" option`);
+          throw optionError(
+            `Option "tables.${name}" declares ENCRYPTED column(s) ${[...sealed].join(', ')}: give the "encryptionKey" option`,
+          );
         }
       }
       declared.set(name, defs);
@@ -402,7 +412,15 @@ export class Database {
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
       const params: unknown[] = [];
-      const compiled = this.whereStatement(shared, byTable, table, 'c', where, params, (clause) => `SELECT COUNT(*) AS n FROM ${quote(table)}${clause}`);
+      const compiled = this.whereStatement(
+        shared,
+        byTable,
+        table,
+        'c',
+        where,
+        params,
+        (clause) => `SELECT COUNT(*) AS n FROM ${quote(table)}${clause}`,
+      );
       return (compiled.stmt.get(bindAll(params, compiled)) as { n: number }).n;
     } catch (err) {
       throw toDatabaseError(err);
@@ -424,7 +442,8 @@ export class Database {
       if (typeof set !== 'object' || set === null || Array.isArray(set)) {
         throw new DatabaseError('update() needs an object of columns to set', { code: 'ERR_DB_VALUE' });
       }
-      if (where === undefined) throw new DatabaseError('update() needs a where clause ({} for every row)', { code: 'ERR_DB_VALUE' });
+      if (where === undefined)
+        throw new DatabaseError('update() needs a where clause ({} for every row)', { code: 'ERR_DB_VALUE' });
       const params: unknown[] = [];
       let key = 'u';
       for (const k in set) {
@@ -459,7 +478,9 @@ export class Database {
           sealed,
         });
       }
-      return compiled.stmt.run(bindAll(params, compiled, compiled.sealed === undefined ? undefined : this.cipherFor(table)));
+      return compiled.stmt.run(
+        bindAll(params, compiled, compiled.sealed === undefined ? undefined : this.cipherFor(table)),
+      );
     } catch (err) {
       throw toDatabaseError(err);
     }
@@ -475,9 +496,18 @@ export class Database {
     const shared = this.writable();
     try {
       const byTable = shared.compiled.get(table) ?? this.tableCache(shared, table);
-      if (where === undefined) throw new DatabaseError('delete() needs a where clause ({} for every row)', { code: 'ERR_DB_VALUE' });
+      if (where === undefined)
+        throw new DatabaseError('delete() needs a where clause ({} for every row)', { code: 'ERR_DB_VALUE' });
       const params: unknown[] = [];
-      const compiled = this.whereStatement(shared, byTable, table, 'd', where, params, (clause) => `DELETE FROM ${quote(table)}${clause}`);
+      const compiled = this.whereStatement(
+        shared,
+        byTable,
+        table,
+        'd',
+        where,
+        params,
+        (clause) => `DELETE FROM ${quote(table)}${clause}`,
+      );
       return compiled.stmt.run(bindAll(params, compiled));
     } catch (err) {
       throw toDatabaseError(err);
@@ -562,12 +592,17 @@ export class Database {
     const shared = this.open();
     if (typeof fn !== 'function') throw new DatabaseError('transaction() needs a function', { code: 'ERR_DB_VALUE' });
     if (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction') {
-      throw new DatabaseError('transaction() needs a synchronous function: SQLite transactions cannot span an await', { code: 'ERR_DB_ASYNC_TRANSACTION' });
+      throw new DatabaseError('transaction() needs a synchronous function: SQLite transactions cannot span an await', {
+        code: 'ERR_DB_ASYNC_TRANSACTION',
+      });
     }
     const body = (): T => {
       const result = fn(this);
       if (isThenable(result)) {
-        throw new DatabaseError('transaction() function returned a promise: it was rolled back (transactions cannot span an await)', { code: 'ERR_DB_ASYNC_TRANSACTION' });
+        throw new DatabaseError(
+          'transaction() function returned a promise: it was rolled back (transactions cannot span an await)',
+          { code: 'ERR_DB_ASYNC_TRANSACTION' },
+        );
       }
       return result;
     };
@@ -598,7 +633,8 @@ export class Database {
     const shared = this.writable();
     try {
       const columns = [...this.info(shared, table, true).encrypted];
-      if (columns.length === 0) throw new DatabaseError(`Table "${table}" has no ENCRYPTED columns`, { code: 'ERR_DB_VALUE' });
+      if (columns.length === 0)
+        throw new DatabaseError(`Table "${table}" has no ENCRYPTED columns`, { code: 'ERR_DB_VALUE' });
       const cipher = this.cipherFor(table);
       const list = (shared.db.pragma(`table_list(${quote(table)})`) as { wr: number }[])[0];
       const keys = list !== undefined && list.wr === 1 ? (shared.primaryKeys.get(table) ?? []) : ['rowid'];
@@ -677,7 +713,8 @@ export class Database {
   private writable(): SharedConnection {
     const shared = this.shared;
     if (shared === undefined) throw new DatabaseError('Database is closed', { code: 'ERR_DB_CLOSED' });
-    if (this.readonly) throw new DatabaseError(`Database ${this.path} was opened read-only`, { code: 'ERR_DB_READONLY' });
+    if (this.readonly)
+      throw new DatabaseError(`Database ${this.path} was opened read-only`, { code: 'ERR_DB_READONLY' });
     return shared;
   }
 
@@ -773,10 +810,12 @@ export class Database {
     const parts: string[] = [];
     for (const k in where as WhereObject) {
       const v = (where as WhereObject)[k];
-      if (/\s/.test(k)) throw new DatabaseError(`Invalid where key ${JSON.stringify(k).slice(0, 80)}`, { code: 'ERR_DB_IDENTIFIER' });
+      if (/\s/.test(k))
+        throw new DatabaseError(`Invalid where key ${JSON.stringify(k).slice(0, 80)}`, { code: 'ERR_DB_IDENTIFIER' });
       const ref = this.columnRef(shared, table, k);
       // IS NULL is allowed: NULL is stored as NULL, so it tells nothing the file does not.
-      if (this.info(shared, table).encrypted.has(ref.column) && (v !== null || ref.path !== undefined)) throw encryptedQueryError(table, ref.column, 'a where clause');
+      if (this.info(shared, table).encrypted.has(ref.column) && (v !== null || ref.path !== undefined))
+        throw encryptedQueryError(table, ref.column, 'a where clause');
       const isJson = ref.path === undefined && this.info(shared, table).json.has(ref.column);
       const lhs = Database.valueSql(ref);
       if (v === null) {
@@ -826,11 +865,13 @@ export class Database {
       byTable.lastFetch = fastShape(compiled, options);
     }
     if (limit !== undefined) {
-      if (!Number.isInteger(limit) || limit < 0) throw new DatabaseError('limit must be a non-negative integer', { code: 'ERR_DB_VALUE' });
+      if (!Number.isInteger(limit) || limit < 0)
+        throw new DatabaseError('limit must be a non-negative integer', { code: 'ERR_DB_VALUE' });
       params.push(limit);
     }
     if (offset !== undefined) {
-      if (!Number.isInteger(offset) || offset < 0) throw new DatabaseError('offset must be a non-negative integer', { code: 'ERR_DB_VALUE' });
+      if (!Number.isInteger(offset) || offset < 0)
+        throw new DatabaseError('offset must be a non-negative integer', { code: 'ERR_DB_VALUE' });
       params.push(offset);
     }
     return compiled;
@@ -849,17 +890,20 @@ export class Database {
     let select: string;
     const cols = options.columns;
     if (cols === undefined || cols.length === 0) {
-      if (cols !== undefined && !Array.isArray(cols)) throw new DatabaseError('columns must be an array', { code: 'ERR_DB_VALUE' });
+      if (cols !== undefined && !Array.isArray(cols))
+        throw new DatabaseError('columns must be an array', { code: 'ERR_DB_VALUE' });
       select = '*';
       for (const c of info.json) parse.push(c);
       for (const c of info.encrypted) opened.push(c);
     } else {
-      if (!Array.isArray(cols)) throw new DatabaseError('columns must be an array of strings', { code: 'ERR_DB_VALUE' });
+      if (!Array.isArray(cols))
+        throw new DatabaseError('columns must be an array of strings', { code: 'ERR_DB_VALUE' });
       const parts: string[] = [];
       for (const spec of cols) {
         const ref = this.columnRef(shared, table, spec);
         if (this.info(shared, table).encrypted.has(ref.column)) {
-          if (ref.path !== undefined) throw encryptedQueryError(table, ref.column, 'a JSON path (fetch the column and read the value)');
+          if (ref.path !== undefined)
+            throw encryptedQueryError(table, ref.column, 'a JSON path (fetch the column and read the value)');
           opened.push(ref.alias);
         }
         if (ref.path !== undefined) {
@@ -879,7 +923,8 @@ export class Database {
     const order = options.orderBy;
     if (order !== undefined) {
       const items = typeof order === 'string' ? order.split(',') : order;
-      if (!Array.isArray(items) || items.length === 0) throw new DatabaseError('orderBy must be a string or array', { code: 'ERR_DB_VALUE' });
+      if (!Array.isArray(items) || items.length === 0)
+        throw new DatabaseError('orderBy must be a string or array', { code: 'ERR_DB_VALUE' });
       const parts = items.map((item: unknown) => {
         const { ref, direction } = parseOrderItem(item);
         this.checkColumn(shared, table, this.info(shared, table), ref.column);
@@ -900,7 +945,13 @@ export class Database {
       columns.push('offset');
       json.push(false);
     }
-    return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse, opened: opened.length === 0 ? undefined : opened });
+    return this.remember(byTable, key, {
+      stmt: shared.db.prepare(sql),
+      columns,
+      json,
+      parse,
+      opened: opened.length === 0 ? undefined : opened,
+    });
   }
 
   private insertMany(
@@ -1005,7 +1056,9 @@ export class Database {
             ? [upsert.conflict]
             : [...upsert.conflict];
       if (conflict.length === 0) {
-        throw new DatabaseError(`upsert() on "${table}": no primary key, pass options.conflict`, { code: 'ERR_DB_VALUE' });
+        throw new DatabaseError(`upsert() on "${table}": no primary key, pass options.conflict`, {
+          code: 'ERR_DB_VALUE',
+        });
       }
       for (const c of conflict) {
         this.checkColumn(shared, table, info, c);
@@ -1014,9 +1067,18 @@ export class Database {
       const update = upsert.update === undefined ? columns.filter((c) => !conflict.includes(c)) : [...upsert.update];
       for (const c of update) this.checkColumn(shared, table, info, c);
       sql += ` ON CONFLICT (${conflict.map(quote).join(', ')}) DO `;
-      sql += update.length === 0 ? 'NOTHING' : `UPDATE SET ${update.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`;
+      sql +=
+        update.length === 0
+          ? 'NOTHING'
+          : `UPDATE SET ${update.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`;
     }
-    return this.remember(byTable, key, { stmt: shared.db.prepare(sql), columns, json, parse: [], sealed: this.sealedFlags(shared, table, columns) });
+    return this.remember(byTable, key, {
+      stmt: shared.db.prepare(sql),
+      columns,
+      json,
+      parse: [],
+      sealed: this.sealedFlags(shared, table, columns),
+    });
   }
 
   /** Per column: whether it is ENCRYPTED; undefined when none is (the common case costs nothing per value). */
@@ -1033,7 +1095,10 @@ export class Database {
   private cipherFor(table: string): ColumnCipher {
     const cipher = this.cipher;
     if (cipher === undefined) {
-      throw new DatabaseError(`Table "${table}" has ENCRYPTED columns: open the Database with the "encryptionKey" option to read or write them`, { code: 'ERR_DB_OPTIONS' });
+      throw new DatabaseError(
+        `Table "${table}" has ENCRYPTED columns: open the Database with the "encryptionKey" option to read or write them`,
+        { code: 'ERR_DB_OPTIONS' },
+      );
     }
     return cipher;
   }

@@ -68,10 +68,13 @@ export class ColumnCipher {
     try {
       this.#fernet = new Fernet(keys as string | readonly string[]);
     } catch (err) {
-      throw new DatabaseError('Option "encryptionKey" must be a Fernet key (as Fernet.generateKey() returns) or a non-empty list of them', {
-        code: 'ERR_DB_OPTIONS',
-        cause: err,
-      });
+      throw new DatabaseError(
+        'Option "encryptionKey" must be a Fernet key (as Fernet.generateKey() returns) or a non-empty list of them',
+        {
+          code: 'ERR_DB_OPTIONS',
+          cause: err,
+        },
+      );
     }
   }
 
@@ -90,7 +93,10 @@ export class ColumnCipher {
         return this.#fernet.encrypt(value);
       case 'number':
         if (!Number.isFinite(value)) {
-          throw new DatabaseError(`Cannot store ${String(value)} in ENCRYPTED column "${column}": numbers must be finite`, { code: 'ERR_DB_VALUE' });
+          throw new DatabaseError(
+            `Cannot store ${String(value)} in ENCRYPTED column "${column}": numbers must be finite`,
+            { code: 'ERR_DB_VALUE' },
+          );
         }
         return this.#fernet.encrypt(tagged(JSON_TAG, Buffer.from(String(value), 'latin1')));
       case 'boolean':
@@ -101,12 +107,15 @@ export class ColumnCipher {
         return null;
       case 'object': {
         if (value === null) return null;
-        if (value instanceof Uint8Array) return this.#fernet.encrypt(tagged(BYTES_TAG, Buffer.from(value.buffer, value.byteOffset, value.byteLength)));
+        if (value instanceof Uint8Array)
+          return this.#fernet.encrypt(tagged(BYTES_TAG, Buffer.from(value.buffer, value.byteOffset, value.byteLength)));
         if (value instanceof Date) return this.#fernet.encrypt(value.toISOString());
         return this.#fernet.encrypt(tagged(JSON_TAG, Buffer.from(toJson(value, column) as string, 'utf8')));
       }
       default:
-        throw new DatabaseError(`Cannot store a ${typeof value} in ENCRYPTED column "${column}"`, { code: 'ERR_DB_VALUE' });
+        throw new DatabaseError(`Cannot store a ${typeof value} in ENCRYPTED column "${column}"`, {
+          code: 'ERR_DB_VALUE',
+        });
     }
   }
 
@@ -162,8 +171,11 @@ export class ColumnCipher {
 }
 
 function formatError(table: string, column: string, cause: unknown): DatabaseError {
-  return new DatabaseError(`Column "${column}" of table "${table}" holds a token whose plaintext is not a value this layer writes (see ENCRYPTED columns in the README)`, {
-    code: 'ERR_DB_DECRYPT',
-    cause,
-  });
+  return new DatabaseError(
+    `Column "${column}" of table "${table}" holds a token whose plaintext is not a value this layer writes (see ENCRYPTED columns in the README)`,
+    {
+      code: 'ERR_DB_DECRYPT',
+      cause,
+    },
+  );
 }

@@ -20,7 +20,10 @@ const ORDER = /^(.+?)(?:\s+(asc|desc))?$/i;
  */
 export function assertIdentifier(name: unknown, kind: string): string {
   if (typeof name !== 'string' || !IDENTIFIER_PATTERN.test(name)) {
-    throw new DatabaseError(`Invalid ${kind} name ${JSON.stringify(String(name)).slice(0, 80)}: expected ${IDENTIFIER_PATTERN.source}`, { code: 'ERR_DB_IDENTIFIER' });
+    throw new DatabaseError(
+      `Invalid ${kind} name ${JSON.stringify(String(name)).slice(0, 80)}: expected ${IDENTIFIER_PATTERN.source}`,
+      { code: 'ERR_DB_IDENTIFIER' },
+    );
   }
   return name;
 }
@@ -78,7 +81,10 @@ export function toJsonPath(path: string, original: string): { sql: string; lastK
 }
 
 function badPath(original: string): DatabaseError {
-  return new DatabaseError(`Invalid JSON path in ${JSON.stringify(original).slice(0, 80)}: use keys [A-Za-z_][A-Za-z0-9_]* and [n] indexes`, { code: 'ERR_DB_IDENTIFIER' });
+  return new DatabaseError(
+    `Invalid JSON path in ${JSON.stringify(original).slice(0, 80)}: use keys [A-Za-z_][A-Za-z0-9_]* and [n] indexes`,
+    { code: 'ERR_DB_IDENTIFIER' },
+  );
 }
 
 /**
@@ -90,7 +96,10 @@ function badPath(original: string): DatabaseError {
 export function parseColumnRef(spec: unknown): ColumnRef {
   const match = typeof spec === 'string' ? SPEC.exec(spec.trim()) : null;
   if (!match) {
-    throw new DatabaseError(`Invalid column reference ${JSON.stringify(String(spec)).slice(0, 80)}: expected "column", "column::json.path" or "... as alias"`, { code: 'ERR_DB_IDENTIFIER' });
+    throw new DatabaseError(
+      `Invalid column reference ${JSON.stringify(String(spec)).slice(0, 80)}: expected "column", "column::json.path" or "... as alias"`,
+      { code: 'ERR_DB_IDENTIFIER' },
+    );
   }
   const column = assertIdentifier(match[1], 'column');
   const rawPath = match[2];
@@ -111,7 +120,10 @@ export function parseColumnRef(spec: unknown): ColumnRef {
 export function parseOrderItem(item: unknown): { ref: ColumnRef; direction: 'ASC' | 'DESC' } {
   const match = typeof item === 'string' ? ORDER.exec(item.trim()) : null;
   if (!match || match[1] === undefined || /\s+as\s+/i.test(match[1])) {
-    throw new DatabaseError(`Invalid orderBy item ${JSON.stringify(String(item)).slice(0, 80)}: expected "column [ASC|DESC]"`, { code: 'ERR_DB_IDENTIFIER' });
+    throw new DatabaseError(
+      `Invalid orderBy item ${JSON.stringify(String(item)).slice(0, 80)}: expected "column [ASC|DESC]"`,
+      { code: 'ERR_DB_IDENTIFIER' },
+    );
   }
   const ref = parseColumnRef(match[1]);
   return { ref, direction: match[2]?.toUpperCase() === 'DESC' ? 'DESC' : 'ASC' };

@@ -98,7 +98,10 @@ export function toSql(value: unknown, column: string): SqlValue {
     default:
       break;
   }
-  throw new DatabaseError(`Cannot store a ${value === null ? 'null' : typeof value} in column "${column}": declare it JSON to store objects`, { code: 'ERR_DB_VALUE' });
+  throw new DatabaseError(
+    `Cannot store a ${value === null ? 'null' : typeof value} in column "${column}": declare it JSON to store objects`,
+    { code: 'ERR_DB_VALUE' },
+  );
 }
 
 /**
@@ -113,10 +116,15 @@ export function toJson(value: unknown, column: string): string | null {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new DatabaseError(`Cannot serialise the value of JSON column "${column}"`, { code: 'ERR_DB_VALUE', cause: err });
+    throw new DatabaseError(`Cannot serialise the value of JSON column "${column}"`, {
+      code: 'ERR_DB_VALUE',
+      cause: err,
+    });
   }
   if (text === undefined) {
-    throw new DatabaseError(`Cannot serialise a ${typeof value} into JSON column "${column}"`, { code: 'ERR_DB_VALUE' });
+    throw new DatabaseError(`Cannot serialise a ${typeof value} into JSON column "${column}"`, {
+      code: 'ERR_DB_VALUE',
+    });
   }
   return text;
 }
@@ -137,7 +145,10 @@ export function parseJsonKeys<T>(rows: T[], keys: readonly string[]): T[] {
       try {
         row[key] = JSON.parse(text);
       } catch (err) {
-        throw new DatabaseError(`Stored value of JSON column "${key}" is not valid JSON`, { code: 'ERR_DB_VALUE', cause: err });
+        throw new DatabaseError(`Stored value of JSON column "${key}" is not valid JSON`, {
+          code: 'ERR_DB_VALUE',
+          cause: err,
+        });
       }
     }
   }

@@ -38,7 +38,9 @@ export function runMigrations<D>(
   }
   if (start === total) return 0;
   if (readonly) {
-    throw new DatabaseError(`Database has ${total - start} pending migration(s) but was opened read-only`, { code: 'ERR_DB_MIGRATION' });
+    throw new DatabaseError(`Database has ${total - start} pending migration(s) but was opened read-only`, {
+      code: 'ERR_DB_MIGRATION',
+    });
   }
   let applied = 0;
   for (;;) {
@@ -51,12 +53,18 @@ export function runMigrations<D>(
         const migration = migrations[current];
         if (typeof migration === 'string') shared.db.exec(migration);
         else if (typeof migration === 'function') migration(target);
-        else throw new DatabaseError(`Migration ${current + 1} is neither SQL nor a function`, { code: 'ERR_DB_MIGRATION' });
+        else
+          throw new DatabaseError(`Migration ${current + 1} is neither SQL nor a function`, {
+            code: 'ERR_DB_MIGRATION',
+          });
         shared.db.pragma(`user_version = ${current + 1}`);
       });
     } catch (err) {
       const mapped = toDatabaseError(err, false);
-      throw new DatabaseError(`Migration ${step + 1} of ${total} failed and was rolled back: ${(mapped as Error).message ?? String(err)}`, { code: 'ERR_DB_MIGRATION', cause: mapped });
+      throw new DatabaseError(
+        `Migration ${step + 1} of ${total} failed and was rolled back: ${(mapped as Error).message ?? String(err)}`,
+        { code: 'ERR_DB_MIGRATION', cause: mapped },
+      );
     }
     if (step === -1) break;
     applied++;

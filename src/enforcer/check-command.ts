@@ -41,11 +41,14 @@ export async function runCheckCommand(argv: readonly string[], io: CliIO): Promi
   }
   const { problems, filesChecked } = result;
   if (json) io.out(JSON.stringify(problems, null, 2));
-  else if (problems.length === 0) io.out(`gatehouse check: no problems (${filesChecked} file${filesChecked === 1 ? '' : 's'})`);
+  else if (problems.length === 0)
+    io.out(`gatehouse check: no problems (${filesChecked} file${filesChecked === 1 ? '' : 's'})`);
   else {
     io.out(problems.map(formatProblem).join('\n'));
     const files = new Set(problems.map((p) => p.file)).size;
-    io.err(`gatehouse check: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`);
+    io.err(
+      `gatehouse check: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`,
+    );
   }
   return problems.length === 0 ? 0 : 1;
 }

@@ -62,11 +62,14 @@ async function loadTypeScript(dir: string): Promise<Ts> {
     const mod = (await import(specifier)) as { default?: Ts } & Ts;
     return mod.default ?? mod;
   } catch (cause) {
-    throw new EnforcementError("the 'typescript' package is not installed; gatehouse check needs it (npm install --save-dev typescript)", {
-      code: 'ERR_ENFORCE_CONFIG',
-      functionName: 'check',
-      cause,
-    });
+    throw new EnforcementError(
+      "the 'typescript' package is not installed; gatehouse check needs it (npm install --save-dev typescript)",
+      {
+        code: 'ERR_ENFORCE_CONFIG',
+        functionName: 'check',
+        cause,
+      },
+    );
   }
 }
 
@@ -98,10 +101,13 @@ function listFiles(ts: Ts, dir: string): string[] {
   if (existsSync(configPath)) {
     const read = ts.readConfigFile(configPath, (p) => ts.sys.readFile(p));
     if (read.error) {
-      throw new EnforcementError(`cannot read ${configPath}: ${ts.flattenDiagnosticMessageText(read.error.messageText, '\n')}`, {
-        code: 'ERR_ENFORCE_CONFIG',
-        functionName: 'check',
-      });
+      throw new EnforcementError(
+        `cannot read ${configPath}: ${ts.flattenDiagnosticMessageText(read.error.messageText, '\n')}`,
+        {
+          code: 'ERR_ENFORCE_CONFIG',
+          functionName: 'check',
+        },
+      );
     }
     const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, dir, undefined, configPath);
     return parsed.fileNames.map((f) => path.resolve(f)).filter((f) => isSourceFile(f) && !inSkippedDir(f, dir));
@@ -130,7 +136,10 @@ export async function checkProject(dir: string, options: CheckOptions = {}): Pro
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const root = path.resolve(cwd, dir);
   if (!existsSync(root)) {
-    throw new EnforcementError(`no such file or directory: ${dir}`, { code: 'ERR_ENFORCE_CONFIG', functionName: 'check' });
+    throw new EnforcementError(`no such file or directory: ${dir}`, {
+      code: 'ERR_ENFORCE_CONFIG',
+      functionName: 'check',
+    });
   }
   const ts = await loadTypeScript(statSync(root).isFile() ? path.dirname(root) : root);
   const files = listFiles(ts, root);
@@ -155,11 +164,7 @@ export function formatProblem(problem: CheckProblem): string {
 }
 
 type FunctionLike =
-  | TS.FunctionDeclaration
-  | TS.MethodDeclaration
-  | TS.ConstructorDeclaration
-  | TS.ArrowFunction
-  | TS.FunctionExpression;
+  TS.FunctionDeclaration | TS.MethodDeclaration | TS.ConstructorDeclaration | TS.ArrowFunction | TS.FunctionExpression;
 
 /** Check one file's exports, appending findings to `out`. */
 function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: CheckProblem[]): void {
@@ -185,7 +190,13 @@ function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: C
   // Names exported through `export { a, b as c }` / `export default a` without a module specifier.
   const exportedNames = new Set<string>();
   for (const stmt of sf.statements) {
-    if (ts.isExportDeclaration(stmt) && !stmt.moduleSpecifier && !stmt.isTypeOnly && stmt.exportClause && ts.isNamedExports(stmt.exportClause)) {
+    if (
+      ts.isExportDeclaration(stmt) &&
+      !stmt.moduleSpecifier &&
+      !stmt.isTypeOnly &&
+      stmt.exportClause &&
+      ts.isNamedExports(stmt.exportClause)
+    ) {
       for (const el of stmt.exportClause.elements) {
         if (!el.isTypeOnly) exportedNames.add((el.propertyName ?? el.name).text);
       }
@@ -241,7 +252,8 @@ function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: C
       const label = `method '${className}.${m.name.getText(sf)}'`;
       // Overloads share one JSDoc: the group is documented when any of its signatures is.
       const group = overloadGroup(members, i, (n) => (ts.isMethodDeclaration(n) ? n.name.getText(sf) : undefined));
-      if (group[0] === m && !group.some(hasDocSummary)) report(m.name, 'missing-jsdoc', `public ${label} has no JSDoc summary`);
+      if (group[0] === m && !group.some(hasDocSummary))
+        report(m.name, 'missing-jsdoc', `public ${label} has no JSDoc summary`);
       checkSignature(m, label, m.name, { types: true, returnType: true });
     }
   };
@@ -255,7 +267,8 @@ function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: C
       const label = `function '${name ?? 'default'}'`;
       const at = stmt.name ?? stmt;
       const group = overloadGroup(statements, i, (n) => (ts.isFunctionDeclaration(n) ? n.name?.text : undefined));
-      if (group[0] === stmt && !group.some(hasDocSummary)) report(at, 'missing-jsdoc', `exported ${label} has no JSDoc summary`);
+      if (group[0] === stmt && !group.some(hasDocSummary))
+        report(at, 'missing-jsdoc', `exported ${label} has no JSDoc summary`);
       checkSignature(stmt, label, at, { types: true, returnType: true });
     } else if (ts.isClassDeclaration(stmt)) {
       if (isExported(stmt, stmt.name?.text)) checkClass(stmt);

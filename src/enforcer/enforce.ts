@@ -28,7 +28,11 @@ export type EnforcedReturn<R extends z.ZodType> = z.input<R> | Promise<z.input<R
 /** The `enforce` function with its `configure` helper attached. */
 export interface Enforce {
   /** Wrap `fn` so its arguments and return value are checked against `spec` on every call. */
-  <const A extends readonly z.ZodType[], R extends z.ZodType, F extends (...args: EnforcedArgs<A>) => EnforcedReturn<R>>(
+  <
+    const A extends readonly z.ZodType[],
+    R extends z.ZodType,
+    F extends (...args: EnforcedArgs<A>) => EnforcedReturn<R>,
+  >(
     spec: EnforceSpec<A, R>,
     fn: F,
   ): F;
@@ -39,7 +43,9 @@ export interface Enforce {
 }
 
 interface Schema {
-  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: readonly ZodIssueLike[] } };
+  safeParse(
+    value: unknown,
+  ): { success: true; data: unknown } | { success: false; error: { issues: readonly ZodIssueLike[] } };
 }
 interface ZodIssueLike {
   code: string;
@@ -86,10 +92,12 @@ function tooManyArgsError(name: string, expected: number, got: number): Enforcem
 function definitionProblems(spec: unknown, fn: unknown): string[] {
   const problems: string[] = [];
   if (typeof fn !== 'function') return ['fn must be a function'];
-  if (typeof spec !== 'object' || spec === null) return ['the contract must be an object { description, args, returns }'];
+  if (typeof spec !== 'object' || spec === null)
+    return ['the contract must be an object { description, args, returns }'];
   const { description, args, returns } = spec as Partial<EnforceSpec<readonly z.ZodType[], z.ZodType>>;
   if (typeof description !== 'string' || description.trim() === '') problems.push('description is missing or empty');
-  if (fn.length > MAX_PARAMETERS) problems.push(`declares ${fn.length} parameters; at most ${MAX_PARAMETERS} are allowed`);
+  if (fn.length > MAX_PARAMETERS)
+    problems.push(`declares ${fn.length} parameters; at most ${MAX_PARAMETERS} are allowed`);
   if (!Array.isArray(args)) problems.push('args must be an array of zod schemas (one per parameter)');
   else {
     const bad = args.findIndex((s) => !isSchema(s));
@@ -207,12 +215,14 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
   let wrapped: (this: unknown, ...args: never[]) => unknown = generic;
   if (arity === 0) {
     wrapped = function (this: unknown): unknown {
-      if (arguments.length !== 0 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      if (arguments.length !== 0 || getEnforceMode() === 'off')
+        return generic.apply(this, arguments as unknown as unknown[]);
       return finish(target.call(this));
     };
   } else if (arity === 1) {
     wrapped = function (this: unknown, a0: unknown): unknown {
-      if (arguments.length !== 1 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      if (arguments.length !== 1 || getEnforceMode() === 'off')
+        return generic.apply(this, arguments as unknown as unknown[]);
       const r = s0!.safeParse(a0);
       if (!r.success) {
         const rejected = badArg(0, r.error.issues);
@@ -222,7 +232,8 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
     };
   } else if (arity === 2) {
     wrapped = function (this: unknown, a0: unknown, a1: unknown): unknown {
-      if (arguments.length !== 2 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      if (arguments.length !== 2 || getEnforceMode() === 'off')
+        return generic.apply(this, arguments as unknown as unknown[]);
       let r = s0!.safeParse(a0);
       let i = 0;
       if (r.success) {
@@ -237,7 +248,8 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
     };
   } else if (arity === 3) {
     wrapped = function (this: unknown, a0: unknown, a1: unknown, a2: unknown): unknown {
-      if (arguments.length !== 3 || getEnforceMode() === 'off') return generic.apply(this, arguments as unknown as unknown[]);
+      if (arguments.length !== 3 || getEnforceMode() === 'off')
+        return generic.apply(this, arguments as unknown as unknown[]);
       let r = s0!.safeParse(a0);
       let i = 0;
       if (r.success) {

@@ -47,7 +47,8 @@ export function checkHandlerRegistration(registration: HandlerRegistration): rea
   const problems: string[] = [];
   if (typeof description !== 'string' || description.trim() === '') problems.push('description is missing or empty');
   if (input === undefined || input === null) problems.push('input schema is missing');
-  else if (typeof (input as { safeParse?: unknown }).safeParse !== 'function') problems.push('input is not a zod schema');
+  else if (typeof (input as { safeParse?: unknown }).safeParse !== 'function')
+    problems.push('input is not a zod schema');
   if (handler !== undefined && typeof handler !== 'function') problems.push('handler is not a function');
   if (problems.length === 0) return problems;
 

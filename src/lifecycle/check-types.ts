@@ -10,4 +10,5 @@ export interface HealthCheckResult {
 }
 
 /** A JSON value a status field can hold. */
-export type StatusValue = string | number | boolean | null | readonly StatusValue[] | { readonly [key: string]: StatusValue };
+export type StatusValue =
+  string | number | boolean | null | readonly StatusValue[] | { readonly [key: string]: StatusValue };

@@ -63,7 +63,8 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     }
     if (flags.file !== undefined) return usageError(io, 'give --file or --redis, not both');
   } else if (flags.name !== undefined) return usageError(io, '--name goes with --redis');
-  if (flags.file !== undefined && flags['data-dir'] !== undefined) return usageError(io, 'give --data-dir or --file, not both');
+  if (flags.file !== undefined && flags['data-dir'] !== undefined)
+    return usageError(io, 'give --data-dir or --file, not both');
   if (flags.file === '') return usageError(io, '--file needs a path');
   if (action !== 'set' && flags.create) return usageError(io, '--create goes with set');
   if (action !== 'set' && flags['require-followers']) return usageError(io, '--require-followers goes with set');
@@ -83,15 +84,34 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     if (stateArg !== undefined) return usageError(io, `unexpected argument ${stateArg}`);
     return withStore(async (store) => {
       const record = await store.read();
-      const shown = { state: record?.state ?? 'ACTIVE', message: record?.message ?? null, retryAfterSec: record?.retryAfterSec ?? null, updatedAt: record?.updatedAt ? new Date(record.updatedAt).toISOString() : null, updatedBy: record?.updatedBy ?? null };
+      const shown = {
+        state: record?.state ?? 'ACTIVE',
+        message: record?.message ?? null,
+        retryAfterSec: record?.retryAfterSec ?? null,
+        updatedAt: record?.updatedAt ? new Date(record.updatedAt).toISOString() : null,
+        updatedBy: record?.updatedBy ?? null,
+      };
       const followers = await liveFollowers(store);
       if (flags.json) {
-        const listed = followers?.map((f) => ({ name: f.name, pid: f.pid, host: f.host, startedAt: new Date(f.startedAt).toISOString(), lastSeen: new Date(f.lastSeen).toISOString() }));
+        const listed = followers?.map((f) => ({
+          name: f.name,
+          pid: f.pid,
+          host: f.host,
+          startedAt: new Date(f.startedAt).toISOString(),
+          lastSeen: new Date(f.lastSeen).toISOString(),
+        }));
         io.out(JSON.stringify(listed ? { ...shown, followers: listed } : shown));
         return 0;
       }
-      io.out(`${shown.state}${shown.message ? ` (${shown.message})` : ''}${shown.updatedAt ? `, set ${shown.updatedAt}${shown.updatedBy ? ` by ${shown.updatedBy}` : ''}` : ''}`);
-      if (followers) io.out(followers.length === 0 ? `followers: none running (no heartbeat in the last ${FOLLOWER_LIVE_MS / 1000} s)` : `followers: ${countPortals(followers.length)}: ${listFollowers(followers)}`);
+      io.out(
+        `${shown.state}${shown.message ? ` (${shown.message})` : ''}${shown.updatedAt ? `, set ${shown.updatedAt}${shown.updatedBy ? ` by ${shown.updatedBy}` : ''}` : ''}`,
+      );
+      if (followers)
+        io.out(
+          followers.length === 0
+            ? `followers: none running (no heartbeat in the last ${FOLLOWER_LIVE_MS / 1000} s)`
+            : `followers: ${countPortals(followers.length)}: ${listFollowers(followers)}`,
+        );
       return 0;
     });
   }
@@ -103,20 +123,29 @@ export async function runLifecycleCommand(argv: readonly string[], io: Lifecycle
     const retryFlag = flags['retry-after'];
     let retryAfterSec: number | undefined;
     if (typeof retryFlag === 'string') {
-      if (!/^\d+$/.test(retryFlag)) return usageError(io, `--retry-after must be a whole number of seconds (0 or more), got ${retryFlag}`);
+      if (!/^\d+$/.test(retryFlag))
+        return usageError(io, `--retry-after must be a whole number of seconds (0 or more), got ${retryFlag}`);
       retryAfterSec = Number(retryFlag);
     }
     const problem = validateRecord(state, message, retryAfterSec);
     if (problem) return usageError(io, problem);
     return withStore(async (store) => {
-      await store.write({ state: state as LifecycleState, message: message || undefined, retryAfterSec, updatedAt: Date.now(), updatedBy: `cli pid ${process.pid}` });
+      await store.write({
+        state: state as LifecycleState,
+        message: message || undefined,
+        retryAfterSec,
+        updatedAt: Date.now(),
+        updatedBy: `cli pid ${process.pid}`,
+      });
       const followers = await liveFollowers(store);
       if (!followers) {
         io.out(`lifecycle set to ${state} in ${where}`);
         return 0;
       }
       if (followers.length > 0) {
-        io.out(`lifecycle set to ${state} in ${where}: ${countPortals(followers.length)} ${followers.length === 1 ? 'follows' : 'follow'} this store (${listFollowers(followers)})`);
+        io.out(
+          `lifecycle set to ${state} in ${where}: ${countPortals(followers.length)} ${followers.length === 1 ? 'follows' : 'follow'} this store (${listFollowers(followers)})`,
+        );
         return 0;
       }
       io.out(`lifecycle set to ${state} in ${where}`);
@@ -165,7 +194,8 @@ function kindOf(path: string): 'dir' | 'file' | 'missing' {
 /** Why there is no SQLite store in `dataDir` (never creating one), or undefined when there is. */
 function missingStore(dataDir: string): string | undefined {
   const kind = kindOf(dataDir);
-  if (kind === 'missing') return `no lifecycle store at ${dataDir}: the folder does not exist (check --data-dir; set --create makes a new store)`;
+  if (kind === 'missing')
+    return `no lifecycle store at ${dataDir}: the folder does not exist (check --data-dir; set --create makes a new store)`;
   if (kind === 'file') return `no lifecycle store at ${dataDir}: it is a file, not a folder (check --data-dir)`;
   if (kindOf(join(dataDir, LIFECYCLE_DB_FILE)) !== 'file') {
     return `no lifecycle store in ${dataDir}: ${LIFECYCLE_DB_FILE} does not exist, so no portal with lifecycle source 'sqlite' has used this folder (check --data-dir; set --create makes a new store)`;
@@ -192,7 +222,11 @@ function storeFailure(io: LifecycleCliIO, err: unknown): number {
   return 1;
 }
 
-async function withSqlite(io: LifecycleCliIO, dataDir: string, fn: (store: LifecycleSource) => Promise<number> | number): Promise<number> {
+async function withSqlite(
+  io: LifecycleCliIO,
+  dataDir: string,
+  fn: (store: LifecycleSource) => Promise<number> | number,
+): Promise<number> {
   let store: SqliteSource | undefined;
   try {
     store = new SqliteSource(dataDir);
@@ -204,7 +238,11 @@ async function withSqlite(io: LifecycleCliIO, dataDir: string, fn: (store: Lifec
   }
 }
 
-async function withFile(io: LifecycleCliIO, file: string, fn: (store: LifecycleSource) => Promise<number> | number): Promise<number> {
+async function withFile(
+  io: LifecycleCliIO,
+  file: string,
+  fn: (store: LifecycleSource) => Promise<number> | number,
+): Promise<number> {
   try {
     return await fn(new FileSource(file));
   } catch (err) {
@@ -212,8 +250,17 @@ async function withFile(io: LifecycleCliIO, file: string, fn: (store: LifecycleS
   }
 }
 
-async function withRedis(io: LifecycleCliIO, url: string, name: string, fn: (store: LifecycleSource) => Promise<number> | number): Promise<number> {
-  const [{ createRedisConnections }, { createLogger }, { RedisLifecycleSource }] = await Promise.all([import('../redis.js'), import('../logger.js'), import('./source-redis.js')]);
+async function withRedis(
+  io: LifecycleCliIO,
+  url: string,
+  name: string,
+  fn: (store: LifecycleSource) => Promise<number> | number,
+): Promise<number> {
+  const [{ createRedisConnections }, { createLogger }, { RedisLifecycleSource }] = await Promise.all([
+    import('../redis.js'),
+    import('../logger.js'),
+    import('./source-redis.js'),
+  ]);
   const redis = createRedisConnections(url, { name, log: createLogger({ level: 'silent' }) });
   try {
     return await fn(new RedisLifecycleSource({ redis, startupWaitMs: 3000 }));

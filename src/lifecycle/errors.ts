@@ -14,7 +14,11 @@ export interface LifecycleErrorOptions {
 export class LifecycleError extends GatehouseError {
   declare readonly code: LifecycleErrorCode;
   constructor(message: string, options: LifecycleErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: options.code === 'ERR_LIFECYCLE_INPUT' ? 400 : 500 });
+    super(message, {
+      code: options.code,
+      cause: options.cause,
+      status: options.code === 'ERR_LIFECYCLE_INPUT' ? 400 : 500,
+    });
   }
 }
 

@@ -41,7 +41,14 @@ export const FOLLOWER_PRUNE_MS = 3_600_000;
  */
 export function newFollower(info: FollowerInfo, now: number = Date.now()): Follower {
   const host = hostname();
-  return { id: `${host}:${process.pid}:${randomUUID().slice(0, 8)}`, pid: process.pid, host, name: info.name, startedAt: now, lastSeen: now };
+  return {
+    id: `${host}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    pid: process.pid,
+    host,
+    name: info.name,
+    startedAt: now,
+    lastSeen: now,
+  };
 }
 
 /**

@@ -32,16 +32,22 @@ interface GatedAnswerBase {
 }
 
 /** An answer a `lifecycle.respond` hook returns instead of writing `res` itself: a JSON body or an HTML page. */
-export type GatedAnswer = (GatedAnswerBase & { json: unknown; html?: never }) | (GatedAnswerBase & { html: string; json?: never });
+export type GatedAnswer =
+  (GatedAnswerBase & { json: unknown; html?: never }) | (GatedAnswerBase & { html: string; json?: never });
 
 /**
  * Answers a lifecycle-gated request its own way: write `ctx.res`, or return a {@link GatedAnswer}; return nothing
  * (without writing) to keep the default answer. A hook that throws gets the default problem+json answer and an
  * error log line.
  */
-export type LifecycleRespond = (state: InactiveState, ctx: GatedRequestContext) => GatedAnswer | undefined | void | Promise<GatedAnswer | undefined | void>;
+export type LifecycleRespond = (
+  state: InactiveState,
+  ctx: GatedRequestContext,
+) => GatedAnswer | undefined | void | Promise<GatedAnswer | undefined | void>;
 
-const STATE_BY_CODE: ReadonlyMap<string, InactiveState> = new Map(Object.entries(LIFECYCLE_CODES).map(([state, code]) => [code, state as InactiveState]));
+const STATE_BY_CODE: ReadonlyMap<string, InactiveState> = new Map(
+  Object.entries(LIFECYCLE_CODES).map(([state, code]) => [code, state as InactiveState]),
+);
 
 const TITLES: Readonly<Record<InactiveState, string>> = {
   PAUSED: 'Service paused',
@@ -58,7 +64,14 @@ function quality(ranges: readonly MediaRange[], type: string, subtype: string): 
   let best = -1;
   let q = 0;
   for (const r of ranges) {
-    const specificity = r.type === type && r.subtype === subtype ? 2 : r.type === type && r.subtype === '*' ? 1 : r.type === '*' && r.subtype === '*' ? 0 : -1;
+    const specificity =
+      r.type === type && r.subtype === subtype
+        ? 2
+        : r.type === type && r.subtype === '*'
+          ? 1
+          : r.type === '*' && r.subtype === '*'
+            ? 0
+            : -1;
     if (specificity > best) {
       best = specificity;
       q = r.q;
@@ -81,7 +94,10 @@ function parseAccept(accept: string): MediaRange[] {
     const slash = range.indexOf('/');
     if (slash <= 0) continue;
     const type = range.slice(0, slash).trim().toLowerCase();
-    const subtype = range.slice(slash + 1).trim().toLowerCase();
+    const subtype = range
+      .slice(slash + 1)
+      .trim()
+      .toLowerCase();
     let q = 1;
     for (const p of params) {
       const eq = p.indexOf('=');
@@ -110,7 +126,9 @@ export function prefersHtml(accept: string | undefined): boolean {
 
 /** Escape text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
+  return text.replace(/[&<>"']/g, (c) =>
+    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;',
+  );
 }
 
 function retryHint(sec: number): string {
@@ -124,7 +142,12 @@ function retryHint(sec: number): string {
  * The default HTML answer for browsers: a small self-contained page (no scripts, no external resources) with
  * a title for the state, the message and a retry hint, every value escaped.
  */
-export function maintenancePage(state: InactiveState, message: string, retryAfterSec: number, requestId: string): string {
+export function maintenancePage(
+  state: InactiveState,
+  message: string,
+  retryAfterSec: number,
+  requestId: string,
+): string {
   const title = escapeHtml(TITLES[state]);
   return (
     '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
@@ -149,7 +172,9 @@ export class GatedResponder {
     log: Logger,
   ) {
     if (respond !== undefined && typeof respond !== 'function') {
-      throw new LifecycleError(`lifecycle.respond must be a function, got ${typeof respond}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+      throw new LifecycleError(`lifecycle.respond must be a function, got ${typeof respond}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
     }
     this.log = log.child({ component: 'lifecycle' });
   }
@@ -159,20 +184,48 @@ export class GatedResponder {
    * once when neither the hook nor the HTML page applies; otherwise a promise (never rejecting) that resolves
    * `true` once the request was answered, or `false` when the caller should still send problem+json.
    */
-  answer(req: IncomingMessage, res: ServerResponse, err: ServiceUnavailableError, requestId: string): false | Promise<boolean> {
+  answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: ServiceUnavailableError,
+    requestId: string,
+  ): false | Promise<boolean> {
     const state = STATE_BY_CODE.get(err.code);
     if (state === undefined) return false;
     const html = prefersHtml(req.headers.accept);
     if (this.respond === undefined) {
       if (!html) return false;
-      this.write(res, err.status, HTML_TYPE, maintenancePage(state, err.message, err.retryAfterSec, requestId), undefined);
+      this.write(
+        res,
+        err.status,
+        HTML_TYPE,
+        maintenancePage(state, err.message, err.retryAfterSec, requestId),
+        undefined,
+      );
       return Promise.resolve(true);
     }
     return this.runHook(this.respond, state, req, res, err, requestId, html);
   }
 
-  private async runHook(respond: LifecycleRespond, state: InactiveState, req: IncomingMessage, res: ServerResponse, err: ServiceUnavailableError, requestId: string, html: boolean): Promise<boolean> {
-    const ctx: GatedRequestContext = { req, res, message: err.message, retryAfterSec: err.retryAfterSec, code: err.code, status: err.status, requestId, prefersHtml: html };
+  private async runHook(
+    respond: LifecycleRespond,
+    state: InactiveState,
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: ServiceUnavailableError,
+    requestId: string,
+    html: boolean,
+  ): Promise<boolean> {
+    const ctx: GatedRequestContext = {
+      req,
+      res,
+      message: err.message,
+      retryAfterSec: err.retryAfterSec,
+      code: err.code,
+      status: err.status,
+      requestId,
+      prefersHtml: html,
+    };
     let answer: unknown;
     try {
       answer = await respond(state, ctx);
@@ -182,7 +235,13 @@ export class GatedResponder {
     if (res.headersSent || res.writableEnded) return true; // the hook answered itself
     if (answer === undefined) {
       if (!html) return false;
-      this.write(res, err.status, HTML_TYPE, maintenancePage(state, err.message, err.retryAfterSec, requestId), undefined);
+      this.write(
+        res,
+        err.status,
+        HTML_TYPE,
+        maintenancePage(state, err.message, err.retryAfterSec, requestId),
+        undefined,
+      );
       return true;
     }
     let body: string;
@@ -190,9 +249,12 @@ export class GatedResponder {
     const a = answer as { status?: unknown; headers?: unknown; json?: unknown; html?: unknown };
     const status = a.status ?? err.status;
     try {
-      if (answer === null || typeof answer !== 'object') throw new TypeError(`expected { json } or { html }, got ${answer === null ? 'null' : typeof answer}`);
-      if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) throw new TypeError(`status must be an integer from 200 to 599, got ${String(status)}`);
-      if (a.headers !== undefined && (a.headers === null || typeof a.headers !== 'object')) throw new TypeError('headers must be an object');
+      if (answer === null || typeof answer !== 'object')
+        throw new TypeError(`expected { json } or { html }, got ${answer === null ? 'null' : typeof answer}`);
+      if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599)
+        throw new TypeError(`status must be an integer from 200 to 599, got ${String(status)}`);
+      if (a.headers !== undefined && (a.headers === null || typeof a.headers !== 'object'))
+        throw new TypeError('headers must be an object');
       if (typeof a.html === 'string' && a.json === undefined) {
         body = a.html;
         type = HTML_TYPE;
@@ -205,12 +267,22 @@ export class GatedResponder {
         throw new TypeError('expected exactly one of json or html');
       }
     } catch (badAnswer) {
-      return this.failed(res, requestId, badAnswer, 'lifecycle.respond returned an unusable answer; sending the default problem+json answer');
+      return this.failed(
+        res,
+        requestId,
+        badAnswer,
+        'lifecycle.respond returned an unusable answer; sending the default problem+json answer',
+      );
     }
     try {
       this.write(res, status, type, body, a.headers as Readonly<Record<string, string>> | undefined);
     } catch (writeErr) {
-      return this.failed(res, requestId, writeErr, 'lifecycle.respond answer could not be written; sending the default problem+json answer');
+      return this.failed(
+        res,
+        requestId,
+        writeErr,
+        'lifecycle.respond answer could not be written; sending the default problem+json answer',
+      );
     }
     return true;
   }
@@ -223,7 +295,13 @@ export class GatedResponder {
     return true;
   }
 
-  private write(res: ServerResponse, status: number, type: string, body: string, headers: Readonly<Record<string, string>> | undefined): void {
+  private write(
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void {
     // A maintenance answer must not be cached as the page itself; the hook's own headers may say otherwise.
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Type', type);

@@ -18,7 +18,6 @@ export interface HealthCheckOptions {
   timeoutMs?: number;
 }
 
-
 /** A status field: a value, or a function computing it per request (a throwing or slow one reports `null`). */
 export type StatusField = StatusValue | (() => StatusValue | Promise<StatusValue>);
 
@@ -55,7 +54,9 @@ export interface HealthBoardOptions {
 }
 
 /** A polled check (a function run per request) or a pushed one (a {@link StateCheck} holding its state). */
-type Check = { name: string; critical: boolean; timeoutMs: number; fn: HealthCheckFunction; pushed?: undefined } | { name: string; critical: boolean; pushed: StateCheck };
+type Check =
+  | { name: string; critical: boolean; timeoutMs: number; fn: HealthCheckFunction; pushed?: undefined }
+  | { name: string; critical: boolean; pushed: StateCheck };
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 const RESERVED = new Set(['status', 'lifecycle', 'checks', 'name']);
@@ -90,10 +91,18 @@ export class HealthBoard {
 
   /** Register a check under a unique name (letters, digits, `_.:-`; used as the Prometheus label). */
   addCheck(name: string, fn: HealthCheckFunction, options: HealthCheckOptions = {}): this {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, {
+        code: 'ERR_HEALTH_CONFIG',
+      });
     const taken = this.checks.get(name);
-    if (taken) throw new LifecycleError(`addCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`, { code: 'ERR_HEALTH_CONFIG' });
-    if (typeof fn !== 'function') throw new LifecycleError(`addCheck ${name}: the check must be a function`, { code: 'ERR_HEALTH_CONFIG' });
+    if (taken)
+      throw new LifecycleError(
+        `addCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`,
+        { code: 'ERR_HEALTH_CONFIG' },
+      );
+    if (typeof fn !== 'function')
+      throw new LifecycleError(`addCheck ${name}: the check must be a function`, { code: 'ERR_HEALTH_CONFIG' });
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.defaultTimeoutMs, `addCheck ${name}: timeoutMs`);
     this.checks.set(name, { name, fn, critical: options.critical === true, timeoutMs });
     return this;
@@ -104,19 +113,33 @@ export class HealthBoard {
    * changes. It shares the names of polled checks (a clash is refused either way).
    */
   stateCheck(name: string, initial: CheckState, options: StateCheckOptions = {}): StateCheck {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`stateCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new LifecycleError(`stateCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, {
+        code: 'ERR_HEALTH_CONFIG',
+      });
     const taken = this.checks.get(name);
-    if (taken) throw new LifecycleError(`stateCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`, { code: 'ERR_HEALTH_CONFIG' });
+    if (taken)
+      throw new LifecycleError(
+        `stateCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`,
+        { code: 'ERR_HEALTH_CONFIG' },
+      );
     const check = new StateCheck(name, initial, options.extra, this.log);
     this.checks.set(name, { name, critical: options.critical === true, pushed: check });
-    this.log.debug({ check: name, state: check.state, critical: options.critical === true }, 'push-style status check registered');
+    this.log.debug(
+      { check: name, state: check.state, critical: options.critical === true },
+      'push-style status check registered',
+    );
     return check;
   }
 
   /** Add a field to the JSON status: a value, or a function called per request. */
   addStatusField(name: string, value: StatusField): this {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new LifecycleError(`addStatusField: name must match ${NAME.source}, got ${JSON.stringify(name)}`, { code: 'ERR_HEALTH_CONFIG' });
-    if (RESERVED.has(name)) throw new LifecycleError(`addStatusField: ${name} is reserved`, { code: 'ERR_HEALTH_CONFIG' });
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new LifecycleError(`addStatusField: name must match ${NAME.source}, got ${JSON.stringify(name)}`, {
+        code: 'ERR_HEALTH_CONFIG',
+      });
+    if (RESERVED.has(name))
+      throw new LifecycleError(`addStatusField: ${name} is reserved`, { code: 'ERR_HEALTH_CONFIG' });
     this.fields.set(name, value);
     return this;
   }
@@ -195,7 +218,9 @@ export class HealthBoard {
 
 function checkTimeout(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 300_000) {
-    throw new LifecycleError(`${option} must be an integer from 1 to 300000 ms, got ${String(value)}`, { code: 'ERR_HEALTH_CONFIG' });
+    throw new LifecycleError(`${option} must be an integer from 1 to 300000 ms, got ${String(value)}`, {
+      code: 'ERR_HEALTH_CONFIG',
+    });
   }
   return value;
 }
@@ -239,7 +264,8 @@ export const STATUS_CONTENT_TYPES: Readonly<Record<StatusFormat, string>> = {
 export function statusFormatFor(accept: string | undefined): StatusFormat {
   if (!accept) return 'json';
   const a = accept.toLowerCase();
-  if (a.includes('application/openmetrics-text') || (a.includes('text/plain') && /version\s*=\s*0\.0\.4/.test(a))) return 'prometheus';
+  if (a.includes('application/openmetrics-text') || (a.includes('text/plain') && /version\s*=\s*0\.0\.4/.test(a)))
+    return 'prometheus';
   if (a.includes('application/json') || a.includes('application/problem+json')) return 'json';
   if (a.includes('text/plain')) return 'text';
   return 'json';
@@ -253,9 +279,13 @@ export function renderStatus(report: StatusReport, format: StatusFormat): string
     for (const name in report.checks) out += `${name} ${report.checks[name]!.state}\n`;
     return out;
   }
-  let out = '# HELP gatehouse_check_state Status check state: 0 OK, 1 YELLOW, 2 RED.\n# TYPE gatehouse_check_state gauge\n';
-  for (const name in report.checks) out += `gatehouse_check_state{name="${name}"} ${SEVERITY[report.checks[name]!.state]}\n`;
-  out += '# HELP gatehouse_lifecycle_state Lifecycle state: 1 for the current state, 0 for the others.\n# TYPE gatehouse_lifecycle_state gauge\n';
-  for (const state of LIFECYCLE_STATES) out += `gatehouse_lifecycle_state{state="${state}"} ${state === report.lifecycle ? 1 : 0}\n`;
+  let out =
+    '# HELP gatehouse_check_state Status check state: 0 OK, 1 YELLOW, 2 RED.\n# TYPE gatehouse_check_state gauge\n';
+  for (const name in report.checks)
+    out += `gatehouse_check_state{name="${name}"} ${SEVERITY[report.checks[name]!.state]}\n`;
+  out +=
+    '# HELP gatehouse_lifecycle_state Lifecycle state: 1 for the current state, 0 for the others.\n# TYPE gatehouse_lifecycle_state gauge\n';
+  for (const state of LIFECYCLE_STATES)
+    out += `gatehouse_lifecycle_state{state="${state}"} ${state === report.lifecycle ? 1 : 0}\n`;
   return out;
 }

@@ -5,7 +5,16 @@ import { LifecycleError, ServiceUnavailableError } from './errors.js';
 import type { LifecycleRespond } from './gated-response.js';
 import { RemoteControl, RemoteLifecycleSource, type RemoteControlOptions } from './remote/index.js';
 import { EnvSource, FileSource, MemorySource, SqliteSource, type LifecycleSource } from './sources.js';
-import { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState, validateRecord, type InactiveState, type LifecycleRecord, type LifecycleState } from './states.js';
+import {
+  DEFAULT_MESSAGES,
+  LIFECYCLE_CODES,
+  LIFECYCLE_STATES,
+  isLifecycleState,
+  validateRecord,
+  type InactiveState,
+  type LifecycleRecord,
+  type LifecycleState,
+} from './states.js';
 
 /** How a route behaves while the service is not ACTIVE (same values as `GateConfig.lifecycle`). */
 export type LifecycleRouteMode = 'gated' | 'exempt' | 'forced';
@@ -142,15 +151,31 @@ export class Lifecycle {
   constructor(options: LifecycleOptions = {}) {
     this.log = (options.logger ?? defaultLogger()).child({ component: 'lifecycle' });
     const failMode = options.failMode ?? DEFAULTS.failMode;
-    if (failMode !== 'open' && failMode !== 'closed') throw new LifecycleError(`lifecycle.failMode must be 'open' or 'closed', got ${String(failMode)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (failMode !== 'open' && failMode !== 'closed')
+      throw new LifecycleError(`lifecycle.failMode must be 'open' or 'closed', got ${String(failMode)}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
     this.failMode = failMode;
     checkPoll(options);
     const retry = options.retryAfterSec ?? DEFAULTS.retryAfterSec;
-    if (validateRecord('ACTIVE', undefined, retry)) throw new LifecycleError(`lifecycle.retryAfterSec: ${validateRecord('ACTIVE', undefined, retry) ?? ''}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (validateRecord('ACTIVE', undefined, retry))
+      throw new LifecycleError(`lifecycle.retryAfterSec: ${validateRecord('ACTIVE', undefined, retry) ?? ''}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
     this.defaultRetryAfterSec = retry;
-    this.messages = { ...DEFAULT_MESSAGES, ...checkPerState(options.messages, 'messages', (v) => typeof v === 'string' && v.length > 0) };
+    this.messages = {
+      ...DEFAULT_MESSAGES,
+      ...checkPerState(options.messages, 'messages', (v) => typeof v === 'string' && v.length > 0),
+    };
     const codes: Record<InactiveState, number> = { PAUSED: 503, MAINTENANCE: 503, OFFLINE: 503, FAILED: 503 };
-    this.statusCodes = { ...codes, ...checkPerState(options.statusCodes, 'statusCodes', (v) => Number.isInteger(v) && (v as number) >= 400 && (v as number) <= 599 && v !== 500) };
+    this.statusCodes = {
+      ...codes,
+      ...checkPerState(
+        options.statusCodes,
+        'statusCodes',
+        (v) => Number.isInteger(v) && (v as number) >= 400 && (v as number) <= 599 && v !== 500,
+      ),
+    };
     checkInitial(options);
 
     this.source = createLifecycleSource(options);
@@ -196,7 +221,10 @@ export class Lifecycle {
     try {
       await this.source.write(record);
     } catch (err) {
-      throw new LifecycleError(`lifecycle: cannot store ${state} in the ${this.source.name} source`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+      throw new LifecycleError(`lifecycle: cannot store ${state} in the ${this.source.name} source`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: err,
+      });
     }
     if (this.failing) this.recovered();
     this.apply(this.resolve(record));
@@ -245,7 +273,11 @@ export class Lifecycle {
     const same = state === this.current.state;
     const message = same ? this.current.message : this.messages[state];
     const retry = same ? this.current.retryAfterSec : this.defaultRetryAfterSec;
-    return new ServiceUnavailableError(message, { code: LIFECYCLE_CODES[state], status: this.statusCodes[state], retryAfterSec: retry });
+    return new ServiceUnavailableError(message, {
+      code: LIFECYCLE_CODES[state],
+      status: this.statusCodes[state],
+      retryAfterSec: retry,
+    });
   }
 
   /**
@@ -256,10 +288,15 @@ export class Lifecycle {
     if (mode === 'exempt') return undefined;
     if (mode === 'forced') {
       return () => {
-        throw this.problem(this.current.state === 'ACTIVE' ? 'MAINTENANCE' : this.current.state) as ServiceUnavailableError;
+        throw this.problem(
+          this.current.state === 'ACTIVE' ? 'MAINTENANCE' : this.current.state,
+        ) as ServiceUnavailableError;
       };
     }
-    if (mode !== 'gated') throw new LifecycleError(`lifecycle mode must be gated, exempt or forced, got ${String(mode)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (mode !== 'gated')
+      throw new LifecycleError(`lifecycle mode must be gated, exempt or forced, got ${String(mode)}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
     return () => {
       if (this.current.state !== 'ACTIVE') throw this.problem() as ServiceUnavailableError;
     };
@@ -333,10 +370,18 @@ export class Lifecycle {
     const first = !this.failing;
     this.failing = true;
     if (this.failMode === 'closed') {
-      if (first) this.log.error({ err, source: this.source.name, failMode: 'closed' }, 'LIFECYCLE SOURCE FAILED: failMode closed, refusing gated traffic as OFFLINE until it recovers');
+      if (first)
+        this.log.error(
+          { err, source: this.source.name, failMode: 'closed' },
+          'LIFECYCLE SOURCE FAILED: failMode closed, refusing gated traffic as OFFLINE until it recovers',
+        );
       this.apply({ ...this.resolve({ state: 'OFFLINE', message: FAIL_CLOSED_MESSAGE }), sourceFailing: true });
     } else {
-      if (first) this.log.error({ err, source: this.source.name, failMode: 'open', state: this.current.state }, `LIFECYCLE SOURCE FAILED: failMode open, keeping state ${this.current.state}`);
+      if (first)
+        this.log.error(
+          { err, source: this.source.name, failMode: 'open', state: this.current.state },
+          `LIFECYCLE SOURCE FAILED: failMode open, keeping state ${this.current.state}`,
+        );
       this.current = { ...this.current, sourceFailing: true };
     }
   }
@@ -366,7 +411,10 @@ export class Lifecycle {
     const prev = this.current as LifecycleSnapshot | undefined;
     this.current = next;
     if (!prev || prev.state === next.state) return;
-    this.log.warn({ from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy }, `lifecycle ${prev.state} -> ${next.state}`);
+    this.log.warn(
+      { from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy },
+      `lifecycle ${prev.state} -> ${next.state}`,
+    );
     const snap = { ...next };
     for (const l of this.listeners) {
       try {
@@ -380,13 +428,19 @@ export class Lifecycle {
 
 function checkPoll(options: LifecycleOptions): number {
   const poll = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-  if (!Number.isInteger(poll) || poll < 10 || poll > 60_000) throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', { code: 'ERR_LIFECYCLE_OPTIONS' });
+  if (!Number.isInteger(poll) || poll < 10 || poll > 60_000)
+    throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', {
+      code: 'ERR_LIFECYCLE_OPTIONS',
+    });
   return poll;
 }
 
 function checkInitial(options: LifecycleOptions): LifecycleState {
   const initial = options.initialState ?? DEFAULTS.initialState;
-  if (!isLifecycleState(initial)) throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+  if (!isLifecycleState(initial))
+    throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, {
+      code: 'ERR_LIFECYCLE_OPTIONS',
+    });
   return initial;
 }
 
@@ -398,7 +452,8 @@ function checkInitial(options: LifecycleOptions): LifecycleState {
 export function createLifecycleSource(options: LifecycleOptions = {}): LifecycleSource {
   const source = options.source ?? 'memory';
   if (typeof source === 'object' && source !== null) {
-    if (typeof source.read !== 'function' || typeof source.write !== 'function') throw new LifecycleError('lifecycle.source must have read() and write()', { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (typeof source.read !== 'function' || typeof source.write !== 'function')
+      throw new LifecycleError('lifecycle.source must have read() and write()', { code: 'ERR_LIFECYCLE_OPTIONS' });
     return source;
   }
   const poll = checkPoll(options);
@@ -419,18 +474,32 @@ export function createLifecycleSource(options: LifecycleOptions = {}): Lifecycle
       return new RemoteLifecycleSource({ dataDir, ...(options.logger ? { logger: options.logger } : {}), ...remote });
     }
     case 'redis':
-      throw new LifecycleError("lifecycle.source 'redis' needs the portal's redis option", { code: 'ERR_LIFECYCLE_OPTIONS' });
+      throw new LifecycleError("lifecycle.source 'redis' needs the portal's redis option", {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
     default:
-      throw new LifecycleError(`lifecycle.source must be memory, env, file, sqlite, redis, remote or a LifecycleSource, got ${String(source)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+      throw new LifecycleError(
+        `lifecycle.source must be memory, env, file, sqlite, redis, remote or a LifecycleSource, got ${String(source)}`,
+        { code: 'ERR_LIFECYCLE_OPTIONS' },
+      );
   }
 }
 
-function checkPerState<T>(value: Partial<Record<InactiveState, T>> | undefined, option: string, ok: (v: unknown) => boolean): Partial<Record<InactiveState, T>> {
+function checkPerState<T>(
+  value: Partial<Record<InactiveState, T>> | undefined,
+  option: string,
+  ok: (v: unknown) => boolean,
+): Partial<Record<InactiveState, T>> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object') throw new LifecycleError(`lifecycle.${option} must be an object keyed by state`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+  if (value === null || typeof value !== 'object')
+    throw new LifecycleError(`lifecycle.${option} must be an object keyed by state`, { code: 'ERR_LIFECYCLE_OPTIONS' });
   for (const [key, v] of Object.entries(value)) {
-    if (!isLifecycleState(key) || key === 'ACTIVE') throw new LifecycleError(`lifecycle.${option}: unknown state ${key}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
-    if (!ok(v)) throw new LifecycleError(`lifecycle.${option}.${key} is not valid: ${String(v)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (!isLifecycleState(key) || key === 'ACTIVE')
+      throw new LifecycleError(`lifecycle.${option}: unknown state ${key}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (!ok(v))
+      throw new LifecycleError(`lifecycle.${option}.${key} is not valid: ${String(v)}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
   }
   return value;
 }

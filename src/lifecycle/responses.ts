@@ -22,7 +22,8 @@ export function healthResponse(): RawResponse {
 /** `GET /ready`: 200 `{ ready: true }`, or a 503 problem listing why not (decommissioned, lifecycle, critical check). */
 export async function readyResponse(board: HealthBoard, requestId: string): Promise<RawResponse> {
   const r = await board.readiness();
-  if (r.ready) return { status: 200, contentType: JSON_TYPE, body: JSON.stringify({ ready: true, lifecycle: r.lifecycle }) };
+  if (r.ready)
+    return { status: 200, contentType: JSON_TYPE, body: JSON.stringify({ ready: true, lifecycle: r.lifecycle }) };
   const body = {
     type: 'about:blank',
     title: 'Service Unavailable',

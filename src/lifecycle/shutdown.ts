@@ -22,12 +22,18 @@ export interface ShutdownOptions {
   log: Logger;
 }
 
-const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
+const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGTERM: 15,
+};
 
 /** Check a shutdown timing option; returns the value or throws a RangeError naming the option. */
 export function checkShutdownMs(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 3_600_000) throw new RangeError(`${option} must be an integer from 0 to 3600000 ms, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 3_600_000)
+    throw new RangeError(`${option} must be an integer from 0 to 3600000 ms, got ${String(value)}`);
   return value;
 }
 

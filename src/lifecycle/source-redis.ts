@@ -42,14 +42,20 @@ export class RedisLifecycleSource implements LifecycleSource {
     try {
       text = await this.redis.command.get(this.key);
     } catch (err) {
-      throw new LifecycleError(`lifecycle key ${this.key}: Redis did not answer`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+      throw new LifecycleError(`lifecycle key ${this.key}: Redis did not answer`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: err,
+      });
     }
     if (text === null) return null;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new LifecycleError(`lifecycle key ${this.key}: not valid JSON`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+      throw new LifecycleError(`lifecycle key ${this.key}: not valid JSON`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: err,
+      });
     }
     return parseRecord(value, `lifecycle key ${this.key}`);
   }
@@ -59,9 +65,17 @@ export class RedisLifecycleSource implements LifecycleSource {
     const problem = validateRecord(record.state, record.message, record.retryAfterSec);
     if (problem) throw new LifecycleError(problem, { code: 'ERR_LIFECYCLE_INPUT' });
     await this.ready();
-    const results = await this.redis.command.multi().set(this.key, JSON.stringify(record)).publish(this.key, record.state).exec();
+    const results = await this.redis.command
+      .multi()
+      .set(this.key, JSON.stringify(record))
+      .publish(this.key, record.state)
+      .exec();
     const failed = results?.find(([err]) => err);
-    if (!results || failed) throw new LifecycleError(`lifecycle key ${this.key}: the write failed`, { code: 'ERR_LIFECYCLE_SOURCE', cause: failed?.[0] });
+    if (!results || failed)
+      throw new LifecycleError(`lifecycle key ${this.key}: the write failed`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: failed?.[0],
+      });
   }
 
   /** Heartbeat entries of the instances following the fleet's lifecycle (hash `<prefix>lifecycle:followers`); entries stale for an hour are deleted. */
@@ -94,7 +108,10 @@ export class RedisLifecycleSource implements LifecycleSource {
       const key = `${this.key}:followers`;
       const beat = (): void => {
         // Fire and forget: during an outage the beat is skipped and readers stop counting this instance.
-        if (this.redis.healthy) void this.redis.command.hset(key, entry.id, JSON.stringify({ ...entry, lastSeen: Date.now() })).catch(() => undefined);
+        if (this.redis.healthy)
+          void this.redis.command
+            .hset(key, entry.id, JSON.stringify({ ...entry, lastSeen: Date.now() }))
+            .catch(() => undefined);
       };
       // Beat as soon as Redis is (back) up too: at start the connection is usually still coming up.
       stops.push(this.redis.onHealth(() => beat()));
@@ -121,6 +138,8 @@ export class RedisLifecycleSource implements LifecycleSource {
       });
       if (await this.startup) return;
     }
-    throw new LifecycleError(`lifecycle key ${this.key}: Redis is unreachable (${this.redis.reason ?? 'unknown'})`, { code: 'ERR_LIFECYCLE_SOURCE' });
+    throw new LifecycleError(`lifecycle key ${this.key}: Redis is unreachable (${this.redis.reason ?? 'unknown'})`, {
+      code: 'ERR_LIFECYCLE_SOURCE',
+    });
   }
 }

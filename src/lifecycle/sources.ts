@@ -85,7 +85,8 @@ export class EnvSource implements LifecycleSource {
 
 /** Parse a stored record (file or database row); throws a LifecycleError naming what is wrong. */
 export function parseRecord(value: unknown, where: string): LifecycleRecord {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LifecycleError(`${where}: expected an object with a "state"`, { code: 'ERR_LIFECYCLE_SOURCE' });
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new LifecycleError(`${where}: expected an object with a "state"`, { code: 'ERR_LIFECYCLE_SOURCE' });
   const v = value as Record<string, unknown>;
   const state = typeof v.state === 'string' ? v.state.toUpperCase() : v.state;
   const message = v.message === null ? undefined : v.message;
@@ -119,13 +120,19 @@ export class FileSource implements LifecycleSource {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new LifecycleError(`lifecycle file ${this.path}: cannot read it`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+      throw new LifecycleError(`lifecycle file ${this.path}: cannot read it`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: err,
+      });
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new LifecycleError(`lifecycle file ${this.path}: not valid JSON`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+      throw new LifecycleError(`lifecycle file ${this.path}: not valid JSON`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: err,
+      });
     }
     return parseRecord(value, `lifecycle file ${this.path}`);
   }
@@ -186,15 +193,17 @@ export class FileSource implements LifecycleSource {
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      stat(this.path).then(
-        (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
-        (err: NodeJS.ErrnoException) => `missing:${err.code ?? ''}`,
-      ).then((sig) => {
-        busy = false;
-        if (stopped || sig === last) return;
-        last = sig;
-        changed();
-      });
+      stat(this.path)
+        .then(
+          (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
+          (err: NodeJS.ErrnoException) => `missing:${err.code ?? ''}`,
+        )
+        .then((sig) => {
+          busy = false;
+          if (stopped || sig === last) return;
+          last = sig;
+          changed();
+        });
     }, this.intervalMs);
     timer.unref();
     return () => {
@@ -208,7 +217,8 @@ export class FileSource implements LifecycleSource {
 /** File name of the shared lifecycle store inside `dataDir`. */
 export const LIFECYCLE_DB_FILE = 'gatehouse-lifecycle.db';
 
-const SELECT_STATE = 'SELECT state, message, retry_after_sec, updated_at, updated_by, version FROM lifecycle_state WHERE id = 1';
+const SELECT_STATE =
+  'SELECT state, message, retry_after_sec, updated_at, updated_by, version FROM lifecycle_state WHERE id = 1';
 const UPSERT_STATE = `INSERT INTO lifecycle_state (id, state, message, retry_after_sec, updated_at, updated_by, version)
   VALUES (1, ?, ?, ?, ?, ?, 1)
   ON CONFLICT(id) DO UPDATE SET state = excluded.state, message = excluded.message, retry_after_sec = excluded.retry_after_sec,
@@ -244,11 +254,15 @@ export class SqliteSource implements LifecycleSource {
         tables: {
           lifecycle_state:
             'id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, message TEXT, retry_after_sec INTEGER, updated_at INTEGER NOT NULL, updated_by TEXT, version INTEGER NOT NULL DEFAULT 1',
-          lifecycle_followers: 'id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, name TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen INTEGER NOT NULL',
+          lifecycle_followers:
+            'id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, name TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen INTEGER NOT NULL',
         },
       });
     } catch (err) {
-      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot open it`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+      throw new LifecycleError(`lifecycle store in ${dataDir}: cannot open it`, {
+        code: 'ERR_LIFECYCLE_SOURCE',
+        cause: err,
+      });
     }
   }
 
@@ -258,7 +272,13 @@ export class SqliteSource implements LifecycleSource {
     const row = this.db.queryOne<StateRow>(SELECT_STATE);
     if (!row) return null;
     return parseRecord(
-      { state: row.state, message: row.message, retryAfterSec: row.retry_after_sec, updatedAt: row.updated_at, updatedBy: row.updated_by ?? undefined },
+      {
+        state: row.state,
+        message: row.message,
+        retryAfterSec: row.retry_after_sec,
+        updatedAt: row.updated_at,
+        updatedBy: row.updated_by ?? undefined,
+      },
       'lifecycle store',
     );
   }
@@ -268,7 +288,13 @@ export class SqliteSource implements LifecycleSource {
     if (this.closed) throw new LifecycleError('lifecycle store is closed', { code: 'ERR_LIFECYCLE_CLOSED' });
     const problem = validateRecord(record.state, record.message, record.retryAfterSec);
     if (problem) throw new LifecycleError(problem, { code: 'ERR_LIFECYCLE_INPUT' });
-    this.db.execute(UPSERT_STATE, [record.state, record.message ?? null, record.retryAfterSec ?? null, record.updatedAt ?? Date.now(), record.updatedBy ?? `pid ${process.pid}@${hostname()}`]);
+    this.db.execute(UPSERT_STATE, [
+      record.state,
+      record.message ?? null,
+      record.retryAfterSec ?? null,
+      record.updatedAt ?? Date.now(),
+      record.updatedBy ?? `pid ${process.pid}@${hostname()}`,
+    ]);
   }
 
   /** Heartbeat entries of the processes following this store. */

@@ -24,7 +24,10 @@ const STATES: ReadonlySet<string> = new Set(['OK', 'YELLOW', 'RED']);
 export function checkStateName(where: string, state: unknown): CheckState {
   if (typeof state === 'string' && STATES.has(state)) return state as CheckState;
   const hint = typeof state === 'string' && state.toUpperCase() === 'GREEN' ? ' (use OK for green)' : '';
-  throw new LifecycleError(`${where}: state must be OK, YELLOW or RED, got ${JSON.stringify(state) ?? String(state)}${hint}`, { code: 'ERR_HEALTH_CONFIG' });
+  throw new LifecycleError(
+    `${where}: state must be OK, YELLOW or RED, got ${JSON.stringify(state) ?? String(state)}${hint}`,
+    { code: 'ERR_HEALTH_CONFIG' },
+  );
 }
 
 /**
@@ -74,7 +77,10 @@ export class StateCheck {
     this.current = next;
     if (prev === next.state) return false;
     const level = next.state === 'RED' ? 'error' : next.state === 'YELLOW' ? 'warn' : 'info';
-    this.log[level]({ check: this.name, from: prev, to: next.state, detail: next.detail }, `status check ${this.name} ${prev} -> ${next.state}`);
+    this.log[level](
+      { check: this.name, from: prev, to: next.state, detail: next.detail },
+      `status check ${this.name} ${prev} -> ${next.state}`,
+    );
     return true;
   }
 
@@ -82,18 +88,34 @@ export class StateCheck {
   private static result(name: string, state: CheckState, extra: StateCheckExtra | undefined): HealthCheckResult {
     if (extra === undefined) return { state };
     if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
-      throw new LifecycleError(`stateCheck ${name}: extra properties must be an object, got ${Array.isArray(extra) ? 'an array' : String(extra)}`, { code: 'ERR_HEALTH_CONFIG' });
+      throw new LifecycleError(
+        `stateCheck ${name}: extra properties must be an object, got ${Array.isArray(extra) ? 'an array' : String(extra)}`,
+        { code: 'ERR_HEALTH_CONFIG' },
+      );
     }
-    if ('state' in extra) throw new LifecycleError(`stateCheck ${name}: extra properties cannot set "state"; pass it as the first argument`, { code: 'ERR_HEALTH_CONFIG' });
-    if (extra.detail !== undefined && typeof extra.detail !== 'string') throw new LifecycleError(`stateCheck ${name}: detail must be a string, got ${typeof extra.detail}`, { code: 'ERR_HEALTH_CONFIG' });
+    if ('state' in extra)
+      throw new LifecycleError(
+        `stateCheck ${name}: extra properties cannot set "state"; pass it as the first argument`,
+        { code: 'ERR_HEALTH_CONFIG' },
+      );
+    if (extra.detail !== undefined && typeof extra.detail !== 'string')
+      throw new LifecycleError(`stateCheck ${name}: detail must be a string, got ${typeof extra.detail}`, {
+        code: 'ERR_HEALTH_CONFIG',
+      });
     let copy: Record<string, unknown>;
     try {
-      copy = JSON.parse(JSON.stringify(extra, (_key, value: unknown) => {
-        if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') throw new TypeError(`a ${typeof value} is not JSON`);
-        return value;
-      })) as Record<string, unknown>;
+      copy = JSON.parse(
+        JSON.stringify(extra, (_key, value: unknown) => {
+          if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+            throw new TypeError(`a ${typeof value} is not JSON`);
+          return value;
+        }),
+      ) as Record<string, unknown>;
     } catch (err) {
-      throw new LifecycleError(`stateCheck ${name}: extra properties must be plain JSON (${(err as Error).message})`, { code: 'ERR_HEALTH_CONFIG', cause: err });
+      throw new LifecycleError(`stateCheck ${name}: extra properties must be plain JSON (${(err as Error).message})`, {
+        code: 'ERR_HEALTH_CONFIG',
+        cause: err,
+      });
     }
     return { state, ...copy } as HealthCheckResult;
   }

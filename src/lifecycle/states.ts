@@ -56,11 +56,18 @@ export const MAX_RETRY_AFTER_SEC = 604_800;
  * Shared by `Lifecycle.set`, the admin endpoint and the CLI so all three refuse the same inputs.
  */
 export function validateRecord(state: unknown, message: unknown, retryAfterSec: unknown): string | undefined {
-  if (!isLifecycleState(state)) return `unknown lifecycle state ${JSON.stringify(state)} (expected one of ${LIFECYCLE_STATES.join(', ')})`;
+  if (!isLifecycleState(state))
+    return `unknown lifecycle state ${JSON.stringify(state)} (expected one of ${LIFECYCLE_STATES.join(', ')})`;
   if (message !== undefined && (typeof message !== 'string' || message.length > MAX_MESSAGE_LENGTH)) {
     return `message must be a string of at most ${MAX_MESSAGE_LENGTH} characters`;
   }
-  if (retryAfterSec !== undefined && (typeof retryAfterSec !== 'number' || !Number.isInteger(retryAfterSec) || retryAfterSec < 0 || retryAfterSec > MAX_RETRY_AFTER_SEC)) {
+  if (
+    retryAfterSec !== undefined &&
+    (typeof retryAfterSec !== 'number' ||
+      !Number.isInteger(retryAfterSec) ||
+      retryAfterSec < 0 ||
+      retryAfterSec > MAX_RETRY_AFTER_SEC)
+  ) {
     return `retryAfterSec must be a whole number of seconds from 0 to ${MAX_RETRY_AFTER_SEC}, got ${String(retryAfterSec)}`;
   }
   return undefined;

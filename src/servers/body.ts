@@ -38,12 +38,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<unknown> 
   }
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && encoding !== 'identity') {
-    return Promise.reject(new HttpError(415, `Content-Encoding ${encoding} is not supported`, { code: 'ERR_UNSUPPORTED_ENCODING' }));
+    return Promise.reject(
+      new HttpError(415, `Content-Encoding ${encoding} is not supported`, { code: 'ERR_UNSUPPORTED_ENCODING' }),
+    );
   }
   const kind = kindOf(headers['content-type'] ?? '');
   if (kind === undefined) {
     return Promise.reject(
-      new HttpError(415, 'Send the body as application/json or application/x-www-form-urlencoded', { code: 'ERR_UNSUPPORTED_MEDIA_TYPE' }),
+      new HttpError(415, 'Send the body as application/json or application/x-www-form-urlencoded', {
+        code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+      }),
     );
   }
   if (lengthHeader !== undefined && Number(lengthHeader) > limit) {
@@ -79,11 +83,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<unknown> 
       try {
         finish(null, kind === 'json' ? parseJsonSafe(buf.toString('utf8')) : parseForm(buf.toString('utf8')));
       } catch (err) {
-        finish(err instanceof HttpError ? err : new HttpError(400, 'The request body is not valid JSON', { code: 'ERR_MALFORMED_JSON', cause: err }));
+        finish(
+          err instanceof HttpError
+            ? err
+            : new HttpError(400, 'The request body is not valid JSON', { code: 'ERR_MALFORMED_JSON', cause: err }),
+        );
       }
     };
-    const onError = (err: Error): void => finish(new HttpError(400, 'The request body could not be read', { code: 'ERR_BODY_READ', cause: err }));
-    const onAborted = (): void => finish(new HttpError(400, 'The client aborted the request', { code: 'ERR_BODY_ABORTED' }));
+    const onError = (err: Error): void =>
+      finish(new HttpError(400, 'The request body could not be read', { code: 'ERR_BODY_READ', cause: err }));
+    const onAborted = (): void =>
+      finish(new HttpError(400, 'The client aborted the request', { code: 'ERR_BODY_ABORTED' }));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
@@ -121,7 +131,9 @@ export function mergeBody(base: Record<string, unknown>, body: unknown): unknown
     return base;
   }
   if (hasKeys(base)) {
-    throw new HttpError(400, 'The request body must be a JSON object when the route has path or query parameters', { code: 'ERR_BODY_NOT_OBJECT' });
+    throw new HttpError(400, 'The request body must be a JSON object when the route has path or query parameters', {
+      code: 'ERR_BODY_NOT_OBJECT',
+    });
   }
   return body;
 }

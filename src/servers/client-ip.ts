@@ -37,12 +37,23 @@ export function compileTrust(trust: TrustProxy): TrustFunction {
   if (trust === false) return TRUST_NONE;
   if (trust === true) return TRUST_ALL;
   if (typeof trust === 'number') {
-    if (!Number.isInteger(trust) || trust < 0) throw new GatehouseError(`trustProxy: a hop count must be a non-negative integer, got ${String(trust)}`, { code: 'ERR_OPTIONS' });
+    if (!Number.isInteger(trust) || trust < 0)
+      throw new GatehouseError(`trustProxy: a hop count must be a non-negative integer, got ${String(trust)}`, {
+        code: 'ERR_OPTIONS',
+      });
     return (_addr, i) => i < trust;
   }
-  const list = typeof trust === 'string' ? trust.split(',').map((s) => s.trim()) : Array.isArray(trust) ? [...(trust as readonly string[])] : undefined;
+  const list =
+    typeof trust === 'string'
+      ? trust.split(',').map((s) => s.trim())
+      : Array.isArray(trust)
+        ? [...(trust as readonly string[])]
+        : undefined;
   if (list === undefined || list.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new GatehouseError('trustProxy must be a boolean, a hop count, or addresses / CIDR ranges / loopback, linklocal, uniquelocal', { code: 'ERR_OPTIONS' });
+    throw new GatehouseError(
+      'trustProxy must be a boolean, a hop count, or addresses / CIDR ranges / loopback, linklocal, uniquelocal',
+      { code: 'ERR_OPTIONS' },
+    );
   }
   try {
     return proxyAddr.compile(list);

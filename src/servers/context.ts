@@ -116,14 +116,19 @@ export class HttpCall implements GateCall, EndpointContext {
 
   /** A child logger carrying the request id, made on first use. */
   get log(): Logger {
-    this.childLog ??= this.host.log.child(this.trace ? { requestId: this.requestId, trace_id: this.trace.traceId, span_id: this.trace.spanId } : { requestId: this.requestId });
+    this.childLog ??= this.host.log.child(
+      this.trace
+        ? { requestId: this.requestId, trace_id: this.trace.traceId, span_id: this.trace.spanId }
+        : { requestId: this.requestId },
+    );
     return this.childLog;
   }
 
   // Arrow properties, so handlers can destructure them: `({ input, setStatus }) => ...`.
   /** Set the success status. */
   readonly setStatus = (status: number): void => {
-    if (!Number.isInteger(status) || status < 100 || status > 599) throw new RangeError(`Invalid status ${String(status)}`);
+    if (!Number.isInteger(status) || status < 100 || status > 599)
+      throw new RangeError(`Invalid status ${String(status)}`);
     this.status = status;
   };
 

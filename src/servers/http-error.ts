@@ -99,7 +99,14 @@ export function toProblem(err: unknown, requestId: string): Problem {
     // Deliberate 5xx answers (503 lifecycle, 502 upstream) carry their own message and headers.
     return {
       status: err.status,
-      body: { type: 'about:blank', title: STATUS_CODES[err.status] ?? 'Error', status: err.status, detail: err.message, code: err.code, requestId },
+      body: {
+        type: 'about:blank',
+        title: STATUS_CODES[err.status] ?? 'Error',
+        status: err.status,
+        detail: err.message,
+        code: err.code,
+        requestId,
+      },
       headers: err.headers,
       unexpected: false,
     };

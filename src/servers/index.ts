@@ -4,11 +4,26 @@
  * imported from their modules by the code that needs them.
  */
 export { ServicePortal } from './portal/index.js';
-export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './portal/index.js';
+export type {
+  CloseOptions,
+  EndpointConfig,
+  EndpointHandler,
+  EndpointMethod,
+  PortalHealthOptions,
+  PortalOptions,
+  RunOptions,
+} from './portal/index.js';
 export { defineEndpoint, isEndpointDefinition } from './portal/index.js';
 export type { DiscoveredEndpoint, EndpointDefinition, EndpointDefinitionConfig } from './portal/index.js';
 export { UNMATCHED_ROUTE } from './portal/index.js';
-export type { InjectOptions, InjectResponse, JobCounts, MetricsOptions, TrackableQueue, TracingOptions } from './portal/index.js';
+export type {
+  InjectOptions,
+  InjectResponse,
+  JobCounts,
+  MetricsOptions,
+  TrackableQueue,
+  TracingOptions,
+} from './portal/index.js';
 export type { EndpointContext } from './context.js';
 export { HttpError } from './http-error.js';
 export type { FieldIssue, HttpErrorOptions, ProblemBody } from './http-error.js';

@@ -46,14 +46,18 @@ function collectRefs(value: unknown, into: Set<string>): Set<string> {
 
 /** The text of a schema with its references made io-neutral, to tell whether input and output variants agree. */
 function neutralText(json: Json): string {
-  return JSON.stringify(rewriteRefs(json, (ref) => {
-    const m = parseMarker(ref);
-    return m ? `${MARK}${m.name}` : undefined;
-  }));
+  return JSON.stringify(
+    rewriteRefs(json, (ref) => {
+      const m = parseMarker(ref);
+      return m ? `${MARK}${m.name}` : undefined;
+    }),
+  );
 }
 
 function pascal(text: string): string {
-  return text.replace(/(^|[^A-Za-z0-9]+)([A-Za-z0-9])/g, (_m, _sep: string, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, '');
+  return text
+    .replace(/(^|[^A-Za-z0-9]+)([A-Za-z0-9])/g, (_m, _sep: string, c: string) => c.toUpperCase())
+    .replace(/[^A-Za-z0-9]/g, '');
 }
 
 /**
@@ -94,14 +98,16 @@ export class SchemaBook {
     delete raw.$schema;
     const defs = (raw.$defs ?? {}) as Record<string, Json>;
     delete raw.$defs;
-    const selfRef = collectRefs(raw, new Set()).has('#') || Object.values(defs).some((d) => collectRefs(d, new Set()).has('#'));
+    const selfRef =
+      collectRefs(raw, new Set()).has('#') || Object.values(defs).some((d) => collectRefs(d, new Set()).has('#'));
     const shared = (this.uses.get(schema)?.get(io) ?? 0) > 1 && typeof raw.$ref !== 'string';
     // A root that refers to itself (recursion without an id) or that several routes share becomes a component.
     const liftRoot = selfRef || shared;
 
     const keys = Object.keys(defs);
     const local = new Map<string, string>();
-    for (const key of keys) local.set(key, this.freeName(io, key.startsWith('__') ? `${base}${pascal(key)}` : key, true));
+    for (const key of keys)
+      local.set(key, this.freeName(io, key.startsWith('__') ? `${base}${pascal(key)}` : key, true));
     const rootName = liftRoot ? this.freeName(io, base) : undefined;
     const localRef = (ref: string): string | undefined => {
       if (ref === '#' && rootName) return markerOf(io, rootName);
@@ -155,9 +161,10 @@ export class SchemaBook {
       byName.set(name, entry);
     }
     const split = new Set<string>();
-    for (const [name, e] of byName) if (e.input && e.output && neutralText(e.input) !== neutralText(e.output)) split.add(name);
+    for (const [name, e] of byName)
+      if (e.input && e.output && neutralText(e.input) !== neutralText(e.output)) split.add(name);
     // An input variant pointing at a split schema differs from its output variant too.
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const [name, e] of byName) {
         if (split.has(name) || !e.input || !e.output) continue;
@@ -230,18 +237,24 @@ export function objectShape(schema: Json, components: Readonly<Record<string, Js
     for (const [key, s] of Object.entries(props)) shape.properties.set(key, { schema: s, required: required.has(key) });
   }
   const extra = schema.additionalProperties;
-  if (extra !== undefined && extra !== false && (props === undefined || Object.keys(props).length === 0)) shape.additional = extra === true ? {} : (extra as Json);
+  if (extra !== undefined && extra !== false && (props === undefined || Object.keys(props).length === 0))
+    shape.additional = extra === true ? {} : (extra as Json);
   if (Array.isArray(schema.allOf)) {
     for (const part of schema.allOf as Json[]) {
       const s = objectShape(part, components, depth + 1);
       for (const [key, p] of s.properties) {
         const had = shape.properties.get(key);
-        shape.properties.set(key, { schema: had?.schema ?? p.schema, required: p.required || (had?.required ?? false) });
+        shape.properties.set(key, {
+          schema: had?.schema ?? p.schema,
+          required: p.required || (had?.required ?? false),
+        });
       }
       shape.additional ??= s.additional;
     }
   }
-  const branches = (Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : undefined) as Json[] | undefined;
+  const branches = (
+    Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : undefined
+  ) as Json[] | undefined;
   if (branches && branches.length > 0) {
     const shapes = branches.map((b) => objectShape(b, components, depth + 1));
     const keys = new Set(shapes.flatMap((s) => [...s.properties.keys()]));
@@ -263,7 +276,10 @@ export function objectShape(schema: Json, components: Readonly<Record<string, Js
         }
       }
       if (shape.properties.has(key)) continue;
-      shape.properties.set(key, { schema: variants.length === 1 ? variants[0]! : { anyOf: variants }, required: everywhere });
+      shape.properties.set(key, {
+        schema: variants.length === 1 ? variants[0]! : { anyOf: variants },
+        required: everywhere,
+      });
     }
     for (const s of shapes) shape.additional ??= s.additional;
   }
@@ -274,10 +290,14 @@ export function objectShape(schema: Json, components: Readonly<Record<string, Js
 export function withoutKeys(schema: Json, keys: readonly string[], components: Readonly<Record<string, Json>>): Json {
   if (keys.length === 0) return schema;
   let target = schema;
-  if (typeof schema.$ref === 'string' && schema.$ref.startsWith(COMPONENTS)) target = components[schema.$ref.slice(COMPONENTS.length)] ?? schema;
+  if (typeof schema.$ref === 'string' && schema.$ref.startsWith(COMPONENTS))
+    target = components[schema.$ref.slice(COMPONENTS.length)] ?? schema;
   const props = target.properties as Record<string, Json> | undefined;
   if (!props || !keys.some((k) => k in props)) return schema;
-  const copy: Json = { ...target, properties: Object.fromEntries(Object.entries(props).filter(([k]) => !keys.includes(k))) };
+  const copy: Json = {
+    ...target,
+    properties: Object.fromEntries(Object.entries(props).filter(([k]) => !keys.includes(k))),
+  };
   if (Array.isArray(target.required)) copy.required = (target.required as string[]).filter((k) => !keys.includes(k));
   delete copy.$id;
   return copy;

@@ -53,7 +53,11 @@ const PROBLEM_SCHEMA = {
     requestId: { type: 'string' },
     errors: {
       type: 'array',
-      items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: { path: { type: 'string' }, message: { type: 'string' } },
+      },
     },
   },
 };
@@ -63,16 +67,24 @@ const RETRY_AFTER = { description: 'Seconds until a retry makes sense', schema: 
 
 /** The shared error responses, one component each; operations refer to them by `$ref`. */
 const RESPONSES: Readonly<Record<string, Json>> = {
-  BadRequest: { description: 'Malformed JSON or input that fails the schema (`errors` lists the fields)', content: PROBLEM_CONTENT },
+  BadRequest: {
+    description: 'Malformed JSON or input that fails the schema (`errors` lists the fields)',
+    content: PROBLEM_CONTENT,
+  },
   Unauthorized: {
     description: 'Missing or invalid credentials',
-    headers: { 'WWW-Authenticate': { description: 'The challenge for the accepted scheme', schema: { type: 'string' } } },
+    headers: {
+      'WWW-Authenticate': { description: 'The challenge for the accepted scheme', schema: { type: 'string' } },
+    },
     content: PROBLEM_CONTENT,
   },
   Forbidden: { description: 'The caller lacks a required scope', content: PROBLEM_CONTENT },
   NotFound: { description: 'The resource does not exist', content: PROBLEM_CONTENT },
   PayloadTooLarge: { description: 'The body is over the size limit', content: PROBLEM_CONTENT },
-  UnsupportedMediaType: { description: 'The body is neither JSON nor a form, or uses an unsupported encoding', content: PROBLEM_CONTENT },
+  UnsupportedMediaType: {
+    description: 'The body is neither JSON nor a form, or uses an unsupported encoding',
+    content: PROBLEM_CONTENT,
+  },
   TooManyRequests: {
     description: 'Rate limited',
     headers: {
@@ -83,9 +95,13 @@ const RESPONSES: Readonly<Record<string, Json>> = {
     },
     content: PROBLEM_CONTENT,
   },
-  InternalServerError: { description: 'Unexpected server error (the detail names only the request id)', content: PROBLEM_CONTENT },
+  InternalServerError: {
+    description: 'Unexpected server error (the detail names only the request id)',
+    content: PROBLEM_CONTENT,
+  },
   ServiceUnavailable: {
-    description: 'The service is not ACTIVE (lifecycle): code SERVICE_PAUSED, SERVICE_MAINTENANCE, SERVICE_OFFLINE or SERVICE_FAILED; browsers get an HTML page',
+    description:
+      'The service is not ACTIVE (lifecycle): code SERVICE_PAUSED, SERVICE_MAINTENANCE, SERVICE_OFFLINE or SERVICE_FAILED; browsers get an HTML page',
     headers: { 'Retry-After': RETRY_AFTER },
     content: { ...PROBLEM_CONTENT, 'text/html': { schema: { type: 'string' } } },
   },
@@ -110,7 +126,11 @@ function schemesFor(mode: AuthMode, auth: OpenApiAuth): SchemeName[] {
     case 'basic':
       return ['basicAuth'];
     case 'any':
-      return ['bearerAuth', ...(auth.apiKeys ? (['apiKeyAuth'] as const) : []), ...(auth.basic ? (['basicAuth'] as const) : [])];
+      return [
+        'bearerAuth',
+        ...(auth.apiKeys ? (['apiKeyAuth'] as const) : []),
+        ...(auth.basic ? (['basicAuth'] as const) : []),
+      ];
   }
 }
 
@@ -161,7 +181,12 @@ interface Slot {
  * `components.responses`), query and path parameters, and the security schemes in use. Express routes behind
  * `portal.gate()` are listed with what their gate says.
  */
-export function buildOpenApi(name: string, options: OpenApiOptions, routes: readonly OpenApiRoute[], auth: OpenApiAuth = {}): Record<string, unknown> {
+export function buildOpenApi(
+  name: string,
+  options: OpenApiOptions,
+  routes: readonly OpenApiRoute[],
+  auth: OpenApiAuth = {},
+): Record<string, unknown> {
   const book = new SchemaBook(new Set(['Problem']));
   for (const route of routes) {
     if (route.input) book.use(route.input, 'input');
@@ -179,7 +204,8 @@ export function buildOpenApi(name: string, options: OpenApiOptions, routes: read
       if (seen.has(key)) continue;
       seen.add(key);
       const id = operationId(route.method, path);
-      const slot = (schema: ZodType | undefined, io: SchemaIo): Json | undefined => (schema ? book.schema(schema, io, `${id}${io === 'input' ? 'Input' : 'Output'}`) : undefined);
+      const slot = (schema: ZodType | undefined, io: SchemaIo): Json | undefined =>
+        schema ? book.schema(schema, io, `${id}${io === 'input' ? 'Input' : 'Output'}`) : undefined;
       slots.push({ route, path, params, id, input: slot(route.input, 'input'), output: slot(route.output, 'output') });
     }
   }
@@ -194,7 +220,9 @@ export function buildOpenApi(name: string, options: OpenApiOptions, routes: read
     const input = slot.input ? (book.resolve(slot.input) as Json) : undefined;
     const output = slot.output ? (book.resolve(slot.output) as Json) : undefined;
     const shape = input ? objectShape(input, schemas) : undefined;
-    const parameters: Json[] = params.map((p) => param(p, 'path', true, shape?.properties.get(p)?.schema ?? { type: 'string' }));
+    const parameters: Json[] = params.map((p) =>
+      param(p, 'path', true, shape?.properties.get(p)?.schema ?? { type: 'string' }),
+    );
     const hasBody = !express && BODY_METHODS.has(method);
     let requestBody: Json | undefined;
     if (hasBody) {
@@ -202,8 +230,17 @@ export function buildOpenApi(name: string, options: OpenApiOptions, routes: read
         ? { required: true, content: { 'application/json': { schema: withoutKeys(input, params, schemas) } } }
         : { required: false, content: { 'application/json': { schema: {} } } };
     } else if (shape) {
-      for (const [key, p] of shape.properties) if (!params.includes(key)) parameters.push(param(key, 'query', p.required, p.schema));
-      if (shape.additional) parameters.push({ name: 'query', in: 'query', required: false, style: 'form', explode: true, schema: { type: 'object', additionalProperties: shape.additional } });
+      for (const [key, p] of shape.properties)
+        if (!params.includes(key)) parameters.push(param(key, 'query', p.required, p.schema));
+      if (shape.additional)
+        parameters.push({
+          name: 'query',
+          in: 'query',
+          required: false,
+          style: 'form',
+          explode: true,
+          schema: { type: 'object', additionalProperties: shape.additional },
+        });
     }
 
     const gate = route.gate;
@@ -215,13 +252,15 @@ export function buildOpenApi(name: string, options: OpenApiOptions, routes: read
     const responses: Record<string, Json> = { ...success(route, output) };
     if (!express && (input !== undefined || hasBody)) responses['400'] = ref('BadRequest');
     if (mode !== 'none') responses['401'] = ref('Unauthorized');
-    if (mode !== 'none' && scopes.length > 0) responses['403'] = { ...ref('Forbidden'), description: `Requires scopes: ${scopes.join(', ')}` };
+    if (mode !== 'none' && scopes.length > 0)
+      responses['403'] = { ...ref('Forbidden'), description: `Requires scopes: ${scopes.join(', ')}` };
     if (params.length > 0) responses['404'] = ref('NotFound');
     if (hasBody) {
       responses['413'] = ref('PayloadTooLarge');
       responses['415'] = ref('UnsupportedMediaType');
     }
-    if (gate.rateLimit !== undefined && (!Array.isArray(gate.rateLimit) || gate.rateLimit.length > 0)) responses['429'] = ref('TooManyRequests');
+    if (gate.rateLimit !== undefined && (!Array.isArray(gate.rateLimit) || gate.rateLimit.length > 0))
+      responses['429'] = ref('TooManyRequests');
     responses['500'] = ref('InternalServerError');
     if ((gate.lifecycle ?? 'gated') !== 'exempt') responses['503'] = ref('ServiceUnavailable');
 
@@ -252,8 +291,14 @@ function param(name: string, where: 'path' | 'query', required: boolean, schema:
 }
 
 function success(route: OpenApiRoute, output: Json | undefined): Record<string, Json> {
-  if (route.source === 'express') return { '200': { description: 'Answered by an express route (its body is not described)' } };
+  if (route.source === 'express')
+    return { '200': { description: 'Answered by an express route (its body is not described)' } };
   const status = route.status ?? (isNothing(route.output) ? 204 : 200);
   if (status === 204) return { '204': { description: 'No content' } };
-  return { [String(status)]: { description: status === 201 ? 'Created' : status === 202 ? 'Accepted' : 'Success', content: { 'application/json': { schema: output ?? {} } } } };
+  return {
+    [String(status)]: {
+      description: status === 201 ? 'Created' : status === 202 ? 'Accepted' : 'Success',
+      content: { 'application/json': { schema: output ?? {} } },
+    },
+  };
 }

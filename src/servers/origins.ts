@@ -22,7 +22,8 @@ export function parseOrigins(list: readonly string[], where: string, fail: (mess
     } catch {
       throw fail(`${where}: ${String(origin)} is not an origin`);
     }
-    if (parsed.origin !== origin) throw fail(`${where}: write origins exactly as the browser sends them (${parsed.origin}), not ${origin}`);
+    if (parsed.origin !== origin)
+      throw fail(`${where}: write origins exactly as the browser sends them (${parsed.origin}), not ${origin}`);
     origins.add(origin);
   }
   return { wildcard, origins };

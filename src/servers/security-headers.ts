@@ -30,7 +30,12 @@ export function securityHeaderList(options: HelmetOptions): HeaderPair[] {
  * handler set (`own`). `own` wins over the others (but never over Content-Length) and the last of a repeated name
  * wins, case-insensitively. The usual case (rate-limit headers, nothing repeated) is a plain concatenation.
  */
-export function mergeHeaders(standard: readonly string[], standardNames: ReadonlySet<string>, own: readonly string[], defaults: readonly string[]): string[] {
+export function mergeHeaders(
+  standard: readonly string[],
+  standardNames: ReadonlySet<string>,
+  own: readonly string[],
+  defaults: readonly string[],
+): string[] {
   let names: string[] | undefined;
   let clash = false;
   for (let i = 0; i < own.length; i += 2) {

@@ -87,7 +87,9 @@ describe('Executor', () => {
     it('hands the context to fn and the result back', async () => {
       const ex = make({});
       expect(ex.concurrency).toBe(8);
-      const seen = await ex.submit('ctx', (c) => ({ name: c.name, payload: c.payload, aborted: c.signal.aborted }), { payload: { id: 7 } });
+      const seen = await ex.submit('ctx', (c) => ({ name: c.name, payload: c.payload, aborted: c.signal.aborted }), {
+        payload: { id: 7 },
+      });
       expect(seen).toEqual({ name: 'ctx', payload: { id: 7 }, aborted: false });
     });
 
@@ -95,7 +97,15 @@ describe('Executor', () => {
       const onError = vi.fn();
       const ex = make({ concurrency: 2, onError });
       const boom = new Error('boom');
-      const err = await rejection(ex.submit('charge', () => { throw boom; }, { payload: { order: 42 } }));
+      const err = await rejection(
+        ex.submit(
+          'charge',
+          () => {
+            throw boom;
+          },
+          { payload: { order: 42 } },
+        ),
+      );
       expect(err).toBe(boom);
       expect(onError).toHaveBeenCalledTimes(1);
       expect(onError).toHaveBeenCalledWith('charge', { order: 42 }, boom, boom.stack);
@@ -112,10 +122,16 @@ describe('Executor', () => {
         return n * 10;
       });
       expect(out).toEqual([30, 10, 20]);
-      const err = await rejection(ex.map(['a', 'bad', 'c'], (s, ctx) => {
-        if (s === 'bad') throw new Error(`no ${ctx.name}`);
-        return s;
-      }, { name: 'letters' }));
+      const err = await rejection(
+        ex.map(
+          ['a', 'bad', 'c'],
+          (s, ctx) => {
+            if (s === 'bad') throw new Error(`no ${ctx.name}`);
+            return s;
+          },
+          { name: 'letters' },
+        ),
+      );
       expect((err as Error).message).toBe('no letters[1]');
       expect(onError).toHaveBeenCalledWith('letters[1]', 'bad', err, (err as Error).stack);
     });
@@ -133,11 +149,18 @@ describe('Executor', () => {
       process.on('unhandledRejection', listener);
       try {
         const ex = make({ logger: pino({ level: 'error' }, stream) });
-        void ex.submit('ignored', () => { throw new Error('nobody awaits me'); });
+        void ex.submit('ignored', () => {
+          throw new Error('nobody awaits me');
+        });
         await ex.drain();
         await sleep(20);
         expect(lines).toHaveLength(1);
-        expect(lines[0]).toMatchObject({ level: 50, job: 'ignored', msg: 'background work failed', err: { message: 'nobody awaits me' } });
+        expect(lines[0]).toMatchObject({
+          level: 50,
+          job: 'ignored',
+          msg: 'background work failed',
+          err: { message: 'nobody awaits me' },
+        });
         expect(unhandled).toEqual([]);
       } finally {
         process.off('unhandledRejection', listener);
@@ -225,7 +248,10 @@ describe('Executor', () => {
       const b = ex.submit('b', () => 'b');
       const closing = ex.close({ timeoutMs: 2000 });
       expect(ex.close()).toBe(closing);
-      await expectCode(ex.submit('c', () => 'c'), 'ERR_EXECUTOR_CLOSED');
+      await expectCode(
+        ex.submit('c', () => 'c'),
+        'ERR_EXECUTOR_CLOSED',
+      );
       await closing;
       expect(await a).toBe('a');
       expect(await b).toBe('b');
@@ -255,22 +281,37 @@ describe('Executor', () => {
   });
 
   describe('worker threads (piscina)', () => {
-    it('runs the file\'s default export in a worker thread', async () => {
+    it("runs the file's default export in a worker thread", async () => {
       const ex = make({ threads: 2, filename: WORKER });
       expect(ex.threaded).toBe(true);
       const out = await ex.submit<{ value: number; threadId: number }>('fib', { op: 'fib', n: 25 });
       expect(out.value).toBe(75025);
       expect(out.threadId).not.toBe(threadId);
-      expect(await ex.map([{ op: 'fib', n: 10 }, { op: 'fib', n: 12 }])).toMatchObject([{ value: 55 }, { value: 144 }]);
+      expect(
+        await ex.map([
+          { op: 'fib', n: 10 },
+          { op: 'fib', n: 12 },
+        ]),
+      ).toMatchObject([{ value: 55 }, { value: 144 }]);
     });
 
     it('never runs more than `threads` jobs at once', async () => {
       const ex = make({ threads: 2, filename: WORKER.href });
       const spans = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => ex.submit<{ start: number; end: number; threadId: number }>(`s${i}`, { op: 'sleep', ms: 60 })),
+        Array.from({ length: 6 }, (_, i) =>
+          ex.submit<{ start: number; end: number; threadId: number }>(`s${i}`, { op: 'sleep', ms: 60 }),
+        ),
       );
       // Sweep over start/end events (an end at the same ms as a start comes first): the peak is the concurrency.
-      const events = spans.flatMap((s) => [[s.start, 1], [s.end, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const events = spans
+        .flatMap(
+          (s) =>
+            [
+              [s.start, 1],
+              [s.end, -1],
+            ] as const,
+        )
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       let now = 0;
       let maxOverlap = 0;
       for (const [, delta] of events) maxOverlap = Math.max(maxOverlap, (now += delta));
@@ -348,7 +389,14 @@ describe('Executor', () => {
       }
       const ex = make({});
       expect(expectThrown(() => ex.close({ timeoutMs: -1 }), BackgroundError).message).toContain("'timeoutMs'");
-      expect((await expectCode(ex.submit('', () => 1), 'ERR_BACKGROUND_OPTIONS')).message).toContain("'name'");
+      expect(
+        (
+          await expectCode(
+            ex.submit('', () => 1),
+            'ERR_BACKGROUND_OPTIONS',
+          )
+        ).message,
+      ).toContain("'name'");
       expect((await expectCode(ex.submit('x', 42), 'ERR_BACKGROUND_OPTIONS')).message).toContain("'work'");
       expect((await expectCode(ex.map([1], undefined), 'ERR_BACKGROUND_OPTIONS')).message).toContain("'fn'");
       expect(ex.stats).toEqual({ running: 0, queued: 0, completed: 0, failed: 0, cancelled: 0 });

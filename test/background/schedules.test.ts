@@ -3,7 +3,15 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BackgroundError, MAX_TIMER_MS, runAt, runEvery, runOnce, type ScheduleHandle, type ScheduleKind } from '../../src/background/index.js';
+import {
+  BackgroundError,
+  MAX_TIMER_MS,
+  runAt,
+  runEvery,
+  runOnce,
+  type ScheduleHandle,
+  type ScheduleKind,
+} from '../../src/background/index.js';
 import { expectThrown } from '../helpers.js';
 
 /** A real pino logger whose JSON lines land in `lines`. */
@@ -11,7 +19,8 @@ function captureLogger(): { logger: pino.Logger; lines: Array<Record<string, unk
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done): void {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -50,7 +59,11 @@ describe('runEvery / runAt / runOnce', () => {
       await vi.advanceTimersByTimeAsync(99);
       expect(seen).toEqual([]);
       await vi.advanceTimersByTimeAsync(251);
-      expect(seen).toEqual([['sync', 'every', 1], ['sync', 'every', 2], ['sync', 'every', 3]]);
+      expect(seen).toEqual([
+        ['sync', 'every', 1],
+        ['sync', 'every', 2],
+        ['sync', 'every', 3],
+      ]);
       expect(h.runs).toBe(3);
       expect(h.skipped).toBe(0);
     });
@@ -125,13 +138,30 @@ describe('runEvery / runAt / runOnce', () => {
       try {
         const { logger, lines } = captureLogger();
         track(runEvery({ name: 'nohook', intervalMs: 10, logger, fn: () => Promise.reject(new Error('lost?')) }));
-        track(runOnce({ name: 'badhook', logger, fn: () => { throw new Error('original'); }, onError: () => { throw new Error('hook broke'); } }));
+        track(
+          runOnce({
+            name: 'badhook',
+            logger,
+            fn: () => {
+              throw new Error('original');
+            },
+            onError: () => {
+              throw new Error('hook broke');
+            },
+          }),
+        );
         await vi.advanceTimersByTimeAsync(25);
         vi.useRealTimers();
         await new Promise((r) => setTimeout(r, 20)); // let any unhandled rejection surface
         const failed = lines.filter((l) => l.msg === 'background work failed');
         expect(failed).toHaveLength(2);
-        expect(failed[0]).toMatchObject({ level: 50, schedule: 'nohook', kind: 'every', run: 1, err: { message: 'lost?' } });
+        expect(failed[0]).toMatchObject({
+          level: 50,
+          schedule: 'nohook',
+          kind: 'every',
+          run: 1,
+          err: { message: 'lost?' },
+        });
         const hookLine = lines.find((l) => l.msg === 'background onError hook threw');
         expect(hookLine).toMatchObject({ schedule: 'badhook', kind: 'once', err: { message: 'hook broke' } });
         expect(String(hookLine!.original)).toContain('Error: original');
@@ -211,7 +241,16 @@ describe('runEvery / runAt / runOnce', () => {
 
     it('runs a date already past right away, and reports its failure with kind "at"', async () => {
       const onError = vi.fn();
-      track(runAt({ name: 'late', at: new Date('2020-01-01T00:00:00Z'), fn: () => { throw new Error('x'); }, onError }));
+      track(
+        runAt({
+          name: 'late',
+          at: new Date('2020-01-01T00:00:00Z'),
+          fn: () => {
+            throw new Error('x');
+          },
+          onError,
+        }),
+      );
       await vi.advanceTimersByTimeAsync(0);
       expect(onError).toHaveBeenCalledWith('late', 'at', expect.any(Error), expect.stringContaining('Error: x'));
     });
@@ -312,7 +351,9 @@ describe('schedules and process lifetime', () => {
   it('a stopped runEvery and a finished runOnce hold no reference to the function (checked with a real GC)', async () => {
     const script = fileURLToPath(new URL('./fixtures/schedule-gc.ts', import.meta.url));
     const out = await new Promise<string>((resolve, reject) => {
-      const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let text = '';
       proc.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
       proc.on('error', reject);
@@ -326,7 +367,11 @@ describe('schedules and process lifetime', () => {
   });
 
   it('an active schedule keeps the process alive by default; unref: true or stop() lets it exit', async () => {
-    const [ref, unref, stopped] = await Promise.all([exitsWithin('ref', 1500), exitsWithin('unref', 1500), exitsWithin('stop', 1500)]);
+    const [ref, unref, stopped] = await Promise.all([
+      exitsWithin('ref', 1500),
+      exitsWithin('unref', 1500),
+      exitsWithin('stop', 1500),
+    ]);
     expect(ref).toBe(false);
     expect(unref).toBe(true);
     expect(stopped).toBe(true);

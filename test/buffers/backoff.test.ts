@@ -10,7 +10,9 @@ describe('backoff', () => {
 
   it('grows exponentially from delayMs and is capped by maxDelayMs', () => {
     const b = resolveBackoff({ type: 'exponential', delayMs: 1000, maxDelayMs: 10_000, jitter: false });
-    expect([1, 2, 3, 4, 5, 6, 50].map((n) => backoffDelay(b, n))).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+    expect([1, 2, 3, 4, 5, 6, 50].map((n) => backoffDelay(b, n))).toEqual([
+      1000, 2000, 4000, 8000, 10_000, 10_000, 10_000,
+    ]);
   });
 
   it('grows linearly and stays fixed for the other types', () => {
@@ -50,7 +52,10 @@ describe('backoff', () => {
 });
 
 describe('backoff (the shared module)', () => {
-  const settings = { defaults: { type: 'exponential', delayMs: 100, maxDelayMs: 1000, jitter: 'full' }, jitter: 'equal' } as const;
+  const settings = {
+    defaults: { type: 'exponential', delayMs: 100, maxDelayMs: 1000, jitter: 'full' },
+    jitter: 'equal',
+  } as const;
 
   it('applies equal, full and no jitter from one argument order', () => {
     const base = { type: 'exponential', delayMs: 100, maxDelayMs: 1000 } as const;
@@ -62,11 +67,23 @@ describe('backoff (the shared module)', () => {
   });
 
   it('merges layers field by field, maps jitter: true to the caller kind, and names the option in errors', () => {
-    expect(resolveCore([{ delayMs: 5 }, { delayMs: 7, type: 'fixed', jitter: true }], settings)).toEqual({ type: 'fixed', delayMs: 5, maxDelayMs: 1000, jitter: 'equal' });
+    expect(resolveCore([{ delayMs: 5 }, { delayMs: 7, type: 'fixed', jitter: true }], settings)).toEqual({
+      type: 'fixed',
+      delayMs: 5,
+      maxDelayMs: 1000,
+      jitter: 'equal',
+    });
     expect(resolveCore(undefined, settings)).toEqual(settings.defaults);
     expect(resolveCore({ jitter: false }, settings).jitter).toBe('none');
     class MyError extends Error {}
-    const err = expectThrown(() => resolveCore({ delayMs: Number.POSITIVE_INFINITY }, { ...settings, option: 'reconnect.backoff', error: (m) => new MyError(m) }), MyError);
+    const err = expectThrown(
+      () =>
+        resolveCore(
+          { delayMs: Number.POSITIVE_INFINITY },
+          { ...settings, option: 'reconnect.backoff', error: (m) => new MyError(m) },
+        ),
+      MyError,
+    );
     expect(err.message).toMatch(/^reconnect\.backoff\.delayMs must be a finite number >= 0/);
     expect(backoffProblem({ jitter: 'half' })).toMatch(/^backoff\.jitter/);
     expect(backoffProblem({ type: 'fixed', jitter: 'full' })).toBeNull();

@@ -12,7 +12,13 @@ const LEASE_MS = 1000;
 
 type Child = WorkerChild;
 
-function startWorker(dataDir: string, sideDb: string, queue: string, exitWhenDrained: boolean, handlerMs: number): Child {
+function startWorker(
+  dataDir: string,
+  sideDb: string,
+  queue: string,
+  exitWhenDrained: boolean,
+  handlerMs: number,
+): Child {
   const args = { dataDir, sideDb, queue, workers: 4, leaseMs: LEASE_MS, handlerMs, exitWhenDrained };
   return spawnWorker(WORKER, args);
 }
@@ -27,7 +33,8 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
     dir = tempDir();
   });
   afterEach(() => {
-    for (const c of children.splice(0)) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const c of children.splice(0))
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -79,15 +86,26 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
     const stats = probe.stats();
     expect(stats).toEqual({ pending: 0, active: 0, done: JOBS, failed: 0, dead: 0 });
     const db = new Database(path.join(dir, 'gatehouse-queues.db'), { readonly: true });
-    const jobs = db.prepare(`SELECT id, state, attempts, finished_at FROM jobs WHERE queue = ?`).all(queue) as { id: number; state: string; attempts: number; finished_at: number | null }[];
-    const stuck = db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'active' AND lease_until < ?`).get(Date.now()) as { n: number };
+    const jobs = db.prepare(`SELECT id, state, attempts, finished_at FROM jobs WHERE queue = ?`).all(queue) as {
+      id: number;
+      state: string;
+      attempts: number;
+      finished_at: number | null;
+    }[];
+    const stuck = db
+      .prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'active' AND lease_until < ?`)
+      .get(Date.now()) as { n: number };
     db.close();
     expect(jobs).toHaveLength(JOBS);
     expect(jobs.every((j) => j.state === 'done' && j.finished_at !== null)).toBe(true);
     expect(stuck.n).toBe(0);
 
     const side = new Database(sideDb, { readonly: true });
-    const effects = side.prepare('SELECT job_id, seq, runs FROM effects ORDER BY seq').all() as { job_id: number; seq: number; runs: number }[];
+    const effects = side.prepare('SELECT job_id, seq, runs FROM effects ORDER BY seq').all() as {
+      job_id: number;
+      seq: number;
+      runs: number;
+    }[];
     side.close();
     expect(effects).toHaveLength(JOBS);
     expect(effects.map((e) => e.seq)).toEqual(Array.from({ length: JOBS }, (_, i) => i));
@@ -97,7 +115,9 @@ describe('TaskBuffer crash safety (real child processes, SIGKILL)', () => {
     expect(doneBeforeFinal).toBeGreaterThan(0);
     expect(releasedAfterKill).toBeGreaterThan(0);
     const reruns = effects.reduce((s, e) => s + e.runs - 1, 0);
-    process.stdout.write(`[crash ${processes}p] kills=${kills} doneBeforeFinal=${doneBeforeFinal} reLeased=${releasedAfterKill} handlerReruns=${reruns}\n`);
+    process.stdout.write(
+      `[crash ${processes}p] kills=${kills} doneBeforeFinal=${doneBeforeFinal} reLeased=${releasedAfterKill} handlerReruns=${reruns}\n`,
+    );
     await probe.close();
   }
 

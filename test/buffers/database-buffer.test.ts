@@ -10,7 +10,9 @@ import { expectThrown } from '../helpers.js';
 
 const WRITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'db-writer.ts');
 
-function runWriter(args: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+function runWriter(
+  args: Record<string, unknown>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', WRITER, JSON.stringify(args)], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,7 +75,9 @@ describe('DatabaseBuffer', () => {
     expect(users.map((u) => u.id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1).filter((i) => i % 3 !== 0));
     expect(users[0]).toEqual({ id: 1, name: 'last', meta: { n: 1 } });
     expect(users[1]).toEqual({ id: 2, name: 'renamed2', meta: { n: 2 } });
-    expect(main.query<{ seq: number }>('SELECT seq FROM log ORDER BY id').map((r) => r.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(main.query<{ seq: number }>('SELECT seq FROM log ORDER BY id').map((r) => r.seq)).toEqual(
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
     expect(batches.every((n) => n <= 7)).toBe(true);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(101);
     expect(writes.stats()).toEqual({ pending: 0, active: 0, done: 101, failed: 0, dead: 0 });
@@ -118,7 +122,11 @@ describe('DatabaseBuffer', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     const bad: [() => unknown, string, RegExp][] = [
-      [() => writes.insert('users; DROP TABLE users', { name: 'x' }), 'ERR_BUFFER_INVALID_INPUT', /table must be a plain identifier/],
+      [
+        () => writes.insert('users; DROP TABLE users', { name: 'x' }),
+        'ERR_BUFFER_INVALID_INPUT',
+        /table must be a plain identifier/,
+      ],
       [() => writes.insert('users', []), 'ERR_BUFFER_INVALID_INPUT', /non-empty array/],
       [() => writes.insert('users', 'x' as never), 'ERR_BUFFER_INVALID_INPUT', /row object/],
       [() => writes.insert('users', { name: 'x', big: 1n }), 'ERR_BUFFER_INVALID_PAYLOAD', /bigint/],

@@ -7,7 +7,15 @@ import { tempDir } from '../helpers.js';
 
 /** Code written for any engine: `await` flattens MaybePromise results, sync or async. */
 async function pushAndDrain(engine: QueueEngine, n: number): Promise<number[]> {
-  for (let i = 0; i < n; i++) await engine.insert({ type: 't', payload: JSON.stringify({ i }), priority: 0, runAt: 0, maxAttempts: 3, dedupeKey: null });
+  for (let i = 0; i < n; i++)
+    await engine.insert({
+      type: 't',
+      payload: JSON.stringify({ i }),
+      priority: 0,
+      runAt: 0,
+      maxAttempts: 3,
+      dedupeKey: null,
+    });
   const done: number[] = [];
   for (let rows = await engine.claim(2, 10_000); rows.length > 0; rows = await engine.claim(2, 10_000)) {
     for (const r of rows) if (await engine.complete(r.id, r.lease_token)) done.push(r.id);
@@ -44,7 +52,7 @@ describe('queue engine', () => {
     const db = new Database({ path: `${dir}/gatehouse-queues.db` });
     expect(openConnectionCount()).toBe(before + 1);
     a.insert({ type: null, payload: '1', priority: 0, runAt: 0, maxAttempts: 1, dedupeKey: null });
-    expect(db.query("SELECT queue FROM jobs")).toEqual([{ queue: 'a' }]);
+    expect(db.query('SELECT queue FROM jobs')).toEqual([{ queue: 'a' }]);
     // The stronger durability asked for by the second engine applies to the shared handle.
     expect(db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
     a.close();

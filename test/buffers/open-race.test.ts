@@ -19,21 +19,40 @@ describe('PersistentQueue (processes opening a new queue file together)', () => 
     const startAt = Date.now() + 4000; // every child is up and spinning before the first round
     const results = await Promise.all(
       Array.from({ length: children }, () => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'test/buffers/fixtures/queue-opener.ts', dir, String(startAt), String(rounds), String(jobs)], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'test/buffers/fixtures/queue-opener.ts',
+            dir,
+            String(startAt),
+            String(rounds),
+            String(jobs),
+          ],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        return new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+        return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+          child.on('exit', (code) => resolve({ code, out, err })),
+        );
       }),
     );
     for (const r of results) {
       expect(r.err).not.toMatch(/locked|SQLITE_BUSY/i);
       expect(r, r.err).toMatchObject({ code: 0 });
     }
-    const perRound = results.map((r) => r.out.trim().split('\n').map((l) => JSON.parse(l) as { pushed: number[]; completed: number[] }));
+    const perRound = results.map((r) =>
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { pushed: number[]; completed: number[] }),
+    );
     for (let round = 0; round < rounds; round++) {
       const pushed = perRound.flatMap((c) => c[round]!.pushed);
       const completed = perRound.flatMap((c) => c[round]!.completed);

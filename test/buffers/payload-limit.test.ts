@@ -51,7 +51,12 @@ describe('maxPayloadBytes (SQLite engine)', () => {
     const t = new TaskBuffer({ dataDir: dir, queue: 'cap', maxPayloadBytes: 100, handlers: { T: () => undefined } });
     open.push(t);
     tooLarge(() => t.push('T', { s: 'z'.repeat(200) }));
-    tooLarge(() => t.pushMany([{ type: 'T', data: {} }, { type: 'T', data: { s: 'z'.repeat(200) } }]));
+    tooLarge(() =>
+      t.pushMany([
+        { type: 'T', data: {} },
+        { type: 'T', data: { s: 'z'.repeat(200) } },
+      ]),
+    );
     expect(t.stats()).toEqual({ pending: 0, active: 0, done: 0, failed: 0, dead: 0 });
   });
 
@@ -67,7 +72,9 @@ describe('maxPayloadBytes (SQLite engine)', () => {
 
   it('refuses a bad maxPayloadBytes option naming it', () => {
     for (const bad of [0, -1, 1.5, '10', Number.NaN]) {
-      expect(() => new PersistentQueue({ dataDir: dir, name: 'x', maxPayloadBytes: bad as number })).toThrow(/option maxPayloadBytes/);
+      expect(() => new PersistentQueue({ dataDir: dir, name: 'x', maxPayloadBytes: bad as number })).toThrow(
+        /option maxPayloadBytes/,
+      );
       expect(() => new TaskBuffer({ dataDir: dir, maxPayloadBytes: bad as number })).toThrow(/option maxPayloadBytes/);
     }
     expect(fs.readdirSync(dir)).toEqual([]);

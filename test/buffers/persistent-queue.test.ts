@@ -82,7 +82,11 @@ describe('PersistentQueue', () => {
     expect(other.complete(second!.id)).toBe(true);
     expect(other.fail(second!, { error: 'again' })).toBe('lost');
     const row = q.get(first!.id);
-    expect(row).toMatchObject({ state: 'done', attempts: 2, lastError: 'lease expired: the worker holding this job stopped or was too slow' });
+    expect(row).toMatchObject({
+      state: 'done',
+      attempts: 2,
+      lastError: 'lease expired: the worker holding this job stopped or was too slow',
+    });
   });
 
   it('retries failed jobs until maxAttempts, then keeps them as dead letters', () => {
@@ -129,7 +133,17 @@ describe('PersistentQueue', () => {
     q.push({ payload: { keep: 2 } });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    const bad: unknown[] = [undefined, () => 1, { f: () => 1 }, 10n, { n: 1n }, cyclic, Number.NaN, { x: Infinity }, Symbol('s')];
+    const bad: unknown[] = [
+      undefined,
+      () => 1,
+      { f: () => 1 },
+      10n,
+      { n: 1n },
+      cyclic,
+      Number.NaN,
+      { x: Infinity },
+      Symbol('s'),
+    ];
     for (const payload of bad) {
       let err: unknown;
       try {
@@ -195,7 +209,9 @@ describe('PersistentQueue', () => {
     const b = queue<number>();
     b.push({ payload: -1 });
     const live = a.push({ payload: -2, dedupeKey: 'k' });
-    const inputs = Array.from({ length: 257 }, (_, i) => (i === 120 ? { payload: i, dedupeKey: 'k' } : i === 200 ? { payload: i, dedupeKey: 'new' } : { payload: i }));
+    const inputs = Array.from({ length: 257 }, (_, i) =>
+      i === 120 ? { payload: i, dedupeKey: 'k' } : i === 200 ? { payload: i, dedupeKey: 'new' } : { payload: i },
+    );
     const ids = a.pushMany(inputs);
     expect(ids).toHaveLength(257);
     expect(ids[120]).toBe(live); // deduplicated onto the live job

@@ -38,7 +38,11 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * start, keep running and exit 0. They are added to `children` (for the caller's cleanup).
  * @returns when the window started and ended
  */
-export async function runTwoWorkers(children: ScheduleChild[], args: Record<string, unknown>, ms: number): Promise<{ t0: number; t1: number }> {
+export async function runTwoWorkers(
+  children: ScheduleChild[],
+  args: Record<string, unknown>,
+  ms: number,
+): Promise<{ t0: number; t1: number }> {
   const pair = [startScheduleWorker(args), startScheduleWorker(args)];
   children.push(...pair);
   await Promise.all(pair.map((c) => c.ready));

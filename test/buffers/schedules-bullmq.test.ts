@@ -5,7 +5,17 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferError, TaskBuffer, type TaskJobInfo } from '../../src/buffers/index.js';
 import { tempDir } from './helpers.js';
-import { obliterate, PREFIX, queueName, redisAvailable, redisOption, REDIS_URL, REQUIRE, until, warnSkipped } from './bullmq/helpers.js';
+import {
+  obliterate,
+  PREFIX,
+  queueName,
+  redisAvailable,
+  redisOption,
+  REDIS_URL,
+  REQUIRE,
+  until,
+  warnSkipped,
+} from './bullmq/helpers.js';
 import { runTwoWorkers, runsOf, slotOf, type ScheduleChild } from './schedule-helpers.js';
 
 const available = await redisAvailable();
@@ -18,8 +28,12 @@ async function queueJobs(queue: string): Promise<{ id: number; slot: number; nam
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const q = new Queue(queue, { connection, prefix: PREFIX });
   try {
-    const jobs = (await q.getJobs(['completed', 'wait', 'prioritized', 'delayed', 'active', 'failed', 'paused'])).filter((j): j is Job => j !== undefined);
-    return jobs.map((j) => ({ id: Number(j.id), slot: slotOf(j.deduplicationId ?? j.opts.deduplication?.id), name: j.name })).sort((a, b) => a.slot - b.slot);
+    const jobs = (
+      await q.getJobs(['completed', 'wait', 'prioritized', 'delayed', 'active', 'failed', 'paused'])
+    ).filter((j): j is Job => j !== undefined);
+    return jobs
+      .map((j) => ({ id: Number(j.id), slot: slotOf(j.deduplicationId ?? j.opts.deduplication?.id), name: j.name }))
+      .sort((a, b) => a.slot - b.slot);
   } finally {
     await q.close();
     connection.disconnect();
@@ -77,7 +91,13 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer schedules on BullMQ (real Re
     queues.push(queue);
     const tasks = make(queue);
     const info = await tasks.schedule('tick', { everyMs: 300 }, 'TICK', { a: 1 }, { missed: 'all' });
-    expect(info).toMatchObject({ name: 'tick', spec: { everyMs: 300 }, taskType: 'TICK', data: { a: 1 }, lastRunAt: null });
+    expect(info).toMatchObject({
+      name: 'tick',
+      spec: { everyMs: 300 },
+      taskType: 'TICK',
+      data: { a: 1 },
+      lastRunAt: null,
+    });
     expect(info.nextRunAt! % 300).toBe(0);
     expect(await tasks.schedules()).toEqual([info]);
     tasks.start();
@@ -92,7 +112,9 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer schedules on BullMQ (real Re
     // A new buffer (as after a restart) sees the stored schedule and progress; an identical redeclaration keeps it.
     const again = make(queue);
     expect((await again.schedules())[0]!.lastRunAt).toBe(progress.lastRunAt);
-    expect((await again.schedule('tick', { everyMs: 300 }, 'TICK', { a: 1 }, { missed: 'all' })).lastRunAt).toBe(progress.lastRunAt);
+    expect((await again.schedule('tick', { everyMs: 300 }, 'TICK', { a: 1 }, { missed: 'all' })).lastRunAt).toBe(
+      progress.lastRunAt,
+    );
     const replaced = await again.schedule('tick', { cron: '0 3 * * *', tz: 'Asia/Tokyo' }, 'TICK', {});
     expect(replaced.spec).toEqual({ cron: '0 3 * * *', tz: 'Asia/Tokyo' });
     expect(await again.schedules()).toEqual([replaced]);
@@ -129,7 +151,15 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer schedules on BullMQ (real Re
     queues.push(queue);
     const EVERY = 500;
     const runsFile = path.join(dir, 'runs.txt');
-    const args = { dataDir: dir, redis: { url: REDIS_URL, keyPrefix: PREFIX }, queue, name: 'tick', everyMs: EVERY, missed: 'all', runsFile };
+    const args = {
+      dataDir: dir,
+      redis: { url: REDIS_URL, keyPrefix: PREFIX },
+      queue,
+      name: 'tick',
+      everyMs: EVERY,
+      missed: 'all',
+      runsFile,
+    };
     const { t0, t1 } = await runTwoWorkers(children, args, 6000);
 
     const jobs = await queueJobs(queue);

@@ -29,7 +29,9 @@ describe('TaskBuffer schedules across processes (SQLite, real child processes)',
     const { t0, t1 } = await runTwoWorkers(children, args, 6000);
 
     const db = new Database(path.join(dir, QUEUE_FILE), { readonly: true });
-    const jobs = db.prepare(`SELECT id, dedupe_key AS key, state FROM jobs WHERE queue = 'ticks' ORDER BY id`).all() as { id: number; key: string; state: string }[];
+    const jobs = db
+      .prepare(`SELECT id, dedupe_key AS key, state FROM jobs WHERE queue = 'ticks' ORDER BY id`)
+      .all() as { id: number; key: string; state: string }[];
     db.close();
     const slots = jobs.map((j) => slotOf(j.key));
     // No slot pushed twice, every slot on the 500 ms grid.
@@ -59,8 +61,12 @@ describe('TaskBuffer schedules across processes (SQLite, real child processes)',
     const read = (): { slots: number[]; lastRunAt: number | null; rev: number } => {
       const db = new Database(file, { readonly: true });
       try {
-        const slots = (db.prepare(`SELECT dedupe_key AS key FROM jobs WHERE queue = 'ticks' ORDER BY id`).all() as { key: string }[]).map((r) => slotOf(r.key));
-        const row = db.prepare(`SELECT last_run_at AS lastRunAt, rev FROM schedules WHERE queue = 'ticks' AND name = 'tick'`).get() as { lastRunAt: number | null; rev: number };
+        const slots = (
+          db.prepare(`SELECT dedupe_key AS key FROM jobs WHERE queue = 'ticks' ORDER BY id`).all() as { key: string }[]
+        ).map((r) => slotOf(r.key));
+        const row = db
+          .prepare(`SELECT last_run_at AS lastRunAt, rev FROM schedules WHERE queue = 'ticks' AND name = 'tick'`)
+          .get() as { lastRunAt: number | null; rev: number };
         return { slots, lastRunAt: row.lastRunAt, rev: row.rev };
       } finally {
         db.close();
@@ -103,7 +109,15 @@ describe('TaskBuffer schedules across processes (SQLite, real child processes)',
 
   it('the scheduler timer does not keep a process alive without keepAlive', async () => {
     const runsFile = path.join(dir, 'runs.txt');
-    const child = startScheduleWorker({ dataDir: dir, queue: 'ticks', name: 'tick', everyMs: 200, missed: 'latest', runsFile, keepAlive: false });
+    const child = startScheduleWorker({
+      dataDir: dir,
+      queue: 'ticks',
+      name: 'tick',
+      everyMs: 200,
+      missed: 'latest',
+      runsFile,
+      keepAlive: false,
+    });
     children.push(child);
     const exitedAlone = await Promise.race([child.exited.then(() => true), sleep(15_000).then(() => false)]);
     expect(exitedAlone, child.out.join('')).toBe(true);

@@ -3,12 +3,24 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BufferError, QUEUE_FILE, TaskBuffer, defineTask, type ScheduleInfo, type TaskBufferOptions, type TaskJobInfo } from '../../src/buffers/index.js';
+import {
+  BufferError,
+  QUEUE_FILE,
+  TaskBuffer,
+  defineTask,
+  type ScheduleInfo,
+  type TaskBufferOptions,
+  type TaskJobInfo,
+} from '../../src/buffers/index.js';
 import { TestLifecycle, tempDir, waitFor } from './helpers.js';
 import { sleep, slotOf } from './schedule-helpers.js';
 import { expectThrown } from '../helpers.js';
 
-type Handlers = { TICK: (data: unknown, job: { id: number }) => unknown; FAIL: () => never; TYPED: ReturnType<typeof defineTask> };
+type Handlers = {
+  TICK: (data: unknown, job: { id: number }) => unknown;
+  FAIL: () => never;
+  TYPED: ReturnType<typeof defineTask>;
+};
 
 describe('TaskBuffer schedules (SQLite)', () => {
   let dir: string;
@@ -54,7 +66,9 @@ describe('TaskBuffer schedules (SQLite)', () => {
   function jobs(queue = 'sched'): { id: number; slot: number; state: string; type: string }[] {
     const db = new Database(path.join(dir, QUEUE_FILE), { readonly: true });
     try {
-      const rows = db.prepare('SELECT id, dedupe_key AS key, state, type FROM jobs WHERE queue = ? ORDER BY id').all(queue) as { id: number; key: string; state: string; type: string }[];
+      const rows = db
+        .prepare('SELECT id, dedupe_key AS key, state, type FROM jobs WHERE queue = ? ORDER BY id')
+        .all(queue) as { id: number; key: string; state: string; type: string }[];
       return rows.map((r) => ({ id: r.id, slot: slotOf(r.key), state: r.state, type: r.type }));
     } finally {
       db.close();
@@ -65,7 +79,15 @@ describe('TaskBuffer schedules (SQLite)', () => {
     const tasks = make();
     const before = Date.now();
     const info = tasks.schedule('tick', { everyMs: 200 }, 'TICK', { hello: 1 });
-    expect(info).toEqual({ name: 'tick', spec: { everyMs: 200 }, taskType: 'TICK', data: { hello: 1 }, options: { missed: 'latest', maxMissed: 100, graceMs: 60_000 }, nextRunAt: expect.any(Number), lastRunAt: null });
+    expect(info).toEqual({
+      name: 'tick',
+      spec: { everyMs: 200 },
+      taskType: 'TICK',
+      data: { hello: 1 },
+      options: { missed: 'latest', maxMissed: 100, graceMs: 60_000 },
+      nextRunAt: expect.any(Number),
+      lastRunAt: null,
+    });
     expect(info.nextRunAt! % 200).toBe(0);
     expect(info.nextRunAt!).toBeGreaterThan(before);
     expect(info.nextRunAt!).toBeLessThanOrEqual(Date.now() + 200);
@@ -133,7 +155,13 @@ describe('TaskBuffer schedules (SQLite)', () => {
     await sleep(600);
     expect(jobs().length).toBe(count);
 
-    const policy = tasks.schedule('tick', { cron: '0 3 * * *', tz: 'Europe/Paris' }, 'TICK', { v: 2 }, { missed: 'skip', graceMs: 5000 });
+    const policy = tasks.schedule(
+      'tick',
+      { cron: '0 3 * * *', tz: 'Europe/Paris' },
+      'TICK',
+      { v: 2 },
+      { missed: 'skip', graceMs: 5000 },
+    );
     expect(policy.options).toEqual({ missed: 'skip', maxMissed: 100, graceMs: 5000 });
     expect(tasks.schedules()).toEqual([policy]);
   });
@@ -183,13 +211,30 @@ describe('TaskBuffer schedules (SQLite)', () => {
         expect(err.message).toMatch(message);
       }
     }
-    expect(expectThrown(() => tasks.schedule('bad name!', { everyMs: 500 }, 'TICK', {}), BufferError).message).toMatch(/schedule name/);
-    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', {}, { missed: 'sometimes' as never }), BufferError).message).toMatch(/option missed/);
-    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', {}, { maxMissed: 0 }), BufferError).message).toMatch(/option maxMissed/);
-    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', {}, { graceMs: -1 }), BufferError).message).toMatch(/option graceMs/);
-    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'NOPE' as 'TICK', {}), BufferError).code).toBe('ERR_BUFFER_UNKNOWN_TASK');
-    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TYPED', { n: 'x' }), BufferError).code).toBe('ERR_BUFFER_INVALID_PAYLOAD');
-    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', { f: () => 1 }), BufferError).code).toBe('ERR_BUFFER_INVALID_PAYLOAD');
+    expect(expectThrown(() => tasks.schedule('bad name!', { everyMs: 500 }, 'TICK', {}), BufferError).message).toMatch(
+      /schedule name/,
+    );
+    expect(
+      expectThrown(
+        () => tasks.schedule('keep', { everyMs: 500 }, 'TICK', {}, { missed: 'sometimes' as never }),
+        BufferError,
+      ).message,
+    ).toMatch(/option missed/);
+    expect(
+      expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', {}, { maxMissed: 0 }), BufferError).message,
+    ).toMatch(/option maxMissed/);
+    expect(
+      expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', {}, { graceMs: -1 }), BufferError).message,
+    ).toMatch(/option graceMs/);
+    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'NOPE' as 'TICK', {}), BufferError).code).toBe(
+      'ERR_BUFFER_UNKNOWN_TASK',
+    );
+    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TYPED', { n: 'x' }), BufferError).code).toBe(
+      'ERR_BUFFER_INVALID_PAYLOAD',
+    );
+    expect(expectThrown(() => tasks.schedule('keep', { everyMs: 500 }, 'TICK', { f: () => 1 }), BufferError).code).toBe(
+      'ERR_BUFFER_INVALID_PAYLOAD',
+    );
     expect(tasks.schedules()).toEqual([good]);
     expect(tasks.stats()).toEqual({ pending: 0, active: 0, done: 0, failed: 0, dead: 0 });
   });
@@ -209,7 +254,12 @@ describe('TaskBuffer schedules (SQLite)', () => {
     expect(dead[0]).toMatchObject({ type: 'FAIL', data: { why: 'test' }, attempts: 3, maxAttempts: 3 });
     const letters = tasks.deadLetters();
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ type: 'FAIL', data: { why: 'test' }, attempts: 3, error: 'Error: always fails' });
+    expect(letters[0]).toMatchObject({
+      type: 'FAIL',
+      data: { why: 'test' },
+      attempts: 3,
+      error: 'Error: always fails',
+    });
     expect(tasks.stats()).toMatchObject({ dead: 1, pending: 0, failed: 0 });
   });
 
@@ -240,7 +290,9 @@ describe('TaskBuffer schedules (SQLite)', () => {
 
   describe('missed slots after a restart', () => {
     /** Run a 1 s schedule, stop after its first slot, stay down ~2.5 s, restart mid-interval. */
-    async function restart(options: Parameters<TaskBuffer<Handlers>['schedule']>[4]): Promise<{ before: ScheduleInfo; catchUp: number[]; restartAt: number }> {
+    async function restart(
+      options: Parameters<TaskBuffer<Handlers>['schedule']>[4],
+    ): Promise<{ before: ScheduleInfo; catchUp: number[]; restartAt: number }> {
       const first = make();
       first.schedule('tick', { everyMs: 1000 }, 'TICK', {}, options);
       first.start();
@@ -258,7 +310,9 @@ describe('TaskBuffer schedules (SQLite)', () => {
       const restartAt = Date.now();
       second.start();
       await waitFor(() => (second.schedules()[0]!.nextRunAt ?? 0) > restartAt, 2000, 'the catch-up claim');
-      const catchUp = jobs().map((j) => j.slot).filter((s) => s > before.lastRunAt!);
+      const catchUp = jobs()
+        .map((j) => j.slot)
+        .filter((s) => s > before.lastRunAt!);
       return { before, catchUp, restartAt };
     }
 

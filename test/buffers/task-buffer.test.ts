@@ -1,6 +1,14 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BufferError, PersistentQueue, TaskBuffer, UnrecoverableError, type TaskBufferOptions, type TaskHandlers, type TaskJobInfo } from '../../src/buffers/index.js';
+import {
+  BufferError,
+  PersistentQueue,
+  TaskBuffer,
+  UnrecoverableError,
+  type TaskBufferOptions,
+  type TaskHandlers,
+  type TaskJobInfo,
+} from '../../src/buffers/index.js';
 import { Lifecycle } from '../../src/lifecycle/index.js';
 import { TestLifecycle, tempDir, waitFor } from './helpers.js';
 import { expectThrown } from '../helpers.js';
@@ -70,7 +78,11 @@ describe('TaskBuffer', () => {
     await waitFor(() => ran.length === 1, 5000);
     expect(Date.now() - t0).toBeLessThan(5000);
     // A second buffer on the same queue in this process is woken too (shared store).
-    const other = buffer({ queue: tasks.queue, pollIntervalMs: 60_000, handlers: { T: (d: number) => void ran.push(d) } });
+    const other = buffer({
+      queue: tasks.queue,
+      pollIntervalMs: 60_000,
+      handlers: { T: (d: number) => void ran.push(d) },
+    });
     other.push('T', 2);
     await waitFor(() => ran.length === 2, 5000);
   });
@@ -124,12 +136,22 @@ describe('TaskBuffer', () => {
     expect(hook[0]![3]).toMatch(/smtp down #1\n\s+at /);
     expect(tasks.stats()).toEqual({ pending: 0, active: 0, done: 0, failed: 0, dead: 1 });
     const letters = tasks.deadLetters();
-    expect(letters).toEqual([expect.objectContaining({ id, type: 'FLAKY', data: { to: 'a@b.c' }, attempts: 3, error: 'Error: smtp down #3' })]);
+    expect(letters).toEqual([
+      expect.objectContaining({ id, type: 'FLAKY', data: { to: 'a@b.c' }, attempts: 3, error: 'Error: smtp down #3' }),
+    ]);
   });
 
   it('retryDead gives a dead job a fresh run', async () => {
     let fail = true;
-    const tasks = buffer({ maxAttempts: 1, handlers: { T: () => { if (fail) throw new Error('nope'); return 'ok'; } } });
+    const tasks = buffer({
+      maxAttempts: 1,
+      handlers: {
+        T: () => {
+          if (fail) throw new Error('nope');
+          return 'ok';
+        },
+      },
+    });
     const id = tasks.start().push('T', null);
     await waitFor(() => tasks.stats().dead === 1);
     fail = false;
@@ -143,7 +165,12 @@ describe('TaskBuffer', () => {
     let calls = 0;
     const tasks = buffer({
       maxAttempts: 10,
-      handlers: { T: () => { calls++; throw new UnrecoverableError('no such user'); } },
+      handlers: {
+        T: () => {
+          calls++;
+          throw new UnrecoverableError('no such user');
+        },
+      },
     });
     const dead = new Promise<Error>((r) => tasks.once('dead', (_j, e) => r(e)));
     tasks.start().push('T', { user: 7 });
@@ -199,7 +226,13 @@ describe('TaskBuffer', () => {
     const started: number[] = [];
     const tasks = buffer({
       workers: 3,
-      handlers: { T: async (d: number) => { started.push(d); await new Promise((r) => setTimeout(r, 150)); finished.push(d); } },
+      handlers: {
+        T: async (d: number) => {
+          started.push(d);
+          await new Promise((r) => setTimeout(r, 150));
+          finished.push(d);
+        },
+      },
     });
     const probe = new PersistentQueue({ dataDir: dir, name: tasks.queue });
     tasks.start();
@@ -289,8 +322,16 @@ describe('TaskBuffer', () => {
     const tasks = buffer({ handlers: { SEND_EMAIL: (d: { to: string }) => d.to } });
     tasks.push('SEND_EMAIL', { to: 'keep@x' });
     const attempts: [() => unknown, string, RegExp][] = [
-      [() => tasks.push('NOPE' as never, { to: 'x' } as never), 'ERR_BUFFER_UNKNOWN_TASK', /unknown task type "NOPE".*known: SEND_EMAIL/],
-      [() => tasks.push('SEND_EMAIL', { to: 'x', f: () => 1 } as never), 'ERR_BUFFER_INVALID_PAYLOAD', /key "f" is a function/],
+      [
+        () => tasks.push('NOPE' as never, { to: 'x' } as never),
+        'ERR_BUFFER_UNKNOWN_TASK',
+        /unknown task type "NOPE".*known: SEND_EMAIL/,
+      ],
+      [
+        () => tasks.push('SEND_EMAIL', { to: 'x', f: () => 1 } as never),
+        'ERR_BUFFER_INVALID_PAYLOAD',
+        /key "f" is a function/,
+      ],
       [() => tasks.push('SEND_EMAIL', undefined as never), 'ERR_BUFFER_INVALID_PAYLOAD', /got undefined/],
       [() => tasks.push('SEND_EMAIL', { to: 'x' }, { priority: -3 }), 'ERR_BUFFER_INVALID_INPUT', /priority/],
       [() => tasks.push('SEND_EMAIL', { to: 'x' }, { delayMs: -1 }), 'ERR_BUFFER_INVALID_INPUT', /delayMs/],
@@ -308,8 +349,18 @@ describe('TaskBuffer', () => {
     const tasks = buffer({ workers: 1, handlers: { T: (d: number) => void ran.push(d) } });
     const ids = tasks.pushMany([1, 2, 3].map((d) => ({ type: 'T' as const, data: d })));
     expect(ids).toHaveLength(3);
-    expect(() => tasks.pushMany([{ type: 'T', data: 4 }, { type: 'T', data: 5, options: { priority: -1 } }])).toThrow(/priority/);
-    expect(() => tasks.pushMany([{ type: 'T', data: 4 }, { type: 'X' as never, data: 5 as never }])).toThrow(/unknown task type/);
+    expect(() =>
+      tasks.pushMany([
+        { type: 'T', data: 4 },
+        { type: 'T', data: 5, options: { priority: -1 } },
+      ]),
+    ).toThrow(/priority/);
+    expect(() =>
+      tasks.pushMany([
+        { type: 'T', data: 4 },
+        { type: 'X' as never, data: 5 as never },
+      ]),
+    ).toThrow(/unknown task type/);
     expect(tasks.stats().pending).toBe(3);
     tasks.start();
     await waitFor(() => ran.length === 3);

@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BufferError, PersistentQueue, TaskBuffer, defineTask, type TaskBufferOptions, type TaskHandlers } from '../../src/buffers/index.js';
+import {
+  BufferError,
+  PersistentQueue,
+  TaskBuffer,
+  defineTask,
+  type TaskBufferOptions,
+  type TaskHandlers,
+} from '../../src/buffers/index.js';
 import { EnforcementError } from '../../src/enforcer/index.js';
 import { tempDir, waitFor } from './helpers.js';
 
@@ -33,7 +40,13 @@ describe('TaskBuffer handler definitions and registration rules', () => {
 
   const sendEmail = {
     description: 'Send one email',
-    input: z.object({ to: z.string().email().transform((s) => s.toLowerCase()), retries: z.number().int().default(3) }),
+    input: z.object({
+      to: z
+        .string()
+        .email()
+        .transform((s) => s.toLowerCase()),
+      retries: z.number().int().default(3),
+    }),
     handle: (data: { to: string; retries: number }) => data,
   };
 
@@ -65,7 +78,11 @@ describe('TaskBuffer handler definitions and registration rules', () => {
       enforce: 'strict',
       handlers: {
         A: { description: 'a', input: z.number(), handle: (d: number) => void seen.push(['A', d]) },
-        B: defineTask({ description: 'b', input: z.object({ s: z.string() }), handle: (d) => void seen.push(['B', d.s]) }),
+        B: defineTask({
+          description: 'b',
+          input: z.object({ s: z.string() }),
+          handle: (d) => void seen.push(['B', d.s]),
+        }),
       },
     });
     tasks.push('A', 1);
@@ -95,14 +112,18 @@ describe('TaskBuffer handler definitions and registration rules', () => {
   });
 
   it('refuses a bad enforce option and an input that is not a schema, whatever the mode', () => {
-    expect(() => new TaskBuffer({ dataDir: dir, enforce: 'loud' as never })).toThrow(/option enforce must be one of strict, warn, off/);
+    expect(() => new TaskBuffer({ dataDir: dir, enforce: 'loud' as never })).toThrow(
+      /option enforce must be one of strict, warn, off/,
+    );
     const handlers = { X: { description: 'x', input: { parse: () => 1 }, handle: () => undefined } } as never;
     for (const enforce of ['warn', 'off'] as const) {
-      expect(() => new TaskBuffer({ dataDir: dir, enforce, handlers })).toThrow(/option handlers\.X\.input must be a zod schema/);
+      expect(() => new TaskBuffer({ dataDir: dir, enforce, handlers })).toThrow(
+        /option handlers\.X\.input must be a zod schema/,
+      );
     }
-    expect(() => new TaskBuffer({ dataDir: dir, enforce: 'off', handlers: { X: { description: 'x' } as never } })).toThrow(
-      /option handlers\.X must be a function or \{ description, input, handle \}/,
-    );
+    expect(
+      () => new TaskBuffer({ dataDir: dir, enforce: 'off', handlers: { X: { description: 'x' } as never } }),
+    ).toThrow(/option handlers\.X must be a function or \{ description, input, handle \}/);
   });
 
   it('push and pushMany validate data against the input schema: a bad payload is refused and nothing is stored', () => {
@@ -129,7 +150,9 @@ describe('TaskBuffer handler definitions and registration rules', () => {
         { type: 'SEND', data: { to: 'a@example.com' } },
         { type: 'SEND', data: { to: 42 } as never },
       ]),
-    ).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_INVALID_PAYLOAD', message: expect.stringContaining('to: ') }));
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_BUFFER_INVALID_PAYLOAD', message: expect.stringContaining('to: ') }),
+    );
     expect(JSON.stringify([tasks.stats(), probe.peek(10)])).toBe(before);
     expect(tasks.stats().pending).toBe(1);
   });

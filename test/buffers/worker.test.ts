@@ -28,7 +28,9 @@ function startChild(args: Record<string, unknown>): Child {
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.on('exit', (code, signal) => r({ code, signal })),
+  );
   const waitFor = (pattern: RegExp, timeoutMs = 30_000): Promise<void> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in:\n${out}`)), timeoutMs);
@@ -134,7 +136,13 @@ describe('worker processes (real child processes)', () => {
   });
 
   it('runWorker: a second SIGTERM while stopping exits at once with 143', async () => {
-    const worker = spawnWorker({ kind: 'task', mode: 'runWorker', queue: 'twice', handlerMs: 20_000, timeoutMs: 20_000 });
+    const worker = spawnWorker({
+      kind: 'task',
+      mode: 'runWorker',
+      queue: 'twice',
+      handlerMs: 20_000,
+      timeoutMs: 20_000,
+    });
     await worker.waitFor(/^ready$/m);
     const id = await pushFromHere('twice', 5);
     await worker.waitFor(new RegExp(`^started ${id}$`, 'm'));
@@ -187,7 +195,11 @@ describe('runWorker (in process)', () => {
 
   it('stop() from code stops every buffer, removes the signal handlers and resolves with the exit code', async () => {
     const seen: number[] = [];
-    const tasks = new TaskBuffer({ dataDir: dir, pollIntervalMs: 20, handlers: { JOB: (d: { n: number }) => void seen.push(d.n) } });
+    const tasks = new TaskBuffer({
+      dataDir: dir,
+      pollIntervalMs: 20,
+      handlers: { JOB: (d: { n: number }) => void seen.push(d.n) },
+    });
     const before = process.listenerCount('SIGTERM');
     const exits: number[] = [];
     const handle = runWorker(tasks, { exit: (code) => exits.push(code) });

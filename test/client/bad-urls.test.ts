@@ -13,7 +13,8 @@ function loggedClient(options: { baseUrl?: string } = {}) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb): void {
-      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString().split('\n'))
+        if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -25,17 +26,32 @@ describe('sendRequest names the real problem with a bad URL', () => {
   it('says what is wrong with each kind of bad endpoint, sends nothing, and logs the given URL', async () => {
     const { c, lines } = loggedClient();
     const cases: [string, string][] = [
-      ['ftp://files.example.com/a', 'unsupported URL scheme "ftp:" in endpoint "ftp://files.example.com/a": only http: and https: are supported'],
-      ['mailto:ops@example.com', 'unsupported URL scheme "mailto:" in endpoint "mailto:ops@example.com": only http: and https: are supported'],
-      ['example.com/x', 'endpoint "example.com/x" has no scheme: write "https://example.com/x" (or set a baseUrl and pass a path)'],
-      ['localhost:3000/api', 'endpoint "localhost:3000/api" has no scheme: write "https://localhost:3000/api" (or set a baseUrl and pass a path)'],
+      [
+        'ftp://files.example.com/a',
+        'unsupported URL scheme "ftp:" in endpoint "ftp://files.example.com/a": only http: and https: are supported',
+      ],
+      [
+        'mailto:ops@example.com',
+        'unsupported URL scheme "mailto:" in endpoint "mailto:ops@example.com": only http: and https: are supported',
+      ],
+      [
+        'example.com/x',
+        'endpoint "example.com/x" has no scheme: write "https://example.com/x" (or set a baseUrl and pass a path)',
+      ],
+      [
+        'localhost:3000/api',
+        'endpoint "localhost:3000/api" has no scheme: write "https://localhost:3000/api" (or set a baseUrl and pass a path)',
+      ],
       ['http://exa mple.com/x', 'endpoint "http://exa mple.com/x" has an invalid host "exa mple.com"'],
       ['https://example.com:99999/x', 'endpoint "https://example.com:99999/x" has an invalid port "99999"'],
       ['http://', 'endpoint "http://" has no host'],
       ['http:example.com', 'endpoint "http:example.com" is not a valid URL: write it as http://host/path'],
       ['', 'endpoint is empty: give an absolute http(s) URL, or a path together with a baseUrl'],
       ['   ', 'endpoint is empty: give an absolute http(s) URL, or a path together with a baseUrl'],
-      ['/items', 'relative endpoint "/items" needs a baseUrl (RequestConfig.baseUrl, createClient({ baseUrl }) or an absolute http(s) URL)'],
+      [
+        '/items',
+        'relative endpoint "/items" needs a baseUrl (RequestConfig.baseUrl, createClient({ baseUrl }) or an absolute http(s) URL)',
+      ],
     ];
     for (const [endpoint, message] of cases) {
       const res = await c.send({ endpoint });
@@ -55,7 +71,9 @@ describe('sendRequest names the real problem with a bad URL', () => {
     const s = await server((_req, res) => json(res, 200, { ok: true }));
     const c = client({ baseUrl: s.url });
     const res = await c.send({ endpoint: 'ftp://files.example.com/a' });
-    expect(res.error?.message).toBe('unsupported URL scheme "ftp:" in endpoint "ftp://files.example.com/a": only http: and https: are supported');
+    expect(res.error?.message).toBe(
+      'unsupported URL scheme "ftp:" in endpoint "ftp://files.example.com/a": only http: and https: are supported',
+    );
     // Paths (also with a colon, and host-like ones) still go under the baseUrl.
     expect((await c.send({ endpoint: '/a:b' })).status).toBe(200);
     expect((await c.send({ endpoint: 'example.com/x' })).status).toBe(200);
@@ -64,11 +82,22 @@ describe('sendRequest names the real problem with a bad URL', () => {
   });
 
   it('names a bad baseUrl as the baseUrl', async () => {
-    const noScheme = await createClient({ baseUrl: 'api.example.com', maxRetries: 0, silent: true }).send({ endpoint: '/x' });
-    expect(noScheme.error).toEqual({ code: 'BAD_REQUEST', message: 'baseUrl "api.example.com" has no scheme: write "https://api.example.com"' });
-    const ftp = await createClient({ baseUrl: 'ftp://files.example.com', maxRetries: 0, silent: true }).send({ endpoint: '/x' });
-    expect(ftp.error?.message).toBe('unsupported URL scheme "ftp:" in baseUrl "ftp://files.example.com": only http: and https: are supported');
-    const host = await createClient({ baseUrl: 'https://bad host', maxRetries: 0, silent: true }).send({ endpoint: '/x' });
+    const noScheme = await createClient({ baseUrl: 'api.example.com', maxRetries: 0, silent: true }).send({
+      endpoint: '/x',
+    });
+    expect(noScheme.error).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'baseUrl "api.example.com" has no scheme: write "https://api.example.com"',
+    });
+    const ftp = await createClient({ baseUrl: 'ftp://files.example.com', maxRetries: 0, silent: true }).send({
+      endpoint: '/x',
+    });
+    expect(ftp.error?.message).toBe(
+      'unsupported URL scheme "ftp:" in baseUrl "ftp://files.example.com": only http: and https: are supported',
+    );
+    const host = await createClient({ baseUrl: 'https://bad host', maxRetries: 0, silent: true }).send({
+      endpoint: '/x',
+    });
     expect(host.error?.message).toBe('baseUrl "https://bad host" has an invalid host "bad host"');
   });
 

@@ -81,7 +81,12 @@ describe('CircuitBreaker (per origin, real server)', () => {
 
   it('stops a retry loop once the circuit opens, naming the last error', async () => {
     s = await startServer((_req, res) => json(res, 502, {}));
-    c = createClient({ silent: true, maxRetries: 5, backoff: { delayMs: 1 }, circuitBreaker: { threshold: 2, cooldownMs: 10_000 } });
+    c = createClient({
+      silent: true,
+      maxRetries: 5,
+      backoff: { delayMs: 1 },
+      circuitBreaker: { threshold: 2, cooldownMs: 10_000 },
+    });
     const r = await c.send({ endpoint: `${s.url}/svc` });
     expect(r.error?.code).toBe('CIRCUIT_OPEN');
     expect(r.error?.message).toContain('HTTP 502');

@@ -169,7 +169,11 @@ describe('sendRequest failures (always resolve)', () => {
 
   it('does not retry POST 503 without an idempotency key', async () => {
     const s = await server((_req, res) => json(res, 503, {}));
-    const res = await client({ backoff: { delayMs: 1 } }).send({ method: 'POST', endpoint: `${s.url}/p`, body: { a: 1 } });
+    const res = await client({ backoff: { delayMs: 1 } }).send({
+      method: 'POST',
+      endpoint: `${s.url}/p`,
+      body: { a: 1 },
+    });
     expect(res.error?.code).toBe('HTTP_ERROR');
     expect(res.attempts).toBe(1);
     expect(s.seen).toHaveLength(1);

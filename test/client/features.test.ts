@@ -147,7 +147,8 @@ describe('sendRequest features', () => {
     const output = lines.join('');
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(output).toContain('http request failed');
-    for (const secret of [token, 'query-secret-1', 'query-secret-4', 'api-key-secret-3']) expect(output).not.toContain(secret);
+    for (const secret of [token, 'query-secret-1', 'query-secret-4', 'api-key-secret-3'])
+      expect(output).not.toContain(secret);
     // The server really got the secrets (redaction is only for logs).
     expect(s.seen[0]?.headers.authorization).toBe(`Bearer ${token}`);
   });
@@ -267,7 +268,9 @@ describe('sendRequest features', () => {
 describe('backoff and Retry-After', () => {
   it('computes exponential, linear and fixed delays with a cap and full jitter', () => {
     const base = { delayMs: 100, maxDelayMs: 1000, jitter: false };
-    expect([1, 2, 3, 4, 5].map((n) => backoffDelay({ ...base, type: 'exponential' }, n))).toEqual([100, 200, 400, 800, 1000]);
+    expect([1, 2, 3, 4, 5].map((n) => backoffDelay({ ...base, type: 'exponential' }, n))).toEqual([
+      100, 200, 400, 800, 1000,
+    ]);
     expect([1, 2, 3].map((n) => backoffDelay({ ...base, type: 'linear' }, n))).toEqual([100, 200, 300]);
     expect([1, 2, 3].map((n) => backoffDelay({ ...base, type: 'fixed' }, n))).toEqual([100, 100, 100]);
     const j = { ...base, type: 'exponential' as const, jitter: true };

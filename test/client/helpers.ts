@@ -58,7 +58,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Reply with JSON. */
-export function json(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function json(
+  res: http.ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);

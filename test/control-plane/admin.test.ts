@@ -12,13 +12,22 @@ describe('ControlPlane admin API', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function start(): Promise<{ cp: ControlPlane; base: string; call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Response> }> {
+  async function start(): Promise<{
+    cp: ControlPlane;
+    base: string;
+    call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Response>;
+  }> {
     const { dir, cleanup } = tempDir('gatehouse-cp-admin-');
     const cp = new ControlPlane({ dataDir: dir, adminToken: ADMIN });
     cleanups.push(cleanup, () => cp.close());
     await cp.run({ port: 0, handleSignals: false });
     const base = `http://127.0.0.1:${cp.port}`;
-    const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` }): Promise<Response> =>
+    const call = (
+      method: string,
+      path: string,
+      body?: unknown,
+      headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` },
+    ): Promise<Response> =>
       fetch(`${base}${path}`, {
         method,
         headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -30,7 +39,13 @@ describe('ControlPlane admin API', () => {
   it('answers 401 problem+json with a Bearer challenge without the admin token or with a wrong one, and changes nothing', async () => {
     const { cp, call } = await start();
     await cp.createProject({ name: 'notes' });
-    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789abcdef' }, { authorization: `Basic ${ADMIN}` }, { authorization: `Bearer ${ADMIN}x` }, { authorization: 'Bearer' }];
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer wrong-token-0123456789abcdef' },
+      { authorization: `Basic ${ADMIN}` },
+      { authorization: `Bearer ${ADMIN}x` },
+      { authorization: 'Bearer' },
+    ];
     for (const headers of attempts) {
       const create = await call('POST', '/api/admin/projects', { name: 'intruder' }, headers);
       expect(create.status).toBe(401);
@@ -52,18 +67,41 @@ describe('ControlPlane admin API', () => {
     await cp.createProject({ name: 'notes' });
     const raw = (method: string, path: string, body?: string): Promise<number> =>
       new Promise((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: cp.port, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: cp.port,
+            method,
+            path,
+            headers: body ? { 'content-type': 'application/json' } : {},
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
-    const spellings = ['/api/admin/projects', '/api/%61dmin/projects', '/api/%61%64%6d%69%6e/projects', `http://127.0.0.1:${cp.port}/api/admin/projects`, 'http://example.com/api/%61dmin/projects', '/api/admin/projects/', '/api/admin/projects?x=1', '/API/admin/projects', '//api/admin/projects', '/api/admin%2Fprojects', '/api/%E0%A4%A/projects'];
+    const spellings = [
+      '/api/admin/projects',
+      '/api/%61dmin/projects',
+      '/api/%61%64%6d%69%6e/projects',
+      `http://127.0.0.1:${cp.port}/api/admin/projects`,
+      'http://example.com/api/%61dmin/projects',
+      '/api/admin/projects/',
+      '/api/admin/projects?x=1',
+      '/API/admin/projects',
+      '//api/admin/projects',
+      '/api/admin%2Fprojects',
+      '/api/%E0%A4%A/projects',
+    ];
     for (const path of spellings) {
       expect([401, 404], `GET ${path}`).toContain(await raw('GET', path));
       expect([401, 404], `POST ${path}`).toContain(await raw('POST', path, JSON.stringify({ name: 'sneaky' })));
-      expect([401, 404], `status ${path}`).toContain(await raw('POST', `${path.replace(/\?.*$/, '')}/notes/status`, JSON.stringify({ state: 'FAILED' })));
+      expect([401, 404], `status ${path}`).toContain(
+        await raw('POST', `${path.replace(/\?.*$/, '')}/notes/status`, JSON.stringify({ state: 'FAILED' })),
+      );
     }
     expect(cp.projects().map((p) => [p.name, p.state])).toEqual([['notes', 'ACTIVE']]);
     expect((await cp.auditLog()).map((e) => e.action)).toEqual(['project.create']);
@@ -96,7 +134,12 @@ describe('ControlPlane admin API', () => {
     }
     expect(cp.projects().map((p) => p.name)).toEqual(['notes']);
     const after = cp.project('notes');
-    expect(after).toMatchObject({ state: 'PAUSED', pauseMessage: 'Invoice due', failMode: 'closed', updatedAt: before!.updatedAt });
+    expect(after).toMatchObject({
+      state: 'PAUSED',
+      pauseMessage: 'Invoice due',
+      failMode: 'closed',
+      updatedAt: before!.updatedAt,
+    });
     expect(after!.tokens).toEqual(before!.tokens);
     expect((await cp.auditLog()).map((e) => e.action)).toEqual(['status', 'project.create']);
   });
@@ -114,19 +157,48 @@ describe('ControlPlane admin API', () => {
     await client.status('ACTIVE');
     client.heartbeat({ env: 'production' });
 
-    const status = await call('POST', '/api/admin/projects/notes/status', { state: 'MAINTENANCE', message: 'Back at 10:00', retryAfterSec: 600 });
+    const status = await call('POST', '/api/admin/projects/notes/status', {
+      state: 'MAINTENANCE',
+      message: 'Back at 10:00',
+      retryAfterSec: 600,
+    });
     expect(status.status).toBe(200);
-    expect(await status.json()).toMatchObject({ name: 'notes', state: 'MAINTENANCE', maintenanceMessage: 'Back at 10:00', retryAfterSec: 600, wire: { status: 'PAUSED', gatehouse_status: 'MAINTENANCE' } });
-    expect(await client.next((f) => f.gatehouse_status === 'MAINTENANCE')).toMatchObject({ status: 'PAUSED', pause_message: 'Back at 10:00' });
+    expect(await status.json()).toMatchObject({
+      name: 'notes',
+      state: 'MAINTENANCE',
+      maintenanceMessage: 'Back at 10:00',
+      retryAfterSec: 600,
+      wire: { status: 'PAUSED', gatehouse_status: 'MAINTENANCE' },
+    });
+    expect(await client.next((f) => f.gatehouse_status === 'MAINTENANCE')).toMatchObject({
+      status: 'PAUSED',
+      pause_message: 'Back at 10:00',
+    });
 
     expect((await call('POST', '/api/admin/projects/notes/fail-mode', { failMode: 'closed' })).status).toBe(200);
     expect(await client.next((f) => f.type === 'status' && f.fail_mode === 'closed')).toBeTruthy();
 
-    const list = (await (await call('GET', '/api/admin/projects')).json()) as { projects: Array<{ name: string; failMode: string; tokens: Array<{ hint: string }>; instances: Array<{ env: string }> }> };
+    const list = (await (await call('GET', '/api/admin/projects')).json()) as {
+      projects: Array<{
+        name: string;
+        failMode: string;
+        tokens: Array<{ hint: string }>;
+        instances: Array<{ env: string }>;
+      }>;
+    };
     expect(list.projects).toHaveLength(1);
     expect(list.projects[0]).toMatchObject({ name: 'notes', failMode: 'closed' });
     expect(JSON.stringify(list)).not.toContain(token);
-    await expect.poll(async () => ((await (await call('GET', '/api/admin/projects/notes/instances')).json()) as { instances: Array<{ env: string }> }).instances[0]?.env).toBe('production');
+    await expect
+      .poll(
+        async () =>
+          (
+            (await (await call('GET', '/api/admin/projects/notes/instances')).json()) as {
+              instances: Array<{ env: string }>;
+            }
+          ).instances[0]?.env,
+      )
+      .toBe('production');
 
     expect((await call('GET', '/api/admin/projects/ghost')).status).toBe(404);
     expect((await call('POST', '/api/admin/projects/ghost/status', { state: 'PAUSED' })).status).toBe(404);
@@ -143,7 +215,9 @@ describe('ControlPlane admin API', () => {
     expect(cp.projects()).toEqual([]);
     expect((await fetch(`${base}/api/v1/status/${rotated.token}`)).status).toBe(403);
 
-    const audit = (await (await call('GET', '/api/admin/audit?project=notes&limit=20')).json()) as { entries: Array<{ action: string; from: string | null; to: string | null; actor: string; at: number }> };
+    const audit = (await (await call('GET', '/api/admin/audit?project=notes&limit=20')).json()) as {
+      entries: Array<{ action: string; from: string | null; to: string | null; actor: string; at: number }>;
+    };
     expect(audit.entries.map((e) => [e.action, e.from, e.to])).toEqual([
       ['project.delete', 'MAINTENANCE', null],
       ['token.revoke', rotated.token.slice(0, 7) + '…', null],
@@ -163,12 +237,17 @@ describe('ControlPlane admin API', () => {
     await cp.createProject({ name: 'notes' });
     const ctrl = new AbortController();
     cleanups.push(() => ctrl.abort());
-    const res = await fetch(`${base}/api/admin/events`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: ctrl.signal });
+    const res = await fetch(`${base}/api/admin/events`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+      signal: ctrl.signal,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
-    const nextSnapshot = async (test: (s: { projects: Array<{ name: string; state: string }> }) => boolean): Promise<void> => {
+    const nextSnapshot = async (
+      test: (s: { projects: Array<{ name: string; state: string }> }) => boolean,
+    ): Promise<void> => {
       for (;;) {
         let cut: number;
         while ((cut = buffer.indexOf('\n\n')) !== -1) {
@@ -189,9 +268,22 @@ describe('ControlPlane admin API', () => {
 
   it('lists the admin and protocol routes in OpenAPI and serves the dashboard', async () => {
     const { base } = await start();
-    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/admin/projects', '/api/admin/projects/{name}', '/api/admin/projects/{name}/status', '/api/admin/projects/{name}/fail-mode', '/api/admin/projects/{name}/rotate', '/api/admin/tokens/revoke', '/api/admin/projects/{name}/instances', '/api/admin/audit', '/api/v1/status/{token}', '/api/v1/sdk/versions']),
+      expect.arrayContaining([
+        '/api/admin/projects',
+        '/api/admin/projects/{name}',
+        '/api/admin/projects/{name}/status',
+        '/api/admin/projects/{name}/fail-mode',
+        '/api/admin/projects/{name}/rotate',
+        '/api/admin/tokens/revoke',
+        '/api/admin/projects/{name}/instances',
+        '/api/admin/audit',
+        '/api/v1/status/{token}',
+        '/api/v1/sdk/versions',
+      ]),
     );
     expect(Object.keys(doc.paths['/api/admin/projects']!)).toEqual(expect.arrayContaining(['get', 'post']));
     const page = await fetch(`${base}/`);

@@ -42,7 +42,22 @@ describe('gatehouse control-plane', () => {
     await client.status('ACTIVE');
 
     // The CLI in another process writes the store; the running control plane notices the commit and pushes it.
-    const child = spawn(process.execPath, ['bin/gatehouse.js', 'control-plane', 'project', 'status', 'notes', 'paused', '--message', 'Invoice due', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/gatehouse.js',
+        'control-plane',
+        'project',
+        'status',
+        'notes',
+        'paused',
+        '--message',
+        'Invoice due',
+        '--data-dir',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -51,7 +66,12 @@ describe('gatehouse control-plane', () => {
     // Within 1 s of the CLI exiting (the frame may already be there).
     const frame = await client.status('PAUSED', { timeoutMs: 1000 });
     expect(frame).toMatchObject({ pause_message: 'Invoice due' });
-    expect((await cp.auditLog({ limit: 1 }))[0]).toMatchObject({ action: 'status', from: 'ACTIVE', to: 'PAUSED', actor: expect.stringMatching(/^cli pid \d+$/) });
+    expect((await cp.auditLog({ limit: 1 }))[0]).toMatchObject({
+      action: 'status',
+      from: 'ACTIVE',
+      to: 'PAUSED',
+      actor: expect.stringMatching(/^cli pid \d+$/),
+    });
   }, 30_000);
 
   it('refuses bad arguments with exit 2 and writes nothing', async () => {
@@ -81,7 +101,10 @@ describe('gatehouse control-plane', () => {
   it('gatehouse control-plane serves the protocol and the dashboard, with a generated admin token kept in dataDir (0600), and stops on SIGTERM', async () => {
     const dir = dataDir();
     const env = { ...process.env, GATEHOUSE_CONTROL_TOKEN: '' };
-    const child = spawn(process.execPath, ['bin/gatehouse.js', 'control-plane', '--port', '0', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, ['bin/gatehouse.js', 'control-plane', '--port', '0', '--data-dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -101,7 +124,11 @@ describe('gatehouse control-plane', () => {
     expect((await fetch(`${url}/api/v1/sdk/versions`)).status).toBe(200);
     expect(await (await fetch(`${url}/`)).text()).toContain('Admin token');
     expect((await fetch(`${url}/api/admin/projects`)).status).toBe(401);
-    const created = await fetch(`${url}/api/admin/projects`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'svc' }) });
+    const created = await fetch(`${url}/api/admin/projects`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'svc' }),
+    });
     expect(created.status).toBe(201);
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

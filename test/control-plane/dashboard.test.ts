@@ -7,15 +7,29 @@ import { makePortal, tempDir } from '../helpers.js';
 import { PxClient } from './px-client.js';
 
 // The few browser globals the page callbacks touch (the tests' tsconfig has no DOM lib).
-declare const document: { activeElement: { id?: string; getAttribute(name: string): string | null } | null; documentElement: { scrollWidth: number } };
+declare const document: {
+  activeElement: { id?: string; getAttribute(name: string): string | null } | null;
+  documentElement: { scrollWidth: number };
+};
 declare const window: { innerWidth: number };
 
 const CHROMIUM = '/usr/bin/chromium';
 const REQUIRE_BROWSER = process.env.GATEHOUSE_REQUIRE_BROWSER === '1';
 const hasBrowser = existsSync(CHROMIUM);
-if (!hasBrowser && !REQUIRE_BROWSER) console.warn(`[control-plane] SKIPPING the dashboard browser tests: no ${CHROMIUM} (apt-get install -y chromium; set GATEHOUSE_REQUIRE_BROWSER=1 to make this a failure)`);
+if (!hasBrowser && !REQUIRE_BROWSER)
+  console.warn(
+    `[control-plane] SKIPPING the dashboard browser tests: no ${CHROMIUM} (apt-get install -y chromium; set GATEHOUSE_REQUIRE_BROWSER=1 to make this a failure)`,
+  );
 const ADMIN = 'admin-token-for-tests-0123456789';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromium)', () => {
   let browser: Browser | undefined;
@@ -51,8 +65,24 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     await instance.status('ACTIVE');
     instance.heartbeat({ sdk_version: '0.1.3', language: 'node', env: 'production' });
     // A gatehouse portal following the project through the remote lifecycle source.
-    const follower = makePortal({ lifecycle: { source: 'remote', remote: { token, wsUrl: base.replace(/^http/, 'ws'), environment: 'portal-e2e', heartbeatIntervalMs: 500, disableVersionCheck: true, env: {} } } });
-    follower.portal.endpoint('/api/work', { method: 'GET', description: 'work', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true }));
+    const follower = makePortal({
+      lifecycle: {
+        source: 'remote',
+        remote: {
+          token,
+          wsUrl: base.replace(/^http/, 'ws'),
+          environment: 'portal-e2e',
+          heartbeatIntervalMs: 500,
+          disableVersionCheck: true,
+          env: {},
+        },
+      },
+    });
+    follower.portal.endpoint(
+      '/api/work',
+      { method: 'GET', description: 'work', input: z.object({}), gate: { auth: 'none' } },
+      () => ({ ok: true }),
+    );
     cleanups.push(follower.stop);
     await follower.start();
     await expect.poll(async () => (await fetch(follower.url('/api/work'))).status, { timeout: 5000 }).toBe(200);
@@ -74,9 +104,12 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     await row.waitFor();
     await expect.poll(() => page.getByTestId('state-notes').textContent()).toBe('ACTIVE');
     await expect.poll(() => row.textContent(), { timeout: 3000 }).toMatch(/node 0\.1\.3 · production · live/);
-    for (const state of ['ACTIVE', 'PAUSED', 'MAINTENANCE', 'OFFLINE', 'FAILED']) expect(await page.getByRole('button', { name: `Set notes to ${state}` }).count()).toBe(1);
+    for (const state of ['ACTIVE', 'PAUSED', 'MAINTENANCE', 'OFFLINE', 'FAILED'])
+      expect(await page.getByRole('button', { name: `Set notes to ${state}` }).count()).toBe(1);
     // Every control's accessible name contains its visible text (WCAG 2.5.3, so voice control can say what it sees).
-    const labels = await page.locator('tr[data-project="notes"] button').evaluateAll((els) => els.map((e) => [e.textContent ?? '', e.getAttribute('aria-label') ?? '']));
+    const labels = await page
+      .locator('tr[data-project="notes"] button')
+      .evaluateAll((els) => els.map((e) => [e.textContent ?? '', e.getAttribute('aria-label') ?? '']));
     expect(labels.length).toBe(7);
     for (const [text, name] of labels) expect(name.toLowerCase()).toContain(text.toLowerCase());
 
@@ -111,12 +144,17 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     expect(navigations).toBe(1);
     expect(errors).toEqual([]);
     // docs/control-plane.png comes from here: GATEHOUSE_CONTROL_SCREENSHOT=docs/control-plane.png npx vitest run test/control-plane/dashboard.test.ts
-    if (process.env.GATEHOUSE_CONTROL_SCREENSHOT) await page.screenshot({ path: process.env.GATEHOUSE_CONTROL_SCREENSHOT, fullPage: true });
+    if (process.env.GATEHOUSE_CONTROL_SCREENSHOT)
+      await page.screenshot({ path: process.env.GATEHOUSE_CONTROL_SCREENSHOT, fullPage: true });
   }, 60_000);
 
   it('works from the keyboard alone and fits a phone screen', async () => {
     const { cp, base } = await start();
-    const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const context = await browser!.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
     cleanups.push(() => context.close());
     const page = await context.newPage();
     await page.goto(base);
@@ -140,7 +178,11 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Set notes to OFFLINE');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    if (process.env.GATEHOUSE_CONTROL_SCREENSHOT) await page.screenshot({ path: process.env.GATEHOUSE_CONTROL_SCREENSHOT.replace(/\.png$/, '-phone.png'), fullPage: true });
+    if (process.env.GATEHOUSE_CONTROL_SCREENSHOT)
+      await page.screenshot({
+        path: process.env.GATEHOUSE_CONTROL_SCREENSHOT.replace(/\.png$/, '-phone.png'),
+        fullPage: true,
+      });
   }, 60_000);
 
   it('creates a project from the form and shows its token once, and the token opens a socket', async () => {

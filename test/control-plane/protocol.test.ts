@@ -13,7 +13,9 @@ describe('ControlPlane protocol', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function start(options: ConstructorParameters<typeof ControlPlane>[0] = {}): Promise<{ cp: ControlPlane; base: string; dir: string }> {
+  async function start(
+    options: ConstructorParameters<typeof ControlPlane>[0] = {},
+  ): Promise<{ cp: ControlPlane; base: string; dir: string }> {
     const { dir, cleanup } = tempDir('gatehouse-cp-');
     const cp = new ControlPlane({ dataDir: dir, adminToken: ADMIN, ...options });
     cleanups.push(cleanup, () => cp.close());
@@ -32,7 +34,14 @@ describe('ControlPlane protocol', () => {
     expect(token).toMatch(/^px_[A-Za-z0-9_-]{43}$/);
     const client = track(await PxClient.connect(base, token));
     const first = await client.next((f) => f.type === 'status');
-    expect(first).toMatchObject({ type: 'status', status: 'ACTIVE', fail_mode: 'closed', gatehouse_status: 'ACTIVE', project: 'notes', retry_after_sec: null });
+    expect(first).toMatchObject({
+      type: 'status',
+      status: 'ACTIVE',
+      fail_mode: 'closed',
+      gatehouse_status: 'ACTIVE',
+      project: 'notes',
+      retry_after_sec: null,
+    });
     expect(typeof first.pause_message).toBe('string');
     expect(typeof first.offline_message).toBe('string');
     await cp.close();
@@ -53,13 +62,23 @@ describe('ControlPlane protocol', () => {
     const frames = await Promise.all(clients.map((c) => c.status('PAUSED', { timeoutMs: 500 })));
     const elapsed = performance.now() - t0;
     expect(elapsed).toBeLessThan(500);
-    for (const f of frames) expect(f).toMatchObject({ status: 'PAUSED', pause_message: 'Invoice due', message: 'Invoice due', gatehouse_status: 'PAUSED' });
+    for (const f of frames)
+      expect(f).toMatchObject({
+        status: 'PAUSED',
+        pause_message: 'Invoice due',
+        message: 'Invoice due',
+        gatehouse_status: 'PAUSED',
+      });
     await new Promise((r) => setTimeout(r, 100));
     expect(bystander.frames.filter((f) => f.type === 'status').map((f) => f.status)).toEqual(['ACTIVE']);
 
     await cp.setStatus('notes', 'OFFLINE', { message: 'Gone fishing', retryAfterSec: 120 });
     const offline = await clients[0]!.status('OFFLINE');
-    expect(offline).toMatchObject({ offline_message: 'Gone fishing', retry_after_sec: 120, pause_message: 'Invoice due' });
+    expect(offline).toMatchObject({
+      offline_message: 'Gone fishing',
+      retry_after_sec: 120,
+      pause_message: 'Invoice due',
+    });
     await cp.setFailMode('notes', 'open');
     const open = await clients[0]!.next((f) => f.type === 'status' && f.fail_mode === 'open');
     expect(open.status).toBe('OFFLINE');
@@ -73,10 +92,18 @@ describe('ControlPlane protocol', () => {
     await client.status('PAUSED');
     await cp.setStatus('notes', 'MAINTENANCE', { message: 'Back at 10:00', retryAfterSec: 600 });
     const frame = await client.next((f) => f.type === 'status' && f.gatehouse_status === 'MAINTENANCE');
-    expect(frame).toMatchObject({ status: 'PAUSED', pause_message: 'Back at 10:00', maintenance_message: 'Back at 10:00', message: 'Back at 10:00', retry_after_sec: 600 });
+    expect(frame).toMatchObject({
+      status: 'PAUSED',
+      pause_message: 'Back at 10:00',
+      maintenance_message: 'Back at 10:00',
+      message: 'Back at 10:00',
+      retry_after_sec: 600,
+    });
     // The pause message of PAUSED itself is kept for the next pause.
     await cp.setStatus('notes', 'PAUSED');
-    expect(await client.next((f) => f.type === 'status' && f.gatehouse_status === 'PAUSED' && f.retry_after_sec === null)).toMatchObject({ pause_message: 'Invoice due' });
+    expect(
+      await client.next((f) => f.type === 'status' && f.gatehouse_status === 'PAUSED' && f.retry_after_sec === null),
+    ).toMatchObject({ pause_message: 'Invoice due' });
   });
 
   it('turns heartbeats into instances with SDK version, language, env and last seen, stale after 3 intervals', async () => {
@@ -89,7 +116,13 @@ describe('ControlPlane protocol', () => {
     client.heartbeat({ sdk_version: '0.1.3', language: 'node', env: 'staging' });
     await expect.poll(() => cp.instances('notes')[0]?.env, { timeout: 1000 }).toBe('staging');
     const [after] = cp.instances('notes');
-    expect(after).toMatchObject({ id: before!.id, sdkVersion: '0.1.3', language: 'node', env: 'staging', connected: true });
+    expect(after).toMatchObject({
+      id: before!.id,
+      sdkVersion: '0.1.3',
+      language: 'node',
+      env: 'staging',
+      connected: true,
+    });
     expect(after!.lastSeenAt).toBeGreaterThanOrEqual(before!.lastSeenAt);
     await expect.poll(() => cp.instances('notes')[0]?.stale, { timeout: 2000, interval: 50 }).toBe(true);
     client.heartbeat();
@@ -119,7 +152,12 @@ describe('ControlPlane protocol', () => {
     const ok = await fetch(`${base}/api/v1/status/${token}`, { headers: { 'User-Agent': 'pxcontrol-sdk-node/0.1.3' } });
     expect(ok.status).toBe(200);
     const body = (await ok.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ status: 'FAILED', offline_message: 'Disk full', fail_mode: 'closed', gatehouse_status: 'FAILED' });
+    expect(body).toMatchObject({
+      status: 'FAILED',
+      offline_message: 'Disk full',
+      fail_mode: 'closed',
+      gatehouse_status: 'FAILED',
+    });
     expect(body).not.toHaveProperty('type');
     expect((await fetch(`${base}/api/v1/status/px_${'a'.repeat(43)}`)).status).toBe(401);
     expect((await fetch(`${base}/api/v1/status/nonsense`)).status).toBe(401);
@@ -127,8 +165,13 @@ describe('ControlPlane protocol', () => {
     expect((await fetch(`${base}/api/v1/status/${token}`)).status).toBe(403);
   });
 
-  it('serves the version catalogue with node and python entries as configured, and gatehouse at this package\'s version', async () => {
-    const { base } = await start({ sdkVersions: { node: { latest: '0.2.0', minimumSupported: '0.1.3' }, python: { latest: '0.1.4', changelogUrl: 'https://example.com/changes' } } });
+  it("serves the version catalogue with node and python entries as configured, and gatehouse at this package's version", async () => {
+    const { base } = await start({
+      sdkVersions: {
+        node: { latest: '0.2.0', minimumSupported: '0.1.3' },
+        python: { latest: '0.1.4', changelogUrl: 'https://example.com/changes' },
+      },
+    });
     const res = await fetch(`${base}/api/v1/sdk/versions`);
     expect(res.status).toBe(200);
     const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
@@ -213,8 +256,12 @@ describe('ControlPlane protocol', () => {
     await expect(cp.createProject({ name: 'notes' })).rejects.toMatchObject({ code: 'ERR_CONTROL_CONFLICT' });
     await expect(cp.createProject({ name: '../etc' })).rejects.toMatchObject({ code: 'ERR_CONTROL_INPUT' });
     await expect(cp.setStatus('notes', 'SLEEPING' as never)).rejects.toMatchObject({ code: 'ERR_CONTROL_INPUT' });
-    await expect(cp.setStatus('notes', 'PAUSED', { retryAfterSec: -1 })).rejects.toMatchObject({ code: 'ERR_CONTROL_INPUT' });
-    await expect(cp.setStatus('notes', 'PAUSED', { message: 'x'.repeat(1001) })).rejects.toMatchObject({ code: 'ERR_CONTROL_INPUT' });
+    await expect(cp.setStatus('notes', 'PAUSED', { retryAfterSec: -1 })).rejects.toMatchObject({
+      code: 'ERR_CONTROL_INPUT',
+    });
+    await expect(cp.setStatus('notes', 'PAUSED', { message: 'x'.repeat(1001) })).rejects.toMatchObject({
+      code: 'ERR_CONTROL_INPUT',
+    });
     await expect(cp.setStatus('ghost', 'PAUSED')).rejects.toMatchObject({ code: 'ERR_CONTROL_NOT_FOUND' });
     await expect(cp.revokeToken(`px_${'c'.repeat(43)}`)).rejects.toMatchObject({ code: 'ERR_CONTROL_NOT_FOUND' });
     expect(cp.projects().map((p) => [p.name, p.state])).toEqual([['notes', 'ACTIVE']]);

@@ -24,7 +24,9 @@ export class PxClient {
         }
       }
     });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
   }
 
   /** Open a socket (resolves once open, or once closed when the server refuses the token right away). */
@@ -42,7 +44,10 @@ export class PxClient {
     const had = this.frames.find(test);
     if (had) return Promise.resolve(had);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         test,
         resolve: (f) => {
@@ -60,7 +65,16 @@ export class PxClient {
   }
 
   heartbeat(fields: Record<string, unknown> = {}): void {
-    this.ws.send(JSON.stringify({ type: 'heartbeat', sdk_version: '0.1.3', language: 'node', env: 'production', timestamp: Date.now(), ...fields }));
+    this.ws.send(
+      JSON.stringify({
+        type: 'heartbeat',
+        sdk_version: '0.1.3',
+        language: 'node',
+        env: 'production',
+        timestamp: Date.now(),
+        ...fields,
+      }),
+    );
   }
 
   close(): void {

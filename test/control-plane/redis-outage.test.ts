@@ -36,7 +36,11 @@ describe.skipIf(!HAVE_SERVER)('ControlPlane through a Redis outage (own redis-se
 
     await redis.kill();
     await expect(cp.setStatus('notes', 'ACTIVE')).rejects.toMatchObject({ code: 'ERR_CONTROL_STORE' });
-    const viaApi = await fetch(`${base}/api/admin/projects/notes/status`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ state: 'ACTIVE' }) });
+    const viaApi = await fetch(`${base}/api/admin/projects/notes/status`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ state: 'ACTIVE' }),
+    });
     expect(viaApi.status).toBe(500);
     expect(viaApi.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     // Served from memory meanwhile: the socket stays, polls answer, the state is the last one.
@@ -46,7 +50,16 @@ describe.skipIf(!HAVE_SERVER)('ControlPlane through a Redis outage (own redis-se
     expect(client.frames.filter((f) => f.type === 'status').map((f) => f.status)).toEqual(['PAUSED']);
 
     await redis.restart(); // empty: no persistence
-    await expect.poll(() => cp.setStatus('notes', 'ACTIVE').then(() => true, () => false), { timeout: 10_000, interval: 200 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          cp.setStatus('notes', 'ACTIVE').then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000, interval: 200 },
+      )
+      .toBe(true);
     expect(await client.status('ACTIVE', { timeoutMs: 1000 })).toMatchObject({ project: 'notes' });
     expect(client.frames.some((f) => f.type === 'revoked')).toBe(false);
     // Written back (at the next reload, every 200 ms here): the token is in Redis again, and a second control

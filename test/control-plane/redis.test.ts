@@ -10,7 +10,10 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 const REQUIRE_REDIS = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
 const ADMIN = 'admin-token-for-tests-0123456789';
 const available = await redisAvailable(REDIS_URL);
-if (!available && !REQUIRE_REDIS) console.warn('[control-plane] SKIPPING the two-control-planes-on-one-Redis tests: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)');
+if (!available && !REQUIRE_REDIS)
+  console.warn(
+    '[control-plane] SKIPPING the two-control-planes-on-one-Redis tests: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)',
+  );
 
 describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
   const cleanups: Array<() => unknown> = [];
@@ -22,12 +25,20 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     expect(available).toBe(true);
   });
 
-  async function pair(resyncIntervalMs = 5000): Promise<{ a: ControlPlane; b: ControlPlane; urlA: string; urlB: string; prefix: string }> {
+  async function pair(
+    resyncIntervalMs = 5000,
+  ): Promise<{ a: ControlPlane; b: ControlPlane; urlA: string; urlB: string; prefix: string }> {
     const prefix = `gatehouse-test:control:${randomUUID().slice(0, 8)}:`;
     const cps: ControlPlane[] = [];
     for (let i = 0; i < 2; i++) {
       const { dir, cleanup } = tempDir('gatehouse-cp-redis-');
-      const cp = new ControlPlane({ dataDir: dir, adminToken: ADMIN, redis: { url: REDIS_URL, keyPrefix: prefix }, heartbeatIntervalMs: 1000, resyncIntervalMs });
+      const cp = new ControlPlane({
+        dataDir: dir,
+        adminToken: ADMIN,
+        redis: { url: REDIS_URL, keyPrefix: prefix },
+        heartbeatIntervalMs: 1000,
+        resyncIntervalMs,
+      });
       cleanups.push(cleanup, () => cp.close());
       await cp.run({ port: 0, handleSignals: false });
       cps.push(cp);
@@ -48,7 +59,10 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     await expect.poll(() => b.project('notes')?.name, { timeout: 2000 }).toBe('notes');
     const onB = await PxClient.connect(urlB, token);
     const onA = await PxClient.connect(urlA, token);
-    cleanups.push(() => onB.close(), () => onA.close());
+    cleanups.push(
+      () => onB.close(),
+      () => onA.close(),
+    );
     await Promise.all([onA.status('ACTIVE'), onB.status('ACTIVE')]);
 
     const t0 = performance.now();
@@ -58,7 +72,10 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     expect(onB.frames.at(-1)).toMatchObject({ pause_message: 'from A' });
 
     await b.setStatus('notes', 'MAINTENANCE', { message: 'from B' });
-    expect(await onA.next((f) => f.gatehouse_status === 'MAINTENANCE', 500)).toMatchObject({ status: 'PAUSED', maintenance_message: 'from B' });
+    expect(await onA.next((f) => f.gatehouse_status === 'MAINTENANCE', 500)).toMatchObject({
+      status: 'PAUSED',
+      maintenance_message: 'from B',
+    });
 
     // Polling either one answers the same.
     const polled = (await (await fetch(`${urlA}/api/v1/status/${token}`)).json()) as Record<string, unknown>;
@@ -79,7 +96,9 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     cleanups.push(() => onB.close());
     await onB.status('ACTIVE');
     onB.heartbeat({ env: 'on-b' });
-    await expect.poll(() => a.instances('notes').map((i) => [i.env, i.node, i.connected]), { timeout: 2000 }).toEqual([['on-b', b.node, true]]);
+    await expect
+      .poll(() => a.instances('notes').map((i) => [i.env, i.node, i.connected]), { timeout: 2000 })
+      .toEqual([['on-b', b.node, true]]);
     await a.revokeToken(token);
     expect(await onB.next((f) => f.type === 'revoked', 1000)).toMatchObject({ reason: 'token revoked' });
     expect((await onB.closed).code).toBe(4002);
@@ -109,8 +128,14 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     cleanups.push(() => r.disconnect());
     // A change written without its message (a control plane that died between the write and the publish).
     const stored = JSON.parse((await r.hget(`${prefix}projects`, 'notes'))!) as Record<string, unknown>;
-    await r.hset(`${prefix}projects`, 'notes', JSON.stringify({ ...stored, state: 'OFFLINE', offlineMessage: 'written behind its back', updatedAt: Date.now() }));
-    expect(await client.status('OFFLINE', { timeoutMs: 2000 })).toMatchObject({ offline_message: 'written behind its back' });
+    await r.hset(
+      `${prefix}projects`,
+      'notes',
+      JSON.stringify({ ...stored, state: 'OFFLINE', offlineMessage: 'written behind its back', updatedAt: Date.now() }),
+    );
+    expect(await client.status('OFFLINE', { timeoutMs: 2000 })).toMatchObject({
+      offline_message: 'written behind its back',
+    });
 
     const tokens = await r.hgetall(`${prefix}tokens`);
     await a.revokeToken(token);
@@ -128,15 +153,42 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
     const { a, urlB, prefix } = await pair();
     const out: string[] = [];
     const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t) };
-    expect(await main(['control-plane', 'project', 'add', 'cli-made', '--json', '--redis', REDIS_URL, '--key-prefix', prefix], io)).toBe(0);
+    expect(
+      await main(
+        ['control-plane', 'project', 'add', 'cli-made', '--json', '--redis', REDIS_URL, '--key-prefix', prefix],
+        io,
+      ),
+    ).toBe(0);
     const { token } = JSON.parse(out[0]!) as { token: string };
     await expect.poll(() => a.project('cli-made')?.name, { timeout: 2000 }).toBe('cli-made');
     const client = await PxClient.connect(urlB, token);
     cleanups.push(() => client.close());
     await client.status('ACTIVE');
-    expect(await main(['control-plane', 'project', 'status', 'cli-made', 'MAINTENANCE', '--message', 'from the shell', '--redis', REDIS_URL, '--key-prefix', prefix], io)).toBe(0);
-    expect(await client.next((f) => f.gatehouse_status === 'MAINTENANCE', 1000)).toMatchObject({ status: 'PAUSED', maintenance_message: 'from the shell' });
-    expect(await main(['control-plane', 'project', 'status', 'cli-made', 'PAUSED', '--key-prefix', prefix], io)).toBe(2);
+    expect(
+      await main(
+        [
+          'control-plane',
+          'project',
+          'status',
+          'cli-made',
+          'MAINTENANCE',
+          '--message',
+          'from the shell',
+          '--redis',
+          REDIS_URL,
+          '--key-prefix',
+          prefix,
+        ],
+        io,
+      ),
+    ).toBe(0);
+    expect(await client.next((f) => f.gatehouse_status === 'MAINTENANCE', 1000)).toMatchObject({
+      status: 'PAUSED',
+      maintenance_message: 'from the shell',
+    });
+    expect(await main(['control-plane', 'project', 'status', 'cli-made', 'PAUSED', '--key-prefix', prefix], io)).toBe(
+      2,
+    );
     expect(a.project('cli-made')?.state).toBe('MAINTENANCE');
   });
 });

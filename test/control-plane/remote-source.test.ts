@@ -8,7 +8,14 @@ import { makePortal, tempDir } from '../helpers.js';
 const ADMIN = 'admin-token-for-tests-0123456789';
 const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 /** Short client intervals; the version check stays on (this control plane serves a gatehouse entry). */
-const FAST = { heartbeatIntervalMs: 200, reconnectDelayMs: 20, maxReconnectDelayMs: 100, pollIntervalMs: 50, connectTimeoutMs: 2000, env: {} };
+const FAST = {
+  heartbeatIntervalMs: 200,
+  reconnectDelayMs: 20,
+  maxReconnectDelayMs: 100,
+  pollIntervalMs: 50,
+  connectTimeoutMs: 2000,
+  env: {},
+};
 
 async function until(check: () => boolean | Promise<boolean>, what: string, ms: number): Promise<number> {
   const start = Date.now();
@@ -42,8 +49,14 @@ describe('ControlPlane with the gatehouse remote lifecycle source', () => {
 
   it('gates a portal following the project within 1 s of each change, MAINTENANCE with its message and Retry-After', async () => {
     const { cp, wsUrl, token } = await controlPlane();
-    const made = makePortal({ lifecycle: { source: 'remote', remote: { token, wsUrl, environment: 'staging', ...FAST } } });
-    made.portal.endpoint('/api/work', { method: 'GET', description: 'work', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true }));
+    const made = makePortal({
+      lifecycle: { source: 'remote', remote: { token, wsUrl, environment: 'staging', ...FAST } },
+    });
+    made.portal.endpoint(
+      '/api/work',
+      { method: 'GET', description: 'work', input: z.object({}), gate: { auth: 'none' } },
+      () => ({ ok: true }),
+    );
     cleanups.push(made.stop);
     await made.start();
     const work = async (): Promise<Response> => fetch(made.url('/api/work'));
@@ -62,14 +75,20 @@ describe('ControlPlane with the gatehouse remote lifecycle source', () => {
     expect(await r.json()).toMatchObject({ code: 'SERVICE_MAINTENANCE', detail: 'Back at 10:00' });
 
     await cp.setStatus('notes', 'FAILED', { message: 'Disk full' });
-    await until(async () => ((await (await work()).json()) as { code?: string }).code === 'SERVICE_FAILED', 'FAILED', 1000);
+    await until(
+      async () => ((await (await work()).json()) as { code?: string }).code === 'SERVICE_FAILED',
+      'FAILED',
+      1000,
+    );
 
     await cp.setStatus('notes', 'ACTIVE');
     expect(await until(async () => (await work()).status === 200, 'ACTIVE to pass', 1000)).toBeLessThan(1000);
 
     // The portal is an instance with gatehouse's version, node and the environment it was given.
     await until(() => cp.instances('notes').some((i) => i.env === 'staging'), 'a heartbeat', 3000);
-    expect(cp.instances('notes')).toEqual([expect.objectContaining({ language: 'node', sdkVersion: VERSION, env: 'staging', connected: true, stale: false })]);
+    expect(cp.instances('notes')).toEqual([
+      expect.objectContaining({ language: 'node', sdkVersion: VERSION, env: 'staging', connected: true, stale: false }),
+    ]);
   });
 
   it('a RemoteControl (workers, scripts) follows status and fail mode, and goes OFFLINE for good when its token is revoked', async () => {
@@ -99,7 +118,9 @@ describe('ControlPlane with the gatehouse remote lifecycle source', () => {
 
   it('a portal in closed fail mode goes OFFLINE when the control plane goes away', async () => {
     const { cp, wsUrl, token } = await controlPlane();
-    const made = makePortal({ lifecycle: { source: 'remote', remote: { token, wsUrl, disablePollFallback: true, ...FAST } } });
+    const made = makePortal({
+      lifecycle: { source: 'remote', remote: { token, wsUrl, disablePollFallback: true, ...FAST } },
+    });
     cleanups.push(made.stop);
     await made.start();
     await until(() => made.portal.lifecycle.status === 'ACTIVE', 'ACTIVE', 5000);

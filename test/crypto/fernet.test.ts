@@ -5,9 +5,27 @@ import { describe, expect, it } from 'vitest';
 import { CryptoError, Fernet, FERNET_MAX_CLOCK_SKEW_SEC } from '../../src/crypto/index.js';
 import { expectThrown } from '../helpers.js';
 
-interface GenerateVector { token: string; now: string; iv: number[]; src: string; secret: string }
-interface VerifyVector { token: string; now: string; ttl_sec: number; src: string; secret: string }
-interface InvalidVector { desc: string; token: string; now: string; ttl_sec: number; secret: string }
+interface GenerateVector {
+  token: string;
+  now: string;
+  iv: number[];
+  src: string;
+  secret: string;
+}
+interface VerifyVector {
+  token: string;
+  now: string;
+  ttl_sec: number;
+  src: string;
+  secret: string;
+}
+interface InvalidVector {
+  desc: string;
+  token: string;
+  now: string;
+  ttl_sec: number;
+  secret: string;
+}
 
 function fixture<T>(name: string): T[] {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T[];
@@ -108,7 +126,9 @@ describe('Fernet', () => {
   describe('encrypt and decrypt', () => {
     it('round-trips strings as UTF-8 and bytes as given, including empty input', () => {
       const f = new Fernet(Fernet.generateKey());
-      expect(f.decrypt(f.encrypt('4111 1111 1111 1111 — ünïcødé')).toString('utf8')).toBe('4111 1111 1111 1111 — ünïcødé');
+      expect(f.decrypt(f.encrypt('4111 1111 1111 1111 — ünïcødé')).toString('utf8')).toBe(
+        '4111 1111 1111 1111 — ünïcødé',
+      );
       const bytes = Buffer.from([0, 255, 1, 254, 16, 15]);
       expect(f.decrypt(f.encrypt(bytes)).equals(bytes)).toBe(true);
       expect(f.decrypt(f.encrypt(new Uint8Array(bytes))).equals(bytes)).toBe(true);
@@ -168,7 +188,13 @@ describe('Fernet', () => {
       const f = new Fernet(Fernet.generateKey());
       const token = f.encrypt('a secret of exactly 32 bytes!!!!');
       const bytes = toBytes(token);
-      const regions = { version: [0, 1], timestamp: [1, 9], iv: [9, 25], ciphertext: [25, bytes.length - 32], hmac: [bytes.length - 32, bytes.length] };
+      const regions = {
+        version: [0, 1],
+        timestamp: [1, 9],
+        iv: [9, 25],
+        ciphertext: [25, bytes.length - 32],
+        hmac: [bytes.length - 32, bytes.length],
+      };
       expect(bytes.length).toBe(1 + 8 + 16 + 48 + 32);
       const messages = new Set<string>();
       let tried = 0;
@@ -249,7 +275,9 @@ describe('Fernet', () => {
     const probe = spawnSync('python3', ['-c', 'import cryptography'], { encoding: 'utf8' });
     const hasPython = probe.status === 0;
     if (!hasPython) {
-      console.warn('[fernet.test] SKIPPED Python interoperability: `python3 -c "import cryptography"` failed on this machine');
+      console.warn(
+        '[fernet.test] SKIPPED Python interoperability: `python3 -c "import cryptography"` failed on this machine',
+      );
     }
 
     const py = (script: string, env: Record<string, string>): string =>

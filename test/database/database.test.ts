@@ -69,7 +69,17 @@ describe('Database', () => {
     const blob = Buffer.from([0, 1, 2, 255, 0]);
     const big = 2n ** 62n;
     const at = new Date('2024-05-06T07:08:09.010Z');
-    db.insert('things', { id: 1, i: -42, r: 3.5, t: 'héllo ✓ 𝄞', b: blob, big, flag: true, at, doc: { a: [1, 'two', null, { deep: true }] } });
+    db.insert('things', {
+      id: 1,
+      i: -42,
+      r: 3.5,
+      t: 'héllo ✓ 𝄞',
+      b: blob,
+      big,
+      flag: true,
+      at,
+      doc: { a: [1, 'two', null, { deep: true }] },
+    });
     db.insert('things', { id: 2, i: null, r: null, t: null, b: null, big: null, flag: false, at: null, doc: null });
     db.insert('things', { id: 3, doc: 'just a string' });
     db.insert('things', { id: 4, doc: 0 });
@@ -115,7 +125,15 @@ describe('Database', () => {
       { id: 3, name: 'C', meta: null },
     ]);
     const rows = db.fetch('users', {
-      columns: ['id', 'meta::role', 'meta::profile.city as city', 'meta::profile.tags[1] as tag', 'meta::profile', 'meta::n', 'meta::s'],
+      columns: [
+        'id',
+        'meta::role',
+        'meta::profile.city as city',
+        'meta::profile.tags[1] as tag',
+        'meta::profile',
+        'meta::n',
+        'meta::s',
+      ],
       orderBy: 'id',
     });
     expect(rows).toEqual([
@@ -134,13 +152,20 @@ describe('Database', () => {
 
   it('supports where objects (null -> IS NULL, arrays -> IN), raw tuples, orderBy, limit and offset', () => {
     const db = open({ tables: USERS });
-    db.insert('users', Array.from({ length: 10 }, (_, i) => ({ id: i + 1, name: i % 3 === 0 ? null : `n${i}`, meta: { i } })));
+    db.insert(
+      'users',
+      Array.from({ length: 10 }, (_, i) => ({ id: i + 1, name: i % 3 === 0 ? null : `n${i}`, meta: { i } })),
+    );
     expect(db.fetch('users', { columns: ['id'], where: { name: null } }).map((r) => r.id)).toEqual([1, 4, 7, 10]);
     expect(db.fetch('users', { columns: ['id'], where: { id: [2, 5, 99] } }).map((r) => r.id)).toEqual([2, 5]);
     expect(db.fetch('users', { where: { id: [] } })).toEqual([]);
-    expect(db.fetch('users', { columns: ['id'], where: ['id > ? AND name LIKE ?', 7, 'n%'] }).map((r) => r.id)).toEqual([8, 9]);
+    expect(db.fetch('users', { columns: ['id'], where: ['id > ? AND name LIKE ?', 7, 'n%'] }).map((r) => r.id)).toEqual(
+      [8, 9],
+    );
     expect(db.fetch('users', { columns: ['id'], orderBy: 'id DESC', limit: 3 }).map((r) => r.id)).toEqual([10, 9, 8]);
-    expect(db.fetch('users', { columns: ['id'], orderBy: ['name', 'id DESC'], limit: 2, offset: 4 }).map((r) => r.id)).toEqual([2, 3]);
+    expect(
+      db.fetch('users', { columns: ['id'], orderBy: ['name', 'id DESC'], limit: 2, offset: 4 }).map((r) => r.id),
+    ).toEqual([2, 3]);
     expect(db.fetch('users', { columns: ['id'], orderBy: 'id', offset: 8 }).map((r) => r.id)).toEqual([9, 10]);
     expect(db.fetchOne('users', { where: { id: 3 } })).toEqual({ id: 3, name: 'n2', meta: { i: 2 } });
     expect(db.fetchOne('users', { where: { id: 42 } })).toBeUndefined();
@@ -151,13 +176,23 @@ describe('Database', () => {
 
   it('rejects undefined in where, bad limits and non-JSON objects, changing nothing', () => {
     const db = open({ tables: USERS });
-    db.insert('users', [{ id: 1, name: 'A' }, { id: 2, name: 'B' }]);
+    db.insert('users', [
+      { id: 1, name: 'A' },
+      { id: 2, name: 'B' },
+    ]);
     expect(codeOf(() => db.delete('users', { id: undefined }))).toBe('ERR_DB_VALUE');
     expect(codeOf(() => db.update('users', { name: 'X' }, { name: undefined }))).toBe('ERR_DB_VALUE');
     expect(codeOf(() => db.fetch('users', { limit: -1 }))).toBe('ERR_DB_VALUE');
     expect(codeOf(() => db.fetch('users', { limit: 1.5 }))).toBe('ERR_DB_VALUE');
     expect(codeOf(() => db.insert('users', { id: 3, name: { not: 'json column' } }))).toBe('ERR_DB_VALUE');
-    expect(codeOf(() => db.insert('users', [{ id: 3, name: 'ok' }, { id: 4, name: Symbol('x') as unknown }]))).toBe('ERR_DB_VALUE');
+    expect(
+      codeOf(() =>
+        db.insert('users', [
+          { id: 3, name: 'ok' },
+          { id: 4, name: Symbol('x') as unknown },
+        ]),
+      ),
+    ).toBe('ERR_DB_VALUE');
     expect(db.fetch('users', { columns: ['id', 'name'], orderBy: 'id' })).toEqual([
       { id: 1, name: 'A' },
       { id: 2, name: 'B' },
@@ -167,9 +202,19 @@ describe('Database', () => {
   it('inserts many rows in one transaction: a failing row rolls back the whole batch', () => {
     const db = open({ tables: USERS });
     db.insert('users', { id: 1, name: 'first' });
-    const result = db.insert('users', [{ id: 2, name: 'b' }, { id: 3, name: 'c' }]);
+    const result = db.insert('users', [
+      { id: 2, name: 'b' },
+      { id: 3, name: 'c' },
+    ]);
     expect(result).toEqual({ changes: 2, lastInsertRowid: 3 });
-    expect(codeOf(() => db.insert('users', [{ id: 4, name: 'd' }, { id: 1, name: 'dup' }]))).toBe('ERR_DB_CONSTRAINT');
+    expect(
+      codeOf(() =>
+        db.insert('users', [
+          { id: 4, name: 'd' },
+          { id: 1, name: 'dup' },
+        ]),
+      ),
+    ).toBe('ERR_DB_CONSTRAINT');
     expect(db.fetch('users', { columns: ['id'], orderBy: 'id' }).map((r) => r.id)).toEqual([1, 2, 3]);
     expect(db.insert('users', [])).toEqual({ changes: 0, lastInsertRowid: 0 });
   });
@@ -214,9 +259,9 @@ describe('Database', () => {
     const db = open({ tables: { select: '"from" INTEGER PRIMARY KEY, "order" TEXT, "group" JSON' } });
     db.insert('select', { from: 1, order: 'o', group: { where: 'w' } });
     db.update('select', { order: 'p' }, { from: 1 });
-    expect(db.fetch('select', { columns: ['order', 'group::where as where'], where: { from: 1 }, orderBy: 'order' })).toEqual([
-      { order: 'p', where: 'w' },
-    ]);
+    expect(
+      db.fetch('select', { columns: ['order', 'group::where as where'], where: { from: 1 }, orderBy: 'order' }),
+    ).toEqual([{ order: 'p', where: 'w' }]);
   });
 
   it('upgrades a shared connection to synchronous=FULL when a later user asks for it, never down', () => {
@@ -255,9 +300,14 @@ describe('Database', () => {
   });
 
   it('upserts on the primary key by default, on a named unique column, or does nothing', () => {
-    const db = open({ tables: { ...USERS, emails: 'id INTEGER PRIMARY KEY, email TEXT UNIQUE, hits INTEGER, meta JSON' } });
+    const db = open({
+      tables: { ...USERS, emails: 'id INTEGER PRIMARY KEY, email TEXT UNIQUE, hits INTEGER, meta JSON' },
+    });
     db.upsert('users', { id: 1, name: 'A', meta: { v: 1 } });
-    db.upsert('users', [{ id: 1, name: 'A2', meta: { v: 2 } }, { id: 2, name: 'B' }]);
+    db.upsert('users', [
+      { id: 1, name: 'A2', meta: { v: 2 } },
+      { id: 2, name: 'B' },
+    ]);
     expect(db.fetch('users', { orderBy: 'id' })).toEqual([
       { id: 1, name: 'A2', meta: { v: 2 } },
       { id: 2, name: 'B', meta: null },
@@ -272,7 +322,10 @@ describe('Database', () => {
 
   it('runs raw query/queryOne/execute with positional and named parameters', () => {
     const db = open({ tables: USERS });
-    expect(db.execute('INSERT INTO users (id, name) VALUES (?, ?)', [1, 'A'])).toEqual({ changes: 1, lastInsertRowid: 1 });
+    expect(db.execute('INSERT INTO users (id, name) VALUES (?, ?)', [1, 'A'])).toEqual({
+      changes: 1,
+      lastInsertRowid: 1,
+    });
     db.execute('INSERT INTO users (id, name) VALUES (@id, @name)', { id: 2, name: 'B' });
     // Booleans bind as 1/0.
     expect(db.query('SELECT id, name FROM users WHERE id > ? AND ? = 1 ORDER BY id', [0, true])).toEqual([

@@ -78,18 +78,29 @@ describe('Database ENCRYPTED columns', () => {
       [12345678901234567890n, 12345678901234567890n],
       [Buffer.from([0, 1, 2, 255]), Buffer.from([0, 1, 2, 255])],
       [new Uint8Array([9, 8, 7]), Buffer.from([9, 8, 7])],
-      [{ role: 'admin', tags: ['a', 'b'], n: 1 }, { role: 'admin', tags: ['a', 'b'], n: 1 }],
-      [[1, 'two', null], [1, 'two', null]],
+      [
+        { role: 'admin', tags: ['a', 'b'], n: 1 },
+        { role: 'admin', tags: ['a', 'b'], n: 1 },
+      ],
+      [
+        [1, 'two', null],
+        [1, 'two', null],
+      ],
       [null, null],
       [new Date('2026-12-02T01:02:03.456Z'), '2026-12-02T01:02:03.456Z'],
     ];
-    db.insert('vals', values.map(([v], i) => ({ id: i + 1, v })));
+    db.insert(
+      'vals',
+      values.map(([v], i) => ({ id: i + 1, v })),
+    );
     const rows = db.fetch('vals', { orderBy: 'id' });
     expect(rows.map((r) => r.v)).toEqual(values.map(([, back]) => back));
     expect(typeof rows[5]!.v).toBe('string'); // the string '42' stays a string, the number 42 a number
     expect(typeof rows[6]!.v).toBe('number');
     expect(Buffer.isBuffer(rows[12]!.v)).toBe(true);
-    expect(db.fetchOne('vals', { columns: ['v as value'], where: { id: 14 } })).toEqual({ value: { role: 'admin', tags: ['a', 'b'], n: 1 } });
+    expect(db.fetchOne('vals', { columns: ['v as value'], where: { id: 14 } })).toEqual({
+      value: { role: 'admin', tags: ['a', 'b'], n: 1 },
+    });
     // NULL is stored as NULL (not a token), everything else as a TEXT token.
     const kinds = stored('SELECT id, typeof(v) AS t FROM vals ORDER BY id');
     expect(kinds.filter((k) => k.t === 'null').map((k) => k.id)).toEqual([16]);
@@ -111,7 +122,9 @@ describe('Database ENCRYPTED columns', () => {
     expect(cells[0]!.ssn).toMatch(/^gAAAAA[A-Za-z0-9_-]+={0,2}$/);
     expect(fernet.decrypt(cells[0]!.ssn as string).toString('utf8')).toBe('SSN-111-22-3333');
     expect(fernet.decrypt(cells[1]!.ssn as string).toString('utf8')).toBe('SSN-777-88-9999');
-    expect(fernet.decrypt(cells[0]!.secret as string)).toEqual(Buffer.concat([Buffer.from([0, 0x6a]), Buffer.from('{"pin":4321}')]));
+    expect(fernet.decrypt(cells[0]!.secret as string)).toEqual(
+      Buffer.concat([Buffer.from([0, 0x6a]), Buffer.from('{"pin":4321}')]),
+    );
     expect(cells[1]!.secret).toBeNull();
     expect(cells[0]!.name).toBe('Alice');
     const bytes = Buffer.concat(fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f))));
@@ -147,7 +160,10 @@ describe('Database ENCRYPTED columns', () => {
     expect(db.fetch('users', { orderBy: 'id' })).toEqual(before);
     expect(before.map((r) => r.ssn)).toEqual(['111', '222']);
     // IS NULL tells nothing the file does not, so it stays allowed.
-    expect(db.fetch('users', { columns: ['id'], where: { secret: null }, orderBy: 'id' })).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(db.fetch('users', { columns: ['id'], where: { secret: null }, orderBy: 'id' })).toEqual([
+      { id: 1 },
+      { id: 2 },
+    ]);
     // Writing ENCRYPTED columns through update and upsert encrypts them.
     db.update('users', { ssn: '333' }, { id: 1 });
     db.upsert('users', { id: 2, name: 'Bob', ssn: '444' });
@@ -227,7 +243,14 @@ describe('Database ENCRYPTED columns', () => {
     }
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(thrown(() => db.insert('users', [{ id: 1, ssn: 'ok' }, { id: 2, ssn: cyclic }])).code).toBe('ERR_DB_VALUE');
+    expect(
+      thrown(() =>
+        db.insert('users', [
+          { id: 1, ssn: 'ok' },
+          { id: 2, ssn: cyclic },
+        ]),
+      ).code,
+    ).toBe('ERR_DB_VALUE');
     expect(db.count('users')).toBe(0);
   });
 
@@ -254,7 +277,12 @@ describe('Database ENCRYPTED columns', () => {
       const newKey = Fernet.generateKey();
       const first = open({ tables: USERS, encryptionKey: oldKey });
       // More rows than one page of the rotation loop, plus a row without ENCRYPTED values.
-      const rows = Array.from({ length: 1203 }, (_, i) => ({ id: i + 1, name: `u${i}`, ssn: `ssn-${i}`, secret: i % 2 === 0 ? { i } : undefined }));
+      const rows = Array.from({ length: 1203 }, (_, i) => ({
+        id: i + 1,
+        name: `u${i}`,
+        ssn: `ssn-${i}`,
+        secret: i % 2 === 0 ? { i } : undefined,
+      }));
       first.insert('users', rows);
       first.insert('users', { id: 5000, name: 'no secrets' });
       await first.close();
@@ -331,33 +359,41 @@ describe('Database ENCRYPTED columns', () => {
     const probe = spawnSync('python3', ['-c', 'import cryptography'], { encoding: 'utf8' });
     const hasPython = probe.status === 0;
     if (!hasPython) {
-      console.warn('[encrypted.test] SKIPPED Python interoperability: `python3 -c "import cryptography"` failed on this machine');
+      console.warn(
+        '[encrypted.test] SKIPPED Python interoperability: `python3 -c "import cryptography"` failed on this machine',
+      );
     }
 
-    it.skipIf(!hasPython)('reads tokens Python wrote (text, tagged JSON, tagged bytes), and Python reads the text tokens written here', () => {
-      const key = Fernet.generateKey();
-      const db = open({ tables: { vals: 'id INTEGER PRIMARY KEY, v ENCRYPTED' }, encryptionKey: key });
-      const script = [
-        'import os, json, sqlite3',
-        'from cryptography.fernet import Fernet',
-        'f = Fernet(os.environ["K"])',
-        'con = sqlite3.connect(os.environ["DB"])',
-        'con.execute("INSERT INTO vals (id, v) VALUES (1, ?), (2, ?), (3, ?)", (',
-        '  f.encrypt("123-45-6789 ✓".encode("utf-8")).decode(),',
-        '  f.encrypt(b"\\x00j" + json.dumps({"role": "admin", "n": [1, 2]}).encode()).decode(),',
-        '  f.encrypt(b"\\x00b" + bytes([0, 1, 254])).decode()))',
-        'con.commit()',
-        'print(f.decrypt(con.execute("SELECT v FROM vals WHERE id = 4").fetchone()[0].encode()).decode("utf-8"))',
-      ].join('\n');
-      db.insert('vals', { id: 4, v: 'from node ✓' });
-      const out = execFileSync('python3', ['-c', script], { env: { ...process.env, K: key, DB: file }, encoding: 'utf8' }).trim();
-      expect(out).toBe('from node ✓');
-      expect(db.fetch('vals', { orderBy: 'id' }).map((r) => r.v)).toEqual([
-        '123-45-6789 ✓',
-        { role: 'admin', n: [1, 2] },
-        Buffer.from([0, 1, 254]),
-        'from node ✓',
-      ]);
-    });
+    it.skipIf(!hasPython)(
+      'reads tokens Python wrote (text, tagged JSON, tagged bytes), and Python reads the text tokens written here',
+      () => {
+        const key = Fernet.generateKey();
+        const db = open({ tables: { vals: 'id INTEGER PRIMARY KEY, v ENCRYPTED' }, encryptionKey: key });
+        const script = [
+          'import os, json, sqlite3',
+          'from cryptography.fernet import Fernet',
+          'f = Fernet(os.environ["K"])',
+          'con = sqlite3.connect(os.environ["DB"])',
+          'con.execute("INSERT INTO vals (id, v) VALUES (1, ?), (2, ?), (3, ?)", (',
+          '  f.encrypt("123-45-6789 ✓".encode("utf-8")).decode(),',
+          '  f.encrypt(b"\\x00j" + json.dumps({"role": "admin", "n": [1, 2]}).encode()).decode(),',
+          '  f.encrypt(b"\\x00b" + bytes([0, 1, 254])).decode()))',
+          'con.commit()',
+          'print(f.decrypt(con.execute("SELECT v FROM vals WHERE id = 4").fetchone()[0].encode()).decode("utf-8"))',
+        ].join('\n');
+        db.insert('vals', { id: 4, v: 'from node ✓' });
+        const out = execFileSync('python3', ['-c', script], {
+          env: { ...process.env, K: key, DB: file },
+          encoding: 'utf8',
+        }).trim();
+        expect(out).toBe('from node ✓');
+        expect(db.fetch('vals', { orderBy: 'id' }).map((r) => r.v)).toEqual([
+          '123-45-6789 ✓',
+          { role: 'admin', n: [1, 2] },
+          Buffer.from([0, 1, 254]),
+          'from node ✓',
+        ]);
+      },
+    );
   });
 });

@@ -42,7 +42,10 @@ function expectIntact(): void {
     { id: 2, name: 'Bob', meta: { role: 'user' } },
   ]);
   expect(db.fetch('x')).toEqual([{ id: 1 }]);
-  expect(db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).toEqual([{ name: 'users' }, { name: 'x' }]);
+  expect(db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).toEqual([
+    { name: 'users' },
+    { name: 'x' },
+  ]);
 }
 
 beforeEach(() => {
@@ -133,7 +136,9 @@ describe('Database identifiers', () => {
   });
 
   it('rejects a bad table name in the tables option before touching the file', () => {
-    expectRejected(() => new Database({ path: path.join(dir, 'other.db'), tables: { 'a; DROP TABLE x': 'id INTEGER' } }));
+    expectRejected(
+      () => new Database({ path: path.join(dir, 'other.db'), tables: { 'a; DROP TABLE x': 'id INTEGER' } }),
+    );
     expect(fs.existsSync(path.join(dir, 'other.db'))).toBe(false);
   });
 
@@ -141,7 +146,9 @@ describe('Database identifiers', () => {
     const extra = new Database({ path: path.join(dir, 'app.db'), tables: { _T2: '_c INTEGER, C9_x TEXT' } });
     try {
       extra.insert('_T2', { _c: 1, C9_x: 'ok' });
-      expect(extra.fetch('_T2', { columns: ['_c as A_1', 'C9_x'], orderBy: '_c desc' })).toEqual([{ A_1: 1, C9_x: 'ok' }]);
+      expect(extra.fetch('_T2', { columns: ['_c as A_1', 'C9_x'], orderBy: '_c desc' })).toEqual([
+        { A_1: 1, C9_x: 'ok' },
+      ]);
       expect(extra.fetch('_T2', { columns: ['rowid'] })).toEqual([{ rowid: 1 }]);
     } finally {
       void extra.close();

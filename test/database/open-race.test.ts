@@ -17,11 +17,17 @@ describe('Database (processes opening a new file together)', () => {
     const startAt = Date.now() + 4000; // every child is up and spinning before the first round
     const results = await Promise.all(
       Array.from({ length: children }, () => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'test/database/fixtures/opener.ts', dir, String(startAt), String(rounds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/database/fixtures/opener.ts', dir, String(startAt), String(rounds)],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let out = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
         child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        return new Promise<{ code: number | null; out: string }>((resolve) => child.on('exit', (code) => resolve({ code, out })));
+        return new Promise<{ code: number | null; out: string }>((resolve) =>
+          child.on('exit', (code) => resolve({ code, out })),
+        );
       }),
     );
     for (const r of results) expect(r, r.out).toMatchObject({ code: 0 });

@@ -58,7 +58,9 @@ function verify(file: string): { integrity: unknown; rows: { batch: number; n: n
   try {
     return {
       integrity: db.query('PRAGMA integrity_check'),
-      rows: db.query<{ batch: number; n: number }>('SELECT batch, COUNT(*) AS n FROM items GROUP BY batch ORDER BY batch'),
+      rows: db.query<{ batch: number; n: number }>(
+        'SELECT batch, COUNT(*) AS n FROM items GROUP BY batch ORDER BY batch',
+      ),
     };
   } finally {
     void db.close();
@@ -95,7 +97,9 @@ describe('Database across processes', () => {
         { tag: 'a', n: 5000 },
         { tag: 'b', n: 5000 },
       ]);
-      expect(db.fetchOne('items', { columns: ['data::n as n', 'data::tag as tag'], where: { tag: 'b', n: 4999 } })).toEqual({
+      expect(
+        db.fetchOne('items', { columns: ['data::n as n', 'data::tag as tag'], where: { tag: 'b', n: 4999 } }),
+      ).toEqual({
         n: 4999,
         tag: 'b',
       });

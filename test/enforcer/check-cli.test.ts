@@ -19,10 +19,15 @@ interface Run {
 /** Run the real CLI as a child process. */
 function gatehouse(args: string[], cwd = ROOT): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 45_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd, timeout: 45_000, env: { ...process.env, NO_COLOR: '1' } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -57,7 +62,9 @@ describe('gatehouse check (CLI)', { timeout: 90_000 }, () => {
     expect(run.stderr).toBe('gatehouse check: 20 problems in 3 files\n');
     expect(run.code).toBe(1);
     // node_modules, dist and .d.ts files hold violations too, and are skipped.
-    expect(readFileSync(path.join(ROOT, FIXTURES, 'violations/node_modules/pkg/index.ts'), 'utf8')).toContain('export function bad(x)');
+    expect(readFileSync(path.join(ROOT, FIXTURES, 'violations/node_modules/pkg/index.ts'), 'utf8')).toContain(
+      'export function bad(x)',
+    );
     expect(run.stdout).not.toMatch(/node_modules|dist\/|types\.d\.ts/);
   });
 
@@ -84,7 +91,9 @@ describe('gatehouse check (CLI)', { timeout: 90_000 }, () => {
     );
     expect(run.code).toBe(1);
     // scripts/tool.ts has an undocumented, untyped export but is outside the tsconfig's include.
-    expect(readFileSync(path.join(ROOT, FIXTURES, 'with-tsconfig/scripts/tool.ts'), 'utf8')).toContain('export function tool(x)');
+    expect(readFileSync(path.join(ROOT, FIXTURES, 'with-tsconfig/scripts/tool.ts'), 'utf8')).toContain(
+      'export function tool(x)',
+    );
   });
 
   it('exits 0 with a short line on a clean project (and [] with --json)', async () => {
@@ -96,16 +105,24 @@ describe('gatehouse check (CLI)', { timeout: 90_000 }, () => {
 
   it('prints paths relative to the current directory', async () => {
     const run = await gatehouse(['check', 'nested'], path.join(ROOT, FIXTURES, 'violations'));
-    expect(run.stdout.split('\n')[0]).toBe("nested/deep.ts:4:14 missing-jsdoc exported function 'handler' has no JSDoc summary");
+    expect(run.stdout.split('\n')[0]).toBe(
+      "nested/deep.ts:4:14 missing-jsdoc exported function 'handler' has no JSDoc summary",
+    );
     expect(run.code).toBe(1);
   });
 
   it('exits 2 on usage errors and prints help', async () => {
     const missing = await gatehouse(['check', 'no/such/dir']);
-    expect(missing).toEqual({ code: 2, stdout: '', stderr: 'gatehouse check: no such file or directory: no/such/dir\n' });
+    expect(missing).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'gatehouse check: no such file or directory: no/such/dir\n',
+    });
     const badFlag = await gatehouse(['check', '--bogus']);
     expect(badFlag.code).toBe(2);
-    expect(badFlag.stderr).toMatch(/^gatehouse check: unknown option --bogus\n\nUsage: gatehouse check \[dir\] \[--json\]/);
+    expect(badFlag.stderr).toMatch(
+      /^gatehouse check: unknown option --bogus\n\nUsage: gatehouse check \[dir\] \[--json\]/,
+    );
     const unknown = await gatehouse(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^gatehouse: unknown command 'frobnicate'\n\nUsage: gatehouse <command>/);

@@ -50,16 +50,29 @@ describe('enforce() definition-time rules', () => {
   });
 
   it('refuses a function with more than 8 parameters', () => {
-    const nine = (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number): number =>
-      a + b + c + d + e + f + g + h + i;
+    const nine = (
+      a: number,
+      b: number,
+      c: number,
+      d: number,
+      e: number,
+      f: number,
+      g: number,
+      h: number,
+      i: number,
+    ): number => a + b + c + d + e + f + g + h + i;
     const n = z.number();
-    const err = caught(() => enforce({ description: 'Sums nine', args: [n, n, n, n, n, n, n, n, n], returns: n }, nine));
+    const err = caught(() =>
+      enforce({ description: 'Sums nine', args: [n, n, n, n, n, n, n, n, n], returns: n }, nine),
+    );
     expect(err.code).toBe('ERR_ENFORCE_DEFINITION');
     expect(err.message).toBe('enforce(nine): declares 9 parameters; at most 8 are allowed');
     // Eight is still fine.
     const eight = (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number): number =>
       a + b + c + d + e + f + g + h;
-    expect(enforce({ description: 'Sums eight', args: [n, n, n, n, n, n, n, n], returns: n }, eight)(1, 1, 1, 1, 1, 1, 1, 1)).toBe(8);
+    expect(
+      enforce({ description: 'Sums eight', args: [n, n, n, n, n, n, n, n], returns: n }, eight)(1, 1, 1, 1, 1, 1, 1, 1),
+    ).toBe(8);
   });
 
   it('refuses args whose length differs from fn.length', () => {
@@ -159,7 +172,11 @@ describe('enforce() call-time validation', () => {
       () => enforce({ name: 'f2', description: 'Two', args: [n, n], returns: n }, (a, b) => a + b),
       () => enforce({ name: 'f3', description: 'Three', args: [n, n, n], returns: n }, (a, b, c) => a + b + c),
       () => enforce({ name: 'f4', description: 'Four', args: [n, n, n, n], returns: n }, (a, b, c, d) => a + b + c + d),
-      () => enforce({ name: 'f5', description: 'Five', args: [n, n, n, n, n], returns: n }, (a, b, c, d, e) => a + b + c + d + e),
+      () =>
+        enforce(
+          { name: 'f5', description: 'Five', args: [n, n, n, n, n], returns: n },
+          (a, b, c, d, e) => a + b + c + d + e,
+        ),
     ];
     makers.forEach((make, arity) => {
       const fn = make() as (...a: unknown[]) => unknown;
@@ -236,12 +253,12 @@ describe('enforce() call-time validation', () => {
   it('keeps `this` and passes the caller’s values through untransformed', () => {
     const counter = {
       base: 10,
-      add: enforce({ description: 'Adds to the base', args: [z.string().trim()], returns: z.string() }, function (
-        this: { base: number },
-        s: string,
-      ): string {
-        return `${this.base}:${s}`;
-      }),
+      add: enforce(
+        { description: 'Adds to the base', args: [z.string().trim()], returns: z.string() },
+        function (this: { base: number }, s: string): string {
+          return `${this.base}:${s}`;
+        },
+      ),
     };
     expect(counter.add('  x  ')).toBe('10:  x  ');
   });
@@ -267,7 +284,12 @@ describe('enforce() modes', () => {
     });
     expect(fn(4)).toBe(2);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, component: 'enforcer', code: 'ERR_ENFORCE_DEFINITION', function: 'half' });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      component: 'enforcer',
+      code: 'ERR_ENFORCE_DEFINITION',
+      function: 'half',
+    });
   });
 
   it('warn: logs bad arguments and returns once per function, and the call goes on', async () => {
@@ -340,7 +362,11 @@ describe('enforce() modes', () => {
         execFile(
           process.execPath,
           ['--import', 'tsx', '--input-type=module', '-e', script],
-          { cwd: root, timeout: 45_000, env: { ...process.env, GATEHOUSE_ENFORCE: mode, GATEHOUSE_LOG_LEVEL: 'silent' } },
+          {
+            cwd: root,
+            timeout: 45_000,
+            env: { ...process.env, GATEHOUSE_ENFORCE: mode, GATEHOUSE_LOG_LEVEL: 'silent' },
+          },
           (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
         );
       });

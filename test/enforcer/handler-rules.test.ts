@@ -13,12 +13,16 @@ afterEach(() => enforce.configure({ mode: 'strict' }));
 
 describe('checkHandlerRegistration', () => {
   it('accepts a handler with a description and a zod input schema', () => {
-    expect(checkHandlerRegistration({ kind: 'endpoint', name: 'POST /api/greet', description: 'Greets', input, handler })).toEqual([]);
+    expect(
+      checkHandlerRegistration({ kind: 'endpoint', name: 'POST /api/greet', description: 'Greets', input, handler }),
+    ).toEqual([]);
   });
 
   it('strict: refuses a missing or blank description, naming the kind and handler', () => {
     for (const description of [undefined, '', '  ']) {
-      const err = caught(() => checkHandlerRegistration({ kind: 'event', name: 'chat:send', description, input, handler }));
+      const err = caught(() =>
+        checkHandlerRegistration({ kind: 'event', name: 'chat:send', description, input, handler }),
+      );
       expect(err.code).toBe('ERR_ENFORCE_HANDLER');
       expect(err.functionName).toBe('chat:send');
       expect(err.message).toBe(
@@ -28,11 +32,21 @@ describe('checkHandlerRegistration', () => {
   });
 
   it('strict: refuses a missing input schema, or one that is not a zod schema, and a non-function handler', () => {
-    const missing = caught(() => checkHandlerRegistration({ kind: 'task', name: 'email', description: 'Sends mail', handler }));
+    const missing = caught(() =>
+      checkHandlerRegistration({ kind: 'task', name: 'email', description: 'Sends mail', handler }),
+    );
     expect(missing.code).toBe('ERR_ENFORCE_HANDLER');
-    expect(missing.message).toBe("task 'email': input schema is missing (set the enforce mode to 'warn' or 'off' to allow this)");
+    expect(missing.message).toBe(
+      "task 'email': input schema is missing (set the enforce mode to 'warn' or 'off' to allow this)",
+    );
     const notZod = caught(() =>
-      checkHandlerRegistration({ kind: 'task', name: 'email', description: 'Sends mail', input: { type: 'object' }, handler: 'x' }),
+      checkHandlerRegistration({
+        kind: 'task',
+        name: 'email',
+        description: 'Sends mail',
+        input: { type: 'object' },
+        handler: 'x',
+      }),
     );
     expect(notZod.message).toBe(
       "task 'email': input is not a zod schema; handler is not a function (set the enforce mode to 'warn' or 'off' to allow this)",
@@ -66,10 +80,14 @@ describe('checkHandlerRegistration', () => {
     delete process.env.GATEHOUSE_ENFORCE;
     try {
       enforce.configure({}); // back to the environment: nothing set, so the built-in default
-      expect(checkHandlerRegistration({ kind: 'event', name: 'join_team', input, handler })).toEqual(['description is missing or empty']);
+      expect(checkHandlerRegistration({ kind: 'event', name: 'join_team', input, handler })).toEqual([
+        'description is missing or empty',
+      ]);
       process.env.GATEHOUSE_ENFORCE = 'strict';
       enforce.configure({});
-      expect(caught(() => checkHandlerRegistration({ kind: 'event', name: 'join_team', input, handler })).code).toBe('ERR_ENFORCE_HANDLER');
+      expect(caught(() => checkHandlerRegistration({ kind: 'event', name: 'join_team', input, handler })).code).toBe(
+        'ERR_ENFORCE_HANDLER',
+      );
     } finally {
       if (saved === undefined) delete process.env.GATEHOUSE_ENFORCE;
       else process.env.GATEHOUSE_ENFORCE = saved;

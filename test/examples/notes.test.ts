@@ -25,14 +25,25 @@ describe('examples/notes', () => {
   });
 
   const login = async (username: string, password: string): Promise<string> => {
-    const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    const res = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.userId).not.toMatch(/^\d+$/); // masked, never the raw id
     return body.userId as string;
   };
   const call = (token: string, path: string, init: RequestInit = {}) =>
-    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+    fetch(`${base}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string> | undefined),
+      },
+    });
 
   it('serves /health and the express root', async () => {
     expect((await fetch(`${base}/health`)).status).toBe(200);
@@ -40,12 +51,19 @@ describe('examples/notes', () => {
   });
 
   it('logs in with a masked id, keeps notes per user, and refuses a wrong password', async () => {
-    const bad = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'demo', password: 'nope' }) });
+    const bad = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'demo', password: 'nope' }),
+    });
     expect(bad.status).toBe(401);
     expect((await bad.json()).code).toBe('BAD_CREDENTIALS');
     const demo = await login('demo', 'demo-password');
     const admin = await login('admin', 'admin-password');
-    const created = await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: "it's a \"quoted\" note", tags: ['x'] }) });
+    const created = await call(demo, '/api/notes', {
+      method: 'POST',
+      body: JSON.stringify({ text: 'it\'s a "quoted" note', tags: ['x'] }),
+    });
     expect(created.status).toBe(201);
     const note = await created.json();
     expect(note.text).toBe('it\'s a "quoted" note');
@@ -121,11 +139,19 @@ describe('examples/notes', () => {
     const demo = await login('demo', 'demo-password');
     // The body arrives in two parts: close() starts while the request is still being read.
     const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${base}/api/digest`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${demo}`, 'content-type': 'application/json', 'content-length': '2' } }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        `${base}/api/digest`,
+        {
+          method: 'POST',
+          agent: false,
+          headers: { authorization: `Bearer ${demo}`, 'content-type': 'application/json', 'content-length': '2' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.write('{');
       setTimeout(() => {
@@ -155,7 +181,12 @@ describe('examples/notes', () => {
     const open = (token: string) => connect(base, { auth: { token }, transports: ['websocket'], reconnection: false });
     const tabs = [open(demo), open(demo), open(admin)];
     try {
-      await Promise.all(tabs.map((s) => new Promise<void>((resolve, reject) => s.once('connect', () => resolve()).once('connect_error', reject))));
+      await Promise.all(
+        tabs.map(
+          (s) =>
+            new Promise<void>((resolve, reject) => s.once('connect', () => resolve()).once('connect_error', reject)),
+        ),
+      );
       const received = tabs.map(() => [] as unknown[]);
       tabs.forEach((s, i) => s.on('note_created', (n: unknown) => received[i]!.push(n)));
       const deleted: unknown[] = [];
@@ -165,7 +196,8 @@ describe('examples/notes', () => {
       const bad = await tabs[0]!.emitWithAck('join_team', { teamId: 'NOT VALID' });
       expect(bad.error.code).toBe('ERR_VALIDATION');
       await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'pushed' }) });
-      for (let i = 0; i < 50 && (received[0]!.length === 0 || received[1]!.length === 0); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && (received[0]!.length === 0 || received[1]!.length === 0); i++)
+        await new Promise((r) => setTimeout(r, 20));
       expect(received.map((r) => r.length)).toEqual([1, 1, 0]);
       const { id } = received[0]![0] as { id: number };
       expect((await call(demo, `/api/notes/${id}`, { method: 'DELETE' })).status).toBe(204);
@@ -179,7 +211,10 @@ describe('examples/notes', () => {
   it('lets the admin flip maintenance: gated routes answer 503, health stays up', async () => {
     const admin = await login('admin', 'admin-password');
     const demo = await login('demo', 'demo-password');
-    const set = await call(admin, '/admin/lifecycle', { method: 'POST', body: JSON.stringify({ state: 'MAINTENANCE', message: 'Back soon', retryAfterSec: 120 }) });
+    const set = await call(admin, '/admin/lifecycle', {
+      method: 'POST',
+      body: JSON.stringify({ state: 'MAINTENANCE', message: 'Back soon', retryAfterSec: 120 }),
+    });
     expect(set.status).toBe(200);
     const gated = await call(demo, '/api/notes');
     expect(gated.status).toBe(503);
@@ -187,7 +222,11 @@ describe('examples/notes', () => {
     expect(await gated.json()).toMatchObject({ code: 'SERVICE_MAINTENANCE', detail: 'Back soon' });
     expect((await fetch(`${base}/health`)).status).toBe(200);
     const status = await (await fetch(`${base}/status`)).json();
-    expect(status).toMatchObject({ lifecycle: 'MAINTENANCE', version: expect.any(String), checks: { database: { state: 'OK' } } });
+    expect(status).toMatchObject({
+      lifecycle: 'MAINTENANCE',
+      version: expect.any(String),
+      checks: { database: { state: 'OK' } },
+    });
     await call(admin, '/admin/lifecycle', { method: 'POST', body: JSON.stringify({ state: 'ACTIVE' }) });
     expect((await call(demo, '/api/notes')).status).toBe(200);
   });

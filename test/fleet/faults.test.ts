@@ -24,7 +24,9 @@ afterEach(async () => {
 });
 
 async function status(url: string): Promise<{ checks: Record<string, { state: string; detail?: string }> }> {
-  return (await (await fetch(`${url}/status`)).json()) as { checks: Record<string, { state: string; detail?: string }> };
+  return (await (await fetch(`${url}/status`)).json()) as {
+    checks: Record<string, { state: string; detail?: string }>;
+  };
 }
 
 async function instance(name: string, redisUrl: string): Promise<Instance> {
@@ -32,14 +34,32 @@ async function instance(name: string, redisUrl: string): Promise<Instance> {
   const logs: Array<{ msg: string; level: number }> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as { msg: string; level: number });
+      for (const line of chunk.toString().split('\n'))
+        if (line) logs.push(JSON.parse(line) as { msg: string; level: number });
       done();
     },
   });
-  const portal = new ServicePortal({ name, dataDir: dir, requestLog: false, enforce: 'off', logger: pino({ level: 'info' }, sink), auth: { secret: TEST_SECRET }, redis: redisUrl, websocket: true });
+  const portal = new ServicePortal({
+    name,
+    dataDir: dir,
+    requestLog: false,
+    enforce: 'off',
+    logger: pino({ level: 'info' }, sink),
+    auth: { secret: TEST_SECRET },
+    redis: redisUrl,
+    websocket: true,
+  });
   portal.endpoint('/api/me', { method: 'GET', gate: { auth: 'bearer' } }, ({ identity }) => ({ id: identity?.id }));
-  portal.endpoint('/api/limited', { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'endpoint', points: 5, windowSec: 60 } } }, () => ({ ok: true }));
-  portal.endpoint('/api/after', { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'endpoint', points: 5, windowSec: 60 } } }, () => ({ ok: true }));
+  portal.endpoint(
+    '/api/limited',
+    { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'endpoint', points: 5, windowSec: 60 } } },
+    () => ({ ok: true }),
+  );
+  portal.endpoint(
+    '/api/after',
+    { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'endpoint', points: 5, windowSec: 60 } } },
+    () => ({ ok: true }),
+  );
   await portal.run({ port: 0, handleSignals: false });
   const url = `http://127.0.0.1:${portal.port}`;
   cleanups.push(async () => {
@@ -53,7 +73,10 @@ async function instance(name: string, redisUrl: string): Promise<Instance> {
 /** GET with a timing: every request must be answered, fast, whatever Redis does. */
 async function timed(url: string, token?: string): Promise<{ status: number; ms: number; code?: string }> {
   const t0 = performance.now();
-  const r = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
+  const r = await fetch(url, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    signal: AbortSignal.timeout(5000),
+  });
   const body = (await r.json()) as { code?: string };
   return { status: r.status, ms: performance.now() - t0, code: body.code };
 }
@@ -93,12 +116,17 @@ describe.skipIf(!HAVE_SERVER)('fleet under Redis faults (own redis-server)', () 
       expect(results.filter((r) => r.status === 429)).toHaveLength(3);
       for (const r of results) expect(r.ms).toBeLessThan(1500);
     }
-    for (const inst of [a, b]) expect(inst.logs.filter((l) => l.msg.startsWith('RATE LIMITS ON MEMORY'))).toHaveLength(1);
+    for (const inst of [a, b])
+      expect(inst.logs.filter((l) => l.msg.startsWith('RATE LIMITS ON MEMORY'))).toHaveLength(1);
 
     // Realtime delivery during the outage resolves (reaching this instance's sockets only), never an unhandled rejection.
     await expect(a.portal.sendToUser('before', 'note', { n: 1 })).resolves.toBeUndefined();
     await expect(a.portal.broadcast('note', { n: 2 })).resolves.toBeUndefined();
-    await until(() => a.logs.some((l) => l.msg.startsWith('REALTIME ON ONE INSTANCE')), 3000, 'realtime fallback logged');
+    await until(
+      () => a.logs.some((l) => l.msg.startsWith('REALTIME ON ONE INSTANCE')),
+      3000,
+      'realtime fallback logged',
+    );
     await a.portal.broadcast('note', { n: 3 });
     await new Promise((r) => setTimeout(r, 700)); // past the command timeout: a second failure is not logged again
     expect(a.logs.filter((l) => l.msg.startsWith('REALTIME ON ONE INSTANCE'))).toHaveLength(1);
@@ -112,18 +140,33 @@ describe.skipIf(!HAVE_SERVER)('fleet under Redis faults (own redis-server)', () 
     expect(b.portal.lifecycle.status).toBe('ACTIVE');
 
     await redis.restart(); // empty: no persistence
-    for (const inst of [a, b]) await until(async () => (await status(inst.url)).checks.redis?.state === 'OK', 10_000, 'redis OK again');
-    await until(async () => (await timed(`${b.url}/api/me`, during)).status === 401, 5000, 'b refuses the outage revocation');
+    for (const inst of [a, b])
+      await until(async () => (await status(inst.url)).checks.redis?.state === 'OK', 10_000, 'redis OK again');
+    await until(
+      async () => (await timed(`${b.url}/api/me`, during)).status === 401,
+      5000,
+      'b refuses the outage revocation',
+    );
     // Even the restarted, empty Redis learned the revocations back, so a new instance refuses both.
     const c = await instance(name, redis.url);
-    await until(async () => (await timed(`${c.url}/api/me`, before)).status === 401 && (await timed(`${c.url}/api/me`, during)).status === 401, 5000, 'new instance refuses both');
+    await until(
+      async () =>
+        (await timed(`${c.url}/api/me`, before)).status === 401 &&
+        (await timed(`${c.url}/api/me`, during)).status === 401,
+      5000,
+      'new instance refuses both',
+    );
 
     // Limits are fleet-wide again: 5 of 10 across the three.
     const after = await Promise.all(Array.from({ length: 10 }, (_, i) => timed(`${[a, b, c][i % 3]!.url}/api/after`)));
     expect(after.filter((r) => r.status === 200)).toHaveLength(5);
     // The lifecycle resynchronises: a change on one reaches the others.
     await b.portal.lifecycle.set('PAUSED');
-    await until(() => a.portal.lifecycle.status === 'PAUSED' && c.portal.lifecycle.status === 'PAUSED', 1000, 'PAUSED everywhere');
+    await until(
+      () => a.portal.lifecycle.status === 'PAUSED' && c.portal.lifecycle.status === 'PAUSED',
+      1000,
+      'PAUSED everywhere',
+    );
   }, 60_000);
 
   it('keeps answering while Redis is paused (SIGSTOP), and resynchronises after SIGCONT', async () => {
@@ -152,8 +195,13 @@ describe.skipIf(!HAVE_SERVER)('fleet under Redis faults (own redis-server)', () 
     expect((await timed(`${a.url}/api/me`, fine)).status).toBe(401);
 
     redis.resume();
-    for (const inst of [a, b]) await until(async () => (await status(inst.url)).checks.redis?.state === 'OK', 10_000, 'redis OK again');
-    await until(async () => (await timed(`${b.url}/api/me`, fine)).status === 401, 6000, 'b refuses the revocation made while paused');
+    for (const inst of [a, b])
+      await until(async () => (await status(inst.url)).checks.redis?.state === 'OK', 10_000, 'redis OK again');
+    await until(
+      async () => (await timed(`${b.url}/api/me`, fine)).status === 401,
+      6000,
+      'b refuses the revocation made while paused',
+    );
     await a.portal.lifecycle.set('MAINTENANCE');
     await until(() => b.portal.lifecycle.status === 'MAINTENANCE', 1000, 'b follows the lifecycle');
   }, 60_000);

@@ -11,7 +11,10 @@ export const REQUIRE_REDIS = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
 /** Probe once per file and print a visible line when skipping. */
 export async function checkRedis(what: string): Promise<boolean> {
   const ok = await redisAvailable();
-  if (!ok && !REQUIRE_REDIS) console.warn(`[fleet] SKIPPING ${what}: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)`);
+  if (!ok && !REQUIRE_REDIS)
+    console.warn(
+      `[fleet] SKIPPING ${what}: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)`,
+    );
   return ok;
 }
 
@@ -61,7 +64,11 @@ export interface OwnRedis {
 }
 
 async function spawnRedis(port: number): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 5000;
   while (!(await redisAvailable(url))) {
@@ -104,7 +111,11 @@ export async function startOwnRedis(): Promise<OwnRedis> {
 }
 
 /** Poll until `check()` resolves true; reject after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

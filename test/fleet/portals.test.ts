@@ -1,7 +1,13 @@
 import { Redis } from 'ioredis';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DISCONNECT_NOTICE, GatehouseError, LifecycleError, ServicePortal, type PortalOptions } from '../../src/index.js';
+import {
+  DISCONNECT_NOTICE,
+  GatehouseError,
+  LifecycleError,
+  ServicePortal,
+  type PortalOptions,
+} from '../../src/index.js';
 import { createLogger } from '../../src/logger.js';
 import { TEST_SECRET, tempDir } from '../helpers.js';
 import { REDIS_URL, REQUIRE_REDIS, checkRedis, dropKeys, fleetName, until } from './helpers.js';
@@ -26,9 +32,23 @@ async function redisUp(portal: ServicePortal): Promise<boolean> {
 
 async function instance(name: string, options: PortalOptions = {}): Promise<Instance> {
   const { dir, cleanup } = tempDir('gatehouse-fleet-');
-  const portal = new ServicePortal({ name, dataDir: dir, requestLog: false, enforce: 'off', logger: silent, auth: { secret: TEST_SECRET }, redis: REDIS_URL, websocket: true, ...options });
+  const portal = new ServicePortal({
+    name,
+    dataDir: dir,
+    requestLog: false,
+    enforce: 'off',
+    logger: silent,
+    auth: { secret: TEST_SECRET },
+    redis: REDIS_URL,
+    websocket: true,
+    ...options,
+  });
   portal.endpoint('/api/me', { method: 'GET', gate: { auth: 'bearer' } }, ({ identity }) => ({ id: identity?.id }));
-  portal.endpoint('/api/limited', { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'endpoint', points: 20, windowSec: 60 } } }, () => ({ ok: true }));
+  portal.endpoint(
+    '/api/limited',
+    { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'endpoint', points: 20, windowSec: 60 } } },
+    () => ({ ok: true }),
+  );
   await portal.run({ port: 0, handleSignals: false });
   cleanups.push(async () => {
     await portal.close({ timeoutMs: 2000 });
@@ -77,7 +97,9 @@ describe('the redis option', () => {
   it("refuses lifecycle source 'redis' without the redis option", () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
-    expect(() => new ServicePortal({ dataDir: dir, logger: silent, lifecycle: { source: 'redis' } })).toThrow(LifecycleError);
+    expect(() => new ServicePortal({ dataDir: dir, logger: silent, lifecycle: { source: 'redis' } })).toThrow(
+      LifecycleError,
+    );
   });
 });
 
@@ -112,7 +134,9 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ServicePortal fleet (two instance
     const name = fleet();
     const a = await instance(name);
     const b = await instance(name);
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${(i % 2 ? a : b).url}/api/limited`).then((r) => r.status)));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => fetch(`${(i % 2 ? a : b).url}/api/limited`).then((r) => r.status)),
+    );
     expect(results.filter((s) => s === 200)).toHaveLength(20);
     expect(results.filter((s) => s === 429)).toHaveLength(20);
   });
@@ -148,7 +172,11 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ServicePortal fleet (two instance
     await a.portal.sendToGroup('team-7', 'team', { n: 1 });
     await a.portal.broadcast('all', { n: 2 });
     await until(() => got.length === 3 && strangerGot.length === 1, 2000, 'deliveries');
-    expect(got).toEqual([['note', { text: 'hi' }], ['team', { n: 1 }], ['all', { n: 2 }]]);
+    expect(got).toEqual([
+      ['note', { text: 'hi' }],
+      ['team', { n: 1 }],
+      ['all', { n: 2 }],
+    ]);
     expect(strangerGot).toEqual(['all']);
   });
 
@@ -162,7 +190,16 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ServicePortal fleet (two instance
     cleanups.push(() => r.disconnect());
     const key = `gatehouse:${name}:revoked`;
     const before = await r.zrange(key, 0, -1, 'WITHSCORES');
-    for (const msg of ['not json', '{"k":42,"e":1}', '{"k":"x","e":"soon"}', '{"k":"","e":9e15}', 'null', '[]', `{"k":"${'x'.repeat(2000)}","e":${Date.now() + 60_000}}`, '{"k":"__proto__","e":-1}']) {
+    for (const msg of [
+      'not json',
+      '{"k":42,"e":1}',
+      '{"k":"x","e":"soon"}',
+      '{"k":"","e":9e15}',
+      'null',
+      '[]',
+      `{"k":"${'x'.repeat(2000)}","e":${Date.now() + 60_000}}`,
+      '{"k":"__proto__","e":-1}',
+    ]) {
       await r.publish(key, msg);
     }
     await r.zadd(key, Date.now() + 60_000, 'y'.repeat(600));
@@ -210,20 +247,32 @@ describe.skipIf(!available && !REQUIRE_REDIS)('ServicePortal fleet (two instance
 });
 
 describe('closing right after start', () => {
-  it.skipIf(!available && !REQUIRE_REDIS)('leaves no unhandled rejection when the portal closes while its subscriptions are still queued', async () => {
-    const rejections: unknown[] = [];
-    const onRejection = (reason: unknown): void => void rejections.push(reason);
-    process.on('unhandledRejection', onRejection);
-    cleanups.push(() => process.off('unhandledRejection', onRejection));
-    const name = fleet();
-    for (let i = 0; i < 8; i++) {
-      const { dir, cleanup } = tempDir('gatehouse-fleet-');
-      const portal = new ServicePortal({ name, dataDir: dir, requestLog: false, enforce: 'off', logger: silent, auth: { secret: TEST_SECRET }, redis: REDIS_URL, websocket: true });
-      await portal.run({ port: 0, handleSignals: false });
-      await portal.close({ timeoutMs: 2000 });
-      cleanup();
-    }
-    await new Promise((r) => setTimeout(r, 200)); // rejections surface a tick or two after the close
-    expect(rejections.map(String)).toEqual([]);
-  });
+  it.skipIf(!available && !REQUIRE_REDIS)(
+    'leaves no unhandled rejection when the portal closes while its subscriptions are still queued',
+    async () => {
+      const rejections: unknown[] = [];
+      const onRejection = (reason: unknown): void => void rejections.push(reason);
+      process.on('unhandledRejection', onRejection);
+      cleanups.push(() => process.off('unhandledRejection', onRejection));
+      const name = fleet();
+      for (let i = 0; i < 8; i++) {
+        const { dir, cleanup } = tempDir('gatehouse-fleet-');
+        const portal = new ServicePortal({
+          name,
+          dataDir: dir,
+          requestLog: false,
+          enforce: 'off',
+          logger: silent,
+          auth: { secret: TEST_SECRET },
+          redis: REDIS_URL,
+          websocket: true,
+        });
+        await portal.run({ port: 0, handleSignals: false });
+        await portal.close({ timeoutMs: 2000 });
+        cleanup();
+      }
+      await new Promise((r) => setTimeout(r, 200)); // rejections surface a tick or two after the close
+      expect(rejections.map(String)).toEqual([]);
+    },
+  );
 });

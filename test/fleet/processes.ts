@@ -52,7 +52,11 @@ export async function startInstance(name: string, redisUrl: string, waitForRedis
     url,
     stderr: () => err,
     async ctl<T>(path: string, body: unknown): Promise<T> {
-      const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return (await r.json()) as T;
     },
     connect(token) {

@@ -28,7 +28,11 @@ describe.skipIf(!available && !REQUIRE_REDIS)('a fleet of three portal processes
   });
 
   async function spread(path: string, headers: Record<string, string> = {}): Promise<number[]> {
-    return Promise.all(Array.from({ length: 300 }, (_, i) => fetch(`${fleet[i % 3]!.url}${path}`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status))));
+    return Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        fetch(`${fleet[i % 3]!.url}${path}`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status)),
+      ),
+    );
   }
 
   it("lets exactly 100 of 300 concurrent requests through a 100-point by: 'endpoint' limit spread over the three", async () => {
@@ -56,37 +60,46 @@ describe.skipIf(!available && !REQUIRE_REDIS)('a fleet of three portal processes
 
   // A 2-core machine shared with other test runs can stall a process for 100 ms; one retry of the whole
   // 50-trial set tells such a stall from a slow fleet.
-  it('refuses a token revoked on one instance on the other two and drops their sockets, p99 under 100 ms over 50 trials', { timeout: 60_000, retry: 1 }, async () => {
-    const [a, b, c] = fleet as [FleetChild, FleetChild, FleetChild];
-    const latencies: number[] = [];
-    const observed: number[] = [];
-    for (let trial = 0; trial < 50; trial++) {
-      const sub = `rev-${trial}`;
-      const { token } = await a.ctl<{ token: string }>('/ctl/issue', { sub });
-      for (const inst of [b, c]) expect((await fetch(`${inst.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-      const sockets: ClientSocket[] = [await b.connect(token), await c.connect(token)];
-      const t0 = performance.now();
-      const dropped = sockets.map((s) => new Promise<number>((resolve) => s.once('disconnect', () => resolve(performance.now() - t0))));
-      const { at } = await a.ctl<{ at: number }>('/ctl/revoke', { token });
-      // Seen by this test process: includes its own scheduling among four busy processes.
-      observed.push(Math.max(...(await Promise.all(dropped))));
-      for (const inst of [b, c]) {
-        const r = await fetch(`${inst.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
-        expect([r.status, ((await r.json()) as { code?: string }).code]).toEqual([401, 'ERR_AUTH_REVOKED']);
+  it(
+    'refuses a token revoked on one instance on the other two and drops their sockets, p99 under 100 ms over 50 trials',
+    { timeout: 60_000, retry: 1 },
+    async () => {
+      const [a, b, c] = fleet as [FleetChild, FleetChild, FleetChild];
+      const latencies: number[] = [];
+      const observed: number[] = [];
+      for (let trial = 0; trial < 50; trial++) {
+        const sub = `rev-${trial}`;
+        const { token } = await a.ctl<{ token: string }>('/ctl/issue', { sub });
+        for (const inst of [b, c])
+          expect((await fetch(`${inst.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+            200,
+          );
+        const sockets: ClientSocket[] = [await b.connect(token), await c.connect(token)];
+        const t0 = performance.now();
+        const dropped = sockets.map(
+          (s) => new Promise<number>((resolve) => s.once('disconnect', () => resolve(performance.now() - t0))),
+        );
+        const { at } = await a.ctl<{ at: number }>('/ctl/revoke', { token });
+        // Seen by this test process: includes its own scheduling among four busy processes.
+        observed.push(Math.max(...(await Promise.all(dropped))));
+        for (const inst of [b, c]) {
+          const r = await fetch(`${inst.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+          expect([r.status, ((await r.json()) as { code?: string }).code]).toEqual([401, 'ERR_AUTH_REVOKED']);
+        }
+        // On the instances themselves: from the revoke call on A to the moment B and C acted on it.
+        const when = await Promise.all([b, c].map((inst) => inst.ctl<{ at: number | null }>('/ctl/dropped', { sub })));
+        latencies.push(Math.max(...when.map((w) => (w.at ?? Infinity) - at)));
       }
-      // On the instances themselves: from the revoke call on A to the moment B and C acted on it.
-      const when = await Promise.all([b, c].map((inst) => inst.ctl<{ at: number | null }>('/ctl/dropped', { sub })));
-      latencies.push(Math.max(...when.map((w) => (w.at ?? Infinity) - at)));
-    }
-    const p50 = quantile(latencies, 0.5);
-    const p99 = quantile(latencies, 0.99);
-    console.info(
-      `[fleet] revocation reaching 2 instances: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms on the instances; ` +
-        `as seen by the test client (socket disconnect): p50 ${quantile(observed, 0.5).toFixed(1)} ms, p99 ${quantile(observed, 0.99).toFixed(1)} ms (50 trials)`,
-    );
-    expect(p99).toBeLessThan(100);
-    expect(Math.max(...observed)).toBeLessThan(2000);
-  });
+      const p50 = quantile(latencies, 0.5);
+      const p99 = quantile(latencies, 0.99);
+      console.info(
+        `[fleet] revocation reaching 2 instances: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms on the instances; ` +
+          `as seen by the test client (socket disconnect): p50 ${quantile(observed, 0.5).toFixed(1)} ms, p99 ${quantile(observed, 0.99).toFixed(1)} ms (50 trials)`,
+      );
+      expect(p99).toBeLessThan(100);
+      expect(Math.max(...observed)).toBeLessThan(2000);
+    },
+  );
 
   it('delivers sendToUser, sendToGroup and broadcast from one instance to sockets connected to the others', async () => {
     const [a, b, c] = fleet as [FleetChild, FleetChild, FleetChild];
@@ -95,14 +108,28 @@ describe.skipIf(!available && !REQUIRE_REDIS)('a fleet of three portal processes
     const onB = await b.connect(token);
     const onC = await c.connect(token);
     const other = await c.connect(otherToken);
-    const got = new Map<ClientSocket, string[]>([[onB, []], [onC, []], [other, []]]);
-    for (const [s, list] of got) for (const ev of ['dm', 'team', 'all']) s.on(ev, (p: { n: number }) => list.push(`${ev}:${p.n}`));
+    const got = new Map<ClientSocket, string[]>([
+      [onB, []],
+      [onC, []],
+      [other, []],
+    ]);
+    for (const [s, list] of got)
+      for (const ev of ['dm', 'team', 'all']) s.on(ev, (p: { n: number }) => list.push(`${ev}:${p.n}`));
     await a.ctl('/ctl/send', { kind: 'user', target: 'rt-42', event: 'dm', payload: { n: 1 } });
-    const joined = await a.ctl<{ joined: number; members: string[] }>('/ctl/send', { kind: 'join', target: 'rt-42', event: 'team-x', payload: null });
+    const joined = await a.ctl<{ joined: number; members: string[] }>('/ctl/send', {
+      kind: 'join',
+      target: 'rt-42',
+      event: 'team-x',
+      payload: null,
+    });
     expect(joined).toEqual({ joined: 2, members: ['rt-42'] });
     await a.ctl('/ctl/send', { kind: 'group', target: 'team-x', event: 'team', payload: { n: 2 } });
     await a.ctl('/ctl/send', { kind: 'broadcast', event: 'all', payload: { n: 3 } });
-    await until(() => got.get(onB)!.length === 3 && got.get(onC)!.length === 3 && got.get(other)!.length === 1, 3000, 'cross-instance deliveries');
+    await until(
+      () => got.get(onB)!.length === 3 && got.get(onC)!.length === 3 && got.get(other)!.length === 1,
+      3000,
+      'cross-instance deliveries',
+    );
     expect(got.get(onB)).toEqual(['dm:1', 'team:2', 'all:3']);
     expect(got.get(onC)).toEqual(['dm:1', 'team:2', 'all:3']);
     expect(got.get(other)).toEqual(['all:3']);
@@ -124,6 +151,7 @@ describe.skipIf(!available && !REQUIRE_REDIS)('a fleet of three portal processes
     );
     expect(Math.max(...gated)).toBeLessThan(1000);
     await c.ctl('/ctl/lifecycle', { state: 'ACTIVE' });
-    for (const inst of [a, b, c]) await until(async () => (await fetch(`${inst.url}/api/hello`)).status === 200, 1000, 'ACTIVE again');
+    for (const inst of [a, b, c])
+      await until(async () => (await fetch(`${inst.url}/api/hello`)).status === 200, 1000, 'ACTIVE again');
   });
 });

@@ -60,7 +60,9 @@ describe('Hardening: client address policy', () => {
     const t = await target();
     const c = client({ allowHosts: ['*.example.com', 'localhost'] });
     expect((await c.send({ endpoint: `http://127.0.0.1:${t.port}/` })).error?.code).toBe('BLOCKED');
-    expect((await c.send({ endpoint: `http://localhost:${t.port}/`, blockPrivateAddresses: true })).error?.code).toBe('BLOCKED');
+    expect((await c.send({ endpoint: `http://localhost:${t.port}/`, blockPrivateAddresses: true })).error?.code).toBe(
+      'BLOCKED',
+    );
     expect(t.hits()).toBe(0);
     expect((await c.send({ endpoint: `http://LocalHost:${t.port}/` })).ok).toBe(true);
     expect(t.hits()).toBe(1);
@@ -84,7 +86,25 @@ describe('Hardening: client address policy', () => {
   });
 
   it('classifies private ranges, including IPv4-mapped and IPv4-compatible forms', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', 'fc00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '::7f00:1', '[::1]']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      'fc00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:a9fe:a9fe',
+      '::7f00:1',
+      '[::1]',
+    ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
     for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', 'example.com']) {
@@ -95,15 +115,31 @@ describe('Hardening: client address policy', () => {
   it('checks every resolution, so a name that rebinds to a private address is refused', async () => {
     let n = 0;
     // A resolver whose answer changes between connections, as in DNS rebinding.
-    const rebinding = (_h: string, _o: unknown, cb: (err: NodeJS.ErrnoException | null, a: LookupAddress[]) => void): void => {
+    const rebinding = (
+      _h: string,
+      _o: unknown,
+      cb: (err: NodeJS.ErrnoException | null, a: LookupAddress[]) => void,
+    ): void => {
       n++;
-      cb(null, n === 1 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }, { address: '::ffff:10.0.0.1', family: 6 }]);
+      cb(
+        null,
+        n === 1
+          ? [{ address: '93.184.216.34', family: 4 }]
+          : [
+              { address: '127.0.0.1', family: 4 },
+              { address: '::ffff:10.0.0.1', family: 6 },
+            ],
+      );
     };
     const lookup = guardedLookup(rebinding);
-    const first = await new Promise<{ err: unknown; address: unknown }>((r) => lookup('rebind.test', { all: true }, (err, address) => r({ err, address })));
+    const first = await new Promise<{ err: unknown; address: unknown }>((r) =>
+      lookup('rebind.test', { all: true }, (err, address) => r({ err, address })),
+    );
     expect(first.err).toBeNull();
     expect(first.address).toEqual([{ address: '93.184.216.34', family: 4 }]);
-    const second = await new Promise<{ err: NodeJS.ErrnoException | null }>((r) => lookup('rebind.test', {}, (err) => r({ err })));
+    const second = await new Promise<{ err: NodeJS.ErrnoException | null }>((r) =>
+      lookup('rebind.test', {}, (err) => r({ err })),
+    );
     expect(second.err?.code).toBe('ERR_GATEHOUSE_BLOCKED');
   });
 });

@@ -32,7 +32,20 @@ function deep(depth: number, leaf: string): string {
 
 function assertPrototypesClean(): void {
   expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(
-    ['__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__', '__proto__', 'constructor', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', 'toString', 'valueOf'].sort(),
+    [
+      '__defineGetter__',
+      '__defineSetter__',
+      '__lookupGetter__',
+      '__lookupSetter__',
+      '__proto__',
+      'constructor',
+      'hasOwnProperty',
+      'isPrototypeOf',
+      'propertyIsEnumerable',
+      'toLocaleString',
+      'toString',
+      'valueOf',
+    ].sort(),
   );
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 }
@@ -48,10 +61,14 @@ async function storingPortal() {
     db.insert('docs', { body: input as Record<string, unknown> });
     return { ok: true };
   });
-  made.portal.endpoint('/q', { method: 'GET', description: 'Echoes the query', gate: { auth: 'none' } }, ({ input }) => {
-    seen.push(input);
-    return { keys: Object.keys(input as object) };
-  });
+  made.portal.endpoint(
+    '/q',
+    { method: 'GET', description: 'Echoes the query', gate: { auth: 'none' } },
+    ({ input }) => {
+      seen.push(input);
+      return { keys: Object.keys(input as object) };
+    },
+  );
   await made.start();
   cleanups.push(async () => {
     await made.stop();
@@ -90,7 +107,12 @@ describe('Hardening: forbidden keys', () => {
 
   it('removes forbidden keys from forms and query strings in any encoding', async () => {
     const { url, seen, token } = await storingPortal();
-    const form = await postRaw(url('/store'), '%5F_proto__=1&constructor=2&prot%6Ftype=3&ok=4', 'application/x-www-form-urlencoded', { authorization: `Bearer ${token}` });
+    const form = await postRaw(
+      url('/store'),
+      '%5F_proto__=1&constructor=2&prot%6Ftype=3&ok=4',
+      'application/x-www-form-urlencoded',
+      { authorization: `Bearer ${token}` },
+    );
     expect(form.status).toBe(200);
     const q = await fetch(url('/q?__proto__=1&%63onstructor=2&prototype=3&ok=4'));
     expect(q.status).toBe(200);
@@ -118,13 +140,17 @@ describe('Hardening: forbidden keys in socket payloads', () => {
       return { ok: true };
     });
     const raw: unknown[] = [];
-    f.portal.io.on('connection', (socket) => socket.on('raw', (x: unknown, ack: (v: boolean) => void) => {
-      raw.push(x);
-      ack(true);
-    }));
+    f.portal.io.on('connection', (socket) =>
+      socket.on('raw', (x: unknown, ack: (v: boolean) => void) => {
+        raw.push(x);
+        ack(true);
+      }),
+    );
     const s = await f.connect(await f.token('u1'));
     // socket.io-client serialises with JSON.stringify: an own "__proto__" key goes out as written.
-    const hostile = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"list":[{"prototype":1,"v":2}],"x":1}') as unknown;
+    const hostile = JSON.parse(
+      '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"list":[{"prototype":1,"v":2}],"x":1}',
+    ) as unknown;
     expect(await s.emitWithAck('save', hostile)).toEqual({ ok: true });
     expect(await s.emitWithAck('save', JSON.parse(deep(400, '{"__proto__":{"polluted":1}}')))).toEqual({ ok: true });
     expect(await s.emitWithAck('raw', hostile)).toBe(true);

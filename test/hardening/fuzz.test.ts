@@ -14,7 +14,10 @@ const params = (runs: number): fc.Parameters<unknown> => ({ numRuns: runs, seed:
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 const OBJECT_PROTO_KEYS = Object.getOwnPropertyNames(Object.prototype).sort();
 
-const key = fc.oneof({ weight: 3, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype') }, { weight: 5, arbitrary: fc.string({ maxLength: 8 }) });
+const key = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype') },
+  { weight: 5, arbitrary: fc.string({ maxLength: 8 }) },
+);
 
 /** JSON-like trees whose keys are often forbidden, nested (sometimes deeply). */
 const tree: fc.Arbitrary<unknown> = fc.letrec<{ node: unknown }>((tie) => ({
@@ -25,7 +28,8 @@ const tree: fc.Arbitrary<unknown> = fc.letrec<{ node: unknown }>((tie) => ({
     fc.array(fc.tuple(key, tie('node')), { maxLength: 5 }).map((pairs) => {
       const o: Record<string, unknown> = {};
       // defineProperty: a literal `__proto__` key must be an own key, as JSON.parse makes it.
-      for (const [k, v] of pairs) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+      for (const [k, v] of pairs)
+        Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
       return o;
     }),
   ),
@@ -46,7 +50,9 @@ function toJson(value: unknown, escapeMask: number): string {
   const walk = (v: unknown): string => {
     if (v === null || typeof v !== 'object') return JSON.stringify(v);
     if (Array.isArray(v)) return `[${v.map(walk).join(',')}]`;
-    return `{${Object.keys(v).map((k) => `${esc(k)}:${walk((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .map((k) => `${esc(k)}:${walk((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   };
   return walk(value);
 }
@@ -76,7 +82,8 @@ function withoutForbidden(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(withoutForbidden);
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value)) if (!FORBIDDEN.has(k)) out[k] = withoutForbidden((value as Record<string, unknown>)[k]);
+  for (const k of Object.keys(value))
+    if (!FORBIDDEN.has(k)) out[k] = withoutForbidden((value as Record<string, unknown>)[k]);
   return out;
 }
 
@@ -89,13 +96,18 @@ function prototypesClean(): void {
 describe('Fuzz: JSON parser', () => {
   it('never lets a forbidden key through, in any escape spelling or depth, and keeps everything else', () => {
     fc.assert(
-      fc.property(tree, fc.integer({ min: 0, max: 0x7fffffff }), fc.constantFrom(0, 1, 300, 2000), (value, mask, depth) => {
-        const text = toJson(nest(value, depth), mask);
-        const parsed = parseJsonSafe(text);
-        expect(forbiddenPaths(parsed)).toEqual([]);
-        expect(parsed).toEqual(withoutForbidden(JSON.parse(text)));
-        prototypesClean();
-      }),
+      fc.property(
+        tree,
+        fc.integer({ min: 0, max: 0x7fffffff }),
+        fc.constantFrom(0, 1, 300, 2000),
+        (value, mask, depth) => {
+          const text = toJson(nest(value, depth), mask);
+          const parsed = parseJsonSafe(text);
+          expect(forbiddenPaths(parsed)).toEqual([]);
+          expect(parsed).toEqual(withoutForbidden(JSON.parse(text)));
+          prototypesClean();
+        },
+      ),
       params(RUNS * 10),
     );
   });
@@ -124,16 +136,24 @@ describe('Fuzz: HTTP parsers (JSON body, form, query, headers)', () => {
   const stored: string[] = [];
   beforeAll(async () => {
     made = makePortal();
-    made.portal.endpoint('/any', { method: ['POST', 'GET'], description: 'Anything', gate: { auth: 'none' } }, ({ input }) => {
-      seen.push(input);
-      stored.push(JSON.stringify(input));
-      return { ok: true };
-    });
-    made.portal.endpoint('/typed', { description: 'Typed', gate: { auth: 'bearer' }, input: z.object({ name: z.string().max(20) }) }, ({ input }) => {
-      seen.push(input);
-      stored.push(JSON.stringify(input));
-      return { ok: true };
-    });
+    made.portal.endpoint(
+      '/any',
+      { method: ['POST', 'GET'], description: 'Anything', gate: { auth: 'none' } },
+      ({ input }) => {
+        seen.push(input);
+        stored.push(JSON.stringify(input));
+        return { ok: true };
+      },
+    );
+    made.portal.endpoint(
+      '/typed',
+      { description: 'Typed', gate: { auth: 'bearer' }, input: z.object({ name: z.string().max(20) }) },
+      ({ input }) => {
+        seen.push(input);
+        stored.push(JSON.stringify(input));
+        return { ok: true };
+      },
+    );
     await made.start();
   });
   afterAll(async () => {
@@ -144,29 +164,55 @@ describe('Fuzz: HTTP parsers (JSON body, form, query, headers)', () => {
 
   it('JSON bodies: 200 or a clear 4xx, and what reaches the handler and the store has no forbidden key', async () => {
     await fc.assert(
-      fc.asyncProperty(tree, fc.integer({ min: 0, max: 0x7fffffff }), fc.constantFrom(0, 300), async (value, mask, depth) => {
-        const before = stored.length;
-        const res = await send('/any', { method: 'POST', headers: { 'content-type': 'application/json' }, body: toJson(nest(value, depth), mask) });
-        expect([200, 400]).toContain(res.status);
-        await res.arrayBuffer();
-        expect(stored.length).toBe(res.status === 200 ? before + 1 : before);
-        for (const s of stored.slice(before)) expect(forbiddenPaths(JSON.parse(s))).toEqual([]);
-        prototypesClean();
-      }),
+      fc.asyncProperty(
+        tree,
+        fc.integer({ min: 0, max: 0x7fffffff }),
+        fc.constantFrom(0, 300),
+        async (value, mask, depth) => {
+          const before = stored.length;
+          const res = await send('/any', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: toJson(nest(value, depth), mask),
+          });
+          expect([200, 400]).toContain(res.status);
+          await res.arrayBuffer();
+          expect(stored.length).toBe(res.status === 200 ? before + 1 : before);
+          for (const s of stored.slice(before)) expect(forbiddenPaths(JSON.parse(s))).toEqual([]);
+          prototypesClean();
+        },
+      ),
       params(RUNS),
     );
     for (const input of seen) expect(forbiddenPaths(input)).toEqual([]);
   }, 120_000);
 
   it('forms and query strings: forbidden keys in any percent-encoding never arrive', async () => {
-    const pct = (s: string, mask: number): string => [...s].map((ch, i) => (((mask >> (i % 31)) & 1) === 1 ? `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}` : encodeURIComponent(ch))).join('');
-    const pairs = fc.array(fc.tuple(key, fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 0x7fffffff })), { maxLength: 6 });
+    const pct = (s: string, mask: number): string =>
+      [...s]
+        .map((ch, i) =>
+          ((mask >> (i % 31)) & 1) === 1
+            ? `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`
+            : encodeURIComponent(ch),
+        )
+        .join('');
+    const pairs = fc.array(fc.tuple(key, fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 0x7fffffff })), {
+      maxLength: 6,
+    });
     await fc.assert(
       fc.asyncProperty(pairs, fc.boolean(), async (list, asForm) => {
-        const text = list.map(([k, v, m]) => `${/^[\x20-\x7e]*$/.test(k) ? pct(k, m) : encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+        const text = list
+          .map(
+            ([k, v, m]) => `${/^[\x20-\x7e]*$/.test(k) ? pct(k, m) : encodeURIComponent(k)}=${encodeURIComponent(v)}`,
+          )
+          .join('&');
         const before = seen.length;
         const res = asForm
-          ? await send('/any', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: text })
+          ? await send('/any', {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: text,
+            })
           : await send(`/any?${text}`, { method: 'GET' });
         expect(res.status).toBe(200);
         await res.arrayBuffer();
@@ -181,17 +227,30 @@ describe('Fuzz: HTTP parsers (JSON body, form, query, headers)', () => {
   it('Authorization and X-Request-Id headers: garbage is a 401 (or a fresh request id), never a 500 or a handler run', async () => {
     const headerValue = fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x20-\x7e]/g, 'x'));
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('Bearer ', 'Basic ', 'bearer ', '', 'Token '), headerValue, headerValue, async (scheme, value, requestId) => {
-        const before = seen.length;
-        const res = await send('/typed', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `${scheme}${value}`, 'x-request-id': requestId }, body: '{"name":"n"}' });
-        expect(res.status).toBe(401);
-        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
-        const id = res.headers.get('x-request-id')!;
-        expect(id === requestId || /^[0-9a-f-]{36}$/.test(id)).toBe(true);
-        expect(id).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
-        expect(((await res.json()) as { code: string }).code).toMatch(/^ERR_AUTH_/);
-        expect(seen.length).toBe(before);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('Bearer ', 'Basic ', 'bearer ', '', 'Token '),
+        headerValue,
+        headerValue,
+        async (scheme, value, requestId) => {
+          const before = seen.length;
+          const res = await send('/typed', {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `${scheme}${value}`,
+              'x-request-id': requestId,
+            },
+            body: '{"name":"n"}',
+          });
+          expect(res.status).toBe(401);
+          expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+          const id = res.headers.get('x-request-id')!;
+          expect(id === requestId || /^[0-9a-f-]{36}$/.test(id)).toBe(true);
+          expect(id).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+          expect(((await res.json()) as { code: string }).code).toMatch(/^ERR_AUTH_/);
+          expect(seen.length).toBe(before);
+        },
+      ),
       params(RUNS),
     );
   }, 120_000);
@@ -234,7 +293,9 @@ describe('Fuzz: Fernet decoder and Database identifiers', () => {
     const good = f.encrypt('secret');
     const token = fc.oneof(
       fc.string({ maxLength: 200 }),
-      fc.tuple(fc.nat({ max: good.length - 1 }), fc.constantFrom('A', 'B', '-', '_', '=', '!')).map(([i, c]) => good.slice(0, i) + c + good.slice(i + 1)),
+      fc
+        .tuple(fc.nat({ max: good.length - 1 }), fc.constantFrom('A', 'B', '-', '_', '=', '!'))
+        .map(([i, c]) => good.slice(0, i) + c + good.slice(i + 1)),
       fc.nat({ max: good.length - 1 }).map((i) => good.slice(0, i)),
     );
     fc.assert(
@@ -261,7 +322,10 @@ describe('Fuzz: Fernet decoder and Database identifiers', () => {
     const db = new Database({ path: path.join(dir, 'app.db'), tables: { docs: 'id INTEGER PRIMARY KEY, body JSON' } });
     try {
       db.insert('docs', { id: 1, body: { a: 1 } });
-      const name = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('docs; DROP TABLE docs', 'docs"--', 'body::a.b', '__proto__', 'a'.repeat(200), 'docs\u0000'));
+      const name = fc.oneof(
+        fc.string({ maxLength: 20 }),
+        fc.constantFrom('docs; DROP TABLE docs', 'docs"--', 'body::a.b', '__proto__', 'a'.repeat(200), 'docs\u0000'),
+      );
       fc.assert(
         fc.property(name, name, (table, column) => {
           let code: string | undefined;
@@ -275,7 +339,13 @@ describe('Fuzz: Fernet decoder and Database identifiers', () => {
             // Only a valid existing table and column could be written; this fuzz never names one.
             expect(table).toBe('docs');
           } else {
-            expect(['ERR_DB_IDENTIFIER', 'ERR_DB_NO_TABLE', 'ERR_DB_NO_COLUMN', 'ERR_DB_QUERY', 'ERR_DB_CONSTRAINT']).toContain(code);
+            expect([
+              'ERR_DB_IDENTIFIER',
+              'ERR_DB_NO_TABLE',
+              'ERR_DB_NO_COLUMN',
+              'ERR_DB_QUERY',
+              'ERR_DB_CONSTRAINT',
+            ]).toContain(code);
           }
           expect(db.count('docs')).toBe(1);
           prototypesClean();

@@ -18,15 +18,27 @@ describe('Hardening: token masking', () => {
     const { portal, url, start } = await started();
     const counter = { admin: 0, lookup: 0 };
     const notes = new Map<string, string>([['victim', 'secret note']]);
-    portal.endpoint('/api/friend', { method: 'GET', gate: { auth: 'bearer', payloadAuthTokenKey: 'userId' }, output: z.object({ userId: z.string() }) }, () => ({ userId: 'victim' }));
+    portal.endpoint(
+      '/api/friend',
+      {
+        method: 'GET',
+        gate: { auth: 'bearer', payloadAuthTokenKey: 'userId' },
+        output: z.object({ userId: z.string() }),
+      },
+      () => ({ userId: 'victim' }),
+    );
     portal.endpoint('/api/notes', { method: 'GET', gate: { auth: 'bearer' } }, ({ identity }) => {
       counter.admin++;
       return { note: notes.get(identity!.id) ?? null };
     });
-    portal.endpoint('/api/lookup', { gate: { auth: 'bearer', payloadAuthTokenKey: 'userId' }, input: z.object({ userId: z.string() }) }, ({ input }) => {
-      counter.lookup++;
-      return { known: notes.has(input.userId) };
-    });
+    portal.endpoint(
+      '/api/lookup',
+      { gate: { auth: 'bearer', payloadAuthTokenKey: 'userId' }, input: z.object({ userId: z.string() }) },
+      ({ input }) => {
+        counter.lookup++;
+        return { known: notes.has(input.userId) };
+      },
+    );
     await start();
     const attacker = await portal.tokens.issue({ sub: 'attacker' });
     const res = await fetch(url('/api/friend'), { headers: { authorization: `Bearer ${attacker}` } });
@@ -44,7 +56,9 @@ describe('Hardening: token masking', () => {
     expect(counter.admin).toBe(0);
 
     // Where the mask key is unmasked, the reference names the id.
-    const lookup = await postRaw(url('/api/lookup'), JSON.stringify({ userId: masked }), 'application/json', { authorization: `Bearer ${attacker}` });
+    const lookup = await postRaw(url('/api/lookup'), JSON.stringify({ userId: masked }), 'application/json', {
+      authorization: `Bearer ${attacker}`,
+    });
     expect(lookup.status).toBe(200);
     expect(await lookup.json()).toEqual({ known: true });
     expect(counter.lookup).toBe(1);
@@ -56,20 +70,33 @@ describe('Hardening: token masking', () => {
     const { portal, url, start } = await started();
     let calls = 0;
     // The output schema declares no scopes: whatever the handler echoes, the token carries none.
-    portal.endpoint('/login', { gate: { auth: 'none', payloadAuthTokenKey: 'userId' }, input: z.object({ name: z.string(), scopes: z.array(z.string()).optional() }), output: z.object({ userId: z.string() }) }, ({ input }) => {
-      calls++;
-      return { userId: input.name, scopes: input.scopes };
-    });
+    portal.endpoint(
+      '/login',
+      {
+        gate: { auth: 'none', payloadAuthTokenKey: 'userId' },
+        input: z.object({ name: z.string(), scopes: z.array(z.string()).optional() }),
+        output: z.object({ userId: z.string() }),
+      },
+      ({ input }) => {
+        calls++;
+        return { userId: input.name, scopes: input.scopes };
+      },
+    );
     // No output schema at all: nothing was validated, so no scopes either.
     portal.endpoint('/login-raw', { gate: { auth: 'none', payloadAuthTokenKey: 'userId' } }, ({ input }) => {
       calls++;
       return { ...(input as Record<string, unknown>), userId: 'ann' };
     });
     await start();
-    const a = (await (await postRaw(url('/login'), JSON.stringify({ name: 'ann', scopes: ['admin'] }))).json()) as Record<string, unknown>;
+    const a = (await (
+      await postRaw(url('/login'), JSON.stringify({ name: 'ann', scopes: ['admin'] }))
+    ).json()) as Record<string, unknown>;
     expect(a.scopes).toBeUndefined();
     expect((await portal.tokens.verify(a.userId as string)).scopes).toEqual([]);
-    const b = (await (await postRaw(url('/login-raw'), JSON.stringify({ scopes: ['admin'] }))).json()) as Record<string, unknown>;
+    const b = (await (await postRaw(url('/login-raw'), JSON.stringify({ scopes: ['admin'] }))).json()) as Record<
+      string,
+      unknown
+    >;
     expect(b.scopes).toEqual(['admin']); // echoed as data, but never into the token
     const identity = await portal.tokens.verify(b.userId as string);
     expect(identity.id).toBe('ann');
@@ -79,7 +106,15 @@ describe('Hardening: token masking', () => {
 
   it('checks the output schema against raw ids, before masking', async () => {
     const { portal, url, start } = await started();
-    portal.endpoint('/login', { gate: { auth: 'none', payloadAuthTokenKey: 'userId' }, input: z.object({}), output: z.object({ userId: z.string().regex(/^u-\d+$/), scopes: z.array(z.string()) }) }, () => ({ userId: 'u-7', scopes: ['notes:read'] }));
+    portal.endpoint(
+      '/login',
+      {
+        gate: { auth: 'none', payloadAuthTokenKey: 'userId' },
+        input: z.object({}),
+        output: z.object({ userId: z.string().regex(/^u-\d+$/), scopes: z.array(z.string()) }),
+      },
+      () => ({ userId: 'u-7', scopes: ['notes:read'] }),
+    );
     await start();
     const res = await postRaw(url('/login'), '{}');
     expect(res.status).toBe(200);

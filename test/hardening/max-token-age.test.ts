@@ -20,7 +20,8 @@ async function agedPortal() {
   });
   await made.start();
   cleanups.push(made.stop);
-  const hit = (token: string): Promise<Response> => fetch(made.url('/api/me'), { headers: { authorization: `Bearer ${token}` } });
+  const hit = (token: string): Promise<Response> =>
+    fetch(made.url('/api/me'), { headers: { authorization: `Bearer ${token}` } });
   return { ...made, counter, hit };
 }
 
@@ -28,11 +29,22 @@ describe('auth.maxTokenAgeSec', () => {
   it('refuses a validly signed token with an absurd lifetime once it is older than the limit, and runs no handler', async () => {
     const { hit, counter } = await agedPortal();
     // Signed with the portal's own secret, valid for ten years, but issued two hours ago.
-    const old = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('42').setJti(crypto.randomUUID()).setIssuedAt(now() - 7200).setExpirationTime(now() + 10 * 365 * 86_400).sign(secret);
+    const old = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('42')
+      .setJti(crypto.randomUUID())
+      .setIssuedAt(now() - 7200)
+      .setExpirationTime(now() + 10 * 365 * 86_400)
+      .sign(secret);
     const res = await hit(old);
     expect(res.status).toBe(401);
     expect((await res.json()).code).toBe('ERR_AUTH_EXPIRED');
-    const noIat = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('42').setJti(crypto.randomUUID()).setExpirationTime(now() + 600).sign(secret);
+    const noIat = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('42')
+      .setJti(crypto.randomUUID())
+      .setExpirationTime(now() + 600)
+      .sign(secret);
     const res2 = await hit(noIat);
     expect(res2.status).toBe(401);
     expect((await res2.json()).code).toBe('ERR_AUTH_CLAIMS');
@@ -41,7 +53,13 @@ describe('auth.maxTokenAgeSec', () => {
 
   it('accepts a fresh token, and stops accepting it from the cache once it ages past the limit', async () => {
     const { hit, counter } = await agedPortal();
-    const young = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('7').setJti(crypto.randomUUID()).setIssuedAt(now() - 58).setExpirationTime(now() + 3600).sign(secret);
+    const young = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('7')
+      .setJti(crypto.randomUUID())
+      .setIssuedAt(now() - 58)
+      .setExpirationTime(now() + 3600)
+      .sign(secret);
     expect((await hit(young)).status).toBe(200); // verified, now cached
     await new Promise((r) => setTimeout(r, 3000));
     const later = await hit(young);

@@ -43,10 +43,14 @@ function dribble(client: RawClient, text: string, everyMs: number): void {
 async function portalWith(options: Parameters<typeof makePortal>[0]) {
   const made = makePortal(options);
   const stored: unknown[] = [];
-  made.portal.endpoint('/write', { description: 'Stores the body', gate: { auth: 'none' }, input: z.object({ text: z.string() }) }, ({ input }) => {
-    stored.push(input);
-    return { ok: true };
-  });
+  made.portal.endpoint(
+    '/write',
+    { description: 'Stores the body', gate: { auth: 'none' }, input: z.object({ text: z.string() }) },
+    ({ input }) => {
+      stored.push(input);
+      return { ok: true };
+    },
+  );
   await made.start();
   cleanups.push(made.stop);
   return { ...made, stored };
@@ -74,7 +78,9 @@ describe('Hardening: slow clients', () => {
     const { portal, stored } = await portalWith({ headersTimeoutMs: 5000, bodyTimeoutMs: 1000 });
     const body = JSON.stringify({ text: 'x'.repeat(200) });
     const c = await raw(portal.port);
-    c.socket.write(`POST /write HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    c.socket.write(
+      `POST /write HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     dribble(c, body, 50);
     const closedAfter = await c.closed;
     expect(c.data()).toMatch(/^HTTP\/1\.1 408 /);
@@ -84,7 +90,11 @@ describe('Hardening: slow clients', () => {
     expect(stored).toEqual([]);
 
     // A prompt client is served as usual.
-    const ok = await fetch(`http://127.0.0.1:${portal.port}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hi' }) });
+    const ok = await fetch(`http://127.0.0.1:${portal.port}/write`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi' }),
+    });
     expect(ok.status).toBe(200);
     expect(stored).toEqual([{ text: 'hi' }]);
   }, 20_000);
@@ -123,7 +133,10 @@ describe('Hardening: standard headers on every answer', () => {
     made.portal.endpoint('/x', { description: 'x', gate: { auth: 'none' } }, () => ++calls);
     await made.start();
     cleanups.push(made.stop);
-    const pre = await fetch(`http://127.0.0.1:${made.portal.port}/x`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'x-request-id': 'pre-1' } });
+    const pre = await fetch(`http://127.0.0.1:${made.portal.port}/x`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'x-request-id': 'pre-1' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('x-request-id')).toBe('pre-1');
     expect(pre.headers.get('x-content-type-options')).toBe('nosniff');
@@ -132,11 +145,15 @@ describe('Hardening: standard headers on every answer', () => {
     const bad = await raw(made.portal.port);
     bad.socket.write('NOT HTTP AT ALL\r\n\r\n');
     await bad.closed;
-    expect(bad.data()).toMatch(/^HTTP\/1\.1 400 [^]*X-Request-Id: [0-9a-f-]{36}\r\n[^]*X-Content-Type-Options: nosniff/i);
+    expect(bad.data()).toMatch(
+      /^HTTP\/1\.1 400 [^]*X-Request-Id: [0-9a-f-]{36}\r\n[^]*X-Content-Type-Options: nosniff/i,
+    );
     const big = await raw(made.portal.port);
     big.socket.write(`GET /x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     await big.closed;
-    expect(big.data()).toMatch(/^HTTP\/1\.1 431 [^]*X-Request-Id: [0-9a-f-]{36}\r\n[^]*X-Content-Type-Options: nosniff/i);
+    expect(big.data()).toMatch(
+      /^HTTP\/1\.1 431 [^]*X-Request-Id: [0-9a-f-]{36}\r\n[^]*X-Content-Type-Options: nosniff/i,
+    );
     expect(calls).toBe(0);
   }, 20_000);
 });

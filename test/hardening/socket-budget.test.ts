@@ -21,7 +21,9 @@ describe('Hardening: socket event budget per identity', () => {
     const token = await f.token('mallory');
     const sockets = await Promise.all(Array.from({ length: 20 }, () => f!.connect(token)));
     // 5 events per socket: each socket stays far under its own 50/s, 100 in all for one user.
-    const acks = (await Promise.all(sockets.flatMap((s, i) => Array.from({ length: 5 }, (_, j) => s.emitWithAck('write', { n: i * 5 + j }))))) as Ack[];
+    const acks = (await Promise.all(
+      sockets.flatMap((s, i) => Array.from({ length: 5 }, (_, j) => s.emitWithAck('write', { n: i * 5 + j }))),
+    )) as Ack[];
     const ok = acks.filter((a) => a.ok === true).length;
     const limited = acks.filter((a) => a.error?.code === 'ERR_RATE_LIMITED').length;
     expect(ok + limited).toBe(100);
@@ -70,7 +72,9 @@ describe('Hardening: socket event budget per identity', () => {
       return { ok: true };
     });
     const sockets = await Promise.all(Array.from({ length: 6 }, () => f!.connect(undefined)));
-    const acks = (await Promise.all(sockets.flatMap((s) => [s.emitWithAck('hello'), s.emitWithAck('hello'), s.emitWithAck('hello')]))) as Ack[];
+    const acks = (await Promise.all(
+      sockets.flatMap((s) => [s.emitWithAck('hello'), s.emitWithAck('hello'), s.emitWithAck('hello')]),
+    )) as Ack[];
     const ok = acks.filter((a) => a.ok === true).length;
     expect(acks.length - ok).toBe(acks.filter((a) => a.error?.code === 'ERR_RATE_LIMITED').length);
     expect(ok).toBeGreaterThanOrEqual(6);

@@ -46,7 +46,11 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
   it('status and set on a folder that does not exist are an error (exit 2) and create nothing', async () => {
     const missing = path.join(dir(), 'mistyped-data');
     const status = await runCli(['lifecycle', 'status', '--data-dir', missing]);
-    expect(status).toEqual({ code: 2, stdout: '', stderr: `gatehouse lifecycle: no lifecycle store at ${missing}: the folder does not exist (check --data-dir; set --create makes a new store)\n` });
+    expect(status).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `gatehouse lifecycle: no lifecycle store at ${missing}: the folder does not exist (check --data-dir; set --create makes a new store)\n`,
+    });
     const set = await runCli(['lifecycle', 'set', 'MAINTENANCE', '--data-dir', missing]);
     expect(set.code).toBe(2);
     expect(set.stdout).toBe('');
@@ -83,7 +87,9 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
     expect(storedState(data)).toBe('PAUSED'); // written all the same
     const status = await runCli(['lifecycle', 'status', '--data-dir', data]);
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(/^PAUSED, set \S+ by cli pid \d+\nfollowers: none running \(no heartbeat in the last 5 s\)\n$/);
+    expect(status.stdout).toMatch(
+      /^PAUSED, set \S+ by cli pid \d+\nfollowers: none running \(no heartbeat in the last 5 s\)\n$/,
+    );
   });
 
   it('set and status count the portals following the store; a closed portal leaves, a killed one stops counting', async () => {
@@ -93,11 +99,18 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
     const set = await runCli(['lifecycle', 'set', 'MAINTENANCE', '--data-dir', data]);
     expect(set.stderr).toBe('');
     expect(set.code).toBe(0);
-    expect(set.stdout).toMatch(new RegExp(`^lifecycle set to MAINTENANCE in ${data}: 2 running portals follow this store \\(fixture pid (${a.proc.pid}|${b.proc.pid}) on \\S+, fixture pid (${a.proc.pid}|${b.proc.pid}) on \\S+\\)\\n$`));
+    expect(set.stdout).toMatch(
+      new RegExp(
+        `^lifecycle set to MAINTENANCE in ${data}: 2 running portals follow this store \\(fixture pid (${a.proc.pid}|${b.proc.pid}) on \\S+, fixture pid (${a.proc.pid}|${b.proc.pid}) on \\S+\\)\\n$`,
+      ),
+    );
     await within(1000, async () => (await fetch(`http://127.0.0.1:${a.port}/api/fast`)).status === 503);
 
     const json = await runCli(['lifecycle', 'status', '--json', '--data-dir', data]);
-    const shown = JSON.parse(json.stdout) as { state: string; followers: { name: string; pid: number; lastSeen: string }[] };
+    const shown = JSON.parse(json.stdout) as {
+      state: string;
+      followers: { name: string; pid: number; lastSeen: string }[];
+    };
     expect(shown.state).toBe('MAINTENANCE');
     expect(shown.followers.map((f) => f.pid).sort()).toEqual([a.proc.pid, b.proc.pid].sort());
     expect(shown.followers.every((f) => f.name === 'fixture' && Date.now() - Date.parse(f.lastSeen) < 5000)).toBe(true);
@@ -123,7 +136,11 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
     const data = dir();
     const missing = path.join(data, 'nope.json');
     const status = await runCli(['lifecycle', 'status', '--file', missing]);
-    expect(status).toEqual({ code: 2, stdout: '', stderr: `gatehouse lifecycle: no lifecycle file at ${missing}, and no portal follows one there (check --file; set --create writes a new one)\n` });
+    expect(status).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `gatehouse lifecycle: no lifecycle file at ${missing}, and no portal follows one there (check --file; set --create writes a new one)\n`,
+    });
     expect(existsSync(missing)).toBe(false);
 
     const portal = await child({ DATA_DIR: data, SOURCE: 'file' });
@@ -131,10 +148,16 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
     await within(3000, () => existsSync(`${file}.followers`));
     const before = await runCli(['lifecycle', 'status', '--file', file]);
     expect(before.code).toBe(0);
-    expect(before.stdout).toMatch(new RegExp(`^ACTIVE\\nfollowers: 1 running portal: fixture pid ${portal.proc.pid} on \\S+\\n$`));
+    expect(before.stdout).toMatch(
+      new RegExp(`^ACTIVE\\nfollowers: 1 running portal: fixture pid ${portal.proc.pid} on \\S+\\n$`),
+    );
     const set = await runCli(['lifecycle', 'set', 'OFFLINE', '--message', 'Moving', '--file', file]);
     expect(set).toMatchObject({ code: 0, stderr: '' });
-    expect(set.stdout).toMatch(new RegExp(`^lifecycle set to OFFLINE in ${file}: 1 running portal follows this store \\(fixture pid ${portal.proc.pid} on \\S+\\)\\n$`));
+    expect(set.stdout).toMatch(
+      new RegExp(
+        `^lifecycle set to OFFLINE in ${file}: 1 running portal follows this store \\(fixture pid ${portal.proc.pid} on \\S+\\)\\n$`,
+      ),
+    );
     await within(2000, async () => (await fetch(`http://127.0.0.1:${portal.port}/api/fast`)).status === 503);
     portal.proc.kill('SIGTERM');
     expect((await portal.exited).code).toBe(0);
@@ -147,9 +170,15 @@ describe('gatehouse lifecycle tells the truth (real processes, real files)', () 
     writeFileSync(path.join(data, 'x', 'file.txt'), 'not a store');
     for (const [args, message] of [
       [['lifecycle', 'status', '--create', '--data-dir', data], /--create goes with set/],
-      [['lifecycle', 'set', 'PAUSED', '--file', path.join(data, 'f.json'), '--data-dir', data], /give --data-dir or --file, not both/],
+      [
+        ['lifecycle', 'set', 'PAUSED', '--file', path.join(data, 'f.json'), '--data-dir', data],
+        /give --data-dir or --file, not both/,
+      ],
       [['lifecycle', 'status', '--data-dir', path.join(data, 'x', 'y')], /the folder does not exist/],
-      [['lifecycle', 'set', 'PAUSED', '--data-dir', path.join(data, 'x', 'file.txt')], /: it is a file, not a folder \(check --data-dir\)$/m],
+      [
+        ['lifecycle', 'set', 'PAUSED', '--data-dir', path.join(data, 'x', 'file.txt')],
+        /: it is a file, not a folder \(check --data-dir\)$/m,
+      ],
       [['lifecycle', 'set', 'PAUSED', '--file', path.join(data, 'x')], /: it is a folder \(check --file\)$/m],
     ] as const) {
       const r = await runCli([...args]);

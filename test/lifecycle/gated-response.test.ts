@@ -18,12 +18,24 @@ async function start(lifecycle: LifecycleOptions = {}): Promise<Started> {
   const { logger, lines } = captureLog();
   const made = makePortal({ lifecycle, logger });
   const calls = { gated: 0, legacy: 0 };
-  made.portal.endpoint('/api/gated', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => {
-    calls.gated++;
-    return { ok: true };
-  });
-  made.portal.endpoint('/api/forced', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'forced' } }, () => ({ ok: true }));
-  made.portal.endpoint('/api/exempt', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'exempt' } }, () => ({ ok: 'exempt' }));
+  made.portal.endpoint(
+    '/api/gated',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } },
+    () => {
+      calls.gated++;
+      return { ok: true };
+    },
+  );
+  made.portal.endpoint(
+    '/api/forced',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'forced' } },
+    () => ({ ok: true }),
+  );
+  made.portal.endpoint(
+    '/api/exempt',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'exempt' } },
+    () => ({ ok: 'exempt' }),
+  );
   made.portal.app.get('/legacy', made.portal.gate({ auth: 'none' }), (_req, res) => {
     calls.legacy++;
     res.json({ ok: 'legacy' });
@@ -32,7 +44,8 @@ async function start(lifecycle: LifecycleOptions = {}): Promise<Started> {
   return { portal: made.portal, url: made.url, stop: made.stop, lines, calls };
 }
 
-const get = (url: string, accept?: string): Promise<Response> => fetch(url, { headers: accept === undefined ? {} : { accept } });
+const get = (url: string, accept?: string): Promise<Response> =>
+  fetch(url, { headers: accept === undefined ? {} : { accept } });
 
 describe('prefersHtml', () => {
   it('negotiates text/html against JSON by q-value, keeping JSON on ties and wildcards', () => {
@@ -67,7 +80,10 @@ describe('gated responses', () => {
 
   it('sends browsers a small escaped HTML page and API clients problem+json, both 503 with Retry-After', async () => {
     made = await start();
-    await made.portal.lifecycle.set('MAINTENANCE', { message: 'Back at 10:00 <script>alert("x")</script> & more', retryAfterSec: 600 });
+    await made.portal.lifecycle.set('MAINTENANCE', {
+      message: 'Back at 10:00 <script>alert("x")</script> & more',
+      retryAfterSec: 600,
+    });
 
     for (const path of ['/api/gated', '/legacy']) {
       const html = await get(made.url(path), BROWSER);
@@ -92,7 +108,11 @@ describe('gated responses', () => {
         expect(api.status).toBe(503);
         expect(api.headers.get('content-type')).toContain('application/problem+json');
         expect(api.headers.get('retry-after')).toBe('600');
-        expect(await api.json()).toMatchObject({ status: 503, code: 'SERVICE_MAINTENANCE', detail: 'Back at 10:00 <script>alert("x")</script> & more' });
+        expect(await api.json()).toMatchObject({
+          status: 503,
+          code: 'SERVICE_MAINTENANCE',
+          detail: 'Back at 10:00 <script>alert("x")</script> & more',
+        });
       }
     }
     expect(made.calls).toEqual({ gated: 0, legacy: 0 });
@@ -130,15 +150,25 @@ describe('gated responses', () => {
   });
 
   it('lets a respond hook answer with a custom JSON body, keeping Retry-After and the request id', async () => {
-    const seen: Array<{ state: InactiveState; ctx: Omit<GatedRequestContext, 'req' | 'res'> & { path: string | undefined } }> = [];
+    const seen: Array<{
+      state: InactiveState;
+      ctx: Omit<GatedRequestContext, 'req' | 'res'> & { path: string | undefined };
+    }> = [];
     made = await start({
       respond: (state, { req, res: _res, ...ctx }) => {
         seen.push({ state, ctx: { ...ctx, path: req.url } });
-        return { status: 503, json: { maintenance: true, state, message: ctx.message, eta: ctx.retryAfterSec }, headers: { 'X-Maintenance': 'yes' } };
+        return {
+          status: 503,
+          json: { maintenance: true, state, message: ctx.message, eta: ctx.retryAfterSec },
+          headers: { 'X-Maintenance': 'yes' },
+        };
       },
     });
     await made.portal.lifecycle.set('MAINTENANCE', { message: 'Upgrading', retryAfterSec: 120 });
-    for (const [path, accept] of [['/api/gated', 'application/json'], ['/legacy', BROWSER]] as const) {
+    for (const [path, accept] of [
+      ['/api/gated', 'application/json'],
+      ['/legacy', BROWSER],
+    ] as const) {
       const res = await get(made.url(path), accept);
       expect(res.status).toBe(503);
       expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
@@ -147,7 +177,17 @@ describe('gated responses', () => {
       expect(res.headers.get('x-request-id')).toBeTruthy();
       expect(await res.json()).toEqual({ maintenance: true, state: 'MAINTENANCE', message: 'Upgrading', eta: 120 });
     }
-    expect(seen.map((s) => [s.state, s.ctx.path, s.ctx.code, s.ctx.status, s.ctx.message, s.ctx.retryAfterSec, s.ctx.prefersHtml])).toEqual([
+    expect(
+      seen.map((s) => [
+        s.state,
+        s.ctx.path,
+        s.ctx.code,
+        s.ctx.status,
+        s.ctx.message,
+        s.ctx.retryAfterSec,
+        s.ctx.prefersHtml,
+      ]),
+    ).toEqual([
       ['MAINTENANCE', '/api/gated', 'SERVICE_MAINTENANCE', 503, 'Upgrading', 120, false],
       ['MAINTENANCE', '/legacy', 'SERVICE_MAINTENANCE', 503, 'Upgrading', 120, true],
     ]);
@@ -168,7 +208,9 @@ describe('gated responses', () => {
     expect(own.status).toBe(503);
     expect(own.headers.get('retry-after')).toBe('5');
     expect(own.headers.get('x-request-id')).toBeTruthy();
-    expect(await own.text()).toBe(`<h1>Our own page: FAILED</h1><p>${'The service is unavailable because of a failure. Please try again later.'.length} chars</p>`);
+    expect(await own.text()).toBe(
+      `<h1>Our own page: FAILED</h1><p>${'The service is unavailable because of a failure. Please try again later.'.length} chars</p>`,
+    );
 
     const skippedBrowser = await fetch(made.url('/api/gated'), { headers: { accept: BROWSER, 'x-skip': '1' } });
     expect(skippedBrowser.status).toBe(503);
@@ -255,7 +297,10 @@ describe('gated responses', () => {
   it('refuses a respond option that is not a function, naming it', () => {
     const err = (() => {
       try {
-        new ServicePortal({ dataDir: '/nonexistent/gatehouse-never-created', lifecycle: { respond: 'page.html' as never } });
+        new ServicePortal({
+          dataDir: '/nonexistent/gatehouse-never-created',
+          lifecycle: { respond: 'page.html' as never },
+        });
       } catch (e) {
         return e;
       }

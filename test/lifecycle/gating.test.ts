@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LIFECYCLE_CODES, LIFECYCLE_STATES, z, type InactiveState, type LifecycleOptions, type ServicePortal } from '../../src/index.js';
+import {
+  LIFECYCLE_CODES,
+  LIFECYCLE_STATES,
+  z,
+  type InactiveState,
+  type LifecycleOptions,
+  type ServicePortal,
+} from '../../src/index.js';
 import { makePortal } from '../helpers.js';
 
 interface Made {
@@ -11,19 +18,35 @@ interface Made {
 async function start(lifecycle?: LifecycleOptions): Promise<Made & { calls: Record<string, number> }> {
   const made = makePortal({ lifecycle });
   const calls: Record<string, number> = { gated: 0, exempt: 0, forced: 0, legacy: 0 };
-  made.portal.endpoint('/api/gated', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => {
-    calls.gated!++;
-    return { ok: 'gated' };
-  });
-  made.portal.endpoint('/api/exempt', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'exempt' } }, () => {
-    calls.exempt!++;
-    return { ok: 'exempt' };
-  });
-  made.portal.endpoint('/api/forced', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'forced' } }, () => {
-    calls.forced!++;
-    return { ok: 'forced' };
-  });
-  made.portal.endpoint('/api/write', { method: 'POST', description: 'test route', gate: { auth: 'none' }, input: z.object({ n: z.number() }) }, ({ input }) => ({ n: input.n }));
+  made.portal.endpoint(
+    '/api/gated',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } },
+    () => {
+      calls.gated!++;
+      return { ok: 'gated' };
+    },
+  );
+  made.portal.endpoint(
+    '/api/exempt',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'exempt' } },
+    () => {
+      calls.exempt!++;
+      return { ok: 'exempt' };
+    },
+  );
+  made.portal.endpoint(
+    '/api/forced',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none', lifecycle: 'forced' } },
+    () => {
+      calls.forced!++;
+      return { ok: 'forced' };
+    },
+  );
+  made.portal.endpoint(
+    '/api/write',
+    { method: 'POST', description: 'test route', gate: { auth: 'none' }, input: z.object({ n: z.number() }) },
+    ({ input }) => ({ n: input.n }),
+  );
   made.portal.app.get('/legacy', made.portal.gate({ auth: 'none' }), (_req, res) => {
     calls.legacy!++;
     res.json({ ok: 'legacy' });
@@ -75,7 +98,11 @@ describe('lifecycle gating on a real portal', () => {
         expect(body).toMatchObject({ status: 503, code: LIFECYCLE_CODES[state], detail: `custom ${state} message` });
       }
       // A body is never read for a gated route: a malformed one still gets the lifecycle answer.
-      const write = await fetch(m.url('/api/write'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' });
+      const write = await fetch(m.url('/api/write'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{bad',
+      });
       expect(write.status).toBe(503);
       expect(m.calls.gated).toBe(0);
       expect(m.calls.legacy).toBe(0);
@@ -100,7 +127,12 @@ describe('lifecycle gating on a real portal', () => {
       const ready = await fetch(m.url('/ready'));
       expect(ready.status).toBe(503);
       const readyBody = await ready.json();
-      expect(readyBody).toMatchObject({ code: 'ERR_NOT_READY', ready: false, lifecycle: state, reasons: [`lifecycle:${state}`] });
+      expect(readyBody).toMatchObject({
+        code: 'ERR_NOT_READY',
+        ready: false,
+        lifecycle: state,
+        reasons: [`lifecycle:${state}`],
+      });
 
       const status = await fetch(m.url('/status'));
       expect(status.status).toBe(200);

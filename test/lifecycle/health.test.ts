@@ -9,7 +9,10 @@ describe('health, readiness and status routes', () => {
     stop = undefined;
   });
 
-  async function running(options: Parameters<typeof makePortal>[0] = {}, setup?: (p: ServicePortal) => void): Promise<{ portal: ServicePortal; url: (p: string) => string }> {
+  async function running(
+    options: Parameters<typeof makePortal>[0] = {},
+    setup?: (p: ServicePortal) => void,
+  ): Promise<{ portal: ServicePortal; url: (p: string) => string }> {
     const made = makePortal({ name: 'notes', ...options });
     stop = made.stop;
     setup?.(made.portal);
@@ -117,7 +120,9 @@ describe('health, readiness and status routes', () => {
     });
     expect(body.broken).toBeNull();
     expect(JSON.stringify(body)).not.toContain('postgres://');
-    expect(await (await fetch(url('/status.txt'))).text()).toBe('thrower RED\nrejecter RED\nhang RED\ngarbage RED\nfine OK\n');
+    expect(await (await fetch(url('/status.txt'))).text()).toBe(
+      'thrower RED\nrejecter RED\nhang RED\ngarbage RED\nfine OK\n',
+    );
   });
 
   it('/ready is 503 while a critical check is RED, 200 when only a non-critical one is', async () => {
@@ -136,7 +141,13 @@ describe('health, readiness and status routes', () => {
   });
 
   it('/ready is 503 after decommission() while the state stays ACTIVE and routes keep serving', async () => {
-    const { portal, url } = await running({}, (p) => p.endpoint('/api/x', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true })));
+    const { portal, url } = await running({}, (p) =>
+      p.endpoint(
+        '/api/x',
+        { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } },
+        () => ({ ok: true }),
+      ),
+    );
     await portal.lifecycle.decommission();
     const res = await fetch(url('/ready'));
     expect(res.status).toBe(503);
@@ -155,7 +166,10 @@ describe('health, readiness and status routes', () => {
   });
 
   it('puts /status behind a statusGate while /health and /ready stay public', async () => {
-    const { portal, url } = await running({ health: { statusGate: { auth: 'bearer', scopes: ['status:read'] } } }, (p) => p.addCheck('db', () => ({ state: 'OK' })));
+    const { portal, url } = await running(
+      { health: { statusGate: { auth: 'bearer', scopes: ['status:read'] } } },
+      (p) => p.addCheck('db', () => ({ state: 'OK' })),
+    );
     await portal.lifecycle.set('OFFLINE');
     expect((await fetch(url('/status'))).status).toBe(401);
     expect((await fetch(url('/status.txt'))).status).toBe(401);
@@ -171,7 +185,9 @@ describe('health, readiness and status routes', () => {
   });
 
   it('serves the health routes on configured paths', async () => {
-    const { url } = await running({ health: { healthPath: '/healthz', readyPath: '/readyz', statusPath: '/api/status' } });
+    const { url } = await running({
+      health: { healthPath: '/healthz', readyPath: '/readyz', statusPath: '/api/status' },
+    });
     expect((await fetch(url('/healthz'))).status).toBe(200);
     expect((await fetch(url('/readyz'))).status).toBe(200);
     expect((await fetch(url('/api/status.txt'))).status).toBe(200);
@@ -186,17 +202,30 @@ describe('GET/POST /admin/lifecycle', () => {
     stop = undefined;
   });
 
-  async function running(): Promise<{ portal: ServicePortal; url: (p: string) => string; admin: string; user: string }> {
+  async function running(): Promise<{
+    portal: ServicePortal;
+    url: (p: string) => string;
+    admin: string;
+    user: string;
+  }> {
     const made = makePortal();
     stop = made.stop;
-    made.portal.endpoint('/api/x', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => ({ ok: true }));
+    made.portal.endpoint(
+      '/api/x',
+      { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } },
+      () => ({ ok: true }),
+    );
     await made.start();
     const admin = await made.portal.tokens.issue({ sub: 'ops', scopes: ['lifecycle:admin'] });
     const user = await made.portal.tokens.issue({ sub: 'u', scopes: ['notes:write'] });
     return { portal: made.portal, url: made.url, admin, user };
   }
   const post = (url: string, token: string | undefined, body: unknown): Promise<Response> =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
 
   it('answers 401 without a token and 403 without the lifecycle:admin scope, changing nothing', async () => {
     const { portal, url, user } = await running();
@@ -212,9 +241,19 @@ describe('GET/POST /admin/lifecycle', () => {
 
   it('reads and sets the state with the scope, and works while the service is gated', async () => {
     const { portal, url, admin } = await running();
-    const res = await post(url('/admin/lifecycle'), admin, { state: 'MAINTENANCE', message: 'Back at 10:00', retryAfterSec: 600 });
+    const res = await post(url('/admin/lifecycle'), admin, {
+      state: 'MAINTENANCE',
+      message: 'Back at 10:00',
+      retryAfterSec: 600,
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ state: 'MAINTENANCE', message: 'Back at 10:00', retryAfterSec: 600, source: 'memory', decommissioned: false });
+    expect(await res.json()).toMatchObject({
+      state: 'MAINTENANCE',
+      message: 'Back at 10:00',
+      retryAfterSec: 600,
+      source: 'memory',
+      decommissioned: false,
+    });
     expect(portal.lifecycle.status).toBe('MAINTENANCE');
     const gated = await fetch(url('/api/x'));
     expect(gated.status).toBe(503);
@@ -231,7 +270,13 @@ describe('GET/POST /admin/lifecycle', () => {
   it('refuses an unknown state, a negative retryAfterSec and extra keys with 400 and leaves the state unchanged', async () => {
     const { portal, url, admin } = await running();
     await portal.lifecycle.set('PAUSED', { message: 'keep', retryAfterSec: 9 });
-    for (const body of [{ state: 'SLEEPING' }, { state: 'OFFLINE', retryAfterSec: -1 }, { state: 'OFFLINE', retryAfterSec: 'soon' }, { state: 'OFFLINE', extra: 1 }, {}]) {
+    for (const body of [
+      { state: 'SLEEPING' },
+      { state: 'OFFLINE', retryAfterSec: -1 },
+      { state: 'OFFLINE', retryAfterSec: 'soon' },
+      { state: 'OFFLINE', extra: 1 },
+      {},
+    ]) {
       const res = await post(url('/admin/lifecycle'), admin, body);
       expect(res.status).toBe(400);
       const problem = await res.json();

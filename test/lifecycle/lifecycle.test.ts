@@ -1,7 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lifecycle, LifecycleError, ServiceUnavailableError, SqliteSource, type LifecycleState } from '../../src/index.js';
+import {
+  Lifecycle,
+  LifecycleError,
+  ServiceUnavailableError,
+  SqliteSource,
+  type LifecycleState,
+} from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 
 async function until(cond: () => boolean, ms: number): Promise<number> {
@@ -127,8 +133,20 @@ describe('Lifecycle', () => {
 
   describe('env source', () => {
     it('reads GATEHOUSE_LIFECYCLE and GATEHOUSE_LIFECYCLE_MESSAGE at start', () => {
-      const lc = make({ source: 'env', env: { GATEHOUSE_LIFECYCLE: 'maintenance', GATEHOUSE_LIFECYCLE_MESSAGE: 'Back at 10:00', GATEHOUSE_LIFECYCLE_RETRY_AFTER: '900' } });
-      expect(lc.snapshot).toMatchObject({ state: 'MAINTENANCE', message: 'Back at 10:00', retryAfterSec: 900, source: 'env' });
+      const lc = make({
+        source: 'env',
+        env: {
+          GATEHOUSE_LIFECYCLE: 'maintenance',
+          GATEHOUSE_LIFECYCLE_MESSAGE: 'Back at 10:00',
+          GATEHOUSE_LIFECYCLE_RETRY_AFTER: '900',
+        },
+      });
+      expect(lc.snapshot).toMatchObject({
+        state: 'MAINTENANCE',
+        message: 'Back at 10:00',
+        retryAfterSec: 900,
+        source: 'env',
+      });
     });
     it('is ACTIVE without the variable, and set() still works in memory', async () => {
       const lc = make({ source: 'env', env: {} });

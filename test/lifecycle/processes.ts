@@ -15,7 +15,11 @@ export interface Child {
 
 /** Start `fixtures/portal.ts` with `node --import tsx` and resolve once it listens. */
 export async function startChild(env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { cwd: ROOT, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+    cwd: ROOT,
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   let buf = '';
@@ -30,11 +34,14 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
     for (const w of waiters.splice(0)) w();
   });
   proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const waitFor = async (line: string, ms = 15_000): Promise<void> => {
     const deadline = Date.now() + ms;
     while (!lines.some((l) => l.startsWith(line))) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`child never printed ${line}; stdout=${lines.join('|')} stderr=${stderr}`);
+      if (Date.now() > deadline || proc.exitCode !== null)
+        throw new Error(`child never printed ${line}; stdout=${lines.join('|')} stderr=${stderr}`);
       await new Promise<void>((r) => {
         waiters.push(r);
         setTimeout(r, 100);
@@ -49,7 +56,11 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
 /** Run the gatehouse CLI (bin/gatehouse.js) in a child process. */
 export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [`${ROOT}bin/gatehouse.js`, ...args], { cwd: ROOT, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [`${ROOT}bin/gatehouse.js`, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -30,7 +30,11 @@ describe('SQLite lifecycle store shared by processes, and the gatehouse lifecycl
   async function parentPortal(): Promise<{ portal: ServicePortal; dir: string; url: (p: string) => string }> {
     const made = makePortal({ lifecycle: { source: 'sqlite' } });
     stop = made.stop;
-    made.portal.endpoint('/api/fast', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => ({ fast: true }));
+    made.portal.endpoint(
+      '/api/fast',
+      { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } },
+      () => ({ fast: true }),
+    );
     await made.start();
     return { portal: made.portal, dir: made.dir, url: made.url };
   }
@@ -42,7 +46,17 @@ describe('SQLite lifecycle store shared by processes, and the gatehouse lifecycl
     expect(await statusOf(parent.url('/api/fast'))).toBe(200);
     expect(await statusOf(childUrl)).toBe(200);
 
-    const set = await runCli(['lifecycle', 'set', 'MAINTENANCE', '--message', 'Back at 10:00', '--retry-after', '600', '--data-dir', parent.dir]);
+    const set = await runCli([
+      'lifecycle',
+      'set',
+      'MAINTENANCE',
+      '--message',
+      'Back at 10:00',
+      '--retry-after',
+      '600',
+      '--data-dir',
+      parent.dir,
+    ]);
     expect(set.stderr).toBe('');
     expect(set.code).toBe(0);
     // The CLI process has exited: measure from now.
@@ -59,7 +73,11 @@ describe('SQLite lifecycle store shared by processes, and the gatehouse lifecycl
 
     const status = await runCli(['lifecycle', 'status', '--json', '--data-dir', parent.dir]);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'MAINTENANCE', message: 'Back at 10:00', retryAfterSec: 600 });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      state: 'MAINTENANCE',
+      message: 'Back at 10:00',
+      retryAfterSec: 600,
+    });
 
     expect((await runCli(['lifecycle', 'set', 'ACTIVE', '--data-dir', parent.dir])).code).toBe(0);
     await within(1000, async () => (await statusOf(parent.url('/api/fast'))) === 200);
@@ -80,8 +98,14 @@ describe('SQLite lifecycle store shared by processes, and the gatehouse lifecycl
     await parent.portal.lifecycle.set('PAUSED', { message: 'keep me', retryAfterSec: 9 });
     const cases: Array<[string[], RegExp]> = [
       [['lifecycle', 'set', 'SLEEPING', '--data-dir', parent.dir], /unknown lifecycle state "SLEEPING"/],
-      [['lifecycle', 'set', 'OFFLINE', '--retry-after', '-5', '--data-dir', parent.dir], /--retry-after must be a whole number/],
-      [['lifecycle', 'set', 'OFFLINE', '--retry-after', 'soon', '--data-dir', parent.dir], /--retry-after must be a whole number/],
+      [
+        ['lifecycle', 'set', 'OFFLINE', '--retry-after', '-5', '--data-dir', parent.dir],
+        /--retry-after must be a whole number/,
+      ],
+      [
+        ['lifecycle', 'set', 'OFFLINE', '--retry-after', 'soon', '--data-dir', parent.dir],
+        /--retry-after must be a whole number/,
+      ],
       [['lifecycle', 'set', '--data-dir', parent.dir], /set needs a STATE/],
       [['lifecycle', 'set', 'OFFLINE', '--bogus', '--data-dir', parent.dir], /unknown option --bogus/],
       [['lifecycle', 'frobnicate', '--data-dir', parent.dir], /unknown action frobnicate/],

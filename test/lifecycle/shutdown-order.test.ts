@@ -55,7 +55,12 @@ describe('ServicePortal shutdown order', () => {
     await fixture.start();
     const port = portal.port;
     const token = await portal.tokens.issue({ sub: 'u1', scopes: [] });
-    const client: ClientSocket = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token } });
+    const client: ClientSocket = ioClient(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: { token },
+    });
     cleanups.push(() => client.disconnect());
     const received: unknown[] = [];
     client.on('notice', (p: unknown) => received.push(p));
@@ -127,7 +132,12 @@ describe('ServicePortal shutdown order', () => {
     });
     portal.onClose(async () => {
       // Hooks run before realtime closes: delivery still works here.
-      ran.push(await portal.broadcast('bye').then(() => 'last registered: broadcast delivered', (err: Error) => `last registered: ${err.message}`));
+      ran.push(
+        await portal.broadcast('bye').then(
+          () => 'last registered: broadcast delivered',
+          (err: Error) => `last registered: ${err.message}`,
+        ),
+      );
     });
 
     await portal.close({ timeoutMs: 2000 });

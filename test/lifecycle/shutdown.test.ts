@@ -105,7 +105,10 @@ describe('graceful shutdown', () => {
     await a.stop();
     const b = makePortal();
     await b.portal.run({ port: 0 });
-    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual([before[0]! + 1, before[1]! + 1]);
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual([
+      before[0]! + 1,
+      before[1]! + 1,
+    ]);
     await b.stop();
     expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
   });

@@ -37,12 +37,23 @@ describe('push-style status checks', () => {
     expect(indexer.state).toBe('YELLOW');
     let doc = await status(m);
     expect(doc.status).toBe('YELLOW');
-    expect(doc.checks).toEqual({ database: { state: 'OK', detail: 'polled' }, indexer: { state: 'YELLOW', detail: 'starting' } });
+    expect(doc.checks).toEqual({
+      database: { state: 'OK', detail: 'polled' },
+      indexer: { state: 'YELLOW', detail: 'starting' },
+    });
 
-    expect(indexer.set('OK', { detail: 'caught up', lagMs: 12, shards: [1, 2], source: { kind: 'kafka', partitions: 3 } })).toBe(true);
+    expect(
+      indexer.set('OK', { detail: 'caught up', lagMs: 12, shards: [1, 2], source: { kind: 'kafka', partitions: 3 } }),
+    ).toBe(true);
     doc = await status(m);
     expect(doc.status).toBe('OK');
-    expect(doc.checks.indexer).toEqual({ state: 'OK', detail: 'caught up', lagMs: 12, shards: [1, 2], source: { kind: 'kafka', partitions: 3 } });
+    expect(doc.checks.indexer).toEqual({
+      state: 'OK',
+      detail: 'caught up',
+      lagMs: 12,
+      shards: [1, 2],
+      source: { kind: 'kafka', partitions: 3 },
+    });
 
     const text = await (await fetch(m.url('/status.txt'))).text();
     expect(text).toBe('database OK\nindexer OK\n');
@@ -76,7 +87,9 @@ describe('push-style status checks', () => {
     expect(c.set('RED', { detail: 'broker gone' })).toBe(true);
     expect(c.set('RED', { detail: 'broker still gone' })).toBe(false);
     expect(c.set('YELLOW')).toBe(true);
-    const changes = m.lines.filter((l) => l.check === 'indexer' && typeof l.msg === 'string' && l.msg.startsWith('status check'));
+    const changes = m.lines.filter(
+      (l) => l.check === 'indexer' && typeof l.msg === 'string' && l.msg.startsWith('status check'),
+    );
     expect(changes.map((l) => [l.msg, l.level, l.from, l.to, l.detail])).toEqual([
       ['status check indexer YELLOW -> OK', 30, 'YELLOW', 'OK', 'caught up'],
       ['status check indexer OK -> RED', 50, 'OK', 'RED', 'broker gone'],
@@ -116,13 +129,27 @@ describe('push-style status checks', () => {
     // The refused registration left nothing behind: the name is still free.
     const c = m.portal.stateCheck('indexer', 'YELLOW', { extra: { detail: 'warming up' } });
 
-    expect(expectThrown(() => c.set('ok' as never), LifecycleError).message).toBe('stateCheck indexer.set: state must be OK, YELLOW or RED, got "ok"');
-    expect(expectThrown(() => c.set(undefined as never), LifecycleError).message).toBe('stateCheck indexer.set: state must be OK, YELLOW or RED, got undefined');
-    expect(expectThrown(() => c.set(2 as never), LifecycleError).message).toBe('stateCheck indexer.set: state must be OK, YELLOW or RED, got 2');
-    expect(expectThrown(() => c.set('OK', { state: 'RED' } as never), LifecycleError).message).toContain('cannot set "state"');
-    expect(expectThrown(() => c.set('OK', { detail: 5 } as never), LifecycleError).message).toBe('stateCheck indexer: detail must be a string, got number');
-    expect(expectThrown(() => c.set('OK', { hook: (() => 1) as never }), LifecycleError).message).toContain('must be plain JSON');
-    expect(expectThrown(() => c.set('OK', [] as never), LifecycleError).message).toContain('must be an object, got an array');
+    expect(expectThrown(() => c.set('ok' as never), LifecycleError).message).toBe(
+      'stateCheck indexer.set: state must be OK, YELLOW or RED, got "ok"',
+    );
+    expect(expectThrown(() => c.set(undefined as never), LifecycleError).message).toBe(
+      'stateCheck indexer.set: state must be OK, YELLOW or RED, got undefined',
+    );
+    expect(expectThrown(() => c.set(2 as never), LifecycleError).message).toBe(
+      'stateCheck indexer.set: state must be OK, YELLOW or RED, got 2',
+    );
+    expect(expectThrown(() => c.set('OK', { state: 'RED' } as never), LifecycleError).message).toContain(
+      'cannot set "state"',
+    );
+    expect(expectThrown(() => c.set('OK', { detail: 5 } as never), LifecycleError).message).toBe(
+      'stateCheck indexer: detail must be a string, got number',
+    );
+    expect(expectThrown(() => c.set('OK', { hook: (() => 1) as never }), LifecycleError).message).toContain(
+      'must be plain JSON',
+    );
+    expect(expectThrown(() => c.set('OK', [] as never), LifecycleError).message).toContain(
+      'must be an object, got an array',
+    );
 
     expect(c.state).toBe('YELLOW');
     expect((await status(m)).checks.indexer).toEqual({ state: 'YELLOW', detail: 'warming up' });
@@ -133,10 +160,18 @@ describe('push-style status checks', () => {
     const m = (made = await start());
     m.portal.addCheck('database', () => 'OK');
     m.portal.stateCheck('indexer', 'OK');
-    expect(expectThrown(() => m.portal.stateCheck('database', 'RED'), LifecycleError).message).toBe('stateCheck: a polled check named database already exists');
-    expect(expectThrown(() => m.portal.addCheck('indexer', () => 'RED'), LifecycleError).message).toBe('addCheck: a push-style check named indexer already exists');
-    expect(expectThrown(() => m.portal.stateCheck('indexer', 'RED'), LifecycleError).message).toBe('stateCheck: a push-style check named indexer already exists');
-    expect(expectThrown(() => m.portal.stateCheck('bad name', 'OK'), LifecycleError).message).toContain('stateCheck: name must match');
+    expect(expectThrown(() => m.portal.stateCheck('database', 'RED'), LifecycleError).message).toBe(
+      'stateCheck: a polled check named database already exists',
+    );
+    expect(expectThrown(() => m.portal.addCheck('indexer', () => 'RED'), LifecycleError).message).toBe(
+      'addCheck: a push-style check named indexer already exists',
+    );
+    expect(expectThrown(() => m.portal.stateCheck('indexer', 'RED'), LifecycleError).message).toBe(
+      'stateCheck: a push-style check named indexer already exists',
+    );
+    expect(expectThrown(() => m.portal.stateCheck('bad name', 'OK'), LifecycleError).message).toContain(
+      'stateCheck: name must match',
+    );
     expect((await status(m)).checks).toEqual({ database: { state: 'OK' }, indexer: { state: 'OK' } });
   });
 });

@@ -24,7 +24,9 @@ const oldMajor = majorOf(OLD_NODE);
 const haveOldNode = oldMajor !== undefined && oldMajor < 22;
 if (!haveOldNode) {
   // Visible on purpose: without an old Node the refusal itself goes untested.
-  console.warn(`[packaging] SKIPPING the Node-floor refusal test: ${OLD_NODE} is ${oldMajor === undefined ? 'missing' : `Node ${oldMajor}`}, not older than 22`);
+  console.warn(
+    `[packaging] SKIPPING the Node-floor refusal test: ${OLD_NODE} is ${oldMajor === undefined ? 'missing' : `Node ${oldMajor}`}, not older than 22`,
+  );
 }
 
 interface Run {
@@ -35,22 +37,37 @@ interface Run {
 
 function run(node: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(node, args, { cwd: ROOT, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      node,
+      args,
+      { cwd: ROOT, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 // src/runtime.ts compiled to plain JavaScript, the way dist/runtime.js is, so Node 20 can load it.
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-floor-'));
 const compiled = path.join(tmp, 'runtime.mjs');
-writeFileSync(compiled, ts.transpileModule(readFileSync(RUNTIME_TS, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+writeFileSync(
+  compiled,
+  ts.transpileModule(readFileSync(RUNTIME_TS, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText,
+);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('Node version floor (src/runtime.ts)', () => {
   it('imports nothing, so its check runs before any other module or native package loads', () => {
     const source = ts.createSourceFile(RUNTIME_TS, readFileSync(RUNTIME_TS, 'utf8'), ts.ScriptTarget.ES2022);
-    const imports = source.statements.filter((s) => ts.isImportDeclaration(s) || ts.isImportEqualsDeclaration(s) || (ts.isExportDeclaration(s) && s.moduleSpecifier !== undefined));
+    const imports = source.statements.filter(
+      (s) =>
+        ts.isImportDeclaration(s) ||
+        ts.isImportEqualsDeclaration(s) ||
+        (ts.isExportDeclaration(s) && s.moduleSpecifier !== undefined),
+    );
     expect(imports.map((s) => s.getText(source))).toEqual([]);
     expect(source.text).not.toMatch(/\brequire\(|\bimport\(/);
   });
@@ -63,7 +80,11 @@ describe('Node version floor (src/runtime.ts)', () => {
 
   it.skipIf(!haveOldNode)('refuses an older Node at import with an error naming the required version', async () => {
     const version = execFileSync(OLD_NODE, ['--version'], { encoding: 'utf8' }).trim();
-    const refused = await run(OLD_NODE, ['--input-type=module', '-e', `import ${JSON.stringify(new URL(`file://${compiled}`).href)};`]);
+    const refused = await run(OLD_NODE, [
+      '--input-type=module',
+      '-e',
+      `import ${JSON.stringify(new URL(`file://${compiled}`).href)};`,
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toContain(`Error: gatehouse needs Node.js 22 or newer; this is ${version}`);
@@ -72,8 +93,18 @@ describe('Node version floor (src/runtime.ts)', () => {
 
   it.skipIf(!haveOldNode)('makes the gatehouse CLI print that one line and exit 1 on an older Node', async () => {
     const version = execFileSync(OLD_NODE, ['--version'], { encoding: 'utf8' }).trim();
-    const refused = await run(OLD_NODE, [path.join(ROOT, 'bin', 'gatehouse.js'), 'lifecycle', 'status', '--data-dir', tmp]);
-    expect(refused).toEqual({ code: 1, stdout: '', stderr: `gatehouse needs Node.js 22 or newer; this is ${version}\n` });
+    const refused = await run(OLD_NODE, [
+      path.join(ROOT, 'bin', 'gatehouse.js'),
+      'lifecycle',
+      'status',
+      '--data-dir',
+      tmp,
+    ]);
+    expect(refused).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `gatehouse needs Node.js 22 or newer; this is ${version}\n`,
+    });
     // Refused before the lifecycle store (and better-sqlite3) loaded: nothing was created.
     expect(existsSync(path.join(tmp, 'gatehouse-lifecycle.db'))).toBe(false);
   });

@@ -15,14 +15,21 @@ interface Run {
 
 // The child npm must not inherit this test run's npm script context (package, lifecycle, local prefix).
 const CHILD_ENV = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !/^(npm_package_|npm_lifecycle_|npm_config_local_prefix$|INIT_CWD$)/.test(key)),
+  Object.entries(process.env).filter(
+    ([key]) => !/^(npm_package_|npm_lifecycle_|npm_config_local_prefix$|INIT_CWD$)/.test(key),
+  ),
 );
 
 function run(command: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, timeout: timeoutMs, env: { ...CHILD_ENV, NO_COLOR: '1' }, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      command,
+      args,
+      { cwd, timeout: timeoutMs, env: { ...CHILD_ENV, NO_COLOR: '1' }, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
@@ -104,8 +111,13 @@ describe('the packed package in a strict TypeScript app', () => {
     // Build and pack a staging copy, so the repository's own dist/ (which bin/gatehouse.js prefers) is untouched.
     const stage = path.join(tmp, 'stage');
     mkdirSync(stage);
-    for (const entry of ['package.json', 'README.md', 'bin']) cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
-    const build = await run(process.execPath, [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')], ROOT);
+    for (const entry of ['package.json', 'README.md', 'bin'])
+      cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
+    const build = await run(
+      process.execPath,
+      [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')],
+      ROOT,
+    );
     expect(build.code, build.output).toBe(0);
     const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], stage);
     expect(pack.code, pack.output).toBe(0);
@@ -114,14 +126,24 @@ describe('the packed package in a strict TypeScript app', () => {
 
     const app = path.join(tmp, 'app');
     mkdirSync(path.join(app, 'src'), { recursive: true });
-    writeFileSync(path.join(app, 'package.json'), `${JSON.stringify({ name: 'strict-app', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
+    writeFileSync(
+      path.join(app, 'package.json'),
+      `${JSON.stringify({ name: 'strict-app', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+    );
     writeFileSync(path.join(app, 'tsconfig.json'), `${JSON.stringify(TSCONFIG, null, 2)}\n`);
     writeFileSync(path.join(app, 'src', 'main.ts'), APP_SOURCE);
 
-    const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp, tarball!)], app, 150_000);
+    const install = await run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp, tarball!)],
+      app,
+      150_000,
+    );
     if (install.code !== 0 && UNREACHABLE.test(install.output)) {
       // Visible on purpose: this is the only test of what users install, and it must not vanish silently.
-      console.warn(`[packaging] SKIPPING the packed strict-app test: the npm registry and cache are unreachable\n${install.output}`);
+      console.warn(
+        `[packaging] SKIPPING the packed strict-app test: the npm registry and cache are unreachable\n${install.output}`,
+      );
       ctx.skip();
     }
     expect(install.code, install.output).toBe(0);
@@ -131,8 +153,14 @@ describe('the packed package in a strict TypeScript app', () => {
     expect(tsc.code).toBe(0);
 
     // typescript is an optional peer, absent here: `gatehouse check` says so and exits 2 (setup error).
-    const check = await run(process.execPath, [path.join(app, 'node_modules', 'gatehouse', 'bin', 'gatehouse.js'), 'check', 'src'], app);
-    expect(check.output).toBe("gatehouse check: the 'typescript' package is not installed; gatehouse check needs it (npm install --save-dev typescript)\n");
+    const check = await run(
+      process.execPath,
+      [path.join(app, 'node_modules', 'gatehouse', 'bin', 'gatehouse.js'), 'check', 'src'],
+      app,
+    );
+    expect(check.output).toBe(
+      "gatehouse check: the 'typescript' package is not installed; gatehouse check needs it (npm install --save-dev typescript)\n",
+    );
     expect(check.code).toBe(2);
   }, 300_000);
 });

@@ -35,7 +35,11 @@ describe('Realtime handshake', () => {
 
   it('accepts a token from auth.token or an Authorization: Bearer header, and joins the user room', async () => {
     f = await startRealtime();
-    f.portal.onEvent('whoami', { description: 'Test event whoami', input: z.unknown(), gate: { auth: 'bearer' } }, ({ identity }) => ({ id: identity?.id, scopes: identity?.scopes }));
+    f.portal.onEvent(
+      'whoami',
+      { description: 'Test event whoami', input: z.unknown(), gate: { auth: 'bearer' } },
+      ({ identity }) => ({ id: identity?.id, scopes: identity?.scopes }),
+    );
     const viaAuth = await f.connect(await f.token('alice', ['notes:read']));
     const viaHeader = await f.connect(undefined, { extraHeaders: { Authorization: `Bearer ${await f.token('bob')}` } });
     expect(await viaAuth.emitWithAck('whoami')).toEqual({ id: 'alice', scopes: ['notes:read'] });
@@ -46,12 +50,18 @@ describe('Realtime handshake', () => {
 
   it('accepts an API key header from service clients, and refuses a wrong one', async () => {
     f = await startRealtime({ auth: { apiKeys: { reporting: { key: 'k'.repeat(40), scopes: ['reports:read'] } } } });
-    f.portal.onEvent('report', { description: 'Reads a report', input: z.unknown(), gate: { auth: 'apiKey', scopes: ['reports:read'] } }, ({ identity }) => identity?.id);
+    f.portal.onEvent(
+      'report',
+      { description: 'Reads a report', input: z.unknown(), gate: { auth: 'apiKey', scopes: ['reports:read'] } },
+      ({ identity }) => identity?.id,
+    );
     f.portal.onEvent('mine', { description: 'Bearer only', input: z.unknown(), gate: { auth: 'bearer' } }, () => 'no');
     const svc = await f.connect(undefined, { extraHeaders: { 'X-API-Key': 'k'.repeat(40) } });
     expect(await svc.emitWithAck('report')).toBe('reporting');
     expect(((await svc.emitWithAck('mine')) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MISSING');
-    expect((await f.refused(undefined, { extraHeaders: { 'X-API-Key': 'wrong' } })).data?.code).toBe('ERR_AUTH_API_KEY');
+    expect((await f.refused(undefined, { extraHeaders: { 'X-API-Key': 'wrong' } })).data?.code).toBe(
+      'ERR_AUTH_API_KEY',
+    );
     const user = await f.connect(await f.token('u'));
     expect(((await user.emitWithAck('report')) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MISSING');
   });
@@ -59,14 +69,24 @@ describe('Realtime handshake', () => {
   it('allows anonymous sockets only when configured, and still gates their events', async () => {
     f = await startRealtime({ websocket: { allowAnonymous: true } });
     let runs = 0;
-    f.portal.onEvent('secret', { description: 'Test event secret', input: z.unknown(), gate: { auth: 'bearer' } }, () => {
-      runs++;
-      return 'ok';
-    });
-    f.portal.onEvent('public', { description: 'Test event public', input: z.unknown(), gate: { auth: 'none' } }, ({ identity }) => ({ identity }));
+    f.portal.onEvent(
+      'secret',
+      { description: 'Test event secret', input: z.unknown(), gate: { auth: 'bearer' } },
+      () => {
+        runs++;
+        return 'ok';
+      },
+    );
+    f.portal.onEvent(
+      'public',
+      { description: 'Test event public', input: z.unknown(), gate: { auth: 'none' } },
+      ({ identity }) => ({ identity }),
+    );
     const anon = await f.connect(undefined);
     expect(await anon.emitWithAck('public')).toEqual({ identity: null });
-    expect(await anon.emitWithAck('secret')).toEqual({ error: { code: 'ERR_AUTH_MISSING', message: 'Credentials are required' } });
+    expect(await anon.emitWithAck('secret')).toEqual({
+      error: { code: 'ERR_AUTH_MISSING', message: 'Credentials are required' },
+    });
     expect(runs).toBe(0);
     // A bad token is still refused: anonymous means "no token", not "any token".
     expect((await f.refused('garbage')).data?.code).toBe('ERR_AUTH_MALFORMED');
@@ -110,9 +130,16 @@ describe('Realtime handshake', () => {
     f.portal.onEvent('scopes', { description: 'Lists scopes', input: z.unknown() }, ({ identity }) => identity?.scopes);
     const old = await f.token('42', [], '2s');
     const s = await f.connect(old);
-    expect(((await s.emitWithAck(REFRESH_EVENT, { token: await f.token('43', [], '10m') })) as { error: { code: string } }).error.code).toBe('ERR_AUTH_SUBJECT');
-    expect(((await s.emitWithAck(REFRESH_EVENT, { token: 'garbage' })) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MALFORMED');
-    expect(((await s.emitWithAck(REFRESH_EVENT, {})) as { error: { code: string } }).error.code).toBe('ERR_AUTH_MISSING');
+    expect(
+      ((await s.emitWithAck(REFRESH_EVENT, { token: await f.token('43', [], '10m') })) as { error: { code: string } })
+        .error.code,
+    ).toBe('ERR_AUTH_SUBJECT');
+    expect(((await s.emitWithAck(REFRESH_EVENT, { token: 'garbage' })) as { error: { code: string } }).error.code).toBe(
+      'ERR_AUTH_MALFORMED',
+    );
+    expect(((await s.emitWithAck(REFRESH_EVENT, {})) as { error: { code: string } }).error.code).toBe(
+      'ERR_AUTH_MISSING',
+    );
     const fresh = await f.token('42', ['notes:write'], '10m');
     const ok = (await s.emitWithAck(REFRESH_EVENT, { token: fresh })) as { ok: boolean; expiresAtMs: number };
     expect(ok.ok).toBe(true);
@@ -131,7 +158,11 @@ describe('Realtime handshake', () => {
     const portal = f.portal;
     let runs = 0;
     portal.onEvent('work', { description: 'Test event work', input: z.object({}) }, () => ++runs);
-    portal.onEvent('health', { description: 'Test event health', input: z.unknown(), gate: { lifecycle: 'exempt' } }, () => 'fine');
+    portal.onEvent(
+      'health',
+      { description: 'Test event health', input: z.unknown(), gate: { lifecycle: 'exempt' } },
+      () => 'fine',
+    );
     const live = await f.connect(await f.token('1'));
     expect(await live.emitWithAck('work', {})).toBe(1);
 
@@ -140,7 +171,10 @@ describe('Realtime handshake', () => {
       await real.set('MAINTENANCE', { retryAfterSec: 30 });
     } else {
       // The lifecycle capability is not in this build yet: stand in for it structurally.
-      Object.defineProperty(portal, 'lifecycle', { value: { status: 'MAINTENANCE', retryAfterSec: 30 }, configurable: true });
+      Object.defineProperty(portal, 'lifecycle', {
+        value: { status: 'MAINTENANCE', retryAfterSec: 30 },
+        configurable: true,
+      });
     }
     const refused = await f.refused(await f.token('2'));
     expect(refused.data?.code).toBe('SERVICE_MAINTENANCE');

@@ -26,10 +26,14 @@ describe('Realtime delivery', () => {
   it('delivers group messages to group members only, and broadcasts to everyone', async () => {
     f = await startRealtime({ websocket: { allowAnonymous: true } });
     const portal = f.portal;
-    portal.onEvent('join_team', { description: 'Test event join_team', input: z.object({ teamId: z.string() }) }, async ({ input, socket }) => {
-      await portal.joinGroup(socket, input.teamId);
-      return { status: 'success' };
-    });
+    portal.onEvent(
+      'join_team',
+      { description: 'Test event join_team', input: z.object({ teamId: z.string() }) },
+      async ({ input, socket }) => {
+        await portal.joinGroup(socket, input.teamId);
+        return { status: 'success' };
+      },
+    );
     const a = await f.connect(await f.token('a'));
     const b = await f.connect(await f.token('b'));
     const c = await f.connect(await f.token('c'));
@@ -71,11 +75,15 @@ describe('Realtime delivery', () => {
   it('refuses to join more than maxGroupsPerSocket groups', async () => {
     f = await startRealtime({ websocket: { maxGroupsPerSocket: 2 } });
     const portal = f.portal;
-    portal.onEvent('join', { description: 'Test event join', input: z.string() }, async ({ input, socket }) => ({ joined: await portal.joinGroup(socket, input) }));
+    portal.onEvent('join', { description: 'Test event join', input: z.string() }, async ({ input, socket }) => ({
+      joined: await portal.joinGroup(socket, input),
+    }));
     const s = await f.connect(await f.token('x'));
     expect(await s.emitWithAck('join', 'g1')).toEqual({ joined: 1 });
     expect(await s.emitWithAck('join', 'g2')).toEqual({ joined: 1 });
-    expect(await s.emitWithAck('join', 'g3')).toEqual({ error: { code: 'ERR_GROUP_LIMIT', message: 'A socket may be in at most 2 groups' } });
+    expect(await s.emitWithAck('join', 'g3')).toEqual({
+      error: { code: 'ERR_GROUP_LIMIT', message: 'A socket may be in at most 2 groups' },
+    });
     expect(await portal.joinGroup('x', 'g4')).toBe(0);
     expect(await portal.groupMembers('g3')).toEqual([]);
     expect(await portal.groupMembers('g2')).toEqual(['x']);
@@ -86,9 +94,13 @@ describe('Realtime delivery', () => {
     await expect(f.portal.sendToGroup('', 'e', 1)).rejects.toMatchObject({ code: 'ERR_GROUP_NAME' });
     await expect(f.portal.sendToUser('x'.repeat(500), 'e', 1)).rejects.toMatchObject({ code: 'ERR_GROUP_NAME' });
     await expect(f.portal.broadcast('disconnect', 1)).rejects.toMatchObject({ code: 'ERR_REALTIME_CONFIG' });
-    expect(() => f!.portal.onEvent('connect', { description: 'Test event connect', input: z.unknown() }, () => 1)).toThrow(/reserved/);
+    expect(() =>
+      f!.portal.onEvent('connect', { description: 'Test event connect', input: z.unknown() }, () => 1),
+    ).toThrow(/reserved/);
     f.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1);
-    expect(() => f!.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1)).toThrow(/already registered/);
+    expect(() => f!.portal.onEvent('once', { description: 'Test event once', input: z.unknown() }, () => 1)).toThrow(
+      /already registered/,
+    );
   });
 
   it('closes open websockets first, so portal.close() does not wait for them', async () => {

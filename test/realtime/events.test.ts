@@ -12,13 +12,19 @@ describe('Realtime events', () => {
   it('answers an unauthorised event with an ack error and does not run the handler', async () => {
     f = await startRealtime();
     const stored: string[] = [];
-    f.portal.onEvent('write', { description: 'Test event write', gate: { scopes: ['notes:write'] }, input: z.object({ text: z.string() }) }, ({ input }) => {
-      stored.push(input.text);
-      return { ok: true };
-    });
+    f.portal.onEvent(
+      'write',
+      { description: 'Test event write', gate: { scopes: ['notes:write'] }, input: z.object({ text: z.string() }) },
+      ({ input }) => {
+        stored.push(input.text);
+        return { ok: true };
+      },
+    );
     const reader = await f.connect(await f.token('r', ['notes:read']));
     const writer = await f.connect(await f.token('w', ['notes:write']));
-    expect(await reader.emitWithAck('write', { text: 'nope' })).toEqual({ error: { code: 'ERR_FORBIDDEN_SCOPE', message: 'Missing required scope: notes:write' } });
+    expect(await reader.emitWithAck('write', { text: 'nope' })).toEqual({
+      error: { code: 'ERR_FORBIDDEN_SCOPE', message: 'Missing required scope: notes:write' },
+    });
     expect(stored).toEqual([]);
     expect(await writer.emitWithAck('write', { text: 'yes' })).toEqual({ ok: true });
     expect(stored).toEqual(['yes']);
@@ -27,18 +33,28 @@ describe('Realtime events', () => {
   it('answers a malformed payload with ERR_VALIDATION and field errors, handler not run', async () => {
     f = await startRealtime();
     const stored: unknown[] = [];
-    f.portal.onEvent('save', { description: 'Test event save', input: z.object({ title: z.string().min(1), n: z.number().int() }) }, ({ input }) => {
-      stored.push(input);
-      return 'saved';
-    });
+    f.portal.onEvent(
+      'save',
+      { description: 'Test event save', input: z.object({ title: z.string().min(1), n: z.number().int() }) },
+      ({ input }) => {
+        stored.push(input);
+        return 'saved';
+      },
+    );
     const s = await f.connect(await f.token('1'));
-    const bad = (await s.emitWithAck('save', { title: '', n: 1.5 })) as { error: { code: string; errors: { path: string }[] } };
+    const bad = (await s.emitWithAck('save', { title: '', n: 1.5 })) as {
+      error: { code: string; errors: { path: string }[] };
+    };
     expect(bad.error.code).toBe('ERR_VALIDATION');
     expect(bad.error.errors.map((e) => e.path).sort()).toEqual(['n', 'title']);
-    expect(((await s.emitWithAck('save', 'just a string')) as { error: { code: string } }).error.code).toBe('ERR_VALIDATION');
+    expect(((await s.emitWithAck('save', 'just a string')) as { error: { code: string } }).error.code).toBe(
+      'ERR_VALIDATION',
+    );
     expect(((await s.emitWithAck('save')) as { error: { code: string } }).error.code).toBe('ERR_VALIDATION');
     expect(stored).toEqual([]);
-    expect(await s.emitWithAck('save', { title: 't', n: 2, extra: 'dropped', __proto__: { polluted: true } })).toBe('saved');
+    expect(await s.emitWithAck('save', { title: 't', n: 2, extra: 'dropped', __proto__: { polluted: true } })).toBe(
+      'saved',
+    );
     expect(stored).toEqual([{ title: 't', n: 2 }]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -62,8 +78,12 @@ describe('Realtime events', () => {
     const crash = (await s.emitWithAck('note', { t: 'boom' })) as { error: { code: string; message: string } };
     expect(crash.error.code).toBe('ERR_INTERNAL');
     expect(crash.error.message).not.toContain('exploded');
-    expect(await s.emitWithAck('note', { t: 'gone' })).toEqual({ error: { code: 'NOTE_NOT_FOUND', message: 'Note not found' } });
-    expect(await s.emitWithAck('missing', {})).toEqual({ error: { code: 'ERR_UNKNOWN_EVENT', message: 'No handler for event "missing"' } });
+    expect(await s.emitWithAck('note', { t: 'gone' })).toEqual({
+      error: { code: 'NOTE_NOT_FOUND', message: 'Note not found' },
+    });
+    expect(await s.emitWithAck('missing', {})).toEqual({
+      error: { code: 'ERR_UNKNOWN_EVENT', message: 'No handler for event "missing"' },
+    });
 
     // A corrupt Socket.IO packet closes only that connection.
     const victim = await f.connect(await f.token('2'));
@@ -76,7 +96,15 @@ describe('Realtime events', () => {
   it('applies gate rate limits per event and reports the retry time', async () => {
     f = await startRealtime();
     let runs = 0;
-    f.portal.onEvent('vote', { description: 'Test event vote', input: z.unknown(), gate: { rateLimit: { by: 'user', points: 2, windowSec: 60 } } }, () => ++runs);
+    f.portal.onEvent(
+      'vote',
+      {
+        description: 'Test event vote',
+        input: z.unknown(),
+        gate: { rateLimit: { by: 'user', points: 2, windowSec: 60 } },
+      },
+      () => ++runs,
+    );
     const a = await f.connect(await f.token('a'));
     const b = await f.connect(await f.token('b'));
     expect(await a.emitWithAck('vote')).toBe(1);
@@ -90,8 +118,16 @@ describe('Realtime events', () => {
 
   it('validates output and masks nothing it should not send', async () => {
     f = await startRealtime();
-    f.portal.onEvent('profile', { description: 'Test event profile', input: z.unknown(), output: z.object({ name: z.string() }) }, () => ({ name: 'n', password: 'hunter2' }) as { name: string });
-    f.portal.onEvent('broken', { description: 'Test event broken', input: z.unknown(), output: z.object({ name: z.string() }) }, () => ({ name: 3 }) as unknown as { name: string });
+    f.portal.onEvent(
+      'profile',
+      { description: 'Test event profile', input: z.unknown(), output: z.object({ name: z.string() }) },
+      () => ({ name: 'n', password: 'hunter2' }) as { name: string },
+    );
+    f.portal.onEvent(
+      'broken',
+      { description: 'Test event broken', input: z.unknown(), output: z.object({ name: z.string() }) },
+      () => ({ name: 3 }) as unknown as { name: string },
+    );
     const s = await f.connect(await f.token('1'));
     expect(await s.emitWithAck('profile')).toEqual({ name: 'n' });
     expect(((await s.emitWithAck('broken')) as { error: { code: string } }).error.code).toBe('ERR_OUTPUT_INVALID');
@@ -100,16 +136,22 @@ describe('Realtime events', () => {
   it('masks and unmasks ids with payloadAuthTokenKey, as on HTTP', async () => {
     f = await startRealtime();
     const seen: unknown[] = [];
-    f.portal.onEvent('whois', { description: 'Masked ids', input: z.object({ userId: z.string() }), gate: { payloadAuthTokenKey: 'userId' } }, ({ input }) => {
-      seen.push(input.userId);
-      return { userId: 'friend-9' };
-    });
+    f.portal.onEvent(
+      'whois',
+      { description: 'Masked ids', input: z.object({ userId: z.string() }), gate: { payloadAuthTokenKey: 'userId' } },
+      ({ input }) => {
+        seen.push(input.userId);
+        return { userId: 'friend-9' };
+      },
+    );
     const s = await f.connect(await f.token('1'));
     const masked = (await s.emitWithAck('whois', { userId: await f.token('friend-3') })) as { userId: string };
     expect(seen).toEqual(['friend-3']);
     expect(masked.userId).not.toBe('friend-9');
     expect((await f.portal.tokens.verify(masked.userId)).id).toBe('friend-9');
-    expect(((await s.emitWithAck('whois', { userId: 'raw-id' })) as { error: { code: string } }).error.code).toMatch(/^ERR_AUTH/);
+    expect(((await s.emitWithAck('whois', { userId: 'raw-id' })) as { error: { code: string } }).error.code).toMatch(
+      /^ERR_AUTH/,
+    );
     expect(seen).toEqual(['friend-3']);
   });
 
@@ -127,8 +169,12 @@ describe('Realtime event registration', () => {
   it('applies the enforcer registration rule: strict mode needs a description and an input schema', async () => {
     f = await startRealtime({ enforce: 'strict' });
     const portal = f.portal;
-    expect(() => portal.onEvent('bare', {}, () => 1)).toThrow(/event 'bare': description is missing or empty; input schema is missing/);
-    expect(() => portal.onEvent('bare', { description: 'x', input: {} as unknown as undefined }, () => 1)).toThrow(/input is not a zod schema/);
+    expect(() => portal.onEvent('bare', {}, () => 1)).toThrow(
+      /event 'bare': description is missing or empty; input schema is missing/,
+    );
+    expect(() => portal.onEvent('bare', { description: 'x', input: {} as unknown as undefined }, () => 1)).toThrow(
+      /input is not a zod schema/,
+    );
     portal.onEvent('bare', { description: 'Now fine', input: z.unknown() }, () => 1);
     const s = await f.connect(await f.token('1'));
     expect(await s.emitWithAck('bare')).toBe(1);

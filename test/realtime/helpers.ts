@@ -9,7 +9,10 @@ export interface RealtimeFixture {
   token: (sub: string, scopes?: string[], ttl?: string | number) => Promise<string>;
   connect: (token: string | undefined, opts?: Partial<ManagerOptions & SocketOptions>) => Promise<ClientSocket>;
   /** Open a client and resolve with its connect_error (fails if it connects). */
-  refused: (token: string | undefined, opts?: Partial<ManagerOptions & SocketOptions>) => Promise<Error & { data?: { code?: string } }>;
+  refused: (
+    token: string | undefined,
+    opts?: Partial<ManagerOptions & SocketOptions>,
+  ) => Promise<Error & { data?: { code?: string } }>;
   clients: ClientSocket[];
   stop: () => Promise<void>;
 }
@@ -21,7 +24,14 @@ export async function startRealtime(options: PortalOptions = {}): Promise<Realti
   const url = `http://127.0.0.1:${portal.port}`;
   const clients: ClientSocket[] = [];
   const open = (token: string | undefined, opts: Partial<ManagerOptions & SocketOptions> = {}): ClientSocket => {
-    const c = ioClient(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5000, auth: token === undefined ? {} : { token }, ...opts });
+    const c = ioClient(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: 5000,
+      auth: token === undefined ? {} : { token },
+      ...opts,
+    });
     clients.push(c);
     return c;
   };
@@ -67,7 +77,10 @@ export async function waitFor(check: () => boolean, timeoutMs = 3000, what = 'co
 
 /** A round trip to the server and back: everything emitted before it has been delivered. */
 export async function settle(client: ClientSocket): Promise<void> {
-  await client.timeout(3000).emitWithAck('__settle__').catch(() => undefined);
+  await client
+    .timeout(3000)
+    .emitWithAck('__settle__')
+    .catch(() => undefined);
 }
 
 /** Wait until a client reports `disconnect`; resolves to the reason. */

@@ -33,7 +33,9 @@ describe('Realtime limits', () => {
     const flood = await f.connect(await f.token('flood'));
     const calm = await f.connect(await f.token('calm'));
     const started = Date.now();
-    const acks = await Promise.all(Array.from({ length: 1000 }, () => flood.timeout(10_000).emitWithAck('spam') as Promise<unknown>));
+    const acks = await Promise.all(
+      Array.from({ length: 1000 }, () => flood.timeout(10_000).emitWithAck('spam') as Promise<unknown>),
+    );
     const elapsed = Date.now() - started;
     const limited = acks.filter((a) => (a as { error?: { code: string } }).error?.code === 'ERR_RATE_LIMITED').length;
     const ok = acks.length - limited;
@@ -72,7 +74,10 @@ describe('Realtime limits', () => {
     await expect(f.connect(token)).resolves.toBeDefined(); // no Origin: a non-browser client
     const evil = await f.refused(token, { extraHeaders: { Origin: 'http://evil.test' } });
     expect(evil.message).toMatch(/websocket error|Forbidden|xhr/i);
-    const evilPolling = await f.refused(token, { transports: ['polling'], extraHeaders: { Origin: 'http://evil.test' } });
+    const evilPolling = await f.refused(token, {
+      transports: ['polling'],
+      extraHeaders: { Origin: 'http://evil.test' },
+    });
     expect(evilPolling).toBeInstanceOf(Error);
     // A session opened from an allowed origin cannot be continued from another one.
     const base = `${f.url}/socket.io/?EIO=4&transport=polling`;
@@ -87,7 +92,11 @@ describe('Realtime limits', () => {
 
   it('rejects bad options by name', async () => {
     await expect(startRealtime({ websocket: { eventsPerSecond: 0 } })).rejects.toThrow(/websocket.eventsPerSecond/);
-    await expect(startRealtime({ websocket: { maxHttpBufferSize: 'lots' } })).rejects.toThrow(/websocket.maxHttpBufferSize/);
-    await expect(startRealtime({ websocket: { origins: ['https://a.test/path'] } })).rejects.toThrow(/websocket.origins/);
+    await expect(startRealtime({ websocket: { maxHttpBufferSize: 'lots' } })).rejects.toThrow(
+      /websocket.maxHttpBufferSize/,
+    );
+    await expect(startRealtime({ websocket: { origins: ['https://a.test/path'] } })).rejects.toThrow(
+      /websocket.origins/,
+    );
   });
 });

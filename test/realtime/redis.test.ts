@@ -11,7 +11,9 @@ const REQUIRE = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
 const available = await redisAvailable();
 if (!available && !REQUIRE) {
   // Visible on purpose: a skipped scale-out test should never go unnoticed.
-  console.warn('[realtime] SKIPPING the multi-instance Redis test: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)');
+  console.warn(
+    '[realtime] SKIPPING the multi-instance Redis test: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)',
+  );
 }
 
 const fixtures: RealtimeFixture[] = [];

@@ -5,7 +5,9 @@ import { LifecycleError, RemoteControl, type LifecycleState } from '../../src/li
 import { stateFileName } from '../../src/lifecycle/remote/index.js';
 import { captureLogger, Fixture, sleep, waitFor } from './helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 describe('RemoteControl', () => {
   let f: Fixture | undefined;
@@ -15,7 +17,12 @@ describe('RemoteControl', () => {
   });
 
   it('follows status frames, keeping the last fail mode and messages when a frame omits them', async () => {
-    f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'open', pause_message: 'Invoice due', offline_message: 'Gone fishing' });
+    f = await new Fixture().start({
+      status: 'ACTIVE',
+      fail_mode: 'open',
+      pause_message: 'Invoice due',
+      offline_message: 'Gone fishing',
+    });
     const px = f.control();
     const seen: Array<[LifecycleState, LifecycleState]> = [];
     px.onStatus((next, prev) => seen.push([next, prev]));
@@ -219,7 +226,12 @@ describe('RemoteControl', () => {
   });
 
   it('ignores malformed frames (non-JSON, arrays, scalars, unknown status or type, binary, huge) with the state and messages intact', async () => {
-    f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'closed', pause_message: 'Invoice due', offline_message: 'Away' });
+    f = await new Fixture().start({
+      status: 'PAUSED',
+      fail_mode: 'closed',
+      pause_message: 'Invoice due',
+      offline_message: 'Away',
+    });
     const px = f.control({ maxFrameBytes: 4096 });
     await waitFor(() => px.status === 'PAUSED', 'PAUSED');
     const seen: LifecycleState[] = [];
@@ -238,7 +250,13 @@ describe('RemoteControl', () => {
       JSON.stringify({ status: 'ACTIVE' }),
       Buffer.from(JSON.stringify({ type: 'status', status: 'ACTIVE' })),
       JSON.stringify({ type: 'status', status: 'ACTIVE', pause_message: 'x'.repeat(10_000) }),
-      JSON.stringify({ type: 'status', fail_mode: 'sideways', pause_message: 42, retry_after_sec: -5, gatehouse_status: 'NAPPING' }),
+      JSON.stringify({
+        type: 'status',
+        fail_mode: 'sideways',
+        pause_message: 42,
+        retry_after_sec: -5,
+        gatehouse_status: 'NAPPING',
+      }),
     ];
     for (const frame of bad) f.server.sendTo(f.token, frame);
     // A marker frame behind them: once it lands, every bad frame before it was handled.
@@ -283,14 +301,23 @@ describe('RemoteControl', () => {
     expect(lines.some((l) => l.includes('persisted state is damaged'))).toBe(true);
     await waitFor(() => px.status === 'ACTIVE', 'ACTIVE from the server');
     await px.close();
-    expect(JSON.parse(readFileSync(join(f.dir, stateFileName(f.token)), 'utf8'))).toMatchObject({ status: 'ACTIVE', failMode: 'open' });
+    expect(JSON.parse(readFileSync(join(f.dir, stateFileName(f.token)), 'utf8'))).toMatchObject({
+      status: 'ACTIVE',
+      failMode: 'open',
+    });
   });
 
   it('reads MAINTENANCE, retry_after_sec and maintenance_message from a gatehouse control plane', async () => {
     f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'closed' });
     const px = f.control();
     await waitFor(() => px.status === 'ACTIVE', 'ACTIVE');
-    f.server.setStatus(f.token, { status: 'PAUSED', pause_message: 'Paused (stock view)', gatehouse_status: 'MAINTENANCE', maintenance_message: 'Back at 10:00', retry_after_sec: 600 });
+    f.server.setStatus(f.token, {
+      status: 'PAUSED',
+      pause_message: 'Paused (stock view)',
+      gatehouse_status: 'MAINTENANCE',
+      maintenance_message: 'Back at 10:00',
+      retry_after_sec: 600,
+    });
     await waitFor(() => px.status === 'MAINTENANCE', 'MAINTENANCE');
     expect(px.message).toBe('Back at 10:00');
     expect(px.retryAfterSec).toBe(600);
@@ -303,14 +330,23 @@ describe('RemoteControl', () => {
 
   it('checks the version catalogue once at boot and warns when older, never otherwise', async () => {
     f = new Fixture();
-    f.server.catalogue = { node: { latest: '0.1.3', minimum_supported: '0.1.3', changelog_url: null }, gatehouse: { latest: '99.0.0', minimum_supported: '0.0.1', changelog_url: 'https://example.com/changes' } };
+    f.server.catalogue = {
+      node: { latest: '0.1.3', minimum_supported: '0.1.3', changelog_url: null },
+      gatehouse: { latest: '99.0.0', minimum_supported: '0.0.1', changelog_url: 'https://example.com/changes' },
+    };
     await f.start();
     const { logger, lines } = captureLogger();
     const px = f.control({ disableVersionCheck: false, logger });
     const updates: unknown[] = [];
     px.on('update-available', (info) => updates.push(info));
     await waitFor(() => updates.length === 1, 'update-available');
-    expect(updates[0]).toEqual({ current: VERSION, latest: '99.0.0', minimumSupported: '0.0.1', changelogUrl: 'https://example.com/changes', unsupported: false });
+    expect(updates[0]).toEqual({
+      current: VERSION,
+      latest: '99.0.0',
+      minimumSupported: '0.0.1',
+      changelogUrl: 'https://example.com/changes',
+      unsupported: false,
+    });
     expect(lines.some((l) => l.includes('"level":40') && l.includes('older than the latest 99.0.0'))).toBe(true);
     // Reconnects do not check again.
     await waitFor(() => px.connected, 'connected');
@@ -319,7 +355,9 @@ describe('RemoteControl', () => {
     await sleep(100);
     expect(f.server.catalogueHits()).toBe(1);
     expect(updates).toHaveLength(1);
-    expect(f.server.requests.find((r) => r.path === '/api/v1/sdk/versions')?.userAgent).toBe(`pxcontrol-sdk-node/${VERSION} gatehouse/${VERSION}`);
+    expect(f.server.requests.find((r) => r.path === '/api/v1/sdk/versions')?.userAgent).toBe(
+      `pxcontrol-sdk-node/${VERSION} gatehouse/${VERSION}`,
+    );
 
     // Up to date: a check, no warning. Disabled: no request at all.
     f.server.catalogue = { node: { latest: VERSION, minimum_supported: VERSION, changelog_url: null } };

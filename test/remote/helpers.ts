@@ -54,7 +54,9 @@ export class Fixture {
     this.cleanups.push(t.cleanup);
   }
 
-  async start(status: Record<string, unknown> & { status: string } = { status: 'ACTIVE', fail_mode: 'closed' }): Promise<this> {
+  async start(
+    status: Record<string, unknown> & { status: string } = { status: 'ACTIVE', fail_mode: 'closed' },
+  ): Promise<this> {
     this.server.addProject(this.token, status);
     await this.server.listen();
     return this;
@@ -62,7 +64,14 @@ export class Fixture {
 
   /** A RemoteControl on this server with FAST intervals, closed at the end of the test. */
   control(options: RemoteControlOptions = {}): RemoteControl {
-    const c = new RemoteControl({ token: this.token, wsUrl: this.server.wsUrl, dataDir: this.dir, env: {}, ...FAST, ...options });
+    const c = new RemoteControl({
+      token: this.token,
+      wsUrl: this.server.wsUrl,
+      dataDir: this.dir,
+      env: {},
+      ...FAST,
+      ...options,
+    });
     this.controls.push(c);
     return c;
   }

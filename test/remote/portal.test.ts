@@ -22,13 +22,29 @@ async function answer(res: Response): Promise<Answer> {
   return { statusCode: res.status, headers: Object.fromEntries(res.headers), json: () => JSON.parse(text) as unknown };
 }
 
-async function portalOn(f: Fixture, lifecycle: Partial<LifecycleOptions> = {}, dataDir?: string, remote: RemoteControlOptions = {}): Promise<{ portal: ServicePortal; calls: () => number; get: Get }> {
-  const made = makePortal({ ...(dataDir ? { dataDir } : {}), lifecycle: { source: 'remote', remote: { token: f.token, wsUrl: f.server.wsUrl, env: {}, ...FAST, ...remote }, ...lifecycle } });
-  let n = 0;
-  made.portal.endpoint('/api/work', { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } }, () => {
-    n++;
-    return { ok: true };
+async function portalOn(
+  f: Fixture,
+  lifecycle: Partial<LifecycleOptions> = {},
+  dataDir?: string,
+  remote: RemoteControlOptions = {},
+): Promise<{ portal: ServicePortal; calls: () => number; get: Get }> {
+  const made = makePortal({
+    ...(dataDir ? { dataDir } : {}),
+    lifecycle: {
+      source: 'remote',
+      remote: { token: f.token, wsUrl: f.server.wsUrl, env: {}, ...FAST, ...remote },
+      ...lifecycle,
+    },
   });
+  let n = 0;
+  made.portal.endpoint(
+    '/api/work',
+    { method: 'GET', description: 'test route', input: z.object({}), gate: { auth: 'none' } },
+    () => {
+      n++;
+      return { ok: true };
+    },
+  );
   f.onCleanup(made.stop);
   await made.start();
   return { portal: made.portal, calls: () => n, get: async (path) => answer(await fetch(made.url(path))) };
@@ -67,7 +83,10 @@ describe('ServicePortal with lifecycle source remote', () => {
     f = await new Fixture().start({ status: 'ACTIVE', fail_mode: 'closed' });
     const { portal, get } = await portalOn(f, {}, undefined, { disablePollFallback: true });
     await waitFor(() => portal.lifecycle.status === 'ACTIVE', 'ACTIVE');
-    let s = (await get('/status')).json() as { status: string; checks: Record<string, { state: string; detail: string }> };
+    let s = (await get('/status')).json() as {
+      status: string;
+      checks: Record<string, { state: string; detail: string }>;
+    };
     expect(s.checks.remote).toEqual({ state: 'OK', detail: 'connected; ACTIVE, fail mode closed' });
     f.server.refuseUpgrades = 503;
     f.server.dropAll();
@@ -90,13 +109,23 @@ describe('ServicePortal with lifecycle source remote', () => {
       expect(r.statusCode).toBe(503);
       expect(r.json()).toMatchObject({ code: `SERVICE_${status}`, detail: 'Down for now' });
     }
-    f.server.setStatus(f.token, { status: 'PAUSED', gatehouse_status: 'MAINTENANCE', maintenance_message: 'Back at 10:00', retry_after_sec: 600 });
+    f.server.setStatus(f.token, {
+      status: 'PAUSED',
+      gatehouse_status: 'MAINTENANCE',
+      maintenance_message: 'Back at 10:00',
+      retry_after_sec: 600,
+    });
     await waitFor(() => portal.lifecycle.status === 'MAINTENANCE', 'MAINTENANCE');
     let r = await get('/api/work');
     expect(r.statusCode).toBe(503);
     expect(r.headers['retry-after']).toBe('600');
     expect(r.json()).toMatchObject({ code: 'SERVICE_MAINTENANCE', detail: 'Back at 10:00' });
-    f.server.setStatus(f.token, { status: 'PAUSED', gatehouse_status: null, pause_message: 'Invoice due', retry_after_sec: null });
+    f.server.setStatus(f.token, {
+      status: 'PAUSED',
+      gatehouse_status: null,
+      pause_message: 'Invoice due',
+      retry_after_sec: null,
+    });
     await waitFor(() => portal.lifecycle.status === 'PAUSED', 'PAUSED');
     r = await get('/api/work');
     expect(r.statusCode).toBe(402);
@@ -108,7 +137,13 @@ describe('ServicePortal with lifecycle source remote', () => {
     f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'closed', pause_message: 'Invoice due' });
     const { portal, calls, get } = await portalOn(f);
     await waitFor(() => portal.lifecycle.status === 'PAUSED', 'PAUSED');
-    for (const frame of ['{{', '[]', JSON.stringify({ type: 'status', status: 'UNKNOWN' }), JSON.stringify({ type: 'status', status: 'ACTIVE', x: 'y'.repeat(100_000) })]) f.server.sendTo(f.token, frame);
+    for (const frame of [
+      '{{',
+      '[]',
+      JSON.stringify({ type: 'status', status: 'UNKNOWN' }),
+      JSON.stringify({ type: 'status', status: 'ACTIVE', x: 'y'.repeat(100_000) }),
+    ])
+      f.server.sendTo(f.token, frame);
     // A marker behind the bad frames: once its Retry-After shows, every frame before it was handled.
     f.server.sendTo(f.token, JSON.stringify({ type: 'status', retry_after_sec: 7 }));
     await waitFor(() => portal.lifecycle.snapshot.retryAfterSec === 7, 'the marker frame');
@@ -122,14 +157,24 @@ describe('ServicePortal with lifecycle source remote', () => {
   });
 
   it('starts from the persisted state when restarted during an outage (open mode), and persists nothing secret', async () => {
-    f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'open', pause_message: 'Invoice due', offline_message: 'Away' });
+    f = await new Fixture().start({
+      status: 'PAUSED',
+      fail_mode: 'open',
+      pause_message: 'Invoice due',
+      offline_message: 'Away',
+    });
     const first = await portalOn(f);
     await waitFor(() => first.portal.lifecycle.status === 'PAUSED', 'PAUSED');
     await first.portal.close();
     const file = join(first.portal.dataDir, stateFileName(f.token));
     await waitFor(() => existsSync(file), 'state file');
     const stored = readFileSync(file, 'utf8');
-    expect(JSON.parse(stored)).toMatchObject({ status: 'PAUSED', failMode: 'open', pauseMessage: 'Invoice due', offlineMessage: 'Away' });
+    expect(JSON.parse(stored)).toMatchObject({
+      status: 'PAUSED',
+      failMode: 'open',
+      pauseMessage: 'Invoice due',
+      offlineMessage: 'Away',
+    });
     expect(stored).not.toContain(f.token);
 
     // Outage: the control plane is gone. A new portal on the same dataDir starts PAUSED and stays PAUSED.
@@ -221,7 +266,14 @@ describe('remoteControl() middleware', () => {
     const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/work`);
     expect(r.status).toBe(503);
     expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await r.json()).toEqual({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'Off', code: 'SERVICE_OFFLINE', state: 'OFFLINE' });
+    expect(await r.json()).toEqual({
+      type: 'about:blank',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'Off',
+      code: 'SERVICE_OFFLINE',
+      state: 'OFFLINE',
+    });
   });
 });
 
@@ -246,10 +298,26 @@ describe('RemoteControl.shared()', () => {
 
   it('reads PX_* from the environment and is one per process until closed', async () => {
     f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'open', pause_message: 'From env' });
-    setEnv({ PX_TOKEN: f.token, PX_WS_URL: f.server.wsUrl, PX_ENV: 'staging', PX_DISABLE_VERSION_CHECK: '1', PX_DISABLE_POLL: 'true', PX_DATA_DIR: f.dir, PX_DEBUG: '0' });
+    setEnv({
+      PX_TOKEN: f.token,
+      PX_WS_URL: f.server.wsUrl,
+      PX_ENV: 'staging',
+      PX_DISABLE_VERSION_CHECK: '1',
+      PX_DISABLE_POLL: 'true',
+      PX_DATA_DIR: f.dir,
+      PX_DEBUG: '0',
+    });
     const px = RemoteControl.shared();
     expect(RemoteControl.shared()).toBe(px);
-    expect(px.options).toMatchObject({ wsUrl: f.server.wsUrl, apiUrl: f.server.wsUrl.replace('ws:', 'http:'), environment: 'staging', disableVersionCheck: true, disablePollFallback: true, dataDir: f.dir, debug: false });
+    expect(px.options).toMatchObject({
+      wsUrl: f.server.wsUrl,
+      apiUrl: f.server.wsUrl.replace('ws:', 'http:'),
+      environment: 'staging',
+      disableVersionCheck: true,
+      disablePollFallback: true,
+      dataDir: f.dir,
+      debug: false,
+    });
     await waitFor(() => px.status === 'PAUSED', 'PAUSED');
     expect(px.isActive()).toBe(false);
     expect(px.pauseMessage).toBe('From env');

@@ -7,9 +7,16 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url));
 
 /** Run the child; resolves with its stdout lines and exit code, or rejects if it has not exited `graceMs` after printing `closed`. */
-function runChild(env: Record<string, string>, graceMs = 5000): Promise<{ lines: string[]; code: number | null; lingeredMs: number }> {
+function runChild(
+  env: Record<string, string>,
+  graceMs = 5000,
+): Promise<{ lines: string[]; code: number | null; lingeredMs: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      cwd: ROOT,
+      env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     let closedAt = 0;
@@ -45,7 +52,13 @@ describe('RemoteControl close()', () => {
     f = undefined;
   });
 
-  const env = (fx: Fixture, mode: string): Record<string, string> => ({ CHILD_MODE: mode, PX_TOKEN: fx.token, PX_WS_URL: fx.server.wsUrl, PX_DATA_DIR: fx.dir, PX_ENV: 'test' });
+  const env = (fx: Fixture, mode: string): Record<string, string> => ({
+    CHILD_MODE: mode,
+    PX_TOKEN: fx.token,
+    PX_WS_URL: fx.server.wsUrl,
+    PX_DATA_DIR: fx.dir,
+    PX_ENV: 'test',
+  });
 
   it('leaves no handle: a connected process exits by itself after close (version check on)', async () => {
     f = await new Fixture().start({ status: 'PAUSED', fail_mode: 'closed' });

@@ -44,7 +44,10 @@ export class PxServer {
   catalogue: unknown;
 
   constructor(options: PxServerOptions = {}) {
-    this.catalogue = options.catalogue ?? { node: { latest: '0.1.3', minimum_supported: '0.1.3', changelog_url: null }, python: { latest: '0.1.3', minimum_supported: '0.1.2', changelog_url: null } };
+    this.catalogue = options.catalogue ?? {
+      node: { latest: '0.1.3', minimum_supported: '0.1.3', changelog_url: null },
+      python: { latest: '0.1.3', minimum_supported: '0.1.2', changelog_url: null },
+    };
     this.http = createServer((req, res) => this.onRequest(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }
@@ -115,7 +118,9 @@ export class PxServer {
 
   /** Heartbeats received for a token, parsed. */
   heartbeats(token: string): Array<Record<string, unknown>> {
-    return this.received.filter((r) => r.token === token && (r.json as { type?: unknown } | undefined)?.type === 'heartbeat').map((r) => r.json as Record<string, unknown>);
+    return this.received
+      .filter((r) => r.token === token && (r.json as { type?: unknown } | undefined)?.type === 'heartbeat')
+      .map((r) => r.json as Record<string, unknown>);
   }
 
   /** Polls received for a token. */

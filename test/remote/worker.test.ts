@@ -17,7 +17,13 @@ describe('RemoteControl in a worker', () => {
     const px = f.control();
     await waitFor(() => px.status === 'PAUSED', 'PAUSED');
     const ran: string[] = [];
-    tasks = new TaskBuffer({ dataDir: f.dir, queue: 'remote-worker', lifecycle: px, pollIntervalMs: 20, handlers: { T: (d: string) => void ran.push(d) } });
+    tasks = new TaskBuffer({
+      dataDir: f.dir,
+      queue: 'remote-worker',
+      lifecycle: px,
+      pollIntervalMs: 20,
+      handlers: { T: (d: string) => void ran.push(d) },
+    });
     tasks.start();
     tasks.push('T', 'a');
     await sleep(200);

@@ -112,21 +112,40 @@ describe('ServicePortal.discover', () => {
     const note = await fetch(made.url('/api/notes/7'));
     expect(note.status).toBe(200);
     expect(await note.json()).toEqual({ id: 7, title: 'note 7' });
-    const created = await fetch(made.url('/api/notes'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'hi' }) });
+    const created = await fetch(made.url('/api/notes'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'hi' }),
+    });
     expect(await created.json()).toEqual({ created: 'hi' });
-    const bad = await fetch(made.url('/api/notes'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: '' }) });
+    const bad = await fetch(made.url('/api/notes'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: '' }),
+    });
     expect(bad.status).toBe(400);
     expect(await (await fetch(made.url('/api/notes/x1'), { method: 'PATCH' })).json()).toEqual({ updated: 'x1' });
     expect(await (await fetch(made.url('/admin/a'))).json()).toEqual({ admin: 'a' });
-    expect(await statuses(made, [['GET', '/admin/b'], ['GET', '/api/lookalike'], ['GET', '/api/lookalike2'], ['GET', '/api/helper']])).toEqual([200, 404, 404, 404]);
+    expect(
+      await statuses(made, [
+        ['GET', '/admin/b'],
+        ['GET', '/api/lookalike'],
+        ['GET', '/api/lookalike2'],
+        ['GET', '/api/helper'],
+      ]),
+    ).toEqual([200, 404, 404, 404]);
     // The discovered routes are in the OpenAPI document like any other endpoint.
-    const doc = (await (await fetch(made.url('/openapi.json'))).json()) as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(made.url('/openapi.json'))).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     expect(Object.keys(doc.paths['/api/notes/{id}'] ?? {}).sort()).toEqual(['get', 'patch', 'put']);
   });
 
   it('gives the same order on every run, sorted by relative path then export name', async () => {
     const files: Record<string, string> = {
-      'b/a.ts': IMPORT + `export const z2 = defineEndpoint({ path: '/b-a-z2', ${OPEN} }, () => ({}));\nexport const a1 = defineEndpoint({ path: '/b-a-a1', ${OPEN} }, () => ({}));\n`,
+      'b/a.ts':
+        IMPORT +
+        `export const z2 = defineEndpoint({ path: '/b-a-z2', ${OPEN} }, () => ({}));\nexport const a1 = defineEndpoint({ path: '/b-a-a1', ${OPEN} }, () => ({}));\n`,
       'b.ts': IMPORT + `export default defineEndpoint({ path: '/b', ${OPEN} }, () => ({}));\n`,
       'a/z.mjs': IMPORT + `export default defineEndpoint({ path: '/a-z', ${OPEN} }, () => ({}));\n`,
       'B.ts': IMPORT + `export default defineEndpoint({ path: '/B', ${OPEN} }, () => ({}));\n`,
@@ -139,8 +158,11 @@ describe('ServicePortal.discover', () => {
 
   it('loads .js and .mjs modules too', async () => {
     const dir = routesDir({
-      'one.js': IMPORT + `export default defineEndpoint({ path: '/js', method: 'GET', ${OPEN} }, () => ({ from: 'js' }));\n`,
-      'sub/two.mjs': IMPORT + `export const two = [defineEndpoint({ path: '/mjs', method: 'GET', ${OPEN} }, () => ({ from: 'mjs' }))];\n`,
+      'one.js':
+        IMPORT + `export default defineEndpoint({ path: '/js', method: 'GET', ${OPEN} }, () => ({ from: 'js' }));\n`,
+      'sub/two.mjs':
+        IMPORT +
+        `export const two = [defineEndpoint({ path: '/mjs', method: 'GET', ${OPEN} }, () => ({ from: 'mjs' }))];\n`,
       'package.json': JSON.stringify({ type: 'module' }),
     });
     const made = portal();
@@ -155,9 +177,14 @@ describe('ServicePortal.discover', () => {
 
   it('works in a plain Node process under tsx too (outside the test runner), for .js, .mjs and .ts modules', async () => {
     const routes = routesDir({
-      'a.js': IMPORT + `export default defineEndpoint({ path: '/js', method: 'GET', ${OPEN} }, () => ({ from: 'js' }));\n`,
-      'b/c.mjs': IMPORT + `export const c = defineEndpoint({ path: '/mjs', method: 'GET', ${OPEN} }, () => ({ from: 'mjs' }));\n`,
-      'd.ts': IMPORT + `export default defineEndpoint({ path: '/ts', method: 'GET', ${OPEN}, input: z.object({ n: z.coerce.number() }) }, ({ input }) => ({ n: input.n + 1 }));\n`,
+      'a.js':
+        IMPORT + `export default defineEndpoint({ path: '/js', method: 'GET', ${OPEN} }, () => ({ from: 'js' }));\n`,
+      'b/c.mjs':
+        IMPORT +
+        `export const c = defineEndpoint({ path: '/mjs', method: 'GET', ${OPEN} }, () => ({ from: 'mjs' }));\n`,
+      'd.ts':
+        IMPORT +
+        `export default defineEndpoint({ path: '/ts', method: 'GET', ${OPEN}, input: z.object({ n: z.coerce.number() }) }, ({ input }) => ({ n: input.n + 1 }));\n`,
       'package.json': JSON.stringify({ type: 'module' }),
     });
     const main = path.join(routesDir({}), 'main.mjs');
@@ -175,8 +202,11 @@ describe('ServicePortal.discover', () => {
       ].join('\n'),
     );
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--import', 'tsx', main, routes, routesDir({})], { timeout: 45_000, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' } }, (err, out, errOut) =>
-        err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', main, routes, routesDir({})],
+        { timeout: 45_000, env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' } },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
       );
     });
     const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
@@ -192,9 +222,13 @@ describe('ServicePortal.discover', () => {
 
   it('refuses a duplicate method and path, naming both files and exports, and registers nothing', async () => {
     const dir = routesDir({
-      'fine.ts': IMPORT + `export default defineEndpoint({ path: '/fine', method: 'GET', ${OPEN} }, () => ({ ok: true }));\n`,
-      'notes/list.ts': IMPORT + `export const list = defineEndpoint({ path: '/api/notes', method: ['GET', 'POST'], ${OPEN} }, () => ({}));\n`,
-      'legacy/notes.ts': IMPORT + `export default defineEndpoint({ path: '/api/notes', method: 'POST', ${OPEN} }, () => ({}));\n`,
+      'fine.ts':
+        IMPORT + `export default defineEndpoint({ path: '/fine', method: 'GET', ${OPEN} }, () => ({ ok: true }));\n`,
+      'notes/list.ts':
+        IMPORT +
+        `export const list = defineEndpoint({ path: '/api/notes', method: ['GET', 'POST'], ${OPEN} }, () => ({}));\n`,
+      'legacy/notes.ts':
+        IMPORT + `export default defineEndpoint({ path: '/api/notes', method: 'POST', ${OPEN} }, () => ({}));\n`,
     });
     const made = portal();
     const err = await refusal(made.portal.discover(dir));
@@ -202,13 +236,26 @@ describe('ServicePortal.discover', () => {
     expect(err.message).toContain('POST /api/notes');
     expect(err.message).toContain('legacy/notes.ts (export default)');
     expect(err.message).toContain('notes/list.ts (export list)');
-    expect(err.details).toEqual({ route: 'POST /api/notes', files: ['legacy/notes.ts', 'notes/list.ts'], exports: ['default', 'list'] });
+    expect(err.details).toEqual({
+      route: 'POST /api/notes',
+      files: ['legacy/notes.ts', 'notes/list.ts'],
+      exports: ['default', 'list'],
+    });
     await made.start();
-    expect(await statuses(made, [['GET', '/fine'], ['GET', '/api/notes']])).toEqual([404, 404]);
+    expect(
+      await statuses(made, [
+        ['GET', '/fine'],
+        ['GET', '/api/notes'],
+      ]),
+    ).toEqual([404, 404]);
   });
 
   it('refuses a route already registered with portal.endpoint, naming the file', async () => {
-    const dir = routesDir({ 'dup.ts': IMPORT + `export const again = defineEndpoint({ path: '/taken', method: 'GET', ${OPEN} }, () => ({ from: 'discover' }));\n` });
+    const dir = routesDir({
+      'dup.ts':
+        IMPORT +
+        `export const again = defineEndpoint({ path: '/taken', method: 'GET', ${OPEN} }, () => ({ from: 'discover' }));\n`,
+    });
     const made = portal();
     made.portal.endpoint('/taken', { method: 'GET', gate: { auth: 'none' } }, () => ({ from: 'endpoint' }));
     const err = await refusal(made.portal.discover(dir));
@@ -219,9 +266,14 @@ describe('ServicePortal.discover', () => {
   });
 
   it('lets only one of two concurrent discoveries register the same route', async () => {
-    const def = (from: string): string => IMPORT + `export default defineEndpoint({ path: '/race', method: 'GET', ${OPEN} }, () => ({ from: '${from}' }));\n`;
+    const def = (from: string): string =>
+      IMPORT +
+      `export default defineEndpoint({ path: '/race', method: 'GET', ${OPEN} }, () => ({ from: '${from}' }));\n`;
     const made = portal();
-    const results = await Promise.allSettled([made.portal.discover(routesDir({ 'a.ts': def('a') })), made.portal.discover(routesDir({ 'b.ts': def('b') }))]);
+    const results = await Promise.allSettled([
+      made.portal.discover(routesDir({ 'a.ts': def('a') })),
+      made.portal.discover(routesDir({ 'b.ts': def('b') })),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect((rejected.reason as GatehouseError).code).toBe('ERR_ENDPOINT_DUPLICATE');
@@ -276,7 +328,14 @@ describe('ServicePortal.discover', () => {
 describe('defineEndpoint', () => {
   it('brands a frozen definition typed like portal.endpoint, and refuses a bad path or handler', () => {
     const def = defineEndpoint(
-      { path: '/api/greet', method: 'POST', description: 'Greets', gate: { auth: 'none' }, input: z.object({ name: z.string() }), output: z.object({ message: z.string() }) },
+      {
+        path: '/api/greet',
+        method: 'POST',
+        description: 'Greets',
+        gate: { auth: 'none' },
+        input: z.object({ name: z.string() }),
+        output: z.object({ message: z.string() }),
+      },
       ({ input }) => {
         expectTypeOf(input).toEqualTypeOf<{ name: string }>();
         // @ts-expect-error the input schema has no `age`
@@ -293,7 +352,10 @@ describe('defineEndpoint', () => {
     expect(Object.isFrozen(def)).toBe(true);
     // @ts-expect-error a handler must return what the output schema accepts
     defineEndpoint({ path: '/typed', output: z.object({ n: z.number() }) }, () => ({ n: 'not a number' }));
-    for (const bad of [() => defineEndpoint({ path: 'no-slash' }, () => 1), () => defineEndpoint({ path: '/x' }, 'nope' as never)]) {
+    for (const bad of [
+      () => defineEndpoint({ path: 'no-slash' }, () => 1),
+      () => defineEndpoint({ path: '/x' }, 'nope' as never),
+    ]) {
       let code: unknown;
       try {
         bad();

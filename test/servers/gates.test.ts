@@ -9,7 +9,11 @@ const enc = new TextEncoder();
 const now = (): number => Math.floor(Date.now() / 1000);
 
 function hs256(claims: Record<string, unknown>): SignJWT {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('42').setJti(crypto.randomUUID()).setIssuedAt();
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('42')
+    .setJti(crypto.randomUUID())
+    .setIssuedAt();
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -37,7 +41,9 @@ async function expectRejected(res: Response, status: number, code: string): Prom
 
 describe('Gates: bearer tokens', () => {
   it('accepts a token it issued and refuses every forged or broken one without running the handler', async () => {
-    const { portal, url, counter } = await gatedPortal({ auth: { secret: TEST_SECRET, issuer: 'notes', audience: 'notes-api', clockToleranceSec: 5 } });
+    const { portal, url, counter } = await gatedPortal({
+      auth: { secret: TEST_SECRET, issuer: 'notes', audience: 'notes-api', clockToleranceSec: 5 },
+    });
     const get = (token: string) => fetch(url('/api/me'), { headers: { authorization: `Bearer ${token}` } });
     const key = enc.encode(TEST_SECRET);
     const good = await portal.tokens.issue({ sub: '42', scopes: ['notes:read'] });
@@ -48,11 +54,24 @@ describe('Gates: bearer tokens', () => {
 
     const none = `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${base64url.encode(JSON.stringify({ sub: '42', exp: now() + 600, iss: 'notes', aud: 'notes-api' }))}.`;
     await expectRejected(await get(none), 401, 'ERR_AUTH_ALGORITHM');
-    const wrongSecret = await hs256({}).setIssuer('notes').setAudience('notes-api').setExpirationTime('5m').sign(enc.encode('another-secret-that-is-also-long-enough-000'));
+    const wrongSecret = await hs256({})
+      .setIssuer('notes')
+      .setAudience('notes-api')
+      .setExpirationTime('5m')
+      .sign(enc.encode('another-secret-that-is-also-long-enough-000'));
     await expectRejected(await get(wrongSecret), 401, 'ERR_AUTH_SIGNATURE');
-    const expired = await hs256({}).setIssuer('notes').setAudience('notes-api').setExpirationTime(now() - 60).sign(key);
+    const expired = await hs256({})
+      .setIssuer('notes')
+      .setAudience('notes-api')
+      .setExpirationTime(now() - 60)
+      .sign(key);
     await expectRejected(await get(expired), 401, 'ERR_AUTH_EXPIRED');
-    const notYet = await hs256({}).setIssuer('notes').setAudience('notes-api').setExpirationTime('10m').setNotBefore(now() + 120).sign(key);
+    const notYet = await hs256({})
+      .setIssuer('notes')
+      .setAudience('notes-api')
+      .setExpirationTime('10m')
+      .setNotBefore(now() + 120)
+      .sign(key);
     await expectRejected(await get(notYet), 401, 'ERR_AUTH_NOT_YET_VALID');
     const noExp = await hs256({}).setIssuer('notes').setAudience('notes-api').sign(key);
     await expectRejected(await get(noExp), 401, 'ERR_AUTH_CLAIMS');
@@ -62,7 +81,11 @@ describe('Gates: bearer tokens', () => {
     await expectRejected(await get(wrongAud), 401, 'ERR_AUTH_AUDIENCE');
     await expectRejected(await get('garbage.not.ajwt'), 401, 'ERR_AUTH_MALFORMED');
     await expectRejected(await get('%%%'), 401, 'ERR_AUTH_MALFORMED');
-    await expectRejected(await fetch(url('/api/me'), { headers: { authorization: 'Bearer' } }), 401, 'ERR_AUTH_MISSING');
+    await expectRejected(
+      await fetch(url('/api/me'), { headers: { authorization: 'Bearer' } }),
+      401,
+      'ERR_AUTH_MISSING',
+    );
     await expectRejected(await fetch(url('/api/me'), { headers: { authorization: '' } }), 401, 'ERR_AUTH_MALFORMED');
     await expectRejected(await fetch(url('/api/me')), 401, 'ERR_AUTH_MISSING');
     const huge = await fetch(url('/api/me'), { headers: { authorization: `Bearer ${'a'.repeat(20 * 1024)}` } });
@@ -77,10 +100,18 @@ describe('Gates: bearer tokens', () => {
   it('accepts a token expired within the clock tolerance and refuses one beyond it', async () => {
     const { url, counter } = await gatedPortal({ auth: { secret: TEST_SECRET, clockToleranceSec: 30 } });
     const key = enc.encode(TEST_SECRET);
-    const within = await hs256({}).setExpirationTime(now() - 10).sign(key);
-    const beyond = await hs256({}).setExpirationTime(now() - 45).sign(key);
+    const within = await hs256({})
+      .setExpirationTime(now() - 10)
+      .sign(key);
+    const beyond = await hs256({})
+      .setExpirationTime(now() - 45)
+      .sign(key);
     expect((await fetch(url('/api/me'), { headers: { authorization: `Bearer ${within}` } })).status).toBe(200);
-    await expectRejected(await fetch(url('/api/me'), { headers: { authorization: `Bearer ${beyond}` } }), 401, 'ERR_AUTH_EXPIRED');
+    await expectRejected(
+      await fetch(url('/api/me'), { headers: { authorization: `Bearer ${beyond}` } }),
+      401,
+      'ERR_AUTH_EXPIRED',
+    );
     expect(counter.calls).toBe(1);
   });
 
@@ -88,13 +119,25 @@ describe('Gates: bearer tokens', () => {
     const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
     const publicJwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
     const { url, portal, counter } = await gatedPortal({
-      auth: { jwks: { keys: [publicJwk] }, algorithms: ['RS256'], signingKey: { key: await exportJWK(privateKey), alg: 'RS256', kid: 'k1' } },
+      auth: {
+        jwks: { keys: [publicJwk] },
+        algorithms: ['RS256'],
+        signingKey: { key: await exportJWK(privateKey), alg: 'RS256', kid: 'k1' },
+      },
     });
     const legit = await portal.tokens.issue({ sub: '42' });
     expect((await fetch(url('/api/me'), { headers: { authorization: `Bearer ${legit}` } })).status).toBe(200);
     const pem = await exportSPKI(publicKey);
-    const confused = await new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setSubject('42').setExpirationTime('5m').sign(enc.encode(pem));
-    await expectRejected(await fetch(url('/api/me'), { headers: { authorization: `Bearer ${confused}` } }), 401, 'ERR_AUTH_ALGORITHM');
+    const confused = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+      .setSubject('42')
+      .setExpirationTime('5m')
+      .sign(enc.encode(pem));
+    await expectRejected(
+      await fetch(url('/api/me'), { headers: { authorization: `Bearer ${confused}` } }),
+      401,
+      'ERR_AUTH_ALGORITHM',
+    );
     expect(counter.calls).toBe(1);
   });
 
@@ -103,7 +146,12 @@ describe('Gates: bearer tokens', () => {
     cleanups.push(cleanup);
     let calls = 0;
     const start = async () => {
-      const portal = new ServicePortal({ dataDir: dir, requestLog: false, enforce: 'warn', auth: { secret: TEST_SECRET } });
+      const portal = new ServicePortal({
+        dataDir: dir,
+        requestLog: false,
+        enforce: 'warn',
+        auth: { secret: TEST_SECRET },
+      });
       portal.endpoint('/api/me', { method: 'GET' }, ({ identity }) => {
         calls++;
         return { id: identity?.id };
@@ -114,7 +162,8 @@ describe('Gates: bearer tokens', () => {
     const first = await start();
     const token = await first.tokens.issue({ sub: '9' });
     const other = await first.tokens.issue({ sub: '9' });
-    const hit = (p: ServicePortal, t: string) => fetch(`http://127.0.0.1:${p.port}/api/me`, { headers: { authorization: `Bearer ${t}` } });
+    const hit = (p: ServicePortal, t: string) =>
+      fetch(`http://127.0.0.1:${p.port}/api/me`, { headers: { authorization: `Bearer ${t}` } });
     expect((await hit(first, token)).status).toBe(200); // now cached as verified
     await first.revokeToken(token);
     await expectRejected(await hit(first, token), 401, 'ERR_AUTH_REVOKED');
@@ -134,14 +183,19 @@ describe('Gates: API keys, basic auth and scopes', () => {
     const made = makePortal({
       auth: {
         apiKeys: { reporting: { key: 'rk_live_0123456789abcdef', scopes: ['reports:read'] } },
-        basic: (user, pass) => (user === 'admin' && pass === 'correct horse' ? { id: 'admin', scopes: ['reports:read', 'admin'] } : null),
+        basic: (user, pass) =>
+          user === 'admin' && pass === 'correct horse' ? { id: 'admin', scopes: ['reports:read', 'admin'] } : null,
       },
     });
     let calls = 0;
-    made.portal.endpoint('/reports', { method: 'GET', gate: { auth: 'apiKey', scopes: ['reports:read'] } }, ({ identity }) => {
-      calls++;
-      return { id: identity?.id, via: identity?.via };
-    });
+    made.portal.endpoint(
+      '/reports',
+      { method: 'GET', gate: { auth: 'apiKey', scopes: ['reports:read'] } },
+      ({ identity }) => {
+        calls++;
+        return { id: identity?.id, via: identity?.via };
+      },
+    );
     made.portal.endpoint('/admin', { method: 'GET', gate: { auth: 'any', scopes: ['admin'] } }, ({ identity }) => {
       calls++;
       return { id: identity?.id, via: identity?.via };
@@ -150,9 +204,21 @@ describe('Gates: API keys, basic auth and scopes', () => {
     cleanups.push(made.stop);
     const ok = await fetch(made.url('/reports'), { headers: { 'x-api-key': 'rk_live_0123456789abcdef' } });
     expect(await ok.json()).toEqual({ id: 'reporting', via: 'apiKey' });
-    await expectRejected(await fetch(made.url('/reports'), { headers: { 'x-api-key': 'rk_live_0123456789abcdeX' } }), 401, 'ERR_AUTH_API_KEY');
-    await expectRejected(await fetch(made.url('/reports'), { headers: { 'x-api-key': 'short' } }), 401, 'ERR_AUTH_API_KEY');
-    await expectRejected(await fetch(made.url('/reports'), { headers: { 'x-api-key': 'x'.repeat(4000) } }), 401, 'ERR_AUTH_API_KEY');
+    await expectRejected(
+      await fetch(made.url('/reports'), { headers: { 'x-api-key': 'rk_live_0123456789abcdeX' } }),
+      401,
+      'ERR_AUTH_API_KEY',
+    );
+    await expectRejected(
+      await fetch(made.url('/reports'), { headers: { 'x-api-key': 'short' } }),
+      401,
+      'ERR_AUTH_API_KEY',
+    );
+    await expectRejected(
+      await fetch(made.url('/reports'), { headers: { 'x-api-key': 'x'.repeat(4000) } }),
+      401,
+      'ERR_AUTH_API_KEY',
+    );
     await expectRejected(await fetch(made.url('/reports')), 401, 'ERR_AUTH_MISSING');
     expect(calls).toBe(1);
 
@@ -160,7 +226,11 @@ describe('Gates: API keys, basic auth and scopes', () => {
     const admin = await fetch(made.url('/admin'), { headers: basic('admin', 'correct horse') });
     expect(await admin.json()).toEqual({ id: 'admin', via: 'basic' });
     await expectRejected(await fetch(made.url('/admin'), { headers: basic('admin', 'wrong') }), 401, 'ERR_AUTH_BASIC');
-    await expectRejected(await fetch(made.url('/admin'), { headers: { authorization: 'Basic !!!notbase64' } }), 401, 'ERR_AUTH_BASIC');
+    await expectRejected(
+      await fetch(made.url('/admin'), { headers: { authorization: 'Basic !!!notbase64' } }),
+      401,
+      'ERR_AUTH_BASIC',
+    );
     const missingScope = await fetch(made.url('/admin'), { headers: { 'x-api-key': 'rk_live_0123456789abcdef' } });
     expect(missingScope.status).toBe(403);
     const body = await missingScope.json();
@@ -195,10 +265,14 @@ describe('Gates: rate limits', () => {
   it('lets exactly 100 of 200 concurrent requests through a 100-point limit, with headers', async () => {
     const { portal, url } = makePortalStarted();
     let calls = 0;
-    portal.endpoint('/search', { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'ip', points: 100, windowSec: 60 } } }, () => {
-      calls++;
-      return { ok: true };
-    });
+    portal.endpoint(
+      '/search',
+      { method: 'GET', gate: { auth: 'none', rateLimit: { by: 'ip', points: 100, windowSec: 60 } } },
+      () => {
+        calls++;
+        return { ok: true };
+      },
+    );
     await portal.run({ port: 0 });
     const responses = await Promise.all(Array.from({ length: 200 }, () => fetch(url('/search'))));
     const passed = responses.filter((r) => r.status === 200);
@@ -217,11 +291,24 @@ describe('Gates: rate limits', () => {
 
   it('keeps per-user limits apart and enforces several rules on one route', async () => {
     const { portal, url } = makePortalStarted();
-    portal.endpoint('/notes', { method: 'GET', gate: { rateLimit: [{ by: 'user', points: 3, windowSec: 60 }, { by: 'endpoint', points: 5, windowSec: 60 }] } }, () => ({ ok: true }));
+    portal.endpoint(
+      '/notes',
+      {
+        method: 'GET',
+        gate: {
+          rateLimit: [
+            { by: 'user', points: 3, windowSec: 60 },
+            { by: 'endpoint', points: 5, windowSec: 60 },
+          ],
+        },
+      },
+      () => ({ ok: true }),
+    );
     await portal.run({ port: 0 });
     const a = await portal.tokens.issue({ sub: 'a' });
     const b = await portal.tokens.issue({ sub: 'b' });
-    const hit = (t: string) => fetch(url('/notes'), { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status);
+    const hit = (t: string) =>
+      fetch(url('/notes'), { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status);
     expect([await hit(a), await hit(a), await hit(a), await hit(a)]).toEqual([200, 200, 200, 429]);
     // b has its own user budget, but a's four calls (the refused one counts too) left one of the endpoint's five.
     expect([await hit(b), await hit(b)]).toEqual([200, 429]);
@@ -247,7 +334,9 @@ describe('Gates: rate limits', () => {
       for (const c of children) c.kill('SIGKILL');
     });
     const startChild = async (): Promise<number> => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/servers/fixtures/rate-limited-portal.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/servers/fixtures/rate-limited-portal.ts', dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       children.push(child);
       const line = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once('line', resolve);
@@ -271,13 +360,21 @@ describe('Gates: token masking', () => {
     const seen: string[] = [];
     portal.endpoint(
       '/login',
-      { gate: { auth: 'none', payloadAuthTokenKey: 'userId' }, input: z.object({ name: z.string() }), output: z.object({ userId: z.string(), scopes: z.array(z.string()) }) },
+      {
+        gate: { auth: 'none', payloadAuthTokenKey: 'userId' },
+        input: z.object({ name: z.string() }),
+        output: z.object({ userId: z.string(), scopes: z.array(z.string()) }),
+      },
       () => ({ userId: '42', scopes: ['notes:read'] }),
     );
-    portal.endpoint('/profile', { gate: { auth: 'none', payloadAuthTokenKey: 'userId' }, input: z.object({ userId: z.string() }) }, ({ input }) => {
-      seen.push(input.userId);
-      return { ok: true };
-    });
+    portal.endpoint(
+      '/profile',
+      { gate: { auth: 'none', payloadAuthTokenKey: 'userId' }, input: z.object({ userId: z.string() }) },
+      ({ input }) => {
+        seen.push(input.userId);
+        return { ok: true };
+      },
+    );
     await portal.run({ port: 0 });
     const login = await (await postRaw(url('/login'), JSON.stringify({ name: 'ann' }))).json();
     expect(login.userId).not.toBe('42');
@@ -289,10 +386,24 @@ describe('Gates: token masking', () => {
     const t: string = login.userId;
     const i = t.lastIndexOf('.') + 5;
     const tampered = t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
-    await expectRejected(await postRaw(url('/profile'), JSON.stringify({ userId: tampered })), 401, 'ERR_AUTH_MASKED_TOKEN');
-    const foreign = await hs256({}).setExpirationTime('5m').sign(enc.encode('a-completely-different-secret-0123456789'));
-    await expectRejected(await postRaw(url('/profile'), JSON.stringify({ userId: foreign })), 401, 'ERR_AUTH_MASKED_TOKEN');
-    await expectRejected(await postRaw(url('/profile'), JSON.stringify({ userId: '42' })), 401, 'ERR_AUTH_MASKED_TOKEN');
+    await expectRejected(
+      await postRaw(url('/profile'), JSON.stringify({ userId: tampered })),
+      401,
+      'ERR_AUTH_MASKED_TOKEN',
+    );
+    const foreign = await hs256({})
+      .setExpirationTime('5m')
+      .sign(enc.encode('a-completely-different-secret-0123456789'));
+    await expectRejected(
+      await postRaw(url('/profile'), JSON.stringify({ userId: foreign })),
+      401,
+      'ERR_AUTH_MASKED_TOKEN',
+    );
+    await expectRejected(
+      await postRaw(url('/profile'), JSON.stringify({ userId: '42' })),
+      401,
+      'ERR_AUTH_MASKED_TOKEN',
+    );
     await expectRejected(await postRaw(url('/profile'), JSON.stringify({ userId: 42 })), 401, 'ERR_AUTH_MASKED_TOKEN');
     expect(seen).toEqual(['42']);
   });
@@ -315,7 +426,10 @@ describe('Gates: CORS', () => {
     expect(good.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(good.headers.get('access-control-allow-credentials')).toBe('true');
     expect(good.headers.get('vary')).toContain('Origin');
-    const preflight = await fetch(url('/api/x'), { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } });
+    const preflight = await fetch(url('/api/x'), {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-methods')).toContain('GET');
   });
@@ -323,8 +437,18 @@ describe('Gates: CORS', () => {
   it("refuses '*' with credentials at construction", () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
-    expect(() => new ServicePortal({ dataDir: dir, auth: { secret: TEST_SECRET }, cors: { origins: ['*'], credentials: true } })).toThrow(/cannot be combined with credentials/);
-    expect(() => new ServicePortal({ dataDir: dir, auth: { secret: TEST_SECRET }, cors: { origins: ['https://app.example.com/'] } })).toThrow(/exactly/);
+    expect(
+      () =>
+        new ServicePortal({ dataDir: dir, auth: { secret: TEST_SECRET }, cors: { origins: ['*'], credentials: true } }),
+    ).toThrow(/cannot be combined with credentials/);
+    expect(
+      () =>
+        new ServicePortal({
+          dataDir: dir,
+          auth: { secret: TEST_SECRET },
+          cors: { origins: ['https://app.example.com/'] },
+        }),
+    ).toThrow(/exactly/);
   });
 });
 

@@ -10,19 +10,49 @@ describe('ServicePortal.inject', () => {
   });
 
   function notesPortal() {
-    const made = makePortal({ name: 'inject-test', bodyLimit: '1kb', auth: { apiKeys: { reporting: { key: 'reporting-key-0123456789', scopes: ['reports:read'] } } } });
+    const made = makePortal({
+      name: 'inject-test',
+      bodyLimit: '1kb',
+      auth: { apiKeys: { reporting: { key: 'reporting-key-0123456789', scopes: ['reports:read'] } } },
+    });
     stop = made.stop;
     const { portal } = made;
     const notes = new Map<number, string>();
-    portal.endpoint('/api/greet', { description: 'greets', gate: { auth: 'none' }, input: z.object({ name: z.string().min(1) }), output: z.object({ message: z.string() }) }, ({ input }) => ({
-      message: `Hello, ${input.name}!`,
-    }));
-    portal.endpoint('/api/notes', { description: 'adds a note', gate: { auth: 'bearer', scopes: ['notes:write'] }, input: z.object({ text: z.string().max(2000) }) }, ({ input, setStatus }) => {
-      notes.set(notes.size + 1, input.text);
-      setStatus(201);
-      return { id: notes.size };
-    });
-    portal.endpoint('/api/limited', { method: 'GET', description: 'limited', gate: { auth: 'none', rateLimit: { by: 'ip', points: 2, windowSec: 60 } }, input: z.object({}) }, () => ({ ok: true }));
+    portal.endpoint(
+      '/api/greet',
+      {
+        description: 'greets',
+        gate: { auth: 'none' },
+        input: z.object({ name: z.string().min(1) }),
+        output: z.object({ message: z.string() }),
+      },
+      ({ input }) => ({
+        message: `Hello, ${input.name}!`,
+      }),
+    );
+    portal.endpoint(
+      '/api/notes',
+      {
+        description: 'adds a note',
+        gate: { auth: 'bearer', scopes: ['notes:write'] },
+        input: z.object({ text: z.string().max(2000) }),
+      },
+      ({ input, setStatus }) => {
+        notes.set(notes.size + 1, input.text);
+        setStatus(201);
+        return { id: notes.size };
+      },
+    );
+    portal.endpoint(
+      '/api/limited',
+      {
+        method: 'GET',
+        description: 'limited',
+        gate: { auth: 'none', rateLimit: { by: 'ip', points: 2, windowSec: 60 } },
+        input: z.object({}),
+      },
+      () => ({ ok: true }),
+    );
     portal.app.get('/legacy', portal.gate({ auth: 'apiKey' }), (req, res) => {
       res.json({ hello: req.identity?.id });
     });
@@ -47,11 +77,21 @@ describe('ServicePortal.inject', () => {
     expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer/);
     expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
     const reader = await portal.tokens.issue({ sub: '7', scopes: ['notes:read'] });
-    const forbidden = await portal.inject({ method: 'POST', url: '/api/notes', headers: { authorization: `Bearer ${reader}` }, payload: { text: 'x' } });
+    const forbidden = await portal.inject({
+      method: 'POST',
+      url: '/api/notes',
+      headers: { authorization: `Bearer ${reader}` },
+      payload: { text: 'x' },
+    });
     expect(forbidden.statusCode).toBe(403);
     expect(notes.size).toBe(0);
     const writer = await portal.tokens.issue({ sub: '7', scopes: ['notes:write'] });
-    const created = await portal.inject({ method: 'POST', url: '/api/notes', headers: { authorization: `Bearer ${writer}` }, payload: { text: 'hello' } });
+    const created = await portal.inject({
+      method: 'POST',
+      url: '/api/notes',
+      headers: { authorization: `Bearer ${writer}` },
+      payload: { text: 'hello' },
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toEqual({ id: 1 });
     expect(notes.get(1)).toBe('hello');
@@ -68,7 +108,9 @@ describe('ServicePortal.inject', () => {
     expect(codes).toEqual([200, 200, 429]);
     expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
     // Another address has its own budget.
-    expect((await portal.inject({ method: 'GET', url: '/api/limited', remoteAddress: '10.0.0.9' })).statusCode).toBe(200);
+    expect((await portal.inject({ method: 'GET', url: '/api/limited', remoteAddress: '10.0.0.9' })).statusCode).toBe(
+      200,
+    );
   });
 
   it('answers a schema failure with 400 and the field errors, and malformed JSON with 400', async () => {
@@ -78,7 +120,12 @@ describe('ServicePortal.inject', () => {
     const problem = bad.json<{ status: number; errors: { path: string; message: string }[] }>();
     expect(problem.status).toBe(400);
     expect(problem.errors.map((e) => e.path)).toEqual(['name']);
-    const malformed = await portal.inject({ method: 'POST', url: '/api/greet', headers: { 'content-type': 'application/json' }, payload: '{"name":' });
+    const malformed = await portal.inject({
+      method: 'POST',
+      url: '/api/greet',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
     expect(malformed.statusCode).toBe(400);
   });
 
@@ -108,7 +155,12 @@ describe('ServicePortal.inject', () => {
   it('refuses a body over the limit with 413 and never runs the handler', async () => {
     const { portal, notes } = notesPortal();
     const writer = await portal.tokens.issue({ sub: '7', scopes: ['notes:write'] });
-    const res = await portal.inject({ method: 'POST', url: '/api/notes', headers: { authorization: `Bearer ${writer}` }, payload: { text: 'x'.repeat(1500) } });
+    const res = await portal.inject({
+      method: 'POST',
+      url: '/api/notes',
+      headers: { authorization: `Bearer ${writer}` },
+      payload: { text: 'x'.repeat(1500) },
+    });
     expect(res.statusCode).toBe(413);
     expect(notes.size).toBe(0);
   });

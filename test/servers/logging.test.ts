@@ -13,13 +13,29 @@ interface Run {
 }
 
 /** Run the logging fixture with its stdout on a pipe (not a terminal) and the given environment. */
-function runFixture(dir: string, mode: string, requests: number, env: Record<string, string | undefined> = {}): Promise<Run> {
+function runFixture(
+  dir: string,
+  mode: string,
+  requests: number,
+  env: Record<string, string | undefined> = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const base: Record<string, string | undefined> = { ...process.env, VITEST: undefined, GATEHOUSE_LOG_LEVEL: 'info', GATEHOUSE_LOG_FORMAT: undefined, NODE_ENV: undefined, ...env };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/servers/fixtures/logging-portal.ts', dir, mode, String(requests)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined)),
-    });
+    const base: Record<string, string | undefined> = {
+      ...process.env,
+      VITEST: undefined,
+      GATEHOUSE_LOG_LEVEL: 'info',
+      GATEHOUSE_LOG_FORMAT: undefined,
+      NODE_ENV: undefined,
+      ...env,
+    };
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/servers/fixtures/logging-portal.ts', dir, mode, String(requests)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined)),
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -88,32 +104,65 @@ describe('Logging', () => {
     expect(pretty.stdout).toContain('service: "log-fixture"');
     const forced = await runFixture(t.dir, 'idle', 2, { NODE_ENV: 'development', GATEHOUSE_LOG_FORMAT: 'json' });
     expect(forced.code).toBe(0);
-    for (const line of forced.stdout.trim().split('\n')) expect((JSON.parse(line) as { service: string }).service).toBe('log-fixture');
+    for (const line of forced.stdout.trim().split('\n'))
+      expect((JSON.parse(line) as { service: string }).service).toBe('log-fixture');
   });
 
   it('writes the request line exactly as pino would, as one template string', () => {
     const lines: string[] = [];
-    const log = createLogger({ level: 'info', format: 'json', destination: { write: (l: string) => void lines.push(l) } }).child({ service: 'line "test"' });
+    const log = createLogger({
+      level: 'info',
+      format: 'json',
+      destination: { write: (l: string) => void lines.push(l) },
+    }).child({ service: 'line "test"' });
     const write = requestLineWriter(log)!;
     expect(write).toBeTypeOf('function');
-    const fields = { method: 'GET', path: '/api/a"b\\c/ü', status: 201, durationMs: 0.37, requestId: 'req-1', identity: 'user "7"', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) };
+    const fields = {
+      method: 'GET',
+      path: '/api/a"b\\c/ü',
+      status: 201,
+      durationMs: 0.37,
+      requestId: 'req-1',
+      identity: 'user "7"',
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+    };
     write(fields);
-    log.info({ method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: fields.identity, trace_id: fields.traceId, span_id: fields.spanId }, 'request');
+    log.info(
+      {
+        method: 'GET',
+        path: fields.path,
+        status: 201,
+        durationMs: 0.37,
+        requestId: 'req-1',
+        identity: fields.identity,
+        trace_id: fields.traceId,
+        span_id: fields.spanId,
+      },
+      'request',
+    );
     write({ ...fields, identity: null, traceId: undefined, spanId: undefined });
-    log.info({ method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: null }, 'request');
+    log.info(
+      { method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: null },
+      'request',
+    );
     const noTime = (l: string): string => l.replace(/"time":"[^"]+"/, '"time":""');
     expect(lines).toHaveLength(4);
     expect(noTime(lines[0]!)).toBe(noTime(lines[1]!));
     expect(noTime(lines[2]!)).toBe(noTime(lines[3]!));
     // A pretty logger, or one gatehouse did not make, logs through pino as usual.
-    expect(requestLineWriter(createLogger({ format: 'pretty', destination: { write: () => undefined } }))).toBeUndefined();
+    expect(
+      requestLineWriter(createLogger({ format: 'pretty', destination: { write: () => undefined } })),
+    ).toBeUndefined();
   });
 
   it('batches lines into a file whole and in order: multi-byte text, chunk boundaries, a line larger than a chunk', async () => {
     const t = tempDir('gh-log-');
     cleanup = t.cleanup;
     const file = join(t.dir, 'logs', 'app.log');
-    const log = createLogger({ level: 'info', format: 'json', destination: file, bufferBytes: 1000 }).child({ service: 'batch' });
+    const log = createLogger({ level: 'info', format: 'json', destination: file, bufferBytes: 1000 }).child({
+      service: 'batch',
+    });
     const write = requestLineWriter(log)!;
     const expected: string[] = [];
     for (let i = 0; i < 3000; i++) {
@@ -125,43 +174,61 @@ describe('Logging', () => {
         log.info({ i }, `pino ${i}`);
         expected.push(`pino ${i}`);
       } else {
-        write({ method: 'GET', path, status: 200, durationMs: i / 100, requestId: `r${i}`, identity: null, traceId: undefined, spanId: undefined });
+        write({
+          method: 'GET',
+          path,
+          status: 200,
+          durationMs: i / 100,
+          requestId: `r${i}`,
+          identity: null,
+          traceId: undefined,
+          spanId: undefined,
+        });
         expected.push(path);
       }
     }
     await flushLogger(log);
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string; big?: string });
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; path?: string; big?: string });
     expect(lines.map((l) => (l.msg === 'request' ? l.path : l.msg))).toEqual(expected);
     expect(lines.find((l) => l.msg === 'big')?.big).toHaveLength(200_001);
   });
 
-  it.skipIf(!existsSync('/dev/full'))('reports a destination that fails its writes (ENOSPC) on stderr, and neither throws nor hangs a flush', async () => {
-    const reports: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      reports.push(String(chunk));
-      return true;
-    });
-    try {
-      // Batched (written in place: /dev/full is a character device) and line by line.
-      for (const bufferBytes of [100, 0]) {
-        const log = createLogger({ level: 'info', format: 'json', destination: '/dev/full', bufferBytes });
-        for (let i = 0; i < 50; i++) expect(() => log.info({ i }, 'line')).not.toThrow();
-        await flushLogger(log);
-        flushLoggerSync(log);
+  it.skipIf(!existsSync('/dev/full'))(
+    'reports a destination that fails its writes (ENOSPC) on stderr, and neither throws nor hangs a flush',
+    async () => {
+      const reports: string[] = [];
+      const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+        reports.push(String(chunk));
+        return true;
+      });
+      try {
+        // Batched (written in place: /dev/full is a character device) and line by line.
+        for (const bufferBytes of [100, 0]) {
+          const log = createLogger({ level: 'info', format: 'json', destination: '/dev/full', bufferBytes });
+          for (let i = 0; i < 50; i++) expect(() => log.info({ i }, 'line')).not.toThrow();
+          await flushLogger(log);
+          flushLoggerSync(log);
+        }
+      } finally {
+        spy.mockRestore();
       }
-    } finally {
-      spy.mockRestore();
-    }
-    // One report per destination (at most one a minute), naming the error and the destination.
-    expect(reports.filter((r) => r.includes('ENOSPC') && r.includes('/dev/full'))).toHaveLength(2);
-  });
+      // One report per destination (at most one a minute), naming the error and the destination.
+      expect(reports.filter((r) => r.includes('ENOSPC') && r.includes('/dev/full'))).toHaveLength(2);
+    },
+  );
 
   it('writes every buffered line by the time close() resolves (the process is then killed with SIGKILL)', async () => {
     const t = tempDir('gh-log-');
     cleanup = t.cleanup;
     const run = await runFixture(t.dir, 'close', 300);
     expect(run.signal).toBe('SIGKILL');
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string });
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; path?: string });
     const paths = lines.filter((l) => l.msg === 'request').map((l) => l.path);
     expect(paths).toHaveLength(300);
     expect(paths[299]).toBe('/api/echo/299');
@@ -173,7 +240,10 @@ describe('Logging', () => {
     const run = await runFixture(t.dir, 'crash', 50);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('fixture crash');
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number; err?: { message: string } });
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; level: number; err?: { message: string } });
     expect(lines.filter((l) => l.msg === 'request')).toHaveLength(50);
     const fatal = lines.find((l) => l.level === 60);
     expect(fatal?.msg).toBe('uncaught exception');

@@ -25,7 +25,8 @@ function parseMetrics(text: string): { samples: Sample[]; types: Map<string, str
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`not a sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return { samples, types };
@@ -44,10 +45,14 @@ describe('Metrics', () => {
   function portalWithNotes(options: Parameters<typeof makePortal>[0] = {}) {
     const made = makePortal({ name: 'metrics-test', ...options });
     stops.push(made.stop);
-    made.portal.endpoint('/api/notes/:id', { method: 'GET', description: 'a note', gate: { auth: 'none' }, input: z.object({ id: z.number().int() }) }, ({ input }) => {
-      if (input.id === 404) throw new Error('boom');
-      return { id: input.id };
-    });
+    made.portal.endpoint(
+      '/api/notes/:id',
+      { method: 'GET', description: 'a note', gate: { auth: 'none' }, input: z.object({ id: z.number().int() }) },
+      ({ input }) => {
+        if (input.id === 404) throw new Error('boom');
+        return { id: input.id };
+      },
+    );
     made.portal.app.get('/legacy/:name', (_req, res) => {
       res.send('ok');
     });
@@ -70,13 +75,33 @@ describe('Metrics', () => {
     const durations = samples.filter((s) => s.name === 'http_request_duration_seconds_count');
     const routes = new Set(durations.map((s) => s.labels.route));
     expect(routes).toEqual(new Set(['/api/notes/:id', '/legacy/:name', '<unmatched>']));
-    expect(value(samples, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/notes/:id', status_code: '200' })).toBe(4);
-    expect(value(samples, 'http_request_duration_seconds_count', { route: '/api/notes/:id', status_code: '500' })).toBe(1);
-    expect(value(samples, 'http_request_duration_seconds_count', { route: '/api/notes/:id', status_code: '400' })).toBe(1);
-    expect(value(samples, 'http_request_duration_seconds_count', { route: '/legacy/:name', status_code: '200' })).toBe(1);
+    expect(
+      value(samples, 'http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/api/notes/:id',
+        status_code: '200',
+      }),
+    ).toBe(4);
+    expect(value(samples, 'http_request_duration_seconds_count', { route: '/api/notes/:id', status_code: '500' })).toBe(
+      1,
+    );
+    expect(value(samples, 'http_request_duration_seconds_count', { route: '/api/notes/:id', status_code: '400' })).toBe(
+      1,
+    );
+    expect(value(samples, 'http_request_duration_seconds_count', { route: '/legacy/:name', status_code: '200' })).toBe(
+      1,
+    );
     expect(value(samples, 'http_request_duration_seconds_count', { route: '<unmatched>', status_code: '404' })).toBe(1);
-    expect(value(samples, 'http_request_duration_seconds_bucket', { route: '/api/notes/:id', status_code: '200', le: '+Inf' })).toBe(4);
-    expect(value(samples, 'http_request_duration_seconds_sum', { route: '/api/notes/:id', status_code: '200' })).toBeGreaterThan(0);
+    expect(
+      value(samples, 'http_request_duration_seconds_bucket', {
+        route: '/api/notes/:id',
+        status_code: '200',
+        le: '+Inf',
+      }),
+    ).toBe(4);
+    expect(
+      value(samples, 'http_request_duration_seconds_sum', { route: '/api/notes/:id', status_code: '200' }),
+    ).toBeGreaterThan(0);
     expect(value(samples, 'http_requests_in_flight', {})).toBe(1); // the scrape itself
     expect(value(samples, 'gatehouse_lifecycle_state', { state: 'ACTIVE' })).toBe(1);
     expect(value(samples, 'gatehouse_lifecycle_state', { state: 'MAINTENANCE' })).toBe(0);
@@ -85,7 +110,9 @@ describe('Metrics', () => {
     for (const id of [5, 6]) await fetch(url(`/api/notes/${id}`));
     await portal.lifecycle.set('MAINTENANCE');
     const again = parseMetrics(await (await fetch(url('/metrics'))).text()).samples;
-    expect(value(again, 'http_request_duration_seconds_count', { route: '/api/notes/:id', status_code: '200' })).toBe(6);
+    expect(value(again, 'http_request_duration_seconds_count', { route: '/api/notes/:id', status_code: '200' })).toBe(
+      6,
+    );
     expect(value(again, 'gatehouse_lifecycle_state', { state: 'MAINTENANCE' })).toBe(1);
     expect(value(again, 'gatehouse_lifecycle_state', { state: 'ACTIVE' })).toBe(0);
   });
@@ -112,7 +139,9 @@ describe('Metrics', () => {
     const gated = portalWithNotes({ health: { statusGate: { auth: 'bearer', scopes: ['status:read'] } } });
     expect((await gated.portal.inject({ url: '/metrics' })).statusCode).toBe(401);
     const weak = await gated.portal.tokens.issue({ sub: 'ops', scopes: [] });
-    expect((await gated.portal.inject({ url: '/metrics', headers: { authorization: `Bearer ${weak}` } })).statusCode).toBe(403);
+    expect(
+      (await gated.portal.inject({ url: '/metrics', headers: { authorization: `Bearer ${weak}` } })).statusCode,
+    ).toBe(403);
     const token = await gated.portal.tokens.issue({ sub: 'ops', scopes: ['status:read'] });
     const ok = await gated.portal.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } });
     expect(ok.statusCode).toBe(200);
@@ -126,7 +155,12 @@ describe('Metrics', () => {
     const { portal, dir } = portalWithNotes();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    const tasks = new TaskBuffer({ dataDir: dir, queue: 'metrics_jobs', workers: 1, handlers: { WORK: async () => gate } });
+    const tasks = new TaskBuffer({
+      dataDir: dir,
+      queue: 'metrics_jobs',
+      workers: 1,
+      handlers: { WORK: async () => gate },
+    });
     portal.onClose(tasks);
     tasks.start();
     tasks.push('WORK', {});
@@ -144,8 +178,16 @@ describe('Metrics', () => {
     await new Promise((r) => setTimeout(r, 20));
     const after = parseMetrics((await portal.inject({ url: '/metrics' })).body).samples;
     expect(value(after, 'gatehouse_queue_jobs', { queue: 'metrics_jobs', state: 'done' })).toBe(2);
-    expect(value(after, 'gatehouse_job_duration_seconds_count', { queue: 'metrics_jobs', type: 'WORK', outcome: 'completed' })).toBe(2);
-    expect(value(after, 'gatehouse_job_duration_seconds_sum', { queue: 'metrics_jobs', type: 'WORK', outcome: 'completed' })).toBeGreaterThan(0.05);
+    expect(
+      value(after, 'gatehouse_job_duration_seconds_count', {
+        queue: 'metrics_jobs',
+        type: 'WORK',
+        outcome: 'completed',
+      }),
+    ).toBe(2);
+    expect(
+      value(after, 'gatehouse_job_duration_seconds_sum', { queue: 'metrics_jobs', type: 'WORK', outcome: 'completed' }),
+    ).toBeGreaterThan(0.05);
   });
 
   it('counts socket connections and events, with a live sockets gauge', async () => {
@@ -154,7 +196,9 @@ describe('Metrics', () => {
       for (const c of rt.clients) c.close();
       await rt.stop();
     });
-    rt.portal.onEvent('ping', { description: 'ping', gate: { auth: 'bearer' }, input: z.object({}) }, () => ({ pong: true }));
+    rt.portal.onEvent('ping', { description: 'ping', gate: { auth: 'bearer' }, input: z.object({}) }, () => ({
+      pong: true,
+    }));
     const client = await rt.connect(await rt.token('u1'));
     for (let i = 0; i < 3; i++) await client.emitWithAck('ping', {});
     await client.emitWithAck('nope', {});

@@ -17,7 +17,12 @@ describe('ServicePortal', () => {
     ({ portal, url, stop } = made);
     portal.endpoint(
       '/api/greet',
-      { description: 'Greets', gate: { auth: 'none' }, input: z.object({ name: z.string().min(1), times: z.number().int().positive().optional() }), output: z.object({ message: z.string() }) },
+      {
+        description: 'Greets',
+        gate: { auth: 'none' },
+        input: z.object({ name: z.string().min(1), times: z.number().int().positive().optional() }),
+        output: z.object({ message: z.string() }),
+      },
       ({ input }) => {
         calls++;
         return { message: `Hello, ${input.name}!`.repeat(input.times ?? 1) };
@@ -25,7 +30,12 @@ describe('ServicePortal', () => {
     );
     portal.endpoint(
       '/api/notes',
-      { method: 'POST', description: 'Adds a note', gate: { auth: 'none' }, input: z.object({ text: z.string().max(100) }) },
+      {
+        method: 'POST',
+        description: 'Adds a note',
+        gate: { auth: 'none' },
+        input: z.object({ text: z.string().max(100) }),
+      },
       ({ input, setStatus, setHeader }) => {
         calls++;
         const note = { id: notes.length + 1, text: input.text };
@@ -37,7 +47,12 @@ describe('ServicePortal', () => {
     );
     portal.endpoint(
       '/api/notes/:id',
-      { method: ['GET', 'DELETE'], description: 'Reads or deletes a note', gate: { auth: 'none' }, input: z.object({ id: z.number().int(), verbose: z.boolean().optional() }) },
+      {
+        method: ['GET', 'DELETE'],
+        description: 'Reads or deletes a note',
+        gate: { auth: 'none' },
+        input: z.object({ id: z.number().int(), verbose: z.boolean().optional() }),
+      },
       ({ input, req }) => {
         calls++;
         const note = notes.find((n) => n.id === input.id);
@@ -51,10 +66,19 @@ describe('ServicePortal', () => {
     );
     portal.endpoint(
       '/api/leaky',
-      { method: 'GET', description: 'Returns more than it declares', gate: { auth: 'none' }, output: z.object({ id: z.number() }) },
+      {
+        method: 'GET',
+        description: 'Returns more than it declares',
+        gate: { auth: 'none' },
+        output: z.object({ id: z.number() }),
+      },
       () => ({ id: 'not-a-number', password: 'hunter2' }) as never,
     );
-    portal.endpoint('/api/strip', { method: 'GET', description: 'Extra keys', gate: { auth: 'none' }, output: z.object({ id: z.number() }) }, () => ({ id: 1, secret: 's' }) as never);
+    portal.endpoint(
+      '/api/strip',
+      { method: 'GET', description: 'Extra keys', gate: { auth: 'none' }, output: z.object({ id: z.number() }) },
+      () => ({ id: 1, secret: 's' }) as never,
+    );
     portal.endpoint('/api/crash', { method: 'GET', description: 'Throws', gate: { auth: 'none' } }, () => {
       throw new Error('database password is hunter2');
     });
@@ -91,13 +115,17 @@ describe('ServicePortal', () => {
   });
 
   it('lets headers set by the handler replace the standard ones, once each', async () => {
-    portal.endpoint('/api/headers', { method: 'GET', description: 'Sets headers', gate: { auth: 'none' }, input: z.object({}) }, ({ setHeader }) => {
-      setHeader('X-Frame-Options', 'DENY');
-      setHeader('Cache-Control', 'max-age=1');
-      setHeader('cache-control', 'no-store');
-      setHeader('Content-Length', '999');
-      return { ok: true };
-    });
+    portal.endpoint(
+      '/api/headers',
+      { method: 'GET', description: 'Sets headers', gate: { auth: 'none' }, input: z.object({}) },
+      ({ setHeader }) => {
+        setHeader('X-Frame-Options', 'DENY');
+        setHeader('Cache-Control', 'max-age=1');
+        setHeader('cache-control', 'no-store');
+        setHeader('Content-Length', '999');
+        return { ok: true };
+      },
+    );
     const res = await fetch(url('/api/headers'));
     expect(res.status).toBe(200);
     expect(res.headers.get('x-frame-options')).toBe('DENY');
@@ -146,10 +174,14 @@ describe('ServicePortal', () => {
 
   it('answers a chunked body that grows past the limit with 413', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(url('/api/notes'), { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        url('/api/notes'),
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write('{"text":"');
       for (let i = 0; i < 10; i++) req.write('y'.repeat(500));
@@ -196,7 +228,11 @@ describe('ServicePortal', () => {
       expect(body.keys).not.toContain('constructor');
       expect(JSON.stringify(body)).not.toContain('polluted');
     }
-    const form = await postRaw(url('/api/echo'), '__proto__=yes&constructor=x&prototype=z&a=1', 'application/x-www-form-urlencoded');
+    const form = await postRaw(
+      url('/api/echo'),
+      '__proto__=yes&constructor=x&prototype=z&a=1',
+      'application/x-www-form-urlencoded',
+    );
     expect((await form.json()).keys).toEqual(['a']);
     const query = await postRaw(url('/api/echo?__proto__=x&constructor=y&b=2'), '{}');
     expect((await query.json()).keys).toEqual(['b']);
@@ -232,7 +268,9 @@ describe('ServicePortal', () => {
   it('echoes a sane X-Request-Id and replaces an unsafe one', async () => {
     const echoed = await postRaw(url('/api/greet'), '{"name":"a"}', 'application/json', { 'x-request-id': 'abc-123' });
     expect(echoed.headers.get('x-request-id')).toBe('abc-123');
-    const replaced = await postRaw(url('/api/greet'), '{"name":"a"}', 'application/json', { 'x-request-id': 'bad id <script>' });
+    const replaced = await postRaw(url('/api/greet'), '{"name":"a"}', 'application/json', {
+      'x-request-id': 'bad id <script>',
+    });
     expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const generated = await fetch(url('/nope'));
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -242,7 +280,11 @@ describe('ServicePortal', () => {
     portal.app.get('/plain', (_req, res) => {
       res.send('plain');
     });
-    for (const res of [await postRaw(url('/api/greet'), '{"name":"a"}'), await fetch(url('/plain')), await fetch(url('/missing'))]) {
+    for (const res of [
+      await postRaw(url('/api/greet'), '{"name":"a"}'),
+      await fetch(url('/plain')),
+      await fetch(url('/missing')),
+    ]) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
       expect(res.headers.get('strict-transport-security')).toContain('max-age');
@@ -253,17 +295,33 @@ describe('ServicePortal', () => {
   it('serves an OpenAPI 3.1 document listing every endpoint with its schemas', async () => {
     const doc = await (await fetch(url('/openapi.json'))).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/lifecycle', '/api/crash', '/api/echo', '/api/greet', '/api/leaky', '/api/notes', '/api/notes/{id}', '/api/slow', '/api/strip']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/admin/lifecycle',
+      '/api/crash',
+      '/api/echo',
+      '/api/greet',
+      '/api/leaky',
+      '/api/notes',
+      '/api/notes/{id}',
+      '/api/slow',
+      '/api/strip',
+    ]);
     expect(doc.paths['/admin/lifecycle'].post.security).toEqual([{ bearerAuth: ['lifecycle:admin'] }]);
     expect(doc.paths['/admin/lifecycle'].post.responses['403'].description).toContain('lifecycle:admin');
     const greet = doc.paths['/api/greet'].post;
     expect(greet.summary).toBe('Greets');
-    expect(greet.requestBody.content['application/json'].schema.properties.name).toEqual({ type: 'string', minLength: 1 });
+    expect(greet.requestBody.content['application/json'].schema.properties.name).toEqual({
+      type: 'string',
+      minLength: 1,
+    });
     expect(greet.responses['200'].content['application/json'].schema.properties.message).toEqual({ type: 'string' });
     const byId = doc.paths['/api/notes/{id}'];
     expect(Object.keys(byId).sort()).toEqual(['delete', 'get']);
     expect(byId.get.parameters).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'id', in: 'path', required: true }), expect.objectContaining({ name: 'verbose', in: 'query', required: false })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'id', in: 'path', required: true }),
+        expect.objectContaining({ name: 'verbose', in: 'query', required: false }),
+      ]),
     );
   });
 
@@ -316,9 +374,15 @@ describe('ServicePortal', () => {
   it('refuses, in strict mode, handlers without a description or an input schema', async () => {
     const strict = makePortal({ enforce: 'strict' });
     try {
-      expect(() => strict.portal.endpoint('/a', { input: z.object({}) }, () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_ENFORCE_HANDLER' }));
-      expect(() => strict.portal.endpoint('/b', { description: 'No input' }, () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_ENFORCE_HANDLER' }));
-      expect(() => strict.portal.endpoint('/c', { description: 'Fine', input: z.object({}) }, () => undefined)).not.toThrow();
+      expect(() => strict.portal.endpoint('/a', { input: z.object({}) }, () => undefined)).toThrow(
+        expect.objectContaining({ code: 'ERR_ENFORCE_HANDLER' }),
+      );
+      expect(() => strict.portal.endpoint('/b', { description: 'No input' }, () => undefined)).toThrow(
+        expect.objectContaining({ code: 'ERR_ENFORCE_HANDLER' }),
+      );
+      expect(() =>
+        strict.portal.endpoint('/c', { description: 'Fine', input: z.object({}) }, () => undefined),
+      ).not.toThrow();
     } finally {
       await strict.stop();
     }
@@ -326,10 +390,16 @@ describe('ServicePortal', () => {
 
   it('refuses bad endpoint configuration at registration', () => {
     expect(() => portal.endpoint('no-slash', {}, () => undefined)).toThrow(/must start with/);
-    expect(() => portal.endpoint('/api/greet', { gate: { auth: 'none' } }, () => undefined)).toThrow(/already registered/);
-    expect(() => portal.endpoint('/x', { gate: { auth: 'none', scope: ['a'] } as never }, () => undefined)).toThrow(/unknown gate option "scope"/);
+    expect(() => portal.endpoint('/api/greet', { gate: { auth: 'none' } }, () => undefined)).toThrow(
+      /already registered/,
+    );
+    expect(() => portal.endpoint('/x', { gate: { auth: 'none', scope: ['a'] } as never }, () => undefined)).toThrow(
+      /unknown gate option "scope"/,
+    );
     expect(() => portal.endpoint('/y', { method: 'TRACE' as never }, () => undefined)).toThrow(/unsupported method/);
-    expect(() => portal.endpoint('/z', { gate: { auth: 'none', scopes: ['a'] } }, () => undefined)).toThrow(/scopes need/);
+    expect(() => portal.endpoint('/z', { gate: { auth: 'none', scopes: ['a'] } }, () => undefined)).toThrow(
+      /scopes need/,
+    );
     expect(() => portal.gate({ payloadAuthTokenKey: 'userId' })).toThrow(/not on express routes/);
   });
 

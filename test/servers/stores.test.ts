@@ -52,8 +52,12 @@ describe('portal stores', () => {
   it('refuses an unknown rate-limit store, naming the option, and leaves no store open', () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
-    expect(() => createStores(resolvePortalOptions({ dataDir: dir, logger: log, rateLimitStore: 'redis' as never }), log)).toThrow(GateConfigError);
-    expect(() => createStores(resolvePortalOptions({ dataDir: dir, logger: log, rateLimitStore: 'redis' as never }), log)).toThrow(/rateLimitStore/);
+    expect(() =>
+      createStores(resolvePortalOptions({ dataDir: dir, logger: log, rateLimitStore: 'redis' as never }), log),
+    ).toThrow(GateConfigError);
+    expect(() =>
+      createStores(resolvePortalOptions({ dataDir: dir, logger: log, rateLimitStore: 'redis' as never }), log),
+    ).toThrow(/rateLimitStore/);
     // The revocation store is built after the rate-limit store: its file was never created.
     expect(existsSync(join(dir, 'gatehouse-security.db'))).toBe(false);
   });

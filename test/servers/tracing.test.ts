@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { trace as otelTrace, type Context, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import {
+  trace as otelTrace,
+  type Context,
+  type Span,
+  type SpanContext,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import { TaskBuffer, UnrecoverableError, sendRequest, z, type TaskContext } from '../../src/index.js';
 import type { TraceContext } from '../../src/trace.js';
 import { parseTraceparent } from '../../src/trace.js';
@@ -22,10 +29,14 @@ describe('Tracing', () => {
   async function downstream() {
     const b = makePortal({ name: 'trace-b' });
     stops.push(b.stop);
-    b.portal.endpoint('/api/downstream', { method: 'GET', description: 'echo', gate: { auth: 'none' }, input: z.object({}) }, ({ req, trace }) => ({
-      header: req.headers.traceparent ?? null,
-      trace: trace ?? null,
-    }));
+    b.portal.endpoint(
+      '/api/downstream',
+      { method: 'GET', description: 'echo', gate: { auth: 'none' }, input: z.object({}) },
+      ({ req, trace }) => ({
+        header: req.headers.traceparent ?? null,
+        trace: trace ?? null,
+      }),
+    );
     await b.start();
     return b;
   }
@@ -49,11 +60,15 @@ describe('Tracing', () => {
       },
     });
     a.portal.onClose(tasks);
-    a.portal.endpoint('/api/upstream', { method: 'GET', description: 'calls B, pushes a job', gate: { auth: 'none' }, input: z.object({}) }, async ({ trace }) => {
-      const res = await sendRequest({ method: 'GET', endpoint: b.url('/api/downstream'), silent: true });
-      const jobId = tasks.push('FOLLOW_UP', { n: 1 });
-      return { trace, downstream: res.data, jobId };
-    });
+    a.portal.endpoint(
+      '/api/upstream',
+      { method: 'GET', description: 'calls B, pushes a job', gate: { auth: 'none' }, input: z.object({}) },
+      async ({ trace }) => {
+        const res = await sendRequest({ method: 'GET', endpoint: b.url('/api/downstream'), silent: true });
+        const jobId = tasks.push('FOLLOW_UP', { n: 1 });
+        return { trace, downstream: res.data, jobId };
+      },
+    );
     await a.start();
 
     const res = await fetch(a.url('/api/upstream'), { headers: { traceparent: INCOMING } });
@@ -98,7 +113,9 @@ describe('Tracing', () => {
     ];
     const seen = new Set<string>();
     for (const header of [...bad, undefined]) {
-      const res = await fetch(b.url('/api/downstream'), { headers: header === undefined ? {} : { traceparent: header } });
+      const res = await fetch(b.url('/api/downstream'), {
+        headers: header === undefined ? {} : { traceparent: header },
+      });
       const body = (await res.json()) as { trace: TraceContext };
       expect(body.trace.traceId).toMatch(/^[0-9a-f]{32}$/);
       expect(body.trace.traceId).not.toBe(TRACE_ID);
@@ -107,11 +124,13 @@ describe('Tracing', () => {
     }
     expect(seen.size).toBe(bad.length + 1);
     // A later version may append fields: its known fields are used.
-    const future = (await (await fetch(b.url('/api/downstream'), { headers: { traceparent: `01-${TRACE_ID}-${PARENT_ID}-01-more` } })).json()) as { trace: TraceContext };
+    const future = (await (
+      await fetch(b.url('/api/downstream'), { headers: { traceparent: `01-${TRACE_ID}-${PARENT_ID}-01-more` } })
+    ).json()) as { trace: TraceContext };
     expect(future.trace.traceId).toBe(TRACE_ID);
   });
 
-  it('shows a traced job\'s plain data in dead letters and onError, never the stored trace', async () => {
+  it("shows a traced job's plain data in dead letters and onError, never the stored trace", async () => {
     const a = makePortal({ name: 'trace-dead' });
     stops.push(a.stop);
     const errors: unknown[] = [];
@@ -127,7 +146,11 @@ describe('Tracing', () => {
       },
     });
     a.portal.onClose(tasks);
-    a.portal.endpoint('/api/push', { method: 'GET', description: 'pushes', gate: { auth: 'none' }, input: z.object({}) }, () => ({ id: tasks.push('FAIL', { n: 2 }) }));
+    a.portal.endpoint(
+      '/api/push',
+      { method: 'GET', description: 'pushes', gate: { auth: 'none' }, input: z.object({}) },
+      () => ({ id: tasks.push('FAIL', { n: 2 }) }),
+    );
     expect((await a.portal.inject({ url: '/api/push', headers: { traceparent: INCOMING } })).statusCode).toBe(200);
     const dead = new Promise<void>((r) => tasks.once('dead', () => r()));
     tasks.start();
@@ -136,40 +159,64 @@ describe('Tracing', () => {
     expect(errors).toEqual([{ n: 2 }]);
   });
 
-  it.skipIf(!redis && !REQUIRE)('carries the trace into a job on the BullMQ engine, with plain data in events', async () => {
-    const a = makePortal({ name: 'trace-bullmq' });
-    stops.push(a.stop);
-    const queue = queueName('trace');
-    stops.push(() => obliterate(queue));
-    const seen: Array<{ data: unknown; trace: TraceContext | undefined }> = [];
-    const tasks = new TaskBuffer({ redis: redisOption, queue, handlers: { NOTE: (data: { n: number }, job: TaskContext) => void seen.push({ data, trace: job.trace }) } });
-    stops.push(() => tasks.stop());
-    a.portal.endpoint('/api/push', { method: 'GET', description: 'pushes', gate: { auth: 'none' }, input: z.object({}) }, async ({ trace }) => ({ id: await tasks.push('NOTE', { n: 3 }), spanId: trace?.spanId }));
-    const res = await a.portal.inject({ url: '/api/push', headers: { traceparent: INCOMING } });
-    const { spanId } = res.json<{ spanId: string }>();
-    const completed = new Promise<unknown>((r) => tasks.once('completed', (info) => r(info.data)));
-    tasks.start();
-    expect(await completed).toEqual({ n: 3 });
-    expect(seen[0]?.data).toEqual({ n: 3 });
-    expect(seen[0]?.trace?.traceId).toBe(TRACE_ID);
-    expect(seen[0]?.trace?.parentSpanId).toBe(spanId);
-  });
+  it.skipIf(!redis && !REQUIRE)(
+    'carries the trace into a job on the BullMQ engine, with plain data in events',
+    async () => {
+      const a = makePortal({ name: 'trace-bullmq' });
+      stops.push(a.stop);
+      const queue = queueName('trace');
+      stops.push(() => obliterate(queue));
+      const seen: Array<{ data: unknown; trace: TraceContext | undefined }> = [];
+      const tasks = new TaskBuffer({
+        redis: redisOption,
+        queue,
+        handlers: { NOTE: (data: { n: number }, job: TaskContext) => void seen.push({ data, trace: job.trace }) },
+      });
+      stops.push(() => tasks.stop());
+      a.portal.endpoint(
+        '/api/push',
+        { method: 'GET', description: 'pushes', gate: { auth: 'none' }, input: z.object({}) },
+        async ({ trace }) => ({ id: await tasks.push('NOTE', { n: 3 }), spanId: trace?.spanId }),
+      );
+      const res = await a.portal.inject({ url: '/api/push', headers: { traceparent: INCOMING } });
+      const { spanId } = res.json<{ spanId: string }>();
+      const completed = new Promise<unknown>((r) => tasks.once('completed', (info) => r(info.data)));
+      tasks.start();
+      expect(await completed).toEqual({ n: 3 });
+      expect(seen[0]?.data).toEqual({ n: 3 });
+      expect(seen[0]?.trace?.traceId).toBe(TRACE_ID);
+      expect(seen[0]?.trace?.parentSpanId).toBe(spanId);
+    },
+  );
 
   it('leaves requests, calls and jobs untraced with tracing: false', async () => {
     const p = makePortal({ name: 'trace-off', tracing: false });
     stops.push(p.stop);
-    p.portal.endpoint('/api/t', { method: 'GET', description: 't', gate: { auth: 'none' }, input: z.object({}) }, ({ trace }) => ({ traced: trace !== undefined }));
+    p.portal.endpoint(
+      '/api/t',
+      { method: 'GET', description: 't', gate: { auth: 'none' }, input: z.object({}) },
+      ({ trace }) => ({ traced: trace !== undefined }),
+    );
     const res = await p.portal.inject({ url: '/api/t', headers: { traceparent: INCOMING } });
     expect(res.json()).toEqual({ traced: false });
   });
 
   it('makes OpenTelemetry server spans when the API is installed and an SDK records', async () => {
-    const ended: Array<{ name: string; attributes: Record<string, unknown>; parent: SpanContext | undefined; context: SpanContext }> = [];
+    const ended: Array<{
+      name: string;
+      attributes: Record<string, unknown>;
+      parent: SpanContext | undefined;
+      context: SpanContext;
+    }> = [];
     let n = 0;
     const tracer = {
       startSpan(name: string, options: { attributes?: Record<string, unknown> }, ctx?: Context): Span {
         const parent = ctx ? otelTrace.getSpanContext(ctx) : undefined;
-        const context: SpanContext = { traceId: parent?.traceId ?? 'a'.repeat(32), spanId: (++n).toString(16).padStart(16, 'c'), traceFlags: 1 };
+        const context: SpanContext = {
+          traceId: parent?.traceId ?? 'a'.repeat(32),
+          spanId: (++n).toString(16).padStart(16, 'c'),
+          traceFlags: 1,
+        };
         const attributes: Record<string, unknown> = { ...options.attributes };
         const span = {
           spanContext: () => context,
@@ -186,7 +233,11 @@ describe('Tracing', () => {
     try {
       const p = makePortal({ name: 'trace-otel' });
       stops.push(p.stop);
-      p.portal.endpoint('/api/notes/:id', { method: 'GET', description: 'n', gate: { auth: 'none' }, input: z.object({ id: z.number() }) }, ({ trace }) => ({ trace }));
+      p.portal.endpoint(
+        '/api/notes/:id',
+        { method: 'GET', description: 'n', gate: { auth: 'none' }, input: z.object({ id: z.number() }) },
+        ({ trace }) => ({ trace }),
+      );
       const res = await p.portal.inject({ url: '/api/notes/7', headers: { traceparent: INCOMING } });
       const body = res.json<{ trace: TraceContext }>();
       await new Promise((r) => setTimeout(r, 10));
@@ -194,7 +245,11 @@ describe('Tracing', () => {
       const span = ended[0]!;
       expect(span.name).toBe('GET /api/notes/:id');
       expect(span.parent).toMatchObject({ traceId: TRACE_ID, spanId: PARENT_ID, isRemote: true });
-      expect(span.attributes).toMatchObject({ 'http.route': '/api/notes/:id', 'url.path': '/api/notes/7', 'http.response.status_code': 200 });
+      expect(span.attributes).toMatchObject({
+        'http.route': '/api/notes/:id',
+        'url.path': '/api/notes/7',
+        'http.response.status_code': 200,
+      });
       // The request's trace is the span's: logs, calls and jobs line up with what the SDK exports.
       expect(body.trace.spanId).toBe(span.context.spanId);
       expect(body.trace.traceId).toBe(TRACE_ID);

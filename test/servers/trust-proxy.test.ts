@@ -11,7 +11,10 @@ describe('ServicePortal trustProxy', () => {
   });
 
   /** The client address an endpoint and an express route see for one X-Forwarded-For chain. */
-  async function seen(trustProxy: PortalOptions['trustProxy'], forwardedFor: string | undefined): Promise<{ endpoint: string; express: string }> {
+  async function seen(
+    trustProxy: PortalOptions['trustProxy'],
+    forwardedFor: string | undefined,
+  ): Promise<{ endpoint: string; express: string }> {
     const { portal, start, stop, url } = makePortal({ trustProxy });
     stops.push(stop);
     portal.endpoint('/api/ip', { method: 'GET', gate: { auth: 'none' } }, ({ ip }) => ({ ip }));
@@ -44,7 +47,10 @@ describe('ServicePortal trustProxy', () => {
 
   it("walks past 'uniquelocal' and CIDR ranges, as a list or a comma-separated string", async () => {
     expect(await seen(['loopback', 'uniquelocal'], CHAIN)).toEqual({ endpoint: '203.0.113.5', express: '203.0.113.5' });
-    expect(await seen('loopback, 10.0.0.0/8, 203.0.113.0/24', CHAIN)).toEqual({ endpoint: '198.51.100.7', express: '198.51.100.7' });
+    expect(await seen('loopback, 10.0.0.0/8, 203.0.113.0/24', CHAIN)).toEqual({
+      endpoint: '198.51.100.7',
+      express: '198.51.100.7',
+    });
   });
 
   it('answers with the peer when the peer is not a trusted proxy', async () => {

@@ -4,9 +4,25 @@
  * custom strategy); this file maps gatehouse's job model onto it. The mapping is written down in
  * `src/buffers/README.md` ("BullMQ engine").
  */
-import { Queue, Worker, UnrecoverableError as BullUnrecoverableError, WaitingError, type Job, type JobsOptions } from 'bullmq';
+import {
+  Queue,
+  Worker,
+  UnrecoverableError as BullUnrecoverableError,
+  WaitingError,
+  type Job,
+  type JobsOptions,
+} from 'bullmq';
 import { BufferError } from '../errors.js';
-import type { ConsumedJob, ConsumeOptions, ConsumingQueueEngine, InsertJob, InsertResult, JobConsumer, JobRow, QueueStats } from '../engine.js';
+import type {
+  ConsumedJob,
+  ConsumeOptions,
+  ConsumingQueueEngine,
+  InsertJob,
+  InsertResult,
+  JobConsumer,
+  JobRow,
+  QueueStats,
+} from '../engine.js';
 import type { ScheduleClaim, ScheduleRecord, ScheduleSave } from '../engine.js';
 import { acquireRedis, type RedisLease, type RedisOption } from './redis-connection.js';
 
@@ -41,7 +57,10 @@ const STALL_CAP = 1_000_000;
 /** gatehouse priority (higher first, 0 default) → BullMQ priority (lower first, 1..2^21). */
 function toBullPriority(priority: number): number {
   if (priority > MAX_BULLMQ_PRIORITY) {
-    throw new BufferError(`priority must be an integer between 0 and ${MAX_BULLMQ_PRIORITY} on the BullMQ engine, got ${priority}`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+    throw new BufferError(
+      `priority must be an integer between 0 and ${MAX_BULLMQ_PRIORITY} on the BullMQ engine, got ${priority}`,
+      { code: 'ERR_BUFFER_INVALID_INPUT' },
+    );
   }
   return PRIORITY_LIMIT - priority;
 }
@@ -124,7 +143,11 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
 
   /** Add many jobs in one MULTI (all or none). */
   async insertMany(jobs: readonly InsertJob[]): Promise<InsertResult[]> {
-    const bulk = jobs.map((job) => ({ name: job.type ?? '', data: JSON.parse(job.payload) as unknown, opts: this.options(job) }));
+    const bulk = jobs.map((job) => ({
+      name: job.type ?? '',
+      data: JSON.parse(job.payload) as unknown,
+      opts: this.options(job),
+    }));
     const added = await this.q.addBulk(bulk);
     return added.map((j) => ({ id: Number(j.id), created: true }));
   }
@@ -134,7 +157,16 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
    * dead = BullMQ's failed set; done = completed.
    */
   async stats(): Promise<QueueStats> {
-    const c = await this.q.getJobCounts('wait', 'paused', 'prioritized', 'delayed', 'waiting-children', 'active', 'completed', 'failed');
+    const c = await this.q.getJobCounts(
+      'wait',
+      'paused',
+      'prioritized',
+      'delayed',
+      'waiting-children',
+      'active',
+      'completed',
+      'failed',
+    );
     let retrying = 0;
     const delayed = c.delayed ?? 0;
     // Only a delayed job that already ran is a retry; reading them is O(delayed) (README notes it).
@@ -144,7 +176,8 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
       if (page.length < 500) break;
     }
     return {
-      pending: (c.wait ?? 0) + (c.paused ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0) + delayed - retrying,
+      pending:
+        (c.wait ?? 0) + (c.paused ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0) + delayed - retrying,
       active: c.active ?? 0,
       done: c.completed ?? 0,
       failed: retrying,
@@ -158,7 +191,15 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
     if (!job) return undefined;
     const st = await job.getState();
     const state: JobRow['state'] =
-      st === 'completed' ? 'done' : st === 'failed' ? 'dead' : st === 'active' ? 'active' : job.attemptsMade + (job.stalledCounter ?? 0) > 0 ? 'failed' : 'pending';
+      st === 'completed'
+        ? 'done'
+        : st === 'failed'
+          ? 'dead'
+          : st === 'active'
+            ? 'active'
+            : job.attemptsMade + (job.stalledCounter ?? 0) > 0
+              ? 'failed'
+              : 'pending';
     return toRow(job, state, this.queue);
   }
 
@@ -193,7 +234,10 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
 
   /** Start the BullMQ worker of this engine. */
   consume(run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>, options: ConsumeOptions): JobConsumer {
-    if (this.consumer) throw new BufferError(`queue ${this.queue} is already being consumed by this engine`, { code: 'ERR_BUFFER_INVALID_INPUT' });
+    if (this.consumer)
+      throw new BufferError(`queue ${this.queue} is already being consumed by this engine`, {
+        code: 'ERR_BUFFER_INVALID_INPUT',
+      });
     const countReady = async (): Promise<number> => {
       const c = await this.q.getJobCounts('wait', 'prioritized');
       return (c.wait ?? 0) + (c.prioritized ?? 0);
@@ -205,19 +249,37 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
 
   /** Store a schedule atomically (one script): identical definition kept, different one replaced. */
   async saveSchedule(name: string, definition: string, nextRunAt: number | null): Promise<ScheduleSave> {
-    const [changed, st] = (await this.lease.client.eval(SAVE_SCHEDULE, 2, this.q.toKey(SCHEDULE_DEFS), this.q.toKey(SCHEDULE_STATES), name, definition, nextRunAt === null ? '' : String(nextRunAt))) as [number, string];
+    const [changed, st] = (await this.lease.client.eval(
+      SAVE_SCHEDULE,
+      2,
+      this.q.toKey(SCHEDULE_DEFS),
+      this.q.toKey(SCHEDULE_STATES),
+      name,
+      definition,
+      nextRunAt === null ? '' : String(nextRunAt),
+    )) as [number, string];
     return { record: parseState(name, definition, st), changed: changed === 1 };
   }
 
   /** Delete a schedule; false when there was none. */
   async removeSchedule(name: string): Promise<boolean> {
-    const [, removed] = (await this.lease.client.multi().hdel(this.q.toKey(SCHEDULE_DEFS), name).hdel(this.q.toKey(SCHEDULE_STATES), name).exec()) ?? [];
+    const [, removed] =
+      (await this.lease.client
+        .multi()
+        .hdel(this.q.toKey(SCHEDULE_DEFS), name)
+        .hdel(this.q.toKey(SCHEDULE_STATES), name)
+        .exec()) ?? [];
     return Number(removed?.[1] ?? 0) === 1;
   }
 
   /** Every schedule of the queue, by name. */
   async listSchedules(): Promise<ScheduleRecord[]> {
-    const res = (await this.lease.client.multi().hgetall(this.q.toKey(SCHEDULE_DEFS)).hgetall(this.q.toKey(SCHEDULE_STATES)).exec()) ?? [];
+    const res =
+      (await this.lease.client
+        .multi()
+        .hgetall(this.q.toKey(SCHEDULE_DEFS))
+        .hgetall(this.q.toKey(SCHEDULE_STATES))
+        .exec()) ?? [];
     const defs = (res[0]?.[1] ?? {}) as Record<string, string>;
     const states = (res[1]?.[1] ?? {}) as Record<string, string>;
     const out: ScheduleRecord[] = [];
@@ -242,7 +304,14 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
       const added = await this.q.add(job.type ?? '', JSON.parse(job.payload) as unknown, opts);
       out.push({ id: Number(added.id), created: true });
     }
-    const moved = (await this.lease.client.eval(MOVE_SCHEDULE, 1, states, r.name, expected, stateText(r.rev, claim.nextRunAt, claim.lastRunAt))) as number;
+    const moved = (await this.lease.client.eval(
+      MOVE_SCHEDULE,
+      1,
+      states,
+      r.name,
+      expected,
+      stateText(r.rev, claim.nextRunAt, claim.lastRunAt),
+    )) as number;
     return moved === 1 ? out : null;
   }
 
@@ -300,7 +369,13 @@ function stateText(rev: number, next: number | null, last: number | null): strin
 
 function parseState(name: string, definition: string, text: string): ScheduleRecord {
   const [rev = '0', next = '', last = ''] = text.split('|');
-  return { name, definition, rev: Number(rev), nextRunAt: next === '' ? null : Number(next), lastRunAt: last === '' ? null : Number(last) };
+  return {
+    name,
+    definition,
+    rev: Number(rev),
+    nextRunAt: next === '' ? null : Number(next),
+    lastRunAt: last === '' ? null : Number(last),
+  };
 }
 
 /** One attempt running here. */
@@ -375,13 +450,21 @@ class BullmqConsumer implements JobConsumer {
    * found nothing, one count of the ready jobs decides (while jobs keep coming, no extra Redis call is made).
    */
   private maybeDrained(): void {
-    if (!this.worked || this.emptySpells === this.spellsOver || this.active.size > 0 || this.checkingDrain || this.stopping) return;
+    if (
+      !this.worked ||
+      this.emptySpells === this.spellsOver ||
+      this.active.size > 0 ||
+      this.checkingDrain ||
+      this.stopping
+    )
+      return;
     this.checkingDrain = true;
     const spells = this.emptySpells;
     this.countReady().then(
       (ready) => {
         this.checkingDrain = false;
-        if (ready > 0) this.spellsOver = spells; // BullMQ fetches them, then says drained again
+        if (ready > 0)
+          this.spellsOver = spells; // BullMQ fetches them, then says drained again
         else if (this.worked && this.active.size === 0) {
           this.worked = false;
           this.o.onDrained();
@@ -418,7 +501,10 @@ class BullmqConsumer implements JobConsumer {
     const info = this.info(job);
     if (info.attempts > info.maxAttempts) {
       // Every earlier attempt was lost with its worker (stalled): out of attempts without running again.
-      const error = new BufferError(`job ${id} ran out of attempts: its worker stopped ${job.stalledCounter} times while running it`, { code: 'ERR_BUFFER_LEASE_EXPIRED' });
+      const error = new BufferError(
+        `job ${id} ran out of attempts: its worker stopped ${job.stalledCounter} times while running it`,
+        { code: 'ERR_BUFFER_LEASE_EXPIRED' },
+      );
       this.decisions.set(id, { job: { ...info, attempts: info.maxAttempts }, error, final: true });
       throw new BullUnrecoverableError(`${error.name}: ${error.message}`);
     }

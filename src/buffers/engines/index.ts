@@ -29,6 +29,11 @@ export function createQueueEngine(options: QueueEngineOptions & { redis: RedisOp
 export function createQueueEngine(options: QueueEngineOptions & { redis?: undefined }): QueueEngine<'sync'>;
 export function createQueueEngine(options: QueueEngineOptions): QueueEngine<'sync'> | ConsumingQueueEngine;
 export function createQueueEngine(options: QueueEngineOptions): QueueEngine<'sync'> | ConsumingQueueEngine {
-  if (options.redis !== undefined) return new BullmqQueueEngine({ queue: options.queue, redis: options.redis, priorities: options.priorities ?? true });
+  if (options.redis !== undefined)
+    return new BullmqQueueEngine({
+      queue: options.queue,
+      redis: options.redis,
+      priorities: options.priorities ?? true,
+    });
   return new SqliteQueueEngine(options);
 }

@@ -32,7 +32,10 @@ const shared = new Map<string, Shared>();
 function checkPrefix(prefix: unknown): string {
   if (prefix === undefined) return DEFAULT_PREFIX;
   if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 100 || /[\s{}]/.test(prefix)) {
-    throw new BufferError(`option redis.keyPrefix must be a non-empty string of at most 100 characters without spaces or braces, got ${String(prefix)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
+    throw new BufferError(
+      `option redis.keyPrefix must be a non-empty string of at most 100 characters without spaces or braces, got ${String(prefix)}`,
+      { code: 'ERR_BUFFER_INVALID_OPTION' },
+    );
   }
   // BullMQ joins the prefix with ':' itself; a trailing one would double it.
   return prefix.replace(/:+$/, '') || DEFAULT_PREFIX;
@@ -40,7 +43,10 @@ function checkPrefix(prefix: unknown): string {
 
 function checkUrl(url: unknown): string {
   if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
-    throw new BufferError(`option redis must be a redis:// or rediss:// URL, { url, keyPrefix } or an ioredis client, got ${String(url)}`, { code: 'ERR_BUFFER_INVALID_OPTION' });
+    throw new BufferError(
+      `option redis must be a redis:// or rediss:// URL, { url, keyPrefix } or an ioredis client, got ${String(url)}`,
+      { code: 'ERR_BUFFER_INVALID_OPTION' },
+    );
   }
   return url;
 }

@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS schedules (
 ) WITHOUT ROWID;
 `;
 
-const CLAIM_COLUMNS = 'id, type, payload, attempts, max_attempts, priority, run_at, created_at, lease_until, lease_token';
+const CLAIM_COLUMNS =
+  'id, type, payload, attempts, max_attempts, priority, run_at, created_at, lease_until, lease_token';
 
 type Statement = BetterSqlite3.Statement;
 
@@ -110,11 +111,36 @@ class QueueStore {
   private closed = false;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly s: Record<
-    | 'insertPlain' | 'extend' | 'liveUpTo' | 'maxLive' | 'insert' | 'findDedupe' | 'recover' | 'claim' | 'claimExclusiveCheck' | 'complete' | 'fail' | 'release'
-    | 'stats' | 'peek' | 'get' | 'dead' | 'retryDead' | 'cleanup' | 'purge' | 'purgeState',
+    | 'insertPlain'
+    | 'extend'
+    | 'liveUpTo'
+    | 'maxLive'
+    | 'insert'
+    | 'findDedupe'
+    | 'recover'
+    | 'claim'
+    | 'claimExclusiveCheck'
+    | 'complete'
+    | 'fail'
+    | 'release'
+    | 'stats'
+    | 'peek'
+    | 'get'
+    | 'dead'
+    | 'retryDead'
+    | 'cleanup'
+    | 'purge'
+    | 'purgeState',
     Statement
   >;
-  private readonly claimTx: (queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly LeaseRef[], doneOk?: boolean[]) => ClaimedRow[];
+  private readonly claimTx: (
+    queue: string,
+    limit: number,
+    leaseMs: number,
+    exclusive: boolean,
+    done?: readonly LeaseRef[],
+    doneOk?: boolean[],
+  ) => ClaimedRow[];
   private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
   /** Multi-row INSERT statements by row count (pushMany hot path: one native call per block of rows). */
   private readonly insertBlock = new Map<number, Statement>();
@@ -129,11 +155,16 @@ class QueueStore {
     {
       const mode = this.db.pragma('journal_mode', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') {
-        throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, { code: 'ERR_BUFFER_STORE' });
+        throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, {
+          code: 'ERR_BUFFER_STORE',
+        });
       }
       const version = Number(this.db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) {
-        throw new BufferError(`queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`, { code: 'ERR_BUFFER_STORE' });
+        throw new BufferError(
+          `queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`,
+          { code: 'ERR_BUFFER_STORE' },
+        );
       }
       this.db.exec(SCHEMA);
       if (version < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -211,23 +242,35 @@ class QueueStore {
         `UPDATE jobs SET state = 'pending', attempts = 0, run_at = @now, finished_at = NULL, updated_at = @now
          WHERE id = @id AND queue = @queue AND state = 'dead'`,
       ),
-      cleanup: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state IN ('done','dead') AND state = ? AND finished_at <= ?`),
+      cleanup: db.prepare(
+        `DELETE FROM jobs WHERE queue = ? AND state IN ('done','dead') AND state = ? AND finished_at <= ?`,
+      ),
       purge: db.prepare(`DELETE FROM jobs WHERE queue = ?`),
       purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
     };
 
-    this.claimTx = db.transaction((queue: string, limit: number, leaseMs: number, exclusive: boolean, done?: readonly LeaseRef[], doneOk?: boolean[]): ClaimedRow[] => {
-      const now = Date.now();
-      if (done && doneOk) for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
-      if (limit <= 0) return [];
-      this.s.recover.run({ queue, now });
-      if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
-      // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
-      const token = Math.floor(Math.random() * 2 ** 48) + 1;
-      const rows = this.s.claim.all({ queue, now, limit, leaseUntil: now + leaseMs, token }) as ClaimedRow[];
-      if (rows.length > 1) rows.sort(claimOrder);
-      return rows;
-    }).immediate as never;
+    this.claimTx = db.transaction(
+      (
+        queue: string,
+        limit: number,
+        leaseMs: number,
+        exclusive: boolean,
+        done?: readonly LeaseRef[],
+        doneOk?: boolean[],
+      ): ClaimedRow[] => {
+        const now = Date.now();
+        if (done && doneOk)
+          for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
+        if (limit <= 0) return [];
+        this.s.recover.run({ queue, now });
+        if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
+        // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
+        const token = Math.floor(Math.random() * 2 ** 48) + 1;
+        const rows = this.s.claim.all({ queue, now, limit, leaseUntil: now + leaseMs, token }) as ClaimedRow[];
+        if (rows.length > 1) rows.sort(claimOrder);
+        return rows;
+      },
+    ).immediate as never;
 
     this.insertManyTx = db.transaction((queue: string, jobs: readonly InsertJob[]): InsertResult[] => {
       const now = Date.now();
@@ -272,9 +315,17 @@ class QueueStore {
   static open(file: string, options: QueueStoreOpenOptions = {}): QueueStore {
     let conn: SharedConnection;
     try {
-      conn = openConnection({ path: file, readonly: false, durability: options.durability ?? 'normal', busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+      conn = openConnection({
+        path: file,
+        readonly: false,
+        durability: options.durability ?? 'normal',
+        busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      });
     } catch (err) {
-      throw new BufferError(`cannot open queue store ${file}: ${(err as Error).message}`, { code: 'ERR_BUFFER_STORE', cause: err });
+      throw new BufferError(`cannot open queue store ${file}: ${(err as Error).message}`, {
+        code: 'ERR_BUFFER_STORE',
+        cause: err,
+      });
     }
     let store = stores.get(conn);
     if (!store) {
@@ -318,7 +369,14 @@ class QueueStore {
   }
 
   /** Insert jobs[from..to) (no dedupe keys) with one multi-row INSERT; inside a write transaction only. */
-  private insertRows(queue: string, jobs: readonly InsertJob[], from: number, to: number, now: number, out: InsertResult[]): void {
+  private insertRows(
+    queue: string,
+    jobs: readonly InsertJob[],
+    from: number,
+    to: number,
+    now: number,
+    out: InsertResult[],
+  ): void {
     const count = to - from;
     let stmt = this.insertBlock.get(count);
     if (!stmt) {
@@ -347,19 +405,38 @@ class QueueStore {
     const last = Number(r.lastInsertRowid);
     const first = this.s.get.get(last - count + 1, queue) as { payload: string; created_at: number } | undefined;
     if (r.changes !== count || first?.payload !== (jobs[from] as InsertJob).payload || first.created_at !== now) {
-      throw new BufferError(`multi-row insert into queue ${queue} stored ${r.changes} of ${count} rows`, { code: 'ERR_BUFFER_STORE' });
+      throw new BufferError(`multi-row insert into queue ${queue} stored ${r.changes} of ${count} rows`, {
+        code: 'ERR_BUFFER_STORE',
+      });
     }
     for (let k = 0; k < count; k++) out[from + k] = { id: last - count + 1 + k, created: true };
   }
 
   private insertOne(queue: string, job: InsertJob, now: number): InsertResult {
     if (job.dedupeKey === null) {
-      const id = this.s.insertPlain.run(queue, job.type, job.priority, job.runAt, job.maxAttempts, job.payload, now, now).lastInsertRowid;
+      const id = this.s.insertPlain.run(
+        queue,
+        job.type,
+        job.priority,
+        job.runAt,
+        job.maxAttempts,
+        job.payload,
+        now,
+        now,
+      ).lastInsertRowid;
       return { id: Number(id), created: true };
     }
-    const row = this.s.insert.get(queue, job.type, job.priority, job.runAt, job.maxAttempts, job.payload, job.dedupeKey, now, now) as
-      | { id: number }
-      | undefined;
+    const row = this.s.insert.get(
+      queue,
+      job.type,
+      job.priority,
+      job.runAt,
+      job.maxAttempts,
+      job.payload,
+      job.dedupeKey,
+      now,
+      now,
+    ) as { id: number } | undefined;
     if (row) return { id: row.id, created: true };
     const existing = this.s.findDedupe.get(queue, job.dedupeKey) as { id: number } | undefined;
     if (!existing) throw new BufferError(`insert into queue ${queue} returned no row`, { code: 'ERR_BUFFER_STORE' });
@@ -416,7 +493,12 @@ class QueueStore {
    * @param leaseMs - lease length in ms
    * @returns per done item whether this call completed it, and the newly leased rows
    */
-  completeAndClaim(done: readonly LeaseRef[], queue: string, limit: number, leaseMs: number): { completed: boolean[]; claimed: ClaimedRow[] } {
+  completeAndClaim(
+    done: readonly LeaseRef[],
+    queue: string,
+    limit: number,
+    leaseMs: number,
+  ): { completed: boolean[]; claimed: ClaimedRow[] } {
     this.assertOpen();
     const completed: boolean[] = [];
     const claimed = this.claimTx(queue, limit, leaseMs, false, done, completed);
@@ -467,7 +549,10 @@ class QueueStore {
    */
   fail(id: number, token: number, update: FailUpdate): boolean {
     this.assertOpen();
-    return this.s.fail.run({ id, token, state: update.state, runAt: update.runAt, error: update.error, now: Date.now() }).changes === 1;
+    return (
+      this.s.fail.run({ id, token, state: update.state, runAt: update.runAt, error: update.error, now: Date.now() })
+        .changes === 1
+    );
   }
 
   /**
@@ -563,7 +648,10 @@ class QueueStore {
       changes = this.s.retryDead.run({ id, queue, now: Date.now() }).changes;
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new BufferError(`dead job ${id} cannot be retried: a live job with the same dedupe key exists`, { code: 'ERR_BUFFER_INVALID_INPUT', cause: err });
+        throw new BufferError(`dead job ${id} cannot be retried: a live job with the same dedupe key exists`, {
+          code: 'ERR_BUFFER_INVALID_INPUT',
+          cause: err,
+        });
       }
       throw err;
     }
@@ -633,18 +721,27 @@ class QueueStore {
       `UPDATE schedules SET next_run_at = @next, last_run_at = @last, updated_at = @now
        WHERE queue = @queue AND name = @name AND rev = @rev AND next_run_at IS @expect`,
     );
-    const save = db.transaction((queue: string, name: string, definition: string, next: number | null): ScheduleSave => {
-      const old = get.get(queue, name) as ScheduleRecord | undefined;
-      if (old && old.definition === definition) return { record: old, changed: false };
-      const rev = old ? old.rev + 1 : 1;
-      upsert.run({ queue, name, definition, rev, next, now: Date.now() });
-      return { record: { name, definition, rev, nextRunAt: next, lastRunAt: old ? old.lastRunAt : null }, changed: true };
-    }).immediate as never;
+    const save = db.transaction(
+      (queue: string, name: string, definition: string, next: number | null): ScheduleSave => {
+        const old = get.get(queue, name) as ScheduleRecord | undefined;
+        if (old && old.definition === definition) return { record: old, changed: false };
+        const rev = old ? old.rev + 1 : 1;
+        upsert.run({ queue, name, definition, rev, next, now: Date.now() });
+        return {
+          record: { name, definition, rev, nextRunAt: next, lastRunAt: old ? old.lastRunAt : null },
+          changed: true,
+        };
+      },
+    ).immediate as never;
     const claim = db.transaction((queue: string, c: ScheduleClaim): InsertResult[] | null => {
       const now = Date.now();
       const r = c.record;
       // The claim: only the transaction that still finds the slot it read moves it, and only it inserts.
-      if (move.run({ queue, name: r.name, rev: r.rev, expect: r.nextRunAt, next: c.nextRunAt, last: c.lastRunAt, now }).changes !== 1) return null;
+      if (
+        move.run({ queue, name: r.name, rev: r.rev, expect: r.nextRunAt, next: c.nextRunAt, last: c.lastRunAt, now })
+          .changes !== 1
+      )
+        return null;
       return c.jobs.map((j) => this.insertOne(queue, j.job, now));
     }).immediate as never;
     return {
@@ -765,7 +862,11 @@ export class SqliteQueueEngine implements QueueEngine<'sync'> {
   }
 
   /** Complete leased jobs and lease new ones in one transaction. */
-  completeAndClaim(done: readonly LeaseRef[], limit: number, leaseMs: number): { completed: boolean[]; claimed: ClaimedRow[] } {
+  completeAndClaim(
+    done: readonly LeaseRef[],
+    limit: number,
+    leaseMs: number,
+  ): { completed: boolean[]; claimed: ClaimedRow[] } {
     return this.store.completeAndClaim(done, this.queue, limit, leaseMs);
   }
 

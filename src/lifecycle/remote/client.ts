@@ -75,7 +75,12 @@ export class PxControlClient {
     this.o = options;
     this.h = handlers;
     this.log = log;
-    this.backoff = { type: 'exponential', delayMs: options.reconnectDelayMs, maxDelayMs: options.maxReconnectDelayMs, jitter: 'full' };
+    this.backoff = {
+      type: 'exponential',
+      delayMs: options.reconnectDelayMs,
+      maxDelayMs: options.maxReconnectDelayMs,
+      jitter: 'full',
+    };
     const token = encodeURIComponent(options.token);
     this.socketUrl = `${options.wsUrl}/ws/${token}`;
     this.pollUrl = `${options.apiUrl}/api/v1/status/${token}`;
@@ -170,7 +175,10 @@ export class PxControlClient {
       if (this.stopped) return;
       const reason = reasonBuf.toString('utf8').slice(0, 200);
       if (TERMINAL_CLOSE_CODES.has(code)) {
-        this.log.warn({ url: this.safeSocketUrl, code, reason }, `remote control: closed with ${code} (${code === 4001 ? 'invalid token' : 'token revoked'}); not reconnecting`);
+        this.log.warn(
+          { url: this.safeSocketUrl, code, reason },
+          `remote control: closed with ${code} (${code === 4001 ? 'invalid token' : 'token revoked'}); not reconnecting`,
+        );
         this.terminate(reason || (code === 4001 ? 'invalid token' : 'token revoked'), code);
         return;
       }
@@ -181,7 +189,10 @@ export class PxControlClient {
   private onLost(code: number, reason: string, opened: boolean): void {
     this.failures++;
     const level = opened ? 'warn' : 'debug';
-    this.log[this.o.debug ? 'info' : level]({ url: this.safeSocketUrl, code, reason, failures: this.failures }, opened ? 'remote control: socket lost' : 'remote control: cannot connect');
+    this.log[this.o.debug ? 'info' : level](
+      { url: this.safeSocketUrl, code, reason, failures: this.failures },
+      opened ? 'remote control: socket lost' : 'remote control: cannot connect',
+    );
     this.h.lost({ code, reason, opened, failures: this.failures });
     if (this.stopped) return;
     if (this.failures >= this.o.pollFallbackAfterFailures) this.startPolling();
@@ -191,10 +202,17 @@ export class PxControlClient {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.stopped) return;
-    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data instanceof ArrayBuffer ? data.byteLength : data.length;
+    const size = Array.isArray(data)
+      ? data.reduce((n, b) => n + b.length, 0)
+      : data instanceof ArrayBuffer
+        ? data.byteLength
+        : data.length;
     if (isBinary) return this.ignored('binary frame');
-    if (size > this.o.maxFrameBytes) return this.ignored(`frame of ${size} bytes is over maxFrameBytes (${this.o.maxFrameBytes})`);
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    if (size > this.o.maxFrameBytes)
+      return this.ignored(`frame of ${size} bytes is over maxFrameBytes (${this.o.maxFrameBytes})`);
+    const text = Array.isArray(data)
+      ? Buffer.concat(data).toString('utf8')
+      : Buffer.from(data as ArrayBuffer).toString('utf8');
     const frame = parseFrame(text);
     switch (frame.type) {
       case 'status':
@@ -243,7 +261,13 @@ export class PxControlClient {
     this.stopHeartbeat();
     const beat = (): void => {
       if (ws.readyState !== WebSocket.OPEN) return;
-      const frame: HeartbeatFrame = { type: 'heartbeat', sdk_version: gatehouseVersion(), language: 'node', env: this.o.environment, timestamp: Date.now() };
+      const frame: HeartbeatFrame = {
+        type: 'heartbeat',
+        sdk_version: gatehouseVersion(),
+        language: 'node',
+        env: this.o.environment,
+        timestamp: Date.now(),
+      };
       ws.send(JSON.stringify(frame), (err) => {
         if (err) this.trace({ reason: this.redact(err) }, 'remote control: heartbeat not sent');
       });
@@ -263,7 +287,10 @@ export class PxControlClient {
   private startPolling(): void {
     if (this.pollActive || this.pollRejected || this.o.disablePollFallback || this.stopped) return;
     this.pollActive = true;
-    this.log.warn({ failures: this.failures, everyMs: this.o.pollIntervalMs }, 'remote control: socket keeps failing; polling the status');
+    this.log.warn(
+      { failures: this.failures, everyMs: this.o.pollIntervalMs },
+      'remote control: socket keeps failing; polling the status',
+    );
     this.h.polling(true);
     void this.pollLoop();
   }
@@ -292,9 +319,15 @@ export class PxControlClient {
     if (!this.pollActive || this.stopped) return;
     if (result.kind === 'failed') {
       const rejected = result.status === 401 || result.status === 403 || result.status === 404;
-      this.log[this.o.debug ? 'info' : 'debug']({ reason: result.reason, status: result.status }, 'remote control: poll failed');
+      this.log[this.o.debug ? 'info' : 'debug'](
+        { reason: result.reason, status: result.status },
+        'remote control: poll failed',
+      );
       if (rejected) {
-        this.log.warn({ status: result.status }, 'remote control: the server refused the token on the poll; polling stopped');
+        this.log.warn(
+          { status: result.status },
+          'remote control: the server refused the token on the poll; polling stopped',
+        );
         this.pollRejected = true;
         this.stopPolling(true);
       }
@@ -302,7 +335,10 @@ export class PxControlClient {
       return;
     }
     const v = result.value;
-    const fields = v !== null && typeof v === 'object' && !Array.isArray(v) ? parseStatusFields(v as Record<string, unknown>) : undefined;
+    const fields =
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? parseStatusFields(v as Record<string, unknown>)
+        : undefined;
     if (!fields) {
       this.ignored('poll answer is not a status object with a known status');
       return;
@@ -322,7 +358,8 @@ export class PxControlClient {
     }
     const catalogue = result.value as Record<string, unknown> | null;
     // A gatehouse control plane may list gatehouse itself; a stock one lists the Node SDK.
-    const entry = (catalogue && typeof catalogue === 'object' && (catalogue.gatehouse ?? catalogue.node)) as Record<string, unknown> | undefined | null;
+    const entry = (catalogue && typeof catalogue === 'object' && (catalogue.gatehouse ?? catalogue.node)) as
+      Record<string, unknown> | undefined | null;
     if (!entry || typeof entry !== 'object' || typeof entry.latest !== 'string') {
       this.log.debug('remote control: version catalogue has no entry for node');
       return;
@@ -335,19 +372,28 @@ export class PxControlClient {
     const changelogUrl = typeof entry.changelog_url === 'string' ? entry.changelog_url : undefined;
     this.log.warn(
       { current, latest, minimumSupported, changelogUrl },
-      unsupported ? `remote control: gatehouse ${current} is below the minimum supported ${minimumSupported ?? ''}; please upgrade` : `remote control: gatehouse ${current} is older than the latest ${latest}`,
+      unsupported
+        ? `remote control: gatehouse ${current} is below the minimum supported ${minimumSupported ?? ''}; please upgrade`
+        : `remote control: gatehouse ${current} is older than the latest ${latest}`,
     );
     this.h.updateAvailable({ current, latest, minimumSupported, changelogUrl, unsupported });
   }
 
   // ---- helpers -------------------------------------------------------------------------------------------
 
-  private async getJson(url: string, timeoutMs: number): Promise<{ kind: 'ok'; value: unknown } | { kind: 'failed'; reason: string; status?: number }> {
+  private async getJson(
+    url: string,
+    timeoutMs: number,
+  ): Promise<{ kind: 'ok'; value: unknown } | { kind: 'failed'; reason: string; status?: number }> {
     const controller = new AbortController();
     this.inflight.add(controller);
     const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
     try {
-      const res = await fetch(url, { headers: { ...this.headers, accept: 'application/json' }, signal: controller.signal, redirect: 'error' });
+      const res = await fetch(url, {
+        headers: { ...this.headers, accept: 'application/json' },
+        signal: controller.signal,
+        redirect: 'error',
+      });
       if (res.status !== 200) {
         await res.body?.cancel();
         return { kind: 'failed', reason: `HTTP ${res.status}`, status: res.status };

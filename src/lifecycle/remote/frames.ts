@@ -78,7 +78,8 @@ export function parseStatusFields(o: Record<string, unknown>): StatusFields | un
   if (maintenance !== undefined) fields.maintenanceMessage = maintenance;
   const retry = o[GATEHOUSE_FIELDS.retryAfterSec];
   if (retry === null) fields.retryAfterSec = null;
-  else if (typeof retry === 'number' && Number.isInteger(retry) && retry >= 0 && retry <= MAX_RETRY_AFTER_SEC) fields.retryAfterSec = retry;
+  else if (typeof retry === 'number' && Number.isInteger(retry) && retry >= 0 && retry <= MAX_RETRY_AFTER_SEC)
+    fields.retryAfterSec = retry;
   return fields;
 }
 
@@ -90,12 +91,15 @@ export function parseFrame(text: string): ServerFrame {
   } catch {
     return { type: 'ignored', why: 'not JSON' };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { type: 'ignored', why: 'not a JSON object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return { type: 'ignored', why: 'not a JSON object' };
   const o = value as Record<string, unknown>;
   switch (o.type) {
     case 'status': {
       const fields = parseStatusFields(o);
-      return fields ? { type: 'status', fields } : { type: 'ignored', why: `unknown status ${JSON.stringify(o.status).slice(0, 40)}` };
+      return fields
+        ? { type: 'status', fields }
+        : { type: 'ignored', why: `unknown status ${JSON.stringify(o.status).slice(0, 40)}` };
     }
     case 'revoked':
       return { type: 'revoked', reason: shortText(o.reason, 'token revoked') };

@@ -23,7 +23,12 @@ export interface RemoteControlMiddlewareOptions {
 
 type Next = (err?: unknown) => void;
 
-const TITLES: Readonly<Record<number, string>> = { 402: 'Payment Required', 423: 'Locked', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+const TITLES: Readonly<Record<number, string>> = {
+  402: 'Payment Required',
+  423: 'Locked',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
 
 /**
  * Express (or plain node) middleware that gates every request on a {@link RemoteControl}, for apps not built on
@@ -36,18 +41,28 @@ const TITLES: Readonly<Record<number, string>> = { 402: 'Payment Required', 423:
  * app.use(remoteControl({ statusCodes: { PAUSED: 402 } }));   // RemoteControl.shared() from PX_* env
  * ```
  */
-export function remoteControl(options: RemoteControlMiddlewareOptions = {}): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+export function remoteControl(
+  options: RemoteControlMiddlewareOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   const health = new Set(options.healthPaths ?? ['/health']);
   const codes: Record<InactiveState, number> = { PAUSED: 503, MAINTENANCE: 503, OFFLINE: 503, FAILED: 503 };
   for (const [state, code] of Object.entries(options.statusCodes ?? {})) {
-    if (!(state in codes)) throw new LifecycleError(`remoteControl.statusCodes: unknown state ${state}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
-    if (!Number.isInteger(code) || code < 400 || code > 599) throw new LifecycleError(`remoteControl.statusCodes.${state} must be a 4xx or 5xx status, got ${String(code)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (!(state in codes))
+      throw new LifecycleError(`remoteControl.statusCodes: unknown state ${state}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+    if (!Number.isInteger(code) || code < 400 || code > 599)
+      throw new LifecycleError(`remoteControl.statusCodes.${state} must be a 4xx or 5xx status, got ${String(code)}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+      });
     codes[state as InactiveState] = code;
   }
   const retryDefault = options.retryAfterSec ?? 60;
-  if (!Number.isInteger(retryDefault) || retryDefault < 0) throw new LifecycleError('remoteControl.retryAfterSec must be a whole number >= 0', { code: 'ERR_LIFECYCLE_OPTIONS' });
+  if (!Number.isInteger(retryDefault) || retryDefault < 0)
+    throw new LifecycleError('remoteControl.retryAfterSec must be a whole number >= 0', {
+      code: 'ERR_LIFECYCLE_OPTIONS',
+    });
   const format = options.body ?? 'problem';
-  if (format !== 'problem' && format !== 'pxcontrol') throw new LifecycleError("remoteControl.body must be 'problem' or 'pxcontrol'", { code: 'ERR_LIFECYCLE_OPTIONS' });
+  if (format !== 'problem' && format !== 'pxcontrol')
+    throw new LifecycleError("remoteControl.body must be 'problem' or 'pxcontrol'", { code: 'ERR_LIFECYCLE_OPTIONS' });
   // Resolved now, so a missing PX_TOKEN fails at startup, not on the first request.
   const control = options.control ?? RemoteControl.shared();
 
@@ -63,10 +78,20 @@ export function remoteControl(options: RemoteControlMiddlewareOptions = {}): (re
     const body =
       format === 'pxcontrol'
         ? { error: status === 402 ? 'payment_required' : 'service_unavailable', status: state, message }
-        : { type: 'about:blank', title: TITLES[status] ?? 'Service Unavailable', status, detail: message, code: LIFECYCLE_CODES[state], state };
+        : {
+            type: 'about:blank',
+            title: TITLES[status] ?? 'Service Unavailable',
+            status,
+            detail: message,
+            code: LIFECYCLE_CODES[state],
+            state,
+          };
     const text = JSON.stringify(body);
     res.statusCode = status;
-    res.setHeader('content-type', format === 'pxcontrol' ? 'application/json; charset=utf-8' : 'application/problem+json; charset=utf-8');
+    res.setHeader(
+      'content-type',
+      format === 'pxcontrol' ? 'application/json; charset=utf-8' : 'application/problem+json; charset=utf-8',
+    );
     res.setHeader('retry-after', String(retry));
     res.setHeader('cache-control', 'no-store');
     res.setHeader('content-length', Buffer.byteLength(text));

@@ -112,7 +112,9 @@ function envFlag(name: string, raw: string | undefined): boolean | undefined {
   const v = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  throw new LifecycleError(`${name} must be 1/true/yes/on or 0/false/no/off, got ${JSON.stringify(raw)}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
+  throw new LifecycleError(`${name} must be 1/true/yes/on or 0/false/no/off, got ${JSON.stringify(raw)}`, {
+    code: 'ERR_LIFECYCLE_OPTIONS',
+  });
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -138,7 +140,8 @@ function baseUrl(name: string, value: string, protocols: readonly string[]): str
   } catch {
     throw optionError(`${name} must be a URL, got ${JSON.stringify(value)}`);
   }
-  if (!protocols.includes(url.protocol)) throw optionError(`${name} must use ${protocols.join(' or ')}, got ${url.protocol}`);
+  if (!protocols.includes(url.protocol))
+    throw optionError(`${name} must use ${protocols.join(' or ')}, got ${url.protocol}`);
   if (url.search || url.hash) throw optionError(`${name} must not have a query or fragment`);
   return url.toString().replace(/\/+$/, '');
 }
@@ -153,31 +156,69 @@ export function deriveApiUrl(wsUrl: string): string {
  * {@link LifecycleError} (`ERR_LIFECYCLE_OPTIONS`) naming the option.
  */
 export function resolveRemoteOptions(options: RemoteControlOptions = {}): ResolvedRemoteOptions {
-  if (options === null || typeof options !== 'object') throw optionError(`options must be an object, got ${String(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw optionError(`options must be an object, got ${String(options)}`);
   const env = options.env ?? process.env;
   const token = options.token ?? nonEmpty(env[REMOTE_ENV.token]);
-  if (typeof token !== 'string' || token.trim() === '') throw optionError(`token is required (or set ${REMOTE_ENV.token})`);
+  if (typeof token !== 'string' || token.trim() === '')
+    throw optionError(`token is required (or set ${REMOTE_ENV.token})`);
   if (/[\s/?#]/.test(token)) throw optionError('token must not contain whitespace, "/", "?" or "#"');
   const wsUrl = baseUrl('wsUrl', options.wsUrl ?? nonEmpty(env[REMOTE_ENV.wsUrl]) ?? DEFAULTS.wsUrl, ['ws:', 'wss:']);
-  const apiUrl = baseUrl('apiUrl', options.apiUrl ?? nonEmpty(env[REMOTE_ENV.apiUrl]) ?? deriveApiUrl(wsUrl), ['http:', 'https:']);
-  const environment = options.environment ?? REMOTE_ENV.environment.map((n) => nonEmpty(env[n])).find((v) => v !== undefined) ?? DEFAULTS.environment;
-  if (typeof environment !== 'string' || environment.length > 100) throw optionError('environment must be a string of at most 100 characters');
+  const apiUrl = baseUrl('apiUrl', options.apiUrl ?? nonEmpty(env[REMOTE_ENV.apiUrl]) ?? deriveApiUrl(wsUrl), [
+    'http:',
+    'https:',
+  ]);
+  const environment =
+    options.environment ??
+    REMOTE_ENV.environment.map((n) => nonEmpty(env[n])).find((v) => v !== undefined) ??
+    DEFAULTS.environment;
+  if (typeof environment !== 'string' || environment.length > 100)
+    throw optionError('environment must be a string of at most 100 characters');
   const dataDir = options.dataDir ?? nonEmpty(env[REMOTE_ENV.dataDir]) ?? DEFAULTS.dataDir;
-  if (dataDir !== false && (typeof dataDir !== 'string' || dataDir === '')) throw optionError('dataDir must be a directory path or false');
+  if (dataDir !== false && (typeof dataDir !== 'string' || dataDir === ''))
+    throw optionError('dataDir must be a directory path or false');
   const reconnectDelayMs = ms('reconnectDelayMs', options.reconnectDelayMs ?? DEFAULTS.reconnectDelayMs, 1, 3_600_000);
-  const maxReconnectDelayMs = ms('maxReconnectDelayMs', options.maxReconnectDelayMs ?? DEFAULTS.maxReconnectDelayMs, 1, 3_600_000);
-  if (maxReconnectDelayMs < reconnectDelayMs) throw optionError(`maxReconnectDelayMs (${maxReconnectDelayMs}) must be at least reconnectDelayMs (${reconnectDelayMs})`);
+  const maxReconnectDelayMs = ms(
+    'maxReconnectDelayMs',
+    options.maxReconnectDelayMs ?? DEFAULTS.maxReconnectDelayMs,
+    1,
+    3_600_000,
+  );
+  if (maxReconnectDelayMs < reconnectDelayMs)
+    throw optionError(
+      `maxReconnectDelayMs (${maxReconnectDelayMs}) must be at least reconnectDelayMs (${reconnectDelayMs})`,
+    );
   return {
     token,
     wsUrl,
     apiUrl,
-    heartbeatIntervalMs: ms('heartbeatIntervalMs', options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs, 10, 3_600_000),
+    heartbeatIntervalMs: ms(
+      'heartbeatIntervalMs',
+      options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
+      10,
+      3_600_000,
+    ),
     reconnectDelayMs,
     maxReconnectDelayMs,
     pollIntervalMs: ms('pollIntervalMs', options.pollIntervalMs ?? DEFAULTS.pollIntervalMs, 10, 3_600_000),
-    pollFallbackAfterFailures: ms('pollFallbackAfterFailures', options.pollFallbackAfterFailures ?? DEFAULTS.pollFallbackAfterFailures, 1, 1000),
-    disablePollFallback: bool('disablePollFallback', options.disablePollFallback ?? envFlag(REMOTE_ENV.disablePollFallback, env[REMOTE_ENV.disablePollFallback]) ?? DEFAULTS.disablePollFallback),
-    disableVersionCheck: bool('disableVersionCheck', options.disableVersionCheck ?? envFlag(REMOTE_ENV.disableVersionCheck, env[REMOTE_ENV.disableVersionCheck]) ?? DEFAULTS.disableVersionCheck),
+    pollFallbackAfterFailures: ms(
+      'pollFallbackAfterFailures',
+      options.pollFallbackAfterFailures ?? DEFAULTS.pollFallbackAfterFailures,
+      1,
+      1000,
+    ),
+    disablePollFallback: bool(
+      'disablePollFallback',
+      options.disablePollFallback ??
+        envFlag(REMOTE_ENV.disablePollFallback, env[REMOTE_ENV.disablePollFallback]) ??
+        DEFAULTS.disablePollFallback,
+    ),
+    disableVersionCheck: bool(
+      'disableVersionCheck',
+      options.disableVersionCheck ??
+        envFlag(REMOTE_ENV.disableVersionCheck, env[REMOTE_ENV.disableVersionCheck]) ??
+        DEFAULTS.disableVersionCheck,
+    ),
     environment,
     debug: bool('debug', options.debug ?? envFlag(REMOTE_ENV.debug, env[REMOTE_ENV.debug]) ?? DEFAULTS.debug),
     dataDir,

@@ -2,7 +2,12 @@ import { defaultLogger, type Logger } from '../../logger.js';
 import type { LifecycleRecord, LifecycleState } from '../states.js';
 import { PxControlClient, type RemoteUpdateInfo } from './client.js';
 import type { StatusFields } from './frames.js';
-import { resolveRemoteOptions, type FailMode, type RemoteControlOptions, type ResolvedRemoteOptions } from './options.js';
+import {
+  resolveRemoteOptions,
+  type FailMode,
+  type RemoteControlOptions,
+  type ResolvedRemoteOptions,
+} from './options.js';
 import { StateFile, type KnownState } from './state-file.js';
 
 /** Told about every change of the effective state, once. */
@@ -101,7 +106,12 @@ export class RemoteControl {
   private rejected = false;
   private bootGrace: boolean;
   private revokedReason: string | undefined;
-  private effective: { state: LifecycleState; message: string | undefined; retryAfterSec: number | undefined; since: number };
+  private effective: {
+    state: LifecycleState;
+    message: string | undefined;
+    retryAfterSec: number | undefined;
+    since: number;
+  };
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -129,7 +139,15 @@ export class RemoteControl {
       },
       this.log,
     );
-    this.log.debug({ url: this.client.safeSocketUrl, state: this.effective.state, known: this.known?.status, file: this.file?.location }, 'remote control: starting');
+    this.log.debug(
+      {
+        url: this.client.safeSocketUrl,
+        state: this.effective.state,
+        known: this.known?.status,
+        file: this.file?.location,
+      },
+      'remote control: starting',
+    );
     this.client.start();
   }
 
@@ -197,7 +215,13 @@ export class RemoteControl {
   get record(): LifecycleRecord | null {
     const e = this.effective;
     if (e.state === 'ACTIVE' && e.retryAfterSec === undefined) return null;
-    return { state: e.state, message: e.message, retryAfterSec: e.retryAfterSec, updatedAt: e.since, updatedBy: 'remote control' };
+    return {
+      state: e.state,
+      message: e.message,
+      retryAfterSec: e.retryAfterSec,
+      updatedAt: e.since,
+      updatedBy: 'remote control',
+    };
   }
 
   /**
@@ -206,11 +230,21 @@ export class RemoteControl {
    * known state); RED when out of contact in closed mode, or after revocation.
    */
   health(): { state: 'OK' | 'YELLOW' | 'RED'; detail: string } {
-    if (this.revokedReason !== undefined) return { state: 'RED', detail: `token revoked (${this.revokedReason}); not reconnecting` };
+    if (this.revokedReason !== undefined)
+      return { state: 'RED', detail: `token revoked (${this.revokedReason}); not reconnecting` };
     if (this.rejected) return { state: 'RED', detail: 'the server refused the token on the poll' };
-    if (this.socketLive) return { state: 'OK', detail: `connected; ${this.effective.state}, fail mode ${this.failMode}` };
-    if (this.pollLive) return { state: 'YELLOW', detail: `socket down, polling every ${this.options.pollIntervalMs} ms; ${this.effective.state}` };
-    if (this.failMode === 'open') return { state: 'YELLOW', detail: `no contact; fail mode open, serving on the last known state ${this.effective.state}` };
+    if (this.socketLive)
+      return { state: 'OK', detail: `connected; ${this.effective.state}, fail mode ${this.failMode}` };
+    if (this.pollLive)
+      return {
+        state: 'YELLOW',
+        detail: `socket down, polling every ${this.options.pollIntervalMs} ms; ${this.effective.state}`,
+      };
+    if (this.failMode === 'open')
+      return {
+        state: 'YELLOW',
+        detail: `no contact; fail mode open, serving on the last known state ${this.effective.state}`,
+      };
     return { state: 'RED', detail: `no contact; fail mode closed, gating as ${this.effective.state}` };
   }
 
@@ -296,7 +330,8 @@ export class RemoteControl {
       this.log.warn('remote control: ignored a status without a status while nothing is known');
       return;
     }
-    const pick = <T>(v: T | null | undefined, last: T | undefined): T | undefined => (v === undefined ? last : v === null ? undefined : v);
+    const pick = <T>(v: T | null | undefined, last: T | undefined): T | undefined =>
+      v === undefined ? last : v === null ? undefined : v;
     const next: KnownState = {
       status,
       // A stock status without a gatehouse state means the stock state (a stock server never sends one).
@@ -329,7 +364,8 @@ export class RemoteControl {
     // Poll contact counts only while polling runs (it stops when a socket opens and may not restart at once).
     if (!this.client.polling) this.pollLive = false;
     if (info.opened) this.emit('disconnected', { code: info.code, reason: info.reason });
-    else if (this.listeners.error?.size) this.emit('error', new Error(`remote control: cannot connect (${info.reason || `code ${info.code}`})`));
+    else if (this.listeners.error?.size)
+      this.emit('error', new Error(`remote control: cannot connect (${info.reason || `code ${info.code}`})`));
     this.recompute();
   }
 
@@ -358,11 +394,18 @@ export class RemoteControl {
     const offline = { state: 'OFFLINE' as const, message: k?.offlineMessage, retryAfterSec: undefined };
     if (this.revokedReason !== undefined || this.rejected) return offline;
     const contact = this.socketLive || this.pollLive;
-    if (!contact && !this.bootGrace && this.failMode === 'closed') return { ...offline, message: k?.offlineMessage ?? CONTACT_LOST_MESSAGE };
+    if (!contact && !this.bootGrace && this.failMode === 'closed')
+      return { ...offline, message: k?.offlineMessage ?? CONTACT_LOST_MESSAGE };
     if (!k) return { state: 'ACTIVE', message: undefined, retryAfterSec: undefined };
     const state: LifecycleState = k.gatehouseStatus ?? k.status;
     const message =
-      state === 'PAUSED' ? k.pauseMessage : state === 'MAINTENANCE' ? (k.maintenanceMessage ?? k.pauseMessage) : state === 'OFFLINE' || state === 'FAILED' ? k.offlineMessage : undefined;
+      state === 'PAUSED'
+        ? k.pauseMessage
+        : state === 'MAINTENANCE'
+          ? (k.maintenanceMessage ?? k.pauseMessage)
+          : state === 'OFFLINE' || state === 'FAILED'
+            ? k.offlineMessage
+            : undefined;
     return { state, message, retryAfterSec: state === 'ACTIVE' ? undefined : k.retryAfterSec };
   }
 
@@ -372,7 +415,10 @@ export class RemoteControl {
     if (prev.state === next.state && prev.message === next.message && prev.retryAfterSec === next.retryAfterSec) return;
     this.effective = { ...next, since: prev.state === next.state ? prev.since : Date.now() };
     if (prev.state !== next.state) {
-      this.log.warn({ from: prev.state, to: next.state, inContact: this.inContact, failMode: this.failMode }, `remote control: ${prev.state} -> ${next.state}`);
+      this.log.warn(
+        { from: prev.state, to: next.state, inContact: this.inContact, failMode: this.failMode },
+        `remote control: ${prev.state} -> ${next.state}`,
+      );
     }
     for (const l of this.recordListeners) {
       try {

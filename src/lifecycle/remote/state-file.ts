@@ -51,7 +51,10 @@ export class StateFile {
     try {
       mkdirSync(dataDir, { recursive: true });
     } catch (err) {
-      throw new LifecycleError(`remote.dataDir: cannot create ${dataDir}`, { code: 'ERR_LIFECYCLE_OPTIONS', cause: err });
+      throw new LifecycleError(`remote.dataDir: cannot create ${dataDir}`, {
+        code: 'ERR_LIFECYCLE_OPTIONS',
+        cause: err,
+      });
     }
   }
 
@@ -66,7 +69,11 @@ export class StateFile {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ path: this.path, reason: (err as Error).message }, 'remote control: cannot read the persisted state');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.warn(
+          { path: this.path, reason: (err as Error).message },
+          'remote control: cannot read the persisted state',
+        );
       return undefined;
     }
     try {
@@ -81,11 +88,17 @@ export class StateFile {
         pauseMessage: optText(v.pauseMessage),
         offlineMessage: optText(v.offlineMessage),
         maintenanceMessage: optText(v.maintenanceMessage),
-        retryAfterSec: typeof retry === 'number' && Number.isInteger(retry) && retry >= 0 && retry <= MAX_RETRY_AFTER_SEC ? retry : undefined,
+        retryAfterSec:
+          typeof retry === 'number' && Number.isInteger(retry) && retry >= 0 && retry <= MAX_RETRY_AFTER_SEC
+            ? retry
+            : undefined,
         heardAt: typeof v.heardAt === 'number' ? v.heardAt : 0,
       };
     } catch (err) {
-      this.log.warn({ path: this.path, reason: (err as Error).message }, 'remote control: the persisted state is damaged; starting with nothing known');
+      this.log.warn(
+        { path: this.path, reason: (err as Error).message },
+        'remote control: the persisted state is damaged; starting with nothing known',
+      );
       return undefined;
     }
   }

@@ -34,7 +34,8 @@ export class ApiKeyRegistry {
         log.warn({ apiKey: name }, 'API key has no value configured; it is disabled');
         continue;
       }
-      if (typeof entry.key !== 'string' || entry.key.length < 16) throw new GateConfigError(`auth.apiKeys.${name}: key must be a string of at least 16 characters`);
+      if (typeof entry.key !== 'string' || entry.key.length < 16)
+        throw new GateConfigError(`auth.apiKeys.${name}: key must be a string of at least 16 characters`);
       this.keys.push({ name, hash: digest(entry.key), scopes: [...(entry.scopes ?? [])] });
     }
   }

@@ -34,9 +34,12 @@ function authorization(call: GateCall): { scheme: string; value: string } | unde
 }
 
 function bearer(call: GateCall, value: string, s: AuthServices): void | Promise<void> {
-  if (value.length === 0) throw new AuthError('The bearer token is empty', { code: 'ERR_AUTH_MISSING', challenge: challenge('bearer', s) });
+  if (value.length === 0)
+    throw new AuthError('The bearer token is empty', { code: 'ERR_AUTH_MISSING', challenge: challenge('bearer', s) });
   const rechallenge = (err: unknown): never => {
-    throw err instanceof AuthError ? new AuthError(err.message, { code: err.code, challenge: challenge('bearer', s), cause: err.cause }) : err;
+    throw err instanceof AuthError
+      ? new AuthError(err.message, { code: err.code, challenge: challenge('bearer', s), cause: err.cause })
+      : err;
   };
   let known: Identity | undefined;
   try {
@@ -57,12 +60,17 @@ function bearer(call: GateCall, value: string, s: AuthServices): void | Promise<
 
 function apiKey(call: GateCall, value: string, s: AuthServices): void {
   const identity = s.apiKeys.match(value);
-  if (!identity) throw new AuthError('The API key is not valid', { code: 'ERR_AUTH_API_KEY', challenge: challenge('apiKey', s) });
+  if (!identity)
+    throw new AuthError('The API key is not valid', { code: 'ERR_AUTH_API_KEY', challenge: challenge('apiKey', s) });
   call.identity = identity;
 }
 
 async function basic(call: GateCall, value: string, s: AuthServices): Promise<void> {
-  if (!s.basic) throw new AuthError('Basic authentication is not enabled', { code: 'ERR_AUTH_BASIC', challenge: challenge('basic', s) });
+  if (!s.basic)
+    throw new AuthError('Basic authentication is not enabled', {
+      code: 'ERR_AUTH_BASIC',
+      challenge: challenge('basic', s),
+    });
   let decoded = '';
   try {
     decoded = Buffer.from(value, 'base64').toString('utf8');
@@ -70,9 +78,11 @@ async function basic(call: GateCall, value: string, s: AuthServices): Promise<vo
     // falls through to the check below
   }
   const colon = decoded.indexOf(':');
-  if (colon <= 0) throw new AuthError('Malformed basic credentials', { code: 'ERR_AUTH_BASIC', challenge: challenge('basic', s) });
+  if (colon <= 0)
+    throw new AuthError('Malformed basic credentials', { code: 'ERR_AUTH_BASIC', challenge: challenge('basic', s) });
   const result = await s.basic(decoded.slice(0, colon), decoded.slice(colon + 1));
-  if (!result || typeof result.id !== 'string' || result.id.length === 0) throw new AuthError('Invalid username or password', { code: 'ERR_AUTH_BASIC', challenge: challenge('basic', s) });
+  if (!result || typeof result.id !== 'string' || result.id.length === 0)
+    throw new AuthError('Invalid username or password', { code: 'ERR_AUTH_BASIC', challenge: challenge('basic', s) });
   const identity: Identity = { id: result.id, scopes: [...(result.scopes ?? [])], via: 'basic' };
   call.identity = identity;
 }
@@ -103,7 +113,11 @@ export function authStep(mode: AuthMode, s: AuthServices): GateStep | undefined 
   const apiKeyHeader = s.apiKeyHeader.toLowerCase();
   return (call) => {
     if (call.identity) {
-      if (mode !== 'any' && call.identity.via !== mode) throw new AuthError(`This requires ${mode} credentials`, { code: 'ERR_AUTH_MISSING', challenge: challenge(mode, s) });
+      if (mode !== 'any' && call.identity.via !== mode)
+        throw new AuthError(`This requires ${mode} credentials`, {
+          code: 'ERR_AUTH_MISSING',
+          challenge: challenge(mode, s),
+        });
       return;
     }
     const auth = authorization(call);
@@ -117,7 +131,11 @@ export function authStep(mode: AuthMode, s: AuthServices): GateStep | undefined 
     if (mode === 'basic' || mode === 'any') {
       if (auth?.scheme === 'basic' && s.basic) return basic(call, auth.value, s);
     }
-    if (auth && mode !== 'apiKey') throw new AuthError('Unsupported Authorization scheme', { code: 'ERR_AUTH_MALFORMED', challenge: challenge(mode, s) });
+    if (auth && mode !== 'apiKey')
+      throw new AuthError('Unsupported Authorization scheme', {
+        code: 'ERR_AUTH_MALFORMED',
+        challenge: challenge(mode, s),
+      });
     throw new AuthError('Credentials are required', { code: 'ERR_AUTH_MISSING', challenge: challenge(mode, s) });
   };
 }

@@ -27,9 +27,11 @@ export type CorsHandler = (req: IncomingMessage, res: ServerResponse) => boolean
  * credentials is refused here, at construction.
  */
 export function compileCors(options: CorsOptions, apiKeyHeader: string): CorsHandler {
-  if (!Array.isArray(options.origins) || options.origins.length === 0) throw new GateConfigError('cors.origins must list at least one origin');
+  if (!Array.isArray(options.origins) || options.origins.length === 0)
+    throw new GateConfigError('cors.origins must list at least one origin');
   const wildcard = options.origins.includes('*');
-  if (wildcard && options.credentials) throw new GateConfigError("cors: origins '*' cannot be combined with credentials: true");
+  if (wildcard && options.credentials)
+    throw new GateConfigError("cors: origins '*' cannot be combined with credentials: true");
   if (wildcard && options.origins.length > 1) throw new GateConfigError("cors: '*' must be the only origin when used");
   const allowed = parseOrigins(options.origins, 'cors', (message) => new GateConfigError(message)).origins;
   const middleware = cors({
@@ -37,7 +39,15 @@ export function compileCors(options: CorsOptions, apiKeyHeader: string): CorsHan
     credentials: options.credentials ?? false,
     methods: [...(options.methods ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])],
     allowedHeaders: [...(options.allowedHeaders ?? ['Content-Type', 'Authorization', apiKeyHeader, 'X-Request-Id'])],
-    exposedHeaders: [...(options.exposedHeaders ?? ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'])],
+    exposedHeaders: [
+      ...(options.exposedHeaders ?? [
+        'X-Request-Id',
+        'RateLimit-Limit',
+        'RateLimit-Remaining',
+        'RateLimit-Reset',
+        'Retry-After',
+      ]),
+    ],
     maxAge: options.maxAgeSec ?? 600,
     optionsSuccessStatus: 204,
   });

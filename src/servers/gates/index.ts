@@ -80,7 +80,13 @@ export function createGateServices(options: GateServicesOptions): GateServices {
   return {
     tokens,
     revocations,
-    auth: { tokens, apiKeys: new ApiKeyRegistry(auth.apiKeys ?? {}, log), apiKeyHeader, basic: auth.basic, realm: options.name },
+    auth: {
+      tokens,
+      apiKeys: new ApiKeyRegistry(auth.apiKeys ?? {}, log),
+      apiKeyHeader,
+      basic: auth.basic,
+      realm: options.name,
+    },
     rateLimits: new RateLimitFactory(options.rateLimitStore),
     cors: options.cors ? compileCors(options.cors, apiKeyHeader) : undefined,
     lifecycleStep: options.lifecycleStep,
@@ -105,17 +111,25 @@ const LIFECYCLE_MODES: ReadonlySet<LifecycleMode> = new Set(['gated', 'exempt', 
 export function compileGate(gate: GateConfig, services: GateServices, route: string): CompiledGate {
   if (gate === null || typeof gate !== 'object') throw new GateConfigError(`${route}: gate must be an object`);
   for (const key of Object.keys(gate)) {
-    if (!GATE_KEYS.has(key)) throw new GateConfigError(`${route}: unknown gate option "${key}" (expected one of ${[...GATE_KEYS].join(', ')})`);
+    if (!GATE_KEYS.has(key))
+      throw new GateConfigError(
+        `${route}: unknown gate option "${key}" (expected one of ${[...GATE_KEYS].join(', ')})`,
+      );
   }
   const mode = gate.auth ?? 'bearer';
-  if (!AUTH_MODES.has(mode)) throw new GateConfigError(`${route}: gate.auth must be one of ${[...AUTH_MODES].join(', ')}`);
+  if (!AUTH_MODES.has(mode))
+    throw new GateConfigError(`${route}: gate.auth must be one of ${[...AUTH_MODES].join(', ')}`);
   const scopes = gate.scopes ?? [];
-  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s.length === 0)) throw new GateConfigError(`${route}: gate.scopes must be non-empty strings`);
-  if (mode === 'none' && scopes.length > 0) throw new GateConfigError(`${route}: gate.scopes need an auth mode other than 'none'`);
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s.length === 0))
+    throw new GateConfigError(`${route}: gate.scopes must be non-empty strings`);
+  if (mode === 'none' && scopes.length > 0)
+    throw new GateConfigError(`${route}: gate.scopes need an auth mode other than 'none'`);
   const lifecycle = gate.lifecycle ?? 'gated';
-  if (!LIFECYCLE_MODES.has(lifecycle)) throw new GateConfigError(`${route}: gate.lifecycle must be gated, exempt or forced`);
+  if (!LIFECYCLE_MODES.has(lifecycle))
+    throw new GateConfigError(`${route}: gate.lifecycle must be gated, exempt or forced`);
   const maskKey = gate.payloadAuthTokenKey;
-  if (maskKey !== undefined && (typeof maskKey !== 'string' || maskKey.length === 0)) throw new GateConfigError(`${route}: gate.payloadAuthTokenKey must be a field name`);
+  if (maskKey !== undefined && (typeof maskKey !== 'string' || maskKey.length === 0))
+    throw new GateConfigError(`${route}: gate.payloadAuthTokenKey must be a field name`);
 
   const guards: GateStep[] = [];
   const push = (step: GateStep | undefined): void => {

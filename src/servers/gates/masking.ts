@@ -16,11 +16,15 @@ export function unmaskStep(key: string, tokens: TokenService): GateStep {
     const payload = call.payload;
     if (!isRecord(payload) || payload[key] === undefined) return;
     const value = payload[key];
-    if (typeof value !== 'string') throw new AuthError(`${key} must be the token this service issued`, { code: 'ERR_AUTH_MASKED_TOKEN' });
+    if (typeof value !== 'string')
+      throw new AuthError(`${key} must be the token this service issued`, { code: 'ERR_AUTH_MASKED_TOKEN' });
     try {
       payload[key] = (await tokens.verify(value)).id;
     } catch (err) {
-      throw new AuthError(`${key} is not a valid token issued by this service`, { code: 'ERR_AUTH_MASKED_TOKEN', cause: err });
+      throw new AuthError(`${key} is not a valid token issued by this service`, {
+        code: 'ERR_AUTH_MASKED_TOKEN',
+        cause: err,
+      });
     }
   };
 }
@@ -52,7 +56,9 @@ export function maskStep(key: string, tokens: TokenService, kind: MaskKind): Gat
     kind === 'reference'
       ? (id) => tokens.issueReference(id)
       : (id, value) => {
-          const scopes = Array.isArray(value.scopes) ? value.scopes.filter((s): s is string => typeof s === 'string') : [];
+          const scopes = Array.isArray(value.scopes)
+            ? value.scopes.filter((s): s is string => typeof s === 'string')
+            : [];
           return tokens.issue({ sub: id, scopes });
         };
   // Scopes only count when the output schema produced the result: an unchecked result may echo the client's input.
@@ -60,6 +66,8 @@ export function maskStep(key: string, tokens: TokenService, kind: MaskKind): Gat
   return async (call) => {
     const result = call.result;
     const m = call.resultValidated === true ? mint : mintUnchecked;
-    call.result = Array.isArray(result) ? await Promise.all(result.map((item) => maskOne(item, key, m))) : await maskOne(result, key, m);
+    call.result = Array.isArray(result)
+      ? await Promise.all(result.map((item) => maskOne(item, key, m)))
+      : await maskOne(result, key, m);
   };
 }

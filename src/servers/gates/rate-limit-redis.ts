@@ -1,4 +1,10 @@
-import { RateLimiterMemory, RateLimiterRedis, type IRateLimiterRedisOptions, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  type IRateLimiterRedisOptions,
+  type RateLimiterAbstract,
+  type RateLimiterRes,
+} from 'rate-limiter-flexible';
 import type { Logger } from '../../logger.js';
 import type { RedisConnections } from '../../redis.js';
 import type { RateLimiterSpec, RateLimitStore } from './rate-limit-store.js';
@@ -66,7 +72,10 @@ export class RedisRateLimitStore implements RateLimitStore {
   private onFallback(): void {
     if (this.fallingBack) return;
     this.fallingBack = true;
-    this.log.error({ reason: this.redis.reason }, 'RATE LIMITS ON MEMORY: Redis is unreachable; each instance now counts on its own until it returns');
+    this.log.error(
+      { reason: this.redis.reason },
+      'RATE LIMITS ON MEMORY: Redis is unreachable; each instance now counts on its own until it returns',
+    );
   }
 
   /** Stop listening; the connections belong to the portal. Safe to call twice. */

@@ -24,7 +24,13 @@ export class SqliteRateLimitStore implements RateLimitStore {
     // The limiter creates its table asynchronously; with a callback a store closed before that settles gets no
     // unhandled rejection, and a table that truly cannot be created fails the first consume instead.
     return new RateLimiterSQLite(
-      { ...spec, storeClient: this.db.raw(), storeType: 'better-sqlite3', tableName: 'rate_limits', clearExpiredByTimeout: this.count === 1 },
+      {
+        ...spec,
+        storeClient: this.db.raw(),
+        storeType: 'better-sqlite3',
+        tableName: 'rate_limits',
+        clearExpiredByTimeout: this.count === 1,
+      },
       () => undefined,
     );
   }

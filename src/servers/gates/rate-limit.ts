@@ -28,7 +28,9 @@ function singleStep(l: Limiter): GateStep {
       (res: unknown) => {
         if (!(res instanceof RateLimiterRes)) throw res; // a store failure: a 500, never silently allowed
         setHeaders(call, l.points, res);
-        throw new RateLimitError(`Too many requests; retry in ${Math.max(1, Math.ceil(res.msBeforeNext / 1000))} s`, { retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) });
+        throw new RateLimitError(`Too many requests; retry in ${Math.max(1, Math.ceil(res.msBeforeNext / 1000))} s`, {
+          retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+        });
       },
     );
 }
@@ -67,17 +69,34 @@ export class RateLimitFactory {
         }
       }
       if (tightest) setHeaders(call, tightestPoints, tightest);
-      if (rejected) throw new RateLimitError(`Too many requests; retry in ${Math.max(1, Math.ceil(rejected.msBeforeNext / 1000))} s`, { retryAfterSec: Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)) });
+      if (rejected)
+        throw new RateLimitError(
+          `Too many requests; retry in ${Math.max(1, Math.ceil(rejected.msBeforeNext / 1000))} s`,
+          { retryAfterSec: Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)) },
+        );
     };
   }
 
   private create(rule: RateLimitRule, prefix: string): Limiter {
     const by = rule.by ?? 'ip';
-    if (by !== 'ip' && by !== 'user' && by !== 'endpoint') throw new GateConfigError(`rateLimit.by must be ip, user or endpoint, got ${String(by)}`);
-    if (!Number.isInteger(rule.points) || rule.points < 1) throw new GateConfigError('rateLimit.points must be a positive integer');
-    if (!Number.isInteger(rule.windowSec) || rule.windowSec < 1) throw new GateConfigError('rateLimit.windowSec must be a positive integer');
+    if (by !== 'ip' && by !== 'user' && by !== 'endpoint')
+      throw new GateConfigError(`rateLimit.by must be ip, user or endpoint, got ${String(by)}`);
+    if (!Number.isInteger(rule.points) || rule.points < 1)
+      throw new GateConfigError('rateLimit.points must be a positive integer');
+    if (!Number.isInteger(rule.windowSec) || rule.windowSec < 1)
+      throw new GateConfigError('rateLimit.windowSec must be a positive integer');
     const blockSec = rule.blockSec ?? 0;
-    if (!Number.isInteger(blockSec) || blockSec < 0) throw new GateConfigError('rateLimit.blockSec must be a non-negative integer');
-    return { by, points: rule.points, limiter: this.store.limiter({ points: rule.points, duration: rule.windowSec, blockDuration: blockSec, keyPrefix: prefix }) };
+    if (!Number.isInteger(blockSec) || blockSec < 0)
+      throw new GateConfigError('rateLimit.blockSec must be a non-negative integer');
+    return {
+      by,
+      points: rule.points,
+      limiter: this.store.limiter({
+        points: rule.points,
+        duration: rule.windowSec,
+        blockDuration: blockSec,
+        keyPrefix: prefix,
+      }),
+    };
   }
 }

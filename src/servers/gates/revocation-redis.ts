@@ -75,7 +75,10 @@ export class RedisRevocationStore implements RevocationStore {
       await this.write(key, expiresAtMs);
     } catch (err) {
       this.pending.set(key, expiresAtMs);
-      this.log.warn({ err, pending: this.pending.size }, 'revocation: Redis unreachable; refused on this instance now, sent to the fleet when Redis returns');
+      this.log.warn(
+        { err, pending: this.pending.size },
+        'revocation: Redis unreachable; refused on this instance now, sent to the fleet when Redis returns',
+      );
     }
   }
 
@@ -161,7 +164,10 @@ export class RedisRevocationStore implements RevocationStore {
     const missing = [...this.revoked].filter(([key, exp]) => exp >= now && !stored.has(key));
     if (missing.length > 0) {
       for (const [key, exp] of missing) this.pending.set(key, exp);
-      this.log.warn({ count: missing.length }, 'revocation: Redis lacks revocations this instance knows; writing them back');
+      this.log.warn(
+        { count: missing.length },
+        'revocation: Redis lacks revocations this instance knows; writing them back',
+      );
       void this.flushPending();
     }
     // Expired members are of no use to anyone: drop them (any instance may; the operation is idempotent).

@@ -34,7 +34,10 @@ export class SqliteRevocationStore implements RevocationStore {
     // AUTOINCREMENT keeps ids monotonic after pruning, so `id > lastId` never misses another process's row.
     this.db = new Database({
       path: join(options.dataDir, 'gatehouse-security.db'),
-      tables: { revoked_tokens: 'id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL' },
+      tables: {
+        revoked_tokens:
+          'id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL',
+      },
     });
     this.prune();
     this.sync();
@@ -52,7 +55,10 @@ export class SqliteRevocationStore implements RevocationStore {
   /** Revoke a key until `expiresAtMs` (epoch ms); persisted before this returns. */
   add(key: string, expiresAtMs: number): void {
     if (this.closed) return;
-    this.db.execute('INSERT INTO revoked_tokens (key, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING', [key, expiresAtMs, Date.now()]);
+    this.db.execute(
+      'INSERT INTO revoked_tokens (key, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING',
+      [key, expiresAtMs, Date.now()],
+    );
     if (!this.revoked.has(key)) {
       this.revoked.set(key, expiresAtMs);
       this.emit(key);
@@ -69,7 +75,10 @@ export class SqliteRevocationStore implements RevocationStore {
   sync(): void {
     if (this.closed) return;
     try {
-      for (const row of this.db.query<{ id: number; key: string; expires_at: number }>('SELECT id, key, expires_at FROM revoked_tokens WHERE id > ? ORDER BY id', [this.lastId])) {
+      for (const row of this.db.query<{ id: number; key: string; expires_at: number }>(
+        'SELECT id, key, expires_at FROM revoked_tokens WHERE id > ? ORDER BY id',
+        [this.lastId],
+      )) {
         this.lastId = row.id;
         if (!this.revoked.has(row.key)) {
           this.revoked.set(row.key, row.expires_at);

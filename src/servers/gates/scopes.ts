@@ -11,6 +11,9 @@ export function scopesStep(required: readonly string[]): GateStep | undefined {
     for (const scope of list) {
       if (!granted.includes(scope)) (missing ??= []).push(scope);
     }
-    if (missing) throw new ForbiddenError(`Missing required scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, { missing });
+    if (missing)
+      throw new ForbiddenError(`Missing required scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, {
+        missing,
+      });
   };
 }

@@ -91,7 +91,9 @@ const MAX_TOKEN_LENGTH = 8192;
 /** Hash used to key caches and revocations of tokens without a `jti`. */
 export function tokenHash(token: string): string {
   // The one-shot crypto.hash (Node >= 20.12) is about twice as fast as a Hash object; this runs per request.
-  return oneShotHash ? oneShotHash('sha256', token, 'base64url') : createHash('sha256').update(token).digest('base64url');
+  return oneShotHash
+    ? oneShotHash('sha256', token, 'base64url')
+    : createHash('sha256').update(token).digest('base64url');
 }
 
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
@@ -127,16 +129,19 @@ export class TokenService {
     this.cacheSize = options.cacheSize ?? 10_000;
     this.ttl = options.accessTtl ?? '15m';
     const maxAge = options.maxTokenAgeSec;
-    if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge > 0)) throw new GateConfigError(`auth.maxTokenAgeSec must be a whole number of seconds > 0, got ${String(maxAge)}`);
+    if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge > 0))
+      throw new GateConfigError(`auth.maxTokenAgeSec must be a whole number of seconds > 0, got ${String(maxAge)}`);
     this.maxAgeSec = maxAge;
     if (options.jwks !== undefined) {
-      if (options.secret !== undefined) throw new GateConfigError('auth: configure either secret (HS256) or jwks, not both');
+      if (options.secret !== undefined)
+        throw new GateConfigError('auth: configure either secret (HS256) or jwks, not both');
       this.algorithms = [...(options.algorithms ?? ['RS256'])];
       if (this.algorithms.length === 0 || this.algorithms.some((a) => a.startsWith('HS') || a === 'none')) {
         throw new GateConfigError('auth.algorithms: list asymmetric algorithms only (RS*, PS*, ES*, EdDSA) with jwks');
       }
       const jwks = options.jwks;
-      this.verifyKey = typeof jwks === 'string' || jwks instanceof URL ? createRemoteJWKSet(new URL(jwks)) : createLocalJWKSet(jwks);
+      this.verifyKey =
+        typeof jwks === 'string' || jwks instanceof URL ? createRemoteJWKSet(new URL(jwks)) : createLocalJWKSet(jwks);
       const sk = options.signingKey;
       this.signing = sk
         ? (typeof sk.key === 'string' ? importPKCS8(sk.key, sk.alg) : importJWK(sk.key, sk.alg)).then((key) => ({
@@ -158,8 +163,10 @@ export class TokenService {
 
   /** Issue a signed access token. */
   async issue(options: IssueOptions): Promise<string> {
-    if (typeof options.sub !== 'string' || options.sub.length === 0) throw new GateConfigError('tokens.issue: sub must be a non-empty string');
-    if (!this.signing) throw new GateConfigError('tokens.issue: no signing key configured (set auth.signingKey with jwks)');
+    if (typeof options.sub !== 'string' || options.sub.length === 0)
+      throw new GateConfigError('tokens.issue: sub must be a non-empty string');
+    if (!this.signing)
+      throw new GateConfigError('tokens.issue: no signing key configured (set auth.signingKey with jwks)');
     const { key, alg, kid } = await this.signing;
     const claims: Record<string, unknown> = {};
     if (options.claims) {
@@ -184,8 +191,10 @@ export class TokenService {
    * `payloadAuthTokenKey` unmasks it turns it back into the id.
    */
   async issueReference(sub: string): Promise<string> {
-    if (typeof sub !== 'string' || sub.length === 0) throw new GateConfigError('tokens.issueReference: sub must be a non-empty string');
-    if (!this.signing) throw new GateConfigError('tokens.issueReference: no signing key configured (set auth.signingKey with jwks)');
+    if (typeof sub !== 'string' || sub.length === 0)
+      throw new GateConfigError('tokens.issueReference: sub must be a non-empty string');
+    if (!this.signing)
+      throw new GateConfigError('tokens.issueReference: no signing key configured (set auth.signingKey with jwks)');
     const { key, alg, kid } = await this.signing;
     const jwt = new SignJWT({ [REFERENCE_CLAIM]: true, scopes: [] } as JWTPayload)
       .setProtectedHeader(kid ? { alg, kid, typ: REFERENCE_TYP } : { alg, typ: REFERENCE_TYP })
@@ -222,7 +231,8 @@ export class TokenService {
 
   /** Verify a token (signature, algorithm, exp, nbf, iss, aud, revocation) and return its identity, or throw {@link AuthError}. */
   async verify(token: string): Promise<Identity> {
-    if (typeof token !== 'string' || token.length === 0) throw new AuthError('No token was presented', { code: 'ERR_AUTH_MISSING' });
+    if (typeof token !== 'string' || token.length === 0)
+      throw new AuthError('No token was presented', { code: 'ERR_AUTH_MISSING' });
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('The token is too long', { code: 'ERR_AUTH_MALFORMED' });
     const known = this.cached(token);
     if (known) return known;
@@ -244,9 +254,17 @@ export class TokenService {
     if (this.revocations.has(key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
     const reference = payload[REFERENCE_CLAIM] === true;
     // A reference never grants scopes, whatever else it claims.
-    const identity: Identity = { id: String(payload.sub), scopes: reference ? [] : scopesOf(payload), via: 'bearer', claims: payload as Record<string, unknown> };
+    const identity: Identity = {
+      id: String(payload.sub),
+      scopes: reference ? [] : scopesOf(payload),
+      via: 'bearer',
+      claims: payload as Record<string, unknown>,
+    };
     // A cached token stops at whichever comes first: its expiry or the end of its allowed age.
-    const ends = this.maxAgeSec === undefined ? (payload.exp ?? 0) : Math.min(payload.exp ?? 0, (payload.iat ?? 0) + this.maxAgeSec);
+    const ends =
+      this.maxAgeSec === undefined
+        ? (payload.exp ?? 0)
+        : Math.min(payload.exp ?? 0, (payload.iat ?? 0) + this.maxAgeSec);
     this.remember(hash, { identity, key, until: (ends + this.toleranceSec) * 1000 });
     return identity;
   }
@@ -338,7 +356,10 @@ function loadOrCreateSecret(dataDir: string, log: Logger): string {
   const secret = randomBytes(48).toString('base64url');
   try {
     writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
-    log.warn({ file }, 'auth.secret is not configured: generated one and stored it in dataDir (set auth.secret in production)');
+    log.warn(
+      { file },
+      'auth.secret is not configured: generated one and stored it in dataDir (set auth.secret in production)',
+    );
     return secret;
   } catch {
     // Another process created it first: use theirs.

@@ -52,7 +52,9 @@ function outputStep(schema: ZodType, onMismatch: PipelineSpec['onOutputMismatch'
   const apply = (call: GateCall, r: Awaited<ReturnType<typeof validate>>): void => {
     if (!r.ok) {
       onMismatch?.(call, r.issues);
-      throw new OutputValidationError('The handler returned a result that does not match its output schema', { issues: r.issues });
+      throw new OutputValidationError('The handler returned a result that does not match its output schema', {
+        issues: r.issues,
+      });
     }
     // The parsed value drops keys the schema does not declare, so extra fields never leak.
     call.result = r.value;

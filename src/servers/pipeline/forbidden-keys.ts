@@ -18,7 +18,8 @@ export function stripForbiddenKeys<T>(value: T): T {
         if (item !== null && typeof item === 'object') stack.push(item);
       }
       // Arrays can carry named own keys too (not from JSON, but from other parsers).
-      if (Object.hasOwn(node, '__proto__') || Object.hasOwn(node, 'constructor') || Object.hasOwn(node, 'prototype')) removeKeys(node as unknown as Record<string, unknown>);
+      if (Object.hasOwn(node, '__proto__') || Object.hasOwn(node, 'constructor') || Object.hasOwn(node, 'prototype'))
+        removeKeys(node as unknown as Record<string, unknown>);
       continue;
     }
     const record = node as Record<string, unknown>;

@@ -19,9 +19,11 @@ export function validate(schema: ZodType, value: unknown): Validation | Promise<
     result = schema.safeParse(value);
   } catch {
     // zod throws from the sync parser when the schema contains async checks.
-    return schema.safeParseAsync(value).then(
-      (r): Validation => (r.success ? { ok: true, value: r.data } : { ok: false, issues: toFieldIssues(r.error.issues) }),
-    );
+    return schema
+      .safeParseAsync(value)
+      .then((r): Validation =>
+        r.success ? { ok: true, value: r.data } : { ok: false, issues: toFieldIssues(r.error.issues) },
+      );
   }
   return result.success ? { ok: true, value: result.data } : { ok: false, issues: toFieldIssues(result.error.issues) };
 }

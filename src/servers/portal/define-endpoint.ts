@@ -9,13 +9,19 @@ import type { EndpointConfig, EndpointHandler } from './options.js';
 const ENDPOINT_DEFINITION: unique symbol = Symbol.for('gatehouse.endpoint-definition');
 
 /** What {@link defineEndpoint} takes: the route's path plus every option of `portal.endpoint(path, options)`. */
-export interface EndpointDefinitionConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> extends EndpointConfig<I, O> {
+export interface EndpointDefinitionConfig<
+  I extends ZodType | undefined = undefined,
+  O extends ZodType | undefined = undefined,
+> extends EndpointConfig<I, O> {
   /** The route, as given to `portal.endpoint` (`/api/notes/:id`). */
   path: string;
 }
 
 /** An endpoint declared on its own (by {@link defineEndpoint}), for `portal.discover(dir)` or `portal.endpoint(def.path, def.config, def.handler)`. */
-export interface EndpointDefinition<I extends ZodType | undefined = ZodType | undefined, O extends ZodType | undefined = ZodType | undefined> {
+export interface EndpointDefinition<
+  I extends ZodType | undefined = ZodType | undefined,
+  O extends ZodType | undefined = ZodType | undefined,
+> {
   readonly [ENDPOINT_DEFINITION]: true;
   /** The route. */
   readonly path: string;
@@ -48,14 +54,24 @@ export function defineEndpoint<I extends ZodType | undefined = undefined, O exte
   handler: EndpointHandler<I, O>,
 ): EndpointDefinition<I, O> {
   if (typeof definition !== 'object' || definition === null) {
-    throw new GatehouseError('defineEndpoint: the first argument must be an object with a path', { code: 'ERR_ENDPOINT_CONFIG' });
+    throw new GatehouseError('defineEndpoint: the first argument must be an object with a path', {
+      code: 'ERR_ENDPOINT_CONFIG',
+    });
   }
   const { path, ...config } = definition;
   if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new GatehouseError(`defineEndpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+    throw new GatehouseError(`defineEndpoint: path must start with "/", got ${String(path)}`, {
+      code: 'ERR_ENDPOINT_CONFIG',
+    });
   }
-  if (typeof handler !== 'function') throw new GatehouseError(`defineEndpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
-  return Object.freeze({ [ENDPOINT_DEFINITION]: true as const, path, config: Object.freeze(config) as EndpointConfig<I, O>, handler });
+  if (typeof handler !== 'function')
+    throw new GatehouseError(`defineEndpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+  return Object.freeze({
+    [ENDPOINT_DEFINITION]: true as const,
+    path,
+    config: Object.freeze(config) as EndpointConfig<I, O>,
+    handler,
+  });
 }
 
 /**
@@ -64,5 +80,7 @@ export function defineEndpoint<I extends ZodType | undefined = undefined, O exte
  * @returns true for an endpoint definition
  */
 export function isEndpointDefinition(value: unknown): value is EndpointDefinition {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ENDPOINT_DEFINITION] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ENDPOINT_DEFINITION] === true
+  );
 }

@@ -60,7 +60,10 @@ async function listModules(root: string): Promise<string[]> {
     try {
       entries = await readdir(path.join(root, rel), { withFileTypes: true });
     } catch (err) {
-      throw new GatehouseError(`discover: cannot read the folder ${path.join(root, rel)}: ${(err as Error).message}`, { code: 'ERR_DISCOVER_DIR', cause: err });
+      throw new GatehouseError(`discover: cannot read the folder ${path.join(root, rel)}: ${(err as Error).message}`, {
+        code: 'ERR_DISCOVER_DIR',
+        cause: err,
+      });
     }
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
@@ -141,7 +144,8 @@ export async function discoverEndpoints(
   deps: EndpointDeps,
   isTaken: (route: string) => boolean,
 ): Promise<{ mounts: DiscoveredMount[]; routes: DiscoveredEndpoint[] }> {
-  if (typeof dir !== 'string' || dir === '') throw new GatehouseError('discover: dir must be a folder path', { code: 'ERR_DISCOVER_DIR' });
+  if (typeof dir !== 'string' || dir === '')
+    throw new GatehouseError('discover: dir must be a folder path', { code: 'ERR_DISCOVER_DIR' });
   const root = path.resolve(dir);
   const info = await stat(root).catch((err: unknown) => {
     throw new GatehouseError(`discover: no folder at ${root}`, { code: 'ERR_DISCOVER_DIR', cause: err });
@@ -156,11 +160,14 @@ export async function discoverEndpoints(
     try {
       namespace = (await import(pathToFileURL(path.join(root, file)).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new GatehouseError(`discover: cannot load ${file} (in ${root}): ${err instanceof Error ? err.message : String(err)}`, {
-        code: 'ERR_DISCOVER_IMPORT',
-        cause: err,
-        details: { file: path.join(root, file) },
-      });
+      throw new GatehouseError(
+        `discover: cannot load ${file} (in ${root}): ${err instanceof Error ? err.message : String(err)}`,
+        {
+          code: 'ERR_DISCOVER_IMPORT',
+          cause: err,
+          details: { file: path.join(root, file) },
+        },
+      );
     }
     found.push(...definitionsOf(namespace, file, seen));
   }
@@ -176,7 +183,11 @@ export async function discoverEndpoints(
       endpoints = compileEndpoint(route, config, handler, deps, (r) => isTaken(r) || batch.has(r));
     } catch (err) {
       const code = err instanceof GatehouseError ? err.code : 'ERR_ENDPOINT_CONFIG';
-      throw new GatehouseError(`discover: ${where(f)}: ${err instanceof Error ? err.message : String(err)}`, { code, cause: err, details: { file: f.file, export: f.exportName } });
+      throw new GatehouseError(`discover: ${where(f)}: ${err instanceof Error ? err.message : String(err)}`, {
+        code,
+        cause: err,
+        details: { file: f.file, export: f.exportName },
+      });
     }
     for (const e of endpoints) {
       batch.add(e.route);

@@ -39,9 +39,11 @@ const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DE
 
 function normalizeMethods(method: EndpointConfig['method'], path: string): EndpointMethod[] {
   const list = method === undefined ? ['POST'] : typeof method === 'string' ? [method] : [...method];
-  if (list.length === 0) throw new GatehouseError(`endpoint ${path}: method list is empty`, { code: 'ERR_ENDPOINT_CONFIG' });
+  if (list.length === 0)
+    throw new GatehouseError(`endpoint ${path}: method list is empty`, { code: 'ERR_ENDPOINT_CONFIG' });
   for (const m of list) {
-    if (!METHODS.has(m)) throw new GatehouseError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+    if (!METHODS.has(m))
+      throw new GatehouseError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
   }
   return list as EndpointMethod[];
 }
@@ -57,23 +59,44 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
   deps: EndpointDeps,
   isTaken: (route: string) => boolean,
 ): CompiledEndpoint[] {
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, { code: 'ERR_ENDPOINT_CONFIG' });
-  if (typeof handler !== 'function') throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, {
+      code: 'ERR_ENDPOINT_CONFIG',
+    });
+  if (typeof handler !== 'function')
+    throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
   // The enforcer's registration rule: a handler needs a description and an input schema (refused in strict mode).
-  checkHandlerRegistration({ kind: 'endpoint', name: path, description: config.description, input: config.input, handler, mode: deps.enforceMode });
+  checkHandlerRegistration({
+    kind: 'endpoint',
+    name: path,
+    description: config.description,
+    input: config.input,
+    handler,
+    mode: deps.enforceMode,
+  });
   const methods = normalizeMethods(config.method, path);
   const limit = config.bodyLimit === undefined ? deps.bodyLimit : parseBytes(config.bodyLimit);
-  if (limit === undefined) throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+  if (limit === undefined)
+    throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, {
+      code: 'ERR_ENDPOINT_CONFIG',
+    });
   const gate = config.gate ?? {};
   const log = deps.responder.log;
   const status = config.status;
-  if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 299)) throw new GatehouseError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, { code: 'ERR_ENDPOINT_CONFIG' });
-  if (status === 204 && config.output !== undefined) throw new GatehouseError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, { code: 'ERR_ENDPOINT_CONFIG' });
+  if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 299))
+    throw new GatehouseError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, {
+      code: 'ERR_ENDPOINT_CONFIG',
+    });
+  if (status === 204 && config.output !== undefined)
+    throw new GatehouseError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, {
+      code: 'ERR_ENDPOINT_CONFIG',
+    });
 
   const out: CompiledEndpoint[] = [];
   for (const method of methods) {
     const route = `${method} ${path}`;
-    if (isTaken(route) || out.some((c) => c.route === route)) throw new GatehouseError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
+    if (isTaken(route) || out.some((c) => c.route === route))
+      throw new GatehouseError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
     const compiled = compileGate(gate, deps.gates, route);
     const coerce = compileCoercer(config.input);
     const readsBody = !BODYLESS.has(method);
@@ -109,13 +132,23 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
       invoke,
       outbound: compiled.outbound,
       output: config.output,
-      onOutputMismatch: (call, issues) => log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
+      onOutputMismatch: (call, issues) =>
+        log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
     });
     out.push({
       method,
       route,
       target: new EndpointTarget(route, pipeline, deps.responder, deps.resolveIp),
-      openapi: { method, path, description: config.description, tags: config.tags, gate, input: config.input, output: config.output, status },
+      openapi: {
+        method,
+        path,
+        description: config.description,
+        tags: config.tags,
+        gate,
+        input: config.input,
+        output: config.output,
+        status,
+      },
     });
   }
   return out;
@@ -135,10 +168,25 @@ class EndpointTarget implements RouteTarget {
     private readonly resolveIp: IpResolver,
   ) {}
 
-  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void {
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: Record<string, string | undefined>,
+    query: Record<string, unknown>,
+    requestId: string,
+  ): void {
     const responder = this.responder;
     const started = responder.logsRequests ? performance.now() : 0;
-    const call = new HttpCall(this.route, req, res, responder, requestId, this.resolveIp(req), params, hasKeys(query) ? sanitizeRecord(query) : undefined);
+    const call = new HttpCall(
+      this.route,
+      req,
+      res,
+      responder,
+      requestId,
+      this.resolveIp(req),
+      params,
+      hasKeys(query) ? sanitizeRecord(query) : undefined,
+    );
     this.pipeline(call).then(
       () => responder.sendResult(call, started),
       (err: unknown) => {

@@ -14,7 +14,13 @@ import { PROBLEM_TYPE, pathOf, type Responder } from './responder.js';
 
 /** Something the portal serves itself on its fast path (an endpoint method, a built-in route). */
 export interface RouteTarget {
-  handle(req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, unknown>, requestId: string): void;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: Record<string, string | undefined>,
+    query: Record<string, unknown>,
+    requestId: string,
+  ): void;
 }
 
 /** What the router stores per route: the target and its metrics handle, both made at registration. */
@@ -31,7 +37,9 @@ export interface EntryObservers {
   /** Read or start a trace per request and run the request inside it. */
   tracing: boolean;
   /** Runs each traced request's route (`run`) inside its trace, and inside a span when OpenTelemetry records. */
-  wrap?: ((req: IncomingMessage, res: ServerResponse, trace: TraceContext, route: string, run: () => void) => void) | undefined;
+  wrap?:
+    | ((req: IncomingMessage, res: ServerResponse, trace: TraceContext, route: string, run: () => void) => void)
+    | undefined;
 }
 
 // Per-response bookkeeping for the metrics, read back in the shared close listener.
@@ -49,7 +57,11 @@ function noop(): void {}
  * counts requests in flight so the portal can drain them.
  */
 export class RequestEntry {
-  private readonly router: RouterInstance<FindMyWay.HTTPVersion.V1> = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 256 });
+  private readonly router: RouterInstance<FindMyWay.HTTPVersion.V1> = FindMyWay({
+    ignoreTrailingSlash: true,
+    caseSensitive: true,
+    maxParamLength: 256,
+  });
   private readonly routeMethods = new Set<HTTPMethod>();
   private draining = false;
   private inFlight = 0;
@@ -137,7 +149,8 @@ export class RequestEntry {
       // A response closed before its headers went out was abandoned by the client: 499, as nginx logs it.
       stats?.observe(res.headersSent ? res.statusCode : 499, (performance.now() - started) / 1000);
     }
-    if (--this.inFlight === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (--this.inFlight === 0 && this.idleWaiters.length > 0)
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** The route label of a request the router did not match: the express route when one answered it. */
@@ -160,7 +173,8 @@ export class RequestEntry {
     if (this.draining) res.shouldKeepAlive = false;
     if (this.bodyTimeoutMs > 0 && !req.complete) {
       const length = req.headers['content-length'];
-      if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) this.armBodyTimer(req, res, requestId);
+      if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined)
+        this.armBodyTimer(req, res, requestId);
     }
     if (this.cors) {
       // A preflight is answered inside the CORS gate: give it the request id and security headers first.
@@ -175,11 +189,19 @@ export class RequestEntry {
     }
     const trace = traceFrom(req.headers.traceparent);
     const wrap = this.observers.wrap;
-    if (wrap) wrap(req, res, trace, match ? (match.store as Mounted).route : `${req.method ?? 'GET'} ${UNMATCHED_ROUTE}`, () => this.route(req, res, requestId, match));
+    if (wrap)
+      wrap(req, res, trace, match ? (match.store as Mounted).route : `${req.method ?? 'GET'} ${UNMATCHED_ROUTE}`, () =>
+        this.route(req, res, requestId, match),
+      );
     else runWithTrace(trace, () => this.route(req, res, requestId, match));
   };
 
-  private route(req: IncomingMessage, res: ServerResponse, requestId: string, match: ReturnType<RouterInstance<FindMyWay.HTTPVersion.V1>['find']>): void {
+  private route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    match: ReturnType<RouterInstance<FindMyWay.HTTPVersion.V1>['find']>,
+  ): void {
     if (match) {
       const mounted = match.store as Mounted;
       if (mounted.stats) (res as Observed)[STATS] = mounted.stats;
@@ -204,7 +226,14 @@ export class RequestEntry {
       }
       res.shouldKeepAlive = false;
       res.once('finish', () => socket.destroy());
-      this.responder.sendError(req, res, new HttpError(408, 'The request body took too long to arrive', { code: 'ERR_REQUEST_TIMEOUT' }), requestId, 0, null);
+      this.responder.sendError(
+        req,
+        res,
+        new HttpError(408, 'The request body took too long to arrive', { code: 'ERR_REQUEST_TIMEOUT' }),
+        requestId,
+        0,
+        null,
+      );
     }, this.bodyTimeoutMs);
     const disarm = (): void => clearTimeout(timer);
     req.once('end', disarm);
@@ -218,7 +247,9 @@ export class RequestEntry {
     const expressReq = req as Request;
     expressReq.requestId = requestId;
     if (responder.logsRequests) {
-      res.once('finish', () => responder.logRequest(req, res.statusCode, started, requestId, expressReq.identity ?? null));
+      res.once('finish', () =>
+        responder.logRequest(req, res.statusCode, started, requestId, expressReq.identity ?? null),
+      );
     }
     pinInjected(req, res);
     this.app(expressReq, res as Response, (err?: unknown) => {

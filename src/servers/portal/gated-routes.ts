@@ -44,7 +44,13 @@ export function gatedExpressRoutes(app: Express, gates: WeakMap<object, GateConf
   return out;
 }
 
-function walk(stack: readonly RouterLayer[], prefix: string, mounted: ReadonlyArray<{ prefix: string; gate: GateConfig }>, gates: WeakMap<object, GateConfig>, out: OpenApiRoute[]): void {
+function walk(
+  stack: readonly RouterLayer[],
+  prefix: string,
+  mounted: ReadonlyArray<{ prefix: string; gate: GateConfig }>,
+  gates: WeakMap<object, GateConfig>,
+  out: OpenApiRoute[],
+): void {
   const active = [...mounted];
   for (const layer of stack) {
     const handle = layer.handle;
@@ -68,7 +74,17 @@ function walk(stack: readonly RouterLayer[], prefix: string, mounted: ReadonlyAr
         const mountedGate = active.findLast((m) => under(m.prefix, full))?.gate;
         for (const method of methods) {
           const gate = own(method) ?? mountedGate;
-          if (gate) out.push({ method, path: full, description: undefined, tags: undefined, gate, input: undefined, output: undefined, source: 'express' });
+          if (gate)
+            out.push({
+              method,
+              path: full,
+              description: undefined,
+              tags: undefined,
+              gate,
+              input: undefined,
+              output: undefined,
+              source: 'express',
+            });
         }
       }
       continue;
@@ -80,6 +96,8 @@ function walk(stack: readonly RouterLayer[], prefix: string, mounted: ReadonlyAr
       continue;
     }
     const nested = (handle as { stack?: unknown }).stack;
-    if (Array.isArray(nested)) for (const path of paths(layer.rawPath ?? '/')) walk(nested as RouterLayer[], join(prefix, path), active, gates, out);
+    if (Array.isArray(nested))
+      for (const path of paths(layer.rawPath ?? '/'))
+        walk(nested as RouterLayer[], join(prefix, path), active, gates, out);
   }
 }

@@ -2,7 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GateCall } from '../pipeline/index.js';
 
 /** A gate call for guards only (express routes, the status gate): no body, no handler. */
-export function guardCall(route: string, req: IncomingMessage, res: ServerResponse, requestId: string, ip: string): GateCall {
+export function guardCall(
+  route: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  ip: string,
+): GateCall {
   return {
     transport: 'http',
     route,

@@ -1,5 +1,13 @@
 export { ServicePortal } from './service-portal.js';
-export type { CloseOptions, EndpointConfig, EndpointHandler, EndpointMethod, PortalHealthOptions, PortalOptions, RunOptions } from './options.js';
+export type {
+  CloseOptions,
+  EndpointConfig,
+  EndpointHandler,
+  EndpointMethod,
+  PortalHealthOptions,
+  PortalOptions,
+  RunOptions,
+} from './options.js';
 export { defineEndpoint, isEndpointDefinition } from './define-endpoint.js';
 export type { EndpointDefinition, EndpointDefinitionConfig } from './define-endpoint.js';
 export type { DiscoveredEndpoint } from './discover.js';

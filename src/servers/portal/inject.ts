@@ -32,7 +32,12 @@ export interface InjectResponse {
  * socket, no port, no `run()`.
  */
 export async function injectRequest(dispatch: RequestListener, options: InjectOptions): Promise<InjectResponse> {
-  if (typeof options !== 'object' || options === null || typeof options.url !== 'string' || !options.url.startsWith('/')) {
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    typeof options.url !== 'string' ||
+    !options.url.startsWith('/')
+  ) {
     throw new GatehouseError('inject: url must be a path starting with "/"', { code: 'ERR_OPTIONS' });
   }
   const payload = options.payload;
@@ -42,7 +47,8 @@ export async function injectRequest(dispatch: RequestListener, options: InjectOp
   else if (typeof payload === 'string' || Buffer.isBuffer(payload)) body = payload;
   else {
     body = JSON.stringify(payload);
-    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type'))
+      headers['content-type'] = 'application/json';
   }
   const res = await lightMyRequest(dispatch, {
     method: (options.method ?? 'GET').toUpperCase(),
@@ -73,7 +79,8 @@ export function pinInjected(req: object, res: object): void {
     for (const name of Object.getOwnPropertyNames(proto)) {
       if (name === 'constructor' || Object.hasOwn(target, name)) continue;
       const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-      if (descriptor && typeof descriptor.value === 'function') Object.defineProperty(target, name, { value: descriptor.value, writable: true, configurable: true });
+      if (descriptor && typeof descriptor.value === 'function')
+        Object.defineProperty(target, name, { value: descriptor.value, writable: true, configurable: true });
     }
   }
 }

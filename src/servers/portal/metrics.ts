@@ -27,13 +27,22 @@ export interface TrackableQueue {
   readonly queue: string;
   stats(): JobCounts | Promise<JobCounts>;
   on(event: 'completed', listener: (job: { type: string; durationMs?: number }, result: unknown) => void): unknown;
-  on(event: 'failed', listener: (job: { type: string; durationMs?: number }, error: Error, willRetry: boolean) => void): unknown;
+  on(
+    event: 'failed',
+    listener: (job: { type: string; durationMs?: number }, error: Error, willRetry: boolean) => void,
+  ): unknown;
 }
 
 /** Whether `value` looks like a TaskBuffer the portal can track. */
 export function isTrackableQueue(value: unknown): value is TrackableQueue {
   const v = value as Partial<TrackableQueue> | null;
-  return typeof v === 'object' && v !== null && typeof v.queue === 'string' && typeof v.stats === 'function' && typeof v.on === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.queue === 'string' &&
+    typeof v.stats === 'function' &&
+    typeof v.on === 'function'
+  );
 }
 
 /** One label set of the request histogram: per-bucket counts (not cumulative), sum and count. */
@@ -91,7 +100,11 @@ class RequestDurations {
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += s.counts[i]!;
-        values.push({ labels: { ...s.labels, le: this.bounds[i]! }, value: cumulative, metricName: `${this.name}_bucket` });
+        values.push({
+          labels: { ...s.labels, le: this.bounds[i]! },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+        });
       }
       values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
@@ -175,15 +188,25 @@ export class PortalMetrics {
 
   constructor(options: MetricsOptions, sources: MetricsSources) {
     this.path = options.path ?? '/metrics';
-    if (!this.path.startsWith('/')) throw new GatehouseError(`metrics.path: must start with "/", got ${this.path}`, { code: 'ERR_OPTIONS' });
+    if (!this.path.startsWith('/'))
+      throw new GatehouseError(`metrics.path: must start with "/", got ${this.path}`, { code: 'ERR_OPTIONS' });
     const buckets = options.buckets ?? DEFAULT_BUCKETS;
     if (!Array.isArray(buckets) || buckets.length === 0 || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
-      throw new GatehouseError('metrics.buckets: expected a non-empty list of positive numbers (seconds)', { code: 'ERR_OPTIONS' });
+      throw new GatehouseError('metrics.buckets: expected a non-empty list of positive numbers (seconds)', {
+        code: 'ERR_OPTIONS',
+      });
     }
     const registers = [this.registry];
     this.duration = new RequestDurations([...buckets].sort((a, b) => a - b));
     this.registry.registerMetric(this.duration as unknown as Parameters<Registry['registerMetric']>[0]);
-    new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being served', registers, collect() { this.set(sources.inFlight()); } });
+    new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests being served',
+      registers,
+      collect() {
+        this.set(sources.inFlight());
+      },
+    });
     new Gauge({
       name: 'gatehouse_lifecycle_state',
       help: 'Lifecycle state: 1 for the current state, 0 for the others',
@@ -195,12 +218,35 @@ export class PortalMetrics {
       },
     });
     if (sources.sockets() !== undefined) {
-      new Gauge({ name: 'gatehouse_sockets', help: 'Socket.IO sockets connected to this instance', registers, collect() { this.set(sources.sockets() ?? 0); } });
+      new Gauge({
+        name: 'gatehouse_sockets',
+        help: 'Socket.IO sockets connected to this instance',
+        registers,
+        collect() {
+          this.set(sources.sockets() ?? 0);
+        },
+      });
     }
-    this.socketConnections = new Counter({ name: 'gatehouse_socket_connections_total', help: 'Socket.IO connections accepted', registers });
-    this.socketEvents = new Counter({ name: 'gatehouse_socket_events_total', help: 'Socket.IO events received, by registered event name (others: <other>)', labelNames: ['event'], registers });
+    this.socketConnections = new Counter({
+      name: 'gatehouse_socket_connections_total',
+      help: 'Socket.IO connections accepted',
+      registers,
+    });
+    this.socketEvents = new Counter({
+      name: 'gatehouse_socket_events_total',
+      help: 'Socket.IO events received, by registered event name (others: <other>)',
+      labelNames: ['event'],
+      registers,
+    });
     if (sources.redisHealthy() !== undefined) {
-      new Gauge({ name: 'gatehouse_redis_up', help: 'Whether the Redis connections are healthy (1) or not (0)', registers, collect() { this.set(sources.redisHealthy() ? 1 : 0); } });
+      new Gauge({
+        name: 'gatehouse_redis_up',
+        help: 'Whether the Redis connections are healthy (1) or not (0)',
+        registers,
+        collect() {
+          this.set(sources.redisHealthy() ? 1 : 0);
+        },
+      });
     }
     const queues = this.queues;
     new Gauge({

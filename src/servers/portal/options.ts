@@ -209,7 +209,8 @@ export interface ResolvedPortalOptions {
 export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOptions {
   const name = options.name ?? DEFAULTS.name;
   const bodyLimit = parseBytes(options.bodyLimit ?? DEFAULTS.bodyLimit);
-  if (bodyLimit === undefined) throw new GatehouseError(`bodyLimit: cannot read ${String(options.bodyLimit)} as a size`, { code: 'ERR_OPTIONS' });
+  if (bodyLimit === undefined)
+    throw new GatehouseError(`bodyLimit: cannot read ${String(options.bodyLimit)} as a size`, { code: 'ERR_OPTIONS' });
   return {
     name,
     dataDir: options.dataDir ?? DEFAULTS.dataDir,
@@ -224,7 +225,12 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     securityHeaders: options.securityHeaders ?? {},
     openapi: options.openapi ?? {},
     metrics: options.metrics ?? {},
-    tracing: options.tracing === false ? false : options.tracing === true || options.tracing === undefined ? {} : options.tracing,
+    tracing:
+      options.tracing === false
+        ? false
+        : options.tracing === true || options.tracing === undefined
+          ? {}
+          : options.tracing,
     enforce: options.enforce,
     websocket: options.websocket ? (options.websocket === true ? {} : options.websocket) : undefined,
     health: options.health ?? {},
@@ -237,11 +243,17 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
 }
 
 function positiveMs(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new GatehouseError(`${name}: expected a positive whole number of ms, got ${String(value)}`, { code: 'ERR_OPTIONS' });
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw new GatehouseError(`${name}: expected a positive whole number of ms, got ${String(value)}`, {
+      code: 'ERR_OPTIONS',
+    });
   return value;
 }
 
 function connectionCap(value: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new GatehouseError(`maxConnectionsPerIp: expected a whole number >= 0, got ${String(value)}`, { code: 'ERR_OPTIONS' });
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    throw new GatehouseError(`maxConnectionsPerIp: expected a whole number >= 0, got ${String(value)}`, {
+      code: 'ERR_OPTIONS',
+    });
   return value;
 }

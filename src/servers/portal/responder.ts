@@ -42,7 +42,12 @@ export class Responder {
   ) {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.flatHeaders = this.headers.flat();
-    this.standardNames = new Set([...this.headers.map(([name]) => name.toLowerCase()), 'x-request-id', 'content-type', 'content-length']);
+    this.standardNames = new Set([
+      ...this.headers.map(([name]) => name.toLowerCase()),
+      'x-request-id',
+      'content-type',
+      'content-length',
+    ]);
     this.writeLine = logsRequests ? requestLineWriter(log) : undefined;
   }
 
@@ -75,7 +80,17 @@ export class Responder {
         body = JSON.stringify(result);
       } catch (err) {
         call.flushHeaders();
-        this.sendError(call.req, res, new GatehouseError('The handler result cannot be serialised as JSON', { code: 'ERR_OUTPUT_SERIALIZE', cause: err }), call.requestId, started, call.identity);
+        this.sendError(
+          call.req,
+          res,
+          new GatehouseError('The handler result cannot be serialised as JSON', {
+            code: 'ERR_OUTPUT_SERIALIZE',
+            cause: err,
+          }),
+          call.requestId,
+          started,
+          call.identity,
+        );
         return;
       }
       if (status === 0) status = 200;
@@ -91,7 +106,14 @@ export class Responder {
           flat = this.flatHeaders.slice();
           flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length);
         } else {
-          flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, ['X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length]);
+          flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, [
+            'X-Request-Id',
+            call.requestId,
+            'Content-Type',
+            JSON_TYPE,
+            'Content-Length',
+            length,
+          ]);
         }
         res.writeHead(status, flat);
       }
@@ -101,7 +123,14 @@ export class Responder {
   }
 
   /** Answer with a problem+json body; unexpected errors are logged with their stack. */
-  sendError(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string, started: number, identity: Identity | null): void {
+  sendError(
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    requestId: string,
+    started: number,
+    identity: Identity | null,
+  ): void {
     if (this.gated !== undefined && err instanceof ServiceUnavailableError && !res.headersSent) {
       this.applyHeaders(res, requestId);
       for (const name in err.headers) res.setHeader(name, err.headers[name]!);
@@ -109,7 +138,8 @@ export class Responder {
       if (answered !== false) {
         void answered.then((done) => {
           if (!done) this.sendProblem(req, res, err, requestId, started, identity);
-          else if (this.logsRequests && started !== 0) this.logRequest(req, res.statusCode, started, requestId, identity);
+          else if (this.logsRequests && started !== 0)
+            this.logRequest(req, res.statusCode, started, requestId, identity);
         });
         return;
       }
@@ -117,9 +147,17 @@ export class Responder {
     this.sendProblem(req, res, err, requestId, started, identity);
   }
 
-  private sendProblem(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string, started: number, identity: Identity | null): void {
+  private sendProblem(
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    requestId: string,
+    started: number,
+    identity: Identity | null,
+  ): void {
     const problem = toProblem(err, requestId);
-    if (problem.unexpected) this.log.error({ err, requestId, method: req.method, path: pathOf(req.url) }, 'request failed');
+    if (problem.unexpected)
+      this.log.error({ err, requestId, method: req.method, path: pathOf(req.url) }, 'request failed');
     if (res.headersSent) {
       // Too late for a problem body: cut the response so the client sees it is incomplete.
       res.destroy();
@@ -142,19 +180,49 @@ export class Responder {
   }
 
   /** Log one request line: method, path, status, duration, request id, identity id. */
-  logRequest(req: IncomingMessage, status: number, started: number, requestId: string, identity: Identity | null): void {
+  logRequest(
+    req: IncomingMessage,
+    status: number,
+    started: number,
+    requestId: string,
+    identity: Identity | null,
+  ): void {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     // Read from the request's async context: the trace the entry started or continued for it.
     const trace = currentTrace();
     const fast = this.writeLine;
     if (fast) {
-      fast({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null, traceId: trace?.traceId, spanId: trace?.spanId });
+      fast({
+        method: req.method,
+        path: pathOf(req.url),
+        status,
+        durationMs,
+        requestId,
+        identity: identity?.id ?? null,
+        traceId: trace?.traceId,
+        spanId: trace?.spanId,
+      });
       return;
     }
     if (trace === undefined) {
-      this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null }, 'request');
+      this.log.info(
+        { method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null },
+        'request',
+      );
       return;
     }
-    this.log.info({ method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null, trace_id: trace.traceId, span_id: trace.spanId }, 'request');
+    this.log.info(
+      {
+        method: req.method,
+        path: pathOf(req.url),
+        status,
+        durationMs,
+        requestId,
+        identity: identity?.id ?? null,
+        trace_id: trace.traceId,
+        span_id: trace.spanId,
+      },
+      'request',
+    );
   }
 }

@@ -33,20 +33,38 @@ export interface BuiltInRouteDeps {
   board: HealthBoard;
   log: Logger;
   /** Register an endpoint as `portal.endpoint()` does (for the lifecycle admin routes). */
-  endpoint: <I extends ZodType | undefined, O extends ZodType | undefined>(path: string, config: EndpointConfig<I, O>, handler: EndpointHandler<I, O>) => void;
+  endpoint: <I extends ZodType | undefined, O extends ZodType | undefined>(
+    path: string,
+    config: EndpointConfig<I, O>,
+    handler: EndpointHandler<I, O>,
+  ) => void;
 }
 
 /** Serve the OpenAPI document (rendered on first request after a change) at `path`. */
-export function mountOpenApi(deps: Pick<BuiltInRouteDeps, 'entry' | 'responder'>, path: string, document: () => string): void {
-  deps.entry.addRoute('GET', path, { handle: (_req, res, _p, _q, requestId) => deps.responder.sendRaw(res, requestId, 200, JSON_TYPE, document()) });
+export function mountOpenApi(
+  deps: Pick<BuiltInRouteDeps, 'entry' | 'responder'>,
+  path: string,
+  document: () => string,
+): void {
+  deps.entry.addRoute('GET', path, {
+    handle: (_req, res, _p, _q, requestId) => deps.responder.sendRaw(res, requestId, 200, JSON_TYPE, document()),
+  });
 }
 
 /**
  * Serve the Prometheus text at `path` (GET and HEAD, never lifecycle-gated), behind `statusGate` when one is set,
  * as `/status` is.
  */
-export function mountMetrics(deps: Pick<BuiltInRouteDeps, 'entry' | 'responder' | 'gates' | 'resolveIp'>, path: string, statusGate: GateConfig | undefined, render: () => Promise<string>, contentType: string): void {
-  const gate = statusGate ? compilePipeline({ guards: compileGate({ ...statusGate, lifecycle: 'exempt' }, deps.gates, `GET ${path}`).guards }) : undefined;
+export function mountMetrics(
+  deps: Pick<BuiltInRouteDeps, 'entry' | 'responder' | 'gates' | 'resolveIp'>,
+  path: string,
+  statusGate: GateConfig | undefined,
+  render: () => Promise<string>,
+  contentType: string,
+): void {
+  const gate = statusGate
+    ? compilePipeline({ guards: compileGate({ ...statusGate, lifecycle: 'exempt' }, deps.gates, `GET ${path}`).guards })
+    : undefined;
   const target: RouteTarget = {
     handle: (req, res, _p, _q, requestId) => {
       Promise.resolve(gate ? gate(guardCall(`GET ${path}`, req, res, requestId, deps.resolveIp(req))) : undefined)
@@ -64,12 +82,20 @@ export function mountMetrics(deps: Pick<BuiltInRouteDeps, 'entry' | 'responder' 
 /** Serve /health, /ready, /status(.txt|.prometheus) on the fast path (never lifecycle-gated) and the lifecycle admin endpoint. */
 export function mountHealthRoutes(deps: BuiltInRouteDeps, options: PortalHealthOptions): void {
   const { board, responder, entry, lifecycle } = deps;
-  const serve = (path: string | undefined, fallback: string, produce: (req: IncomingMessage, requestId: string) => RawResponse | Promise<RawResponse>, pipeline?: Pipeline): void => {
+  const serve = (
+    path: string | undefined,
+    fallback: string,
+    produce: (req: IncomingMessage, requestId: string) => RawResponse | Promise<RawResponse>,
+    pipeline?: Pipeline,
+  ): void => {
     const route = path ?? fallback;
-    if (!route.startsWith('/')) throw new GatehouseError(`health: paths must start with "/", got ${route}`, { code: 'ERR_OPTIONS' });
+    if (!route.startsWith('/'))
+      throw new GatehouseError(`health: paths must start with "/", got ${route}`, { code: 'ERR_OPTIONS' });
     const target: RouteTarget = {
       handle: (req, res, _p, _q, requestId) => {
-        const gate = pipeline ? pipeline(guardCall(`GET ${pathOf(req.url)}`, req, res, requestId, deps.resolveIp(req))) : undefined;
+        const gate = pipeline
+          ? pipeline(guardCall(`GET ${pathOf(req.url)}`, req, res, requestId, deps.resolveIp(req)))
+          : undefined;
         Promise.resolve(gate)
           .then(() => produce(req, requestId))
           .then(
@@ -82,7 +108,11 @@ export function mountHealthRoutes(deps: BuiltInRouteDeps, options: PortalHealthO
     entry.addRoute('GET', route, target);
     entry.addRoute('HEAD', route, target);
   };
-  const statusGate = options.statusGate ? compilePipeline({ guards: compileGate({ ...options.statusGate, lifecycle: 'exempt' }, deps.gates, 'GET /status').guards }) : undefined;
+  const statusGate = options.statusGate
+    ? compilePipeline({
+        guards: compileGate({ ...options.statusGate, lifecycle: 'exempt' }, deps.gates, 'GET /status').guards,
+      })
+    : undefined;
   const statusPath = options.statusPath ?? '/status';
   serve(options.healthPath, '/health', () => healthResponse());
   serve(options.readyPath, '/ready', (_req, requestId) => readyResponse(board, requestId));
@@ -97,10 +127,24 @@ export function mountHealthRoutes(deps: BuiltInRouteDeps, options: PortalHealthO
     return { ...snap, since: new Date(snap.since).toISOString() };
   };
   const gate: GateConfig = { auth: 'bearer', scopes: ['lifecycle:admin'], lifecycle: 'exempt' };
-  deps.endpoint(adminPath, { method: 'GET', description: 'Reads the lifecycle state', tags: ['lifecycle'], gate, input: lifecycleReadSchema }, () => view());
-  deps.endpoint(adminPath, { method: 'POST', description: 'Sets the lifecycle state', tags: ['lifecycle'], gate, input: lifecycleUpdateSchema }, async ({ input, identity }) => {
-    await lifecycle.set(input.state, { message: input.message, retryAfterSec: input.retryAfterSec });
-    deps.log.warn({ state: input.state, by: identity?.id }, 'lifecycle set through the admin endpoint');
-    return view();
-  });
+  deps.endpoint(
+    adminPath,
+    { method: 'GET', description: 'Reads the lifecycle state', tags: ['lifecycle'], gate, input: lifecycleReadSchema },
+    () => view(),
+  );
+  deps.endpoint(
+    adminPath,
+    {
+      method: 'POST',
+      description: 'Sets the lifecycle state',
+      tags: ['lifecycle'],
+      gate,
+      input: lifecycleUpdateSchema,
+    },
+    async ({ input, identity }) => {
+      await lifecycle.set(input.state, { message: input.message, retryAfterSec: input.retryAfterSec });
+      deps.log.warn({ state: input.state, by: identity?.id }, 'lifecycle set through the admin endpoint');
+      return view();
+    },
+  );
 }

@@ -5,14 +5,39 @@ import type { Registry } from 'prom-client';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
-import { GatedResponder, HealthBoard, Lifecycle, RemoteLifecycleSource, installShutdownHandlers, type CheckState, type HealthCheckFunction, type HealthCheckOptions, type StateCheck, type StateCheckOptions, type StatusField } from '../../lifecycle/index.js';
+import {
+  GatedResponder,
+  HealthBoard,
+  Lifecycle,
+  RemoteLifecycleSource,
+  installShutdownHandlers,
+  type CheckState,
+  type HealthCheckFunction,
+  type HealthCheckOptions,
+  type StateCheck,
+  type StateCheckOptions,
+  type StatusField,
+} from '../../lifecycle/index.js';
 import { flushLogger, type Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
-import { GateConfigError, compileGate, createGateServices, type GateServices, type TokenService } from '../gates/index.js';
+import {
+  GateConfigError,
+  compileGate,
+  createGateServices,
+  type GateServices,
+  type TokenService,
+} from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
 import { buildOpenApi, type OpenApiRoute } from '../openapi.js';
 import { compilePipeline } from '../pipeline/index.js';
-import { Realtime, RealtimeError, type EventConfig, type EventHandler, type RealtimeServer, type RealtimeSocket } from '../realtime/index.js';
+import {
+  Realtime,
+  RealtimeError,
+  type EventConfig,
+  type EventHandler,
+  type RealtimeServer,
+  type RealtimeSocket,
+} from '../realtime/index.js';
 import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
 import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
@@ -20,7 +45,16 @@ import { gatedExpressRoutes } from './gated-routes.js';
 import { guardCall } from './guard-call.js';
 import { injectRequest, type InjectOptions, type InjectResponse } from './inject.js';
 import { PortalMetrics, isTrackableQueue, type TrackableQueue } from './metrics.js';
-import { DEFAULTS, resolvePortalOptions, type CloseOptions, type EndpointConfig, type EndpointHandler, type PortalOptions, type ResolvedPortalOptions, type RunOptions } from './options.js';
+import {
+  DEFAULTS,
+  resolvePortalOptions,
+  type CloseOptions,
+  type EndpointConfig,
+  type EndpointHandler,
+  type PortalOptions,
+  type ResolvedPortalOptions,
+  type RunOptions,
+} from './options.js';
 import { Responder } from './responder.js';
 import { mountHealthRoutes, mountMetrics, mountOpenApi } from './routes.js';
 import { closeStores, createStores, redisStatusCheck, type PortalStores } from './stores.js';
@@ -107,7 +141,13 @@ export class ServicePortal {
     let lifecycle: Lifecycle | undefined;
     try {
       // 3. Pipeline pieces: the lifecycle (its step goes into every gate), the gate services, the responder.
-      lifecycle = new Lifecycle({ dataDir: options.dataDir, logger: this.log, name: options.name, ...options.lifecycle, source: stores.lifecycleSource });
+      lifecycle = new Lifecycle({
+        dataDir: options.dataDir,
+        logger: this.log,
+        name: options.name,
+        ...options.lifecycle,
+        source: stores.lifecycleSource,
+      });
       const live = lifecycle;
       this.lifecycle = live;
       this.gates = createGateServices({
@@ -126,7 +166,11 @@ export class ServicePortal {
       throw err;
     }
     this.tokens = this.gates.tokens;
-    this.healthBoard = new HealthBoard(this.lifecycle, { name: options.name, logger: this.log, checkTimeoutMs: options.health.checkTimeoutMs });
+    this.healthBoard = new HealthBoard(this.lifecycle, {
+      name: options.name,
+      logger: this.log,
+      checkTimeoutMs: options.health.checkTimeoutMs,
+    });
     if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
     const source = stores.lifecycleSource;
     if (source instanceof RemoteLifecycleSource) this.healthBoard.addCheck('remote', () => source.control.health());
@@ -136,15 +180,22 @@ export class ServicePortal {
     // The same trust function: `req.ip` in express routes is the address the gates see.
     this.app.set('trust proxy', trust);
     // Metrics and tracing: read at scrape time / per request; nothing else on the request path.
-    this.observability = options.metrics === false ? undefined : new PortalMetrics(options.metrics, {
-      inFlight: () => this.entry.inFlightCount,
-      lifecycleState: () => this.lifecycle.status,
-      sockets: () => (options.websocket ? (this.realtimeServer?.localSocketCount ?? 0) : undefined),
-      redisHealthy: () => (stores.redis ? stores.redis.healthy : undefined),
-    });
+    this.observability =
+      options.metrics === false
+        ? undefined
+        : new PortalMetrics(options.metrics, {
+            inFlight: () => this.entry.inFlightCount,
+            lifecycleState: () => this.lifecycle.status,
+            sockets: () => (options.websocket ? (this.realtimeServer?.localSocketCount ?? 0) : undefined),
+            redisHealthy: () => (stores.redis ? stores.redis.healthy : undefined),
+          });
     this.metrics = this.observability?.registry;
     this.tracer = options.tracing === false ? undefined : new PortalTracer(options.name, options.tracing);
-    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors, options.bodyTimeoutMs, { metrics: this.observability, tracing: this.tracer !== undefined, wrap: this.tracer?.wrap });
+    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors, options.bodyTimeoutMs, {
+      metrics: this.observability,
+      tracing: this.tracer !== undefined,
+      wrap: this.tracer?.wrap,
+    });
     this.server = createServer(
       {
         keepAliveTimeout: options.keepAliveTimeoutMs,
@@ -152,12 +203,16 @@ export class ServicePortal {
         headersTimeout: options.headersTimeoutMs,
         requestTimeout: options.headersTimeoutMs + options.bodyTimeoutMs,
         // Node checks these timers on an interval (30 s by default): check often enough to answer close to the limit.
-        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.bodyTimeoutMs) / 4))),
+        connectionsCheckingInterval: Math.max(
+          100,
+          Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.bodyTimeoutMs) / 4)),
+        ),
       },
       this.entry.onRequest,
     );
     this.server.on('clientError', this.entry.onClientError);
-    if (options.maxConnectionsPerIp > 0) this.server.on('connection', this.entry.connectionCap(options.maxConnectionsPerIp));
+    if (options.maxConnectionsPerIp > 0)
+      this.server.on('connection', this.entry.connectionCap(options.maxConnectionsPerIp));
     if (options.websocket) {
       this.realtimeServer = new Realtime(
         {
@@ -177,9 +232,18 @@ export class ServicePortal {
     // 4. Built-in routes.
     if (this.observability) {
       const m = this.observability;
-      mountMetrics({ entry: this.entry, responder: this.responder, gates: this.gates, resolveIp: this.resolveIp }, m.path, options.health.statusGate, () => m.render(), m.registry.contentType);
+      mountMetrics(
+        { entry: this.entry, responder: this.responder, gates: this.gates, resolveIp: this.resolveIp },
+        m.path,
+        options.health.statusGate,
+        () => m.render(),
+        m.registry.contentType,
+      );
     }
-    if (options.openapi !== false) mountOpenApi({ entry: this.entry, responder: this.responder }, options.openapi.path ?? '/openapi.json', () => this.openapiDocument());
+    if (options.openapi !== false)
+      mountOpenApi({ entry: this.entry, responder: this.responder }, options.openapi.path ?? '/openapi.json', () =>
+        this.openapiDocument(),
+      );
     mountHealthRoutes(
       {
         entry: this.entry,
@@ -237,7 +301,8 @@ export class ServicePortal {
   onClose(resource: (() => void | Promise<void>) | { close(): unknown } | { stop(): unknown }): () => void {
     // A TaskBuffer registered here is also tracked by the metrics (jobs by state, job durations).
     if (typeof resource !== 'function' && isTrackableQueue(resource)) this.track(resource);
-    const close = typeof resource === 'function' ? resource : 'stop' in resource ? () => resource.stop() : () => resource.close();
+    const close =
+      typeof resource === 'function' ? resource : 'stop' in resource ? () => resource.stop() : () => resource.close();
     this.closables.push(close);
     return () => {
       const i = this.closables.indexOf(close);
@@ -291,8 +356,15 @@ export class ServicePortal {
    * portal.endpoint('/api/notes/:id', { method: 'GET', input: z.object({ id: z.number().int() }) }, ({ input }) => store.get(input.id));
    * ```
    */
-  endpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(path: string, config: EndpointConfig<I, O>, handler: EndpointHandler<I, O>): this {
-    this.mount(path, compileEndpoint(path, config, handler, this.endpointDeps(), (route) => this.routes.has(route)));
+  endpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
+    path: string,
+    config: EndpointConfig<I, O>,
+    handler: EndpointHandler<I, O>,
+  ): this {
+    this.mount(
+      path,
+      compileEndpoint(path, config, handler, this.endpointDeps(), (route) => this.routes.has(route)),
+    );
     return this;
   }
 
@@ -313,13 +385,23 @@ export class ServicePortal {
     const { mounts, routes } = await discoverEndpoints(dir, this.endpointDeps(), (route) => this.routes.has(route));
     // Another registration may have landed while this call was resuming: check again, still before mounting anything.
     const taken = routes.find((r) => this.routes.has(`${r.method} ${r.path}`));
-    if (taken) throw new GatehouseError(`discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`, { code: 'ERR_ENDPOINT_DUPLICATE' });
+    if (taken)
+      throw new GatehouseError(
+        `discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`,
+        { code: 'ERR_ENDPOINT_DUPLICATE' },
+      );
     for (const m of mounts) this.mount(m.path, m.endpoints);
     return routes;
   }
 
   private endpointDeps(): EndpointDeps {
-    return { gates: this.gates, responder: this.responder, resolveIp: this.resolveIp, bodyLimit: this.options.bodyLimit, enforceMode: this.enforceMode };
+    return {
+      gates: this.gates,
+      responder: this.responder,
+      resolveIp: this.resolveIp,
+      bodyLimit: this.options.bodyLimit,
+      enforceMode: this.enforceMode,
+    };
   }
 
   private mount(path: string, endpoints: readonly CompiledEndpoint[]): void {
@@ -342,7 +424,9 @@ export class ServicePortal {
   gate(config: GateConfig = {}): RequestHandler {
     if (config.payloadAuthTokenKey !== undefined) {
       // Masking rewrites the payload and the result, which only the portal's own pipeline sees.
-      throw new GateConfigError('portal.gate(): payloadAuthTokenKey works on endpoints and events, not on express routes');
+      throw new GateConfigError(
+        'portal.gate(): payloadAuthTokenKey works on endpoints and events, not on express routes',
+      );
     }
     // Each gate() has its own key, so `rateLimit: { by: 'endpoint' }` counts per mounted gate.
     const route = `express gate #${++this.expressGates}`;
@@ -383,7 +467,11 @@ export class ServicePortal {
    * });
    * ```
    */
-  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(name: string, config: EventConfig<I, O>, handler: EventHandler<I, O>): this {
+  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
+    name: string,
+    config: EventConfig<I, O>,
+    handler: EventHandler<I, O>,
+  ): this {
     this.requireRealtime().onEvent(name, config, handler);
     return this;
   }
@@ -419,7 +507,10 @@ export class ServicePortal {
   }
 
   private requireRealtime(): Realtime {
-    if (!this.realtimeServer) throw new RealtimeError('Realtime is off: create the portal with websocket: true', { code: 'ERR_REALTIME_CONFIG' });
+    if (!this.realtimeServer)
+      throw new RealtimeError('Realtime is off: create the portal with websocket: true', {
+        code: 'ERR_REALTIME_CONFIG',
+      });
     return this.realtimeServer;
   }
 
@@ -435,12 +526,19 @@ export class ServicePortal {
   /** Start listening. Resolves once the server accepts connections; `port: 0` picks a free port. */
   async run(options: RunOptions = {}): Promise<void> {
     if (this.closing) throw new GatehouseError('run: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
-    if (this.listening) throw new GatehouseError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
+    if (this.listening)
+      throw new GatehouseError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
     const port = options.port ?? DEFAULTS.runPort;
     const host = options.host ?? DEFAULTS.runHost;
     await this.tracer?.ready;
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new GatehouseError(`run: cannot listen on ${host}:${port}: ${err.message}`, { code: 'ERR_LISTEN', cause: err }));
+      const onError = (err: Error): void =>
+        reject(
+          new GatehouseError(`run: cannot listen on ${host}:${port}: ${err.message}`, {
+            code: 'ERR_LISTEN',
+            cause: err,
+          }),
+        );
       this.server.once('error', onError);
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
@@ -537,7 +635,11 @@ export class ServicePortal {
     const key = JSON.stringify(express.map((r) => [r.method, r.path, r.gate]));
     if (this.openapiCache?.key !== key) {
       const { auth } = this.gates;
-      const doc = buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values(), ...express], { apiKeyHeader: auth.apiKeyHeader, apiKeys: auth.apiKeys.size > 0, basic: auth.basic !== undefined });
+      const doc = buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values(), ...express], {
+        apiKeyHeader: auth.apiKeyHeader,
+        apiKeys: auth.apiKeys.size > 0,
+        basic: auth.basic !== undefined,
+      });
       this.openapiCache = { key, text: JSON.stringify(doc) };
     }
     return this.openapiCache.text;

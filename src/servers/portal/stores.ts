@@ -1,6 +1,11 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
-import { RedisLifecycleSource, createLifecycleSource, type HealthCheckResult, type LifecycleSource } from '../../lifecycle/index.js';
+import {
+  RedisLifecycleSource,
+  createLifecycleSource,
+  type HealthCheckResult,
+  type LifecycleSource,
+} from '../../lifecycle/index.js';
 import type { Logger } from '../../logger.js';
 import { createRedisConnections, type RedisConnections } from '../../redis.js';
 import {
@@ -46,16 +51,23 @@ export interface PortalStores {
 export function createStores(options: ResolvedPortalOptions, log: Logger): PortalStores {
   const opened: Array<{ close(): void | Promise<void> }> = [];
   try {
-    const redis = options.redis === undefined ? undefined : createRedisConnections(options.redis, { name: options.name, log });
+    const redis =
+      options.redis === undefined ? undefined : createRedisConnections(options.redis, { name: options.name, log });
     if (redis) opened.push(redis);
     const gatesLog = log.child({ component: 'gates' });
     const rateLimits = chooseRateLimitStore(options, redis, gatesLog);
     opened.push(rateLimits);
-    const revocations = redis ? new RedisRevocationStore({ redis, log: gatesLog }) : new SqliteRevocationStore({ dataDir: options.dataDir, log: gatesLog });
+    const revocations = redis
+      ? new RedisRevocationStore({ redis, log: gatesLog })
+      : new SqliteRevocationStore({ dataDir: options.dataDir, log: gatesLog });
     opened.push(revocations);
     const source = options.lifecycle.source ?? (redis ? 'redis' : undefined);
-    const lifecycleSource = redis && source === 'redis' ? new RedisLifecycleSource({ redis }) : createLifecycleSource({ dataDir: options.dataDir, logger: log, ...options.lifecycle });
-    const realtimeAdapter = options.websocket?.adapter ?? (redis && options.websocket ? redisAdapter(redis, log) : undefined);
+    const lifecycleSource =
+      redis && source === 'redis'
+        ? new RedisLifecycleSource({ redis })
+        : createLifecycleSource({ dataDir: options.dataDir, logger: log, ...options.lifecycle });
+    const realtimeAdapter =
+      options.websocket?.adapter ?? (redis && options.websocket ? redisAdapter(redis, log) : undefined);
     return { rateLimits, revocations, lifecycleSource, realtimeAdapter, redis };
   } catch (err) {
     for (const store of opened) void store.close();
@@ -63,7 +75,11 @@ export function createStores(options: ResolvedPortalOptions, log: Logger): Porta
   }
 }
 
-function chooseRateLimitStore(options: ResolvedPortalOptions, redis: RedisConnections | undefined, log: Logger): RateLimitStore {
+function chooseRateLimitStore(
+  options: ResolvedPortalOptions,
+  redis: RedisConnections | undefined,
+  log: Logger,
+): RateLimitStore {
   const name: unknown = options.rateLimitStore;
   if (name === 'memory') return new MemoryRateLimitStore();
   if (name === 'sqlite') return new SqliteRateLimitStore(options.dataDir);
@@ -100,19 +116,32 @@ function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
   const command = redis.command;
   const publish = (channel: string, message: string | Buffer): Promise<number> =>
     command.publish(channel, message).catch((err: unknown) => {
-      if (!logged) log.error({ err }, 'REALTIME ON ONE INSTANCE: Redis is unreachable; deliveries reach only the sockets of this instance until it returns');
+      if (!logged)
+        log.error(
+          { err },
+          'REALTIME ON ONE INSTANCE: Redis is unreachable; deliveries reach only the sockets of this instance until it returns',
+        );
       logged = true;
       return 0;
     });
   const sub = redis.subscriber;
-  const quiet = (name: 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe') =>
+  const quiet =
+    (name: 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe') =>
     (...args: never[]): unknown => {
       const result: unknown = (sub[name] as (...a: never[]) => unknown)(...args);
       if (result instanceof Promise) result.catch(() => undefined);
       return result;
     };
-  const subOverrides = { subscribe: quiet('subscribe'), psubscribe: quiet('psubscribe'), unsubscribe: quiet('unsubscribe'), punsubscribe: quiet('punsubscribe') };
-  return createAdapter(withOverrides(command, { publish }), withOverrides(sub, subOverrides), { key: redis.key('socket.io'), requestsTimeout: 3000 });
+  const subOverrides = {
+    subscribe: quiet('subscribe'),
+    psubscribe: quiet('psubscribe'),
+    unsubscribe: quiet('unsubscribe'),
+    punsubscribe: quiet('punsubscribe'),
+  };
+  return createAdapter(withOverrides(command, { publish }), withOverrides(sub, subOverrides), {
+    key: redis.key('socket.io'),
+    requestsTimeout: 3000,
+  });
 }
 
 /** Close the stores a portal created (the lifecycle source closes with its Lifecycle). Each close is guarded. */

@@ -33,7 +33,13 @@ interface OtelApi {
   SpanStatusCode: { ERROR: number };
   context: { with<T>(ctx: ContextLike, fn: () => T): T };
   trace: {
-    getTracer(name: string): { startSpan(name: string, options: { kind: number; attributes: Record<string, string> }, ctx: ContextLike): SpanLike };
+    getTracer(name: string): {
+      startSpan(
+        name: string,
+        options: { kind: number; attributes: Record<string, string> },
+        ctx: ContextLike,
+      ): SpanLike;
+    };
     setSpanContext(ctx: ContextLike, spanContext: SpanContextLike): ContextLike;
     setSpan(ctx: ContextLike, span: SpanLike): ContextLike;
   };
@@ -73,19 +79,37 @@ export class PortalTracer {
   }
 
   /** The request entry's wrapper: run `run` inside the request's trace (and span). */
-  readonly wrap = (req: IncomingMessage, res: ServerResponse, trace: TraceContext, route: string, run: () => void): void => {
+  readonly wrap = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    trace: TraceContext,
+    route: string,
+    run: () => void,
+  ): void => {
     const api = this.api;
     if (!api) {
       runWithTrace(trace, run);
       return;
     }
     const parent = trace.parentSpanId
-      ? api.trace.setSpanContext(api.ROOT_CONTEXT, { traceId: trace.traceId, spanId: trace.parentSpanId, traceFlags: Number.parseInt(trace.flags, 16), isRemote: true })
+      ? api.trace.setSpanContext(api.ROOT_CONTEXT, {
+          traceId: trace.traceId,
+          spanId: trace.parentSpanId,
+          traceFlags: Number.parseInt(trace.flags, 16),
+          isRemote: true,
+        })
       : api.ROOT_CONTEXT;
     const space = route.indexOf(' ');
     const span = api.trace.getTracer(this.service).startSpan(
       route,
-      { kind: api.SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? 'GET', 'http.route': route.slice(space + 1), 'url.path': pathOf(req.url) } },
+      {
+        kind: api.SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method ?? 'GET',
+          'http.route': route.slice(space + 1),
+          'url.path': pathOf(req.url),
+        },
+      },
       parent,
     );
     if (!span.isRecording()) {
@@ -93,7 +117,12 @@ export class PortalTracer {
       return;
     }
     const sc = span.spanContext();
-    const own: TraceContext = { traceId: sc.traceId, spanId: sc.spanId, parentSpanId: trace.parentSpanId, flags: (sc.traceFlags & 0xff).toString(16).padStart(2, '0') };
+    const own: TraceContext = {
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      parentSpanId: trace.parentSpanId,
+      flags: (sc.traceFlags & 0xff).toString(16).padStart(2, '0'),
+    };
     res.once('close', () => {
       span.setAttribute('http.response.status_code', res.statusCode);
       if (res.statusCode >= 500 || !res.headersSent) span.setStatus({ code: api.SpanStatusCode.ERROR });

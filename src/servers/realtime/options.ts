@@ -86,34 +86,57 @@ const DEFAULTS = {
 } satisfies Omit<Required<RealtimeOptions>, 'origins' | 'adapter'>;
 
 function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RealtimeError(`websocket.${name} must be a positive integer, got ${String(value)}`, { code: 'ERR_REALTIME_CONFIG' });
+  if (!Number.isInteger(value) || value < 1)
+    throw new RealtimeError(`websocket.${name} must be a positive integer, got ${String(value)}`, {
+      code: 'ERR_REALTIME_CONFIG',
+    });
   return value;
 }
 
 /** Apply defaults and reject bad values, naming the option. */
-export function resolveRealtimeOptions(options: RealtimeOptions, corsOrigins: readonly string[] | undefined): ResolvedRealtimeOptions {
+export function resolveRealtimeOptions(
+  options: RealtimeOptions,
+  corsOrigins: readonly string[] | undefined,
+): ResolvedRealtimeOptions {
   const path = options.path ?? DEFAULTS.path;
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new RealtimeError('websocket.path must start with "/"', { code: 'ERR_REALTIME_CONFIG' });
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new RealtimeError('websocket.path must start with "/"', { code: 'ERR_REALTIME_CONFIG' });
   const bytes = parseBytes(options.maxHttpBufferSize ?? DEFAULTS.maxHttpBufferSize);
-  if (bytes === undefined || bytes < 1) throw new RealtimeError(`websocket.maxHttpBufferSize: cannot read ${String(options.maxHttpBufferSize)} as a size`, { code: 'ERR_REALTIME_CONFIG' });
+  if (bytes === undefined || bytes < 1)
+    throw new RealtimeError(`websocket.maxHttpBufferSize: cannot read ${String(options.maxHttpBufferSize)} as a size`, {
+      code: 'ERR_REALTIME_CONFIG',
+    });
   const transports = [...(options.transports ?? DEFAULTS.transports)];
   if (transports.length === 0 || transports.some((t) => t !== 'polling' && t !== 'websocket')) {
-    throw new RealtimeError("websocket.transports must list 'polling' and/or 'websocket'", { code: 'ERR_REALTIME_CONFIG' });
+    throw new RealtimeError("websocket.transports must list 'polling' and/or 'websocket'", {
+      code: 'ERR_REALTIME_CONFIG',
+    });
   }
   const originList = options.origins ?? corsOrigins;
   const origins =
     originList !== undefined && !originList.includes('*')
-      ? parseOrigins(originList, 'websocket.origins', (message) => new RealtimeError(message, { code: 'ERR_REALTIME_CONFIG' })).origins
+      ? parseOrigins(
+          originList,
+          'websocket.origins',
+          (message) => new RealtimeError(message, { code: 'ERR_REALTIME_CONFIG' }),
+        ).origins
       : undefined;
-  if (options.adapter !== undefined && typeof options.adapter !== 'function') throw new RealtimeError('websocket.adapter must be an adapter class or factory', { code: 'ERR_REALTIME_CONFIG' });
+  if (options.adapter !== undefined && typeof options.adapter !== 'function')
+    throw new RealtimeError('websocket.adapter must be an adapter class or factory', { code: 'ERR_REALTIME_CONFIG' });
   return {
     path,
     allowAnonymous: options.allowAnonymous ?? DEFAULTS.allowAnonymous,
     maxHttpBufferSize: bytes,
     eventsPerSecond: positiveInt('eventsPerSecond', options.eventsPerSecond ?? DEFAULTS.eventsPerSecond),
-    eventsPerSecondPerUser: positiveInt('eventsPerSecondPerUser', options.eventsPerSecondPerUser ?? DEFAULTS.eventsPerSecondPerUser),
+    eventsPerSecondPerUser: positiveInt(
+      'eventsPerSecondPerUser',
+      options.eventsPerSecondPerUser ?? DEFAULTS.eventsPerSecondPerUser,
+    ),
     maxSocketsPerUser: positiveInt('maxSocketsPerUser', options.maxSocketsPerUser ?? DEFAULTS.maxSocketsPerUser),
-    rateLimitDisconnectAfterSec: positiveInt('rateLimitDisconnectAfterSec', options.rateLimitDisconnectAfterSec ?? DEFAULTS.rateLimitDisconnectAfterSec),
+    rateLimitDisconnectAfterSec: positiveInt(
+      'rateLimitDisconnectAfterSec',
+      options.rateLimitDisconnectAfterSec ?? DEFAULTS.rateLimitDisconnectAfterSec,
+    ),
     maxGroupsPerSocket: positiveInt('maxGroupsPerSocket', options.maxGroupsPerSocket ?? DEFAULTS.maxGroupsPerSocket),
     origins,
     transports,

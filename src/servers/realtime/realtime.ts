@@ -1,12 +1,27 @@
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 'node:http';
-import { Server as IoServer, type DefaultEventsMap, type ExtendedError, type RemoteSocket, type Socket } from 'socket.io';
+import {
+  Server as IoServer,
+  type DefaultEventsMap,
+  type ExtendedError,
+  type RemoteSocket,
+  type Socket,
+} from 'socket.io';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, authStep, compileGate, type GateConfig, type GateServices } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
-import { compilePipeline, stripForbiddenKeys, type GateCall, type GateStep, type Identity, type Pipeline, type SchemaInput, type SchemaOutput } from '../pipeline/index.js';
+import {
+  compilePipeline,
+  stripForbiddenKeys,
+  type GateCall,
+  type GateStep,
+  type Identity,
+  type Pipeline,
+  type SchemaInput,
+  type SchemaOutput,
+} from '../pipeline/index.js';
 import { RealtimeError } from './errors.js';
 import { resolveRealtimeOptions, type RealtimeOptions, type ResolvedRealtimeOptions } from './options.js';
 
@@ -121,7 +136,18 @@ export const DISCONNECT_NOTICE = 'gatehouse:disconnect';
  */
 export const REFRESH_EVENT = 'gatehouse:auth';
 
-const RESERVED_EVENTS = new Set([REFRESH_EVENT, 'connect', 'connect_error', 'disconnect', 'disconnecting', 'error', 'newListener', 'removeListener', 'removeAllListeners', DISCONNECT_NOTICE]);
+const RESERVED_EVENTS = new Set([
+  REFRESH_EVENT,
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'error',
+  'newListener',
+  'removeListener',
+  'removeAllListeners',
+  DISCONNECT_NOTICE,
+]);
 const MAX_NAME_LENGTH = 128;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const USER_PREFIX = 'user:';
@@ -281,12 +307,27 @@ export class Realtime {
     config: EventConfig<I, O>,
     handler: EventHandler<I, O>,
   ): this {
-    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) throw new RealtimeError(`onEvent: name must be a string of 1-${MAX_NAME_LENGTH} characters`, { code: 'ERR_REALTIME_CONFIG' });
-    if (RESERVED_EVENTS.has(name)) throw new RealtimeError(`onEvent: "${name}" is reserved by Socket.IO or gatehouse`, { code: 'ERR_REALTIME_CONFIG' });
-    if (this.events.has(name)) throw new RealtimeError(`onEvent: "${name}" is already registered`, { code: 'ERR_REALTIME_CONFIG' });
-    if (typeof handler !== 'function') throw new RealtimeError(`onEvent ${name}: handler must be a function`, { code: 'ERR_REALTIME_CONFIG' });
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH)
+      throw new RealtimeError(`onEvent: name must be a string of 1-${MAX_NAME_LENGTH} characters`, {
+        code: 'ERR_REALTIME_CONFIG',
+      });
+    if (RESERVED_EVENTS.has(name))
+      throw new RealtimeError(`onEvent: "${name}" is reserved by Socket.IO or gatehouse`, {
+        code: 'ERR_REALTIME_CONFIG',
+      });
+    if (this.events.has(name))
+      throw new RealtimeError(`onEvent: "${name}" is already registered`, { code: 'ERR_REALTIME_CONFIG' });
+    if (typeof handler !== 'function')
+      throw new RealtimeError(`onEvent ${name}: handler must be a function`, { code: 'ERR_REALTIME_CONFIG' });
     // The enforcer's registration rule, as for endpoints: strict mode needs a description and an input schema.
-    checkHandlerRegistration({ kind: 'event', name, description: config.description, input: config.input, handler, mode: this.host.enforceMode });
+    checkHandlerRegistration({
+      kind: 'event',
+      name,
+      description: config.description,
+      input: config.input,
+      handler,
+      mode: this.host.enforceMode,
+    });
     const gate = config.gate ?? {};
     const route = `socket ${name}`;
     const compiled = compileGate(gate, this.gates, route);
@@ -294,7 +335,12 @@ export class Realtime {
       const socketCall = call as SocketCall;
       const state = this.states.get(socketCall.socketId);
       if (!state) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
-      return handler({ input: call.input as SchemaInput<I>, identity: call.identity, socket: state.socket, requestId: call.requestId });
+      return handler({
+        input: call.input as SchemaInput<I>,
+        identity: call.identity,
+        socket: state.socket,
+        requestId: call.requestId,
+      });
     };
     const pipeline = compilePipeline({
       guards: compiled.guards,
@@ -303,7 +349,11 @@ export class Realtime {
       invoke,
       outbound: compiled.outbound,
       output: config.output,
-      onOutputMismatch: (call, issues) => this.log.error({ requestId: call.requestId, event: name, issues }, 'event handler output does not match its schema'),
+      onOutputMismatch: (call, issues) =>
+        this.log.error(
+          { requestId: call.requestId, event: name, issues },
+          'event handler output does not match its schema',
+        ),
     });
     this.events.set(name, { pipeline, handler: handler as (ctx: EventContext) => unknown });
     return this;
@@ -342,7 +392,8 @@ export class Realtime {
     const max = this.options.maxGroupsPerSocket;
     if (typeof target !== 'string') {
       if (target.rooms.has(room)) return 0;
-      if (countGroups(target.rooms) >= max) throw new RealtimeError(`A socket may be in at most ${max} groups`, { code: 'ERR_GROUP_LIMIT', status: 429 });
+      if (countGroups(target.rooms) >= max)
+        throw new RealtimeError(`A socket may be in at most ${max} groups`, { code: 'ERR_GROUP_LIMIT', status: 429 });
       await target.join(room);
       return 1;
     }
@@ -374,7 +425,9 @@ export class Realtime {
   /** User ids with at least one socket in a group, across instances (anonymous sockets are not listed). */
   async groupMembers(group: string): Promise<string[]> {
     this.assertOpen();
-    const sockets: RemoteSocket<DefaultEventsMap, RealtimeSocketData>[] = await this.io.in(GROUP_PREFIX + checkName('group', group)).fetchSockets();
+    const sockets: RemoteSocket<DefaultEventsMap, RealtimeSocketData>[] = await this.io
+      .in(GROUP_PREFIX + checkName('group', group))
+      .fetchSockets();
     const ids = new Set<string>();
     for (const s of sockets) {
       const id = s.data.identity?.id;
@@ -434,11 +487,17 @@ export class Realtime {
    * `allowAnonymous`).
    */
   private async handshake(socket: RealtimeSocket): Promise<void> {
-    if (this.closing || !this.accepting) throw new RealtimeError('The server is shutting down', { code: 'ERR_REALTIME_CLOSED', status: 503 });
+    if (this.closing || !this.accepting)
+      throw new RealtimeError('The server is shutting down', { code: 'ERR_REALTIME_CLOSED', status: 503 });
     const ip = this.host.clientIp(socket.request);
     const token = tokenOf(socket);
     const apiKey = token === undefined ? this.apiKeyOf(socket) : undefined;
-    const headers: IncomingHttpHeaders = token !== undefined ? { authorization: `Bearer ${token}` } : apiKey !== undefined ? { [this.gates.auth.apiKeyHeader.toLowerCase()]: apiKey } : {};
+    const headers: IncomingHttpHeaders =
+      token !== undefined
+        ? { authorization: `Bearer ${token}` }
+        : apiKey !== undefined
+          ? { [this.gates.auth.apiKeyHeader.toLowerCase()]: apiKey }
+          : {};
     const call: GateCall = {
       transport: 'socket',
       route: 'socket handshake',
@@ -468,14 +527,21 @@ export class Realtime {
       budget: undefined,
     };
     if (token === undefined && apiKey === undefined) {
-      if (!this.options.allowAnonymous) throw new AuthError('A token is required: connect with auth: { token }', { code: 'ERR_AUTH_MISSING' });
+      if (!this.options.allowAnonymous)
+        throw new AuthError('A token is required: connect with auth: { token }', { code: 'ERR_AUTH_MISSING' });
       socket.data.identity = null;
     } else {
       // Service clients may connect with an API key instead of a token (no expiry, no revocation).
       await this.authenticate(call);
       socket.data.identity = call.identity;
-      if (call.identity && (this.budgets.get(budgetKey(call.identity, ip))?.sockets ?? 0) >= this.options.maxSocketsPerUser) {
-        throw new RealtimeError(`At most ${this.options.maxSocketsPerUser} sockets per user`, { code: 'ERR_SOCKET_LIMIT', status: 429 });
+      if (
+        call.identity &&
+        (this.budgets.get(budgetKey(call.identity, ip))?.sockets ?? 0) >= this.options.maxSocketsPerUser
+      ) {
+        throw new RealtimeError(`At most ${this.options.maxSocketsPerUser} sockets per user`, {
+          code: 'ERR_SOCKET_LIMIT',
+          status: 429,
+        });
       }
       if (token !== undefined) {
         const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
@@ -495,7 +561,8 @@ export class Realtime {
   }
 
   private toHandshakeError(err: unknown): ExtendedError {
-    if (err instanceof GatehouseError && err.status !== 500) return handshakeError(err.code, err.message, err.retryAfterSec);
+    if (err instanceof GatehouseError && err.status !== 500)
+      return handshakeError(err.code, err.message, err.retryAfterSec);
     this.log.error({ err }, 'realtime: handshake failed unexpectedly');
     return handshakeError('ERR_INTERNAL', 'The connection could not be set up');
   }
@@ -512,7 +579,10 @@ export class Realtime {
     let budget = this.budgets.get(key);
     // Handshakes of one user can race past the handshake check: the count taken here is the one that holds.
     if (identity && budget && budget.sockets >= this.options.maxSocketsPerUser) {
-      socket.emit(DISCONNECT_NOTICE, { code: 'ERR_SOCKET_LIMIT', message: `At most ${this.options.maxSocketsPerUser} sockets per user` });
+      socket.emit(DISCONNECT_NOTICE, {
+        code: 'ERR_SOCKET_LIMIT',
+        message: `At most ${this.options.maxSocketsPerUser} sockets per user`,
+      });
       socket.disconnect(true);
       return;
     }
@@ -606,7 +676,8 @@ export class Realtime {
     if (name === REFRESH_EVENT) {
       this.refresh(state, packet.length > (ack ? 2 : 1) ? packet[1] : undefined).then(
         (result) => ack?.(result),
-        (err: unknown) => ack?.(this.toErrorAck(err, new SocketCall(REFRESH_EVENT, `${state.socket.id}:auth`, state, undefined))),
+        (err: unknown) =>
+          ack?.(this.toErrorAck(err, new SocketCall(REFRESH_EVENT, `${state.socket.id}:auth`, state, undefined))),
       );
       return;
     }
@@ -618,7 +689,12 @@ export class Realtime {
         next();
         return;
       }
-      ack?.(errorAck('ERR_UNKNOWN_EVENT', `No handler for event ${typeof name === 'string' ? JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) : '(invalid)'}`));
+      ack?.(
+        errorAck(
+          'ERR_UNKNOWN_EVENT',
+          `No handler for event ${typeof name === 'string' ? JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) : '(invalid)'}`,
+        ),
+      );
       return;
     }
     // Checked per event too, so a revocation from another process is honoured before its sync reaches us.
@@ -647,13 +723,15 @@ export class Realtime {
   /** Swap a socket's token for a fresh one of the same identity: new expiry, new revocation key, new scopes. */
   private async refresh(state: SocketState, payload: unknown): Promise<{ ok: true; expiresAtMs: number }> {
     const token = payload !== null && typeof payload === 'object' ? (payload as { token?: unknown }).token : undefined;
-    if (typeof token !== 'string' || token.length === 0) throw new AuthError(`${REFRESH_EVENT} needs { token }`, { code: 'ERR_AUTH_MISSING' });
+    if (typeof token !== 'string' || token.length === 0)
+      throw new AuthError(`${REFRESH_EVENT} needs { token }`, { code: 'ERR_AUTH_MISSING' });
     const identity = await this.gates.tokens.verifyAccess(token);
     const current = state.socket.data.identity;
     if (current && (current.via !== 'bearer' || current.id !== identity.id)) {
       throw new RealtimeError('The new token must belong to the same user', { code: 'ERR_AUTH_SUBJECT', status: 403 });
     }
-    if (!state.socket.connected || !this.states.has(state.socket.id)) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
+    if (!state.socket.connected || !this.states.has(state.socket.id))
+      throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
     const { key, expiresAtMs } = this.gates.tokens.revocationOf(token);
     this.untrack(state);
     state.token = token;
@@ -680,7 +758,10 @@ export class Realtime {
       state.windowRejected = true;
       state.abusiveWindows++;
       if (state.abusiveWindows >= this.options.rateLimitDisconnectAfterSec) {
-        this.log.warn({ socketId: state.socket.id, ip: state.ip, identity: state.socket.data.identity?.id ?? null }, 'realtime: disconnecting a socket that keeps exceeding its event rate');
+        this.log.warn(
+          { socketId: state.socket.id, ip: state.ip, identity: state.socket.data.identity?.id ?? null },
+          'realtime: disconnecting a socket that keeps exceeding its event rate',
+        );
         setImmediate(() => this.kick(state, 'ERR_RATE_LIMITED', 'Too many events for too long'));
       }
     }
@@ -705,7 +786,10 @@ export class Realtime {
       return ack;
     }
     this.log.error({ err, requestId: call.requestId, event: call.route }, 'event handler failed');
-    return errorAck(err instanceof GatehouseError ? err.code : 'ERR_INTERNAL', `The event failed (request ${call.requestId})`);
+    return errorAck(
+      err instanceof GatehouseError ? err.code : 'ERR_INTERNAL',
+      `The event failed (request ${call.requestId})`,
+    );
   }
 
   private assertOpen(): void {
@@ -721,9 +805,12 @@ function errorAck(code: string, message: string, retryAfterSec?: number): EventE
 
 function checkEvent(event: unknown): string {
   if (typeof event !== 'string' || event.length === 0 || event.length > MAX_NAME_LENGTH) {
-    throw new RealtimeError(`event name must be a string of 1-${MAX_NAME_LENGTH} characters`, { code: 'ERR_REALTIME_CONFIG' });
+    throw new RealtimeError(`event name must be a string of 1-${MAX_NAME_LENGTH} characters`, {
+      code: 'ERR_REALTIME_CONFIG',
+    });
   }
-  if (RESERVED_EVENTS.has(event)) throw new RealtimeError(`"${event}" is a reserved event name`, { code: 'ERR_REALTIME_CONFIG' });
+  if (RESERVED_EVENTS.has(event))
+    throw new RealtimeError(`"${event}" is a reserved event name`, { code: 'ERR_REALTIME_CONFIG' });
   return event;
 }
 
@@ -731,12 +818,15 @@ function checkEvent(event: unknown): string {
 function tokenOf(socket: RealtimeSocket): string | undefined {
   const auth = socket.handshake.auth as Record<string, unknown> | undefined;
   const fromAuth = auth?.token;
-  if (typeof fromAuth === 'string' && fromAuth.length > 0) return fromAuth.startsWith('Bearer ') ? fromAuth.slice(7) : fromAuth;
-  if (fromAuth !== undefined && fromAuth !== null && fromAuth !== '') throw new AuthError('auth.token must be a string', { code: 'ERR_AUTH_MALFORMED' });
+  if (typeof fromAuth === 'string' && fromAuth.length > 0)
+    return fromAuth.startsWith('Bearer ') ? fromAuth.slice(7) : fromAuth;
+  if (fromAuth !== undefined && fromAuth !== null && fromAuth !== '')
+    throw new AuthError('auth.token must be a string', { code: 'ERR_AUTH_MALFORMED' });
   const header = socket.handshake.headers.authorization;
   if (typeof header === 'string' && header.length > 0) {
     const space = header.indexOf(' ');
-    if (space <= 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AuthError('Only Bearer tokens are accepted on sockets', { code: 'ERR_AUTH_MALFORMED' });
+    if (space <= 0 || header.slice(0, space).toLowerCase() !== 'bearer')
+      throw new AuthError('Only Bearer tokens are accepted on sockets', { code: 'ERR_AUTH_MALFORMED' });
     const value = header.slice(space + 1).trim();
     return value.length > 0 ? value : undefined;
   }

@@ -3,7 +3,17 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskBuffer } from '../../../src/buffers/index.js';
-import { obliterate, PREFIX, queueName, redisAvailable, redisOption, REDIS_URL, REQUIRE, until, warnSkipped } from './helpers.js';
+import {
+  obliterate,
+  PREFIX,
+  queueName,
+  redisAvailable,
+  redisOption,
+  REDIS_URL,
+  REQUIRE,
+  until,
+  warnSkipped,
+} from './helpers.js';
 import { spawnWorker, type WorkerChild } from '../helpers.js';
 
 const available = await redisAvailable();
@@ -14,7 +24,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 type Child = WorkerChild;
 
-function startWorker(queue: string, opts: { workers: number; leaseMs: number; handlerMs: number; maxAttempts: number; hang?: boolean; stopAfter?: number }): Child {
+function startWorker(
+  queue: string,
+  opts: {
+    workers: number;
+    leaseMs: number;
+    handlerMs: number;
+    maxAttempts: number;
+    hang?: boolean;
+    stopAfter?: number;
+  },
+): Child {
   const args = { url: REDIS_URL, prefix: PREFIX, queue, ...opts };
   return spawnWorker(WORKER, args);
 }
@@ -41,7 +61,10 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ across processes (
     return b;
   }
 
-  function sideCounts(queue: string): { effects: () => Promise<Record<string, string>>; runs: () => Promise<Record<string, string>> } {
+  function sideCounts(queue: string): {
+    effects: () => Promise<Record<string, string>>;
+    runs: () => Promise<Record<string, string>>;
+  } {
     const c = new Redis(REDIS_URL);
     clients.push(c);
     return {
@@ -62,7 +85,11 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ across processes (
     await until(async () => (await tasks.stats()).done === 20, 30_000, `20 done (child output: ${child.out.join('')})`);
     const side = sideCounts(queue);
     const effects = await side.effects();
-    expect(Object.keys(effects).map(Number).sort((a, b) => a - b)).toEqual(ids.sort((a, b) => a - b));
+    expect(
+      Object.keys(effects)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(ids.sort((a, b) => a - b));
     expect(await tasks.stats()).toEqual({ pending: 0, active: 0, done: 20, failed: 0, dead: 0 });
   }, 60_000);
 
@@ -84,7 +111,9 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ across processes (
     const last = startWorker(queue, opts);
     children.push(last);
     await until(async () => (await tasks.stats()).dead === 1, 20_000, 'dead letter').catch(async (err: unknown) => {
-      throw new Error(`${(err as Error).message}: stats ${JSON.stringify(await tasks.stats())}, runs ${JSON.stringify(await side.runs())}, children: ${children.map((c) => c.out.join("")).join(" / ")}`);
+      throw new Error(
+        `${(err as Error).message}: stats ${JSON.stringify(await tasks.stats())}, runs ${JSON.stringify(await side.runs())}, children: ${children.map((c) => c.out.join('')).join(' / ')}`,
+      );
     });
     const letters = await tasks.deadLetters();
     expect(letters).toHaveLength(1);
@@ -140,9 +169,15 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ across processes (
     const runs = await side.runs();
     const totalRuns = Object.values(runs).reduce((n, v) => n + Number(v), 0);
     // Re-executions: jobs that a killed worker was running, run again after stalled-job recovery.
-    console.log(`[buffers/bullmq] crash test: ${JOBS} jobs, ${kills} SIGKILLs, ${totalRuns - JOBS} re-executions, ${elapsed} ms`);
+    console.log(
+      `[buffers/bullmq] crash test: ${JOBS} jobs, ${kills} SIGKILLs, ${totalRuns - JOBS} re-executions, ${elapsed} ms`,
+    );
     expect(Object.keys(effects)).toHaveLength(JOBS);
-    expect(Object.keys(effects).map(Number).sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
+    expect(
+      Object.keys(effects)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([...ids].sort((a, b) => a - b));
     expect(totalRuns).toBeGreaterThanOrEqual(JOBS);
     expect(await tasks.stats()).toEqual({ pending: 0, active: 0, done: JOBS, failed: 0, dead: 0 });
     expect(await tasks.deadLetters()).toEqual([]);

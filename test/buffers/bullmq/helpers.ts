@@ -8,11 +8,12 @@ export const REQUIRE = process.env.GATEHOUSE_REQUIRE_REDIS === '1';
 /** BullMQ key prefix of every test queue (so a leftover is easy to spot and delete). */
 export const PREFIX = 'gatehouse-test';
 
-
 /** Warn visibly (once per file) when the Redis tests are skipped. */
 export function warnSkipped(available: boolean, what: string): void {
   if (!available && !REQUIRE) {
-    console.warn(`[buffers/bullmq] SKIPPING ${what}: no Redis on ${REDIS_URL} (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)`);
+    console.warn(
+      `[buffers/bullmq] SKIPPING ${what}: no Redis on ${REDIS_URL} (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)`,
+    );
   }
 }
 
@@ -48,7 +49,11 @@ export async function keyCount(queue: string): Promise<number> {
 }
 
 /** Poll an async condition. */
-export async function until(fn: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+export async function until(
+  fn: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -1,10 +1,27 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { TaskBuffer, UnrecoverableError, BufferError, type TaskHandlers, type TaskBufferOptions, type TaskJobInfo } from '../../../src/buffers/index.js';
+import {
+  TaskBuffer,
+  UnrecoverableError,
+  BufferError,
+  type TaskHandlers,
+  type TaskBufferOptions,
+  type TaskJobInfo,
+} from '../../../src/buffers/index.js';
 import type { RedisOption } from '../../../src/buffers/engines/index.js';
 import { TestLifecycle } from '../helpers.js';
-import { keyCount, obliterate, queueName, redisAvailable, redisOption, REDIS_URL, REQUIRE, until, warnSkipped } from './helpers.js';
+import {
+  keyCount,
+  obliterate,
+  queueName,
+  redisAvailable,
+  redisOption,
+  REDIS_URL,
+  REQUIRE,
+  until,
+  warnSkipped,
+} from './helpers.js';
 
 const available = await redisAvailable();
 warnSkipped(available, 'the TaskBuffer-on-BullMQ tests');
@@ -23,7 +40,10 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     for (const c of clients.splice(0)) c.disconnect();
   });
 
-  function buffer<H extends TaskHandlers>(opts: Omit<TaskBufferOptions<H, RedisOption>, 'redis'> & { redis?: RedisOption }, queue = queueName('tb')): TaskBuffer<H, RedisOption> {
+  function buffer<H extends TaskHandlers>(
+    opts: Omit<TaskBufferOptions<H, RedisOption>, 'redis'> & { redis?: RedisOption },
+    queue = queueName('tb'),
+  ): TaskBuffer<H, RedisOption> {
     if (!queues.includes(queue)) queues.push(queue);
     const b = new TaskBuffer<H, RedisOption>({ redis: redisOption, queue, backoff: FAST, leaseMs: 2000, ...opts });
     buffers.push(b);
@@ -36,7 +56,9 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
 
   it('runs pushed jobs; push resolves once Redis holds the job and returns its id', async () => {
     const seen: { data: unknown; id: number; attempts: number }[] = [];
-    const tasks = buffer({ handlers: { ECHO: (data: { n: number }, job) => void seen.push({ data, id: job.id, attempts: job.attempts }) } });
+    const tasks = buffer({
+      handlers: { ECHO: (data: { n: number }, job) => void seen.push({ data, id: job.id, attempts: job.attempts }) },
+    });
     expect(tasks.engineKind).toBe('bullmq');
     const id = await tasks.push('ECHO', { n: 1 });
     expect(typeof id).toBe('number');
@@ -61,18 +83,29 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
 
   it('with priorities: false keeps jobs on the plain wait list in push order and refuses a priority', async () => {
     const order: number[] = [];
-    const tasks = buffer({ workers: 1, priorities: false, handlers: { P: (d: { n: number }) => void order.push(d.n) } });
+    const tasks = buffer({
+      workers: 1,
+      priorities: false,
+      handlers: { P: (d: { n: number }) => void order.push(d.n) },
+    });
     const queue = queues.at(-1)!;
     for (const n of [1, 2, 3]) await tasks.push('P', { n }, n === 2 ? { priority: 0 } : {});
     const before = await keyCount(queue);
-    const refused = await tasks.push('P', { n: 4 }, { priority: 5 }).then(() => null, (e: unknown) => e);
+    const refused = await tasks.push('P', { n: 4 }, { priority: 5 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(BufferError);
     expect((refused as BufferError).code).toBe('ERR_BUFFER_INVALID_INPUT');
     expect((refused as BufferError).message).toContain('priorities: false');
     expect(await keyCount(queue)).toBe(before);
     const redis = new Redis(REDIS_URL);
     clients.push(redis);
-    const counts = await redis.pipeline().llen(`${redisOption.keyPrefix}:${queue}:wait`).zcard(`${redisOption.keyPrefix}:${queue}:prioritized`).exec();
+    const counts = await redis
+      .pipeline()
+      .llen(`${redisOption.keyPrefix}:${queue}:wait`)
+      .zcard(`${redisOption.keyPrefix}:${queue}:prioritized`)
+      .exec();
     expect(counts?.map(([, v]) => v)).toEqual([3, 0]);
     tasks.start();
     await until(() => order.length === 3, 10_000, 'three jobs');
@@ -130,7 +163,11 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     await until(() => dead.length === 1, 10_000, 'dead letter');
     expect(attempts).toEqual([1, 2, 3]);
     expect(failed).toEqual([true, true, false]);
-    expect(errors).toEqual([['FLAKY', { x: 7 }, 'boom'], ['FLAKY', { x: 7 }, 'boom'], ['FLAKY', { x: 7 }, 'boom']]);
+    expect(errors).toEqual([
+      ['FLAKY', { x: 7 }, 'boom'],
+      ['FLAKY', { x: 7 }, 'boom'],
+      ['FLAKY', { x: 7 }, 'boom'],
+    ]);
     expect(dead[0]).toMatchObject({ id, attempts: 3, maxAttempts: 3 });
     expect(await tasks.stats()).toEqual({ pending: 0, active: 0, done: 0, failed: 0, dead: 1 });
     const letters = await tasks.deadLetters();
@@ -262,10 +299,14 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     await tasks.push('OK', {});
     await tasks.push('BAD', {});
     tasks.start();
-    await until(async () => {
-      const s = await tasks.stats();
-      return s.done === 1 && s.dead === 1;
-    }, 10_000, 'one done one dead');
+    await until(
+      async () => {
+        const s = await tasks.stats();
+        return s.done === 1 && s.dead === 1;
+      },
+      10_000,
+      'one done one dead',
+    );
     expect(await tasks.cleanup({ maxAgeDays: 1 })).toBe(0);
     expect(await tasks.cleanup({ maxAgeDays: 0, includeDead: false })).toBe(1);
     expect(await tasks.stats()).toMatchObject({ done: 0, dead: 1 });
@@ -323,7 +364,13 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
         [tasks.push('T', {}, { priority: -1 }), 'ERR_BUFFER_INVALID_INPUT'],
         [tasks.push('T', {}, { delayMs: -5 }), 'ERR_BUFFER_INVALID_INPUT'],
         [tasks.push('T', {}, { dedupeKey: '' }), 'ERR_BUFFER_INVALID_INPUT'],
-        [tasks.pushMany([{ type: 'T', data: {} }, { type: 'T', data: { bad: Symbol('s') } }]), 'ERR_BUFFER_INVALID_PAYLOAD'],
+        [
+          tasks.pushMany([
+            { type: 'T', data: {} },
+            { type: 'T', data: { bad: Symbol('s') } },
+          ]),
+          'ERR_BUFFER_INVALID_PAYLOAD',
+        ],
       ];
       for (const [p, code] of cases) await expect(p).rejects.toMatchObject({ code });
       expect(await tasks.stats()).toEqual({ pending: 0, active: 0, done: 0, failed: 0, dead: 0 });
@@ -331,8 +378,12 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
     });
 
     it('refuses bad redis options in the constructor, connecting nothing', () => {
-      expect(() => new TaskBuffer({ redis: 'http://nope', queue: 'q' })).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_INVALID_OPTION' }));
-      expect(() => new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'a b' }, queue: 'q' })).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_INVALID_OPTION' }));
+      expect(() => new TaskBuffer({ redis: 'http://nope', queue: 'q' })).toThrow(
+        expect.objectContaining({ code: 'ERR_BUFFER_INVALID_OPTION' }),
+      );
+      expect(() => new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'a b' }, queue: 'q' })).toThrow(
+        expect.objectContaining({ code: 'ERR_BUFFER_INVALID_OPTION' }),
+      );
       expect(() => new TaskBuffer({ redis: REDIS_URL, queue: 'a:b' })).toThrow(/queue/);
       expect(() => new TaskBuffer({ redis: REDIS_URL, queue: 'q', maxPayloadBytes: 0 })).toThrow(/maxPayloadBytes/);
     });
