@@ -202,6 +202,20 @@ export type GatehouseErrorCode =
   | RedisErrorCode
   | ControlPlaneErrorCode;
 
+/** One row of a capability's error table: the status a client sees and a short title for problems and docs. */
+export interface ErrorRow {
+  /** HTTP status when the error reaches a client (500 for misuse errors that never should). */
+  readonly status: number;
+  /** Short human title, e.g. `'Invalid option'`. */
+  readonly title: string;
+}
+
+/**
+ * A capability's error table: every code it throws, with its status and title, in one place (as fastify's
+ * `lib/errors.js`). Each capability keeps its table in its own `errors.ts` beside its error class.
+ */
+export type ErrorTable<Code extends string> = { readonly [K in Code]: ErrorRow };
+
 /** One field-level problem in an input, as listed in a problem response's `errors`. */
 export interface FieldIssue {
   /** Dotted path into the input, e.g. `items.0.name`; empty for the whole input. */

@@ -1,0 +1,30 @@
+/**
+ * Load on use: the one way a capability loads a dependency that only some options or calls need (ioredis,
+ * bullmq, socket.io, piscina, pino-pretty, light-my-request, undici, express, prom-client, ...). The import
+ * happens in the code that resolves the option or makes the call, never when a gatehouse entry is imported;
+ * types come through `import type`, which costs nothing at run time.
+ *
+ * - `loadNow` is for a synchronous path (a constructor, a getter): `require()` of the package, which Node 22.12+
+ *   also allows for ES modules without top-level await.
+ * - An asynchronous path uses `await import('pkg')` directly.
+ */
+import { createRequire } from 'node:module';
+
+const requireHere = createRequire(import.meta.url);
+const loaded = new Map<string, unknown>();
+
+/**
+ * The package `name`, loaded on the first call (synchronously) and cached.
+ * @example
+ * ```ts
+ * const promClient = loadNow<typeof import('prom-client')>('prom-client');
+ * ```
+ */
+export function loadNow<T>(name: string): T {
+  let mod = loaded.get(name);
+  if (mod === undefined) {
+    mod = requireHere(name) as unknown;
+    loaded.set(name, mod);
+  }
+  return mod as T;
+}
