@@ -1,8 +1,10 @@
 import { fstatSync, mkdirSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { dirname } from 'node:path';
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import pinoPretty from 'pino-pretty';
+import type * as Pino from 'pino';
+import type { DestinationStream, Logger, LoggerOptions } from 'pino';
+import type pinoPretty from 'pino-pretty';
+import { loadNow } from './load.js';
 
 export type { Logger };
 
@@ -48,6 +50,7 @@ const REDACT = [
 
 const FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
 
+// Process-wide on purpose: the clock string of the current millisecond is the same for every logger.
 let lastMs = -1;
 let lastTime = '';
 
@@ -150,7 +153,7 @@ const BATCH_DELAY_MS = 100;
 /** Size of the buffers lines are encoded into; batches are slices of them. */
 const CHUNK_BYTES = 128 * 1024;
 
-type SonicBoom = ReturnType<typeof pino.destination>;
+type SonicBoom = ReturnType<typeof Pino.destination>;
 
 /**
  * Lines encoded straight into a large buffer as they arrive, and handed to sonic-boom (in buffer mode) as one
@@ -213,6 +216,10 @@ class LineBatch implements DestinationStream, OwnedDestination {
   }
 }
 
+/**
+ * Process-wide on purpose: every destination gatehouse opened, flushed by the one exit hook (the hooks are the
+ * process's; each logger's destination is its own).
+ */
 const destinations = new Set<OwnedDestination>();
 const destinationOf = new WeakMap<Logger, OwnedDestination>();
 let fatalHookInstalled = false;
@@ -288,6 +295,8 @@ function dedupeChildKeys(logger: Logger): Logger {
  * ```
  */
 export function createLogger(config: LoggerConfig = {}): Logger {
+  // pino loads with the first logger made, pino-pretty only for the pretty format.
+  const { pino } = loadNow<typeof Pino>('pino');
   const target = config.destination ?? 1;
   const sync = config.sync ?? process.env.GATEHOUSE_LOG_SYNC === '1';
   const bufferBytes = config.bufferBytes ?? 16_384;
@@ -325,7 +334,11 @@ export function createLogger(config: LoggerConfig = {}): Logger {
   }
   if (format === 'pretty') {
     const colorize = (target === 1 && process.stdout.isTTY) || (target === 2 && process.stderr.isTTY);
-    const render = pinoPretty.prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    const render = loadNow<typeof pinoPretty>('pino-pretty').prettyFactory({
+      colorize,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+    });
     const out = stream;
     stream = { write: (line: string) => void out.write(render(line)) };
   }
@@ -386,7 +399,8 @@ export function requestLineWriter(logger: Logger): ((line: RequestLine) => void)
   if (stream === undefined) return undefined;
   const out = stream;
   // pino's serialised bindings of this logger (`,"service":"notes"`), as it writes them on every line.
-  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  const { symbols } = loadNow<typeof Pino>('pino').pino;
+  const bindings = (logger as unknown as Record<symbol, unknown>)[symbols.chindingsSym];
   if (typeof bindings !== 'string') return undefined;
   return (l) => {
     if (!logger.isLevelEnabled('info')) return;
@@ -424,9 +438,14 @@ export function flushLoggerSync(logger: Logger): void {
   }
 }
 
+/**
+ * Process-wide on purpose: the one root logger of the process, made on first use. Every portal and component
+ * that was not handed a logger writes through a child of it, so they share one destination (stdout), one batch
+ * and one fatal-exit hook instead of interleaving writes of several buffers. It binds nothing of its own.
+ */
 let shared: Logger | undefined;
-const services = new Map<string, Logger>();
-let defaultService: string | undefined;
+/** Process-wide on purpose: the child of {@link shared} for components that were not handed a logger. */
+let fallback: Logger | undefined;
 
 /** The process's one root logger (no `service` of its own: each service is a child). */
 export function rootLogger(): Logger {
@@ -435,26 +454,20 @@ export function rootLogger(): Logger {
 }
 
 /**
- * The root's child for one service: `{ service }` on every line. The first service asked for becomes the
- * service of components that were not handed a logger (unless `GATEHOUSE_SERVICE` names one).
+ * A new child of the root for one service: `{ service }` on every line. Each call makes its own child, so two
+ * portals (even of the same name) never share a logger object: a level set on one leaves the other alone.
  */
 export function serviceLogger(service: string): Logger {
-  defaultService ??= service;
-  return childFor(service);
-}
-
-function childFor(service: string): Logger {
-  let log = services.get(service);
-  if (!log) services.set(service, (log = rootLogger().child({ service })));
-  return log;
+  return rootLogger().child({ service });
 }
 
 /**
- * The logger of components that were not handed one: the root's child for `GATEHOUSE_SERVICE`, else for the
- * first service a portal registered, else `'gatehouse'`.
+ * The logger of components that were not handed one: the root's child for `GATEHOUSE_SERVICE`, else for
+ * `'gatehouse'`. No portal changes it: a portal's components get the portal's own logger.
  */
 export function defaultLogger(): Logger {
-  return childFor(process.env.GATEHOUSE_SERVICE ?? defaultService ?? 'gatehouse');
+  fallback ??= rootLogger().child({ service: process.env.GATEHOUSE_SERVICE ?? 'gatehouse' });
+  return fallback;
 }
 
 /**

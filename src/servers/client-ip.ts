@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import proxyAddr from 'proxy-addr';
+import type proxyAddr from 'proxy-addr';
 import { GatehouseError } from '../errors.js';
+import { loadNow } from '../load.js';
 
 /**
  * Which proxies to trust for the client address, read as express's `trust proxy` setting (both go through
@@ -56,7 +57,7 @@ export function compileTrust(trust: TrustProxy): TrustFunction {
     );
   }
   try {
-    return proxyAddr.compile(list);
+    return loadNow<typeof proxyAddr>('proxy-addr').compile(list);
   } catch (err) {
     throw new GatehouseError(`trustProxy: ${(err as Error).message}`, { code: 'ERR_OPTIONS', cause: err });
   }
@@ -65,5 +66,6 @@ export function compileTrust(trust: TrustProxy): TrustFunction {
 /** Compile the resolver for a trust function once, at construction; `false` never reads a header. */
 export function compileIpResolver(trust: TrustFunction): IpResolver {
   if (trust === TRUST_NONE) return peer;
-  return (req) => normalize(proxyAddr(req, trust));
+  const resolve = loadNow<typeof proxyAddr>('proxy-addr');
+  return (req) => normalize(resolve(req, trust));
 }

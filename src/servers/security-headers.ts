@@ -1,4 +1,6 @@
-import helmet, { type HelmetOptions } from 'helmet';
+import type helmet from 'helmet';
+import type { HelmetOptions } from 'helmet';
+import { loadNow } from '../load.js';
 
 /** A header name and value to set on every response. */
 export type HeaderPair = readonly [name: string, value: string];
@@ -18,7 +20,8 @@ export function securityHeaderList(options: HelmetOptions): HeaderPair[] {
     },
   };
   let failure: unknown;
-  helmet(options)({} as never, res as never, (err?: unknown) => {
+  // helmet's CommonJS build is the function itself (its typings describe the ES default export).
+  loadNow<typeof helmet>('helmet')(options)({} as never, res as never, (err?: unknown) => {
     failure = err;
   });
   if (failure) throw failure instanceof Error ? failure : new Error(String(failure));

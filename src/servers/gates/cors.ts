@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import cors from 'cors';
+import type cors from 'cors';
+import { loadNow } from '../../load.js';
 import { parseOrigins } from '../origins.js';
 import { GateConfigError } from './errors.js';
 
@@ -34,7 +35,7 @@ export function compileCors(options: CorsOptions, apiKeyHeader: string): CorsHan
     throw new GateConfigError("cors: origins '*' cannot be combined with credentials: true");
   if (wildcard && options.origins.length > 1) throw new GateConfigError("cors: '*' must be the only origin when used");
   const allowed = parseOrigins(options.origins, 'cors', (message) => new GateConfigError(message)).origins;
-  const middleware = cors({
+  const middleware = loadNow<typeof cors>('cors')({
     origin: wildcard ? '*' : (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
     credentials: options.credentials ?? false,
     methods: [...(options.methods ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])],

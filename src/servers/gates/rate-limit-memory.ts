@@ -1,4 +1,6 @@
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type * as RateLimiterFlexible from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { loadNow } from '../../load.js';
 import type { RateLimiterSpec, RateLimitStore } from './rate-limit-store.js';
 
 /** Counters in this process only. */
@@ -7,6 +9,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
   /** An in-memory limiter for one rule. */
   limiter(spec: RateLimiterSpec): RateLimiterAbstract {
+    const { RateLimiterMemory } = loadNow<typeof RateLimiterFlexible>('rate-limiter-flexible');
     return new RateLimiterMemory(spec);
   }
 

@@ -1,31 +1,56 @@
-import {
+import type * as RateLimiterFlexible from 'rate-limiter-flexible';
+import type {
+  IRateLimiterRedisOptions,
+  RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterRedis,
-  type IRateLimiterRedisOptions,
-  type RateLimiterAbstract,
-  type RateLimiterRes,
+  RateLimiterRes,
 } from 'rate-limiter-flexible';
+import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import type { RedisConnections } from '../../redis.js';
 import type { RateLimiterSpec, RateLimitStore } from './rate-limit-store.js';
 
-/** Counts in Redis; while Redis is down, in this process's memory (the insurance limiter). */
-class FleetLimiter extends RateLimiterRedis {
-  constructor(
+/** A Redis limiter that counts in Redis, or in memory (its insurance limiter) while Redis is known down. */
+interface FleetLimiterClass {
+  new (
     options: IRateLimiterRedisOptions,
-    private readonly fallback: RateLimiterMemory,
-    private readonly up: () => boolean,
-    private readonly fellBack: () => void,
-  ) {
-    super(options);
-  }
+    fallback: RateLimiterMemory,
+    up: () => boolean,
+    fellBack: () => void,
+  ): RateLimiterRedis;
+}
 
-  /** Consume in Redis (atomic, fleet-wide), or straight from the insurance limiter while Redis is known down. */
-  override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
-    if (this.up()) return super.consume(key, points, options);
-    this.fellBack();
-    return this.fallback.consume(key, points, options);
+let fleetLimiter: FleetLimiterClass | undefined;
+
+/** The class extends rate-limiter-flexible's, so it is made (once) when the first Redis limiter is. */
+function fleetLimiterClass(): FleetLimiterClass {
+  if (fleetLimiter) return fleetLimiter;
+  const { RateLimiterRedis } = loadNow<typeof RateLimiterFlexible>('rate-limiter-flexible');
+  /** Counts in Redis; while Redis is down, in this process's memory (the insurance limiter). */
+  class FleetLimiter extends RateLimiterRedis {
+    constructor(
+      options: IRateLimiterRedisOptions,
+      private readonly fallback: RateLimiterMemory,
+      private readonly up: () => boolean,
+      private readonly fellBack: () => void,
+    ) {
+      super(options);
+    }
+
+    /** Consume in Redis (atomic, fleet-wide), or straight from the insurance limiter while Redis is known down. */
+    override consume(
+      key: string | number,
+      points?: number,
+      options?: Record<string, unknown>,
+    ): Promise<RateLimiterRes> {
+      if (this.up()) return super.consume(key, points, options);
+      this.fellBack();
+      return this.fallback.consume(key, points, options);
+    }
   }
+  fleetLimiter = FleetLimiter;
+  return FleetLimiter;
 }
 
 /**
@@ -53,7 +78,9 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   /** A Redis limiter for one rule, with an in-memory insurance limiter of the same settings. */
   limiter(spec: RateLimiterSpec): RateLimiterAbstract {
+    const { RateLimiterMemory } = loadNow<typeof RateLimiterFlexible>('rate-limiter-flexible');
     const insurance = new RateLimiterMemory(spec);
+    const FleetLimiter = fleetLimiterClass();
     return new FleetLimiter(
       {
         ...spec,

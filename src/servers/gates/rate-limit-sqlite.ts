@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type * as RateLimiterFlexible from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { Database } from '../../database/index.js';
+import { loadNow } from '../../load.js';
 import type { RateLimiterSpec, RateLimitStore } from './rate-limit-store.js';
 
 /** Counters in `<dataDir>/gatehouse-ratelimit.db`, shared by the processes of one host; the file opens on first use. */
@@ -23,6 +25,7 @@ export class SqliteRateLimitStore implements RateLimitStore {
     // One limiter per file sweeps expired rows; more would repeat the same DELETE.
     // The limiter creates its table asynchronously; with a callback a store closed before that settles gets no
     // unhandled rejection, and a table that truly cannot be created fails the first consume instead.
+    const { RateLimiterSQLite } = loadNow<typeof RateLimiterFlexible>('rate-limiter-flexible');
     return new RateLimiterSQLite(
       {
         ...spec,

@@ -1,4 +1,6 @@
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type * as RateLimiterFlexible from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { loadNow } from '../../load.js';
 import type { GateCall, GateStep } from '../pipeline/index.js';
 import { GateConfigError, RateLimitError } from './errors.js';
 import type { RateLimitStore } from './rate-limit-store.js';
@@ -21,12 +23,12 @@ function setHeaders(call: GateCall, points: number, res: RateLimiterRes): void {
 }
 
 /** The common case, one rule: one promise per call and no intermediate arrays. */
-function singleStep(l: Limiter): GateStep {
+function singleStep(l: Limiter, Res: typeof RateLimiterRes): GateStep {
   return (call) =>
     l.limiter.consume(keyOf(l, call)).then(
       (res) => setHeaders(call, l.points, res),
       (res: unknown) => {
-        if (!(res instanceof RateLimiterRes)) throw res; // a store failure: a 500, never silently allowed
+        if (!(res instanceof Res)) throw res; // a store failure: a 500, never silently allowed
         setHeaders(call, l.points, res);
         throw new RateLimitError(`Too many requests; retry in ${Math.max(1, Math.ceil(res.msBeforeNext / 1000))} s`, {
           retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
@@ -37,6 +39,9 @@ function singleStep(l: Limiter): GateStep {
 
 /** Compiles the rate-limit steps of routes; the counters live in the {@link RateLimitStore} it is given. */
 export class RateLimitFactory {
+  /** rate-limiter-flexible's result class, loaded with the first rule: a rejection carrying one is a limit hit. */
+  private Res: typeof RateLimiterRes | undefined;
+
   constructor(private readonly store: RateLimitStore) {}
 
   /** Compile the rate-limit step of one route: all rules must allow the call. */
@@ -45,7 +50,8 @@ export class RateLimitFactory {
     const list = Array.isArray(rules) ? (rules as readonly RateLimitRule[]) : [rules as RateLimitRule];
     if (list.length === 0) return undefined;
     const limiters = list.map((rule, i) => this.create(rule, `${route}#${i}`));
-    if (limiters.length === 1) return singleStep(limiters[0]!);
+    const Res = (this.Res ??= loadNow<typeof RateLimiterFlexible>('rate-limiter-flexible').RateLimiterRes);
+    if (limiters.length === 1) return singleStep(limiters[0]!, Res);
     return async (call) => {
       let tightest: RateLimiterRes | undefined;
       let tightestPoints = 0;
@@ -55,7 +61,7 @@ export class RateLimitFactory {
           return l.limiter.consume(keyOf(l, call)).then(
             (res) => ({ res, ok: true, points: l.points }),
             (res: unknown) => {
-              if (res instanceof RateLimiterRes) return { res, ok: false, points: l.points };
+              if (res instanceof Res) return { res, ok: false, points: l.points };
               throw res; // a store failure: surfaced as a 500, never silently allowed
             },
           );

@@ -2,21 +2,9 @@ import * as crypto from 'node:crypto';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  SignJWT,
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  errors as joseErrors,
-  importJWK,
-  importPKCS8,
-  jwtVerify,
-  type CryptoKey,
-  type JSONWebKeySet,
-  type JWK,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from 'jose';
+import type * as Jose from 'jose';
+import type { CryptoKey, JSONWebKeySet, JWK, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import type { Identity } from '../pipeline/index.js';
 import { AuthError, GateConfigError, type AuthErrorCode } from './errors.js';
@@ -109,6 +97,8 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
  * ```
  */
 export class TokenService {
+  /** jose, loaded when the first TokenService is made (a portal makes one at construction). */
+  private readonly jose: typeof Jose;
   private readonly verifyKey: Uint8Array | JWTVerifyGetKey;
   private readonly algorithms: string[];
   private readonly signing: Promise<{ key: Uint8Array | CryptoKey; alg: string; kid?: string }> | undefined;
@@ -124,6 +114,7 @@ export class TokenService {
     private readonly revocations: RevocationStore,
     log: Logger,
   ) {
+    const jose = (this.jose = loadNow<typeof Jose>('jose'));
     this.toleranceSec = options.clockToleranceSec ?? 5;
     if (!(this.toleranceSec >= 0)) throw new GateConfigError('auth.clockToleranceSec must be >= 0');
     this.cacheSize = options.cacheSize ?? 10_000;
@@ -141,14 +132,18 @@ export class TokenService {
       }
       const jwks = options.jwks;
       this.verifyKey =
-        typeof jwks === 'string' || jwks instanceof URL ? createRemoteJWKSet(new URL(jwks)) : createLocalJWKSet(jwks);
+        typeof jwks === 'string' || jwks instanceof URL
+          ? jose.createRemoteJWKSet(new URL(jwks))
+          : jose.createLocalJWKSet(jwks);
       const sk = options.signingKey;
       this.signing = sk
-        ? (typeof sk.key === 'string' ? importPKCS8(sk.key, sk.alg) : importJWK(sk.key, sk.alg)).then((key) => ({
-            key: key as CryptoKey,
-            alg: sk.alg,
-            kid: sk.kid,
-          }))
+        ? (typeof sk.key === 'string' ? jose.importPKCS8(sk.key, sk.alg) : jose.importJWK(sk.key, sk.alg)).then(
+            (key) => ({
+              key: key as CryptoKey,
+              alg: sk.alg,
+              kid: sk.kid,
+            }),
+          )
         : undefined;
       this.signing?.catch(() => undefined); // reported when issue() is called
     } else {
@@ -173,7 +168,7 @@ export class TokenService {
       for (const [k, v] of Object.entries(options.claims)) if (!RESERVED.has(k)) claims[k] = v;
     }
     claims.scopes = [...(options.scopes ?? [])];
-    const jwt = new SignJWT(claims as JWTPayload)
+    const jwt = new this.jose.SignJWT(claims as JWTPayload)
       .setProtectedHeader(kid ? { alg, kid, typ: 'JWT' } : { alg, typ: 'JWT' })
       .setSubject(options.sub)
       .setIssuedAt()
@@ -196,7 +191,7 @@ export class TokenService {
     if (!this.signing)
       throw new GateConfigError('tokens.issueReference: no signing key configured (set auth.signingKey with jwks)');
     const { key, alg, kid } = await this.signing;
-    const jwt = new SignJWT({ [REFERENCE_CLAIM]: true, scopes: [] } as JWTPayload)
+    const jwt = new this.jose.SignJWT({ [REFERENCE_CLAIM]: true, scopes: [] } as JWTPayload)
       .setProtectedHeader(kid ? { alg, kid, typ: REFERENCE_TYP } : { alg, typ: REFERENCE_TYP })
       .setSubject(sub)
       .setIssuedAt()
@@ -239,7 +234,7 @@ export class TokenService {
     const hash = tokenHash(token);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.verifyKey as Uint8Array, {
+      ({ payload } = await this.jose.jwtVerify(token, this.verifyKey as Uint8Array, {
         algorithms: this.algorithms,
         issuer: this.options.issuer,
         audience: this.options.audience ? [...toArray(this.options.audience)] : undefined,
@@ -248,7 +243,7 @@ export class TokenService {
         ...(this.maxAgeSec === undefined ? {} : { maxTokenAge: this.maxAgeSec }),
       }));
     } catch (err) {
-      throw mapJoseError(err);
+      throw mapJoseError(err, this.jose.errors);
     }
     const key = typeof payload.jti === 'string' ? payload.jti : hash;
     if (this.revocations.has(key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
@@ -276,7 +271,7 @@ export class TokenService {
   revocationOf(token: string): { key: string; expiresAtMs: number } {
     let payload: JWTPayload;
     try {
-      payload = decodeJwt(token);
+      payload = this.jose.decodeJwt(token);
     } catch (err) {
       throw new AuthError('Cannot revoke: the value is not a JWT', { code: 'ERR_AUTH_MALFORMED', cause: err });
     }
@@ -323,7 +318,7 @@ function scopesOf(payload: JWTPayload): string[] {
   return [];
 }
 
-function mapJoseError(err: unknown): AuthError {
+function mapJoseError(err: unknown, joseErrors: typeof Jose.errors): AuthError {
   let code: AuthErrorCode = 'ERR_AUTH_MALFORMED';
   let message = 'The token is malformed';
   if (err instanceof joseErrors.JWTExpired) {

@@ -4,8 +4,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Express, Request, Response } from 'express';
-import FindMyWay, { type HTTPMethod, type Instance as RouterInstance } from 'find-my-way';
+import type FindMyWay from 'find-my-way';
+import type { HTTPMethod, Instance as RouterInstance } from 'find-my-way';
 import type { CorsHandler } from '../gates/index.js';
+import { loadNow } from '../../load.js';
 import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
 import { HttpError } from '../http-error.js';
 import { pinInjected } from './inject.js';
@@ -57,11 +59,7 @@ function noop(): void {}
  * counts requests in flight so the portal can drain them.
  */
 export class RequestEntry {
-  private readonly router: RouterInstance<FindMyWay.HTTPVersion.V1> = FindMyWay({
-    ignoreTrailingSlash: true,
-    caseSensitive: true,
-    maxParamLength: 256,
-  });
+  private readonly router: RouterInstance<FindMyWay.HTTPVersion.V1>;
   private readonly routeMethods = new Set<HTTPMethod>();
   private draining = false;
   private inFlight = 0;
@@ -73,12 +71,18 @@ export class RequestEntry {
 
   constructor(
     private readonly responder: Responder,
-    private readonly app: Express,
+    /** The express app behind the router, or `undefined` while no one has asked for `portal.app`. */
+    private readonly app: () => Express | undefined,
     private readonly cors: CorsHandler | undefined,
     /** How long a request's body may take once its headers arrived, in ms (0: only node's own request timeout). */
     private readonly bodyTimeoutMs = 0,
     private readonly observers: EntryObservers = { metrics: undefined, tracing: false },
   ) {
+    this.router = loadNow<typeof FindMyWay>('find-my-way')({
+      ignoreTrailingSlash: true,
+      caseSensitive: true,
+      maxParamLength: 256,
+    });
     const finished = (res: Observed): void => this.finished(res);
     // One shared listener (node calls it with the response as `this`): counting a request costs no closure.
     this.onResponseClose = function (this: ServerResponse): void {
@@ -240,9 +244,25 @@ export class RequestEntry {
     res.once('close', disarm);
   }
 
-  /** Anything no endpoint matched goes to the express app; what it does not handle becomes a 404/405 problem. */
+  /**
+   * Anything no endpoint matched goes to the express app; what it does not handle becomes a 404/405 problem.
+   * Without an app (no one used `portal.app`), the problem is answered here: what an empty app would do.
+   */
   private fallThrough(req: IncomingMessage, res: ServerResponse, requestId: string): void {
     const responder = this.responder;
+    const app = this.app();
+    if (app === undefined) {
+      // A start time makes sendError log the request line, as the express path does when it finishes.
+      responder.sendError(
+        req,
+        res,
+        this.unmatched(req),
+        requestId,
+        responder.logsRequests ? performance.now() : 0,
+        null,
+      );
+      return;
+    }
     const started = responder.logsRequests ? performance.now() : 0;
     const expressReq = req as Request;
     expressReq.requestId = requestId;
@@ -252,18 +272,17 @@ export class RequestEntry {
       );
     }
     pinInjected(req, res);
-    this.app(expressReq, res as Response, (err?: unknown) => {
-      if (err) {
-        responder.sendError(req, res, err, requestId, 0, null);
-        return;
-      }
-      const allowed = this.allowedMethods(req.url ?? '/');
-      const error =
-        allowed.length > 0
-          ? new HttpError(405, `${req.method ?? ''} is not allowed here`, { headers: { Allow: allowed.join(', ') } })
-          : new HttpError(404, `No route for ${req.method ?? ''} ${pathOf(req.url)}`);
-      responder.sendError(req, res, error, requestId, 0, null);
+    app(expressReq, res as Response, (err?: unknown) => {
+      responder.sendError(req, res, err ? err : this.unmatched(req), requestId, 0, null);
     });
+  }
+
+  /** 405 with `Allow` when the path has routes for other methods, else 404. */
+  private unmatched(req: IncomingMessage): HttpError {
+    const allowed = this.allowedMethods(req.url ?? '/');
+    return allowed.length > 0
+      ? new HttpError(405, `${req.method ?? ''} is not allowed here`, { headers: { Allow: allowed.join(', ') } })
+      : new HttpError(404, `No route for ${req.method ?? ''} ${pathOf(req.url)}`);
   }
 
   private allowedMethods(url: string): string[] {

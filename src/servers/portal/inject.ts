@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, RequestListener } from 'node:http';
-import lightMyRequest from 'light-my-request';
+import type LightMyRequest from 'light-my-request';
 import { GatehouseError } from '../../errors.js';
 
 /** A request for {@link ServicePortal.inject}. */
@@ -27,6 +27,9 @@ export interface InjectResponse {
   json<T = unknown>(): T;
 }
 
+/** light-my-request, loaded by the first `inject()` (tests), never by a portal that only serves sockets. */
+let lightMyRequest: typeof LightMyRequest | undefined;
+
 /**
  * Run one request through `dispatch` (the portal's request listener) in memory, with light-my-request: no
  * socket, no port, no `run()`.
@@ -50,6 +53,7 @@ export async function injectRequest(dispatch: RequestListener, options: InjectOp
     if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type'))
       headers['content-type'] = 'application/json';
   }
+  lightMyRequest ??= (await import('light-my-request')).default;
   const res = await lightMyRequest(dispatch, {
     method: (options.method ?? 'GET').toUpperCase(),
     url: options.url,

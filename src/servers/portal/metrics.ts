@@ -1,6 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import { GatehouseError } from '../../errors.js';
 import { LIFECYCLE_STATES } from '../../lifecycle/index.js';
+import { loadNow } from '../../load.js';
 
 /** Options of the portal's Prometheus endpoint. Every field is optional. */
 export interface MetricsOptions {
@@ -146,13 +148,14 @@ export class RouteStats {
   }
 }
 
+/**
+ * Process-wide on purpose: the registry of prom-client's default process metrics, shared by every portal of the
+ * process (they describe the process, not a portal, and each collection installs observers that cannot be removed).
+ */
 let processRegistry: Registry | undefined;
 
-/**
- * prom-client's default process metrics, collected once per process on a registry of their own (they describe
- * the process, not a portal, and each collection installs observers that cannot be removed).
- */
-function processMetrics(): Registry {
+/** prom-client's default process metrics, collected once per process on a registry of their own. */
+function processMetrics({ Registry, collectDefaultMetrics }: typeof PromClient): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
@@ -175,7 +178,7 @@ export interface MetricsSources {
  */
 export class PortalMetrics {
   /** The portal's registry, served at `/metrics` (before the process metrics); register the service's own metrics on it. */
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly path: string;
   private readonly duration: RequestDurations;
   private readonly socketConnections: Counter<never>;
@@ -196,6 +199,10 @@ export class PortalMetrics {
         code: 'ERR_OPTIONS',
       });
     }
+    // prom-client loads with the first portal that serves metrics.
+    const prom = loadNow<typeof PromClient>('prom-client');
+    const { Counter, Gauge, Histogram } = prom;
+    this.registry = new prom.Registry();
     const registers = [this.registry];
     this.duration = new RequestDurations([...buckets].sort((a, b) => a - b));
     this.registry.registerMetric(this.duration as unknown as Parameters<Registry['registerMetric']>[0]);
@@ -273,7 +280,7 @@ export class PortalMetrics {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
-    this.defaults = options.defaultMetrics === false ? undefined : processMetrics();
+    this.defaults = options.defaultMetrics === false ? undefined : processMetrics(prom);
   }
 
   /** The handle of one route (`method` + the route pattern), made once and shared. */

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type express from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
@@ -18,8 +19,9 @@ import {
   type StateCheckOptions,
   type StatusField,
 } from '../../lifecycle/index.js';
+import { loadNow } from '../../load.js';
 import { flushLogger, type Logger } from '../../logger.js';
-import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
+import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import {
   GateConfigError,
   compileGate,
@@ -79,8 +81,6 @@ import './express-types.js';
  * ```
  */
 export class ServicePortal {
-  /** The express app that serves every request no endpoint matched. Mount ordinary middleware and routes here. */
-  readonly app: Express;
   /** The portal's logger. */
   readonly log: Logger;
   /** The service name. */
@@ -110,6 +110,8 @@ export class ServicePortal {
   private readonly entry: RequestEntry;
   private readonly healthBoard: HealthBoard;
   private readonly realtimeServer: Realtime | undefined;
+  private expressApp: Express | undefined;
+  private readonly trust: TrustFunction;
   private readonly routes = new Map<string, OpenApiRoute>();
   private openapiCache: { key: string; text: string } | undefined;
   /** Every `gate()` middleware and its config, so OpenAPI can list the express routes that use one. */
@@ -132,6 +134,7 @@ export class ServicePortal {
     this.log = options.log;
     this.enforceMode = options.enforce;
     const trust = compileTrust(options.trustProxy);
+    this.trust = trust;
     this.resolveIp = compileIpResolver(trust);
     const gated = new GatedResponder(options.lifecycle.respond, this.log); // checks lifecycle.respond before anything opens
 
@@ -175,10 +178,6 @@ export class ServicePortal {
     const source = stores.lifecycleSource;
     if (source instanceof RemoteLifecycleSource) this.healthBoard.addCheck('remote', () => source.control.health());
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog, gated);
-    this.app = express();
-    this.app.disable('x-powered-by');
-    // The same trust function: `req.ip` in express routes is the address the gates see.
-    this.app.set('trust proxy', trust);
     // Metrics and tracing: read at scrape time / per request; nothing else on the request path.
     this.observability =
       options.metrics === false
@@ -191,7 +190,7 @@ export class ServicePortal {
           });
     this.metrics = this.observability?.registry;
     this.tracer = options.tracing === false ? undefined : new PortalTracer(options.name, options.tracing);
-    this.entry = new RequestEntry(this.responder, this.app, this.gates.cors, options.bodyTimeoutMs, {
+    this.entry = new RequestEntry(this.responder, () => this.expressApp, this.gates.cors, options.bodyTimeoutMs, {
       metrics: this.observability,
       tracing: this.tracer !== undefined,
       wrap: this.tracer?.wrap,
@@ -257,6 +256,20 @@ export class ServicePortal {
       },
       options.health,
     );
+  }
+
+  /**
+   * The express 5 app that serves every request no endpoint matched: mount ordinary middleware and routes here.
+   * Made (and express loaded) the first time it is read; until then unmatched requests are answered 404/405.
+   */
+  get app(): Express {
+    if (this.expressApp) return this.expressApp;
+    const app = loadNow<typeof express>('express')();
+    app.disable('x-powered-by');
+    // The same trust function: `req.ip` in express routes is the address the gates see.
+    app.set('trust proxy', this.trust);
+    this.expressApp = app;
+    return app;
   }
 
   /**
@@ -631,7 +644,7 @@ export class ServicePortal {
 
   private openapiDocument(): string {
     // Express routes can be added at any time: the cache holds while the gated ones stay the same.
-    const express = gatedExpressRoutes(this.app, this.gateConfigs);
+    const express = this.expressApp ? gatedExpressRoutes(this.expressApp, this.gateConfigs) : [];
     const key = JSON.stringify(express.map((r) => [r.method, r.path, r.gate]));
     if (this.openapiCache?.key !== key) {
       const { auth } = this.gates;

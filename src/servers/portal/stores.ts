@@ -1,4 +1,4 @@
-import { createAdapter } from '@socket.io/redis-adapter';
+import type * as RedisAdapter from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import {
   RedisLifecycleSource,
@@ -6,6 +6,7 @@ import {
   type HealthCheckResult,
   type LifecycleSource,
 } from '../../lifecycle/index.js';
+import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import { createRedisConnections, type RedisConnections } from '../../redis.js';
 import {
@@ -138,6 +139,7 @@ function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
     unsubscribe: quiet('unsubscribe'),
     punsubscribe: quiet('punsubscribe'),
   };
+  const { createAdapter } = loadNow<typeof RedisAdapter>('@socket.io/redis-adapter');
   return createAdapter(withOverrides(command, { publish }), withOverrides(sub, subOverrides), {
     key: redis.key('socket.io'),
     requestsTimeout: 3000,

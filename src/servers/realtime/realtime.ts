@@ -1,14 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 'node:http';
-import {
-  Server as IoServer,
-  type DefaultEventsMap,
-  type ExtendedError,
-  type RemoteSocket,
-  type Socket,
-} from 'socket.io';
+import type * as SocketIo from 'socket.io';
+import type { DefaultEventsMap, ExtendedError, Server as IoServer, RemoteSocket, Socket } from 'socket.io';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
+import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, authStep, compileGate, type GateConfig, type GateServices } from '../gates/index.js';
 import { HttpError } from '../http-error.js';
@@ -257,7 +253,9 @@ export class Realtime {
     const o = resolveRealtimeOptions(options, host.corsOrigins);
     this.options = o;
     const origins = o.origins;
-    this.io = new IoServer<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, RealtimeSocketData>(host.server, {
+    // Socket.IO loads with the first portal that turns `websocket` on.
+    const { Server } = loadNow<typeof SocketIo>('socket.io');
+    this.io = new Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, RealtimeSocketData>(host.server, {
       path: o.path,
       maxHttpBufferSize: o.maxHttpBufferSize,
       transports: o.transports,
