@@ -444,7 +444,12 @@ export function flushLoggerSync(logger: Logger): void {
  * and one fatal-exit hook instead of interleaving writes of several buffers. It binds nothing of its own.
  */
 let shared: Logger | undefined;
-/** Process-wide on purpose: the child of {@link shared} for components that were not handed a logger. */
+/**
+ * Process-wide on purpose (documented in the README): the service of components that were not handed a logger,
+ * the first service a portal asked for unless `GATEHOUSE_SERVICE` names one, and its logger. A portal's own
+ * components are always handed the portal's logger.
+ */
+let defaultService: string | undefined;
 let fallback: Logger | undefined;
 
 /** The process's one root logger (no `service` of its own: each service is a child). */
@@ -455,18 +460,21 @@ export function rootLogger(): Logger {
 
 /**
  * A new child of the root for one service: `{ service }` on every line. Each call makes its own child, so two
- * portals (even of the same name) never share a logger object: a level set on one leaves the other alone.
+ * portals (even of the same name) never share a logger object: a level set on one leaves the other alone. The
+ * first service asked for becomes the service of components that were not handed a logger.
  */
 export function serviceLogger(service: string): Logger {
+  defaultService ??= service;
   return rootLogger().child({ service });
 }
 
 /**
- * The logger of components that were not handed one: the root's child for `GATEHOUSE_SERVICE`, else for
- * `'gatehouse'`. No portal changes it: a portal's components get the portal's own logger.
+ * The logger of components that were not handed one: the root's child for `GATEHOUSE_SERVICE`, else for the
+ * first service a portal registered, else `'gatehouse'`.
  */
 export function defaultLogger(): Logger {
-  fallback ??= rootLogger().child({ service: process.env.GATEHOUSE_SERVICE ?? 'gatehouse' });
+  const service = process.env.GATEHOUSE_SERVICE ?? defaultService ?? 'gatehouse';
+  if (fallback === undefined || fallback.bindings().service !== service) fallback = rootLogger().child({ service });
   return fallback;
 }
 
