@@ -250,3 +250,22 @@ describe('Logging', () => {
     expect(fatal?.err?.message).toBe('fixture crash');
   });
 });
+
+describe('Portal loggers', () => {
+  it('gives each portal its own child logger, even two of the same name', async () => {
+    const { ServicePortal } = await import('../../src/servers/index.js');
+    const t = tempDir('gh-log-');
+    const a = new ServicePortal({ name: 'twin', dataDir: t.dir, auth: { secret: 'x'.repeat(32) } });
+    const b = new ServicePortal({ name: 'twin', dataDir: t.dir, auth: { secret: 'x'.repeat(32) } });
+    try {
+      expect(a.log).not.toBe(b.log);
+      expect(a.log.bindings().service).toBe('twin');
+      b.log.level = 'debug';
+      expect(a.log.level).not.toBe('debug');
+    } finally {
+      await a.close();
+      await b.close();
+      t.cleanup();
+    }
+  });
+});
