@@ -4,75 +4,6 @@
  * never on messages. Every class takes the same constructor shape: a message, then an options object.
  */
 
-/** Codes of authentication failures (answered 401). */
-export type AuthErrorCode =
-  | 'ERR_AUTH_MISSING'
-  | 'ERR_AUTH_MALFORMED'
-  | 'ERR_AUTH_ALGORITHM'
-  | 'ERR_AUTH_SIGNATURE'
-  | 'ERR_AUTH_EXPIRED'
-  | 'ERR_AUTH_NOT_YET_VALID'
-  | 'ERR_AUTH_CLAIMS'
-  | 'ERR_AUTH_ISSUER'
-  | 'ERR_AUTH_AUDIENCE'
-  | 'ERR_AUTH_REVOKED'
-  | 'ERR_AUTH_API_KEY'
-  | 'ERR_AUTH_BASIC'
-  | 'ERR_AUTH_MASKED_TOKEN'
-  /** A masked-id reference token was presented as a credential. */
-  | 'ERR_AUTH_REFERENCE';
-
-/** Codes of the request path: parsing, validation, routing and the portal's own misuse errors. */
-export type PortalErrorCode =
-  | 'ERR_BAD_REQUEST'
-  | 'ERR_UNAUTHORIZED'
-  | 'ERR_FORBIDDEN'
-  | 'ERR_FORBIDDEN_SCOPE'
-  | 'ERR_NOT_FOUND'
-  | 'ERR_METHOD_NOT_ALLOWED'
-  | 'ERR_CONFLICT'
-  | 'ERR_UNPROCESSABLE'
-  | 'ERR_RATE_LIMITED'
-  | 'ERR_UNAVAILABLE'
-  | 'ERR_INTERNAL'
-  | 'ERR_VALIDATION'
-  | 'ERR_MALFORMED_JSON'
-  | 'ERR_BODY_TOO_LARGE'
-  | 'ERR_BODY_ABORTED'
-  | 'ERR_BODY_READ'
-  | 'ERR_BODY_NOT_OBJECT'
-  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
-  | 'ERR_UNSUPPORTED_ENCODING'
-  | 'ERR_HEADERS_TOO_LARGE'
-  | 'ERR_REQUEST_TIMEOUT'
-  | 'ERR_OUTPUT_INVALID'
-  | 'ERR_OUTPUT_SERIALIZE'
-  | 'ERR_OPTIONS'
-  | 'ERR_GATE_CONFIG'
-  | 'ERR_ENDPOINT_CONFIG'
-  | 'ERR_ENDPOINT_DUPLICATE'
-  /** `portal.discover(dir)` was given something that is not a readable folder. */
-  | 'ERR_DISCOVER_DIR'
-  /** A module under `portal.discover(dir)` threw while being imported (the message names the file). */
-  | 'ERR_DISCOVER_IMPORT'
-  | 'ERR_PORTAL_RUNNING'
-  | 'ERR_PORTAL_CLOSED'
-  | 'ERR_LISTEN';
-
-/** Codes of the realtime layer (handshake refusals, event acks, group limits). */
-export type RealtimeErrorCode =
-  | 'ERR_REALTIME_CONFIG'
-  | 'ERR_REALTIME_CLOSED'
-  | 'ERR_UNKNOWN_EVENT'
-  | 'ERR_RATE_LIMITED'
-  | 'ERR_GROUP_LIMIT'
-  | 'ERR_GROUP_NAME'
-  | 'ERR_AUTH_SUBJECT'
-  | 'ERR_ORIGIN'
-  /** One identity already has `maxSocketsPerUser` sockets open. */
-  | 'ERR_SOCKET_LIMIT'
-  | 'ERR_INTERNAL';
-
 /** Codes of lifecycle misuse or failure. */
 export type LifecycleErrorCode =
   | 'ERR_LIFECYCLE_INPUT'
@@ -186,9 +117,6 @@ export type ControlPlaneErrorCode =
 
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
 export type GatehouseErrorCode =
-  | AuthErrorCode
-  | PortalErrorCode
-  | RealtimeErrorCode
   | LifecycleErrorCode
   | ServiceUnavailableCode
   | DatabaseErrorCode

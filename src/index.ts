@@ -8,7 +8,6 @@ export { z } from 'zod';
 // Errors (src/errors.ts): one base with a code from one union; capability subclasses below.
 export { GatehouseError, ValidationError } from './errors.js';
 export type {
-  AuthErrorCode,
   BackgroundErrorCode,
   BufferErrorCode,
   ClientErrorCode,
@@ -20,8 +19,6 @@ export type {
   GatehouseErrorCode,
   GatehouseErrorOptions,
   LifecycleErrorCode,
-  PortalErrorCode,
-  RealtimeErrorCode,
   RedisErrorCode,
   ServiceUnavailableCode,
   ValidationErrorOptions,
@@ -100,8 +97,10 @@ export type {
   TokenService,
   TrackableQueue,
   TracingOptions,
-  Transport,
   TrustProxy,
+  AuthErrorCode,
+  PortalErrorCode,
+  RealtimeErrorCode,
 } from './servers/index.js';
 
 // Lifecycle (src/lifecycle): states, sources, status checks.

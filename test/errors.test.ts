@@ -5,7 +5,8 @@ import { DatabaseError } from '../src/database/errors.js';
 import { EnforcementError } from '../src/enforcer/errors.js';
 import { LifecycleError, ServiceUnavailableError } from '../src/lifecycle/errors.js';
 import { AuthError, ForbiddenError, GateConfigError, RateLimitError } from '../src/servers/gates/errors.js';
-import { HttpError, toProblem } from '../src/servers/http-error.js';
+import { HttpError } from '../src/servers/errors.js';
+import { toProblem } from '../src/servers/problem.js';
 import { RealtimeError } from '../src/servers/realtime/errors.js';
 
 describe('GatehouseError', () => {

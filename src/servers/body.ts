@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './http-error.js';
+import { HttpError } from './errors.js';
 import { FORBIDDEN_KEYS, parseJsonSafe } from './pipeline/index.js';
 
 export { parseJsonSafe };

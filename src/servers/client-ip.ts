@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type proxyAddr from 'proxy-addr';
-import { GatehouseError } from '../errors.js';
 import { loadNow } from '../load.js';
+import { PortalError } from './errors.js';
 
 /**
  * Which proxies to trust for the client address, read as express's `trust proxy` setting (both go through
@@ -39,8 +39,8 @@ export function compileTrust(trust: TrustProxy): TrustFunction {
   if (trust === true) return TRUST_ALL;
   if (typeof trust === 'number') {
     if (!Number.isInteger(trust) || trust < 0)
-      throw new GatehouseError(`trustProxy: a hop count must be a non-negative integer, got ${String(trust)}`, {
-        code: 'ERR_OPTIONS',
+      throw new PortalError(`trustProxy: a hop count must be a non-negative integer, got ${String(trust)}`, {
+        code: 'ERR_PORTAL_OPTIONS',
       });
     return (_addr, i) => i < trust;
   }
@@ -51,15 +51,15 @@ export function compileTrust(trust: TrustProxy): TrustFunction {
         ? [...(trust as readonly string[])]
         : undefined;
   if (list === undefined || list.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new GatehouseError(
+    throw new PortalError(
       'trustProxy must be a boolean, a hop count, or addresses / CIDR ranges / loopback, linklocal, uniquelocal',
-      { code: 'ERR_OPTIONS' },
+      { code: 'ERR_PORTAL_OPTIONS' },
     );
   }
   try {
     return loadNow<typeof proxyAddr>('proxy-addr').compile(list);
   } catch (err) {
-    throw new GatehouseError(`trustProxy: ${(err as Error).message}`, { code: 'ERR_OPTIONS', cause: err });
+    throw new PortalError(`trustProxy: ${(err as Error).message}`, { code: 'ERR_PORTAL_OPTIONS', cause: err });
   }
 }
 

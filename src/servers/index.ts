@@ -1,37 +1,35 @@
 /**
- * The service portal: ServicePortal (endpoints on a compiled gate pipeline, the express fallback, realtime,
- * lifecycle routes), its errors and its option types. Internals (pipeline, gate compilation, stores) are
- * imported from their modules by the code that needs them.
+ * The servers capability's public entry (the root `gatehouse` re-exports it): ServicePortal and what users write
+ * against it (endpoint and gate definitions, tokens, realtime), its errors and its option types. Nothing here
+ * loads a heavy dependency at import: express, Socket.IO, prom-client, jose, ... load when the portal uses them.
  */
-export { ServicePortal } from './portal/index.js';
+export { ServicePortal, defineEndpoint, isEndpointDefinition, UNMATCHED_ROUTE } from './portal/index.js';
 export type {
   CloseOptions,
+  DiscoveredEndpoint,
   EndpointConfig,
+  EndpointDefinition,
+  EndpointDefinitionConfig,
   EndpointHandler,
   EndpointMethod,
-  PortalHealthOptions,
-  PortalOptions,
-  RunOptions,
-} from './portal/index.js';
-export { defineEndpoint, isEndpointDefinition } from './portal/index.js';
-export type { DiscoveredEndpoint, EndpointDefinition, EndpointDefinitionConfig } from './portal/index.js';
-export { UNMATCHED_ROUTE } from './portal/index.js';
-export type {
   InjectOptions,
   InjectResponse,
   JobCounts,
   MetricsOptions,
+  PortalHealthOptions,
+  PortalOptions,
+  RunOptions,
   TrackableQueue,
   TracingOptions,
 } from './portal/index.js';
 export type { EndpointContext } from './context.js';
-export { HttpError } from './http-error.js';
-export type { FieldIssue, HttpErrorOptions, ProblemBody } from './http-error.js';
+export { HttpError, OutputValidationError, PortalError, PORTAL_ERRORS } from './errors.js';
+export type { FieldIssue, HttpErrorOptions, PortalErrorCode, PortalErrorOptions } from './errors.js';
+export type { ProblemBody } from './problem.js';
 export type { OpenApiOptions } from './openapi.js';
 export type { TrustProxy } from './client-ip.js';
-export { OutputValidationError } from './pipeline/index.js';
-export type { GateCall, Identity, Transport } from './pipeline/index.js';
-export { AuthError, ForbiddenError, GateConfigError, RateLimitError, TokenService } from './gates/index.js';
+export type { Identity } from './pipeline/index.js';
+export { AuthError, ForbiddenError, GateConfigError, GATE_ERRORS, RateLimitError } from './gates/index.js';
 export type {
   ApiKeyEntry,
   AsymmetricAlgorithm,
@@ -42,6 +40,7 @@ export type {
   BasicAuthResult,
   CorsOptions,
   GateConfig,
+  GateErrorCode,
   IssueOptions,
   LifecycleMode,
   RateLimitRule,
@@ -49,8 +48,9 @@ export type {
   RateLimitStoreName,
   RevocationStore,
   TokenOptions,
+  TokenService,
 } from './gates/index.js';
-export { DISCONNECT_NOTICE, REFRESH_EVENT, RealtimeError } from './realtime/index.js';
+export { DISCONNECT_NOTICE, REALTIME_ERRORS, REFRESH_EVENT, RealtimeError } from './realtime/index.js';
 export type {
   EventConfig,
   EventContext,

@@ -93,7 +93,7 @@ describe('Realtime delivery', () => {
     f = await startRealtime();
     await expect(f.portal.sendToGroup('', 'e', 1)).rejects.toMatchObject({ code: 'ERR_GROUP_NAME' });
     await expect(f.portal.sendToUser('x'.repeat(500), 'e', 1)).rejects.toMatchObject({ code: 'ERR_GROUP_NAME' });
-    await expect(f.portal.broadcast('disconnect', 1)).rejects.toMatchObject({ code: 'ERR_REALTIME_CONFIG' });
+    await expect(f.portal.broadcast('disconnect', 1)).rejects.toMatchObject({ code: 'ERR_REALTIME_OPTIONS' });
     expect(() =>
       f!.portal.onEvent('connect', { description: 'Test event connect', input: z.unknown() }, () => 1),
     ).toThrow(/reserved/);
@@ -118,6 +118,6 @@ describe('Realtime delivery', () => {
   it('throws a clear error when websocket is off', async () => {
     f = await startRealtime({ websocket: false });
     expect(f.portal.realtime).toBeUndefined();
-    await expect(f.portal.sendToUser('1', 'e')).rejects.toMatchObject({ code: 'ERR_REALTIME_CONFIG' });
+    await expect(f.portal.sendToUser('1', 'e')).rejects.toMatchObject({ code: 'ERR_REALTIME_OPTIONS' });
   });
 });

@@ -67,7 +67,7 @@ describe('ServicePortal trustProxy', () => {
         thrown = err;
       }
       expect(thrown).toBeInstanceOf(GatehouseError);
-      expect(thrown).toMatchObject({ code: 'ERR_OPTIONS', message: expect.stringContaining('trustProxy') });
+      expect(thrown).toMatchObject({ code: 'ERR_PORTAL_OPTIONS', message: expect.stringContaining('trustProxy') });
     }
     cleanup();
   });

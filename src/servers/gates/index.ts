@@ -13,8 +13,8 @@ import { scopesStep } from './scopes.js';
 import { TokenService, type TokenOptions } from './tokens.js';
 import type { AuthMode, GateConfig, LifecycleMode } from './types.js';
 
-export { AuthError, ForbiddenError, GateConfigError, RateLimitError } from './errors.js';
-export type { AuthErrorCode } from './errors.js';
+export { AuthError, ForbiddenError, GATE_ERRORS, GateConfigError, RateLimitError } from './errors.js';
+export type { AuthErrorCode, GateErrorCode } from './errors.js';
 export { TokenService, tokenHash } from './tokens.js';
 export type { AsymmetricAlgorithm, IssueOptions, TokenOptions } from './tokens.js';
 export { SqliteRevocationStore } from './revocation-sqlite.js';

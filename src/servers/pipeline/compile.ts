@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
-import { GatehouseError, ValidationError, type FieldIssue } from '../../errors.js';
+import { ValidationError, type FieldIssue } from '../../errors.js';
+import { OutputValidationError } from '../errors.js';
 import type { GateCall, GateStep } from './types.js';
 import { validate } from './validate.js';
 
@@ -21,16 +22,6 @@ export interface PipelineSpec {
   output?: ZodType;
   /** Told when the handler's result does not match `output` (the response is a generic 500). */
   onOutputMismatch?: (call: GateCall, issues: FieldIssue[]) => void;
-}
-
-/** Raised when a handler's result fails its output schema; the client sees a generic 500. */
-export class OutputValidationError extends GatehouseError {
-  /** Where the result differs from the schema (logged, never sent). */
-  readonly issues: FieldIssue[];
-  constructor(message: string, options: { issues: FieldIssue[] }) {
-    super(message, { code: 'ERR_OUTPUT_INVALID', status: 500 });
-    this.issues = options.issues;
-  }
 }
 
 /** A compiled pipeline: run it on a call; it resolves when the result is ready or rejects with the gate's error. */

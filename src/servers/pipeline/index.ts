@@ -1,4 +1,4 @@
-export { compilePipeline, OutputValidationError } from './compile.js';
+export { compilePipeline } from './compile.js';
 export type { Pipeline, PipelineSpec } from './compile.js';
 export { compileCoercer } from './coerce.js';
 export { validate, toFieldIssues } from './validate.js';

@@ -1,5 +1,5 @@
 import type { ZodType, core } from 'zod';
-import type { FieldIssue } from '../http-error.js';
+import type { FieldIssue } from '../../errors.js';
 
 /** Outcome of validating a value against a schema. */
 export type Validation = { ok: true; value: unknown } | { ok: false; issues: FieldIssue[] };

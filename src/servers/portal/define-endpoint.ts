@@ -1,5 +1,5 @@
 import type { ZodType } from 'zod';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import type { EndpointConfig, EndpointHandler } from './options.js';
 
 /**
@@ -54,18 +54,18 @@ export function defineEndpoint<I extends ZodType | undefined = undefined, O exte
   handler: EndpointHandler<I, O>,
 ): EndpointDefinition<I, O> {
   if (typeof definition !== 'object' || definition === null) {
-    throw new GatehouseError('defineEndpoint: the first argument must be an object with a path', {
+    throw new PortalError('defineEndpoint: the first argument must be an object with a path', {
       code: 'ERR_ENDPOINT_CONFIG',
     });
   }
   const { path, ...config } = definition;
   if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new GatehouseError(`defineEndpoint: path must start with "/", got ${String(path)}`, {
+    throw new PortalError(`defineEndpoint: path must start with "/", got ${String(path)}`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
   }
   if (typeof handler !== 'function')
-    throw new GatehouseError(`defineEndpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+    throw new PortalError(`defineEndpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
   return Object.freeze({
     [ENDPOINT_DEFINITION]: true as const,
     path,

@@ -8,6 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import { isEndpointDefinition, type EndpointDefinition } from './define-endpoint.js';
 import { compileEndpoint, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import type { EndpointMethod } from './options.js';
@@ -60,7 +61,7 @@ async function listModules(root: string): Promise<string[]> {
     try {
       entries = await readdir(path.join(root, rel), { withFileTypes: true });
     } catch (err) {
-      throw new GatehouseError(`discover: cannot read the folder ${path.join(root, rel)}: ${(err as Error).message}`, {
+      throw new PortalError(`discover: cannot read the folder ${path.join(root, rel)}: ${(err as Error).message}`, {
         code: 'ERR_DISCOVER_DIR',
         cause: err,
       });
@@ -114,13 +115,13 @@ function checkDuplicates(found: readonly Found[], isTaken: (route: string) => bo
       const route = `${method} ${f.definition.path}`;
       const earlier = first.get(route);
       if (earlier !== undefined) {
-        throw new GatehouseError(`discover: ${route} is defined twice: in ${where(earlier)} and in ${where(f)}`, {
+        throw new PortalError(`discover: ${route} is defined twice: in ${where(earlier)} and in ${where(f)}`, {
           code: 'ERR_ENDPOINT_DUPLICATE',
           details: { route, files: [earlier.file, f.file], exports: [earlier.exportName, f.exportName] },
         });
       }
       if (isTaken(route)) {
-        throw new GatehouseError(`discover: ${route} from ${where(f)} is already registered on this portal`, {
+        throw new PortalError(`discover: ${route} from ${where(f)} is already registered on this portal`, {
           code: 'ERR_ENDPOINT_DUPLICATE',
           details: { route, files: [f.file], exports: [f.exportName] },
         });
@@ -145,12 +146,12 @@ export async function discoverEndpoints(
   isTaken: (route: string) => boolean,
 ): Promise<{ mounts: DiscoveredMount[]; routes: DiscoveredEndpoint[] }> {
   if (typeof dir !== 'string' || dir === '')
-    throw new GatehouseError('discover: dir must be a folder path', { code: 'ERR_DISCOVER_DIR' });
+    throw new PortalError('discover: dir must be a folder path', { code: 'ERR_DISCOVER_DIR' });
   const root = path.resolve(dir);
   const info = await stat(root).catch((err: unknown) => {
-    throw new GatehouseError(`discover: no folder at ${root}`, { code: 'ERR_DISCOVER_DIR', cause: err });
+    throw new PortalError(`discover: no folder at ${root}`, { code: 'ERR_DISCOVER_DIR', cause: err });
   });
-  if (!info.isDirectory()) throw new GatehouseError(`discover: ${root} is not a folder`, { code: 'ERR_DISCOVER_DIR' });
+  if (!info.isDirectory()) throw new PortalError(`discover: ${root} is not a folder`, { code: 'ERR_DISCOVER_DIR' });
 
   const found: Found[] = [];
   const seen = new Set<EndpointDefinition>();
@@ -160,7 +161,7 @@ export async function discoverEndpoints(
     try {
       namespace = (await import(pathToFileURL(path.join(root, file)).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new GatehouseError(
+      throw new PortalError(
         `discover: cannot load ${file} (in ${root}): ${err instanceof Error ? err.message : String(err)}`,
         {
           code: 'ERR_DISCOVER_IMPORT',
@@ -182,6 +183,7 @@ export async function discoverEndpoints(
     try {
       endpoints = compileEndpoint(route, config, handler, deps, (r) => isTaken(r) || batch.has(r));
     } catch (err) {
+      // The endpoint's own code (a gate's, the enforcer's) is kept: the message adds where it was defined.
       const code = err instanceof GatehouseError ? err.code : 'ERR_ENDPOINT_CONFIG';
       throw new GatehouseError(`discover: ${where(f)}: ${err instanceof Error ? err.message : String(err)}`, {
         code,

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
 import { parseBytes } from '../bytes.js';
 import type { IpResolver } from '../client-ip.js';
@@ -40,10 +40,10 @@ const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DE
 function normalizeMethods(method: EndpointConfig['method'], path: string): EndpointMethod[] {
   const list = method === undefined ? ['POST'] : typeof method === 'string' ? [method] : [...method];
   if (list.length === 0)
-    throw new GatehouseError(`endpoint ${path}: method list is empty`, { code: 'ERR_ENDPOINT_CONFIG' });
+    throw new PortalError(`endpoint ${path}: method list is empty`, { code: 'ERR_ENDPOINT_CONFIG' });
   for (const m of list) {
     if (!METHODS.has(m))
-      throw new GatehouseError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
+      throw new PortalError(`endpoint ${path}: unsupported method ${String(m)}`, { code: 'ERR_ENDPOINT_CONFIG' });
   }
   return list as EndpointMethod[];
 }
@@ -60,11 +60,11 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
   isTaken: (route: string) => boolean,
 ): CompiledEndpoint[] {
   if (typeof path !== 'string' || !path.startsWith('/'))
-    throw new GatehouseError(`endpoint: path must start with "/", got ${String(path)}`, {
+    throw new PortalError(`endpoint: path must start with "/", got ${String(path)}`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
   if (typeof handler !== 'function')
-    throw new GatehouseError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
+    throw new PortalError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
   // The enforcer's registration rule: a handler needs a description and an input schema (refused in strict mode).
   checkHandlerRegistration({
     kind: 'endpoint',
@@ -77,18 +77,18 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
   const methods = normalizeMethods(config.method, path);
   const limit = config.bodyLimit === undefined ? deps.bodyLimit : parseBytes(config.bodyLimit);
   if (limit === undefined)
-    throw new GatehouseError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, {
+    throw new PortalError(`endpoint ${path}: cannot read bodyLimit ${String(config.bodyLimit)}`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
   const gate = config.gate ?? {};
   const log = deps.responder.log;
   const status = config.status;
   if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 299))
-    throw new GatehouseError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, {
+    throw new PortalError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
   if (status === 204 && config.output !== undefined)
-    throw new GatehouseError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, {
+    throw new PortalError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
 
@@ -96,7 +96,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
   for (const method of methods) {
     const route = `${method} ${path}`;
     if (isTaken(route) || out.some((c) => c.route === route))
-      throw new GatehouseError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
+      throw new PortalError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
     const compiled = compileGate(gate, deps.gates, route);
     const coerce = compileCoercer(config.input);
     const readsBody = !BODYLESS.has(method);

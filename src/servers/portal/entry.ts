@@ -9,7 +9,7 @@ import type { HTTPMethod, Instance as RouterInstance } from 'find-my-way';
 import type { CorsHandler } from '../gates/index.js';
 import { loadNow } from '../../load.js';
 import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
-import { HttpError } from '../http-error.js';
+import { HttpError } from '../errors.js';
 import { pinInjected } from './inject.js';
 import { UNMATCHED_ROUTE, type PortalMetrics, type RouteStats } from './metrics.js';
 import { PROBLEM_TYPE, pathOf, type Responder } from './responder.js';

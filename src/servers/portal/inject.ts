@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, RequestListener } from 'node:http';
 import type LightMyRequest from 'light-my-request';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 
 /** A request for {@link ServicePortal.inject}. */
 export interface InjectOptions {
@@ -41,7 +41,7 @@ export async function injectRequest(dispatch: RequestListener, options: InjectOp
     typeof options.url !== 'string' ||
     !options.url.startsWith('/')
   ) {
-    throw new GatehouseError('inject: url must be a path starting with "/"', { code: 'ERR_OPTIONS' });
+    throw new PortalError('inject: url must be a path starting with "/"', { code: 'ERR_PORTAL_OPTIONS' });
   }
   const payload = options.payload;
   const headers: IncomingHttpHeaders = { ...options.headers };

@@ -1,6 +1,6 @@
 import type * as PromClient from 'prom-client';
 import type { Counter, Histogram, Registry } from 'prom-client';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import { LIFECYCLE_STATES } from '../../lifecycle/index.js';
 import { loadNow } from '../../load.js';
 
@@ -192,11 +192,11 @@ export class PortalMetrics {
   constructor(options: MetricsOptions, sources: MetricsSources) {
     this.path = options.path ?? '/metrics';
     if (!this.path.startsWith('/'))
-      throw new GatehouseError(`metrics.path: must start with "/", got ${this.path}`, { code: 'ERR_OPTIONS' });
+      throw new PortalError(`metrics.path: must start with "/", got ${this.path}`, { code: 'ERR_PORTAL_OPTIONS' });
     const buckets = options.buckets ?? DEFAULT_BUCKETS;
     if (!Array.isArray(buckets) || buckets.length === 0 || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
-      throw new GatehouseError('metrics.buckets: expected a non-empty list of positive numbers (seconds)', {
-        code: 'ERR_OPTIONS',
+      throw new PortalError('metrics.buckets: expected a non-empty list of positive numbers (seconds)', {
+        code: 'ERR_PORTAL_OPTIONS',
       });
     }
     // prom-client loads with the first portal that serves metrics.

@@ -1,11 +1,12 @@
 import type { HelmetOptions } from 'helmet';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
-import { GatehouseError } from '../../errors.js';
 import type { LifecycleOptions } from '../../lifecycle/index.js';
 import { adoptLogger, serviceLogger, type Logger } from '../../logger.js';
+import { optionChecks, withDefaults, type OptionChecks } from '../../options.js';
 import type { RedisOption } from '../../redis.js';
 import { parseBytes } from '../bytes.js';
+import { PortalError } from '../errors.js';
 import type { TrustProxy } from '../client-ip.js';
 import type { EndpointContext } from '../context.js';
 import type { AuthOptions, CorsOptions, RateLimitStoreName } from '../gates/index.js';
@@ -205,23 +206,30 @@ export interface ResolvedPortalOptions {
   redis: RedisOption | undefined;
 }
 
+/** The kit's checks for the portal's options, throwing `ERR_PORTAL_OPTIONS`. */
+export const portalCheck: OptionChecks = optionChecks(
+  'ServicePortal',
+  (message) => new PortalError(message, { code: 'ERR_PORTAL_OPTIONS' }),
+);
+
 /** Apply the defaults once and reject bad values with an error that names the option. */
 export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOptions {
-  const name = options.name ?? DEFAULTS.name;
-  const bodyLimit = parseBytes(options.bodyLimit ?? DEFAULTS.bodyLimit);
-  if (bodyLimit === undefined)
-    throw new GatehouseError(`bodyLimit: cannot read ${String(options.bodyLimit)} as a size`, { code: 'ERR_OPTIONS' });
+  const o = withDefaults(DEFAULTS, options);
+  const check: OptionChecks = portalCheck;
+  const name = check.string('name', o.name);
+  const bodyLimit = parseBytes(o.bodyLimit);
+  if (bodyLimit === undefined) check.fail('bodyLimit', 'a byte count or a size like "100kb"', o.bodyLimit);
   return {
     name,
-    dataDir: options.dataDir ?? DEFAULTS.dataDir,
+    dataDir: check.string('dataDir', o.dataDir),
     log: options.logger ? adoptLogger(options.logger, name) : serviceLogger(name),
     bodyLimit,
-    requestLog: options.requestLog ?? DEFAULTS.requestLog,
-    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
-    headersTimeoutMs: positiveMs('headersTimeoutMs', options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs),
-    bodyTimeoutMs: positiveMs('bodyTimeoutMs', options.bodyTimeoutMs ?? DEFAULTS.bodyTimeoutMs),
-    maxConnectionsPerIp: connectionCap(options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp),
-    trustProxy: options.trustProxy ?? DEFAULTS.trustProxy,
+    requestLog: check.bool('requestLog', o.requestLog),
+    keepAliveTimeoutMs: check.int('keepAliveTimeoutMs', o.keepAliveTimeoutMs, { min: 0 }),
+    headersTimeoutMs: check.int('headersTimeoutMs', o.headersTimeoutMs, { min: 1 }),
+    bodyTimeoutMs: check.int('bodyTimeoutMs', o.bodyTimeoutMs, { min: 1 }),
+    maxConnectionsPerIp: check.int('maxConnectionsPerIp', o.maxConnectionsPerIp, { min: 0 }),
+    trustProxy: o.trustProxy,
     securityHeaders: options.securityHeaders ?? {},
     openapi: options.openapi ?? {},
     metrics: options.metrics ?? {},
@@ -240,20 +248,4 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     rateLimitStore: options.rateLimitStore ?? (options.redis !== undefined ? 'redis' : 'memory'),
     redis: options.redis,
   };
-}
-
-function positiveMs(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
-    throw new GatehouseError(`${name}: expected a positive whole number of ms, got ${String(value)}`, {
-      code: 'ERR_OPTIONS',
-    });
-  return value;
-}
-
-function connectionCap(value: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
-    throw new GatehouseError(`maxConnectionsPerIp: expected a whole number >= 0, got ${String(value)}`, {
-      code: 'ERR_OPTIONS',
-    });
-  return value;
 }

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HelmetOptions } from 'helmet';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import { ServiceUnavailableError, type GatedResponder } from '../../lifecycle/index.js';
 import { requestLineWriter, type Logger, type RequestLine } from '../../logger.js';
 import { currentTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
-import { toProblem } from '../http-error.js';
+import { toProblem } from '../problem.js';
 import type { Identity } from '../pipeline/index.js';
 import { mergeHeaders, securityHeaderList, type HeaderPair } from '../security-headers.js';
 
@@ -83,7 +83,7 @@ export class Responder {
         this.sendError(
           call.req,
           res,
-          new GatehouseError('The handler result cannot be serialised as JSON', {
+          new PortalError('The handler result cannot be serialised as JSON', {
             code: 'ERR_OUTPUT_SERIALIZE',
             cause: err,
           }),

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { ZodType } from 'zod';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import {
   healthResponse,
   lifecycleReadSchema,
@@ -90,7 +90,7 @@ export function mountHealthRoutes(deps: BuiltInRouteDeps, options: PortalHealthO
   ): void => {
     const route = path ?? fallback;
     if (!route.startsWith('/'))
-      throw new GatehouseError(`health: paths must start with "/", got ${route}`, { code: 'ERR_OPTIONS' });
+      throw new PortalError(`health: paths must start with "/", got ${route}`, { code: 'ERR_PORTAL_OPTIONS' });
     const target: RouteTarget = {
       handle: (req, res, _p, _q, requestId) => {
         const gate = pipeline

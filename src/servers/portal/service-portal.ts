@@ -5,7 +5,7 @@ import type { Express, NextFunction, Request, RequestHandler, Response } from 'e
 import type { Registry } from 'prom-client';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
-import { GatehouseError } from '../../errors.js';
+import { PortalError } from '../errors.js';
 import {
   GatedResponder,
   HealthBoard,
@@ -344,7 +344,7 @@ export class ServicePortal {
    * ```
    */
   async inject(options: InjectOptions): Promise<InjectResponse> {
-    if (this.closing) throw new GatehouseError('inject: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
+    if (this.closing) throw new PortalError('inject: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
     await this.tracer?.ready;
     return injectRequest(this.entry.onRequest, options);
   }
@@ -399,7 +399,7 @@ export class ServicePortal {
     // Another registration may have landed while this call was resuming: check again, still before mounting anything.
     const taken = routes.find((r) => this.routes.has(`${r.method} ${r.path}`));
     if (taken)
-      throw new GatehouseError(
+      throw new PortalError(
         `discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`,
         { code: 'ERR_ENDPOINT_DUPLICATE' },
       );
@@ -522,7 +522,7 @@ export class ServicePortal {
   private requireRealtime(): Realtime {
     if (!this.realtimeServer)
       throw new RealtimeError('Realtime is off: create the portal with websocket: true', {
-        code: 'ERR_REALTIME_CONFIG',
+        code: 'ERR_REALTIME_OPTIONS',
       });
     return this.realtimeServer;
   }
@@ -538,16 +538,15 @@ export class ServicePortal {
 
   /** Start listening. Resolves once the server accepts connections; `port: 0` picks a free port. */
   async run(options: RunOptions = {}): Promise<void> {
-    if (this.closing) throw new GatehouseError('run: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
-    if (this.listening)
-      throw new GatehouseError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
+    if (this.closing) throw new PortalError('run: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
+    if (this.listening) throw new PortalError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
     const port = options.port ?? DEFAULTS.runPort;
     const host = options.host ?? DEFAULTS.runHost;
     await this.tracer?.ready;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void =>
         reject(
-          new GatehouseError(`run: cannot listen on ${host}:${port}: ${err.message}`, {
+          new PortalError(`run: cannot listen on ${host}:${port}: ${err.message}`, {
             code: 'ERR_LISTEN',
             cause: err,
           }),

@@ -1,12 +1,29 @@
-import { GatehouseError, type RealtimeErrorCode } from '../../errors.js';
+import { GatehouseError, type ErrorTable } from '../../errors.js';
 
-export type { RealtimeErrorCode };
+/** The realtime layer's errors (handshake refusals, event acks, group limits): code, status and title. */
+export const REALTIME_ERRORS = {
+  /** A `websocket` option, an event registration or an event name is invalid, or realtime is off. */
+  ERR_REALTIME_OPTIONS: { status: 400, title: 'Invalid realtime option' },
+  ERR_REALTIME_CLOSED: { status: 503, title: 'Realtime is closed' },
+  ERR_UNKNOWN_EVENT: { status: 404, title: 'Unknown event' },
+  ERR_RATE_LIMITED: { status: 429, title: 'Too many events' },
+  ERR_GROUP_LIMIT: { status: 429, title: 'Too many groups' },
+  ERR_GROUP_NAME: { status: 400, title: 'Invalid group or user name' },
+  ERR_AUTH_SUBJECT: { status: 403, title: 'Token of another user' },
+  ERR_ORIGIN: { status: 403, title: 'Origin not allowed' },
+  /** One identity already has `maxSocketsPerUser` sockets open. */
+  ERR_SOCKET_LIMIT: { status: 429, title: 'Too many sockets' },
+  ERR_INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies ErrorTable<string>;
+
+/** Codes of the realtime layer. */
+export type RealtimeErrorCode = keyof typeof REALTIME_ERRORS;
 
 /** Options for {@link RealtimeError}. */
 export interface RealtimeErrorOptions {
   /** Stable machine-readable code. */
   code: RealtimeErrorCode;
-  /** Status used if the error reaches an HTTP client. @defaultValue 400 */
+  /** Status used if the error reaches an HTTP client. @defaultValue the code's status in {@link REALTIME_ERRORS} */
   status?: number;
   /** The underlying error, if any. */
   cause?: unknown;
@@ -16,6 +33,10 @@ export interface RealtimeErrorOptions {
 export class RealtimeError extends GatehouseError {
   declare readonly code: RealtimeErrorCode;
   constructor(message: string, options: RealtimeErrorOptions) {
-    super(message, { code: options.code, status: options.status ?? 400, cause: options.cause });
+    super(message, {
+      code: options.code,
+      status: options.status ?? REALTIME_ERRORS[options.code].status,
+      cause: options.cause,
+    });
   }
 }

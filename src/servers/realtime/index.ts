@@ -1,4 +1,5 @@
-export { Realtime, DISCONNECT_NOTICE, REFRESH_EVENT } from './realtime.js';
+export { Realtime } from './realtime.js';
+export { DISCONNECT_NOTICE, REFRESH_EVENT } from './names.js';
 export type {
   EventConfig,
   EventContext,
@@ -7,7 +8,7 @@ export type {
   RealtimeServer,
   RealtimeSocket,
   RealtimeSocketData,
-} from './realtime.js';
-export { RealtimeError } from './errors.js';
+} from './types.js';
+export { RealtimeError, REALTIME_ERRORS } from './errors.js';
 export type { RealtimeErrorCode } from './errors.js';
 export type { RealtimeAdapter, RealtimeOptions } from './options.js';

@@ -1,4 +1,5 @@
 import type { ServerOptions } from 'socket.io';
+import { optionChecks, withDefaults, type OptionChecks } from '../../options.js';
 import { parseBytes } from '../bytes.js';
 import { parseOrigins } from '../origins.js';
 import { RealtimeError } from './errors.js';
@@ -70,6 +71,7 @@ export interface ResolvedRealtimeOptions {
   adapter: RealtimeAdapter | undefined;
 }
 
+/** Defaults of the `websocket` options, in one place. */
 const DEFAULTS = {
   path: '/socket.io',
   allowAnonymous: false,
@@ -79,70 +81,58 @@ const DEFAULTS = {
   maxSocketsPerUser: 20,
   rateLimitDisconnectAfterSec: 5,
   maxGroupsPerSocket: 100,
-  transports: ['polling', 'websocket'],
+  transports: ['polling', 'websocket'] as readonly ('polling' | 'websocket')[],
   connectTimeoutMs: 10_000,
   pingIntervalMs: 25_000,
   pingTimeoutMs: 20_000,
 } satisfies Omit<Required<RealtimeOptions>, 'origins' | 'adapter'>;
 
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new RealtimeError(`websocket.${name} must be a positive integer, got ${String(value)}`, {
-      code: 'ERR_REALTIME_CONFIG',
-    });
-  return value;
-}
+/** The kit's checks for `websocket.*`, throwing `ERR_REALTIME_OPTIONS`. */
+const check: OptionChecks = optionChecks(
+  'ServicePortal',
+  (message) => new RealtimeError(message, { code: 'ERR_REALTIME_OPTIONS' }),
+);
 
 /** Apply defaults and reject bad values, naming the option. */
 export function resolveRealtimeOptions(
   options: RealtimeOptions,
   corsOrigins: readonly string[] | undefined,
 ): ResolvedRealtimeOptions {
-  const path = options.path ?? DEFAULTS.path;
-  if (typeof path !== 'string' || !path.startsWith('/'))
-    throw new RealtimeError('websocket.path must start with "/"', { code: 'ERR_REALTIME_CONFIG' });
-  const bytes = parseBytes(options.maxHttpBufferSize ?? DEFAULTS.maxHttpBufferSize);
+  const o = withDefaults(DEFAULTS, options);
+  const positive = (name: keyof typeof DEFAULTS): number => check.int(`websocket.${name}`, o[name], { min: 1 });
+  const path = check.string('websocket.path', o.path);
+  if (!path.startsWith('/')) check.fail('websocket.path', 'a path starting with "/"', path);
+  const bytes = parseBytes(o.maxHttpBufferSize);
   if (bytes === undefined || bytes < 1)
-    throw new RealtimeError(`websocket.maxHttpBufferSize: cannot read ${String(options.maxHttpBufferSize)} as a size`, {
-      code: 'ERR_REALTIME_CONFIG',
-    });
-  const transports = [...(options.transports ?? DEFAULTS.transports)];
-  if (transports.length === 0 || transports.some((t) => t !== 'polling' && t !== 'websocket')) {
-    throw new RealtimeError("websocket.transports must list 'polling' and/or 'websocket'", {
-      code: 'ERR_REALTIME_CONFIG',
-    });
-  }
+    check.fail('websocket.maxHttpBufferSize', 'a byte count or a size like "1mb"', o.maxHttpBufferSize);
+  const transports = [...o.transports];
+  if (transports.length === 0 || transports.some((t) => t !== 'polling' && t !== 'websocket'))
+    check.fail('websocket.transports', "a list of 'polling' and/or 'websocket'", o.transports);
   const originList = options.origins ?? corsOrigins;
   const origins =
     originList !== undefined && !originList.includes('*')
       ? parseOrigins(
           originList,
           'websocket.origins',
-          (message) => new RealtimeError(message, { code: 'ERR_REALTIME_CONFIG' }),
+          (message) => new RealtimeError(message, { code: 'ERR_REALTIME_OPTIONS' }),
         ).origins
       : undefined;
   if (options.adapter !== undefined && typeof options.adapter !== 'function')
-    throw new RealtimeError('websocket.adapter must be an adapter class or factory', { code: 'ERR_REALTIME_CONFIG' });
+    check.fail('websocket.adapter', 'an adapter class or factory', options.adapter);
   return {
     path,
-    allowAnonymous: options.allowAnonymous ?? DEFAULTS.allowAnonymous,
+    allowAnonymous: check.bool('websocket.allowAnonymous', o.allowAnonymous),
     maxHttpBufferSize: bytes,
-    eventsPerSecond: positiveInt('eventsPerSecond', options.eventsPerSecond ?? DEFAULTS.eventsPerSecond),
-    eventsPerSecondPerUser: positiveInt(
-      'eventsPerSecondPerUser',
-      options.eventsPerSecondPerUser ?? DEFAULTS.eventsPerSecondPerUser,
-    ),
-    maxSocketsPerUser: positiveInt('maxSocketsPerUser', options.maxSocketsPerUser ?? DEFAULTS.maxSocketsPerUser),
-    rateLimitDisconnectAfterSec: positiveInt(
-      'rateLimitDisconnectAfterSec',
-      options.rateLimitDisconnectAfterSec ?? DEFAULTS.rateLimitDisconnectAfterSec,
-    ),
-    maxGroupsPerSocket: positiveInt('maxGroupsPerSocket', options.maxGroupsPerSocket ?? DEFAULTS.maxGroupsPerSocket),
+    eventsPerSecond: positive('eventsPerSecond'),
+    eventsPerSecondPerUser: positive('eventsPerSecondPerUser'),
+    maxSocketsPerUser: positive('maxSocketsPerUser'),
+    rateLimitDisconnectAfterSec: positive('rateLimitDisconnectAfterSec'),
+    maxGroupsPerSocket: positive('maxGroupsPerSocket'),
     origins,
     transports,
-    connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs),
-    pingIntervalMs: positiveInt('pingIntervalMs', options.pingIntervalMs ?? DEFAULTS.pingIntervalMs),
-    pingTimeoutMs: positiveInt('pingTimeoutMs', options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs),
+    connectTimeoutMs: positive('connectTimeoutMs'),
+    pingIntervalMs: positive('pingIntervalMs'),
+    pingTimeoutMs: positive('pingTimeoutMs'),
     adapter: options.adapter,
   };
 }
