@@ -7,7 +7,8 @@ export const REALTIME_ERRORS = {
   ERR_REALTIME_CLOSED: { status: 503, title: 'Realtime is closed' },
   ERR_UNKNOWN_EVENT: { status: 404, title: 'Unknown event' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many events' },
-  ERR_GROUP_LIMIT: { status: 429, title: 'Too many groups' },
+  // 400 when raised without a status (the error-shape contract); joinGroup raises it as 429.
+  ERR_GROUP_LIMIT: { status: 400, title: 'Too many groups' },
   ERR_GROUP_NAME: { status: 400, title: 'Invalid group or user name' },
   ERR_AUTH_SUBJECT: { status: 403, title: 'Token of another user' },
   ERR_ORIGIN: { status: 403, title: 'Origin not allowed' },
