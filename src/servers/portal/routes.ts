@@ -21,6 +21,8 @@ import { compilePipeline, type Pipeline } from '../pipeline/index.js';
 import type { RequestEntry, RouteTarget } from './entry.js';
 import { guardCall } from './guard-call.js';
 import type { EndpointConfig, EndpointHandler, PortalHealthOptions } from './options.js';
+import type { PortalMetrics } from './metrics.js';
+import type { ResolvedPortalOptions } from './options.js';
 import { JSON_TYPE, pathOf, type Responder } from './responder.js';
 
 /** What the built-in routes need from the portal. */
@@ -38,6 +40,19 @@ export interface BuiltInRouteDeps {
     config: EndpointConfig<I, O>,
     handler: EndpointHandler<I, O>,
   ) => void;
+}
+
+/** Mount every built-in route the options turn on: `/metrics`, `/openapi.json`, and the health routes. */
+export function mountBuiltIns(
+  deps: BuiltInRouteDeps,
+  options: ResolvedPortalOptions,
+  metrics: PortalMetrics | undefined,
+  openapiDocument: () => string,
+): void {
+  if (metrics)
+    mountMetrics(deps, metrics.path, options.health.statusGate, () => metrics.render(), metrics.registry.contentType);
+  if (options.openapi !== false) mountOpenApi(deps, options.openapi.path ?? '/openapi.json', openapiDocument);
+  mountHealthRoutes(deps, options.health);
 }
 
 /** Serve the OpenAPI document (rendered on first request after a change) at `path`. */

@@ -1,18 +1,16 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import type express from 'express';
-import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { PortalError } from '../errors.js';
 import {
   GatedResponder,
-  HealthBoard,
-  Lifecycle,
-  RemoteLifecycleSource,
   installShutdownHandlers,
   type CheckState,
+  type HealthBoard,
+  type Lifecycle,
   type HealthCheckFunction,
   type HealthCheckOptions,
   type StateCheck,
@@ -20,18 +18,10 @@ import {
   type StatusField,
 } from '../../lifecycle/index.js';
 import { loadNow } from '../../load.js';
-import { flushLogger, type Logger } from '../../logger.js';
+import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
-import {
-  GateConfigError,
-  compileGate,
-  createGateServices,
-  type GateServices,
-  type TokenService,
-} from '../gates/index.js';
+import type { GateServices, TokenService } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
-import { buildOpenApi, type OpenApiRoute } from '../openapi.js';
-import { compilePipeline } from '../pipeline/index.js';
 import {
   Realtime,
   RealtimeError,
@@ -43,8 +33,9 @@ import {
 import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
 import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
-import { gatedExpressRoutes } from './gated-routes.js';
-import { guardCall } from './guard-call.js';
+import { ExpressGates } from './express-gates.js';
+import { PortalServer } from './http-server.js';
+import { RouteBook } from './route-book.js';
 import { injectRequest, type InjectOptions, type InjectResponse } from './inject.js';
 import { PortalMetrics, isTrackableQueue, type TrackableQueue } from './metrics.js';
 import {
@@ -58,8 +49,10 @@ import {
   type RunOptions,
 } from './options.js';
 import { Responder } from './responder.js';
-import { mountHealthRoutes, mountMetrics, mountOpenApi } from './routes.js';
-import { closeStores, createStores, redisStatusCheck, type PortalStores } from './stores.js';
+import { mountBuiltIns } from './routes.js';
+import type { PortalStores } from './stores.js';
+import { shutdownPortal } from './shutdown.js';
+import { openCore } from './core.js';
 import { PortalTracer } from './trace.js';
 // The global express typing (req.identity, req.requestId) travels with the class users import.
 import './express-types.js';
@@ -88,7 +81,9 @@ export class ServicePortal {
   /** Where gatehouse keeps its SQLite files. */
   readonly dataDir: string;
   /** The node http server (created at construction, listening after `run()`). */
-  readonly server: Server;
+  get server(): Server {
+    return this.http.server;
+  }
   /** Issues and verifies access tokens. */
   readonly tokens: TokenService;
   /** The service lifecycle: state, `set()`, `onChange()`, `withMaintenance()`, `decommission()`. */
@@ -112,16 +107,13 @@ export class ServicePortal {
   private readonly realtimeServer: Realtime | undefined;
   private expressApp: Express | undefined;
   private readonly trust: TrustFunction;
-  private readonly routes = new Map<string, OpenApiRoute>();
-  private openapiCache: { key: string; text: string } | undefined;
-  /** Every `gate()` middleware and its config, so OpenAPI can list the express routes that use one. */
-  private readonly gateConfigs = new WeakMap<object, GateConfig>();
+  private readonly routes: RouteBook;
+  /** `gate()` middlewares, remembered so OpenAPI can list the express routes that use one. */
+  private readonly expressGates: ExpressGates;
+  private readonly http: PortalServer;
   private readonly closables: Array<() => unknown> = [];
   private closing: Promise<void> | undefined;
-  private listening = false;
   private removeSignalHandlers: (() => void) | undefined;
-  private drainCut = false;
-  private expressGates = 0;
   private readonly observability: PortalMetrics | undefined;
   private readonly tracer: PortalTracer | undefined;
 
@@ -138,45 +130,15 @@ export class ServicePortal {
     this.resolveIp = compileIpResolver(trust);
     const gated = new GatedResponder(options.lifecycle.respond, this.log); // checks lifecycle.respond before anything opens
 
-    // 2. Stores, chosen from the options in one place.
-    const stores = createStores(options, this.log);
+    // 2. Stores, lifecycle, gate services and the status board, chosen from the options in one place.
+    const core = openCore(options, this.log);
+    const stores = core.stores;
     this.stores = stores;
-    let lifecycle: Lifecycle | undefined;
-    try {
-      // 3. Pipeline pieces: the lifecycle (its step goes into every gate), the gate services, the responder.
-      lifecycle = new Lifecycle({
-        dataDir: options.dataDir,
-        logger: this.log,
-        name: options.name,
-        ...options.lifecycle,
-        source: stores.lifecycleSource,
-      });
-      const live = lifecycle;
-      this.lifecycle = live;
-      this.gates = createGateServices({
-        name: options.name,
-        dataDir: options.dataDir,
-        auth: options.auth,
-        cors: options.cors,
-        revocations: stores.revocations,
-        rateLimitStore: stores.rateLimits,
-        lifecycleStep: (mode) => live.gateStep(mode),
-        log: this.log,
-      });
-    } catch (err) {
-      void (lifecycle ? lifecycle.close() : stores.lifecycleSource.close?.());
-      void closeStores(stores, this.log);
-      throw err;
-    }
+    this.lifecycle = core.lifecycle;
+    this.gates = core.gates;
     this.tokens = this.gates.tokens;
-    this.healthBoard = new HealthBoard(this.lifecycle, {
-      name: options.name,
-      logger: this.log,
-      checkTimeoutMs: options.health.checkTimeoutMs,
-    });
-    if (stores.redis) this.healthBoard.addCheck('redis', redisStatusCheck(stores.redis));
-    const source = stores.lifecycleSource;
-    if (source instanceof RemoteLifecycleSource) this.healthBoard.addCheck('remote', () => source.control.health());
+    this.healthBoard = core.board;
+    // 3. The request path: responder, metrics and tracing, the entry, the http server, realtime.
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog, gated);
     // Metrics and tracing: read at scrape time / per request; nothing else on the request path.
     this.observability =
@@ -195,27 +157,13 @@ export class ServicePortal {
       tracing: this.tracer !== undefined,
       wrap: this.tracer?.wrap,
     });
-    this.server = createServer(
-      {
-        keepAliveTimeout: options.keepAliveTimeoutMs,
-        // Node measures both from the request's start; the body's budget starts where the headers' ends.
-        headersTimeout: options.headersTimeoutMs,
-        requestTimeout: options.headersTimeoutMs + options.bodyTimeoutMs,
-        // Node checks these timers on an interval (30 s by default): check often enough to answer close to the limit.
-        connectionsCheckingInterval: Math.max(
-          100,
-          Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.bodyTimeoutMs) / 4)),
-        ),
-      },
-      this.entry.onRequest,
-    );
-    this.server.on('clientError', this.entry.onClientError);
-    if (options.maxConnectionsPerIp > 0)
-      this.server.on('connection', this.entry.connectionCap(options.maxConnectionsPerIp));
+    this.http = new PortalServer(options, this.entry);
+    this.expressGates = new ExpressGates(this.gates, this.resolveIp);
+    this.routes = new RouteBook(options.name, options.openapi, this.gates);
     if (options.websocket) {
       this.realtimeServer = new Realtime(
         {
-          server: this.server,
+          server: this.http.server,
           gates: this.gates,
           log: this.log,
           clientIp: this.resolveIp,
@@ -228,22 +176,8 @@ export class ServicePortal {
       );
     }
 
-    // 4. Built-in routes.
-    if (this.observability) {
-      const m = this.observability;
-      mountMetrics(
-        { entry: this.entry, responder: this.responder, gates: this.gates, resolveIp: this.resolveIp },
-        m.path,
-        options.health.statusGate,
-        () => m.render(),
-        m.registry.contentType,
-      );
-    }
-    if (options.openapi !== false)
-      mountOpenApi({ entry: this.entry, responder: this.responder }, options.openapi.path ?? '/openapi.json', () =>
-        this.openapiDocument(),
-      );
-    mountHealthRoutes(
+    // 4. Built-in routes: metrics, OpenAPI, health, readiness, status and lifecycle admin.
+    mountBuiltIns(
       {
         entry: this.entry,
         responder: this.responder,
@@ -254,7 +188,9 @@ export class ServicePortal {
         log: this.log,
         endpoint: (path, config, handler) => void this.endpoint(path, config, handler),
       },
-      options.health,
+      options,
+      this.observability,
+      () => this.routes.document(this.expressGates.routes(this.expressApp)),
     );
   }
 
@@ -351,8 +287,7 @@ export class ServicePortal {
 
   /** The bound port, once `run()` has resolved. */
   get port(): number {
-    const addr = this.server.address();
-    return addr && typeof addr === 'object' ? (addr as AddressInfo).port : 0;
+    return this.http.port;
   }
 
   /** The client address of a request, resolved with the `trustProxy` setting. */
@@ -420,9 +355,8 @@ export class ServicePortal {
   private mount(path: string, endpoints: readonly CompiledEndpoint[]): void {
     for (const compiled of endpoints) {
       for (const method of mountMethods(compiled.method)) this.entry.addRoute(method, path, compiled.target);
-      this.routes.set(compiled.route, compiled.openapi);
+      this.routes.add(compiled.route, compiled.openapi);
     }
-    this.openapiCache = undefined;
   }
 
   /**
@@ -435,28 +369,7 @@ export class ServicePortal {
    * ```
    */
   gate(config: GateConfig = {}): RequestHandler {
-    if (config.payloadAuthTokenKey !== undefined) {
-      // Masking rewrites the payload and the result, which only the portal's own pipeline sees.
-      throw new GateConfigError(
-        'portal.gate(): payloadAuthTokenKey works on endpoints and events, not on express routes',
-      );
-    }
-    // Each gate() has its own key, so `rateLimit: { by: 'endpoint' }` counts per mounted gate.
-    const route = `express gate #${++this.expressGates}`;
-    const pipeline = compilePipeline({ guards: compileGate(config, this.gates, route).guards });
-    const resolveIp = this.resolveIp;
-    const middleware = (req: Request, res: Response, next: NextFunction): void => {
-      const call = guardCall(route, req, res, req.requestId ?? '', resolveIp(req));
-      pipeline(call).then(
-        () => {
-          req.identity = call.identity;
-          next();
-        },
-        (err: unknown) => next(err),
-      );
-    };
-    this.gateConfigs.set(middleware, { ...config });
-    return middleware;
+    return this.expressGates.make(config);
   }
 
   /** The realtime layer, or `undefined` when `websocket` is off. */
@@ -539,32 +452,19 @@ export class ServicePortal {
   /** Start listening. Resolves once the server accepts connections; `port: 0` picks a free port. */
   async run(options: RunOptions = {}): Promise<void> {
     if (this.closing) throw new PortalError('run: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
-    if (this.listening) throw new PortalError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
+    if (this.http.listening)
+      throw new PortalError('run: the portal is already listening', { code: 'ERR_PORTAL_RUNNING' });
     const port = options.port ?? DEFAULTS.runPort;
     const host = options.host ?? DEFAULTS.runHost;
     await this.tracer?.ready;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void =>
-        reject(
-          new PortalError(`run: cannot listen on ${host}:${port}: ${err.message}`, {
-            code: 'ERR_LISTEN',
-            cause: err,
-          }),
-        );
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        resolve();
-      });
-    });
-    this.listening = true;
+    await this.http.listen(port, host);
     if (options.handleSignals !== false) {
       this.removeSignalHandlers = installShutdownHandlers(
         {
           decommission: () => this.lifecycle.decommission(),
           drainAndClose: async (timeoutMs) => {
             await this.close({ timeoutMs });
-            return !this.drainCut;
+            return !this.http.drainCut;
           },
         },
         { drainDelayMs: options.drainDelayMs, shutdownTimeoutMs: options.shutdownTimeoutMs, log: this.log },
@@ -580,80 +480,19 @@ export class ServicePortal {
    * rest. Safe to call more than once.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= this.shutdown(options.timeoutMs ?? DEFAULTS.closeTimeoutMs);
+    this.closing ??= shutdownPortal(
+      {
+        log: this.log,
+        lifecycle: this.lifecycle,
+        entry: this.entry,
+        http: this.http,
+        realtime: this.realtimeServer,
+        closables: this.closables,
+        stores: this.stores,
+        afterServerClosed: () => this.removeSignalHandlers?.(),
+      },
+      options.timeoutMs ?? DEFAULTS.closeTimeoutMs,
+    );
     return this.closing;
-  }
-
-  private async shutdown(timeoutMs: number): Promise<void> {
-    const step = async (what: string, run: () => unknown): Promise<void> => {
-      try {
-        await run();
-      } catch (err) {
-        this.log.error({ err }, `close: ${what} failed`);
-      }
-    };
-    // 1. Stop accepting.
-    let closed: Promise<void> = Promise.resolve();
-    await step('decommissioning the lifecycle', () => this.lifecycle.decommission());
-    await step('stopping new connections', () => {
-      this.entry.startDraining();
-      this.realtimeServer?.stopAccepting();
-      if (this.listening) closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    });
-    // 2. Drain in-flight requests; sockets stay connected so handlers can still deliver to them.
-    await step('draining in-flight requests', () => this.drain(timeoutMs));
-    // 3. The user's resources (buffers, queues, databases), in reverse registration order.
-    for (const close of this.closables.splice(0).reverse()) await step('a registered resource (onClose)', close);
-    // 4. Realtime: disconnect the sockets, which lets the http server finish closing.
-    await step('closing realtime', () => this.realtimeServer?.close());
-    await step('closing the http server', async () => {
-      if (!this.listening) return;
-      this.server.closeAllConnections();
-      await closed;
-      this.listening = false;
-    });
-    this.removeSignalHandlers?.();
-    // 5. Stores: the lifecycle (and its source), then the gate stores.
-    await step('closing the lifecycle', () => this.lifecycle.close());
-    await step('closing the stores', () => closeStores(this.stores, this.log));
-    // Last: buffered log lines (request logs are written asynchronously) reach their destination.
-    await step('flushing the logs', () => flushLogger(this.log));
-  }
-
-  /** Wait for in-flight requests, closing connections as they go idle; cut them after `timeoutMs`. */
-  private async drain(timeoutMs: number): Promise<void> {
-    if (!this.listening) return;
-    const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
-    sweep.unref();
-    this.server.closeIdleConnections();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), timeoutMs);
-      timer.unref();
-    });
-    const late = await Promise.race([this.entry.idle().then(() => false), timedOut]);
-    clearInterval(sweep);
-    clearTimeout(timer);
-    if (late) {
-      this.log.warn({ timeoutMs }, 'close: in-flight requests did not finish in time; cutting connections');
-      this.drainCut = true;
-      this.server.closeAllConnections();
-    }
-  }
-
-  private openapiDocument(): string {
-    // Express routes can be added at any time: the cache holds while the gated ones stay the same.
-    const express = this.expressApp ? gatedExpressRoutes(this.expressApp, this.gateConfigs) : [];
-    const key = JSON.stringify(express.map((r) => [r.method, r.path, r.gate]));
-    if (this.openapiCache?.key !== key) {
-      const { auth } = this.gates;
-      const doc = buildOpenApi(this.name, this.options.openapi || {}, [...this.routes.values(), ...express], {
-        apiKeyHeader: auth.apiKeyHeader,
-        apiKeys: auth.apiKeys.size > 0,
-        basic: auth.basic !== undefined,
-      });
-      this.openapiCache = { key, text: JSON.stringify(doc) };
-    }
-    return this.openapiCache.text;
   }
 }
