@@ -27,7 +27,8 @@ export interface Problem {
  * is a 500 whose detail names only the request id, so internals never leak.
  */
 export function toProblem(err: unknown, requestId: string): Problem {
-  if (err instanceof GatehouseError && err.status >= 400 && err.status < 500) {
+  // 4xx, and deliberate 5xx answers (503 lifecycle, 502 upstream), carry their own message and headers.
+  if (err instanceof GatehouseError && err.status >= 400 && err.status < 600 && err.status !== 500) {
     const body: ProblemBody = {
       type: 'about:blank',
       title: STATUS_CODES[err.status] ?? 'Error',
@@ -36,25 +37,11 @@ export function toProblem(err: unknown, requestId: string): Problem {
       code: err.code,
       requestId,
     };
-    const errors = err instanceof HttpError || err instanceof ValidationError ? err.errors : undefined;
+    // Field issues belong to client errors only.
+    const errors =
+      err.status < 500 && (err instanceof HttpError || err instanceof ValidationError) ? err.errors : undefined;
     if (errors) body.errors = errors;
     return { status: err.status, body, headers: err.headers, unexpected: false };
-  }
-  if (err instanceof GatehouseError && err.status >= 500 && err.status < 600 && err.status !== 500) {
-    // Deliberate 5xx answers (503 lifecycle, 502 upstream) carry their own message and headers.
-    return {
-      status: err.status,
-      body: {
-        type: 'about:blank',
-        title: STATUS_CODES[err.status] ?? 'Error',
-        status: err.status,
-        detail: err.message,
-        code: err.code,
-        requestId,
-      },
-      headers: err.headers,
-      unexpected: false,
-    };
   }
   return {
     status: 500,

@@ -124,13 +124,12 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
             if (status !== 204) return r;
             return r instanceof Promise ? r.then(() => undefined) : undefined; // 204: nothing is sent
           };
+    // The gate's guards, inbound and outbound steps around the body, the schemas and the handler.
     const pipeline = compilePipeline({
-      guards: compiled.guards,
+      ...compiled,
       load,
-      inbound: compiled.inbound,
       input: config.input,
       invoke,
-      outbound: compiled.outbound,
       output: config.output,
       onOutputMismatch: (call, issues) =>
         log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),

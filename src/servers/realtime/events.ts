@@ -98,11 +98,9 @@ export function compileEvent<I extends ZodType | undefined, O extends ZodType | 
     });
   };
   const pipeline = compilePipeline({
-    guards: compiled.guards,
-    inbound: compiled.inbound,
+    ...compiled,
     input: config.input,
     invoke,
-    outbound: compiled.outbound,
     output: config.output,
     onOutputMismatch: (call, issues) =>
       deps.log.error(
