@@ -47,7 +47,7 @@ export function parseTraceparent(value: unknown): Traceparent | undefined {
   return { traceId, parentId, flags };
 }
 
-// Random ids from a pooled buffer: one getrandom call per 256 ids instead of one per id.
+// Process-wide on purpose: random ids from one pooled buffer, one getrandom call per 256 ids instead of one per id.
 const pool = Buffer.allocUnsafe(2048);
 let offset = pool.length;
 
@@ -142,6 +142,10 @@ export function formatTraceparent(trace: TraceContext, spanId: string = trace.sp
   return `00-${trace.traceId}-${spanId}-${trace.flags}`;
 }
 
+/**
+ * Process-wide on purpose: the one async context of the current trace. Each request runs in its own context, so
+ * two portals never see each other's trace; sharing the store is what lets `sendRequest` and jobs read it.
+ */
 const storage = new AsyncLocalStorage<TraceContext>();
 
 /** Run `fn` with `trace` as the current trace (everything it starts, sync or async, sees it). */

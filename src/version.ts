@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 
+/** Process-wide on purpose: the package's version, read once. */
 let version: string | undefined;
 
 /**

@@ -21,6 +21,7 @@ interface FleetLimiterClass {
   ): RateLimiterRedis;
 }
 
+/** Process-wide on purpose (a class cache, no state): made by the first Redis limiter. */
 let fleetLimiter: FleetLimiterClass | undefined;
 
 /** The class extends rate-limiter-flexible's, so it is made (once) when the first Redis limiter is. */

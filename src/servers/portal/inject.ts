@@ -27,7 +27,7 @@ export interface InjectResponse {
   json<T = unknown>(): T;
 }
 
-/** light-my-request, loaded by the first `inject()` (tests), never by a portal that only serves sockets. */
+/** Process-wide on purpose (a module cache): light-my-request, loaded by the first `inject()` of any portal. */
 let lightMyRequest: typeof LightMyRequest | undefined;
 
 /**
