@@ -5,7 +5,7 @@ import './runtime.js';
 import { parseArgs } from 'node:util';
 import type { CliIO } from './cli-args.js';
 import { runCheckCommand } from './enforcer/index.js';
-import { runLifecycleCommand } from './lifecycle/index.js';
+import { runLifecycleCommand } from './lifecycle/internal.js';
 
 /** Where a command writes; tests and embedders can capture it. */
 /** One subcommand of the CLI. */

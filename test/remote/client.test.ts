@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LifecycleError, RemoteControl, type LifecycleState } from '../../src/lifecycle/index.js';
-import { stateFileName } from '../../src/lifecycle/remote/index.js';
+import { stateFileName } from '../../src/lifecycle/internal.js';
 import { captureLogger, Fixture, sleep, waitFor } from './helpers.js';
 
 const VERSION = (

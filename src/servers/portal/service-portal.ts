@@ -6,11 +6,8 @@ import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { GatehouseError } from '../../errors.js';
 import {
-  GatedResponder,
-  HealthBoard,
   Lifecycle,
   RemoteLifecycleSource,
-  installShutdownHandlers,
   type CheckState,
   type HealthCheckFunction,
   type HealthCheckOptions,
@@ -18,6 +15,7 @@ import {
   type StateCheckOptions,
   type StatusField,
 } from '../../lifecycle/index.js';
+import { GatedResponder, HealthBoard, installShutdownHandlers } from '../../lifecycle/internal.js';
 import { flushLogger, type Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver } from '../client-ip.js';
 import {
