@@ -25,7 +25,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   'control-plane': {
     summary:
       'run a PXControl-compatible control plane, or add a project / set its status (project add NAME | project status NAME STATE)',
-    run: async (argv, io) => (await import('./control-plane/index.js')).runControlPlaneCommand(argv, io),
+    run: async (argv, io) => (await import('./control-plane/internal.js')).runControlPlaneCommand(argv, io),
   },
   lifecycle: {
     summary:

@@ -1,11 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
-import {
-  LifecycleError,
-  lifecycleChecks,
-  type ServiceUnavailableCode,
-  type ServiceUnavailableError,
-} from './errors.js';
+import { lifecycleChecks, type ServiceUnavailableCode, type ServiceUnavailableError } from './errors.js';
 import { LIFECYCLE_CODES, type InactiveState } from './states.js';
 
 /** What a `lifecycle.respond` hook learns about the gated request. */
