@@ -10,17 +10,15 @@ import { checkActor, checkFailMode, checkName, checkStatusChange, inputError } f
 import { resolveControlPlaneOptions, type ControlPlaneOptions, type ResolvedControlPlaneOptions } from './options.js';
 import type { SdkVersionEntry } from './protocol.js';
 import { PROJECT_TOKEN_PATTERN, sameSecret, secretDigest } from './tokens.js';
+import type { AuditEntry, FailMode, InstanceInfo } from './types.js';
 import type {
   ActorOption,
-  AuditEntry,
   ControlPlaneRunOptions,
   CreateProjectOptions,
-  FailMode,
-  InstanceInfo,
   ProjectStatus,
   ProjectView,
   SetProjectStatusOptions,
-} from './types.js';
+} from './views.js';
 
 /**
  * A self-hosted, PXControl-compatible control plane: projects with tokens (stored hashed), one switch per project

@@ -27,9 +27,9 @@ import {
   type FailMode,
   type InstanceInfo,
   type ProjectRecord,
-  type ProjectView,
   type TokenRecord,
 } from './types.js';
+import { type ProjectView } from './views.js';
 
 /** What the ControlPlane hands its engine. */
 export interface EngineSettings {

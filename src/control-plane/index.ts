@@ -10,16 +10,13 @@ export type { ControlPlaneErrorCode, ControlPlaneErrorOptions } from './errors.j
 export type { ControlPlaneOptions, SdkVersionOptions } from './options.js';
 export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED } from './close-codes.js';
 export type { SdkVersionEntry, StatusObject } from './protocol.js';
+export type { AuditAction, AuditEntry, InstanceInfo, ProjectRecord } from './types.js';
 export type {
   ActorOption,
-  AuditAction,
-  AuditEntry,
   ControlPlaneRunOptions,
   CreateProjectOptions,
-  InstanceInfo,
-  ProjectRecord,
   ProjectStatus,
   ProjectView,
   SetProjectStatusOptions,
   TokenView,
-} from './types.js';
+} from './views.js';

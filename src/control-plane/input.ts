@@ -4,7 +4,8 @@
  */
 import { LIFECYCLE_STATES, isLifecycleState, type LifecycleState } from '../lifecycle/index.js';
 import { ControlPlaneError } from './errors.js';
-import type { FailMode, SetProjectStatusOptions } from './types.js';
+import type { FailMode } from './types.js';
+import type { SetProjectStatusOptions } from './views.js';
 
 /** Largest accepted message, in characters (the lifecycle's own limit). */
 const MAX_MESSAGE = 1000;

@@ -5,7 +5,8 @@ import { statusFrame, statusObject, type StatusObject } from './protocol.js';
 import type { SocketHub, TokenLookup } from './sockets.js';
 import type { ProjectStore, StoreEvent } from './store.js';
 import { PROJECT_TOKEN_PATTERN, hashToken } from './tokens.js';
-import type { ProjectRecord, ProjectView, TokenRecord } from './types.js';
+import type { ProjectRecord, TokenRecord } from './types.js';
+import type { ProjectView } from './views.js';
 
 /** What the cache tells when it changes: the sockets (frames, revocations) and the dashboard's feed. */
 export interface ProjectCacheDeps {

@@ -1,3 +1,6 @@
+// The control plane's dashboard, served as /dashboard.js (a classic browser script). The admin token lives in
+// sessionStorage and goes out only in Authorization headers; live updates come from the server-sent event stream
+// /api/admin/events, read with fetch so the token never appears in a URL.
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
