@@ -70,6 +70,10 @@ const CONTACT_LOST_MESSAGE = 'The service is offline: its remote control cannot 
  * ```
  */
 export class RemoteControl {
+  /**
+   * Process-wide on purpose: `shared()` is pxcontrol's `get_client()`, one client per process built from the
+   * `PX_*` environment (the contract). Portals and RemoteControls built with options never touch it.
+   */
   private static sharedInstance: RemoteControl | undefined;
 
   /**
