@@ -3,7 +3,9 @@ import { lifecycleChecks } from './errors.js';
 import { resolveLifecycleOptions, type LifecycleOptions } from './options.js';
 import { RemoteControl } from './remote/remote-control.js';
 import { RemoteLifecycleSource } from './remote/source.js';
-import { EnvSource, FileSource, MemorySource, SqliteSource, type LifecycleSource } from './sources.js';
+import { FileSource } from './source-file.js';
+import { SqliteSource } from './source-sqlite.js';
+import { EnvSource, MemorySource, type LifecycleSource } from './sources.js';
 
 const check = lifecycleChecks('Lifecycle');
 const SOURCE_NAMES = "memory, env, file, sqlite, redis (with the portal's redis option), remote or a LifecycleSource";

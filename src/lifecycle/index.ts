@@ -16,7 +16,9 @@ export type {
 } from './errors.js';
 export { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState } from './states.js';
 export type { InactiveState, LifecycleRecord, LifecycleState } from './states.js';
-export { EnvSource, FileSource, MemorySource, SqliteSource } from './sources.js';
+export { EnvSource, MemorySource } from './sources.js';
+export { FileSource } from './source-file.js';
+export { SqliteSource } from './source-sqlite.js';
 export type { LifecycleSource } from './sources.js';
 export { RedisLifecycleSource } from './source-redis.js';
 export type { RedisLifecycleSourceOptions } from './source-redis.js';
