@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LifecycleError } from './errors.js';
 import { newFollower, startHeartbeat, type Follower, type FollowerInfo } from './followers.js';
-import { parseRecord, type LifecycleSource } from './sources.js';
+import { parseStoredRecord, type LifecycleSource } from './sources.js';
 import type { LifecycleRecord } from './states.js';
 
 /**
@@ -29,16 +29,7 @@ export class FileSource implements LifecycleSource {
         cause: err,
       });
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new LifecycleError(`lifecycle file ${this.path}: not valid JSON`, {
-        code: 'ERR_LIFECYCLE_SOURCE',
-        cause: err,
-      });
-    }
-    return parseRecord(value, `lifecycle file ${this.path}`);
+    return parseStoredRecord(text, `lifecycle file ${this.path}`);
   }
 
   /** Write the file atomically (temp file, then rename). */

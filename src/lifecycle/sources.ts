@@ -96,3 +96,14 @@ export function parseRecord(value: unknown, where: string): LifecycleRecord {
     updatedBy: typeof v.updatedBy === 'string' ? v.updatedBy : undefined,
   };
 }
+
+/** Parse a stored record's JSON text (a file, a Redis key); throws a LifecycleError naming `where` and what is wrong. */
+export function parseStoredRecord(text: string, where: string): LifecycleRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new LifecycleError(`${where}: not valid JSON`, { code: 'ERR_LIFECYCLE_SOURCE', cause: err });
+  }
+  return parseRecord(value, where);
+}
