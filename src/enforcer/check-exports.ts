@@ -5,30 +5,7 @@
  */
 import type TS from 'typescript';
 import { MAX_PARAMETERS } from './enforce.js';
-
-/**
- * Rules of the static pass:
- * - `missing-jsdoc`: an exported function, class, arrow-function const or public method has no JSDoc summary.
- * - `untyped-param`: a parameter has no explicit type annotation (a primitive literal default such as
- *   `limit = 10` counts as explicit).
- * - `missing-return-type`: a function or method has no explicit return type.
- * - `too-many-params`: more than 8 parameters (a `this` parameter does not count).
- */
-export type CheckRule = 'missing-jsdoc' | 'untyped-param' | 'missing-return-type' | 'too-many-params';
-
-/** One finding of `checkProject()`. */
-export interface CheckProblem {
-  /** File path relative to `cwd`, with `/` separators. */
-  file: string;
-  /** 1-based line. */
-  line: number;
-  /** 1-based column. */
-  column: number;
-  /** The rule that failed. */
-  rule: CheckRule;
-  /** What is wrong, naming the function. */
-  message: string;
-}
+import type { CheckProblem, CheckRule } from './check-types.js';
 
 /** The node tests and functions of a TypeScript compiler that the walk uses, by their TypeScript names. */
 export const SYNTAX_FUNCTIONS = [

@@ -4,9 +4,11 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkSource, type CheckProblem, type CheckRule } from './check-exports.js';
+import { checkSource } from './check-exports.js';
+import type { CheckProblem, CheckRule } from './check-types.js';
 import { checkSetupError } from './compiler-api.js';
-import { loadCompiler, type Compiler } from './compiler.js';
+import type { Compiler } from './compiler-api.js';
+import { loadCompiler } from './compiler.js';
 
 export type { CheckProblem, CheckRule };
 

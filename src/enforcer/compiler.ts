@@ -3,7 +3,7 @@
  * is preferred (resolved from the checked directory), else the copy next to gatehouse. TypeScript 5 and 6 offer
  * the classic compiler API (`compiler-classic.ts`); TypeScript 7, the native compiler, offers its API through
  * `typescript/unstable/sync` and `typescript/unstable/ast` (`compiler-native.ts`). Any other major is refused
- * with one line naming the installed version and {@link SUPPORTED_TYPESCRIPT}.
+ * with one line naming the installed version and `SUPPORTED_TYPESCRIPT`.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,12 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { checkSetupError, type Compiler, type FoundTypeScript } from './compiler-api.js';
 import { classicCompiler } from './compiler-classic.js';
 import { nativeCompiler } from './compiler-native.js';
+import { SUPPORTED_TYPESCRIPT } from './check-types.js';
 import { EnforcementError } from './errors.js';
-
-/** The TypeScript versions `gatehouse check` works with; package.json's `typescript` peer range says the same. */
-export const SUPPORTED_TYPESCRIPT = '^5.0.0 || ^6.0.0 || ^7.0.0';
-
-export type { Compiler };
 
 /** Find the package `name` from `dir`, else from gatehouse's own folder. */
 function locate(dir: string, name: string): FoundTypeScript | undefined {

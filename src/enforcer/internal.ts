@@ -10,6 +10,6 @@ export { checkHandlerRegistration } from './handler-rules.js';
 export type { HandlerCheckScope, HandlerKind, HandlerRegistration } from './handler-rules.js';
 export { checkProject, formatProblem } from './check.js';
 export type { CheckOptions, CheckProblem, CheckResult, CheckRule } from './check.js';
-export { SUPPORTED_TYPESCRIPT } from './compiler.js';
+export { SUPPORTED_TYPESCRIPT } from './check-types.js';
 export { runCheckCommand, CHECK_USAGE } from './check-command.js';
 export type { EnforceMode } from './mode.js';
