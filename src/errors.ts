@@ -117,17 +117,6 @@ export type BufferErrorCode =
   /** A push whose serialised payload is bigger than `maxPayloadBytes`; nothing was stored. */
   | 'ERR_BUFFER_PAYLOAD_TOO_LARGE';
 
-/**
- * Codes of the enforcer:
- * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
- * - `ERR_ENFORCE_ARGS`: an enforced function was called with arguments its `args` schemas reject.
- * - `ERR_ENFORCE_RETURN`: an enforced function returned (or resolved to) a value its `returns` schema rejects.
- * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
- * - `ERR_ENFORCE_CONFIG`: an invalid mode was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`.
- */
-export type EnforcementErrorCode =
-  'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
-
 /** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
 export type ClientErrorCode = 'ERR_CLIENT_OPTION';
 
@@ -163,7 +152,6 @@ export type GatehouseErrorCode =
   | BufferErrorCode
   /** Thrown by a task handler: retrying cannot help. */
   | 'ERR_UNRECOVERABLE'
-  | EnforcementErrorCode
   | ClientErrorCode
   | CryptoErrorCode
   | BackgroundErrorCode

@@ -7,7 +7,7 @@ import {
   type Socket,
 } from 'socket.io';
 import type { ZodType } from 'zod';
-import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
+import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/internal.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AuthError, authStep, compileGate, type GateConfig, type GateServices } from '../gates/index.js';
