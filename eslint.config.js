@@ -20,4 +20,22 @@ export default tseslint.config(
     files: ['bench/**', 'bin/**', 'examples/**', 'test/**', 'src/**/cli*.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The control plane's dashboard script runs in the browser (a classic script, served as /dashboard.js).
+    files: ['src/control-plane/dashboard/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        AbortController: 'readonly',
+        CSS: 'readonly',
+        TextDecoderStream: 'readonly',
+        confirm: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        sessionStorage: 'readonly',
+        setInterval: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
 );

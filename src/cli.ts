@@ -4,10 +4,8 @@
 import './runtime.js';
 import { parseArgs } from 'node:util';
 import type { CliIO } from './cli-args.js';
-import { runCheckCommand } from './enforcer/index.js';
-import { runLifecycleCommand } from './lifecycle/index.js';
+import { runLifecycleCommand } from './lifecycle/internal.js';
 
-/** Where a command writes; tests and embedders can capture it. */
 /** One subcommand of the CLI. */
 export interface CliCommand {
   /** One-line summary shown in `gatehouse help`. */
@@ -20,12 +18,12 @@ export interface CliCommand {
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   check: {
     summary: 'statically check exported functions for JSDoc, explicit types and parameter count',
-    run: runCheckCommand,
+    run: async (argv, io) => (await import('./enforcer/internal.js')).runCheckCommand(argv, io),
   },
   'control-plane': {
     summary:
       'run a PXControl-compatible control plane, or add a project / set its status (project add NAME | project status NAME STATE)',
-    run: async (argv, io) => (await import('./control-plane/index.js')).runControlPlaneCommand(argv, io),
+    run: async (argv, io) => (await import('./control-plane/internal.js')).runControlPlaneCommand(argv, io),
   },
   lifecycle: {
     summary:

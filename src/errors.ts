@@ -4,17 +4,6 @@
  * never on messages. Every class takes the same constructor shape: a message, then an options object.
  */
 
-/** Codes of lifecycle misuse or failure. */
-export type LifecycleErrorCode =
-  | 'ERR_LIFECYCLE_INPUT'
-  | 'ERR_LIFECYCLE_SOURCE'
-  | 'ERR_LIFECYCLE_OPTIONS'
-  | 'ERR_LIFECYCLE_CLOSED'
-  | 'ERR_HEALTH_CONFIG';
-
-/** Codes a gated call gets while the service is not ACTIVE, one per inactive state. */
-export type ServiceUnavailableCode = 'SERVICE_PAUSED' | 'SERVICE_MAINTENANCE' | 'SERVICE_OFFLINE' | 'SERVICE_FAILED';
-
 /** Codes of the database layer. */
 export type DatabaseErrorCode =
   /** A table, column, alias or JSON path failed validation; nothing reached SQL. */
@@ -59,17 +48,6 @@ export type BufferErrorCode =
   /** A push whose serialised payload is bigger than `maxPayloadBytes`; nothing was stored. */
   | 'ERR_BUFFER_PAYLOAD_TOO_LARGE';
 
-/**
- * Codes of the enforcer:
- * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
- * - `ERR_ENFORCE_ARGS`: an enforced function was called with arguments its `args` schemas reject.
- * - `ERR_ENFORCE_RETURN`: an enforced function returned (or resolved to) a value its `returns` schema rejects.
- * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
- * - `ERR_ENFORCE_CONFIG`: an invalid mode was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`.
- */
-export type EnforcementErrorCode =
-  'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
-
 /** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
 export type ClientErrorCode = 'ERR_CLIENT_OPTION';
 
@@ -96,39 +74,16 @@ export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSE
  */
 export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
 
-/**
- * Codes of the control plane (ControlPlane, its stores and admin API):
- * - `ERR_CONTROL_OPTIONS`: an option of `new ControlPlane()` is invalid (names the option).
- * - `ERR_CONTROL_INPUT`: a project name, state, message, fail mode or token given to a method is invalid.
- * - `ERR_CONTROL_NOT_FOUND`: no project of that name (or no such token).
- * - `ERR_CONTROL_CONFLICT`: a project of that name exists already.
- * - `ERR_CONTROL_CLOSED`: the control plane was closed.
- * - `ERR_CONTROL_ADMIN_AUTH`: the admin API was called without the admin token, or with a wrong one.
- * - `ERR_CONTROL_STORE`: the project store (SQLite or Redis) failed.
- */
-export type ControlPlaneErrorCode =
-  | 'ERR_CONTROL_OPTIONS'
-  | 'ERR_CONTROL_INPUT'
-  | 'ERR_CONTROL_NOT_FOUND'
-  | 'ERR_CONTROL_CONFLICT'
-  | 'ERR_CONTROL_CLOSED'
-  | 'ERR_CONTROL_ADMIN_AUTH'
-  | 'ERR_CONTROL_STORE';
-
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
 export type GatehouseErrorCode =
-  | LifecycleErrorCode
-  | ServiceUnavailableCode
   | DatabaseErrorCode
   | BufferErrorCode
   /** Thrown by a task handler: retrying cannot help. */
   | 'ERR_UNRECOVERABLE'
-  | EnforcementErrorCode
   | ClientErrorCode
   | CryptoErrorCode
   | BackgroundErrorCode
-  | RedisErrorCode
-  | ControlPlaneErrorCode;
+  | RedisErrorCode;
 
 /** One row of a capability's error table: the status a client sees and a short title for problems and docs. */
 export interface ErrorRow {

@@ -11,16 +11,12 @@ export type {
   BackgroundErrorCode,
   BufferErrorCode,
   ClientErrorCode,
-  ControlPlaneErrorCode,
   CryptoErrorCode,
   DatabaseErrorCode,
-  EnforcementErrorCode,
   FieldIssue,
   GatehouseErrorCode,
   GatehouseErrorOptions,
-  LifecycleErrorCode,
   RedisErrorCode,
-  ServiceUnavailableCode,
   ValidationErrorOptions,
 } from './errors.js';
 export { createLogger, flushLogger, flushLoggerSync, rootLogger, serviceLogger } from './logger.js';
@@ -128,6 +124,7 @@ export type {
   HealthCheckOptions,
   HealthCheckResult,
   InactiveState,
+  LifecycleErrorCode,
   LifecycleListener,
   LifecycleOptions,
   LifecycleRecord,
@@ -138,6 +135,7 @@ export type {
   LifecycleSourceName,
   LifecycleState,
   RedisLifecycleSourceOptions,
+  ServiceUnavailableCode,
   SetStateOptions,
   StateCheckExtra,
   StateCheckOptions,
@@ -175,6 +173,7 @@ export type {
   ActorOption,
   AuditAction,
   AuditEntry,
+  ControlPlaneErrorCode,
   ControlPlaneErrorOptions,
   ControlPlaneOptions,
   ControlPlaneRunOptions,
@@ -289,23 +288,28 @@ export type {
 } from './client/index.js';
 
 // Enforcer (src/enforcer): runtime contracts, handler registration rules, the static export check.
-export { EnforcementError, checkHandlerRegistration, checkProject, enforce, formatProblem } from './enforcer/index.js';
+export { EnforcementError, enforce } from './enforcer/index.js';
 export type {
-  CheckOptions,
-  CheckProblem,
-  CheckResult,
-  CheckRule,
   Enforce,
   EnforceConfig,
   EnforceMode,
   EnforceSpec,
   EnforcedArgs,
   EnforcedReturn,
+  EnforcementErrorCode,
   EnforcementErrorOptions,
   EnforcementIssue,
+} from './enforcer/index.js';
+// Internal since the lean core (the lead decides whether the root keeps them): the handler rules and the check API.
+export { checkHandlerRegistration, checkProject, formatProblem } from './enforcer/internal.js';
+export type {
+  CheckOptions,
+  CheckProblem,
+  CheckResult,
+  CheckRule,
   HandlerKind,
   HandlerRegistration,
-} from './enforcer/index.js';
+} from './enforcer/internal.js';
 
 // Background work (src/background): runEvery / runAt / runOnce, Executor (async concurrency or piscina threads).
 export { BackgroundError, Executor, MAX_TIMER_MS, runAt, runEvery, runOnce } from './background/index.js';

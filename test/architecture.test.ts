@@ -63,13 +63,14 @@ describe('architecture', () => {
     expect(cycles).toEqual([]);
   });
 
-  it('lets a capability reach another only through its index.ts', () => {
+  it('lets a capability reach another only through its index.ts (public) or internal.ts', () => {
     const reaches = [...graph].flatMap(([file, deps]) => {
       const own = capabilityOf(file);
       return deps
         .filter((dep) => {
           const other = capabilityOf(dep);
-          return other !== undefined && other !== own && path.relative(path.join(SRC, other), dep) !== 'index.ts';
+          const entry = path.relative(path.join(SRC, other ?? ''), dep);
+          return other !== undefined && other !== own && entry !== 'index.ts' && entry !== 'internal.ts';
         })
         .map((dep) => `${path.relative(SRC, file)} -> ${path.relative(SRC, dep)}`);
     });
@@ -86,6 +87,18 @@ describe('architecture', () => {
         .filter((d) => capabilityOf(d) !== undefined)
         .map((d) => `${path.relative(SRC, file)} -> ${path.relative(SRC, d)}`),
     );
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps the portal on top: only the control plane (built on a portal) imports the servers capability', () => {
+    const above = new Set(['servers', 'control-plane']);
+    const bad = [...graph].flatMap(([file, deps]) => {
+      const own = capabilityOf(file);
+      if (own === undefined || above.has(own)) return [];
+      return deps
+        .filter((d) => capabilityOf(d) === 'servers')
+        .map((d) => `${path.relative(SRC, file)} -> ${path.relative(SRC, d)}`);
+    });
     expect(bad).toEqual([]);
   });
 });

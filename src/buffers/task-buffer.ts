@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { output as ZodOutput, input as ZodInput, ZodType } from 'zod';
-import { checkHandlerRegistration, type EnforceMode } from '../enforcer/index.js';
+import { checkHandlerRegistration, type EnforceMode } from '../enforcer/internal.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import {

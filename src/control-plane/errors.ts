@@ -1,31 +1,54 @@
-import { GatehouseError, type ControlPlaneErrorCode } from '../errors.js';
+import { GatehouseError, type ErrorTable } from '../errors.js';
+
+/** Codes of the control plane (ControlPlane, its stores and admin API). */
+export type ControlPlaneErrorCode =
+  | 'ERR_CONTROL_OPTIONS'
+  | 'ERR_CONTROL_INPUT'
+  | 'ERR_CONTROL_NOT_FOUND'
+  | 'ERR_CONTROL_CONFLICT'
+  | 'ERR_CONTROL_CLOSED'
+  | 'ERR_CONTROL_ADMIN_AUTH'
+  | 'ERR_CONTROL_STORE';
+
+/** Every code the control plane throws, with the status the admin API answers it with and a short title. */
+export const CONTROL_PLANE_ERRORS = {
+  /** An option of `new ControlPlane()` is invalid (names the option). */
+  ERR_CONTROL_OPTIONS: { status: 500, title: 'Invalid option' },
+  /** A project name, state, message, fail mode or token given to a method is invalid. */
+  ERR_CONTROL_INPUT: { status: 400, title: 'Invalid input' },
+  /** No project of that name (or no such token). */
+  ERR_CONTROL_NOT_FOUND: { status: 404, title: 'Not found' },
+  /** A project of that name exists already. */
+  ERR_CONTROL_CONFLICT: { status: 409, title: 'Conflict' },
+  /** The control plane was closed. */
+  ERR_CONTROL_CLOSED: { status: 503, title: 'Control plane closed' },
+  /** The admin API was called without the admin token, or with a wrong one. */
+  ERR_CONTROL_ADMIN_AUTH: { status: 401, title: 'Admin token required' },
+  /** The project store (SQLite or Redis) failed. */
+  ERR_CONTROL_STORE: { status: 500, title: 'Project store failed' },
+} as const satisfies ErrorTable<ControlPlaneErrorCode>;
 
 /** Options of {@link ControlPlaneError}. */
 export interface ControlPlaneErrorOptions {
   /** The stable code. */
   code: ControlPlaneErrorCode;
-  /** HTTP status when the error reaches an admin API client. @defaultValue derived from the code */
+  /** HTTP status when the error reaches an admin API client. @defaultValue the code's status in {@link CONTROL_PLANE_ERRORS} */
   status?: number;
   /** The underlying error, if any. */
   cause?: unknown;
 }
-
-const STATUS: Readonly<Record<ControlPlaneErrorCode, number>> = {
-  ERR_CONTROL_OPTIONS: 500,
-  ERR_CONTROL_INPUT: 400,
-  ERR_CONTROL_NOT_FOUND: 404,
-  ERR_CONTROL_CONFLICT: 409,
-  ERR_CONTROL_CLOSED: 503,
-  ERR_CONTROL_ADMIN_AUTH: 401,
-  ERR_CONTROL_STORE: 500,
-};
 
 /**
  * An error of the control plane. Carries an HTTP status so the admin API answers it as a problem
  * (400 bad input, 404 unknown project, 409 duplicate name, 401 admin token).
  */
 export class ControlPlaneError extends GatehouseError {
+  declare readonly code: ControlPlaneErrorCode;
   constructor(message: string, options: ControlPlaneErrorOptions) {
-    super(message, { code: options.code, status: options.status ?? STATUS[options.code], cause: options.cause });
+    super(message, {
+      code: options.code,
+      status: options.status ?? CONTROL_PLANE_ERRORS[options.code].status,
+      cause: options.cause,
+    });
   }
 }

@@ -1,8 +1,16 @@
 /**
- * The control plane: a self-hosted, PXControl-compatible server (projects, hashed tokens, the five states,
- * instances from heartbeats, admin API, audit log, live dashboard) and its `gatehouse control-plane` CLI.
+ * `gatehouse/control-plane`: a self-hosted, PXControl-compatible server (projects, hashed tokens, the five
+ * states, instances from heartbeats, admin API, audit log, live dashboard). Importing it loads only the light
+ * ControlPlane class; its portal, store, sockets and dashboard load when one is constructed. What other
+ * capabilities need beside this lives in `internal.ts`.
  */
 export { ControlPlane } from './control-plane.js';
+export { ControlPlaneError } from './errors.js';
+export type { ControlPlaneErrorCode, ControlPlaneErrorOptions } from './errors.js';
+export type { ControlPlaneOptions, SdkVersionOptions } from './options.js';
+export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED } from './close-codes.js';
+export type { SdkVersionEntry, StatusObject } from './protocol.js';
+export type { AuditAction, AuditEntry, InstanceInfo, ProjectRecord } from './types.js';
 export type {
   ActorOption,
   ControlPlaneRunOptions,
@@ -11,14 +19,4 @@ export type {
   ProjectView,
   SetProjectStatusOptions,
   TokenView,
-} from './control-plane.js';
-export { ControlPlaneError } from './errors.js';
-export type { ControlPlaneErrorOptions } from './errors.js';
-export { DEFAULTS as CONTROL_PLANE_DEFAULTS } from './options.js';
-export type { ControlPlaneOptions, SdkVersionOptions } from './options.js';
-export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, statusObject } from './protocol.js';
-export type { SdkVersionEntry, StatusFrame, StatusObject } from './protocol.js';
-export type { ProjectStore, StoreEvent, StoreSnapshot } from './store.js';
-export { CONTROL_DB_FILE } from './store-sqlite.js';
-export type { AuditAction, AuditEntry, FailMode, InstanceInfo, ProjectRecord, TokenRecord } from './types.js';
-export { runControlPlaneCommand } from './cli.js';
+} from './views.js';

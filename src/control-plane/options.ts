@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { RedisOption } from '../redis.js';
+import { optionChecks, withDefaults } from '../options.js';
 import { gatehouseVersion } from '../version.js';
 import { ControlPlaneError } from './errors.js';
 import type { SdkVersionEntry } from './protocol.js';
@@ -89,18 +90,10 @@ export interface ResolvedControlPlaneOptions {
   logger: Logger | undefined;
 }
 
-function bad(message: string): ControlPlaneError {
-  return new ControlPlaneError(message, { code: 'ERR_CONTROL_OPTIONS' });
-}
-
-function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw bad(`ControlPlane: ${name} must be a whole number from ${min} to ${max}, got ${String(v)}`);
-  return v;
-}
+const check = optionChecks('ControlPlane', (m) => new ControlPlaneError(m, { code: 'ERR_CONTROL_OPTIONS' }));
 
 const VERSION = /^[0-9A-Za-z.+-]{1,32}$/;
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The version catalogue as served. */
 export interface SdkCatalogue {
@@ -116,62 +109,40 @@ function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = 
     ['latest', latest],
     ['minimumSupported', minimum],
   ] as const) {
-    if (typeof v !== 'string' || !VERSION.test(v))
-      throw bad(`ControlPlane: sdkVersions.${name}.${field} must be a version string, got ${String(v)}`);
+    if (typeof v !== 'string' || !VERSION.test(v)) check.fail(`sdkVersions.${name}.${field}`, 'a version string', v);
   }
   const url = o?.changelogUrl ?? null;
   if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url)))
-    throw bad(`ControlPlane: sdkVersions.${name}.changelogUrl must be an http(s) URL or null`);
+    check.fail(`sdkVersions.${name}.changelogUrl`, 'an http(s) URL or null', url);
   return { latest, minimum_supported: minimum, changelog_url: url };
 }
 
-/** Apply the defaults once and reject bad values with an error that names the option. */
+/** Apply the defaults once and reject bad values with an error that names the option (`ERR_CONTROL_OPTIONS`). */
 export function resolveControlPlaneOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
-  if (options === null || typeof options !== 'object') throw bad('ControlPlane: options must be an object');
-  const token = options.adminToken;
+  const o = withDefaults(DEFAULTS, check.object('options', options) as ControlPlaneOptions);
+  const token = o.adminToken;
   if (token !== undefined && (typeof token !== 'string' || token.length < 16 || token.length > 512))
-    throw bad('ControlPlane: adminToken must be a string of 16 to 512 characters');
-  const dataDir = options.dataDir ?? DEFAULTS.dataDir;
-  if (typeof dataDir !== 'string' || dataDir.length === 0) throw bad('ControlPlane: dataDir must be a non-empty path');
-  const name = options.name ?? DEFAULTS.name;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name))
-    throw bad('ControlPlane: name must be 1-64 letters, digits, dots, dashes or underscores');
+    check.fail('adminToken', 'a string of 16 to 512 characters', typeof token === 'string' ? '[redacted]' : token);
+  if (typeof o.name !== 'string' || !NAME.test(o.name))
+    check.fail('name', '1-64 letters, digits, dots, dashes or underscores', o.name);
   return {
-    dataDir,
+    dataDir: check.string('dataDir', o.dataDir),
     adminToken: token,
-    redis: options.redis,
-    name,
-    heartbeatIntervalMs: int(
-      'heartbeatIntervalMs',
-      options.heartbeatIntervalMs,
-      DEFAULTS.heartbeatIntervalMs,
-      50,
-      3_600_000,
-    ),
-    instanceRetentionMs: int(
-      'instanceRetentionMs',
-      options.instanceRetentionMs,
-      DEFAULTS.instanceRetentionMs,
-      0,
-      7 * 86_400_000,
-    ),
+    redis: o.redis,
+    name: o.name,
+    heartbeatIntervalMs: check.int('heartbeatIntervalMs', o.heartbeatIntervalMs, { min: 50, max: 3_600_000 }),
+    instanceRetentionMs: check.int('instanceRetentionMs', o.instanceRetentionMs, { min: 0, max: 7 * 86_400_000 }),
     sdkVersions: {
-      node: sdk('node', options.sdkVersions?.node),
-      python: sdk('python', options.sdkVersions?.python),
-      gatehouse: sdk('gatehouse', options.sdkVersions?.gatehouse, gatehouseVersion()),
+      node: sdk('node', o.sdkVersions?.node),
+      python: sdk('python', o.sdkVersions?.python),
+      gatehouse: sdk('gatehouse', o.sdkVersions?.gatehouse, gatehouseVersion()),
     },
-    maxPayloadBytes: int('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 256, 1_048_576),
-    maxConnectionsPerIp: int(
-      'maxConnectionsPerIp',
-      options.maxConnectionsPerIp,
-      DEFAULTS.maxConnectionsPerIp,
-      0,
-      10_000_000,
-    ),
-    auditLimit: int('auditLimit', options.auditLimit, DEFAULTS.auditLimit, 10, 10_000_000),
-    watchIntervalMs: int('watchIntervalMs', options.watchIntervalMs, DEFAULTS.watchIntervalMs, 0, 60_000),
-    resyncIntervalMs: int('resyncIntervalMs', options.resyncIntervalMs, DEFAULTS.resyncIntervalMs, 100, 3_600_000),
-    requestLog: options.requestLog ?? DEFAULTS.requestLog,
-    logger: options.logger,
+    maxPayloadBytes: check.int('maxPayloadBytes', o.maxPayloadBytes, { min: 256, max: 1_048_576 }),
+    maxConnectionsPerIp: check.int('maxConnectionsPerIp', o.maxConnectionsPerIp, { min: 0, max: 10_000_000 }),
+    auditLimit: check.int('auditLimit', o.auditLimit, { min: 10, max: 10_000_000 }),
+    watchIntervalMs: check.int('watchIntervalMs', o.watchIntervalMs, { min: 0, max: 60_000 }),
+    resyncIntervalMs: check.int('resyncIntervalMs', o.resyncIntervalMs, { min: 100, max: 3_600_000 }),
+    requestLog: check.bool('requestLog', o.requestLog),
+    logger: o.logger,
   };
 }

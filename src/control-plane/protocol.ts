@@ -5,10 +5,7 @@
 import { DEFAULT_MESSAGES, type LifecycleState, type PxStatus } from '../lifecycle/index.js';
 import type { FailMode, ProjectRecord } from './types.js';
 
-/** Close code for a token the control plane does not know. */
-export const CLOSE_INVALID_TOKEN = 4001;
-/** Close code for a revoked (or rotated) token. */
-export const CLOSE_REVOKED = 4002;
+export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED } from './close-codes.js';
 
 /**
  * A status object: the PXControl fields, then gatehouse's own (stock SDKs ignore unknown fields).

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import { loadNow } from '../load.js';
 import type { Logger } from '../logger.js';
 import {
   CLOSE_INVALID_TOKEN,
@@ -69,7 +70,8 @@ export class SocketHub {
 
   constructor(deps: SocketHubDeps) {
     this.deps = deps;
-    this.wss = new WebSocketServer({
+    const { WebSocketServer: Server } = loadNow<{ WebSocketServer: typeof WebSocketServer }>('ws');
+    this.wss = new Server({
       noServer: true,
       maxPayload: deps.maxPayloadBytes,
       perMessageDeflate: false,
@@ -177,7 +179,7 @@ export class SocketHub {
   broadcast(project: string, frame: Buffer): number {
     const set = this.byProject.get(project);
     if (!set) return 0;
-    for (const conn of set) if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(frame, TEXT);
+    for (const conn of set) if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(frame, TEXT);
     return set.size;
   }
 
@@ -202,7 +204,7 @@ export class SocketHub {
   }
 
   private kick(conn: Connection, frame: string): void {
-    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    if (conn.ws.readyState !== conn.ws.OPEN) return;
     conn.ws.send(frame);
     conn.ws.close(CLOSE_REVOKED, 'token revoked');
   }
@@ -248,7 +250,7 @@ export class SocketHub {
       for (const conn of set) {
         closing.push(
           new Promise<void>((resolve) => {
-            if (conn.ws.readyState === WebSocket.CLOSED) return resolve();
+            if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
             const timer = setTimeout(() => {
               conn.ws.terminate();
               resolve();

@@ -8,6 +8,8 @@ export const CHECK_USAGE = `Usage: gatehouse check [dir] [--json]
 Statically checks the exported functions, classes and methods of the TypeScript sources in [dir]
 (default: the current directory): JSDoc summary, explicit parameter and return types, at most 8 parameters.
 Uses dir/tsconfig.json when present, else every .ts/.tsx under dir (not node_modules, dist, *.d.ts).
+Parses with the project's TypeScript (5.x, 6.x or 7.x); GATEHOUSE_TYPESCRIPT=<package> picks another
+installed one by name (e.g. an npm alias such as typescript7).
 
 Prints "path:line:col rule message" per problem (paths relative to the current directory).
   --json      print the problems as a JSON array of { file, line, column, rule, message }
@@ -31,7 +33,8 @@ export async function runCheckCommand(argv: readonly string[], io: CliIO): Promi
   const dir = dirs[0] ?? '.';
   let result;
   try {
-    result = await checkProject(dir);
+    const typescript = process.env.GATEHOUSE_TYPESCRIPT?.trim() || undefined;
+    result = await checkProject(dir, { typescript });
   } catch (err) {
     if (err instanceof EnforcementError) {
       io.err(`gatehouse check: ${err.message}`);

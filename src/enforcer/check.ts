@@ -1,39 +1,28 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type TS from 'typescript';
-import { MAX_PARAMETERS } from './enforce.js';
-import { EnforcementError } from './errors.js';
-
 /**
- * Rules of the static pass:
- * - `missing-jsdoc`: an exported function, class, arrow-function const or public method has no JSDoc summary.
- * - `untyped-param`: a parameter has no explicit type annotation (a primitive literal default such as
- *   `limit = 10` counts as explicit).
- * - `missing-return-type`: a function or method has no explicit return type.
- * - `too-many-params`: more than 8 parameters (a `this` parameter does not count).
+ * `gatehouse check`'s engine: pick the files, parse them with the project's TypeScript (5, 6 or 7, see
+ * `compiler.ts`), and walk their exports (`check-exports.ts`). TypeScript is loaded only when a check runs.
  */
-export type CheckRule = 'missing-jsdoc' | 'untyped-param' | 'missing-return-type' | 'too-many-params';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { checkSource } from './check-exports.js';
+import type { CheckProblem, CheckRule } from './check-types.js';
+import { checkSetupError } from './compiler-api.js';
+import type { Compiler } from './compiler-api.js';
+import { loadCompiler } from './compiler.js';
 
-/** One finding of `checkProject()`. */
-export interface CheckProblem {
-  /** File path relative to `cwd`, with `/` separators. */
-  file: string;
-  /** 1-based line. */
-  line: number;
-  /** 1-based column. */
-  column: number;
-  /** The rule that failed. */
-  rule: CheckRule;
-  /** What is wrong, naming the function. */
-  message: string;
-}
+export type { CheckProblem, CheckRule };
 
 /** Options of `checkProject()`. */
 export interface CheckOptions {
   /** Directory that reported paths are relative to. @defaultValue `process.cwd()` */
   cwd?: string;
+  /**
+   * The TypeScript package to check with, by name: resolved from the checked directory, then from gatehouse.
+   * An npm alias works (`typescript7` for `"typescript7": "npm:typescript@^7"`). The CLI takes it from the
+   * `GATEHOUSE_TYPESCRIPT` environment variable.
+   * @defaultValue `'typescript'`
+   */
+  typescript?: string;
 }
 
 /** Result of `checkProject()`. */
@@ -42,36 +31,13 @@ export interface CheckResult {
   problems: CheckProblem[];
   /** How many source files were read. */
   filesChecked: number;
+  /** The TypeScript version that parsed them. */
+  typescriptVersion: string;
 }
-
-type Ts = typeof TS;
 
 const SOURCE_EXT = /\.(ts|tsx|mts|cts)$/;
 const DECLARATION_EXT = /\.d\.(ts|mts|cts)$|\.d\.[^/\\]+\.ts$/;
 const SKIP_DIRS = new Set(['node_modules', 'dist']);
-
-/** Load the TypeScript compiler, preferring the copy installed in the checked project. */
-async function loadTypeScript(dir: string): Promise<Ts> {
-  let specifier = 'typescript';
-  try {
-    specifier = pathToFileURL(createRequire(path.join(dir, 'noop.js')).resolve('typescript')).href;
-  } catch {
-    // Not installed in the project: fall back to the copy next to gatehouse.
-  }
-  try {
-    const mod = (await import(specifier)) as { default?: Ts } & Ts;
-    return mod.default ?? mod;
-  } catch (cause) {
-    throw new EnforcementError(
-      "the 'typescript' package is not installed; gatehouse check needs it (npm install --save-dev typescript)",
-      {
-        code: 'ERR_ENFORCE_CONFIG',
-        functionName: 'check',
-        cause,
-      },
-    );
-  }
-}
 
 function isSourceFile(file: string): boolean {
   return SOURCE_EXT.test(file) && !DECLARATION_EXT.test(file);
@@ -95,36 +61,32 @@ function walk(dir: string, out: string[]): void {
 }
 
 /** The files to check: those of `dir/tsconfig.json` when present, else every .ts/.tsx under `dir`. */
-function listFiles(ts: Ts, dir: string): string[] {
+function listFiles(compiler: Compiler, dir: string): string[] {
   if (statSync(dir).isFile()) return [dir];
   const configPath = path.join(dir, 'tsconfig.json');
   if (existsSync(configPath)) {
-    const read = ts.readConfigFile(configPath, (p) => ts.sys.readFile(p));
-    if (read.error) {
-      throw new EnforcementError(
-        `cannot read ${configPath}: ${ts.flattenDiagnosticMessageText(read.error.messageText, '\n')}`,
-        {
-          code: 'ERR_ENFORCE_CONFIG',
-          functionName: 'check',
-        },
-      );
-    }
-    const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, dir, undefined, configPath);
-    return parsed.fileNames.map((f) => path.resolve(f)).filter((f) => isSourceFile(f) && !inSkippedDir(f, dir));
+    return compiler.configFiles(configPath).filter((f) => isSourceFile(f) && !inSkippedDir(f, dir));
   }
   const files: string[] = [];
   walk(dir, files);
   return files;
 }
 
+const byPosition = (a: CheckProblem, b: CheckProblem): number =>
+  (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
+  a.line - b.line ||
+  a.column - b.column ||
+  (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0);
+
 /**
- * Statically check a project's exported API with the TypeScript compiler API: exported functions, exported
+ * Statically check a project's exported API with the TypeScript compiler: exported functions, exported
  * arrow-function/function-expression consts, exported classes and their public methods must have a JSDoc
  * summary, explicit parameter and return types, and at most 8 parameters. Constructors are checked for
  * parameter types and count only (the class JSDoc documents them). Consts with a type annotation
  * (`export const h: Handler = (req) => ...`) take their parameter and return types from it.
  * Files come from `dir/tsconfig.json` when present, else every `.ts`/`.tsx` under `dir`
  * (skipping `node_modules`, `dist` and declaration files). `dir` may also be a single file.
+ * Works with TypeScript 5, 6 and 7; another version is refused with `ERR_ENFORCE_CONFIG` naming it.
  *
  * @example
  * ```ts
@@ -135,196 +97,23 @@ function listFiles(ts: Ts, dir: string): string[] {
 export async function checkProject(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const root = path.resolve(cwd, dir);
-  if (!existsSync(root)) {
-    throw new EnforcementError(`no such file or directory: ${dir}`, {
-      code: 'ERR_ENFORCE_CONFIG',
-      functionName: 'check',
-    });
+  if (!existsSync(root)) throw checkSetupError(`no such file or directory: ${dir}`);
+  const compiler = await loadCompiler(statSync(root).isFile() ? path.dirname(root) : root, options.typescript);
+  try {
+    const files = listFiles(compiler, root);
+    const problems: CheckProblem[] = [];
+    if (files.length > 0) {
+      compiler.parse(files, (file, source) => {
+        checkSource(compiler.syntax, source, path.relative(cwd, file).split(path.sep).join('/'), problems);
+      });
+    }
+    return { problems: problems.sort(byPosition), filesChecked: files.length, typescriptVersion: compiler.version };
+  } finally {
+    compiler.close();
   }
-  const ts = await loadTypeScript(statSync(root).isFile() ? path.dirname(root) : root);
-  const files = listFiles(ts, root);
-  const problems: CheckProblem[] = [];
-  for (const file of files) {
-    const rel = path.relative(cwd, file).split(path.sep).join('/');
-    checkSource(ts, file, readFileSync(file, 'utf8'), rel, problems);
-  }
-  problems.sort(
-    (a, b) =>
-      (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
-      a.line - b.line ||
-      a.column - b.column ||
-      (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0),
-  );
-  return { problems, filesChecked: files.length };
 }
 
 /** Render a finding as `path:line:col rule message`. */
 export function formatProblem(problem: CheckProblem): string {
   return `${problem.file}:${problem.line}:${problem.column} ${problem.rule} ${problem.message}`;
-}
-
-type FunctionLike =
-  TS.FunctionDeclaration | TS.MethodDeclaration | TS.ConstructorDeclaration | TS.ArrowFunction | TS.FunctionExpression;
-
-/** Check one file's exports, appending findings to `out`. */
-function checkSource(ts: Ts, fileName: string, text: string, rel: string, out: CheckProblem[]): void {
-  const kind = fileName.endsWith('x') ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
-  const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, kind);
-
-  const report = (node: TS.Node, rule: CheckRule, message: string): void => {
-    const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
-    out.push({ file: rel, line: line + 1, column: character + 1, rule, message });
-  };
-
-  const hasModifier = (node: TS.Node, modifier: TS.SyntaxKind): boolean =>
-    ts.canHaveModifiers(node) && (ts.getModifiers(node)?.some((m) => m.kind === modifier) ?? false);
-
-  /** A JSDoc block with summary text (or an inheritDoc) documents the node. */
-  const hasDocSummary = (node: TS.Node): boolean =>
-    ts.getJSDocCommentsAndTags(node).some((doc) => {
-      if (!ts.isJSDoc(doc)) return false;
-      if ((ts.getTextOfJSDocComment(doc.comment) ?? '').trim() !== '') return true;
-      return doc.tags?.some((t) => /^inheritDoc$/i.test(t.tagName.text)) ?? false;
-    });
-
-  // Names exported through `export { a, b as c }` / `export default a` without a module specifier.
-  const exportedNames = new Set<string>();
-  for (const stmt of sf.statements) {
-    if (
-      ts.isExportDeclaration(stmt) &&
-      !stmt.moduleSpecifier &&
-      !stmt.isTypeOnly &&
-      stmt.exportClause &&
-      ts.isNamedExports(stmt.exportClause)
-    ) {
-      for (const el of stmt.exportClause.elements) {
-        if (!el.isTypeOnly) exportedNames.add((el.propertyName ?? el.name).text);
-      }
-    } else if (ts.isExportAssignment(stmt) && ts.isIdentifier(stmt.expression)) {
-      exportedNames.add(stmt.expression.text);
-    }
-  }
-  const isExported = (node: TS.Node, name: string | undefined): boolean =>
-    hasModifier(node, ts.SyntaxKind.ExportKeyword) || (name !== undefined && exportedNames.has(name));
-
-  const paramLabel = (p: TS.ParameterDeclaration): string => {
-    const t = p.name.getText(sf).replace(/\s+/g, ' ');
-    return t.length > 40 ? `${t.slice(0, 37)}...` : t;
-  };
-
-  /** Parameter and return-type rules for one signature. */
-  const checkSignature = (
-    fn: FunctionLike,
-    label: string,
-    at: TS.Node,
-    opts: { types: boolean; returnType: boolean },
-  ): void => {
-    const params = fn.parameters.filter((p) => !(ts.isIdentifier(p.name) && p.name.text === 'this'));
-    if (params.length > MAX_PARAMETERS) {
-      report(at, 'too-many-params', `${label} declares ${params.length} parameters (at most ${MAX_PARAMETERS})`);
-    }
-    if (opts.types) {
-      for (const p of params) {
-        if (!p.type && !hasLiteralDefault(ts, p)) {
-          report(p, 'untyped-param', `parameter '${paramLabel(p)}' of ${label} has no explicit type`);
-        }
-      }
-    }
-    if (opts.returnType && !fn.type) report(at, 'missing-return-type', `${label} has no explicit return type`);
-  };
-
-  const checkClass = (cls: TS.ClassDeclaration): void => {
-    const className = cls.name?.text ?? 'default';
-    const at = cls.name ?? cls;
-    if (!hasDocSummary(cls)) report(at, 'missing-jsdoc', `exported class '${className}' has no JSDoc summary`);
-    const members = cls.members;
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i]!;
-      if (ts.isConstructorDeclaration(m)) {
-        if (hasModifier(m, ts.SyntaxKind.PrivateKeyword) || hasModifier(m, ts.SyntaxKind.ProtectedKeyword)) continue;
-        const ctorAt = m.getChildren(sf).find((c) => c.kind === ts.SyntaxKind.ConstructorKeyword) ?? m;
-        checkSignature(m, `constructor of '${className}'`, ctorAt, { types: true, returnType: false });
-        continue;
-      }
-      if (!ts.isMethodDeclaration(m)) continue;
-      if (ts.isPrivateIdentifier(m.name)) continue;
-      if (hasModifier(m, ts.SyntaxKind.PrivateKeyword) || hasModifier(m, ts.SyntaxKind.ProtectedKeyword)) continue;
-      const label = `method '${className}.${m.name.getText(sf)}'`;
-      // Overloads share one JSDoc: the group is documented when any of its signatures is.
-      const group = overloadGroup(members, i, (n) => (ts.isMethodDeclaration(n) ? n.name.getText(sf) : undefined));
-      if (group[0] === m && !group.some(hasDocSummary))
-        report(m.name, 'missing-jsdoc', `public ${label} has no JSDoc summary`);
-      checkSignature(m, label, m.name, { types: true, returnType: true });
-    }
-  };
-
-  const statements = sf.statements;
-  for (let i = 0; i < statements.length; i++) {
-    const stmt = statements[i]!;
-    if (ts.isFunctionDeclaration(stmt)) {
-      const name = stmt.name?.text;
-      if (!isExported(stmt, name)) continue;
-      const label = `function '${name ?? 'default'}'`;
-      const at = stmt.name ?? stmt;
-      const group = overloadGroup(statements, i, (n) => (ts.isFunctionDeclaration(n) ? n.name?.text : undefined));
-      if (group[0] === stmt && !group.some(hasDocSummary))
-        report(at, 'missing-jsdoc', `exported ${label} has no JSDoc summary`);
-      checkSignature(stmt, label, at, { types: true, returnType: true });
-    } else if (ts.isClassDeclaration(stmt)) {
-      if (isExported(stmt, stmt.name?.text)) checkClass(stmt);
-    } else if (ts.isVariableStatement(stmt)) {
-      for (const decl of stmt.declarationList.declarations) {
-        if (!ts.isIdentifier(decl.name) || !decl.initializer) continue;
-        if (!isExported(stmt, decl.name.text)) continue;
-        const fn = unwrap(ts, decl.initializer);
-        if (!fn) continue;
-        const label = `function '${decl.name.text}'`;
-        if (!hasDocSummary(decl)) report(decl.name, 'missing-jsdoc', `exported ${label} has no JSDoc summary`);
-        const needsTypes = decl.type === undefined;
-        checkSignature(fn, label, decl.name, { types: needsTypes, returnType: needsTypes });
-      }
-    } else if (ts.isExportAssignment(stmt) && !stmt.isExportEquals) {
-      const fn = unwrap(ts, stmt.expression);
-      if (!fn) continue;
-      const label = `default export function`;
-      if (!hasDocSummary(stmt)) report(stmt, 'missing-jsdoc', `${label} has no JSDoc summary`);
-      checkSignature(fn, label, stmt, { types: true, returnType: true });
-    }
-  }
-}
-
-/**
- * `limit = 10`, `name = 'x'`, `strict = false`: a primitive literal default states the type in the signature
- * (and `@typescript-eslint/no-inferrable-types` forbids annotating it), so it counts as explicit.
- */
-function hasLiteralDefault(ts: Ts, p: TS.ParameterDeclaration): boolean {
-  let e = p.initializer;
-  if (e === undefined) return false;
-  if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.MinusToken) e = e.operand;
-  return (
-    ts.isNumericLiteral(e) ||
-    ts.isBigIntLiteral(e) ||
-    ts.isStringLiteral(e) ||
-    ts.isNoSubstitutionTemplateLiteral(e) ||
-    e.kind === ts.SyntaxKind.TrueKeyword ||
-    e.kind === ts.SyntaxKind.FalseKeyword
-  );
-}
-
-/** The function expression inside `(...)`, `x as T` or `x satisfies T`, if any. */
-function unwrap(ts: Ts, expr: TS.Expression): TS.ArrowFunction | TS.FunctionExpression | undefined {
-  let e = expr;
-  while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e)) e = e.expression;
-  return ts.isArrowFunction(e) || ts.isFunctionExpression(e) ? e : undefined;
-}
-
-/** The run of same-named declarations (overloads plus implementation) that `list[i]` belongs to. */
-function overloadGroup<T>(list: readonly T[], i: number, nameOf: (node: T) => string | undefined): T[] {
-  const name = nameOf(list[i]!);
-  if (name === undefined) return [list[i]!];
-  let start = i;
-  while (start > 0 && nameOf(list[start - 1]!) === name) start--;
-  let end = i;
-  while (end + 1 < list.length && nameOf(list[end + 1]!) === name) end++;
-  return list.slice(start, end + 1);
 }

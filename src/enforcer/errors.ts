@@ -1,6 +1,28 @@
-import { GatehouseError, type EnforcementErrorCode } from '../errors.js';
+import { GatehouseError, type ErrorTable } from '../errors.js';
 
-export type { EnforcementErrorCode };
+/**
+ * Codes of the enforcer:
+ * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
+ * - `ERR_ENFORCE_ARGS`: an enforced function was called with arguments its `args` schemas reject.
+ * - `ERR_ENFORCE_RETURN`: an enforced function returned (or resolved to) a value its `returns` schema rejects.
+ * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
+ * - `ERR_ENFORCE_CONFIG`: an invalid mode or logger was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`, or
+ *   `gatehouse check` cannot run (no such directory, unreadable tsconfig.json, TypeScript missing or unsupported).
+ */
+export type EnforcementErrorCode =
+  'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
+
+/**
+ * The enforcer's error table: status and title per code. Broken contracts are programming errors of the service
+ * itself, so every code is a 500 if one ever reaches a client.
+ */
+export const ENFORCEMENT_ERRORS = {
+  ERR_ENFORCE_DEFINITION: { status: 500, title: 'Invalid contract' },
+  ERR_ENFORCE_ARGS: { status: 500, title: 'Arguments break the contract' },
+  ERR_ENFORCE_RETURN: { status: 500, title: 'Return value breaks the contract' },
+  ERR_ENFORCE_HANDLER: { status: 500, title: 'Handler without description or input schema' },
+  ERR_ENFORCE_CONFIG: { status: 500, title: 'Invalid enforcer configuration' },
+} as const satisfies ErrorTable<EnforcementErrorCode>;
 
 /** Options of an {@link EnforcementError}. */
 export interface EnforcementErrorOptions {
@@ -54,7 +76,7 @@ export class EnforcementError extends GatehouseError {
   readonly issues: readonly EnforcementIssue[];
 
   constructor(message: string, options: EnforcementErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: 500 });
+    super(message, { code: options.code, cause: options.cause, status: ENFORCEMENT_ERRORS[options.code].status });
     this.functionName = options.functionName;
     this.path = options.path ?? [];
     this.issues = options.issues ?? [];

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import { EnforcementError } from './errors.js';
 import { enforcerLogger, getEnforceMode, isEnforceModeExplicit, type EnforceMode } from './mode.js';
 
@@ -17,14 +18,35 @@ export interface HandlerRegistration {
   /** The handler itself; when given it must be a function. */
   handler?: unknown;
   /**
-   * Override the process-wide mode for this check (e.g. from a portal option).
+   * Override the process-wide mode for this check (e.g. from a portal option). A mode given in the second
+   * argument of `checkHandlerRegistration` wins over this one.
    * @defaultValue `enforce.mode()` when it was chosen explicitly (`GATEHOUSE_ENFORCE`, `enforce.configure`), else `'warn'`
    */
   mode?: EnforceMode;
 }
 
-/** Warn-mode reports already logged, keyed by kind and name, so each handler is reported once. */
-const warned = new Set<string>();
+/**
+ * What an owner (a portal, a TaskBuffer) passes so its checks depend on nothing process-wide: its own mode, its
+ * own record of what was already reported, its own logger.
+ */
+export interface HandlerCheckScope {
+  /** The owner's mode. @defaultValue the registration's `mode`, else as {@link HandlerRegistration.mode} says */
+  mode?: EnforceMode;
+  /**
+   * Warn-mode reports already logged for this owner (keys made by the check); each handler is reported once per
+   * set. @defaultValue one set for the whole process, shared by every caller that passes none
+   */
+  reported?: Set<string>;
+  /** Where warn-mode reports go. @defaultValue the enforcer's logger (`enforce.configure({ logger })`) */
+  logger?: Logger;
+}
+
+/**
+ * Reports of callers that pass no `reported` set of their own. Process-wide on purpose: it keeps the older
+ * one-argument call (`checkHandlerRegistration(registration)`) reporting each handler once; owners pass their own
+ * set to share nothing.
+ */
+const processReported = new Set<string>();
 
 /**
  * Apply the registration rules to an endpoint, event or task handler: it needs a non-empty description and
@@ -34,14 +56,24 @@ const warned = new Set<string>();
  * built-in default a missing description or schema is reported, so a new project starts without friction and a
  * team turns the rule into a gate by setting the mode in CI.
  *
+ * @param registration - the handler to check
+ * @param scope - the owner's mode (`'strict'`, ...) or its {@link HandlerCheckScope}; leave it out to use the
+ *   process-wide mode and report record
  * @returns the problems found (empty when the registration is fine, and always empty in `off` mode)
  * @example
  * ```ts
  * checkHandlerRegistration({ kind: 'endpoint', name: 'POST /api/greet', description, input, handler });
+ * // a portal with its own mode and report record:
+ * checkHandlerRegistration(registration, { mode: this.enforceMode, reported: this.reportedHandlers, logger });
  * ```
  */
-export function checkHandlerRegistration(registration: HandlerRegistration): readonly string[] {
-  const mode = registration.mode ?? (isEnforceModeExplicit() ? getEnforceMode() : 'warn');
+export function checkHandlerRegistration(
+  registration: HandlerRegistration,
+  scope?: EnforceMode | HandlerCheckScope,
+): readonly string[] {
+  const own: HandlerCheckScope = typeof scope === 'string' ? { mode: scope } : (scope ?? {});
+  const { mode: ownMode, reported = processReported, logger } = own;
+  const mode = ownMode ?? registration.mode ?? (isEnforceModeExplicit() ? getEnforceMode() : 'warn');
   if (mode === 'off') return [];
   const { kind, name, description, input, handler } = registration;
   const problems: string[] = [];
@@ -60,9 +92,9 @@ export function checkHandlerRegistration(registration: HandlerRegistration): rea
     });
   }
   const key = `${kind}\u0000${name}`;
-  if (!warned.has(key)) {
-    warned.add(key);
-    enforcerLogger().warn({ code: 'ERR_ENFORCE_HANDLER', kind, handler: name, problems }, message);
+  if (!reported.has(key)) {
+    reported.add(key);
+    (logger ?? enforcerLogger()).warn({ code: 'ERR_ENFORCE_HANDLER', kind, handler: name, problems }, message);
   }
   return problems;
 }

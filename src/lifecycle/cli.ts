@@ -2,7 +2,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCliArgs, type CliIO, type CliOption } from '../cli-args.js';
 import { FOLLOWER_LIVE_MS, describeFollower, isLiveFollower, type Follower } from './followers.js';
-import { FileSource, LIFECYCLE_DB_FILE, SqliteSource, type LifecycleSource } from './sources.js';
+import { FileSource } from './source-file.js';
+import { LIFECYCLE_DB_FILE, SqliteSource } from './source-sqlite.js';
+import type { LifecycleSource } from './sources.js';
 import { LIFECYCLE_STATES, validateRecord, type LifecycleState } from './states.js';
 
 /** Where the lifecycle command writes: the CLI's own `CliIO`. */

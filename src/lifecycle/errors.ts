@@ -1,6 +1,38 @@
-import { GatehouseError, type LifecycleErrorCode, type ServiceUnavailableCode } from '../errors.js';
+import { GatehouseError, type ErrorTable } from '../errors.js';
+import { optionChecks, type OptionChecks } from '../options.js';
 
-export type { LifecycleErrorCode, ServiceUnavailableCode };
+/** Codes of lifecycle misuse or failure. */
+export type LifecycleErrorCode =
+  | 'ERR_LIFECYCLE_INPUT'
+  | 'ERR_LIFECYCLE_SOURCE'
+  | 'ERR_LIFECYCLE_OPTIONS'
+  | 'ERR_LIFECYCLE_CLOSED'
+  | 'ERR_HEALTH_CONFIG';
+
+/** Codes a gated call gets while the service is not ACTIVE, one per inactive state (contract names). */
+export type ServiceUnavailableCode = 'SERVICE_PAUSED' | 'SERVICE_MAINTENANCE' | 'SERVICE_OFFLINE' | 'SERVICE_FAILED';
+
+/** Every code the lifecycle throws, with the status a client sees and a short title. */
+export const LIFECYCLE_ERRORS = {
+  /** Bad input to `set` (or the admin endpoint): an unknown state, a message or retryAfterSec out of range. */
+  ERR_LIFECYCLE_INPUT: { status: 400, title: 'Invalid lifecycle input' },
+  /** A state source could not be read or written. */
+  ERR_LIFECYCLE_SOURCE: { status: 500, title: 'Lifecycle source failed' },
+  /** An option of the lifecycle, the remote control or the gated responses is invalid (names the option). */
+  ERR_LIFECYCLE_OPTIONS: { status: 500, title: 'Invalid option' },
+  /** The lifecycle (or its source) was closed. */
+  ERR_LIFECYCLE_CLOSED: { status: 500, title: 'Lifecycle closed' },
+  /** A status check or status field was defined wrongly (name, function, timeout). */
+  ERR_HEALTH_CONFIG: { status: 500, title: 'Invalid status check' },
+} as const satisfies ErrorTable<LifecycleErrorCode>;
+
+/** What a gated call answers in each inactive state (503 unless the lifecycle configures another status). */
+export const SERVICE_UNAVAILABLE_ERRORS = {
+  SERVICE_PAUSED: { status: 503, title: 'Service paused' },
+  SERVICE_MAINTENANCE: { status: 503, title: 'Service in maintenance' },
+  SERVICE_OFFLINE: { status: 503, title: 'Service offline' },
+  SERVICE_FAILED: { status: 503, title: 'Service failed' },
+} as const satisfies ErrorTable<ServiceUnavailableCode>;
 
 /** Options for {@link LifecycleError}. */
 export interface LifecycleErrorOptions {
@@ -14,11 +46,7 @@ export interface LifecycleErrorOptions {
 export class LifecycleError extends GatehouseError {
   declare readonly code: LifecycleErrorCode;
   constructor(message: string, options: LifecycleErrorOptions) {
-    super(message, {
-      code: options.code,
-      cause: options.cause,
-      status: options.code === 'ERR_LIFECYCLE_INPUT' ? 400 : 500,
-    });
+    super(message, { code: options.code, cause: options.cause, status: LIFECYCLE_ERRORS[options.code].status });
   }
 }
 
@@ -41,6 +69,18 @@ export class ServiceUnavailableError extends GatehouseError {
   declare readonly headers: Readonly<Record<string, string>>;
   declare readonly retryAfterSec: number;
   constructor(message: string, options: ServiceUnavailableErrorOptions) {
-    super(message, { code: options.code, status: options.status ?? 503, retryAfterSec: options.retryAfterSec });
+    super(message, {
+      code: options.code,
+      status: options.status ?? SERVICE_UNAVAILABLE_ERRORS[options.code].status,
+      retryAfterSec: options.retryAfterSec,
+    });
   }
+}
+
+/**
+ * The option checks of the lifecycle for one owner (`Lifecycle`, `RemoteControl`, ...): every refusal is a
+ * `LifecycleError` with code `ERR_LIFECYCLE_OPTIONS` and the kit's one message shape.
+ */
+export function lifecycleChecks(owner: string): OptionChecks {
+  return optionChecks(owner, (m) => new LifecycleError(m, { code: 'ERR_LIFECYCLE_OPTIONS' }));
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
-import { LifecycleError, type ServiceUnavailableCode, type ServiceUnavailableError } from './errors.js';
+import { lifecycleChecks, type ServiceUnavailableCode, type ServiceUnavailableError } from './errors.js';
 import { LIFECYCLE_CODES, type InactiveState } from './states.js';
 
 /** What a `lifecycle.respond` hook learns about the gated request. */
@@ -171,11 +171,7 @@ export class GatedResponder {
     private readonly respond: LifecycleRespond | undefined,
     log: Logger,
   ) {
-    if (respond !== undefined && typeof respond !== 'function') {
-      throw new LifecycleError(`lifecycle.respond must be a function, got ${typeof respond}`, {
-        code: 'ERR_LIFECYCLE_OPTIONS',
-      });
-    }
+    if (respond !== undefined) lifecycleChecks('Lifecycle').func('respond', respond);
     this.log = log.child({ component: 'lifecycle' });
   }
 

@@ -1,4 +1,5 @@
 import { defaultLogger, type Logger } from '../logger.js';
+import { optionChecks } from '../options.js';
 import { LifecycleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { CheckState, HealthCheckResult, StatusValue } from './check-types.js';
@@ -85,7 +86,7 @@ export class HealthBoard {
     options: HealthBoardOptions = {},
   ) {
     this.name = options.name ?? 'gatehouse';
-    this.defaultTimeoutMs = checkTimeout(options.checkTimeoutMs ?? 2000, 'checkTimeoutMs');
+    this.defaultTimeoutMs = checkTimeout(options.checkTimeoutMs ?? 2000, 'HealthBoard', 'checkTimeoutMs');
     this.log = (options.logger ?? defaultLogger()).child({ component: 'health' });
   }
 
@@ -103,7 +104,7 @@ export class HealthBoard {
       );
     if (typeof fn !== 'function')
       throw new LifecycleError(`addCheck ${name}: the check must be a function`, { code: 'ERR_HEALTH_CONFIG' });
-    const timeoutMs = checkTimeout(options.timeoutMs ?? this.defaultTimeoutMs, `addCheck ${name}: timeoutMs`);
+    const timeoutMs = checkTimeout(options.timeoutMs ?? this.defaultTimeoutMs, `addCheck ${name}`, 'timeoutMs');
     this.checks.set(name, { name, fn, critical: options.critical === true, timeoutMs });
     return this;
   }
@@ -216,13 +217,10 @@ export class HealthBoard {
   }
 }
 
-function checkTimeout(value: unknown, option: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 300_000) {
-    throw new LifecycleError(`${option} must be an integer from 1 to 300000 ms, got ${String(value)}`, {
-      code: 'ERR_HEALTH_CONFIG',
-    });
-  }
-  return value;
+/** A check's timeout in ms, refused with `ERR_HEALTH_CONFIG` (a check definition, not a lifecycle option). */
+function checkTimeout(value: unknown, owner: string, option: string): number {
+  const check = optionChecks(owner, (m) => new LifecycleError(m, { code: 'ERR_HEALTH_CONFIG' }));
+  return check.int(option, value, { min: 1, max: 300_000 });
 }
 
 function withTimeout<T>(fn: () => T | Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {

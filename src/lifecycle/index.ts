@@ -1,69 +1,50 @@
 /**
- * Lifecycle gating and status: the state machine and its sources, the gate step, health/readiness/status
- * checks, graceful shutdown and the `gatehouse lifecycle` CLI.
+ * `gatehouse/lifecycle`: lifecycle gating and status as users import it: the state machine and its sources,
+ * status checks, remote control over the PXControl protocol and the `remoteControl()` middleware. Nothing heavy
+ * loads here: the remote client and `ws` load when a RemoteControl connects, Redis through the portal's `redis`.
+ * What other capabilities need beside this lives in `internal.ts`.
  */
-export { Lifecycle, createLifecycleSource } from './lifecycle.js';
-export type {
-  LifecycleGateStep,
-  LifecycleListener,
-  LifecycleOptions,
-  LifecycleRouteMode,
-  LifecycleSnapshot,
-  LifecycleSourceName,
-  SetStateOptions,
-} from './lifecycle.js';
+export { Lifecycle } from './lifecycle.js';
+export type { LifecycleListener, LifecycleSnapshot, SetStateOptions } from './lifecycle.js';
+export type { LifecycleOptions, LifecycleRouteMode, LifecycleSourceName } from './options.js';
 export { LifecycleError, ServiceUnavailableError } from './errors.js';
-export type { LifecycleErrorCode } from './errors.js';
+export type {
+  LifecycleErrorCode,
+  LifecycleErrorOptions,
+  ServiceUnavailableCode,
+  ServiceUnavailableErrorOptions,
+} from './errors.js';
 export { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState } from './states.js';
 export type { InactiveState, LifecycleRecord, LifecycleState } from './states.js';
-export {
-  ENV_MESSAGE,
-  ENV_RETRY_AFTER,
-  ENV_STATE,
-  EnvSource,
-  FileSource,
-  LIFECYCLE_DB_FILE,
-  MemorySource,
-  SqliteSource,
-} from './sources.js';
+export { EnvSource, MemorySource } from './sources.js';
+export { FileSource } from './source-file.js';
+export { SqliteSource } from './source-sqlite.js';
 export type { LifecycleSource } from './sources.js';
 export { RedisLifecycleSource } from './source-redis.js';
 export type { RedisLifecycleSourceOptions } from './source-redis.js';
-export { HealthBoard, STATUS_CONTENT_TYPES, renderStatus, statusFormatFor } from './health.js';
 export type {
+  CheckState,
   HealthCheckFunction,
   HealthCheckOptions,
   HealthCheckResult,
-  CheckState,
-  HealthBoardOptions,
-  Readiness,
   StatusField,
   StatusFormat,
   StatusReport,
   StatusValue,
 } from './health.js';
-export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';
-export type { ShutdownOptions, ShutdownTarget } from './shutdown.js';
-export { lifecycleReadSchema, lifecycleUpdateSchema } from './admin.js';
-export type { LifecycleUpdate } from './admin.js';
-export { runLifecycleCommand } from './cli.js';
-export type { LifecycleCliIO } from './cli.js';
 export { StateCheck } from './state-check.js';
 export type { StateCheckExtra, StateCheckOptions } from './state-check.js';
-export { GatedResponder, escapeHtml, maintenancePage, prefersHtml } from './gated-response.js';
+export { prefersHtml } from './gated-response.js';
 export type { GatedAnswer, GatedRequestContext, LifecycleRespond } from './gated-response.js';
-export { healthResponse, readyResponse, statusResponse } from './responses.js';
-export type { RawResponse } from './responses.js';
-export { RemoteControl, RemoteLifecycleSource, remoteControl, GATEHOUSE_FIELDS, REMOTE_ENV } from './remote/index.js';
-export type {
-  FailMode,
-  PxStatus,
-  RemoteControlEvent,
-  RemoteControlEvents,
-  RemoteControlMiddlewareOptions,
-  RemoteControlOptions,
-  RemoteStatusListener,
-  RemoteUpdateInfo,
-} from './remote/index.js';
 export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './followers.js';
 export type { Follower, FollowerInfo } from './followers.js';
+export { RemoteControl } from './remote/remote-control.js';
+export type { RemoteControlEvent, RemoteControlEvents, RemoteStatusListener } from './remote/remote-control.js';
+export { RemoteLifecycleSource } from './remote/source.js';
+export { remoteControl } from './remote/middleware.js';
+export type { RemoteControlMiddlewareOptions } from './remote/middleware.js';
+export { REMOTE_ENV } from './remote/options.js';
+export type { FailMode, RemoteControlOptions } from './remote/options.js';
+export { GATEHOUSE_FIELDS } from './remote/frames.js';
+export type { PxStatus } from './remote/frames.js';
+export type { RemoteUpdateInfo } from './remote/client.js';

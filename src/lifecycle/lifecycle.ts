@@ -1,83 +1,21 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { defaultLogger, type Logger } from '../logger.js';
-import { LifecycleError, ServiceUnavailableError } from './errors.js';
-import type { LifecycleRespond } from './gated-response.js';
-import { RemoteControl, RemoteLifecycleSource, type RemoteControlOptions } from './remote/index.js';
-import { EnvSource, FileSource, MemorySource, SqliteSource, type LifecycleSource } from './sources.js';
+import { createLifecycleSource } from './create-source.js';
+import { LifecycleError, ServiceUnavailableError, lifecycleChecks } from './errors.js';
 import {
-  DEFAULT_MESSAGES,
+  resolveLifecycleOptions,
+  type LifecycleGateStep,
+  type LifecycleOptions,
+  type LifecycleRouteMode,
+} from './options.js';
+import type { LifecycleSource } from './sources.js';
+import {
   LIFECYCLE_CODES,
-  LIFECYCLE_STATES,
-  isLifecycleState,
   validateRecord,
   type InactiveState,
   type LifecycleRecord,
   type LifecycleState,
 } from './states.js';
-
-/** How a route behaves while the service is not ACTIVE (same values as `GateConfig.lifecycle`). */
-export type LifecycleRouteMode = 'gated' | 'exempt' | 'forced';
-
-/** A compiled lifecycle gate step: returns to let the call pass, throws a {@link ServiceUnavailableError} to refuse it. */
-export type LifecycleGateStep = () => void;
-
-/** Built-in state sources. */
-export type LifecycleSourceName = 'memory' | 'env' | 'file' | 'sqlite' | 'redis' | 'remote';
-
-/** Options for {@link Lifecycle} (and the portal's `lifecycle` option). Every field is optional. */
-export interface LifecycleOptions {
-  /**
-   * Where the state lives: `'memory'` (this process only), `'env'` (`GATEHOUSE_LIFECYCLE` and
-   * `GATEHOUSE_LIFECYCLE_MESSAGE`, read at start), `'file'` (a watched JSON file), `'sqlite'` (shared by every
-   * process using `dataDir`, and by the `gatehouse lifecycle` CLI), `'redis'` (the fleet's key, needs the portal's
-   * `redis` option), `'remote'` (a PXControl-protocol control plane, see `remote`), or your own {@link LifecycleSource}.
-   * @defaultValue 'redis' when the portal has `redis`, else 'memory'
-   */
-  source?: LifecycleSourceName | LifecycleSource;
-  /** Directory of the SQLite store. @defaultValue './data' (the portal passes its `dataDir`) */
-  dataDir?: string;
-  /** JSON file of the `'file'` source. @defaultValue `<dataDir>/lifecycle.json` */
-  file?: string;
-  /** Environment read by the `'env'` source. @defaultValue process.env */
-  env?: Readonly<Record<string, string | undefined>>;
-  /**
-   * The `'remote'` source: options of its {@link RemoteControl} (each also from its `PX_*` variable; `dataDir`
-   * defaults to the lifecycle's), or an existing `RemoteControl` to follow (closed by its owner, not the portal).
-   * @defaultValue {} (everything from the environment)
-   */
-  remote?: RemoteControlOptions | RemoteControl;
-  /** State of the `'memory'` source at start. @defaultValue 'ACTIVE' */
-  initialState?: LifecycleState;
-  /**
-   * What happens when the source cannot be read: `'open'` keeps the last known state (ACTIVE at start) so
-   * traffic keeps flowing; `'closed'` switches to OFFLINE until the source answers again. Logged at error level.
-   * @defaultValue 'open'
-   */
-  failMode?: 'open' | 'closed';
-  /** How often the `'sqlite'` and `'file'` sources look for changes, in ms. @defaultValue 250 */
-  pollIntervalMs?: number;
-  /** `Retry-After` in seconds when a state is set without one. @defaultValue 60 */
-  retryAfterSec?: number;
-  /** Client messages per state when a state is set without one. @defaultValue the built-in messages */
-  messages?: Partial<Record<InactiveState, string>>;
-  /** Response status per state, e.g. `{ PAUSED: 402 }`. @defaultValue 503 for every state */
-  statusCodes?: Partial<Record<InactiveState, number>>;
-  /** Logger (a child is taken). @defaultValue the gatehouse default logger */
-  logger?: Logger;
-  /**
-   * Answer gated HTTP requests your own way (a JSON body, an HTML page): write `ctx.res` or return
-   * `{ json }` / `{ html }`; return nothing for the default (an HTML page for clients preferring `text/html`,
-   * problem+json otherwise). Used by the portal; a hook that throws gets the default problem+json answer.
-   * @defaultValue none
-   */
-  respond?: LifecycleRespond;
-  /**
-   * Name this process is listed under in a shared store's followers (`gatehouse lifecycle status`).
-   * @defaultValue the logger's `service` field (the portal's `name`), else 'gatehouse'
-   */
-  name?: string;
-}
 
 /** Options for {@link Lifecycle.set}. */
 export interface SetStateOptions {
@@ -112,14 +50,8 @@ export interface LifecycleSnapshot {
 /** Told about every real state change, once. */
 export type LifecycleListener = (next: LifecycleState, prev: LifecycleState, snapshot: LifecycleSnapshot) => void;
 
-const DEFAULTS = {
-  dataDir: './data',
-  failMode: 'open',
-  pollIntervalMs: 250,
-  retryAfterSec: 60,
-  initialState: 'ACTIVE',
-} as const satisfies Record<string, unknown>;
-
+const check = lifecycleChecks('Lifecycle');
+const ROUTE_MODES: readonly LifecycleRouteMode[] = ['gated', 'exempt', 'forced'];
 const FAIL_CLOSED_MESSAGE = 'The service is offline: its lifecycle state cannot be determined.';
 
 /**
@@ -149,35 +81,12 @@ export class Lifecycle {
   private refreshAgain = false;
 
   constructor(options: LifecycleOptions = {}) {
+    const o = resolveLifecycleOptions(options);
     this.log = (options.logger ?? defaultLogger()).child({ component: 'lifecycle' });
-    const failMode = options.failMode ?? DEFAULTS.failMode;
-    if (failMode !== 'open' && failMode !== 'closed')
-      throw new LifecycleError(`lifecycle.failMode must be 'open' or 'closed', got ${String(failMode)}`, {
-        code: 'ERR_LIFECYCLE_OPTIONS',
-      });
-    this.failMode = failMode;
-    checkPoll(options);
-    const retry = options.retryAfterSec ?? DEFAULTS.retryAfterSec;
-    if (validateRecord('ACTIVE', undefined, retry))
-      throw new LifecycleError(`lifecycle.retryAfterSec: ${validateRecord('ACTIVE', undefined, retry) ?? ''}`, {
-        code: 'ERR_LIFECYCLE_OPTIONS',
-      });
-    this.defaultRetryAfterSec = retry;
-    this.messages = {
-      ...DEFAULT_MESSAGES,
-      ...checkPerState(options.messages, 'messages', (v) => typeof v === 'string' && v.length > 0),
-    };
-    const codes: Record<InactiveState, number> = { PAUSED: 503, MAINTENANCE: 503, OFFLINE: 503, FAILED: 503 };
-    this.statusCodes = {
-      ...codes,
-      ...checkPerState(
-        options.statusCodes,
-        'statusCodes',
-        (v) => Number.isInteger(v) && (v as number) >= 400 && (v as number) <= 599 && v !== 500,
-      ),
-    };
-    checkInitial(options);
-
+    this.failMode = o.failMode;
+    this.defaultRetryAfterSec = o.retryAfterSec;
+    this.messages = o.messages;
+    this.statusCodes = o.statusCodes;
     this.source = createLifecycleSource(options);
     this.current = this.resolve(null);
     this.load(true);
@@ -293,10 +202,7 @@ export class Lifecycle {
         ) as ServiceUnavailableError;
       };
     }
-    if (mode !== 'gated')
-      throw new LifecycleError(`lifecycle mode must be gated, exempt or forced, got ${String(mode)}`, {
-        code: 'ERR_LIFECYCLE_OPTIONS',
-      });
+    if (mode !== 'gated') check.oneOf('lifecycle', mode, ROUTE_MODES);
     return () => {
       if (this.current.state !== 'ACTIVE') throw this.problem() as ServiceUnavailableError;
     };
@@ -424,82 +330,4 @@ export class Lifecycle {
       }
     }
   }
-}
-
-function checkPoll(options: LifecycleOptions): number {
-  const poll = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-  if (!Number.isInteger(poll) || poll < 10 || poll > 60_000)
-    throw new LifecycleError('lifecycle.pollIntervalMs must be an integer from 10 to 60000', {
-      code: 'ERR_LIFECYCLE_OPTIONS',
-    });
-  return poll;
-}
-
-function checkInitial(options: LifecycleOptions): LifecycleState {
-  const initial = options.initialState ?? DEFAULTS.initialState;
-  if (!isLifecycleState(initial))
-    throw new LifecycleError(`lifecycle.initialState must be one of ${LIFECYCLE_STATES.join(', ')}`, {
-      code: 'ERR_LIFECYCLE_OPTIONS',
-    });
-  return initial;
-}
-
-/**
- * The state source for lifecycle options: the one place a source name (`memory`, `env`, `file`, `sqlite`, `remote`)
- * becomes a {@link LifecycleSource}; a source object is checked and returned as-is. The portal calls it from its
- * store chooser and hands the result to {@link Lifecycle}.
- */
-export function createLifecycleSource(options: LifecycleOptions = {}): LifecycleSource {
-  const source = options.source ?? 'memory';
-  if (typeof source === 'object' && source !== null) {
-    if (typeof source.read !== 'function' || typeof source.write !== 'function')
-      throw new LifecycleError('lifecycle.source must have read() and write()', { code: 'ERR_LIFECYCLE_OPTIONS' });
-    return source;
-  }
-  const poll = checkPoll(options);
-  const initial = checkInitial(options);
-  const dataDir = options.dataDir ?? DEFAULTS.dataDir;
-  switch (source) {
-    case 'memory':
-      return new MemorySource(initial === 'ACTIVE' ? null : { state: initial });
-    case 'env':
-      return new EnvSource(options.env ?? process.env);
-    case 'file':
-      return new FileSource(options.file ?? join(dataDir, 'lifecycle.json'), poll);
-    case 'sqlite':
-      return new SqliteSource(dataDir, poll);
-    case 'remote': {
-      const remote = options.remote ?? {};
-      if (remote instanceof RemoteControl) return new RemoteLifecycleSource(remote);
-      return new RemoteLifecycleSource({ dataDir, ...(options.logger ? { logger: options.logger } : {}), ...remote });
-    }
-    case 'redis':
-      throw new LifecycleError("lifecycle.source 'redis' needs the portal's redis option", {
-        code: 'ERR_LIFECYCLE_OPTIONS',
-      });
-    default:
-      throw new LifecycleError(
-        `lifecycle.source must be memory, env, file, sqlite, redis, remote or a LifecycleSource, got ${String(source)}`,
-        { code: 'ERR_LIFECYCLE_OPTIONS' },
-      );
-  }
-}
-
-function checkPerState<T>(
-  value: Partial<Record<InactiveState, T>> | undefined,
-  option: string,
-  ok: (v: unknown) => boolean,
-): Partial<Record<InactiveState, T>> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object')
-    throw new LifecycleError(`lifecycle.${option} must be an object keyed by state`, { code: 'ERR_LIFECYCLE_OPTIONS' });
-  for (const [key, v] of Object.entries(value)) {
-    if (!isLifecycleState(key) || key === 'ACTIVE')
-      throw new LifecycleError(`lifecycle.${option}: unknown state ${key}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
-    if (!ok(v))
-      throw new LifecycleError(`lifecycle.${option}.${key} is not valid: ${String(v)}`, {
-        code: 'ERR_LIFECYCLE_OPTIONS',
-      });
-  }
-  return value;
 }

@@ -1,7 +1,7 @@
 import type { RedisConnections } from '../redis.js';
 import { LifecycleError } from './errors.js';
 import { FOLLOWER_PRUNE_MS, newFollower, startHeartbeat, type Follower, type FollowerInfo } from './followers.js';
-import { parseRecord, type LifecycleSource } from './sources.js';
+import { parseStoredRecord, type LifecycleSource } from './sources.js';
 import { validateRecord, type LifecycleRecord } from './states.js';
 
 /** Options for {@link RedisLifecycleSource}. */
@@ -48,16 +48,7 @@ export class RedisLifecycleSource implements LifecycleSource {
       });
     }
     if (text === null) return null;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new LifecycleError(`lifecycle key ${this.key}: not valid JSON`, {
-        code: 'ERR_LIFECYCLE_SOURCE',
-        cause: err,
-      });
-    }
-    return parseRecord(value, `lifecycle key ${this.key}`);
+    return parseStoredRecord(text, `lifecycle key ${this.key}`);
   }
 
   /** Store a record (validated first, so a bad value never lands in the shared key) and announce it. */

@@ -1,4 +1,4 @@
-import type { ServiceUnavailableCode } from '../errors.js';
+import type { ServiceUnavailableCode } from './errors.js';
 
 /** The lifecycle states of a service. ACTIVE serves traffic; every other state gates it. */
 export const LIFECYCLE_STATES = ['ACTIVE', 'PAUSED', 'MAINTENANCE', 'OFFLINE', 'FAILED'] as const;

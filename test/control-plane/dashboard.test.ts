@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/control-plane/index.js';
@@ -10,8 +10,12 @@ import { PxClient } from './px-client.js';
 declare const document: {
   activeElement: { id?: string; getAttribute(name: string): string | null } | null;
   documentElement: { scrollWidth: number };
+  body: unknown;
 };
-declare const window: { innerWidth: number };
+declare const window: {
+  innerWidth: number;
+  getComputedStyle(el: unknown): { marginTop: string };
+};
 
 const CHROMIUM = '/usr/bin/chromium';
 const REQUIRE_BROWSER = process.env.GATEHOUSE_REQUIRE_BROWSER === '1';
@@ -223,4 +227,26 @@ describe.skipIf(!hasBrowser && !REQUIRE_BROWSER)('ControlPlane dashboard (Chromi
     expect(await page.locator('#app').isHidden()).toBe(true);
     expect(await page.locator('tr[data-project="notes"]').count()).toBe(0);
   }, 60_000);
+
+  it('serves the page, its stylesheet and its script from the asset files, and the browser applies the stylesheet', async () => {
+    const { base } = await start();
+    const asset = (name: string): string =>
+      readFileSync(new URL(`../../src/control-plane/dashboard/${name}`, import.meta.url), 'utf8');
+    for (const [path, file, type] of [
+      ['/', 'index.html', 'text/html'],
+      ['/dashboard.css', 'dashboard.css', 'text/css'],
+      ['/dashboard.js', 'dashboard.js', 'application/javascript'],
+    ] as const) {
+      const res = await fetch(base + path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toContain(type);
+      expect(await res.text(), path).toBe(asset(file));
+    }
+    const context = await browser!.newContext();
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    await page.goto(base);
+    // dashboard.css sets `body { margin: 0 }`; a browser's own stylesheet gives 8px.
+    expect(await page.evaluate(() => window.getComputedStyle(document.body).marginTop)).toBe('0px');
+  });
 });

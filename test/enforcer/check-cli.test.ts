@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkProject, formatProblem } from '../../src/index.js';
+import { checkProject, formatProblem, SUPPORTED_TYPESCRIPT } from '../../src/enforcer/internal.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'gatehouse.js');
@@ -16,18 +16,16 @@ interface Run {
   stderr: string;
 }
 
-/** Run the real CLI as a child process. */
-function gatehouse(args: string[], cwd = ROOT): Promise<Run> {
+/** Run the real CLI as a child process (`typescript`: the package GATEHOUSE_TYPESCRIPT names). */
+function gatehouse(args: string[], cwd = ROOT, typescript?: string): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.GATEHOUSE_TYPESCRIPT;
+  if (typescript !== undefined) env.GATEHOUSE_TYPESCRIPT = typescript;
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd, timeout: 45_000, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 45_000, env }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -166,5 +164,123 @@ describe('checkProject', () => {
       "api.ts:2:10 missing-return-type function 'shown' has no explicit return type",
       "api.ts:10:3 too-many-params method 'K.m' declares 10 parameters (at most 8)",
     ]);
+  });
+});
+
+/** The TypeScript packages installed as devDependencies (npm aliases), by the major they hold. */
+const COMPILERS = [
+  { name: 'typescript', major: 5 }, // the repository's own compiler (5.9)
+  { name: 'typescript5', major: 5 }, // the floor of the peer range (5.0.4)
+  { name: 'typescript6', major: 6 },
+  { name: 'typescript7', major: 7 }, // the native compiler: its unstable/sync and unstable/ast API
+] as const;
+
+describe('checkProject on every supported TypeScript', { timeout: 60_000 }, () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  for (const { name, major } of COMPILERS) {
+    it(`${name}: finds the same violations, from the directory and from a tsconfig.json`, async () => {
+      const run = await checkProject(`${FIXTURES}/violations`, { cwd: ROOT, typescript: name });
+      expect(Number.parseInt(run.typescriptVersion, 10)).toBe(major);
+      expect(run.filesChecked).toBe(3);
+      expect(run.problems.map(formatProblem)).toEqual(VIOLATIONS);
+      const configured = await checkProject(`${FIXTURES}/with-tsconfig`, { cwd: ROOT, typescript: name });
+      expect(configured.filesChecked).toBe(1);
+      expect(configured.problems.map((p) => `${p.line}:${p.column} ${p.rule}`)).toEqual([
+        '4:17 missing-jsdoc',
+        '4:17 missing-return-type',
+      ]);
+      const clean = await checkProject(`${FIXTURES}/clean`, { cwd: ROOT, typescript: name });
+      expect(clean).toEqual({ problems: [], filesChecked: 2, typescriptVersion: run.typescriptVersion });
+    });
+
+    it(`${name}: refuses a tsconfig.json that does not parse, naming it`, async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-check-'));
+      writeFileSync(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": { "strict": tru } }');
+      writeFileSync(path.join(dir, 'a.ts'), 'export function a(x) { return x; }\n');
+      const err = await checkProject(dir, { cwd: dir, typescript: name }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      expect(err?.code).toBe('ERR_ENFORCE_CONFIG');
+      expect(err?.message).toMatch(
+        new RegExp(`^cannot read ${path.join(dir, 'tsconfig.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `),
+      );
+      // A tsconfig with comments and trailing commas is fine.
+      writeFileSync(
+        path.join(dir, 'tsconfig.json'),
+        '{\n  // options\n  "compilerOptions": { "strict": true, /* on */ },\n  "include": ["*.ts",],\n}\n',
+      );
+      const ok = await checkProject(dir, { cwd: dir, typescript: name });
+      expect(ok.problems.map(formatProblem)).toEqual([
+        "a.ts:1:17 missing-jsdoc exported function 'a' has no JSDoc summary",
+        "a.ts:1:17 missing-return-type function 'a' has no explicit return type",
+        "a.ts:1:19 untyped-param parameter 'x' of function 'a' has no explicit type",
+      ]);
+    });
+  }
+});
+
+describe('gatehouse check and the installed TypeScript', { timeout: 90_000 }, () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('runs on TypeScript 7 (GATEHOUSE_TYPESCRIPT) with the same output as on TypeScript 5', async () => {
+    const run = await gatehouse(['check', `${FIXTURES}/violations`], ROOT, 'typescript7');
+    expect(run.stdout).toBe(`${VIOLATIONS.join('\n')}\n`);
+    expect(run.stderr).toBe('gatehouse check: 20 problems in 3 files\n');
+    expect(run.code).toBe(1);
+  });
+
+  it('refuses an unsupported TypeScript in one line naming its version and the supported range', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-check-'));
+    writeFileSync(path.join(dir, 'a.ts'), 'export const a = 1;\n');
+    for (const version of ['4.9.5', '8.0.0']) {
+      // The package is refused from its package.json: its code (which would throw) is never loaded.
+      const pkg = path.join(dir, 'node_modules', 'typescript');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'typescript', version, main: 'index.js' }));
+      writeFileSync(path.join(pkg, 'index.js'), "throw new Error('loaded');\n");
+      const run = await gatehouse(['check', '.'], dir);
+      expect(run).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `gatehouse check: TypeScript ${version} (node_modules/typescript) is not supported; gatehouse check works with ${SUPPORTED_TYPESCRIPT}\n`,
+      });
+    }
+  });
+
+  it('says which package is missing when GATEHOUSE_TYPESCRIPT names one that is not installed', async () => {
+    const run = await gatehouse(['check', `${FIXTURES}/clean`], ROOT, 'typescript-nope');
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "gatehouse check: the package 'typescript-nope' (GATEHOUSE_TYPESCRIPT) is not installed\n",
+    });
+  });
+
+  it('declares exactly the supported majors as the typescript peer range, and tests each of them', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    expect(pkg.peerDependencies.typescript).toBe(SUPPORTED_TYPESCRIPT);
+    const majors = SUPPORTED_TYPESCRIPT.split(' || ').map((r) => Number(/^\^(\d+)\.0\.0$/.exec(r)?.[1]));
+    expect(majors).toEqual([5, 6, 7]);
+    for (const { name, major } of COMPILERS) {
+      const installed = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      };
+      expect(Number.parseInt(installed.version, 10), name).toBe(major);
+    }
+    // The floor of the range is what typescript5 pins.
+    expect(pkg.devDependencies.typescript5).toBe('npm:typescript@5.0.4');
   });
 });

@@ -341,9 +341,18 @@ describe('enforce() modes', () => {
     process.env.GATEHOUSE_ENFORCE = 'loud';
     const err = caught(() => enforce.configure({}));
     expect(err.code).toBe('ERR_ENFORCE_CONFIG');
-    expect(err.message).toBe('GATEHOUSE_ENFORCE must be one of strict, warn, off; got "loud"');
+    expect(err.message).toBe(
+      'enforcer: option "GATEHOUSE_ENFORCE" must be one of "strict", "warn", "off" (got "loud")',
+    );
     const bad = caught(() => enforce.configure({ mode: 'loud' as never }));
-    expect(bad.message).toBe('enforce.configure({ mode }) must be one of strict, warn, off; got "loud"');
+    expect(bad.message).toBe('enforce.configure: option "mode" must be one of "strict", "warn", "off" (got "loud")');
+    const badLogger = caught(() => enforce.configure({ mode: 'warn', logger: {} as never }));
+    expect(badLogger.code).toBe('ERR_ENFORCE_CONFIG');
+    expect(badLogger.message).toBe(
+      'enforce.configure: option "logger" must be a gatehouse (pino) logger (got an object)',
+    );
+    const notObject = caught(() => enforce.configure(null as never));
+    expect(notObject.message).toBe('enforce.configure: option "config" must be an object (got null)');
     expect(enforce.mode()).toBe('strict');
   });
 

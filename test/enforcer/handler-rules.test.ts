@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkHandlerRegistration, enforce, EnforcementError, z } from '../../src/index.js';
+import { enforce, EnforcementError, z } from '../../src/index.js';
+import { checkHandlerRegistration } from '../../src/enforcer/internal.js';
 import { captureLogger } from './capture.js';
 import { expectThrown } from '../helpers.js';
 
@@ -92,5 +93,39 @@ describe('checkHandlerRegistration', () => {
       if (saved === undefined) delete process.env.GATEHOUSE_ENFORCE;
       else process.env.GATEHOUSE_ENFORCE = saved;
     }
+  });
+
+  it('takes the owner mode as a second argument, over the registration and the process mode', () => {
+    enforce.configure({ mode: 'off' });
+    const reg = { kind: 'endpoint', name: 'GET /owner-mode', handler } as const;
+    expect(caught(() => checkHandlerRegistration(reg, 'strict')).code).toBe('ERR_ENFORCE_HANDLER');
+    expect(checkHandlerRegistration({ ...reg, mode: 'strict' }, 'off')).toEqual([]);
+    expect(enforce.mode()).toBe('off');
+  });
+
+  it('keeps each owner apart: its own report record and logger, nothing shared with the process or another owner', () => {
+    const a = captureLogger();
+    const b = captureLogger();
+    const proc = captureLogger();
+    enforce.configure({ mode: 'strict', logger: proc.logger });
+    const reg = { kind: 'task', name: 'shared-name', handler } as const;
+    const ownerA = { mode: 'warn', reported: new Set<string>(), logger: a.logger } as const;
+    const ownerB = { mode: 'warn', reported: new Set<string>(), logger: b.logger } as const;
+    // Two owners registering the same handler name each get their report, once.
+    for (let i = 0; i < 2; i++) {
+      expect(checkHandlerRegistration(reg, ownerA)).toEqual([
+        'description is missing or empty',
+        'input schema is missing',
+      ]);
+      expect(checkHandlerRegistration(reg, ownerB)).toHaveLength(2);
+    }
+    expect(a.lines.map((l) => [l.code, l.kind, l.handler])).toEqual([['ERR_ENFORCE_HANDLER', 'task', 'shared-name']]);
+    expect(b.lines.map((l) => [l.code, l.kind, l.handler])).toEqual([['ERR_ENFORCE_HANDLER', 'task', 'shared-name']]);
+    expect(proc.lines).toEqual([]);
+    expect([...ownerA.reported]).toEqual(['task\u0000shared-name']);
+    // The process record did not see them: a caller without an owner still gets its own report.
+    enforce.configure({ mode: 'warn', logger: proc.logger });
+    expect(checkHandlerRegistration(reg)).toHaveLength(2);
+    expect(proc.lines.map((l) => l.handler)).toEqual(['shared-name']);
   });
 });

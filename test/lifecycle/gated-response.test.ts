@@ -307,6 +307,6 @@ describe('gated responses', () => {
       return undefined;
     })();
     expect(err).toBeInstanceOf(LifecycleError);
-    expect((err as Error).message).toBe('lifecycle.respond must be a function, got string');
+    expect((err as Error).message).toBe('Lifecycle: option "respond" must be a function (got "page.html")');
   });
 });

@@ -174,7 +174,9 @@ describe('lifecycle gating on a real portal', () => {
   it('refuses bad lifecycle options at construction, naming the option', () => {
     expect(() => makePortal({ lifecycle: { failMode: 'sideways' as 'open' } })).toThrow(/failMode/);
     expect(() => makePortal({ lifecycle: { statusCodes: { PAUSED: 200 } } })).toThrow(/statusCodes\.PAUSED/);
-    expect(() => makePortal({ lifecycle: { source: 'redis' as 'memory' } })).toThrow(/lifecycle\.source/);
+    expect(() => makePortal({ lifecycle: { source: 'redis' as 'memory' } })).toThrow(
+      /Lifecycle: option "source" must be/,
+    );
     expect(() => makePortal({ lifecycle: { retryAfterSec: -1 } })).toThrow(/retryAfterSec/);
   });
 

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LifecycleError, RemoteControl, type LifecycleState } from '../../src/lifecycle/index.js';
-import { stateFileName } from '../../src/lifecycle/remote/index.js';
+import { stateFileName } from '../../src/lifecycle/internal.js';
 import { captureLogger, Fixture, sleep, waitFor } from './helpers.js';
 
 const VERSION = (
@@ -390,15 +390,15 @@ describe('RemoteControl', () => {
 
   it('rejects bad options with an error naming the option', () => {
     const bad: Array<[Record<string, unknown>, RegExp]> = [
-      [{}, /remote\.token is required/],
-      [{ token: 'px_a', wsUrl: 'http://x' }, /remote\.wsUrl must use ws: or wss:/],
-      [{ token: 'px_a', apiUrl: 'ftp://x' }, /remote\.apiUrl must use http: or https:/],
-      [{ token: 'px_a', heartbeatIntervalMs: 0 }, /remote\.heartbeatIntervalMs/],
-      [{ token: 'px_a', reconnectDelayMs: 500, maxReconnectDelayMs: 100 }, /remote\.maxReconnectDelayMs/],
-      [{ token: 'px_a', pollFallbackAfterFailures: 1.5 }, /remote\.pollFallbackAfterFailures/],
-      [{ token: 'px_a', debug: 'yes' }, /remote\.debug must be a boolean/],
-      [{ token: 'px a' }, /remote\.token must not contain/],
-      [{ env: { PX_TOKEN: 'px_a', PX_DEBUG: 'maybe' } }, /PX_DEBUG must be/],
+      [{}, /RemoteControl: option "token" must be a project token \(or set PX_TOKEN\)/],
+      [{ token: 'px_a', wsUrl: 'http://x' }, /option "wsUrl" must be a ws: or wss: URL/],
+      [{ token: 'px_a', apiUrl: 'ftp://x' }, /option "apiUrl" must be a http: or https: URL/],
+      [{ token: 'px_a', heartbeatIntervalMs: 0 }, /option "heartbeatIntervalMs"/],
+      [{ token: 'px_a', reconnectDelayMs: 500, maxReconnectDelayMs: 100 }, /option "maxReconnectDelayMs"/],
+      [{ token: 'px_a', pollFallbackAfterFailures: 1.5 }, /option "pollFallbackAfterFailures"/],
+      [{ token: 'px_a', debug: 'yes' }, /option "debug" must be true or false/],
+      [{ token: 'px a' }, /option "token" must be a token without whitespace/],
+      [{ env: { PX_TOKEN: 'px_a', PX_DEBUG: 'maybe' } }, /"PX_DEBUG" must be/],
     ];
     for (const [options, message] of bad) {
       let caught: unknown;

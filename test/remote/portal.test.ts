@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z, type LifecycleOptions, type ServicePortal } from '../../src/index.js';
 import { RemoteControl, remoteControl, type RemoteControlOptions } from '../../src/lifecycle/index.js';
-import { stateFileName } from '../../src/lifecycle/remote/index.js';
+import { stateFileName } from '../../src/lifecycle/internal.js';
 import { makePortal } from '../helpers.js';
 import { FAST, Fixture, sleep, waitFor } from './helpers.js';
 

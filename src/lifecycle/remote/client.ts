@@ -1,4 +1,5 @@
-import { WebSocket, type RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { loadNow } from '../../load.js';
 import { backoffDelay, type ResolvedBackoff } from '../../backoff.js';
 import type { Logger } from '../../logger.js';
 import { parseFrame, parseStatusFields, type HeartbeatFrame, type StatusFields } from './frames.js';
@@ -136,7 +137,8 @@ export class PxControlClient {
     this.trace({ url: this.safeSocketUrl, failures: this.failures }, 'remote control: connecting');
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.socketUrl, {
+      const { WebSocket: Socket } = loadNow<{ WebSocket: typeof WebSocket }>('ws');
+      ws = new Socket(this.socketUrl, {
         headers: this.headers,
         handshakeTimeout: this.o.connectTimeoutMs,
         // A frame bigger than this closes the socket (memory guard); frames above maxFrameBytes are read and ignored.
@@ -244,11 +246,11 @@ export class PxControlClient {
   private closeSocket(code: number, reason: string): void {
     const ws = this.ws;
     if (!ws) return;
-    if (ws.readyState === WebSocket.CONNECTING) {
+    if (ws.readyState === ws.CONNECTING) {
       ws.terminate();
       return;
     }
-    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+    if (ws.readyState === ws.OPEN) ws.close(code, reason);
     // A peer that never answers the close handshake must not hold the process open.
     const force = setTimeout(() => ws.terminate(), 1000);
     force.unref();
@@ -260,7 +262,7 @@ export class PxControlClient {
   private startHeartbeat(ws: WebSocket): void {
     this.stopHeartbeat();
     const beat = (): void => {
-      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.readyState !== ws.OPEN) return;
       const frame: HeartbeatFrame = {
         type: 'heartbeat',
         sdk_version: gatehouseVersion(),

@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
 import { gatehouseVersion } from '../../version.js';
-import { LifecycleError } from '../errors.js';
+import { definedFields, withDefaults } from '../../options.js';
+import { lifecycleChecks } from '../errors.js';
 
 /** A project's fail mode, set on the control plane: what an instance does when it loses contact. */
 export type FailMode = 'open' | 'closed';
@@ -103,46 +104,44 @@ export interface ResolvedRemoteOptions {
   connectTimeoutMs: number;
 }
 
-function optionError(message: string): LifecycleError {
-  return new LifecycleError(`remote.${message}`, { code: 'ERR_LIFECYCLE_OPTIONS' });
-}
-
-function envFlag(name: string, raw: string | undefined): boolean | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const v = raw.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  throw new LifecycleError(`${name} must be 1/true/yes/on or 0/false/no/off, got ${JSON.stringify(raw)}`, {
-    code: 'ERR_LIFECYCLE_OPTIONS',
-  });
-}
+const check = lifecycleChecks('RemoteControl');
+const FLAG = '1/true/yes/on or 0/false/no/off';
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-function ms(name: keyof typeof DEFAULTS, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw optionError(`${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
+function envFlag(name: string, raw: string | undefined): boolean | undefined {
+  const v = nonEmpty(raw)?.toLowerCase();
+  if (v === undefined) return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return check.fail(name, FLAG, raw);
 }
 
-function bool(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw optionError(`${name} must be a boolean, got ${String(value)}`);
-  return value;
+/** The options the `PX_*` environment gives (an explicit option wins over them). */
+function fromEnvironment(env: Readonly<Record<string, string | undefined>>): RemoteControlOptions {
+  return {
+    token: nonEmpty(env[REMOTE_ENV.token]),
+    wsUrl: nonEmpty(env[REMOTE_ENV.wsUrl]),
+    apiUrl: nonEmpty(env[REMOTE_ENV.apiUrl]),
+    environment: REMOTE_ENV.environment.map((n) => nonEmpty(env[n])).find((v) => v !== undefined),
+    dataDir: nonEmpty(env[REMOTE_ENV.dataDir]),
+    disablePollFallback: envFlag(REMOTE_ENV.disablePollFallback, env[REMOTE_ENV.disablePollFallback]),
+    disableVersionCheck: envFlag(REMOTE_ENV.disableVersionCheck, env[REMOTE_ENV.disableVersionCheck]),
+    debug: envFlag(REMOTE_ENV.debug, env[REMOTE_ENV.debug]),
+  };
 }
 
-function baseUrl(name: string, value: string, protocols: readonly string[]): string {
+function baseUrl(option: string, value: unknown, protocols: readonly string[]): string {
+  const accepts = `a ${protocols.join(' or ')} URL without query or fragment`;
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(check.string(option, value));
   } catch {
-    throw optionError(`${name} must be a URL, got ${JSON.stringify(value)}`);
+    return check.fail(option, accepts, value);
   }
-  if (!protocols.includes(url.protocol))
-    throw optionError(`${name} must use ${protocols.join(' or ')}, got ${url.protocol}`);
-  if (url.search || url.hash) throw optionError(`${name} must not have a query or fragment`);
+  if (!protocols.includes(url.protocol) || url.search || url.hash) check.fail(option, accepts, value);
   return url.toString().replace(/\/+$/, '');
 }
 
@@ -153,77 +152,49 @@ export function deriveApiUrl(wsUrl: string): string {
 
 /**
  * Resolve remote-control options over the `PX_*` environment and the defaults; bad values are rejected with a
- * {@link LifecycleError} (`ERR_LIFECYCLE_OPTIONS`) naming the option.
+ * `LifecycleError` (`ERR_LIFECYCLE_OPTIONS`) naming the option.
  */
 export function resolveRemoteOptions(options: RemoteControlOptions = {}): ResolvedRemoteOptions {
-  if (options === null || typeof options !== 'object')
-    throw optionError(`options must be an object, got ${String(options)}`);
-  const env = options.env ?? process.env;
-  const token = options.token ?? nonEmpty(env[REMOTE_ENV.token]);
+  check.object('options', options);
+  const o: RemoteControlOptions = withDefaults(DEFAULTS, {
+    ...definedFields(fromEnvironment(options.env ?? process.env)),
+    ...definedFields(options),
+  });
+  const token = o.token;
   if (typeof token !== 'string' || token.trim() === '')
-    throw optionError(`token is required (or set ${REMOTE_ENV.token})`);
-  if (/[\s/?#]/.test(token)) throw optionError('token must not contain whitespace, "/", "?" or "#"');
-  const wsUrl = baseUrl('wsUrl', options.wsUrl ?? nonEmpty(env[REMOTE_ENV.wsUrl]) ?? DEFAULTS.wsUrl, ['ws:', 'wss:']);
-  const apiUrl = baseUrl('apiUrl', options.apiUrl ?? nonEmpty(env[REMOTE_ENV.apiUrl]) ?? deriveApiUrl(wsUrl), [
-    'http:',
-    'https:',
-  ]);
-  const environment =
-    options.environment ??
-    REMOTE_ENV.environment.map((n) => nonEmpty(env[n])).find((v) => v !== undefined) ??
-    DEFAULTS.environment;
+    return check.fail('token', `a project token (or set ${REMOTE_ENV.token})`, token);
+  // The token itself never reaches a message or a log.
+  if (/[\s/?#]/.test(token)) check.fail('token', 'a token without whitespace, "/", "?" or "#"', '[redacted]');
+  const wsUrl = baseUrl('wsUrl', o.wsUrl, ['ws:', 'wss:']);
+  const environment = o.environment;
   if (typeof environment !== 'string' || environment.length > 100)
-    throw optionError('environment must be a string of at most 100 characters');
-  const dataDir = options.dataDir ?? nonEmpty(env[REMOTE_ENV.dataDir]) ?? DEFAULTS.dataDir;
-  if (dataDir !== false && (typeof dataDir !== 'string' || dataDir === ''))
-    throw optionError('dataDir must be a directory path or false');
-  const reconnectDelayMs = ms('reconnectDelayMs', options.reconnectDelayMs ?? DEFAULTS.reconnectDelayMs, 1, 3_600_000);
-  const maxReconnectDelayMs = ms(
-    'maxReconnectDelayMs',
-    options.maxReconnectDelayMs ?? DEFAULTS.maxReconnectDelayMs,
-    1,
-    3_600_000,
-  );
-  if (maxReconnectDelayMs < reconnectDelayMs)
-    throw optionError(
-      `maxReconnectDelayMs (${maxReconnectDelayMs}) must be at least reconnectDelayMs (${reconnectDelayMs})`,
-    );
+    return check.fail('environment', 'a string of at most 100 characters', environment);
+  const dataDir = o.dataDir;
+  if (dataDir === undefined || (dataDir !== false && (typeof dataDir !== 'string' || dataDir === '')))
+    return check.fail('dataDir', 'a directory path or false', dataDir);
+  const reconnectDelayMs = check.int('reconnectDelayMs', o.reconnectDelayMs, { min: 1, max: 3_600_000 });
   return {
     token,
     wsUrl,
-    apiUrl,
-    heartbeatIntervalMs: ms(
-      'heartbeatIntervalMs',
-      options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
-      10,
-      3_600_000,
-    ),
+    apiUrl: baseUrl('apiUrl', o.apiUrl ?? deriveApiUrl(wsUrl), ['http:', 'https:']),
+    heartbeatIntervalMs: check.int('heartbeatIntervalMs', o.heartbeatIntervalMs, { min: 10, max: 3_600_000 }),
     reconnectDelayMs,
-    maxReconnectDelayMs,
-    pollIntervalMs: ms('pollIntervalMs', options.pollIntervalMs ?? DEFAULTS.pollIntervalMs, 10, 3_600_000),
-    pollFallbackAfterFailures: ms(
-      'pollFallbackAfterFailures',
-      options.pollFallbackAfterFailures ?? DEFAULTS.pollFallbackAfterFailures,
-      1,
-      1000,
-    ),
-    disablePollFallback: bool(
-      'disablePollFallback',
-      options.disablePollFallback ??
-        envFlag(REMOTE_ENV.disablePollFallback, env[REMOTE_ENV.disablePollFallback]) ??
-        DEFAULTS.disablePollFallback,
-    ),
-    disableVersionCheck: bool(
-      'disableVersionCheck',
-      options.disableVersionCheck ??
-        envFlag(REMOTE_ENV.disableVersionCheck, env[REMOTE_ENV.disableVersionCheck]) ??
-        DEFAULTS.disableVersionCheck,
-    ),
+    maxReconnectDelayMs: check.int('maxReconnectDelayMs', o.maxReconnectDelayMs, {
+      min: reconnectDelayMs,
+      max: 3_600_000,
+    }),
+    pollIntervalMs: check.int('pollIntervalMs', o.pollIntervalMs, { min: 10, max: 3_600_000 }),
+    pollFallbackAfterFailures: check.int('pollFallbackAfterFailures', o.pollFallbackAfterFailures, {
+      min: 1,
+      max: 1000,
+    }),
+    disablePollFallback: check.bool('disablePollFallback', o.disablePollFallback),
+    disableVersionCheck: check.bool('disableVersionCheck', o.disableVersionCheck),
     environment,
-    debug: bool('debug', options.debug ?? envFlag(REMOTE_ENV.debug, env[REMOTE_ENV.debug]) ?? DEFAULTS.debug),
+    debug: check.bool('debug', o.debug),
     dataDir,
-    maxFrameBytes: ms('maxFrameBytes', options.maxFrameBytes ?? DEFAULTS.maxFrameBytes, 256, 16 * 1024 * 1024),
-    connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, 10, 600_000),
+    maxFrameBytes: check.int('maxFrameBytes', o.maxFrameBytes, { min: 256, max: 16 * 1024 * 1024 }),
+    connectTimeoutMs: check.int('connectTimeoutMs', o.connectTimeoutMs, { min: 10, max: 600_000 }),
   };
 }
 

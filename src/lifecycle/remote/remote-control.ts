@@ -1,6 +1,6 @@
 import { defaultLogger, type Logger } from '../../logger.js';
 import type { LifecycleRecord, LifecycleState } from '../states.js';
-import { PxControlClient, type RemoteUpdateInfo } from './client.js';
+import type { PxControlClient as ProtocolClient, RemoteUpdateInfo } from './client.js';
 import type { StatusFields } from './frames.js';
 import {
   resolveRemoteOptions,
@@ -70,6 +70,10 @@ const CONTACT_LOST_MESSAGE = 'The service is offline: its remote control cannot 
  * ```
  */
 export class RemoteControl {
+  /**
+   * Process-wide on purpose: `shared()` is pxcontrol's `get_client()`, one client per process built from the
+   * `PX_*` environment (the contract). Portals and RemoteControls built with options never touch it.
+   */
   private static sharedInstance: RemoteControl | undefined;
 
   /**
@@ -95,7 +99,9 @@ export class RemoteControl {
   /** The resolved options, with the token shown as `'[redacted]'` (safe to log). */
   readonly options: Readonly<ResolvedRemoteOptions>;
   private readonly log: Logger;
-  private readonly client: PxControlClient;
+  /** The protocol client, once loaded (it loads `ws`): see {@link connect}. */
+  private client: ProtocolClient | undefined;
+  private readonly starting: Promise<void>;
   private readonly file: StateFile | undefined;
   private readonly listeners: { [E in RemoteControlEvent]?: Set<Listener<E>> } = {};
   private readonly recordListeners = new Set<() => void>();
@@ -125,7 +131,23 @@ export class RemoteControl {
     // through OFFLINE while the socket connects.
     this.bootGrace = this.known !== undefined;
     this.effective = { ...this.compute(), since: this.known?.heardAt || Date.now() };
-    this.client = new PxControlClient(
+    this.starting = this.connect(resolved);
+  }
+
+  /**
+   * Load the protocol client (and with it `ws`) and connect: a RemoteControl is the code that needs them, so they
+   * load here, not when gatehouse is imported. Node keeps the module, so only the first RemoteControl waits for it.
+   */
+  private async connect(resolved: ResolvedRemoteOptions): Promise<void> {
+    let Client: typeof ProtocolClient;
+    try {
+      ({ PxControlClient: Client } = await import('./client.js'));
+    } catch (err) {
+      this.log.error({ err }, 'remote control: cannot load the protocol client');
+      return;
+    }
+    if (this.closed) return;
+    const client = new Client(
       resolved,
       {
         opened: () => this.emit('connected'),
@@ -141,14 +163,15 @@ export class RemoteControl {
     );
     this.log.debug(
       {
-        url: this.client.safeSocketUrl,
+        url: client.safeSocketUrl,
         state: this.effective.state,
         known: this.known?.status,
         file: this.file?.location,
       },
       'remote control: starting',
     );
-    this.client.start();
+    this.client = client;
+    client.start();
   }
 
   /** The effective state (see the class doc). */
@@ -193,12 +216,12 @@ export class RemoteControl {
 
   /** Whether the socket is open. */
   get connected(): boolean {
-    return this.client.connected;
+    return this.client?.connected ?? false;
   }
 
   /** Whether the HTTP poll fallback is running. */
   get polling(): boolean {
-    return this.client.polling;
+    return this.client?.polling ?? false;
   }
 
   /** Whether the state currently comes from live contact (a socket status or a successful poll). */
@@ -309,7 +332,8 @@ export class RemoteControl {
     this.closing ??= (async () => {
       this.closed = true;
       if (RemoteControl.sharedInstance === this) RemoteControl.sharedInstance = undefined;
-      await this.client.close();
+      await this.starting;
+      await this.client?.close();
       await this.file?.flush();
       for (const w of [...this.readyWaiters]) w();
       this.readyWaiters.clear();
@@ -362,7 +386,7 @@ export class RemoteControl {
     this.socketLive = false;
     this.bootGrace = false;
     // Poll contact counts only while polling runs (it stops when a socket opens and may not restart at once).
-    if (!this.client.polling) this.pollLive = false;
+    if (!this.client?.polling) this.pollLive = false;
     if (info.opened) this.emit('disconnected', { code: info.code, reason: info.reason });
     else if (this.listeners.error?.size)
       this.emit('error', new Error(`remote control: cannot connect (${info.reason || `code ${info.code}`})`));

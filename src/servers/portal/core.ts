@@ -1,4 +1,5 @@
-import { HealthBoard, Lifecycle, RemoteLifecycleSource, type LifecycleSource } from '../../lifecycle/index.js';
+import { Lifecycle, RemoteLifecycleSource, type LifecycleSource } from '../../lifecycle/index.js';
+import { HealthBoard } from '../../lifecycle/internal.js';
 import type { Logger } from '../../logger.js';
 import { createGateServices, type GateServices } from '../gates/index.js';
 import type { ResolvedPortalOptions } from './options.js';

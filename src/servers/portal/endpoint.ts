@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
-import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
+import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
 import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
 import { parseBytes } from '../bytes.js';

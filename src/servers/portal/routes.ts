@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ZodType } from 'zod';
 import { PortalError } from '../errors.js';
+import type { Lifecycle, LifecycleSnapshot } from '../../lifecycle/index.js';
 import {
   healthResponse,
   lifecycleReadSchema,
@@ -9,10 +10,8 @@ import {
   statusFormatFor,
   statusResponse,
   type HealthBoard,
-  type Lifecycle,
-  type LifecycleSnapshot,
   type RawResponse,
-} from '../../lifecycle/index.js';
+} from '../../lifecycle/internal.js';
 import type { Logger } from '../../logger.js';
 import type { IpResolver } from '../client-ip.js';
 import { compileGate, type GateServices } from '../gates/index.js';

@@ -6,10 +6,7 @@ import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import { PortalError } from '../errors.js';
 import {
-  GatedResponder,
-  installShutdownHandlers,
   type CheckState,
-  type HealthBoard,
   type Lifecycle,
   type HealthCheckFunction,
   type HealthCheckOptions,
@@ -17,6 +14,7 @@ import {
   type StateCheckOptions,
   type StatusField,
 } from '../../lifecycle/index.js';
+import { GatedResponder, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
 import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';

@@ -1,11 +1,7 @@
 import type * as RedisAdapter from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
-import {
-  RedisLifecycleSource,
-  createLifecycleSource,
-  type HealthCheckResult,
-  type LifecycleSource,
-} from '../../lifecycle/index.js';
+import { RedisLifecycleSource, type HealthCheckResult, type LifecycleSource } from '../../lifecycle/index.js';
+import { createLifecycleSource } from '../../lifecycle/internal.js';
 import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import { createRedisConnections, type RedisConnections } from '../../redis.js';

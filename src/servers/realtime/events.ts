@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ZodType } from 'zod';
-import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/index.js';
+import type { EnforceMode } from '../../enforcer/index.js';
+import { checkHandlerRegistration } from '../../enforcer/internal.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { HttpError } from '../errors.js';

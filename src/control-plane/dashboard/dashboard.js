@@ -1,10 +1,7 @@
-/**
- * The dashboard's script, served as `/dashboard.js`. Plain browser JavaScript kept as a string module (the build
- * is tsc only). The admin token lives in sessionStorage and goes out only in `Authorization` headers; live
- * updates come from the server-sent event stream `/api/admin/events`, read with fetch so the token never
- * appears in a URL.
- */
-export const DASHBOARD_SCRIPT = String.raw`(() => {
+// The control plane's dashboard, served as /dashboard.js (a classic browser script). The admin token lives in
+// sessionStorage and goes out only in Authorization headers; live updates come from the server-sent event stream
+// /api/admin/events, read with fetch so the token never appears in a URL.
+(() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
   const KEY = 'gatehouse-control-token';
@@ -43,13 +40,19 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
   async function api(method, path, body) {
     const res = await fetch(path, {
       method,
-      headers: Object.assign({ authorization: 'Bearer ' + token }, body === undefined ? {} : { 'content-type': 'application/json' }),
+      headers: Object.assign(
+        { authorization: 'Bearer ' + token },
+        body === undefined ? {} : { 'content-type': 'application/json' },
+      ),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (res.status === 401) { signOut('The admin token was refused.'); throw new Error('unauthorized'); }
+    if (res.status === 401) {
+      signOut('The admin token was refused.');
+      throw new Error('unauthorized');
+    }
     const text = await res.text();
     const data = text ? JSON.parse(text) : null;
-    if (!res.ok) throw new Error((data && (data.detail || data.title)) || ('HTTP ' + res.status));
+    if (!res.ok) throw new Error((data && (data.detail || data.title)) || 'HTTP ' + res.status);
     return data;
   }
 
@@ -77,8 +80,14 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
     stream = ctrl;
     while (stream === ctrl) {
       try {
-        const res = await fetch('/api/admin/events', { headers: { authorization: 'Bearer ' + token, accept: 'text/event-stream' }, signal: ctrl.signal });
-        if (res.status === 401) { signOut('The admin token was refused.'); return; }
+        const res = await fetch('/api/admin/events', {
+          headers: { authorization: 'Bearer ' + token, accept: 'text/event-stream' },
+          signal: ctrl.signal,
+        });
+        if (res.status === 401) {
+          signOut('The admin token was refused.');
+          return;
+        }
         if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
         $('connection').textContent = 'live';
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -104,7 +113,7 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
             }
           }
         }
-      } catch (err) {
+      } catch {
         if (ctrl.signal.aborted) return;
       }
       if (stream !== ctrl) return;
@@ -132,7 +141,8 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
       await api('POST', '/api/admin/projects/' + encodeURIComponent(name) + '/fail-mode', { failMode });
       notice(name + ' fail mode set to ' + failMode + '.');
     } catch (err) {
-      if (err.message !== 'unauthorized') notice('Could not change the fail mode of ' + name + ': ' + err.message, true);
+      if (err.message !== 'unauthorized')
+        notice('Could not change the fail mode of ' + name + ': ' + err.message, true);
     }
   }
 
@@ -159,9 +169,25 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
     for (const i of p.instances) {
       const stale = i.connected && now() - i.lastSeenAt > staleAfterMs;
       const kind = !i.connected ? 'disconnected' : stale ? 'stale' : 'live';
-      ul.append(el('li', {},
-        el('span', { class: 'dot' + (kind === 'live' ? '' : kind === 'stale' ? ' stale' : ' gone'), 'aria-hidden': 'true' }),
-        (i.language || 'unknown') + ' ' + (i.sdkVersion || '?') + ' · ' + (i.env || 'unknown env') + ' · ' + kind + ' · last heartbeat ' + ago(i.lastSeenAt)));
+      ul.append(
+        el(
+          'li',
+          {},
+          el('span', {
+            class: 'dot' + (kind === 'live' ? '' : kind === 'stale' ? ' stale' : ' gone'),
+            'aria-hidden': 'true',
+          }),
+          (i.language || 'unknown') +
+            ' ' +
+            (i.sdkVersion || '?') +
+            ' · ' +
+            (i.env || 'unknown env') +
+            ' · ' +
+            kind +
+            ' · last heartbeat ' +
+            ago(i.lastSeenAt),
+        ),
+      );
     }
     return ul;
   }
@@ -169,30 +195,80 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
   function render(snap) {
     last = snap;
     const body = $('projects');
-    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : undefined;
+    const focused =
+      document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : undefined;
     body.replaceChildren();
     $('empty').hidden = snap.projects.length > 0;
     for (const p of snap.projects) {
-      const msgs = el('div', { class: 'muted' },
+      const msgs = el(
+        'div',
+        { class: 'muted' },
         el('div', { text: 'paused: ' + (p.pauseMessage || 'default') }),
         el('div', { text: 'maintenance: ' + (p.maintenanceMessage || 'default') }),
         el('div', { text: 'offline: ' + (p.offlineMessage || 'default') }),
-        p.retryAfterSec !== null && p.state !== 'ACTIVE' ? el('div', { text: 'retry after ' + p.retryAfterSec + ' s' }) : null);
+        p.retryAfterSec !== null && p.state !== 'ACTIVE'
+          ? el('div', { text: 'retry after ' + p.retryAfterSec + ' s' })
+          : null,
+      );
       const actions = el('div', { class: 'actions', role: 'group', 'aria-label': 'Set state of ' + p.name });
       for (const s of snap.states) {
-        actions.append(el('button', { type: 'button', class: 'state-' + s, 'aria-label': 'Set ' + p.name + ' to ' + s, 'aria-pressed': String(p.state === s), 'data-key': p.name + '/' + s, text: s, onclick: () => setState(p.name, s) }));
+        actions.append(
+          el('button', {
+            type: 'button',
+            class: 'state-' + s,
+            'aria-label': 'Set ' + p.name + ' to ' + s,
+            'aria-pressed': String(p.state === s),
+            'data-key': p.name + '/' + s,
+            text: s,
+            onclick: () => setState(p.name, s),
+          }),
+        );
       }
       const other = p.failMode === 'closed' ? 'open' : 'closed';
-      actions.append(el('button', { type: 'button', 'aria-label': 'Set ' + p.name + ' fail mode to ' + other, 'data-key': p.name + '/fail', text: 'fail mode to ' + other, onclick: () => setFailMode(p.name, other) }));
-      actions.append(el('button', { type: 'button', 'aria-label': 'Rotate token of ' + p.name, 'data-key': p.name + '/rotate', text: 'rotate token', onclick: () => rotate(p.name) }));
+      actions.append(
+        el('button', {
+          type: 'button',
+          'aria-label': 'Set ' + p.name + ' fail mode to ' + other,
+          'data-key': p.name + '/fail',
+          text: 'fail mode to ' + other,
+          onclick: () => setFailMode(p.name, other),
+        }),
+      );
+      actions.append(
+        el('button', {
+          type: 'button',
+          'aria-label': 'Rotate token of ' + p.name,
+          'data-key': p.name + '/rotate',
+          text: 'rotate token',
+          onclick: () => rotate(p.name),
+        }),
+      );
       const live = p.instances.filter((i) => i.connected).length;
-      body.append(el('tr', { 'data-project': p.name },
-        el('th', { scope: 'row', 'data-label': 'Project' }, el('span', { text: p.name }), el('div', { class: 'muted', text: 'token ' + ((p.tokens.find((t) => t.revokedAt === null) || {}).hint || 'revoked') })),
-        el('td', { 'data-label': 'State' }, el('span', { class: 'state state-' + p.state, 'data-testid': 'state-' + p.name, text: p.state }), el('div', { class: 'muted', text: 'clients see ' + p.wire.status })),
-        el('td', { 'data-label': 'Fail mode', text: p.failMode }),
-        el('td', { 'data-label': 'Messages' }, msgs),
-        el('td', { 'data-label': 'Instances (' + live + ' live)' }, instancesCell(p, snap.staleAfterMs)),
-        el('td', { 'data-label': 'Set state' }, actions)));
+      body.append(
+        el(
+          'tr',
+          { 'data-project': p.name },
+          el(
+            'th',
+            { scope: 'row', 'data-label': 'Project' },
+            el('span', { text: p.name }),
+            el('div', {
+              class: 'muted',
+              text: 'token ' + ((p.tokens.find((t) => t.revokedAt === null) || {}).hint || 'revoked'),
+            }),
+          ),
+          el(
+            'td',
+            { 'data-label': 'State' },
+            el('span', { class: 'state state-' + p.state, 'data-testid': 'state-' + p.name, text: p.state }),
+            el('div', { class: 'muted', text: 'clients see ' + p.wire.status }),
+          ),
+          el('td', { 'data-label': 'Fail mode', text: p.failMode }),
+          el('td', { 'data-label': 'Messages' }, msgs),
+          el('td', { 'data-label': 'Instances (' + live + ' live)' }, instancesCell(p, snap.staleAfterMs)),
+          el('td', { 'data-label': 'Set state' }, actions),
+        ),
+      );
     }
     if (focused) {
       const again = body.querySelector('[data-key="' + CSS.escape(focused) + '"]');
@@ -201,13 +277,22 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
     const audit = $('audit');
     audit.replaceChildren();
     for (const a of snap.audit) {
-      audit.append(el('tr', {},
-        el('td', { 'data-label': 'When' }, el('time', { datetime: new Date(a.at).toISOString(), text: new Date(a.at).toLocaleString() })),
-        el('td', { 'data-label': 'Who', text: a.actor }),
-        el('td', { 'data-label': 'Project', text: a.project }),
-        el('td', { 'data-label': 'Change', text: a.action + (a.detail ? ' (' + a.detail + ')' : '') }),
-        el('td', { 'data-label': 'From', text: a.from || '—' }),
-        el('td', { 'data-label': 'To', text: a.to || '—' })));
+      audit.append(
+        el(
+          'tr',
+          {},
+          el(
+            'td',
+            { 'data-label': 'When' },
+            el('time', { datetime: new Date(a.at).toISOString(), text: new Date(a.at).toLocaleString() }),
+          ),
+          el('td', { 'data-label': 'Who', text: a.actor }),
+          el('td', { 'data-label': 'Project', text: a.project }),
+          el('td', { 'data-label': 'Change', text: a.action + (a.detail ? ' (' + a.detail + ')' : '') }),
+          el('td', { 'data-label': 'From', text: a.from || '—' }),
+          el('td', { 'data-label': 'To', text: a.to || '—' }),
+        ),
+      );
     }
     $('connection').textContent = 'live · updated ' + new Date(snap.at).toLocaleTimeString();
   }
@@ -241,7 +326,11 @@ export const DASHBOARD_SCRIPT = String.raw`(() => {
       if (err.message !== 'unauthorized') notice('Could not create ' + name + ': ' + err.message, true);
     }
   });
-  setInterval(() => { if (last) render(last); }, 5000);
-  if (token) { signedIn(true); connect(); } else signedIn(false);
+  setInterval(() => {
+    if (last) render(last);
+  }, 5000);
+  if (token) {
+    signedIn(true);
+    connect();
+  } else signedIn(false);
 })();
-`;

@@ -1,0 +1,26 @@
+/**
+ * The lifecycle's names other capabilities need (the portal's routes, store chooser and shutdown, the control
+ * plane, the CLI) but users do not import. Users import `index.ts` (`gatehouse/lifecycle`).
+ */
+export { createLifecycleSource } from './create-source.js';
+export { resolveLifecycleOptions } from './options.js';
+export type { LifecycleGateStep, ResolvedLifecycleOptions } from './options.js';
+export { LIFECYCLE_ERRORS, SERVICE_UNAVAILABLE_ERRORS, lifecycleChecks } from './errors.js';
+export { MAX_MESSAGE_LENGTH, MAX_RETRY_AFTER_SEC, validateRecord } from './states.js';
+export { ENV_MESSAGE, ENV_RETRY_AFTER, ENV_STATE } from './sources.js';
+export { LIFECYCLE_DB_FILE } from './source-sqlite.js';
+export { HealthBoard, STATUS_CONTENT_TYPES, renderStatus, statusFormatFor } from './health.js';
+export type { HealthBoardOptions, Readiness } from './health.js';
+export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';
+export type { ShutdownOptions, ShutdownTarget } from './shutdown.js';
+export { lifecycleReadSchema, lifecycleUpdateSchema } from './admin.js';
+export type { LifecycleUpdate } from './admin.js';
+export { runLifecycleCommand } from './cli.js';
+export type { LifecycleCliIO } from './cli.js';
+export { GatedResponder, escapeHtml, maintenancePage } from './gated-response.js';
+export { healthResponse, readyResponse, statusResponse } from './responses.js';
+export type { RawResponse } from './responses.js';
+export { DEFAULT_WS_URL, resolveRemoteOptions } from './remote/options.js';
+export type { ResolvedRemoteOptions } from './remote/options.js';
+export { PX_STATUSES } from './remote/frames.js';
+export { stateFileName } from './remote/state-file.js';
