@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HttpError, z, type ServicePortal } from '../../src/index.js';
+import { createLogger } from '../../src/logger.js';
 import { makePortal, postRaw } from '../helpers.js';
 
 describe('ServicePortal', () => {
@@ -369,6 +370,35 @@ describe('ServicePortal', () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ id: '7' });
     expect(reached).toBe(1);
+  });
+
+  it("reports a handler without a schema once per portal, on that portal's own logger", async () => {
+    const lines = (): { lines: Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger> } => {
+      const out: Array<Record<string, unknown>> = [];
+      const logger = createLogger({
+        format: 'json',
+        level: 'warn',
+        destination: { write: (l: string) => void out.push(JSON.parse(l) as Record<string, unknown>) },
+      });
+      return { lines: out, logger };
+    };
+    const a = lines();
+    const b = lines();
+    const first = makePortal({ name: 'first', logger: a.logger });
+    const second = makePortal({ name: 'second', logger: b.logger });
+    try {
+      for (const p of [first.portal, second.portal]) {
+        p.endpoint('/same', { description: 'No input' }, () => undefined);
+        p.endpoint('/same', { method: 'GET', description: 'No input' }, () => undefined);
+      }
+      const reports = (l: Array<Record<string, unknown>>): unknown[] =>
+        l.filter((x) => x.code === 'ERR_ENFORCE_HANDLER').map((x) => [x.service, x.component, x.handler]);
+      expect(reports(a.lines)).toEqual([['first', 'enforcer', '/same']]);
+      expect(reports(b.lines)).toEqual([['second', 'enforcer', '/same']]);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
   });
 
   it('refuses, in strict mode, handlers without a description or an input schema', async () => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
-import { checkHandlerRegistration, type EnforceMode } from '../../enforcer/internal.js';
+import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
 import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
 import { parseBytes } from '../bytes.js';
@@ -22,7 +22,8 @@ export interface EndpointDeps {
   resolveIp: IpResolver;
   /** The portal's body limit, in bytes. */
   bodyLimit: number;
-  enforceMode: EnforceMode | undefined;
+  /** The portal's own registration rule: its mode, its record of reported handlers, its logger. */
+  handlerScope: HandlerCheckScope;
 }
 
 /** One compiled method of an endpoint, ready to mount. */
@@ -66,14 +67,16 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
   if (typeof handler !== 'function')
     throw new PortalError(`endpoint ${path}: handler must be a function`, { code: 'ERR_ENDPOINT_CONFIG' });
   // The enforcer's registration rule: a handler needs a description and an input schema (refused in strict mode).
-  checkHandlerRegistration({
-    kind: 'endpoint',
-    name: path,
-    description: config.description,
-    input: config.input,
-    handler,
-    mode: deps.enforceMode,
-  });
+  checkHandlerRegistration(
+    {
+      kind: 'endpoint',
+      name: path,
+      description: config.description,
+      input: config.input,
+      handler,
+    },
+    deps.handlerScope,
+  );
   const methods = normalizeMethods(config.method, path);
   const limit = config.bodyLimit === undefined ? deps.bodyLimit : parseBytes(config.bodyLimit);
   if (limit === undefined)

@@ -1,9 +1,11 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type express from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { loadNow } from '../../load.js';
 import { GateConfigError, compileGate, type GateServices } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
 import type { OpenApiRoute } from '../openapi.js';
 import { compilePipeline } from '../pipeline/index.js';
-import type { IpResolver } from '../client-ip.js';
+import type { IpResolver, TrustFunction } from '../client-ip.js';
 import { gatedExpressRoutes } from './gated-routes.js';
 import { guardCall } from './guard-call.js';
 
@@ -50,4 +52,13 @@ export class ExpressGates {
   routes(app: Parameters<typeof gatedExpressRoutes>[0] | undefined): OpenApiRoute[] {
     return app ? gatedExpressRoutes(app, this.configs) : [];
   }
+}
+
+/** The express 5 app behind the portal's router: express loads here, the first time `portal.app` is read. */
+export function createExpressApp(trust: TrustFunction): Express {
+  const app = loadNow<typeof express>('express')();
+  app.disable('x-powered-by');
+  // The same trust function: `req.ip` in express routes is the address the gates see.
+  app.set('trust proxy', trust);
+  return app;
 }

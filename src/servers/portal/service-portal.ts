@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
-import type express from 'express';
 import type { Express, RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
+import type { HandlerCheckScope } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
 import {
   type CheckState,
@@ -15,7 +15,6 @@ import {
   type StatusField,
 } from '../../lifecycle/index.js';
 import { GatedResponder, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
-import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import type { GateServices, TokenService } from '../gates/index.js';
@@ -31,7 +30,7 @@ import {
 import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
 import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
-import { ExpressGates } from './express-gates.js';
+import { ExpressGates, createExpressApp } from './express-gates.js';
 import { PortalServer } from './http-server.js';
 import { RouteBook } from './route-book.js';
 import { injectRequest, type InjectOptions, type InjectResponse } from './inject.js';
@@ -109,6 +108,7 @@ export class ServicePortal {
   /** `gate()` middlewares, remembered so OpenAPI can list the express routes that use one. */
   private readonly expressGates: ExpressGates;
   private readonly http: PortalServer;
+  private readonly handlerScope: HandlerCheckScope;
   private readonly closables: Array<() => unknown> = [];
   private closing: Promise<void> | undefined;
   private removeSignalHandlers: (() => void) | undefined;
@@ -123,6 +123,12 @@ export class ServicePortal {
     this.dataDir = options.dataDir;
     this.log = options.log;
     this.enforceMode = options.enforce;
+    // Its own mode, report record and logger: nothing of the registration rule is shared with another portal.
+    this.handlerScope = {
+      mode: options.enforce,
+      reported: new Set(),
+      logger: this.log.child({ component: 'enforcer' }),
+    };
     const trust = compileTrust(options.trustProxy);
     this.trust = trust;
     this.resolveIp = compileIpResolver(trust);
@@ -165,7 +171,7 @@ export class ServicePortal {
           gates: this.gates,
           log: this.log,
           clientIp: this.resolveIp,
-          enforceMode: options.enforce,
+          handlerScope: this.handlerScope,
           corsOrigins: options.cors?.origins,
           corsCredentials: options.cors?.credentials,
           observer: this.observability,
@@ -197,13 +203,8 @@ export class ServicePortal {
    * Made (and express loaded) the first time it is read; until then unmatched requests are answered 404/405.
    */
   get app(): Express {
-    if (this.expressApp) return this.expressApp;
-    const app = loadNow<typeof express>('express')();
-    app.disable('x-powered-by');
-    // The same trust function: `req.ip` in express routes is the address the gates see.
-    app.set('trust proxy', this.trust);
-    this.expressApp = app;
-    return app;
+    this.expressApp ??= createExpressApp(this.trust);
+    return this.expressApp;
   }
 
   /**
@@ -346,7 +347,7 @@ export class ServicePortal {
       responder: this.responder,
       resolveIp: this.resolveIp,
       bodyLimit: this.options.bodyLimit,
-      enforceMode: this.enforceMode,
+      handlerScope: this.handlerScope,
     };
   }
 

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ZodType } from 'zod';
-import type { EnforceMode } from '../../enforcer/index.js';
-import { checkHandlerRegistration } from '../../enforcer/internal.js';
+import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { HttpError } from '../errors.js';
@@ -51,7 +50,8 @@ export interface EventEntry {
 export interface EventDeps {
   gates: GateServices;
   log: Logger;
-  enforceMode: EnforceMode | undefined;
+  /** The portal's own registration rule (mode, reported handlers, logger). */
+  handlerScope: HandlerCheckScope | undefined;
   /** The state of a connected socket by id (undefined once it is gone). */
   stateOf(socketId: string): SocketState | undefined;
 }
@@ -79,14 +79,16 @@ export function compileEvent<I extends ZodType | undefined, O extends ZodType | 
   if (typeof handler !== 'function')
     throw new RealtimeError(`onEvent ${name}: handler must be a function`, { code: 'ERR_REALTIME_OPTIONS' });
   // The enforcer's registration rule, as for endpoints: strict mode needs a description and an input schema.
-  checkHandlerRegistration({
-    kind: 'event',
-    name,
-    description: config.description,
-    input: config.input,
-    handler,
-    mode: deps.enforceMode,
-  });
+  checkHandlerRegistration(
+    {
+      kind: 'event',
+      name,
+      description: config.description,
+      input: config.input,
+      handler,
+    },
+    deps.handlerScope,
+  );
   const compiled = compileGate(config.gate ?? {}, deps.gates, `socket ${name}`);
   const invoke = (call: GateCall): unknown => {
     const state = deps.stateOf((call as SocketCall).socketId);

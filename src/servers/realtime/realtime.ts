@@ -139,7 +139,7 @@ export class Realtime {
     const entry = compileEvent(name, config, handler, this.events.has(name), {
       gates: this.gates,
       log: this.log,
-      enforceMode: this.host.enforceMode,
+      handlerScope: this.host.handlerScope,
       stateOf: (socketId) => this.sockets.get(socketId),
     });
     this.events.set(name, entry);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { DefaultEventsMap, Server as IoServer, Socket } from 'socket.io';
 import type { ZodType } from 'zod';
-import type { EnforceMode } from '../../enforcer/index.js';
+import type { HandlerCheckScope } from '../../enforcer/internal.js';
 import type { Logger } from '../../logger.js';
 import type { GateConfig, GateServices } from '../gates/index.js';
 import type { Identity, SchemaInput, SchemaOutput } from '../pipeline/index.js';
@@ -66,8 +66,8 @@ export interface RealtimeHost {
   corsOrigins?: readonly string[];
   /** Whether CORS allows credentials (for the polling transport). */
   corsCredentials?: boolean;
-  /** Registration rule mode for event handlers (the portal's `enforce` option). @defaultValue the process mode */
-  enforceMode?: EnforceMode;
+  /** The portal's registration rule for event handlers (its `enforce` mode, report record and logger). */
+  handlerScope?: HandlerCheckScope;
   /** Told of each accepted connection and each event received (registered name, or undefined), for metrics. */
   observer?: { socketConnected(): void; socketEvent(name: string | undefined): void };
 }
