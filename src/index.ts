@@ -9,12 +9,8 @@ export { z } from 'zod';
 export { GatehouseError, ValidationError } from './errors.js';
 export type {
   AuthErrorCode,
-  BackgroundErrorCode,
   BufferErrorCode,
-  ClientErrorCode,
   ControlPlaneErrorCode,
-  CryptoErrorCode,
-  DatabaseErrorCode,
   EnforcementErrorCode,
   FieldIssue,
   GatehouseErrorCode,
@@ -195,6 +191,7 @@ export type {
 export { Database, DatabaseError } from './database/index.js';
 export type {
   BindParams,
+  DatabaseErrorCode,
   DatabaseOptions,
   Durability,
   FetchOptions,
@@ -251,6 +248,8 @@ export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOpti
 export { runWorker } from './buffers/index.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
 
+export { backoffDelay } from './backoff.js';
+
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
 export {
   HttpClient,
@@ -258,7 +257,6 @@ export {
   HttpResult,
   Interceptors,
   RequestConfig,
-  backoffDelay,
   closeDefaultClient,
   createClient,
   isPrivateAddress,
@@ -272,6 +270,7 @@ export type {
   BackoffType,
   CircuitBreakerOptions,
   CircuitState,
+  ClientErrorCode,
   ClientOptions,
   HttpErrorCode,
   HttpErrorInfo,
@@ -311,6 +310,7 @@ export type {
 // Background work (src/background): runEvery / runAt / runOnce, Executor (async concurrency or piscina threads).
 export { BackgroundError, Executor, MAX_TIMER_MS, runAt, runEvery, runOnce } from './background/index.js';
 export type {
+  BackgroundErrorCode,
   BackgroundErrorOptions,
   ExecutorCloseOptions,
   ExecutorErrorHook,
@@ -333,4 +333,9 @@ export type {
 
 // Encryption (src/crypto): Fernet, interoperable with Python's cryptography.fernet.
 export { CryptoError, FERNET_MAX_CLOCK_SKEW_SEC, Fernet } from './crypto/index.js';
-export type { CryptoErrorOptions, FernetDecryptOptions, FernetEncryptOptions } from './crypto/index.js';
+export type {
+  CryptoErrorCode,
+  CryptoErrorOptions,
+  FernetDecryptOptions,
+  FernetEncryptOptions,
+} from './crypto/index.js';

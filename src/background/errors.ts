@@ -1,6 +1,20 @@
-import { GatehouseError, type BackgroundErrorCode } from '../errors.js';
+/** The background capability's errors: one table of codes (status and title) and the `BackgroundError` class. */
+import { GatehouseError, type ErrorTable } from '../errors.js';
 
-export type { BackgroundErrorCode };
+/**
+ * Codes of the background capability (runEvery / runAt / runOnce, Executor):
+ * - `ERR_BACKGROUND_OPTIONS`: an option of a schedule or an Executor is invalid (names the option).
+ * - `ERR_EXECUTOR_CLOSED`: work was submitted after `close()`, or was still queued or running when `close()` gave up.
+ * - `ERR_EXECUTOR_ABORTED`: the job's AbortSignal fired before it finished.
+ */
+export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSED' | 'ERR_EXECUTOR_ABORTED';
+
+/** Every code of the background capability with its status and title. */
+export const BACKGROUND_ERRORS = {
+  ERR_BACKGROUND_OPTIONS: { status: 500, title: 'Invalid option' },
+  ERR_EXECUTOR_CLOSED: { status: 500, title: 'Executor closed' },
+  ERR_EXECUTOR_ABORTED: { status: 500, title: 'Job aborted' },
+} as const satisfies ErrorTable<BackgroundErrorCode>;
 
 /** Options for {@link BackgroundError}. */
 export interface BackgroundErrorOptions {
@@ -16,7 +30,7 @@ export class BackgroundError extends GatehouseError {
 
   /** @param message - human-readable description (names the offending option) */
   constructor(message: string, options: BackgroundErrorOptions) {
-    super(message, { code: options.code, cause: options.cause });
+    super(message, { code: options.code, cause: options.cause, status: BACKGROUND_ERRORS[options.code].status });
   }
 }
 

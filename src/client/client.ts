@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { lookup as dnsLookup, type LookupAllOptions, type LookupAddress } from 'node:dns';
 import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
-import { GatehouseError, type ClientErrorCode } from '../errors.js';
+import { HttpClientError } from './errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { outgoingTraceparent } from '../trace.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
@@ -30,14 +30,6 @@ import type {
   RequestOptions,
   ResponseType,
 } from './types.js';
-
-/** Error thrown by `createClient` for bad options (calls themselves never throw). */
-export class HttpClientError extends GatehouseError {
-  declare readonly code: ClientErrorCode;
-  constructor(message: string, options: { code: ClientErrorCode; cause?: unknown }) {
-    super(message, options);
-  }
-}
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
@@ -195,7 +187,7 @@ export class HttpClient {
    */
   constructor(options: ClientOptions = {}, shared?: { defaults: RequestDefaults; interceptors: InterceptorChain }) {
     const bad = checkOptions(options);
-    if (bad !== null) throw new HttpClientError(bad, { code: 'ERR_CLIENT_OPTION' });
+    if (bad !== null) throw new HttpClientError(bad, { code: 'ERR_CLIENT_OPTIONS' });
     if (shared !== undefined) {
       this.defaults = shared.defaults;
       this.interceptors = shared.interceptors;

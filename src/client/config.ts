@@ -41,7 +41,7 @@ const BACKOFF = {
   jitter: 'full',
   option: 'backoff',
   // Unreached in practice: checkOptions() refuses bad layers first (createClient throws, a call resolves BAD_REQUEST).
-  error: (message: string) => new GatehouseError(message, { code: 'ERR_CLIENT_OPTION' }),
+  error: (message: string) => new GatehouseError(message, { code: 'ERR_CLIENT_OPTIONS' }),
 } as const;
 
 /** Resolve a backoff from call options, client defaults and built-ins (only when a retry is due). */
