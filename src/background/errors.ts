@@ -1,5 +1,6 @@
 /** The background capability's errors: one table of codes (status and title) and the `BackgroundError` class. */
 import { GatehouseError, type ErrorTable } from '../errors.js';
+import { optionChecks, optionMessage, type OptionChecks } from '../options.js';
 
 /**
  * Codes of the background capability (runEvery / runAt / runOnce, Executor):
@@ -34,7 +35,15 @@ export class BackgroundError extends GatehouseError {
   }
 }
 
-/** An `ERR_BACKGROUND_OPTIONS` error for the option `name`. */
-export function optionError(name: string, expected: string): BackgroundError {
-  return new BackgroundError(`option '${name}' must be ${expected}`, { code: 'ERR_BACKGROUND_OPTIONS' });
+/**
+ * An `ERR_BACKGROUND_OPTIONS` error in the kit's one message shape, for paths that reject instead of throwing.
+ * @param owner - who reads the option (`Executor`, `runEvery`, ...)
+ */
+export function optionError(owner: string, option: string, accepts: string, got: unknown): BackgroundError {
+  return new BackgroundError(optionMessage(owner, option, accepts, got), { code: 'ERR_BACKGROUND_OPTIONS' });
+}
+
+/** The options kit bound to `owner` and `ERR_BACKGROUND_OPTIONS`. */
+export function backgroundChecks(owner: string): OptionChecks {
+  return optionChecks(owner, (message) => new BackgroundError(message, { code: 'ERR_BACKGROUND_OPTIONS' }));
 }

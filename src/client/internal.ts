@@ -6,4 +6,3 @@ export { defaultClient } from './send-request.js';
 export { InterceptorChain } from './interceptors.js';
 export { CircuitBreakerRegistry } from './circuit-breaker.js';
 export { parseRetryAfter } from './retry-after.js';
-export { CLIENT_ERRORS } from './errors.js';

@@ -6,4 +6,3 @@
 export { acquire as openConnection, release as releaseConnection, openSettingsProblem } from './connection.js';
 export type { OpenSettings, SharedConnection } from './connection.js';
 export { IDENTIFIER_PATTERN } from './identifiers.js';
-export { DATABASE_ERRORS } from './errors.js';
