@@ -2,36 +2,27 @@
 import { GatehouseError, type ErrorTable } from '../errors.js';
 import { optionChecks, optionMessage, type OptionChecks } from '../options.js';
 
-/**
- * Codes of the background capability (runEvery / runAt / runOnce, Executor):
- * - `ERR_BACKGROUND_OPTIONS`: an option of a schedule or an Executor is invalid (names the option).
- * - `ERR_EXECUTOR_CLOSED`: work was submitted after `close()`, or was still queued or running when `close()` gave up.
- * - `ERR_EXECUTOR_ABORTED`: the job's AbortSignal fired before it finished.
- */
-export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSED' | 'ERR_EXECUTOR_ABORTED';
-
-/** Every code of the background capability with its status and title. */
+/** Every code of the background capability (runEvery / runAt / runOnce, Executor) with its status and title. */
 export const BACKGROUND_ERRORS = {
+  /** An option of a schedule or an Executor is invalid (names the option). */
   ERR_BACKGROUND_OPTIONS: { status: 500, title: 'Invalid option' },
+  /** Work was submitted after `close()`, or was still queued or running when `close()` gave up. */
   ERR_EXECUTOR_CLOSED: { status: 500, title: 'Executor closed' },
+  /** The job's AbortSignal fired before it finished. */
   ERR_EXECUTOR_ABORTED: { status: 500, title: 'Job aborted' },
-} as const satisfies ErrorTable<BackgroundErrorCode>;
+} as const satisfies ErrorTable<string>;
 
-/** Options for {@link BackgroundError}. */
-export interface BackgroundErrorOptions {
-  /** Stable machine-readable code. */
-  code: BackgroundErrorCode;
-  /** The underlying error (an abort reason, say), if any. */
-  cause?: unknown;
-}
+/** Codes of the background capability: the keys of {@link BACKGROUND_ERRORS}. */
+export type BackgroundErrorCode = keyof typeof BACKGROUND_ERRORS;
+
+/** Options for {@link BackgroundError}: the code, and the underlying error (an abort reason, say) if any. */
+export type BackgroundErrorOptions = { code: BackgroundErrorCode; cause?: unknown };
 
 /** Error thrown by runEvery / runAt / runOnce and the Executor; branch on `code`. */
 export class BackgroundError extends GatehouseError {
   declare readonly code: BackgroundErrorCode;
-
-  /** @param message - human-readable description (names the offending option) */
   constructor(message: string, options: BackgroundErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: BACKGROUND_ERRORS[options.code].status });
+    super(message, { ...options, status: BACKGROUND_ERRORS[options.code].status });
   }
 }
 

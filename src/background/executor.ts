@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type * as PiscinaModule from 'piscina';
 import type { Piscina } from 'piscina';
 import { loadNow } from '../load.js';
 import type { Logger } from '../logger.js';
@@ -184,7 +185,7 @@ export class Executor {
       const filename = resolveFilename(options.filename);
       this.#concurrency = threads;
       // piscina (and its worker threads) loads only when a thread executor is created, not at import.
-      const { Piscina: Pool } = loadNow<typeof import('piscina')>('piscina');
+      const { Piscina: Pool } = loadNow<typeof PiscinaModule>('piscina');
       this.#pool = new Pool({ filename, minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: 1 });
     } else {
       this.#concurrency = check.int('concurrency', options.concurrency ?? DEFAULTS.concurrency, {

@@ -5,26 +5,22 @@
  */
 import { GatehouseError, type ErrorTable } from '../errors.js';
 
-/** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
-export type ClientErrorCode = 'ERR_CLIENT_OPTIONS';
-
-/** Every code the client throws, with its status and title. */
+/** Every code the client throws (calls themselves never throw), with its status and title. */
 export const CLIENT_ERRORS = {
+  /** `createClient` was given a bad option (the message names it). */
   ERR_CLIENT_OPTIONS: { status: 500, title: 'Invalid option' },
-} as const satisfies ErrorTable<ClientErrorCode>;
+} as const satisfies ErrorTable<string>;
 
-/** Options for {@link HttpClientError}. */
-export interface HttpClientErrorOptions {
-  /** Stable machine-readable code. */
-  code: ClientErrorCode;
-  /** The underlying error, if any. */
-  cause?: unknown;
-}
+/** Codes of the HTTP client's own misuse errors: the keys of {@link CLIENT_ERRORS}. */
+export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
+
+/** Options for {@link HttpClientError}: the code, and the underlying error if any. */
+export type HttpClientErrorOptions = { code: ClientErrorCode; cause?: unknown };
 
 /** Error thrown by `createClient` for bad options (calls themselves never throw). */
 export class HttpClientError extends GatehouseError {
   declare readonly code: ClientErrorCode;
   constructor(message: string, options: HttpClientErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: CLIENT_ERRORS[options.code].status });
+    super(message, { ...options, status: CLIENT_ERRORS[options.code].status });
   }
 }

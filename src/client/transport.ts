@@ -3,6 +3,7 @@
  * and cached, and the DNS lookup they connect with.
  */
 import { lookup as dnsLookup, type LookupAllOptions, type LookupAddress } from 'node:dns';
+import type * as Undici from 'undici';
 import type { Agent } from 'undici';
 import { loadNow } from '../load.js';
 
@@ -40,6 +41,6 @@ export function safeLookup(hostname: string, options: LookupAllOptions, callback
  * @param lookup - the connector's DNS lookup (`dns.lookup`-shaped)
  */
 export function newAgent(settings: AgentSettings, lookup: (...args: never[]) => void): Agent {
-  const undici = loadNow<typeof import('undici')>('undici');
+  const undici = loadNow<typeof Undici>('undici');
   return new undici.Agent({ ...settings, connect: { lookup: lookup as never } });
 }
