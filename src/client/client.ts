@@ -13,7 +13,7 @@ import { CircuitBreakerRegistry, type CircuitState } from './circuit-breaker.js'
 import { checkOptions, DEFAULTS } from './config.js';
 import { HttpClientError } from './errors.js';
 import { InterceptorChain, Interceptors } from './interceptors.js';
-import { prepareRequest } from './request.js';
+import { applyRequestHooks, prepareRequest } from './request.js';
 import type { HttpResult } from './result.js';
 import { runAttempts, type AttemptEnv } from './retry.js';
 import { newAgent, safeLookup, type AgentSettings } from './transport.js';
@@ -138,7 +138,8 @@ export class HttpClient {
     const own = this.interceptors.request;
     const global = this.#globalHooks ? Interceptors.request : NO_HOOKS;
     const hooks = own.length === 0 ? global : global.length === 0 ? own : [...global, ...own];
-    const req = await prepareRequest(o, d, st, hooks);
+    let req = prepareRequest(o, d, st);
+    if (req !== undefined && hooks.length !== 0) req = await applyRequestHooks(req, st, hooks);
     if (req !== undefined) await runAttempts(this.#env, o, st, req);
   }
 

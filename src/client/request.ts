@@ -60,19 +60,17 @@ function authSecrets(token: unknown, encoded: string | undefined): string[] {
 }
 
 /**
- * Build the request of a call; on bad input the call fails with `BAD_REQUEST` (on `st`) and this returns
- * undefined.
+ * Build the request of a call (synchronous: no promise per call unless hooks run); on bad input the call fails
+ * with `BAD_REQUEST` (on `st`) and this returns undefined.
  * @param o - the call's options (already checked)
  * @param d - the client's defaults
  * @param st - the call's state (method, url, trace are filled in)
- * @param hooks - request hooks to run, global first (empty: none)
  */
-export async function prepareRequest<T>(
+export function prepareRequest<T>(
   o: RequestOptions<T>,
   d: RequestDefaults,
   st: CallState,
-  hooks: readonly RequestHook[],
-): Promise<PreparedRequest | undefined> {
+): PreparedRequest | undefined {
   // Method
   let method: string = o.method ?? 'GET';
   if (!METHODS.has(method)) {
@@ -89,7 +87,7 @@ export async function prepareRequest<T>(
     return void failCall(st, 'BAD_REQUEST', `endpoint must be a string, got ${st.url}`);
   }
   const redact = (url: string): string => new Redactor(st.trace.redactFields, NONE).url(url);
-  let target: Target | string = resolveTarget(endpoint, d.baseUrl ?? DEFAULTS.baseUrl, redact);
+  const target: Target | string = resolveTarget(endpoint, d.baseUrl ?? DEFAULTS.baseUrl, redact);
   // Until the target is known, logs show what the caller gave (redacted when logged).
   if (typeof target === 'string') st.url = endpoint === '' ? '(empty)' : endpoint;
   if (typeof target === 'string') return void failCall(st, 'BAD_REQUEST', target);
@@ -154,11 +152,27 @@ export async function prepareRequest<T>(
     }
   }
 
-  // Request hooks
   const req: OutgoingRequest = { method: method as HttpMethod, url: target.origin + target.path, headers, body };
   st.url = req.url;
   st.trace.request = req;
-  if (hooks.length === 0) return { target, method, headers, body };
+  return { target, method, headers, body };
+}
+
+/**
+ * Run the request hooks (global first) over a prepared request; a hook that throws, or sets a bad method or URL,
+ * fails the call with `BAD_REQUEST` and this resolves undefined.
+ * @param prepared - what {@link prepareRequest} built
+ * @param st - the call's state (its `trace.request` is what the hooks see)
+ * @param hooks - the hooks, in order
+ */
+export async function applyRequestHooks(
+  prepared: PreparedRequest,
+  st: CallState,
+  hooks: readonly RequestHook[],
+): Promise<PreparedRequest | undefined> {
+  const req = st.trace.request as OutgoingRequest;
+  const redact = (url: string): string => new Redactor(st.trace.redactFields, NONE).url(url);
+  let target: Target | string = prepared.target;
   let current = req;
   try {
     for (const hook of hooks) {
