@@ -41,7 +41,8 @@ const BLOCK = 16;
 /**
  * Fresh IVs are cut from a pool of CSPRNG output refilled every 256 tokens (one `randomFillSync` call each
  * time instead of one per token, as `crypto.randomUUID` caches its entropy). Each 16 bytes are used once; an
- * IV is public (it is in the token), only its unpredictability matters.
+ * IV is public (it is in the token), only its unpredictability matters. Process-wide on purpose: every Fernet
+ * draws from it, and no IV is ever handed out twice, so instances share nothing they could observe.
  */
 const ivPool = Buffer.allocUnsafe(BLOCK * 256);
 let ivOffset = ivPool.length;
