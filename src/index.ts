@@ -9,11 +9,7 @@ export { z } from 'zod';
 export { GatehouseError, ValidationError } from './errors.js';
 export type {
   AuthErrorCode,
-  BackgroundErrorCode,
   BufferErrorCode,
-  ClientErrorCode,
-  CryptoErrorCode,
-  DatabaseErrorCode,
   FieldIssue,
   GatehouseErrorCode,
   GatehouseErrorOptions,
@@ -194,6 +190,7 @@ export type {
 export { Database, DatabaseError } from './database/index.js';
 export type {
   BindParams,
+  DatabaseErrorCode,
   DatabaseOptions,
   Durability,
   FetchOptions,
@@ -250,6 +247,8 @@ export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOpti
 export { runWorker } from './buffers/index.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
 
+export { backoffDelay } from './backoff.js';
+
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
 export {
   HttpClient,
@@ -257,7 +256,6 @@ export {
   HttpResult,
   Interceptors,
   RequestConfig,
-  backoffDelay,
   closeDefaultClient,
   createClient,
   isPrivateAddress,
@@ -271,6 +269,7 @@ export type {
   BackoffType,
   CircuitBreakerOptions,
   CircuitState,
+  ClientErrorCode,
   ClientOptions,
   HttpErrorCode,
   HttpErrorInfo,
@@ -315,6 +314,7 @@ export type {
 // Background work (src/background): runEvery / runAt / runOnce, Executor (async concurrency or piscina threads).
 export { BackgroundError, Executor, MAX_TIMER_MS, runAt, runEvery, runOnce } from './background/index.js';
 export type {
+  BackgroundErrorCode,
   BackgroundErrorOptions,
   ExecutorCloseOptions,
   ExecutorErrorHook,
@@ -337,4 +337,9 @@ export type {
 
 // Encryption (src/crypto): Fernet, interoperable with Python's cryptography.fernet.
 export { CryptoError, FERNET_MAX_CLOCK_SKEW_SEC, Fernet } from './crypto/index.js';
-export type { CryptoErrorOptions, FernetDecryptOptions, FernetEncryptOptions } from './crypto/index.js';
+export type {
+  CryptoErrorCode,
+  CryptoErrorOptions,
+  FernetDecryptOptions,
+  FernetEncryptOptions,
+} from './crypto/index.js';

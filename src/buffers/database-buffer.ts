@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Database, IDENTIFIER_PATTERN, type Row, type UpsertOptions, type Where } from '../database/index.js';
+import { Database, type Row, type UpsertOptions, type Where } from '../database/index.js';
+import { IDENTIFIER_PATTERN } from '../database/internal.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import { BufferError } from './errors.js';

@@ -1,5 +1,6 @@
 import { BufferError } from './errors.js';
-import { openSettingsProblem, type Durability } from '../database/index.js';
+import type { Durability } from '../database/index.js';
+import { openSettingsProblem } from '../database/internal.js';
 import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
 import {

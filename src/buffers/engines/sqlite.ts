@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { openConnection, releaseConnection, type Durability, type SharedConnection } from '../../database/index.js';
+import type { Durability } from '../../database/index.js';
+import { openConnection, releaseConnection, type SharedConnection } from '../../database/internal.js';
 import type {
   ClaimedRow,
   FailUpdate,
