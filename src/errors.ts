@@ -195,3 +195,28 @@ export class ValidationError extends GatehouseError {
     this.errors = options.errors;
   }
 }
+
+/** What a capability error takes: a code from its capability's table, and optionally the rest of the base's options. */
+export interface CodedErrorOptions<Code extends string> {
+  /** Stable machine-readable code, a key of the capability's error table. */
+  code: Code;
+  /** The underlying error, if any: logged, never sent to clients. */
+  cause?: unknown;
+  /** HTTP status, when it differs from the table's. @defaultValue the table's status for `code` */
+  status?: number;
+  /** Seconds until a retry makes sense; also sent as `Retry-After`. */
+  retryAfterSec?: number;
+  /** Structured context for logs and callers (never sent to clients). */
+  details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Base of the capability errors: the code's status comes from the capability's {@link ErrorTable}, so a code,
+ * its status and its title are written once. Subclasses pass their table and add their own fields.
+ */
+export class CodedError<Code extends string> extends GatehouseError {
+  declare readonly code: Code;
+  constructor(message: string, options: CodedErrorOptions<Code>, table: ErrorTable<Code>) {
+    super(message, { ...options, status: options.status ?? table[options.code].status });
+  }
+}

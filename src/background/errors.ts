@@ -1,5 +1,5 @@
 /** The background capability's errors: one table of codes (status and title) and the `BackgroundError` class. */
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 import { optionChecks, optionMessage, type OptionChecks } from '../options.js';
 
 /** Every code of the background capability (runEvery / runAt / runOnce, Executor) with its status and title. */
@@ -16,13 +16,12 @@ export const BACKGROUND_ERRORS = {
 export type BackgroundErrorCode = keyof typeof BACKGROUND_ERRORS;
 
 /** Options for {@link BackgroundError}: the code, and the underlying error (an abort reason, say) if any. */
-export type BackgroundErrorOptions = { code: BackgroundErrorCode; cause?: unknown };
+export type BackgroundErrorOptions = CodedErrorOptions<BackgroundErrorCode>;
 
 /** Error thrown by runEvery / runAt / runOnce and the Executor; branch on `code`. */
-export class BackgroundError extends GatehouseError {
-  declare readonly code: BackgroundErrorCode;
+export class BackgroundError extends CodedError<BackgroundErrorCode> {
   constructor(message: string, options: BackgroundErrorOptions) {
-    super(message, { ...options, status: BACKGROUND_ERRORS[options.code].status });
+    super(message, options, BACKGROUND_ERRORS);
   }
 }
 

@@ -3,7 +3,7 @@
  * `HttpErrorCode` (contract: `TIMEOUT`, `NETWORK`, `HTTP_ERROR`, `ABORTED`, `INVALID_RESPONSE`, `CIRCUIT_OPEN`,
  * `BAD_REQUEST`, `BLOCKED`). What throws is misuse at construction: `createClient` with a bad option.
  */
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 
 /** Every code the client throws (calls themselves never throw), with its status and title. */
 export const CLIENT_ERRORS = {
@@ -15,12 +15,11 @@ export const CLIENT_ERRORS = {
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
 
 /** Options for {@link HttpClientError}: the code, and the underlying error if any. */
-export type HttpClientErrorOptions = { code: ClientErrorCode; cause?: unknown };
+export type HttpClientErrorOptions = CodedErrorOptions<ClientErrorCode>;
 
 /** Error thrown by `createClient` for bad options (calls themselves never throw). */
-export class HttpClientError extends GatehouseError {
-  declare readonly code: ClientErrorCode;
+export class HttpClientError extends CodedError<ClientErrorCode> {
   constructor(message: string, options: HttpClientErrorOptions) {
-    super(message, { ...options, status: CLIENT_ERRORS[options.code].status });
+    super(message, options, CLIENT_ERRORS);
   }
 }

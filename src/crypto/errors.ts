@@ -1,5 +1,5 @@
 /** The crypto capability's errors: one table of codes (status and title) and the `CryptoError` class. */
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 
 /** Every code of the crypto capability (Fernet) with its status and title. */
 export const CRYPTO_ERRORS = {
@@ -15,12 +15,11 @@ export const CRYPTO_ERRORS = {
 export type CryptoErrorCode = keyof typeof CRYPTO_ERRORS;
 
 /** Options for {@link CryptoError}; `cause` is never set on `ERR_FERNET_INVALID` (it would tell failures apart). */
-export type CryptoErrorOptions = { code: CryptoErrorCode; cause?: unknown };
+export type CryptoErrorOptions = CodedErrorOptions<CryptoErrorCode>;
 
 /** Error thrown by the crypto capability (Fernet); branch on `code`. Messages never hold a key or a token. */
-export class CryptoError extends GatehouseError {
-  declare readonly code: CryptoErrorCode;
+export class CryptoError extends CodedError<CryptoErrorCode> {
   constructor(message: string, options: CryptoErrorOptions) {
-    super(message, { ...options, status: CRYPTO_ERRORS[options.code].status });
+    super(message, options, CRYPTO_ERRORS);
   }
 }

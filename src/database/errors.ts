@@ -2,7 +2,7 @@
  * The database capability's errors: one table of codes (status and title), the `DatabaseError` class and the
  * mapping of better-sqlite3's errors to it.
  */
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 
 /** Every code of the database layer with its status and title. All are server-side faults: 500. */
 export const DATABASE_ERRORS = {
@@ -38,19 +38,18 @@ export const DATABASE_ERRORS = {
 export type DatabaseErrorCode = keyof typeof DATABASE_ERRORS;
 
 /** Options for {@link DatabaseError}: the code, and the underlying error (a SQLite error supplies `sqliteCode`). */
-export type DatabaseErrorOptions = { code: DatabaseErrorCode; cause?: unknown };
+export type DatabaseErrorOptions = CodedErrorOptions<DatabaseErrorCode>;
 
 /**
  * The error of the database layer. `code` is one of {@link DatabaseErrorCode}; `sqliteCode` carries the
  * original SQLite code (e.g. `'SQLITE_CONSTRAINT_UNIQUE'`) when the error came from SQLite.
  */
-export class DatabaseError extends GatehouseError {
-  declare readonly code: DatabaseErrorCode;
+export class DatabaseError extends CodedError<DatabaseErrorCode> {
   /** The SQLite extended result code, when the error came from SQLite. */
   readonly sqliteCode: string | undefined;
 
   constructor(message: string, options: DatabaseErrorOptions) {
-    super(message, { ...options, status: DATABASE_ERRORS[options.code].status });
+    super(message, options, DATABASE_ERRORS);
     const sqlite = options.cause as { code?: unknown } | undefined;
     this.sqliteCode =
       sqlite && typeof sqlite.code === 'string' && sqlite.code.startsWith('SQLITE_') ? sqlite.code : undefined;
