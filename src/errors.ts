@@ -113,21 +113,6 @@ export type DatabaseErrorCode =
   /** A stored token of an `ENCRYPTED` column does not open with any `encryptionKey` (wrong key, or the stored value was altered). */
   | 'ERR_DB_DECRYPT';
 
-/** Codes of the buffers capability (PersistentQueue, TaskBuffer, DatabaseBuffer). */
-export type BufferErrorCode =
-  | 'ERR_BUFFER_INVALID_OPTION'
-  | 'ERR_BUFFER_INVALID_PAYLOAD'
-  | 'ERR_BUFFER_INVALID_INPUT'
-  | 'ERR_BUFFER_UNKNOWN_TASK'
-  | 'ERR_BUFFER_CLOSED'
-  | 'ERR_BUFFER_NOT_LEASED'
-  | 'ERR_BUFFER_NOT_FOUND'
-  | 'ERR_BUFFER_TIMEOUT'
-  | 'ERR_BUFFER_LEASE_EXPIRED'
-  | 'ERR_BUFFER_STORE'
-  /** A push whose serialised payload is bigger than `maxPayloadBytes`; nothing was stored. */
-  | 'ERR_BUFFER_PAYLOAD_TOO_LARGE';
-
 /**
  * Codes of the enforcer:
  * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
@@ -192,7 +177,6 @@ export type GatehouseErrorCode =
   | LifecycleErrorCode
   | ServiceUnavailableCode
   | DatabaseErrorCode
-  | BufferErrorCode
   /** Thrown by a task handler: retrying cannot help. */
   | 'ERR_UNRECOVERABLE'
   | EnforcementErrorCode

@@ -3,21 +3,24 @@ import { Database, IDENTIFIER_PATTERN, type Row, type UpsertOptions, type Where 
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import { BufferError } from './errors.js';
-import { checkQueueName, checkStoreOptions } from './persistent-queue.js';
 import type { Durability } from '../database/index.js';
 import type { ClaimedRow, QueueEngine, QueueStats } from './engine.js';
 import { createQueueEngine } from './engines/index.js';
 import type { TaskErrorHook } from './task-buffer.js';
 import { emitSafely } from './emit.js';
 import {
-  checkOption,
+  checkQueueName,
+  checkStoreOptions,
+  optionCheck,
   cleanupRange,
-  defined,
   intInput,
   maxPayloadOption,
   msInput,
   serializePayload,
 } from './validate.js';
+import { definedFields } from '../options.js';
+
+const checkOption = optionCheck('DatabaseBuffer');
 
 /** One buffered write, as recorded and as reported in dead letters. */
 export type BufferedWrite =
@@ -176,8 +179,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   constructor(options: DatabaseBufferOptions = {}) {
     super();
-    const o = { ...DEFAULTS, ...defined(options) };
-    checkStoreOptions(o);
+    const o = { ...DEFAULTS, ...definedFields(options) };
+    checkStoreOptions(o, 'DatabaseBuffer');
     checkOption(
       typeof o.mainDb === 'string' || o.mainDb instanceof Database,
       'mainDb',
@@ -200,7 +203,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     );
     checkOption(typeof o.keepAlive === 'boolean', 'keepAlive', 'a boolean', o.keepAlive);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
-    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
+    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes, 'DatabaseBuffer');
     this.ownsDb = typeof o.mainDb === 'string';
     this.db =
       o.mainDb instanceof Database
@@ -208,7 +211,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
         : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
     try {
       this.queue = o.queue ?? `db-writes:${this.db.path}`;
-      checkQueueName(this.queue, 'queue');
+      checkQueueName(this.queue, 'queue', 'DatabaseBuffer');
       this.db.execute(`CREATE TABLE IF NOT EXISTS ${MARKS_TABLE} (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL)`);
       this.engine = createQueueEngine({
         queue: this.queue,
