@@ -10,7 +10,6 @@ export { GatehouseError, ValidationError } from './errors.js';
 export type {
   AuthErrorCode,
   BackgroundErrorCode,
-  BufferErrorCode,
   ClientErrorCode,
   ControlPlaneErrorCode,
   CryptoErrorCode,
@@ -220,6 +219,7 @@ export {
   defineTask,
 } from './buffers/index.js';
 export type {
+  BufferErrorCode,
   BufferedWrite,
   DatabaseBufferEvents,
   DatabaseBufferOptions,
@@ -246,7 +246,6 @@ export type {
   TaskJobInfo,
   TaskPushOptions,
 } from './buffers/index.js';
-export type { RedisOption as TaskBufferRedisOption } from './buffers/index.js';
 export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOptions } from './buffers/index.js';
 export { runWorker } from './buffers/index.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';

@@ -13,6 +13,15 @@ import type { Logger } from '../logger.js';
 /** A value, or a Promise of it (what code written for any engine receives; `await` works on both). */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * Apply `fn` to a value or to what a Promise resolves to: the result stays synchronous for a synchronous engine.
+ * @param v - an engine's answer
+ * @param fn - what to make of it
+ */
+export function thenMaybe<T, U>(v: MaybePromise<T>, fn: (value: T) => U): MaybePromise<U> {
+  return v instanceof Promise ? v.then(fn) : fn(v);
+}
+
 /** Whether an engine answers synchronously (embedded SQLite) or with Promises (a network store). */
 export type EngineMode = 'sync' | 'async';
 
