@@ -6,6 +6,7 @@
  * user passes in is used, never closed. Nothing here is process-wide: every owner opens its own connections.
  * ioredis itself loads when the first connection is made, never when this module is imported.
  */
+import type * as IORedis from 'ioredis';
 import type { Redis, RedisOptions } from 'ioredis';
 import { backoffDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
 import { GatehouseError } from './errors.js';
@@ -102,7 +103,10 @@ export function resolveRedisOption(
     check.fail('redis', 'given exactly one of url or client', o.url ?? o.client);
   if (
     o.keyPrefix !== undefined &&
-    (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0 || o.keyPrefix.length > 200 || /[\s{}]/.test(o.keyPrefix))
+    (typeof o.keyPrefix !== 'string' ||
+      o.keyPrefix.length === 0 ||
+      o.keyPrefix.length > 200 ||
+      /[\s{}]/.test(o.keyPrefix))
   )
     check.fail('redis.keyPrefix', 'a string of 1 to 200 characters without spaces or braces', o.keyPrefix);
   return {
@@ -116,7 +120,7 @@ export function resolveRedisOption(
 
 /** The ioredis client class, loaded on the first connection. */
 function RedisClass(): typeof Redis {
-  return loadNow<typeof import('ioredis')>('ioredis').Redis;
+  return loadNow<typeof IORedis>('ioredis').Redis;
 }
 
 type MessageHandler = (message: string) => void;
@@ -320,7 +324,11 @@ export class RedisConnections {
     clearInterval(this.pingTimer);
     this.healthListeners.clear();
     this.handlers.clear();
-    const conns = [...this.blocking.splice(0), ...(this.sub ? [this.sub] : []), ...(this.ownsCommand ? [this.command] : [])];
+    const conns = [
+      ...this.blocking.splice(0),
+      ...(this.sub ? [this.sub] : []),
+      ...(this.ownsCommand ? [this.command] : []),
+    ];
     await Promise.all(conns.map((c) => quit(c)));
     for (const d of this.detach.splice(0)) d();
     // ioredis may still emit an error while the socket goes away; never let it become an uncaught one.

@@ -6,7 +6,7 @@
  * `QueueEngine.claimSchedule`): one job per slot however many processes run. Cron parsing and time zones are
  * croner's. Policy and mapping per engine: `src/buffers/README.md` ("Schedules").
  */
-import type { Cron } from 'croner';
+import type * as Croner from 'croner';
 import { loadNow } from '../load.js';
 import type { Logger } from '../logger.js';
 import type {
@@ -125,14 +125,18 @@ function knownZone(tz: string): boolean {
   }
 }
 
-const crons = new Map<string, Cron>();
+/**
+ * Parsed cron patterns by zone and pattern. Process-wide on purpose: a paused croner instance only computes
+ * instants (pure, never runs anything), so buffers sharing one changes nothing for any of them.
+ */
+const crons = new Map<string, Croner.Cron>();
 
 /** A paused croner instance per pattern and zone (only used to compute instants, never to run anything). */
-function cronFor(spec: { cron: string; tz: string }): Cron {
+function cronFor(spec: { cron: string; tz: string }): Croner.Cron {
   const key = `${spec.tz} ${spec.cron}`;
   let c = crons.get(key);
   if (!c) {
-    c = new (loadNow<typeof import('croner')>('croner').Cron)(spec.cron, { timezone: spec.tz, paused: true });
+    c = new (loadNow<typeof Croner>('croner').Cron)(spec.cron, { timezone: spec.tz, paused: true });
     if (crons.size > 1000) crons.clear();
     crons.set(key, c);
   }

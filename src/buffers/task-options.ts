@@ -9,7 +9,14 @@ import { resolveBackoff, type BackoffOptions, type BackoffSettings, type Resolve
 import { optionChecks, withDefaults } from '../options.js';
 import type { RedisOption } from '../redis.js';
 import { BufferError } from './errors.js';
-import type { LifecycleLike, TaskBufferOptions, TaskDefinition, TaskErrorHook, TaskHandler, TaskHandlers } from './task-types.js';
+import type {
+  LifecycleLike,
+  TaskBufferOptions,
+  TaskDefinition,
+  TaskErrorHook,
+  TaskHandler,
+  TaskHandlers,
+} from './task-types.js';
 import { checkQueueName, checkStoreOptions, maxPayloadOption } from './validate.js';
 import type { Durability } from '../database/index.js';
 
@@ -108,11 +115,14 @@ function registerHandler(type: string, entry: unknown, mode: EnforceMode | undef
  * @returns the resolved options
  * @throws BufferError `ERR_BUFFER_OPTIONS` naming the bad option; GatehouseError `ERR_REDIS_OPTIONS` for `redis`
  */
-export function resolveTaskOptions(options: TaskBufferOptions<TaskHandlers, RedisOption | undefined>): ResolvedTaskOptions {
+export function resolveTaskOptions(
+  options: TaskBufferOptions<TaskHandlers, RedisOption | undefined>,
+): ResolvedTaskOptions {
   const o = withDefaults(DEFAULTS, options);
   checkQueueName(o.queue, 'queue', 'TaskBuffer');
   // BullMQ builds keys as <prefix>:<queue>:<id>.
-  if (o.redis !== undefined && o.queue.includes(':')) check.fail('queue', 'a name without ":" on the BullMQ engine', o.queue);
+  if (o.redis !== undefined && o.queue.includes(':'))
+    check.fail('queue', 'a name without ":" on the BullMQ engine', o.queue);
   checkStoreOptions(o, 'TaskBuffer');
   const handlers = o.handlers ?? {};
   if (typeof handlers !== 'object' || handlers === null)

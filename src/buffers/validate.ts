@@ -164,7 +164,6 @@ export function maxPayloadOption(value: unknown, owner: string): number {
   return value as number;
 }
 
-
 /**
  * Check a push's job options and build the job to insert (payload already serialised).
  * @param type - task type, or null for a raw queue job
@@ -235,5 +234,10 @@ export function checkStoreOptions(
   const bad = openSettingsProblem(o);
   if (bad !== null) check(false, bad.option, bad.expected, o[bad.option as 'durability' | 'busyTimeoutMs']);
   check(typeof o.dataDir === 'string' && o.dataDir.length > 0, 'dataDir', 'a non-empty string', o.dataDir);
-  check(o.file === undefined || (typeof o.file === 'string' && o.file.length > 0), 'file', 'a non-empty string', o.file);
+  check(
+    o.file === undefined || (typeof o.file === 'string' && o.file.length > 0),
+    'file',
+    'a non-empty string',
+    o.file,
+  );
 }

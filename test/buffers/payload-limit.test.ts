@@ -75,7 +75,9 @@ describe('maxPayloadBytes (SQLite engine)', () => {
       expect(() => new PersistentQueue({ dataDir: dir, name: 'x', maxPayloadBytes: bad as number })).toThrow(
         /option "maxPayloadBytes"/,
       );
-      expect(() => new TaskBuffer({ dataDir: dir, maxPayloadBytes: bad as number })).toThrow(/option "maxPayloadBytes"/);
+      expect(() => new TaskBuffer({ dataDir: dir, maxPayloadBytes: bad as number })).toThrow(
+        /option "maxPayloadBytes"/,
+      );
     }
     expect(fs.readdirSync(dir)).toEqual([]);
   });

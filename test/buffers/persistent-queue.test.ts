@@ -182,7 +182,9 @@ describe('PersistentQueue', () => {
 
   it('rejects bad options naming the option', () => {
     expect(() => new PersistentQueue({ dataDir: dir, name: '' })).toThrow(/option "name"/);
-    expect(() => new PersistentQueue({ dataDir: dir, durability: 'sometimes' as never })).toThrow(/option "durability"/);
+    expect(() => new PersistentQueue({ dataDir: dir, durability: 'sometimes' as never })).toThrow(
+      /option "durability"/,
+    );
     expect(() => new PersistentQueue({ dataDir: dir, leaseMs: 0 })).toThrow(/option "leaseMs"/);
   });
 

@@ -237,7 +237,14 @@ export class BullmqQueueEngine implements TaskEngine<'async'> {
       const c = await this.q.getJobCounts('wait', 'prioritized');
       return (c.wait ?? 0) + (c.prioritized ?? 0);
     };
-    const consumer = new BullmqConsumer<R>(this.queue, this.redis.openBlocking(), this.prefix, countReady, start, options);
+    const consumer = new BullmqConsumer<R>(
+      this.queue,
+      this.redis.openBlocking(),
+      this.prefix,
+      countReady,
+      start,
+      options,
+    );
     this.consumer = consumer as unknown as BullmqConsumer<JobRun>;
     this.worker = consumer.worker;
     return consumer;
@@ -271,11 +278,8 @@ export class BullmqQueueEngine implements TaskEngine<'async'> {
   /** Every schedule of the queue, by name. */
   async listSchedules(): Promise<ScheduleRecord[]> {
     const res =
-      (await this.client
-        .multi()
-        .hgetall(this.q.toKey(SCHEDULE_DEFS))
-        .hgetall(this.q.toKey(SCHEDULE_STATES))
-        .exec()) ?? [];
+      (await this.client.multi().hgetall(this.q.toKey(SCHEDULE_DEFS)).hgetall(this.q.toKey(SCHEDULE_STATES)).exec()) ??
+      [];
     const defs = (res[0]?.[1] ?? {}) as Record<string, string>;
     const states = (res[1]?.[1] ?? {}) as Record<string, string>;
     const out: ScheduleRecord[] = [];

@@ -119,7 +119,13 @@ export class SqliteConsumer<R extends JobRun> implements JobConsumer {
     try {
       data = JSON.parse(row.payload);
     } catch (err) {
-      r.job = { id: row.id, type: row.type ?? '', data: undefined, attempts: row.attempts, maxAttempts: row.max_attempts };
+      r.job = {
+        id: row.id,
+        type: row.type ?? '',
+        data: undefined,
+        attempts: row.attempts,
+        maxAttempts: row.max_attempts,
+      };
       this.fail(r, new UnrecoverableError(`stored payload of job ${row.id} is not valid JSON`, { cause: err }));
       return;
     }

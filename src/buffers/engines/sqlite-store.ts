@@ -4,7 +4,6 @@
  * transactions, local wake-ups), shared by every engine on the file; `SqliteQueueEngine` (sqlite.ts) binds it
  * to one queue. One cohesive unit: the schema and the statements and transactions that run on it.
  */
-import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { openConnection, releaseConnection, type Durability, type SharedConnection } from '../../database/index.js';
 import type {
@@ -21,7 +20,6 @@ import type {
   ScheduleSave,
 } from '../engine.js';
 import { BufferError } from '../errors.js';
-
 
 /** Default queue store file name inside `dataDir`. */
 export const QUEUE_FILE = 'gatehouse-queues.db';
@@ -810,4 +808,3 @@ interface ScheduleStatements {
 function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
   return b.priority - a.priority || a.run_at - b.run_at || a.id - b.id;
 }
-
