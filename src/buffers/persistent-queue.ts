@@ -1,7 +1,7 @@
 import { BufferError } from './errors.js';
 import type { Durability } from '../database/index.js';
 import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
-import { createQueueEngine } from './engines/index.js';
+import { createLeasedQueue } from './engines/index.js';
 import {
   checkQueueName,
   checkStoreOptions,
@@ -147,7 +147,7 @@ export class PersistentQueue<T = unknown> {
     this.leaseMs = o.leaseMs;
     this.maxAttempts = o.maxAttempts;
     this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes, 'PersistentQueue');
-    this.engine = createQueueEngine({
+    this.engine = createLeasedQueue({
       queue: o.name,
       dataDir: o.dataDir,
       file: options.file,
