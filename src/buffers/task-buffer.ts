@@ -92,16 +92,7 @@ export class TaskBuffer<
     const o = resolveTaskOptions(options as TaskBufferOptions<TaskHandlers, RedisOption | undefined>);
     this.queue = o.queue;
     this.log = (options.logger ?? defaultLogger()).child({ component: 'task-buffer', queue: o.queue });
-    this.engine = createQueueEngine({
-      queue: o.queue,
-      dataDir: o.dataDir,
-      file: o.file,
-      durability: o.durability,
-      busyTimeoutMs: o.busyTimeoutMs,
-      redis: o.redis,
-      priorities: o.priorities,
-      log: this.log,
-    }) as TaskEngine as TaskEngine<TaskBufferMode<R>>;
+    this.engine = createQueueEngine({ ...o, log: this.log }) as TaskEngine as TaskEngine<TaskBufferMode<R>>;
     this.engineKind = this.engine.kind;
     this.producer = new TaskProducer(o);
     this.consumer = new TaskConsumer(o, this, this.log);

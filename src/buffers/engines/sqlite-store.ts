@@ -79,6 +79,16 @@ const CLAIM_COLUMNS =
 
 type Statement = BetterSqlite3.Statement;
 
+/** The claim transaction: complete `done` (results into `doneOk`), recover expired leases, lease up to `limit`. */
+type ClaimTx = (
+  queue: string,
+  limit: number,
+  leaseMs: number,
+  exclusive: boolean,
+  done?: readonly LeaseRef[],
+  doneOk?: boolean[],
+) => ClaimedRow[];
+
 /** Options for opening a store file. */
 export interface QueueStoreOpenOptions {
   /** Commit durability. @defaultValue 'normal' */
@@ -129,14 +139,7 @@ export class QueueStore {
     | 'purgeState',
     Statement
   >;
-  private readonly claimTx: (
-    queue: string,
-    limit: number,
-    leaseMs: number,
-    exclusive: boolean,
-    done?: readonly LeaseRef[],
-    doneOk?: boolean[],
-  ) => ClaimedRow[];
+  private readonly claimTx: ClaimTx;
   private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
   /** Multi-row INSERT statements by row count (pushMany hot path: one native call per block of rows). */
   private readonly insertBlock = new Map<number, Statement>();
@@ -245,28 +248,19 @@ export class QueueStore {
       purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
     };
 
-    this.claimTx = db.transaction(
-      (
-        queue: string,
-        limit: number,
-        leaseMs: number,
-        exclusive: boolean,
-        done?: readonly LeaseRef[],
-        doneOk?: boolean[],
-      ): ClaimedRow[] => {
-        const now = Date.now();
-        if (done && doneOk)
-          for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
-        if (limit <= 0) return [];
-        this.s.recover.run({ queue, now });
-        if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
-        // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
-        const token = Math.floor(Math.random() * 2 ** 48) + 1;
-        const rows = this.s.claim.all({ queue, now, limit, leaseUntil: now + leaseMs, token }) as ClaimedRow[];
-        if (rows.length > 1) rows.sort(claimOrder);
-        return rows;
-      },
-    ).immediate as never;
+    this.claimTx = db.transaction<ClaimTx>((queue, limit, leaseMs, exclusive, done, doneOk): ClaimedRow[] => {
+      const now = Date.now();
+      if (done && doneOk)
+        for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
+      if (limit <= 0) return [];
+      this.s.recover.run({ queue, now });
+      if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
+      // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
+      const token = Math.floor(Math.random() * 2 ** 48) + 1;
+      const rows = this.s.claim.all({ queue, now, limit, leaseUntil: now + leaseMs, token }) as ClaimedRow[];
+      if (rows.length > 1) rows.sort(claimOrder);
+      return rows;
+    }).immediate as never;
 
     this.insertManyTx = db.transaction((queue: string, jobs: readonly InsertJob[]): InsertResult[] => {
       const now = Date.now();
