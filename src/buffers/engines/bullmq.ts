@@ -91,7 +91,10 @@ export class BullmqQueueEngine implements TaskEngine<'async'> {
   readonly queue: string;
   private readonly redis: RedisConnections;
   private readonly prefix: string;
-  /** The Queue's connection (no command timeout: BullMQ's rule), also used for the schedule scripts. */
+  /**
+   * The connection of the Queue, the Worker's commands (BullMQ adds the Worker's blocking duplicate) and the
+   * schedule scripts: no command timeout, as BullMQ requires. One socket for both roles, as before the split.
+   */
   private readonly client: Redis;
   private readonly q: Queue;
   private readonly priorities: boolean;
