@@ -73,21 +73,6 @@ export type RealtimeErrorCode =
   | 'ERR_SOCKET_LIMIT'
   | 'ERR_INTERNAL';
 
-/** Codes of the buffers capability (PersistentQueue, TaskBuffer, DatabaseBuffer). */
-export type BufferErrorCode =
-  | 'ERR_BUFFER_INVALID_OPTION'
-  | 'ERR_BUFFER_INVALID_PAYLOAD'
-  | 'ERR_BUFFER_INVALID_INPUT'
-  | 'ERR_BUFFER_UNKNOWN_TASK'
-  | 'ERR_BUFFER_CLOSED'
-  | 'ERR_BUFFER_NOT_LEASED'
-  | 'ERR_BUFFER_NOT_FOUND'
-  | 'ERR_BUFFER_TIMEOUT'
-  | 'ERR_BUFFER_LEASE_EXPIRED'
-  | 'ERR_BUFFER_STORE'
-  /** A push whose serialised payload is bigger than `maxPayloadBytes`; nothing was stored. */
-  | 'ERR_BUFFER_PAYLOAD_TOO_LARGE';
-
 /**
  * Codes of the fleet's Redis connections (the `redis` option):
  * - `ERR_REDIS_OPTIONS`: the `redis` option is not a URL, `{ url, keyPrefix }` or an ioredis client (names the field).
@@ -96,8 +81,7 @@ export type BufferErrorCode =
 export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
 
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
-export type GatehouseErrorCode =
-  AuthErrorCode | PortalErrorCode | RealtimeErrorCode | BufferErrorCode | 'ERR_UNRECOVERABLE' | RedisErrorCode;
+export type GatehouseErrorCode = AuthErrorCode | PortalErrorCode | RealtimeErrorCode | RedisErrorCode;
 
 /** One row of a capability's error table: the status a client sees and a short title for problems and docs. */
 export interface ErrorRow {

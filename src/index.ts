@@ -9,7 +9,6 @@ export { z } from 'zod';
 export { GatehouseError, ValidationError } from './errors.js';
 export type {
   AuthErrorCode,
-  BufferErrorCode,
   FieldIssue,
   GatehouseErrorCode,
   GatehouseErrorOptions,
@@ -216,6 +215,7 @@ export {
   defineTask,
 } from './buffers/index.js';
 export type {
+  BufferErrorCode,
   BufferedWrite,
   DatabaseBufferEvents,
   DatabaseBufferOptions,
@@ -242,7 +242,6 @@ export type {
   TaskJobInfo,
   TaskPushOptions,
 } from './buffers/index.js';
-export type { RedisOption as TaskBufferRedisOption } from './buffers/index.js';
 export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOptions } from './buffers/index.js';
 export { runWorker } from './buffers/index.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
