@@ -92,7 +92,7 @@ export function backoffProblem(options: unknown, option: string = 'backoff'): st
  * @example
  * ```ts
  * const backoff = resolveBackoff(options.backoff, { defaults: TASK_BACKOFF, jitter: 'equal',
- *   error: (m) => new BufferError(m, { code: 'ERR_BUFFER_INVALID_OPTION' }) });
+ *   error: (m) => new BufferError(m, { code: 'ERR_BUFFER_OPTIONS' }) });
  * ```
  */
 export function resolveBackoff(

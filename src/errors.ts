@@ -4,69 +4,6 @@
  * never on messages. Every class takes the same constructor shape: a message, then an options object.
  */
 
-/** Codes of the database layer. */
-export type DatabaseErrorCode =
-  /** A table, column, alias or JSON path failed validation; nothing reached SQL. */
-  | 'ERR_DB_IDENTIFIER'
-  /** The named table does not exist in the database. */
-  | 'ERR_DB_NO_TABLE'
-  /** A constructor option is missing or invalid. */
-  | 'ERR_DB_OPTIONS'
-  /** A value cannot be stored (e.g. an object in a non-JSON column, or `undefined` in a where clause). */
-  | 'ERR_DB_VALUE'
-  /** The `Database` instance was closed. */
-  | 'ERR_DB_CLOSED'
-  /** A write was attempted through a read-only database. */
-  | 'ERR_DB_READONLY'
-  /** An async function (or one returning a promise) was passed to `transaction()`. */
-  | 'ERR_DB_ASYNC_TRANSACTION'
-  /** A migration failed; it was rolled back and `user_version` was not advanced. */
-  | 'ERR_DB_MIGRATION'
-  /** A UNIQUE / NOT NULL / FOREIGN KEY / CHECK constraint failed. */
-  | 'ERR_DB_CONSTRAINT'
-  /** The database stayed locked by another connection for longer than `busyTimeoutMs`. */
-  | 'ERR_DB_BUSY'
-  /** Any other SQLite error (syntax error, malformed JSON, I/O error, ...). */
-  | 'ERR_DB_QUERY'
-  /** A where, orderBy, JSON path or conflict target named an `ENCRYPTED` column (its tokens are random: they cannot be compared). */
-  | 'ERR_DB_ENCRYPTED_QUERY'
-  /** A stored token of an `ENCRYPTED` column does not open with any `encryptionKey` (wrong key, or the stored value was altered). */
-  | 'ERR_DB_DECRYPT';
-
-/** Codes of the buffers capability (PersistentQueue, TaskBuffer, DatabaseBuffer). */
-export type BufferErrorCode =
-  | 'ERR_BUFFER_INVALID_OPTION'
-  | 'ERR_BUFFER_INVALID_PAYLOAD'
-  | 'ERR_BUFFER_INVALID_INPUT'
-  | 'ERR_BUFFER_UNKNOWN_TASK'
-  | 'ERR_BUFFER_CLOSED'
-  | 'ERR_BUFFER_NOT_LEASED'
-  | 'ERR_BUFFER_NOT_FOUND'
-  | 'ERR_BUFFER_TIMEOUT'
-  | 'ERR_BUFFER_LEASE_EXPIRED'
-  | 'ERR_BUFFER_STORE'
-  /** A push whose serialised payload is bigger than `maxPayloadBytes`; nothing was stored. */
-  | 'ERR_BUFFER_PAYLOAD_TOO_LARGE';
-
-/** Codes of the HTTP client's own misuse errors (calls themselves never throw). */
-export type ClientErrorCode = 'ERR_CLIENT_OPTION';
-
-/**
- * Codes of the crypto capability (Fernet):
- * - `ERR_FERNET_INVALID`: a token failed to open, for whatever reason (one code, one message: no oracle).
- * - `ERR_FERNET_KEY`: a key given to `new Fernet()` is not the url-safe base64 of 32 bytes.
- * - `ERR_FERNET_OPTIONS`: an option or argument of `encrypt` / `decrypt` is invalid (names the option).
- */
-export type CryptoErrorCode = 'ERR_FERNET_INVALID' | 'ERR_FERNET_KEY' | 'ERR_FERNET_OPTIONS';
-
-/**
- * Codes of the background capability (runEvery / runAt / runOnce, Executor):
- * - `ERR_BACKGROUND_OPTIONS`: an option of a schedule or an Executor is invalid (names the option).
- * - `ERR_EXECUTOR_CLOSED`: work was submitted after `close()`, or was still queued or running when `close()` gave up.
- * - `ERR_EXECUTOR_ABORTED`: the job's AbortSignal fired before it finished.
- */
-export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSED' | 'ERR_EXECUTOR_ABORTED';
-
 /**
  * Codes of the fleet's Redis connections (the `redis` option):
  * - `ERR_REDIS_OPTIONS`: the `redis` option is not a URL, `{ url, keyPrefix }` or an ioredis client (names the field).
@@ -75,15 +12,7 @@ export type BackgroundErrorCode = 'ERR_BACKGROUND_OPTIONS' | 'ERR_EXECUTOR_CLOSE
 export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
 
 /** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
-export type GatehouseErrorCode =
-  | DatabaseErrorCode
-  | BufferErrorCode
-  /** Thrown by a task handler: retrying cannot help. */
-  | 'ERR_UNRECOVERABLE'
-  | ClientErrorCode
-  | CryptoErrorCode
-  | BackgroundErrorCode
-  | RedisErrorCode;
+export type GatehouseErrorCode = RedisErrorCode;
 
 /** One row of a capability's error table: the status a client sees and a short title for problems and docs. */
 export interface ErrorRow {
@@ -179,5 +108,30 @@ export class ValidationError extends GatehouseError {
   constructor(message: string, options: ValidationErrorOptions) {
     super(message, { code: options.code ?? 'ERR_VALIDATION', status: 400, cause: options.cause });
     this.errors = options.errors;
+  }
+}
+
+/** What a capability error takes: a code from its capability's table, and optionally the rest of the base's options. */
+export interface CodedErrorOptions<Code extends string> {
+  /** Stable machine-readable code, a key of the capability's error table. */
+  code: Code;
+  /** The underlying error, if any: logged, never sent to clients. */
+  cause?: unknown;
+  /** HTTP status, when it differs from the table's. @defaultValue the table's status for `code` */
+  status?: number;
+  /** Seconds until a retry makes sense; also sent as `Retry-After`. */
+  retryAfterSec?: number;
+  /** Structured context for logs and callers (never sent to clients). */
+  details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Base of the capability errors: the code's status comes from the capability's {@link ErrorTable}, so a code,
+ * its status and its title are written once. Subclasses pass their table and add their own fields.
+ */
+export class CodedError<Code extends string> extends GatehouseError {
+  declare readonly code: Code;
+  constructor(message: string, options: CodedErrorOptions<Code>, table: ErrorTable<Code>) {
+    super(message, { ...options, status: options.status ?? table[options.code].status });
   }
 }

@@ -8,11 +8,6 @@ export { z } from 'zod';
 // Errors (src/errors.ts): one base with a code from one union; capability subclasses below.
 export { GatehouseError, ValidationError } from './errors.js';
 export type {
-  BackgroundErrorCode,
-  BufferErrorCode,
-  ClientErrorCode,
-  CryptoErrorCode,
-  DatabaseErrorCode,
   FieldIssue,
   GatehouseErrorCode,
   GatehouseErrorOptions,
@@ -193,6 +188,7 @@ export type {
 export { Database, DatabaseError } from './database/index.js';
 export type {
   BindParams,
+  DatabaseErrorCode,
   DatabaseOptions,
   Durability,
   FetchOptions,
@@ -218,6 +214,7 @@ export {
   defineTask,
 } from './buffers/index.js';
 export type {
+  BufferErrorCode,
   BufferedWrite,
   DatabaseBufferEvents,
   DatabaseBufferOptions,
@@ -244,10 +241,11 @@ export type {
   TaskJobInfo,
   TaskPushOptions,
 } from './buffers/index.js';
-export type { RedisOption as TaskBufferRedisOption } from './buffers/index.js';
 export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOptions } from './buffers/index.js';
 export { runWorker } from './buffers/index.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
+
+export { backoffDelay } from './backoff.js';
 
 // HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
 export {
@@ -256,7 +254,6 @@ export {
   HttpResult,
   Interceptors,
   RequestConfig,
-  backoffDelay,
   closeDefaultClient,
   createClient,
   isPrivateAddress,
@@ -270,6 +267,7 @@ export type {
   BackoffType,
   CircuitBreakerOptions,
   CircuitState,
+  ClientErrorCode,
   ClientOptions,
   HttpErrorCode,
   HttpErrorInfo,
@@ -314,6 +312,7 @@ export type {
 // Background work (src/background): runEvery / runAt / runOnce, Executor (async concurrency or piscina threads).
 export { BackgroundError, Executor, MAX_TIMER_MS, runAt, runEvery, runOnce } from './background/index.js';
 export type {
+  BackgroundErrorCode,
   BackgroundErrorOptions,
   ExecutorCloseOptions,
   ExecutorErrorHook,
@@ -336,4 +335,9 @@ export type {
 
 // Encryption (src/crypto): Fernet, interoperable with Python's cryptography.fernet.
 export { CryptoError, FERNET_MAX_CLOCK_SKEW_SEC, Fernet } from './crypto/index.js';
-export type { CryptoErrorOptions, FernetDecryptOptions, FernetEncryptOptions } from './crypto/index.js';
+export type {
+  CryptoErrorCode,
+  CryptoErrorOptions,
+  FernetDecryptOptions,
+  FernetEncryptOptions,
+} from './crypto/index.js';

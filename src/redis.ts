@@ -1,12 +1,18 @@
 /**
- * The one place that turns the `redis` option into ioredis connections and a key prefix. A portal opens one
- * command connection and one subscriber connection and shares them between its stores (revocations, rate
- * limits, lifecycle) and the Socket.IO adapter. A client the user passes in is used, never closed.
+ * The one place that turns the `redis` option into ioredis connections and a key prefix, for every user of
+ * Redis: a portal (its stores and the Socket.IO adapter), the control plane, the CLIs, and TaskBuffer's BullMQ
+ * engine (whose Queue and Worker take their connections from {@link RedisConnections.openBlocking}). A portal
+ * opens one command connection and one subscriber connection and shares them between its stores. A client the
+ * user passes in is used, never closed. Nothing here is process-wide: every owner opens its own connections.
+ * ioredis itself loads when the first connection is made, never when this module is imported.
  */
-import { Redis } from 'ioredis';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { backoffDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
 import { GatehouseError } from './errors.js';
+import { loadNow } from './load.js';
 import type { Logger } from './logger.js';
+import { optionChecks, withDefaults } from './options.js';
 
 /** The object form of the `redis` option. Every field is optional except one of `url` / `client`. */
 export interface RedisConnectionOptions {
@@ -14,7 +20,11 @@ export interface RedisConnectionOptions {
   url?: string;
   /** An ioredis client the application owns (and closes); used instead of `url`. */
   client?: Redis;
-  /** Prefix of every key and channel. @defaultValue `'gatehouse:<name>:'` */
+  /**
+   * Prefix of every key and channel (at most 200 characters, no spaces or braces). On TaskBuffer's BullMQ engine
+   * the queue's keys are `<keyPrefix>:<queue>:...` (trailing colons dropped). @defaultValue `'gatehouse:<name>:'`
+   * (TaskBuffer on BullMQ: `'gatehouse'`)
+   */
   keyPrefix?: string;
   /** How long one command may take before it fails and the caller falls back, in ms (own connections only). @defaultValue 1000 */
   commandTimeoutMs?: number;
@@ -22,7 +32,10 @@ export interface RedisConnectionOptions {
   pingIntervalMs?: number;
 }
 
-/** The portal's `redis` option: a URL, `{ url, keyPrefix }`, or an ioredis client the application owns. */
+/**
+ * The `redis` option of a portal, a TaskBuffer, the control plane and the CLIs: a URL, `{ url, keyPrefix }`, or an
+ * ioredis client the application owns.
+ */
 export type RedisOption = string | RedisConnectionOptions | Redis;
 
 /** Listener of health transitions: `true` once Redis answers again (reconcile now), `false` when it stops. */
@@ -39,18 +52,17 @@ const RECONNECT: ResolvedBackoff = resolveBackoff(undefined, {
   jitter: 'full',
 });
 
-function optionsError(message: string): GatehouseError {
-  return new GatehouseError(message, { code: 'ERR_REDIS_OPTIONS' });
-}
+const check = optionChecks('redis', (message) => new GatehouseError(message, { code: 'ERR_REDIS_OPTIONS' }));
+const URL_FORM = /^rediss?:\/\/./;
+const URL_ACCEPTS = 'a redis:// or rediss:// URL';
 
-/** Whether `value` is an ioredis client (an instance, or one from another copy of ioredis). */
+/** Whether `value` is an ioredis client (checked by shape, so a client of another ioredis copy fits too). */
 export function isRedisClient(value: unknown): value is Redis {
   return (
-    value instanceof Redis ||
-    (typeof value === 'object' &&
-      value !== null &&
-      typeof (value as Redis).duplicate === 'function' &&
-      typeof (value as Redis).publish === 'function')
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Redis).duplicate === 'function' &&
+    typeof (value as Redis).publish === 'function'
   );
 }
 
@@ -63,47 +75,59 @@ export interface ResolvedRedisOption {
   pingIntervalMs: number;
 }
 
-/** Check the `redis` option and apply defaults; throws `ERR_REDIS_OPTIONS` naming the bad field. */
-export function resolveRedisOption(option: RedisOption, name: string): ResolvedRedisOption {
-  const defaultPrefix = `gatehouse:${name}:`;
-  if (typeof option === 'string') {
-    if (!/^rediss?:\/\//.test(option))
-      throw optionsError(`redis must be a redis:// or rediss:// URL, got ${JSON.stringify(option.slice(0, 40))}`);
-    return { url: option, client: undefined, keyPrefix: defaultPrefix, ...DEFAULTS };
-  }
+function checkUrl(option: string, url: unknown): string {
+  if (typeof url !== 'string' || !URL_FORM.test(url)) check.fail(option, URL_ACCEPTS, url);
+  return url as string;
+}
+
+/**
+ * Check the `redis` option and apply defaults; throws `ERR_REDIS_OPTIONS` naming the bad field.
+ * @param option - the option as given
+ * @param name - the owner's name, for the default key prefix `gatehouse:<name>:`
+ * @param defaultPrefix - the key prefix when the option has none @defaultValue `gatehouse:<name>:`
+ */
+export function resolveRedisOption(
+  option: RedisOption,
+  name: string,
+  defaultPrefix = `gatehouse:${name}:`,
+): ResolvedRedisOption {
+  if (typeof option === 'string')
+    return { url: checkUrl('redis', option), client: undefined, keyPrefix: defaultPrefix, ...DEFAULTS };
   if (isRedisClient(option)) return { url: undefined, client: option, keyPrefix: defaultPrefix, ...DEFAULTS };
   if (option === null || typeof option !== 'object')
-    throw optionsError('redis must be a URL, { url, keyPrefix } or an ioredis client');
-  const o = option;
-  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url)))
-    throw optionsError('redis.url must be a redis:// or rediss:// URL');
-  if (o.client !== undefined && !isRedisClient(o.client)) throw optionsError('redis.client must be an ioredis client');
+    check.fail('redis', `${URL_ACCEPTS}, { url, keyPrefix } or an ioredis client`, option);
+  const o = withDefaults(DEFAULTS, option);
+  if (o.url !== undefined) checkUrl('redis.url', o.url);
+  if (o.client !== undefined && !isRedisClient(o.client)) check.fail('redis.client', 'an ioredis client', o.client);
   if ((o.url === undefined) === (o.client === undefined))
-    throw optionsError('redis: give exactly one of url or client');
+    check.fail('redis', 'given exactly one of url or client', o.url ?? o.client);
   if (
     o.keyPrefix !== undefined &&
-    (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0 || o.keyPrefix.length > 200)
+    (typeof o.keyPrefix !== 'string' ||
+      o.keyPrefix.length === 0 ||
+      o.keyPrefix.length > 200 ||
+      /[\s{}]/.test(o.keyPrefix))
   )
-    throw optionsError('redis.keyPrefix must be a non-empty string of at most 200 characters');
-  const ms = (field: 'commandTimeoutMs' | 'pingIntervalMs', min: number): number => {
-    const v = o[field] ?? DEFAULTS[field];
-    if (!Number.isInteger(v) || v < min || v > 60_000)
-      throw optionsError(`redis.${field} must be an integer from ${min} to 60000, got ${String(v)}`);
-    return v;
-  };
+    check.fail('redis.keyPrefix', 'a string of 1 to 200 characters without spaces or braces', o.keyPrefix);
   return {
     url: o.url,
     client: o.client,
     keyPrefix: o.keyPrefix ?? defaultPrefix,
-    commandTimeoutMs: ms('commandTimeoutMs', 10),
-    pingIntervalMs: ms('pingIntervalMs', 50),
+    commandTimeoutMs: check.int('redis.commandTimeoutMs', o.commandTimeoutMs, { min: 10, max: 60_000 }),
+    pingIntervalMs: check.int('redis.pingIntervalMs', o.pingIntervalMs, { min: 50, max: 60_000 }),
   };
+}
+
+/** The ioredis client class, loaded on the first connection. */
+function RedisClass(): typeof Redis {
+  return loadNow<typeof IORedis>('ioredis').Redis;
 }
 
 type MessageHandler = (message: string) => void;
 
 /**
- * A portal's Redis: one command and one subscriber connection, the key prefix, channel subscriptions and a
+ * Redis connections of one owner (a portal, a control plane, a TaskBuffer): one command connection, a subscriber
+ * connection opened on first use, BullMQ's connections, the key prefix, channel subscriptions and a
  * health signal (connection status plus a PING probe, so a paused server counts as down).
  *
  * @example
@@ -117,11 +141,15 @@ type MessageHandler = (message: string) => void;
 export class RedisConnections {
   /** Connection for commands (and publishing). */
   readonly command: Redis;
-  /** Connection in subscriber mode (owned by gatehouse, even when `command` is the user's). */
-  readonly subscriber: Redis;
+  private sub: Redis | undefined;
   /** Prefix of every key and channel, e.g. `'gatehouse:notes:'`. */
   readonly keyPrefix: string;
   private readonly ownsCommand: boolean;
+  /** Settings of the connections made here from a URL. */
+  private readonly own: RedisOptions;
+  private readonly resolved: ResolvedRedisOption;
+  /** Connections made by {@link RedisConnections.openBlocking}, closed by `close()`. */
+  private readonly blocking: Redis[] = [];
   private readonly handlers = new Map<string, Set<MessageHandler>>();
   private readonly healthListeners = new Set<RedisHealthListener>();
   private readonly log: Logger;
@@ -139,45 +167,82 @@ export class RedisConnections {
   constructor(resolved: ResolvedRedisOption, log: Logger) {
     this.log = log;
     this.keyPrefix = resolved.keyPrefix;
-    const own = {
+    this.resolved = resolved;
+    const own: RedisOptions = {
       commandTimeout: resolved.commandTimeoutMs,
       connectTimeout: 2000,
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.max(50, backoffDelay(RECONNECT, times)),
     };
+    this.own = own;
     if (resolved.client) {
       this.command = resolved.client;
       this.ownsCommand = false;
-      this.subscriber = resolved.client.duplicate();
     } else {
-      this.command = new Redis(resolved.url as string, { ...own, connectionName: `gatehouse:${resolved.keyPrefix}` });
-      this.ownsCommand = true;
-      // No command timeout on the subscriber: a SUBSCRIBE waits for the connection instead of failing.
-      this.subscriber = new Redis(resolved.url as string, {
+      this.command = new (RedisClass())(resolved.url as string, {
         ...own,
-        commandTimeout: undefined,
-        maxRetriesPerRequest: null,
+        connectionName: `gatehouse:${resolved.keyPrefix}`,
       });
+      this.ownsCommand = true;
     }
-    for (const conn of [this.command, this.subscriber]) {
-      const onError = (err: Error): void => this.onError(err);
-      const onChange = (): void => this.update();
-      conn.on('error', onError);
-      conn.on('ready', onChange);
-      conn.on('close', onChange);
-      conn.on('end', onChange);
-      this.detach.push(() => {
-        conn.off('error', onError);
-        conn.off('ready', onChange);
-        conn.off('close', onChange);
-        conn.off('end', onChange);
-      });
-    }
-    const onMessage = (channel: string, message: string): void => this.dispatch(channel, message);
-    this.subscriber.on('message', onMessage);
-    this.detach.push(() => this.subscriber.off('message', onMessage));
+    this.watch(this.command);
     this.pingTimer = setInterval(() => void this.probe(resolved.commandTimeoutMs), resolved.pingIntervalMs);
     this.pingTimer.unref();
+  }
+
+  /**
+   * Connection in subscriber mode (owned by gatehouse, even when `command` is the user's), opened on first use:
+   * owners that never subscribe (TaskBuffer on BullMQ) hold no subscriber connection.
+   */
+  get subscriber(): Redis {
+    if (this.sub) return this.sub;
+    const sub = this.resolved.client
+      ? this.resolved.client.duplicate()
+      : // No command timeout on the subscriber: a SUBSCRIBE waits for the connection instead of failing.
+        new (RedisClass())(this.resolved.url as string, {
+          ...this.own,
+          commandTimeout: undefined,
+          maxRetriesPerRequest: null,
+        });
+    this.sub = sub;
+    this.watch(sub);
+    const onMessage = (channel: string, message: string): void => this.dispatch(channel, message);
+    sub.on('message', onMessage);
+    this.detach.push(() => sub.off('message', onMessage));
+    return sub;
+  }
+
+  /** Follow a connection's health events. */
+  private watch(conn: Redis): void {
+    const onError = (err: Error): void => this.onError(err);
+    const onChange = (): void => this.update();
+    conn.on('error', onError);
+    conn.on('ready', onChange);
+    conn.on('close', onChange);
+    conn.on('end', onChange);
+    this.detach.push(() => {
+      conn.off('error', onError);
+      conn.off('ready', onChange);
+      conn.off('close', onChange);
+      conn.off('end', onChange);
+    });
+  }
+
+  /**
+   * A new connection for BullMQ (a Queue or a Worker): no command timeout and `maxRetriesPerRequest: null`, so its
+   * commands wait for a reconnect as BullMQ requires of blocking connections. Made from the URL, or duplicated
+   * from the user's client; owned by these connections and closed by `close()`.
+   * @returns the connection (errors reach the callers of its commands; health comes from `command`)
+   */
+  openBlocking(): Redis {
+    if (this.closed) throw new GatehouseError('redis: connections are closed', { code: 'ERR_REDIS_UNAVAILABLE' });
+    const settings: RedisOptions = { commandTimeout: undefined, maxRetriesPerRequest: null, enableReadyCheck: true };
+    const conn = this.resolved.client
+      ? this.resolved.client.duplicate(settings)
+      : new (RedisClass())(this.resolved.url as string, { ...this.own, ...settings });
+    conn.on('error', () => undefined);
+    this.blocking.push(conn);
+    return conn;
   }
 
   /** A key (or channel) under the prefix. */
@@ -187,7 +252,12 @@ export class RedisConnections {
 
   /** Whether Redis answers right now (both connections ready, the last PING answered). */
   get healthy(): boolean {
-    return !this.closed && this.command.status === 'ready' && this.subscriber.status === 'ready' && !this.stalled;
+    return (
+      !this.closed &&
+      this.command.status === 'ready' &&
+      (this.sub === undefined || this.sub.status === 'ready') &&
+      !this.stalled
+    );
   }
 
   /** Why Redis is not healthy, or `undefined` when it is. */
@@ -238,7 +308,7 @@ export class RedisConnections {
       s.delete(handler);
       if (s.size === 0) {
         this.handlers.delete(channel);
-        if (!this.closed) this.subscriber.unsubscribe(channel).catch(() => undefined);
+        if (!this.closed) this.sub?.unsubscribe(channel).catch(() => undefined);
       }
     };
   }
@@ -254,7 +324,11 @@ export class RedisConnections {
     clearInterval(this.pingTimer);
     this.healthListeners.clear();
     this.handlers.clear();
-    const conns = this.ownsCommand ? [this.subscriber, this.command] : [this.subscriber];
+    const conns = [
+      ...this.blocking.splice(0),
+      ...(this.sub ? [this.sub] : []),
+      ...(this.ownsCommand ? [this.command] : []),
+    ];
     await Promise.all(conns.map((c) => quit(c)));
     for (const d of this.detach.splice(0)) d();
     // ioredis may still emit an error while the socket goes away; never let it become an uncaught one.
@@ -349,7 +423,22 @@ async function quit(conn: Redis): Promise<void> {
   }
 }
 
-/** Open a portal's Redis connections from its `redis` option (checked here; throws `ERR_REDIS_OPTIONS`). */
-export function createRedisConnections(option: RedisOption, settings: { name: string; log: Logger }): RedisConnections {
-  return new RedisConnections(resolveRedisOption(option, settings.name), settings.log.child({ component: 'redis' }));
+/** Settings of {@link createRedisConnections}. */
+export interface RedisConnectionSettings {
+  /** The owner's name: the default key prefix is `gatehouse:<name>:`. */
+  name: string;
+  log: Logger;
+  /** The key prefix when the option gives none. @defaultValue `gatehouse:<name>:` */
+  defaultPrefix?: string;
+}
+
+/**
+ * Open Redis connections from a `redis` option (checked here; throws `ERR_REDIS_OPTIONS`): a portal's, the
+ * control plane's, a CLI's or a TaskBuffer's on BullMQ.
+ */
+export function createRedisConnections(option: RedisOption, settings: RedisConnectionSettings): RedisConnections {
+  return new RedisConnections(
+    resolveRedisOption(option, settings.name, settings.defaultPrefix),
+    settings.log.child({ component: 'redis' }),
+  );
 }

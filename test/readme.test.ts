@@ -26,9 +26,9 @@ import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisAvailable } from './helpers.js';
+import { buildDist } from './packaging/build.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const BLOCK_TIMEOUT_MS = 120_000; // generous: a loaded two-core machine starts tsx slowly
 
 interface Block {
@@ -137,12 +137,8 @@ async function preparePackedApp(): Promise<void> {
   mkdirSync(stage);
   for (const entry of ['package.json', 'README.md', 'bin'])
     cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
-  const build = await run(
-    process.execPath,
-    [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')],
-    ROOT,
-  );
-  expect(build.code, build.stdout + build.stderr).toBe(0);
+  const build = await buildDist(path.join(stage, 'dist'));
+  expect(build.code, build.output).toBe(0);
   const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], stage);
   expect(pack.code, pack.stdout + pack.stderr).toBe(0);
   const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'));

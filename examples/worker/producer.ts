@@ -1,6 +1,6 @@
 // `node --import tsx examples/worker/producer.ts [count]`: pushes emails for the worker and exits. push() returns
 // once the job is durable in the queue file, so the jobs wait there even when no worker runs yet.
-import { createLogger } from '../../src/index.js';
+import { createLogger } from '../../src/logger.js';
 import { emailTasks } from './tasks.js';
 
 const log = createLogger({ base: { service: 'email-producer' } });

@@ -1,6 +1,8 @@
 // The task types shared by the producer and the worker: one place says what a job looks like.
-import { TaskBuffer, defineTask, z } from '../../src/index.js';
-import type { Logger } from '../../src/index.js';
+// The queue entry only (gatehouse/queue): a worker loads no portal, express or Redis client.
+import { z } from 'zod';
+import { TaskBuffer, defineTask } from '../../src/buffers/index.js';
+import type { Logger } from '../../src/logger.js';
 
 /** Both processes open the same queue file under DATA_DIR (default ./data). */
 export const dataDir = process.env.DATA_DIR ?? './data';

@@ -2,9 +2,12 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type * as PiscinaModule from 'piscina';
+import type { Piscina } from 'piscina';
+import { loadNow } from '../load.js';
 import type { Logger } from '../logger.js';
-import { BackgroundError, optionError } from './errors.js';
+import type { OptionChecks } from '../options.js';
+import { backgroundChecks, BackgroundError, optionError } from './errors.js';
 import { backgroundLogger, report, stackOf } from './report.js';
 import { MAX_TIMER_MS } from './schedules.js';
 
@@ -109,17 +112,12 @@ interface Job {
   unlisten: (() => void) | undefined;
 }
 
-function checkInt(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw optionError(name, `an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
+const check: OptionChecks = backgroundChecks('Executor');
 
 function resolveFilename(filename: unknown): string {
   let path: string;
   if (filename instanceof URL) {
-    if (filename.protocol !== 'file:') throw optionError('filename', 'a file path or a file: URL');
+    if (filename.protocol !== 'file:') check.fail('filename', 'a file path or a file: URL', filename.href);
     path = fileURLToPath(filename);
   } else if (typeof filename === 'string' && filename !== '') {
     path = filename.startsWith('file:')
@@ -128,9 +126,9 @@ function resolveFilename(filename: unknown): string {
         ? filename
         : resolvePath(filename);
   } else {
-    throw optionError('filename', 'a file path or a file: URL (required with threads)');
+    check.fail('filename', 'a file path or a file: URL (required with threads)', filename);
   }
-  if (!existsSync(path)) throw optionError('filename', `an existing file, and ${path} does not exist`);
+  if (!existsSync(path)) check.fail('filename', 'an existing file', path);
   return path;
 }
 
@@ -171,20 +169,29 @@ export class Executor {
 
   /** @param options - `concurrency` for async jobs, or `threads` + `filename` for worker threads */
   constructor(options: ExecutorOptions = {}) {
-    if (options === null || typeof options !== 'object') throw optionError('options', 'an object');
+    if (options === null || typeof options !== 'object') check.fail('options', 'an object', options);
     const { onError, logger } = options;
-    if (onError !== undefined && typeof onError !== 'function') throw optionError('onError', 'a function');
+    if (onError !== undefined) check.func('onError', onError);
     this.#onError = onError;
     this.#logger = logger ?? backgroundLogger();
     if (options.threads !== undefined || options.filename !== undefined) {
-      if (options.concurrency !== undefined) throw optionError('concurrency', "unset in thread mode (use 'threads')");
-      if (options.threads === undefined) throw optionError('threads', "set together with 'filename'");
-      const threads = checkInt('threads', options.threads, 1, Math.max(MAX_THREADS, availableParallelism()));
+      if (options.concurrency !== undefined)
+        check.fail('concurrency', 'unset in thread mode (use "threads")', options.concurrency);
+      if (options.threads === undefined) check.fail('threads', 'set together with "filename"', undefined);
+      const threads = check.int('threads', options.threads, {
+        min: 1,
+        max: Math.max(MAX_THREADS, availableParallelism()),
+      });
       const filename = resolveFilename(options.filename);
       this.#concurrency = threads;
-      this.#pool = new Piscina({ filename, minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: 1 });
+      // piscina (and its worker threads) loads only when a thread executor is created, not at import.
+      const { Piscina: Pool } = loadNow<typeof PiscinaModule>('piscina');
+      this.#pool = new Pool({ filename, minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: 1 });
     } else {
-      this.#concurrency = checkInt('concurrency', options.concurrency ?? DEFAULTS.concurrency, 1, MAX_CONCURRENCY);
+      this.#concurrency = check.int('concurrency', options.concurrency ?? DEFAULTS.concurrency, {
+        min: 1,
+        max: MAX_CONCURRENCY,
+      });
       this.#pool = undefined;
     }
   }
@@ -244,10 +251,12 @@ export class Executor {
     options: MapOptions = {},
   ): Promise<Awaited<R>[]> {
     const prefix = options.name ?? 'map';
-    if (typeof prefix !== 'string' || prefix === '') return Promise.reject(optionError('name', 'a non-empty string'));
+    if (typeof prefix !== 'string' || prefix === '')
+      return Promise.reject(optionError('Executor', 'name', 'a non-empty string', prefix));
     if (this.#pool && fn !== undefined)
-      return Promise.reject(optionError('fn', 'omitted in thread mode (the worker file is the work)'));
-    if (!this.#pool && typeof fn !== 'function') return Promise.reject(optionError('fn', 'a function in async mode'));
+      return Promise.reject(optionError('Executor', 'fn', 'omitted in thread mode (the worker file is the work)', fn));
+    if (!this.#pool && typeof fn !== 'function')
+      return Promise.reject(optionError('Executor', 'fn', 'a function in async mode', fn));
     const jobs: Promise<unknown>[] = [];
     let i = 0;
     for (const item of items) {
@@ -282,7 +291,10 @@ export class Executor {
    */
   close(options: ExecutorCloseOptions = {}): Promise<void> {
     if (this.#closing) return this.#closing;
-    const timeoutMs = checkInt('timeoutMs', options.timeoutMs ?? DEFAULTS.closeTimeoutMs, 0, MAX_TIMER_MS);
+    const timeoutMs = check.int('timeoutMs', options.timeoutMs ?? DEFAULTS.closeTimeoutMs, {
+      min: 0,
+      max: MAX_TIMER_MS,
+    });
     this.#closing = this.#close(timeoutMs);
     return this.#closing;
   }
@@ -304,17 +316,19 @@ export class Executor {
   }
 
   #submit(name: string, work: unknown, options: SubmitOptions): Promise<unknown> {
-    if (typeof name !== 'string' || name === '') return Promise.reject(optionError('name', 'a non-empty string'));
-    if (options === null || typeof options !== 'object') return Promise.reject(optionError('options', 'an object'));
+    if (typeof name !== 'string' || name === '')
+      return Promise.reject(optionError('Executor', 'name', 'a non-empty string', name));
+    if (options === null || typeof options !== 'object')
+      return Promise.reject(optionError('Executor', 'options', 'an object', options));
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal))
-      return Promise.reject(optionError('signal', 'an AbortSignal'));
+      return Promise.reject(optionError('Executor', 'signal', 'an AbortSignal', signal));
     if (this.#closing)
       return Promise.reject(
         new BackgroundError(`executor closed: job '${name}' refused`, { code: 'ERR_EXECUTOR_CLOSED' }),
       );
     if (!this.#pool && typeof work !== 'function')
-      return Promise.reject(optionError('work', 'a function in async mode'));
+      return Promise.reject(optionError('Executor', 'work', 'a function in async mode', work));
     if (signal?.aborted) {
       this.#cancelled++;
       return Promise.reject(this.#cancelError(name, 'aborted', signal.reason));

@@ -1,12 +1,12 @@
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 
-let shared: Logger | undefined;
-
-/** The background capability's logger: a child of the process-wide gatehouse logger. */
+/**
+ * The background capability's logger: a child of the gatehouse default logger as it is now, taken once per
+ * schedule or Executor (not cached for the process, so a later default logger is followed).
+ */
 export function backgroundLogger(): Logger {
-  shared ??= defaultLogger().child({ component: 'background' });
-  return shared;
+  return defaultLogger().child({ component: 'background' });
 }
 
 /** The stack of a thrown value, or its string form when it is not an Error. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
-import { optionError } from './errors.js';
+import type { OptionChecks } from '../options.js';
+import { backgroundChecks } from './errors.js';
 import { backgroundLogger, report, stackOf } from './report.js';
 
 /** Which helper started a schedule. */
@@ -106,21 +107,26 @@ interface Resolved {
   logger: Logger;
 }
 
+const CHECKS: Record<ScheduleKind, OptionChecks> = {
+  every: backgroundChecks('runEvery'),
+  at: backgroundChecks('runAt'),
+  once: backgroundChecks('runOnce'),
+};
+
 function resolveCommon(options: ScheduleOptions, kind: ScheduleKind): Resolved {
-  if (options === null || typeof options !== 'object') throw optionError('options', 'an object');
+  const check = CHECKS[kind];
+  if (options === null || typeof options !== 'object') check.fail('options', 'an object', options);
   const { name, fn, onError, unref = DEFAULTS.unref, logger } = options;
-  if (typeof name !== 'string' || name.trim() === '') throw optionError('name', 'a non-empty string');
-  if (typeof fn !== 'function') throw optionError('fn', 'a function');
-  if (onError !== undefined && typeof onError !== 'function') throw optionError('onError', 'a function');
-  if (typeof unref !== 'boolean') throw optionError('unref', 'a boolean');
+  if (typeof name !== 'string' || name.trim() === '') check.fail('name', 'a non-empty string', name);
+  check.func('fn', fn);
+  if (onError !== undefined) check.func('onError', onError);
+  check.bool('unref', unref);
   return { name, kind, fn, onError, unref, logger: logger ?? backgroundLogger() };
 }
 
-function checkMs(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMER_MS) {
-    throw optionError(name, `an integer number of ms from ${min} to ${MAX_TIMER_MS}, got ${String(value)}`);
-  }
-  return value;
+/** A timer length in ms: an integer from `min` to the longest timer Node allows. */
+function checkMs(kind: ScheduleKind, name: string, value: unknown, min: number): number {
+  return CHECKS[kind].int(name, value, { min, max: MAX_TIMER_MS });
 }
 
 /** One schedule: timers, the no-overlap rule, failure reporting and stop. */
@@ -269,9 +275,9 @@ class Schedule implements ScheduleHandle {
  */
 export function runEvery(options: RunEveryOptions): ScheduleHandle {
   const resolved = resolveCommon(options, 'every');
-  const intervalMs = checkMs('intervalMs', options.intervalMs, 1);
+  const intervalMs = checkMs('every', 'intervalMs', options.intervalMs, 1);
   const immediate = options.immediate ?? DEFAULTS.immediate;
-  if (typeof immediate !== 'boolean') throw optionError('immediate', 'a boolean');
+  CHECKS.every.bool('immediate', immediate);
   const schedule = new Schedule(resolved);
   schedule.every(intervalMs, immediate);
   return schedule;
@@ -289,7 +295,7 @@ export function runEvery(options: RunEveryOptions): ScheduleHandle {
 export function runAt(options: RunAtOptions): ScheduleHandle {
   const resolved = resolveCommon(options, 'at');
   const { at } = options;
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw optionError('at', 'a valid Date');
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) CHECKS.at.fail('at', 'a valid Date', at);
   const schedule = new Schedule(resolved);
   schedule.at(at.getTime());
   return schedule;
@@ -305,7 +311,7 @@ export function runAt(options: RunAtOptions): ScheduleHandle {
  */
 export function runOnce(options: RunOnceOptions): ScheduleHandle {
   const resolved = resolveCommon(options, 'once');
-  const delayMs = checkMs('delayMs', options.delayMs ?? DEFAULTS.delayMs, 0);
+  const delayMs = checkMs('once', 'delayMs', options.delayMs ?? DEFAULTS.delayMs, 0);
   const schedule = new Schedule(resolved);
   schedule.once(delayMs);
   return schedule;

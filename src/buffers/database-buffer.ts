@@ -1,82 +1,30 @@
 import { EventEmitter } from 'node:events';
-import { Database, IDENTIFIER_PATTERN, type Row, type UpsertOptions, type Where } from '../database/index.js';
+import { Database, type Row, type UpsertOptions, type Where } from '../database/index.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import { BufferError } from './errors.js';
-import { checkQueueName, checkStoreOptions } from './persistent-queue.js';
-import type { Durability } from '../database/index.js';
 import type { ClaimedRow, QueueEngine, QueueStats } from './engine.js';
-import { createQueueEngine } from './engines/index.js';
-import type { TaskErrorHook } from './task-buffer.js';
+import { createLeasedQueue } from './engines/index.js';
+import type { TaskErrorHook } from './task-types.js';
+import { applyWrite, checkRows, checkTable, checkWhere, type BufferedWrite } from './database-buffer-writes.js';
+
+export type { BufferedWrite };
+export type { DatabaseBufferEvents, DatabaseBufferOptions, DeadWrite } from './database-buffer-options.js';
+import type { DatabaseBufferEvents, DatabaseBufferOptions, DeadWrite } from './database-buffer-options.js';
 import { emitSafely } from './emit.js';
 import {
-  checkOption,
+  checkQueueName,
+  checkStoreOptions,
+  optionCheck,
   cleanupRange,
-  defined,
   intInput,
   maxPayloadOption,
   msInput,
   serializePayload,
 } from './validate.js';
+import { definedFields } from '../options.js';
 
-/** One buffered write, as recorded and as reported in dead letters. */
-export type BufferedWrite =
-  | { op: 'insert'; table: string; rows: Row | readonly Row[] }
-  | { op: 'upsert'; table: string; rows: Row | readonly Row[]; options?: UpsertOptions }
-  | { op: 'update'; table: string; set: Row; where: Where }
-  | { op: 'delete'; table: string; where: Where }
-  | { op: 'execute'; sql: string; params?: readonly unknown[] | Readonly<Record<string, unknown>> };
-
-/** A write that could not be applied (constraint violation, missing table, bad SQL), kept for inspection. */
-export interface DeadWrite {
-  id: number;
-  write: BufferedWrite;
-  error: string | null;
-  failedAt: number | null;
-}
-
-/** Events of a DatabaseBuffer. */
-export interface DatabaseBufferEvents {
-  /** A batch of `count` writes was committed to the main database. */
-  applied: [count: number];
-  /** A write failed on its own and was moved to dead letters; the writes around it were applied. */
-  dead: [write: BufferedWrite, error: Error];
-}
-
-/** Options of a DatabaseBuffer. */
-export interface DatabaseBufferOptions {
-  /** The main database: a path (opened as a gatehouse `Database`) or an open `Database` (not closed by stop). */
-  mainDb?: string | Database;
-  /** Directory of the queue store file. @defaultValue './data' */
-  dataDir?: string;
-  /** Explicit queue store file path (overrides `dataDir`). @defaultValue `${dataDir}/gatehouse-queues.db` */
-  file?: string;
-  /** Queue name inside the store. @defaultValue `'db-writes:' + absolute path of mainDb` */
-  queue?: string;
-  /** Durability of the recorded writes (queue store), and of the main database when `mainDb` is a path. @defaultValue 'normal' */
-  durability?: Durability;
-  /** Wait for another process's write lock up to this many ms. @defaultValue 5000 */
-  busyTimeoutMs?: number;
-  /** Maximum writes applied in one main-database transaction. @defaultValue 500 */
-  batchSize?: number;
-  /** Lease of a batch being applied, in ms; a batch of a crashed process is replayed after this. @defaultValue 30000 */
-  leaseMs?: number;
-  /** How often to look for writes recorded by other processes, in ms. @defaultValue 500 */
-  pollIntervalMs?: number;
-  /** Wait before retrying after the main database stayed locked, in ms. @defaultValue 1000 */
-  retryDelayMs?: number;
-  /** Largest serialised write (UTF-8 bytes of its JSON) a call accepts. @defaultValue 1048576 (1 MiB) */
-  maxPayloadBytes?: number;
-  /** Called when a write is dead-lettered: `(op, write, error, stack)`. @defaultValue none */
-  onError?: TaskErrorHook;
-  /**
-   * A started buffer keeps the process alive until `stop()`; `false` lets the process exit while it waits
-   * (recorded writes stay stored and are applied by the next start). @defaultValue true
-   */
-  keepAlive?: boolean;
-  /** Logger (a child `{ component: 'database-buffer' }` is taken). @defaultValue the gatehouse default logger */
-  logger?: Logger;
-}
+const checkOption = optionCheck('DatabaseBuffer');
 
 const DEFAULTS = {
   dataDir: './data',
@@ -101,32 +49,6 @@ const REPLAY_ATTEMPTS = 1_000_000;
 function transient(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === 'ERR_DB_BUSY' || code === 'SQLITE_BUSY' || code === 'ERR_DB_CLOSED';
-}
-
-function checkTable(table: unknown): string {
-  if (typeof table !== 'string' || !IDENTIFIER_PATTERN.test(table)) {
-    throw new BufferError(`table must be a plain identifier (letters, digits, _), got ${JSON.stringify(table)}`, {
-      code: 'ERR_BUFFER_INVALID_INPUT',
-    });
-  }
-  return table;
-}
-
-function checkRows(rows: unknown): void {
-  const list = Array.isArray(rows) ? rows : [rows];
-  if (list.length === 0 || !list.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
-    throw new BufferError('rows must be a row object or a non-empty array of row objects', {
-      code: 'ERR_BUFFER_INVALID_INPUT',
-    });
-  }
-}
-
-function checkWhere(where: unknown): void {
-  const ok = Array.isArray(where) ? typeof where[0] === 'string' : typeof where === 'object' && where !== null;
-  if (!ok)
-    throw new BufferError('where must be an object ({ id: 1 }) or [sql, ...params]', {
-      code: 'ERR_BUFFER_INVALID_INPUT',
-    });
 }
 
 /**
@@ -176,8 +98,8 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
    */
   constructor(options: DatabaseBufferOptions = {}) {
     super();
-    const o = { ...DEFAULTS, ...defined(options) };
-    checkStoreOptions(o);
+    const o = { ...DEFAULTS, ...definedFields(options) };
+    checkStoreOptions(o, 'DatabaseBuffer');
     checkOption(
       typeof o.mainDb === 'string' || o.mainDb instanceof Database,
       'mainDb',
@@ -200,7 +122,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     );
     checkOption(typeof o.keepAlive === 'boolean', 'keepAlive', 'a boolean', o.keepAlive);
     checkOption(o.onError === undefined || typeof o.onError === 'function', 'onError', 'a function', o.onError);
-    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
+    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes, 'DatabaseBuffer');
     this.ownsDb = typeof o.mainDb === 'string';
     this.db =
       o.mainDb instanceof Database
@@ -208,9 +130,9 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
         : new Database({ path: o.mainDb as string, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
     try {
       this.queue = o.queue ?? `db-writes:${this.db.path}`;
-      checkQueueName(this.queue, 'queue');
+      checkQueueName(this.queue, 'queue', 'DatabaseBuffer');
       this.db.execute(`CREATE TABLE IF NOT EXISTS ${MARKS_TABLE} (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL)`);
-      this.engine = createQueueEngine({
+      this.engine = createLeasedQueue({
         queue: this.queue,
         dataDir: o.dataDir,
         file: options.file,
@@ -546,29 +468,5 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
     this.engine.close();
     if (this.ownsDb) await this.db.close();
-  }
-}
-
-function applyWrite(db: Database, w: BufferedWrite): void {
-  switch (w.op) {
-    case 'insert':
-      db.insert(w.table, w.rows);
-      return;
-    case 'upsert':
-      db.upsert(w.table, w.rows, w.options);
-      return;
-    case 'update':
-      db.update(w.table, w.set, w.where);
-      return;
-    case 'delete':
-      db.delete(w.table, w.where);
-      return;
-    case 'execute':
-      db.execute(w.sql, w.params);
-      return;
-    default:
-      throw new BufferError(`unknown buffered write ${JSON.stringify((w as { op: unknown }).op)}`, {
-        code: 'ERR_BUFFER_INVALID_INPUT',
-      });
   }
 }

@@ -1,15 +1,26 @@
 /**
- * The queue engine interface: what PersistentQueue, TaskBuffer and DatabaseBuffer need from storage. The
- * classes above it never know which engine runs. Today's one implementation is SQLite
- * (`engines/sqlite.ts`, synchronous); the BullMQ issue adds an asynchronous one (see README "Engines").
+ * The queue engine interfaces: {@link QueueEngine} is the leased job store PersistentQueue and DatabaseBuffer use
+ * (SQLite, synchronous); {@link TaskEngine} is what a TaskBuffer needs, implemented by the SQLite engine and the
+ * BullMQ engine (asynchronous). The classes above them never know which engine runs (see README "Engines").
  *
  * Results are typed by the engine's mode: `QueueEngine<'sync'>` returns values, `QueueEngine<'async'>`
  * returns Promises, and plain `QueueEngine` (either) returns {@link MaybePromise} values, which `await`
  * flattens, so code written with `await` runs on both.
  */
 
+import type { Logger } from '../logger.js';
+
 /** A value, or a Promise of it (what code written for any engine receives; `await` works on both). */
 export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Apply `fn` to a value or to what a Promise resolves to: the result stays synchronous for a synchronous engine.
+ * @param v - an engine's answer
+ * @param fn - what to make of it
+ */
+export function thenMaybe<T, U>(v: MaybePromise<T>, fn: (value: T) => U): MaybePromise<U> {
+  return v instanceof Promise ? v.then(fn) : fn(v);
+}
 
 /** Whether an engine answers synchronously (embedded SQLite) or with Promises (a network store). */
 export type EngineMode = 'sync' | 'async';
@@ -142,12 +153,10 @@ export interface ScheduleSave {
 }
 
 /**
- * Storage of one named queue. Every method that reads or writes jobs answers in the engine's mode.
- * Ownership rule for every lease operation: it acts only while `(id, token)` still owns an active job, so a
- * worker whose lease expired can no longer finish or fail a job another worker now holds.
+ * The job and schedule storage every engine offers, answering in the engine's mode.
  */
-export interface QueueEngine<M extends EngineMode = EngineMode> {
-  /** Engine name, for logs and diagnostics (`'sqlite'`). */
+export interface JobStore<M extends EngineMode = EngineMode> {
+  /** Engine name, for logs and diagnostics (`'sqlite'`, `'bullmq'`). */
   readonly kind: string;
   /** Queue name. */
   readonly queue: string;
@@ -155,6 +164,40 @@ export interface QueueEngine<M extends EngineMode = EngineMode> {
   insert(job: InsertJob): EngineResult<M, InsertResult>;
   /** Insert many jobs atomically (all or none), results in order. */
   insertMany(jobs: readonly InsertJob[]): EngineResult<M, InsertResult[]>;
+  /** Jobs per state. */
+  stats(): EngineResult<M, QueueStats>;
+  /** One job by id, any state. */
+  get(id: number): EngineResult<M, JobRow | undefined>;
+  /** Dead letters, newest first. */
+  deadLetters(limit: number): EngineResult<M, JobRow[]>;
+  /** Move a dead job back to pending with a fresh attempt budget; false when no such dead job. */
+  retryDead(id: number): EngineResult<M, boolean>;
+  /** Delete final jobs in `states` finished before `before` (epoch ms); how many. */
+  cleanup(states: readonly ('done' | 'dead')[], before: number): EngineResult<M, number>;
+  /**
+   * Store a schedule by name. An identical definition keeps the stored record (progress included); a different
+   * one replaces it (revision + 1, `nextRunAt` as given, `lastRunAt` kept). Atomic.
+   */
+  saveSchedule(name: string, definition: string, nextRunAt: number | null): EngineResult<M, ScheduleSave>;
+  /** Delete a schedule; false when there was none (jobs it already pushed stay). */
+  removeSchedule(name: string): EngineResult<M, boolean>;
+  /** Every schedule of the queue, by name. */
+  listSchedules(): EngineResult<M, ScheduleRecord[]>;
+  /**
+   * Claim due slots and push their jobs: null (nothing pushed, or the push deduplicated onto the winner's) when
+   * another claimant moved the schedule first or it was replaced or removed.
+   */
+  claimSchedule(claim: ScheduleClaim): EngineResult<M, InsertResult[] | null>;
+  /** Release the engine's connections (a user-supplied Redis client stays open). Idempotent. */
+  close(): EngineResult<M, void>;
+}
+
+/**
+ * Storage of one named queue. Every method that reads or writes jobs answers in the engine's mode.
+ * Ownership rule for every lease operation: it acts only while `(id, token)` still owns an active job, so a
+ * worker whose lease expired can no longer finish or fail a job another worker now holds.
+ */
+export interface QueueEngine<M extends EngineMode = EngineMode> extends JobStore<M> {
   /**
    * Lease up to `limit` ready jobs for `leaseMs` (priority desc, run time, id). Expired leases are recovered
    * first, counting the lost attempt (→ `failed`, or `dead` when out of attempts).
@@ -177,18 +220,8 @@ export interface QueueEngine<M extends EngineMode = EngineMode> {
   fail(id: number, token: number, update: FailUpdate): EngineResult<M, boolean>;
   /** Give a leased job back without counting the attempt (stop()). */
   releaseLease(id: number, token: number): EngineResult<M, boolean>;
-  /** Jobs per state. */
-  stats(): EngineResult<M, QueueStats>;
   /** Waiting jobs in claim order, not leased. */
   peek(limit: number): EngineResult<M, JobRow[]>;
-  /** One job by id, any state. */
-  get(id: number): EngineResult<M, JobRow | undefined>;
-  /** Dead letters, newest first. */
-  deadLetters(limit: number): EngineResult<M, JobRow[]>;
-  /** Move a dead job back to pending with a fresh attempt budget; false when no such dead job. */
-  retryDead(id: number): EngineResult<M, boolean>;
-  /** Delete final jobs in `states` finished before `before` (epoch ms); how many. */
-  cleanup(states: readonly ('done' | 'dead')[], before: number): EngineResult<M, number>;
   /** Delete jobs (of one state, or all); how many. */
   purge(state?: JobState): EngineResult<M, number>;
   /** Live (pending, active, failed) jobs with an id up to `maxId` (DatabaseBuffer.flush). */
@@ -197,31 +230,15 @@ export interface QueueEngine<M extends EngineMode = EngineMode> {
   maxLiveId(): EngineResult<M, number>;
   /** Be told (synchronously, in this process) when jobs may have become ready; returns an unsubscribe. */
   subscribe(fn: () => void): () => void;
-  /**
-   * Store a schedule by name. An identical definition keeps the stored record (progress included); a different
-   * one replaces it (revision + 1, `nextRunAt` as given, `lastRunAt` kept). Atomic.
-   */
-  saveSchedule(name: string, definition: string, nextRunAt: number | null): EngineResult<M, ScheduleSave>;
-  /** Delete a schedule; false when there was none (jobs it already pushed stay). */
-  removeSchedule(name: string): EngineResult<M, boolean>;
-  /** Every schedule of the queue, by name. */
-  listSchedules(): EngineResult<M, ScheduleRecord[]>;
-  /**
-   * Claim due slots and push their jobs in one transaction: null (nothing pushed) when another claimant moved
-   * the schedule first or it was replaced or removed.
-   */
-  claimSchedule(claim: ScheduleClaim): EngineResult<M, InsertResult[] | null>;
-  /** Release the engine's connection (shared with other engines on the same storage). Idempotent. */
-  close(): EngineResult<M, void>;
 }
 
-/** One attempt of a job, as a consuming engine hands it to the buffer's processor. */
+/** One attempt of a job, as an engine's consumer hands it to the buffer. */
 export interface ConsumedJob {
   /** Job id. */
   readonly id: number;
   /** Task type. */
   readonly type: string;
-  /** The job's data (parsed JSON). */
+  /** The job's data as stored (parsed JSON). */
   readonly data: unknown;
   /** This attempt's number, counting attempts lost to a dead worker; 1 on the first run. */
   readonly attempts: number;
@@ -229,25 +246,45 @@ export interface ConsumedJob {
   readonly maxAttempts: number;
 }
 
-/** Callbacks and settings of {@link ConsumingQueueEngine.consume}. */
-export interface ConsumeOptions {
+/** One running attempt, as the buffer's runner started it. */
+export interface JobRun {
+  /** Settles with the handler's result (resolve = success, reject = failed attempt). */
+  readonly done: Promise<unknown>;
+  /** When it started (`performance.now()`). */
+  readonly startedAt: number;
+  /** Abort the attempt's signal (the consumer gave up waiting for it). */
+  abort(reason: unknown): void;
+}
+
+/** Callbacks and settings of {@link TaskEngine.consume}; `R` is what the buffer's runner returns. */
+export interface ConsumeOptions<R extends JobRun = JobRun> {
   /** Jobs run at once by this process. */
   workers: number;
   /** Lock (lease) length in ms; a dead worker's job runs again within a few of these. */
   leaseMs: number;
+  /** How often an idle consumer looks for jobs other processes pushed, in ms (polling engines). */
+  pollIntervalMs: number;
+  /** Keep the process alive while consuming (polling engines' timers). */
+  keepAlive: boolean;
+  /** The buffer's logger, for problems the consumer gets past by itself (a busy store, a lost lease). */
+  log: Logger;
   /** Retry delay after failed attempt number `attempt` (the one backoff). */
   retryDelay(attempt: number): number;
   /** True when an error must not be retried (dead letters at once). */
   isUnrecoverable(error: Error): boolean;
   /** A job is done (the store holds its completion). */
-  onCompleted(job: ConsumedJob, result: unknown): void;
-  /** An attempt failed and the store holds the outcome; `final` when the job is now a dead letter. */
-  onFailed(job: ConsumedJob, error: Error, final: boolean): void;
+  onCompleted(run: R, result: unknown): void;
+  /**
+   * An attempt failed; `final` when the job is now a dead letter. `job` is the runner's `R`, or the consumed job
+   * when it failed before it could run (bad stored data, out of attempts). `recorded` is false when the store did
+   * not take the outcome (the lease was lost: another worker owns the job now).
+   */
+  onFailed(job: R | ConsumedJob, error: Error, final: boolean, recorded: boolean): void;
   /** No job is waiting and none runs here. */
   onDrained(): void;
 }
 
-/** The running side of a consuming engine. */
+/** The running side of an engine's consumer. */
 export interface JobConsumer {
   /** Jobs running in this process. */
   readonly running: number;
@@ -257,51 +294,23 @@ export interface JobConsumer {
   resume(): void;
   /**
    * Stop taking jobs, wait up to `timeoutMs` for running ones, then give the rest back to the queue (the
-   * attempt is not counted) and abort their signals.
+   * attempt is not counted) and abort them.
    * @returns how many jobs were given back
    */
   stop(timeoutMs: number): Promise<number>;
 }
 
 /**
- * An asynchronous engine that runs its own worker loop (lock renewal, stalled-job recovery, retries), as
- * BullMQ does: the buffer gives it a processor instead of claiming leases itself. Same operations as
- * {@link QueueEngine} for storage, all answering with Promises.
+ * What a TaskBuffer needs of an engine: jobs and schedules in storage, a consumer that runs jobs (the SQLite
+ * engine's lease loop, or a BullMQ Worker), and the way the engine answers. Every engine implements it; the
+ * buffer's role files work through it only and never know which engine runs.
  */
-export interface ConsumingQueueEngine {
-  /** Engine name (`'bullmq'`). */
-  readonly kind: string;
-  /** Queue name. */
-  readonly queue: string;
-  /** Insert one job; resolves once the store holds it. */
-  insert(job: InsertJob): Promise<InsertResult>;
-  /** Insert many jobs atomically, results in order. */
-  insertMany(jobs: readonly InsertJob[]): Promise<InsertResult[]>;
-  /** Jobs per state. */
-  stats(): Promise<QueueStats>;
-  /** One job by id, any state. */
-  get(id: number): Promise<JobRow | undefined>;
-  /** Dead letters, newest first. */
-  deadLetters(limit: number): Promise<JobRow[]>;
-  /** Move a dead job back to waiting with a fresh attempt budget; false when no such dead job. */
-  retryDead(id: number): Promise<boolean>;
-  /** Delete final jobs in `states` finished before `before` (epoch ms); how many. */
-  cleanup(states: readonly ('done' | 'dead')[], before: number): Promise<number>;
-  /** Delete every job of the queue. */
-  purge(): Promise<void>;
-  /** Store a schedule by name (see {@link QueueEngine.saveSchedule}). */
-  saveSchedule(name: string, definition: string, nextRunAt: number | null): Promise<ScheduleSave>;
-  /** Delete a schedule; false when there was none. */
-  removeSchedule(name: string): Promise<boolean>;
-  /** Every schedule of the queue, by name. */
-  listSchedules(): Promise<ScheduleRecord[]>;
+export interface TaskEngine<M extends EngineMode = EngineMode> extends JobStore<M> {
   /**
-   * Push the claim's jobs idempotently (by `key`) and move the schedule if it still is as read; null when
-   * another claimant moved it first (its push, or ours deduplicated onto it, is the slot's one job).
+   * Run `fn` the way this engine answers: a synchronous engine returns its value (a throw is thrown); an
+   * asynchronous one returns a Promise (a throw becomes a rejection).
    */
-  claimSchedule(claim: ScheduleClaim): Promise<InsertResult[] | null>;
-  /** Start running jobs with `run` (resolve = success, throw = failed attempt). Once per engine. */
-  consume(run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>, options: ConsumeOptions): JobConsumer;
-  /** Release connections (a user-supplied client stays open). Idempotent. */
-  close(): Promise<void>;
+  answer<T>(fn: () => MaybePromise<T>): EngineResult<M, T>;
+  /** Start running jobs with `start` (its `done` resolving = success). Once per engine. */
+  consume<R extends JobRun>(start: (job: ConsumedJob) => R, options: ConsumeOptions<R>): JobConsumer;
 }

@@ -33,12 +33,11 @@ export type { ScheduleSpec, ScheduleInfo, TaskScheduleOptions, ScheduleMissedPol
 export { DatabaseBuffer } from './database-buffer.js';
 export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';
 export { BufferError, UnrecoverableError } from './errors.js';
-export type { BufferErrorCode } from './errors.js';
+export type { BufferErrorCode, BufferErrorOptions } from './errors.js';
 export type { BackoffOptions, BackoffType, ResolvedBackoff } from '../backoff.js';
 export type { Durability } from '../database/index.js';
-export type { JobState, QueueStats, QueueEngine, EngineMode, EngineResult, MaybePromise } from './engine.js';
-export type { ConsumingQueueEngine, ConsumedJob, ConsumeOptions, JobConsumer } from './engine.js';
-export { QUEUE_FILE } from './engines/index.js';
-export type { RedisOption } from './engines/index.js';
+export type { JobState, QueueStats, EngineMode, EngineResult, MaybePromise } from './engine.js';
+export { QUEUE_FILE } from './engines/sqlite-store.js';
+export type { RedisOption } from '../redis.js';
 export { runWorker } from './worker.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './worker.js';

@@ -1,17 +1,21 @@
 import { BufferError } from './errors.js';
-import { openSettingsProblem, type Durability } from '../database/index.js';
+import type { Durability } from '../database/index.js';
 import type { ClaimedRow, InsertJob, JobRow, JobState, QueueEngine, QueueStats } from './engine.js';
-import { createQueueEngine } from './engines/index.js';
+import { createLeasedQueue } from './engines/index.js';
 import {
-  checkOption,
+  checkQueueName,
+  checkStoreOptions,
+  optionCheck,
   cleanupRange,
-  defined,
   intInput,
   jobInput,
   maxPayloadOption,
   msInput,
   serializePayload,
 } from './validate.js';
+import { definedFields } from '../options.js';
+
+const checkOption = optionCheck('PersistentQueue');
 
 /** Options of a PersistentQueue. */
 export interface PersistentQueueOptions {
@@ -107,41 +111,6 @@ const DEFAULTS = {
 } as const satisfies Omit<Required<PersistentQueueOptions>, 'file' | 'maxPayloadBytes'>;
 
 /**
- * Check a queue name.
- * @param name - the name
- * @param option - option name for the error message
- */
-export function checkQueueName(name: unknown, option: string): void {
-  checkOption(
-    typeof name === 'string' && name.length > 0 && name.length <= 200,
-    option,
-    'a non-empty string of at most 200 characters',
-    name,
-  );
-}
-
-/**
- * Check common store options.
- * @param o - options holding durability and busyTimeoutMs
- */
-export function checkStoreOptions(o: {
-  durability: unknown;
-  busyTimeoutMs: unknown;
-  dataDir: unknown;
-  file?: unknown;
-}): void {
-  const bad = openSettingsProblem(o);
-  if (bad !== null) checkOption(false, bad.option, bad.expected, o[bad.option as 'durability' | 'busyTimeoutMs']);
-  checkOption(typeof o.dataDir === 'string' && o.dataDir.length > 0, 'dataDir', 'a non-empty string', o.dataDir);
-  checkOption(
-    o.file === undefined || (typeof o.file === 'string' && o.file.length > 0),
-    'file',
-    'a non-empty string',
-    o.file,
-  );
-}
-
-/**
  * A durable SQLite job queue: `push` is durable when it returns, `pop` leases a job for `leaseMs`, and a
  * job whose lease expires (worker died) is leased again. Several processes may share the file.
  *
@@ -169,16 +138,16 @@ export class PersistentQueue<T = unknown> {
    * @param options - see {@link PersistentQueueOptions}
    */
   constructor(options: PersistentQueueOptions = {}) {
-    const o = { ...DEFAULTS, ...defined(options) };
-    checkQueueName(o.name, 'name');
-    checkStoreOptions(o);
+    const o = { ...DEFAULTS, ...definedFields(options) };
+    checkQueueName(o.name, 'name', 'PersistentQueue');
+    checkStoreOptions(o, 'PersistentQueue');
     checkOption(Number.isInteger(o.leaseMs) && o.leaseMs > 0, 'leaseMs', 'an integer > 0', o.leaseMs);
     checkOption(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1, 'maxAttempts', 'an integer >= 1', o.maxAttempts);
     this.name = o.name;
     this.leaseMs = o.leaseMs;
     this.maxAttempts = o.maxAttempts;
-    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes);
-    this.engine = createQueueEngine({
+    this.maxPayloadBytes = maxPayloadOption(options.maxPayloadBytes, 'PersistentQueue');
+    this.engine = createLeasedQueue({
       queue: o.name,
       dataDir: o.dataDir,
       file: options.file,

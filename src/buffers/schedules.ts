@@ -6,7 +6,8 @@
  * `QueueEngine.claimSchedule`): one job per slot however many processes run. Cron parsing and time zones are
  * croner's. Policy and mapping per engine: `src/buffers/README.md` ("Schedules").
  */
-import { Cron } from 'croner';
+import type * as Croner from 'croner';
+import { loadNow } from '../load.js';
 import type { Logger } from '../logger.js';
 import type {
   InsertJob,
@@ -17,6 +18,7 @@ import type {
   ScheduleSave,
   ScheduledJob,
 } from './engine.js';
+import { thenMaybe } from './engine.js';
 import { BufferError } from './errors.js';
 
 /**
@@ -123,14 +125,18 @@ function knownZone(tz: string): boolean {
   }
 }
 
-const crons = new Map<string, Cron>();
+/**
+ * Parsed cron patterns by zone and pattern. Process-wide on purpose: a paused croner instance only computes
+ * instants (pure, never runs anything), so buffers sharing one changes nothing for any of them.
+ */
+const crons = new Map<string, Croner.Cron>();
 
 /** A paused croner instance per pattern and zone (only used to compute instants, never to run anything). */
-function cronFor(spec: { cron: string; tz: string }): Cron {
+function cronFor(spec: { cron: string; tz: string }): Croner.Cron {
   const key = `${spec.tz} ${spec.cron}`;
   let c = crons.get(key);
   if (!c) {
-    c = new Cron(spec.cron, { timezone: spec.tz, paused: true });
+    c = new (loadNow<typeof Croner>('croner').Cron)(spec.cron, { timezone: spec.tz, paused: true });
     if (crons.size > 1000) crons.clear();
     crons.set(key, c);
   }
@@ -292,11 +298,6 @@ function toInfo(r: ScheduleRecord): ScheduleInfo | undefined {
   };
 }
 
-/** Apply `fn` to a value or a Promise of it, staying synchronous for a value (the SQLite engine). */
-function then<T, U>(v: MaybePromise<T>, fn: (value: T) => U): MaybePromise<U> {
-  return v instanceof Promise ? v.then(fn) : fn(v);
-}
-
 /** The key of one slot: the job's `dedupeKey`, and its BullMQ idempotency key with `missed: 'all'`. */
 function slotKey(name: string, slot: number): string {
   return `schedule:${name}:${slot}`;
@@ -341,7 +342,7 @@ export class Scheduler {
     const job = this.o.prepare(taskType, data);
     const def: Definition = { spec: stored, taskType, payload: job.payload, maxAttempts: job.maxAttempts, ...opts };
     const first = 'at' in stored ? stored.at : slotAfter(stored, now);
-    return then(this.o.store.saveSchedule(name, JSON.stringify(def), first), (saved) => {
+    return thenMaybe(this.o.store.saveSchedule(name, JSON.stringify(def), first), (saved) => {
       this.poke();
       return toInfo(saved.record) as ScheduleInfo;
     });
@@ -358,7 +359,7 @@ export class Scheduler {
 
   /** Every schedule of the queue, by name. */
   list(): MaybePromise<ScheduleInfo[]> {
-    return then(this.o.store.listSchedules(), (rows) =>
+    return thenMaybe(this.o.store.listSchedules(), (rows) =>
       rows.map(toInfo).filter((i): i is ScheduleInfo => i !== undefined),
     );
   }

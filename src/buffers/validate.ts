@@ -1,3 +1,5 @@
+import { optionMessage } from '../options.js';
+import { openSettingsProblem } from '../database/internal.js';
 import type { InsertJob } from './engine.js';
 import { BufferError } from './errors.js';
 
@@ -111,19 +113,18 @@ export function msInput(value: unknown, name: string, fallback: number): number 
   return value;
 }
 
+/** A predicate check of one option, bound to its owner (the options kit's message, `ERR_BUFFER_OPTIONS`). */
+export type OptionCheck = (ok: boolean, name: string, expected: string, value: unknown) => void;
+
 /**
- * Check an option value with a predicate, naming the option in the error.
- * @param ok - whether the value is acceptable
- * @param name - option name
- * @param expected - what was expected
- * @param value - the value given
- * @throws BufferError `ERR_BUFFER_INVALID_OPTION`
+ * The option check of one buffer class: throws `ERR_BUFFER_OPTIONS` with the options kit's message
+ * (`PersistentQueue: option "leaseMs" must be an integer > 0 (got 0)`).
+ * @param owner - the class reading the options
  */
-export function checkOption(ok: boolean, name: string, expected: string, value: unknown): void {
-  if (!ok)
-    throw new BufferError(`option ${name} must be ${expected}, got ${String(value)}`, {
-      code: 'ERR_BUFFER_INVALID_OPTION',
-    });
+export function optionCheck(owner: string): OptionCheck {
+  return (ok, name, expected, value) => {
+    if (!ok) throw new BufferError(optionMessage(owner, name, expected, value), { code: 'ERR_BUFFER_OPTIONS' });
+  };
 }
 
 /**
@@ -148,12 +149,13 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 /**
  * Check a `maxPayloadBytes` option.
  * @param value - the option value (undefined → 1 MiB)
+ * @param owner - the class reading it
  * @returns the resolved limit
- * @throws BufferError `ERR_BUFFER_INVALID_OPTION`
+ * @throws BufferError `ERR_BUFFER_OPTIONS`
  */
-export function maxPayloadOption(value: unknown): number {
+export function maxPayloadOption(value: unknown, owner: string): number {
   if (value === undefined) return DEFAULT_MAX_PAYLOAD_BYTES;
-  checkOption(
+  optionCheck(owner)(
     typeof value === 'number' && Number.isSafeInteger(value) && value >= 1,
     'maxPayloadBytes',
     'an integer >= 1',
@@ -161,9 +163,6 @@ export function maxPayloadOption(value: unknown): number {
   );
   return value as number;
 }
-
-/** Options resolved once: drop undefined so spreads over DEFAULTS keep defaults. */
-export { definedFields as defined } from '../options.js';
 
 /**
  * Check a push's job options and build the job to insert (payload already serialised).
@@ -205,4 +204,40 @@ export function cleanupRange(
   const days = msInput(options.maxAgeDays, 'maxAgeDays', 7);
   const dead = options.includeDead ?? includeDeadByDefault;
   return { states: dead ? ['done', 'dead'] : ['done'], before: Date.now() - days * 86_400_000 };
+}
+
+/**
+ * Check a queue name.
+ * @param name - the name
+ * @param option - option name for the error message
+ * @param owner - the class reading it
+ */
+export function checkQueueName(name: unknown, option: string, owner: string): void {
+  optionCheck(owner)(
+    typeof name === 'string' && name.length > 0 && name.length <= 200,
+    option,
+    'a non-empty string of at most 200 characters',
+    name,
+  );
+}
+
+/**
+ * Check the store options every SQLite buffer shares.
+ * @param o - options holding dataDir, file, durability and busyTimeoutMs
+ * @param owner - the class reading them
+ */
+export function checkStoreOptions(
+  o: { durability: unknown; busyTimeoutMs: unknown; dataDir: unknown; file?: unknown },
+  owner: string,
+): void {
+  const check = optionCheck(owner);
+  const bad = openSettingsProblem(o);
+  if (bad !== null) check(false, bad.option, bad.expected, o[bad.option as 'durability' | 'busyTimeoutMs']);
+  check(typeof o.dataDir === 'string' && o.dataDir.length > 0, 'dataDir', 'a non-empty string', o.dataDir);
+  check(
+    o.file === undefined || (typeof o.file === 'string' && o.file.length > 0),
+    'file',
+    'a non-empty string',
+    o.file,
+  );
 }

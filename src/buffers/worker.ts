@@ -63,7 +63,7 @@ function isCountable(b: WorkerBuffer): b is WorkerBuffer & Countable & { running
 }
 
 function optionError(message: string): BufferError {
-  return new BufferError(message, { code: 'ERR_BUFFER_INVALID_OPTION' });
+  return new BufferError(message, { code: 'ERR_BUFFER_OPTIONS' });
 }
 
 /** Stop one buffer, counting the jobs that were running when asked and those that finished meanwhile. */
@@ -119,7 +119,7 @@ function flushThen(log: Logger, fn: () => void): void {
  * @param buffers - one buffer or several (stopped together)
  * @param options - signals, timeout, exit
  * @returns a handle to stop the worker from code and to await its exit code
- * @throws BufferError `ERR_BUFFER_INVALID_OPTION` naming a bad option
+ * @throws BufferError `ERR_BUFFER_OPTIONS` naming a bad option
  */
 export function runWorker(
   buffers: WorkerBuffer | readonly WorkerBuffer[],

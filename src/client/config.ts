@@ -2,11 +2,15 @@
  * Defaults of the HTTP client and the global, mutable `RequestConfig` object (contract).
  */
 import { backoffProblem, resolveBackoff as resolveBackoffLayers, type ResolvedBackoff } from '../backoff.js';
-import { GatehouseError } from '../errors.js';
+import { optionChecks, type OptionChecks } from '../options.js';
+import { HttpClientError } from './errors.js';
 import { compileAllowHosts, type HostMatcher } from './address-policy.js';
 import type { BackoffOptions, CircuitBreakerOptions, RequestDefaults } from './types.js';
 
 export type { ResolvedBackoff };
+
+const AUTH_TYPES = ['bearer', 'apiKey', 'basic'] as const;
+const RESPONSE_TYPES = ['auto', 'json', 'text', 'bytes'] as const;
 
 /** Built-in defaults (see the `@defaultValue` of each {@link RequestDefaults} field). */
 export const DEFAULTS = {
@@ -25,7 +29,8 @@ export const DEFAULTS = {
 } as const satisfies RequestDefaults & { keepAliveTimeoutMs: number };
 
 /**
- * Global request defaults used by `sendRequest` (contract). Mutable: assign fields at startup.
+ * Global request defaults used by `sendRequest` (contract). Mutable: assign fields at startup. Process-wide on
+ * purpose (API.md 7): every `sendRequest` of the process reads them; `createClient()` gives isolated defaults.
  *
  * @example
  * ```ts
@@ -41,7 +46,7 @@ const BACKOFF = {
   jitter: 'full',
   option: 'backoff',
   // Unreached in practice: checkOptions() refuses bad layers first (createClient throws, a call resolves BAD_REQUEST).
-  error: (message: string) => new GatehouseError(message, { code: 'ERR_CLIENT_OPTION' }),
+  error: (message: string) => new HttpClientError(message, { code: 'ERR_CLIENT_OPTIONS' }),
 } as const;
 
 /** Resolve a backoff from call options, client defaults and built-ins (only when a retry is due). */
@@ -52,8 +57,35 @@ export function resolveBackoff(
   return resolveBackoffLayers([call, defaults], BACKOFF);
 }
 
-function badNumber(value: unknown, min: number): boolean {
-  return value !== undefined && (typeof value !== 'number' || !(value >= min) || Number.isNaN(value));
+/** A refused option of a client or a call: its message, caught by {@link checkOptions}. */
+class OptionProblem extends Error {}
+
+const check: OptionChecks = optionChecks('HttpClient', (message) => new OptionProblem(message));
+
+/** Check the options the client reads (undefined fields are left to the defaults); throws `OptionProblem`. */
+function checkFields(o: RequestDefaults & { connections?: number; keepAliveTimeoutMs?: number }): void {
+  if (o.maxRetries !== undefined) check.int('maxRetries', o.maxRetries, { min: 0 });
+  if (o.timeoutMs !== undefined) check.number('timeoutMs', o.timeoutMs, { min: 1 });
+  if (o.deadlineMs !== undefined) check.number('deadlineMs', o.deadlineMs, { min: 1 });
+  if (o.maxRetryAfterMs !== undefined) check.number('maxRetryAfterMs', o.maxRetryAfterMs, { min: 0 });
+  if (o.maxResponseBytes !== undefined) check.number('maxResponseBytes', o.maxResponseBytes, { min: 0 });
+  if (o.connections !== undefined) check.number('connections', o.connections, { min: 1 });
+  if (o.keepAliveTimeoutMs !== undefined) check.number('keepAliveTimeoutMs', o.keepAliveTimeoutMs, { min: 1 });
+  if (o.authType !== undefined) check.oneOf('authType', o.authType, AUTH_TYPES);
+  if (o.responseType !== undefined) check.oneOf('responseType', o.responseType, RESPONSE_TYPES);
+  if (o.blockPrivateAddresses !== undefined) check.bool('blockPrivateAddresses', o.blockPrivateAddresses);
+  if (o.allowHosts !== undefined) {
+    if (!Array.isArray(o.allowHosts)) check.fail('allowHosts', 'an array of host names', o.allowHosts);
+    const matcher = hostMatcher(o.allowHosts);
+    if (typeof matcher === 'string') check.fail('allowHosts', `a list of host names (${matcher})`, o.allowHosts);
+  }
+  const backoff = backoffProblem(o.backoff, 'backoff');
+  if (backoff !== null) throw new OptionProblem(`HttpClient: ${backoff}`);
+  const cb = o.circuitBreaker;
+  if (cb !== undefined && cb !== false) {
+    if (cb.threshold !== undefined) check.number('circuitBreaker.threshold', cb.threshold, { min: 1 });
+    if (cb.cooldownMs !== undefined) check.number('circuitBreaker.cooldownMs', cb.cooldownMs, { min: 0 });
+  }
 }
 
 /**
@@ -63,46 +95,16 @@ function badNumber(value: unknown, min: number): boolean {
 export function checkOptions(
   o: RequestDefaults & { connections?: number; keepAliveTimeoutMs?: number },
 ): string | null {
-  if (badNumber(o.maxRetries, 0) || (o.maxRetries !== undefined && !Number.isInteger(o.maxRetries))) {
-    return `maxRetries must be an integer >= 0 (got ${String(o.maxRetries)})`;
+  try {
+    checkFields(o);
+    return null;
+  } catch (err) {
+    if (err instanceof OptionProblem) return err.message;
+    throw err;
   }
-  if (badNumber(o.timeoutMs, 1)) return `timeoutMs must be a number >= 1 (got ${String(o.timeoutMs)})`;
-  if (badNumber(o.deadlineMs, 1)) return `deadlineMs must be a number >= 1 (got ${String(o.deadlineMs)})`;
-  if (badNumber(o.maxRetryAfterMs, 0))
-    return `maxRetryAfterMs must be a number >= 0 (got ${String(o.maxRetryAfterMs)})`;
-  if (badNumber(o.maxResponseBytes, 0)) {
-    return `maxResponseBytes must be a number >= 0 (got ${String(o.maxResponseBytes)})`;
-  }
-  if (badNumber(o.connections, 1)) return `connections must be a number >= 1 (got ${String(o.connections)})`;
-  if (badNumber(o.keepAliveTimeoutMs, 1)) {
-    return `keepAliveTimeoutMs must be a number >= 1 (got ${String(o.keepAliveTimeoutMs)})`;
-  }
-  if (o.authType !== undefined && o.authType !== 'bearer' && o.authType !== 'apiKey' && o.authType !== 'basic') {
-    return `authType must be 'bearer', 'apiKey' or 'basic' (got ${String(o.authType)})`;
-  }
-  if (o.responseType !== undefined && !['auto', 'json', 'text', 'bytes'].includes(o.responseType)) {
-    return `responseType must be 'auto', 'json', 'text' or 'bytes' (got ${String(o.responseType)})`;
-  }
-  if (o.blockPrivateAddresses !== undefined && typeof o.blockPrivateAddresses !== 'boolean')
-    return `blockPrivateAddresses must be a boolean (got ${String(o.blockPrivateAddresses)})`;
-  if (o.allowHosts !== undefined) {
-    if (!Array.isArray(o.allowHosts)) return 'allowHosts must be an array of host names';
-    const matcher = hostMatcher(o.allowHosts);
-    if (typeof matcher === 'string') return matcher;
-  }
-  const backoff = backoffProblem(o.backoff, 'backoff');
-  if (backoff !== null) return backoff;
-  const cb = o.circuitBreaker;
-  if (cb !== undefined && cb !== false) {
-    if (badNumber(cb.threshold, 1))
-      return `circuitBreaker.threshold must be a number >= 1 (got ${String(cb.threshold)})`;
-    if (badNumber(cb.cooldownMs, 0)) {
-      return `circuitBreaker.cooldownMs must be a number >= 0 (got ${String(cb.cooldownMs)})`;
-    }
-  }
-  return null;
 }
 
+/** Compiled `allowHosts` lists: a pure cache keyed by the list itself, so sharing it across clients is harmless. */
 const matchers = new WeakMap<readonly string[], HostMatcher | string>();
 
 /** The compiled `allowHosts` list (cached per array), or a message naming a bad entry. */

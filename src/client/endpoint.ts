@@ -109,17 +109,19 @@ export function parseAbsolute(url: string, redact: (url: string) => string, labe
   }
 }
 
-/** Parsed `baseUrl`s (parsed once, not per request). Bounded: cleared when it grows large. */
-const baseCache = new Map<string, BaseInfo | string>();
+/**
+ * Parsed `baseUrl`s (parsed once, not per request). Bounded: cleared when it grows large. Shared by every client
+ * of the process on purpose: a pure function of the URL. Refusals are not cached, since their message is
+ * redacted with the calling client's `redactFields`.
+ */
+const baseCache = new Map<string, BaseInfo>();
 
 function parseBase(baseUrl: string, redact: (url: string) => string): BaseInfo | string {
   let info = baseCache.get(baseUrl);
   if (info !== undefined) return info;
   const parsed = parseAbsolute(baseUrl, redact, 'baseUrl');
-  info =
-    typeof parsed === 'string'
-      ? parsed
-      : { origin: parsed.origin, prefix: parsed.path.endsWith('/') ? parsed.path.slice(0, -1) : parsed.path };
+  if (typeof parsed === 'string') return parsed;
+  info = { origin: parsed.origin, prefix: parsed.path.endsWith('/') ? parsed.path.slice(0, -1) : parsed.path };
   if (baseCache.size > 256) baseCache.clear();
   baseCache.set(baseUrl, info);
   return info;

@@ -1,18 +1,19 @@
 /**
- * HTTP client capability (API.md section 7): the always-resolve `sendRequest`, global `RequestConfig`
- * and `Interceptors`, isolated clients from `createClient`.
+ * `gatehouse/client` (API.md 7 and 15): the always-resolve `sendRequest` on the process-wide default client
+ * configured by `RequestConfig` and `Interceptors`, and isolated clients from `createClient`. undici loads on
+ * the first outbound request, not at import.
  */
-export { sendRequest, closeDefaultClient, defaultClient } from './send-request.js';
-export { HttpClient, HttpClientError, createClient } from './client.js';
+export { sendRequest, closeDefaultClient } from './send-request.js';
+export { HttpClient, createClient } from './client.js';
 export { RequestConfig } from './config.js';
-export { Interceptors, InterceptorChain } from './interceptors.js';
+export { Interceptors } from './interceptors.js';
+export type { InterceptorChain } from './interceptors.js';
 export { HttpResult } from './result.js';
-export { CircuitBreakerRegistry } from './circuit-breaker.js';
-export type { CircuitState } from './circuit-breaker.js';
-export { backoffDelay } from '../backoff.js';
-export type { BackoffJitter } from '../backoff.js';
-export { parseRetryAfter } from './retry-after.js';
 export { isPrivateAddress } from './address-policy.js';
+export { HttpClientError } from './errors.js';
+export type { ClientErrorCode, HttpClientErrorOptions } from './errors.js';
+export type { CircuitState } from './circuit-breaker.js';
+export type { BackoffJitter } from '../backoff.js';
 export type {
   AuthToken,
   AuthType,

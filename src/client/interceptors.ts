@@ -73,7 +73,8 @@ export class InterceptorChain {
 }
 
 /**
- * The global hooks (contract).
+ * The global hooks (contract), process-wide on purpose (API.md 7): they run on `sendRequest` and on every client
+ * made without `globalHooks: false`; a client's own hooks are `client.interceptors`.
  *
  * @example
  * ```ts

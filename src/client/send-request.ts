@@ -1,6 +1,11 @@
 /**
  * `sendRequest` (contract): the module-level client configured by the global `RequestConfig` and
  * `Interceptors`. Its pool keeps no idle socket ref'd, so it never keeps the process alive.
+ *
+ * The default client is process-wide on purpose (API.md 7): `sendRequest`, `RequestConfig` and `Interceptors`
+ * are one set of defaults, hooks, connection pool and circuit breakers for the whole process, so a setting made
+ * at startup applies everywhere. Code that needs its own (a library, a second portal, a test) uses
+ * `createClient()`, which shares none of it.
  */
 import { HttpClient } from './client.js';
 import { RequestConfig } from './config.js';
@@ -10,14 +15,18 @@ import type { RequestOptions } from './types.js';
 
 let shared: HttpClient | undefined;
 
-/** The module default client (created on first use) behind `sendRequest`. */
+/**
+ * The process-wide default client behind `sendRequest` (created on first use; process-wide on purpose, see the
+ * module comment). `createClient()` gives isolated defaults.
+ */
 export function defaultClient(): HttpClient {
   shared ??= new HttpClient({}, { defaults: RequestConfig, interceptors: Interceptors });
   return shared;
 }
 
 /**
- * Send an HTTP request with the global defaults (`RequestConfig`) and hooks (`Interceptors`).
+ * Send an HTTP request with the process-wide defaults (`RequestConfig`) and hooks (`Interceptors`); for
+ * isolated defaults, use `createClient()`.
  * Never rejects: failures resolve with `ok: false` and `error: { code, message }`.
  *
  * @example

@@ -1,4 +1,4 @@
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 
 /** Codes of the control plane (ControlPlane, its stores and admin API). */
 export type ControlPlaneErrorCode =
@@ -28,27 +28,15 @@ export const CONTROL_PLANE_ERRORS = {
   ERR_CONTROL_STORE: { status: 500, title: 'Project store failed' },
 } as const satisfies ErrorTable<ControlPlaneErrorCode>;
 
-/** Options of {@link ControlPlaneError}. */
-export interface ControlPlaneErrorOptions {
-  /** The stable code. */
-  code: ControlPlaneErrorCode;
-  /** HTTP status when the error reaches an admin API client. @defaultValue the code's status in {@link CONTROL_PLANE_ERRORS} */
-  status?: number;
-  /** The underlying error, if any. */
-  cause?: unknown;
-}
+/** Options for {@link ControlPlaneError}. */
+export type ControlPlaneErrorOptions = Pick<CodedErrorOptions<ControlPlaneErrorCode>, 'code' | 'status' | 'cause'>;
 
 /**
  * An error of the control plane. Carries an HTTP status so the admin API answers it as a problem
  * (400 bad input, 404 unknown project, 409 duplicate name, 401 admin token).
  */
-export class ControlPlaneError extends GatehouseError {
-  declare readonly code: ControlPlaneErrorCode;
+export class ControlPlaneError extends CodedError<ControlPlaneErrorCode> {
   constructor(message: string, options: ControlPlaneErrorOptions) {
-    super(message, {
-      code: options.code,
-      status: options.status ?? CONTROL_PLANE_ERRORS[options.code].status,
-      cause: options.cause,
-    });
+    super(message, options, CONTROL_PLANE_ERRORS);
   }
 }

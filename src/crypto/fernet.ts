@@ -8,6 +8,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
+import { optionChecks, type OptionChecks } from '../options.js';
 import { CryptoError } from './errors.js';
 
 /** Options of {@link Fernet.encrypt}. */
@@ -40,7 +41,8 @@ const BLOCK = 16;
 /**
  * Fresh IVs are cut from a pool of CSPRNG output refilled every 256 tokens (one `randomFillSync` call each
  * time instead of one per token, as `crypto.randomUUID` caches its entropy). Each 16 bytes are used once; an
- * IV is public (it is in the token), only its unpredictability matters.
+ * IV is public (it is in the token), only its unpredictability matters. Process-wide on purpose: every Fernet
+ * draws from it, and no IV is ever handed out twice, so instances share nothing they could observe.
  */
 const ivPool = Buffer.allocUnsafe(BLOCK * 256);
 let ivOffset = ivPool.length;
@@ -71,9 +73,10 @@ function invalid(): CryptoError {
   return new CryptoError(INVALID_MESSAGE, { code: 'ERR_FERNET_INVALID' });
 }
 
-function optionError(message: string): CryptoError {
-  return new CryptoError(message, { code: 'ERR_FERNET_OPTIONS' });
-}
+const check: OptionChecks = optionChecks(
+  'Fernet',
+  (message) => new CryptoError(message, { code: 'ERR_FERNET_OPTIONS' }),
+);
 
 function parseKey(key: unknown, index: number | undefined): FernetKey {
   const label = index === undefined ? 'key' : `keys[${index}]`;
@@ -93,8 +96,7 @@ function parseKey(key: unknown, index: number | undefined): FernetKey {
 
 function epochSeconds(now: Date | number | undefined, option: string): number {
   const ms = now === undefined ? Date.now() : now instanceof Date ? now.getTime() : now;
-  if (typeof ms !== 'number' || !Number.isFinite(ms))
-    throw optionError(`Fernet option '${option}' must be a valid Date or epoch milliseconds`);
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) check.fail(option, 'a valid Date or epoch milliseconds', now);
   return Math.floor(ms / 1000);
 }
 
@@ -150,13 +152,13 @@ export class Fernet {
     let plain: Buffer;
     if (typeof data === 'string') plain = Buffer.from(data, 'utf8');
     else if (data instanceof Uint8Array) plain = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    else throw optionError("Fernet encrypt 'data' must be a string, a Buffer or a Uint8Array");
+    else check.fail('data', 'a string, a Buffer or a Uint8Array', data);
     const seconds = epochSeconds(options.now, 'now');
-    if (seconds < 0) throw optionError("Fernet option 'now' must not be before 1970");
+    if (seconds < 0) check.fail('now', 'a time not before 1970', options.now);
     let iv: Buffer;
     if (options.iv === undefined) iv = freshIv();
     else if (options.iv instanceof Uint8Array && options.iv.byteLength === BLOCK) iv = Buffer.from(options.iv);
-    else throw optionError("Fernet option 'iv' must be 16 bytes");
+    else check.fail('iv', '16 bytes', options.iv);
     return this.#seal(this.#keys[0]!, plain, seconds, iv);
   }
 
@@ -168,9 +170,7 @@ export class Fernet {
    */
   decrypt(token: string | Uint8Array, options: FernetDecryptOptions = {}): Buffer {
     const { ttlSec } = options;
-    if (ttlSec !== undefined && (typeof ttlSec !== 'number' || !Number.isFinite(ttlSec) || ttlSec < 0)) {
-      throw optionError("Fernet option 'ttlSec' must be a finite number of seconds >= 0");
-    }
+    if (ttlSec !== undefined) check.number('ttlSec', ttlSec, { min: 0 });
     const now = epochSeconds(options.now, 'now');
     const { bytes, key } = this.#verify(token);
     const timestamp = Number(bytes.readBigUInt64BE(1));

@@ -2,10 +2,14 @@
  * The one SQLite connection layer of the process: one better-sqlite3 handle per resolved file path (and
  * access mode), opened with the same settings (busy timeout, WAL with the busy retry, durability) and shared
  * by every `Database` and every queue store opened on it; closed when its last user releases it.
+ *
+ * The registry of open handles is process-wide on purpose: SQLite allows one writer per file, and two handles
+ * of one process on one file would only contend for that lock (and two `:memory:` opens stay private).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { loadNow } from '../load.js';
 import { DatabaseError, toDatabaseError } from './errors.js';
 
 /** A compiled statement plus what is needed to bind its values and parse its rows. */
@@ -117,6 +121,7 @@ export function openSettingsProblem(o: {
   return null;
 }
 
+/** Open handles by resolved path and mode: process-wide on purpose (API.md 4: one connection per path per process). */
 const registry = new Map<string, SharedConnection>();
 
 const MAX_STATEMENTS = 1000;
@@ -175,9 +180,11 @@ export function acquire(settings: OpenSettings): SharedConnection {
     }
     return existing;
   }
+  // better-sqlite3 is a native addon: loaded when the first connection opens, not when gatehouse is imported.
+  const Sqlite = loadNow<typeof BetterSqlite3>('better-sqlite3');
   let db: BetterSqlite3.Database;
   try {
-    db = new BetterSqlite3(memory ? ':memory:' : settings.path, {
+    db = new Sqlite(memory ? ':memory:' : settings.path, {
       readonly: settings.readonly,
       fileMustExist: settings.readonly,
       timeout: settings.busyTimeoutMs,

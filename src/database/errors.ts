@@ -1,26 +1,55 @@
-import { GatehouseError, type DatabaseErrorCode } from '../errors.js';
+/**
+ * The database capability's errors: one table of codes (status and title), the `DatabaseError` class and the
+ * mapping of better-sqlite3's errors to it.
+ */
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 
-export type { DatabaseErrorCode };
+/** Every code of the database layer with its status and title. All are server-side faults: 500. */
+export const DATABASE_ERRORS = {
+  /** A table, column, alias or JSON path failed validation; nothing reached SQL. */
+  ERR_DB_IDENTIFIER: { status: 500, title: 'Invalid identifier' },
+  /** The named table does not exist in the database. */
+  ERR_DB_NO_TABLE: { status: 500, title: 'No such table' },
+  /** A constructor option is missing or invalid. */
+  ERR_DB_OPTIONS: { status: 500, title: 'Invalid option' },
+  /** A value cannot be stored (e.g. an object in a non-JSON column, or `undefined` in a where clause). */
+  ERR_DB_VALUE: { status: 500, title: 'Invalid value' },
+  /** The `Database` instance was closed. */
+  ERR_DB_CLOSED: { status: 500, title: 'Database closed' },
+  /** A write was attempted through a read-only database. */
+  ERR_DB_READONLY: { status: 500, title: 'Database is read-only' },
+  /** An async function (or one returning a promise) was passed to `transaction()`. */
+  ERR_DB_ASYNC_TRANSACTION: { status: 500, title: 'Asynchronous transaction' },
+  /** A migration failed; it was rolled back and `user_version` was not advanced. */
+  ERR_DB_MIGRATION: { status: 500, title: 'Migration failed' },
+  /** A UNIQUE / NOT NULL / FOREIGN KEY / CHECK constraint failed. */
+  ERR_DB_CONSTRAINT: { status: 500, title: 'Constraint failed' },
+  /** The database stayed locked by another connection for longer than `busyTimeoutMs`. */
+  ERR_DB_BUSY: { status: 500, title: 'Database busy' },
+  /** Any other SQLite error (syntax error, malformed JSON, I/O error, ...). */
+  ERR_DB_QUERY: { status: 500, title: 'Query failed' },
+  /** A where, orderBy, JSON path or conflict target named an `ENCRYPTED` column (its tokens are random: they cannot be compared). */
+  ERR_DB_ENCRYPTED_QUERY: { status: 500, title: 'Encrypted column in a query' },
+  /** A stored token of an `ENCRYPTED` column does not open with any `encryptionKey` (wrong key, or the stored value was altered). */
+  ERR_DB_DECRYPT: { status: 500, title: 'Cannot decrypt' },
+} as const satisfies ErrorTable<string>;
 
-/** Options for {@link DatabaseError}. */
-export interface DatabaseErrorOptions {
-  /** Stable machine-readable code. */
-  code: DatabaseErrorCode;
-  /** The underlying error (a SQLite error supplies `sqliteCode`). */
-  cause?: unknown;
-}
+/** Codes of the database layer: the keys of {@link DATABASE_ERRORS}. */
+export type DatabaseErrorCode = keyof typeof DATABASE_ERRORS;
+
+/** Options for {@link DatabaseError}: the code, and the underlying error (a SQLite error supplies `sqliteCode`). */
+export type DatabaseErrorOptions = CodedErrorOptions<DatabaseErrorCode>;
 
 /**
  * The error of the database layer. `code` is one of {@link DatabaseErrorCode}; `sqliteCode` carries the
  * original SQLite code (e.g. `'SQLITE_CONSTRAINT_UNIQUE'`) when the error came from SQLite.
  */
-export class DatabaseError extends GatehouseError {
-  declare readonly code: DatabaseErrorCode;
+export class DatabaseError extends CodedError<DatabaseErrorCode> {
   /** The SQLite extended result code, when the error came from SQLite. */
   readonly sqliteCode: string | undefined;
 
   constructor(message: string, options: DatabaseErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: 500 });
+    super(message, options, DATABASE_ERRORS);
     const sqlite = options.cause as { code?: unknown } | undefined;
     this.sqliteCode =
       sqlite && typeof sqlite.code === 'string' && sqlite.code.startsWith('SQLITE_') ? sqlite.code : undefined;

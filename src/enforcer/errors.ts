@@ -1,4 +1,4 @@
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type ErrorTable } from '../errors.js';
 
 /**
  * Codes of the enforcer:
@@ -64,8 +64,7 @@ export interface EnforcementIssue {
  * }
  * ```
  */
-export class EnforcementError extends GatehouseError {
-  declare readonly code: EnforcementErrorCode;
+export class EnforcementError extends CodedError<EnforcementErrorCode> {
   /** Name of the enforced function or handler. */
   readonly functionName: string;
   /** Where the failing value sits: `[argIndex, ...]` for arguments, the path in the value for returns. */
@@ -76,7 +75,7 @@ export class EnforcementError extends GatehouseError {
   readonly issues: readonly EnforcementIssue[];
 
   constructor(message: string, options: EnforcementErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: ENFORCEMENT_ERRORS[options.code].status });
+    super(message, { code: options.code, cause: options.cause }, ENFORCEMENT_ERRORS);
     this.functionName = options.functionName;
     this.path = options.path ?? [];
     this.issues = options.issues ?? [];

@@ -1,4 +1,4 @@
-import { GatehouseError, type ErrorTable } from '../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 import { optionChecks, type OptionChecks } from '../options.js';
 
 /** Codes of lifecycle misuse or failure. */
@@ -35,18 +35,12 @@ export const SERVICE_UNAVAILABLE_ERRORS = {
 } as const satisfies ErrorTable<ServiceUnavailableCode>;
 
 /** Options for {@link LifecycleError}. */
-export interface LifecycleErrorOptions {
-  /** Stable machine-readable code. */
-  code: LifecycleErrorCode;
-  /** The underlying error, if any. */
-  cause?: unknown;
-}
+export type LifecycleErrorOptions = Pick<CodedErrorOptions<LifecycleErrorCode>, 'code' | 'cause'>;
 
 /** A lifecycle misuse or failure: bad input to `set`, a source that cannot be read or written, bad options. */
-export class LifecycleError extends GatehouseError {
-  declare readonly code: LifecycleErrorCode;
+export class LifecycleError extends CodedError<LifecycleErrorCode> {
   constructor(message: string, options: LifecycleErrorOptions) {
-    super(message, { code: options.code, cause: options.cause, status: LIFECYCLE_ERRORS[options.code].status });
+    super(message, options, LIFECYCLE_ERRORS);
   }
 }
 
@@ -64,16 +58,11 @@ export interface ServiceUnavailableErrorOptions {
  * What a gated route (or socket event) answers while the service is not ACTIVE: status 503 by default (or the
  * configured per-state status), code `SERVICE_*`, the configured message, and a `Retry-After` header.
  */
-export class ServiceUnavailableError extends GatehouseError {
-  declare readonly code: ServiceUnavailableCode;
+export class ServiceUnavailableError extends CodedError<ServiceUnavailableCode> {
   declare readonly headers: Readonly<Record<string, string>>;
   declare readonly retryAfterSec: number;
   constructor(message: string, options: ServiceUnavailableErrorOptions) {
-    super(message, {
-      code: options.code,
-      status: options.status ?? SERVICE_UNAVAILABLE_ERRORS[options.code].status,
-      retryAfterSec: options.retryAfterSec,
-    });
+    super(message, options, SERVICE_UNAVAILABLE_ERRORS);
   }
 }
 

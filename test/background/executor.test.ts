@@ -385,10 +385,10 @@ describe('Executor', () => {
       for (const [options, name] of cases) {
         const err = expectThrown(() => new Executor(options), BackgroundError);
         expect(err.code).toBe('ERR_BACKGROUND_OPTIONS');
-        expect(err.message).toContain(`'${name}'`);
+        expect(err.message).toContain(`option "${name}"`);
       }
       const ex = make({});
-      expect(expectThrown(() => ex.close({ timeoutMs: -1 }), BackgroundError).message).toContain("'timeoutMs'");
+      expect(expectThrown(() => ex.close({ timeoutMs: -1 }), BackgroundError).message).toContain('option "timeoutMs"');
       expect(
         (
           await expectCode(
@@ -396,9 +396,9 @@ describe('Executor', () => {
             'ERR_BACKGROUND_OPTIONS',
           )
         ).message,
-      ).toContain("'name'");
-      expect((await expectCode(ex.submit('x', 42), 'ERR_BACKGROUND_OPTIONS')).message).toContain("'work'");
-      expect((await expectCode(ex.map([1], undefined), 'ERR_BACKGROUND_OPTIONS')).message).toContain("'fn'");
+      ).toContain('option "name"');
+      expect((await expectCode(ex.submit('x', 42), 'ERR_BACKGROUND_OPTIONS')).message).toContain('option "work"');
+      expect((await expectCode(ex.map([1], undefined), 'ERR_BACKGROUND_OPTIONS')).message).toContain('option "fn"');
       expect(ex.stats).toEqual({ running: 0, queued: 0, completed: 0, failed: 0, cancelled: 0 });
     });
   });

@@ -319,7 +319,7 @@ describe('runEvery / runAt / runOnce', () => {
       for (const [call, option] of cases) {
         const err = expectThrown(call, BackgroundError);
         expect(err.code).toBe('ERR_BACKGROUND_OPTIONS');
-        expect(err.message).toContain(`'${option}'`);
+        expect(err.message).toContain(`option "${option}"`);
       }
       expect(vi.getTimerCount()).toBe(0);
     });

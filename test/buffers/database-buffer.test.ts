@@ -144,8 +144,8 @@ describe('DatabaseBuffer', () => {
     expect(writes.stats()).toEqual({ pending: 1, active: 0, done: 0, failed: 0, dead: 0 });
     await writes.flush();
     expect(main.fetch('users', { columns: ['name'] })).toEqual([{ name: 'keep' }]);
-    expect(() => new DatabaseBuffer({ dataDir: dir })).toThrow(/option mainDb/);
-    expect(() => new DatabaseBuffer({ mainDb: main, dataDir: dir, batchSize: 0 })).toThrow(/option batchSize/);
+    expect(() => new DatabaseBuffer({ dataDir: dir })).toThrow(/option "mainDb"/);
+    expect(() => new DatabaseBuffer({ mainDb: main, dataDir: dir, batchSize: 0 })).toThrow(/option "batchSize"/);
   });
 
   it('stop() applies what is recorded, is idempotent, and leaves a passed-in Database open', async () => {

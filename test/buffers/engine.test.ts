@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openConnectionCount } from '../../src/database/connection.js';
 import { Database } from '../../src/database/index.js';
 import { createQueueEngine } from '../../src/buffers/engines/index.js';
-import type { MaybePromise, QueueEngine } from '../../src/buffers/index.js';
+import type { MaybePromise } from '../../src/buffers/index.js';
+import type { QueueEngine } from '../../src/buffers/internal.js';
 import { tempDir } from '../helpers.js';
 
 /** Code written for any engine: `await` flattens MaybePromise results, sync or async. */

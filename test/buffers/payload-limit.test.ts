@@ -73,9 +73,11 @@ describe('maxPayloadBytes (SQLite engine)', () => {
   it('refuses a bad maxPayloadBytes option naming it', () => {
     for (const bad of [0, -1, 1.5, '10', Number.NaN]) {
       expect(() => new PersistentQueue({ dataDir: dir, name: 'x', maxPayloadBytes: bad as number })).toThrow(
-        /option maxPayloadBytes/,
+        /option "maxPayloadBytes"/,
       );
-      expect(() => new TaskBuffer({ dataDir: dir, maxPayloadBytes: bad as number })).toThrow(/option maxPayloadBytes/);
+      expect(() => new TaskBuffer({ dataDir: dir, maxPayloadBytes: bad as number })).toThrow(
+        /option "maxPayloadBytes"/,
+      );
     }
     expect(fs.readdirSync(dir)).toEqual([]);
   });

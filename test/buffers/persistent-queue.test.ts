@@ -181,9 +181,11 @@ describe('PersistentQueue', () => {
   });
 
   it('rejects bad options naming the option', () => {
-    expect(() => new PersistentQueue({ dataDir: dir, name: '' })).toThrow(/option name/);
-    expect(() => new PersistentQueue({ dataDir: dir, durability: 'sometimes' as never })).toThrow(/option durability/);
-    expect(() => new PersistentQueue({ dataDir: dir, leaseMs: 0 })).toThrow(/option leaseMs/);
+    expect(() => new PersistentQueue({ dataDir: dir, name: '' })).toThrow(/option "name"/);
+    expect(() => new PersistentQueue({ dataDir: dir, durability: 'sometimes' as never })).toThrow(
+      /option "durability"/,
+    );
+    expect(() => new PersistentQueue({ dataDir: dir, leaseMs: 0 })).toThrow(/option "leaseMs"/);
   });
 
   it('pushMany stores all in order; queues sharing a file stay separate; purge and cleanup delete', () => {

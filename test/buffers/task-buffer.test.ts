@@ -383,8 +383,8 @@ describe('TaskBuffer', () => {
   });
 
   it('rejects bad options naming the option', () => {
-    expect(() => new TaskBuffer({ dataDir: dir, workers: 0 })).toThrow(/option workers/);
-    expect(() => new TaskBuffer({ dataDir: dir, handlers: { X: 'nope' as never } })).toThrow(/option handlers.X/);
+    expect(() => new TaskBuffer({ dataDir: dir, workers: 0 })).toThrow(/option "workers"/);
+    expect(() => new TaskBuffer({ dataDir: dir, handlers: { X: 'nope' as never } })).toThrow(/option "handlers.X"/);
     expect(() => new TaskBuffer({ dataDir: dir, backoff: { type: 'cubic' as never } })).toThrow(/backoff.type/);
   });
 

@@ -113,17 +113,17 @@ describe('TaskBuffer handler definitions and registration rules', () => {
 
   it('refuses a bad enforce option and an input that is not a schema, whatever the mode', () => {
     expect(() => new TaskBuffer({ dataDir: dir, enforce: 'loud' as never })).toThrow(
-      /option enforce must be one of strict, warn, off/,
+      /option "enforce" must be one of "strict", "warn", "off"/,
     );
     const handlers = { X: { description: 'x', input: { parse: () => 1 }, handle: () => undefined } } as never;
     for (const enforce of ['warn', 'off'] as const) {
       expect(() => new TaskBuffer({ dataDir: dir, enforce, handlers })).toThrow(
-        /option handlers\.X\.input must be a zod schema/,
+        /option "handlers\.X\.input" must be a zod schema/,
       );
     }
     expect(
       () => new TaskBuffer({ dataDir: dir, enforce: 'off', handlers: { X: { description: 'x' } as never } }),
-    ).toThrow(/option handlers\.X must be a function or \{ description, input, handle \}/);
+    ).toThrow(/option "handlers\.X" must be a function or \{ description, input, handle \}/);
   });
 
   it('push and pushMany validate data against the input schema: a bad payload is refused and nothing is stored', () => {

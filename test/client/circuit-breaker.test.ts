@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CircuitBreakerRegistry, createClient, type HttpClient } from '../../src/client/index.js';
+import { createClient, type HttpClient } from '../../src/client/index.js';
+import { CircuitBreakerRegistry } from '../../src/client/internal.js';
 import { json, startServer, type TestServer } from './helpers.js';
 
 let s: TestServer | undefined;

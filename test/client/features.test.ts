@@ -1,14 +1,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  backoffDelay,
-  createClient,
-  Interceptors,
-  parseRetryAfter,
-  RequestConfig,
-  sendRequest,
-} from '../../src/client/index.js';
+import { backoffDelay } from '../../src/backoff.js';
+import { createClient, Interceptors, RequestConfig, sendRequest } from '../../src/client/index.js';
+import { parseRetryAfter } from '../../src/client/internal.js';
 import { json, tracker, type TestServer } from './helpers.js';
 
 const { server, client, track, closeAll } = tracker();

@@ -178,7 +178,7 @@ describe('Fernet', () => {
       for (const [fn, option] of cases) {
         const err = expectThrown(fn, CryptoError);
         expect(err.code).toBe('ERR_FERNET_OPTIONS');
-        expect(err.message).toContain(`'${option}'`);
+        expect(err.message).toContain(`option "${option}"`);
       }
     });
   });

@@ -17,7 +17,7 @@ describe('gatehouse lifecycle --redis', () => {
   it('refuses a bad --redis URL or --name without --redis, with exit status 2', async () => {
     const bad = await runCli(['lifecycle', 'set', 'PAUSED', '--redis', 'http://nope']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(bad.stderr).toMatch(/--redis: option "redis" must be a redis:\/\/ or rediss:\/\/ URL/);
     const lonely = await runCli(['lifecycle', 'status', '--name', 'x']);
     expect(lonely.code).toBe(2);
     expect(lonely.stderr).toMatch(/--name goes with --redis/);

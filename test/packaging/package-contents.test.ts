@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from './build.js';
 
 // API.md 14: a user reading the README from the installed package can follow every link, and no source map names a
 // file that does not ship. The package's file list is npm's own (`npm pack --dry-run --json`).
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const work = mkdtempSync(path.join(ROOT, '.tmp', 'package-contents-'));
 const DIST = path.join(work, 'dist');
 
@@ -34,10 +34,10 @@ let shipped: Set<string>;
 beforeAll(async () => {
   const [pack, build] = await Promise.all([
     run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts']),
-    run(process.execPath, [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', DIST]),
+    buildDist(DIST),
   ]);
   expect(pack.code, pack.stderr).toBe(0);
-  expect(build.code, build.stdout).toBe(0);
+  expect(build.code, build.output).toBe(0);
   const [entry] = JSON.parse(pack.stdout) as Array<{ files: Array<{ path: string }> }>;
   shipped = new Set(entry!.files.map((f) => f.path));
 }, 240_000);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildDist } from './build.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -113,11 +114,7 @@ describe('the packed package in a strict TypeScript app', () => {
     mkdirSync(stage);
     for (const entry of ['package.json', 'README.md', 'bin'])
       cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
-    const build = await run(
-      process.execPath,
-      [TSC, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')],
-      ROOT,
-    );
+    const build = await buildDist(path.join(stage, 'dist'));
     expect(build.code, build.output).toBe(0);
     const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], stage);
     expect(pack.code, pack.output).toBe(0);

@@ -4,36 +4,33 @@
  * custom strategy); this file maps gatehouse's job model onto it. The mapping is written down in
  * `src/buffers/README.md` ("BullMQ engine").
  */
-import {
-  Queue,
-  Worker,
-  UnrecoverableError as BullUnrecoverableError,
-  WaitingError,
-  type Job,
-  type JobsOptions,
-} from 'bullmq';
+import { Queue, type Job, type JobsOptions, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { BufferError } from '../errors.js';
 import type {
   ConsumedJob,
   ConsumeOptions,
-  ConsumingQueueEngine,
   InsertJob,
   InsertResult,
   JobConsumer,
   JobRow,
+  JobRun,
+  MaybePromise,
   QueueStats,
+  TaskEngine,
 } from '../engine.js';
 import type { ScheduleClaim, ScheduleRecord, ScheduleSave } from '../engine.js';
-import { acquireRedis, type RedisLease, type RedisOption } from './redis-connection.js';
-
-export type { RedisOption };
+import type { RedisConnections } from '../../redis.js';
+import { BullmqConsumer } from './bullmq-consumer.js';
 
 /** Where and how the BullMQ engine stores a queue. */
 export interface BullmqEngineOptions {
   /** Queue name (BullMQ queue name). */
   queue: string;
-  /** Redis connection: a URL, `{ url, keyPrefix }`, or an ioredis client (left open by `close()`). */
-  redis: RedisOption;
+  /** The buffer's Redis connections (src/redis.ts); the engine takes its Queue's and Worker's from them. */
+  redis: RedisConnections;
+  /** BullMQ key prefix: keys are `<prefix>:<queue>:...`. */
+  prefix: string;
   /**
    * Higher-first priorities: every job goes in BullMQ's prioritized set (a job without a BullMQ priority would
    * run before all prioritized ones). `false`: every job on the plain wait list, in push order (the caller
@@ -48,11 +45,6 @@ const PRIORITY_LIMIT = 2 ** 21 - 1;
 export const MAX_BULLMQ_PRIORITY = PRIORITY_LIMIT - 1;
 /** Name of the custom backoff strategy that applies gatehouse's one backoff. */
 const BACKOFF_TYPE = 'gatehouse';
-/**
- * BullMQ fails a job that stalled more than `maxStalledCount` times. Stalls are counted as attempts by the
- * processor instead (attemptsMade + stalledCounter), so BullMQ's own cap is set out of the way.
- */
-const STALL_CAP = 1_000_000;
 
 /** gatehouse priority (higher first, 0 default) → BullMQ priority (lower first, 1..2^21). */
 function toBullPriority(priority: number): number {
@@ -63,10 +55,6 @@ function toBullPriority(priority: number): number {
     );
   }
   return PRIORITY_LIMIT - priority;
-}
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** A BullMQ job in gatehouse's row shape. */
@@ -94,34 +82,44 @@ function toRow(job: Job, state: JobRow['state'], queue: string): JobRow {
   };
 }
 
-/** What the processor decided about an attempt, read back by the `failed` event. */
-interface Decision {
-  job: ConsumedJob;
-  error: Error;
-  final: boolean;
-}
-
 /**
- * The BullMQ implementation of {@link ConsumingQueueEngine}. Results are Promises; `insert` resolves once
- * Redis holds the job.
+ * The BullMQ implementation of {@link TaskEngine}. Results are Promises; `insert` resolves once Redis holds
+ * the job.
  */
-export class BullmqQueueEngine implements ConsumingQueueEngine {
+export class BullmqQueueEngine implements TaskEngine<'async'> {
   readonly kind = 'bullmq';
   readonly queue: string;
-  private readonly lease: RedisLease;
+  private readonly redis: RedisConnections;
+  private readonly prefix: string;
+  /**
+   * The connection of the Queue, the Worker's commands (BullMQ adds the Worker's blocking duplicate) and the
+   * schedule scripts: no command timeout, as BullMQ requires. One socket for both roles, as before the split.
+   */
+  private readonly client: Redis;
   private readonly q: Queue;
   private readonly priorities: boolean;
   private worker: Worker | undefined;
-  private consumer: BullmqConsumer | undefined;
+  private consumer: BullmqConsumer<JobRun> | undefined;
   private closePromise: Promise<void> | undefined;
 
-  /** @param options - queue name and Redis connection */
+  /** @param options - queue name, Redis connections and key prefix */
   constructor(options: BullmqEngineOptions) {
     this.queue = options.queue;
     this.priorities = options.priorities ?? true;
-    this.lease = acquireRedis(options.redis);
-    this.q = new Queue(options.queue, { connection: this.lease.client, prefix: this.lease.prefix });
+    this.redis = options.redis;
+    this.prefix = options.prefix;
+    this.client = options.redis.openBlocking();
+    this.q = new Queue(options.queue, { connection: this.client, prefix: this.prefix });
     this.q.on('error', () => undefined); // surfaced through the failing calls themselves
+  }
+
+  /** Always a Promise: a throw of `fn` becomes a rejection. */
+  answer<T>(fn: () => MaybePromise<T>): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   private options(job: InsertJob): JobsOptions {
@@ -214,7 +212,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
     const job = await this.q.getJob(String(id));
     if (!job || (await job.getState()) !== 'failed') return false;
     // BullMQ's retry resets attemptsMade/attemptsStarted but not the stall counter, which gatehouse counts too.
-    await this.lease.client.hset(this.q.toKey(String(id)), 'stc', '0');
+    await this.client.hset(this.q.toKey(String(id)), 'stc', '0');
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return true;
   }
@@ -233,7 +231,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
   }
 
   /** Start the BullMQ worker of this engine. */
-  consume(run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>, options: ConsumeOptions): JobConsumer {
+  consume<R extends JobRun>(start: (job: ConsumedJob) => R, options: ConsumeOptions<R>): JobConsumer {
     if (this.consumer)
       throw new BufferError(`queue ${this.queue} is already being consumed by this engine`, {
         code: 'ERR_BUFFER_INVALID_INPUT',
@@ -242,14 +240,22 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
       const c = await this.q.getJobCounts('wait', 'prioritized');
       return (c.wait ?? 0) + (c.prioritized ?? 0);
     };
-    this.consumer = new BullmqConsumer(this.queue, this.lease, countReady, run, options);
-    this.worker = this.consumer.worker;
-    return this.consumer;
+    const consumer = new BullmqConsumer<R>(
+      this.queue,
+      this.redis.openBlocking(),
+      this.prefix,
+      countReady,
+      start,
+      options,
+    );
+    this.consumer = consumer as unknown as BullmqConsumer<JobRun>;
+    this.worker = consumer.worker;
+    return consumer;
   }
 
   /** Store a schedule atomically (one script): identical definition kept, different one replaced. */
   async saveSchedule(name: string, definition: string, nextRunAt: number | null): Promise<ScheduleSave> {
-    const [changed, st] = (await this.lease.client.eval(
+    const [changed, st] = (await this.client.eval(
       SAVE_SCHEDULE,
       2,
       this.q.toKey(SCHEDULE_DEFS),
@@ -264,7 +270,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
   /** Delete a schedule; false when there was none. */
   async removeSchedule(name: string): Promise<boolean> {
     const [, removed] =
-      (await this.lease.client
+      (await this.client
         .multi()
         .hdel(this.q.toKey(SCHEDULE_DEFS), name)
         .hdel(this.q.toKey(SCHEDULE_STATES), name)
@@ -275,11 +281,8 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
   /** Every schedule of the queue, by name. */
   async listSchedules(): Promise<ScheduleRecord[]> {
     const res =
-      (await this.lease.client
-        .multi()
-        .hgetall(this.q.toKey(SCHEDULE_DEFS))
-        .hgetall(this.q.toKey(SCHEDULE_STATES))
-        .exec()) ?? [];
+      (await this.client.multi().hgetall(this.q.toKey(SCHEDULE_DEFS)).hgetall(this.q.toKey(SCHEDULE_STATES)).exec()) ??
+      [];
     const defs = (res[0]?.[1] ?? {}) as Record<string, string>;
     const states = (res[1]?.[1] ?? {}) as Record<string, string>;
     const out: ScheduleRecord[] = [];
@@ -296,7 +299,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
     const expected = stateText(r.rev, r.nextRunAt, r.lastRunAt);
     const states = this.q.toKey(SCHEDULE_STATES);
     // Still as read? (Cheap check first, so a process that lost the race pushes nothing in the common case.)
-    if ((await this.lease.client.hget(states, r.name)) !== expected) return null;
+    if ((await this.client.hget(states, r.name)) !== expected) return null;
     const out: InsertResult[] = [];
     for (const { job, key } of claim.jobs) {
       const opts = this.options({ ...job, dedupeKey: null });
@@ -304,7 +307,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
       const added = await this.q.add(job.type ?? '', JSON.parse(job.payload) as unknown, opts);
       out.push({ id: Number(added.id), created: true });
     }
-    const moved = (await this.lease.client.eval(
+    const moved = (await this.client.eval(
       MOVE_SCHEDULE,
       1,
       states,
@@ -320,7 +323,7 @@ export class BullmqQueueEngine implements ConsumingQueueEngine {
     this.closePromise ??= (async () => {
       if (this.worker) await this.worker.close(true).catch(() => undefined);
       await this.q.close().catch(() => undefined);
-      await this.lease.release();
+      await this.redis.close();
     })();
     return this.closePromise;
   }
@@ -376,192 +379,4 @@ function parseState(name: string, definition: string, text: string): ScheduleRec
     nextRunAt: next === '' ? null : Number(next),
     lastRunAt: last === '' ? null : Number(last),
   };
-}
-
-/** One attempt running here. */
-interface Active {
-  ac: AbortController;
-  /** Resolves when `stop()` gives the job back. */
-  release: () => void;
-}
-
-/** The BullMQ worker of one engine, driving gatehouse's processor. */
-class BullmqConsumer implements JobConsumer {
-  readonly worker: Worker;
-  private readonly active = new Map<string, Active>();
-  private readonly decisions = new Map<string, Decision>();
-  private readonly infos = new Map<string, ConsumedJob>();
-  private worked = false;
-  /** BullMQ `drained` events so far (one per empty spell: a fetch found nothing after finding jobs). */
-  private emptySpells = 0;
-  /** The spells a count has since shown to be over (ready jobs were there again). */
-  private spellsOver = 0;
-  private checkingDrain = false;
-  private stopping = false;
-  private paused = false;
-
-  constructor(
-    queue: string,
-    lease: RedisLease,
-    private readonly countReady: () => Promise<number>,
-    private readonly run: (job: ConsumedJob, signal: AbortSignal) => Promise<unknown>,
-    private readonly o: ConsumeOptions,
-  ) {
-    this.worker = new Worker(queue, (job, token) => this.process(job, token), {
-      connection: lease.client,
-      prefix: lease.prefix,
-      concurrency: o.workers,
-      lockDuration: o.leaseMs,
-      // A stalled job is found by the first check after its lock expired: within two lease lengths.
-      stalledInterval: o.leaseMs,
-      maxStalledCount: STALL_CAP,
-      settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: object): number =>
-          o.retryDelay(attemptsMade + ((job as { stalledCounter?: number } | undefined)?.stalledCounter ?? 0)),
-      },
-    });
-    this.worker.on('error', () => undefined); // connection errors: BullMQ reconnects and retries
-    this.worker.on('completed', (job: Job, result: unknown) => {
-      const id = String(job.id);
-      const info = this.infos.get(id);
-      this.infos.delete(id);
-      if (info) this.o.onCompleted(info, result);
-      this.maybeDrained();
-    });
-    this.worker.on('failed', (job: Job | undefined, err: Error) => {
-      if (!job) return;
-      const id = String(job.id);
-      const d = this.decisions.get(id);
-      this.decisions.delete(id);
-      this.infos.delete(id);
-      if (d) this.o.onFailed(d.job, d.error, d.final);
-      else this.o.onFailed(this.info(job), err, job.finishedOn !== undefined);
-      this.maybeDrained();
-    });
-    this.worker.on('drained', () => {
-      this.emptySpells++;
-      this.maybeDrained();
-    });
-  }
-
-  /**
-   * BullMQ says drained when a fetch finds nothing waiting, often while jobs still run; gatehouse's drained
-   * also needs nothing running here. So when this process goes idle after some work and BullMQ's last fetch
-   * found nothing, one count of the ready jobs decides (while jobs keep coming, no extra Redis call is made).
-   */
-  private maybeDrained(): void {
-    if (
-      !this.worked ||
-      this.emptySpells === this.spellsOver ||
-      this.active.size > 0 ||
-      this.checkingDrain ||
-      this.stopping
-    )
-      return;
-    this.checkingDrain = true;
-    const spells = this.emptySpells;
-    this.countReady().then(
-      (ready) => {
-        this.checkingDrain = false;
-        if (ready > 0)
-          this.spellsOver = spells; // BullMQ fetches them, then says drained again
-        else if (this.worked && this.active.size === 0) {
-          this.worked = false;
-          this.o.onDrained();
-        }
-      },
-      () => {
-        this.checkingDrain = false;
-      },
-    );
-  }
-
-  get running(): number {
-    return this.active.size;
-  }
-
-  private info(job: Job): ConsumedJob {
-    return {
-      id: Number(job.id),
-      type: job.name,
-      data: job.data as unknown,
-      attempts: job.attemptsMade + (job.stalledCounter ?? 0) + 1,
-      maxAttempts: job.opts.attempts ?? 1,
-    };
-  }
-
-  private async process(job: Job, token: string | undefined): Promise<unknown> {
-    if (this.paused || this.stopping) {
-      // Fetched by a blocking call that was already waiting when the worker paused: give it back untouched.
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
-    this.worked = true;
-    const id = String(job.id);
-    const info = this.info(job);
-    if (info.attempts > info.maxAttempts) {
-      // Every earlier attempt was lost with its worker (stalled): out of attempts without running again.
-      const error = new BufferError(
-        `job ${id} ran out of attempts: its worker stopped ${job.stalledCounter} times while running it`,
-        { code: 'ERR_BUFFER_LEASE_EXPIRED' },
-      );
-      this.decisions.set(id, { job: { ...info, attempts: info.maxAttempts }, error, final: true });
-      throw new BullUnrecoverableError(`${error.name}: ${error.message}`);
-    }
-    const ac = new AbortController();
-    let release!: () => void;
-    const released = new Promise<'released'>((res) => (release = () => res('released')));
-    this.active.set(id, { ac, release });
-    this.infos.set(id, info);
-    try {
-      const outcome = await Promise.race([this.run(info, ac.signal).then((result) => ({ result })), released]);
-      if (outcome === 'released') {
-        // stop() gave up waiting: back to waiting without counting the attempt; WaitingError tells BullMQ so.
-        this.infos.delete(id);
-        await job.moveToWait(token);
-        throw new WaitingError();
-      }
-      return outcome.result;
-    } catch (err) {
-      if (err instanceof WaitingError) throw err;
-      const error = toError(err);
-      const final = this.o.isUnrecoverable(error) || info.attempts >= info.maxAttempts;
-      this.decisions.set(id, { job: info, error, final });
-      // Final by gatehouse's count (stalls included), whatever BullMQ's attemptsMade says.
-      if (final) throw new BullUnrecoverableError(`${error.name}: ${error.message}`);
-      throw error;
-    } finally {
-      this.active.delete(id);
-    }
-  }
-
-  pause(): void {
-    this.paused = true;
-    void this.worker.pause(true).catch(() => undefined);
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.worker.resume();
-  }
-
-  async stop(timeoutMs: number): Promise<number> {
-    if (this.stopping) return 0;
-    this.stopping = true;
-    const closing = this.worker.close();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      closing.then(() => false),
-      new Promise<boolean>((res) => (timer = setTimeout(() => res(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!timedOut) return 0;
-    const left = [...this.active.values()];
-    for (const a of left) {
-      a.ac.abort(new BufferError('task buffer stopped before the job finished', { code: 'ERR_BUFFER_CLOSED' }));
-      a.release();
-    }
-    await closing.catch(() => undefined);
-    return left.length;
-  }
 }

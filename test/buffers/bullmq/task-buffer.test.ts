@@ -9,7 +9,7 @@ import {
   type TaskBufferOptions,
   type TaskJobInfo,
 } from '../../../src/buffers/index.js';
-import type { RedisOption } from '../../../src/buffers/engines/index.js';
+import type { RedisOption } from '../../../src/buffers/index.js';
 import { TestLifecycle } from '../helpers.js';
 import {
   keyCount,
@@ -379,10 +379,10 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer on BullMQ', () => {
 
     it('refuses bad redis options in the constructor, connecting nothing', () => {
       expect(() => new TaskBuffer({ redis: 'http://nope', queue: 'q' })).toThrow(
-        expect.objectContaining({ code: 'ERR_BUFFER_INVALID_OPTION' }),
+        expect.objectContaining({ code: 'ERR_REDIS_OPTIONS' }),
       );
       expect(() => new TaskBuffer({ redis: { url: REDIS_URL, keyPrefix: 'a b' }, queue: 'q' })).toThrow(
-        expect.objectContaining({ code: 'ERR_BUFFER_INVALID_OPTION' }),
+        expect.objectContaining({ code: 'ERR_REDIS_OPTIONS' }),
       );
       expect(() => new TaskBuffer({ redis: REDIS_URL, queue: 'a:b' })).toThrow(/queue/);
       expect(() => new TaskBuffer({ redis: REDIS_URL, queue: 'q', maxPayloadBytes: 0 })).toThrow(/maxPayloadBytes/);

@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from './build.js';
+
+// API.md 14 (load on use): what a gatehouse entry and a plain portal or queue load, recorded in a child process
+// by a node:module resolve hook, against the compiled package (the same dist/ a user installs).
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures/load/', import.meta.url));
+// Under the repository so the compiled files resolve their dependencies from its node_modules, as installed.
+const work = mkdtempSync(path.join(ROOT, '.tmp', 'load-on-use-'));
+const DIST = path.join(work, 'dist');
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { cwd: ROOT, timeout: 120_000, env: { ...process.env, ...env }, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+/** The packages (by node_modules folder) and gatehouse files a scenario resolved, and what it printed. */
+async function scenario(
+  file: string,
+  env: Record<string, string> = {},
+): Promise<{ packages: Set<string>; own: string[]; output: string }> {
+  const dir = mkdtempSync(path.join(work, 'run-'));
+  const record = path.join(dir, 'modules.json');
+  const res = await run(['--import', path.join(FIXTURES, 'record.mjs'), path.join(FIXTURES, file)], {
+    GATEHOUSE_DIST: DIST,
+    SCENARIO_DIR: dir,
+    LOAD_RECORD: record,
+    ...env,
+  });
+  expect(res.code, res.output).toBe(0);
+  const urls = JSON.parse(readFileSync(record, 'utf8')) as string[];
+  const packages = new Set<string>();
+  for (const url of urls) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (m) packages.add(m[1]!);
+  }
+  const own = urls
+    .filter((u) => u.startsWith('file:') && fileURLToPath(u).startsWith(DIST))
+    .map((u) => path.relative(DIST, fileURLToPath(u)));
+  return { packages, own, output: res.output };
+}
+
+const present = (packages: Set<string>, names: readonly string[]): string[] => names.filter((n) => packages.has(n));
+
+beforeAll(async () => {
+  const build = await buildDist(DIST);
+  expect(build.code, build.output).toBe(0);
+}, 180_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('load on use', () => {
+  it('a portal without redis, websocket, threads, pretty logs, inject or a control plane loads none of them', async () => {
+    const { packages, own, output } = await scenario('portal.mjs');
+    expect(output).toBe('200 {"pong":true}');
+    expect(
+      present(packages, [
+        'bullmq',
+        'ioredis',
+        '@socket.io/redis-adapter',
+        'socket.io',
+        'engine.io',
+        'ws',
+        'piscina',
+        'pino-pretty',
+        'light-my-request',
+        'undici',
+        'croner',
+      ]),
+    ).toEqual([]);
+    expect(own.filter((f) => f.startsWith('control-plane'))).toEqual([]);
+  });
+
+  it('turning an option on loads its module with no import from the user (websocket, inject)', async () => {
+    const { packages, output } = await scenario('portal.mjs', { SCENARIO_OPTIONS: 'on' });
+    expect(output).toBe('200 {"pong":true}');
+    expect(present(packages, ['socket.io', 'engine.io', 'light-my-request'])).toEqual([
+      'socket.io',
+      'engine.io',
+      'light-my-request',
+    ]);
+    expect(present(packages, ['bullmq', 'ioredis', '@socket.io/redis-adapter', 'piscina'])).toEqual([]);
+  });
+
+  it('gatehouse/queue runs a job on SQLite without the portal, express, socket.io, bullmq or ioredis', async () => {
+    const { packages, own, output } = await scenario('queue.mjs');
+    expect(output).toBe('ran ada');
+    expect(packages.has('better-sqlite3')).toBe(true);
+    expect(
+      present(packages, [
+        'express',
+        'socket.io',
+        'engine.io',
+        'find-my-way',
+        'helmet',
+        'bullmq',
+        'ioredis',
+        'undici',
+        'prom-client',
+        'jose',
+      ]),
+    ).toEqual([]);
+    expect(own.filter((f) => f.startsWith('servers') || f.startsWith('control-plane'))).toEqual([]);
+  });
+});
