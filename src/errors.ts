@@ -1,18 +1,10 @@
 /**
- * The one error taxonomy of gatehouse. Every error the framework throws is a `GatehouseError` (or a subclass
- * per capability) with a stable string `code` from {@link GatehouseErrorCode}, so callers branch on `err.code`,
- * never on messages. Every class takes the same constructor shape: a message, then an options object.
+ * The one error base of gatehouse. Every error the framework throws is a `GatehouseError` (or a subclass per
+ * capability) with a stable string `code`, so callers branch on `err.code`, never on messages. Each capability
+ * keeps its codes in one table in its own `errors.ts` (code, status, title) beside its error class, which extends
+ * {@link CodedError}; the union of every code is `GatehouseErrorCode`, exported by the root entry. Every class
+ * takes the same constructor shape: a message, then an options object.
  */
-
-/**
- * Codes of the fleet's Redis connections (the `redis` option):
- * - `ERR_REDIS_OPTIONS`: the `redis` option is not a URL, `{ url, keyPrefix }` or an ioredis client (names the field).
- * - `ERR_REDIS_UNAVAILABLE`: Redis did not answer in time; the caller falls back to its last known state.
- */
-export type RedisErrorCode = 'ERR_REDIS_OPTIONS' | 'ERR_REDIS_UNAVAILABLE';
-
-/** Every code a gatehouse error carries. `HttpError` may also carry a code of the application's own. */
-export type GatehouseErrorCode = RedisErrorCode;
 
 /** One row of a capability's error table: the status a client sees and a short title for problems and docs. */
 export interface ErrorRow {
@@ -39,7 +31,7 @@ export interface FieldIssue {
 /** Options shared by every gatehouse error. Subclasses fix `code` or `status` where they have one. */
 export interface GatehouseErrorOptions {
   /** Stable machine-readable code, e.g. `'ERR_AUTH_EXPIRED'`. */
-  code: GatehouseErrorCode | (string & {});
+  code: string;
   /** The underlying error, if any: logged, never sent to clients. */
   cause?: unknown;
   /** HTTP status to answer with when this error reaches a client. @defaultValue 500 */
@@ -63,7 +55,7 @@ export interface GatehouseErrorOptions {
  */
 export class GatehouseError extends Error {
   /** Stable machine-readable code. */
-  readonly code: GatehouseErrorCode | (string & {});
+  readonly code: string;
   /** HTTP status used when the error is turned into a response. */
   readonly status: number;
   /** Extra response headers (a challenge, `Retry-After`), or undefined. */
@@ -93,7 +85,7 @@ export interface ValidationErrorOptions {
   /** Where the input differs from its schema. */
   errors: FieldIssue[];
   /** @defaultValue 'ERR_VALIDATION' */
-  code?: GatehouseErrorCode;
+  code?: string;
   /** The underlying error, if any. */
   cause?: unknown;
 }

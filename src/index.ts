@@ -1,48 +1,69 @@
 import './runtime.js';
 /**
- * gatehouse: the one public entry. Named exports of what applications use; every capability exposes its API
- * through its own folder's index.ts, and internals (pipeline, stores, engines, renderers) stay there.
+ * gatehouse: the root entry. It holds what applications import: `z`, the error base and the portal (servers), and
+ * re-exports every capability's own entry (`gatehouse/queue`, `gatehouse/db`, ...; package.json `exports`), so every
+ * public name is importable from here too. Nothing heavy loads on import: each capability loads its dependencies
+ * when the option or call that needs them is used (src/load.ts). Internals stay in each capability's internal.ts.
  */
+import type { BackgroundErrorCode } from './background/index.js';
+import type { BufferErrorCode } from './buffers/index.js';
+import type { ClientErrorCode } from './client/index.js';
+import type { ControlPlaneErrorCode } from './control-plane/index.js';
+import type { CryptoErrorCode } from './crypto/index.js';
+import type { DatabaseErrorCode } from './database/index.js';
+import type { EnforcementErrorCode } from './enforcer/index.js';
+import type { LifecycleErrorCode, ServiceUnavailableCode } from './lifecycle/index.js';
+import type { RedisErrorCode } from './redis.js';
+import type { GateErrorCode, PortalErrorCode, RealtimeErrorCode } from './servers/index.js';
+
 export { z } from 'zod';
 
-// Errors (src/errors.ts): one base with a code from one union; capability subclasses below.
+// The error base (src/errors.ts) and the union of every capability's codes.
 export { GatehouseError, ValidationError } from './errors.js';
-export type {
-  FieldIssue,
-  GatehouseErrorCode,
-  GatehouseErrorOptions,
-  RedisErrorCode,
-  ValidationErrorOptions,
-} from './errors.js';
-export { createLogger, flushLogger, flushLoggerSync, rootLogger, serviceLogger } from './logger.js';
+export type { GatehouseErrorOptions, ValidationErrorOptions } from './errors.js';
+/** Every code a gatehouse error carries (an `HttpError` may also carry a code of the application's own). */
+export type GatehouseErrorCode =
+  | PortalErrorCode
+  | GateErrorCode
+  | RealtimeErrorCode
+  | LifecycleErrorCode
+  | ServiceUnavailableCode
+  | ControlPlaneErrorCode
+  | BufferErrorCode
+  | DatabaseErrorCode
+  | ClientErrorCode
+  | BackgroundErrorCode
+  | CryptoErrorCode
+  | EnforcementErrorCode
+  | RedisErrorCode;
+
+// Logs (src/logger.ts), trace context (src/trace.ts) and the one `redis` option (src/redis.ts), shared by all.
+export { createLogger, flushLogger } from './logger.js';
 export type { LogFormat, Logger, LoggerConfig } from './logger.js';
+export { currentTrace } from './trace.js';
+export type { TraceContext } from './trace.js';
+export { RedisError } from './redis.js';
+export type { RedisConnectionOptions, RedisErrorCode, RedisOption } from './redis.js';
 
-// Tracing (src/trace.ts): W3C traceparent, carried across requests, sendRequest calls and jobs.
-export { currentTrace, formatTraceparent, parseTraceparent } from './trace.js';
-export type { TraceContext, Traceparent } from './trace.js';
-
-// Redis (src/redis.ts): the one `redis` option, shared by every store of a portal.
-export type { RedisConnectionOptions, RedisOption } from './redis.js';
-
-// servers (src/servers): ServicePortal, endpoints, gates, realtime.
+// ServicePortal, endpoints, gates and realtime (the root entry's own capability)
 export {
   AuthError,
+  defineEndpoint,
   DISCONNECT_NOTICE,
   ForbiddenError,
   GateConfigError,
   HttpError,
   OutputValidationError,
-  REFRESH_EVENT,
+  PortalError,
   RateLimitError,
   RealtimeError,
+  REFRESH_EVENT,
   ServicePortal,
-  UNMATCHED_ROUTE,
-  defineEndpoint,
-  isEndpointDefinition,
 } from './servers/index.js';
 export type {
   ApiKeyEntry,
   AsymmetricAlgorithm,
+  AuthErrorCode,
   AuthMode,
   AuthOptions,
   BasicAuthCallback,
@@ -60,7 +81,9 @@ export type {
   EventContext,
   EventErrorAck,
   EventHandler,
+  FieldIssue,
   GateConfig,
+  GateErrorCode,
   HttpErrorOptions,
   Identity,
   InjectOptions,
@@ -70,6 +93,8 @@ export type {
   LifecycleMode,
   MetricsOptions,
   OpenApiOptions,
+  PortalErrorCode,
+  PortalErrorOptions,
   PortalHealthOptions,
   PortalOptions,
   ProblemBody,
@@ -78,6 +103,7 @@ export type {
   RateLimitStoreName,
   Realtime,
   RealtimeAdapter,
+  RealtimeErrorCode,
   RealtimeOptions,
   RealtimeServer,
   RealtimeSocket,
@@ -86,33 +112,33 @@ export type {
   RunOptions,
   TokenOptions,
   TokenService,
-  TrackableQueue,
   TracingOptions,
+  TrackableQueue,
   TrustProxy,
-  AuthErrorCode,
-  PortalErrorCode,
-  RealtimeErrorCode,
 } from './servers/index.js';
 
-// Lifecycle (src/lifecycle): states, sources, status checks.
+// gatehouse/lifecycle: Lifecycle, sources, status checks, RemoteControl (PXControl)
 export {
-  DEFAULT_MESSAGES,
   EnvSource,
   FileSource,
-  LIFECYCLE_CODES,
-  LIFECYCLE_STATES,
   Lifecycle,
+  LIFECYCLE_STATES,
   LifecycleError,
   MemorySource,
+  prefersHtml,
   RedisLifecycleSource,
+  RemoteControl,
+  remoteControl,
+  RemoteLifecycleSource,
   ServiceUnavailableError,
   SqliteSource,
   StateCheck,
-  isLifecycleState,
-  prefersHtml,
 } from './lifecycle/index.js';
 export type {
   CheckState,
+  FailMode,
+  Follower,
+  FollowerInfo,
   GatedAnswer,
   GatedRequestContext,
   HealthCheckFunction,
@@ -120,6 +146,7 @@ export type {
   HealthCheckResult,
   InactiveState,
   LifecycleErrorCode,
+  LifecycleErrorOptions,
   LifecycleListener,
   LifecycleOptions,
   LifecycleRecord,
@@ -129,8 +156,16 @@ export type {
   LifecycleSource,
   LifecycleSourceName,
   LifecycleState,
+  PxStatus,
   RedisLifecycleSourceOptions,
+  RemoteControlEvent,
+  RemoteControlEvents,
+  RemoteControlMiddlewareOptions,
+  RemoteControlOptions,
+  RemoteStatusListener,
+  RemoteUpdateInfo,
   ServiceUnavailableCode,
+  ServiceUnavailableErrorOptions,
   SetStateOptions,
   StateCheckExtra,
   StateCheckOptions,
@@ -140,30 +175,8 @@ export type {
   StatusValue,
 } from './lifecycle/index.js';
 
-export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './lifecycle/index.js';
-export type { Follower, FollowerInfo } from './lifecycle/index.js';
-
-// Remote control (src/lifecycle/remote): the PXControl protocol client, RemoteControl, the 'remote' source.
-export {
-  GATEHOUSE_FIELDS,
-  REMOTE_ENV,
-  RemoteControl,
-  RemoteLifecycleSource,
-  remoteControl,
-} from './lifecycle/index.js';
-export type {
-  FailMode,
-  PxStatus,
-  RemoteControlEvent,
-  RemoteControlEvents,
-  RemoteControlMiddlewareOptions,
-  RemoteControlOptions,
-  RemoteStatusListener,
-  RemoteUpdateInfo,
-} from './lifecycle/index.js';
-
-// Control plane (src/control-plane): a self-hosted PXControl-compatible server, its admin API and dashboard.
-export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED, ControlPlane, ControlPlaneError } from './control-plane/index.js';
+// gatehouse/control-plane: ControlPlane (loads its engine when constructed)
+export { ControlPlane, ControlPlaneError } from './control-plane/index.js';
 export type {
   ActorOption,
   AuditAction,
@@ -184,13 +197,67 @@ export type {
   TokenView,
 } from './control-plane/index.js';
 
-// Database (src/database): the SQLite layer.
+// gatehouse/queue: PersistentQueue, TaskBuffer, DatabaseBuffer, runWorker, schedules
+export {
+  BufferError,
+  DatabaseBuffer,
+  defineTask,
+  PersistentQueue,
+  runWorker,
+  TaskBuffer,
+  UnrecoverableError,
+} from './buffers/index.js';
+export type {
+  BackoffOptions,
+  BackoffType,
+  BufferedWrite,
+  BufferErrorCode,
+  BufferErrorOptions,
+  DatabaseBufferEvents,
+  DatabaseBufferOptions,
+  DeadLetter,
+  DeadWrite,
+  Durability,
+  EngineMode,
+  EngineResult,
+  FailOptions,
+  JobInfo,
+  JobState,
+  LeasedJob,
+  LifecycleLike,
+  MaybePromise,
+  PersistentQueueOptions,
+  PushInput,
+  PushOptions,
+  QueueStats,
+  ResolvedBackoff,
+  RunWorkerOptions,
+  ScheduleInfo,
+  ScheduleMissedPolicy,
+  ScheduleSpec,
+  TaskBufferEvents,
+  TaskBufferMode,
+  TaskBufferOptions,
+  TaskContext,
+  TaskData,
+  TaskDefinition,
+  TaskErrorHook,
+  TaskHandler,
+  TaskHandlers,
+  TaskJobInfo,
+  TaskPushOptions,
+  TaskScheduleOptions,
+  WorkerBuffer,
+  WorkerHandle,
+} from './buffers/index.js';
+
+// gatehouse/db: Database
 export { Database, DatabaseError } from './database/index.js';
 export type {
   BindParams,
   DatabaseErrorCode,
+  DatabaseErrorOptions,
   DatabaseOptions,
-  Durability,
   FetchOptions,
   Migration,
   Row,
@@ -204,76 +271,33 @@ export type {
   WhereSql,
 } from './database/index.js';
 
-// Buffers (src/buffers): PersistentQueue, TaskBuffer, DatabaseBuffer on a queue engine.
+// gatehouse/client: sendRequest, RequestConfig, Interceptors, HttpClient, createClient
 export {
-  BufferError,
-  DatabaseBuffer,
-  PersistentQueue,
-  TaskBuffer,
-  UnrecoverableError,
-  defineTask,
-} from './buffers/index.js';
-export type {
-  BufferErrorCode,
-  BufferedWrite,
-  DatabaseBufferEvents,
-  DatabaseBufferOptions,
-  DeadLetter,
-  DeadWrite,
-  FailOptions,
-  JobInfo,
-  JobState,
-  LeasedJob,
-  MaybePromise,
-  PersistentQueueOptions,
-  PushInput,
-  PushOptions,
-  QueueStats,
-  TaskBufferEvents,
-  TaskBufferMode,
-  TaskBufferOptions,
-  TaskContext,
-  TaskData,
-  TaskDefinition,
-  TaskErrorHook,
-  TaskHandler,
-  TaskHandlers,
-  TaskJobInfo,
-  TaskPushOptions,
-} from './buffers/index.js';
-export type { ScheduleInfo, ScheduleMissedPolicy, ScheduleSpec, TaskScheduleOptions } from './buffers/index.js';
-export { runWorker } from './buffers/index.js';
-export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './buffers/index.js';
-
-export { backoffDelay } from './backoff.js';
-
-// HTTP client (src/client): the always-resolve sendRequest, global RequestConfig and Interceptors, createClient.
-export {
+  closeDefaultClient,
+  createClient,
   HttpClient,
   HttpClientError,
   HttpResult,
   Interceptors,
-  RequestConfig,
-  closeDefaultClient,
-  createClient,
   isPrivateAddress,
+  RequestConfig,
   sendRequest,
 } from './client/index.js';
 export type {
   AuthToken,
   AuthType,
   BackoffJitter,
-  BackoffOptions,
-  BackoffType,
   CircuitBreakerOptions,
   CircuitState,
   ClientErrorCode,
   ClientOptions,
+  HttpClientErrorOptions,
   HttpErrorCode,
   HttpErrorInfo,
   HttpLogEntry,
   HttpMethod,
   HttpResultJSON,
+  InterceptorChain,
   OutgoingRequest,
   QueryParams,
   QueryValue,
@@ -285,31 +309,7 @@ export type {
   ResponseType,
 } from './client/index.js';
 
-// Enforcer (src/enforcer): runtime contracts, handler registration rules, the static export check.
-export { EnforcementError, enforce } from './enforcer/index.js';
-export type {
-  Enforce,
-  EnforceConfig,
-  EnforceMode,
-  EnforceSpec,
-  EnforcedArgs,
-  EnforcedReturn,
-  EnforcementErrorCode,
-  EnforcementErrorOptions,
-  EnforcementIssue,
-} from './enforcer/index.js';
-// Internal since the lean core (the lead decides whether the root keeps them): the handler rules and the check API.
-export { checkHandlerRegistration, checkProject, formatProblem } from './enforcer/internal.js';
-export type {
-  CheckOptions,
-  CheckProblem,
-  CheckResult,
-  CheckRule,
-  HandlerKind,
-  HandlerRegistration,
-} from './enforcer/internal.js';
-
-// Background work (src/background): runEvery / runAt / runOnce, Executor (async concurrency or piscina threads).
+// gatehouse/background: runEvery, runAt, runOnce, Executor
 export { BackgroundError, Executor, MAX_TIMER_MS, runAt, runEvery, runOnce } from './background/index.js';
 export type {
   BackgroundErrorCode,
@@ -325,19 +325,33 @@ export type {
   RunEveryOptions,
   RunOnceOptions,
   ScheduleContext,
+  ScheduledFn,
   ScheduleErrorHook,
   ScheduleHandle,
   ScheduleKind,
   ScheduleOptions,
-  ScheduledFn,
   SubmitOptions,
 } from './background/index.js';
 
-// Encryption (src/crypto): Fernet, interoperable with Python's cryptography.fernet.
-export { CryptoError, FERNET_MAX_CLOCK_SKEW_SEC, Fernet } from './crypto/index.js';
+// gatehouse/crypto: Fernet
+export { CryptoError, Fernet, FERNET_MAX_CLOCK_SKEW_SEC } from './crypto/index.js';
 export type {
   CryptoErrorCode,
   CryptoErrorOptions,
   FernetDecryptOptions,
   FernetEncryptOptions,
 } from './crypto/index.js';
+
+// gatehouse/enforcer: enforce
+export { enforce, EnforcementError } from './enforcer/index.js';
+export type {
+  Enforce,
+  EnforceConfig,
+  EnforcedArgs,
+  EnforcedReturn,
+  EnforcementErrorCode,
+  EnforcementErrorOptions,
+  EnforcementIssue,
+  EnforceMode,
+  EnforceSpec,
+} from './enforcer/index.js';

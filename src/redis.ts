@@ -9,7 +9,7 @@
 import type * as IORedis from 'ioredis';
 import type { Redis, RedisOptions } from 'ioredis';
 import { backoffDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
-import { GatehouseError } from './errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from './errors.js';
 import { loadNow } from './load.js';
 import type { Logger } from './logger.js';
 import { optionChecks, withDefaults } from './options.js';
@@ -52,7 +52,25 @@ const RECONNECT: ResolvedBackoff = resolveBackoff(undefined, {
   jitter: 'full',
 });
 
-const check = optionChecks('redis', (message) => new GatehouseError(message, { code: 'ERR_REDIS_OPTIONS' }));
+/** Every code of the Redis layer (the `redis` option) with its status and title. */
+export const REDIS_ERRORS = {
+  /** The `redis` option is not a URL, `{ url, keyPrefix }` or an ioredis client (names the field). */
+  ERR_REDIS_OPTIONS: { status: 500, title: 'Invalid option' },
+  /** Redis did not answer in time, or its connections are closed; the caller falls back to its last known state. */
+  ERR_REDIS_UNAVAILABLE: { status: 500, title: 'Redis unavailable' },
+} as const satisfies ErrorTable<string>;
+
+/** Codes of the Redis layer: the keys of {@link REDIS_ERRORS}. */
+export type RedisErrorCode = keyof typeof REDIS_ERRORS;
+
+/** An error of the Redis layer (a bad `redis` option, or Redis unavailable); branch on `code`. */
+export class RedisError extends CodedError<RedisErrorCode> {
+  constructor(message: string, options: CodedErrorOptions<RedisErrorCode>) {
+    super(message, options, REDIS_ERRORS);
+  }
+}
+
+const check = optionChecks('redis', (message) => new RedisError(message, { code: 'ERR_REDIS_OPTIONS' }));
 const URL_FORM = /^rediss?:\/\/./;
 const URL_ACCEPTS = 'a redis:// or rediss:// URL';
 
@@ -235,7 +253,7 @@ export class RedisConnections {
    * @returns the connection (errors reach the callers of its commands; health comes from `command`)
    */
   openBlocking(): Redis {
-    if (this.closed) throw new GatehouseError('redis: connections are closed', { code: 'ERR_REDIS_UNAVAILABLE' });
+    if (this.closed) throw new RedisError('redis: connections are closed', { code: 'ERR_REDIS_UNAVAILABLE' });
     const settings: RedisOptions = { commandTimeout: undefined, maxRetriesPerRequest: null, enableReadyCheck: true };
     const conn = this.resolved.client
       ? this.resolved.client.duplicate(settings)

@@ -13,7 +13,7 @@ export type {
   JobInfo,
   FailOptions,
 } from './persistent-queue.js';
-export { TaskBuffer, defineTask, resolveTaskBackoff } from './task-buffer.js';
+export { TaskBuffer, defineTask } from './task-buffer.js';
 export type {
   TaskBufferOptions,
   TaskBufferEvents,
@@ -37,7 +37,6 @@ export type { BufferErrorCode, BufferErrorOptions } from './errors.js';
 export type { BackoffOptions, BackoffType, ResolvedBackoff } from '../backoff.js';
 export type { Durability } from '../database/index.js';
 export type { JobState, QueueStats, EngineMode, EngineResult, MaybePromise } from './engine.js';
-export { QUEUE_FILE } from './engines/sqlite-store.js';
 export type { RedisOption } from '../redis.js';
 export { runWorker } from './worker.js';
 export type { RunWorkerOptions, WorkerBuffer, WorkerHandle } from './worker.js';

@@ -8,7 +8,6 @@ export { ControlPlane } from './control-plane.js';
 export { ControlPlaneError } from './errors.js';
 export type { ControlPlaneErrorCode, ControlPlaneErrorOptions } from './errors.js';
 export type { ControlPlaneOptions, SdkVersionOptions } from './options.js';
-export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED } from './close-codes.js';
 export type { SdkVersionEntry, StatusObject } from './protocol.js';
 export type { AuditAction, AuditEntry, InstanceInfo, ProjectRecord } from './types.js';
 export type {

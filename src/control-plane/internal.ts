@@ -10,3 +10,4 @@ export type { ProjectStore, StoreEvent, StoreSnapshot } from './store.js';
 export { CONTROL_DB_FILE } from './store-sqlite.js';
 export type { FailMode, TokenRecord } from './types.js';
 export { runControlPlaneCommand } from './cli.js';
+export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED } from './close-codes.js';

@@ -2,7 +2,8 @@
  * The server side of the PXControl wire protocol (../shared/PXCONTROL.md): the status object sent in frames
  * and poll answers, with gatehouse's own extra fields, and the heartbeat a client sends.
  */
-import { DEFAULT_MESSAGES, type LifecycleState, type PxStatus } from '../lifecycle/index.js';
+import type { LifecycleState, PxStatus } from '../lifecycle/index.js';
+import { DEFAULT_MESSAGES } from '../lifecycle/internal.js';
 import type { FailMode, ProjectRecord } from './types.js';
 
 export { CLOSE_INVALID_TOKEN, CLOSE_REVOKED } from './close-codes.js';

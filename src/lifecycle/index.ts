@@ -14,7 +14,7 @@ export type {
   ServiceUnavailableCode,
   ServiceUnavailableErrorOptions,
 } from './errors.js';
-export { DEFAULT_MESSAGES, LIFECYCLE_CODES, LIFECYCLE_STATES, isLifecycleState } from './states.js';
+export { LIFECYCLE_STATES } from './states.js';
 export type { InactiveState, LifecycleRecord, LifecycleState } from './states.js';
 export { EnvSource, MemorySource } from './sources.js';
 export { FileSource } from './source-file.js';
@@ -36,15 +36,12 @@ export { StateCheck } from './state-check.js';
 export type { StateCheckExtra, StateCheckOptions } from './state-check.js';
 export { prefersHtml } from './gated-response.js';
 export type { GatedAnswer, GatedRequestContext, LifecycleRespond } from './gated-response.js';
-export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './followers.js';
 export type { Follower, FollowerInfo } from './followers.js';
 export { RemoteControl } from './remote/remote-control.js';
 export type { RemoteControlEvent, RemoteControlEvents, RemoteStatusListener } from './remote/remote-control.js';
 export { RemoteLifecycleSource } from './remote/source.js';
 export { remoteControl } from './remote/middleware.js';
 export type { RemoteControlMiddlewareOptions } from './remote/middleware.js';
-export { REMOTE_ENV } from './remote/options.js';
 export type { FailMode, RemoteControlOptions } from './remote/options.js';
-export { GATEHOUSE_FIELDS } from './remote/frames.js';
 export type { PxStatus } from './remote/frames.js';
 export type { RemoteUpdateInfo } from './remote/client.js';

@@ -3,7 +3,7 @@
  * against it (endpoint and gate definitions, tokens, realtime), its errors and its option types. Nothing here
  * loads a heavy dependency at import: express, Socket.IO, prom-client, jose, ... load when the portal uses them.
  */
-export { ServicePortal, defineEndpoint, isEndpointDefinition, UNMATCHED_ROUTE } from './portal/index.js';
+export { ServicePortal, defineEndpoint } from './portal/index.js';
 export type {
   CloseOptions,
   DiscoveredEndpoint,
@@ -23,13 +23,13 @@ export type {
   TracingOptions,
 } from './portal/index.js';
 export type { EndpointContext } from './context.js';
-export { HttpError, OutputValidationError, PortalError, PORTAL_ERRORS } from './errors.js';
+export { HttpError, OutputValidationError, PortalError } from './errors.js';
 export type { FieldIssue, HttpErrorOptions, PortalErrorCode, PortalErrorOptions } from './errors.js';
 export type { ProblemBody } from './problem.js';
 export type { OpenApiOptions } from './openapi.js';
 export type { TrustProxy } from './client-ip.js';
 export type { Identity } from './pipeline/index.js';
-export { AuthError, ForbiddenError, GateConfigError, GATE_ERRORS, RateLimitError } from './gates/index.js';
+export { AuthError, ForbiddenError, GateConfigError, RateLimitError } from './gates/index.js';
 export type {
   ApiKeyEntry,
   AsymmetricAlgorithm,
@@ -50,7 +50,7 @@ export type {
   TokenOptions,
   TokenService,
 } from './gates/index.js';
-export { DISCONNECT_NOTICE, REALTIME_ERRORS, REFRESH_EVENT, RealtimeError } from './realtime/index.js';
+export { DISCONNECT_NOTICE, REFRESH_EVENT, RealtimeError } from './realtime/index.js';
 export type {
   EventConfig,
   EventContext,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, backoffProblem, resolveBackoff as resolveCore } from '../../src/backoff.js';
-import { resolveTaskBackoff as resolveBackoff, BufferError } from '../../src/buffers/index.js';
+import { BufferError } from '../../src/buffers/index.js';
+import { resolveTaskBackoff as resolveBackoff } from '../../src/buffers/internal.js';
 import { expectThrown } from '../helpers.js';
 
 describe('backoff', () => {

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BufferError, PersistentQueue, QUEUE_FILE } from '../../src/buffers/index.js';
+import { BufferError, PersistentQueue } from '../../src/buffers/index.js';
+import { QUEUE_FILE } from '../../src/buffers/internal.js';
 import { tempDir, waitFor } from './helpers.js';
 
 describe('PersistentQueue', () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QUEUE_FILE } from '../../src/buffers/index.js';
+import { QUEUE_FILE } from '../../src/buffers/internal.js';
 import { tempDir } from './helpers.js';
 import { runTwoWorkers, runsOf, sleep, slotOf, startScheduleWorker, type ScheduleChild } from './schedule-helpers.js';
 

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
+import { QUEUE_FILE } from '../../src/buffers/internal.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   BufferError,
-  QUEUE_FILE,
   TaskBuffer,
   defineTask,
   type ScheduleInfo,

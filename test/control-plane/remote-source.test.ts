@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/control-plane/index.js';
 import { z } from '../../src/index.js';
-import { GATEHOUSE_FIELDS, RemoteControl } from '../../src/lifecycle/index.js';
+import { RemoteControl } from '../../src/lifecycle/index.js';
+import { GATEHOUSE_FIELDS } from '../../src/lifecycle/internal.js';
 import { makePortal, tempDir } from '../helpers.js';
 
 const ADMIN = 'admin-token-for-tests-0123456789';

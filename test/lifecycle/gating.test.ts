@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  LIFECYCLE_CODES,
-  LIFECYCLE_STATES,
-  z,
-  type InactiveState,
-  type LifecycleOptions,
-  type ServicePortal,
-} from '../../src/index.js';
+import { LIFECYCLE_CODES } from '../../src/lifecycle/internal.js';
+import { LIFECYCLE_STATES, z, type InactiveState, type LifecycleOptions, type ServicePortal } from '../../src/index.js';
 import { makePortal } from '../helpers.js';
 
 interface Made {

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { GatehouseError, z } from '../../src/index.js';
 import type { ServicePortal } from '../../src/index.js';
 // defineEndpoint is exported from the servers capability; the public entry (src/index.ts) re-exports it.
-import { defineEndpoint, isEndpointDefinition } from '../../src/servers/index.js';
+import { defineEndpoint } from '../../src/servers/index.js';
+import { isEndpointDefinition } from '../../src/servers/internal.js';
 import { makePortal, tempDir } from '../helpers.js';
 
 const SERVERS = path.resolve(import.meta.dirname, '../../src/servers/index.ts');
