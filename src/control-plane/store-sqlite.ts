@@ -41,7 +41,8 @@ function toRow(record: ProjectRecord | TokenRecord): Row {
 /** The record of a row (`fail_mode` → `failMode`); the column types are the fields' types (TABLES). */
 function fromRow<T extends ProjectRecord | TokenRecord>(row: Row): T {
   const record: Row = {};
-  for (const [key, value] of Object.entries(row)) record[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  for (const [key, value] of Object.entries(row))
+    record[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
   return record as T;
 }
 
@@ -245,4 +246,3 @@ export class SqliteProjectStore implements ProjectStore {
     }
   }
 }
-
