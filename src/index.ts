@@ -123,6 +123,7 @@ export {
   FileSource,
   Lifecycle,
   LIFECYCLE_STATES,
+  isLifecycleState,
   LifecycleError,
   MemorySource,
   prefersHtml,

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { StoppableBuffer } from './stoppable.js';
 import { Database, type Row, type UpsertOptions, type Where } from '../database/index.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
@@ -12,6 +12,7 @@ export type { BufferedWrite };
 export type { DatabaseBufferEvents, DatabaseBufferOptions, DeadWrite } from './database-buffer-options.js';
 import type { DatabaseBufferEvents, DatabaseBufferOptions, DeadWrite } from './database-buffer-options.js';
 import { emitSafely } from './emit.js';
+import { ImmediateRun } from './immediate-run.js';
 import {
   checkQueueName,
   checkStoreOptions,
@@ -67,7 +68,7 @@ function transient(err: unknown): boolean {
  * await writes.stop();
  * ```
  */
-export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
+export class DatabaseBuffer extends StoppableBuffer<DatabaseBufferEvents> {
   /** Queue name inside the store. */
   readonly queue: string;
   private readonly db: Database;
@@ -86,11 +87,11 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   private lastPushed = 0;
   private started = false;
   private closed = false;
-  private pumpScheduled: NodeJS.Immediate | undefined;
+  /** The next pass of `drainBatches()`, one per turn of the event loop. */
+  private readonly pumpSoon = new ImmediateRun(() => this.drainBatches());
   private pollTimer: NodeJS.Timeout | undefined;
   private holdUntil = 0;
   private unsubscribe: (() => void) | undefined;
-  private stopPromise: Promise<void> | undefined;
 
   /**
    * Create a write buffer (opens both databases and the marker table; call `start()` to apply in the background).
@@ -254,11 +255,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
   }
 
   private schedulePump(): void {
-    if (this.pumpScheduled || this.closed) return;
-    this.pumpScheduled = setImmediate(() => {
-      this.pumpScheduled = undefined;
-      this.drainBatches();
-    });
+    if (!this.closed) this.pumpSoon.schedule();
   }
 
   private drainBatches(): void {
@@ -435,29 +432,9 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
     return this.engine.cleanup(states, before);
   }
 
-  /**
-   * Try to apply what is recorded (up to `timeoutMs`), stop the background work and close the connections
-   * this buffer opened. Unapplied writes stay recorded and are applied by the next start. Idempotent.
-   * @param options - `timeoutMs` for the final flush (default 10000)
-   * @returns resolves when stopped
-   */
-  stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    this.stopPromise ??= this.doStop(msInput(options.timeoutMs, 'timeoutMs', 10_000));
-    return this.stopPromise;
-  }
-
-  /**
-   * Same as `stop()`.
-   * @returns resolves when stopped
-   */
-  close(): Promise<void> {
-    return this.stop();
-  }
-
-  private async doStop(timeoutMs: number): Promise<void> {
+  protected async doStop(timeoutMs: number): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
-    this.pumpScheduled = undefined;
+    this.pumpSoon.cancel();
     this.unsubscribe?.();
     try {
       await this.flush({ timeoutMs });
@@ -465,7 +442,7 @@ export class DatabaseBuffer extends EventEmitter<DatabaseBufferEvents> {
       this.log.warn({ err }, 'writes left unapplied at stop; they are applied on the next start');
     }
     this.closed = true;
-    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
+    this.pumpSoon.cancel();
     this.engine.close();
     if (this.ownsDb) await this.db.close();
   }

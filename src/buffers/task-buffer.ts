@@ -5,7 +5,7 @@
  * `engines/index.ts`; nothing here knows which one runs. Every call answers the engine's way (`engine.answer`):
  * synchronously on SQLite, with a Promise on BullMQ.
  */
-import { EventEmitter } from 'node:events';
+import { StoppableBuffer } from './stoppable.js';
 import type { Logger } from '../logger.js';
 import { defaultLogger } from '../logger.js';
 import type { RedisOption } from '../redis.js';
@@ -26,7 +26,6 @@ import type {
   TaskHandlers,
   TaskPushOptions,
 } from './task-types.js';
-import { msInput } from './validate.js';
 
 export { defineTask } from './task-types.js';
 export { resolveTaskBackoff } from './task-options.js';
@@ -67,7 +66,7 @@ export type {
 export class TaskBuffer<
   H extends TaskHandlers = TaskHandlers,
   R extends RedisOption | undefined = undefined,
-> extends EventEmitter<TaskBufferEvents> {
+> extends StoppableBuffer<TaskBufferEvents> {
   /** Queue name inside the store. */
   readonly queue: string;
   /** Which engine runs this buffer (`'sqlite'` or `'bullmq'`). */
@@ -81,7 +80,6 @@ export class TaskBuffer<
   private started = false;
   private stopping = false;
   private closed = false;
-  private stopPromise: Promise<void> | undefined;
 
   /**
    * Create a task buffer (opens the store; call `start()` to run jobs).
@@ -268,26 +266,7 @@ export class TaskBuffer<
     });
   }
 
-  /**
-   * Stop taking jobs, let in-flight jobs finish for up to `timeoutMs`, then release the leases of those
-   * still running (they run again later, here or in another process) and close the store. Idempotent.
-   * @param options - `timeoutMs` (default 10000)
-   * @returns resolves when stopped
-   */
-  stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    this.stopPromise ??= this.doStop(msInput(options.timeoutMs, 'timeoutMs', 10_000));
-    return this.stopPromise;
-  }
-
-  /**
-   * Same as `stop()` with the default timeout.
-   * @returns resolves when stopped
-   */
-  close(): Promise<void> {
-    return this.stop();
-  }
-
-  private async doStop(timeoutMs: number): Promise<void> {
+  protected async doStop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     await this.scheduler.stop();
     const released = await this.consumer.stop(timeoutMs);

@@ -1,8 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseCommand, type CliIO, type CliOption } from '../cli-args.js';
-import { LIFECYCLE_STATES } from '../lifecycle/index.js';
-import { isLifecycleState } from '../lifecycle/internal.js';
+import { LIFECYCLE_STATES, isLifecycleState } from '../lifecycle/index.js';
 import { createLogger } from '../logger.js';
 import { ControlPlane } from './control-plane.js';
 import { ControlPlaneError } from './errors.js';

@@ -2,8 +2,7 @@
  * Checks of what callers pass to the ControlPlane's methods (project names, states, messages, fail modes,
  * actors): bad input is refused with `ERR_CONTROL_INPUT` before anything loads or changes.
  */
-import { LIFECYCLE_STATES, type LifecycleState } from '../lifecycle/index.js';
-import { isLifecycleState } from '../lifecycle/internal.js';
+import { LIFECYCLE_STATES, isLifecycleState, type LifecycleState } from '../lifecycle/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { FailMode } from './types.js';
 import type { SetProjectStatusOptions } from './views.js';

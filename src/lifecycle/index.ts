@@ -14,7 +14,7 @@ export type {
   ServiceUnavailableCode,
   ServiceUnavailableErrorOptions,
 } from './errors.js';
-export { LIFECYCLE_STATES } from './states.js';
+export { LIFECYCLE_STATES, isLifecycleState } from './states.js';
 export type { InactiveState, LifecycleRecord, LifecycleState } from './states.js';
 export { EnvSource, MemorySource } from './sources.js';
 export { FileSource } from './source-file.js';

@@ -24,7 +24,7 @@ export { DEFAULT_WS_URL, resolveRemoteOptions } from './remote/options.js';
 export type { ResolvedRemoteOptions } from './remote/options.js';
 export { PX_STATUSES } from './remote/frames.js';
 export { stateFileName } from './remote/state-file.js';
-export { DEFAULT_MESSAGES, LIFECYCLE_CODES, isLifecycleState } from './states.js';
+export { DEFAULT_MESSAGES, LIFECYCLE_CODES } from './states.js';
 export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './followers.js';
 export { REMOTE_ENV } from './remote/options.js';
 export { GATEHOUSE_FIELDS } from './remote/frames.js';

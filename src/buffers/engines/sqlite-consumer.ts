@@ -6,6 +6,7 @@
  */
 import type { ClaimedRow, ConsumedJob, ConsumeOptions, JobConsumer, JobRun, QueueEngine } from '../engine.js';
 import { BufferError, UnrecoverableError } from '../errors.js';
+import { ImmediateRun } from '../immediate-run.js';
 
 interface Running<R extends JobRun> {
   row: ClaimedRow;
@@ -30,7 +31,8 @@ export class SqliteConsumer<R extends JobRun> implements JobConsumer {
   private readonly inFlight = new Map<number, Running<R>>();
   private completions: { r: Running<R>; result: unknown }[] = [];
   private completionFlush: NodeJS.Immediate | undefined;
-  private pumpScheduled: NodeJS.Immediate | undefined;
+  /** The next pass of `pump()`, one per turn of the event loop. */
+  private readonly pumpSoon = new ImmediateRun(() => this.pump());
   private readonly pollTimer: NodeJS.Timeout;
   private readonly renewTimer: NodeJS.Timeout;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -82,11 +84,7 @@ export class SqliteConsumer<R extends JobRun> implements JobConsumer {
   }
 
   private schedulePump(): void {
-    if (this.pumpScheduled || this.stopping) return;
-    this.pumpScheduled = setImmediate(() => {
-      this.pumpScheduled = undefined;
-      this.pump();
-    });
+    if (!this.stopping) this.pumpSoon.schedule();
   }
 
   private pump(): void {
@@ -214,7 +212,7 @@ export class SqliteConsumer<R extends JobRun> implements JobConsumer {
     this.stopping = true;
     // The renew timer keeps running while in-flight jobs finish, so their leases do not lapse meanwhile.
     for (const t of [this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
-    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
+    this.pumpSoon.cancel();
     this.unsubscribe();
     if (this.inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,8 @@
  * The SQLite queue store: one WAL file (default `dataDir/gatehouse-queues.db`) holds every queue of a process,
  * or of several processes on one host. `QueueStore` is the per-file part (schema, prepared statements,
  * transactions, local wake-ups), shared by every engine on the file; `SqliteQueueEngine` (sqlite.ts) binds it
- * to one queue. One cohesive unit: the schema and the statements and transactions that run on it.
+ * to one queue. The SQL lives beside it: the schema in `sqlite-schema.ts`, the jobs table's statements and
+ * transactions in `sqlite-jobs.ts`, the schedules table's in `sqlite-schedules.ts`.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Durability } from '../../database/index.js';
@@ -21,74 +22,12 @@ import type {
   ScheduleSave,
 } from '../engine.js';
 import { BufferError } from '../errors.js';
+import { JobStatements } from './sqlite-jobs.js';
+import { applySchema } from './sqlite-schema.js';
+import { prepareSchedules, type ScheduleStatements } from './sqlite-schedules.js';
 
 /** Default queue store file name inside `dataDir`. */
 export const QUEUE_FILE = 'gatehouse-queues.db';
-
-const SCHEMA_VERSION = 1;
-
-/** Rows per multi-row INSERT in `insertMany` (8 parameters each, far below SQLite's 32766 limit). */
-const INSERT_BLOCK = 100;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
-  id           INTEGER PRIMARY KEY,
-  queue        TEXT    NOT NULL,
-  type         TEXT,
-  state        TEXT    NOT NULL CHECK (state IN ('pending','active','done','failed','dead')),
-  priority     INTEGER NOT NULL DEFAULT 0,
-  run_at       INTEGER NOT NULL,
-  attempts     INTEGER NOT NULL DEFAULT 0,
-  max_attempts INTEGER NOT NULL,
-  lease_until  INTEGER,
-  lease_token  INTEGER,
-  payload      TEXT    NOT NULL,
-  last_error   TEXT,
-  dedupe_key   TEXT,
-  created_at   INTEGER NOT NULL,
-  updated_at   INTEGER NOT NULL,
-  finished_at  INTEGER
-);
--- Every index is partial, so a push touches two b-trees (table + jobs_ready): fewer pages per commit.
--- The claim query walks this index in claim order and stops at the first ready rows (state makes it
--- covering for stats()).
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, priority DESC, run_at, id, state) WHERE state IN ('pending','failed');
--- Expired-lease recovery looks only at active rows.
-CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (queue, lease_until) WHERE state = 'active';
--- Final rows: stats() counts, cleanup() ranges and dead-letter listing.
-CREATE INDEX IF NOT EXISTS jobs_final ON jobs (queue, state, finished_at) WHERE state IN ('done','dead');
--- A dedupe key is unique among the live (not final) jobs of a queue.
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_dedupe ON jobs (queue, dedupe_key)
-  WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed');
--- Durable schedules (TaskBuffer.schedule): one row per queue and name. A slot is claimed by moving
--- next_run_at in the same transaction that inserts its job (see claimSchedule).
-CREATE TABLE IF NOT EXISTS schedules (
-  queue       TEXT    NOT NULL,
-  name        TEXT    NOT NULL,
-  definition  TEXT    NOT NULL,
-  rev         INTEGER NOT NULL,
-  next_run_at INTEGER,
-  last_run_at INTEGER,
-  created_at  INTEGER NOT NULL,
-  updated_at  INTEGER NOT NULL,
-  PRIMARY KEY (queue, name)
-) WITHOUT ROWID;
-`;
-
-const CLAIM_COLUMNS =
-  'id, type, payload, attempts, max_attempts, priority, run_at, created_at, lease_until, lease_token';
-
-type Statement = BetterSqlite3.Statement;
-
-/** The claim transaction: complete `done` (results into `doneOk`), recover expired leases, lease up to `limit`. */
-type ClaimTx = (
-  queue: string,
-  limit: number,
-  leaseMs: number,
-  exclusive: boolean,
-  done?: readonly LeaseRef[],
-  doneOk?: boolean[],
-) => ClaimedRow[];
 
 /** Options for opening a store file. */
 export interface QueueStoreOpenOptions {
@@ -117,183 +56,21 @@ export class QueueStore {
   private refs = 0;
   private closed = false;
   private readonly listeners = new Map<string, Set<() => void>>();
-  private readonly s: Record<
-    | 'insertPlain'
-    | 'extend'
-    | 'liveUpTo'
-    | 'maxLive'
-    | 'insert'
-    | 'findDedupe'
-    | 'recover'
-    | 'claim'
-    | 'claimExclusiveCheck'
-    | 'complete'
-    | 'fail'
-    | 'release'
-    | 'stats'
-    | 'peek'
-    | 'get'
-    | 'dead'
-    | 'retryDead'
-    | 'cleanup'
-    | 'purge'
-    | 'purgeState',
-    Statement
-  >;
-  private readonly claimTx: ClaimTx;
-  private readonly insertManyTx: (queue: string, jobs: readonly InsertJob[]) => InsertResult[];
-  /** Multi-row INSERT statements by row count (pushMany hot path: one native call per block of rows). */
-  private readonly insertBlock = new Map<number, Statement>();
-  private readonly extendTx: (items: readonly LeaseRef[], until: number) => number;
-  private readonly completeManyTx: (items: readonly LeaseRef[]) => boolean[];
+  /** The jobs table's statements and transactions (made once per connection). */
+  private readonly jobs: JobStatements;
+  /** The jobs table's prepared statements (`jobs.s`). */
+  private readonly s: JobStatements['s'];
+  /** The schedules table's statements and transactions (made once per connection). */
   private readonly sched: ScheduleStatements;
 
   private constructor(file: string, conn: SharedConnection) {
     this.path = file;
     this.conn = conn;
     this.db = conn.db;
-    {
-      const mode = this.db.pragma('journal_mode', { simple: true });
-      if (String(mode).toLowerCase() !== 'wal') {
-        throw new BufferError(`queue store ${file} could not switch to WAL (got ${String(mode)})`, {
-          code: 'ERR_BUFFER_STORE',
-        });
-      }
-      const version = Number(this.db.pragma('user_version', { simple: true }));
-      if (version > SCHEMA_VERSION) {
-        throw new BufferError(
-          `queue store ${file} has schema version ${version}, newer than this gatehouse (${SCHEMA_VERSION})`,
-          { code: 'ERR_BUFFER_STORE' },
-        );
-      }
-      this.db.exec(SCHEMA);
-      if (version < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }
-    const db = this.db;
-    this.s = {
-      insert: db.prepare(
-        `INSERT INTO jobs (queue, type, state, priority, run_at, attempts, max_attempts, payload, dedupe_key, created_at, updated_at)
-         VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)
-         ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending','active','failed') DO NOTHING
-         RETURNING id`,
-      ),
-      insertPlain: db.prepare(
-        `INSERT INTO jobs (queue, type, state, priority, run_at, attempts, max_attempts, payload, dedupe_key, created_at, updated_at)
-         VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, NULL, ?, ?)`,
-      ),
-      findDedupe: db.prepare(
-        `SELECT id FROM jobs WHERE queue = ? AND dedupe_key = ? AND state IN ('pending','active','failed')`,
-      ),
-      recover: db.prepare(
-        `UPDATE jobs SET
-           state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-           finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
-           last_error = 'lease expired: the worker holding this job stopped or was too slow',
-           lease_until = NULL, lease_token = NULL, updated_at = @now
-         WHERE queue = @queue AND state = 'active' AND lease_until <= @now`,
-      ),
-      claimExclusiveCheck: db.prepare(`SELECT 1 FROM jobs WHERE queue = ? AND state = 'active' LIMIT 1`),
-      claim: db.prepare(
-        `UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_until = @leaseUntil,
-           lease_token = @token, updated_at = @now
-         WHERE id IN (
-           SELECT id FROM jobs WHERE queue = @queue AND state IN ('pending','failed') AND run_at <= @now
-           ORDER BY priority DESC, run_at, id LIMIT @limit)
-         RETURNING ${CLAIM_COLUMNS}`,
-      ),
-      liveUpTo: db.prepare(
-        `SELECT (SELECT COUNT(*) FROM jobs WHERE queue = @q AND state IN ('pending','failed') AND id <= @max)
-              + (SELECT COUNT(*) FROM jobs WHERE queue = @q AND state = 'active' AND id <= @max) AS n`,
-      ),
-      maxLive: db.prepare(
-        `SELECT MAX(COALESCE((SELECT MAX(id) FROM jobs WHERE queue = @q AND state IN ('pending','failed')), 0),
-                    COALESCE((SELECT MAX(id) FROM jobs WHERE queue = @q AND state = 'active'), 0)) AS m`,
-      ),
-      extend: db.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'active' AND lease_token = ?`),
-      complete: db.prepare(
-        `UPDATE jobs SET state = 'done', lease_until = NULL, lease_token = NULL, finished_at = ?, updated_at = ?
-         WHERE id = ? AND state = 'active' AND lease_token = ?`,
-      ),
-      fail: db.prepare(
-        `UPDATE jobs SET state = @state, run_at = @runAt, last_error = @error, lease_until = NULL, lease_token = NULL,
-           finished_at = CASE WHEN @state = 'dead' THEN @now ELSE NULL END, updated_at = @now
-         WHERE id = @id AND state = 'active' AND lease_token = @token`,
-      ),
-      release: db.prepare(
-        `UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL,
-           lease_token = NULL, updated_at = @now
-         WHERE id = @id AND state = 'active' AND lease_token = @token`,
-      ),
-      // One branch per partial index, so each count reads only its index.
-      stats: db.prepare(
-        `SELECT state, COUNT(*) AS n FROM jobs WHERE queue = @q AND state IN ('pending','failed') GROUP BY state
-         UNION ALL SELECT 'active', COUNT(*) FROM jobs WHERE queue = @q AND state = 'active'
-         UNION ALL SELECT state, COUNT(*) FROM jobs WHERE queue = @q AND state IN ('done','dead') GROUP BY state`,
-      ),
-      peek: db.prepare(
-        `SELECT * FROM jobs WHERE queue = ? AND state IN ('pending','failed') ORDER BY priority DESC, run_at, id LIMIT ?`,
-      ),
-      get: db.prepare(`SELECT * FROM jobs WHERE id = ? AND queue = ?`),
-      // The redundant IN terms let SQLite use the partial index jobs_final.
-      dead: db.prepare(
-        `SELECT * FROM jobs WHERE queue = ? AND state IN ('done','dead') AND state = 'dead' ORDER BY finished_at DESC, id DESC LIMIT ?`,
-      ),
-      retryDead: db.prepare(
-        `UPDATE jobs SET state = 'pending', attempts = 0, run_at = @now, finished_at = NULL, updated_at = @now
-         WHERE id = @id AND queue = @queue AND state = 'dead'`,
-      ),
-      cleanup: db.prepare(
-        `DELETE FROM jobs WHERE queue = ? AND state IN ('done','dead') AND state = ? AND finished_at <= ?`,
-      ),
-      purge: db.prepare(`DELETE FROM jobs WHERE queue = ?`),
-      purgeState: db.prepare(`DELETE FROM jobs WHERE queue = ? AND state = ?`),
-    };
-
-    this.claimTx = db.transaction<ClaimTx>((queue, limit, leaseMs, exclusive, done, doneOk): ClaimedRow[] => {
-      const now = Date.now();
-      if (done && doneOk)
-        for (const [id, token] of done) doneOk.push(this.s.complete.run(now, now, id, token).changes === 1);
-      if (limit <= 0) return [];
-      this.s.recover.run({ queue, now });
-      if (exclusive && this.s.claimExclusiveCheck.get(queue) !== undefined) return [];
-      // One token per claim: (id, token) identifies this lease; a stale worker can no longer finish the job.
-      const token = Math.floor(Math.random() * 2 ** 48) + 1;
-      const rows = this.s.claim.all({ queue, now, limit, leaseUntil: now + leaseMs, token }) as ClaimedRow[];
-      if (rows.length > 1) rows.sort(claimOrder);
-      return rows;
-    }).immediate as never;
-
-    this.insertManyTx = db.transaction((queue: string, jobs: readonly InsertJob[]): InsertResult[] => {
-      const now = Date.now();
-      const out: InsertResult[] = new Array<InsertResult>(jobs.length);
-      let i = 0;
-      while (i < jobs.length) {
-        // A run of jobs without dedupe keys goes in multi-row INSERTs; a dedupe key needs its own lookup.
-        let end = i;
-        while (end < jobs.length && end - i < INSERT_BLOCK && (jobs[end] as InsertJob).dedupeKey === null) end++;
-        if (end - i >= 2) {
-          this.insertRows(queue, jobs, i, end, now, out);
-          i = end;
-        } else {
-          out[i] = this.insertOne(queue, jobs[i] as InsertJob, now);
-          i++;
-        }
-      }
-      return out;
-    }).immediate as never;
-
-    this.extendTx = db.transaction((items: readonly LeaseRef[], until: number): number => {
-      let n = 0;
-      for (const [id, token] of items) n += this.s.extend.run(until, id, token).changes;
-      return n;
-    }).immediate as never;
-
-    this.completeManyTx = db.transaction((items: readonly LeaseRef[]): boolean[] => {
-      const now = Date.now();
-      return items.map(([id, token]) => this.s.complete.run(now, now, id, token).changes === 1);
-    }).immediate as never;
-
-    this.sched = this.prepareSchedules();
+    applySchema(this.db, file);
+    this.jobs = new JobStatements(this.db);
+    this.s = this.jobs.s;
+    this.sched = prepareSchedules(this.db, this.jobs);
   }
 
   /**
@@ -350,88 +127,13 @@ export class QueueStore {
       this.closed = true;
       stores.delete(this.conn);
       this.listeners.clear();
-      this.insertBlock.clear();
+      this.jobs.clear();
     }
     releaseConnection(this.conn);
   }
 
   private assertOpen(): void {
     if (this.closed) throw new BufferError(`queue store ${this.path} is closed`, { code: 'ERR_BUFFER_CLOSED' });
-  }
-
-  /** Insert jobs[from..to) (no dedupe keys) with one multi-row INSERT; inside a write transaction only. */
-  private insertRows(
-    queue: string,
-    jobs: readonly InsertJob[],
-    from: number,
-    to: number,
-    now: number,
-    out: InsertResult[],
-  ): void {
-    const count = to - from;
-    let stmt = this.insertBlock.get(count);
-    if (!stmt) {
-      const row = `(?, ?, 'pending', ?, ?, 0, ?, ?, NULL, ?, ?)`;
-      stmt = this.db.prepare(
-        `INSERT INTO jobs (queue, type, state, priority, run_at, attempts, max_attempts, payload, dedupe_key, created_at, updated_at)
-         VALUES ${Array.from({ length: count }, () => row).join(', ')}`,
-      );
-      this.insertBlock.set(count, stmt);
-    }
-    const params: unknown[] = new Array<unknown>(count * 8);
-    for (let k = 0; k < count; k++) {
-      const job = jobs[from + k] as InsertJob;
-      const b = k * 8;
-      params[b] = queue;
-      params[b + 1] = job.type;
-      params[b + 2] = job.priority;
-      params[b + 3] = job.runAt;
-      params[b + 4] = job.maxAttempts;
-      params[b + 5] = job.payload;
-      params[b + 6] = now;
-      params[b + 7] = now;
-    }
-    const r = stmt.run(params);
-    // Rows of one INSERT get consecutive rowids (max(rowid) + 1 each; the write lock is held); check it.
-    const last = Number(r.lastInsertRowid);
-    const first = this.s.get.get(last - count + 1, queue) as { payload: string; created_at: number } | undefined;
-    if (r.changes !== count || first?.payload !== (jobs[from] as InsertJob).payload || first.created_at !== now) {
-      throw new BufferError(`multi-row insert into queue ${queue} stored ${r.changes} of ${count} rows`, {
-        code: 'ERR_BUFFER_STORE',
-      });
-    }
-    for (let k = 0; k < count; k++) out[from + k] = { id: last - count + 1 + k, created: true };
-  }
-
-  private insertOne(queue: string, job: InsertJob, now: number): InsertResult {
-    if (job.dedupeKey === null) {
-      const id = this.s.insertPlain.run(
-        queue,
-        job.type,
-        job.priority,
-        job.runAt,
-        job.maxAttempts,
-        job.payload,
-        now,
-        now,
-      ).lastInsertRowid;
-      return { id: Number(id), created: true };
-    }
-    const row = this.s.insert.get(
-      queue,
-      job.type,
-      job.priority,
-      job.runAt,
-      job.maxAttempts,
-      job.payload,
-      job.dedupeKey,
-      now,
-      now,
-    ) as { id: number } | undefined;
-    if (row) return { id: row.id, created: true };
-    const existing = this.s.findDedupe.get(queue, job.dedupeKey) as { id: number } | undefined;
-    if (!existing) throw new BufferError(`insert into queue ${queue} returned no row`, { code: 'ERR_BUFFER_STORE' });
-    return { id: existing.id, created: false };
   }
 
   /**
@@ -443,7 +145,8 @@ export class QueueStore {
   insert(queue: string, job: InsertJob): InsertResult {
     this.assertOpen();
     // With a dedupe key, the insert and the lookup of the existing live job must see the same snapshot.
-    const r = job.dedupeKey === null ? this.insertOne(queue, job, Date.now()) : this.insertManyTx(queue, [job])[0]!;
+    const r =
+      job.dedupeKey === null ? this.jobs.insertOne(queue, job, Date.now()) : this.jobs.insertManyTx(queue, [job])[0]!;
     if (r.created) this.notify(queue);
     return r;
   }
@@ -457,7 +160,7 @@ export class QueueStore {
   insertMany(queue: string, jobs: readonly InsertJob[]): InsertResult[] {
     this.assertOpen();
     if (jobs.length === 0) return [];
-    const r = this.insertManyTx(queue, jobs);
+    const r = this.jobs.insertManyTx(queue, jobs);
     this.notify(queue);
     return r;
   }
@@ -473,7 +176,7 @@ export class QueueStore {
    */
   claim(queue: string, limit: number, leaseMs: number, exclusive = false): ClaimedRow[] {
     this.assertOpen();
-    return this.claimTx(queue, limit, leaseMs, exclusive);
+    return this.jobs.claimTx(queue, limit, leaseMs, exclusive);
   }
 
   /**
@@ -492,7 +195,7 @@ export class QueueStore {
   ): { completed: boolean[]; claimed: ClaimedRow[] } {
     this.assertOpen();
     const completed: boolean[] = [];
-    const claimed = this.claimTx(queue, limit, leaseMs, false, done, completed);
+    const claimed = this.jobs.claimTx(queue, limit, leaseMs, false, done, completed);
     return { completed, claimed };
   }
 
@@ -516,7 +219,7 @@ export class QueueStore {
   completeMany(items: readonly LeaseRef[]): boolean[] {
     this.assertOpen();
     if (items.length === 0) return [];
-    return this.completeManyTx(items);
+    return this.jobs.completeManyTx(items);
   }
 
   /**
@@ -528,7 +231,7 @@ export class QueueStore {
   extendLeases(items: readonly LeaseRef[], until: number): number {
     this.assertOpen();
     if (items.length === 0) return 0;
-    return this.extendTx(items, until);
+    return this.jobs.extendTx(items, until);
   }
 
   /**
@@ -699,50 +402,6 @@ export class QueueStore {
     if (set) for (const fn of set) fn();
   }
 
-  private prepareSchedules(): ScheduleStatements {
-    const db = this.db;
-    const cols = 'name, definition, rev, next_run_at AS nextRunAt, last_run_at AS lastRunAt';
-    const get = db.prepare(`SELECT ${cols} FROM schedules WHERE queue = ? AND name = ?`);
-    const upsert = db.prepare(
-      `INSERT INTO schedules (queue, name, definition, rev, next_run_at, last_run_at, created_at, updated_at)
-       VALUES (@queue, @name, @definition, @rev, @next, NULL, @now, @now)
-       ON CONFLICT (queue, name) DO UPDATE SET definition = @definition, rev = @rev, next_run_at = @next, updated_at = @now`,
-    );
-    const move = db.prepare(
-      `UPDATE schedules SET next_run_at = @next, last_run_at = @last, updated_at = @now
-       WHERE queue = @queue AND name = @name AND rev = @rev AND next_run_at IS @expect`,
-    );
-    const save = db.transaction(
-      (queue: string, name: string, definition: string, next: number | null): ScheduleSave => {
-        const old = get.get(queue, name) as ScheduleRecord | undefined;
-        if (old && old.definition === definition) return { record: old, changed: false };
-        const rev = old ? old.rev + 1 : 1;
-        upsert.run({ queue, name, definition, rev, next, now: Date.now() });
-        return {
-          record: { name, definition, rev, nextRunAt: next, lastRunAt: old ? old.lastRunAt : null },
-          changed: true,
-        };
-      },
-    ).immediate as never;
-    const claim = db.transaction((queue: string, c: ScheduleClaim): InsertResult[] | null => {
-      const now = Date.now();
-      const r = c.record;
-      // The claim: only the transaction that still finds the slot it read moves it, and only it inserts.
-      if (
-        move.run({ queue, name: r.name, rev: r.rev, expect: r.nextRunAt, next: c.nextRunAt, last: c.lastRunAt, now })
-          .changes !== 1
-      )
-        return null;
-      return c.jobs.map((j) => this.insertOne(queue, j.job, now));
-    }).immediate as never;
-    return {
-      save,
-      claim,
-      remove: db.prepare(`DELETE FROM schedules WHERE queue = ? AND name = ?`),
-      list: db.prepare(`SELECT ${cols} FROM schedules WHERE queue = ? ORDER BY name`),
-    };
-  }
-
   /**
    * Store a schedule: an identical definition keeps the row, a different one replaces it (revision + 1).
    * @param queue - queue name
@@ -790,16 +449,4 @@ export class QueueStore {
     this.assertOpen();
     return this.db;
   }
-}
-
-/** Prepared statements and transactions of the schedules table. */
-interface ScheduleStatements {
-  save: (queue: string, name: string, definition: string, next: number | null) => ScheduleSave;
-  claim: (queue: string, claim: ScheduleClaim) => InsertResult[] | null;
-  remove: Statement;
-  list: Statement;
-}
-
-function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
-  return b.priority - a.priority || a.run_at - b.run_at || a.id - b.id;
 }
