@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { Database, DatabaseError } from '../database/index.js';
-import type { LifecycleState } from '../lifecycle/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { ProjectStore, StoreEvent, StoreSnapshot } from './store.js';
-import type { AuditAction, AuditEntry, FailMode, ProjectRecord, TokenRecord } from './types.js';
+import type { AuditAction, AuditEntry, ProjectRecord, TokenRecord } from './types.js';
 
 /** The control plane's SQLite file under `dataDir`. */
 export const CONTROL_DB_FILE = 'gatehouse-control.db';

@@ -20,7 +20,7 @@ async function scenario(
   const dir = mkdtempSync(path.join(work, 'run-'));
   const res = await runRecorded([path.join(FIXTURES, file)], {
     tsx: false,
-    env: { GATEHOUSE_DIST: DIST, SCENARIO_DIR: dir, ...env },
+    env: { GATEHOUSE_DIST: DIST, SCENARIO_DIR: dir, GATEHOUSE_LOG_LEVEL: 'silent', ...env },
   });
   const output = `${res.stdout}${res.stderr}`;
   expect(res.code, output).toBe(0);
