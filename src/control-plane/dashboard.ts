@@ -1,22 +1,27 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ServicePortal } from '../servers/index.js';
 
-/** The dashboard's files, beside this module in src and in dist (the build copies them). */
-const ASSETS = {
-  html: new URL('./dashboard/index.html', import.meta.url),
-  css: new URL('./dashboard/dashboard.css', import.meta.url),
-  js: new URL('./dashboard/dashboard.js', import.meta.url),
-};
+/**
+ * The folder of the dashboard's files: `src/control-plane/dashboard/` beside this module, or, in the built package,
+ * `dist/control-plane/dashboard/` (the build copies them there) seen from the chunk this code is bundled into.
+ */
+function assetFolder(): URL {
+  const beside = new URL('./dashboard/', import.meta.url);
+  const fromChunk = new URL('../control-plane/dashboard/', import.meta.url);
+  return existsSync(new URL('index.html', beside)) ? beside : fromChunk;
+}
 
 /**
  * Serve the dashboard: the page at `/`, its stylesheet and script as separate files (so the portal's
  * Content-Security-Policy `script-src 'self'` holds). The files are read once, when the control plane starts.
  */
 export async function mountDashboard(portal: ServicePortal): Promise<void> {
+  const folder = assetFolder();
   const [html, css, js] = await Promise.all([
-    readFile(ASSETS.html, 'utf8'),
-    readFile(ASSETS.css, 'utf8'),
-    readFile(ASSETS.js, 'utf8'),
+    readFile(new URL('index.html', folder), 'utf8'),
+    readFile(new URL('dashboard.css', folder), 'utf8'),
+    readFile(new URL('dashboard.js', folder), 'utf8'),
   ]);
   portal.app.get('/', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');

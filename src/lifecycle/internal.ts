@@ -2,6 +2,8 @@
  * The lifecycle's names other capabilities need (the portal's routes, store chooser and shutdown, the control
  * plane, the CLI) but users do not import. Users import `index.ts` (`gatehouse/lifecycle`).
  */
+import type * as LifecycleCli from './cli.js';
+
 export { createLifecycleSource } from './create-source.js';
 export { resolveLifecycleOptions } from './options.js';
 export type { LifecycleGateStep, ResolvedLifecycleOptions } from './options.js';
@@ -15,7 +17,12 @@ export { checkShutdownMs, installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions, ShutdownTarget } from './shutdown.js';
 export { lifecycleReadSchema, lifecycleUpdateSchema } from './admin.js';
 export type { LifecycleUpdate } from './admin.js';
-export { runLifecycleCommand } from './cli.js';
+/** The `gatehouse lifecycle` command; its module (and the stores it reads) loads when it runs. */
+export async function runLifecycleCommand(
+  ...args: Parameters<typeof LifecycleCli.runLifecycleCommand>
+): Promise<number> {
+  return (await import('./cli.js')).runLifecycleCommand(...args);
+}
 export type { LifecycleCliIO } from './cli.js';
 export { GatedResponder, escapeHtml, maintenancePage } from './gated-response.js';
 export { healthResponse, readyResponse, statusResponse } from './responses.js';

@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import { GatehouseError, ValidationError, type FieldIssue } from '../errors.js';
+import { statusText } from './status-text.js';
 import { HttpError } from './errors.js';
 
 /** The JSON body of a problem response. */
@@ -31,7 +31,7 @@ export function toProblem(err: unknown, requestId: string): Problem {
   if (err instanceof GatehouseError && err.status >= 400 && err.status < 600 && err.status !== 500) {
     const body: ProblemBody = {
       type: 'about:blank',
-      title: STATUS_CODES[err.status] ?? 'Error',
+      title: statusText(err.status) ?? 'Error',
       status: err.status,
       detail: err.message,
       code: err.code,

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkProject, formatProblem, SUPPORTED_TYPESCRIPT } from '../../src/enforcer/internal.js';
+import { formatProblem } from '../../src/enforcer/check.js';
+import { checkProject, SUPPORTED_TYPESCRIPT } from '../../src/enforcer/internal.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'gatehouse.js');

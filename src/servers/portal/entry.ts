@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -8,6 +8,7 @@ import type FindMyWay from 'find-my-way';
 import type { HTTPMethod, Instance as RouterInstance } from 'find-my-way';
 import type { CorsHandler } from '../gates/index.js';
 import { loadNow } from '../../load.js';
+import { statusText } from '../status-text.js';
 import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
 import { HttpError } from '../errors.js';
 import { pinInjected } from './inject.js';
@@ -307,9 +308,9 @@ export class RequestEntry {
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'ERR_REQUEST_TIMEOUT', 'The request took too long to arrive']
           : [400, 'ERR_BAD_REQUEST', 'The request could not be parsed'];
-    const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail, code });
+    const body = JSON.stringify({ type: 'about:blank', title: statusText(status), status, detail, code });
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nX-Request-Id: ${randomUUID()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nX-Request-Id: ${randomUUID()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     // A client that never reads the answer must not keep the socket: end() waits for the write to drain.
     setTimeout(() => socket.destroy(), 1000).unref();

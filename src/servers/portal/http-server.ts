@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type * as Http from 'node:http';
+import type { Server } from 'node:http';
+import { loadNow } from '../../load.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../logger.js';
 import { PortalError } from '../errors.js';
@@ -23,7 +25,7 @@ export class PortalServer {
     options: ResolvedPortalOptions,
     private readonly entry: RequestEntry,
   ) {
-    this.server = createServer(
+    this.server = loadNow<typeof Http>('node:http').createServer(
       {
         keepAliveTimeout: options.keepAliveTimeoutMs,
         // Node measures both from the request's start; the body's budget starts where the headers' ends.
