@@ -53,3 +53,23 @@ export interface CliIO {
   /** Write a line (or lines) to standard error. */
   err(text: string): void;
 }
+
+/**
+ * Parse a subcommand's arguments: the parsed arguments, or the exit status when the command is done already
+ * (`--help` printed `usage`: 0; a usage problem handed to `usageError`, which prints it: its status).
+ */
+export function parseCommand<T extends Record<string, CliOption>>(
+  argv: readonly string[],
+  options: T,
+  io: CliIO,
+  usage: string,
+  usageError: (message: string) => number,
+): CliArgs<T> | number {
+  const parsed = parseCliArgs(argv, options);
+  if (typeof parsed === 'string') return usageError(parsed);
+  if ((parsed.values as { help?: true }).help) {
+    io.out(usage);
+    return 0;
+  }
+  return parsed;
+}

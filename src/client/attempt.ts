@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { BLOCKED_CODE } from './address-policy.js';
-import type { HttpErrorCode } from './types.js';
+import type { HttpErrorCode } from './result.js';
 
 /** What one attempt produced (internal). */
 export interface AttemptOutcome {

@@ -5,8 +5,8 @@
 import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { Redactor } from './redact.js';
-import { HttpResult, type Trace } from './result.js';
-import type { HttpErrorCode, HttpErrorInfo, ResponseType } from './types.js';
+import { HttpResult, type HttpErrorCode, type HttpErrorInfo, type Trace } from './result.js';
+import type { ResponseType } from './types.js';
 
 /** Mutable per-call state shared by the steps of a call (internal). */
 export interface CallState {

@@ -14,10 +14,10 @@ import { checkOptions, DEFAULTS } from './config.js';
 import { HttpClientError } from './errors.js';
 import { InterceptorChain, Interceptors } from './interceptors.js';
 import { applyRequestHooks, prepareRequest } from './request.js';
-import type { HttpResult } from './result.js';
+import type { HttpErrorInfo, HttpResult } from './result.js';
 import { runAttempts, type AttemptEnv } from './retry.js';
 import { newAgent, safeLookup, type AgentSettings } from './transport.js';
-import type { ClientOptions, HttpErrorInfo, RequestDefaults, RequestHook, RequestOptions } from './types.js';
+import type { ClientOptions, RequestDefaults, RequestHook, RequestOptions } from './types.js';
 
 const NONE: readonly string[] = [];
 const NO_HOOKS: readonly RequestHook[] = [];

@@ -9,6 +9,14 @@ export { RequestConfig } from './config.js';
 export { Interceptors } from './interceptors.js';
 export type { InterceptorChain } from './interceptors.js';
 export { HttpResult } from './result.js';
+export type {
+  HttpErrorCode,
+  HttpErrorInfo,
+  HttpLogEntry,
+  HttpMethod,
+  HttpResultJSON,
+  OutgoingRequest,
+} from './result.js';
 export { isPrivateAddress } from './address-policy.js';
 export { HttpClientError } from './errors.js';
 export type { ClientErrorCode, HttpClientErrorOptions } from './errors.js';
@@ -21,12 +29,6 @@ export type {
   BackoffType,
   CircuitBreakerOptions,
   ClientOptions,
-  HttpErrorCode,
-  HttpErrorInfo,
-  HttpLogEntry,
-  HttpMethod,
-  HttpResultJSON,
-  OutgoingRequest,
   QueryParams,
   QueryValue,
   RequestBody,

@@ -7,14 +7,8 @@ import { errorMessage, failCall, type CallState } from './call.js';
 import { DEFAULTS } from './config.js';
 import { parseAbsolute, resolveTarget, type Target } from './endpoint.js';
 import { Redactor } from './redact.js';
-import type {
-  HttpMethod,
-  OutgoingRequest,
-  QueryParams,
-  RequestDefaults,
-  RequestHook,
-  RequestOptions,
-} from './types.js';
+import type { HttpMethod, OutgoingRequest } from './result.js';
+import type { QueryParams, RequestDefaults, RequestHook, RequestOptions } from './types.js';
 
 /** Methods the client sends. */
 export const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

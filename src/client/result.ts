@@ -131,15 +131,7 @@ export class HttpResult<T = unknown> {
    * @param trace - internal trace for the lazy log
    */
   constructor(
-    fields: {
-      ok: boolean;
-      status: number;
-      data: T | null;
-      headers: Record<string, string>;
-      error: HttpErrorInfo | null;
-      attempts: number;
-      durationMs: number;
-    },
+    fields: Pick<HttpResult<T>, 'ok' | 'status' | 'data' | 'headers' | 'error' | 'attempts' | 'durationMs'>,
     trace: Trace,
   ) {
     this.ok = fields.ok;

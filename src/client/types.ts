@@ -5,15 +5,6 @@ import type { BackoffOptions } from '../backoff.js';
 import type { Logger } from '../logger.js';
 import type { HttpErrorInfo, HttpMethod, HttpResult, OutgoingRequest } from './result.js';
 
-export type {
-  HttpErrorCode,
-  HttpErrorInfo,
-  HttpLogEntry,
-  HttpMethod,
-  HttpResultJSON,
-  OutgoingRequest,
-} from './result.js';
-
 /** How `authToken` is injected: `Authorization: Bearer`, an API key header, or `Authorization: Basic`. */
 export type AuthType = 'bearer' | 'apiKey' | 'basic';
 

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { z } from 'zod';
+import { z, type ZodType } from 'zod';
 import { LIFECYCLE_STATES, type LifecycleState } from '../lifecycle/index.js';
-import { HttpError, type EndpointContext, type ServicePortal } from '../servers/index.js';
+import {
+  HttpError,
+  type EndpointContext,
+  type EndpointHandler,
+  type EndpointMethod,
+  type ServicePortal,
+} from '../servers/index.js';
 import type { AuditEntry, FailMode, InstanceInfo } from './types.js';
 
 /** The control-plane operations the admin API calls (ControlPlane implements them). */
@@ -93,173 +99,119 @@ export function mountAdminApi(portal: ServicePortal, cp: AdminTarget): void {
       throw new HttpError(401, 'The admin token is required', { code: 'ERR_CONTROL_ADMIN_AUTH', headers: CHALLENGE });
     return ctx;
   };
-  portal.endpoint(
+  /** One admin route: tagged `admin`, never gated by auth or the lifecycle, the token checked before `handler`. */
+  const route = <I extends ZodType>(
+    method: EndpointMethod,
+    path: string,
+    description: string,
+    input: I,
+    handler: EndpointHandler<I, undefined>,
+  ): void => {
+    const config = { method, description: `${description}${AUTH_NOTE}`, tags: TAGS, gate: GATE, input };
+    portal.endpoint(path, config, (ctx) => handler(admin(ctx)));
+  };
+  const byName = z.object({ name: NAME }).strict();
+
+  route(
+    'GET',
     '/api/admin/projects',
-    {
-      method: 'GET',
-      description: `List projects with state, fail mode, messages, token hints and instances${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({}).strict(),
-    },
-    (ctx) => {
-      admin(ctx);
-      return { projects: cp.projects() };
-    },
+    'List projects with state, fail mode, messages, token hints and instances',
+    z.object({}).strict(),
+    () => ({
+      projects: cp.projects(),
+    }),
   );
-  portal.endpoint(
+  route(
+    'POST',
     '/api/admin/projects',
-    {
-      method: 'POST',
-      description: `Create a project; answers 201 with its token, shown this once${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME, failMode: FAIL_MODE.optional() }).strict(),
-    },
-    async (ctx) => {
-      const { input, ip, setStatus } = admin(ctx);
+    'Create a project; answers 201 with its token, shown this once',
+    z.object({ name: NAME, failMode: FAIL_MODE.optional() }).strict(),
+    async ({ input, ip, setStatus }) => {
       const created = await cp.createProject({ name: input.name, failMode: input.failMode, actor: actor(ip) });
       setStatus(201);
       return created;
     },
   );
-  portal.endpoint(
+  route('GET', '/api/admin/projects/:name', 'One project', byName, ({ params }) => {
+    cp.status(nameOf(params)); // 404 for an unknown project
+    return cp.project(nameOf(params)) as Record<string, unknown>;
+  });
+  route(
+    'DELETE',
     '/api/admin/projects/:name',
-    {
-      method: 'GET',
-      description: `One project${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME }).strict(),
-    },
-    (ctx) => {
-      const { params } = admin(ctx);
-      cp.status(nameOf(params)); // 404 for an unknown project
-      return cp.project(nameOf(params)) as Record<string, unknown>;
-    },
-  );
-  portal.endpoint(
-    '/api/admin/projects/:name',
-    {
-      method: 'DELETE',
-      description: `Delete a project: its tokens are revoked and its sockets closed with 4002${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME }).strict(),
-    },
-    async (ctx) => {
-      const { params, ip } = admin(ctx);
+    'Delete a project: its tokens are revoked and its sockets closed with 4002',
+    byName,
+    async ({ params, ip }) => {
       await cp.deleteProject(nameOf(params), { actor: actor(ip) });
     },
   );
-  portal.endpoint(
+  route(
+    'POST',
     '/api/admin/projects/:name/status',
-    {
-      method: 'POST',
-      description: `Set a project's state (ACTIVE, PAUSED, MAINTENANCE, OFFLINE, FAILED) with a message and retryAfterSec; every instance follows at once${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z
-        .object({
-          name: NAME,
-          state: STATE,
-          message: z.string().max(1000).nullable().optional(),
-          retryAfterSec: z.number().int().min(0).max(604_800).nullable().optional(),
-        })
-        .strict(),
-    },
-    async (ctx) => {
-      const { input, params, ip } = admin(ctx);
-      return cp.setStatus(nameOf(params), input.state, {
+    "Set a project's state (ACTIVE, PAUSED, MAINTENANCE, OFFLINE, FAILED) with a message and retryAfterSec; every instance follows at once",
+    z
+      .object({
+        name: NAME,
+        state: STATE,
+        message: z.string().max(1000).nullable().optional(),
+        retryAfterSec: z.number().int().min(0).max(604_800).nullable().optional(),
+      })
+      .strict(),
+    ({ input, params, ip }) =>
+      cp.setStatus(nameOf(params), input.state, {
         message: input.message,
         retryAfterSec: input.retryAfterSec,
         actor: actor(ip),
-      }) as Promise<Record<string, unknown>>;
-    },
+      }) as Promise<Record<string, unknown>>,
   );
-  portal.endpoint(
+  route(
+    'POST',
     '/api/admin/projects/:name/fail-mode',
-    {
-      method: 'POST',
-      description: `Set a project's fail mode (closed: clients go OFFLINE when the socket is lost; open: keep the last state)${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME, failMode: FAIL_MODE }).strict(),
-    },
-    async (ctx) => {
-      const { input, params, ip } = admin(ctx);
-      return cp.setFailMode(nameOf(params), input.failMode, { actor: actor(ip) }) as Promise<Record<string, unknown>>;
-    },
+    "Set a project's fail mode (closed: clients go OFFLINE when the socket is lost; open: keep the last state)",
+    z.object({ name: NAME, failMode: FAIL_MODE }).strict(),
+    ({ input, params, ip }) =>
+      cp.setFailMode(nameOf(params), input.failMode, { actor: actor(ip) }) as Promise<Record<string, unknown>>,
   );
-  portal.endpoint(
+  route(
+    'POST',
     '/api/admin/projects/:name/rotate',
-    {
-      method: 'POST',
-      description: `Issue a new token and revoke the old ones (their sockets get revoked and close 4002); the new token is shown this once${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME }).strict(),
-    },
-    async (ctx) => {
-      const { params, ip } = admin(ctx);
-      return cp.rotateToken(nameOf(params), { actor: actor(ip) });
-    },
+    'Issue a new token and revoke the old ones (their sockets get revoked and close 4002); the new token is shown this once',
+    byName,
+    ({ params, ip }) => cp.rotateToken(nameOf(params), { actor: actor(ip) }),
   );
-  portal.endpoint(
+  route(
+    'POST',
     '/api/admin/projects/:name/revoke',
-    {
-      method: 'POST',
-      description: `Revoke every valid token of a project${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME }).strict(),
-    },
-    async (ctx) => {
-      const { params, ip } = admin(ctx);
-      return { revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }) };
-    },
+    'Revoke every valid token of a project',
+    byName,
+    async ({ params, ip }) => ({
+      revoked: await cp.revokeProjectTokens(nameOf(params), { actor: actor(ip) }),
+    }),
   );
-  portal.endpoint(
+  route(
+    'POST',
     '/api/admin/tokens/revoke',
-    {
-      method: 'POST',
-      description: `Revoke one project token${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ token: z.string().regex(/^px_[A-Za-z0-9_-]{32,128}$/, 'a project token (px_...)') }).strict(),
-    },
-    async (ctx) => {
-      const { input, ip } = admin(ctx);
+    'Revoke one project token',
+    z.object({ token: z.string().regex(/^px_[A-Za-z0-9_-]{32,128}$/, 'a project token (px_...)') }).strict(),
+    async ({ input, ip }) => {
       await cp.revokeToken(input.token, { actor: actor(ip) });
     },
   );
-  portal.endpoint(
+  route(
+    'GET',
     '/api/admin/projects/:name/instances',
-    {
-      method: 'GET',
-      description: `A project's instances: SDK version, language, env, last heartbeat, connected, stale${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ name: NAME }).strict(),
-    },
-    (ctx) => {
-      const { params } = admin(ctx);
+    "A project's instances: SDK version, language, env, last heartbeat, connected, stale",
+    byName,
+    ({ params }) => {
       cp.status(nameOf(params));
       return { instances: cp.instances(nameOf(params)) };
     },
   );
-  portal.endpoint(
+  route(
+    'GET',
     '/api/admin/audit',
-    {
-      method: 'GET',
-      description: `The audit log, newest first: who changed what, when, from and to${AUTH_NOTE}`,
-      tags: TAGS,
-      gate: GATE,
-      input: z.object({ project: NAME.optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
-    },
-    async (ctx) => {
-      const { input } = admin(ctx);
-      return { entries: await cp.auditLog({ project: input.project, limit: input.limit }) };
-    },
+    'The audit log, newest first: who changed what, when, from and to',
+    z.object({ project: NAME.optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
+    async ({ input }) => ({ entries: await cp.auditLog({ project: input.project, limit: input.limit }) }),
   );
 }

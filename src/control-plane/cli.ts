@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseCliArgs, type CliIO, type CliOption } from '../cli-args.js';
+import { parseCommand, type CliIO, type CliOption } from '../cli-args.js';
 import { LIFECYCLE_STATES, isLifecycleState } from '../lifecycle/index.js';
 import { createLogger } from '../logger.js';
 import { ControlPlane } from './control-plane.js';
@@ -66,13 +66,9 @@ function adminToken(dataDir: string): { token: string; from: string } {
  * Resolves to the exit status: 0 done (the server keeps running), 1 failure, 2 usage error (nothing written).
  */
 export async function runControlPlaneCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const parsed = parseCliArgs(argv, OPTIONS);
-  if (typeof parsed === 'string') return usageError(io, parsed);
+  const parsed = parseCommand(argv, OPTIONS, io, USAGE, (message) => usageError(io, message));
+  if (typeof parsed === 'number') return parsed;
   const flags = parsed.values;
-  if (flags.help) {
-    io.out(USAGE);
-    return 0;
-  }
   const dataDir = resolve(flags['data-dir'] || './control');
   if (flags.redis !== undefined && flags['data-dir'] !== undefined)
     return usageError(io, 'give --data-dir or --redis, not both');

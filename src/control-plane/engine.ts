@@ -257,15 +257,8 @@ export class ControlPlaneEngine {
       await this.store.addToken(record);
       await this.store.revokeTokens(old);
       this.cache.applyTokens([record, ...old]);
-      await this.audit({
-        at: now,
-        actor,
-        project: name,
-        action: 'token.rotate',
-        from: old.map((t) => t.hint).join(', ') || null,
-        to: record.hint,
-        detail: null,
-      });
+      const from = old.map((t) => t.hint).join(', ') || null;
+      await this.audit({ at: now, actor, project: name, action: 'token.rotate', from, to: record.hint });
       await this.tell({ kind: 'tokens', tokens: [record, ...old] });
       return { token };
     });
@@ -296,15 +289,7 @@ export class ControlPlaneEngine {
       const revoked = await this.store.deleteProject(name, now, 'project deleted');
       this.cache.applyTokens(revoked);
       this.cache.applyDeleted(name);
-      await this.audit({
-        at: now,
-        actor,
-        project: name,
-        action: 'project.delete',
-        from: prev.state,
-        to: null,
-        detail: null,
-      });
+      await this.audit({ at: now, actor, project: name, action: 'project.delete', from: prev.state });
       await this.tell({ kind: 'tokens', tokens: revoked }, { kind: 'deleted', name });
     });
   }
@@ -378,15 +363,7 @@ export class ControlPlaneEngine {
     await this.store.revokeTokens(revoked);
     this.cache.applyTokens(revoked);
     for (const t of revoked)
-      await this.audit({
-        at: now,
-        actor,
-        project: t.project,
-        action: 'token.revoke',
-        from: t.hint,
-        to: null,
-        detail: null,
-      });
+      await this.audit({ at: now, actor, project: t.project, action: 'token.revoke', from: t.hint });
     await this.tell({ kind: 'tokens', tokens: revoked });
   }
 
@@ -407,7 +384,11 @@ export class ControlPlaneEngine {
     }
   }
 
-  private async audit(entry: AuditEntry): Promise<void> {
+  /** Record a change (`to` and `detail` are null unless given), log it and tell the dashboards and peers. */
+  private async audit(
+    change: Omit<AuditEntry, 'to' | 'detail'> & Partial<Pick<AuditEntry, 'to' | 'detail'>>,
+  ): Promise<void> {
+    const entry: AuditEntry = { ...change, to: change.to ?? null, detail: change.detail ?? null };
     await this.store.appendAudit(entry);
     this.log.info(
       { project: entry.project, action: entry.action, actor: entry.actor, from: entry.from, to: entry.to },

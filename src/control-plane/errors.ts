@@ -1,15 +1,5 @@
 import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 
-/** Codes of the control plane (ControlPlane, its stores and admin API). */
-export type ControlPlaneErrorCode =
-  | 'ERR_CONTROL_OPTIONS'
-  | 'ERR_CONTROL_INPUT'
-  | 'ERR_CONTROL_NOT_FOUND'
-  | 'ERR_CONTROL_CONFLICT'
-  | 'ERR_CONTROL_CLOSED'
-  | 'ERR_CONTROL_ADMIN_AUTH'
-  | 'ERR_CONTROL_STORE';
-
 /** Every code the control plane throws, with the status the admin API answers it with and a short title. */
 export const CONTROL_PLANE_ERRORS = {
   /** An option of `new ControlPlane()` is invalid (names the option). */
@@ -26,10 +16,13 @@ export const CONTROL_PLANE_ERRORS = {
   ERR_CONTROL_ADMIN_AUTH: { status: 401, title: 'Admin token required' },
   /** The project store (SQLite or Redis) failed. */
   ERR_CONTROL_STORE: { status: 500, title: 'Project store failed' },
-} as const satisfies ErrorTable<ControlPlaneErrorCode>;
+} as const satisfies ErrorTable<string>;
 
-/** Options for {@link ControlPlaneError}. */
-export type ControlPlaneErrorOptions = Pick<CodedErrorOptions<ControlPlaneErrorCode>, 'code' | 'status' | 'cause'>;
+/** Codes of the control plane (ControlPlane, its stores and admin API): the keys of {@link CONTROL_PLANE_ERRORS}. */
+export type ControlPlaneErrorCode = keyof typeof CONTROL_PLANE_ERRORS;
+
+/** Options for {@link ControlPlaneError}: the code, and a status other than the table's or the underlying error. */
+export type ControlPlaneErrorOptions = CodedErrorOptions<ControlPlaneErrorCode>;
 
 /**
  * An error of the control plane. Carries an HTTP status so the admin API answers it as a problem

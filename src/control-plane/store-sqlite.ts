@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { Database, DatabaseError } from '../database/index.js';
-import type { LifecycleState } from '../lifecycle/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { ProjectStore, StoreEvent, StoreSnapshot } from './store.js';
-import type { AuditAction, AuditEntry, FailMode, ProjectRecord, TokenRecord } from './types.js';
+import type { AuditAction, AuditEntry, ProjectRecord, TokenRecord } from './types.js';
 
 /** The control plane's SQLite file under `dataDir`. */
 export const CONTROL_DB_FILE = 'gatehouse-control.db';
@@ -17,29 +16,8 @@ const TABLES = {
     'id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, project TEXT NOT NULL, action TEXT NOT NULL, from_value TEXT, to_value TEXT, detail TEXT',
 };
 
-interface ProjectRow {
-  name: string;
-  state: string;
-  fail_mode: string;
-  pause_message: string | null;
-  maintenance_message: string | null;
-  offline_message: string | null;
-  retry_after_sec: number | null;
-  created_at: number;
-  updated_at: number;
-  updated_by: string;
-  [key: string]: unknown;
-}
-
-interface TokenRow {
-  hash: string;
-  project: string;
-  hint: string;
-  created_at: number;
-  revoked_at: number | null;
-  revoked_reason: string | null;
-  [key: string]: unknown;
-}
+/** A row as SQLite returns it (snake_case columns). */
+type Row = Record<string, unknown>;
 
 interface AuditRow {
   at: number;
@@ -52,45 +30,19 @@ interface AuditRow {
   [key: string]: unknown;
 }
 
-function projectRow(p: ProjectRecord): ProjectRow {
-  return {
-    name: p.name,
-    state: p.state,
-    fail_mode: p.failMode,
-    pause_message: p.pauseMessage,
-    maintenance_message: p.maintenanceMessage,
-    offline_message: p.offlineMessage,
-    retry_after_sec: p.retryAfterSec,
-    created_at: p.createdAt,
-    updated_at: p.updatedAt,
-    updated_by: p.updatedBy,
-  };
+/** A record's fields as columns (`failMode` → `fail_mode`): the tables name their columns after the records' fields. */
+function toRow(record: ProjectRecord | TokenRecord): Row {
+  const row: Row = {};
+  for (const [key, value] of Object.entries(record)) row[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  return row;
 }
 
-function fromProjectRow(r: ProjectRow): ProjectRecord {
-  return {
-    name: r.name,
-    state: r.state as LifecycleState,
-    failMode: r.fail_mode as FailMode,
-    pauseMessage: r.pause_message,
-    maintenanceMessage: r.maintenance_message,
-    offlineMessage: r.offline_message,
-    retryAfterSec: r.retry_after_sec,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    updatedBy: r.updated_by,
-  };
-}
-
-function fromTokenRow(r: TokenRow): TokenRecord {
-  return {
-    hash: r.hash,
-    project: r.project,
-    hint: r.hint,
-    createdAt: r.created_at,
-    revokedAt: r.revoked_at,
-    revokedReason: r.revoked_reason,
-  };
+/** The record of a row (`fail_mode` → `failMode`); the column types are the fields' types (TABLES). */
+function fromRow<T extends ProjectRecord | TokenRecord>(row: Row): T {
+  const record: Row = {};
+  for (const [key, value] of Object.entries(row))
+    record[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  return record as T;
 }
 
 /** Options of {@link SqliteProjectStore}. */
@@ -128,8 +80,8 @@ export class SqliteProjectStore implements ProjectStore {
   /** Every project and token, for the cache and reconciliation. */
   loadAll(): Promise<StoreSnapshot> {
     return this.run(() => ({
-      projects: this.db.fetch<ProjectRow>('control_projects', { orderBy: 'name' }).map(fromProjectRow),
-      tokens: this.db.fetch<TokenRow>('control_tokens').map(fromTokenRow),
+      projects: this.db.fetch('control_projects', { orderBy: 'name' }).map((r) => fromRow<ProjectRecord>(r)),
+      tokens: this.db.fetch('control_tokens').map((r) => fromRow<TokenRecord>(r)),
     }));
   }
 
@@ -141,8 +93,8 @@ export class SqliteProjectStore implements ProjectStore {
           throw new ControlPlaneError(`A project named ${project.name} exists already`, {
             code: 'ERR_CONTROL_CONFLICT',
           });
-        db.insert('control_projects', projectRow(project));
-        db.insert('control_tokens', tokenRow(token));
+        db.insert('control_projects', toRow(project));
+        db.insert('control_tokens', toRow(token));
       }),
     );
   }
@@ -150,7 +102,7 @@ export class SqliteProjectStore implements ProjectStore {
   /** Overwrite a project's record. */
   saveProject(project: ProjectRecord): Promise<void> {
     return this.run(() => {
-      const { name, ...changes } = projectRow(project);
+      const { name, ...changes } = toRow(project);
       this.db.update('control_projects', changes, { name });
     });
   }
@@ -160,8 +112,8 @@ export class SqliteProjectStore implements ProjectStore {
     return this.run(() =>
       this.db.transaction((db) => {
         const live = db
-          .query<TokenRow>('SELECT * FROM control_tokens WHERE project = ? AND revoked_at IS NULL', [name])
-          .map(fromTokenRow);
+          .query('SELECT * FROM control_tokens WHERE project = ? AND revoked_at IS NULL', [name])
+          .map((r) => fromRow<TokenRecord>(r));
         db.delete('control_projects', { name });
         db.execute(
           'UPDATE control_tokens SET revoked_at = ?, revoked_reason = ? WHERE project = ? AND revoked_at IS NULL',
@@ -174,7 +126,7 @@ export class SqliteProjectStore implements ProjectStore {
 
   /** Add a token (hash only). */
   addToken(token: TokenRecord): Promise<void> {
-    return this.run(() => void this.db.insert('control_tokens', tokenRow(token)));
+    return this.run(() => void this.db.insert('control_tokens', toRow(token)));
   }
 
   /** Mark tokens revoked, with when and why. */
@@ -191,8 +143,8 @@ export class SqliteProjectStore implements ProjectStore {
   restore(projects: readonly ProjectRecord[], tokens: readonly TokenRecord[]): Promise<void> {
     return this.run(() =>
       this.db.transaction((db) => {
-        if (projects.length > 0) db.upsert('control_projects', projects.map(projectRow), { update: [] });
-        if (tokens.length > 0) db.upsert('control_tokens', tokens.map(tokenRow), { update: [] });
+        if (projects.length > 0) db.upsert('control_projects', projects.map(toRow), { update: [] });
+        if (tokens.length > 0) db.upsert('control_tokens', tokens.map(toRow), { update: [] });
       }),
     );
   }
@@ -292,15 +244,4 @@ export class SqliteProjectStore implements ProjectStore {
       });
     }
   }
-}
-
-function tokenRow(t: TokenRecord): TokenRow {
-  return {
-    hash: t.hash,
-    project: t.project,
-    hint: t.hint,
-    created_at: t.createdAt,
-    revoked_at: t.revokedAt,
-    revoked_reason: t.revokedReason,
-  };
 }

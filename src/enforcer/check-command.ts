@@ -1,4 +1,4 @@
-import { parseCliArgs, type CliIO } from '../cli-args.js';
+import { parseCommand, type CliIO } from '../cli-args.js';
 import { checkProject, formatProblem } from './check.js';
 import { EnforcementError } from './errors.js';
 
@@ -21,12 +21,9 @@ Exit status: 0 when clean, 1 when there are problems, 2 on a usage or setup erro
  * Run `gatehouse check [dir] [--json]` and return the exit status (0 clean, 1 problems, 2 usage error).
  */
 export async function runCheckCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const parsed = parseCliArgs(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-  if (typeof parsed === 'string') return usageError(io, parsed);
-  if (parsed.values.help) {
-    io.out(CHECK_USAGE);
-    return 0;
-  }
+  const options = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+  const parsed = parseCommand(argv, options, io, CHECK_USAGE, (message) => usageError(io, message));
+  if (typeof parsed === 'number') return parsed;
   const json = parsed.values.json === true;
   const dirs = parsed.positionals;
   if (dirs.length > 1) return usageError(io, `expected at most one directory, got ${dirs.length}`);

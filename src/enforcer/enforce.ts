@@ -42,10 +42,9 @@ export interface Enforce {
   mode(): EnforceMode;
 }
 
+type Parsed = { success: true; data: unknown } | { success: false; error: { issues: readonly ZodIssueLike[] } };
 interface Schema {
-  safeParse(
-    value: unknown,
-  ): { success: true; data: unknown } | { success: false; error: { issues: readonly ZodIssueLike[] } };
+  safeParse(value: unknown): Parsed;
 }
 interface ZodIssueLike {
   code: string;
@@ -182,6 +181,9 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
   };
   const badArg = (i: number, issues: readonly ZodIssueLike[]): Promise<never> | undefined =>
     argFailure(validationError('ERR_ENFORCE_ARGS', name, [i], issues));
+  /** Argument `i` checked: undefined when the call goes on, else its rejection. */
+  const checked = (i: number, r: Parsed): Promise<never> | undefined =>
+    r.success ? undefined : badArg(i, r.error.issues);
 
   const finish = (result: unknown): unknown => {
     if (returnSchema === undefined) return result;
@@ -213,58 +215,30 @@ function enforceImpl(spec: unknown, fn: unknown): unknown {
   /* eslint-disable prefer-rest-params -- forwarding `arguments` avoids allocating a rest array on the fast path */
   const [s0, s1, s2] = argSchemas;
   let wrapped: (this: unknown, ...args: never[]) => unknown = generic;
+  // Only the first failing argument is reported (and later ones are not parsed), as in `generic`.
   if (arity === 0) {
     wrapped = function (this: unknown): unknown {
-      if (arguments.length !== 0 || getEnforceMode() === 'off')
-        return generic.apply(this, arguments as unknown as unknown[]);
+      if (arguments.length !== 0 || getEnforceMode() === 'off') return generic.apply(this, arguments as never);
       return finish(target.call(this));
     };
   } else if (arity === 1) {
     wrapped = function (this: unknown, a0: unknown): unknown {
-      if (arguments.length !== 1 || getEnforceMode() === 'off')
-        return generic.apply(this, arguments as unknown as unknown[]);
-      const r = s0!.safeParse(a0);
-      if (!r.success) {
-        const rejected = badArg(0, r.error.issues);
-        if (rejected) return rejected;
-      }
-      return finish(target.call(this, a0));
+      if (arguments.length !== 1 || getEnforceMode() === 'off') return generic.apply(this, arguments as never);
+      return checked(0, s0!.safeParse(a0)) ?? finish(target.call(this, a0));
     };
   } else if (arity === 2) {
     wrapped = function (this: unknown, a0: unknown, a1: unknown): unknown {
-      if (arguments.length !== 2 || getEnforceMode() === 'off')
-        return generic.apply(this, arguments as unknown as unknown[]);
-      let r = s0!.safeParse(a0);
-      let i = 0;
-      if (r.success) {
-        r = s1!.safeParse(a1);
-        i = 1;
-      }
-      if (!r.success) {
-        const rejected = badArg(i, r.error.issues);
-        if (rejected) return rejected;
-      }
-      return finish(target.call(this, a0, a1));
+      if (arguments.length !== 2 || getEnforceMode() === 'off') return generic.apply(this, arguments as never);
+      const r0 = s0!.safeParse(a0);
+      return (r0.success ? checked(1, s1!.safeParse(a1)) : checked(0, r0)) ?? finish(target.call(this, a0, a1));
     };
   } else if (arity === 3) {
     wrapped = function (this: unknown, a0: unknown, a1: unknown, a2: unknown): unknown {
-      if (arguments.length !== 3 || getEnforceMode() === 'off')
-        return generic.apply(this, arguments as unknown as unknown[]);
-      let r = s0!.safeParse(a0);
-      let i = 0;
-      if (r.success) {
-        r = s1!.safeParse(a1);
-        i = 1;
-        if (r.success) {
-          r = s2!.safeParse(a2);
-          i = 2;
-        }
-      }
-      if (!r.success) {
-        const rejected = badArg(i, r.error.issues);
-        if (rejected) return rejected;
-      }
-      return finish(target.call(this, a0, a1, a2));
+      if (arguments.length !== 3 || getEnforceMode() === 'off') return generic.apply(this, arguments as never);
+      const r0 = s0!.safeParse(a0);
+      const r1 = r0.success ? s1!.safeParse(a1) : r0;
+      const rejected = !r0.success ? checked(0, r0) : !r1.success ? checked(1, r1) : checked(2, s2!.safeParse(a2));
+      return rejected ?? finish(target.call(this, a0, a1, a2));
     };
   }
   /* eslint-enable prefer-rest-params */

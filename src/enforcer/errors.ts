@@ -1,28 +1,27 @@
 import { CodedError, type ErrorTable } from '../errors.js';
 
 /**
- * Codes of the enforcer:
- * - `ERR_ENFORCE_DEFINITION`: `enforce()` was given a contract that breaks a definition-time rule.
- * - `ERR_ENFORCE_ARGS`: an enforced function was called with arguments its `args` schemas reject.
- * - `ERR_ENFORCE_RETURN`: an enforced function returned (or resolved to) a value its `returns` schema rejects.
- * - `ERR_ENFORCE_HANDLER`: an endpoint, event or task handler was registered without a description or input schema.
- * - `ERR_ENFORCE_CONFIG`: an invalid mode or logger was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`, or
- *   `gatehouse check` cannot run (no such directory, unreadable tsconfig.json, TypeScript missing or unsupported).
- */
-export type EnforcementErrorCode =
-  'ERR_ENFORCE_DEFINITION' | 'ERR_ENFORCE_ARGS' | 'ERR_ENFORCE_RETURN' | 'ERR_ENFORCE_HANDLER' | 'ERR_ENFORCE_CONFIG';
-
-/**
  * The enforcer's error table: status and title per code. Broken contracts are programming errors of the service
  * itself, so every code is a 500 if one ever reaches a client.
  */
 export const ENFORCEMENT_ERRORS = {
+  /** `enforce()` was given a contract that breaks a definition-time rule. */
   ERR_ENFORCE_DEFINITION: { status: 500, title: 'Invalid contract' },
+  /** An enforced function was called with arguments its `args` schemas reject. */
   ERR_ENFORCE_ARGS: { status: 500, title: 'Arguments break the contract' },
+  /** An enforced function returned (or resolved to) a value its `returns` schema rejects. */
   ERR_ENFORCE_RETURN: { status: 500, title: 'Return value breaks the contract' },
+  /** An endpoint, event or task handler was registered without a description or input schema. */
   ERR_ENFORCE_HANDLER: { status: 500, title: 'Handler without description or input schema' },
+  /**
+   * An invalid mode or logger was given to `enforce.configure()` or `GATEHOUSE_ENFORCE`, or `gatehouse check`
+   * cannot run (no such directory, unreadable tsconfig.json, TypeScript missing or unsupported).
+   */
   ERR_ENFORCE_CONFIG: { status: 500, title: 'Invalid enforcer configuration' },
-} as const satisfies ErrorTable<EnforcementErrorCode>;
+} as const satisfies ErrorTable<string>;
+
+/** Codes of the enforcer: the keys of {@link ENFORCEMENT_ERRORS}. */
+export type EnforcementErrorCode = keyof typeof ENFORCEMENT_ERRORS;
 
 /** Options of an {@link EnforcementError}. */
 export interface EnforcementErrorOptions {

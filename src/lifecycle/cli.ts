@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCliArgs, type CliIO, type CliOption } from '../cli-args.js';
+import { parseCommand, type CliIO, type CliOption } from '../cli-args.js';
 import { FOLLOWER_LIVE_MS, describeFollower, isLiveFollower, type Follower } from './followers.js';
 import { FileSource } from './source-file.js';
 import { LIFECYCLE_DB_FILE, SqliteSource } from './source-sqlite.js';
@@ -44,13 +44,9 @@ const OPTIONS = {
  * Resolves to the exit status: 0 done, 1 store failure, 2 usage error (nothing written).
  */
 export async function runLifecycleCommand(argv: readonly string[], io: LifecycleCliIO): Promise<number> {
-  const parsed = parseCliArgs(argv, OPTIONS);
-  if (typeof parsed === 'string') return usageError(io, parsed);
+  const parsed = parseCommand(argv, OPTIONS, io, USAGE, (message) => usageError(io, message));
+  if (typeof parsed === 'number') return parsed;
   const flags = parsed.values;
-  if (flags.help) {
-    io.out(USAGE);
-    return 0;
-  }
   const [action, stateArg, ...extra] = parsed.positionals;
   const dataDir = flags['data-dir'] || './data';
   const name = flags.name || 'gatehouse';

@@ -1,17 +1,6 @@
 import { CodedError, type CodedErrorOptions, type ErrorTable } from '../errors.js';
 import { optionChecks, type OptionChecks } from '../options.js';
 
-/** Codes of lifecycle misuse or failure. */
-export type LifecycleErrorCode =
-  | 'ERR_LIFECYCLE_INPUT'
-  | 'ERR_LIFECYCLE_SOURCE'
-  | 'ERR_LIFECYCLE_OPTIONS'
-  | 'ERR_LIFECYCLE_CLOSED'
-  | 'ERR_HEALTH_CONFIG';
-
-/** Codes a gated call gets while the service is not ACTIVE, one per inactive state (contract names). */
-export type ServiceUnavailableCode = 'SERVICE_PAUSED' | 'SERVICE_MAINTENANCE' | 'SERVICE_OFFLINE' | 'SERVICE_FAILED';
-
 /** Every code the lifecycle throws, with the status a client sees and a short title. */
 export const LIFECYCLE_ERRORS = {
   /** Bad input to `set` (or the admin endpoint): an unknown state, a message or retryAfterSec out of range. */
@@ -24,7 +13,10 @@ export const LIFECYCLE_ERRORS = {
   ERR_LIFECYCLE_CLOSED: { status: 500, title: 'Lifecycle closed' },
   /** A status check or status field was defined wrongly (name, function, timeout). */
   ERR_HEALTH_CONFIG: { status: 500, title: 'Invalid status check' },
-} as const satisfies ErrorTable<LifecycleErrorCode>;
+} as const satisfies ErrorTable<string>;
+
+/** Codes of lifecycle misuse or failure: the keys of {@link LIFECYCLE_ERRORS}. */
+export type LifecycleErrorCode = keyof typeof LIFECYCLE_ERRORS;
 
 /** What a gated call answers in each inactive state (503 unless the lifecycle configures another status). */
 export const SERVICE_UNAVAILABLE_ERRORS = {
@@ -32,10 +24,13 @@ export const SERVICE_UNAVAILABLE_ERRORS = {
   SERVICE_MAINTENANCE: { status: 503, title: 'Service in maintenance' },
   SERVICE_OFFLINE: { status: 503, title: 'Service offline' },
   SERVICE_FAILED: { status: 503, title: 'Service failed' },
-} as const satisfies ErrorTable<ServiceUnavailableCode>;
+} as const satisfies ErrorTable<string>;
 
-/** Options for {@link LifecycleError}. */
-export type LifecycleErrorOptions = Pick<CodedErrorOptions<LifecycleErrorCode>, 'code' | 'cause'>;
+/** Codes a gated call gets while the service is not ACTIVE, one per inactive state (contract names). */
+export type ServiceUnavailableCode = keyof typeof SERVICE_UNAVAILABLE_ERRORS;
+
+/** Options for {@link LifecycleError}: the code, and the underlying error if any. */
+export type LifecycleErrorOptions = CodedErrorOptions<LifecycleErrorCode>;
 
 /** A lifecycle misuse or failure: bad input to `set`, a source that cannot be read or written, bad options. */
 export class LifecycleError extends CodedError<LifecycleErrorCode> {
@@ -44,12 +39,8 @@ export class LifecycleError extends CodedError<LifecycleErrorCode> {
   }
 }
 
-/** Options for {@link ServiceUnavailableError}. */
-export interface ServiceUnavailableErrorOptions {
-  /** The inactive state's code. */
-  code: ServiceUnavailableCode;
-  /** Status to answer with. @defaultValue 503 */
-  status?: number;
+/** Options for {@link ServiceUnavailableError}: the inactive state's code, its status (503 unless configured). */
+export interface ServiceUnavailableErrorOptions extends CodedErrorOptions<ServiceUnavailableCode> {
   /** Seconds until a retry makes sense (sent as `Retry-After`). */
   retryAfterSec: number;
 }

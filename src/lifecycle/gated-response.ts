@@ -191,16 +191,21 @@ export class GatedResponder {
     const html = prefersHtml(req.headers.accept);
     if (this.respond === undefined) {
       if (!html) return false;
-      this.write(
-        res,
-        err.status,
-        HTML_TYPE,
-        maintenancePage(state, err.message, err.retryAfterSec, requestId),
-        undefined,
-      );
+      this.writePage(res, state, err, requestId);
       return Promise.resolve(true);
     }
     return this.runHook(this.respond, state, req, res, err, requestId, html);
+  }
+
+  /** The built-in maintenance page for `state`, with the error's status, message and retry time. */
+  private writePage(res: ServerResponse, state: InactiveState, err: ServiceUnavailableError, requestId: string): void {
+    this.write(
+      res,
+      err.status,
+      HTML_TYPE,
+      maintenancePage(state, err.message, err.retryAfterSec, requestId),
+      undefined,
+    );
   }
 
   private async runHook(
@@ -231,13 +236,7 @@ export class GatedResponder {
     if (res.headersSent || res.writableEnded) return true; // the hook answered itself
     if (answer === undefined) {
       if (!html) return false;
-      this.write(
-        res,
-        err.status,
-        HTML_TYPE,
-        maintenancePage(state, err.message, err.retryAfterSec, requestId),
-        undefined,
-      );
+      this.writePage(res, state, err, requestId);
       return true;
     }
     let body: string;

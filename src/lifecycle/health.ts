@@ -90,18 +90,23 @@ export class HealthBoard {
     this.log = (options.logger ?? defaultLogger()).child({ component: 'health' });
   }
 
-  /** Register a check under a unique name (letters, digits, `_.:-`; used as the Prometheus label). */
-  addCheck(name: string, fn: HealthCheckFunction, options: HealthCheckOptions = {}): this {
+  /** Refuse a name that is not a label (letters, digits, `_.:-`) or that a check has already. */
+  private checkName(method: string, name: string): void {
     if (typeof name !== 'string' || !NAME.test(name))
-      throw new LifecycleError(`addCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, {
+      throw new LifecycleError(`${method}: name must match ${NAME.source}, got ${JSON.stringify(name)}`, {
         code: 'ERR_HEALTH_CONFIG',
       });
     const taken = this.checks.get(name);
     if (taken)
       throw new LifecycleError(
-        `addCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`,
+        `${method}: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`,
         { code: 'ERR_HEALTH_CONFIG' },
       );
+  }
+
+  /** Register a check under a unique name (letters, digits, `_.:-`; used as the Prometheus label). */
+  addCheck(name: string, fn: HealthCheckFunction, options: HealthCheckOptions = {}): this {
+    this.checkName('addCheck', name);
     if (typeof fn !== 'function')
       throw new LifecycleError(`addCheck ${name}: the check must be a function`, { code: 'ERR_HEALTH_CONFIG' });
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.defaultTimeoutMs, `addCheck ${name}`, 'timeoutMs');
@@ -114,16 +119,7 @@ export class HealthBoard {
    * changes. It shares the names of polled checks (a clash is refused either way).
    */
   stateCheck(name: string, initial: CheckState, options: StateCheckOptions = {}): StateCheck {
-    if (typeof name !== 'string' || !NAME.test(name))
-      throw new LifecycleError(`stateCheck: name must match ${NAME.source}, got ${JSON.stringify(name)}`, {
-        code: 'ERR_HEALTH_CONFIG',
-      });
-    const taken = this.checks.get(name);
-    if (taken)
-      throw new LifecycleError(
-        `stateCheck: a ${taken.pushed ? 'push-style' : 'polled'} check named ${name} already exists`,
-        { code: 'ERR_HEALTH_CONFIG' },
-      );
+    this.checkName('stateCheck', name);
     const check = new StateCheck(name, initial, options.extra, this.log);
     this.checks.set(name, { name, critical: options.critical === true, pushed: check });
     this.log.debug(

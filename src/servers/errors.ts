@@ -1,4 +1,4 @@
-import { GatehouseError, type ErrorTable, type FieldIssue } from '../errors.js';
+import { CodedError, GatehouseError, type CodedErrorOptions, type ErrorTable, type FieldIssue } from '../errors.js';
 
 export type { FieldIssue };
 
@@ -45,21 +45,13 @@ export const PORTAL_ERRORS = {
 /** Codes of the request path and the portal's own misuse errors. */
 export type PortalErrorCode = keyof typeof PORTAL_ERRORS;
 
-/** Options for {@link PortalError}. */
-export interface PortalErrorOptions {
-  /** Stable machine-readable code; the status comes from {@link PORTAL_ERRORS}. */
-  code: PortalErrorCode;
-  /** The underlying error, if any. */
-  cause?: unknown;
-  /** Structured context for logs and callers (never sent to clients). */
-  details?: Readonly<Record<string, unknown>>;
-}
+/** Options for {@link PortalError}: the code (its status comes from {@link PORTAL_ERRORS}), cause and details. */
+export type PortalErrorOptions = CodedErrorOptions<PortalErrorCode>;
 
 /** A misuse of the portal: a bad option, a route registered twice, a call after `close()`. */
-export class PortalError extends GatehouseError {
-  declare readonly code: PortalErrorCode;
+export class PortalError extends CodedError<PortalErrorCode> {
   constructor(message: string, options: PortalErrorOptions) {
-    super(message, { ...options, status: PORTAL_ERRORS[options.code].status });
+    super(message, options, PORTAL_ERRORS);
   }
 }
 

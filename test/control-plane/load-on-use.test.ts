@@ -1,45 +1,38 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { packagesOf, runRecorded } from '../load-on-use-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOOK = fileURLToPath(new URL('./fixtures/record-loads.mjs', import.meta.url));
 /** Packages an import of the lifecycle or the control plane must not load (they load when used). */
 const HEAVY = ['ws', 'ioredis', 'zod', 'express', 'socket.io', 'bullmq', 'piscina', 'light-my-request', 'helmet'];
 /** The control plane's own running parts. */
 const ENGINE = ['engine', 'sockets', 'store-sqlite', 'store-redis', 'admin', 'routes', 'dashboard', 'protocol'];
 
 /** Run `code` (an ES module body) in a fresh Node with tsx; the modules it resolved. */
-function loadedBy(code: string): string[] {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--import', HOOK, '--input-type=module', '-e', code], {
-    cwd: ROOT,
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'silent' },
-    encoding: 'utf8',
-    timeout: 60_000,
+async function loadedBy(code: string): Promise<string[]> {
+  const run = await runRecorded(['--input-type=module', '-e', code], {
+    env: { GATEHOUSE_LOG_LEVEL: 'silent' },
+    timeoutMs: 60_000,
   });
-  const line = run.stdout.split('\n').find((l) => l.startsWith('LOADED '));
-  if (run.status !== 0 || line === undefined) throw new Error(`child failed (${run.status}): ${run.stderr}`);
-  return JSON.parse(line.slice('LOADED '.length)) as string[];
+  if (run.code !== 0) throw new Error(`child failed (${String(run.code)}): ${run.stderr}`);
+  return run.modules;
 }
 
-const packages = (urls: string[]): Set<string> =>
-  new Set(urls.flatMap((u) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)?.[1] ?? []));
+const packages = (urls: string[]): Set<string> => new Set(packagesOf(urls));
 const controlPlaneFiles = (urls: string[]): string[] =>
   urls.flatMap((u) => /\/src\/control-plane\/([\w-]+)\.ts$/.exec(u)?.[1] ?? []);
 
 describe('load on use (lifecycle and control plane)', () => {
-  it('importing gatehouse/lifecycle loads neither ws, ioredis, zod nor the PXControl client', () => {
-    const urls = loadedBy("await import('./src/lifecycle/index.ts');");
+  it('importing gatehouse/lifecycle loads neither ws, ioredis, zod nor the PXControl client', async () => {
+    const urls = await loadedBy("await import('./src/lifecycle/index.ts');");
     const loaded = packages(urls);
     for (const pkg of HEAVY) expect(loaded.has(pkg), pkg).toBe(false);
     expect(urls.some((u) => u.endsWith('/src/lifecycle/remote/client.ts'))).toBe(false);
   });
 
-  it('a RemoteControl loads the protocol client and ws when it connects', () => {
-    const urls = loadedBy(`
+  it('a RemoteControl loads the protocol client and ws when it connects', async () => {
+    const urls = await loadedBy(`
       const { RemoteControl } = await import('./src/lifecycle/index.ts');
       const px = new RemoteControl({ token: 'px_test', wsUrl: 'ws://127.0.0.1:9', env: {}, dataDir: false, disableVersionCheck: true });
       await new Promise((r) => setTimeout(r, 200));
@@ -49,8 +42,8 @@ describe('load on use (lifecycle and control plane)', () => {
     expect(packages(urls).has('ws')).toBe(true);
   });
 
-  it('importing gatehouse/control-plane loads only the light ControlPlane class, and constructing one loads the rest', () => {
-    const idle = loadedBy("await import('./src/control-plane/index.ts');");
+  it('importing gatehouse/control-plane loads only the light ControlPlane class, and constructing one loads the rest', async () => {
+    const idle = await loadedBy("await import('./src/control-plane/index.ts');");
     const loaded = packages(idle);
     for (const pkg of HEAVY) expect(loaded.has(pkg), pkg).toBe(false);
     expect(idle.some((u) => u.includes('/src/servers/'))).toBe(false);
@@ -58,7 +51,7 @@ describe('load on use (lifecycle and control plane)', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cp-load-'));
     try {
-      const used = loadedBy(`
+      const used = await loadedBy(`
         const { ControlPlane } = await import('./src/control-plane/index.ts');
         const cp = new ControlPlane({ dataDir: ${JSON.stringify(dir)}, adminToken: 'admin-token-for-tests-0123456789' });
         await cp.createProject({ name: 'notes' });

@@ -319,6 +319,37 @@ describe('enforce() modes', () => {
     expect(lines[2]!.function).toMatch(/^anonymous \(test\/enforcer\/enforce\.test\.ts:\d+:\d+\)$/);
   });
 
+  it('warn: reports only the first bad argument and parses no later one, and the call goes on (every arity)', () => {
+    // Declared parameters match the contract (a definition rule): one target per arity, answering its arity.
+    const TARGETS = [
+      (_a: unknown) => 1,
+      (_a: unknown, _b: unknown) => 2,
+      (_a: unknown, _b: unknown, _c: unknown) => 3,
+      (_a: unknown, _b: unknown, _c: unknown, _d: unknown) => 4,
+      (_a: unknown, _b: unknown, _c: unknown, _d: unknown, _e: unknown) => 5,
+    ];
+    for (let arity = 1; arity <= 5; arity++) {
+      for (let bad = 0; bad < arity; bad++) {
+        const { logger, lines } = captureLogger();
+        enforce.configure({ mode: 'warn', logger });
+        const parsed: number[] = [];
+        const args = Array.from({ length: arity }, (_, i) =>
+          z.unknown().refine((v) => parsed.push(i) > 0 && typeof v === 'number'),
+        );
+        const fn = enforce(
+          { name: `w${arity}`, description: 'Counts its arguments', args, returns: z.number() } as never,
+          TARGETS[arity - 1] as never,
+        ) as (...a: unknown[]) => unknown;
+        // Every argument from `bad` on is wrong; only `bad` is reported and nothing after it is parsed.
+        expect(fn(...Array.from({ length: arity }, (_, i) => (i < bad ? 1 : 'x')))).toBe(arity);
+        expect(parsed).toEqual(Array.from({ length: bad + 1 }, (_, i) => i));
+        expect(lines.map((l) => [l.code, l.function, l.path])).toEqual([
+          ['ERR_ENFORCE_ARGS', `w${arity}`, `args[${bad}]`],
+        ]);
+      }
+    }
+  });
+
   it('wrappers follow later mode changes; functions defined while off stay unwrapped', () => {
     const strictFn = enforce(userContract, (name, age) => ({ name, age }));
     expect(caught(() => strictFn('Ann', -1)).code).toBe('ERR_ENFORCE_ARGS');

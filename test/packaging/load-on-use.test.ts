@@ -1,34 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, packagesOf, runRecorded } from '../load-on-use-helpers.js';
 import { buildDist } from './build.js';
 
 // API.md 14 (load on use): what a gatehouse entry and a plain portal or queue load, recorded in a child process
 // by a node:module resolve hook, against the compiled package (the same dist/ a user installs).
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/load/', import.meta.url));
 // Under the repository so the compiled files resolve their dependencies from its node_modules, as installed.
 const work = mkdtempSync(path.join(ROOT, '.tmp', 'load-on-use-'));
 const DIST = path.join(work, 'dist');
-
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      args,
-      { cwd: ROOT, timeout: 120_000, env: { ...process.env, ...env }, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, output: `${stdout}${stderr}` }),
-    );
-  });
-}
 
 /** The packages (by node_modules folder) and gatehouse files a scenario resolved, and what it printed. */
 async function scenario(
@@ -36,25 +18,17 @@ async function scenario(
   env: Record<string, string> = {},
 ): Promise<{ packages: Set<string>; own: Set<string>; output: string }> {
   const dir = mkdtempSync(path.join(work, 'run-'));
-  const record = path.join(dir, 'modules.json');
-  const res = await run(['--import', path.join(FIXTURES, 'record.mjs'), path.join(FIXTURES, file)], {
-    GATEHOUSE_DIST: DIST,
-    SCENARIO_DIR: dir,
-    LOAD_RECORD: record,
-    ...env,
+  const res = await runRecorded([path.join(FIXTURES, file)], {
+    tsx: false,
+    env: { GATEHOUSE_DIST: DIST, SCENARIO_DIR: dir, GATEHOUSE_LOG_LEVEL: 'silent', ...env },
   });
-  expect(res.code, res.output).toBe(0);
-  const urls = JSON.parse(readFileSync(record, 'utf8')) as string[];
-  const packages = new Set<string>();
-  for (const url of urls) {
-    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
-    if (m) packages.add(m[1]!);
-  }
+  const output = `${res.stdout}${res.stderr}`;
+  expect(res.code, output).toBe(0);
   // The build bundles: a loaded file of dist/ is an entry or a chunk, and its source map names the src/ modules
   // it holds. `own` lists those modules (paths under src/, without the extension), so the checks below speak of
   // gatehouse's modules whatever chunk they landed in.
   const own = new Set<string>();
-  for (const url of urls) {
+  for (const url of res.modules) {
     if (!url.startsWith('file:')) continue;
     const file = fileURLToPath(url);
     if (!file.startsWith(DIST) || !file.endsWith('.js')) continue;
@@ -64,7 +38,7 @@ async function scenario(
       if (!rel.startsWith('..')) own.add(rel.replace(/\.ts$/, '').split(path.sep).join('/'));
     }
   }
-  return { packages, own, output: res.output };
+  return { packages: new Set(packagesOf(res.modules)), own, output };
 }
 
 const present = (packages: Set<string>, names: readonly string[]): string[] => names.filter((n) => packages.has(n));

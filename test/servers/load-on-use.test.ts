@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
+import { packagesOf, runRecorded } from '../load-on-use-helpers.js';
 
 interface Loads {
   result: { hi: number; body: unknown; missing: number; legacy: number };
@@ -8,36 +8,12 @@ interface Loads {
 }
 
 /** Run the lean portal fixture in a fresh process that records every package it resolves. */
-function runLean(dir: string, mode: 'plain' | 'app'): Promise<Loads> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'VITEST') env[k] = v;
-    env.GATEHOUSE_LOG_FORMAT = 'json';
-    env.GATEHOUSE_LOG_LEVEL = 'silent';
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        './test/servers/fixtures/record-loads.mjs',
-        '--import',
-        'tsx',
-        'test/servers/fixtures/lean-portal.ts',
-        dir,
-        mode,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const line = /LOADED (\[.*\])/.exec(stderr);
-      if (code !== 0 || !line) reject(new Error(`fixture failed (${String(code)}): ${stderr}`));
-      else resolve({ result: JSON.parse(stdout) as Loads['result'], packages: JSON.parse(line[1]!) as string[] });
-    });
+async function runLean(dir: string, mode: 'plain' | 'app'): Promise<Loads> {
+  const run = await runRecorded(['test/servers/fixtures/lean-portal.ts', dir, mode], {
+    env: { GATEHOUSE_LOG_FORMAT: 'json', GATEHOUSE_LOG_LEVEL: 'silent' },
   });
+  if (run.code !== 0) throw new Error(`fixture failed (${String(run.code)}): ${run.stderr}`);
+  return { result: JSON.parse(run.stdout) as Loads['result'], packages: packagesOf(run.modules) };
 }
 
 /** Packages a portal without redis, websocket, threads, pretty logs or inject must never load. */

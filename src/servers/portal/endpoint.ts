@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
@@ -140,7 +139,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     out.push({
       method,
       route,
-      target: new EndpointTarget(route, pipeline, deps.responder, deps.resolveIp),
+      target: endpointTarget(route, pipeline, deps.responder, deps.resolveIp),
       openapi: {
         method,
         path,
@@ -162,39 +161,27 @@ export function mountMethods(method: EndpointMethod): readonly HTTPMethod[] {
 }
 
 /** The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. */
-class EndpointTarget implements RouteTarget {
-  constructor(
-    private readonly route: string,
-    private readonly pipeline: Pipeline,
-    private readonly responder: Responder,
-    private readonly resolveIp: IpResolver,
-  ) {}
-
-  handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: Record<string, string | undefined>,
-    query: Record<string, unknown>,
-    requestId: string,
-  ): void {
-    const responder = this.responder;
-    const started = responder.logsRequests ? performance.now() : 0;
-    const call = new HttpCall(
-      this.route,
-      req,
-      res,
-      responder,
-      requestId,
-      this.resolveIp(req),
-      params,
-      hasKeys(query) ? sanitizeRecord(query) : undefined,
-    );
-    this.pipeline(call).then(
-      () => responder.sendResult(call, started),
-      (err: unknown) => {
-        call.flushHeaders(); // e.g. RateLimit-* on a 429
-        responder.sendError(req, res, err, requestId, started, call.identity);
-      },
-    );
-  }
+function endpointTarget(route: string, pipeline: Pipeline, responder: Responder, resolveIp: IpResolver): RouteTarget {
+  return {
+    handle: (req, res, params, query, requestId) => {
+      const started = responder.logsRequests ? performance.now() : 0;
+      const call = new HttpCall(
+        route,
+        req,
+        res,
+        responder,
+        requestId,
+        resolveIp(req),
+        params,
+        hasKeys(query) ? sanitizeRecord(query) : undefined,
+      );
+      pipeline(call).then(
+        () => responder.sendResult(call, started),
+        (err: unknown) => {
+          call.flushHeaders(); // e.g. RateLimit-* on a 429
+          responder.sendError(req, res, err, requestId, started, call.identity);
+        },
+      );
+    },
+  };
 }

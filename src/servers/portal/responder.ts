@@ -123,7 +123,10 @@ export class Responder {
     if (this.logsRequests) this.logRequest(call.req, res.statusCode, started, call.requestId, call.identity);
   }
 
-  /** Answer with a problem+json body; unexpected errors are logged with their stack. */
+  /**
+   * Answer with a problem+json body; unexpected errors are logged with their stack. A lifecycle refusal goes to
+   * the gated answer first (HTML page, `respond` hook); `gated: false` is its way back when it declines.
+   */
   sendError(
     req: IncomingMessage,
     res: ServerResponse,
@@ -131,31 +134,21 @@ export class Responder {
     requestId: string,
     started: number,
     identity: Identity | null,
+    gated: boolean = true,
   ): void {
-    if (this.gated !== undefined && err instanceof ServiceUnavailableError && !res.headersSent) {
+    if (gated && this.gated !== undefined && err instanceof ServiceUnavailableError && !res.headersSent) {
       this.applyHeaders(res, requestId);
       for (const name in err.headers) res.setHeader(name, err.headers[name]!);
       const answered = this.gated.answer(req, res, err, requestId);
       if (answered !== false) {
         void answered.then((done) => {
-          if (!done) this.sendProblem(req, res, err, requestId, started, identity);
+          if (!done) this.sendError(req, res, err, requestId, started, identity, false);
           else if (this.logsRequests && started !== 0)
             this.logRequest(req, res.statusCode, started, requestId, identity);
         });
         return;
       }
     }
-    this.sendProblem(req, res, err, requestId, started, identity);
-  }
-
-  private sendProblem(
-    req: IncomingMessage,
-    res: ServerResponse,
-    err: unknown,
-    requestId: string,
-    started: number,
-    identity: Identity | null,
-  ): void {
     const problem = toProblem(err, requestId);
     if (problem.unexpected)
       this.log.error({ err, requestId, method: req.method, path: pathOf(req.url) }, 'request failed');
@@ -191,39 +184,22 @@ export class Responder {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     // Read from the request's async context: the trace the entry started or continued for it.
     const trace = currentTrace();
-    const fast = this.writeLine;
-    if (fast) {
-      fast({
-        method: req.method,
-        path: pathOf(req.url),
-        status,
-        durationMs,
-        requestId,
-        identity: identity?.id ?? null,
-        traceId: trace?.traceId,
-        spanId: trace?.spanId,
-      });
+    const line: RequestLine = {
+      method: req.method,
+      path: pathOf(req.url),
+      status,
+      durationMs,
+      requestId,
+      identity: identity?.id ?? null,
+      traceId: trace?.traceId,
+      spanId: trace?.spanId,
+    };
+    if (this.writeLine) {
+      this.writeLine(line);
       return;
     }
-    if (trace === undefined) {
-      this.log.info(
-        { method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: identity?.id ?? null },
-        'request',
-      );
-      return;
-    }
-    this.log.info(
-      {
-        method: req.method,
-        path: pathOf(req.url),
-        status,
-        durationMs,
-        requestId,
-        identity: identity?.id ?? null,
-        trace_id: trace.traceId,
-        span_id: trace.spanId,
-      },
-      'request',
-    );
+    // Through pino (a logger gatehouse did not make): the same fields, the trace as `trace_id` / `span_id`.
+    const { traceId, spanId, ...fields } = line;
+    this.log.info(traceId === undefined ? fields : { ...fields, trace_id: traceId, span_id: spanId }, 'request');
   }
 }

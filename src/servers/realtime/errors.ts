@@ -1,4 +1,4 @@
-import { GatehouseError, type ErrorTable } from '../../errors.js';
+import { CodedError, type CodedErrorOptions, type ErrorTable } from '../../errors.js';
 
 /** The realtime layer's errors (handshake refusals, event acks, group limits): code, status and title. */
 export const REALTIME_ERRORS = {
@@ -20,24 +20,9 @@ export const REALTIME_ERRORS = {
 /** Codes of the realtime layer. */
 export type RealtimeErrorCode = keyof typeof REALTIME_ERRORS;
 
-/** Options for {@link RealtimeError}. */
-export interface RealtimeErrorOptions {
-  /** Stable machine-readable code. */
-  code: RealtimeErrorCode;
-  /** Status used if the error reaches an HTTP client. @defaultValue the code's status in {@link REALTIME_ERRORS} */
-  status?: number;
-  /** The underlying error, if any. */
-  cause?: unknown;
-}
-
 /** A realtime failure: bad options, a refused event, a group limit. */
-export class RealtimeError extends GatehouseError {
-  declare readonly code: RealtimeErrorCode;
-  constructor(message: string, options: RealtimeErrorOptions) {
-    super(message, {
-      code: options.code,
-      status: options.status ?? REALTIME_ERRORS[options.code].status,
-      cause: options.cause,
-    });
+export class RealtimeError extends CodedError<RealtimeErrorCode> {
+  constructor(message: string, options: CodedErrorOptions<RealtimeErrorCode>) {
+    super(message, options, REALTIME_ERRORS);
   }
 }
