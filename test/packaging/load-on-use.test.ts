@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { buildDist } from './build.js';
 // by a node:module resolve hook, against the compiled package (the same dist/ a user installs).
 const FIXTURES = fileURLToPath(new URL('./fixtures/load/', import.meta.url));
 // Under the repository so the compiled files resolve their dependencies from its node_modules, as installed.
+mkdirSync(path.join(ROOT, '.tmp'), { recursive: true }); // git-ignored; absent on a clean checkout
 const work = mkdtempSync(path.join(ROOT, '.tmp', 'load-on-use-'));
 const DIST = path.join(work, 'dist');
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { buildDist } from './build.js';
 // API.md 14: a user reading the README from the installed package can follow every link, and no source map names a
 // file that does not ship. The package's file list is npm's own (`npm pack --dry-run --json`).
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+mkdirSync(path.join(ROOT, '.tmp'), { recursive: true }); // git-ignored; absent on a clean checkout
 const work = mkdtempSync(path.join(ROOT, '.tmp', 'package-contents-'));
 const DIST = path.join(work, 'dist');
 
