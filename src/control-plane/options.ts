@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { RedisOption } from '../redis.js';
+import { resolveRedisOption, type RedisOption } from '../redis.js';
 import { optionChecks, withDefaults } from '../options.js';
 import { gatehouseVersion } from '../version.js';
 import { ControlPlaneError } from './errors.js';
@@ -128,7 +128,8 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions): Resolv
   return {
     dataDir: check.string('dataDir', o.dataDir),
     adminToken: token,
-    redis: o.redis,
+    // Checked here (ERR_REDIS_OPTIONS), so a bad `redis` fails the constructor; the connection opens with the engine.
+    redis: o.redis === undefined ? undefined : (resolveRedisOption(o.redis, 'control'), o.redis),
     name: o.name,
     heartbeatIntervalMs: check.int('heartbeatIntervalMs', o.heartbeatIntervalMs, { min: 50, max: 3_600_000 }),
     instanceRetentionMs: check.int('instanceRetentionMs', o.instanceRetentionMs, { min: 0, max: 7 * 86_400_000 }),

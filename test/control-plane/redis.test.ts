@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
@@ -14,6 +15,23 @@ if (!available && !REQUIRE_REDIS)
   console.warn(
     '[control-plane] SKIPPING the two-control-planes-on-one-Redis tests: no Redis on 127.0.0.1:6379 (set GATEHOUSE_REQUIRE_REDIS=1 to make this a failure)',
   );
+
+describe('ControlPlane redis option', () => {
+  it('refuses a bad redis option in the constructor, before any store or connection opens', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      for (const redis of ['not a url', 'http://127.0.0.1:6379', { url: REDIS_URL, keyPrefix: 'has space' }]) {
+        expect(() => new ControlPlane({ dataDir: dir, adminToken: ADMIN, redis })).toThrow(
+          expect.objectContaining({ code: 'ERR_REDIS_OPTIONS', message: expect.stringMatching(/^redis: option "/) }),
+        );
+      }
+      // Nothing was created under the data dir: no SQLite store was opened for the refused planes.
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+});
 
 describe.skipIf(!available && !REQUIRE_REDIS)('ControlPlane on Redis', () => {
   const cleanups: Array<() => unknown> = [];
