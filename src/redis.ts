@@ -107,7 +107,7 @@ function checkUrl(option: string, url: unknown): string {
 export function resolveRedisOption(
   option: RedisOption,
   name: string,
-  defaultPrefix = `gatehouse:${name}:`,
+  defaultPrefix: string = `gatehouse:${name}:`,
 ): ResolvedRedisOption {
   if (typeof option === 'string')
     return { url: checkUrl('redis', option), client: undefined, keyPrefix: defaultPrefix, ...DEFAULTS };

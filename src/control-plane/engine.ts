@@ -174,6 +174,7 @@ export class ControlPlaneEngine {
     await this.cache.resync();
   }
 
+  /** Create a project with its first token (audited); `ERR_CONTROL_CONFLICT` when the name is taken. */
   async createProject(
     name: string,
     failMode: FailMode,
@@ -213,6 +214,7 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Set a project's status (and message) and push it to its sockets (audited). */
   async setStatus(
     name: string,
     state: LifecycleState,
@@ -240,6 +242,7 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Set a project's fail mode and push it to its sockets (audited). */
   async setFailMode(name: string, failMode: FailMode, actor: string): Promise<ProjectView> {
     return this.mutate(async () => {
       const prev = this.cache.require(name);
@@ -248,6 +251,7 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Issue a new project token and revoke the project's live ones (audited); resolves the new token. */
   async rotateToken(name: string, actor: string): Promise<{ token: string }> {
     return this.mutate(async () => {
       this.cache.require(name);
@@ -264,6 +268,7 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Revoke one token and close the sockets that used it (audited). */
   async revokeToken(token: string, actor: string): Promise<void> {
     await this.mutate(async () => {
       const found = this.cache.token(hashToken(token));
@@ -273,6 +278,7 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Revoke every token of a project and close its sockets (audited); resolves how many were revoked. */
   async revokeProjectTokens(name: string, actor: string): Promise<number> {
     return this.mutate(async () => {
       this.cache.require(name);
@@ -282,6 +288,7 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Delete a project, its tokens and its instances, closing its sockets (audited). */
   async deleteProject(name: string, actor: string): Promise<void> {
     await this.mutate(async () => {
       const prev = this.cache.require(name);
@@ -294,10 +301,12 @@ export class ControlPlaneEngine {
     });
   }
 
+  /** Every project as the admin API shows it, from the cache. */
   projects(): ProjectView[] {
     return this.cache.projects();
   }
 
+  /** One project as the admin API shows it, or undefined. */
   project(name: string): ProjectView | undefined {
     return this.cache.project(name);
   }
@@ -321,6 +330,7 @@ export class ControlPlaneEngine {
     );
   }
 
+  /** The newest audit entries, of one project or of all, at most `limit`. */
   auditLog(project: string | undefined, limit: number): Promise<AuditEntry[]> {
     return this.store.audit({ project, limit });
   }

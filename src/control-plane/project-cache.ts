@@ -90,6 +90,7 @@ export class ProjectCache {
     return statusObject(this.require(found.project));
   }
 
+  /** Take a created or changed project from the store (this control plane or another). */
   applyProject(project: ProjectRecord): void {
     const text = statusFrame(project);
     this.projectsByName.set(project.name, project);
@@ -101,6 +102,7 @@ export class ProjectCache {
     this.d.feed.changed();
   }
 
+  /** Forget a deleted project. */
   applyDeleted(name: string): void {
     this.touched.set(name, performance.now());
     if (!this.projectsByName.delete(name)) return;
@@ -110,6 +112,7 @@ export class ProjectCache {
     this.d.feed.changed();
   }
 
+  /** Take a project's current tokens from the store. */
   applyTokens(tokens: readonly TokenRecord[]): void {
     const newlyRevoked = new Map<string, Set<string>>();
     for (const t of tokens) {

@@ -184,16 +184,19 @@ export class BullmqConsumer<R extends JobRun> implements JobConsumer {
     }
   }
 
+  /** Stop taking new jobs (the lifecycle left ACTIVE); running ones finish. */
   pause(): void {
     this.paused = true;
     void this.worker.pause(true).catch(() => undefined);
   }
 
+  /** Take jobs again after `pause()`. */
   resume(): void {
     this.paused = false;
     this.worker.resume();
   }
 
+  /** Stop the Worker: running jobs get `timeoutMs` to finish, the rest go back to the queue; resolves how many were given back. */
   async stop(timeoutMs: number): Promise<number> {
     if (this.stopping) return 0;
     this.stopping = true;

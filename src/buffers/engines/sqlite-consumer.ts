@@ -59,10 +59,12 @@ export class SqliteConsumer<R extends JobRun> implements JobConsumer {
     return this.inFlight.size;
   }
 
+  /** Stop claiming jobs (the lifecycle left ACTIVE); running ones finish and keep their leases renewed. */
   pause(): void {
     this.paused = true;
   }
 
+  /** Claim jobs again after `pause()`. */
   resume(): void {
     this.paused = false;
     this.schedulePump();
@@ -207,6 +209,10 @@ export class SqliteConsumer<R extends JobRun> implements JobConsumer {
     }
   }
 
+  /**
+   * Stop the lease loop: running jobs get `timeoutMs` to finish; those still running are aborted and their leases
+   * released for retry. Resolves how many were released.
+   */
   async stop(timeoutMs: number): Promise<number> {
     if (this.stopping) return 0;
     this.stopping = true;
