@@ -8,6 +8,7 @@
  *   also allows for ES modules without top-level await.
  * - An asynchronous path uses `await import('pkg')` directly.
  */
+import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const requireHere = createRequire(import.meta.url);
@@ -23,7 +24,9 @@ const loaded = new Map<string, unknown>();
 export function loadNow<T>(name: string): T {
   let mod = loaded.get(name);
   if (mod === undefined) {
-    mod = requireHere(name) as unknown;
+    // Loaded from its real path, so the package's own dependencies resolve beside it even where the package is a
+    // symlink that a require hook does not resolve (pnpm's layout, or tsx's require hook on Node 22).
+    mod = requireHere(name.startsWith('node:') ? name : realpathSync(requireHere.resolve(name))) as unknown;
     loaded.set(name, mod);
   }
   return mod as T;
