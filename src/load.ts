@@ -8,8 +8,10 @@
  *   also allows for ES modules without top-level await.
  * - An asynchronous path uses `await import('pkg')` directly.
  */
+import type * as Crypto from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type * as Net from 'node:net';
 
 const requireHere = createRequire(import.meta.url);
 const loaded = new Map<string, unknown>();
@@ -31,3 +33,9 @@ export function loadNow<T>(name: string): T {
   }
   return mod as T;
 }
+
+/** node:crypto, required on first use: importing it costs a cold start about 3 ms, and most importers never call it. */
+export const nodeCrypto = (): typeof Crypto => loadNow<typeof Crypto>('node:crypto');
+
+/** node:net, required on first use (the client's address policy, the portal's client address). */
+export const nodeNet = (): typeof Net => loadNow<typeof Net>('node:net');

@@ -1,6 +1,6 @@
 import { fstatSync, mkdirSync, openSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { dirname } from 'node:path';
+import type * as Tty from 'node:tty';
 import type * as Pino from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import type pinoPretty from 'pino-pretty';
@@ -99,7 +99,7 @@ function writesWithoutWaiting(fd: number): boolean {
   try {
     const stat = fstatSync(fd);
     // A terminal can push back (EAGAIN): it keeps the asynchronous write.
-    return stat.isFile() || (stat.isCharacterDevice() && !isatty(fd));
+    return stat.isFile() || (stat.isCharacterDevice() && !loadNow<typeof Tty>('node:tty').isatty(fd));
   } catch {
     return false;
   }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomFillSync } from 'node:crypto';
+import { nodeCrypto } from './load.js';
 
 /**
  * W3C trace context (https://www.w3.org/TR/trace-context/) shared by the request path, the HTTP client and the
@@ -53,7 +53,7 @@ let offset = pool.length;
 
 function randomHex(bytes: number): string {
   if (offset + bytes > pool.length) {
-    randomFillSync(pool);
+    nodeCrypto().randomFillSync(pool);
     offset = 0;
   }
   const hex = pool.toString('hex', offset, offset + bytes);

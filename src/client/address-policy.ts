@@ -3,48 +3,57 @@
  * every resolved address at connect time, so DNS rebinding and numeric or IPv4-mapped spellings are caught).
  */
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
+import { nodeNet } from '../load.js';
 
 /** Error code a refused connection carries through undici; `attempt.ts` maps it to `BLOCKED`. */
 export const BLOCKED_CODE = 'ERR_GATEHOUSE_BLOCKED';
 
-const PRIVATE = new BlockList();
-// IPv4: this network, private, carrier-grade NAT, loopback, link-local, IETF protocol assignments, benchmarking,
-// multicast, reserved and broadcast.
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv4');
-}
-// IPv6: unspecified, loopback and IPv4-compatible (::/96), unique-local, link-local, site-local, multicast,
-// NAT64 (64:ff9b::/96 reaches IPv4 space). IPv4-mapped forms (::ffff:a.b.c.d) are checked against the IPv4 rules.
-for (const [net, prefix] of [
-  ['::', 96],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
-  ['64:ff9b::', 96],
-] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv6');
+let privateList: BlockList | undefined;
+
+/** The private, loopback, link-local ... ranges, built on first use (node:net loads then). */
+function privateRanges(): BlockList {
+  if (privateList) return privateList;
+  const PRIVATE = new (nodeNet().BlockList)();
+  // IPv4: this network, private, carrier-grade NAT, loopback, link-local, IETF protocol assignments, benchmarking,
+  // multicast, reserved and broadcast.
+  for (const [net, prefix] of [
+    ['0.0.0.0', 8],
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['224.0.0.0', 4],
+    ['240.0.0.0', 4],
+  ] as const) {
+    PRIVATE.addSubnet(net, prefix, 'ipv4');
+  }
+  // IPv6: unspecified, loopback and IPv4-compatible (::/96), unique-local, link-local, site-local, multicast,
+  // NAT64 (64:ff9b::/96 reaches IPv4 space). IPv4-mapped forms (::ffff:a.b.c.d) are checked against the IPv4 rules.
+  for (const [net, prefix] of [
+    ['::', 96],
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['fec0::', 10],
+    ['ff00::', 8],
+    ['64:ff9b::', 96],
+  ] as const) {
+    PRIVATE.addSubnet(net, prefix, 'ipv6');
+  }
+  privateList = PRIVATE;
+  return PRIVATE;
 }
 
 /** Whether an IP address is loopback, private, link-local, unique-local, unspecified (or an IPv4-mapped form of one). */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const family = isIP(bare);
+  const family = nodeNet().isIP(bare);
   if (family === 0) return false;
-  return PRIVATE.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+  return privateRanges().check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** A compiled `allowHosts` list: exact names and `*.suffix` wildcards (subdomains only), case-insensitive. */

@@ -2,7 +2,8 @@
  * The client's transport: undici keep-alive Agents (a pool per origin), loaded on the first outbound request
  * and cached, and the DNS lookup they connect with.
  */
-import { lookup as dnsLookup, type LookupAllOptions, type LookupAddress } from 'node:dns';
+import type * as Dns from 'node:dns';
+import type { LookupAllOptions, LookupAddress } from 'node:dns';
 import type * as Undici from 'undici';
 import type { Agent } from 'undici';
 import { loadNow } from '../load.js';
@@ -31,7 +32,7 @@ export function safeLookup(hostname: string, options: LookupAllOptions, callback
     process.nextTick(callback, err);
     return;
   }
-  dnsLookup(hostname, options, callback);
+  loadNow<typeof Dns>('node:dns').lookup(hostname, options, callback);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LifecycleState } from '../lifecycle/index.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -19,6 +18,7 @@ import type {
   ProjectView,
   SetProjectStatusOptions,
 } from './views.js';
+import { nodeCrypto } from '../load.js';
 
 /**
  * A self-hosted, PXControl-compatible control plane: projects with tokens (stored hashed), one switch per project
@@ -56,7 +56,7 @@ export class ControlPlane implements AdminTarget {
     this.options = o;
     const root = o.logger ?? createLogger({ base: { service: o.name } });
     this.log = root.child({ component: 'control-plane' });
-    this.node = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.node = `${hostname()}:${process.pid}:${nodeCrypto().randomBytes(3).toString('hex')}`;
     this.adminDigest = o.adminToken === undefined ? undefined : secretDigest(o.adminToken);
     this.ready = this.load(root);
     // Callers see failures through the methods (each awaits ready); this keeps the promise from being unhandled.

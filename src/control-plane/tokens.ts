@@ -1,16 +1,16 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../load.js';
 
 /** What a project token looks like: `px_` and 43 url-safe base64 characters (32 random bytes). */
 export const PROJECT_TOKEN_PATTERN = /^px_[A-Za-z0-9_-]{32,128}$/;
 
 /** A new project token: `px_` + 32 random bytes in base64url (43 characters). */
 export function newProjectToken(): string {
-  return `px_${randomBytes(32).toString('base64url')}`;
+  return `px_${nodeCrypto().randomBytes(32).toString('base64url')}`;
 }
 
 /** The stored form of a token: SHA-256, hex. Tokens carry 256 random bits, so a fast hash is enough. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return nodeCrypto().createHash('sha256').update(token).digest('hex');
 }
 
 /** The first characters of a token, for telling tokens apart without showing them. */
@@ -20,10 +20,10 @@ export function tokenHint(token: string): string {
 
 /** Compare a presented secret with the expected one in constant time (both hashed first, so lengths never leak). */
 export function sameSecret(presented: string, expected: Buffer): boolean {
-  return timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
+  return nodeCrypto().timingSafeEqual(nodeCrypto().createHash('sha256').update(presented).digest(), expected);
 }
 
 /** The SHA-256 digest `sameSecret` compares against. */
 export function secretDigest(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return nodeCrypto().createHash('sha256').update(secret).digest();
 }

@@ -1,15 +1,7 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createSecretKey,
-  randomBytes,
-  randomFillSync,
-  timingSafeEqual,
-  type KeyObject,
-} from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { optionChecks, type OptionChecks } from '../options.js';
 import { CryptoError } from './errors.js';
+import { nodeCrypto } from '../load.js';
 
 /** Options of {@link Fernet.encrypt}. */
 export interface FernetEncryptOptions {
@@ -50,7 +42,7 @@ let ivOffset = ivPool.length;
 /** 16 unused random bytes (a view into the pool, valid until the next call: copy before any await). */
 function freshIv(): Buffer {
   if (ivOffset === ivPool.length) {
-    randomFillSync(ivPool);
+    nodeCrypto().randomFillSync(ivPool);
     ivOffset = 0;
   }
   ivOffset += BLOCK;
@@ -89,7 +81,10 @@ function parseKey(key: unknown, index: number | undefined): FernetKey {
     );
   }
   const raw = Buffer.from(key, 'base64url');
-  const parsed = { signing: createSecretKey(raw.subarray(0, 16)), encryption: createSecretKey(raw.subarray(16, 32)) };
+  const parsed = {
+    signing: nodeCrypto().createSecretKey(raw.subarray(0, 16)),
+    encryption: nodeCrypto().createSecretKey(raw.subarray(16, 32)),
+  };
   raw.fill(0);
   return parsed;
 }
@@ -125,7 +120,7 @@ export class Fernet {
    * @returns a 44-character key string
    */
   static generateKey(): string {
-    return randomBytes(32).toString('base64url') + '=';
+    return nodeCrypto().randomBytes(32).toString('base64url') + '=';
   }
 
   /**
@@ -204,7 +199,7 @@ export class Fernet {
   }
 
   #seal(key: FernetKey, plain: Buffer, seconds: number, iv: Buffer): string {
-    const cipher = createCipheriv('aes-128-cbc', key.encryption, iv);
+    const cipher = nodeCrypto().createCipheriv('aes-128-cbc', key.encryption, iv);
     const first = cipher.update(plain);
     const last = cipher.final();
     const out = Buffer.allocUnsafe(HEADER + first.length + last.length + MAC_LENGTH);
@@ -214,7 +209,7 @@ export class Fernet {
     first.copy(out, HEADER);
     last.copy(out, HEADER + first.length);
     const macAt = out.length - MAC_LENGTH;
-    createHmac('sha256', key.signing).update(out.subarray(0, macAt)).digest().copy(out, macAt);
+    nodeCrypto().createHmac('sha256', key.signing).update(out.subarray(0, macAt)).digest().copy(out, macAt);
     // Node's base64url omits the padding the spec (and Python) require.
     return out.toString('base64url') + PADDING[out.length % 3]!;
   }
@@ -234,14 +229,15 @@ export class Fernet {
     const signed = bytes.subarray(0, macAt);
     const mac = bytes.subarray(macAt);
     for (const key of this.#keys) {
-      if (timingSafeEqual(createHmac('sha256', key.signing).update(signed).digest(), mac)) return { bytes, key };
+      if (nodeCrypto().timingSafeEqual(nodeCrypto().createHmac('sha256', key.signing).update(signed).digest(), mac))
+        return { bytes, key };
     }
     throw invalid();
   }
 
   /** Decrypt an authenticated token's ciphertext. */
   #open(key: FernetKey, bytes: Buffer): Buffer {
-    const decipher = createDecipheriv('aes-128-cbc', key.encryption, bytes.subarray(9, HEADER));
+    const decipher = nodeCrypto().createDecipheriv('aes-128-cbc', key.encryption, bytes.subarray(9, HEADER));
     try {
       const first = decipher.update(bytes.subarray(HEADER, bytes.length - MAC_LENGTH));
       const last = decipher.final();

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { nodeCrypto } from '../load.js';
 
 /**
  * Followers: every Lifecycle that follows a shared store (SQLite, file) keeps a heartbeat entry in it (pid, host,
@@ -42,7 +42,7 @@ export const FOLLOWER_PRUNE_MS = 3_600_000;
 export function newFollower(info: FollowerInfo, now: number = Date.now()): Follower {
   const host = hostname();
   return {
-    id: `${host}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    id: `${host}:${process.pid}:${nodeCrypto().randomUUID().slice(0, 8)}`,
     pid: process.pid,
     host,
     name: info.name,

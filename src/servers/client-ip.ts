@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
 import type proxyAddr from 'proxy-addr';
-import { loadNow } from '../load.js';
+import { loadNow, nodeNet } from '../load.js';
 import { PortalError } from './errors.js';
 
 /**
@@ -23,7 +22,7 @@ export type TrustFunction = (addr: string, i: number) => boolean;
 
 /** `::ffff:1.2.3.4` and `1.2.3.4` are the same client. */
 function normalize(addr: string): string {
-  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+  return addr.startsWith('::ffff:') && nodeNet().isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
 }
 
 function peer(req: IncomingMessage): string {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { LifecycleError } from '../errors.js';
 import { isLifecycleState, MAX_MESSAGE_LENGTH, MAX_RETRY_AFTER_SEC, type LifecycleState } from '../states.js';
 import { PX_STATUSES, type PxStatus } from './frames.js';
 import type { FailMode } from './options.js';
+import { nodeCrypto } from '../../load.js';
 
 /** The last state heard from the control plane: what a restart during an outage starts from. */
 export interface KnownState {
@@ -26,7 +26,7 @@ export interface KnownState {
 
 /** File name of the persisted state for a token: `pxcontrol-<first 16 hex of sha256(token)>.json`. */
 export function stateFileName(token: string): string {
-  return `pxcontrol-${createHash('sha256').update(token).digest('hex').slice(0, 16)}.json`;
+  return `pxcontrol-${nodeCrypto().createHash('sha256').update(token).digest('hex').slice(0, 16)}.json`;
 }
 
 function optText(v: unknown): string | undefined {

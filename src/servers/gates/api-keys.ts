@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import type { Identity } from '../pipeline/index.js';
 import { GateConfigError } from './errors.js';
+import { nodeCrypto } from '../../load.js';
 
 /** One API key: the secret value and the scopes it grants. */
 export interface ApiKeyEntry {
@@ -18,7 +18,7 @@ interface HashedKey {
 }
 
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return nodeCrypto().createHash('sha256').update(value).digest();
 }
 
 /**
@@ -50,7 +50,7 @@ export class ApiKeyRegistry {
     const hash = digest(presented);
     let found: HashedKey | null = null;
     for (const k of this.keys) {
-      if (timingSafeEqual(hash, k.hash) && found === null) found = k;
+      if (nodeCrypto().timingSafeEqual(hash, k.hash) && found === null) found = k;
     }
     return found ? { id: found.name, scopes: found.scopes, via: 'apiKey' } : null;
   }

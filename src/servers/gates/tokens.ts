@@ -1,5 +1,3 @@
-import * as crypto from 'node:crypto';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as Jose from 'jose';
@@ -9,6 +7,8 @@ import type { Logger } from '../../logger.js';
 import type { Identity } from '../pipeline/index.js';
 import { AuthError, GateConfigError, type AuthErrorCode } from './errors.js';
 import type { RevocationStore } from './revocation-store.js';
+import type * as Crypto from 'node:crypto';
+import { nodeCrypto } from '../../load.js';
 
 /** Asymmetric algorithms accepted with a JWKS. */
 export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
@@ -79,12 +79,13 @@ const MAX_TOKEN_LENGTH = 8192;
 /** Hash used to key caches and revocations of tokens without a `jti`. */
 export function tokenHash(token: string): string {
   // The one-shot crypto.hash (Node >= 20.12) is about twice as fast as a Hash object; this runs per request.
-  return oneShotHash
-    ? oneShotHash('sha256', token, 'base64url')
-    : createHash('sha256').update(token).digest('base64url');
+  const crypto = nodeCrypto() as typeof Crypto & {
+    hash?: (algorithm: string, data: string, encoding: 'base64url') => string;
+  };
+  return crypto.hash
+    ? crypto.hash('sha256', token, 'base64url')
+    : crypto.createHash('sha256').update(token).digest('base64url');
 }
-
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
 /**
  * Issues and verifies JWTs with jose: HS256 with a secret, or a JWKS with pinned asymmetric algorithms.
@@ -172,7 +173,7 @@ export class TokenService {
       .setProtectedHeader(kid ? { alg, kid, typ: 'JWT' } : { alg, typ: 'JWT' })
       .setSubject(options.sub)
       .setIssuedAt()
-      .setJti(randomUUID())
+      .setJti(nodeCrypto().randomUUID())
       // jose reads a number as an absolute epoch; gatehouse's ttl numbers are seconds from now.
       .setExpirationTime(toDuration(options.ttl ?? this.ttl));
     if (this.options.issuer) jwt.setIssuer(this.options.issuer);
@@ -195,7 +196,7 @@ export class TokenService {
       .setProtectedHeader(kid ? { alg, kid, typ: REFERENCE_TYP } : { alg, typ: REFERENCE_TYP })
       .setSubject(sub)
       .setIssuedAt()
-      .setJti(randomUUID())
+      .setJti(nodeCrypto().randomUUID())
       .setExpirationTime(toDuration(this.ttl));
     if (this.options.issuer) jwt.setIssuer(this.options.issuer);
     if (this.options.audience) jwt.setAudience([...toArray(this.options.audience)]);
@@ -348,7 +349,7 @@ function loadOrCreateSecret(dataDir: string, log: Logger): string {
     // Not there yet: create it below.
   }
   mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
+  const secret = nodeCrypto().randomBytes(48).toString('base64url');
   try {
     writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
     log.warn(
