@@ -1,0 +1,40 @@
+// npm run bench:peers — server CPU per request of gatehouse against its peers on the same JSON route: bare
+// node:http, bare fastify 5, and fastify 5 assembled from its own plugins for the full gate's features; then the
+// full gate with and without metrics/tracing and the request log, to show what each costs. Servers in a child
+// process, load from this one, shuffled interleaved rounds, medians (bench/harness.ts).
+import { QUERY, runRounds, startServers, type Case } from './harness.js';
+
+type Ports = Record<'node' | 'fastify' | 'assembled' | 'none' | 'full' | 'fullUnobserved' | 'fullUnlogged', number>;
+const { child, info: p } = await startServers<Ports & { token: string; fastifyToken: string }>('./peers-servers.ts');
+
+const url = (port: number, path: string): string => `http://127.0.0.1:${port}${path}${QUERY}`;
+const auth = { authorization: `Bearer ${p.token}` };
+const CASES = {
+  node: { name: 'node:http (bare)', url: url(p.node, '/greet') },
+  fastify: { name: 'fastify 5 (bare)', url: url(p.fastify, '/greet') },
+  assembled: {
+    name: 'fastify 5 + plugins, full features, log on',
+    url: url(p.assembled, '/full'),
+    headers: { authorization: `Bearer ${p.fastifyToken}` },
+  },
+  none: { name: "gatehouse auth:'none' + zod, defaults", url: url(p.none, '/greet') },
+  full: { name: 'gatehouse full gate, defaults, log on', url: url(p.full, '/full'), headers: auth },
+  fullUnobserved: { name: 'full gate, no metrics/tracing, log on', url: url(p.fullUnobserved, '/full'), headers: auth },
+  fullUnlogged: { name: 'full gate, metrics/tracing on, log off', url: url(p.fullUnlogged, '/full'), headers: auth },
+} satisfies Record<string, Case>;
+type Key = keyof typeof CASES;
+
+const { keys, ratio, cpuRatio } = await runRounds(child, CASES);
+console.log('\nServer CPU speed ratios (median of per-round ratios of µs/request; req/s ratio after):');
+const show = (label: string, a: Key, b: Key): void =>
+  void (
+    keys.includes(a) &&
+    keys.includes(b) &&
+    console.log(`  ${label.padEnd(40)} cpu ${cpuRatio(a, b)}   req/s ${ratio(a, b)}`)
+  );
+show('none / node:http', 'none', 'node');
+show('none / fastify', 'none', 'fastify');
+show('full / assembled fastify', 'full', 'assembled');
+show('full: metrics+tracing on / off', 'full', 'fullUnobserved');
+show('full: request log on / off', 'full', 'fullUnlogged');
+process.exit(0);
