@@ -31,7 +31,7 @@ export function withDefaults<D extends object, O extends object>(defaults: D, op
 }
 
 /** A short, log-safe description of a value for an option message (strings are cut at 40 characters). */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);

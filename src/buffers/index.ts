@@ -13,7 +13,8 @@ export type {
   JobInfo,
   FailOptions,
 } from './persistent-queue.js';
-export { TaskBuffer, defineTask } from './task-buffer.js';
+export { TaskBuffer } from './task-buffer.js';
+export { defineTask } from './task-types.js';
 export type {
   TaskBufferOptions,
   TaskBufferEvents,
@@ -28,7 +29,7 @@ export type {
   DeadLetter,
   LifecycleLike,
   TaskBufferMode,
-} from './task-buffer.js';
+} from './task-types.js';
 export type { ScheduleSpec, ScheduleInfo, TaskScheduleOptions, ScheduleMissedPolicy } from './schedules.js';
 export { DatabaseBuffer } from './database-buffer.js';
 export type { DatabaseBufferOptions, DatabaseBufferEvents, BufferedWrite, DeadWrite } from './database-buffer.js';

@@ -5,5 +5,5 @@
 export type { ConsumedJob, ConsumeOptions, JobConsumer, JobRun, JobStore, QueueEngine, TaskEngine } from './engine.js';
 export { createQueueEngine, createLeasedQueue } from './engines/index.js';
 export { BUFFER_ERRORS } from './errors.js';
-export { resolveTaskBackoff } from './task-buffer.js';
+export { resolveTaskBackoff } from './task-options.js';
 export { QUEUE_FILE } from './engines/sqlite-store.js';

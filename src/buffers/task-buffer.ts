@@ -27,7 +27,6 @@ import type {
   TaskPushOptions,
 } from './task-types.js';
 
-export { defineTask } from './task-types.js';
 export { resolveTaskBackoff } from './task-options.js';
 export type {
   DeadLetter,
