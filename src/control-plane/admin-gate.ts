@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { adminAuthProblem } from './admin.js';
+import { adminAuthProblem, adminThrottledProblem } from './admin.js';
+import type { AdminThrottle, FailureOutcome } from './admin-throttle.js';
 
 /** What the gate in front of the router needs. */
 export interface AdminGateOptions {
@@ -7,11 +8,18 @@ export interface AdminGateOptions {
   isAdmin(authorization: string | undefined): boolean;
   /** Serve the admin event stream (`GET /api/admin/events`). */
   openEvents(res: ServerResponse): void;
+  /** Client address of a request (the portal's `trustProxy` setting). */
+  clientIp(req: IncomingMessage): string;
+  /** Slows, then locks out, addresses that send bad tokens. */
+  throttle: AdminThrottle;
+  /** A bad token was checked (log and audit it). */
+  onBadToken(ip: string, outcome: FailureOutcome): void;
 }
 
 /**
  * Put the admin-token check in front of the server's request listeners: everything under /api/admin is refused
- * without the token before the portal reads a byte of the body; the event stream is served here.
+ * without the token before the portal reads a byte of the body; the event stream is served here. Addresses that
+ * send bad tokens are slowed, then locked out (429 `ERR_ADMIN_THROTTLED`), before their token is compared.
  */
 export function guardAdminRequests(server: Server, gate: AdminGateOptions): void {
   const inner = server.listeners('request') as RequestListener[];
@@ -22,7 +30,16 @@ export function guardAdminRequests(server: Server, gate: AdminGateOptions): void
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = routedPath(req.url ?? '/');
     if (path !== undefined && path !== '/api/admin' && !path.startsWith('/api/admin/')) return forward(req, res);
-    if (!gate.isAdmin(req.headers.authorization)) return adminAuthProblem(res, req.headers.authorization === undefined);
+    const ip = gate.clientIp(req);
+    const verdict = gate.throttle.verdict(ip);
+    if (verdict.kind !== 'check') return adminThrottledProblem(res, verdict.kind === 'locked', verdict.retryAfterSec);
+    const authorization = req.headers.authorization;
+    if (!gate.isAdmin(authorization)) {
+      // A request without the header is no guess (a dashboard before the token is typed); a wrong token is.
+      if (authorization !== undefined) gate.onBadToken(ip, gate.throttle.failed(ip));
+      return adminAuthProblem(res, authorization === undefined);
+    }
+    gate.throttle.succeeded(ip);
     if (path === '/api/admin/events' && (req.method === 'GET' || req.method === 'HEAD')) return gate.openEvents(res);
     forward(req, res);
   });

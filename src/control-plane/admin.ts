@@ -64,21 +64,49 @@ function nameOf(params: Readonly<Record<string, string | undefined>>): string {
  * before the portal reads the body, so an unauthenticated caller learns nothing about the input's shape.
  */
 export function adminAuthProblem(res: ServerResponse, missing: boolean): void {
-  const requestId = randomUUID();
-  const body = JSON.stringify({
-    type: 'about:blank',
-    title: 'Unauthorized',
-    status: 401,
-    detail: missing
+  writeProblem(
+    res,
+    401,
+    'Unauthorized',
+    missing
       ? 'The admin token is required (Authorization: Bearer <admin token>)'
       : 'The admin token is not valid',
-    code: 'ERR_CONTROL_ADMIN_AUTH',
-    requestId,
-  });
-  res.writeHead(401, {
+    'ERR_CONTROL_ADMIN_AUTH',
+    { 'WWW-Authenticate': 'Bearer realm="gatehouse-control"' },
+  );
+}
+
+/**
+ * Answer an admin request from a client address that sent too many bad tokens: 429 problem+json
+ * (`ERR_ADMIN_THROTTLED`) with `Retry-After`; the token is not checked.
+ */
+export function adminThrottledProblem(res: ServerResponse, locked: boolean, retryAfterSec: number): void {
+  writeProblem(
+    res,
+    429,
+    'Too Many Requests',
+    locked
+      ? 'Too many bad admin tokens from this address: locked out for a while'
+      : 'Too many bad admin tokens from this address: slow down',
+    'ERR_ADMIN_THROTTLED',
+    { 'Retry-After': String(retryAfterSec) },
+  );
+}
+
+function writeProblem(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  detail: string,
+  code: string,
+  headers: Record<string, string>,
+): void {
+  const requestId = randomUUID();
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail, code, requestId });
+  res.writeHead(status, {
     'Content-Type': 'application/problem+json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
-    'WWW-Authenticate': 'Bearer realm="gatehouse-control"',
+    ...headers,
     'Cache-Control': 'no-store',
     'X-Request-Id': requestId,
     'X-Content-Type-Options': 'nosniff',

@@ -11,6 +11,7 @@ import { createRedisConnections, type RedisConnections } from '../redis.js';
 import { ServicePortal } from '../servers/index.js';
 import { guardAdminRequests } from './admin-gate.js';
 import { mountAdminApi, type AdminTarget } from './admin.js';
+import { AdminThrottle, type FailureOutcome } from './admin-throttle.js';
 import { mountDashboard } from './dashboard.js';
 import { ControlPlaneError } from './errors.js';
 import { LiveFeed } from './live.js';
@@ -102,6 +103,10 @@ export class ControlPlaneEngine {
   private readonly heartbeatIntervalMs: number;
   private readonly unsubscribe: () => void;
   private readonly storeReady: (timeoutMs: number) => Promise<boolean>;
+  private readonly heartbeatPublishMs: number;
+  /** Heartbeats waiting to be published (Redis), by instance id: one message per instance per flush. */
+  private readonly pendingBeats = new Map<string, InstanceInfo>();
+  private beatTimer: NodeJS.Timeout | undefined;
   private mutex: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -124,6 +129,7 @@ export class ControlPlaneEngine {
     this.log = s.log;
     this.node = s.node;
     this.heartbeatIntervalMs = o.heartbeatIntervalMs;
+    this.heartbeatPublishMs = o.heartbeatPublishMs;
     this.store = store;
     this.redis = opened.redis;
     this.portal = controlPortal(o, s.root);
@@ -140,6 +146,9 @@ export class ControlPlaneEngine {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       instanceRetentionMs: o.instanceRetentionMs,
       maxPayloadBytes: o.maxPayloadBytes,
+      maxDisconnectedInstances: o.maxDisconnectedInstances,
+      maxSocketsPerToken: o.maxSocketsPerToken,
+      messageBudget: o.socketMessageBudget,
       log: this.log,
     });
     this.feed = new LiveFeed({
@@ -156,9 +165,13 @@ export class ControlPlaneEngine {
       versions: () => o.sdkVersions,
     });
     mountAdminApi(this.portal, s.admin);
+    const throttle = new AdminThrottle(o.adminThrottle);
     guardAdminRequests(this.portal.server, {
       isAdmin: (authorization) => s.admin.isAdmin(authorization),
       openEvents: (res) => this.feed.open(res),
+      clientIp: (req) => this.portal.clientIp(req),
+      throttle,
+      onBadToken: (ip, outcome) => this.onBadAdminToken(ip, outcome),
     });
     this.portal.server.on('upgrade', this.hub.onUpgrade);
   }
@@ -348,6 +361,8 @@ export class ControlPlaneEngine {
     };
     await step('waiting for pending changes', () => this.mutex);
     this.unsubscribe();
+    clearTimeout(this.beatTimer);
+    this.pendingBeats.clear();
     await step('closing sockets', () => this.hub.close());
     await step('closing event streams', () => this.feed.close());
     await step('closing the portal', () => this.portal.close({ timeoutMs: 2000 }));
@@ -380,7 +395,50 @@ export class ControlPlaneEngine {
   private onInstance(instance: InstanceInfo, change: 'connected' | 'heartbeat' | 'disconnected'): void {
     // Connections and disconnections show at once; heartbeats only move "last heartbeat", so they can wait a second.
     this.feed.changed(change !== 'heartbeat');
-    if (this.store.kind === 'redis') this.store.publish({ kind: 'instance', instance }).catch(() => undefined);
+    if (this.store.kind !== 'redis') return;
+    if (change === 'heartbeat' && this.heartbeatPublishMs > 0) {
+      // Coalesced: however many heartbeats an instance sends, the others hear of it once per heartbeatPublishMs.
+      this.pendingBeats.set(instance.id, { ...instance });
+      this.beatTimer ??= setTimeout(() => this.flushBeats(), this.heartbeatPublishMs);
+      this.beatTimer.unref();
+      return;
+    }
+    // A heartbeat still waiting would arrive after this connect/disconnect and undo it.
+    this.pendingBeats.delete(instance.id);
+    this.store.publish({ kind: 'instance', instance }).catch(() => undefined);
+  }
+
+  private flushBeats(): void {
+    this.beatTimer = undefined;
+    if (this.closed) return;
+    const beats = [...this.pendingBeats.values()];
+    this.pendingBeats.clear();
+    for (const instance of beats) this.store.publish({ kind: 'instance', instance }).catch(() => undefined);
+  }
+
+  /** A bad admin token was checked: a warn line and an audit entry (the throttle keeps both to a trickle per address). */
+  private onBadAdminToken(ip: string, outcome: FailureOutcome): void {
+    if (this.closed) return;
+    const at = Date.now();
+    const actor = `admin api ${ip}`;
+    this.log.warn(
+      { ip, failures: outcome.failures, slowed: outcome.slowedNow, locked: outcome.lockedNow },
+      outcome.lockedNow
+        ? `control plane: bad admin token from ${ip}; locked out after ${outcome.failures} bad tokens`
+        : `control plane: bad admin token from ${ip} (${outcome.failures} in the window)`,
+    );
+    const entries: AuditEntry[] = [
+      { at, actor, project: '', action: 'admin.auth-failed', from: null, to: null, detail: `${outcome.failures}` },
+    ];
+    if (outcome.lockedNow)
+      entries.push({ at, actor, project: '', action: 'admin.locked-out', from: null, to: null, detail: null });
+    void (async () => {
+      for (const entry of entries) {
+        await this.store.appendAudit(entry);
+        this.feed.changed();
+        await this.tell({ kind: 'audit', entry });
+      }
+    })().catch((err: unknown) => this.log.warn({ err }, 'control plane: auditing a bad admin token failed'));
   }
 
   private async tell(...events: StoreEvent[]): Promise<void> {

@@ -14,6 +14,8 @@ export const CONTROL_PLANE_ERRORS = {
   ERR_CONTROL_CLOSED: { status: 503, title: 'Control plane closed' },
   /** The admin API was called without the admin token, or with a wrong one. */
   ERR_CONTROL_ADMIN_AUTH: { status: 401, title: 'Admin token required' },
+  /** Too many bad admin tokens from this client address: slowed or locked out for a while (`Retry-After`). */
+  ERR_ADMIN_THROTTLED: { status: 429, title: 'Too many bad admin tokens' },
   /** The project store (SQLite or Redis) failed. */
   ERR_CONTROL_STORE: { status: 500, title: 'Project store failed' },
 } as const satisfies ErrorTable<string>;

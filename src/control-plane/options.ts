@@ -20,7 +20,7 @@ export interface ControlPlaneOptions {
   /** Directory of `gatehouse-control.db` (projects, hashed tokens, audit log). @defaultValue './control' */
   dataDir?: string;
   /**
-   * Bearer token of the admin API and the dashboard (at least 16 characters), compared in constant time.
+   * Bearer token of the admin API and the dashboard (32 to 512 characters), compared in constant time.
    * Needed by `run()`; a control plane without one (a CLI writing the store) serves no admin API.
    */
   adminToken?: string;
@@ -45,6 +45,31 @@ export interface ControlPlaneOptions {
   maxPayloadBytes?: number;
   /** Most open connections (sockets included) per client address; 0 for no cap. @defaultValue 10000 */
   maxConnectionsPerIp?: number;
+  /**
+   * Most disconnected instances listed per project; older ones are counted (`instancesOmitted`) instead of listed,
+   * so a snapshot's cost does not grow with socket churn. @defaultValue 100
+   */
+  maxDisconnectedInstances?: number;
+  /**
+   * Most open sockets per project token in this process; one more is refused with HTTP 429 before the upgrade.
+   * @defaultValue 1000
+   */
+  maxSocketsPerToken?: number;
+  /**
+   * Message budget of one socket: a bucket of `burst` messages refilled at `perSecond`; a socket that runs it dry,
+   * or sends a frame that is not a JSON object, is closed with 1008 (not answered frame by frame).
+   * @defaultValue \{ burst: 100, perSecond: 10 \}
+   */
+  socketMessageBudget?: { burst?: number; perSecond?: number };
+  /** With Redis: heartbeats are coalesced per instance and published at most once per this many ms. @defaultValue 1000 */
+  heartbeatPublishMs?: number;
+  /**
+   * Admin API throttling per client address: after `slowAfter` bad tokens within `windowMs`, one attempt per
+   * `slowIntervalMs` is checked (others answer 429 `ERR_ADMIN_THROTTLED`); after `lockAfter` bad tokens, every
+   * admin request from that address answers 429 for `lockMs`, the right token included.
+   * @defaultValue \{ slowAfter: 5, slowIntervalMs: 1000, lockAfter: 20, lockMs: 900000, windowMs: 900000 \}
+   */
+  adminThrottle?: Partial<AdminThrottleOptions>;
   /** Most audit entries kept in Redis (SQLite keeps all). @defaultValue 10000 */
   auditLimit?: number;
   /** How often SQLite is checked for another process's writes (the CLI), in ms. @defaultValue 250 */
@@ -57,6 +82,29 @@ export interface ControlPlaneOptions {
   logger?: Logger;
 }
 
+/** Admin API throttling, per client address (see `ControlPlaneOptions.adminThrottle`). */
+export interface AdminThrottleOptions {
+  /** Bad tokens (within `windowMs`) answered at once before the address is slowed. */
+  slowAfter: number;
+  /** While slowed: at most one token checked per this many ms; the others answer 429. */
+  slowIntervalMs: number;
+  /** Bad tokens (within `windowMs`) after which the address is locked out. */
+  lockAfter: number;
+  /** How long a lock-out lasts, in ms. */
+  lockMs: number;
+  /** How long a bad token counts against its address, in ms. */
+  windowMs: number;
+}
+
+/** Defaults of `adminThrottle`. */
+export const ADMIN_THROTTLE_DEFAULTS: AdminThrottleOptions = Object.freeze({
+  slowAfter: 5,
+  slowIntervalMs: 1000,
+  lockAfter: 20,
+  lockMs: 900_000,
+  windowMs: 900_000,
+});
+
 /** Defaults of the control plane's options. */
 export const DEFAULTS = {
   dataDir: './control',
@@ -65,6 +113,9 @@ export const DEFAULTS = {
   instanceRetentionMs: 600_000,
   maxPayloadBytes: 16_384,
   maxConnectionsPerIp: 10_000,
+  maxDisconnectedInstances: 100,
+  maxSocketsPerToken: 1000,
+  heartbeatPublishMs: 1000,
   auditLimit: 10_000,
   watchIntervalMs: 250,
   resyncIntervalMs: 5000,
@@ -83,6 +134,11 @@ export interface ResolvedControlPlaneOptions {
   sdkVersions: SdkCatalogue;
   maxPayloadBytes: number;
   maxConnectionsPerIp: number;
+  maxDisconnectedInstances: number;
+  maxSocketsPerToken: number;
+  socketMessageBudget: { burst: number; perSecond: number };
+  heartbeatPublishMs: number;
+  adminThrottle: AdminThrottleOptions;
   auditLimit: number;
   watchIntervalMs: number;
   resyncIntervalMs: number;
@@ -121,8 +177,25 @@ function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = 
 export function resolveControlPlaneOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
   const o = withDefaults(DEFAULTS, check.object('options', options) as ControlPlaneOptions);
   const token = o.adminToken;
-  if (token !== undefined && (typeof token !== 'string' || token.length < 16 || token.length > 512))
-    check.fail('adminToken', 'a string of 16 to 512 characters', typeof token === 'string' ? '[redacted]' : token);
+  if (token !== undefined && (typeof token !== 'string' || token.length < 32 || token.length > 512))
+    check.fail(
+      'adminToken',
+      'a string of 32 to 512 characters (e.g. openssl rand -base64 32)',
+      typeof token === 'string' ? `[redacted, ${token.length} characters]` : token,
+    );
+  const budget = (o.socketMessageBudget ?? {}) as { burst?: unknown; perSecond?: unknown };
+  if (typeof budget !== 'object' || budget === null) check.fail('socketMessageBudget', 'an object', budget);
+  const throttle = (o.adminThrottle ?? {}) as Partial<Record<keyof AdminThrottleOptions, unknown>>;
+  if (typeof throttle !== 'object' || throttle === null) check.fail('adminThrottle', 'an object', throttle);
+  const t = (k: keyof AdminThrottleOptions, min: number, max: number): number =>
+    check.int(`adminThrottle.${k}`, throttle[k] ?? ADMIN_THROTTLE_DEFAULTS[k], { min, max });
+  const adminThrottle: AdminThrottleOptions = {
+    slowAfter: t('slowAfter', 1, 1_000_000),
+    slowIntervalMs: t('slowIntervalMs', 0, 3_600_000),
+    lockAfter: t('lockAfter', 1, 1_000_000),
+    lockMs: t('lockMs', 0, 7 * 86_400_000),
+    windowMs: t('windowMs', 1000, 7 * 86_400_000),
+  };
   if (typeof o.name !== 'string' || !NAME.test(o.name))
     check.fail('name', '1-64 letters, digits, dots, dashes or underscores', o.name);
   return {
@@ -140,6 +213,17 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions): Resolv
     },
     maxPayloadBytes: check.int('maxPayloadBytes', o.maxPayloadBytes, { min: 256, max: 1_048_576 }),
     maxConnectionsPerIp: check.int('maxConnectionsPerIp', o.maxConnectionsPerIp, { min: 0, max: 10_000_000 }),
+    maxDisconnectedInstances: check.int('maxDisconnectedInstances', o.maxDisconnectedInstances, {
+      min: 0,
+      max: 100_000,
+    }),
+    maxSocketsPerToken: check.int('maxSocketsPerToken', o.maxSocketsPerToken, { min: 1, max: 10_000_000 }),
+    socketMessageBudget: {
+      burst: check.int('socketMessageBudget.burst', budget.burst ?? 100, { min: 1, max: 1_000_000 }),
+      perSecond: check.int('socketMessageBudget.perSecond', budget.perSecond ?? 10, { min: 1, max: 1_000_000 }),
+    },
+    heartbeatPublishMs: check.int('heartbeatPublishMs', o.heartbeatPublishMs, { min: 0, max: 60_000 }),
+    adminThrottle,
     auditLimit: check.int('auditLimit', o.auditLimit, { min: 10, max: 10_000_000 }),
     watchIntervalMs: check.int('watchIntervalMs', o.watchIntervalMs, { min: 0, max: 60_000 }),
     resyncIntervalMs: check.int('resyncIntervalMs', o.resyncIntervalMs, { min: 100, max: 3_600_000 }),

@@ -69,7 +69,13 @@ export class ProjectCache {
       .filter((t) => t.project === p.name)
       .sort((a, b) => b.createdAt - a.createdAt)
       .map((t) => ({ hint: t.hint, createdAt: t.createdAt, revokedAt: t.revokedAt, revokedReason: t.revokedReason }));
-    return { ...p, wire: statusObject(p), tokens, instances: this.d.hub.instances(p.name) };
+    return {
+      ...p,
+      wire: statusObject(p),
+      tokens,
+      instances: this.d.hub.instances(p.name),
+      instancesOmitted: this.d.hub.omitted(p.name),
+    };
   }
 
   /** What a socket's token opens: its project and frame, or why not. */

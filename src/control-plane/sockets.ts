@@ -36,8 +36,17 @@ export interface SocketHubDeps {
   instanceRetentionMs: number;
   /** Largest accepted client frame, in bytes. */
   maxPayloadBytes: number;
+  /** Most disconnected instances listed per project (more are counted, not kept). */
+  maxDisconnectedInstances: number;
+  /** Most open sockets per project token in this process. */
+  maxSocketsPerToken: number;
+  /** Each socket's message bucket: `burst` messages, refilled at `perSecond`. */
+  messageBudget: { burst: number; perSecond: number };
   log: Logger;
 }
+
+/** Close code for a socket that sent an invalid frame or ran out of message budget (policy violation). */
+export const CLOSE_POLICY = 1008;
 
 interface Connection {
   ws: WebSocket;
@@ -45,6 +54,19 @@ interface Connection {
   instance: InstanceInfo;
   /** Answered the last ping (or said anything) since. */
   alive: boolean;
+  /** Messages left in the bucket, and when it was last refilled (performance.now()). */
+  budget: number;
+  refilledAt: number;
+}
+
+/**
+ * The disconnected instances of one project, oldest first, at most the cap; instances pushed out by newer ones are
+ * counted per minute so the count can fall as the retention passes.
+ */
+interface GoneList {
+  byId: Map<string, InstanceInfo>;
+  /** [minute (epoch ms / 60000), how many were pushed out in it]. */
+  omitted: Array<[number, number]>;
 }
 
 /** Frames are JSON text: a Buffer would otherwise go out as a binary frame, which clients ignore. */
@@ -60,10 +82,12 @@ const WS_PATH = /^\/ws\/([^/?#]{1,256})\/?(?:[?#].*)?$/;
 export class SocketHub {
   private readonly wss: WebSocketServer;
   private readonly byProject = new Map<string, Set<Connection>>();
-  /** Disconnected instances of this process, kept for the dashboard until the retention passes. */
-  private readonly gone = new Map<string, InstanceInfo>();
-  /** Instances held by other control-plane processes (Redis), by id. */
+  /** Disconnected instances (this process's and other control planes'), per project, capped; kept until the retention passes. */
+  private readonly gone = new Map<string, GoneList>();
+  /** Connected instances held by other control-plane processes (Redis), by id. */
   private readonly remote = new Map<string, InstanceInfo>();
+  /** Open sockets per token hash, for `maxSocketsPerToken`. */
+  private readonly perToken = new Map<string, number>();
   private readonly pingTimer: NodeJS.Timeout;
   private readonly deps: SocketHubDeps;
   private accepting = true;
@@ -105,7 +129,17 @@ export class SocketHub {
     } catch {
       // An undecodable token is simply unknown.
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, req, this.deps.lookup(token)));
+    const found = this.deps.lookup(token);
+    if (found.kind === 'ok' && (this.perToken.get(found.tokenHash) ?? 0) >= this.deps.maxSocketsPerToken) {
+      // Refused before the upgrade: a client reconnects later with its backoff, and nothing is allocated for it.
+      this.deps.log.debug({ project: found.project }, 'control plane: socket refused, maxSocketsPerToken reached');
+      socket.end(
+        'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+      socket.destroy();
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, req, found));
   };
 
   private onOpen(ws: WebSocket, req: IncomingMessage, found: TokenLookup): void {
@@ -134,7 +168,15 @@ export class SocketHub {
       address: this.deps.clientIp(req),
       node: this.deps.node,
     };
-    const conn: Connection = { ws, tokenHash: found.tokenHash, instance, alive: true };
+    const conn: Connection = {
+      ws,
+      tokenHash: found.tokenHash,
+      instance,
+      alive: true,
+      budget: this.deps.messageBudget.burst,
+      refilledAt: performance.now(),
+    };
+    this.perToken.set(found.tokenHash, (this.perToken.get(found.tokenHash) ?? 0) + 1);
     let set = this.byProject.get(found.project);
     if (!set) this.byProject.set(found.project, (set = new Set()));
     set.add(conn);
@@ -146,17 +188,18 @@ export class SocketHub {
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.ws.readyState !== conn.ws.OPEN) return; // closing: the rest of a flood is dropped unread
     conn.alive = true;
-    if (isBinary) {
-      conn.ws.send(errorFrame('bad_message', 'frames must be JSON text'));
-      return;
-    }
+    const { burst, perSecond } = this.deps.messageBudget;
+    const now = performance.now();
+    conn.budget = Math.min(burst, conn.budget + ((now - conn.refilledAt) * perSecond) / 1000);
+    conn.refilledAt = now;
+    if (conn.budget < 1) return this.reject(conn, 'budget', 'message budget exceeded');
+    conn.budget -= 1;
+    if (isBinary) return this.reject(conn, 'invalid', 'frames must be JSON text');
     const parsed = parseClientMessage(data.toString());
     if (parsed === 'ignore') return;
-    if (parsed === 'invalid') {
-      conn.ws.send(errorFrame('bad_message', 'a message must be a JSON object'));
-      return;
-    }
+    if (parsed === 'invalid') return this.reject(conn, 'invalid', 'a message must be a JSON object');
     const i = conn.instance;
     i.lastSeenAt = Date.now();
     if (parsed.sdkVersion !== undefined) i.sdkVersion = parsed.sdkVersion;
@@ -166,13 +209,53 @@ export class SocketHub {
     this.deps.onInstance(i, 'heartbeat');
   }
 
+  /** One error frame saying why, then close 1008: a misbehaving socket is not answered frame by frame. */
+  private reject(conn: Connection, why: 'budget' | 'invalid', message: string): void {
+    this.deps.log.warn(
+      { project: conn.instance.project, instance: conn.instance.id, address: conn.instance.address, why },
+      `control plane: closing a socket: ${message}`,
+    );
+    conn.ws.send(errorFrame(why === 'budget' ? 'rate_limited' : 'bad_message', message));
+    conn.ws.close(CLOSE_POLICY, why === 'budget' ? 'message budget exceeded' : 'invalid frame');
+    // A peer that keeps sending and never completes the close handshake is cut off.
+    const force = setTimeout(() => conn.ws.terminate(), 1000);
+    force.unref();
+    conn.ws.once('close', () => clearTimeout(force));
+  }
+
   private onClose(conn: Connection): void {
     const set = this.byProject.get(conn.instance.project);
     if (!set?.delete(conn)) return;
     if (set.size === 0) this.byProject.delete(conn.instance.project);
+    const left = (this.perToken.get(conn.tokenHash) ?? 1) - 1;
+    if (left > 0) this.perToken.set(conn.tokenHash, left);
+    else this.perToken.delete(conn.tokenHash);
     conn.instance.connected = false;
-    this.gone.set(conn.instance.id, conn.instance);
+    this.addGone(conn.instance);
     this.deps.onInstance({ ...conn.instance }, 'disconnected');
+  }
+
+  /** Keep a disconnected instance listed, pushing the oldest of its project out (and counting it) beyond the cap. */
+  private addGone(instance: InstanceInfo): void {
+    let list = this.gone.get(instance.project);
+    if (!list) this.gone.set(instance.project, (list = { byId: new Map(), omitted: [] }));
+    list.byId.delete(instance.id);
+    list.byId.set(instance.id, instance);
+    while (list.byId.size > this.deps.maxDisconnectedInstances) {
+      const [oldestId, oldest] = list.byId.entries().next().value as [string, InstanceInfo];
+      list.byId.delete(oldestId);
+      const minute = Math.floor(oldest.lastSeenAt / 60_000);
+      const last = list.omitted[list.omitted.length - 1];
+      if (last !== undefined && last[0] === minute) last[1]++;
+      else list.omitted.push([minute, 1]);
+    }
+  }
+
+  /** How many disconnected instances of a project are counted but not listed (within the retention). */
+  omitted(project: string): number {
+    let n = 0;
+    for (const [, count] of this.gone.get(project)?.omitted ?? []) n += count;
+    return n;
   }
 
   /** Send a (pre-serialised, UTF-8) frame as a text frame to every socket of a project in this process; returns how many sockets it has. */
@@ -209,15 +292,21 @@ export class SocketHub {
     conn.ws.close(CLOSE_REVOKED, 'token revoked');
   }
 
-  /** Record (or forget, with `connected: false` past retention) an instance another control plane holds. */
+  /** Record an instance another control plane holds (a disconnected one joins the capped list). */
   applyRemote(instance: InstanceInfo): void {
     if (instance.node === this.deps.node) return;
-    this.remote.set(instance.id, instance);
+    if (instance.connected) {
+      this.remote.set(instance.id, instance);
+      return;
+    }
+    this.remote.delete(instance.id);
+    this.addGone(instance);
   }
 
   /** Forget instances of a project (deleted). */
   forgetProject(project: string): void {
-    for (const map of [this.gone, this.remote]) for (const [id, i] of map) if (i.project === project) map.delete(id);
+    this.gone.delete(project);
+    for (const [id, i] of this.remote) if (i.project === project) this.remote.delete(id);
   }
 
   /** The instances of a project: this process's sockets, recently closed ones, and those of other control planes. */
@@ -232,7 +321,8 @@ export class SocketHub {
       out.push({ ...i, stale: now - i.lastSeenAt > staleAfter });
     };
     for (const conn of this.byProject.get(project) ?? []) add(conn.instance);
-    for (const map of [this.gone, this.remote]) for (const i of map.values()) if (i.project === project) add(i);
+    for (const i of this.remote.values()) if (i.project === project) add(i);
+    for (const i of this.gone.get(project)?.byId.values() ?? []) add(i);
     return out.sort((a, b) => Number(b.connected) - Number(a.connected) || b.lastSeenAt - a.lastSeenAt);
   }
 
@@ -284,6 +374,12 @@ export class SocketHub {
       }
     }
     const cutoff = now - this.deps.instanceRetentionMs;
-    for (const map of [this.gone, this.remote]) for (const [id, i] of map) if (i.lastSeenAt < cutoff) map.delete(id);
+    for (const [id, i] of this.remote) if (i.lastSeenAt < cutoff) this.remote.delete(id);
+    const minuteCutoff = Math.floor(cutoff / 60_000);
+    for (const [project, list] of this.gone) {
+      for (const [id, i] of list.byId) if (i.lastSeenAt < cutoff) list.byId.delete(id);
+      while (list.omitted.length > 0 && (list.omitted[0] as [number, number])[0] < minuteCutoff) list.omitted.shift();
+      if (list.byId.size === 0 && list.omitted.length === 0) this.gone.delete(project);
+    }
   }
 }

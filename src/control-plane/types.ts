@@ -48,7 +48,14 @@ export interface TokenRecord {
 
 /** What an audit entry records. */
 export type AuditAction =
-  'project.create' | 'project.delete' | 'status' | 'fail-mode' | 'token.rotate' | 'token.revoke';
+  | 'project.create'
+  | 'project.delete'
+  | 'status'
+  | 'fail-mode'
+  | 'token.rotate'
+  | 'token.revoke'
+  | 'admin.auth-failed'
+  | 'admin.locked-out';
 
 /** One change, as the audit log keeps it: who, when, what, from, to. */
 export interface AuditEntry {
@@ -56,7 +63,7 @@ export interface AuditEntry {
   at: number;
   /** Who: `admin api <ip>`, `cli pid <n>`, `api` (the ControlPlane methods) or the caller's own `actor`. */
   actor: string;
-  /** The project changed. */
+  /** The project changed (`''` for `admin.*` entries, which concern no project). */
   project: string;
   /** What changed. */
   action: AuditAction;

@@ -38,6 +38,8 @@ export interface ProjectView extends ProjectRecord {
   wire: StatusObject;
   tokens: TokenView[];
   instances: InstanceInfo[];
+  /** Disconnected instances within the retention that are counted but not listed (beyond `maxDisconnectedInstances`). */
+  instancesOmitted: number;
 }
 
 /** Options of `ControlPlane.run`. */

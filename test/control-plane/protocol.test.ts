@@ -132,17 +132,22 @@ describe('ControlPlane protocol', () => {
     expect(cp.instances('notes')).toHaveLength(1);
   });
 
-  it('answers a non-JSON frame with an error frame and ignores unknown message types', async () => {
+  it('ignores unknown message types, and closes a socket that sends a non-JSON frame with one error frame and 1008', async () => {
     const { cp, base } = await start();
     const { token } = await cp.createProject({ name: 'notes' });
     const client = track(await PxClient.connect(base, token));
     await client.status('ACTIVE');
-    client.ws.send('not json');
-    expect(await client.next((f) => f.type === 'error')).toMatchObject({ code: 'bad_message' });
     client.ws.send(JSON.stringify({ type: 'something-new', x: 1 }));
     client.heartbeat({ env: 'after' });
     await expect.poll(() => cp.instances('notes')[0]?.env, { timeout: 1000 }).toBe('after');
-    expect(client.frames.filter((f) => f.type === 'error')).toHaveLength(1);
+    client.ws.send('not json');
+    client.ws.send('not json either');
+    expect(await client.closed).toEqual({ code: 1008, reason: 'invalid frame' });
+    expect(client.frames.filter((f) => f.type === 'error')).toEqual([
+      { type: 'error', code: 'bad_message', message: 'a message must be a JSON object' },
+    ]);
+    await expect.poll(() => cp.instances('notes')[0]?.connected, { timeout: 1000 }).toBe(false);
+    expect(cp.project('notes')?.state).toBe('ACTIVE');
   });
 
   it('serves the poll fallback: 200 with the status object, 401 for an unknown token, 403 once revoked', async () => {
@@ -267,5 +272,6 @@ describe('ControlPlane protocol', () => {
     expect(cp.projects().map((p) => [p.name, p.state])).toEqual([['notes', 'ACTIVE']]);
     expect((await cp.auditLog()).length).toBe(1);
     expect(() => new ControlPlane({ adminToken: 'short' })).toThrow(/adminToken/);
+    expect(() => new ControlPlane({ adminToken: 'x'.repeat(31) })).toThrow(/adminToken.*32 to 512/);
   });
 });

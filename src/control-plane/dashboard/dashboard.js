@@ -164,7 +164,8 @@
   }
 
   function instancesCell(p, staleAfterMs) {
-    if (p.instances.length === 0) return el('span', { class: 'muted', text: 'no instances' });
+    if (p.instances.length === 0 && !(p.instancesOmitted > 0))
+      return el('span', { class: 'muted', text: 'no instances' });
     const ul = el('ul', { class: 'inst' });
     for (const i of p.instances) {
       const stale = i.connected && now() - i.lastSeenAt > staleAfterMs;
@@ -189,6 +190,8 @@
         ),
       );
     }
+    if (p.instancesOmitted > 0)
+      ul.append(el('li', { class: 'muted', text: '+ ' + p.instancesOmitted + ' older disconnected instances' }));
     return ul;
   }
 
