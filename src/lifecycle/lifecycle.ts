@@ -79,6 +79,8 @@ export class Lifecycle {
   private closed = false;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
+  /** Until the source has been read once: the state read then is where the lifecycle starts, not a change. */
+  private starting = true;
 
   constructor(options: LifecycleOptions = {}) {
     const o = resolveLifecycleOptions(options);
@@ -270,6 +272,7 @@ export class Lifecycle {
   private loaded(record: LifecycleRecord | null): void {
     if (this.failing) this.recovered();
     this.apply(this.resolve(record));
+    this.starting = false;
   }
 
   private sourceFailed(err: unknown): void {
@@ -290,6 +293,7 @@ export class Lifecycle {
         );
       this.current = { ...this.current, sourceFailing: true };
     }
+    this.starting = false;
   }
 
   private recovered(): void {
@@ -317,10 +321,11 @@ export class Lifecycle {
     const prev = this.current as LifecycleSnapshot | undefined;
     this.current = next;
     if (!prev || prev.state === next.state) return;
-    this.log.warn(
-      { from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy },
-      `lifecycle ${prev.state} -> ${next.state}`,
-    );
+    const fields = { from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy };
+    // The first read of the source says where the lifecycle starts (a remote source waiting for its first
+    // connection starts OFFLINE): no warning, the changes after it are.
+    if (this.starting) this.log.info(fields, `lifecycle starts in ${next.state}`);
+    else this.log.warn(fields, `lifecycle ${prev.state} -> ${next.state}`);
     const snap = { ...next };
     for (const l of this.listeners) {
       try {

@@ -201,6 +201,10 @@ describe('ServicePortal with lifecycle source remote', () => {
     expect(again.message).toBe('Away');
     const fresh = f.control({ dataDir: join(f.dir, 'fresh') });
     expect(fresh.status).toBe('OFFLINE');
+    // Until the first attempt has had its chance, the message says so; then that the control is unreachable.
+    expect(fresh.message).toBe('The service is starting: waiting for its remote control.');
+    await waitFor(() => fresh.message !== 'The service is starting: waiting for its remote control.', 'first failure');
+    expect(fresh.status).toBe('OFFLINE');
     expect(fresh.message).toBe('The service is offline: its remote control cannot be reached.');
   });
 

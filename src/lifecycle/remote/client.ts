@@ -4,7 +4,10 @@ import { backoffDelay, type ResolvedBackoff } from '../../backoff.js';
 import type { Logger } from '../../logger.js';
 import { parseFrame, parseStatusFields, type HeartbeatFrame, type StatusFields } from './frames.js';
 import { gatehouseVersion } from '../../version.js';
+import { readCatalogueEntry } from './catalogue.js';
 import { userAgent, type ResolvedRemoteOptions } from './options.js';
+import { PeerLog, peerText } from './peer-log.js';
+import { redactUrl } from './redact.js';
 
 /** Close codes after which a client never reconnects: 4001 invalid token, 4002 token revoked. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4002]);
@@ -55,6 +58,8 @@ export class PxControlClient {
   private readonly o: ResolvedRemoteOptions;
   private readonly h: ProtocolHandlers;
   private readonly log: Logger;
+  /** Lines a peer causes (frames, closes, errors): rate-limited, peer text capped and cleaned. */
+  private readonly peer: PeerLog;
   private readonly backoff: ResolvedBackoff;
   private readonly socketUrl: string;
   private readonly pollUrl: string;
@@ -66,16 +71,25 @@ export class PxControlClient {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private pollActive = false;
+  /** The poll request in flight, aborted when polling stops (its answer would be ignored anyway). */
+  private pollAbort: AbortController | undefined;
   private pollRejected = false;
   private readonly inflight = new Set<AbortController>();
   private stopped = false;
   private started = false;
   private socketClosed: Promise<void> = Promise.resolve();
 
-  constructor(options: ResolvedRemoteOptions, handlers: ProtocolHandlers, log: Logger) {
+  /**
+   * @param options - the resolved remote options
+   * @param handlers - where events go
+   * @param log - the remote control's logger
+   * @param peer - the rate limiter of peer-caused lines (shared with the owner); one of its own by default
+   */
+  constructor(options: ResolvedRemoteOptions, handlers: ProtocolHandlers, log: Logger, peer?: PeerLog) {
     this.o = options;
     this.h = handlers;
     this.log = log;
+    this.peer = peer ?? new PeerLog(log);
     this.backoff = {
       type: 'exponential',
       delayMs: options.reconnectDelayMs,
@@ -88,9 +102,9 @@ export class PxControlClient {
     this.headers = { 'User-Agent': userAgent() };
   }
 
-  /** The socket URL with the token redacted, for logs. */
+  /** The socket URL with the token (and any user:password in the URL) redacted, for logs. */
   get safeSocketUrl(): string {
-    return `${this.o.wsUrl}/ws/${REDACTED}`;
+    return `${redactUrl(this.o.wsUrl)}/ws/${REDACTED}`;
   }
 
   /** Whether the socket is open. */
@@ -114,6 +128,7 @@ export class PxControlClient {
   /** Stop for good: no reconnect, no poll, no heartbeat; the socket is closed. Resolves once it is. Safe to call twice. */
   close(): Promise<void> {
     if (this.halt()) this.closeSocket(1000, 'client closing');
+    this.peer.close();
     return this.socketClosed;
   }
 
@@ -178,7 +193,7 @@ export class PxControlClient {
       const reason = reasonBuf.toString('utf8').slice(0, 200);
       if (TERMINAL_CLOSE_CODES.has(code)) {
         this.log.warn(
-          { url: this.safeSocketUrl, code, reason },
+          { url: this.safeSocketUrl, code, reason: peerText(reason) },
           `remote control: closed with ${code} (${code === 4001 ? 'invalid token' : 'token revoked'}); not reconnecting`,
         );
         this.terminate(reason || (code === 4001 ? 'invalid token' : 'token revoked'), code);
@@ -191,8 +206,10 @@ export class PxControlClient {
   private onLost(code: number, reason: string, opened: boolean): void {
     this.failures++;
     const level = opened ? 'warn' : 'debug';
-    this.log[this.o.debug ? 'info' : level](
-      { url: this.safeSocketUrl, code, reason, failures: this.failures },
+    this.peer.line(
+      opened ? 'socket-lost' : 'cannot-connect',
+      this.o.debug ? 'info' : level,
+      { url: this.safeSocketUrl, code, reason: peerText(reason), failures: this.failures },
       opened ? 'remote control: socket lost' : 'remote control: cannot connect',
     );
     this.h.lost({ code, reason, opened, failures: this.failures });
@@ -218,16 +235,24 @@ export class PxControlClient {
     const frame = parseFrame(text);
     switch (frame.type) {
       case 'status':
-        this.trace({ frame: frame.fields }, 'remote control: status frame');
+        this.trace({ status: frame.fields.gatehouseStatus ?? frame.fields.status }, 'remote control: status frame');
         this.h.status(frame.fields, 'socket');
         return;
       case 'revoked':
-        this.log.warn({ reason: frame.reason }, 'remote control: token revoked; going OFFLINE, not reconnecting');
+        this.log.warn(
+          { reason: peerText(frame.reason) },
+          'remote control: token revoked; going OFFLINE, not reconnecting',
+        );
         this.closeSocket(1000, 'revoked');
         this.terminate(frame.reason, undefined);
         return;
       case 'error':
-        this.log.warn({ code: frame.code, message: frame.message }, 'remote control: the server reported an error');
+        this.peer.line(
+          'server-error',
+          'warn',
+          { code: peerText(frame.code, 64), message: peerText(frame.message) },
+          'remote control: the server reported an error',
+        );
         this.h.serverError(frame.code, frame.message);
         return;
       default:
@@ -236,7 +261,7 @@ export class PxControlClient {
   }
 
   private ignored(why: string): void {
-    this.log.warn({ why }, 'remote control: ignored a frame');
+    this.peer.line('ignored-frame', 'warn', { why: peerText(why) }, 'remote control: ignored a frame');
   }
 
   private terminate(reason: string, code: number | undefined): void {
@@ -302,6 +327,8 @@ export class PxControlClient {
     this.pollActive = false;
     clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
+    this.pollAbort?.abort(new Error('polling stopped'));
+    this.pollAbort = undefined;
     if (report) {
       this.log.info('remote control: socket is back; polling stopped');
       this.h.polling(false);
@@ -317,7 +344,10 @@ export class PxControlClient {
 
   private async pollOnce(): Promise<void> {
     const timeoutMs = Math.max(1000, Math.min(10_000, this.o.pollIntervalMs));
-    const result = await this.getJson(this.pollUrl, timeoutMs);
+    const controller = new AbortController();
+    this.pollAbort = controller;
+    const result = await this.getJson(this.pollUrl, timeoutMs, controller);
+    if (this.pollAbort === controller) this.pollAbort = undefined;
     if (!this.pollActive || this.stopped) return;
     if (result.kind === 'failed') {
       const rejected = result.status === 401 || result.status === 403 || result.status === 404;
@@ -345,7 +375,7 @@ export class PxControlClient {
       this.ignored('poll answer is not a status object with a known status');
       return;
     }
-    this.trace({ answer: fields }, 'remote control: poll answer');
+    this.trace({ status: fields.gatehouseStatus ?? fields.status }, 'remote control: poll answer');
     this.h.status(fields, 'poll');
   }
 
@@ -360,18 +390,21 @@ export class PxControlClient {
     }
     const catalogue = result.value as Record<string, unknown> | null;
     // A gatehouse control plane may list gatehouse itself; a stock one lists the Node SDK.
-    const entry = (catalogue && typeof catalogue === 'object' && (catalogue.gatehouse ?? catalogue.node)) as
-      Record<string, unknown> | undefined | null;
-    if (!entry || typeof entry !== 'object' || typeof entry.latest !== 'string') {
+    const raw = catalogue && typeof catalogue === 'object' ? (catalogue.gatehouse ?? catalogue.node) : undefined;
+    if (raw === undefined || raw === null) {
       this.log.debug('remote control: version catalogue has no entry for node');
       return;
     }
+    // Checked as the control plane checks its own catalogue: an entry that breaks a rule is ignored whole.
+    const entry = readCatalogueEntry(raw);
+    if (!entry) {
+      this.log.debug('remote control: version catalogue entry is invalid; ignored');
+      return;
+    }
     const current = gatehouseVersion();
-    const latest = entry.latest;
-    const minimumSupported = typeof entry.minimum_supported === 'string' ? entry.minimum_supported : undefined;
+    const { latest, minimumSupported, changelogUrl } = entry;
     if (compareVersions(current, latest) >= 0) return;
     const unsupported = minimumSupported !== undefined && compareVersions(current, minimumSupported) < 0;
-    const changelogUrl = typeof entry.changelog_url === 'string' ? entry.changelog_url : undefined;
     this.log.warn(
       { current, latest, minimumSupported, changelogUrl },
       unsupported
@@ -386,8 +419,8 @@ export class PxControlClient {
   private async getJson(
     url: string,
     timeoutMs: number,
+    controller = new AbortController(),
   ): Promise<{ kind: 'ok'; value: unknown } | { kind: 'failed'; reason: string; status?: number }> {
-    const controller = new AbortController();
     this.inflight.add(controller);
     const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
     try {
@@ -420,7 +453,7 @@ export class PxControlClient {
     const e = err as { message?: unknown; cause?: { message?: unknown; code?: unknown } } | undefined;
     let text = String(e?.message ?? err);
     if (e?.cause && typeof e.cause === 'object') text += ` (${String(e.cause.code ?? e.cause.message ?? '')})`;
-    return redactToken(text, this.o.token);
+    return redactUrlsIn(redactToken(text, this.o.token), [this.o.wsUrl, this.o.apiUrl]);
   }
 
   private trace(fields: Record<string, unknown>, msg: string): void {
@@ -433,6 +466,19 @@ export function redactToken(text: string, token: string): string {
   let out = text.split(token).join(REDACTED);
   const encoded = encodeURIComponent(token);
   if (encoded !== token) out = out.split(encoded).join(REDACTED);
+  return out;
+}
+
+/** `text` with the user:password part of each of `urls` (and the bare password) taken out. */
+function redactUrlsIn(text: string, urls: readonly string[]): string {
+  let out = text;
+  for (const url of urls) {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url);
+    if (!m || !m[1]) continue;
+    out = out.split(m[1]).join(REDACTED);
+    const password = m[1].split(':')[1];
+    if (password) out = out.split(password).join(REDACTED);
+  }
   return out;
 }
 

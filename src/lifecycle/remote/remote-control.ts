@@ -9,6 +9,8 @@ import {
   type ResolvedRemoteOptions,
 } from './options.js';
 import { StateFile, type KnownState } from './state-file.js';
+import { PeerLog } from './peer-log.js';
+import { redactUrl } from './redact.js';
 
 /** Told about every change of the effective state, once. */
 export type RemoteStatusListener = (next: LifecycleState, prev: LifecycleState) => void;
@@ -45,6 +47,8 @@ type Listener<E extends RemoteControlEvent> = (...args: RemoteControlEvents[E]) 
 
 /** Message while OFFLINE because contact is lost in closed mode and the project set no offline message. */
 const CONTACT_LOST_MESSAGE = 'The service is offline: its remote control cannot be reached.';
+/** Message while OFFLINE in closed mode before the first connection attempt has settled. */
+const STARTING_MESSAGE = 'The service is starting: waiting for its remote control.';
 
 /**
  * One project's remote control over the PXControl protocol: the state the control plane sets (ACTIVE, PAUSED,
@@ -57,6 +61,10 @@ const CONTACT_LOST_MESSAGE = 'The service is offline: its remote control cannot 
  * - without contact, fail mode `closed` (the default until the server says otherwise): OFFLINE. A restart with a
  *   persisted state starts from it until the first connection attempt fails; with nothing known, OFFLINE until
  *   the first contact;
+ * - the first connection attempt has its chance before anything is logged as a warning: until it has settled
+ *   (a status heard, or the attempt failed), the state is OFFLINE ("starting: waiting for its remote control")
+ *   in closed mode, logged at info; a first attempt that fails logs one warning; the first contact is logged at
+ *   info; every later change of state at warn (at most 5 lines per 10 s, the rest counted);
  * - after `revoked` or close code 4001/4002: OFFLINE for good (no reconnect).
  *
  * It connects on construction and keeps the process alive like any open connection until {@link close}.
@@ -99,6 +107,10 @@ export class RemoteControl {
   /** The resolved options, with the token shown as `'[redacted]'` (safe to log). */
   readonly options: Readonly<ResolvedRemoteOptions>;
   private readonly log: Logger;
+  /** Lines a remote peer causes (state flips, frames): rate-limited. */
+  private readonly peerLog: PeerLog;
+  /** Until the first connection attempt has settled (a status heard, or the attempt failed). */
+  private firstAttempt = true;
   /** The protocol client, once loaded (it loads `ws`): see {@link connect}. */
   private client: ProtocolClient | undefined;
   private readonly starting: Promise<void>;
@@ -123,8 +135,14 @@ export class RemoteControl {
 
   constructor(options: RemoteControlOptions = {}) {
     const resolved = resolveRemoteOptions(options);
-    this.options = Object.freeze({ ...resolved, token: '[redacted]' });
+    this.options = Object.freeze({
+      ...resolved,
+      token: '[redacted]',
+      wsUrl: redactUrl(resolved.wsUrl),
+      apiUrl: redactUrl(resolved.apiUrl),
+    });
     this.log = (options.logger ?? defaultLogger()).child({ component: 'remote-control' });
+    this.peerLog = new PeerLog(this.log);
     this.file = resolved.dataDir === false ? undefined : new StateFile(resolved.dataDir, resolved.token, this.log);
     this.known = this.file?.load();
     // A persisted state in closed mode holds until the first connection attempt fails: a restart does not flicker
@@ -160,6 +178,7 @@ export class RemoteControl {
         updateAvailable: (info) => this.emit('update-available', info),
       },
       this.log,
+      this.peerLog,
     );
     this.log.debug(
       {
@@ -339,6 +358,7 @@ export class RemoteControl {
       this.readyWaiters.clear();
       this.recordListeners.clear();
       for (const key of Object.keys(this.listeners)) delete (this.listeners as Record<string, unknown>)[key];
+      this.peerLog.close();
       this.log.debug('remote control: closed');
     })();
     return this.closing;
@@ -376,7 +396,14 @@ export class RemoteControl {
     }
     this.rejected = false;
     this.bootGrace = false;
+    const first = this.firstAttempt;
+    this.firstAttempt = false;
     if (!prev || !sameKnown(prev, next)) this.file?.save(next);
+    if (first) {
+      this.recompute('first-contact');
+      for (const w of [...this.readyWaiters]) w();
+      return;
+    }
     this.recompute();
     for (const w of [...this.readyWaiters]) w();
   }
@@ -385,6 +412,15 @@ export class RemoteControl {
     if (this.closed) return;
     this.socketLive = false;
     this.bootGrace = false;
+    if (this.firstAttempt) {
+      this.firstAttempt = false;
+      this.log.warn(
+        { url: this.client?.safeSocketUrl, code: info.code, failMode: this.failMode },
+        this.failMode === 'closed'
+          ? 'remote control: the first connection attempt failed; OFFLINE (fail mode closed) until the control plane answers'
+          : `remote control: the first connection attempt failed; serving on the last known state (fail mode open)`,
+      );
+    }
     // Poll contact counts only while polling runs (it stops when a socket opens and may not restart at once).
     if (!this.client?.polling) this.pollLive = false;
     if (info.opened) this.emit('disconnected', { code: info.code, reason: info.reason });
@@ -419,7 +455,7 @@ export class RemoteControl {
     if (this.revokedReason !== undefined || this.rejected) return offline;
     const contact = this.socketLive || this.pollLive;
     if (!contact && !this.bootGrace && this.failMode === 'closed')
-      return { ...offline, message: k?.offlineMessage ?? CONTACT_LOST_MESSAGE };
+      return { ...offline, message: k?.offlineMessage ?? (this.firstAttempt ? STARTING_MESSAGE : CONTACT_LOST_MESSAGE) };
     if (!k) return { state: 'ACTIVE', message: undefined, retryAfterSec: undefined };
     const state: LifecycleState = k.gatehouseStatus ?? k.status;
     const message =
@@ -433,16 +469,18 @@ export class RemoteControl {
     return { state, message, retryAfterSec: state === 'ACTIVE' ? undefined : k.retryAfterSec };
   }
 
-  private recompute(): void {
+  /** @param why - `first-contact` when the first status of this process arrives (logged at info) */
+  private recompute(why?: 'first-contact'): void {
     const prev = this.effective;
     const next = this.compute();
     if (prev.state === next.state && prev.message === next.message && prev.retryAfterSec === next.retryAfterSec) return;
     this.effective = { ...next, since: prev.state === next.state ? prev.since : Date.now() };
     if (prev.state !== next.state) {
-      this.log.warn(
-        { from: prev.state, to: next.state, inContact: this.inContact, failMode: this.failMode },
-        `remote control: ${prev.state} -> ${next.state}`,
-      );
+      const fields = { from: prev.state, to: next.state, inContact: this.inContact, failMode: this.failMode };
+      const msg = `remote control: ${prev.state} -> ${next.state}`;
+      // Where the state starts is no warning; later changes are, at most 5 per 10 s (a peer may flip it at will).
+      if (why === 'first-contact') this.log.info(fields, `${msg} (first contact)`);
+      else this.peerLog.line('state', 'warn', fields, msg);
     }
     for (const l of this.recordListeners) {
       try {
