@@ -26,8 +26,9 @@ import { BufferError } from './errors.js';
  * - `{ cron, tz }`: croner syntax (5 fields, or 6 with seconds first, or 7 with a year); `tz` an IANA zone,
  *   default `'UTC'`. Across DST changes a local time that does not exist runs at the same wall time shifted
  *   forward by the gap (02:30 → 03:30 on spring-forward day), and one that occurs twice runs once (the first).
- * - `{ everyMs }`: slots at the multiples of `everyMs` since the epoch (so every process agrees on them).
- * - `{ at }`: one slot (a `Date`, an ISO date string or epoch ms).
+ * - `{ everyMs }`: slots at the multiples of `everyMs` since the epoch (so every process agrees on them); at least
+ *   the buffer's `minScheduleEveryMs` (1000 by default): each slot is a durable job.
+ * - `{ at }`: one slot (a `Date`, an ISO date string or epoch ms), within the Date range (up to year 275760).
  */
 export type ScheduleSpec = { cron: string; tz?: string } | { everyMs: number } | { at: Date | string | number };
 
@@ -92,6 +93,8 @@ export interface SchedulerOptions {
   prepare(taskType: string, data: unknown): InsertJob;
   /** How often (ms) the stored schedules are read again, for schedules declared by other processes. */
   pollIntervalMs: number;
+  /** Smallest accepted `everyMs`, in ms. */
+  minEveryMs: number;
   /** Keep the process alive with the scheduler timer (the buffer's `keepAlive`). */
   keepAlive: boolean;
   log: Logger;
@@ -104,6 +107,8 @@ const DEFAULT_OPTIONS = {
   graceMs: 60_000,
 } as const satisfies Required<TaskScheduleOptions>;
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+/** The largest epoch ms a Date holds. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
 
 function invalid(message: string): BufferError {
   return new BufferError(message, { code: 'ERR_BUFFER_INVALID_INPUT' });
@@ -149,7 +154,7 @@ function cronFor(spec: { cron: string; tz: string }): Croner.Cron {
  * @returns the stored form
  * @throws BufferError `ERR_BUFFER_INVALID_INPUT`
  */
-export function normalizeSpec(spec: unknown): StoredSpec {
+export function normalizeSpec(spec: unknown, minEveryMs = 1): StoredSpec {
   if (typeof spec !== 'object' || spec === null)
     throw invalid(`schedule spec must be { cron, tz? }, { everyMs } or { at }, got ${show(spec)}`);
   const o = spec as Record<string, unknown>;
@@ -184,6 +189,10 @@ export function normalizeSpec(spec: unknown): StoredSpec {
     const e = o.everyMs;
     if (typeof e !== 'number' || !Number.isSafeInteger(e) || e <= 0)
       throw invalid(`schedule spec.everyMs must be an integer number of ms > 0, got ${show(e)}`);
+    if (e < minEveryMs)
+      throw invalid(
+        `schedule spec.everyMs must be at least ${minEveryMs} ms (the buffer's minScheduleEveryMs), got ${show(e)}`,
+      );
     return { everyMs: e };
   }
   const at = o.at;
@@ -195,8 +204,11 @@ export function normalizeSpec(spec: unknown): StoredSpec {
         : typeof at === 'number'
           ? at
           : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0)
-    throw invalid(`schedule spec.at must be a valid Date, ISO date string or epoch ms, got ${show(at)}`);
+  // A number beyond the Date range (±8.64e15 ms) would never fire and list as `Invalid Date`.
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_DATE_MS)
+    throw invalid(
+      `schedule spec.at must be a valid Date, ISO date string or epoch ms from 0 to ${MAX_DATE_MS} (the Date range), got ${show(at)}`,
+    );
   return { at: ms };
 }
 
@@ -336,7 +348,7 @@ export class Scheduler {
   ): MaybePromise<ScheduleInfo> {
     if (typeof name !== 'string' || !NAME.test(name))
       throw invalid(`schedule name must be 1 to 128 letters, digits, '_', '.' or '-', got ${show(name)}`);
-    const stored = normalizeSpec(spec);
+    const stored = normalizeSpec(spec, this.o.minEveryMs);
     const opts = resolveOptions(options);
     const now = Date.now();
     const job = this.o.prepare(taskType, data);

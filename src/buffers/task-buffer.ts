@@ -98,6 +98,7 @@ export class TaskBuffer<
       store: this.engine,
       prepare: (type, data) => this.producer.prepare(type, data, {}, Date.now()),
       pollIntervalMs: o.pollIntervalMs,
+      minEveryMs: o.minScheduleEveryMs,
       keepAlive: o.keepAlive,
       log: this.log,
     });

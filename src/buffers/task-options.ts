@@ -40,6 +40,7 @@ export interface ResolvedTaskOptions {
   leaseMs: number;
   timeoutMs: number;
   pollIntervalMs: number;
+  minScheduleEveryMs: number;
   pauseWhenNotActive: boolean;
   keepAlive: boolean;
   maxPayloadBytes: number;
@@ -48,6 +49,9 @@ export interface ResolvedTaskOptions {
   onError: TaskErrorHook | undefined;
   lifecycle: LifecycleLike | undefined;
 }
+
+/** The default smallest `everyMs` of a schedule, in ms (option `minScheduleEveryMs`). */
+export const MIN_SCHEDULE_EVERY_MS = 1000;
 
 const DEFAULTS = {
   dataDir: './data',
@@ -60,6 +64,7 @@ const DEFAULTS = {
   leaseMs: 30_000,
   timeoutMs: 30_000,
   pollIntervalMs: 500,
+  minScheduleEveryMs: MIN_SCHEDULE_EVERY_MS,
   pauseWhenNotActive: true,
   keepAlive: true,
 } as const satisfies Partial<TaskBufferOptions>;
@@ -148,6 +153,7 @@ export function resolveTaskOptions(
     leaseMs: check.int('leaseMs', o.leaseMs, { min: 100 }),
     timeoutMs: check.number('timeoutMs', o.timeoutMs, { min: 0 }),
     pollIntervalMs: check.int('pollIntervalMs', o.pollIntervalMs, { min: 10 }),
+    minScheduleEveryMs: check.int('minScheduleEveryMs', o.minScheduleEveryMs, { min: 10, max: 86_400_000 }),
     keepAlive: check.bool('keepAlive', o.keepAlive),
     pauseWhenNotActive: check.bool('pauseWhenNotActive', o.pauseWhenNotActive),
     priorities: check.bool('priorities', o.priorities),

@@ -180,6 +180,11 @@ export interface TaskBufferOptions<
   backoff?: BackoffOptions;
   /** How often idle workers look for jobs pushed by other processes, and the scheduler re-reads the stored schedules, in ms. @defaultValue 500 */
   pollIntervalMs?: number;
+  /**
+   * Smallest `everyMs` `tasks.schedule()` accepts, in ms: every slot is a durable job, so an interval of a few ms
+   * would fill the queue (10 or more). @defaultValue 1000
+   */
+  minScheduleEveryMs?: number;
   /** Called on every failed attempt with the error and its stack. @defaultValue none */
   onError?: TaskErrorHook;
   /** Lifecycle whose state gates taking new jobs. @defaultValue none */

@@ -1,3 +1,4 @@
+import { CATALOGUE_VERSION, isChangelogUrl, MAX_CHANGELOG_URL } from '../lifecycle/internal.js';
 import type { Logger } from '../logger.js';
 import { resolveRedisOption, type RedisOption } from '../redis.js';
 import { optionChecks, withDefaults } from '../options.js';
@@ -148,7 +149,7 @@ export interface ResolvedControlPlaneOptions {
 
 const check = optionChecks('ControlPlane', (m) => new ControlPlaneError(m, { code: 'ERR_CONTROL_OPTIONS' }));
 
-const VERSION = /^[0-9A-Za-z.+-]{1,32}$/;
+const VERSION = CATALOGUE_VERSION;
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The version catalogue as served. */
@@ -168,8 +169,12 @@ function sdk(name: string, o: SdkVersionOptions | undefined, fallback: string = 
     if (typeof v !== 'string' || !VERSION.test(v)) check.fail(`sdkVersions.${name}.${field}`, 'a version string', v);
   }
   const url = o?.changelogUrl ?? null;
-  if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url)))
-    check.fail(`sdkVersions.${name}.changelogUrl`, 'an http(s) URL or null', url);
+  if (url !== null && !isChangelogUrl(url))
+    check.fail(
+      `sdkVersions.${name}.changelogUrl`,
+      `an http(s) URL of at most ${MAX_CHANGELOG_URL} characters without spaces or control characters, or null`,
+      url,
+    );
   return { latest, minimum_supported: minimum, changelog_url: url };
 }
 

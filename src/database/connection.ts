@@ -26,6 +26,8 @@ export interface Compiled {
   sealed?: readonly boolean[] | undefined;
   /** Result keys holding Fernet tokens to decrypt (fetch); undefined when none does. */
   opened?: readonly string[] | undefined;
+  /** The column each `opened` key reads (differs from the key under an alias). */
+  openedColumns?: readonly string[] | undefined;
 }
 
 /** Compiled statements of one table keyed by call shape, plus the last insert shape for a fast path. */

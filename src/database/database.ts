@@ -16,7 +16,7 @@ import { assertIdentifier, quote } from './identifiers.js';
 import { jsonColumnsOf } from './json-columns.js';
 import { runMigrations } from './migrations.js';
 import { reencryptTable } from './reencrypt.js';
-import { convertParams, decodeRows } from './rows.js';
+import { convertParams, decodeRows, rowOf } from './rows.js';
 import { invalidateSchema, shapesOf } from './schema.js';
 import { fetchCompiled } from './sql-fetch.js';
 import { bindAll, whereStatement } from './sql-where.js';
@@ -44,6 +44,14 @@ export interface DatabaseOptions {
    * declares an `ENCRYPTED` column. @defaultValue undefined (ENCRYPTED columns refused)
    */
   encryptionKey?: string | readonly string[];
+  /**
+   * Bind every token written to an `ENCRYPTED` column to its table and column (inside the encrypted plaintext), so
+   * a token copied to another column or table by a write outside this layer is refused with
+   * `ERR_DB_DECRYPT`; tokens written before the option are refused too until `reencrypt(table)` binds them.
+   * Bound tokens are no longer plain Fernet text tokens (Python's `cryptography.fernet` opens them, but sees the
+   * binding prefix). Moves between rows of one column are not detected. @defaultValue false
+   */
+  bindEncryptedColumns?: boolean;
   /** Ordered migrations, each applied once (tracked with `PRAGMA user_version`), after `tables` are created. @defaultValue [] */
   migrations?: readonly Migration[];
   /** `'normal'`: synchronous=NORMAL (a power loss may lose the last commits, never corrupts). `'full'`: synchronous=FULL. @defaultValue 'normal' */
@@ -63,6 +71,7 @@ const DEFAULTS = {
   durability: 'normal' as Durability,
   readonly: false,
   busyTimeoutMs: 5000,
+  bindEncryptedColumns: false,
 } satisfies Required<Omit<DatabaseOptions, 'logger' | 'encryptionKey'>>;
 
 type ResolvedOptions = typeof DEFAULTS;
@@ -81,6 +90,7 @@ function resolveOptions(options: DatabaseOptions): ResolvedOptions {
   check.oneOf('durability', o.durability, ['normal', 'full'] as const);
   check.int('busyTimeoutMs', o.busyTimeoutMs, { min: 0 });
   check.bool('readonly', o.readonly);
+  check.bool('bindEncryptedColumns', o.bindEncryptedColumns);
   check.object('tables', o.tables);
   if (!Array.isArray(o.migrations)) check.fail('migrations', 'an array', o.migrations);
   for (const [name, defs] of Object.entries(o.tables)) {
@@ -130,7 +140,10 @@ export class Database {
     this.path = o.path;
     this.readonly = o.readonly;
     this.log = (options.logger ?? defaultLogger()).child({ component: 'database' });
-    this.cipher = options.encryptionKey === undefined ? undefined : new ColumnCipher(options.encryptionKey);
+    this.cipher =
+      options.encryptionKey === undefined
+        ? undefined
+        : new ColumnCipher(options.encryptionKey, o.bindEncryptedColumns);
     const declared = new Map<string, string>(Object.entries(o.tables));
     if (this.cipher === undefined) {
       for (const [name, defs] of declared) {
@@ -237,7 +250,7 @@ export class Database {
       const rows = compiled.stmt.all(...bindAll(params, compiled)) as T[];
       return compiled.opened === undefined && compiled.parse.length === 0
         ? rows
-        : decodeRows(rows, compiled, table, this.cipher);
+        : decodeRows(rows, compiled, table, this.cipher, (column, stored) => rowOf(shared, table, column, stored));
     } catch (err) {
       throw toDatabaseError(err);
     }
@@ -256,7 +269,9 @@ export class Database {
       const compiled = fetchCompiled(shared, table, options, params);
       const row = compiled.stmt.get(...bindAll(params, compiled)) as T | undefined;
       if (row === undefined || (compiled.opened === undefined && compiled.parse.length === 0)) return row;
-      return decodeRows([row], compiled, table, this.cipher)[0];
+      return decodeRows([row], compiled, table, this.cipher, (column, stored) =>
+        rowOf(shared, table, column, stored),
+      )[0];
     } catch (err) {
       throw toDatabaseError(err);
     }

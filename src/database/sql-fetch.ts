@@ -71,6 +71,7 @@ function compileFetch(
   const info = tableInfo(shared, table);
   const parse: string[] = [];
   const opened: string[] = [];
+  const openedColumns: string[] = [];
   let select: string;
   const cols = options.columns;
   if (cols === undefined || cols.length === 0) {
@@ -78,7 +79,10 @@ function compileFetch(
       throw new DatabaseError('columns must be an array', { code: 'ERR_DB_VALUE' });
     select = '*';
     for (const c of info.json) parse.push(c);
-    for (const c of info.encrypted) opened.push(c);
+    for (const c of info.encrypted) {
+      opened.push(c);
+      openedColumns.push(c);
+    }
   } else {
     if (!Array.isArray(cols)) throw new DatabaseError('columns must be an array of strings', { code: 'ERR_DB_VALUE' });
     const parts: string[] = [];
@@ -88,6 +92,7 @@ function compileFetch(
         if (ref.path !== undefined)
           throw encryptedQueryError(table, ref.column, 'a JSON path (fetch the column and read the value)');
         opened.push(ref.alias);
+        openedColumns.push(ref.column);
       }
       if (ref.path !== undefined) {
         // `->` yields JSON text for every type, so strings, numbers and objects all parse back exactly.
@@ -134,6 +139,7 @@ function compileFetch(
     json,
     parse,
     opened: opened.length === 0 ? undefined : opened,
+    openedColumns: opened.length === 0 ? undefined : openedColumns,
   });
 }
 

@@ -47,12 +47,12 @@ export function whereShape(where: Where | undefined, params: unknown[]): string 
 }
 
 /** Convert raw params in place according to the compiled per-position JSON and ENCRYPTED flags. */
-export function bindAll(params: unknown[], compiled: Compiled, cipher?: ColumnCipher): unknown[] {
+export function bindAll(params: unknown[], compiled: Compiled, cipher?: ColumnCipher, table = ''): unknown[] {
   const json = compiled.json;
   const sealed = compiled.sealed;
   for (let i = 0; i < params.length; i++) {
     const column = compiled.columns[i] ?? '?';
-    if (sealed !== undefined && sealed[i] === true) params[i] = (cipher as ColumnCipher).seal(params[i], column);
+    if (sealed !== undefined && sealed[i] === true) params[i] = (cipher as ColumnCipher).seal(params[i], column, table);
     else params[i] = json[i] === true ? toJson(params[i], column) : toSql(params[i], column);
   }
   return params;

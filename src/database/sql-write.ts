@@ -60,7 +60,7 @@ export function insertRow(
         i = -1;
         break;
       }
-      if (sealed !== undefined && sealed[i] === true) values[i] = (sealer as ColumnCipher).seal(v, k);
+      if (sealed !== undefined && sealed[i] === true) values[i] = (sealer as ColumnCipher).seal(v, k, table);
       else values[i] = json[i] === true ? toJson(v, k) : toSql(v, k);
       i++;
     }
@@ -81,7 +81,7 @@ export function insertRow(
   const values = new Array<SqlValue>(columns.length);
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i] as string;
-    if (sealed !== undefined && sealed[i] === true) values[i] = (sealer as ColumnCipher).seal(row[column], column);
+    if (sealed !== undefined && sealed[i] === true) values[i] = (sealer as ColumnCipher).seal(row[column], column, table);
     else values[i] = json[i] === true ? toJson(row[column], column) : toSql(row[column], column);
   }
   return compiled.stmt.run(...values);
@@ -205,6 +205,6 @@ export function updateRows(
     });
   }
   return compiled.stmt.run(
-    bindAll(params, compiled, compiled.sealed === undefined ? undefined : cipherFor(cipher, table)),
+    bindAll(params, compiled, compiled.sealed === undefined ? undefined : cipherFor(cipher, table), table),
   );
 }

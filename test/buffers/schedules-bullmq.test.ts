@@ -73,6 +73,7 @@ describe.skipIf(!available && !REQUIRE)('TaskBuffer schedules on BullMQ (real Re
       queue,
       timeoutMs: 0,
       pollIntervalMs: 50,
+      minScheduleEveryMs: 50,
       backoff: { type: 'fixed', delayMs: 10, jitter: false },
       handlers: {
         TICK: (_d, job) => void runs.push(job.id),

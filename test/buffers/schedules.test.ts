@@ -45,6 +45,7 @@ describe('TaskBuffer schedules (SQLite)', () => {
       queue: 'sched',
       timeoutMs: 0,
       pollIntervalMs: 50,
+      minScheduleEveryMs: 50, // short intervals keep these tests quick; the 1000 ms default has its own test
       backoff: { type: 'fixed', delayMs: 10, jitter: false },
       handlers: {
         TICK: (d, job) => {
@@ -199,6 +200,8 @@ describe('TaskBuffer schedules (SQLite)', () => {
       [{ at: new Date('nope') }, /spec\.at/],
       [{ at: 'tomorrow-ish' }, /spec\.at/],
       [{ at: Number.NaN }, /spec\.at/],
+      [{ at: 9e15 }, /spec\.at .*Date range/],
+      [{ everyMs: 10 }, /spec\.everyMs must be at least 50 ms/],
       [{ everyMs: 500, at: new Date() }, /exactly one of cron, everyMs, at/],
       [{}, /exactly one of/],
       [null, /schedule spec/],

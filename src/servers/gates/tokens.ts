@@ -17,8 +17,22 @@ export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256
 export interface TokenOptions {
   /** HS256 secret, at least 32 characters. Without `secret` or `jwks`, one is generated and kept in `dataDir` (mode 0600). */
   secret?: string;
-  /** Verify with a JWK set instead: a URL (fetched and cached by jose) or a local set. */
+  /**
+   * Verify with a JWK set instead: a URL (fetched and cached by jose) or a local set. With a URL, a token signed
+   * by a key the cached set lacks makes jose fetch the set again, at most once per `jwksCooldownMs`: a key the
+   * provider publishes is accepted within that time (5 s or less with the defaults).
+   */
   jwks?: string | URL | JSONWebKeySet;
+  /**
+   * With a `jwks` URL: the least time between two fetches of the set caused by unknown keys, in ms (jose's
+   * `cooldownDuration`). Lower accepts a rotated key sooner; a flood of tokens with made-up key ids costs the
+   * provider at most one fetch per this interval. @defaultValue 2000
+   */
+  jwksCooldownMs?: number;
+  /** With a `jwks` URL: how long a fetched set is used before it is fetched again, in ms (jose's `cacheMaxAge`). @defaultValue 600000 */
+  jwksCacheMaxAgeMs?: number;
+  /** With a `jwks` URL: how long one fetch of the set may take, in ms (jose's `timeoutDuration`). @defaultValue 5000 */
+  jwksTimeoutMs?: number;
   /** Algorithms accepted with `jwks`; the only ones that verify. @defaultValue ['RS256'] */
   algorithms?: readonly AsymmetricAlgorithm[];
   /** Private key to issue tokens in JWKS mode: a JWK or a PKCS#8 PEM, with its algorithm and key id. */
@@ -73,6 +87,17 @@ const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scop
 export function isReference(identity: Identity): boolean {
   return identity.claims?.[REFERENCE_CLAIM] === true;
 }
+/** Defaults of the remote JWKS timings (see {@link TokenOptions.jwksCooldownMs}). */
+export const JWKS_DEFAULTS = Object.freeze({ cooldownMs: 2000, cacheMaxAgeMs: 600_000, timeoutMs: 5000 });
+
+/** A JWKS timing option: a whole number of ms from 0 to 1 day. */
+function jwksMs(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 86_400_000)
+    throw new GateConfigError(`auth.${option} must be a whole number of ms from 0 to 86400000, got ${String(value)}`);
+  return value;
+}
+
 const SECRET_FILE = 'gatehouse-secret.key';
 const MAX_TOKEN_LENGTH = 8192;
 
@@ -134,7 +159,11 @@ export class TokenService {
       const jwks = options.jwks;
       this.verifyKey =
         typeof jwks === 'string' || jwks instanceof URL
-          ? jose.createRemoteJWKSet(new URL(jwks))
+          ? jose.createRemoteJWKSet(new URL(jwks), {
+              cooldownDuration: jwksMs('jwksCooldownMs', options.jwksCooldownMs, JWKS_DEFAULTS.cooldownMs),
+              cacheMaxAge: jwksMs('jwksCacheMaxAgeMs', options.jwksCacheMaxAgeMs, JWKS_DEFAULTS.cacheMaxAgeMs),
+              timeoutDuration: jwksMs('jwksTimeoutMs', options.jwksTimeoutMs, JWKS_DEFAULTS.timeoutMs),
+            })
           : jose.createLocalJWKSet(jwks);
       const sk = options.signingKey;
       this.signing = sk

@@ -34,7 +34,7 @@ export interface DiscoveredMount {
 /** Module files discovery loads. */
 const EXTENSIONS: ReadonlySet<string> = new Set(['.js', '.mjs', '.ts']);
 /** Declarations and tests are never endpoints. */
-const SKIPPED_FILE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/;
+const SKIPPED_FILE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/i;
 const SKIPPED_DIR: ReadonlySet<string> = new Set(['node_modules', '__tests__']);
 
 interface Found {
@@ -132,8 +132,8 @@ function checkDuplicates(found: readonly Found[], isTaken: (route: string) => bo
 }
 
 /**
- * Load every module under `dir` (recursively; `.js`, `.mjs`, `.ts`; not `.d.ts`, `*.test.*`, `*.spec.*`,
- * dotfiles, `node_modules`, `__tests__`) in sorted order, collect the `defineEndpoint` values they export,
+ * Load every module under `dir` (recursively; `.js`, `.mjs`, `.ts`; not `.d.ts`, `*.test.*`, `*.spec.*` in any
+ * letter case, dotfiles, `node_modules`, `__tests__`) in sorted order, collect the `defineEndpoint` values they export,
  * refuse duplicates and compile them all. Nothing is registered here: the portal mounts the result.
  * @param dir - the folder (relative to the working directory, or absolute)
  * @param deps - what endpoint compilation needs
@@ -170,7 +170,15 @@ export async function discoverEndpoints(
         },
       );
     }
-    found.push(...definitionsOf(namespace, file, seen));
+    try {
+      found.push(...definitionsOf(namespace, file, seen));
+    } catch (err) {
+      // Reading an export can run the module's code (a getter, a Proxy): what it throws names the file too.
+      throw new PortalError(
+        `discover: cannot read the exports of ${file} (in ${root}): ${err instanceof Error ? err.message : String(err)}`,
+        { code: 'ERR_DISCOVER_IMPORT', cause: err, details: { file: path.join(root, file) } },
+      );
+    }
   }
   checkDuplicates(found, isTaken);
 
