@@ -62,11 +62,9 @@ export class AdminThrottle {
     c.failures.push(now);
     if (c.failures.length > this.o.lockAfter) c.failures.shift();
     const n = c.failures.length;
+    // The bad tokens stay counted through the lock-out: the first one after it (within windowMs) locks again.
     const lockedNow = n >= this.o.lockAfter && this.o.lockMs > 0;
-    if (lockedNow) {
-      c.lockedUntil = now + this.o.lockMs;
-      c.failures = [];
-    }
+    if (lockedNow) c.lockedUntil = now + this.o.lockMs;
     c.nextCheckAt = n >= this.o.slowAfter ? now + this.o.slowIntervalMs : 0;
     return { failures: n, slowedNow: n === this.o.slowAfter && !lockedNow, lockedNow };
   }
