@@ -1,3 +1,4 @@
+import { PEER_LOG_LIMITS, PeerLog } from './remote/peer-log.js';
 import { hostname } from 'node:os';
 import { defaultLogger, type Logger } from '../logger.js';
 import { createLifecycleSource } from './create-source.js';
@@ -81,10 +82,13 @@ export class Lifecycle {
   private refreshAgain = false;
   /** Until the source has been read once: the state read then is where the lifecycle starts, not a change. */
   private starting = true;
+  /** State changes are logged at most 5 per 10 s (a remote peer or a shared store may flip them at will). */
+  private readonly changeLog: PeerLog;
 
   constructor(options: LifecycleOptions = {}) {
     const o = resolveLifecycleOptions(options);
     this.log = (options.logger ?? defaultLogger()).child({ component: 'lifecycle' });
+    this.changeLog = new PeerLog(this.log, PEER_LOG_LIMITS, 'lifecycle');
     this.failMode = o.failMode;
     this.defaultRetryAfterSec = o.retryAfterSec;
     this.messages = o.messages;
@@ -233,6 +237,7 @@ export class Lifecycle {
     if (this.closed) return;
     this.closed = true;
     this.unwatch?.();
+    this.changeLog.close();
     this.listeners.clear();
     try {
       await this.source.close?.();
@@ -325,7 +330,7 @@ export class Lifecycle {
     // The first read of the source says where the lifecycle starts (a remote source waiting for its first
     // connection starts OFFLINE): no warning, the changes after it are.
     if (this.starting) this.log.info(fields, `lifecycle starts in ${next.state}`);
-    else this.log.warn(fields, `lifecycle ${prev.state} -> ${next.state}`);
+    else this.changeLog.line('change', 'warn', fields, `lifecycle ${prev.state} -> ${next.state}`);
     const snap = { ...next };
     for (const l of this.listeners) {
       try {

@@ -34,7 +34,7 @@ export async function probe(url: string, done: Promise<unknown>): Promise<{ late
 
 /** One line for the test log: what was measured. */
 export function report(what: string, latencies: readonly number[]): string {
-  return `[hardening] ${what}: /health p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms over ${latencies.length} probes`;
+  return `[hardening] ${what}: p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms over ${latencies.length} probes`;
 }
 
 /** A control plane in a child process (its own event loop), listening on a free port. */

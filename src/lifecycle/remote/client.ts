@@ -235,7 +235,12 @@ export class PxControlClient {
     const frame = parseFrame(text);
     switch (frame.type) {
       case 'status':
-        this.trace({ status: frame.fields.gatehouseStatus ?? frame.fields.status }, 'remote control: status frame');
+        this.peer.line(
+          'status-frame',
+          this.o.debug ? 'info' : 'debug',
+          { status: frame.fields.gatehouseStatus ?? frame.fields.status },
+          'remote control: status frame',
+        );
         this.h.status(frame.fields, 'socket');
         return;
       case 'revoked':
