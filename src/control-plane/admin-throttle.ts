@@ -2,9 +2,7 @@ import type { AdminThrottleOptions } from './options.js';
 
 /** What the throttle says about one admin request before its token is checked. */
 export type ThrottleVerdict =
-  | { kind: 'check' }
-  | { kind: 'slowed'; retryAfterSec: number }
-  | { kind: 'locked'; retryAfterSec: number };
+  { kind: 'check' } | { kind: 'slowed'; retryAfterSec: number } | { kind: 'locked'; retryAfterSec: number };
 
 /** What happened on a bad token, for the log and the audit. */
 export interface FailureOutcome {

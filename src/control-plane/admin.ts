@@ -68,9 +68,7 @@ export function adminAuthProblem(res: ServerResponse, missing: boolean): void {
     res,
     401,
     'Unauthorized',
-    missing
-      ? 'The admin token is required (Authorization: Bearer <admin token>)'
-      : 'The admin token is not valid',
+    missing ? 'The admin token is required (Authorization: Bearer <admin token>)' : 'The admin token is not valid',
     'ERR_CONTROL_ADMIN_AUTH',
     { 'WWW-Authenticate': 'Bearer realm="gatehouse-control"' },
   );

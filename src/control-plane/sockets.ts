@@ -133,9 +133,7 @@ export class SocketHub {
     if (found.kind === 'ok' && (this.perToken.get(found.tokenHash) ?? 0) >= this.deps.maxSocketsPerToken) {
       // Refused before the upgrade: a client reconnects later with its backoff, and nothing is allocated for it.
       this.deps.log.debug({ project: found.project }, 'control plane: socket refused, maxSocketsPerToken reached');
-      socket.end(
-        'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
-      );
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       socket.destroy();
       return;
     }

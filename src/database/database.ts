@@ -141,9 +141,7 @@ export class Database {
     this.readonly = o.readonly;
     this.log = (options.logger ?? defaultLogger()).child({ component: 'database' });
     this.cipher =
-      options.encryptionKey === undefined
-        ? undefined
-        : new ColumnCipher(options.encryptionKey, o.bindEncryptedColumns);
+      options.encryptionKey === undefined ? undefined : new ColumnCipher(options.encryptionKey, o.bindEncryptedColumns);
     const declared = new Map<string, string>(Object.entries(o.tables));
     if (this.cipher === undefined) {
       for (const [name, defs] of declared) {

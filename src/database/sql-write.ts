@@ -81,7 +81,8 @@ export function insertRow(
   const values = new Array<SqlValue>(columns.length);
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i] as string;
-    if (sealed !== undefined && sealed[i] === true) values[i] = (sealer as ColumnCipher).seal(row[column], column, table);
+    if (sealed !== undefined && sealed[i] === true)
+      values[i] = (sealer as ColumnCipher).seal(row[column], column, table);
     else values[i] = json[i] === true ? toJson(row[column], column) : toSql(row[column], column);
   }
   return compiled.stmt.run(...values);

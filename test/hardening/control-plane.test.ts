@@ -78,17 +78,22 @@ describe('Hardening: the control plane under a hostile app host', () => {
     const { latencies, statuses } = await probe(`${cp.base}/health`, attack);
     const opened = await attack;
     await lister;
-    console.log(`${report(`control plane, ${opened} sockets opened and closed in 3 s`, latencies)}; /api/admin/projects p99 ${quantile(listing, 0.99).toFixed(1)} ms`);
+    console.log(
+      `${report(`control plane, ${opened} sockets opened and closed in 3 s`, latencies)}; /api/admin/projects p99 ${quantile(listing, 0.99).toFixed(1)} ms`,
+    );
     expect(opened).toBeGreaterThan(300);
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(quantile(latencies, 0.99)).toBeLessThan(P99_BOUND_MS);
     expect(quantile(listing, 0.99)).toBeLessThan(P99_BOUND_MS);
     // Listed: at most the cap; the rest counted, none lost from the count.
     await expect
-      .poll(async () => {
-        const p = await project(cp, 'victim');
-        return p.instances.length + p.instancesOmitted;
-      }, { timeout: 5000 })
+      .poll(
+        async () => {
+          const p = await project(cp, 'victim');
+          return p.instances.length + p.instancesOmitted;
+        },
+        { timeout: 5000 },
+      )
       .toBe(opened);
     const p = await project(cp, 'victim');
     expect(p.instances.length).toBe(100);
@@ -115,10 +120,12 @@ describe('Hardening: the control plane under a hostile app host', () => {
     for (let i = 0; i < 20; i++) sockets.push(await open(cp, token));
     cleanups.push(() => sockets.forEach((s) => s.terminate()));
     const refused = await Promise.all(
-      Array.from({ length: 30 }, () => open(cp, token).then(
-        (ws) => (ws.terminate(), 'opened'),
-        (err: Error) => err.message,
-      )),
+      Array.from({ length: 30 }, () =>
+        open(cp, token).then(
+          (ws) => (ws.terminate(), 'opened'),
+          (err: Error) => err.message,
+        ),
+      ),
     );
     expect(refused).toEqual(Array(30).fill('HTTP 429'));
     // Another project's token is not affected; the victim's open sockets still work.
@@ -157,7 +164,9 @@ describe('Hardening: the control plane under a hostile app host', () => {
     const [code, reason] = await closed;
     console.log(report(`control plane, a socket flooding heartbeats (${await flood} sent)`, latencies));
     expect([code, reason]).toEqual([1008, 'message budget exceeded']);
-    const errors = frames.map((f) => JSON.parse(f) as { type: string; code?: string }).filter((f) => f.type === 'error');
+    const errors = frames
+      .map((f) => JSON.parse(f) as { type: string; code?: string })
+      .filter((f) => f.type === 'error');
     expect(errors).toEqual([{ type: 'error', code: 'rate_limited', message: 'message budget exceeded' }]);
     expect(quantile(latencies, 0.99)).toBeLessThan(P99_BOUND_MS);
     // The well-behaved socket is still connected and its heartbeat kept.
@@ -176,10 +185,9 @@ describe('Hardening: the control plane under a hostile app host', () => {
   }, 60_000);
 
   it('slows, then locks out, an address guessing the admin token (429 ERR_ADMIN_THROTTLED), logs and audits it', async () => {
-    const cp = await start(
-      { adminThrottle: { slowAfter: 5, slowIntervalMs: 100, lockAfter: 10, lockMs: 5000 } },
-      ['notes'],
-    );
+    const cp = await start({ adminThrottle: { slowAfter: 5, slowIntervalMs: 100, lockAfter: 10, lockMs: 5000 } }, [
+      'notes',
+    ]);
     const guess = (i: number): Promise<Response> =>
       fetch(`${cp.base}/api/admin/projects`, { headers: { authorization: `Bearer guess-${i}-${'x'.repeat(30)}` } });
     const statuses: number[] = [];
@@ -230,7 +238,13 @@ describe('Hardening: the control plane under a hostile app host', () => {
     expect(entries.filter((e) => !e.action.startsWith('admin.')).map((e) => e.action)).toEqual(['project.create']);
     // Logged: one warn line per checked bad token, the last one saying locked out.
     await expect
-      .poll(() => cp.output.join('').split('\n').filter((l) => l.includes('bad admin token from')).length)
+      .poll(
+        () =>
+          cp.output
+            .join('')
+            .split('\n')
+            .filter((l) => l.includes('bad admin token from')).length,
+      )
       .toBe(11);
     expect(cp.output.join('')).toContain('locked out after 10 bad tokens');
   }, 60_000);

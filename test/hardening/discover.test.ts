@@ -32,10 +32,19 @@ describe('Hardening: route discovery facing hostile modules', () => {
   }
 
   for (const [name, source] of [
-    ['a Proxy that throws on every read', `export default new Proxy({}, { get() { throw new Error('boom from a proxy'); } });\n`],
-    ['an array Proxy that throws', `export const routes = new Proxy([], { get(t, k) { if (k === 'length') return 1; throw new Error('boom from an array'); } });\n`],
+    [
+      'a Proxy that throws on every read',
+      `export default new Proxy({}, { get() { throw new Error('boom from a proxy'); } });\n`,
+    ],
+    [
+      'an array Proxy that throws',
+      `export const routes = new Proxy([], { get(t, k) { if (k === 'length') return 1; throw new Error('boom from an array'); } });\n`,
+    ],
     ['a revoked Proxy', `const { proxy, revoke } = Proxy.revocable({}, {}); revoke();\nexport const x = proxy;\n`],
-    ['a throwing getter on a definition-like object', `export const x = { get [Symbol.for('x')]() { return 1; } };\nObject.defineProperty(x, 'config', { get() { throw new Error('getter'); } });\nexport default new Proxy(x, { get() { throw new TypeError('trap'); } });\n`],
+    [
+      'a throwing getter on a definition-like object',
+      `export const x = { get [Symbol.for('x')]() { return 1; } };\nObject.defineProperty(x, 'config', { get() { throw new Error('getter'); } });\nexport default new Proxy(x, { get() { throw new TypeError('trap'); } });\n`,
+    ],
   ] as const) {
     it(`wraps ${name} in ERR_DISCOVER_IMPORT naming the file, and registers nothing`, async () => {
       const dir = folder({ 'a-good.mjs': GOOD, 'hostile.mjs': source });

@@ -52,7 +52,10 @@ describe('Hardening: ENCRYPTED columns facing someone with write access to the f
   it('with bindEncryptedColumns, a token moved to another column or table is refused (ERR_DB_DECRYPT) naming the row', () => {
     const db = open(file(), true);
     seed(db);
-    expect(db.fetch('people', { orderBy: 'id' }).map((r) => r.card)).toEqual(['4111 1111 1111 1111', '5500 0000 0000 0004']);
+    expect(db.fetch('people', { orderBy: 'id' }).map((r) => r.card)).toEqual([
+      '4111 1111 1111 1111',
+      '5500 0000 0000 0004',
+    ]);
     const original = db.queryOne<{ card: string }>('SELECT card FROM people WHERE id = 2')!.card;
     move(db, 'UPDATE people SET card = (SELECT ssn FROM people WHERE id = 1) WHERE id = 2');
     const err = expectThrown(() => db.fetch('people'), DatabaseError);
@@ -60,9 +63,9 @@ describe('Hardening: ENCRYPTED columns facing someone with write access to the f
     expect(err.message).toMatch(/column "card" of table "people" \(id 2\).*written for column "ssn" of table "people"/);
     expect(err.details).toMatchObject({ table: 'people', column: 'card', row: 'id 2' });
     // Under an alias too (the column, not the alias, is checked).
-    expect(expectThrown(() => db.fetch('people', { columns: ['card as c'], where: { id: 2 } }), DatabaseError).code).toBe(
-      'ERR_DB_DECRYPT',
-    );
+    expect(
+      expectThrown(() => db.fetch('people', { columns: ['card as c'], where: { id: 2 } }), DatabaseError).code,
+    ).toBe('ERR_DB_DECRYPT');
     // The rows the attacker did not touch still read, and nothing else changed.
     expect(db.fetchOne('people', { where: { id: 1 } })).toEqual({
       id: 1,
@@ -99,7 +102,9 @@ describe('Hardening: ENCRYPTED columns facing someone with write access to the f
     move(db, 'UPDATE people SET card = (SELECT ssn FROM people WHERE id = 1) WHERE id = 1');
     await db.close();
     const plain = open(f, false);
-    expect(expectThrown(() => plain.fetch('people'), DatabaseError).message).toMatch(/\(id 1\).*written for column "ssn"/);
+    expect(expectThrown(() => plain.fetch('people'), DatabaseError).message).toMatch(
+      /\(id 1\).*written for column "ssn"/,
+    );
   });
 
   it('a tampered token in a whole-table fetch names its row and column; the other rows are intact', () => {

@@ -3,6 +3,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CryptoError, Database, DatabaseError, Fernet, z } from '../../src/index.js';
 import { parseJsonSafe } from '../../src/servers/pipeline/index.js';
+import { LIFECYCLE_STATES } from '../../src/lifecycle/index.js';
+import { CATALOGUE_VERSION, PX_STATUSES, isChangelogUrl } from '../../src/lifecycle/internal.js';
+import { hasControlCharacter, readCatalogueEntry } from '../../src/lifecycle/remote/catalogue.js';
+import { parseFrame } from '../../src/lifecycle/remote/frames.js';
+import { peerText } from '../../src/lifecycle/remote/peer-log.js';
+import { parseColumnRef } from '../../src/database/identifiers.js';
+import { currentTrace, parseTraceparent } from '../../src/trace.js';
 import { makePortal, tempDir } from '../helpers.js';
 import { startRealtime, type RealtimeFixture } from '../realtime/helpers.js';
 
@@ -357,5 +364,311 @@ describe('Fuzz: Fernet decoder and Database identifiers', () => {
       await db.close();
       cleanup();
     }
+  });
+});
+
+describe('Fuzz: PXControl frame reader and version catalogue', () => {
+  const statusField = fc.oneof(
+    fc.constantFrom('ACTIVE', 'PAUSED', 'OFFLINE', 'FAILED', 'MAINTENANCE', 'active', '', null),
+    fc.string({ maxLength: 12 }),
+    fc.integer(),
+  );
+  const anyValue = fc.oneof(fc.string({ maxLength: 1200 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+  const frameObject = fc.record(
+    {
+      type: fc.oneof(
+        fc.constantFrom('status', 'revoked', 'error', 'heartbeat', '__proto__'),
+        fc.string({ maxLength: 8 }),
+      ),
+      status: statusField,
+      gatehouse_status: statusField,
+      fail_mode: fc.oneof(fc.constantFrom('open', 'closed'), anyValue),
+      pause_message: anyValue,
+      offline_message: anyValue,
+      maintenance_message: anyValue,
+      retry_after_sec: fc.oneof(fc.integer({ min: -10, max: 700_000 }), anyValue),
+      reason: anyValue,
+      code: anyValue,
+      message: anyValue,
+    },
+    { requiredKeys: ['type'] },
+  );
+  const text = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    frameObject.map((o) => JSON.stringify(o)),
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+  );
+
+  it('every text frame reads as status, revoked, error or ignored, within the field rules, never a throw', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const frame = parseFrame(t);
+        switch (frame.type) {
+          case 'status': {
+            const f = frame.fields;
+            if (f.status !== undefined) expect(PX_STATUSES).toContain(f.status);
+            if (f.gatehouseStatus !== undefined) expect(LIFECYCLE_STATES).toContain(f.gatehouseStatus);
+            if (f.failMode !== undefined) expect(['open', 'closed']).toContain(f.failMode);
+            for (const m of [f.pauseMessage, f.offlineMessage, f.maintenanceMessage])
+              if (m !== undefined && m !== null) expect(m.length).toBeLessThanOrEqual(1000);
+            if (f.retryAfterSec !== undefined && f.retryAfterSec !== null) {
+              expect(Number.isInteger(f.retryAfterSec)).toBe(true);
+              expect(f.retryAfterSec).toBeGreaterThanOrEqual(0);
+              expect(f.retryAfterSec).toBeLessThanOrEqual(604_800);
+            }
+            break;
+          }
+          case 'revoked':
+            expect(frame.reason.length).toBeLessThanOrEqual(200);
+            break;
+          case 'error':
+            expect(frame.code.length).toBeLessThanOrEqual(200);
+            expect(frame.message.length).toBeLessThanOrEqual(200);
+            break;
+          default:
+            expect(frame.type).toBe('ignored');
+            // What a log line takes from it is short and has no control characters.
+            expect(hasControlCharacter(peerText(frame.why))).toBe(false);
+            expect(peerText(frame.why).length).toBeLessThanOrEqual(230);
+        }
+        prototypesClean();
+      }),
+      params(RUNS * 10),
+    );
+  });
+
+  it('peer text in a log line is capped and never carries a control character', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 2000, unit: 'binary' }), (s) => {
+        const out = peerText(s);
+        expect(hasControlCharacter(out)).toBe(false);
+        expect(out.length).toBeLessThanOrEqual(200 * 6 + 30);
+      }),
+      params(RUNS * 5),
+    );
+  });
+
+  it('a catalogue entry is accepted only with versions and an http(s) changelog without spaces or control characters', () => {
+    const version = fc.oneof(fc.constantFrom('1.2.3', '0.1.0-rc.1', 'v2'), fc.string({ maxLength: 40 }));
+    const url = fc.oneof(
+      fc.webUrl(),
+      fc.constantFrom('javascript:alert(1)', 'https://x.example/\r\nX: 1', 'data:text/html,x', 'https://ok.example/'),
+      fc.string({ maxLength: 60 }).map((s) => `https://${s}`),
+      fc.constant(null),
+    );
+    fc.assert(
+      fc.property(fc.record({ latest: version, minimum_supported: version, changelog_url: url }), (entry) => {
+        const read = readCatalogueEntry(entry);
+        if (read === undefined) return;
+        expect(read.latest).toMatch(CATALOGUE_VERSION);
+        if (read.minimumSupported !== undefined) expect(read.minimumSupported).toMatch(CATALOGUE_VERSION);
+        if (read.changelogUrl !== undefined) {
+          expect(isChangelogUrl(read.changelogUrl)).toBe(true);
+          expect(read.changelogUrl).toMatch(/^https?:\/\/\S+$/i);
+          expect(hasControlCharacter(read.changelogUrl)).toBe(false);
+        }
+      }),
+      params(RUNS * 5),
+    );
+  });
+});
+
+describe('Fuzz: traceparent', () => {
+  const hex = (n: number): fc.Arbitrary<string> =>
+    fc.array(fc.constantFrom(...'0123456789abcdef'), { minLength: n, maxLength: n }).map((a) => a.join(''));
+  const valid = fc.tuple(hex(32), hex(16), hex(2)).map(([t, p, f]) => `00-${t}-${p}-${f}`);
+  const mutated = fc
+    .tuple(valid, fc.nat({ max: 54 }), fc.constantFrom('G', '-', 'A', ' ', '0', '\u0000', 'é'))
+    .map(([v, i, c]) => v.slice(0, i) + c + v.slice(i + 1));
+
+  it('accepts exactly the well-formed values, keeps their fields, never throws', () => {
+    fc.assert(
+      fc.property(fc.oneof(valid, mutated, fc.string({ maxLength: 80 }), fc.constant('0'.repeat(600))), (value) => {
+        const parsed = parseTraceparent(value);
+        if (parsed === undefined) return;
+        expect(value.length).toBe(55); // version 00 only in these inputs
+        expect(`00-${parsed.traceId}-${parsed.parentId}-${parsed.flags}`).toBe(value);
+        expect(parsed.traceId).toMatch(/^[0-9a-f]{32}$/);
+        expect(parsed.parentId).toMatch(/^[0-9a-f]{16}$/);
+        expect(parsed.traceId).not.toBe('0'.repeat(32));
+        expect(parsed.parentId).not.toBe('0'.repeat(16));
+      }),
+      params(RUNS * 10),
+    );
+    fc.assert(
+      fc.property(valid, (value) => {
+        fc.pre(!value.includes('-0000000000000000-') && !value.startsWith(`00-${'0'.repeat(32)}`));
+        expect(parseTraceparent(value)).toBeDefined();
+      }),
+      params(RUNS),
+    );
+  });
+
+  it('over HTTP: a request continues exactly a valid traceparent, else starts a fresh trace; never fails', async () => {
+    const made = makePortal();
+    const traces: string[] = [];
+    made.portal.endpoint('/api/ping', { method: 'GET', description: 'Ping', gate: { auth: 'none' } }, () => {
+      traces.push(currentTrace()?.traceId ?? 'none');
+      return { ok: true };
+    });
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(valid, mutated, fc.string({ maxLength: 100 })), async (value) => {
+          fc.pre(/^[\t\u0020-\u007e]*$/.test(value));
+          const res = await made.portal.inject({ url: '/api/ping', headers: { traceparent: value } });
+          expect(res.statusCode).toBe(200);
+          const seen = traces.at(-1) as string;
+          expect(seen).toMatch(/^[0-9a-f]{32}$/);
+          const parsed = parseTraceparent(value);
+          if (parsed !== undefined) expect(seen).toBe(parsed.traceId);
+          else expect(seen).not.toBe(value.slice(3, 35));
+        }),
+        params(RUNS),
+      );
+    } finally {
+      await made.stop();
+    }
+  });
+});
+
+describe('Fuzz: Origin checking', () => {
+  it('CORS allows exactly the listed origins, whatever spelling is sent', async () => {
+    const allowed = ['https://app.example.com', 'http://localhost:3000'];
+    const made = makePortal({ cors: { origins: allowed } });
+    let calls = 0;
+    made.portal.endpoint('/api/data', { method: 'GET', description: 'Data', gate: { auth: 'none' } }, () => {
+      calls++;
+      return { ok: true };
+    });
+    const origin = fc.oneof(
+      fc.constantFrom(...allowed),
+      fc
+        .tuple(fc.constantFrom(...allowed), fc.constantFrom('/', ':443', '.', ' ', 'x', '%00', '@evil.com', '\t'))
+        .map(([o, s]) => o + s),
+      fc.constantFrom(...allowed).map((o) => o.toUpperCase()),
+      fc.constantFrom('null', '', 'https://app.example.com.evil.com', 'https://evil.com', 'HTTPS://app.example.com'),
+      fc.webUrl().map((u) => new URL(u).origin),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(origin, async (o) => {
+          fc.pre(/^[\t\u0020-\u007e]*$/.test(o));
+          const before = calls;
+          const res = await made.portal.inject({ url: '/api/data', headers: { origin: o } });
+          const allow = res.headers['access-control-allow-origin'];
+          if (allowed.includes(o)) expect(allow).toBe(o);
+          else expect(allow).toBeUndefined();
+          expect(calls).toBe(before + (res.statusCode === 200 ? 1 : 0));
+          prototypesClean();
+        }),
+        params(RUNS * 2),
+      );
+    } finally {
+      await made.stop();
+    }
+  });
+});
+
+describe('Fuzz: path and query coercion', () => {
+  it('path params and query strings coerce to the schema or answer 400, never 500, and the handler sees only valid input', async () => {
+    const made = makePortal();
+    const seen: unknown[] = [];
+    made.portal.endpoint(
+      '/api/items/:id',
+      {
+        method: 'GET',
+        description: 'One item',
+        gate: { auth: 'none' },
+        input: z.object({
+          id: z.number().int().min(0),
+          big: z.bigint().optional(),
+          flag: z.boolean().optional(),
+          tags: z.array(z.number()).optional(),
+        }),
+      },
+      ({ input }) => {
+        seen.push(input);
+        return { id: input.id };
+      },
+    );
+    const segment = fc.oneof(
+      fc.nat().map(String),
+      fc.constantFrom('1e3', '0x10', '-1', ' 7', '7 ', 'Infinity', 'NaN', '1.5', '00', '__proto__', '%00', '%2e%2e'),
+      fc.string({ minLength: 1, maxLength: 12 }).map(encodeURIComponent),
+    );
+    const query = fc.record(
+      {
+        big: fc.oneof(fc.bigInt().map(String), fc.constantFrom('1n', '--1', '9'.repeat(40), '')),
+        flag: fc.constantFrom('true', 'false', '1', '0', 'yes', ''),
+        tags: fc.array(fc.oneof(fc.integer().map(String), fc.string({ maxLength: 4 })), { maxLength: 3 }),
+      },
+      { requiredKeys: [] },
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(segment, query, async (seg, q) => {
+          const params = new URLSearchParams();
+          if (q.big !== undefined) params.append('big', q.big);
+          if (q.flag !== undefined) params.append('flag', q.flag);
+          for (const t of q.tags ?? []) params.append('tags', t);
+          const before = seen.length;
+          const res = await made.portal.inject({ url: `/api/items/${seg}?${params.toString()}` });
+          expect([200, 400, 404]).toContain(res.statusCode);
+          if (res.statusCode === 200) {
+            const input = seen[before] as { id: number; big?: bigint; flag?: boolean; tags?: number[] };
+            expect(Number.isSafeInteger(input.id) && input.id >= 0).toBe(true);
+            if (input.big !== undefined) expect(typeof input.big).toBe('bigint');
+            if (input.flag !== undefined) expect(typeof input.flag).toBe('boolean');
+            for (const t of input.tags ?? []) expect(Number.isFinite(t)).toBe(true);
+          } else {
+            expect(seen.length).toBe(before);
+          }
+          prototypesClean();
+        }),
+        params(RUNS * 2),
+      );
+    } finally {
+      await made.stop();
+    }
+  });
+});
+
+describe('Fuzz: col::path references', () => {
+  it('parse to an identifier column, a strict SQLite JSON path and an identifier alias, or ERR_DB_IDENTIFIER', () => {
+    const ident = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/);
+    const segment = fc.oneof(
+      ident,
+      fc.nat({ max: 2000 }).map((n) => `[${n}]`),
+      ident.chain((k) => fc.nat({ max: 99 }).map((n) => `${k}[${n}]`)),
+      fc.constantFrom("a'b", 'a"b', '$', '*', '[-1]', '[1e3]', 'a b', '', '..', 'a)', "') --", '\u0000'),
+      fc.string({ maxLength: 6 }),
+    );
+    const spec = fc.oneof(
+      fc
+        .tuple(
+          ident,
+          fc.array(segment, { minLength: 1, maxLength: 4 }),
+          fc.option(fc.oneof(ident, fc.string({ maxLength: 6 }))),
+        )
+        .map(([c, segs, alias]) => `${c}::${segs.join('.')}${alias === null ? '' : ` as ${alias}`}`),
+      fc.string({ maxLength: 30 }),
+      fc.constantFrom('body::', '::a', 'body::a::b', 'body :: a', 'body::a as', 'body::a as __proto__'),
+    );
+    fc.assert(
+      fc.property(spec, (s) => {
+        let ref: ReturnType<typeof parseColumnRef>;
+        try {
+          ref = parseColumnRef(s);
+        } catch (err) {
+          expect(err).toBeInstanceOf(DatabaseError);
+          expect((err as DatabaseError).code).toBe('ERR_DB_IDENTIFIER');
+          return;
+        }
+        expect(ref.column).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
+        expect(ref.alias).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
+        if (ref.path !== undefined) expect(ref.path).toMatch(/^\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d{1,9}\])+$/);
+      }),
+      params(RUNS * 10),
+    );
   });
 });

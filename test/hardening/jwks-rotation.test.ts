@@ -30,7 +30,11 @@ async function signer(kid: string): Promise<{ jwk: JWK; sign: (sub: string) => P
   return {
     jwk,
     sign: (sub) =>
-      new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setSubject(sub).setExpirationTime('5m').sign(privateKey),
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setSubject(sub)
+        .setExpirationTime('5m')
+        .sign(privateKey),
   };
 }
 

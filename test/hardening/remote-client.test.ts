@@ -3,7 +3,7 @@ import { z } from '../../src/index.js';
 import { RemoteControl } from '../../src/lifecycle/index.js';
 import { makePortal } from '../helpers.js';
 import { captureLogger, FAST, Fixture, waitFor } from '../remote/helpers.js';
-import { PxServer } from '../remote/px-server.js';
+import type { PxServer } from '../remote/px-server.js';
 import { probe, quantile, report } from './attack-helpers.js';
 
 /** See test/hardening/control-plane.test.ts: far below the 1,700 ms the issue measured. */
@@ -22,7 +22,9 @@ describe('Hardening: the PXControl client facing a hostile control plane', () =>
     f = undefined;
   });
 
-  async function portalOn(fixture: Fixture): Promise<{ lines: string[]; url: (p: string) => string; status: () => string; served: () => number }> {
+  async function portalOn(
+    fixture: Fixture,
+  ): Promise<{ lines: string[]; url: (p: string) => string; status: () => string; served: () => number }> {
     const { logger, lines } = captureLogger();
     const made = makePortal({
       logger,
@@ -55,8 +57,14 @@ describe('Hardening: the PXControl client facing a hostile control plane', () =>
     const p = await portalOn(f);
     await waitFor(() => p.status() === 'ACTIVE', 'ACTIVE');
     const before = p.lines.length;
+    const started = Date.now();
     const attack = (async () => {
-      await sendMany(f!.server, f!.token, (i) => (i % 2 ? `garbage ${i}\r\n` : JSON.stringify({ type: `x${i}` })), 100_000);
+      await sendMany(
+        f!.server,
+        f!.token,
+        (i) => (i % 2 ? `garbage ${i}\r\n` : JSON.stringify({ type: `x${i}` })),
+        100_000,
+      );
       await sendMany(
         f!.server,
         f!.token,
@@ -67,17 +75,21 @@ describe('Hardening: the PXControl client facing a hostile control plane', () =>
     const { latencies, statuses } = await probe(p.url('/api/buy'), attack);
     await attack;
     await waitFor(() => p.status() === 'PAUSED', 'the last flip (PAUSED)');
+    // The budget is per 10 s window: a loaded machine that takes longer gets one more budget per window.
+    const windows = Math.ceil((Date.now() - started) / 10_000);
     const lines = p.lines.slice(before).map((l) => JSON.parse(l) as Line);
     const bytes = p.lines.slice(before).reduce((n, l) => n + l.length, 0);
-    console.log(`${report('portal under 160,000 hostile frames (GET /api/buy)', latencies)}; ${lines.length} log lines, ${bytes} bytes`);
+    console.log(
+      `${report('portal under 160,000 hostile frames (GET /api/buy)', latencies)}; ${lines.length} log lines, ${bytes} bytes`,
+    );
     expect(quantile(latencies, 0.99)).toBeLessThan(P99_BOUND_MS);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     // At most 5 lines per kind per 10 s, plus the lifecycle's own (also 5 per 10 s) and one summary per kind.
     const warn = lines.filter((l) => l.level >= 40);
-    expect(warn.length).toBeLessThanOrEqual(30);
-    expect(bytes).toBeLessThan(20_000);
-    expect(warn.filter((l) => l.msg === 'remote control: ignored a frame').length).toBeLessThanOrEqual(5);
-    expect(warn.filter((l) => /^remote control: (ACTIVE|PAUSED) -> /.test(l.msg)).length).toBeLessThanOrEqual(5);
+    expect(warn.length).toBeLessThanOrEqual(30 * windows);
+    expect(bytes).toBeLessThan(20_000 * windows);
+    expect(warn.filter((l) => l.msg === 'remote control: ignored a frame').length).toBeLessThanOrEqual(5 * windows);
+    expect(warn.filter((l) => /^remote control: (ACTIVE|PAUSED) -> /.test(l.msg)).length).toBeLessThanOrEqual(5 * windows);
     // No CR/LF from the peer reaches a line.
     for (const l of lines) expect(JSON.stringify(l.why ?? '')).not.toMatch(/\\r|\\n/);
     // The requests served matched the state: nothing lost, the portal answered all of them.
@@ -111,7 +123,9 @@ describe('Hardening: the PXControl client facing a hostile control plane', () =>
     expect(text).toContain('version catalogue entry is invalid');
 
     // A valid entry still reaches the event and the log.
-    f.server.catalogue = { node: { latest: '99.0.0', minimum_supported: '0.0.1', changelog_url: 'https://x.example/c' } };
+    f.server.catalogue = {
+      node: { latest: '99.0.0', minimum_supported: '0.0.1', changelog_url: 'https://x.example/c' },
+    };
     const again = f.control({ disableVersionCheck: false, logger });
     await waitFor(() => f!.server.catalogueHits() === 2, 'the second version check');
     await waitFor(() => lines.some((l) => l.includes('older than the latest 99.0.0')), 'the update line');
@@ -134,7 +148,10 @@ describe('Hardening: the PXControl client facing a hostile control plane', () =>
     });
     f.onCleanup(() => px.close());
     await waitFor(() => px.status === 'ACTIVE', 'ACTIVE (ws sends the credentials as Basic auth)');
-    await waitFor(() => lines.some((l) => l.includes('version check failed')), 'the version check (fetch refuses credentials)');
+    await waitFor(
+      () => lines.some((l) => l.includes('version check failed')),
+      'the version check (fetch refuses credentials)',
+    );
     await px.close();
     const text = lines.join('\n');
     expect(text).toContain('remote control: connected');

@@ -11,14 +11,25 @@ export const MAX_CHANGELOG_URL = 2048;
 
 /** Whether `url` is an acceptable `changelog_url`: http(s), at most 2048 characters, no spaces or control characters. */
 export function isChangelogUrl(url: unknown): url is string {
-  if (typeof url !== 'string' || url.length > MAX_CHANGELOG_URL || !/^https?:\/\/[^\s\u0000-\u001f\u007f]+$/i.test(url))
-    return false;
+  if (typeof url !== 'string' || url.length > MAX_CHANGELOG_URL || !/^https?:\/\/\S+$/i.test(url)) return false;
+  if (hasControlCharacter(url)) return false;
   try {
     const parsed = new URL(url);
     return parsed.protocol === 'http:' || parsed.protocol === 'https:';
   } catch {
     return false;
   }
+}
+
+/** Whether `s` holds a C0 or C1 control character, DEL, or a line or paragraph separator. */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (isControl(s.charCodeAt(i))) return true;
+  return false;
+}
+
+/** C0 and C1 controls, DEL, U+2028 and U+2029: what could break a log line or a header. */
+export function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
 }
 
 /** One catalogue entry after the checks. */

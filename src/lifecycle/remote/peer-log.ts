@@ -1,4 +1,5 @@
 import type { Logger } from '../../logger.js';
+import { isControl } from './catalogue.js';
 
 /** How many lines of one kind a remote peer may cause per window, and the window. */
 export interface PeerLogLimits {
@@ -21,8 +22,11 @@ export const MAX_PEER_TEXT = 200;
 export function peerText(value: unknown, max = MAX_PEER_TEXT): string {
   const s = typeof value === 'string' ? value : String(value);
   const cut = s.length > max ? s.slice(0, max) : s;
-  // eslint-disable-next-line no-control-regex
-  const clean = cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  let clean = '';
+  for (let i = 0; i < cut.length; i++) {
+    const code = cut.charCodeAt(i);
+    clean += isControl(code) ? `\\u${code.toString(16).padStart(4, '0')}` : cut[i];
+  }
   return s.length > max ? `${clean}… (${s.length} characters)` : clean;
 }
 

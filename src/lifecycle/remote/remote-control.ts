@@ -455,7 +455,10 @@ export class RemoteControl {
     if (this.revokedReason !== undefined || this.rejected) return offline;
     const contact = this.socketLive || this.pollLive;
     if (!contact && !this.bootGrace && this.failMode === 'closed')
-      return { ...offline, message: k?.offlineMessage ?? (this.firstAttempt ? STARTING_MESSAGE : CONTACT_LOST_MESSAGE) };
+      return {
+        ...offline,
+        message: k?.offlineMessage ?? (this.firstAttempt ? STARTING_MESSAGE : CONTACT_LOST_MESSAGE),
+      };
     if (!k) return { state: 'ACTIVE', message: undefined, retryAfterSec: undefined };
     const state: LifecycleState = k.gatehouseStatus ?? k.status;
     const message =
