@@ -89,7 +89,9 @@ describe('Hardening: the PXControl client facing a hostile control plane', () =>
     expect(warn.length).toBeLessThanOrEqual(30 * windows);
     expect(bytes).toBeLessThan(20_000 * windows);
     expect(warn.filter((l) => l.msg === 'remote control: ignored a frame').length).toBeLessThanOrEqual(5 * windows);
-    expect(warn.filter((l) => /^remote control: (ACTIVE|PAUSED) -> /.test(l.msg)).length).toBeLessThanOrEqual(5 * windows);
+    expect(warn.filter((l) => /^remote control: (ACTIVE|PAUSED) -> /.test(l.msg)).length).toBeLessThanOrEqual(
+      5 * windows,
+    );
     // No CR/LF from the peer reaches a line.
     for (const l of lines) expect(JSON.stringify(l.why ?? '')).not.toMatch(/\\r|\\n/);
     // The requests served matched the state: nothing lost, the portal answered all of them.
