@@ -36,7 +36,7 @@ export class AdminThrottle {
   constructor(private readonly o: AdminThrottleOptions) {}
 
   /** Whether a request from `ip` may have its token checked now. */
-  verdict(ip: string, now = Date.now()): ThrottleVerdict {
+  verdict(ip: string, now: number = Date.now()): ThrottleVerdict {
     const c = this.clients.get(ip);
     if (c === undefined) return { kind: 'check' };
     if (c.lockedUntil > now) return { kind: 'locked', retryAfterSec: Math.ceil((c.lockedUntil - now) / 1000) };
@@ -47,7 +47,7 @@ export class AdminThrottle {
   }
 
   /** Record a bad token from `ip`. */
-  failed(ip: string, now = Date.now()): FailureOutcome {
+  failed(ip: string, now: number = Date.now()): FailureOutcome {
     let c = this.clients.get(ip);
     if (c === undefined) {
       if (this.clients.size >= MAX_CLIENTS) this.clients.delete(this.clients.keys().next().value as string);

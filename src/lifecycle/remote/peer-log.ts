@@ -19,7 +19,7 @@ export const MAX_PEER_TEXT = 200;
  * Text a remote peer sent, fit for a log line: control characters (CR, LF, ESC, ...) shown as `\uXXXX`, cut at
  * {@link MAX_PEER_TEXT} characters with a note of the full length.
  */
-export function peerText(value: unknown, max = MAX_PEER_TEXT): string {
+export function peerText(value: unknown, max: number = MAX_PEER_TEXT): string {
   const s = typeof value === 'string' ? value : String(value);
   const cut = s.length > max ? s.slice(0, max) : s;
   let clean = '';
