@@ -1,4 +1,4 @@
-import { CATALOGUE_VERSION, isChangelogUrl, MAX_CHANGELOG_URL } from '../lifecycle/internal.js';
+import { CATALOGUE_VERSION, isChangelogUrl, MAX_CHANGELOG_URL } from '../sdk-catalogue.js';
 import type { Logger } from '../logger.js';
 import { resolveRedisOption, type RedisOption } from '../redis.js';
 import { optionChecks, withDefaults } from '../options.js';

@@ -35,4 +35,3 @@ export { DEFAULT_MESSAGES, LIFECYCLE_CODES } from './states.js';
 export { FOLLOWER_LIVE_MS, HEARTBEAT_MS, isLiveFollower } from './followers.js';
 export { REMOTE_ENV } from './remote/options.js';
 export { GATEHOUSE_FIELDS } from './remote/frames.js';
-export { CATALOGUE_VERSION, isChangelogUrl, MAX_CHANGELOG_URL } from './remote/catalogue.js';

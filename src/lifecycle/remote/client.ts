@@ -4,7 +4,7 @@ import { backoffDelay, type ResolvedBackoff } from '../../backoff.js';
 import type { Logger } from '../../logger.js';
 import { parseFrame, parseStatusFields, type HeartbeatFrame, type StatusFields } from './frames.js';
 import { gatehouseVersion } from '../../version.js';
-import { readCatalogueEntry } from './catalogue.js';
+import { readCatalogueEntry } from '../../sdk-catalogue.js';
 import { userAgent, type ResolvedRemoteOptions } from './options.js';
 import { PeerLog, peerText } from './peer-log.js';
 import { redactUrl } from './redact.js';

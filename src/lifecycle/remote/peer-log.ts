@@ -1,5 +1,5 @@
 import type { Logger } from '../../logger.js';
-import { isControl } from './catalogue.js';
+import { isControl } from '../../sdk-catalogue.js';
 
 /** How many lines of one kind a remote peer may cause per window, and the window. */
 export interface PeerLogLimits {
