@@ -189,7 +189,8 @@ export class ControlPlane implements AdminTarget {
   /**
    * The instances of a project: one per socket, with SDK version, language and env from its heartbeats,
    * `lastSeenAt`, `connected`, and `stale` once silent for 3 heartbeat intervals. Closed sockets stay listed
-   * (connected: false) for `instanceRetentionMs`. With Redis, other control planes' instances are included.
+   * (connected: false) for `instanceRetentionMs`, the newest `maxDisconnectedInstances` per project (the project
+   * view counts the others in `instancesOmitted`). With Redis, other control planes' instances are included.
    */
   instances(name: string): InstanceInfo[] {
     return this.engine?.hub.instances(name) ?? [];
