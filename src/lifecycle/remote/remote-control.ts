@@ -399,12 +399,7 @@ export class RemoteControl {
     const first = this.firstAttempt;
     this.firstAttempt = false;
     if (!prev || !sameKnown(prev, next)) this.file?.save(next);
-    if (first) {
-      this.recompute('first-contact');
-      for (const w of [...this.readyWaiters]) w();
-      return;
-    }
-    this.recompute();
+    this.recompute(first ? 'first-contact' : undefined);
     for (const w of [...this.readyWaiters]) w();
   }
 
