@@ -4,8 +4,8 @@ import type { HelmetOptions } from 'helmet';
 import { PortalError } from '../errors.js';
 import { ServiceUnavailableError } from '../../lifecycle/index.js';
 import type { GatedResponder } from '../../lifecycle/internal.js';
-import { requestLineWriter, type Logger, type RequestLine } from '../../logger.js';
-import { currentTrace } from '../../trace.js';
+import { requestLineWriter, type Logger, type RequestLineWriter } from '../../logger.js';
+import { observedTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../problem.js';
 import type { Identity } from '../pipeline/index.js';
@@ -65,7 +65,7 @@ export class Responder {
   }
 
   /** The request line written as one template string, when the logger is a gatehouse JSON logger. */
-  private readonly writeLine: ((line: RequestLine) => void) | undefined;
+  private readonly writeLine: RequestLineWriter | undefined;
 
   /** Put the request id and security headers on a response whose body may be a document (pages, express routes, a handler's own `res`). */
   readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
@@ -83,7 +83,7 @@ export class Responder {
     if (res.headersSent || res.writableEnded) return; // the handler answered itself
     const result = call.result;
     let status = call.status;
-    if (result === undefined) {
+    if (result === undefined && call.serialized === undefined) {
       if (!call.headersApplied) this.applyJsonHeaders(res, call.requestId);
       call.flushHeaders();
       res.statusCode = status === 0 ? 204 : status;
@@ -91,7 +91,7 @@ export class Responder {
     } else {
       let body: string;
       try {
-        body = JSON.stringify(result);
+        body = call.serialized ?? JSON.stringify(result);
       } catch (err) {
         call.flushHeaders();
         this.sendError(
@@ -195,24 +195,18 @@ export class Responder {
     identity: Identity | null,
   ): void {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    // Read from the request's async context: the trace the entry started or continued for it.
-    const trace = currentTrace();
-    const line: RequestLine = {
-      method: req.method,
-      path: pathOf(req.url),
-      status,
-      durationMs,
-      requestId,
-      identity: identity?.id ?? null,
-      traceId: trace?.traceId,
-      spanId: trace?.spanId,
-    };
+    // Read from the request's async context: the trace the entry started or continued for it, when it ties the
+    // request to anything (a caller, a log line, an outgoing call, a job, a span).
+    const trace = observedTrace();
+    const traceId = trace?.traceId;
+    const spanId = trace?.spanId;
+    const id = identity === null ? null : identity.id;
     if (this.writeLine) {
-      this.writeLine(line);
+      this.writeLine(req.method, pathOf(req.url), status, durationMs, requestId, id, traceId, spanId);
       return;
     }
     // Through pino (a logger gatehouse did not make): the same fields, the trace as `trace_id` / `span_id`.
-    const { traceId, spanId, ...fields } = line;
+    const fields = { method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: id };
     this.log.info(traceId === undefined ? fields : { ...fields, trace_id: traceId, span_id: spanId }, 'request');
   }
 }
