@@ -257,6 +257,9 @@ export class Lifecycle {
       return;
     }
     if (r instanceof Promise) {
+      // This read is dropped for the refresh's own; its rejection (Redis still connecting) must not go unhandled
+      // and end the process: the refresh reads again and reports a failure through the fail mode.
+      r.catch(() => undefined);
       if (initial) void this.refresh();
       return;
     }
