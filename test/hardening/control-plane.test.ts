@@ -7,10 +7,11 @@ const ADMIN = 'admin-token-for-hardening-tests-0123456789';
 const AUTH = { authorization: `Bearer ${ADMIN}` };
 
 /**
- * /health p99 bound while under attack, ms. The issue measured 3,800 ms; unloaded runs measure 20-170 ms. The
- * bound leaves room for a shared 2-core CI machine while staying far below a frozen event loop.
+ * /health p99 bound while under attack, ms. The issue measured 3,800 ms; alone these attacks measure 20-170 ms,
+ * and a full `npm test` on a shared 2-core machine (the attacker and the probe share the test process) reached
+ * 543 ms once. The bound leaves room for that while staying far below a frozen event loop.
  */
-const P99_BOUND_MS = 500;
+const P99_BOUND_MS = 1000;
 
 interface ProjectJson {
   name: string;

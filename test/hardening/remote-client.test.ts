@@ -6,8 +6,8 @@ import { captureLogger, FAST, Fixture, waitFor } from '../remote/helpers.js';
 import type { PxServer } from '../remote/px-server.js';
 import { probe, quantile, report } from './attack-helpers.js';
 
-/** See test/hardening/control-plane.test.ts: far below the 1,700 ms the issue measured. */
-const P99_BOUND_MS = 500;
+/** See test/hardening/control-plane.test.ts: below the 1,700 ms the issue measured, with room for a loaded machine. */
+const P99_BOUND_MS = 1000;
 
 interface Line {
   level: number;
