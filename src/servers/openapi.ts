@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import type { AuthMode, GateConfig } from './gates/types.js';
+import type { UploadConfig } from './uploads/index.js';
 import { SchemaBook, isNothing, objectShape, withoutKeys, type Json, type SchemaIo } from './openapi-schemas.js';
 
 /** Options for the OpenAPI document served by the portal. */
@@ -28,6 +29,10 @@ export interface OpenApiRoute {
   status?: number | undefined;
   /** An endpoint (schemas and body known) or an express route behind `portal.gate()` (only its gate is known). @defaultValue 'endpoint' */
   source?: 'endpoint' | 'express';
+  /** The endpoint's `upload` option: its body is `multipart/form-data` with binary file fields. */
+  upload?: UploadConfig | undefined;
+  /** A `portal.stream()` route: its success answer is `text/event-stream`. @defaultValue false */
+  stream?: boolean;
 }
 
 /** The portal's credential setup, for the security schemes. */

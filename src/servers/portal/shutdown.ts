@@ -12,6 +12,8 @@ export interface ShutdownParts {
   entry: RequestEntry;
   http: PortalServer;
   realtime: Realtime | undefined;
+  /** The server-sent event streams, when a stream route was registered. */
+  streams: { close(): Promise<void> } | undefined;
   /** The `onClose` resources, in registration order (emptied here). */
   closables: Array<() => unknown>;
   stores: PortalStores;
@@ -20,7 +22,7 @@ export interface ShutdownParts {
 }
 
 /**
- * Close a portal gracefully, in order: stop accepting (HTTP connections and socket handshakes); let in-flight
+ * Close a portal gracefully, in order: end the event streams; stop accepting (HTTP connections and socket handshakes); let in-flight
  * requests finish (up to `timeoutMs`) while socket delivery and `onClose` resources still work; run the `onClose`
  * hooks; close realtime and the http server; close the lifecycle and the stores; flush the logs. Each step is
  * guarded: one failure is logged and never skips the rest.
@@ -33,6 +35,8 @@ export async function shutdownPortal(p: ShutdownParts, timeoutMs: number): Promi
       p.log.error({ err }, `close: ${what} failed`);
     }
   };
+  // 0. End every server-sent event stream (`event: close`): they would otherwise hold the drain until its timeout.
+  await step('ending the streams', () => p.streams?.close());
   // 1. Stop accepting.
   await step('decommissioning the lifecycle', () => p.lifecycle.decommission());
   await step('stopping new connections', () => {
