@@ -24,7 +24,12 @@ afterEach(async () => {
 function feed(portal: ServicePortal, options: Record<string, unknown> = {}, gate: Record<string, unknown> = {}): void {
   portal.stream(
     '/api/feed',
-    { description: 'Live feed', gate: { scopes: ['feed:read'], ...gate }, input: z.object({ topic: z.string() }), ...options },
+    {
+      description: 'Live feed',
+      gate: { scopes: ['feed:read'], ...gate },
+      input: z.object({ topic: z.string() }),
+      ...options,
+    },
     async ({ input, stream, identity, resumed }) => {
       await stream.joinGroup(`topic:${input.topic}`);
       if (!resumed) stream.send('hello', { user: identity?.id, topic: input.topic });
@@ -32,7 +37,10 @@ function feed(portal: ServicePortal, options: Record<string, unknown> = {}, gate
   );
 }
 
-async function start(options: PortalOptions = {}, register: (p: ServicePortal) => void = (p) => feed(p)): Promise<Fixture> {
+async function start(
+  options: PortalOptions = {},
+  register: (p: ServicePortal) => void = (p) => feed(p),
+): Promise<Fixture> {
   const { portal, url, start: run, stop } = makePortal(options);
   register(portal);
   await run();
@@ -79,9 +87,13 @@ describe('portal.stream (server-sent events)', () => {
 
   it('takes the token from ?access_token= (EventSource cannot send headers), and keeps it out of the input', async () => {
     const f = await start({}, (p) =>
-      p.stream('/api/echo', { description: 'Echo', gate: { auth: 'bearer' }, input: z.object({}).strict() }, ({ input, stream }) => {
-        stream.send('input', input);
-      }),
+      p.stream(
+        '/api/echo',
+        { description: 'Echo', gate: { auth: 'bearer' }, input: z.object({}).strict() },
+        ({ input, stream }) => {
+          stream.send('input', input);
+        },
+      ),
     );
     const r = await f.open(`/api/echo?access_token=${await f.token('7')}`);
     expect(r.status).toBe(200);
@@ -94,7 +106,12 @@ describe('portal.stream (server-sent events)', () => {
     const token = await f.token('42');
     const r = await f.open('/api/feed?topic=news', token);
     const other = await f.open('/api/feed?topic=sport', await f.token('43'));
-    const socket = ioClient(f.url(''), { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token } });
+    const socket = ioClient(f.url(''), {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: { token },
+    });
     sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -208,8 +225,10 @@ describe('portal.stream (server-sent events)', () => {
   it('follows the lifecycle: gated streams end when the service leaves ACTIVE, new ones get 503; exempt streams stay', async () => {
     const f = await start({}, (p) => {
       feed(p);
-      p.stream('/api/ops', { description: 'Ops feed', gate: { auth: 'none', lifecycle: 'exempt' }, input: z.object({}) }, ({ stream }) =>
-        stream.send('hello', {}),
+      p.stream(
+        '/api/ops',
+        { description: 'Ops feed', gate: { auth: 'none', lifecycle: 'exempt' }, input: z.object({}) },
+        ({ stream }) => stream.send('hello', {}),
       );
     });
     const r = await f.open('/api/feed?topic=a', await f.token('42'));

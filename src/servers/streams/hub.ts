@@ -162,7 +162,13 @@ export class StreamHub implements StreamHost {
     }
     const resumed = stream !== undefined;
     if (!stream) {
-      stream = new SseStream(nodeCrypto().randomBytes(12).toString('base64url'), spec.route, identity, spec.limits, this);
+      stream = new SseStream(
+        nodeCrypto().randomBytes(12).toString('base64url'),
+        spec.route,
+        identity,
+        spec.limits,
+        this,
+      );
       this.streams.set(stream.id, stream);
       if (identity) add(this.users, identity.id, stream);
     }

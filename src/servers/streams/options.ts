@@ -67,7 +67,7 @@ export interface StreamContext<I = unknown> {
 }
 
 /** A stream handler: runs on every connect (and reconnect); the stream stays open after it returns. */
-export type StreamHandler<I extends ZodType | undefined> = (ctx: StreamContext<SchemaInput<I>>) => void | Promise<void>;
+export type StreamHandler<I extends ZodType | undefined> = (ctx: StreamContext<SchemaInput<I>>) => unknown;
 
 /** A stream's limits after defaults were applied. */
 export interface ResolvedStreamLimits {

@@ -96,8 +96,13 @@ export function compileStream<I extends ZodType | undefined>(
           const last = req.headers['last-event-id'];
           responder.applyHeaders(res, requestId);
           call.flushHeaders();
-          const opened = hub.open(res, typeof last === 'string' ? last : undefined, call.identity, call.token, spec, () =>
-            res.writeHead(200, SSE_HEADERS),
+          const opened = hub.open(
+            res,
+            typeof last === 'string' ? last : undefined,
+            call.identity,
+            call.token,
+            spec,
+            () => res.writeHead(200, SSE_HEADERS),
           );
           if (!opened) return;
           if (responder.logsRequests)

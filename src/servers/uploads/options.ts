@@ -98,5 +98,3 @@ export function typeAllowed(types: readonly string[] | undefined, type: string):
   }
   return false;
 }
-
-

@@ -72,7 +72,8 @@ export function uploadReceiver(config: ResolvedUploadConfig, dir: string): Uploa
   const busboy = loadNow<typeof BusboyFactory>('busboy');
   let ready: Promise<unknown> | undefined;
   // Fields and files beyond the limits are refused before their bytes are read: the body's upper bound.
-  const maxBody = config.maxTotalBytes + config.maxFields * (config.maxFieldBytes + 1024) + (config.maxFiles + 1) * 1024;
+  const maxBody =
+    config.maxTotalBytes + config.maxFields * (config.maxFieldBytes + 1024) + (config.maxFiles + 1) * 1024;
   return {
     receive: async (req, res) => {
       const headers = req.headers;
@@ -120,6 +121,7 @@ function receive(
       req.pause();
       req.off('aborted', onAborted);
       req.off('close', onClose);
+      res.off('close', onClose);
       const closing = [...writers].map(
         (w) =>
           new Promise<void>((done) => {
@@ -140,14 +142,17 @@ function receive(
       settled = true;
       req.off('aborted', onAborted);
       req.off('close', onClose);
+      res.off('close', onClose);
       resolve({ fields, files });
     };
     const tooLarge = (what: string, limit: number): UploadError =>
       new UploadError(`${what} exceeds the limit of ${limit} bytes`, { code: 'ERR_UPLOAD_TOO_LARGE' });
     const onAborted = (): void =>
       fail(new HttpError(400, 'The client aborted the request', { code: 'ERR_BODY_ABORTED' }));
+    // The request may never say it was aborted once its response went out (a 408 from the body timer, say):
+    // the response closing before the upload settled ends it too.
     const onClose = (): void => {
-      if (!req.complete) onAborted();
+      if (!req.complete || res.writableEnded || res.destroyed) onAborted();
     };
 
     let parser: ReturnType<typeof BusboyFactory>;
@@ -270,6 +275,7 @@ function receive(
     });
     req.on('aborted', onAborted);
     req.on('close', onClose);
+    res.on('close', onClose);
     req.pipe(parser);
   });
 }

@@ -22,7 +22,8 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 
 /** Containers built on ZIP: their bytes say ZIP. */
-const ZIP_BASED = /^application\/(vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|epub\+zip|java-archive)/;
+const ZIP_BASED =
+  /^application\/(vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|epub\+zip|java-archive)/;
 
 /** How many leading bytes {@link sniffType} needs. */
 export const SNIFF_BYTES = 16;
