@@ -322,6 +322,46 @@ const EXERCISES: Record<string, Exercise> = {
     ).toBe(0);
     await until(async () => (await call(base, '/ready')).status === 200);
   },
+  'Server-sent events': async (base, proc) => {
+    const [, token] = await proc.waitFor(/Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/);
+    expect((await call(base, '/api/feed?topic=news')).status).toBe(401);
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/feed?topic=news`, {
+      headers: { authorization: `Bearer ${token!}` },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (pattern: RegExp): Promise<void> => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await read(/event: hello\n/);
+    expect((await call(base, '/api/news', post({ text: 'hi' }))).json()).toEqual({ sent: true });
+    await read(/event: item\ndata: \{"text":"hi"\}\n\n/);
+    expect(text).toMatch(/^retry: \d+\n\nid: [A-Za-z0-9_-]+-1\nevent: hello\n/);
+    controller.abort();
+  },
+  Uploads: async (base) => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array<number>(100).fill(7)]);
+    const form = new FormData();
+    form.set('title', 'Report');
+    form.set('file', new Blob([png], { type: 'image/png' }), 'chart.png');
+    const ok = await call(base, '/api/files', { method: 'POST', body: form });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json()).toEqual([{ title: 'Report', name: 'chart.png', size: 108, type: 'image/png' }]);
+    const fake = new FormData();
+    fake.set('title', 'Report');
+    fake.set('file', new Blob(['not a png at all'], { type: 'image/png' }), 'fake.png');
+    const refused = await call(base, '/api/files', { method: 'POST', body: fake });
+    expect(refused.status).toBe(415);
+    expect(refused.json()).toMatchObject({ code: 'ERR_UPLOAD_TYPE' });
+  },
   Fleet: async (base) => {
     expect((await call(base, '/health')).status).toBe(200);
     expect((await call(base, '/ready')).status).toBe(200);
