@@ -60,6 +60,9 @@ function cleanName(filename: string | undefined): string {
   return base.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
 }
 
+/** Bytes a file's write stream buffers before the parser pauses. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 const MULTIPART = /^multipart\/form-data\s*;/i;
 
 /**
@@ -210,7 +213,9 @@ function receive(
         path: path.join(dir, nodeCrypto().randomUUID()),
       };
       files.push(entry);
-      const out = createWriteStream(entry.path, { flags: 'wx', mode: 0o600 });
+      // A deeper buffer than the default lets the parser run on while a write is at the disk; queued chunks go
+      // out in one writev. Memory stays bounded by it per file being written.
+      const out = createWriteStream(entry.path, { flags: 'wx', mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES });
       writers.add(out);
       let head: Buffer | undefined;
       let checked = false;
