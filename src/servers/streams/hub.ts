@@ -6,7 +6,8 @@ import type { GateServices } from '../gates/index.js';
 import type { GateCall, GateStep, Identity } from '../pipeline/index.js';
 import type { FanoutMessage, StreamFanout } from './fanout.js';
 import { StreamError } from './errors.js';
-import { checkStreamEvent, checkStreamName, type ResolvedStreamLimits } from './options.js';
+import type { ResolvedStreamLimits } from './limits.js';
+import { checkStreamEvent, checkStreamName } from './names.js';
 import { SseStream, type StreamHost } from './sse-stream.js';
 
 /** What opening a stream on a connection needs from its route. */

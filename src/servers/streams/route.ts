@@ -12,7 +12,8 @@ import type { Responder } from '../portal/responder.js';
 import type { RouteTarget } from '../portal/entry.js';
 import { StreamError } from './errors.js';
 import type { StreamHub } from './hub.js';
-import { resolveStreamLimits, type StreamConfig, type StreamContext, type StreamHandler } from './options.js';
+import { resolveStreamLimits } from './limits.js';
+import type { StreamConfig, StreamContext, StreamHandler } from './options.js';
 
 /** What compiling a stream route needs from the portal. */
 export interface StreamDeps {

@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../logger.js';
 import type { GateStep, Identity } from '../pipeline/index.js';
 import { StreamError } from './errors.js';
-import { checkStreamEvent, checkStreamName, type ResolvedStreamLimits } from './options.js';
+import type { ResolvedStreamLimits } from './limits.js';
+import { checkStreamEvent, checkStreamName } from './names.js';
 
 /** What a stream needs from the hub that holds it. */
 export interface StreamHost {

@@ -1,7 +1,6 @@
 import { optionChecks, withDefaults } from '../../options.js';
 import { parseBytes } from '../bytes.js';
 import { UploadError } from './errors.js';
-import { KNOWN_TYPES } from './sniff.js';
 
 /**
  * An endpoint's `upload` option: the route takes `multipart/form-data`, its files streamed to temp files under the
