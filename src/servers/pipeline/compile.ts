@@ -27,6 +27,12 @@ export interface PipelineSpec {
 /** A compiled pipeline: run it on a call; it resolves when the result is ready or rejects with the gate's error. */
 export type Pipeline = (call: GateCall) => Promise<void>;
 
+/**
+ * A compiled pipeline that settles without a promise when every step did: it returns `undefined` once the result
+ * is ready, throws the gate's error, or returns a promise from the first asynchronous step on.
+ */
+export type SyncFirstPipeline = (call: GateCall) => void | Promise<void>;
+
 function inputStep(schema: ZodType): GateStep {
   const apply = (call: GateCall, r: ReturnType<typeof validate> extends infer V ? Awaited<V> : never): void => {
     if (!r.ok) throw new ValidationError('The request input is invalid', { errors: r.issues });
@@ -77,9 +83,10 @@ const passPayload: GateStep = (call) => {
 
 /**
  * Compile the steps of one endpoint or event once, at registration, into a flat list, so a call runs only the
- * steps its route configured and awaits only the steps that are actually asynchronous.
+ * steps its route configured and awaits only the steps that are actually asynchronous. A call whose steps all
+ * return synchronously allocates no promise at all.
  */
-export function compilePipeline(spec: PipelineSpec): Pipeline {
+export function compileSyncFirst(spec: PipelineSpec): SyncFirstPipeline {
   const steps: GateStep[] = [...spec.guards];
   if (spec.load) steps.push(spec.load);
   if (spec.inbound) steps.push(...spec.inbound);
@@ -89,10 +96,26 @@ export function compilePipeline(spec: PipelineSpec): Pipeline {
   if (spec.invoke && spec.outbound) steps.push(...spec.outbound);
   const list = Object.freeze(steps);
   const count = list.length;
-  return async (call) => {
-    for (let i = 0; i < count; i++) {
+  // The rest of the steps once one of them went asynchronous.
+  const finish = async (call: GateCall, pending: Promise<void>, next: number): Promise<void> => {
+    await pending;
+    for (let i = next; i < count; i++) {
       const r = list[i]!(call);
       if (r !== undefined) await r;
     }
+  };
+  return (call) => {
+    for (let i = 0; i < count; i++) {
+      const r = list[i]!(call);
+      if (r !== undefined) return finish(call, r, i + 1);
+    }
+  };
+}
+
+/** {@link compileSyncFirst} for callers that want a promise every time. */
+export function compilePipeline(spec: PipelineSpec): Pipeline {
+  const run = compileSyncFirst(spec);
+  return async (call) => {
+    await run(call);
   };
 }

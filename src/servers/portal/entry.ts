@@ -6,7 +6,8 @@ import type { Express, Request, Response } from 'express';
 import type FindMyWay from 'find-my-way';
 import type { HTTPMethod, Instance as RouterInstance } from 'find-my-way';
 import type { CorsHandler } from '../gates/index.js';
-import { loadNow, nodeCrypto } from '../../load.js';
+import { loadNow } from '../../load.js';
+import { newRequestId } from '../request-id.js';
 import { statusText } from '../status-text.js';
 import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
 import { HttpError } from '../errors.js';
@@ -173,7 +174,7 @@ export class RequestEntry {
     if (this.observers.metrics) (res as Observed)[STARTED] = performance.now();
     res.on('close', this.onResponseClose);
     const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : nodeCrypto().randomUUID();
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
     if (this.draining) res.shouldKeepAlive = false;
     if (this.bodyTimeoutMs > 0 && !req.complete) {
       const length = req.headers['content-length'];
@@ -309,7 +310,7 @@ export class RequestEntry {
           : [400, 'ERR_BAD_REQUEST', 'The request could not be parsed'];
     const body = JSON.stringify({ type: 'about:blank', title: statusText(status), status, detail, code });
     socket.end(
-      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nX-Request-Id: ${nodeCrypto().randomUUID()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nX-Request-Id: ${newRequestId()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     // A client that never reads the answer must not keep the socket: end() waits for the write to drain.
     setTimeout(() => socket.destroy(), 1000).unref();
