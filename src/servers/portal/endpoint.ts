@@ -166,8 +166,14 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
         log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
     });
     // Upload temp files go when the handler settles (before the answer is sent), unless it moved them.
-    const run: Pipeline = upload
-      ? (call) => pipeline(call).finally(() => removeUploadedFiles((call as HttpCall).files))
+    const run: SyncFirstPipeline = upload
+      ? async (call) => {
+          try {
+            await pipeline(call);
+          } finally {
+            await removeUploadedFiles((call as HttpCall).files);
+          }
+        }
       : pipeline;
     out.push({
       method,
