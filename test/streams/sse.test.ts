@@ -201,10 +201,11 @@ describe('portal.stream (server-sent events)', () => {
     const keep = await f.open('/api/feed?topic=a', await f.token('42'));
     const r = await f.open('/api/feed?topic=a', token);
     await r.until((x) => x.events.length === 1);
-    const at = Date.now();
+    expect(f.portal.streamCount).toBe(2);
     await f.portal.revokeToken(token);
-    await r.until((x) => x.ended, 1000, 'the stream to end');
-    expect(Date.now() - at).toBeLessThan(200);
+    // Ended by the time revokeToken resolves (the revocation store tells its listeners as it stores the key).
+    expect(f.portal.streamCount).toBe(1);
+    await r.until((x) => x.ended, 3000, 'the stream to end');
     expect(r.data('close')).toEqual([{ code: 'ERR_AUTH_REVOKED', message: 'The token has been revoked' }]);
     const again = await f.open('/api/feed?topic=a', token, { 'last-event-id': r.lastId! });
     expect(again.status).toBe(401);
@@ -311,7 +312,7 @@ describe('portal.stream (server-sent events)', () => {
     await b.until((x) => x.events.length === 1);
     const at = Date.now();
     await f.portal.close({ timeoutMs: 5000 });
-    expect(Date.now() - at).toBeLessThan(1500);
+    expect(Date.now() - at).toBeLessThan(4000);
     await a.until((x) => x.ended);
     await b.until((x) => x.ended);
     expect(a.data<{ code: string }>('close')[0]!.code).toBe('ERR_STREAM_SHUTDOWN');
