@@ -184,6 +184,13 @@ describe('portal.stream (server-sent events)', () => {
     expect(JSON.parse(late.events[0]!.data)).toEqual({ reason: 'missed' });
     expect(late.data('item')).toEqual([]);
 
+    // A reconnect while the old connection still looks open takes the stream over and ends the old one.
+    const takeover = await f.open('/api/feed?topic=news', token, { 'last-event-id': late.lastId! });
+    await late.until((x) => x.ended, 3000, 'the old connection to end');
+    await f.portal.sendToUser('42', 'item', { n: 99 });
+    await takeover.until((x) => x.data('item').length === 1);
+    expect(late.data('item')).toEqual([]);
+
     // Unknown id (another instance, or long gone): reset, then a new stream.
     const stranger = await f.open('/api/feed?topic=news', token, { 'last-event-id': 'nope-3' });
     await stranger.until((x) => x.events.length === 2);

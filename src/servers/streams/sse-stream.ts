@@ -157,7 +157,12 @@ export class SseStream {
    * `replayAfter`, or an `event: reset` when the reconnect cannot be replayed.
    */
   attach(res: ServerResponse, replayAfter: number | undefined, reset: string | undefined): void {
-    if (this.res) this.detach(this.res, true);
+    const previous = this.res;
+    if (previous) {
+      // Taken over by a reconnect before the old connection was seen to drop: end the old one.
+      this.detach(previous, true);
+      previous.end();
+    }
     clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
     this.res = res;
