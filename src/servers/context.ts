@@ -67,6 +67,8 @@ export class HttpCall implements GateCall, EndpointContext {
   payload: unknown = undefined;
   input: unknown = undefined;
   result: unknown = undefined;
+  resultValidated = false;
+  serialized: string | undefined = undefined;
   status = 0;
   files: readonly UploadedFile[] = NO_FILES;
   /** Whether the portal's standard headers are already on `res` (set once the handler touches `res`). */

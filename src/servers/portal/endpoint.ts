@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
@@ -162,6 +161,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
       input: config.input,
       invoke,
       output: config.output,
+      serializeOutput: true,
       onOutputMismatch: (call, issues) =>
         log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
     });
@@ -213,8 +213,8 @@ function endpointTarget(
   // No closure is made per request on the synchronous path (a named one would also be renamed per call by
   // transpilers that keep function names).
   return {
-    handle: (req, res, params, query, requestId) => {
-      const started = responder.logsRequests ? performance.now() : 0;
+    handle: (req, res, params, query, requestId, entered) => {
+      const started = responder.logsRequests ? entered : 0;
       const call = new HttpCall(route, req, res, responder, requestId, resolveIp(req), params, query);
       let pending;
       try {

@@ -4,8 +4,8 @@ import type { HelmetOptions } from 'helmet';
 import { PortalError } from '../errors.js';
 import { ServiceUnavailableError } from '../../lifecycle/index.js';
 import type { GatedResponder } from '../../lifecycle/internal.js';
-import { requestLineWriter, type Logger, type RequestLine } from '../../logger.js';
-import { currentTrace } from '../../trace.js';
+import { requestLineWriter, type Logger, type RequestLineWriter } from '../../logger.js';
+import { observedTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../problem.js';
 import type { Identity } from '../pipeline/index.js';
@@ -40,6 +40,8 @@ export class Responder {
   private readonly jsonHeaders: readonly HeaderPair[];
   /** The JSON answer's security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
   private readonly flatHeaders: readonly string[];
+  /** `flatHeaders` and the result's own headers, the request id and length left blank: copied per result. */
+  private readonly resultHeaders: readonly string[];
   /** Lower-case names of the headers the portal writes itself on a JSON answer, to spot a handler overriding one. */
   private readonly standardNames: ReadonlySet<string>;
 
@@ -55,6 +57,7 @@ export class Responder {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.jsonHeaders = jsonHeaderList(this.headers);
     this.flatHeaders = this.jsonHeaders.flat();
+    this.resultHeaders = [...this.flatHeaders, 'X-Request-Id', '', 'Content-Type', JSON_TYPE, 'Content-Length', ''];
     this.standardNames = new Set([
       ...this.jsonHeaders.map(([name]) => name.toLowerCase()),
       'x-request-id',
@@ -65,7 +68,7 @@ export class Responder {
   }
 
   /** The request line written as one template string, when the logger is a gatehouse JSON logger. */
-  private readonly writeLine: ((line: RequestLine) => void) | undefined;
+  private readonly writeLine: RequestLineWriter | undefined;
 
   /** Put the request id and security headers on a response whose body may be a document (pages, express routes, a handler's own `res`). */
   readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
@@ -83,7 +86,7 @@ export class Responder {
     if (res.headersSent || res.writableEnded) return; // the handler answered itself
     const result = call.result;
     let status = call.status;
-    if (result === undefined) {
+    if (result === undefined && call.serialized === undefined) {
       if (!call.headersApplied) this.applyJsonHeaders(res, call.requestId);
       call.flushHeaders();
       res.statusCode = status === 0 ? 204 : status;
@@ -91,7 +94,7 @@ export class Responder {
     } else {
       let body: string;
       try {
-        body = JSON.stringify(result);
+        body = call.serialized ?? JSON.stringify(result);
       } catch (err) {
         call.flushHeaders();
         this.sendError(
@@ -117,8 +120,11 @@ export class Responder {
         const pending = call.pendingHeaders;
         let flat: string[];
         if (pending === undefined) {
-          flat = this.flatHeaders.slice();
-          flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length);
+          // A copy of the whole list at its final length (no growth), then the two values that change.
+          flat = this.resultHeaders.slice();
+          const n = flat.length;
+          flat[n - 5] = call.requestId;
+          flat[n - 1] = length;
         } else {
           flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, [
             'X-Request-Id',
@@ -195,24 +201,18 @@ export class Responder {
     identity: Identity | null,
   ): void {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    // Read from the request's async context: the trace the entry started or continued for it.
-    const trace = currentTrace();
-    const line: RequestLine = {
-      method: req.method,
-      path: pathOf(req.url),
-      status,
-      durationMs,
-      requestId,
-      identity: identity?.id ?? null,
-      traceId: trace?.traceId,
-      spanId: trace?.spanId,
-    };
+    // Read from the request's async context: the trace the entry started or continued for it, when it ties the
+    // request to anything (a caller, a log line, an outgoing call, a job, a span).
+    const trace = observedTrace();
+    const traceId = trace?.traceId;
+    const spanId = trace?.spanId;
+    const id = identity === null ? null : identity.id;
     if (this.writeLine) {
-      this.writeLine(line);
+      this.writeLine(req.method, pathOf(req.url), status, durationMs, requestId, id, traceId, spanId);
       return;
     }
     // Through pino (a logger gatehouse did not make): the same fields, the trace as `trace_id` / `span_id`.
-    const { traceId, spanId, ...fields } = line;
+    const fields = { method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: id };
     this.log.info(traceId === undefined ? fields : { ...fields, trace_id: traceId, span_id: spanId }, 'request');
   }
 }
