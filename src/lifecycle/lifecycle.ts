@@ -53,6 +53,17 @@ export type LifecycleListener = (next: LifecycleState, prev: LifecycleState, sna
 const check = lifecycleChecks('Lifecycle');
 const ROUTE_MODES: readonly LifecycleRouteMode[] = ['gated', 'exempt', 'forced'];
 const FAIL_CLOSED_MESSAGE = 'The service is offline: its lifecycle state cannot be determined.';
+/**
+ * The level a change of state is logged at, by the state entered: coming back to ACTIVE informs, a gated state
+ * warns (someone chose it, or a source in fail-closed mode did), FAILED is an error (as a RED check is).
+ */
+const TRANSITION_LEVEL = {
+  ACTIVE: 'info',
+  PAUSED: 'warn',
+  MAINTENANCE: 'warn',
+  OFFLINE: 'warn',
+  FAILED: 'error',
+} as const satisfies Record<LifecycleState, 'info' | 'warn' | 'error'>;
 
 /**
  * The service's lifecycle state machine (ACTIVE, PAUSED, MAINTENANCE, OFFLINE, FAILED), backed by a source,
@@ -294,7 +305,7 @@ export class Lifecycle {
 
   private recovered(): void {
     this.failing = false;
-    this.log.warn({ source: this.source.name }, 'lifecycle source recovered');
+    this.log.info({ source: this.source.name }, 'lifecycle source recovered');
   }
 
   private resolve(record: LifecycleRecord | null): LifecycleSnapshot {
@@ -317,7 +328,7 @@ export class Lifecycle {
     const prev = this.current as LifecycleSnapshot | undefined;
     this.current = next;
     if (!prev || prev.state === next.state) return;
-    this.log.warn(
+    this.log[TRANSITION_LEVEL[next.state]](
       { from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy },
       `lifecycle ${prev.state} -> ${next.state}`,
     );
