@@ -123,7 +123,7 @@ const REPORT_EVERY_MS = 60_000;
  * reported on stderr (at most once a minute per destination), the unwritten bytes are retried with the next
  * batch, and lines beyond `MAX_PENDING_BYTES` are dropped and counted.
  */
-function reportWriteFailures(boom: SonicBoom, label: string): void {
+function reportWriteFailures(booms: readonly SonicBoom[], label: string): void {
   let lastReport = -Infinity;
   let dropped = 0;
   const report = (what: string): void => {
@@ -132,15 +132,18 @@ function reportWriteFailures(boom: SonicBoom, label: string): void {
     lastReport = now;
     process.stderr.write(`gatehouse logger: ${what} (${label})\n`);
   };
-  boom.on('write', () => failing.delete(boom));
-  boom.on('error', (err: Error) => {
-    failing.add(boom);
-    report(`cannot write log lines, keeping up to ${MAX_PENDING_BYTES} bytes for retry: ${err.message}`);
-  });
-  boom.on('drop', () => {
-    dropped++;
-    report(`dropped ${dropped} log write(s): the destination is not taking them`);
-  });
+  // The booms of one destination (its startup writer and its batch writer) share one report budget.
+  for (const boom of booms) {
+    boom.on('write', () => failing.delete(boom));
+    boom.on('error', (err: Error) => {
+      failing.add(boom);
+      report(`cannot write log lines, keeping up to ${MAX_PENDING_BYTES} bytes for retry: ${err.message}`);
+    });
+    boom.on('drop', () => {
+      dropped++;
+      report(`dropped ${dropped} log write(s): the destination is not taking them`);
+    });
+  }
 }
 
 /** A destination gatehouse opened itself (sonic-boom), flushed on close and on fatal errors. */
@@ -357,13 +360,11 @@ export function createLogger(config: LoggerConfig = {}): Logger {
           maxLength: MAX_PENDING_BYTES,
           contentMode: 'buffer',
         });
-    const label = typeof target === 'string' ? target : `fd ${target}`;
-    reportWriteFailures(boom, label);
-    let startup: SonicBoom | undefined;
-    if (!direct && !started) {
-      startup = pino.destination({ dest: fd, sync: true, minLength: 0, maxLength: MAX_PENDING_BYTES });
-      reportWriteFailures(startup, label);
-    }
+    const startup =
+      direct || started
+        ? undefined
+        : pino.destination({ dest: fd, sync: true, minLength: 0, maxLength: MAX_PENDING_BYTES });
+    reportWriteFailures(startup ? [boom, startup] : [boom], typeof target === 'string' ? target : `fd ${target}`);
     const out = direct ? boom : new LineBatch(boom, bufferBytes, startup);
     owned = out;
     destinations.add(out);

@@ -12,7 +12,8 @@
  *   server: the test waits until it listens, sends it real HTTP requests (the Quickstart must serve
  *   `POST /api/greet`), then sends SIGTERM and expects exit 0. A shell line that starts a server (it listens
  *   before exiting) keeps running while the rest of the section runs, then gets SIGTERM and must exit 0. Any
- *   other step must exit 0 on its own.
+ *   other step must exit 0 on its own. A block logs nothing at warn or above unless warning is its point
+ *   (`MAY_WARN`): the first thing a user copies should not warn.
  *
  * Fragments are marked in the README with the info string ```` ```ts fragment ````; they are type-checked, not
  * run. Shell lines that read a variable (`$...`) or run anything but `npx gatehouse` are not run. Blocks that
@@ -300,6 +301,12 @@ function startShellLine(l: ShellLine, cwd: string): Proc {
   return startStep(`README.md:${l.line} \`${l.command}\``, 'sh', ['-c', command], cwd, { NO_COLOR: '1' });
 }
 
+/**
+ * Blocks whose warnings are the point: the Lifecycle block enters MAINTENANCE (warn), the HTTP client block calls
+ * a host that does not exist and passes an endpoint without a scheme (each logged at warn).
+ */
+const MAY_WARN = new Set(['Lifecycle', 'HTTP client']);
+
 type Exercise = (base: string, proc: Proc) => Promise<void>;
 
 async function until(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
@@ -496,6 +503,15 @@ describe('README.md', () => {
                 code: 0,
                 signal: null,
               });
+              // What a user copies should not warn, unless warning is what the block shows.
+              if (!MAY_WARN.has(b.heading))
+                expect(
+                  proc
+                    .output()
+                    .split('\n')
+                    .filter((l) => /"level":(40|50|60)\b/.test(l)),
+                  `block ${b.index} (README.md:${b.line}) logs at warn or above`,
+                ).toEqual([]);
             }
           } finally {
             for (const server of servers) server.kill('SIGTERM');
