@@ -217,6 +217,34 @@ describe('Lifecycle', () => {
     ]);
   });
 
+  it('an asynchronous source whose first read fails follows failMode, with no unhandled rejection', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const { logger, lines } = captureLog();
+      let reads = 0;
+      const source = {
+        name: 'slow-store',
+        read: async (): Promise<null> => {
+          reads++;
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('store unreachable (connecting)');
+        },
+        write: (): void => undefined,
+      };
+      const lc = make({ source, failMode: 'closed', logger });
+      await until(() => lc.status === 'OFFLINE', 3000);
+      await new Promise((r) => setTimeout(r, 100)); // a dropped rejection would surface by now
+      expect(rejections).toEqual([]);
+      expect(reads).toBe(1); // the first read is awaited, not repeated
+      expect(lc.snapshot.sourceFailing).toBe(true);
+      expect(lines.map((l) => l.level)).toEqual([50, 40]); // source failed (error), ACTIVE -> OFFLINE (warn)
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   it('logs a failing source at error and its recovery at info', async () => {
     const { logger, lines } = captureLog();
     const file = join(dir(), 'state.json');
