@@ -114,7 +114,9 @@ describe('checkHandlerRegistration', () => {
         [40, 'POST /plain'],
       ]);
       // Chosen on purpose: the owner's warn lists it, the process's warn too, strict refuses it.
-      expect(checkHandlerRegistration(plain, { mode: 'warn', reported: new Set(), logger: log.logger })).toHaveLength(2);
+      expect(checkHandlerRegistration(plain, { mode: 'warn', reported: new Set(), logger: log.logger })).toHaveLength(
+        2,
+      );
       enforce.configure({ mode: 'warn', logger: log.logger });
       expect(checkHandlerRegistration(plain, { reported: new Set() })).toHaveLength(2);
       expect(log.lines.map((l) => l.handler)).toEqual(['SEND_DEF', 'POST /plain', 'SEND_PLAIN', 'SEND_PLAIN']);
