@@ -148,6 +148,18 @@ describe('A portal process, first lines', () => {
     ]);
   }, 90_000);
 
+  it('close() of a ControlPlane used as a store writer logs no decommission either', async () => {
+    const t = tempDir('gh-first-');
+    cleanup = t.cleanup;
+    const run = await runFixture(t.dir, 'cp-writer');
+    expect(run.exit, run.stderr).toEqual({ code: 0, signal: null });
+    expect(run.stderr).toBe('');
+    const lines = shape(run.lines);
+    expect(lines.at(-1)).toBe('APP closed');
+    expect(lines.filter((l) => /decommission|closed$/.test(l))).toEqual(['APP closed']);
+    expect(run.lines.filter((l) => l.kind !== 'APP').map((l) => l.kind)).toEqual(['info']); // the audit line
+  }, 90_000);
+
   it('entering MAINTENANCE warns and coming back to ACTIVE informs', async () => {
     const t = tempDir('gh-first-');
     cleanup = t.cleanup;
