@@ -15,7 +15,7 @@ import {
   type StatusField,
 } from '../../lifecycle/index.js';
 import { GatedResponder, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
-import type { Logger } from '../../logger.js';
+import { logsStarted, type Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import type { GateServices, TokenService } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
@@ -562,6 +562,8 @@ export class ServicePortal {
       );
     }
     this.log.info({ port: this.port, host }, `${this.name} listening on http://${host}:${this.port}`);
+    // Started: log lines written one at a time so far (in order with the application's own output) now batch.
+    logsStarted();
   }
 
   /**
@@ -573,6 +575,7 @@ export class ServicePortal {
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= shutdownPortal(
       {
+        name: this.name,
         log: this.log,
         lifecycle: this.lifecycle,
         entry: this.entry,

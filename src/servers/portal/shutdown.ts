@@ -7,6 +7,8 @@ import { closeStores, type PortalStores } from './stores.js';
 
 /** What a portal closes, in the order it closes them. */
 export interface ShutdownParts {
+  /** The portal's name, for the closing line. */
+  name: string;
   log: Logger;
   lifecycle: Lifecycle;
   entry: RequestEntry;
@@ -35,10 +37,12 @@ export async function shutdownPortal(p: ShutdownParts, timeoutMs: number): Promi
       p.log.error({ err }, `close: ${what} failed`);
     }
   };
+  // A portal that never listened has no /ready to turn to 503 and no traffic to stop: its close() only releases.
+  const served = p.http.listening;
   // 0. End every server-sent event stream (`event: close`): they would otherwise hold the drain until its timeout.
   await step('ending the streams', () => p.streams?.close());
   // 1. Stop accepting.
-  await step('decommissioning the lifecycle', () => p.lifecycle.decommission());
+  if (served) await step('decommissioning the lifecycle', () => p.lifecycle.decommission());
   await step('stopping new connections', () => {
     p.entry.startDraining();
     p.realtime?.stopAccepting();
@@ -55,6 +59,7 @@ export async function shutdownPortal(p: ShutdownParts, timeoutMs: number): Promi
   // 5. Stores: the lifecycle (and its source), then the gate stores.
   await step('closing the lifecycle', () => p.lifecycle.close());
   await step('closing the stores', () => closeStores(p.stores, p.log));
+  if (served) p.log.info(`${p.name} closed`);
   // Last: buffered log lines (request logs are written asynchronously) reach their destination.
   await step('flushing the logs', () => flushLogger(p.log));
 }
