@@ -1,4 +1,4 @@
-import { PEER_LOG_LIMITS, PeerLog } from './remote/peer-log.js';
+import { PeerLog } from './remote/peer-log.js';
 import { hostname } from 'node:os';
 import { defaultLogger, type Logger } from '../logger.js';
 import { createLifecycleSource } from './create-source.js';
@@ -54,6 +54,20 @@ export type LifecycleListener = (next: LifecycleState, prev: LifecycleState, sna
 const check = lifecycleChecks('Lifecycle');
 const ROUTE_MODES: readonly LifecycleRouteMode[] = ['gated', 'exempt', 'forced'];
 const FAIL_CLOSED_MESSAGE = 'The service is offline: its lifecycle state cannot be determined.';
+/**
+ * The level a change of state is logged at, by the state entered: coming back to ACTIVE informs, a gated state
+ * warns (someone chose it, or a source in fail-closed mode did), FAILED is an error (as a RED check is).
+ */
+/** State-change lines logged per window; the rest are counted (a remote peer or a shared store may flip states at will). */
+const CHANGE_LOG_LIMITS = Object.freeze({ lines: 20, windowMs: 10_000 });
+
+const TRANSITION_LEVEL = {
+  ACTIVE: 'info',
+  PAUSED: 'warn',
+  MAINTENANCE: 'warn',
+  OFFLINE: 'warn',
+  FAILED: 'error',
+} as const satisfies Record<LifecycleState, 'info' | 'warn' | 'error'>;
 
 /**
  * The service's lifecycle state machine (ACTIVE, PAUSED, MAINTENANCE, OFFLINE, FAILED), backed by a source,
@@ -82,20 +96,20 @@ export class Lifecycle {
   private refreshAgain = false;
   /** Until the source has been read once: the state read then is where the lifecycle starts, not a change. */
   private starting = true;
-  /** State changes are logged at most 5 per 10 s (a remote peer or a shared store may flip them at will). */
+  /** State changes are logged at most 20 per 10 s (CHANGE_LOG_LIMITS). */
   private readonly changeLog: PeerLog;
 
   constructor(options: LifecycleOptions = {}) {
     const o = resolveLifecycleOptions(options);
     this.log = (options.logger ?? defaultLogger()).child({ component: 'lifecycle' });
-    this.changeLog = new PeerLog(this.log, PEER_LOG_LIMITS, 'lifecycle');
+    this.changeLog = new PeerLog(this.log, CHANGE_LOG_LIMITS, 'lifecycle');
     this.failMode = o.failMode;
     this.defaultRetryAfterSec = o.retryAfterSec;
     this.messages = o.messages;
     this.statusCodes = o.statusCodes;
     this.source = createLifecycleSource(options);
     this.current = this.resolve(null);
-    this.load(true);
+    this.load();
     const bound = (options.logger as { bindings?: () => Record<string, unknown> } | undefined)?.bindings?.().service;
     const name = options.name ?? (typeof bound === 'string' && bound !== '' ? bound : 'gatehouse');
     this.unwatch = this.source.watch?.(() => void this.refresh(), { name });
@@ -217,14 +231,21 @@ export class Lifecycle {
   /** Re-read the source now (sources that watch call this themselves). */
   refresh(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    return this.reread(undefined);
+  }
+
+  /** Re-read the source, starting from a read already under way (`first`) when there is one. */
+  private reread(first: Promise<LifecycleRecord | null> | undefined): Promise<void> {
     if (this.refreshing) {
       this.refreshAgain = true;
       return this.refreshing;
     }
     this.refreshing = (async () => {
+      let pending = first;
       do {
         this.refreshAgain = false;
-        await this.loadAsync();
+        await this.loadAsync(pending);
+        pending = undefined;
       } while (this.refreshAgain && !this.closed);
     })().finally(() => {
       this.refreshing = undefined;
@@ -248,7 +269,8 @@ export class Lifecycle {
 
   // ---- internals -----------------------------------------------------------------------------------------
 
-  private load(initial: boolean): void {
+  /** The first read, at construction. */
+  private load(): void {
     let r: ReturnType<LifecycleSource['read']>;
     try {
       r = this.source.read();
@@ -257,19 +279,18 @@ export class Lifecycle {
       return;
     }
     if (r instanceof Promise) {
-      // This read is dropped for the refresh's own; its rejection (Redis still connecting) must not go unhandled
-      // and end the process: the refresh reads again and reports a failure through the fail mode.
-      r.catch(() => undefined);
-      if (initial) void this.refresh();
+      // An asynchronous source: this very read is awaited (reading again would leave its rejection unhandled,
+      // which ended the process when Redis was slow to connect at start).
+      void this.reread(r);
       return;
     }
     this.loaded(r);
   }
 
-  private async loadAsync(): Promise<void> {
+  private async loadAsync(pending?: Promise<LifecycleRecord | null>): Promise<void> {
     let r: LifecycleRecord | null;
     try {
-      r = await this.source.read();
+      r = await (pending ?? this.source.read());
     } catch (err) {
       this.sourceFailed(err);
       return;
@@ -306,7 +327,7 @@ export class Lifecycle {
 
   private recovered(): void {
     this.failing = false;
-    this.log.warn({ source: this.source.name }, 'lifecycle source recovered');
+    this.log.info({ source: this.source.name }, 'lifecycle source recovered');
   }
 
   private resolve(record: LifecycleRecord | null): LifecycleSnapshot {
@@ -331,9 +352,11 @@ export class Lifecycle {
     if (!prev || prev.state === next.state) return;
     const fields = { from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy };
     // The first read of the source says where the lifecycle starts (a remote source waiting for its first
-    // connection starts OFFLINE): no warning, the changes after it are.
+    // connection starts OFFLINE): no warning. The changes after it are logged at their state's level, at most 20
+    // per 10 s (a remote peer or a shared store may flip them at will), the rest counted.
     if (this.starting) this.log.info(fields, `lifecycle starts in ${next.state}`);
-    else this.changeLog.line('change', 'warn', fields, `lifecycle ${prev.state} -> ${next.state}`);
+    else
+      this.changeLog.line('change', TRANSITION_LEVEL[next.state], fields, `lifecycle ${prev.state} -> ${next.state}`);
     const snap = { ...next };
     for (const l of this.listeners) {
       try {

@@ -12,6 +12,9 @@ export interface PeerLogLimits {
 /** Defaults of {@link PeerLogLimits}. */
 export const PEER_LOG_LIMITS: PeerLogLimits = Object.freeze({ lines: 5, windowMs: 10_000 });
 
+/** The levels a {@link PeerLog} line takes. */
+export type PeerLogLevel = 'error' | 'warn' | 'info' | 'debug';
+
 /** Longest text taken from a peer into a log line, in characters. */
 export const MAX_PEER_TEXT = 200;
 
@@ -34,7 +37,7 @@ interface Kind {
   windowStart: number;
   logged: number;
   suppressed: number;
-  level: 'warn' | 'info' | 'debug';
+  level: PeerLogLevel;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -58,7 +61,7 @@ export class PeerLog {
   ) {}
 
   /** Log a line of `kind` unless that kind is over its budget for this window. */
-  line(kind: string, level: 'warn' | 'info' | 'debug', fields: Record<string, unknown>, msg: string): void {
+  line(kind: string, level: PeerLogLevel, fields: Record<string, unknown>, msg: string): void {
     if (this.closed) return;
     const now = Date.now();
     let k = this.kinds.get(kind);
