@@ -305,6 +305,8 @@ export class Lifecycle {
   }
 
   private sourceFailed(err: unknown): void {
+    // A source that fails is no starting point: going OFFLINE for it is a change, logged as one.
+    this.starting = false;
     const first = !this.failing;
     this.failing = true;
     if (this.failMode === 'closed') {
@@ -322,7 +324,6 @@ export class Lifecycle {
         );
       this.current = { ...this.current, sourceFailing: true };
     }
-    this.starting = false;
   }
 
   private recovered(): void {
