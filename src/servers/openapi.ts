@@ -26,6 +26,8 @@ export interface OpenApiRoute {
   output: ZodType | undefined;
   /** The declared success status (`EndpointConfig.status`). @defaultValue 200, or 204 for a `z.void()` output */
   status?: number | undefined;
+  /** The operation's id: the route's key when registered with `portal.register(routes)`. @defaultValue made from the method and path */
+  operationId?: string | undefined;
   /** An endpoint (schemas and body known) or an express route behind `portal.gate()` (only its gate is known). @defaultValue 'endpoint' */
   source?: 'endpoint' | 'express';
 }
@@ -97,6 +99,15 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   },
   InternalServerError: {
     description: 'Unexpected server error (the detail names only the request id)',
+    content: PROBLEM_CONTENT,
+  },
+  IdempotencyInFlight: {
+    description: 'A request with the same Idempotency-Key is still running (ERR_IDEMPOTENCY_IN_FLIGHT)',
+    headers: { 'Retry-After': RETRY_AFTER },
+    content: PROBLEM_CONTENT,
+  },
+  IdempotencyMismatch: {
+    description: 'The Idempotency-Key was used with a different request (ERR_IDEMPOTENCY_MISMATCH)',
     content: PROBLEM_CONTENT,
   },
   ServiceUnavailable: {
@@ -203,7 +214,7 @@ export function buildOpenApi(
       const key = `${route.method} ${path}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const id = operationId(route.method, path);
+      const id = route.operationId ?? operationId(route.method, path);
       const slot = (schema: ZodType | undefined, io: SchemaIo): Json | undefined =>
         schema ? book.schema(schema, io, `${id}${io === 'input' ? 'Input' : 'Output'}`) : undefined;
       slots.push({ route, path, params, id, input: slot(route.input, 'input'), output: slot(route.output, 'output') });
@@ -261,6 +272,31 @@ export function buildOpenApi(
     }
     if (gate.rateLimit !== undefined && (!Array.isArray(gate.rateLimit) || gate.rateLimit.length > 0))
       responses['429'] = ref('TooManyRequests');
+    const idempotency = express ? undefined : gate.idempotency;
+    if (idempotency) {
+      parameters.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: idempotency.required === true,
+        description: `Runs the request once per key (kept ${idempotency.ttlSec ?? 86_400} s); a repeat gets the stored answer with Idempotency-Replayed: true`,
+        schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+      });
+      responses['400'] ??= ref('BadRequest');
+      responses['409'] = ref('IdempotencyInFlight');
+      responses['422'] = ref('IdempotencyMismatch');
+      for (const [status, response] of Object.entries(responses)) {
+        if (!status.startsWith('2')) continue;
+        responses[status] = {
+          ...response,
+          headers: {
+            'Idempotency-Replayed': {
+              description: 'true when this is the stored answer of an earlier request with the same key',
+              schema: { type: 'string', enum: ['true'] },
+            },
+          },
+        };
+      }
+    }
     responses['500'] = ref('InternalServerError');
     if ((gate.lifecycle ?? 'gated') !== 'exempt') responses['503'] = ref('ServiceUnavailable');
 

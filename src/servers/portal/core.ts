@@ -38,6 +38,7 @@ export function openCore(options: ResolvedPortalOptions, log: Logger): PortalCor
       cors: options.cors,
       revocations: stores.revocations,
       rateLimitStore: stores.rateLimits,
+      idempotencyStore: stores.idempotency,
       lifecycleStep: (mode) => live.gateStep(mode),
       log,
     });

@@ -7,11 +7,17 @@ import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
 import { parseBytes } from '../bytes.js';
 import type { IpResolver } from '../client-ip.js';
 import { HttpCall, type EndpointContext } from '../context.js';
-import { compileGate, type GateServices } from '../gates/index.js';
+import {
+  REPLAYED_HEADER,
+  compileGate,
+  type GateServices,
+  type IdempotencyGate,
+  type StoredAnswer,
+} from '../gates/index.js';
 import type { OpenApiRoute } from '../openapi.js';
-import { compileCoercer, compilePipeline, type GateCall, type Pipeline, type SchemaInput } from '../pipeline/index.js';
+import { compileCoercer, compilePipeline, type GateCall, type Pipeline } from '../pipeline/index.js';
 import type { RouteTarget } from './entry.js';
-import type { EndpointConfig, EndpointHandler, EndpointMethod } from './options.js';
+import type { EndpointConfig, EndpointMethod } from './options.js';
 import type { Responder } from './responder.js';
 
 /** What endpoint compilation needs from the portal. */
@@ -52,12 +58,14 @@ function normalizeMethods(method: EndpointConfig['method'], path: string): Endpo
  * Validate an endpoint and compile, per method, its gates, body handling, validation and output check once, so
  * a request pays only for what its route uses. `isTaken` reports a route registered before.
  */
-export function compileEndpoint<I extends ZodType | undefined, O extends ZodType | undefined>(
+export function compileEndpoint(
   path: string,
-  config: EndpointConfig<I, O>,
-  handler: EndpointHandler<I, O>,
+  config: EndpointConfig<ZodType | undefined, ZodType | undefined>,
+  handler: (ctx: never) => unknown,
   deps: EndpointDeps,
   isTaken: (route: string) => boolean,
+  /** The route's key in the routes object given to `portal.register` (its OpenAPI `operationId`). */
+  key?: string,
 ): CompiledEndpoint[] {
   if (typeof path !== 'string' || !path.startsWith('/'))
     throw new PortalError(`endpoint: path must start with "/", got ${String(path)}`, {
@@ -99,7 +107,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     const route = `${method} ${path}`;
     if (isTaken(route) || out.some((c) => c.route === route))
       throw new PortalError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
-    const compiled = compileGate(gate, deps.gates, route);
+    const compiled = compileGate(gate, deps.gates, route, true);
     const coerce = compileCoercer(config.input);
     const readsBody = !BODYLESS.has(method);
     const load = (call: GateCall): void | Promise<void> => {
@@ -118,29 +126,31 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     };
     const invoke =
       status === undefined
-        ? (call: GateCall): unknown => handler(call as HttpCall as EndpointContext<SchemaInput<I>>)
+        ? (call: GateCall): unknown => handler(call as HttpCall as EndpointContext as never)
         : (call: GateCall): unknown => {
             const http = call as HttpCall;
             if (http.status === 0) http.status = status; // the declared default; setStatus() in the handler wins
-            const r = handler(http as EndpointContext<SchemaInput<I>>);
+            const r = handler(http as EndpointContext as never);
             if (status !== 204) return r;
             return r instanceof Promise ? r.then(() => undefined) : undefined; // 204: nothing is sent
           };
-    // The gate's guards, inbound and outbound steps around the body, the schemas and the handler.
-    const pipeline = compilePipeline({
-      ...compiled,
-      load,
-      input: config.input,
-      invoke,
-      output: config.output,
-      onOutputMismatch: (call, issues) =>
-        log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
-    });
+    const onOutputMismatch = (call: GateCall, issues: unknown): void =>
+      log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema');
+    // The gate's guards, inbound and outbound steps around the body, the schemas and the handler; an idempotent
+    // route claims its key between the valid input and the handler (a route without one pays nothing for it).
+    const pipeline = compiled.idempotency
+      ? idempotentPipeline(
+          compiled.idempotency,
+          compilePipeline({ ...compiled, outbound: undefined, load, input: config.input }),
+          compilePipeline({ guards: [], invoke, output: config.output, outbound: compiled.outbound, onOutputMismatch }),
+        )
+      : compilePipeline({ ...compiled, load, input: config.input, invoke, output: config.output, onOutputMismatch });
     out.push({
       method,
       route,
       target: endpointTarget(route, pipeline, deps.responder, deps.resolveIp),
       openapi: {
+        operationId: key,
         method,
         path,
         description: config.description,
@@ -158,6 +168,65 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
 /** The methods to mount a compiled endpoint method on (a GET answers HEAD too). */
 export function mountMethods(method: EndpointMethod): readonly HTTPMethod[] {
   return method === 'GET' ? ['GET', 'HEAD'] : [method];
+}
+
+/**
+ * An idempotent route's pipeline: `before` (guards, body, input), then the key's claim, then `after` (handler,
+ * output, masking) only when the key is new; a stored answer is put on the call instead. The answer is stored
+ * before it is sent; a failed handler frees the key.
+ */
+function idempotentPipeline(gate: IdempotencyGate, before: Pipeline, after: Pipeline): Pipeline {
+  return async (call) => {
+    await before(call);
+    const http = call as HttpCall;
+    const start = await gate.begin(call);
+    // `after` has no input schema, so it passes the payload through as the input: hand it the validated input.
+    call.payload = call.input;
+    if (start === undefined) return after(call);
+    if (start.replay !== undefined) {
+      replay(http, start.replay);
+      return;
+    }
+    const mark = http.pendingHeaders?.length ?? 0;
+    try {
+      await after(call);
+    } catch (err) {
+      await start.ticket.abandon().catch(() => undefined);
+      throw err;
+    }
+    const answer = answerOf(http, mark);
+    if (answer === undefined) await start.ticket.abandon().catch(() => undefined);
+    else
+      await start.ticket.finish(answer).catch((err: unknown) => {
+        // The handler ran: its answer still goes out; the key stays claimed until its lease runs out.
+        http.log.error({ err }, 'idempotency: the answer could not be stored');
+      });
+  };
+}
+
+/** What the responder will send for a finished call, or `undefined` when it cannot be replayed. */
+function answerOf(call: HttpCall, mark: number): StoredAnswer | undefined {
+  // A handler that wrote the response itself (a stream) leaves nothing to replay.
+  if (call.headersApplied) return undefined;
+  const result = call.result;
+  let body: string | undefined;
+  if (result !== undefined) {
+    try {
+      body = JSON.stringify(result);
+    } catch {
+      return undefined; // the responder answers 500 ERR_OUTPUT_SERIALIZE; a retry runs again
+    }
+  }
+  const status = call.status !== 0 ? call.status : body === undefined ? 204 : 200;
+  return { status, headers: call.pendingHeaders?.slice(mark) ?? [], body };
+}
+
+/** Put a stored answer on the call: the responder sends it like a fresh result, marked as replayed. */
+function replay(call: HttpCall, answer: StoredAnswer): void {
+  call.status = answer.status;
+  call.result = answer.body === undefined ? undefined : (JSON.parse(answer.body) as unknown);
+  for (let i = 0; i + 1 < answer.headers.length; i += 2) call.setHeader(answer.headers[i]!, answer.headers[i + 1]!);
+  call.setHeader(REPLAYED_HEADER, 'true');
 }
 
 /** The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. */

@@ -10,7 +10,7 @@ import { PortalError } from '../errors.js';
 import type { TrustProxy } from '../client-ip.js';
 import type { EndpointContext } from '../context.js';
 import type { AuthOptions, CorsOptions, RateLimitStoreName } from '../gates/index.js';
-import type { GateConfig } from '../gates/types.js';
+import type { AuthMode, GateConfig, GateIdentity } from '../gates/types.js';
 import type { OpenApiOptions } from '../openapi.js';
 import type { MetricsOptions } from './metrics.js';
 import type { TracingOptions } from './trace.js';
@@ -114,15 +114,19 @@ export interface PortalHealthOptions {
 }
 
 /** Options for {@link ServicePortal.endpoint}. */
-export interface EndpointConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
+export interface EndpointConfig<
+  I extends ZodType | undefined = undefined,
+  O extends ZodType | undefined = undefined,
+  A extends AuthMode = AuthMode,
+> {
   /** Method, or several. @defaultValue 'POST' */
   method?: EndpointMethod | readonly EndpointMethod[];
   /** What the endpoint does: shown in OpenAPI; required by the strict registration rule. */
   description?: string;
   /** OpenAPI tags. */
   tags?: readonly string[];
-  /** The route's gates. @defaultValue { auth: 'bearer' } */
-  gate?: GateConfig;
+  /** The route's gates; `auth` also types the handler's `identity` (non-null unless `'none'`). @defaultValue { auth: 'bearer' } */
+  gate?: GateConfig<A>;
   /** Schema of `{ ...params, ...query, ...body }`; query and path strings are coerced to numbers/booleans it expects. */
   input?: I;
   /** Schema the result must match before it is sent; keys it does not declare are dropped. */
@@ -136,10 +140,15 @@ export interface EndpointConfig<I extends ZodType | undefined = undefined, O ext
   status?: number;
 }
 
-/** An endpoint handler: return the result (sent as JSON), or nothing for 204. */
-export type EndpointHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
-  ctx: EndpointContext<SchemaInput<I>>,
-) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
+/**
+ * An endpoint handler: return the result (sent as JSON), or nothing for 204. `identity` is typed by the gate's
+ * auth mode `A` (see {@link GateIdentity}).
+ */
+export type EndpointHandler<
+  I extends ZodType | undefined,
+  O extends ZodType | undefined,
+  A extends AuthMode = AuthMode,
+> = (ctx: EndpointContext<SchemaInput<I>, GateIdentity<A>>) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 
 /** Options for {@link ServicePortal.run}. */
 export interface RunOptions {

@@ -18,7 +18,7 @@ import { GatedResponder, installShutdownHandlers, type HealthBoard } from '../..
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import type { GateServices, TokenService } from '../gates/index.js';
-import type { GateConfig } from '../gates/types.js';
+import type { AuthMode, GateConfig } from '../gates/types.js';
 import {
   Realtime,
   RealtimeError,
@@ -27,7 +27,8 @@ import {
   type RealtimeServer,
   type RealtimeSocket,
 } from '../realtime/index.js';
-import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
+import { discoverEndpoints, type DiscoveredEndpoint, type DiscoveredMount } from './discover.js';
+import { registerDefinitions, type RouteDefinitions } from './register.js';
 import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
 import { ExpressGates, createExpressApp } from './express-gates.js';
@@ -303,11 +304,11 @@ export class ServicePortal {
    * portal.endpoint('/api/notes/:id', { method: 'GET', input: z.object({ id: z.number().int() }) }, ({ input }) => store.get(input.id));
    * ```
    */
-  endpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
-    path: string,
-    config: EndpointConfig<I, O>,
-    handler: EndpointHandler<I, O>,
-  ): this {
+  endpoint<
+    I extends ZodType | undefined = undefined,
+    O extends ZodType | undefined = undefined,
+    A extends AuthMode = 'bearer',
+  >(path: string, config: EndpointConfig<I, O, A>, handler: EndpointHandler<I, O, A>): this {
     this.mount(
       path,
       compileEndpoint(path, config, handler, this.endpointDeps(), (route) => this.routes.has(route)),
@@ -337,8 +338,37 @@ export class ServicePortal {
         `discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`,
         { code: 'ERR_ENDPOINT_DUPLICATE' },
       );
-    for (const m of mounts) this.mount(m.path, m.endpoints);
+    this.mountAll(mounts);
     return routes;
+  }
+
+  /**
+   * Register endpoint definitions made with `defineEndpoint`: an object (its keys become the OpenAPI
+   * `operationId`s a typed client from `gatehouse/client` calls them by) or an array. All or nothing: a duplicate
+   * method and path (within `routes` or with a route already registered), a key already used by an earlier
+   * `register`, or a bad definition is refused (`ERR_ENDPOINT_DUPLICATE`, `ERR_ENDPOINT_CONFIG`, ...) and nothing
+   * is registered.
+   *
+   * @example
+   * ```ts
+   * export const routes = { greet: defineEndpoint({ path: '/api/greet', gate: { auth: 'none' }, input }, greet) };
+   * portal.register(routes);
+   * const notes = createClient<typeof routes>({ baseUrl }); // gatehouse/client
+   * ```
+   */
+  register(routes: RouteDefinitions): DiscoveredEndpoint[] {
+    const { mounts, routes: registered } = registerDefinitions(
+      routes,
+      this.endpointDeps(),
+      (route) => this.routes.has(route),
+      (id) => this.routes.hasOperation(id),
+    );
+    this.mountAll(mounts);
+    return registered;
+  }
+
+  private mountAll(mounts: readonly DiscoveredMount[]): void {
+    for (const m of mounts) this.mount(m.path, m.endpoints);
   }
 
   private endpointDeps(): EndpointDeps {
@@ -392,11 +422,11 @@ export class ServicePortal {
    * });
    * ```
    */
-  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
-    name: string,
-    config: EventConfig<I, O>,
-    handler: EventHandler<I, O>,
-  ): this {
+  onEvent<
+    I extends ZodType | undefined = undefined,
+    O extends ZodType | undefined = undefined,
+    A extends AuthMode = 'bearer',
+  >(name: string, config: EventConfig<I, O, A>, handler: EventHandler<I, O, A>): this {
     this.requireRealtime().onEvent(name, config, handler);
     return this;
   }

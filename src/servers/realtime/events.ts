@@ -4,7 +4,7 @@ import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { HttpError } from '../errors.js';
-import { compileGate, type GateServices } from '../gates/index.js';
+import { compileGate, type AuthMode, type GateIdentity, type GateServices } from '../gates/index.js';
 import { compilePipeline, type GateCall, type Identity, type Pipeline, type SchemaInput } from '../pipeline/index.js';
 import { RealtimeError } from './errors.js';
 import { MAX_NAME_LENGTH, RESERVED_EVENTS, errorAck } from './names.js';
@@ -60,10 +60,10 @@ export interface EventDeps {
  * Compile one event: its name checked (not reserved, not taken), the enforcer's registration rule applied, and
  * its gates, input schema, handler and output schema made into one pipeline.
  */
-export function compileEvent<I extends ZodType | undefined, O extends ZodType | undefined>(
+export function compileEvent<I extends ZodType | undefined, O extends ZodType | undefined, A extends AuthMode>(
   name: string,
-  config: EventConfig<I, O>,
-  handler: EventHandler<I, O>,
+  config: EventConfig<I, O, A>,
+  handler: EventHandler<I, O, A>,
   taken: boolean,
   deps: EventDeps,
 ): EventEntry {
@@ -95,7 +95,8 @@ export function compileEvent<I extends ZodType | undefined, O extends ZodType | 
     if (!state) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
     return handler({
       input: call.input as SchemaInput<I>,
-      identity: call.identity,
+      // The auth step guarantees a non-null identity whenever the mode requires one.
+      identity: call.identity as GateIdentity<A>,
       socket: state.socket,
       requestId: call.requestId,
     });
@@ -111,7 +112,7 @@ export function compileEvent<I extends ZodType | undefined, O extends ZodType | 
         'event handler output does not match its schema',
       ),
   });
-  return { pipeline, handler: handler as (ctx: EventContext) => unknown };
+  return { pipeline, handler: handler as unknown as (ctx: EventContext) => unknown };
 }
 
 /** The ack of a failed event: the error itself when it is meant for the client, else a logged generic failure. */
