@@ -2,6 +2,7 @@
  * `portal.register(routes)`: endpoint definitions handed over as an object or an array, checked and compiled all
  * together (as `discover` does for a folder) so a bad batch registers nothing.
  */
+import { RESERVED_ROUTE_KEYS } from '../../client/internal.js';
 import { PortalError } from '../errors.js';
 import { isEndpointDefinition, type AnyEndpointDefinition } from './define-endpoint.js';
 import {
@@ -56,6 +57,11 @@ export function registerDefinitions(
         throw new PortalError(`register: route key "${key}" must be an identifier (letters, digits, _ and $)`, {
           code: 'ERR_ENDPOINT_CONFIG',
         });
+      if (RESERVED_ROUTE_KEYS.has(key))
+        throw new PortalError(
+          `register: route key "${key}" is reserved by the typed client (${[...RESERVED_ROUTE_KEYS].join(', ')}); rename it`,
+          { code: 'ERR_ENDPOINT_CONFIG' },
+        );
       if (isKeyTaken(key))
         throw new PortalError(`register: route key "${key}" is already registered on this portal`, {
           code: 'ERR_ENDPOINT_DUPLICATE',
