@@ -143,7 +143,7 @@ export interface ServiceCallOptions {
 
 /** One route's method on a typed client: optional input when the route's input has no required field. */
 export type RouteCall<D extends ClientRoute> =
-  {} extends RouteInput<D>
+  Record<string, never> extends RouteInput<D>
     ? (input?: RouteInput<D>, options?: ServiceCallOptions) => Promise<ServiceResult<RouteOutput<D>>>
     : (input: RouteInput<D>, options?: ServiceCallOptions) => Promise<ServiceResult<RouteOutput<D>>>;
 
