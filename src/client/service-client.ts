@@ -233,7 +233,7 @@ interface Answer {
 class ServiceCaller {
   readonly http: HttpClient;
   readonly #plans: Map<string, RoutePlan> | undefined;
-  #discovered: Promise<Map<string, RoutePlan> | string> | undefined;
+  #discovered: Promise<Map<string, RoutePlan> | ServiceErrorResult> | undefined;
   readonly #token: ServiceToken | undefined;
   readonly #portal: InjectTarget | undefined;
   readonly #openapiPath: string;
@@ -272,9 +272,9 @@ class ServiceCaller {
     }
     this.#discovered ??= this.#discover();
     const plans = await this.#discovered;
-    if (typeof plans === 'string') {
+    if (!(plans instanceof Map)) {
       this.#discovered = undefined; // try again on the next call
-      return failure('BAD_REQUEST', plans);
+      return plans;
     }
     return (
       plans.get(key) ??
@@ -285,15 +285,22 @@ class ServiceCaller {
     );
   }
 
-  async #discover(): Promise<Map<string, RoutePlan> | string> {
+  /** Read the routes from the service's OpenAPI document; a failure keeps the underlying code (NETWORK, ...). */
+  async #discover(): Promise<Map<string, RoutePlan> | ServiceErrorResult> {
     const answer = await this.#exchange(
       { method: 'GET', path: this.#openapiPath, query: undefined, body: undefined },
       undefined,
       undefined,
     );
-    if (!answer.ok)
-      return `cannot read the service's routes from ${this.#openapiPath} (${answer.error?.code ?? answer.status}: ${answer.error?.message ?? ''}); pass the definitions: createClient(routes, options)`;
-    return plansFromOpenApi(answer.data);
+    if (answer.ok) return plansFromOpenApi(answer.data);
+    const code = answer.error === null || answer.error.code === 'HTTP_ERROR' ? 'BAD_REQUEST' : answer.error.code;
+    return failure(
+      code,
+      `cannot read the service's routes from ${this.#openapiPath} (${answer.error?.message ?? `HTTP ${answer.status}`}); pass the definitions: createClient(routes, options)`,
+      answer.status,
+      answer.headers,
+      answer.attempts,
+    );
   }
 
   async #credential(): Promise<string | undefined | Error> {
