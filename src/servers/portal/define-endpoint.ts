@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { SchemaLike } from '../pipeline/index.js';
 import { PortalError } from '../errors.js';
 import type { AuthMode } from '../gates/types.js';
 import type { EndpointConfig, EndpointHandler } from './options.js';
@@ -11,8 +11,8 @@ const ENDPOINT_DEFINITION: unique symbol = Symbol.for('gatehouse.endpoint-defini
 
 /** What {@link defineEndpoint} takes: the route's path plus every option of `portal.endpoint(path, options)`. */
 export interface EndpointDefinitionConfig<
-  I extends ZodType | undefined = undefined,
-  O extends ZodType | undefined = undefined,
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
   A extends AuthMode = AuthMode,
 > extends EndpointConfig<I, O, A> {
   /** The route, as given to `portal.endpoint` (`/api/notes/:id`). */
@@ -21,8 +21,8 @@ export interface EndpointDefinitionConfig<
 
 /** An endpoint declared on its own (by {@link defineEndpoint}), for `portal.discover(dir)` or `portal.endpoint(def.path, def.config, def.handler)`. */
 export interface EndpointDefinition<
-  I extends ZodType | undefined = ZodType | undefined,
-  O extends ZodType | undefined = ZodType | undefined,
+  I extends SchemaLike | undefined = SchemaLike | undefined,
+  O extends SchemaLike | undefined = SchemaLike | undefined,
   A extends AuthMode = AuthMode,
 > {
   readonly [ENDPOINT_DEFINITION]: true;
@@ -43,7 +43,7 @@ export interface AnyEndpointDefinition {
   /** The route. */
   readonly path: string;
   /** The options given to `portal.endpoint`. */
-  readonly config: EndpointConfig<ZodType | undefined, ZodType | undefined, AuthMode>;
+  readonly config: EndpointConfig<SchemaLike | undefined, SchemaLike | undefined, AuthMode>;
   /** The handler. */
   readonly handler: (ctx: never) => unknown;
 }
@@ -67,8 +67,8 @@ export interface AnyEndpointDefinition {
  * @returns a frozen, branded definition
  */
 export function defineEndpoint<
-  I extends ZodType | undefined = undefined,
-  O extends ZodType | undefined = undefined,
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
   A extends AuthMode = 'bearer',
 >(definition: EndpointDefinitionConfig<I, O, A>, handler: EndpointHandler<I, O, A>): EndpointDefinition<I, O, A> {
   if (typeof definition !== 'object' || definition === null) {

@@ -1,3 +1,4 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
@@ -60,7 +61,7 @@ function normalizeMethods(method: EndpointConfig['method'], path: string): Endpo
  */
 export function compileEndpoint(
   path: string,
-  config: EndpointConfig<ZodType | undefined, ZodType | undefined>,
+  config: EndpointConfig<SchemaLike | undefined, SchemaLike | undefined>,
   handler: (ctx: never) => unknown,
   deps: EndpointDeps,
   isTaken: (route: string) => boolean,
@@ -84,6 +85,9 @@ export function compileEndpoint(
     },
     deps.handlerScope,
   );
+  // At run time the schemas are zod schemas; the types only read their `_zod` slot (see SchemaLike).
+  const inputSchema = config.input as ZodType | undefined;
+  const outputSchema = config.output as ZodType | undefined;
   const methods = normalizeMethods(config.method, path);
   const limit = config.bodyLimit === undefined ? deps.bodyLimit : parseBytes(config.bodyLimit);
   if (limit === undefined)
@@ -97,7 +101,7 @@ export function compileEndpoint(
     throw new PortalError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
-  if (status === 204 && config.output !== undefined)
+  if (status === 204 && outputSchema !== undefined)
     throw new PortalError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
@@ -108,7 +112,7 @@ export function compileEndpoint(
     if (isTaken(route) || out.some((c) => c.route === route))
       throw new PortalError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
     const compiled = compileGate(gate, deps.gates, route, true);
-    const coerce = compileCoercer(config.input);
+    const coerce = compileCoercer(inputSchema);
     const readsBody = !BODYLESS.has(method);
     const load = (call: GateCall): void | Promise<void> => {
       const http = call as HttpCall;
@@ -141,10 +145,10 @@ export function compileEndpoint(
     const pipeline = compiled.idempotency
       ? idempotentPipeline(
           compiled.idempotency,
-          compilePipeline({ ...compiled, outbound: undefined, load, input: config.input }),
-          compilePipeline({ guards: [], invoke, output: config.output, outbound: compiled.outbound, onOutputMismatch }),
+          compilePipeline({ ...compiled, outbound: undefined, load, input: inputSchema }),
+          compilePipeline({ guards: [], invoke, output: outputSchema, outbound: compiled.outbound, onOutputMismatch }),
         )
-      : compilePipeline({ ...compiled, load, input: config.input, invoke, output: config.output, onOutputMismatch });
+      : compilePipeline({ ...compiled, load, input: inputSchema, invoke, output: outputSchema, onOutputMismatch });
     out.push({
       method,
       route,
@@ -156,8 +160,8 @@ export function compileEndpoint(
         description: config.description,
         tags: config.tags,
         gate,
-        input: config.input,
-        output: config.output,
+        input: inputSchema,
+        output: outputSchema,
         status,
       },
     });

@@ -1,5 +1,5 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { HelmetOptions } from 'helmet';
-import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import type { LifecycleOptions } from '../../lifecycle/index.js';
 import { adoptLogger, serviceLogger, type Logger } from '../../logger.js';
@@ -115,8 +115,8 @@ export interface PortalHealthOptions {
 
 /** Options for {@link ServicePortal.endpoint}. */
 export interface EndpointConfig<
-  I extends ZodType | undefined = undefined,
-  O extends ZodType | undefined = undefined,
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
   A extends AuthMode = AuthMode,
 > {
   /** Method, or several. @defaultValue 'POST' */
@@ -145,8 +145,8 @@ export interface EndpointConfig<
  * auth mode `A` (see {@link GateIdentity}).
  */
 export type EndpointHandler<
-  I extends ZodType | undefined,
-  O extends ZodType | undefined,
+  I extends SchemaLike | undefined,
+  O extends SchemaLike | undefined,
   A extends AuthMode = AuthMode,
 > = (ctx: EndpointContext<SchemaInput<I>, GateIdentity<A>>) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 

@@ -1,5 +1,5 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingMessage } from 'node:http';
-import type { ZodType } from 'zod';
 import { PortalError } from '../errors.js';
 import type { Lifecycle, LifecycleSnapshot } from '../../lifecycle/index.js';
 import {
@@ -34,7 +34,7 @@ export interface BuiltInRouteDeps {
   board: HealthBoard;
   log: Logger;
   /** Register an endpoint as `portal.endpoint()` does (for the lifecycle admin routes). */
-  endpoint: <I extends ZodType | undefined, O extends ZodType | undefined>(
+  endpoint: <I extends SchemaLike | undefined, O extends SchemaLike | undefined>(
     path: string,
     config: EndpointConfig<I, O>,
     handler: EndpointHandler<I, O>,

@@ -1,7 +1,7 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { Server } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
-import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import type { HandlerCheckScope } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
@@ -305,8 +305,8 @@ export class ServicePortal {
    * ```
    */
   endpoint<
-    I extends ZodType | undefined = undefined,
-    O extends ZodType | undefined = undefined,
+    I extends SchemaLike | undefined = undefined,
+    O extends SchemaLike | undefined = undefined,
     A extends AuthMode = 'bearer',
   >(path: string, config: EndpointConfig<I, O, A>, handler: EndpointHandler<I, O, A>): this {
     this.mount(
@@ -423,8 +423,8 @@ export class ServicePortal {
    * ```
    */
   onEvent<
-    I extends ZodType | undefined = undefined,
-    O extends ZodType | undefined = undefined,
+    I extends SchemaLike | undefined = undefined,
+    O extends SchemaLike | undefined = undefined,
     A extends AuthMode = 'bearer',
   >(name: string, config: EventConfig<I, O, A>, handler: EventHandler<I, O, A>): this {
     this.requireRealtime().onEvent(name, config, handler);

@@ -1,3 +1,4 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
@@ -60,7 +61,7 @@ export interface EventDeps {
  * Compile one event: its name checked (not reserved, not taken), the enforcer's registration rule applied, and
  * its gates, input schema, handler and output schema made into one pipeline.
  */
-export function compileEvent<I extends ZodType | undefined, O extends ZodType | undefined, A extends AuthMode>(
+export function compileEvent<I extends SchemaLike | undefined, O extends SchemaLike | undefined, A extends AuthMode>(
   name: string,
   config: EventConfig<I, O, A>,
   handler: EventHandler<I, O, A>,
@@ -103,9 +104,10 @@ export function compileEvent<I extends ZodType | undefined, O extends ZodType | 
   };
   const pipeline = compilePipeline({
     ...compiled,
-    input: config.input,
+    // At run time the schemas are zod schemas; the types only read their `_zod` slot (see SchemaLike).
+    input: config.input as ZodType | undefined,
     invoke,
-    output: config.output,
+    output: config.output as ZodType | undefined,
     onOutputMismatch: (call, issues) =>
       deps.log.error(
         { requestId: call.requestId, event: name, issues },

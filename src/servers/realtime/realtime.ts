@@ -1,7 +1,7 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingMessage } from 'node:http';
 import type * as SocketIo from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io';
-import type { ZodType } from 'zod';
 import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
 import { authStep, type AuthMode, type GateServices } from '../gates/index.js';
@@ -132,8 +132,8 @@ export class Realtime {
    * ```
    */
   onEvent<
-    I extends ZodType | undefined = undefined,
-    O extends ZodType | undefined = undefined,
+    I extends SchemaLike | undefined = undefined,
+    O extends SchemaLike | undefined = undefined,
     A extends AuthMode = 'bearer',
   >(name: string, config: EventConfig<I, O, A>, handler: EventHandler<I, O, A>): this {
     const entry = compileEvent(name, config, handler, this.events.has(name), {

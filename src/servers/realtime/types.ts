@@ -1,6 +1,6 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { DefaultEventsMap, Server as IoServer, Socket } from 'socket.io';
-import type { ZodType } from 'zod';
 import type { HandlerCheckScope } from '../../enforcer/internal.js';
 import type { Logger } from '../../logger.js';
 import type { AuthMode, GateConfig, GateIdentity, GateServices } from '../gates/index.js';
@@ -32,8 +32,8 @@ export interface EventContext<I = unknown, Id extends Identity | null = Identity
 
 /** Options for {@link Realtime.onEvent}. */
 export interface EventConfig<
-  I extends ZodType | undefined = undefined,
-  O extends ZodType | undefined = undefined,
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
   A extends AuthMode = AuthMode,
 > {
   /** What the event does. */
@@ -48,8 +48,8 @@ export interface EventConfig<
 
 /** An event handler: its return value is sent back as the ack. */
 export type EventHandler<
-  I extends ZodType | undefined,
-  O extends ZodType | undefined,
+  I extends SchemaLike | undefined,
+  O extends SchemaLike | undefined,
   A extends AuthMode = AuthMode,
 > = (ctx: EventContext<SchemaInput<I>, GateIdentity<A>>) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 
