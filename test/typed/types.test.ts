@@ -136,6 +136,8 @@ describe('typed client', () => {
       const clash = { send: defineEndpoint({ path: '/s', gate: { auth: 'none' } }, () => 1) };
       // @ts-expect-error `send` is an HttpClient member
       createClient<typeof clash>({ baseUrl: 'http://x' });
+      // @ts-expect-error the same with the definitions in hand
+      createClient(clash, { baseUrl: 'http://x' });
     });
   });
 });
