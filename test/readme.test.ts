@@ -322,6 +322,33 @@ const EXERCISES: Record<string, Exercise> = {
     ).toBe(0);
     await until(async () => (await call(base, '/ready')).status === 200);
   },
+  'Calling a service': async (base, proc) => {
+    // The block's own caller went over HTTP: a typed call to a bearer route, and an idempotent POST.
+    await proc.waitFor(/^for 42$/m);
+    await proc.waitFor(/^paid 25$/m);
+    const greet = await call(base, '/api/greet', post({ name: 'Ada' }));
+    expect(greet.json()).toEqual({ message: 'Hi Ada' });
+    expect((await call(base, '/api/notes/7')).status).toBe(401);
+    const pay = (): Promise<{ status: number; json(): unknown; headers: Headers }> =>
+      fetch(`${base}/api/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+        body: JSON.stringify({ amount: 5 }),
+      }).then(async (r) => {
+        const text = await r.text();
+        return { status: r.status, headers: r.headers, json: () => JSON.parse(text) as unknown };
+      });
+    const first = await pay();
+    const again = await pay();
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.json()).toEqual(first.json());
+    expect(again.headers.get('idempotency-replayed')).toBe('true');
+    const doc = (await call(base, '/openapi.json')).json() as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    expect(doc.paths['/api/notes/{id}']!.get!.operationId).toBe('note');
+  },
   Fleet: async (base) => {
     expect((await call(base, '/health')).status).toBe(200);
     expect((await call(base, '/ready')).status).toBe(200);
