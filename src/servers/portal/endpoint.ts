@@ -1,10 +1,8 @@
-import type { SchemaLike } from '../pipeline/index.js';
-import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
-import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
+import { mergeBody, readBody } from '../body.js';
 import { parseBytes } from '../bytes.js';
 import type { IpResolver } from '../client-ip.js';
 import { HttpCall, type EndpointContext } from '../context.js';
@@ -16,7 +14,14 @@ import {
   type StoredAnswer,
 } from '../gates/index.js';
 import type { OpenApiRoute } from '../openapi.js';
-import { compileCoercer, compilePipeline, type GateCall, type Pipeline } from '../pipeline/index.js';
+import {
+  FORBIDDEN_KEYS,
+  compileCoercer,
+  compileSyncFirst,
+  type GateCall,
+  type SchemaLike,
+  type SyncFirstPipeline,
+} from '../pipeline/index.js';
 import type { RouteTarget } from './entry.js';
 import type { EndpointConfig, EndpointMethod } from './options.js';
 import type { Responder } from './responder.js';
@@ -116,9 +121,14 @@ export function compileEndpoint(
     const readsBody = !BODYLESS.has(method);
     const load = (call: GateCall): void | Promise<void> => {
       const http = call as HttpCall;
-      const base: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      for (const key in http.params) base[key] = http.params[key];
-      if (http.query) Object.assign(base, http.query);
+      // A plain object (fast properties): the keys that could reach its prototype are never copied.
+      const base: Record<string, unknown> = {};
+      const params = http.params;
+      for (const key in params) if (!FORBIDDEN_KEYS.has(key)) base[key] = params[key];
+      const query = http.query;
+      // The query's own keys, never `__proto__` and friends (the params come from the route pattern).
+      if (query !== undefined)
+        for (const key in query) if (Object.hasOwn(query, key) && !FORBIDDEN_KEYS.has(key)) base[key] = query[key];
       coerce?.(base);
       if (!readsBody) {
         call.payload = base;
@@ -145,10 +155,25 @@ export function compileEndpoint(
     const pipeline = compiled.idempotency
       ? idempotentPipeline(
           compiled.idempotency,
-          compilePipeline({ ...compiled, outbound: undefined, load, input: inputSchema }),
-          compilePipeline({ guards: [], invoke, output: outputSchema, outbound: compiled.outbound, onOutputMismatch }),
+          compileSyncFirst({ ...compiled, outbound: undefined, load, input: inputSchema }),
+          compileSyncFirst({
+            guards: [],
+            invoke,
+            output: outputSchema,
+            outbound: compiled.outbound,
+            serializeOutput: true,
+            onOutputMismatch,
+          }),
         )
-      : compilePipeline({ ...compiled, load, input: inputSchema, invoke, output: outputSchema, onOutputMismatch });
+      : compileSyncFirst({
+          ...compiled,
+          load,
+          input: inputSchema,
+          invoke,
+          output: outputSchema,
+          serializeOutput: true,
+          onOutputMismatch,
+        });
     out.push({
       method,
       route,
@@ -179,7 +204,11 @@ export function mountMethods(method: EndpointMethod): readonly HTTPMethod[] {
  * output, masking) only when the key is new; a stored answer is put on the call instead. The answer is stored
  * before it is sent; a failed handler frees the key.
  */
-function idempotentPipeline(gate: IdempotencyGate, before: Pipeline, after: Pipeline): Pipeline {
+function idempotentPipeline(
+  gate: IdempotencyGate,
+  before: SyncFirstPipeline,
+  after: SyncFirstPipeline,
+): SyncFirstPipeline {
   return async (call) => {
     await before(call);
     const http = call as HttpCall;
@@ -213,8 +242,9 @@ function answerOf(call: HttpCall, mark: number): StoredAnswer | undefined {
   // A handler that wrote the response itself (a stream) leaves nothing to replay.
   if (call.headersApplied) return undefined;
   const result = call.result;
-  let body: string | undefined;
-  if (result !== undefined) {
+  // The output step may have written the JSON already (`serialized`); the responder sends exactly that.
+  let body: string | undefined = call.serialized;
+  if (body === undefined && result !== undefined) {
     try {
       body = JSON.stringify(result);
     } catch {
@@ -228,33 +258,55 @@ function answerOf(call: HttpCall, mark: number): StoredAnswer | undefined {
 /** Put a stored answer on the call: the responder sends it like a fresh result, marked as replayed. */
 function replay(call: HttpCall, answer: StoredAnswer): void {
   call.status = answer.status;
-  call.result = answer.body === undefined ? undefined : (JSON.parse(answer.body) as unknown);
+  // The stored JSON text goes out as it is: the responder sends `serialized` without serialising again.
+  call.result = undefined;
+  call.serialized = answer.body;
   for (let i = 0; i + 1 < answer.headers.length; i += 2) call.setHeader(answer.headers[i]!, answer.headers[i + 1]!);
   call.setHeader(REPLAYED_HEADER, 'true');
 }
 
-/** The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. */
-function endpointTarget(route: string, pipeline: Pipeline, responder: Responder, resolveIp: IpResolver): RouteTarget {
+/**
+ * The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. A route
+ * whose steps all return synchronously is answered within the request listener, without a promise.
+ */
+function endpointTarget(
+  route: string,
+  pipeline: SyncFirstPipeline,
+  responder: Responder,
+  resolveIp: IpResolver,
+): RouteTarget {
+  // No closure is made per request on the synchronous path (a named one would also be renamed per call by
+  // transpilers that keep function names).
   return {
-    handle: (req, res, params, query, requestId) => {
-      const started = responder.logsRequests ? performance.now() : 0;
-      const call = new HttpCall(
-        route,
-        req,
-        res,
-        responder,
-        requestId,
-        resolveIp(req),
-        params,
-        hasKeys(query) ? sanitizeRecord(query) : undefined,
-      );
-      pipeline(call).then(
-        () => responder.sendResult(call, started),
-        (err: unknown) => {
-          call.flushHeaders(); // e.g. RateLimit-* on a 429
-          responder.sendError(req, res, err, requestId, started, call.identity);
-        },
-      );
+    handle: (req, res, params, query, requestId, entered) => {
+      const started = responder.logsRequests ? entered : 0;
+      const call = new HttpCall(route, req, res, responder, requestId, resolveIp(req), params, query);
+      let pending;
+      try {
+        pending = pipeline(call);
+      } catch (err) {
+        fail(responder, call, err, started);
+        return;
+      }
+      if (pending === undefined) send(responder, call, started);
+      else
+        pending.then(
+          () => send(responder, call, started),
+          (err: unknown) => fail(responder, call, err, started),
+        );
     },
   };
+}
+
+function send(responder: Responder, call: HttpCall, started: number): void {
+  try {
+    responder.sendResult(call, started);
+  } catch (err) {
+    fail(responder, call, err, started); // e.g. a header value node refuses
+  }
+}
+
+function fail(responder: Responder, call: HttpCall, err: unknown, started: number): void {
+  call.flushHeaders(); // e.g. RateLimit-* on a 429
+  responder.sendError(call.req, call.rawResponse, err, call.requestId, started, call.identity);
 }
