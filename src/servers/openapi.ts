@@ -101,6 +101,16 @@ const RESPONSES: Readonly<Record<string, Json>> = {
     description: 'Unexpected server error (the detail names only the request id)',
     content: PROBLEM_CONTENT,
   },
+  ServiceUnavailable: {
+    description:
+      'The service is not ACTIVE (lifecycle): code SERVICE_PAUSED, SERVICE_MAINTENANCE, SERVICE_OFFLINE or SERVICE_FAILED; browsers get an HTML page',
+    headers: { 'Retry-After': RETRY_AFTER },
+    content: { ...PROBLEM_CONTENT, 'text/html': { schema: { type: 'string' } } },
+  },
+};
+
+/** The answers of idempotent routes: listed among the components only when a route declares `idempotency`. */
+const IDEMPOTENCY_RESPONSES: Readonly<Record<string, Json>> = {
   IdempotencyInFlight: {
     description: 'A request with the same Idempotency-Key is still running (ERR_IDEMPOTENCY_IN_FLIGHT)',
     headers: { 'Retry-After': RETRY_AFTER },
@@ -109,12 +119,6 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   IdempotencyMismatch: {
     description: 'The Idempotency-Key was used with a different request (ERR_IDEMPOTENCY_MISMATCH)',
     content: PROBLEM_CONTENT,
-  },
-  ServiceUnavailable: {
-    description:
-      'The service is not ACTIVE (lifecycle): code SERVICE_PAUSED, SERVICE_MAINTENANCE, SERVICE_OFFLINE or SERVICE_FAILED; browsers get an HTML page',
-    headers: { 'Retry-After': RETRY_AFTER },
-    content: { ...PROBLEM_CONTENT, 'text/html': { schema: { type: 'string' } } },
   },
 };
 
@@ -223,6 +227,7 @@ export function buildOpenApi(
   const schemas = book.finish();
 
   const used = new Set<SchemeName>();
+  let idempotent = false;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const slot of slots) {
     const { route, params } = slot;
@@ -274,6 +279,7 @@ export function buildOpenApi(
       responses['429'] = ref('TooManyRequests');
     const idempotency = express ? undefined : gate.idempotency;
     if (idempotency) {
+      idempotent = true;
       parameters.push({
         name: 'Idempotency-Key',
         in: 'header',
@@ -315,7 +321,10 @@ export function buildOpenApi(
   if (options.description !== undefined) info.description = options.description;
   const securitySchemes: Json = {};
   for (const s of Object.keys(SCHEMES) as SchemeName[]) if (used.has(s)) securitySchemes[s] = SCHEMES[s](auth);
-  const components: Json = { schemas: { ...schemas, Problem: PROBLEM_SCHEMA }, responses: RESPONSES };
+  const components: Json = {
+    schemas: { ...schemas, Problem: PROBLEM_SCHEMA },
+    responses: idempotent ? { ...RESPONSES, ...IDEMPOTENCY_RESPONSES } : RESPONSES,
+  };
   if (Object.keys(securitySchemes).length > 0) components.securitySchemes = securitySchemes;
   return { openapi: '3.1.0', info, paths, components };
 }
