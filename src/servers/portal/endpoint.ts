@@ -25,6 +25,7 @@ import {
 import type { RouteTarget } from './entry.js';
 import type { EndpointConfig, EndpointMethod } from './options.js';
 import type { Responder } from './responder.js';
+import { removeUploadedFiles, resolveUploadConfig, uploadDir, uploadReceiver } from '../uploads/index.js';
 
 /** What endpoint compilation needs from the portal. */
 export interface EndpointDeps {
@@ -33,6 +34,8 @@ export interface EndpointDeps {
   resolveIp: IpResolver;
   /** The portal's body limit, in bytes. */
   bodyLimit: number;
+  /** The portal's `dataDir` (upload temp files live under it). */
+  dataDir: string;
   /** The portal's own registration rule: its mode, its record of reported handlers, its logger. */
   handlerScope: HandlerCheckScope;
 }
@@ -119,6 +122,15 @@ export function compileEndpoint(
     const compiled = compileGate(gate, deps.gates, route, true);
     const coerce = compileCoercer(inputSchema);
     const readsBody = !BODYLESS.has(method);
+    if (config.upload !== undefined && !readsBody)
+      throw new PortalError(`endpoint ${route}: upload needs a method with a body (POST, PUT or PATCH)`, {
+        code: 'ERR_ENDPOINT_CONFIG',
+      });
+    // Busboy loads here, for routes that declare `upload`, and only then.
+    const upload =
+      config.upload === undefined
+        ? undefined
+        : uploadReceiver(resolveUploadConfig(route, config.upload), uploadDir(deps.dataDir));
     const load = (call: GateCall): void | Promise<void> => {
       const http = call as HttpCall;
       // A plain object (fast properties): the keys that could reach its prototype are never copied.
@@ -134,6 +146,11 @@ export function compileEndpoint(
         call.payload = base;
         return;
       }
+      if (upload)
+        return upload.receive(http.req, http.rawResponse).then(({ fields, files }) => {
+          http.files = files;
+          call.payload = mergeBody(base, fields);
+        });
       return readBody(http.req, limit).then((body) => {
         call.payload = mergeBody(base, body);
       });
@@ -174,10 +191,20 @@ export function compileEndpoint(
           serializeOutput: true,
           onOutputMismatch,
         });
+    // Upload temp files go when the handler settles (before the answer is sent), unless it moved them.
+    const run: SyncFirstPipeline = upload
+      ? async (call) => {
+          try {
+            await pipeline(call);
+          } finally {
+            await removeUploadedFiles((call as HttpCall).files);
+          }
+        }
+      : pipeline;
     out.push({
       method,
       route,
-      target: endpointTarget(route, pipeline, deps.responder, deps.resolveIp),
+      target: endpointTarget(route, run, deps.responder, deps.resolveIp),
       openapi: {
         operationId: key,
         method,
@@ -188,6 +215,7 @@ export function compileEndpoint(
         input: inputSchema,
         output: outputSchema,
         status,
+        upload: config.upload,
       },
     });
   }
