@@ -51,10 +51,22 @@ export const OVERLOAD_DEFAULTS = {
 } as const satisfies Required<OverloadOptions>;
 
 /**
- * Hysteresis: shedding starts when a measure goes over its limit and stops only once every measure is back under
- * this fraction of its limit, so a process hovering at a limit does not flip on every sample.
+ * Hysteresis: a sample counts as "over" when a measure is above its limit, "under" only when every measure is
+ * below this fraction of its limit; between the two the shed share holds, so a process hovering at a limit does
+ * not flip on every sample.
  */
 export const RESUME_RATIO = 0.9;
+
+/** Share of time gated work is shed on the first sample over a limit, and how much more on each further one. */
+export const SHED_STEP_UP = 0.25;
+/** Least decrease of the shed share per sample with every measure under its resume level. */
+export const SHED_STEP_DOWN_MIN = 0.05;
+/** Most decrease of the shed share per sample (admission comes back in steps, not at once). */
+export const SHED_STEP_DOWN_MAX = 0.25;
+/** A shed share below this is none: the overload is over. */
+const SHED_MIN = 0.05;
+/** Slots per sample interval: shedding is switched on and off per slot, spreading the shed share evenly. */
+const SLOTS_PER_SAMPLE = 10;
 
 /** Resolution of the event-loop delay histogram, in ms (the timer that measures the delay). */
 const DELAY_RESOLUTION_MS = 10;
@@ -87,20 +99,32 @@ export function resolveOverloadOptions(value: OverloadOptions | boolean | undefi
 
 /**
  * Samples event-loop delay, event-loop utilization, heap and RSS on an unref'd timer and keeps one boolean,
- * `shedding`, that the request path reads: checking it is the whole per-request cost. Started with the portal's
- * `run()`, stopped by `close()`.
+ * `shedding`, that the request path reads: checking it is the whole per-request cost.
+ *
+ * Shedding everything for a whole sample after each sample over a limit halves goodput (the process idles while
+ * it sheds, then takes the full load again), so the monitor keeps a shed share instead. Each sample over a limit
+ * sheds a quarter more of the time (all of it after four); a sample with a measure between 90% of its limit and
+ * the limit holds the share (hysteresis); a sample with every measure under 90% of its limit sheds less: by at
+ * least 5 and at most 25 points, down to what the utilization says the process can take (the middle of its
+ * band). Under 5% the overload is over. The share is applied in slots of a tenth of the sample interval (shed or
+ * admit, spread evenly), so admitted requests never queue behind more than a slot of excess load. Started with the portal's `run()`, stopped by `close()`.
  */
 export class OverloadMonitor {
-  /** Whether gated work is being shed now (the one field the request path reads). */
+  /** Whether gated work is shed at this moment (the one field the request path reads). */
   shedding = false;
   /** Requests, handshakes and events shed so far. */
   shedCount = 0;
   /** The error every shed request answers with (one instance: shedding must cost next to nothing). */
   readonly error: PortalError;
+  /** Share of time shed, 0 (admitting everything) to 1 (shedding everything). */
+  private share = 0;
+  /** Error diffusion of the share over slots. */
+  private carry = 0;
   private last: OverloadMeasures = { eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0 };
   private reason = '';
   private since = 0;
   private timer: NodeJS.Timeout | undefined;
+  private slotTimer: NodeJS.Timeout | undefined;
   private histogram: IntervalHistogram | undefined;
   private elu: EventLoopUtilization | undefined;
 
@@ -119,6 +143,16 @@ export class OverloadMonitor {
     return this.last;
   }
 
+  /** Whether the process is over a limit (shedding part or all of the gated work) since a sample said so. */
+  get overloaded(): boolean {
+    return this.share > 0;
+  }
+
+  /** Share of time gated work is shed now, 0 to 1. */
+  get shedShare(): number {
+    return this.share;
+  }
+
   /** Start sampling (idempotent). */
   start(): void {
     if (this.timer) return;
@@ -135,10 +169,10 @@ export class OverloadMonitor {
     this.timer = undefined;
     this.histogram?.disable();
     this.histogram = undefined;
-    this.shedding = false;
+    this.setShare(0);
   }
 
-  /** Take one sample now and update `shedding` (the timer calls this; tests may too). */
+  /** Take one sample now and update the shed share (the timer calls this). */
   sample(): void {
     const histogram = this.histogram;
     let delay = 0;
@@ -159,48 +193,95 @@ export class OverloadMonitor {
     });
   }
 
-  /** Apply one sample's measures: start shedding over a limit, stop once every measure is under its resume level. */
+  /** Apply one sample's measures to the shed share (see the class comment). */
   update(measures: OverloadMeasures): void {
     this.last = measures;
     const limits = this.options;
-    if (!this.shedding) {
-      for (const [key, limit, label, unit] of MEASURES) {
-        const max = limits[limit];
-        if (max > 0 && measures[key] > max) {
-          this.shedding = true;
-          this.since = Date.now();
-          this.reason = `${label} ${round(measures[key])}${unit} over ${max}${unit}`;
-          this.log.warn({ ...measures, reason: this.reason }, `overloaded: shedding requests (${this.reason})`);
-          return;
-        }
+    let over: string | undefined;
+    let under = true;
+    for (const [key, limit, label, unit] of MEASURES) {
+      const max = limits[limit];
+      if (max <= 0) continue;
+      if (measures[key] > max) {
+        over ??= `${label} ${round(measures[key])}${unit} over ${max}${unit}`;
+        under = false;
+      } else if (measures[key] > max * RESUME_RATIO) under = false;
+    }
+    const share = this.share;
+    if (over !== undefined) {
+      if (share === 0) {
+        this.since = Date.now();
+        this.log.warn({ ...measures, reason: over }, `overloaded: shedding requests (${over})`);
       }
+      this.reason = over;
+      this.setShare(Math.min(1, share + SHED_STEP_UP));
       return;
     }
-    for (const [key, limit] of MEASURES) {
-      const max = limits[limit];
-      if (max > 0 && measures[key] > max * RESUME_RATIO) return;
+    if (!under || share === 0) return; // in the band between resume level and limit: hold
+    // Under every resume level: admit more. With utilization watched, aim at the middle of its band: the offered
+    // load is about utilization / admitted share, so shed what lies beyond the target (shedding's own cost counts
+    // in the utilization, which keeps the estimate on the safe side).
+    let next = share - SHED_STEP_DOWN_MIN;
+    const maxElu = limits.maxEventLoopUtilization;
+    if (maxElu > 0 && measures.eventLoopUtilization > 0) {
+      const target = (maxElu * (1 + RESUME_RATIO)) / 2;
+      next = Math.min(next, 1 - (target * (1 - share)) / measures.eventLoopUtilization);
     }
-    this.shedding = false;
-    this.log.info(
-      { ...measures, shedMs: Date.now() - this.since, shed: this.shedCount },
-      'overload over: admitting requests again',
-    );
+    next = Math.max(next, share - SHED_STEP_DOWN_MAX);
+    if (next < SHED_MIN) {
+      this.setShare(0);
+      this.log.info(
+        { ...measures, shedMs: Date.now() - this.since, shed: this.shedCount },
+        'overload over: admitting requests again',
+      );
+    } else this.setShare(next);
   }
 
-  /** The `/status` check: YELLOW while shedding, with the measures. */
+  private setShare(share: number): void {
+    this.share = share;
+    if (share === 0) {
+      if (this.slotTimer) clearInterval(this.slotTimer);
+      this.slotTimer = undefined;
+      this.shedding = false;
+      this.carry = 0;
+      return;
+    }
+    this.slot();
+    if (!this.slotTimer) {
+      this.slotTimer = setInterval(
+        () => this.slot(),
+        Math.max(1, Math.round(this.options.sampleIntervalMs / SLOTS_PER_SAMPLE)),
+      );
+      this.slotTimer.unref();
+    }
+  }
+
+  /** One slot: shed it or admit it, so that over time the shed slots make up `share`. */
+  private slot(): void {
+    this.carry += this.share;
+    if (this.carry >= 1 - 1e-9) {
+      this.carry -= 1;
+      this.shedding = true;
+    } else this.shedding = false;
+  }
+
+  /** The `/status` check: YELLOW while overloaded, with the shed share and the measures. */
   check(): HealthCheckResult {
     const m = this.last;
     const measures = `event loop delay ${round(m.eventLoopDelayMs)} ms, utilization ${round(m.eventLoopUtilization)}, heap ${Math.round(m.heapUsedBytes / 1e6)} MB, rss ${Math.round(m.rssBytes / 1e6)} MB`;
-    return this.shedding
-      ? { state: 'YELLOW', detail: `shedding since ${new Date(this.since).toISOString()}: ${this.reason} (${measures})` }
+    return this.share > 0
+      ? {
+          state: 'YELLOW',
+          detail: `shedding ${Math.round(this.share * 100)}% since ${new Date(this.since).toISOString()}: ${this.reason} (${measures})`,
+        }
       : { state: 'OK', detail: measures };
   }
 
-  /** Register `gatehouse_overload_shed_total` and `gatehouse_overload_shedding` on a portal's registry. */
+  /** Register the shed counter and the overload gauges on a portal's registry. */
   register(registry: Registry): void {
     const { Counter, Gauge } = loadNow<typeof PromClient>('prom-client');
     const shed = (): number => this.shedCount;
-    const shedding = (): boolean => this.shedding;
+    const share = (): number => this.share;
     let reported = 0;
     new Counter({
       name: 'gatehouse_overload_shed_total',
@@ -214,10 +295,18 @@ export class OverloadMonitor {
     });
     new Gauge({
       name: 'gatehouse_overload_shedding',
-      help: 'Whether the process is shedding load now (1) or admitting (0)',
+      help: 'Whether the process is over an overload limit and shedding gated work (1) or admitting all of it (0)',
       registers: [registry],
       collect() {
-        this.set(shedding() ? 1 : 0);
+        this.set(share() > 0 ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'gatehouse_overload_shed_share',
+      help: 'Share of time gated work is shed now, 0 to 1',
+      registers: [registry],
+      collect() {
+        this.set(share());
       },
     });
   }

@@ -334,9 +334,9 @@ export class ServicePortal {
     return this.probes?.port;
   }
 
-  /** Whether gated requests are being shed now because the process is over an `overload` limit. */
+  /** Whether the process is over an `overload` limit and shedding (part or all of) its gated requests. */
   get overloaded(): boolean {
-    return this.overload?.shedding ?? false;
+    return this.overload?.overloaded ?? false;
   }
 
   /** The client address of a request, resolved with the `trustProxy` setting. */
