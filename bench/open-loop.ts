@@ -15,6 +15,8 @@ export interface OpenLoopOptions {
   maxSockets?: number;
   /** Give up waiting for the last answers after this long once the load stops, in ms. @defaultValue 20000 */
   settleMs?: number;
+  /** Stop sending when this resolves (before `durationMs` if that is sooner). */
+  until?: Promise<unknown>;
 }
 
 /** What came back. */
@@ -89,16 +91,19 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   };
   const start = performance.now();
   const interval = 1000 / options.rate;
+  let stopAt = Infinity;
+  void options.until?.then(() => (stopAt = performance.now()));
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
-      const end = Math.min(now, start + options.durationMs);
+      const until = Math.min(start + options.durationMs, stopAt);
+      const end = Math.min(now, until);
       // Every request due by now leaves now, each stamped with the moment it was due.
       while (start + result.sent * interval <= end) {
         one(start + result.sent * interval);
         result.sent++;
       }
-      if (now >= start + options.durationMs) {
+      if (now >= until) {
         clearInterval(timer);
         resolve();
       }
