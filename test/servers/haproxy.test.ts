@@ -154,7 +154,10 @@ describe.skipIf(!HAPROXY && !REQUIRE_HAPROXY)('rolling restart behind haproxy', 
     expect(r.ok).toBe(r.sent);
     expect(r.sent).toBeGreaterThan(300);
     // haproxy saw each stopped instance go DOWN (from /ready) before it closed.
-    expect(seen.every((s) => s.includes('DOWN') || s.includes('MAINT')), seen.join(' ')).toBe(true);
+    expect(
+      seen.every((s) => s.includes('DOWN') || s.includes('MAINT')),
+      seen.join(' '),
+    ).toBe(true);
     const rows = await stats(socket);
     const backend = rows.find((row) => row.pxname === 'be' && row.svname === 'BACKEND')!;
     const frontend = rows.find((row) => row.pxname === 'fe' && row.svname === 'FRONTEND')!;

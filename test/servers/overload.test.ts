@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PortalError, z } from '../../src/index.js';
+import { PortalError } from '../../src/index.js';
 import { expectThrown, makePortal } from '../helpers.js';
 import { startRealtime, waitFor, type RealtimeFixture } from '../realtime/helpers.js';
 
@@ -207,8 +207,11 @@ describe('ServicePortal startupCheck', () => {
     });
     await eventually(
       async () =>
-        ((await f!.portal.inject({ method: 'GET', url: '/status' })).json() as { checks: Record<string, { detail?: string }> })
-          .checks.broker?.detail?.includes('connection refused') === true,
+        (
+          (await f!.portal.inject({ method: 'GET', url: '/status' })).json() as {
+            checks: Record<string, { detail?: string }>;
+          }
+        ).checks.broker?.detail?.includes('connection refused') === true,
       3000,
       'the failure on /status',
     );

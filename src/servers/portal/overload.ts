@@ -79,7 +79,9 @@ const MEASURES = [
 ] as const satisfies ReadonlyArray<readonly [keyof OverloadMeasures, keyof OverloadOptions, string, string]>;
 
 /** Resolve and check `overload` options (`false` turns shedding off). */
-export function resolveOverloadOptions(value: OverloadOptions | boolean | undefined): Required<OverloadOptions> | false {
+export function resolveOverloadOptions(
+  value: OverloadOptions | boolean | undefined,
+): Required<OverloadOptions> | false {
   if (value === false) return false;
   const check = optionChecks('ServicePortal', (m) => new PortalError(m, { code: 'ERR_PORTAL_OPTIONS' }));
   if (value !== undefined && value !== true) check.object('overload', value);

@@ -54,7 +54,13 @@ export function mountBuiltIns(
 ): void {
   const probeDeps = probes ? { ...deps, entry: probes } : deps;
   if (metrics)
-    mountMetrics(probeDeps, metrics.path, options.health.statusGate, () => metrics.render(), metrics.registry.contentType);
+    mountMetrics(
+      probeDeps,
+      metrics.path,
+      options.health.statusGate,
+      () => metrics.render(),
+      metrics.registry.contentType,
+    );
   if (options.openapi !== false) mountOpenApi(deps, options.openapi.path ?? '/openapi.json', openapiDocument);
   mountHealthRoutes(probeDeps, options.health);
 }

@@ -16,12 +16,7 @@ import {
   type StateCheckOptions,
   type StatusField,
 } from '../../lifecycle/index.js';
-import {
-  GatedResponder,
-  StartupChecks,
-  installShutdownHandlers,
-  type HealthBoard,
-} from '../../lifecycle/internal.js';
+import { GatedResponder, StartupChecks, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
 import type { Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import type { GateServices, TokenService } from '../gates/index.js';
