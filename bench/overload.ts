@@ -51,7 +51,13 @@ try {
     ] as const) {
       await calm(p);
       const rate = mult * cap;
-      const r = await openLoop({ port: p.port, path: '/api/work', rate, durationMs: SECONDS * 1000, settleMs: 120_000 });
+      const r = await openLoop({
+        port: p.port,
+        path: '/api/work',
+        rate,
+        durationMs: SECONDS * 1000,
+        settleMs: 120_000,
+      });
       const goodput = (r.ok * 1000) / r.elapsedMs;
       const row = `| ${mult}x | ${mode} | ${Math.round(rate)} | ${Math.round(goodput)} | ${(goodput / cap).toFixed(2)} | ${Math.round(quantile(r.okLatencies, 0.5))} | ${Math.round(quantile(r.okLatencies, 0.99))} | ${((100 * r.shed) / r.sent).toFixed(0)}% | ${r.failed} |`;
       rows.push(row);

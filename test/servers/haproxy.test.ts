@@ -17,8 +17,11 @@ if (!HAPROXY && !REQUIRE_HAPROXY)
     '[servers] SKIPPING the haproxy rolling-restart test: no haproxy (apt-get install -y haproxy; set GATEHOUSE_REQUIRE_HAPROXY=1 to make this a failure)',
   );
 
-/** The drain delay the instances use: longer than haproxy needs to see /ready fail (fall 2 × inter 200 ms). */
-const DRAIN_DELAY_MS = 1500;
+/**
+ * The drain delay the instances use: longer than haproxy needs to see /ready fail (fall 2 × inter 300 ms, plus
+ * the checks' own time on a busy machine).
+ */
+const DRAIN_DELAY_MS = 3000;
 
 /** A free TCP port on 127.0.0.1 (listened on once and released). */
 function freePort(): Promise<number> {
@@ -88,6 +91,9 @@ describe.skipIf(!HAPROXY && !REQUIRE_HAPROXY)('rolling restart behind haproxy', 
         '  timeout client 30s',
         '  timeout server 30s',
         '  retries 3',
+        // A check waits up to 3 s for its answer (else it counts as failed): a busy machine must not mark a
+        // healthy instance DOWN.
+        '  timeout check 3s',
         'frontend fe',
         `  bind 127.0.0.1:${front}`,
         '  default_backend be',
@@ -95,7 +101,7 @@ describe.skipIf(!HAPROXY && !REQUIRE_HAPROXY)('rolling restart behind haproxy', 
         '  balance roundrobin',
         '  option httpchk GET /ready',
         '  http-check expect status 200',
-        '  default-server inter 200ms fall 2 rise 2',
+        '  default-server inter 300ms fall 2 rise 2',
         ...ports.map((p, i) => `  server s${i + 1} 127.0.0.1:${p} check`),
         '',
       ].join('\n'),

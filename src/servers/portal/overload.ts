@@ -63,6 +63,8 @@ export const SHED_STEP_UP = 0.25;
 export const SHED_STEP_DOWN_MIN = 0.05;
 /** Most decrease of the shed share per sample (admission comes back in steps, not at once). */
 export const SHED_STEP_DOWN_MAX = 0.25;
+/** Consecutive samples over a limit before shedding starts: one busy burst (a sync import, a GC) sheds nothing. */
+export const SAMPLES_TO_START = 2;
 /** A shed share below this is none: the overload is over. */
 const SHED_MIN = 0.05;
 /** Slots per sample interval: shedding is switched on and off per slot, spreading the shed share evenly. */
@@ -105,7 +107,8 @@ export function resolveOverloadOptions(
  *
  * Shedding everything for a whole sample after each sample over a limit halves goodput (the process idles while
  * it sheds, then takes the full load again), so the monitor keeps a shed share instead. Each sample over a limit
- * sheds a quarter more of the time (all of it after four); a sample with a measure between 90% of its limit and
+ * sheds a quarter more of the time (all of it after four), starting with the second sample in a row over a limit
+ * (one busy burst sheds nothing); a sample with a measure between 90% of its limit and
  * the limit holds the share (hysteresis); a sample with every measure under 90% of its limit sheds less: by at
  * least 5 and at most 25 points, down to what the utilization says the process can take (the middle of its
  * band). Under 5% the overload is over. The share is applied in slots of a tenth of the sample interval (shed or
@@ -120,6 +123,8 @@ export class OverloadMonitor {
   readonly error: PortalError;
   /** Share of time shed, 0 (admitting everything) to 1 (shedding everything). */
   private share = 0;
+  /** Consecutive samples over a limit. */
+  private overSamples = 0;
   /** Error diffusion of the share over slots. */
   private carry = 0;
   private last: OverloadMeasures = { eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0 };
@@ -210,7 +215,9 @@ export class OverloadMonitor {
       } else if (measures[key] > max * RESUME_RATIO) under = false;
     }
     const share = this.share;
+    this.overSamples = over === undefined ? 0 : this.overSamples + 1;
     if (over !== undefined) {
+      if (share === 0 && this.overSamples < SAMPLES_TO_START) return;
       if (share === 0) {
         this.since = Date.now();
         this.log.warn({ ...measures, reason: over }, `overloaded: shedding requests (${over})`);
