@@ -63,15 +63,23 @@ export const SHED_STEP_UP = 0.25;
 export const SHED_STEP_DOWN_MIN = 0.05;
 /** Most decrease of the shed share per sample (admission comes back in steps, not at once). */
 export const SHED_STEP_DOWN_MAX = 0.25;
-/** Consecutive samples over a limit before shedding starts: one busy burst (a sync import, a GC) sheds nothing. */
-export const SAMPLES_TO_START = 2;
+/**
+ * Consecutive samples with utilization over its limit before that alone starts shedding: one busy burst (a long
+ * synchronous import, a GC) sheds nothing. Delay is a mean over the sample, which one burst barely moves, and
+ * heap and RSS move slowly: over those limits, shedding starts at once.
+ */
+export const ELU_SAMPLES_TO_START = 2;
 /** A shed share below this is none: the overload is over. */
 const SHED_MIN = 0.05;
 /** Slots per sample interval: shedding is switched on and off per slot, spreading the shed share evenly. */
 const SLOTS_PER_SAMPLE = 10;
 
-/** Resolution of the event-loop delay histogram, in ms (the timer that measures the delay). */
-const DELAY_RESOLUTION_MS = 10;
+/**
+ * Resolution of the event-loop delay histogram, in ms (the timer that measures the delay). Each tick wakes an idle
+ * process: at 10 ms that cost about 0.5% of a core on the 2-core benchmark machine, at 20 ms half that, while the
+ * delay limit (200 ms) needs nothing finer.
+ */
+const DELAY_RESOLUTION_MS = 20;
 
 const MEASURES = [
   ['eventLoopDelayMs', 'maxEventLoopDelayMs', 'event loop delay', 'ms'],
@@ -107,8 +115,8 @@ export function resolveOverloadOptions(
  *
  * Shedding everything for a whole sample after each sample over a limit halves goodput (the process idles while
  * it sheds, then takes the full load again), so the monitor keeps a shed share instead. Each sample over a limit
- * sheds a quarter more of the time (all of it after four), starting with the second sample in a row over a limit
- * (one busy burst sheds nothing); a sample with a measure between 90% of its limit and
+ * sheds a quarter more of the time (all of it after four; utilization alone starts it on its second sample in a
+ * row, so one busy burst sheds nothing); a sample with a measure between 90% of its limit and
  * the limit holds the share (hysteresis); a sample with every measure under 90% of its limit sheds less: by at
  * least 5 and at most 25 points, down to what the utilization says the process can take (the middle of its
  * band). Under 5% the overload is over. The share is applied in slots of a tenth of the sample interval (shed or
@@ -123,8 +131,8 @@ export class OverloadMonitor {
   readonly error: PortalError;
   /** Share of time shed, 0 (admitting everything) to 1 (shedding everything). */
   private share = 0;
-  /** Consecutive samples over a limit. */
-  private overSamples = 0;
+  /** Consecutive samples with utilization over its limit. */
+  private eluOverSamples = 0;
   /** Error diffusion of the share over slots. */
   private carry = 0;
   private last: OverloadMeasures = { eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0 };
@@ -206,18 +214,21 @@ export class OverloadMonitor {
     const limits = this.options;
     let over: string | undefined;
     let under = true;
+    let onlyElu = true;
     for (const [key, limit, label, unit] of MEASURES) {
       const max = limits[limit];
       if (max <= 0) continue;
       if (measures[key] > max) {
         over ??= `${label} ${round(measures[key])}${unit} over ${max}${unit}`;
+        if (key !== 'eventLoopUtilization') onlyElu = false;
         under = false;
       } else if (measures[key] > max * RESUME_RATIO) under = false;
     }
     const share = this.share;
-    this.overSamples = over === undefined ? 0 : this.overSamples + 1;
+    const maxElu = limits.maxEventLoopUtilization;
+    this.eluOverSamples = maxElu > 0 && measures.eventLoopUtilization > maxElu ? this.eluOverSamples + 1 : 0;
     if (over !== undefined) {
-      if (share === 0 && this.overSamples < SAMPLES_TO_START) return;
+      if (share === 0 && onlyElu && this.eluOverSamples < ELU_SAMPLES_TO_START) return;
       if (share === 0) {
         this.since = Date.now();
         this.log.warn({ ...measures, reason: over }, `overloaded: shedding requests (${over})`);
@@ -231,7 +242,6 @@ export class OverloadMonitor {
     // load is about utilization / admitted share, so shed what lies beyond the target (shedding's own cost counts
     // in the utilization, which keeps the estimate on the safe side).
     let next = share - SHED_STEP_DOWN_MIN;
-    const maxElu = limits.maxEventLoopUtilization;
     if (maxElu > 0 && measures.eventLoopUtilization > 0) {
       const target = (maxElu * (1 + RESUME_RATIO)) / 2;
       next = Math.min(next, 1 - (target * (1 - share)) / measures.eventLoopUtilization);
