@@ -370,17 +370,17 @@ function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** The fields of one request log line. */
-export interface RequestLine {
-  method: string | undefined;
-  path: string;
-  status: number;
-  durationMs: number;
-  requestId: string;
-  identity: string | null;
-  traceId: string | undefined;
-  spanId: string | undefined;
-}
+/** Writes one request line; `method` and `requestId` must be free of quotes and backslashes (node's parser and the request id rule see to it). */
+export type RequestLineWriter = (
+  method: string | undefined,
+  path: string,
+  status: number,
+  durationMs: number,
+  requestId: string,
+  identity: string | null,
+  traceId: string | undefined,
+  spanId: string | undefined,
+) => void;
 
 /**
  * A writer of the request log line for `logger`, producing the same JSON pino would for
@@ -389,7 +389,7 @@ export interface RequestLine {
  * for a JSON logger made by {@link createLogger} (or its children); `undefined` for any other, which then logs
  * through pino as usual.
  */
-export function requestLineWriter(logger: Logger): ((line: RequestLine) => void) | undefined {
+export function requestLineWriter(logger: Logger): RequestLineWriter | undefined {
   let root: object | null = logger;
   let stream: DestinationStream | undefined;
   while (root !== null && stream === undefined) {
@@ -402,11 +402,11 @@ export function requestLineWriter(logger: Logger): ((line: RequestLine) => void)
   const { symbols } = loadNow<typeof Pino>('pino').pino;
   const bindings = (logger as unknown as Record<symbol, unknown>)[symbols.chindingsSym];
   if (typeof bindings !== 'string') return undefined;
-  return (l) => {
+  return (method, path, status, durationMs, requestId, identity, traceId, spanId) => {
     if (!logger.isLevelEnabled('info')) return;
-    const trace = l.traceId === undefined ? '' : `,"trace_id":"${l.traceId}","span_id":"${l.spanId ?? ''}"`;
+    const trace = traceId === undefined ? '' : `,"trace_id":"${traceId}","span_id":"${spanId ?? ''}"`;
     out.write(
-      `{"level":30${isoTime()}${bindings},"method":${l.method === undefined ? 'null' : jsonString(l.method)},"path":${jsonString(l.path)},"status":${l.status},"durationMs":${l.durationMs},"requestId":${jsonString(l.requestId)},"identity":${l.identity === null ? 'null' : jsonString(l.identity)}${trace},"msg":"request"}\n`,
+      `{"level":30${isoTime()}${bindings},"method":${method === undefined ? 'null' : `"${method}"`},"path":${jsonString(path)},"status":${status},"durationMs":${durationMs},"requestId":"${requestId}","identity":${identity === null ? 'null' : jsonString(identity)}${trace},"msg":"request"}\n`,
     );
   };
 }

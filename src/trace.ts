@@ -94,13 +94,18 @@ class LazyTrace implements TraceContext {
     this.#resolved = true;
     const parent = this.#header === undefined ? undefined : parseTraceparent(this.#header);
     this.#header = undefined;
-    this.#spanId = newSpanId();
     if (parent) {
+      this.#spanId = newSpanId();
       this.#traceId = parent.traceId;
       this.#parentSpanId = parent.parentId;
       this.#flags = parent.flags;
     } else {
-      this.#traceId = newTraceId();
+      // Both ids from one read of the pool.
+      const hex = randomHex(24);
+      const traceId = hex.slice(0, 32);
+      const spanId = hex.slice(32);
+      this.#traceId = traceId === ZERO_TRACE ? newTraceId() : traceId;
+      this.#spanId = spanId === ZERO_SPAN ? newSpanId() : spanId;
     }
   }
 
@@ -122,6 +127,11 @@ class LazyTrace implements TraceContext {
   get flags(): string {
     this.#resolve();
     return this.#flags;
+  }
+
+  /** Whether the ids mean something beyond this object: they came with the request, or someone read them. */
+  get known(): boolean {
+    return this.#resolved || this.#header !== undefined;
   }
 
   toJSON(): { traceId: string; spanId: string; parentSpanId: string | undefined; flags: string } {
@@ -156,6 +166,17 @@ export function runWithTrace<T>(trace: TraceContext, fn: () => T): T {
 /** The current trace, or `undefined` outside traced work. */
 export function currentTrace(): TraceContext | undefined {
   return storage.getStore();
+}
+
+/**
+ * The current trace when its ids tie this unit of work to something else: continued from a caller, read during
+ * the work (a child log line, an outgoing call, a job), or made by an OpenTelemetry span. A trace nobody saw is
+ * `undefined`: its ids would be fresh random numbers found nowhere else, so the request line leaves them out
+ * and never pays for making them.
+ */
+export function observedTrace(): TraceContext | undefined {
+  const trace = storage.getStore();
+  return trace instanceof LazyTrace && !trace.known ? undefined : trace;
 }
 
 /**

@@ -127,7 +127,8 @@ export function hasKeys(record: Record<string, unknown>): boolean {
 export function mergeBody(base: Record<string, unknown>, body: unknown): unknown {
   if (body === undefined) return base;
   if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    for (const key of Object.keys(body)) base[key] = (body as Record<string, unknown>)[key];
+    for (const key of Object.keys(body))
+      if (!FORBIDDEN_KEYS.has(key)) base[key] = (body as Record<string, unknown>)[key];
     return base;
   }
   if (hasKeys(base)) {

@@ -59,6 +59,8 @@ export class HttpCall implements GateCall, EndpointContext {
   payload: unknown = undefined;
   input: unknown = undefined;
   result: unknown = undefined;
+  resultValidated = false;
+  serialized: string | undefined = undefined;
   status = 0;
   /** Whether the portal's standard headers are already on `res` (set once the handler touches `res`). */
   headersApplied = false;
@@ -124,17 +126,25 @@ export class HttpCall implements GateCall, EndpointContext {
     return this.childLog;
   }
 
-  // Arrow properties, so handlers can destructure them: `({ input, setStatus }) => ...`.
+  // Bound on first read, so handlers can destructure them (`({ input, setStatus }) => ...`) and a request that
+  // never uses them pays for no closure.
+  #setStatus: ((status: number) => void) | undefined;
+  #setHeader: ((name: string, value: string) => void) | undefined;
+
   /** Set the success status. */
-  readonly setStatus = (status: number): void => {
-    if (!Number.isInteger(status) || status < 100 || status > 599)
-      throw new RangeError(`Invalid status ${String(status)}`);
-    this.status = status;
-  };
+  get setStatus(): (status: number) => void {
+    return (this.#setStatus ??= (status: number): void => {
+      if (!Number.isInteger(status) || status < 100 || status > 599)
+        throw new RangeError(`Invalid status ${String(status)}`);
+      this.status = status;
+    });
+  }
 
   /** Set a response header. */
-  readonly setHeader = (name: string, value: string): void => {
-    if (this.headersApplied) this.response.setHeader(name, value);
-    else (this.pendingHeaders ??= []).push(name, value);
-  };
+  get setHeader(): (name: string, value: string) => void {
+    return (this.#setHeader ??= (name: string, value: string): void => {
+      if (this.headersApplied) this.response.setHeader(name, value);
+      else (this.pendingHeaders ??= []).push(name, value);
+    });
+  }
 }

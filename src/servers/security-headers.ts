@@ -29,6 +29,34 @@ export function securityHeaderList(options: HelmetOptions): HeaderPair[] {
 }
 
 /**
+ * helmet's headers that act only inside an HTML document (its opener, its referrers, its prefetching, IE8's
+ * download prompt, Flash and PDF policy files, the legacy XSS auditor). A JSON body sent with `nosniff` never
+ * becomes a document, so JSON answers leave them out (OWASP REST Security Cheat Sheet, "Security Headers").
+ */
+const DOCUMENT_ONLY = new Set([
+  'cross-origin-opener-policy',
+  'origin-agent-cluster',
+  'referrer-policy',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+]);
+
+/** The policy of a JSON answer: it loads nothing and is never framed (OWASP's choice for APIs). */
+export const JSON_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * The headers of `list` that act on a JSON answer: all but the document-only ones, and a content security policy
+ * (when `list` has one) that allows nothing, since a JSON body loads nothing: the configured policy is for pages.
+ */
+export function jsonHeaderList(list: readonly HeaderPair[]): HeaderPair[] {
+  return list
+    .filter(([name]) => !DOCUMENT_ONLY.has(name.toLowerCase()))
+    .map((pair): HeaderPair => (pair[0].toLowerCase() === 'content-security-policy' ? [pair[0], JSON_CSP] : pair));
+}
+
+/**
  * One flat header list from the portal's standard headers, this response's defaults and the headers gates or the
  * handler set (`own`). `own` wins over the others (but never over Content-Length) and the last of a repeated name
  * wins, case-insensitively. The usual case (rate-limit headers, nothing repeated) is a plain concatenation.

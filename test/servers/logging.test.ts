@@ -127,7 +127,8 @@ describe('Logging', () => {
       traceId: 'a'.repeat(32),
       spanId: 'b'.repeat(16),
     };
-    write(fields);
+    const f = fields;
+    write(f.method, f.path, f.status, f.durationMs, f.requestId, f.identity, f.traceId, f.spanId);
     log.info(
       {
         method: 'GET',
@@ -141,7 +142,7 @@ describe('Logging', () => {
       },
       'request',
     );
-    write({ ...fields, identity: null, traceId: undefined, spanId: undefined });
+    write(f.method, f.path, f.status, f.durationMs, f.requestId, null, undefined, undefined);
     log.info(
       { method: 'GET', path: fields.path, status: 201, durationMs: 0.37, requestId: 'req-1', identity: null },
       'request',
@@ -174,16 +175,7 @@ describe('Logging', () => {
         log.info({ i }, `pino ${i}`);
         expected.push(`pino ${i}`);
       } else {
-        write({
-          method: 'GET',
-          path,
-          status: 200,
-          durationMs: i / 100,
-          requestId: `r${i}`,
-          identity: null,
-          traceId: undefined,
-          spanId: undefined,
-        });
+        write('GET', path, 200, i / 100, `r${i}`, null, undefined, undefined);
         expected.push(path);
       }
     }

@@ -33,29 +33,34 @@ function authorization(call: GateCall): { scheme: string; value: string } | unde
   return { scheme: raw.slice(0, space).toLowerCase(), value: raw.slice(space + 1).trim() };
 }
 
+/** The same error with the bearer challenge on it (`WWW-Authenticate`). */
+function rechallenge(err: unknown, s: AuthServices): never {
+  throw err instanceof AuthError
+    ? new AuthError(err.message, { code: err.code, challenge: challenge('bearer', s), cause: err.cause })
+    : err;
+}
+
 function bearer(call: GateCall, value: string, s: AuthServices): void | Promise<void> {
   if (value.length === 0)
     throw new AuthError('The bearer token is empty', { code: 'ERR_AUTH_MISSING', challenge: challenge('bearer', s) });
-  const rechallenge = (err: unknown): never => {
-    throw err instanceof AuthError
-      ? new AuthError(err.message, { code: err.code, challenge: challenge('bearer', s), cause: err.cause })
-      : err;
-  };
   let known: Identity | undefined;
   try {
     known = s.tokens.cached(value); // a repeat request: no promise, no signature check
   } catch (err) {
-    rechallenge(err);
+    rechallenge(err, s);
   }
   call.token = value;
   if (known) {
-    if (isReference(known)) rechallenge(referenceRefused());
+    if (isReference(known)) rechallenge(referenceRefused(), s);
     call.identity = known;
     return;
   }
-  return s.tokens.verifyAccess(value).then((identity) => {
-    call.identity = identity;
-  }, rechallenge);
+  return s.tokens.verifyAccess(value).then(
+    (identity) => {
+      call.identity = identity;
+    },
+    (err: unknown) => rechallenge(err, s),
+  );
 }
 
 function apiKey(call: GateCall, value: string, s: AuthServices): void {

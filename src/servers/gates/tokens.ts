@@ -216,12 +216,12 @@ export class TokenService {
    */
   cached(token: string): Identity | undefined {
     if (this.cacheSize === 0 || token.length > MAX_TOKEN_LENGTH) return undefined;
-    const hash = tokenHash(token);
-    const hit = this.cache.get(hash);
+    // Keyed by the token itself: only verified tokens get in, so nobody can fill it with strings of their own.
+    const hit = this.cache.get(token);
     if (!hit) return undefined;
     if (this.revocations.has(hit.key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
     if (hit.until > Date.now()) return hit.identity;
-    this.cache.delete(hash);
+    this.cache.delete(token);
     return undefined;
   }
 
@@ -232,7 +232,6 @@ export class TokenService {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('The token is too long', { code: 'ERR_AUTH_MALFORMED' });
     const known = this.cached(token);
     if (known) return known;
-    const hash = tokenHash(token);
     let payload: JWTPayload;
     try {
       ({ payload } = await this.jose.jwtVerify(token, this.verifyKey as Uint8Array, {
@@ -246,7 +245,7 @@ export class TokenService {
     } catch (err) {
       throw mapJoseError(err, this.jose.errors);
     }
-    const key = typeof payload.jti === 'string' ? payload.jti : hash;
+    const key = typeof payload.jti === 'string' ? payload.jti : tokenHash(token);
     if (this.revocations.has(key)) throw new AuthError('The token has been revoked', { code: 'ERR_AUTH_REVOKED' });
     const reference = payload[REFERENCE_CLAIM] === true;
     // A reference never grants scopes, whatever else it claims.
@@ -261,7 +260,7 @@ export class TokenService {
       this.maxAgeSec === undefined
         ? (payload.exp ?? 0)
         : Math.min(payload.exp ?? 0, (payload.iat ?? 0) + this.maxAgeSec);
-    this.remember(hash, { identity, key, until: (ends + this.toleranceSec) * 1000 });
+    this.remember(token, { identity, key, until: (ends + this.toleranceSec) * 1000 });
     return identity;
   }
 
@@ -283,17 +282,17 @@ export class TokenService {
 
   /** Drop cached verifications for a revocation key. */
   forget(key: string): void {
-    for (const [hash, entry] of this.cache) if (entry.key === key) this.cache.delete(hash);
+    for (const [token, entry] of this.cache) if (entry.key === key) this.cache.delete(token);
   }
 
-  private remember(hash: string, entry: CachedIdentity): void {
+  private remember(token: string, entry: CachedIdentity): void {
     if (this.cacheSize === 0) return;
     if (this.cache.size >= this.cacheSize) {
       // Evict the oldest entry: Map iteration order is insertion order.
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
-    this.cache.set(hash, entry);
+    this.cache.set(token, entry);
   }
 }
 

@@ -1,5 +1,5 @@
-export { compilePipeline } from './compile.js';
-export type { Pipeline, PipelineSpec } from './compile.js';
+export { compilePipeline, compileSyncFirst } from './compile.js';
+export type { Pipeline, PipelineSpec, SyncFirstPipeline } from './compile.js';
 export { compileCoercer } from './coerce.js';
 export { validate, toFieldIssues } from './validate.js';
 export type { Validation } from './validate.js';

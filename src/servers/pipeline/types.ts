@@ -41,6 +41,8 @@ export interface GateCall {
   result: unknown;
   /** Set once the output schema has produced `result` (masking takes scopes only from a validated result). */
   resultValidated?: boolean;
+  /** The result's JSON text, when the output check wrote it in the same pass (HTTP endpoints). */
+  serialized?: string;
   /** Set a response header (HTTP); a no-op for sockets. */
   setHeader(name: string, value: string): void;
 }

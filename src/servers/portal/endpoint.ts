@@ -1,15 +1,21 @@
-import { performance } from 'node:perf_hooks';
 import type { HTTPMethod } from 'find-my-way';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
-import { hasKeys, mergeBody, readBody, sanitizeRecord } from '../body.js';
+import { mergeBody, readBody } from '../body.js';
 import { parseBytes } from '../bytes.js';
 import type { IpResolver } from '../client-ip.js';
 import { HttpCall, type EndpointContext } from '../context.js';
 import { compileGate, type GateServices } from '../gates/index.js';
 import type { OpenApiRoute } from '../openapi.js';
-import { compileCoercer, compilePipeline, type GateCall, type Pipeline, type SchemaInput } from '../pipeline/index.js';
+import {
+  FORBIDDEN_KEYS,
+  compileCoercer,
+  compileSyncFirst,
+  type GateCall,
+  type SchemaInput,
+  type SyncFirstPipeline,
+} from '../pipeline/index.js';
 import type { RouteTarget } from './entry.js';
 import type { EndpointConfig, EndpointHandler, EndpointMethod } from './options.js';
 import type { Responder } from './responder.js';
@@ -104,9 +110,14 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     const readsBody = !BODYLESS.has(method);
     const load = (call: GateCall): void | Promise<void> => {
       const http = call as HttpCall;
-      const base: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      for (const key in http.params) base[key] = http.params[key];
-      if (http.query) Object.assign(base, http.query);
+      // A plain object (fast properties): the keys that could reach its prototype are never copied.
+      const base: Record<string, unknown> = {};
+      const params = http.params;
+      for (const key in params) if (!FORBIDDEN_KEYS.has(key)) base[key] = params[key];
+      const query = http.query;
+      // The query's own keys, never `__proto__` and friends (the params come from the route pattern).
+      if (query !== undefined)
+        for (const key in query) if (Object.hasOwn(query, key) && !FORBIDDEN_KEYS.has(key)) base[key] = query[key];
       coerce?.(base);
       if (!readsBody) {
         call.payload = base;
@@ -127,12 +138,13 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
             return r instanceof Promise ? r.then(() => undefined) : undefined; // 204: nothing is sent
           };
     // The gate's guards, inbound and outbound steps around the body, the schemas and the handler.
-    const pipeline = compilePipeline({
+    const pipeline = compileSyncFirst({
       ...compiled,
       load,
       input: config.input,
       invoke,
       output: config.output,
+      serializeOutput: true,
       onOutputMismatch: (call, issues) =>
         log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
     });
@@ -160,28 +172,48 @@ export function mountMethods(method: EndpointMethod): readonly HTTPMethod[] {
   return method === 'GET' ? ['GET', 'HEAD'] : [method];
 }
 
-/** The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. */
-function endpointTarget(route: string, pipeline: Pipeline, responder: Responder, resolveIp: IpResolver): RouteTarget {
+/**
+ * The fast-path target of one endpoint method: run the pipeline, then send the result or the problem. A route
+ * whose steps all return synchronously is answered within the request listener, without a promise.
+ */
+function endpointTarget(
+  route: string,
+  pipeline: SyncFirstPipeline,
+  responder: Responder,
+  resolveIp: IpResolver,
+): RouteTarget {
+  // No closure is made per request on the synchronous path (a named one would also be renamed per call by
+  // transpilers that keep function names).
   return {
-    handle: (req, res, params, query, requestId) => {
-      const started = responder.logsRequests ? performance.now() : 0;
-      const call = new HttpCall(
-        route,
-        req,
-        res,
-        responder,
-        requestId,
-        resolveIp(req),
-        params,
-        hasKeys(query) ? sanitizeRecord(query) : undefined,
-      );
-      pipeline(call).then(
-        () => responder.sendResult(call, started),
-        (err: unknown) => {
-          call.flushHeaders(); // e.g. RateLimit-* on a 429
-          responder.sendError(req, res, err, requestId, started, call.identity);
-        },
-      );
+    handle: (req, res, params, query, requestId, entered) => {
+      const started = responder.logsRequests ? entered : 0;
+      const call = new HttpCall(route, req, res, responder, requestId, resolveIp(req), params, query);
+      let pending;
+      try {
+        pending = pipeline(call);
+      } catch (err) {
+        fail(responder, call, err, started);
+        return;
+      }
+      if (pending === undefined) send(responder, call, started);
+      else
+        pending.then(
+          () => send(responder, call, started),
+          (err: unknown) => fail(responder, call, err, started),
+        );
     },
   };
+}
+
+function send(responder: Responder, call: HttpCall, started: number): void {
+  try {
+    responder.sendResult(call, started);
+  } catch (err) {
+    fail(responder, call, err, started); // e.g. a header value node refuses
+  }
+}
+
+function fail(responder: Responder, call: HttpCall, err: unknown, started: number): void {
+  call.flushHeaders(); // e.g. RateLimit-* on a 429
+  responder.sendError(call.req, call.rawResponse, err, call.requestId, started, call.identity);
 }

@@ -6,7 +6,8 @@ import type { Express, Request, Response } from 'express';
 import type FindMyWay from 'find-my-way';
 import type { HTTPMethod, Instance as RouterInstance } from 'find-my-way';
 import type { CorsHandler } from '../gates/index.js';
-import { loadNow, nodeCrypto } from '../../load.js';
+import { loadNow } from '../../load.js';
+import { newRequestId } from '../request-id.js';
 import { statusText } from '../status-text.js';
 import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
 import { HttpError } from '../errors.js';
@@ -22,6 +23,8 @@ export interface RouteTarget {
     params: Record<string, string | undefined>,
     query: Record<string, unknown>,
     requestId: string,
+    /** `performance.now()` when the request came in, or 0 when neither metrics nor the request log need it. */
+    started: number,
   ): void;
 }
 
@@ -170,10 +173,12 @@ export class RequestEntry {
   /** The http server's request listener. */
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight++;
-    if (this.observers.metrics) (res as Observed)[STARTED] = performance.now();
+    // One clock read serves the metrics and the request line.
+    const started = this.observers.metrics || this.responder.logsRequests ? performance.now() : 0;
+    if (this.observers.metrics) (res as Observed)[STARTED] = started;
     res.on('close', this.onResponseClose);
     const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : nodeCrypto().randomUUID();
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
     if (this.draining) res.shouldKeepAlive = false;
     if (this.bodyTimeoutMs > 0 && !req.complete) {
       const length = req.headers['content-length'];
@@ -188,32 +193,33 @@ export class RequestEntry {
 
     const match = this.router.find(req.method as HTTPMethod, req.url ?? '/');
     if (!this.observers.tracing) {
-      this.route(req, res, requestId, match);
+      this.route(req, res, requestId, started, match);
       return;
     }
     const trace = traceFrom(req.headers.traceparent);
     const wrap = this.observers.wrap;
     if (wrap)
       wrap(req, res, trace, match ? (match.store as Mounted).route : `${req.method ?? 'GET'} ${UNMATCHED_ROUTE}`, () =>
-        this.route(req, res, requestId, match),
+        this.route(req, res, requestId, started, match),
       );
-    else runWithTrace(trace, () => this.route(req, res, requestId, match));
+    else runWithTrace(trace, () => this.route(req, res, requestId, started, match));
   };
 
   private route(
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    started: number,
     match: ReturnType<RouterInstance<FindMyWay.HTTPVersion.V1>['find']>,
   ): void {
     if (match) {
       const mounted = match.store as Mounted;
       if (mounted.stats) (res as Observed)[STATS] = mounted.stats;
-      mounted.target.handle(req, res, match.params, match.searchParams, requestId);
+      mounted.target.handle(req, res, match.params, match.searchParams, requestId, started);
       return;
     }
     this.responder.applyHeaders(res, requestId);
-    this.fallThrough(req, res, requestId);
+    this.fallThrough(req, res, requestId, started);
   }
 
   /**
@@ -248,22 +254,14 @@ export class RequestEntry {
    * Anything no endpoint matched goes to the express app; what it does not handle becomes a 404/405 problem.
    * Without an app (no one used `portal.app`), the problem is answered here: what an empty app would do.
    */
-  private fallThrough(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  private fallThrough(req: IncomingMessage, res: ServerResponse, requestId: string, started: number): void {
     const responder = this.responder;
     const app = this.app();
     if (app === undefined) {
       // A start time makes sendError log the request line, as the express path does when it finishes.
-      responder.sendError(
-        req,
-        res,
-        this.unmatched(req),
-        requestId,
-        responder.logsRequests ? performance.now() : 0,
-        null,
-      );
+      responder.sendError(req, res, this.unmatched(req), requestId, responder.logsRequests ? started : 0, null);
       return;
     }
-    const started = responder.logsRequests ? performance.now() : 0;
     const expressReq = req as Request;
     expressReq.requestId = requestId;
     if (responder.logsRequests) {
@@ -309,7 +307,7 @@ export class RequestEntry {
           : [400, 'ERR_BAD_REQUEST', 'The request could not be parsed'];
     const body = JSON.stringify({ type: 'about:blank', title: statusText(status), status, detail, code });
     socket.end(
-      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nX-Request-Id: ${nodeCrypto().randomUUID()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nX-Request-Id: ${newRequestId()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     // A client that never reads the answer must not keep the socket: end() waits for the write to drain.
     setTimeout(() => socket.destroy(), 1000).unref();

@@ -4,15 +4,23 @@ import type { HelmetOptions } from 'helmet';
 import { PortalError } from '../errors.js';
 import { ServiceUnavailableError } from '../../lifecycle/index.js';
 import type { GatedResponder } from '../../lifecycle/internal.js';
-import { requestLineWriter, type Logger, type RequestLine } from '../../logger.js';
-import { currentTrace } from '../../trace.js';
+import { requestLineWriter, type Logger, type RequestLineWriter } from '../../logger.js';
+import { observedTrace } from '../../trace.js';
 import type { HttpCall } from '../context.js';
 import { toProblem } from '../problem.js';
 import type { Identity } from '../pipeline/index.js';
-import { mergeHeaders, securityHeaderList, type HeaderPair } from '../security-headers.js';
+import { jsonHeaderList, mergeHeaders, securityHeaderList, type HeaderPair } from '../security-headers.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 export const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+function setAll(res: ServerResponse, requestId: string, headers: readonly HeaderPair[]): void {
+  res.setHeader('X-Request-Id', requestId);
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    res.setHeader(h[0], h[1]);
+  }
+}
 
 /** The path of a request URL, without its query. */
 export function pathOf(url: string | undefined): string {
@@ -26,10 +34,13 @@ export function pathOf(url: string | undefined): string {
  * endpoint's result, a problem+json body, a built-in route's body, and the request log line.
  */
 export class Responder {
+  /** The security headers of any answer: helmet's whole set. */
   private readonly headers: readonly HeaderPair[];
-  /** The security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
+  /** Those that act on a JSON answer (endpoint results, problems): the document-only ones left out. */
+  private readonly jsonHeaders: readonly HeaderPair[];
+  /** The JSON answer's security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
   private readonly flatHeaders: readonly string[];
-  /** Lower-case names of the headers the portal writes itself, to spot a handler overriding one. */
+  /** Lower-case names of the headers the portal writes itself on a JSON answer, to spot a handler overriding one. */
   private readonly standardNames: ReadonlySet<string>;
 
   constructor(
@@ -42,9 +53,10 @@ export class Responder {
     private readonly gated?: GatedResponder,
   ) {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
-    this.flatHeaders = this.headers.flat();
+    this.jsonHeaders = jsonHeaderList(this.headers);
+    this.flatHeaders = this.jsonHeaders.flat();
     this.standardNames = new Set([
-      ...this.headers.map(([name]) => name.toLowerCase()),
+      ...this.jsonHeaders.map(([name]) => name.toLowerCase()),
       'x-request-id',
       'content-type',
       'content-length',
@@ -53,16 +65,17 @@ export class Responder {
   }
 
   /** The request line written as one template string, when the logger is a gatehouse JSON logger. */
-  private readonly writeLine: ((line: RequestLine) => void) | undefined;
+  private readonly writeLine: RequestLineWriter | undefined;
 
-  /** Put the request id and security headers on a response (every path but an endpoint's success path). */
+  /** Put the request id and security headers on a response whose body may be a document (pages, express routes, a handler's own `res`). */
   readonly applyHeaders = (res: ServerResponse, requestId: string): void => {
-    res.setHeader('X-Request-Id', requestId);
-    for (let i = 0; i < this.headers.length; i++) {
-      const h = this.headers[i]!;
-      res.setHeader(h[0], h[1]);
-    }
+    setAll(res, requestId, this.headers);
   };
+
+  /** Put the request id and the JSON answer's security headers on a response (problems, an empty result). */
+  applyJsonHeaders(res: ServerResponse, requestId: string): void {
+    setAll(res, requestId, this.jsonHeaders);
+  }
 
   /** Send an endpoint's result: JSON with 200 (or the handler's status), 204 when there is none. */
   sendResult(call: HttpCall, started: number): void {
@@ -70,15 +83,15 @@ export class Responder {
     if (res.headersSent || res.writableEnded) return; // the handler answered itself
     const result = call.result;
     let status = call.status;
-    if (result === undefined) {
-      if (!call.headersApplied) this.applyHeaders(res, call.requestId);
+    if (result === undefined && call.serialized === undefined) {
+      if (!call.headersApplied) this.applyJsonHeaders(res, call.requestId);
       call.flushHeaders();
       res.statusCode = status === 0 ? 204 : status;
       res.end();
     } else {
       let body: string;
       try {
-        body = JSON.stringify(result);
+        body = call.serialized ?? JSON.stringify(result);
       } catch (err) {
         call.flushHeaders();
         this.sendError(
@@ -157,7 +170,7 @@ export class Responder {
       res.destroy();
       return;
     }
-    this.applyHeaders(res, requestId);
+    this.applyJsonHeaders(res, requestId);
     if (problem.headers) for (const name in problem.headers) res.setHeader(name, problem.headers[name]!);
     if (problem.status === 413 || problem.body.code === 'ERR_BODY_ABORTED') res.shouldKeepAlive = false;
     const body = JSON.stringify(problem.body);
@@ -182,24 +195,18 @@ export class Responder {
     identity: Identity | null,
   ): void {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    // Read from the request's async context: the trace the entry started or continued for it.
-    const trace = currentTrace();
-    const line: RequestLine = {
-      method: req.method,
-      path: pathOf(req.url),
-      status,
-      durationMs,
-      requestId,
-      identity: identity?.id ?? null,
-      traceId: trace?.traceId,
-      spanId: trace?.spanId,
-    };
+    // Read from the request's async context: the trace the entry started or continued for it, when it ties the
+    // request to anything (a caller, a log line, an outgoing call, a job, a span).
+    const trace = observedTrace();
+    const traceId = trace?.traceId;
+    const spanId = trace?.spanId;
+    const id = identity === null ? null : identity.id;
     if (this.writeLine) {
-      this.writeLine(line);
+      this.writeLine(req.method, pathOf(req.url), status, durationMs, requestId, id, traceId, spanId);
       return;
     }
     // Through pino (a logger gatehouse did not make): the same fields, the trace as `trace_id` / `span_id`.
-    const { traceId, spanId, ...fields } = line;
+    const fields = { method: req.method, path: pathOf(req.url), status, durationMs, requestId, identity: id };
     this.log.info(traceId === undefined ? fields : { ...fields, trace_id: traceId, span_id: spanId }, 'request');
   }
 }

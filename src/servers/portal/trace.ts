@@ -27,19 +27,23 @@ interface SpanLike {
   end(): void;
 }
 type ContextLike = object;
+interface TracerLike {
+  startSpan(name: string, options: { kind: number; attributes: Record<string, string> }, ctx: ContextLike): SpanLike;
+}
+interface TracerProviderLike {
+  getTracer(name: string): TracerLike;
+  /** On the API's global proxy provider: the registered SDK's provider, or the API's no-op one. */
+  getDelegate?(): unknown;
+}
 interface OtelApi {
+  ProxyTracerProvider: new () => TracerProviderLike;
   ROOT_CONTEXT: ContextLike;
   SpanKind: { SERVER: number };
   SpanStatusCode: { ERROR: number };
   context: { with<T>(ctx: ContextLike, fn: () => T): T };
   trace: {
-    getTracer(name: string): {
-      startSpan(
-        name: string,
-        options: { kind: number; attributes: Record<string, string> },
-        ctx: ContextLike,
-      ): SpanLike;
-    };
+    getTracer(name: string): TracerLike;
+    getTracerProvider(): TracerProviderLike;
     setSpanContext(ctx: ContextLike, spanContext: SpanContextLike): ContextLike;
     setSpan(ctx: ContextLike, span: SpanLike): ContextLike;
   };
@@ -54,13 +58,14 @@ const OTEL_MODULE = '@opentelemetry/api';
  */
 export class PortalTracer {
   private api: OtelApi | undefined;
+  /** The service's tracer (the API's proxy: it follows an SDK registered later). */
+  private tracer: TracerLike | undefined;
+  /** The API's no-op provider: while it is the global delegate, no SDK records and no span is made. */
+  private noopProvider: unknown;
   /** Resolves once the optional OpenTelemetry API was looked for (loaded or not). */
   readonly ready: Promise<void>;
 
-  constructor(
-    private readonly service: string,
-    options: TracingOptions,
-  ) {
+  constructor(service: string, options: TracingOptions) {
     this.ready =
       options.openTelemetry === false
         ? Promise.resolve()
@@ -68,6 +73,8 @@ export class PortalTracer {
           import(OTEL_MODULE).then(
             (mod: OtelApi) => {
               this.api = mod;
+              this.tracer = mod.trace.getTracer(service);
+              this.noopProvider = new mod.ProxyTracerProvider().getDelegate?.();
             },
             () => undefined,
           );
@@ -87,7 +94,11 @@ export class PortalTracer {
     run: () => void,
   ): void => {
     const api = this.api;
-    if (!api) {
+    // Without an SDK registered, a span would record nothing: skip making one (and its attributes).
+    if (
+      !api ||
+      (this.noopProvider !== undefined && api.trace.getTracerProvider().getDelegate?.() === this.noopProvider)
+    ) {
       runWithTrace(trace, run);
       return;
     }
@@ -100,7 +111,7 @@ export class PortalTracer {
         })
       : api.ROOT_CONTEXT;
     const space = route.indexOf(' ');
-    const span = api.trace.getTracer(this.service).startSpan(
+    const span = this.tracer!.startSpan(
       route,
       {
         kind: api.SpanKind.SERVER,
