@@ -42,7 +42,7 @@ export interface GateCall {
   /** Set once the output schema has produced `result` (masking takes scopes only from a validated result). */
   resultValidated?: boolean;
   /** The result's JSON text, when the output check wrote it in the same pass (HTTP endpoints). */
-  serialized?: string;
+  serialized?: string | undefined;
   /** Set a response header (HTTP); a no-op for sockets. */
   setHeader(name: string, value: string): void;
 }
