@@ -1,6 +1,6 @@
 // npm run bench:http:ab -- <checkoutA> <checkoutB>: the bench:http servers of two checkouts (e.g. a worktree of
 // the previous release and this one) running side by side, driven in shuffled interleaved rounds so machine noise
-// hits both alike. Prints medians of per-round ratios: each version against its own express, and B against A.
+// hits both alike. Prints medians of per-round ratios: each version against its own bare node:http, and B against A.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -30,7 +30,7 @@ const targets = (
   label: string,
   p: Record<string, number> & { token: string },
 ): Array<{ key: string; url: string; headers?: Record<string, string> }> => [
-  { key: `${label}.express`, url: `http://127.0.0.1:${p.express}/greet${Q}` },
+  { key: `${label}.node`, url: `http://127.0.0.1:${p.node}/greet${Q}` },
   { key: `${label}.none`, url: `http://127.0.0.1:${p.gatehouse}/greet${Q}` },
   {
     key: `${label}.full`,
@@ -53,10 +53,10 @@ const ratio = (n: string, d: string): number => med(rps[n]!.map((v, i) => v / rp
 for (const k of Object.keys(rps).sort()) console.log(k.padEnd(12), Math.round(med(rps[k]!)));
 for (const v of ['A', 'B'])
   console.log(
-    `${v}: none/express ${ratio(`${v}.none`, `${v}.express`).toFixed(2)}  full/express ${ratio(`${v}.full`, `${v}.express`).toFixed(2)}`,
+    `${v}: none/node:http ${ratio(`${v}.none`, `${v}.node`).toFixed(2)}  full/node:http ${ratio(`${v}.full`, `${v}.node`).toFixed(2)}`,
   );
 console.log(
-  `B/A: none ${ratio('B.none', 'A.none').toFixed(3)}  full ${ratio('B.full', 'A.full').toFixed(3)}  express ${ratio('B.express', 'A.express').toFixed(3)}`,
+  `B/A: none ${ratio('B.none', 'A.none').toFixed(3)}  full ${ratio('B.full', 'A.full').toFixed(3)}  node:http ${ratio('B.node', 'A.node').toFixed(3)}`,
 );
 a.child.kill();
 b.child.kill();

@@ -140,7 +140,15 @@ export function compileSyncFirst(spec: PipelineSpec): SyncFirstPipeline {
 /** {@link compileSyncFirst} for callers that want a promise every time. */
 export function compilePipeline(spec: PipelineSpec): Pipeline {
   const run = compileSyncFirst(spec);
-  return async (call) => {
-    await run(call);
+  return (call) => {
+    try {
+      return run(call) ?? SETTLED;
+    } catch (err) {
+      // Whatever was thrown, as an async function would reject with it (a handler may throw a non-Error).
+      return Promise.reject(err);
+    }
   };
 }
+
+/** What a pipeline whose steps were all synchronous returns: one shared settled promise, nothing allocated. */
+const SETTLED: Promise<void> = Promise.resolve();

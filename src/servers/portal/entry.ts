@@ -11,6 +11,7 @@ import { newRequestId } from '../request-id.js';
 import { statusText } from '../status-text.js';
 import { runWithTrace, traceFrom, type TraceContext } from '../../trace.js';
 import { HttpError } from '../errors.js';
+import { expressRouteLabel } from './express-route-label.js';
 import { pinInjected } from './inject.js';
 import { UNMATCHED_ROUTE, type PortalMetrics, type RouteStats } from './metrics.js';
 import { PROBLEM_TYPE, pathOf, type Responder } from './responder.js';
@@ -160,14 +161,12 @@ export class RequestEntry {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** The route label of a request the router did not match: the express route when one answered it. */
+  /** The route label of a request the router did not match: the express route's pattern when one answered it. */
   private fallbackStats(res: ServerResponse): RouteStats | undefined {
     const metrics = this.observers.metrics;
     if (!metrics) return undefined;
-    const req = res.req as Request | undefined;
-    const path = (req?.route as { path?: unknown } | undefined)?.path;
-    const route = typeof path === 'string' ? `${req?.baseUrl ?? ''}${path}` : UNMATCHED_ROUTE;
-    return metrics.route(req?.method ?? 'GET', route);
+    const req = res.req as IncomingMessage | undefined;
+    return metrics.route(req?.method ?? 'GET', expressRouteLabel(req) ?? UNMATCHED_ROUTE);
   }
 
   /** The http server's request listener. */

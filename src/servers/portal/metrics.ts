@@ -1,6 +1,7 @@
 import type * as PromClient from 'prom-client';
 import type { Counter, Histogram, Registry } from 'prom-client';
 import { PortalError } from '../errors.js';
+import type { GateConfig } from '../gates/types.js';
 import { LIFECYCLE_STATES } from '../../lifecycle/index.js';
 import { loadNow } from '../../load.js';
 
@@ -12,7 +13,21 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
   /** Upper bounds of the request duration histogram, in seconds. @defaultValue [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] */
   buckets?: number[];
+  /**
+   * The gate in front of the metrics endpoint, e.g. `{ auth: 'bearer', scopes: ['metrics:read'] }` or an
+   * `apiKey` for the scraper. Without one, `health.statusGate` gates it when set, else it is public.
+   */
+  gate?: GateConfig;
+  /**
+   * Most label sets per metric (the request histogram and the job histogram). Beyond it, new label sets are
+   * counted under `route="<overflow>"` (`type="<overflow>"` for jobs), so no caller can grow `/metrics` without
+   * bound. @defaultValue 1000
+   */
+  maxSeries?: number;
 }
+
+/** The label value of observations beyond `maxSeries`. */
+export const OVERFLOW_LABEL = '<overflow>';
 
 /** The route label of requests no route matched (nor an express route). */
 export const UNMATCHED_ROUTE = '<unmatched>';
@@ -87,10 +102,23 @@ class RequestDurations {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly series: Series[] = [];
+  /** Beyond the cap: one series per status code, method and route `<overflow>`. */
+  private readonly overflow = new Map<number, Series>();
 
-  constructor(private readonly bounds: readonly number[]) {}
+  constructor(
+    private readonly bounds: readonly number[],
+    private readonly maxSeries: number,
+  ) {}
 
   add(method: string, route: string, status: number): Series {
+    if (this.series.length >= this.maxSeries) {
+      let spill = this.overflow.get(status);
+      if (spill === undefined) {
+        spill = new Series({ method: OVERFLOW_LABEL, route: OVERFLOW_LABEL, status_code: String(status) }, this.bounds);
+        this.overflow.set(status, spill);
+      }
+      return spill;
+    }
     const series = new Series({ method, route, status_code: String(status) }, this.bounds);
     this.series.push(series);
     return series;
@@ -98,7 +126,7 @@ class RequestDurations {
 
   get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
     const values: MetricValue[] = [];
-    for (const s of this.series) {
+    for (const s of [...this.series, ...this.overflow.values()]) {
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += s.counts[i]!;
@@ -116,7 +144,7 @@ class RequestDurations {
   }
 
   reset(): void {
-    for (const s of this.series) {
+    for (const s of [...this.series, ...this.overflow.values()]) {
       s.counts.fill(0);
       s.sum = 0;
       s.count = 0;
@@ -180,7 +208,13 @@ export class PortalMetrics {
   /** The portal's registry, served at `/metrics` (before the process metrics); register the service's own metrics on it. */
   readonly registry: Registry;
   readonly path: string;
+  /** The endpoint's own gate, when one was given. */
+  readonly gate: GateConfig | undefined;
+  private readonly maxSeries: number;
   private readonly duration: RequestDurations;
+  private overflowRoute: RouteStats | undefined;
+  /** Label sets of the job histogram seen so far, for its cap. */
+  private readonly jobSeries = new Set<string>();
   private readonly socketConnections: Counter<never>;
   private readonly socketEvents: Counter<'event'>;
   private readonly jobDuration: Histogram<'queue' | 'type' | 'outcome'>;
@@ -204,7 +238,17 @@ export class PortalMetrics {
     const { Counter, Gauge, Histogram } = prom;
     this.registry = new prom.Registry();
     const registers = [this.registry];
-    this.duration = new RequestDurations([...buckets].sort((a, b) => a - b));
+    const maxSeries = options.maxSeries ?? 1000;
+    if (!Number.isInteger(maxSeries) || maxSeries < 1)
+      throw new PortalError(`metrics.maxSeries: expected a positive integer, got ${String(maxSeries)}`, {
+        code: 'ERR_PORTAL_OPTIONS',
+      });
+    this.maxSeries = maxSeries;
+    this.gate = options.gate;
+    this.duration = new RequestDurations(
+      [...buckets].sort((a, b) => a - b),
+      maxSeries,
+    );
     this.registry.registerMetric(this.duration as unknown as Parameters<Registry['registerMetric']>[0]);
     new Gauge({
       name: 'http_requests_in_flight',
@@ -287,7 +331,12 @@ export class PortalMetrics {
   route(method: string, route: string): RouteStats {
     const key = `${method} ${route}`;
     let stats = this.routes.get(key);
-    if (!stats) this.routes.set(key, (stats = new RouteStats(this.duration, method, route)));
+    if (!stats) {
+      // Handles beyond the cap share one (its series spill over anyway), kept out of the count.
+      if (this.routes.size >= this.maxSeries)
+        return (this.overflowRoute ??= new RouteStats(this.duration, OVERFLOW_LABEL, OVERFLOW_LABEL));
+      this.routes.set(key, (stats = new RouteStats(this.duration, method, route)));
+    }
     return stats;
   }
 
@@ -296,8 +345,16 @@ export class PortalMetrics {
     if (this.queues.has(queue)) return;
     this.queues.add(queue);
     const histogram = this.jobDuration;
+    const seen = this.jobSeries;
+    const max = this.maxSeries;
     const record = (type: string, outcome: string, durationMs: number | undefined): void => {
-      if (durationMs !== undefined) histogram.observe({ queue: queue.queue, type, outcome }, durationMs / 1000);
+      if (durationMs === undefined) return;
+      const key = `${queue.queue}\u0000${type}\u0000${outcome}`;
+      if (!seen.has(key)) {
+        if (seen.size >= max) type = OVERFLOW_LABEL;
+        else seen.add(key);
+      }
+      histogram.observe({ queue: queue.queue, type, outcome }, durationMs / 1000);
     };
     queue.on('completed', (job) => record(job.type, 'completed', job.durationMs));
     queue.on('failed', (job, _err, willRetry) => record(job.type, willRetry ? 'retried' : 'dead', job.durationMs));

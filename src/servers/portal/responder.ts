@@ -40,6 +40,8 @@ export class Responder {
   private readonly jsonHeaders: readonly HeaderPair[];
   /** The JSON answer's security headers as a flat `[name, value, ...]` list, for `writeHead`'s fast path. */
   private readonly flatHeaders: readonly string[];
+  /** `flatHeaders` and the result's own headers, the request id and length left blank: copied per result. */
+  private readonly resultHeaders: readonly string[];
   /** Lower-case names of the headers the portal writes itself on a JSON answer, to spot a handler overriding one. */
   private readonly standardNames: ReadonlySet<string>;
 
@@ -55,6 +57,7 @@ export class Responder {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.jsonHeaders = jsonHeaderList(this.headers);
     this.flatHeaders = this.jsonHeaders.flat();
+    this.resultHeaders = [...this.flatHeaders, 'X-Request-Id', '', 'Content-Type', JSON_TYPE, 'Content-Length', ''];
     this.standardNames = new Set([
       ...this.jsonHeaders.map(([name]) => name.toLowerCase()),
       'x-request-id',
@@ -117,8 +120,11 @@ export class Responder {
         const pending = call.pendingHeaders;
         let flat: string[];
         if (pending === undefined) {
-          flat = this.flatHeaders.slice();
-          flat.push('X-Request-Id', call.requestId, 'Content-Type', JSON_TYPE, 'Content-Length', length);
+          // A copy of the whole list at its final length (no growth), then the two values that change.
+          flat = this.resultHeaders.slice();
+          const n = flat.length;
+          flat[n - 5] = call.requestId;
+          flat[n - 1] = length;
         } else {
           flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, [
             'X-Request-Id',

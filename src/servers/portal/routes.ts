@@ -57,7 +57,7 @@ export function mountBuiltIns(
     mountMetrics(
       probeDeps,
       metrics.path,
-      options.health.statusGate,
+      metrics.gate ?? options.health.statusGate,
       () => metrics.render(),
       metrics.registry.contentType,
     );
@@ -77,18 +77,18 @@ export function mountOpenApi(
 }
 
 /**
- * Serve the Prometheus text at `path` (GET and HEAD, never lifecycle-gated), behind `statusGate` when one is set,
- * as `/status` is.
+ * Serve the Prometheus text at `path` (GET and HEAD, never lifecycle-gated), behind `gate` when one is set
+ * (`metrics.gate`, else `health.statusGate`).
  */
 export function mountMetrics(
   deps: Pick<BuiltInRouteDeps, 'entry' | 'responder' | 'gates' | 'resolveIp'>,
   path: string,
-  statusGate: GateConfig | undefined,
+  gateConfig: GateConfig | undefined,
   render: () => Promise<string>,
   contentType: string,
 ): void {
-  const gate = statusGate
-    ? compilePipeline({ guards: compileGate({ ...statusGate, lifecycle: 'exempt' }, deps.gates, `GET ${path}`).guards })
+  const gate = gateConfig
+    ? compilePipeline({ guards: compileGate({ ...gateConfig, lifecycle: 'exempt' }, deps.gates, `GET ${path}`).guards })
     : undefined;
   const target: RouteTarget = {
     handle: (req, res, _p, _q, requestId) => {

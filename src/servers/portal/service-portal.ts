@@ -36,6 +36,7 @@ import { ExpressGates, createExpressApp } from './express-gates.js';
 import { PortalServer } from './http-server.js';
 import { RouteBook } from './route-book.js';
 import { injectRequest, type InjectOptions, type InjectResponse } from './inject.js';
+import { watchExpressRoutes } from './express-route-label.js';
 import { PortalMetrics, isTrackableQueue, type TrackableQueue } from './metrics.js';
 import {
   DEFAULTS,
@@ -222,7 +223,11 @@ export class ServicePortal {
    * Made (and express loaded) the first time it is read; until then unmatched requests are answered 404/405.
    */
   get app(): Express {
-    this.expressApp ??= createExpressApp(this.trust);
+    if (this.expressApp === undefined) {
+      this.expressApp = createExpressApp(this.trust);
+      // Metrics label express routes with their patterns, mounts included, read off express's router.
+      if (this.observability) watchExpressRoutes();
+    }
     return this.expressApp;
   }
 
