@@ -250,6 +250,9 @@ export class Lifecycle {
       return;
     }
     if (r instanceof Promise) {
+      // refresh() reads again and handles a failure; this first read's result is not used, and left unhandled its
+      // rejection (Redis still connecting) would end the process.
+      r.catch(() => undefined);
       if (initial) void this.refresh();
       return;
     }
