@@ -14,7 +14,13 @@ import type { DatabaseErrorCode } from './database/index.js';
 import type { EnforcementErrorCode } from './enforcer/index.js';
 import type { LifecycleErrorCode, ServiceUnavailableCode } from './lifecycle/index.js';
 import type { RedisErrorCode } from './redis.js';
-import type { GateErrorCode, PortalErrorCode, RealtimeErrorCode } from './servers/index.js';
+import type {
+  GateErrorCode,
+  PortalErrorCode,
+  RealtimeErrorCode,
+  StreamErrorCode,
+  UploadErrorCode,
+} from './servers/index.js';
 
 export { z } from 'zod';
 
@@ -26,6 +32,8 @@ export type GatehouseErrorCode =
   | PortalErrorCode
   | GateErrorCode
   | RealtimeErrorCode
+  | StreamErrorCode
+  | UploadErrorCode
   | LifecycleErrorCode
   | ServiceUnavailableCode
   | ControlPlaneErrorCode
@@ -59,6 +67,8 @@ export {
   RealtimeError,
   REFRESH_EVENT,
   ServicePortal,
+  StreamError,
+  UploadError,
 } from './servers/index.js';
 export type {
   ApiKeyEntry,
@@ -113,11 +123,19 @@ export type {
   RealtimeSocketData,
   RevocationStore,
   RunOptions,
+  SseStream,
+  StreamConfig,
+  StreamContext,
+  StreamErrorCode,
+  StreamHandler,
   TokenOptions,
   TokenService,
   TracingOptions,
   TrackableQueue,
   TrustProxy,
+  UploadConfig,
+  UploadedFile,
+  UploadErrorCode,
 } from './servers/index.js';
 
 // gatehouse/lifecycle: Lifecycle, sources, status checks, RemoteControl (PXControl)

@@ -26,10 +26,12 @@ export interface LoggerConfig {
   /** A file path, a file descriptor, or a stream with `write(line)`. @defaultValue 1 (stdout) */
   destination?: string | number | DestinationStream;
   /**
-   * Write each line before the log call returns. Off by default: lines are buffered (up to `bufferBytes`) and
-   * written one batch at a time (in place for a file or `/dev/null`, asynchronously for a pipe or socket), so a
-   * request never waits for a log reader; the buffer is flushed by `flushLogger()` (the
-   * portal's `close()` calls it), on process exit and on an uncaught exception. @defaultValue `process.env.GATEHOUSE_LOG_SYNC === '1'`
+   * Write each line before the log call returns. Off by default: until the process has started (its first portal
+   * listens) each line is still written at once, so startup lines keep their order with your own console output;
+   * from then on lines are buffered (up to `bufferBytes`) and written one batch at a time (in place for a file or
+   * `/dev/null`, asynchronously for a pipe or socket), so a request never waits for a log reader; the buffer is
+   * flushed by `flushLogger()` (the portal's `close()` calls it), on process exit and on an uncaught exception.
+   * @defaultValue `process.env.GATEHOUSE_LOG_SYNC === '1'`
    */
   sync?: boolean;
   /** Bytes of lines collected before a batch is written (at most 100 ms later in any case); 0 hands each line on at once. Ignored with `sync`. @defaultValue 16384 */
@@ -121,7 +123,7 @@ const REPORT_EVERY_MS = 60_000;
  * reported on stderr (at most once a minute per destination), the unwritten bytes are retried with the next
  * batch, and lines beyond `MAX_PENDING_BYTES` are dropped and counted.
  */
-function reportWriteFailures(boom: SonicBoom, label: string): void {
+function reportWriteFailures(booms: readonly SonicBoom[], label: string): void {
   let lastReport = -Infinity;
   let dropped = 0;
   const report = (what: string): void => {
@@ -130,15 +132,18 @@ function reportWriteFailures(boom: SonicBoom, label: string): void {
     lastReport = now;
     process.stderr.write(`gatehouse logger: ${what} (${label})\n`);
   };
-  boom.on('write', () => failing.delete(boom));
-  boom.on('error', (err: Error) => {
-    failing.add(boom);
-    report(`cannot write log lines, keeping up to ${MAX_PENDING_BYTES} bytes for retry: ${err.message}`);
-  });
-  boom.on('drop', () => {
-    dropped++;
-    report(`dropped ${dropped} log write(s): the destination is not taking them`);
-  });
+  // The booms of one destination (its startup writer and its batch writer) share one report budget.
+  for (const boom of booms) {
+    boom.on('write', () => failing.delete(boom));
+    boom.on('error', (err: Error) => {
+      failing.add(boom);
+      report(`cannot write log lines, keeping up to ${MAX_PENDING_BYTES} bytes for retry: ${err.message}`);
+    });
+    boom.on('drop', () => {
+      dropped++;
+      report(`dropped ${dropped} log write(s): the destination is not taking them`);
+    });
+  }
 }
 
 /** A destination gatehouse opened itself (sonic-boom), flushed on close and on fatal errors. */
@@ -163,6 +168,11 @@ type SonicBoom = ReturnType<typeof Pino.destination>;
  * are never written to again: a full chunk is replaced, not reused.
  */
 class LineBatch implements DestinationStream, OwnedDestination {
+  /**
+   * Until the process has started (see {@link logsStarted}), lines go through this synchronous destination on the
+   * same file descriptor, each written before the log call returns; then it is dropped and lines are batched.
+   */
+  private startup: SonicBoom | undefined;
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   /** First byte not yet handed on, and the end of what was encoded. */
   private start = 0;
@@ -176,9 +186,19 @@ class LineBatch implements DestinationStream, OwnedDestination {
   constructor(
     private readonly boom: SonicBoom,
     private readonly batchBytes: number,
-  ) {}
+    startup?: SonicBoom,
+  ) {
+    this.startup = startup;
+  }
 
   write(line: string): void {
+    if (this.startup !== undefined) {
+      if (!started) {
+        this.startup.write(line);
+        return;
+      }
+      this.startup = undefined;
+    }
     // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
     if (this.end + line.length * 3 > CHUNK_BYTES) {
       this.drain();
@@ -214,6 +234,23 @@ class LineBatch implements DestinationStream, OwnedDestination {
     this.drain();
     if (!failing.has(this.boom)) this.boom.flushSync();
   }
+}
+
+/**
+ * Process-wide on purpose: whether the process has started, i.e. its first portal listens. Before that, batched
+ * destinations write each line at once, synchronously: startup lines are few, and a person reading them (a file,
+ * a pipe into `tee`) sees them in the order they happened, interleaved correctly with the application's own
+ * `console.log` output, and none is lost if startup crashes. From then on lines are batched (a request never
+ * waits for a log write).
+ */
+let started = false;
+
+/**
+ * Tell gatehouse's logging that the process has started (a portal calls this once it listens): from now on JSON
+ * lines are written in batches instead of one at a time. Safe to call more than once.
+ */
+export function logsStarted(): void {
+  started = true;
 }
 
 /**
@@ -323,8 +360,12 @@ export function createLogger(config: LoggerConfig = {}): Logger {
           maxLength: MAX_PENDING_BYTES,
           contentMode: 'buffer',
         });
-    reportWriteFailures(boom, typeof target === 'string' ? target : `fd ${target}`);
-    const out = direct ? boom : new LineBatch(boom, bufferBytes);
+    const startup =
+      direct || started
+        ? undefined
+        : pino.destination({ dest: fd, sync: true, minLength: 0, maxLength: MAX_PENDING_BYTES });
+    reportWriteFailures(startup ? [boom, startup] : [boom], typeof target === 'string' ? target : `fd ${target}`);
+    const out = direct ? boom : new LineBatch(boom, bufferBytes, startup);
     owned = out;
     destinations.add(out);
     boom.once('close', () => destinations.delete(out));

@@ -292,17 +292,26 @@ export class RedisConnections {
     return () => this.healthListeners.delete(listener);
   }
 
-  /** Resolve `true` once healthy, or `false` after `timeoutMs`. */
+  /**
+   * Resolve `true` once healthy, or `false` after `timeoutMs`. The wait starts once the caller's synchronous work
+   * is done: a process still constructing its portal (loading modules on a busy machine) has not yet let the
+   * connection answer, and that time must not count against it.
+   */
   whenHealthy(timeoutMs: number): Promise<boolean> {
     if (this.healthy) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        stop();
-        resolve(this.healthy);
-      }, timeoutMs);
-      timer.unref();
+      let timer: NodeJS.Timeout | undefined;
+      const start = setImmediate(() => {
+        timer = setTimeout(() => {
+          stop();
+          resolve(this.healthy);
+        }, timeoutMs);
+        timer.unref();
+      });
+      start.unref();
       const stop = this.onHealth((up) => {
         if (!up) return;
+        clearImmediate(start);
         clearTimeout(timer);
         stop();
         resolve(true);

@@ -1,22 +1,28 @@
 /**
- * Every TypeScript block in README.md runs as printed, against the packed project.
+ * Every TypeScript block in README.md runs as printed, against the packed project, in the order printed.
  *
  * Once per run: build into a staging copy, `npm pack` it, unpack the tarball into a scratch app's
- * node_modules/gatehouse and link the package's production dependencies (plus tsx to run TypeScript and
- * typescript to type-check) from this repository's node_modules, so nothing is downloaded. Then, in parallel:
- * - one `tsc --noEmit` (strict) over every block, fragments included;
- * - every block that is not a fragment runs in its own process (`node --import tsx`) and its own working
- *   directory, with a timeout. A block that calls `portal.run(...)` is a server: the test waits until it
- *   listens, sends it real HTTP requests (the Quickstart must serve `POST /api/greet`), then sends SIGTERM and
- *   expects exit 0. Any other block must exit 0 on its own.
+ * node_modules/gatehouse and link the package's production dependencies (plus typescript to type-check) from
+ * this repository's node_modules, so nothing is downloaded. Then, in parallel:
+ * - one `tsc --noEmit` (strict, and only syntax Node can strip) over every block, fragments included;
+ * - every `##` section runs its steps one after another in one working directory, as a user following the
+ *   section would: its TypeScript blocks that are not fragments (each `node block.ts`, as the Quickstart says:
+ *   Node strips the types) and the `npx gatehouse ...` lines of its shell blocks (the packed CLI), so folders,
+ *   files and names one step leaves behind are there for the next. A block that calls `portal.run(...)` is a
+ *   server: the test waits until it listens, sends it real HTTP requests (the Quickstart must serve
+ *   `POST /api/greet`), then sends SIGTERM and expects exit 0. A shell line that starts a server (it listens
+ *   before exiting) keeps running while the rest of the section runs, then gets SIGTERM and must exit 0. Any
+ *   other step must exit 0 on its own. A block logs nothing at warn or above unless warning is its point
+ *   (`MAY_WARN`): the first thing a user copies should not warn.
  *
  * Fragments are marked in the README with the info string ```` ```ts fragment ````; they are type-checked, not
- * run. Blocks that talk to Redis (`redis://`, `REDIS_URL`) run when a Redis answers on 127.0.0.1:6379 and
- * are skipped otherwise (required with GATEHOUSE_REQUIRE_REDIS=1).
+ * run. Shell lines that read a variable (`$...`) or run anything but `npx gatehouse` are not run. Blocks that
+ * talk to Redis (`redis://`, `REDIS_URL`) run when a Redis answers on 127.0.0.1:6379 and are skipped otherwise
+ * (required with GATEHOUSE_REQUIRE_REDIS=1).
  *
- * Servers listen on the port the README prints (3000). So that parallel blocks (and other services on the
+ * Servers listen on the port the README prints (3000). So that parallel sections (and other services on the
  * machine) never collide, a preload module turns a non-zero listen port into 0 and reports the bound port on
- * stderr; nothing else about the block changes.
+ * stderr; nothing else about the step changes.
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -29,13 +35,15 @@ import { redisAvailable } from './helpers.js';
 import { buildDist } from './packaging/build.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BLOCK_TIMEOUT_MS = 120_000; // generous: a loaded two-core machine starts tsx slowly
+const BLOCK_TIMEOUT_MS = 120_000; // generous: a loaded two-core machine starts processes slowly
 
 interface Block {
   /** 1-based position among the README's TypeScript blocks. */
   index: number;
   /** The heading the block sits under. */
   heading: string;
+  /** The `##` section the block belongs to (its own heading or the one above it). */
+  section: string;
   /** Line of the opening fence in README.md. */
   line: number;
   code: string;
@@ -43,20 +51,40 @@ interface Block {
   file: string;
 }
 
+/** One `npx gatehouse ...` line of a shell block. */
+interface ShellLine {
+  /** Line in README.md. */
+  line: number;
+  /** The `##` section it belongs to. */
+  section: string;
+  command: string;
+}
+
 /** The README's ```ts / ```typescript blocks, in order, with the heading each sits under. */
-function readmeBlocks(): Block[] {
+function readmeBlocks(): { blocks: Block[]; shell: ShellLine[] } {
   const lines = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n');
   const blocks: Block[] = [];
+  const shell: ShellLine[] = [];
   let heading = '(top)';
+  let section = '(top)';
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
-    const h = /^#{1,4}\s+(.*)$/.exec(line);
-    if (h) heading = h[1]!.trim();
+    const h = /^(#{1,4})\s+(.*)$/.exec(line);
+    if (h) {
+      heading = h[2]!.trim();
+      if (h[1]!.length <= 2) section = heading;
+    }
     const open = /^```(\w+)(?:\s+(.*))?$/.exec(line);
     if (!open) continue;
     const body: string[] = [];
     let j = i + 1;
     while (j < lines.length && !/^```\s*$/.test(lines[j] ?? '')) body.push(lines[j++] ?? '');
+    if (open[1] === 'sh' || open[1] === 'bash') {
+      body.forEach((command, k) => {
+        if (/^npx gatehouse\s/.test(command) && !command.includes('$'))
+          shell.push({ line: i + 2 + k, section, command: command.trim() });
+      });
+    }
     if (open[1] === 'ts' || open[1] === 'typescript') {
       const index = blocks.length + 1;
       const slug = heading
@@ -66,6 +94,7 @@ function readmeBlocks(): Block[] {
       blocks.push({
         index,
         heading,
+        section,
         line: i + 1,
         code: `${body.join('\n')}\n`,
         fragment: /\bfragment\b/.test(open[2] ?? ''),
@@ -74,10 +103,10 @@ function readmeBlocks(): Block[] {
     }
     i = j;
   }
-  return blocks;
+  return { blocks, shell };
 }
 
-const BLOCKS = readmeBlocks();
+const { blocks: BLOCKS, shell: SHELL } = readmeBlocks();
 const needsRedis = (b: Block): boolean => /redis:\/\/|REDIS_URL/.test(b.code);
 const isServer = (b: Block): boolean => /\.run\(\s*\{/.test(b.code);
 /** A worker block runs until a signal: it must start, then exit 0 on SIGTERM. */
@@ -155,7 +184,7 @@ async function preparePackedApp(): Promise<void> {
     dependencies: Record<string, string>;
   };
   // Production dependencies only (a dev dependency a block imports fails to resolve), plus the tools.
-  for (const dep of [...Object.keys(pkg.dependencies), 'tsx', 'typescript']) {
+  for (const dep of [...Object.keys(pkg.dependencies), 'typescript']) {
     const target = path.join(modules, dep);
     mkdirSync(path.dirname(target), { recursive: true });
     symlinkSync(path.join(ROOT, 'node_modules', dep), target, 'dir');
@@ -178,6 +207,9 @@ async function preparePackedApp(): Promise<void> {
           skipLibCheck: true,
           noEmit: true,
           moduleDetection: 'force',
+          // What `node main.ts` runs: types are stripped, so only erasable syntax, and type-only imports say so.
+          verbatimModuleSyntax: true,
+          erasableSyntaxOnly: true,
         },
         include: ['blocks'],
       },
@@ -198,19 +230,20 @@ interface Proc {
   kill: (signal: NodeJS.Signals) => void;
 }
 
-/** Run one block in its own working directory. */
-function startBlock(b: Block, env: NodeJS.ProcessEnv = {}): Proc {
-  const cwd = path.join(app, 'work', b.file.replace(/\.ts$/, ''));
+/** The working directory a section's steps share. */
+function sectionDir(section: string): string {
+  const slug = section
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  const cwd = path.join(app, 'work', slug);
   mkdirSync(cwd, { recursive: true });
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--import', path.join(app, 'preload.mjs'), path.join(app, 'blocks', b.file)],
-    {
-      cwd,
-      env: { ...CHILD_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return cwd;
+}
+
+/** Start one step (a block or a shell line) in its section's working directory. */
+function startStep(what: string, command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Proc {
+  const proc = spawn(command, args, { cwd, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer): void => {
@@ -236,7 +269,7 @@ function startBlock(b: Block, env: NodeJS.ProcessEnv = {}): Proc {
           resolve(m);
         } else if (proc.exitCode !== null || proc.signalCode !== null) {
           waiters.delete(check);
-          reject(new Error(`block ${b.index} (${b.heading}) exited before printing ${pattern}:\n${out}`));
+          reject(new Error(`${what} exited before printing ${pattern}:\n${out}`));
         }
       };
       waiters.add(check);
@@ -244,6 +277,35 @@ function startBlock(b: Block, env: NodeJS.ProcessEnv = {}): Proc {
     });
   return { cwd, output: () => out, waitFor, exited, kill: (s) => proc.kill(s) };
 }
+
+/** Run a TypeScript block as the Quickstart says (`node main.ts`: Node strips the types). */
+function startBlock(b: Block, cwd: string, env: NodeJS.ProcessEnv = {}): Proc {
+  return startStep(
+    `block ${b.index} (${b.heading}, README.md:${b.line})`,
+    process.execPath,
+    ['--import', path.join(app, 'preload.mjs'), path.join(app, 'blocks', b.file)],
+    cwd,
+    env,
+  );
+}
+
+/** Run a shell line with `npx gatehouse` meaning the packed CLI (and the listen-port preload). */
+function startShellLine(l: ShellLine, cwd: string): Proc {
+  const cli = path.join(app, 'node_modules', 'gatehouse', 'bin', 'gatehouse.js');
+  const node = `exec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(path.join(app, 'preload.mjs'))} ${JSON.stringify(cli)}`;
+  // A trailing `&` (a server started in the background) is left to the test, which keeps servers running anyway.
+  const command = l.command
+    .replace(/\s#.*$/, '')
+    .replace(/\s*&\s*$/, '')
+    .replace(/^npx gatehouse/, node);
+  return startStep(`README.md:${l.line} \`${l.command}\``, 'sh', ['-c', command], cwd, { NO_COLOR: '1' });
+}
+
+/**
+ * Blocks whose warnings are the point: the Lifecycle block enters MAINTENANCE (warn), the HTTP client block calls
+ * a host that does not exist and passes an endpoint without a scheme (each logged at warn).
+ */
+const MAY_WARN = new Set(['Lifecycle', 'HTTP client']);
 
 type Exercise = (base: string, proc: Proc) => Promise<void>;
 
@@ -331,6 +393,46 @@ const EXERCISES: Record<string, Exercise> = {
     expect(Object.keys(status.checks)).toContain('overload');
     expect((await call(base, '/api/greet?name=Ada')).status).toBe(404); // the API is on the main port only
   },
+  'Server-sent events': async (base, proc) => {
+    const [, token] = await proc.waitFor(/Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/);
+    expect((await call(base, '/api/feed?topic=news')).status).toBe(401);
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/feed?topic=news`, {
+      headers: { authorization: `Bearer ${token!}` },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (pattern: RegExp): Promise<void> => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await read(/event: hello\n/);
+    expect((await call(base, '/api/news', post({ text: 'hi' }))).json()).toEqual({ sent: true });
+    await read(/event: item\ndata: \{"text":"hi"\}\n\n/);
+    expect(text).toMatch(/^retry: \d+\n\nid: [A-Za-z0-9_-]+-1\nevent: hello\n/);
+    controller.abort();
+  },
+  Uploads: async (base) => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array<number>(100).fill(7)]);
+    const form = new FormData();
+    form.set('title', 'Report');
+    form.set('file', new Blob([png], { type: 'image/png' }), 'chart.png');
+    const ok = await call(base, '/api/files', { method: 'POST', body: form });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json()).toEqual([{ title: 'Report', name: 'chart.png', size: 108, type: 'image/png' }]);
+    const fake = new FormData();
+    fake.set('title', 'Report');
+    fake.set('file', new Blob(['not a png at all'], { type: 'image/png' }), 'fake.png');
+    const refused = await call(base, '/api/files', { method: 'POST', body: fake });
+    expect(refused.status).toBe(415);
+    expect(refused.json()).toMatchObject({ code: 'ERR_UPLOAD_TYPE' });
+  },
   Fleet: async (base) => {
     expect((await call(base, '/health')).status).toBe(200);
     expect((await call(base, '/ready')).status).toBe(200);
@@ -338,6 +440,29 @@ const EXERCISES: Record<string, Exercise> = {
 };
 
 const redis = await redisAvailable();
+const skipsRedis = (b: Block): boolean => needsRedis(b) && !redis && process.env.GATEHOUSE_REQUIRE_REDIS !== '1';
+
+type Step = { kind: 'block'; block: Block } | { kind: 'shell'; shell: ShellLine };
+
+/** The README's `##` sections with what runs in each (blocks that are not fragments, CLI lines), in README order. */
+const SECTIONS: Array<{ name: string; steps: Step[] }> = (() => {
+  const steps: Array<Step & { line: number; section: string }> = [
+    ...BLOCKS.filter((b) => !b.fragment).map((block) => ({
+      kind: 'block' as const,
+      block,
+      line: block.line,
+      section: block.section,
+    })),
+    ...SHELL.map((shell) => ({ kind: 'shell' as const, shell, line: shell.line, section: shell.section })),
+  ].sort((a, b) => a.line - b.line);
+  const sections = new Map<string, Step[]>();
+  for (const st of steps) {
+    const list = sections.get(st.section) ?? [];
+    list.push(st.kind === 'block' ? { kind: 'block', block: st.block } : { kind: 'shell', shell: st.shell });
+    sections.set(st.section, list);
+  }
+  return [...sections].map(([name, list]) => ({ name, steps: list }));
+})();
 
 describe('README.md', () => {
   beforeAll(preparePackedApp, 240_000);
@@ -351,6 +476,9 @@ describe('README.md', () => {
     expect(BLOCKS.length).toBeGreaterThan(10);
     expect(BLOCKS.filter((b) => b.fragment).length).toBeLessThanOrEqual(4);
     expect(BLOCKS.some((b) => b.heading === 'Quickstart' && isServer(b) && b.code.includes("'/api/greet'"))).toBe(true);
+    // The Control plane section runs its CLI lines (a control plane in the background, a project) before its block.
+    const control = SECTIONS.find((x) => x.name === 'Control plane');
+    expect(control?.steps.map((st) => st.kind)).toEqual(['shell', 'shell', 'shell', 'block']);
     for (const b of BLOCKS.filter((x) => isServer(x) && !x.fragment))
       expect(EXERCISES[b.heading], `server block ${b.index} under "${b.heading}" (README.md:${b.line})`).toBeDefined();
   });
@@ -374,25 +502,72 @@ describe('README.md', () => {
       expect(tsc.code).toBe(0);
     }, 180_000);
 
-    for (const b of BLOCKS.filter((x) => !x.fragment)) {
-      const skip = needsRedis(b) && !redis && process.env.GATEHOUSE_REQUIRE_REDIS !== '1';
-      it.skipIf(skip)(
-        `block ${b.index} under "${b.heading}" (README.md:${b.line}) ${isServer(b) ? 'serves, then exits 0 on SIGTERM' : isWorker(b) ? 'works until SIGTERM, then exits 0' : 'runs and exits 0'}`,
+    for (const section of SECTIONS) {
+      const runnable = section.steps.filter((st) => !(st.kind === 'block' && skipsRedis(st.block)));
+      const names = section.steps.map((st) =>
+        st.kind === 'block' ? `block ${st.block.index} (README.md:${st.block.line})` : `README.md:${st.shell.line}`,
+      );
+      it.skipIf(!runnable.some((st) => st.kind === 'block'))(
+        `section "${section.name}": ${names.join(', ')} run in order in one folder, each exits 0`,
         async () => {
-          const proc = startBlock(b, needsRedis(b) ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {});
-          if (isServer(b)) {
-            const [, port] = await proc.waitFor(/README_TEST_LISTENING (\d+)/);
-            const base = `http://127.0.0.1:${port!}`;
-            await EXERCISES[b.heading]!(base, proc);
-            proc.kill('SIGTERM');
-          } else if (isWorker(b)) {
-            await proc.waitFor(/worker running until a signal/);
-            proc.kill('SIGTERM');
+          const cwd = sectionDir(section.name);
+          const servers: Proc[] = []; // shell lines that started a server: they run until the section ends
+          try {
+            for (const st of runnable) {
+              if (st.kind === 'shell') {
+                const proc = startShellLine(st.shell, cwd);
+                const first = await Promise.race([
+                  proc.waitFor(/README_TEST_LISTENING (\d+)/).then(
+                    () => 'listening' as const,
+                    () => 'exited' as const,
+                  ),
+                  proc.exited.then(() => 'exited' as const),
+                ]);
+                if (first === 'listening') servers.push(proc);
+                else
+                  expect(await proc.exited, `README.md:${st.shell.line} ${st.shell.command}\n${proc.output()}`).toEqual(
+                    { code: 0, signal: null },
+                  );
+                continue;
+              }
+              const b = st.block;
+              const proc = startBlock(b, cwd, needsRedis(b) ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {});
+              if (isServer(b)) {
+                const [, port] = await proc.waitFor(/README_TEST_LISTENING (\d+)/);
+                const base = `http://127.0.0.1:${port!}`;
+                try {
+                  await EXERCISES[b.heading]!(base, proc);
+                } catch (err) {
+                  throw new Error(`block ${b.index} (README.md:${b.line}): ${String(err)}\n${proc.output()}`, {
+                    cause: err,
+                  });
+                }
+                proc.kill('SIGTERM');
+              } else if (isWorker(b)) {
+                await proc.waitFor(/worker running until a signal/);
+                proc.kill('SIGTERM');
+              }
+              const exit = await proc.exited;
+              expect(exit, `block ${b.index} (README.md:${b.line})\n${proc.output()}`).toEqual({
+                code: 0,
+                signal: null,
+              });
+              // What a user copies should not warn, unless warning is what the block shows.
+              if (!MAY_WARN.has(b.heading))
+                expect(
+                  proc
+                    .output()
+                    .split('\n')
+                    .filter((l) => /"level":(40|50|60)\b/.test(l)),
+                  `block ${b.index} (README.md:${b.line}) logs at warn or above`,
+                ).toEqual([]);
+            }
+          } finally {
+            for (const server of servers) server.kill('SIGTERM');
           }
-          const exit = await proc.exited;
-          expect(exit, proc.output()).toEqual({ code: 0, signal: null });
+          for (const server of servers) expect(await server.exited, server.output()).toEqual({ code: 0, signal: null });
         },
-        BLOCK_TIMEOUT_MS + 30_000,
+        (BLOCK_TIMEOUT_MS + 30_000) * section.steps.length,
       );
     }
   });

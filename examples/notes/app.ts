@@ -1,8 +1,10 @@
 // The notes service: the example `npm start` runs. It shows every gatehouse capability in one small app:
 // gated endpoints (login with a masked user id, logout that revokes, per-user notes, an admin scope, a
 // rate-limited search), SQLite storage through Database, background work through TaskBuffer (a digest email
-// with retries and a visible dead-letter list, a webhook through sendRequest) and the express fallback.
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+// with retries and a visible dead-letter list, a webhook through sendRequest), a live feed of new notes over
+// server-sent events, attachments uploaded to disk, and the express fallback.
+import { randomBytes, randomUUID, scryptSync, timingSafeEqual } from 'node:crypto';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Database,
@@ -49,6 +51,8 @@ const TABLES = {
   notes: 'id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, text TEXT NOT NULL, tags JSON, created_at INTEGER NOT NULL',
   outbox:
     'id INTEGER PRIMARY KEY, to_address TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, sent_at INTEGER NOT NULL',
+  attachments:
+    'id INTEGER PRIMARY KEY, note_id INTEGER NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, size INTEGER NOT NULL, file TEXT NOT NULL',
 };
 
 function hashPassword(password: string): string {
@@ -315,6 +319,59 @@ export function createNotesApp(options: NotesAppOptions = {}): NotesApp {
       if (db.delete('notes', { id: input.id, user_id: identity!.id }).changes === 0)
         throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' });
       void portal.sendToUser(identity!.id, 'note_deleted', { id: input.id });
+    },
+  );
+
+  // --- a live feed: `note_created` / `note_deleted` (sent with sendToUser above) reach the user's event streams
+  // as well as their sockets; a browser reads it with `new EventSource('/api/notes/feed?access_token=...')` ---
+  portal.stream(
+    '/api/notes/feed',
+    {
+      description: 'A live feed of your new and deleted notes (server-sent events)',
+      tags: ['notes'],
+      gate: { scopes: ['notes:read'] },
+      input: z.object({}),
+    },
+    ({ stream, resumed, identity }) => {
+      // A reconnect (Last-Event-ID) gets what it missed instead.
+      if (!resumed) stream.send('ready', { notes: db.count('notes', { user_id: identity!.id }) });
+    },
+  );
+
+  // --- attachments: multipart uploads streamed to temp files, kept by moving them under dataDir ---
+  const attachmentsDir = join(dataDir, 'attachments');
+  portal.endpoint(
+    '/api/notes/:id/attachments',
+    {
+      description: 'Attach files to one of your notes (multipart/form-data)',
+      tags: ['notes'],
+      gate: { scopes: ['notes:write'] },
+      upload: { maxFileBytes: '5mb', maxFiles: 3, types: ['image/png', 'image/jpeg', 'application/pdf', 'text/plain'] },
+      input: z.object({ id: z.number().int().positive() }),
+      output: z.array(z.object({ id: z.number(), name: z.string(), type: z.string(), size: z.number() })),
+      status: 201,
+    },
+    async ({ input, identity, files }) => {
+      if (!db.fetchOne('notes', { where: { id: input.id, user_id: identity!.id } }))
+        throw new HttpError(404, 'Note not found', { code: 'NOTE_NOT_FOUND' }); // the temp files go with the answer
+      if (files.length === 0) throw new HttpError(400, 'Send at least one file', { code: 'NO_FILES' });
+      await mkdir(attachmentsDir, { recursive: true });
+      const saved = [];
+      for (const f of files) {
+        const file = join(attachmentsDir, randomUUID());
+        await rename(f.path, file); // moved: gatehouse leaves it alone
+        const { lastInsertRowid } = db.insert('attachments', {
+          note_id: input.id,
+          user_id: identity!.id,
+          name: f.name,
+          type: f.type,
+          size: f.size,
+          file,
+        });
+        saved.push({ id: Number(lastInsertRowid), name: f.name, type: f.type, size: f.size });
+      }
+      void portal.sendToUser(identity!.id, 'attachments_added', { noteId: input.id, files: saved });
+      return saved;
     },
   );
 

@@ -96,7 +96,7 @@ function isSchema(input: unknown): boolean {
 function registerHandler(type: string, entry: unknown, mode: EnforceMode | undefined): Registered {
   const enforce = mode === undefined ? {} : { mode };
   if (typeof entry === 'function') {
-    checkHandlerRegistration({ kind: 'task', name: type, handler: entry, ...enforce });
+    checkHandlerRegistration({ kind: 'task', name: type, handler: entry, plain: true, ...enforce });
     return { fn: entry as TaskHandler, input: undefined };
   }
   const def = entry as Partial<TaskDefinition> | null;

@@ -198,7 +198,8 @@ export interface TaskBufferOptions<
    * Handler registration rules (enforcer): in `strict` every handler must be a {@link TaskDefinition} with a
    * description and an input schema, or the constructor throws `EnforcementError` (`ERR_ENFORCE_HANDLER`);
    * `warn` logs the problems once per handler; `off` checks nothing. Input schemas are applied at push in
-   * every mode. @defaultValue the process mode (`GATEHOUSE_ENFORCE` / `enforce.configure()`)
+   * every mode. Under the built-in default (no mode chosen anywhere) a plain function handler is not reported.
+   * @defaultValue the process mode (`GATEHOUSE_ENFORCE` / `enforce.configure()`)
    */
   enforce?: EnforceMode;
 }

@@ -4,12 +4,14 @@ import type { ServicePortal } from '../servers/index.js';
 
 /**
  * The folder of the dashboard's files: `src/control-plane/dashboard/` beside this module, or, in the built package,
- * `dist/control-plane/dashboard/` (the build copies them there) seen from the chunk this code is bundled into.
+ * `dist/control-plane/dashboard/` (the build copies them there) seen from the chunk this code is bundled into: a
+ * library chunk (`dist/chunks/`) or one of the CLI's (`dist/chunks/cli/`, a level deeper).
  */
 function assetFolder(): URL {
-  const beside = new URL('./dashboard/', import.meta.url);
-  const fromChunk = new URL('../control-plane/dashboard/', import.meta.url);
-  return existsSync(new URL('index.html', beside)) ? beside : fromChunk;
+  const candidates = ['./dashboard/', '../control-plane/dashboard/', '../../control-plane/dashboard/'].map(
+    (relative) => new URL(relative, import.meta.url),
+  );
+  return candidates.find((folder) => existsSync(new URL('index.html', folder))) ?? candidates[1]!;
 }
 
 /**

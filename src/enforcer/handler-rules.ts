@@ -18,6 +18,14 @@ export interface HandlerRegistration {
   /** The handler itself; when given it must be a function. */
   handler?: unknown;
   /**
+   * A task handler given as a plain function, where a definition could have been given (TaskBuffer `handlers`):
+   * it has nowhere to carry a description or schema. Under the built-in default mode such a handler is not
+   * reported (it is the documented simple form, typed by TypeScript, and a task's data comes from the
+   * application, not from the network); a mode chosen on purpose (`'warn'` lists it, `'strict'` refuses it)
+   * applies as to any other handler. @defaultValue false
+   */
+  plain?: boolean;
+  /**
    * Override the process-wide mode for this check (e.g. from a portal option). A mode given in the second
    * argument of `checkHandlerRegistration` wins over this one.
    * @defaultValue `enforce.mode()` when it was chosen explicitly (`GATEHOUSE_ENFORCE`, `enforce.configure`), else `'warn'`
@@ -48,13 +56,19 @@ export interface HandlerCheckScope {
  */
 const processReported = new Set<string>();
 
+/** A task handler given as a plain function (see {@link HandlerRegistration.plain}). */
+function isPlainTask(registration: HandlerRegistration): boolean {
+  return registration.kind === 'task' && registration.plain === true && typeof registration.handler === 'function';
+}
+
 /**
  * Apply the registration rules to an endpoint, event or task handler: it needs a non-empty description and
  * an input schema. In `strict` mode a violation throws `EnforcementError` (`ERR_ENFORCE_HANDLER`); in `warn`
  * mode it is logged once per handler; in `off` mode nothing is checked. Registration is refused only when strict
  * was chosen on purpose (`GATEHOUSE_ENFORCE=strict`, `enforce.configure`, or the caller's `mode`): with the
  * built-in default a missing description or schema is reported, so a new project starts without friction and a
- * team turns the rule into a gate by setting the mode in CI.
+ * team turns the rule into a gate by setting the mode in CI. The built-in default reports nothing for a
+ * {@link HandlerRegistration.plain} function (a TaskBuffer's `handlers: { SEND: async (data) => ... }`).
  *
  * @param registration - the handler to check
  * @param scope - the owner's mode (`'strict'`, ...) or its {@link HandlerCheckScope}; leave it out to use the
@@ -73,8 +87,10 @@ export function checkHandlerRegistration(
 ): readonly string[] {
   const own: HandlerCheckScope = typeof scope === 'string' ? { mode: scope } : (scope ?? {});
   const { mode: ownMode, reported = processReported, logger } = own;
-  const mode = ownMode ?? registration.mode ?? (isEnforceModeExplicit() ? getEnforceMode() : 'warn');
+  const chosen = ownMode ?? registration.mode ?? (isEnforceModeExplicit() ? getEnforceMode() : undefined);
+  const mode = chosen ?? 'warn';
   if (mode === 'off') return [];
+  if (chosen === undefined && isPlainTask(registration)) return [];
   const { kind, name, description, input, handler } = registration;
   const problems: string[] = [];
   if (typeof description !== 'string' || description.trim() === '') problems.push('description is missing or empty');

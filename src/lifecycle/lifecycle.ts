@@ -53,6 +53,17 @@ export type LifecycleListener = (next: LifecycleState, prev: LifecycleState, sna
 const check = lifecycleChecks('Lifecycle');
 const ROUTE_MODES: readonly LifecycleRouteMode[] = ['gated', 'exempt', 'forced'];
 const FAIL_CLOSED_MESSAGE = 'The service is offline: its lifecycle state cannot be determined.';
+/**
+ * The level a change of state is logged at, by the state entered: coming back to ACTIVE informs, a gated state
+ * warns (someone chose it, or a source in fail-closed mode did), FAILED is an error (as a RED check is).
+ */
+const TRANSITION_LEVEL = {
+  ACTIVE: 'info',
+  PAUSED: 'warn',
+  MAINTENANCE: 'warn',
+  OFFLINE: 'warn',
+  FAILED: 'error',
+} as const satisfies Record<LifecycleState, 'info' | 'warn' | 'error'>;
 
 /**
  * The service's lifecycle state machine (ACTIVE, PAUSED, MAINTENANCE, OFFLINE, FAILED), backed by a source,
@@ -89,7 +100,7 @@ export class Lifecycle {
     this.statusCodes = o.statusCodes;
     this.source = createLifecycleSource(options);
     this.current = this.resolve(null);
-    this.load(true);
+    this.load();
     const bound = (options.logger as { bindings?: () => Record<string, unknown> } | undefined)?.bindings?.().service;
     const name = options.name ?? (typeof bound === 'string' && bound !== '' ? bound : 'gatehouse');
     this.unwatch = this.source.watch?.(() => void this.refresh(), { name });
@@ -211,14 +222,21 @@ export class Lifecycle {
   /** Re-read the source now (sources that watch call this themselves). */
   refresh(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    return this.reread(undefined);
+  }
+
+  /** Re-read the source, starting from a read already under way (`first`) when there is one. */
+  private reread(first: Promise<LifecycleRecord | null> | undefined): Promise<void> {
     if (this.refreshing) {
       this.refreshAgain = true;
       return this.refreshing;
     }
     this.refreshing = (async () => {
+      let pending = first;
       do {
         this.refreshAgain = false;
-        await this.loadAsync();
+        await this.loadAsync(pending);
+        pending = undefined;
       } while (this.refreshAgain && !this.closed);
     })().finally(() => {
       this.refreshing = undefined;
@@ -241,7 +259,8 @@ export class Lifecycle {
 
   // ---- internals -----------------------------------------------------------------------------------------
 
-  private load(initial: boolean): void {
+  /** The first read, at construction. */
+  private load(): void {
     let r: ReturnType<LifecycleSource['read']>;
     try {
       r = this.source.read();
@@ -250,19 +269,18 @@ export class Lifecycle {
       return;
     }
     if (r instanceof Promise) {
-      // refresh() reads again and handles a failure; this first read's result is not used, and left unhandled its
-      // rejection (Redis still connecting) would end the process.
-      r.catch(() => undefined);
-      if (initial) void this.refresh();
+      // An asynchronous source: this very read is awaited (reading again would leave its rejection unhandled,
+      // which ended the process when Redis was slow to connect at start).
+      void this.reread(r);
       return;
     }
     this.loaded(r);
   }
 
-  private async loadAsync(): Promise<void> {
+  private async loadAsync(pending?: Promise<LifecycleRecord | null>): Promise<void> {
     let r: LifecycleRecord | null;
     try {
-      r = await this.source.read();
+      r = await (pending ?? this.source.read());
     } catch (err) {
       this.sourceFailed(err);
       return;
@@ -297,7 +315,7 @@ export class Lifecycle {
 
   private recovered(): void {
     this.failing = false;
-    this.log.warn({ source: this.source.name }, 'lifecycle source recovered');
+    this.log.info({ source: this.source.name }, 'lifecycle source recovered');
   }
 
   private resolve(record: LifecycleRecord | null): LifecycleSnapshot {
@@ -320,7 +338,7 @@ export class Lifecycle {
     const prev = this.current as LifecycleSnapshot | undefined;
     this.current = next;
     if (!prev || prev.state === next.state) return;
-    this.log.warn(
+    this.log[TRANSITION_LEVEL[next.state]](
       { from: prev.state, to: next.state, message: next.customMessage, by: next.updatedBy },
       `lifecycle ${prev.state} -> ${next.state}`,
     );

@@ -2,6 +2,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Logger } from '../logger.js';
 import { currentTrace, type TraceContext } from '../trace.js';
 import type { GateCall, Identity } from './pipeline/index.js';
+import type { UploadedFile } from './uploads/index.js';
+
+const NO_FILES: readonly UploadedFile[] = Object.freeze([]);
 
 /**
  * What an endpoint handler receives.
@@ -39,6 +42,11 @@ export interface EndpointContext<I = unknown> {
   readonly trace: TraceContext | undefined;
   /** Path parameters, as strings. */
   readonly params: Readonly<Record<string, string | undefined>>;
+  /**
+   * The uploaded files of an endpoint with `upload` (empty otherwise), each in a temp file under `dataDir` that is
+   * removed when the handler settles unless the handler moved it.
+   */
+  readonly files: readonly UploadedFile[];
   /** Status for a successful result. @defaultValue 200 (204 when the handler returns nothing) */
   setStatus(status: number): void;
   /** Set a response header. */
@@ -62,6 +70,7 @@ export class HttpCall implements GateCall, EndpointContext {
   resultValidated = false;
   serialized: string | undefined = undefined;
   status = 0;
+  files: readonly UploadedFile[] = NO_FILES;
   /** Whether the portal's standard headers are already on `res` (set once the handler touches `res`). */
   headersApplied = false;
   /** The trace the request entry runs this request in. */

@@ -67,3 +67,7 @@ export type {
   RealtimeSocket,
   RealtimeSocketData,
 } from './realtime/index.js';
+export { StreamError } from './streams/index.js';
+export type { SseStream, StreamConfig, StreamContext, StreamErrorCode, StreamHandler } from './streams/index.js';
+export { UploadError } from './uploads/index.js';
+export type { UploadConfig, UploadErrorCode, UploadedFile } from './uploads/index.js';

@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import type { AuthMode, GateConfig } from './gates/types.js';
+import type { UploadConfig } from './uploads/index.js';
 import { SchemaBook, isNothing, objectShape, withoutKeys, type Json, type SchemaIo } from './openapi-schemas.js';
 
 /** Options for the OpenAPI document served by the portal. */
@@ -28,6 +29,10 @@ export interface OpenApiRoute {
   status?: number | undefined;
   /** An endpoint (schemas and body known) or an express route behind `portal.gate()` (only its gate is known). @defaultValue 'endpoint' */
   source?: 'endpoint' | 'express';
+  /** The endpoint's `upload` option: its body is `multipart/form-data` with binary file fields. */
+  upload?: UploadConfig | undefined;
+  /** A `portal.stream()` route: its success answer is `text/event-stream`. @defaultValue false */
+  stream?: boolean;
 }
 
 /** The portal's credential setup, for the security schemes. */
@@ -225,7 +230,9 @@ export function buildOpenApi(
     );
     const hasBody = !express && BODY_METHODS.has(method);
     let requestBody: Json | undefined;
-    if (hasBody) {
+    if (hasBody && route.upload) {
+      requestBody = multipartBody(route.upload, input ? withoutKeys(input, params, schemas) : undefined);
+    } else if (hasBody) {
       requestBody = input
         ? { required: true, content: { 'application/json': { schema: withoutKeys(input, params, schemas) } } }
         : { required: false, content: { 'application/json': { schema: {} } } };
@@ -268,6 +275,7 @@ export function buildOpenApi(
     if (route.description !== undefined) operation.summary = route.description;
     if (route.tags && route.tags.length > 0) operation.tags = [...route.tags];
     operation.security = schemes.map((s) => ({ [s]: scopes }));
+    if (route.stream) parameters.push(LAST_EVENT_ID);
     if (parameters.length > 0) operation.parameters = parameters;
     if (requestBody) operation.requestBody = requestBody;
     operation.responses = responses;
@@ -290,7 +298,42 @@ function param(name: string, where: 'path' | 'query', required: boolean, schema:
   return out;
 }
 
+/** The `Last-Event-ID` header a reconnecting event-stream client sends. */
+const LAST_EVENT_ID: Json = {
+  name: 'Last-Event-ID',
+  in: 'header',
+  required: false,
+  description: 'Id of the last event received: the events after it are replayed (or `event: reset` is sent)',
+  schema: { type: 'string' },
+};
+
+/** An upload's body: the input's fields beside the files, each a binary string (`encoding` lists the types). */
+function multipartBody(upload: UploadConfig, fields: Json | undefined): Json {
+  const files: Json = {
+    type: 'object',
+    properties: {
+      file: {
+        type: 'array',
+        description: `Files, in any field name (at most ${upload.maxFiles ?? 1})`,
+        items: { type: 'string', format: 'binary', contentMediaType: 'application/octet-stream' },
+      },
+    },
+  };
+  const media: Json = { schema: fields ? { allOf: [fields, files] } : files };
+  if (upload.types && upload.types.length > 0) media.encoding = { file: { contentType: upload.types.join(', ') } };
+  return { required: true, content: { 'multipart/form-data': media } };
+}
+
 function success(route: OpenApiRoute, output: Json | undefined): Record<string, Json> {
+  if (route.stream)
+    return {
+      '200': {
+        description:
+          'A stream of server-sent events: each has an `id`, an `event` name and JSON `data`; `event: close` carries `{ code, message }` when the server ends it',
+        content: { 'text/event-stream': { schema: { type: 'string' } } },
+      },
+      '204': { description: 'The stream named by `Last-Event-ID` was ended by the server: do not reconnect' },
+    };
   if (route.source === 'express')
     return { '200': { description: 'Answered by an express route (its body is not described)' } };
   const status = route.status ?? (isNothing(route.output) ? 204 : 200);

@@ -95,6 +95,38 @@ describe('checkHandlerRegistration', () => {
     }
   });
 
+  it('under the built-in default reports nothing for a plain task function, but lists it in a warn mode chosen on purpose', () => {
+    const saved = process.env.GATEHOUSE_ENFORCE;
+    delete process.env.GATEHOUSE_ENFORCE;
+    const log = captureLogger();
+    try {
+      enforce.configure({ logger: log.logger }); // back to the environment: nothing set, so the built-in default
+      const plain = { kind: 'task', name: 'SEND_PLAIN', handler, plain: true } as const;
+      expect(checkHandlerRegistration(plain, { reported: new Set() })).toEqual([]);
+      expect(log.lines).toEqual([]);
+      // A definition that lacks its parts is still reported, and so is an endpoint without them.
+      expect(checkHandlerRegistration({ kind: 'task', name: 'SEND_DEF', description: '', input, handler })).toEqual([
+        'description is missing or empty',
+      ]);
+      expect(checkHandlerRegistration({ ...plain, kind: 'endpoint', name: 'POST /plain' })).toHaveLength(2);
+      expect(log.lines.map((l) => [l.level, l.handler])).toEqual([
+        [40, 'SEND_DEF'],
+        [40, 'POST /plain'],
+      ]);
+      // Chosen on purpose: the owner's warn lists it, the process's warn too, strict refuses it.
+      expect(checkHandlerRegistration(plain, { mode: 'warn', reported: new Set(), logger: log.logger })).toHaveLength(
+        2,
+      );
+      enforce.configure({ mode: 'warn', logger: log.logger });
+      expect(checkHandlerRegistration(plain, { reported: new Set() })).toHaveLength(2);
+      expect(log.lines.map((l) => l.handler)).toEqual(['SEND_DEF', 'POST /plain', 'SEND_PLAIN', 'SEND_PLAIN']);
+      expect(caught(() => checkHandlerRegistration(plain, 'strict')).code).toBe('ERR_ENFORCE_HANDLER');
+    } finally {
+      if (saved === undefined) delete process.env.GATEHOUSE_ENFORCE;
+      else process.env.GATEHOUSE_ENFORCE = saved;
+    }
+  });
+
   it('takes the owner mode as a second argument, over the registration and the process mode', () => {
     enforce.configure({ mode: 'off' });
     const reg = { kind: 'endpoint', name: 'GET /owner-mode', handler } as const;

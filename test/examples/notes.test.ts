@@ -1,9 +1,12 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNotesApp, type NotesApp } from '../../examples/notes/app.js';
 import { TaskBuffer } from '../../src/buffers/index.js';
 import { TEST_SECRET, tempDir } from '../helpers.js';
+import { SseReader } from '../streams/sse-client.js';
 
 describe('examples/notes', () => {
   let app: NotesApp;
@@ -206,6 +209,64 @@ describe('examples/notes', () => {
     } finally {
       for (const s of tabs) s.close();
     }
+  });
+
+  it('streams new notes to the live feed of their user (server-sent events), and only theirs', async () => {
+    const demo = await login('demo', 'demo-password');
+    const admin = await login('admin', 'admin-password');
+    const mine = await SseReader.open(`${base}/api/notes/feed`, { authorization: `Bearer ${demo}` });
+    const theirs = await SseReader.open(`${base}/api/notes/feed?access_token=${admin}`);
+    try {
+      expect((await SseReader.open(`${base}/api/notes/feed`)).status).toBe(401);
+      await mine.until((r) => r.events.length === 1);
+      await theirs.until((r) => r.events.length === 1);
+      expect(mine.data('ready')).toEqual([{ notes: 0 }]);
+      const created = await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'live' }) });
+      const note = (await created.json()) as { id: number };
+      await mine.until((r) => r.data('note_created').length === 1);
+      expect(mine.data('note_created')).toEqual([expect.objectContaining({ id: note.id, text: 'live' })]);
+      expect((await call(demo, `/api/notes/${note.id}`, { method: 'DELETE' })).status).toBe(204);
+      await mine.until((r) => r.data('note_deleted').length === 1);
+      expect(theirs.events.map((e) => e.event)).toEqual(['ready']);
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+  });
+
+  it('attaches uploaded files to a note, keeping them under dataDir, and refuses wrong types and foreign notes', async () => {
+    const demo = await login('demo', 'demo-password');
+    const admin = await login('admin', 'admin-password');
+    const created = await call(demo, '/api/notes', { method: 'POST', body: JSON.stringify({ text: 'with files' }) });
+    const { id } = (await created.json()) as { id: number };
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array<number>(200).fill(1)]);
+    const form = (type: string, bytes: Uint8Array | string, name: string): FormData => {
+      const f = new FormData();
+      f.set('file', new Blob([bytes], { type }), name);
+      return f;
+    };
+    const send = (token: string, noteId: number, body: FormData) =>
+      fetch(`${base}/api/notes/${noteId}/attachments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body,
+      });
+    const ok = await send(demo, id, form('image/png', png, 'chart.png'));
+    expect(ok.status).toBe(201);
+    const [saved] = (await ok.json()) as Array<{ id: number; name: string; size: number; type: string }>;
+    expect(saved).toMatchObject({ name: 'chart.png', size: 208, type: 'image/png' });
+    const row = app.db.fetchOne<{ file: string; note_id: number }>('attachments', { where: { id: saved!.id } });
+    expect(row?.note_id).toBe(id);
+    expect(readFileSync(row!.file)).toEqual(Buffer.from(png));
+    expect(readdirSync(join(dataDir, 'tmp-uploads'))).toEqual([]);
+
+    const disguised = await send(demo, id, form('image/png', 'just text', 'fake.png'));
+    expect(disguised.status).toBe(415);
+    const foreign = await send(admin, id, form('image/png', png, 'x.png'));
+    expect(foreign.status).toBe(404);
+    expect(app.db.count('attachments')).toBe(1);
+    expect(readdirSync(join(dataDir, 'attachments')).length).toBe(1);
+    expect(readdirSync(join(dataDir, 'tmp-uploads'))).toEqual([]);
   });
 
   it('lets the admin flip maintenance: gated routes answer 503, health stays up', async () => {

@@ -9,6 +9,7 @@ import {
   type LifecycleState,
 } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { captureLog } from './log-capture.js';
 
 async function until(cond: () => boolean, ms: number): Promise<number> {
   const started = Date.now();
@@ -225,6 +226,67 @@ describe('Lifecycle', () => {
       await until(() => closed.status === 'ACTIVE', 3000);
       expect(closed.snapshot.sourceFailing).toBe(false);
     });
+  });
+
+  it('logs each change at the level of the state entered: ACTIVE info, gated states warn, FAILED error', async () => {
+    const { logger, lines } = captureLog();
+    const lc = make({ logger });
+    for (const state of ['PAUSED', 'ACTIVE', 'MAINTENANCE', 'OFFLINE', 'FAILED', 'ACTIVE'] as const)
+      await lc.set(state);
+    await lc.set('ACTIVE'); // not a change: no line
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [40, 'lifecycle ACTIVE -> PAUSED'],
+      [30, 'lifecycle PAUSED -> ACTIVE'],
+      [40, 'lifecycle ACTIVE -> MAINTENANCE'],
+      [40, 'lifecycle MAINTENANCE -> OFFLINE'],
+      [50, 'lifecycle OFFLINE -> FAILED'],
+      [30, 'lifecycle FAILED -> ACTIVE'],
+    ]);
+  });
+
+  it('an asynchronous source whose first read fails follows failMode, with no unhandled rejection', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const { logger, lines } = captureLog();
+      let reads = 0;
+      const source = {
+        name: 'slow-store',
+        read: async (): Promise<null> => {
+          reads++;
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('store unreachable (connecting)');
+        },
+        write: (): void => undefined,
+      };
+      const lc = make({ source, failMode: 'closed', logger });
+      await until(() => lc.status === 'OFFLINE', 3000);
+      await new Promise((r) => setTimeout(r, 100)); // a dropped rejection would surface by now
+      expect(rejections).toEqual([]);
+      expect(reads).toBe(1); // the first read is awaited, not repeated
+      expect(lc.snapshot.sourceFailing).toBe(true);
+      expect(lines.map((l) => l.level)).toEqual([50, 40]); // source failed (error), ACTIVE -> OFFLINE (warn)
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
+  it('logs a failing source at error and its recovery at info', async () => {
+    const { logger, lines } = captureLog();
+    const file = join(dir(), 'state.json');
+    writeFileSync(file, JSON.stringify({ state: 'ACTIVE' }));
+    const lc = make({ source: 'file', file, pollIntervalMs: 50, failMode: 'closed', logger });
+    writeFileSync(file, '{ not json');
+    await until(() => lc.status === 'OFFLINE', 3000);
+    writeFileSync(file, JSON.stringify({ state: 'ACTIVE' }));
+    await until(() => lc.status === 'ACTIVE', 3000);
+    expect(lines.map((l) => [l.level, String(l.msg).split(':')[0]])).toEqual([
+      [50, 'LIFECYCLE SOURCE FAILED'],
+      [40, 'lifecycle ACTIVE -> OFFLINE'],
+      [30, 'lifecycle source recovered'],
+      [30, 'lifecycle OFFLINE -> ACTIVE'],
+    ]);
   });
 
   describe('sqlite source', () => {

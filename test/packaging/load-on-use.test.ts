@@ -68,6 +68,7 @@ describe('load on use', () => {
         'undici',
         'croner',
         'express',
+        'busboy',
       ]),
     ).toEqual([]);
     // The root re-exports ControlPlane, so its light class (options and input checks) loads; its engine does not.
@@ -81,13 +82,14 @@ describe('load on use', () => {
     ).toEqual([]);
   });
 
-  it('turning an option on loads its module with no import from the user (websocket, inject)', async () => {
+  it('turning an option on loads its module with no import from the user (websocket, inject, upload)', async () => {
     const { packages, output } = await scenario('portal.mjs', { SCENARIO_OPTIONS: 'on' });
     expect(output).toBe('200 {"pong":true}');
-    expect(present(packages, ['socket.io', 'engine.io', 'light-my-request'])).toEqual([
+    expect(present(packages, ['socket.io', 'engine.io', 'light-my-request', 'busboy'])).toEqual([
       'socket.io',
       'engine.io',
       'light-my-request',
+      'busboy',
     ]);
     expect(present(packages, ['bullmq', 'ioredis', '@socket.io/redis-adapter', 'piscina'])).toEqual([]);
   });

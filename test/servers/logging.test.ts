@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, flushLogger, flushLoggerSync, requestLineWriter } from '../../src/logger.js';
+import { createLogger, flushLogger, flushLoggerSync, logsStarted, requestLineWriter } from '../../src/logger.js';
 import { tempDir } from '../helpers.js';
 
 interface Run {
@@ -72,7 +72,8 @@ describe('Logging', () => {
     const run = await runFixture(t.dir, 'idle', 5);
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
-    expect(lines.length).toBeGreaterThanOrEqual(12);
+    // 5 requests, 5 handler lines, the nested component line (a portal that never listened logs no decommission).
+    expect(lines.length).toBeGreaterThanOrEqual(11);
     for (const line of lines) {
       const keys = rawKeys(line);
       expect(new Set(keys).size, `repeated key in ${line}`).toBe(keys.length);
@@ -259,5 +260,55 @@ describe('Portal loggers', () => {
       await b.close();
       t.cleanup();
     }
+  });
+});
+
+// Last in this file on purpose: logsStarted() is process-wide, and the tests above run before any portal listens.
+describe('Log writes around startup', () => {
+  it('writes each line at once until the process has started, then in batches that a flush writes out', async () => {
+    const t = tempDir('gh-log-');
+    try {
+      const file = join(t.dir, 'app.log');
+      const log = createLogger({ level: 'info', format: 'json', destination: file });
+      const msgs = (): string[] =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      log.info('starting');
+      expect(msgs()).toEqual(['starting']); // on the file before the call returned
+      logsStarted();
+      logsStarted(); // twice is fine
+      log.info('serving');
+      expect(msgs()).toEqual(['starting']); // in the batch
+      await flushLogger(log);
+      expect(msgs()).toEqual(['starting', 'serving']);
+      // A logger made after the start batches from its first line.
+      const late = createLogger({ level: 'info', format: 'json', destination: file });
+      late.info('late');
+      expect(msgs()).toEqual(['starting', 'serving']);
+      flushLoggerSync(late);
+      expect(msgs()).toEqual(['starting', 'serving', 'late']);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('reports a failing batched destination once, after the start too', async () => {
+    const reports: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      reports.push(String(chunk));
+      return true;
+    });
+    try {
+      logsStarted();
+      const log = createLogger({ level: 'info', format: 'json', destination: '/dev/full', bufferBytes: 100 });
+      for (let i = 0; i < 50; i++) expect(() => log.info({ i }, 'line')).not.toThrow();
+      await flushLogger(log);
+      flushLoggerSync(log);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(reports.filter((r) => r.includes('ENOSPC') && r.includes('/dev/full'))).toHaveLength(1);
   });
 });

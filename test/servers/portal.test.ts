@@ -9,6 +9,8 @@ describe('ServicePortal', () => {
   let url: (path: string) => string;
   let stop: () => Promise<void>;
   let calls: number;
+  /** Slow requests whose handler has started (the close test waits for one instead of guessing a delay). */
+  let slowStarted = 0;
   const notes: Array<{ id: number; text: string }> = [];
 
   beforeEach(async () => {
@@ -84,6 +86,7 @@ describe('ServicePortal', () => {
       throw new Error('database password is hunter2');
     });
     portal.endpoint('/api/slow', { method: 'GET', description: 'Slow', gate: { auth: 'none' } }, async () => {
+      slowStarted++;
       await new Promise((r) => setTimeout(r, 400));
       return { done: true };
     });
@@ -434,8 +437,10 @@ describe('ServicePortal', () => {
   });
 
   it('lets an in-flight slow request finish when closing, and close() is safe twice', async () => {
+    const before = slowStarted;
     const pending = fetch(url('/api/slow'));
-    await new Promise((r) => setTimeout(r, 100));
+    // In flight once its handler runs (a fixed delay lost the race on a loaded machine: close came before connect).
+    while (slowStarted === before) await new Promise((r) => setTimeout(r, 5));
     const closing = portal.close({ timeoutMs: 5000 });
     const again = portal.close();
     const res = await pending;

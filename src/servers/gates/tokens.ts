@@ -351,7 +351,10 @@ function loadOrCreateSecret(dataDir: string, log: Logger): string {
   const secret = nodeCrypto().randomBytes(48).toString('base64url');
   try {
     writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
-    log.warn(
+    // Where this is expected (a first run, a dev machine) it informs; in production a secret made per host means
+    // tokens one instance issues fail on the others, so there it warns.
+    const production = process.env.NODE_ENV === 'production';
+    log[production ? 'warn' : 'info'](
       { file },
       'auth.secret is not configured: generated one and stored it in dataDir (set auth.secret in production)',
     );

@@ -19,6 +19,7 @@ import {
 import type { RouteTarget } from './entry.js';
 import type { EndpointConfig, EndpointHandler, EndpointMethod } from './options.js';
 import type { Responder } from './responder.js';
+import { removeUploadedFiles, resolveUploadConfig, uploadDir, uploadReceiver } from '../uploads/index.js';
 
 /** What endpoint compilation needs from the portal. */
 export interface EndpointDeps {
@@ -27,6 +28,8 @@ export interface EndpointDeps {
   resolveIp: IpResolver;
   /** The portal's body limit, in bytes. */
   bodyLimit: number;
+  /** The portal's `dataDir` (upload temp files live under it). */
+  dataDir: string;
   /** The portal's own registration rule: its mode, its record of reported handlers, its logger. */
   handlerScope: HandlerCheckScope;
 }
@@ -108,6 +111,15 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     const compiled = compileGate(gate, deps.gates, route);
     const coerce = compileCoercer(config.input);
     const readsBody = !BODYLESS.has(method);
+    if (config.upload !== undefined && !readsBody)
+      throw new PortalError(`endpoint ${route}: upload needs a method with a body (POST, PUT or PATCH)`, {
+        code: 'ERR_ENDPOINT_CONFIG',
+      });
+    // Busboy loads here, for routes that declare `upload`, and only then.
+    const upload =
+      config.upload === undefined
+        ? undefined
+        : uploadReceiver(resolveUploadConfig(route, config.upload), uploadDir(deps.dataDir));
     const load = (call: GateCall): void | Promise<void> => {
       const http = call as HttpCall;
       // A plain object (fast properties): the keys that could reach its prototype are never copied.
@@ -123,6 +135,11 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
         call.payload = base;
         return;
       }
+      if (upload)
+        return upload.receive(http.req, http.rawResponse).then(({ fields, files }) => {
+          http.files = files;
+          call.payload = mergeBody(base, fields);
+        });
       return readBody(http.req, limit).then((body) => {
         call.payload = mergeBody(base, body);
       });
@@ -148,10 +165,20 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
       onOutputMismatch: (call, issues) =>
         log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
     });
+    // Upload temp files go when the handler settles (before the answer is sent), unless it moved them.
+    const run: SyncFirstPipeline = upload
+      ? async (call) => {
+          try {
+            await pipeline(call);
+          } finally {
+            await removeUploadedFiles((call as HttpCall).files);
+          }
+        }
+      : pipeline;
     out.push({
       method,
       route,
-      target: endpointTarget(route, pipeline, deps.responder, deps.resolveIp),
+      target: endpointTarget(route, run, deps.responder, deps.resolveIp),
       openapi: {
         method,
         path,
@@ -161,6 +188,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
         input: config.input,
         output: config.output,
         status,
+        upload: config.upload,
       },
     });
   }

@@ -17,6 +17,7 @@ import { resolveOverloadOptions, type OverloadOptions } from './overload.js';
 import type { TracingOptions } from './trace.js';
 import type { SchemaInput, SchemaOutput } from '../pipeline/index.js';
 import type { RealtimeOptions } from '../realtime/index.js';
+import type { UploadConfig } from '../uploads/index.js';
 
 /** HTTP methods an endpoint can answer. */
 export type EndpointMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -150,6 +151,12 @@ export interface EndpointConfig<I extends ZodType | undefined = undefined, O ext
   output?: O;
   /** Body limit for this route. @defaultValue the portal's `bodyLimit` */
   bodyLimit?: string | number;
+  /**
+   * Take `multipart/form-data` uploads (POST, PUT or PATCH): files streamed to temp files under `dataDir` with
+   * size, count and type limits, handed to the handler as `files`; the other fields are validated by `input`.
+   * @defaultValue none (JSON and form bodies only)
+   */
+  upload?: UploadConfig;
   /**
    * Success status (200-299), the default of every answer and the one OpenAPI documents; `setStatus()` still
    * overrides it per request. 204 sends no body (no `output` then). @defaultValue 200 (204 when the handler returns nothing)

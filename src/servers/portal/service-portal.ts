@@ -17,7 +17,7 @@ import {
   type StatusField,
 } from '../../lifecycle/index.js';
 import { GatedResponder, StartupChecks, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
-import type { Logger } from '../../logger.js';
+import { logsStarted, type Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import type { GateServices, TokenService } from '../gates/index.js';
 import type { GateConfig } from '../gates/types.js';
@@ -55,6 +55,15 @@ import type { PortalStores } from './stores.js';
 import { shutdownPortal } from './shutdown.js';
 import { openCore } from './core.js';
 import { PortalTracer } from './trace.js';
+import { redisAdapter } from './stores.js';
+import {
+  StreamHub,
+  adapterFanout,
+  compileStream,
+  streamOnlyServer,
+  type StreamConfig,
+  type StreamHandler,
+} from '../streams/index.js';
 // The global express typing (req.identity, req.requestId) travels with the class users import.
 import './express-types.js';
 
@@ -123,6 +132,7 @@ export class ServicePortal {
   private readonly startup: StartupChecks;
   /** The probes server (health, readiness, status, metrics) with `probes.port`. */
   private readonly probes: PortalServer | undefined;
+  private streams: StreamHub | undefined;
 
   constructor(portalOptions: PortalOptions = {}) {
     // 1. Options: defaults applied and values checked once.
@@ -397,6 +407,7 @@ export class ServicePortal {
       responder: this.responder,
       resolveIp: this.resolveIp,
       bodyLimit: this.options.bodyLimit,
+      dataDir: this.dataDir,
       handlerScope: this.handlerScope,
     };
   }
@@ -406,6 +417,70 @@ export class ServicePortal {
       for (const method of mountMethods(compiled.method)) this.entry.addRoute(method, path, compiled.target);
       this.routes.add(compiled.route, compiled.openapi);
     }
+  }
+
+  /**
+   * Serve server-sent events on `GET path` through the same gates as an endpoint (auth, scopes, rate limit on
+   * connect, lifecycle), with the input schema on params and query. The handler gets the `stream`: `send(event,
+   * data)`, `joinGroup`, `leaveGroup`, `close`, `signal`. Every event has an id; a reconnect with `Last-Event-ID`
+   * gets what it missed (or `event: reset`); revocation, token expiry, the lifecycle and `close()` end streams
+   * with an `event: close` `{ code, message }`. `sendToUser`, `sendToGroup` and `broadcast` reach streams too.
+   *
+   * @example
+   * ```ts
+   * portal.stream('/api/feed', { gate: { scopes: ['feed:read'] }, description: 'Live feed', input: z.object({ topic: z.string() }) },
+   *   async ({ input, stream }) => {
+   *     await stream.joinGroup(`topic:${input.topic}`);
+   *     stream.send('hello', { at: Date.now() });
+   *   });
+   * ```
+   */
+  stream<I extends ZodType | undefined = undefined>(
+    path: string,
+    config: StreamConfig<I>,
+    handler: StreamHandler<I>,
+  ): this {
+    const hub = this.streamHub();
+    const compiled = compileStream(
+      path,
+      config,
+      handler,
+      {
+        gates: this.gates,
+        responder: this.responder,
+        resolveIp: this.resolveIp,
+        hub,
+        handlerScope: this.handlerScope,
+      },
+      (route) => this.routes.has(route),
+    );
+    this.entry.addRoute('GET', path, compiled.target);
+    this.routes.add(compiled.route, compiled.openapi);
+    return this;
+  }
+
+  /** Server-sent event streams this instance holds (connected, or waiting `resumeMs` for a reconnect). */
+  get streamCount(): number {
+    return this.streams?.size ?? 0;
+  }
+
+  /**
+   * The streams' hub, made with the first stream route. Across a fleet its deliveries ride the realtime adapter
+   * (with `redis`: the Socket.IO Redis adapter's channels); without `websocket`, a Socket.IO server that serves
+   * no sockets carries that adapter.
+   */
+  private streamHub(): StreamHub {
+    if (this.closing) throw new PortalError('stream: the portal has been closed', { code: 'ERR_PORTAL_CLOSED' });
+    if (this.streams) return this.streams;
+    const hub = new StreamHub(this.gates, this.lifecycle, this.log);
+    const deliver = hub.deliver.bind(hub);
+    if (this.realtimeServer) {
+      if (this.stores.realtimeAdapter) hub.useFanout(adapterFanout(this.realtimeServer.io, deliver));
+    } else if (this.stores.redis) {
+      hub.useFanout(adapterFanout(streamOnlyServer(redisAdapter(this.stores.redis, this.log)), deliver, true));
+    }
+    this.streams = hub;
+    return hub;
   }
 
   /**
@@ -451,19 +526,31 @@ export class ServicePortal {
     return this;
   }
 
-  /** Send an event to every socket of a user. */
+  /** Send an event to every socket and event stream of a user (across the fleet with `redis`). */
   async sendToUser(userId: string, event: string, payload?: unknown): Promise<void> {
-    return this.requireRealtime().sendToUser(userId, event, payload);
+    const streams = this.streams;
+    if (!streams) return this.requireRealtime().sendToUser(userId, event, payload);
+    streams.checkEvent(event);
+    await this.realtimeServer?.sendToUser(userId, event, payload);
+    streams.sendToUser(userId, event, payload);
   }
 
-  /** Send an event to every socket in a group. */
+  /** Send an event to every socket and event stream in a group (across the fleet with `redis`). */
   async sendToGroup(group: string, event: string, payload?: unknown): Promise<void> {
-    return this.requireRealtime().sendToGroup(group, event, payload);
+    const streams = this.streams;
+    if (!streams) return this.requireRealtime().sendToGroup(group, event, payload);
+    streams.checkEvent(event);
+    await this.realtimeServer?.sendToGroup(group, event, payload);
+    streams.sendToGroup(group, event, payload);
   }
 
-  /** Send an event to every connected socket. */
+  /** Send an event to every connected socket and event stream (across the fleet with `redis`). */
   async broadcast(event: string, payload?: unknown): Promise<void> {
-    return this.requireRealtime().broadcast(event, payload);
+    const streams = this.streams;
+    if (!streams) return this.requireRealtime().broadcast(event, payload);
+    streams.checkEvent(event);
+    await this.realtimeServer?.broadcast(event, payload);
+    streams.broadcast(event, payload);
   }
 
   /** Put a socket, or all sockets of a user id, into a group; resolves to the number of sockets that joined. */
@@ -530,6 +617,8 @@ export class ServicePortal {
       { port: this.port, host, probesPort: this.probesPort },
       `${this.name} listening on http://${host}:${this.port}`,
     );
+    // Started: log lines written one at a time so far (in order with the application's own output) now batch.
+    logsStarted();
   }
 
   /**
@@ -541,6 +630,7 @@ export class ServicePortal {
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= shutdownPortal(
       {
+        name: this.name,
         log: this.log,
         lifecycle: this.lifecycle,
         entry: this.entry,
@@ -551,6 +641,7 @@ export class ServicePortal {
           this.startup.stop();
         },
         realtime: this.realtimeServer,
+        streams: this.streams,
         closables: this.closables,
         stores: this.stores,
         afterServerClosed: () => this.removeSignalHandlers?.(),

@@ -7,6 +7,8 @@ import { closeStores, type PortalStores } from './stores.js';
 
 /** What a portal closes, in the order it closes them. */
 export interface ShutdownParts {
+  /** The portal's name, for the closing line. */
+  name: string;
   log: Logger;
   lifecycle: Lifecycle;
   entry: RequestEntry;
@@ -16,6 +18,8 @@ export interface ShutdownParts {
   /** Stop the overload sampler and the startup-check retries. */
   stopMonitors: () => void;
   realtime: Realtime | undefined;
+  /** The server-sent event streams, when a stream route was registered. */
+  streams: { close(): Promise<void> } | undefined;
   /** The `onClose` resources, in registration order (emptied here). */
   closables: Array<() => unknown>;
   stores: PortalStores;
@@ -24,7 +28,7 @@ export interface ShutdownParts {
 }
 
 /**
- * Close a portal gracefully, in order: stop accepting (HTTP connections and socket handshakes); let in-flight
+ * Close a portal gracefully, in order: end the event streams; stop accepting (HTTP connections and socket handshakes); let in-flight
  * requests finish (up to `timeoutMs`) while socket delivery and `onClose` resources still work; run the `onClose`
  * hooks; close realtime and the http server; close the lifecycle and the stores; flush the logs. Each step is
  * guarded: one failure is logged and never skips the rest.
@@ -37,8 +41,12 @@ export async function shutdownPortal(p: ShutdownParts, timeoutMs: number): Promi
       p.log.error({ err }, `close: ${what} failed`);
     }
   };
+  // A portal that never listened has no /ready to turn to 503 and no traffic to stop: its close() only releases.
+  const served = p.http.listening;
+  // 0. End every server-sent event stream (`event: close`): they would otherwise hold the drain until its timeout.
+  await step('ending the streams', () => p.streams?.close());
   // 1. Stop accepting.
-  await step('decommissioning the lifecycle', () => p.lifecycle.decommission());
+  if (served) await step('decommissioning the lifecycle', () => p.lifecycle.decommission());
   await step('stopping new connections', () => {
     p.entry.startDraining();
     p.realtime?.stopAccepting();
@@ -60,6 +68,7 @@ export async function shutdownPortal(p: ShutdownParts, timeoutMs: number): Promi
   // 5. Stores: the lifecycle (and its source), then the gate stores.
   await step('closing the lifecycle', () => p.lifecycle.close());
   await step('closing the stores', () => closeStores(p.stores, p.log));
+  if (served) p.log.info(`${p.name} closed`);
   // Last: buffered log lines (request logs are written asynchronously) reach their destination.
   await step('flushing the logs', () => flushLogger(p.log));
 }

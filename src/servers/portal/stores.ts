@@ -105,7 +105,7 @@ function withOverrides(client: Redis, overrides: Record<string, (...args: never[
  * per outage (delivery to this instance's own sockets is unaffected); its sub client's (un)subscribes swallow
  * theirs (ioredis subscribes again on every reconnect).
  */
-function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
+export function redisAdapter(redis: RedisConnections, log: Logger): RealtimeAdapter {
   let logged = false;
   redis.onHealth((up) => {
     if (up) logged = false;
