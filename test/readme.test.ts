@@ -411,6 +411,15 @@ const EXERCISES: Record<string, Exercise> = {
     };
     expect(doc.paths['/api/notes/{id}']!.get!.operationId).toBe('note');
   },
+  'Overload and startup': async (base) => {
+    // The probes server listens first, so `base` is the probes port: the probe routes live there.
+    expect((await call(base, '/health')).status).toBe(200);
+    await until(async () => (await call(base, '/ready')).status === 200);
+    const status = (await call(base, '/status')).json() as { checks: Record<string, { state: string }> };
+    expect(status.checks['cache-warm']).toMatchObject({ state: 'OK' });
+    expect(Object.keys(status.checks)).toContain('overload');
+    expect((await call(base, '/api/greet?name=Ada')).status).toBe(404); // the API is on the main port only
+  },
   'Server-sent events': async (base, proc) => {
     const [, token] = await proc.waitFor(/Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/);
     expect((await call(base, '/api/feed?topic=news')).status).toBe(401);

@@ -6,8 +6,10 @@ export type {
   EndpointMethod,
   PortalHealthOptions,
   PortalOptions,
+  ProbesOptions,
   RunOptions,
 } from './options.js';
+export type { OverloadMeasures, OverloadOptions } from './overload.js';
 export { defineEndpoint, isEndpointDefinition } from './define-endpoint.js';
 export type { AnyEndpointDefinition, EndpointDefinition, EndpointDefinitionConfig } from './define-endpoint.js';
 export type { RouteDefinitions } from './register.js';

@@ -41,23 +41,28 @@ export interface BuiltInRouteDeps {
   ) => void;
 }
 
-/** Mount every built-in route the options turn on: `/metrics`, `/openapi.json`, and the health routes. */
+/**
+ * Mount every built-in route the options turn on: `/metrics`, `/openapi.json`, and the health routes; with a
+ * `probes` entry (its own port), `/metrics` and the health routes go there instead of the main entry.
+ */
 export function mountBuiltIns(
   deps: BuiltInRouteDeps,
   options: ResolvedPortalOptions,
   metrics: PortalMetrics | undefined,
   openapiDocument: () => string,
+  probes?: RequestEntry,
 ): void {
+  const probeDeps = probes ? { ...deps, entry: probes } : deps;
   if (metrics)
     mountMetrics(
-      deps,
+      probeDeps,
       metrics.path,
       metrics.gate ?? options.health.statusGate,
       () => metrics.render(),
       metrics.registry.contentType,
     );
   if (options.openapi !== false) mountOpenApi(deps, options.openapi.path ?? '/openapi.json', openapiDocument);
-  mountHealthRoutes(deps, options.health);
+  mountHealthRoutes(probeDeps, options.health);
 }
 
 /** Serve the OpenAPI document (rendered on first request after a change) at `path`. */
