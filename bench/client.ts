@@ -1,6 +1,8 @@
 /**
- * bench:client: sendRequest vs raw undici.request vs global fetch against a local node:http server,
- * measured in the same run with alternating rounds at fixed concurrency. Prints req/s and ratios.
+ * bench:client: sendRequest vs raw undici.request vs global fetch vs a typed service call against a local
+ * node:http server, measured in the same run with alternating rounds at fixed concurrency; then a portal's
+ * idempotent route (each request a first one, keys in SQLite) against the same route without idempotency.
+ * Prints req/s and ratios.
  *
  *   npm run bench:client                       # server in this process (default)
  *   npm run bench:client -- --server=child     # server in a child process (client cost dominates)
@@ -11,7 +13,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { closeDefaultClient, RequestConfig, sendRequest } from '../src/client/index.js';
+import { closeDefaultClient, createClient, RequestConfig, sendRequest } from '../src/client/index.js';
+import { defineEndpoint, ServicePortal, z } from '../src/index.js';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -26,10 +29,30 @@ const SERVER_MODE = args.get('server') ?? 'same';
 
 const PAYLOAD = JSON.stringify({ id: 42, name: 'note', tags: ['a', 'b'], done: false });
 
+/** The route the typed client calls (its type only; the server below answers it). */
+const noteRoutes = {
+  note: defineEndpoint(
+    {
+      path: '/notes/:id',
+      method: 'GET',
+      gate: { auth: 'none' },
+      input: z.object({ id: z.number() }),
+      output: z.object({ id: z.number(), name: z.string(), tags: z.array(z.string()), done: z.boolean() }),
+    },
+    () => ({ id: 42, name: 'note', tags: ['a', 'b'], done: false }),
+  ),
+};
+/** What a portal's /openapi.json says about that route: the typed client reads it once. */
+const OPENAPI = JSON.stringify({
+  openapi: '3.1.0',
+  paths: { '/notes/{id}': { get: { operationId: 'note', responses: {} } } },
+});
+
 function startServer(): Promise<http.Server> {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(PAYLOAD) });
-    res.end(PAYLOAD);
+  const server = http.createServer((req, res) => {
+    const body = req.url === '/openapi.json' ? OPENAPI : PAYLOAD;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   });
   server.keepAliveTimeout = 60_000;
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
@@ -60,6 +83,9 @@ async function main(): Promise<void> {
   RequestConfig.baseUrl = origin;
   RequestConfig.silent = true;
   const sendOptions = { endpoint: '/notes/42' };
+  const typed = createClient<typeof noteRoutes>({ baseUrl: origin, silent: true });
+  // With the definitions in hand the client also validates each answer against the output schema.
+  const validated = createClient(noteRoutes, { baseUrl: origin, silent: true });
 
   const contenders: Record<string, () => Promise<unknown>> = {
     'undici.request': async () => {
@@ -71,6 +97,16 @@ async function main(): Promise<void> {
     sendRequest: async () => {
       const res = await sendRequest(sendOptions);
       if (!res.ok) throw new Error(`sendRequest failed: ${res.error?.code}`);
+      return res.data;
+    },
+    typed: async () => {
+      const res = await typed.note({ id: 42 });
+      if (!res.ok) throw new Error(`typed call failed: ${res.problem.code}`);
+      return res.data;
+    },
+    validated: async () => {
+      const res = await validated.note({ id: 42 });
+      if (!res.ok) throw new Error(`validated call failed: ${res.problem.code}`);
       return res.data;
     },
     fetch: async () => {
@@ -128,10 +164,75 @@ async function main(): Promise<void> {
   console.log(`  sendRequest / undici.request = ${ratio.toFixed(2)}  (target >= 0.85)`);
   console.log(`  fetch / undici.request       = ${((med.fetch ?? 0) / u).toFixed(2)}`);
   console.log(`  sendRequest / fetch          = ${((med.sendRequest ?? 0) / (med.fetch ?? 1)).toFixed(2)}`);
+  const typedCost = (med.sendRequest ?? 0) / (med.typed ?? 1) - 1;
+  console.log(`  typed call cost over sendRequest = ${(typedCost * 100).toFixed(1)}%  (target <= 5%)`);
+
+  console.log(
+    `  validated call cost over sendRequest = ${(((med.sendRequest ?? 0) / (med.validated ?? 1) - 1) * 100).toFixed(1)}%`,
+  );
+  await typed.close();
+  await validated.close();
+  await idempotencyBench(round, median);
 
   await agent.close();
   await closeDefaultClient();
   server?.closeAllConnections();
   server?.close();
   child?.disconnect();
+}
+
+/**
+ * A portal with the same POST route twice, one declaring `idempotency`: every request carries a fresh
+ * Idempotency-Key (a first request: claim, run, store in SQLite), against the route without it.
+ */
+async function idempotencyBench(
+  round: (fn: () => Promise<unknown>, ms: number) => Promise<number>,
+  median: (xs: number[]) => number,
+): Promise<void> {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-idem-'));
+  const portal = new ServicePortal({ name: 'bench-idem', dataDir, requestLog: false, enforce: 'off' });
+  const input = z.object({ amount: z.number() });
+  portal.endpoint('/plain', { gate: { auth: 'none' }, input }, ({ input: i }) => ({ ok: true, amount: i.amount }));
+  portal.endpoint('/idempotent', { gate: { auth: 'none', idempotency: {} }, input }, ({ input: i }) => ({
+    ok: true,
+    amount: i.amount,
+  }));
+  await portal.run({ port: 0, handleSignals: false });
+  const client = createClient({ baseUrl: `http://127.0.0.1:${portal.port}`, silent: true, maxRetries: 0 });
+  let n = 0;
+  const post = (endpoint: string) => async (): Promise<unknown> => {
+    const res = await client.send({
+      method: 'POST',
+      endpoint,
+      body: { amount: 5 },
+      headers: { 'idempotency-key': `k-${process.pid}-${++n}` },
+    });
+    if (res.status !== 200) throw new Error(`${endpoint}: ${res.status}`);
+    return res.data;
+  };
+  const contenders: Record<string, () => Promise<unknown>> = { plain: post('/plain'), idempotent: post('/idempotent') };
+  const names = Object.keys(contenders);
+  for (const name of names) await round(contenders[name]!, 300);
+  const results: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, [] as number[]]));
+  console.log('\nidempotent route (first requests, SQLite) vs the same route without idempotency');
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = names.map((_, i) => names[(i + r) % names.length]!);
+    const line: string[] = [];
+    for (const name of order) {
+      const rps = await round(contenders[name]!, ROUND_MS);
+      results[name]!.push(rps);
+      line.push(`${name} ${Math.round(rps)}`);
+    }
+    console.log(`  round ${r + 1}: ${line.join('  ')}`);
+  }
+  const plain = median(results.plain!);
+  const idem = median(results.idempotent!);
+  console.log(`  median req/s: plain ${Math.round(plain)}  idempotent ${Math.round(idem)}`);
+  console.log(`  idempotent first-request cost = ${((plain / idem - 1) * 100).toFixed(1)}%  (target <= 15%)`);
+  await client.close();
+  await portal.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
 }

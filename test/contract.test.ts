@@ -34,6 +34,7 @@ function dataDir(): string {
 describe('API.md contract', () => {
   it('1-2: portal, endpoint, express fallback with portal.gate, tokens, revocation, masking', async () => {
     const portal = new ServicePortal({
+      overload: false, // client and server share this busy test process
       name: 'notes',
       dataDir: dataDir(),
       auth: {
@@ -118,6 +119,7 @@ describe('API.md contract', () => {
 
   it('3: onEvent with the contract example, sendToUser, sendToGroup, broadcast, leaveGroup', async () => {
     const portal = new ServicePortal({
+      overload: false, // client and server share this busy test process
       dataDir: dataDir(),
       auth: { secret: TEST_SECRET },
       websocket: true,
@@ -213,7 +215,12 @@ describe('API.md contract', () => {
   });
 
   it('6: lifecycle set, onChange, withMaintenance, decommission, checks and fields', async () => {
-    const portal = new ServicePortal({ dataDir: dataDir(), auth: { secret: TEST_SECRET }, requestLog: false });
+    const portal = new ServicePortal({
+      dataDir: dataDir(),
+      auth: { secret: TEST_SECRET },
+      requestLog: false,
+      overload: false,
+    });
     cleanups.push(() => portal.close());
     portal.endpoint('/api/x', { method: 'GET', description: 'x', gate: { auth: 'none' }, input: z.object({}) }, () => ({
       ok: true,

@@ -22,11 +22,14 @@ export function makePortal(options: PortalOptions = {}): {
   stop: () => Promise<void>;
 } {
   const { dir, cleanup } = tempDir();
-  // Test portals register terse handlers; the strict registration rule has its own test.
+  // Test portals register terse handlers; the strict registration rule has its own test. Shedding is off: a test
+  // process runs client and server on one busy event loop, which the overload limits would read as overload (the
+  // overload tests turn it on).
   const portal = new ServicePortal({
     dataDir: dir,
     requestLog: false,
     enforce: 'warn',
+    overload: false,
     ...options,
     auth: options.auth?.jwks ? options.auth : { secret: TEST_SECRET, ...options.auth },
   });

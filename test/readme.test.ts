@@ -384,6 +384,42 @@ const EXERCISES: Record<string, Exercise> = {
     ).toBe(0);
     await until(async () => (await call(base, '/ready')).status === 200);
   },
+  'Calling a service': async (base, proc) => {
+    // The block's own caller went over HTTP: a typed call to a bearer route, and an idempotent POST.
+    await proc.waitFor(/^for 42$/m);
+    await proc.waitFor(/^paid 25$/m);
+    const greet = await call(base, '/api/greet', post({ name: 'Ada' }));
+    expect(greet.json()).toEqual({ message: 'Hi Ada' });
+    expect((await call(base, '/api/notes/7')).status).toBe(401);
+    const pay = (): Promise<{ status: number; json(): unknown; headers: Headers }> =>
+      fetch(`${base}/api/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+        body: JSON.stringify({ amount: 5 }),
+      }).then(async (r) => {
+        const text = await r.text();
+        return { status: r.status, headers: r.headers, json: () => JSON.parse(text) as unknown };
+      });
+    const first = await pay();
+    const again = await pay();
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.json()).toEqual(first.json());
+    expect(again.headers.get('idempotency-replayed')).toBe('true');
+    const doc = (await call(base, '/openapi.json')).json() as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    expect(doc.paths['/api/notes/{id}']!.get!.operationId).toBe('note');
+  },
+  'Overload and startup': async (base) => {
+    // The probes server listens first, so `base` is the probes port: the probe routes live there.
+    expect((await call(base, '/health')).status).toBe(200);
+    await until(async () => (await call(base, '/ready')).status === 200);
+    const status = (await call(base, '/status')).json() as { checks: Record<string, { state: string }> };
+    expect(status.checks['cache-warm']).toMatchObject({ state: 'OK' });
+    expect(Object.keys(status.checks)).toContain('overload');
+    expect((await call(base, '/api/greet?name=Ada')).status).toBe(404); // the API is on the main port only
+  },
   'Server-sent events': async (base, proc) => {
     const [, token] = await proc.waitFor(/Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/);
     expect((await call(base, '/api/feed?topic=news')).status).toBe(401);

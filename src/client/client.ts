@@ -277,18 +277,3 @@ export class HttpClient {
     return this.#closing;
   }
 }
-
-/**
- * Create an isolated client with its own defaults, hooks, connection pool and circuit breakers (unlike
- * `sendRequest`, whose defaults `RequestConfig` are process-wide). Bad options throw `HttpClientError`
- * (`ERR_CLIENT_OPTIONS`) naming the option. Call `close()` when done.
- *
- * @example
- * ```ts
- * const api = createClient({ baseUrl: 'https://api.example.com', headers: { 'x-app': 'notes' }, maxRetries: 3 });
- * const res = await api.send({ endpoint: '/items', query: { page: 2 } });
- * ```
- */
-export function createClient(defaults: ClientOptions = {}): HttpClient {
-  return new HttpClient(defaults);
-}

@@ -4,7 +4,26 @@
  * the first outbound request, not at import.
  */
 export { sendRequest, closeDefaultClient } from './send-request.js';
-export { HttpClient, createClient } from './client.js';
+export { HttpClient } from './client.js';
+export { createClient } from './create-client.js';
+export type {
+  ClientRoute,
+  ClientRoutes,
+  InjectTarget,
+  ReservedRouteKey,
+  RouteCall,
+  RouteInput,
+  RouteOutput,
+  ServiceCallOptions,
+  ServiceClient,
+  ServiceClientOptions,
+  ServiceErrorResult,
+  ServiceProblem,
+  ServiceProblemResult,
+  ServiceResult,
+  ServiceSuccess,
+  ServiceToken,
+} from './service-types.js';
 export { RequestConfig } from './config.js';
 export { Interceptors } from './interceptors.js';
 export type { InterceptorChain } from './interceptors.js';

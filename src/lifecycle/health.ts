@@ -38,7 +38,7 @@ export interface StatusReport {
 export interface Readiness {
   /** Whether the instance should get traffic. */
   ready: boolean;
-  /** Why not: `decommissioned`, `lifecycle:<STATE>`, `check:<name>`. */
+  /** Why not: `starting`, `decommissioned`, `lifecycle:<STATE>`, `check:<name>`. */
   reasons: string[];
   /** The lifecycle state. */
   lifecycle: LifecycleState;
@@ -80,6 +80,8 @@ export class HealthBoard {
   private readonly name: string;
   private readonly defaultTimeoutMs: number;
   private readonly log: Logger;
+  /** Startup checks still running: readiness answers `starting` until none is left. */
+  private starting = 0;
 
   constructor(
     private readonly lifecycle: Lifecycle,
@@ -152,9 +154,24 @@ export class HealthBoard {
     return report;
   }
 
-  /** Whether the instance is ready: not decommissioned, ACTIVE, and no critical check RED. */
+  /**
+   * Hold readiness at `starting` until the returned function is called (once; later calls do nothing): how a
+   * startup check keeps `/ready` at 503 while the service warms up.
+   */
+  holdReadiness(): () => void {
+    this.starting++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.starting--;
+    };
+  }
+
+  /** Whether the instance is ready: started, not decommissioned, ACTIVE, and no critical check RED. */
   async readiness(): Promise<Readiness> {
     const reasons: string[] = [];
+    if (this.starting > 0) reasons.push('starting');
     const snap = this.lifecycle.snapshot;
     if (snap.decommissioned) reasons.push('decommissioned');
     if (snap.state !== 'ACTIVE') reasons.push(`lifecycle:${snap.state}`);

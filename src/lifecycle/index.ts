@@ -33,6 +33,7 @@ export type {
   StatusValue,
 } from './health.js';
 export { StateCheck } from './state-check.js';
+export type { StartupCheckFunction, StartupCheckOptions } from './startup-check.js';
 export type { StateCheckExtra, StateCheckOptions } from './state-check.js';
 export { prefersHtml } from './gated-response.js';
 export type { GatedAnswer, GatedRequestContext, LifecycleRespond } from './gated-response.js';

@@ -12,7 +12,10 @@ export interface ShutdownTarget {
 export interface ShutdownOptions {
   /** Signals that start a graceful shutdown. @defaultValue ['SIGTERM', 'SIGINT'] */
   signals?: readonly NodeJS.Signals[];
-  /** How long to keep serving after readiness drops, so load balancers notice, in ms. @defaultValue 0 */
+  /**
+   * How long to keep serving after readiness drops, so load balancers notice, in ms.
+   * @defaultValue 5000 when `KUBERNETES_SERVICE_HOST` is set (running in a Kubernetes pod), else 0
+   */
   drainDelayMs?: number;
   /** How long in-flight requests may take to finish, in ms. @defaultValue 10000 */
   shutdownTimeoutMs?: number;
@@ -29,6 +32,17 @@ const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = {
   SIGTERM: 15,
 };
 
+/** Drain delay used in Kubernetes (`KUBERNETES_SERVICE_HOST` set): endpoints and proxies take seconds to drop a pod. */
+export const KUBERNETES_DRAIN_DELAY_MS = 5000;
+
+/**
+ * The default `drainDelayMs`: 5000 inside Kubernetes (the kubelet sets `KUBERNETES_SERVICE_HOST` in every pod),
+ * where endpoint removal reaches kube-proxy and ingress controllers only after the pod got SIGTERM; 0 elsewhere.
+ */
+export function defaultDrainDelayMs(env: NodeJS.ProcessEnv = process.env): number {
+  return env.KUBERNETES_SERVICE_HOST ? KUBERNETES_DRAIN_DELAY_MS : 0;
+}
+
 /** Check a shutdown timing option; returns the value or throws a RangeError naming the option. */
 export function checkShutdownMs(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -44,7 +58,7 @@ export function checkShutdownMs(value: unknown, option: string, fallback: number
  */
 export function installShutdownHandlers(target: ShutdownTarget, options: ShutdownOptions): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
-  const drainDelayMs = checkShutdownMs(options.drainDelayMs, 'drainDelayMs', 0);
+  const drainDelayMs = checkShutdownMs(options.drainDelayMs, 'drainDelayMs', defaultDrainDelayMs());
   const timeoutMs = checkShutdownMs(options.shutdownTimeoutMs, 'shutdownTimeoutMs', 10_000);
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const log = options.log;

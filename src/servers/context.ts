@@ -18,11 +18,11 @@ const NO_FILES: readonly UploadedFile[] = Object.freeze([]);
  * });
  * ```
  */
-export interface EndpointContext<I = unknown> {
+export interface EndpointContext<I = unknown, Id extends Identity | null = Identity | null> {
   /** The validated input: path params, query and body merged (body wins), coerced and parsed by `input`. */
   readonly input: I;
-  /** The caller, or `null` on `auth: 'none'`. */
-  readonly identity: Identity | null;
+  /** The caller: never `null` when the gate requires credentials (the default), `null` on `auth: 'none'`. */
+  readonly identity: Id;
   /** The bearer token that authenticated this request (e.g. to revoke it on logout). */
   readonly token: string | undefined;
   /** Node's request. */

@@ -16,6 +16,8 @@ export const PORTAL_ERRORS = {
   ERR_UNPROCESSABLE: { status: 422, title: 'Unprocessable Content' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too Many Requests' },
   ERR_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
+  /** Load shedding: a limit of the `overload` option is exceeded; retry after `Retry-After`. */
+  ERR_OVERLOADED: { status: 503, title: 'Overloaded' },
   ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },
   ERR_VALIDATION: { status: 400, title: 'Invalid input' },
   ERR_MALFORMED_JSON: { status: 400, title: 'Malformed JSON' },

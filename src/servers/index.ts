@@ -5,6 +5,7 @@
  */
 export { ServicePortal, defineEndpoint } from './portal/index.js';
 export type {
+  AnyEndpointDefinition,
   CloseOptions,
   DiscoveredEndpoint,
   EndpointConfig,
@@ -16,8 +17,12 @@ export type {
   InjectResponse,
   JobCounts,
   MetricsOptions,
+  OverloadMeasures,
+  OverloadOptions,
   PortalHealthOptions,
   PortalOptions,
+  ProbesOptions,
+  RouteDefinitions,
   RunOptions,
   TrackableQueue,
   TracingOptions,
@@ -29,7 +34,7 @@ export type { ProblemBody } from './problem.js';
 export type { OpenApiOptions } from './openapi.js';
 export type { TrustProxy } from './client-ip.js';
 export type { Identity } from './pipeline/index.js';
-export { AuthError, ForbiddenError, GateConfigError, RateLimitError } from './gates/index.js';
+export { AuthError, ForbiddenError, GateConfigError, IdempotencyError, RateLimitError } from './gates/index.js';
 export type {
   ApiKeyEntry,
   AsymmetricAlgorithm,
@@ -41,6 +46,10 @@ export type {
   CorsOptions,
   GateConfig,
   GateErrorCode,
+  GateIdentity,
+  IdempotencyErrorCode,
+  IdempotencyOptions,
+  IdempotencyStore,
   IssueOptions,
   LifecycleMode,
   RateLimitRule,

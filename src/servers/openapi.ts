@@ -27,6 +27,8 @@ export interface OpenApiRoute {
   output: ZodType | undefined;
   /** The declared success status (`EndpointConfig.status`). @defaultValue 200, or 204 for a `z.void()` output */
   status?: number | undefined;
+  /** The operation's id: the route's key when registered with `portal.register(routes)`. @defaultValue made from the method and path */
+  operationId?: string | undefined;
   /** An endpoint (schemas and body known) or an express route behind `portal.gate()` (only its gate is known). @defaultValue 'endpoint' */
   source?: 'endpoint' | 'express';
   /** The endpoint's `upload` option: its body is `multipart/form-data` with binary file fields. */
@@ -109,6 +111,19 @@ const RESPONSES: Readonly<Record<string, Json>> = {
       'The service is not ACTIVE (lifecycle): code SERVICE_PAUSED, SERVICE_MAINTENANCE, SERVICE_OFFLINE or SERVICE_FAILED; browsers get an HTML page',
     headers: { 'Retry-After': RETRY_AFTER },
     content: { ...PROBLEM_CONTENT, 'text/html': { schema: { type: 'string' } } },
+  },
+};
+
+/** The answers of idempotent routes: listed among the components only when a route declares `idempotency`. */
+const IDEMPOTENCY_RESPONSES: Readonly<Record<string, Json>> = {
+  IdempotencyInFlight: {
+    description: 'A request with the same Idempotency-Key is still running (ERR_IDEMPOTENCY_IN_FLIGHT)',
+    headers: { 'Retry-After': RETRY_AFTER },
+    content: PROBLEM_CONTENT,
+  },
+  IdempotencyMismatch: {
+    description: 'The Idempotency-Key was used with a different request (ERR_IDEMPOTENCY_MISMATCH)',
+    content: PROBLEM_CONTENT,
   },
 };
 
@@ -208,7 +223,7 @@ export function buildOpenApi(
       const key = `${route.method} ${path}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const id = operationId(route.method, path);
+      const id = route.operationId ?? operationId(route.method, path);
       const slot = (schema: ZodType | undefined, io: SchemaIo): Json | undefined =>
         schema ? book.schema(schema, io, `${id}${io === 'input' ? 'Input' : 'Output'}`) : undefined;
       slots.push({ route, path, params, id, input: slot(route.input, 'input'), output: slot(route.output, 'output') });
@@ -217,6 +232,7 @@ export function buildOpenApi(
   const schemas = book.finish();
 
   const used = new Set<SchemeName>();
+  let idempotent = false;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const slot of slots) {
     const { route, params } = slot;
@@ -268,6 +284,32 @@ export function buildOpenApi(
     }
     if (gate.rateLimit !== undefined && (!Array.isArray(gate.rateLimit) || gate.rateLimit.length > 0))
       responses['429'] = ref('TooManyRequests');
+    const idempotency = express ? undefined : gate.idempotency;
+    if (idempotency) {
+      idempotent = true;
+      parameters.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: idempotency.required === true,
+        description: `Runs the request once per key (kept ${idempotency.ttlSec ?? 86_400} s); a repeat gets the stored answer with Idempotency-Replayed: true`,
+        schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+      });
+      responses['400'] ??= ref('BadRequest');
+      responses['409'] = ref('IdempotencyInFlight');
+      responses['422'] = ref('IdempotencyMismatch');
+      for (const [status, response] of Object.entries(responses)) {
+        if (!status.startsWith('2')) continue;
+        responses[status] = {
+          ...response,
+          headers: {
+            'Idempotency-Replayed': {
+              description: 'true when this is the stored answer of an earlier request with the same key',
+              schema: { type: 'string', enum: ['true'] },
+            },
+          },
+        };
+      }
+    }
     responses['500'] = ref('InternalServerError');
     if ((gate.lifecycle ?? 'gated') !== 'exempt') responses['503'] = ref('ServiceUnavailable');
 
@@ -287,7 +329,10 @@ export function buildOpenApi(
   if (options.description !== undefined) info.description = options.description;
   const securitySchemes: Json = {};
   for (const s of Object.keys(SCHEMES) as SchemeName[]) if (used.has(s)) securitySchemes[s] = SCHEMES[s](auth);
-  const components: Json = { schemas: { ...schemas, Problem: PROBLEM_SCHEMA }, responses: RESPONSES };
+  const components: Json = {
+    schemas: { ...schemas, Problem: PROBLEM_SCHEMA },
+    responses: idempotent ? { ...RESPONSES, ...IDEMPOTENCY_RESPONSES } : RESPONSES,
+  };
   if (Object.keys(securitySchemes).length > 0) components.securitySchemes = securitySchemes;
   return { openapi: '3.1.0', info, paths, components };
 }

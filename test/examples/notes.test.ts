@@ -18,7 +18,7 @@ describe('examples/notes', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     dataDir = t.dir;
-    app = createNotesApp({ dataDir: t.dir, secret: TEST_SECRET, portal: { requestLog: false } });
+    app = createNotesApp({ dataDir: t.dir, secret: TEST_SECRET, portal: { requestLog: false, overload: false } });
     await app.portal.run({ port: 0 });
     base = `http://127.0.0.1:${app.portal.port}`;
   });

@@ -36,6 +36,33 @@ describe('Lifecycle', () => {
     return d.dir;
   }
 
+  it('survives a source whose first asynchronous read rejects (a Redis source still connecting), then follows it', async () => {
+    let reachable = false;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const lc = make({
+        source: {
+          name: 'connecting',
+          read: () =>
+            reachable ? Promise.resolve({ state: 'MAINTENANCE' as const }) : Promise.reject(new Error('connecting')),
+          write: () => undefined,
+        },
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+      expect(lc.status).toBe('ACTIVE'); // failMode 'open': the last known state (none yet: ACTIVE)
+      reachable = true;
+      await lc.refresh();
+      expect(lc.status).toBe('MAINTENANCE');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('fires listeners once per real change, with next and prev, and not for re-sets of the same state', async () => {
     const lc = make();
     const seen: Array<[LifecycleState, LifecycleState]> = [];

@@ -193,7 +193,7 @@ describe('ServicePortal.discover', () => {
       main,
       [
         `import { ServicePortal } from ${JSON.stringify(ZOD)};`,
-        `const portal = new ServicePortal({ dataDir: process.argv[3], requestLog: false, enforce: 'warn', auth: { secret: 'a-secret-that-is-long-enough-for-hs256-0123456789' } });`,
+        `const portal = new ServicePortal({ dataDir: process.argv[3], requestLog: false, enforce: 'warn', overload: false, auth: { secret: 'a-secret-that-is-long-enough-for-hs256-0123456789' } });`,
         'const routes = await portal.discover(process.argv[2]);',
         'await portal.run({ port: 0, handleSignals: false });',
         'const get = async (p) => (await fetch(`http://127.0.0.1:${portal.port}${p}`)).json();',

@@ -147,6 +147,7 @@ describe('Gates: bearer tokens', () => {
     let calls = 0;
     const start = async () => {
       const portal = new ServicePortal({
+        overload: false,
         dataDir: dir,
         requestLog: false,
         enforce: 'warn',
@@ -439,11 +440,17 @@ describe('Gates: CORS', () => {
     cleanups.push(cleanup);
     expect(
       () =>
-        new ServicePortal({ dataDir: dir, auth: { secret: TEST_SECRET }, cors: { origins: ['*'], credentials: true } }),
+        new ServicePortal({
+          dataDir: dir,
+          overload: false,
+          auth: { secret: TEST_SECRET },
+          cors: { origins: ['*'], credentials: true },
+        }),
     ).toThrow(/cannot be combined with credentials/);
     expect(
       () =>
         new ServicePortal({
+          overload: false,
           dataDir: dir,
           auth: { secret: TEST_SECRET },
           cors: { origins: ['https://app.example.com/'] },

@@ -522,3 +522,35 @@ describe('endpoint status option', () => {
     }
   });
 });
+
+describe('idempotent routes in OpenAPI', () => {
+  it('stays a valid OpenAPI 3.1 document with the Idempotency-Key header, its answers and the replay header', async () => {
+    const made = makePortal({ auth: { secret: TEST_SECRET } });
+    try {
+      made.portal.endpoint(
+        '/api/pay',
+        {
+          gate: { idempotency: { required: true, ttlSec: 60 } },
+          input: z.object({ amount: z.number() }),
+          output: z.object({ id: z.string() }),
+          status: 201,
+        },
+        () => ({ id: 'p1' }),
+      );
+      const doc = (await made.portal.inject({ url: '/openapi.json' })).json<Json>();
+      const ok = validateOpenApi(doc);
+      expect(ok, JSON.stringify(validateOpenApi.errors?.slice(0, 3))).toBe(true);
+      expect(danglingRefs(doc)).toEqual([]);
+      const op = doc.paths['/api/pay'].post;
+      expect(op.parameters).toEqual([
+        expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }),
+      ]);
+      expect(Object.keys(op.responses).sort()).toEqual(['201', '400', '401', '409', '413', '415', '422', '500', '503']);
+      expect(Object.keys(doc.components.responses)).toEqual(
+        expect.arrayContaining(['IdempotencyInFlight', 'IdempotencyMismatch']),
+      );
+    } finally {
+      await made.stop();
+    }
+  });
+});

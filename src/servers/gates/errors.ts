@@ -24,6 +24,12 @@ export const GATE_ERRORS = {
   ...AUTH_ERRORS,
   ERR_FORBIDDEN_SCOPE: { status: 403, title: 'Missing scope' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too Many Requests' },
+  ERR_IDEMPOTENCY_KEY_MISSING: { status: 400, title: 'Idempotency key missing' },
+  ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'Invalid idempotency key' },
+  ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'Request with this idempotency key in progress' },
+  ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency key reused with another request' },
+  /** The idempotency store could not be reached: the handler is not run without its guarantee. */
+  ERR_IDEMPOTENCY_UNAVAILABLE: { status: 503, title: 'Idempotency store unavailable' },
   /** A gate was configured wrongly (caught at construction or registration, never per request). */
   ERR_GATE_CONFIG: { status: 500, title: 'Invalid gate' },
 } as const satisfies ErrorTable<string>;
@@ -97,6 +103,22 @@ export class RateLimitError extends GatehouseError {
       code: 'ERR_RATE_LIMITED',
       status: GATE_ERRORS.ERR_RATE_LIMITED.status,
       retryAfterSec: options.retryAfterSec,
+    });
+  }
+}
+
+/** Codes of the idempotency gate. */
+export type IdempotencyErrorCode = Extract<GateErrorCode, `ERR_IDEMPOTENCY_${string}`>;
+
+/** A request refused by a route's idempotency: a missing or bad key (400), in flight (409), reused (422). */
+export class IdempotencyError extends GatehouseError {
+  declare readonly code: IdempotencyErrorCode;
+  constructor(message: string, options: { code: IdempotencyErrorCode; retryAfterSec?: number; cause?: unknown }) {
+    super(message, {
+      code: options.code,
+      status: GATE_ERRORS[options.code].status,
+      retryAfterSec: options.retryAfterSec,
+      cause: options.cause,
     });
   }
 }

@@ -9,6 +9,8 @@ import { maskStep, unmaskStep } from './masking.js';
 import { RateLimitFactory } from './rate-limit.js';
 import type { RateLimitStore } from './rate-limit-store.js';
 import type { RevocationStore } from './revocation-store.js';
+import { compileIdempotency, type IdempotencyGate } from './idempotency.js';
+import type { IdempotencyStore } from './idempotency-store.js';
 import { scopesStep } from './scopes.js';
 import { TokenService, type TokenOptions } from './tokens.js';
 import type { AuthMode, GateConfig, LifecycleMode } from './types.js';
@@ -29,7 +31,14 @@ export type { RateLimiterSpec, RateLimitStore, RateLimitStoreName } from './rate
 export type { ApiKeyEntry } from './api-keys.js';
 export type { BasicAuthCallback, BasicAuthResult } from './auth.js';
 export type { CorsHandler, CorsOptions } from './cors.js';
-export type { AuthMode, GateConfig, LifecycleMode, RateLimitRule } from './types.js';
+export type { AuthMode, GateConfig, GateIdentity, IdempotencyOptions, LifecycleMode, RateLimitRule } from './types.js';
+export { IdempotencyError } from './errors.js';
+export type { IdempotencyErrorCode } from './errors.js';
+export { SqliteIdempotencyStore } from './idempotency-sqlite.js';
+export { RedisIdempotencyStore } from './idempotency-redis.js';
+export { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from './idempotency.js';
+export type { IdempotencyGate, IdempotencyStart, IdempotencyTicket } from './idempotency.js';
+export type { IdempotencyBegin, IdempotencyClaim, IdempotencyStore, StoredAnswer } from './idempotency-store.js';
 
 /** Credentials accepted by the portal. */
 export interface AuthOptions extends TokenOptions {
@@ -49,6 +58,8 @@ export interface GateServicesOptions {
   cors: CorsOptions | undefined;
   revocations: RevocationStore;
   rateLimitStore: RateLimitStore;
+  /** Where idempotency keys live (opened on the first request with a key). */
+  idempotencyStore: IdempotencyStore;
   /** The lifecycle step for a route's lifecycle mode (undefined: no step for that mode). */
   lifecycleStep: (mode: LifecycleMode) => GateStep | undefined;
   log: Logger;
@@ -61,6 +72,10 @@ export interface GateServices {
   readonly auth: AuthServices;
   readonly rateLimits: RateLimitFactory;
   readonly cors: CorsHandler | undefined;
+  /** Where idempotency keys live. */
+  readonly idempotency: IdempotencyStore;
+  /** The gates' logger. */
+  readonly log: Logger;
   /** The lifecycle step for a route's lifecycle mode, first in every route's guards. */
   readonly lifecycleStep: (mode: LifecycleMode) => GateStep | undefined;
 }
@@ -89,6 +104,8 @@ export function createGateServices(options: GateServicesOptions): GateServices {
     },
     rateLimits: new RateLimitFactory(options.rateLimitStore),
     cors: options.cors ? compileCors(options.cors, apiKeyHeader) : undefined,
+    idempotency: options.idempotencyStore,
+    log,
     lifecycleStep: options.lifecycleStep,
   };
 }
@@ -101,14 +118,24 @@ export interface CompiledGate {
   inbound: GateStep[];
   /** token masking */
   outbound: GateStep[];
+  /** `gate.idempotency` (HTTP endpoints only), claimed once the input is valid. */
+  idempotency: IdempotencyGate | undefined;
 }
 
-const GATE_KEYS = new Set(['auth', 'scopes', 'rateLimit', 'payloadAuthTokenKey', 'lifecycle']);
+const GATE_KEYS = new Set(['auth', 'scopes', 'rateLimit', 'payloadAuthTokenKey', 'lifecycle', 'idempotency']);
 const AUTH_MODES: ReadonlySet<AuthMode> = new Set(['bearer', 'apiKey', 'basic', 'any', 'none']);
 const LIFECYCLE_MODES: ReadonlySet<LifecycleMode> = new Set(['gated', 'exempt', 'forced']);
 
-/** Validate a route's gate and compile its steps once, at registration. */
-export function compileGate(gate: GateConfig, services: GateServices, route: string): CompiledGate {
+/**
+ * Validate a route's gate and compile its steps once, at registration. `endpoint` is true for HTTP endpoints,
+ * the only routes `gate.idempotency` applies to.
+ */
+export function compileGate(
+  gate: GateConfig,
+  services: GateServices,
+  route: string,
+  endpoint: boolean = false,
+): CompiledGate {
   if (gate === null || typeof gate !== 'object') throw new GateConfigError(`${route}: gate must be an object`);
   for (const key of Object.keys(gate)) {
     if (!GATE_KEYS.has(key))
@@ -131,6 +158,9 @@ export function compileGate(gate: GateConfig, services: GateServices, route: str
   if (maskKey !== undefined && (typeof maskKey !== 'string' || maskKey.length === 0))
     throw new GateConfigError(`${route}: gate.payloadAuthTokenKey must be a field name`);
 
+  if (gate.idempotency !== undefined && !endpoint)
+    throw new GateConfigError(`${route}: gate.idempotency applies to HTTP endpoints only`);
+
   const guards: GateStep[] = [];
   const push = (step: GateStep | undefined): void => {
     if (step) guards.push(step);
@@ -143,5 +173,9 @@ export function compileGate(gate: GateConfig, services: GateServices, route: str
     guards,
     inbound: maskKey ? [unmaskStep(maskKey, services.tokens)] : [],
     outbound: maskKey ? [maskStep(maskKey, services.tokens, mode === 'none' ? 'credential' : 'reference')] : [],
+    idempotency:
+      gate.idempotency === undefined
+        ? undefined
+        : compileIdempotency(gate.idempotency, () => services.idempotency, route, services.log),
   };
 }

@@ -1,3 +1,5 @@
+import type { Identity } from '../pipeline/index.js';
+
 /** How a route authenticates callers. */
 export type AuthMode = 'bearer' | 'apiKey' | 'basic' | 'any' | 'none';
 
@@ -24,9 +26,9 @@ export interface RateLimitRule {
  * gate: { auth: 'bearer', scopes: ['notes:write'], rateLimit: { by: 'user', points: 30, windowSec: 60 } }
  * ```
  */
-export interface GateConfig {
+export interface GateConfig<A extends AuthMode = AuthMode> {
   /** Credential required. @defaultValue 'bearer' */
-  auth?: AuthMode;
+  auth?: A;
   /** Scopes the caller must all hold. @defaultValue [] */
   scopes?: readonly string[];
   /** One or several limits, all enforced. */
@@ -35,4 +37,32 @@ export interface GateConfig {
   payloadAuthTokenKey?: string;
   /** Behaviour while the service is not ACTIVE. @defaultValue 'gated' */
   lifecycle?: LifecycleMode;
+  /**
+   * Run the handler once per `Idempotency-Key` header, caller and route: a repeat gets the stored answer (marked
+   * `Idempotency-Replayed: true`). HTTP endpoints only. @defaultValue none (the header is ignored)
+   */
+  idempotency?: IdempotencyOptions;
 }
+
+/** A route's idempotency (`gate.idempotency`). */
+export interface IdempotencyOptions {
+  /** How long a key and its stored answer are kept, in seconds. @defaultValue 86400 */
+  ttlSec?: number;
+  /** Answer 400 `ERR_IDEMPOTENCY_KEY_MISSING` to a request without the header. @defaultValue false */
+  required?: boolean;
+  /**
+   * How long a running request holds its key without renewing it, in seconds: a process that dies mid-handler
+   * frees the key this long after its last renewal (renewed every third of it while the handler runs). @defaultValue 30
+   */
+  leaseSec?: number;
+}
+
+/**
+ * The identity a handler sees for a route's auth mode: non-null whenever the gate requires credentials (every
+ * mode but `'none'`, the default `'bearer'` included), `null` on `'none'`, either when the mode is not known.
+ */
+export type GateIdentity<A extends AuthMode> = [A] extends ['none']
+  ? null
+  : 'none' extends A
+    ? Identity | null
+    : Identity;

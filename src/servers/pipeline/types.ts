@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ZodType, z } from 'zod';
 
 /** Who made a call, as established by the auth gate. */
 export interface Identity {
@@ -50,8 +49,17 @@ export interface GateCall {
 /** One compiled step. Rejects by throwing a GatehouseError; resolves to continue. */
 export type GateStep = (call: GateCall) => void | Promise<void>;
 
+/**
+ * A zod schema as the endpoint types see it: only its `_zod` type slot. Route types are constrained by this
+ * rather than by `ZodType`, whose structural comparison costs thousands of type instantiations per route
+ * (measured by test/typed/type-performance.test.ts); at run time the value is the zod schema itself.
+ */
+export interface SchemaLike {
+  readonly _zod: { readonly input: unknown; readonly output: unknown };
+}
+
 /** What a handler receives for an input schema (its parsed output type), or `unknown` without one. */
-export type SchemaInput<S> = S extends ZodType ? z.output<S> : unknown;
+export type SchemaInput<S> = S extends { readonly _zod: { readonly output: infer T } } ? T : unknown;
 
 /** What a handler may return for an output schema (the schema's input type), or `unknown` without one. */
-export type SchemaOutput<S> = S extends ZodType ? z.input<S> : unknown;
+export type SchemaOutput<S> = S extends { readonly _zod: { readonly input: infer T } } ? T : unknown;

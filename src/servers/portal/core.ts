@@ -3,6 +3,7 @@ import { HealthBoard } from '../../lifecycle/internal.js';
 import type { Logger } from '../../logger.js';
 import { createGateServices, type GateServices } from '../gates/index.js';
 import type { ResolvedPortalOptions } from './options.js';
+import { shedFirst, type OverloadMonitor } from './overload.js';
 import { closeStores, createStores, redisStatusCheck, type PortalStores } from './stores.js';
 
 /** The parts every request path of a portal stands on: its stores, its lifecycle, its gate services. */
@@ -14,11 +15,15 @@ export interface PortalCore {
 }
 
 /**
- * Open a portal's core from its options: the stores (chosen in one place), the lifecycle on its source (its step
- * goes into every gate), the gate services, and the status board with the fleet's own checks (Redis, remote
+ * Open a portal's core from its options: the stores (chosen in one place), the lifecycle on its source (its step,
+ * behind the overload check, goes into every gate), the gate services, and the status board with the fleet's own checks (Redis, remote
  * control). Whatever was opened is closed again when a later part fails.
  */
-export function openCore(options: ResolvedPortalOptions, log: Logger): PortalCore {
+export function openCore(
+  options: ResolvedPortalOptions,
+  log: Logger,
+  overload: OverloadMonitor | undefined,
+): PortalCore {
   const stores = createStores(options, log);
   let lifecycle: Lifecycle | undefined;
   let gates: GateServices;
@@ -38,7 +43,8 @@ export function openCore(options: ResolvedPortalOptions, log: Logger): PortalCor
       cors: options.cors,
       revocations: stores.revocations,
       rateLimitStore: stores.rateLimits,
-      lifecycleStep: (mode) => live.gateStep(mode),
+      idempotencyStore: stores.idempotency,
+      lifecycleStep: (mode) => shedFirst(overload, mode, live.gateStep(mode)),
       log,
     });
   } catch (err) {

@@ -1,5 +1,6 @@
-import type { ZodType } from 'zod';
+import type { SchemaLike } from '../pipeline/index.js';
 import { PortalError } from '../errors.js';
+import type { AuthMode } from '../gates/types.js';
 import type { EndpointConfig, EndpointHandler } from './options.js';
 
 /**
@@ -10,25 +11,41 @@ const ENDPOINT_DEFINITION: unique symbol = Symbol.for('gatehouse.endpoint-defini
 
 /** What {@link defineEndpoint} takes: the route's path plus every option of `portal.endpoint(path, options)`. */
 export interface EndpointDefinitionConfig<
-  I extends ZodType | undefined = undefined,
-  O extends ZodType | undefined = undefined,
-> extends EndpointConfig<I, O> {
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
+  A extends AuthMode = AuthMode,
+> extends EndpointConfig<I, O, A> {
   /** The route, as given to `portal.endpoint` (`/api/notes/:id`). */
   path: string;
 }
 
 /** An endpoint declared on its own (by {@link defineEndpoint}), for `portal.discover(dir)` or `portal.endpoint(def.path, def.config, def.handler)`. */
 export interface EndpointDefinition<
-  I extends ZodType | undefined = ZodType | undefined,
-  O extends ZodType | undefined = ZodType | undefined,
+  I extends SchemaLike | undefined = SchemaLike | undefined,
+  O extends SchemaLike | undefined = SchemaLike | undefined,
+  A extends AuthMode = AuthMode,
 > {
   readonly [ENDPOINT_DEFINITION]: true;
   /** The route. */
   readonly path: string;
   /** The options given to `portal.endpoint` (everything but `path`). */
-  readonly config: EndpointConfig<I, O>;
+  readonly config: EndpointConfig<I, O, A>;
   /** The handler. */
-  readonly handler: EndpointHandler<I, O>;
+  readonly handler: EndpointHandler<I, O, A>;
+}
+
+/**
+ * Any value made by {@link defineEndpoint}, whatever its schemas and auth mode: what `portal.register` and
+ * `portal.discover` take. (Its handler is typed loosely because a handler for one input is not a handler for all.)
+ */
+export interface AnyEndpointDefinition {
+  readonly [ENDPOINT_DEFINITION]: true;
+  /** The route. */
+  readonly path: string;
+  /** The options given to `portal.endpoint`. */
+  readonly config: EndpointConfig<SchemaLike | undefined, SchemaLike | undefined, AuthMode>;
+  /** The handler. */
+  readonly handler: (ctx: never) => unknown;
 }
 
 /**
@@ -49,10 +66,11 @@ export interface EndpointDefinition<
  * @param handler - the handler, as for `portal.endpoint`
  * @returns a frozen, branded definition
  */
-export function defineEndpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
-  definition: EndpointDefinitionConfig<I, O>,
-  handler: EndpointHandler<I, O>,
-): EndpointDefinition<I, O> {
+export function defineEndpoint<
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
+  A extends AuthMode = 'bearer',
+>(definition: EndpointDefinitionConfig<I, O, A>, handler: EndpointHandler<I, O, A>): EndpointDefinition<I, O, A> {
   if (typeof definition !== 'object' || definition === null) {
     throw new PortalError('defineEndpoint: the first argument must be an object with a path', {
       code: 'ERR_ENDPOINT_CONFIG',
@@ -69,7 +87,7 @@ export function defineEndpoint<I extends ZodType | undefined = undefined, O exte
   return Object.freeze({
     [ENDPOINT_DEFINITION]: true as const,
     path,
-    config: Object.freeze(config) as EndpointConfig<I, O>,
+    config: Object.freeze(config) as EndpointConfig<I, O, A>,
     handler,
   });
 }
@@ -79,7 +97,7 @@ export function defineEndpoint<I extends ZodType | undefined = undefined, O exte
  * @param value - anything a module exported
  * @returns true for an endpoint definition
  */
-export function isEndpointDefinition(value: unknown): value is EndpointDefinition {
+export function isEndpointDefinition(value: unknown): value is AnyEndpointDefinition {
   return (
     typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ENDPOINT_DEFINITION] === true
   );

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatehouseError } from '../../errors.js';
 import { PortalError } from '../errors.js';
-import { isEndpointDefinition, type EndpointDefinition } from './define-endpoint.js';
+import { isEndpointDefinition, type AnyEndpointDefinition } from './define-endpoint.js';
 import { compileEndpoint, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import type { EndpointMethod } from './options.js';
 
@@ -37,15 +37,23 @@ const EXTENSIONS: ReadonlySet<string> = new Set(['.js', '.mjs', '.ts']);
 const SKIPPED_FILE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/i;
 const SKIPPED_DIR: ReadonlySet<string> = new Set(['node_modules', '__tests__']);
 
-interface Found {
-  definition: EndpointDefinition;
+/** One definition to register, and where it came from. */
+export interface FoundDefinition {
+  definition: AnyEndpointDefinition;
+  /** The module (discover), or `''` for definitions handed to `portal.register`. */
   file: string;
+  /** The export name (discover), or the key / `[index]` in the object or array given to `portal.register`. */
   exportName: string;
   methods: readonly EndpointMethod[];
+  /** The key in the routes object given to `portal.register` (its OpenAPI `operationId`). */
+  key?: string;
 }
+type Found = FoundDefinition;
 
 function where(found: Found): string {
-  return `${found.file} (export ${found.exportName})`;
+  return found.file === ''
+    ? `routes${found.exportName.startsWith('[') ? '' : '.'}${found.exportName}`
+    : `${found.file} (export ${found.exportName})`;
 }
 
 /** Code-unit order, the same on every machine and locale. */
@@ -85,13 +93,14 @@ async function listModules(root: string): Promise<string[]> {
   return files.sort(byCodeUnit);
 }
 
-function methodsOf(definition: EndpointDefinition): EndpointMethod[] {
+/** The methods a definition answers. */
+export function methodsOf(definition: AnyEndpointDefinition): EndpointMethod[] {
   const method = definition.config.method;
   return method === undefined ? ['POST'] : typeof method === 'string' ? [method] : [...method];
 }
 
 /** The definitions a module exports: default, named exports, and the elements of exported arrays, by export name. */
-function definitionsOf(namespace: Record<string, unknown>, file: string, seen: Set<EndpointDefinition>): Found[] {
+function definitionsOf(namespace: Record<string, unknown>, file: string, seen: Set<AnyEndpointDefinition>): Found[] {
   const found: Found[] = [];
   const take = (value: unknown, exportName: string): void => {
     // The same object exported twice (`export const list = ...; export default [list]`, or a re-export) counts once.
@@ -108,20 +117,20 @@ function definitionsOf(namespace: Record<string, unknown>, file: string, seen: S
 }
 
 /** Refuse two definitions of one method and path, naming both places; and routes already registered. */
-function checkDuplicates(found: readonly Found[], isTaken: (route: string) => boolean): void {
+function checkDuplicates(found: readonly Found[], isTaken: (route: string) => boolean, verb: string): void {
   const first = new Map<string, Found>();
   for (const f of found) {
     for (const method of f.methods) {
       const route = `${method} ${f.definition.path}`;
       const earlier = first.get(route);
       if (earlier !== undefined) {
-        throw new PortalError(`discover: ${route} is defined twice: in ${where(earlier)} and in ${where(f)}`, {
+        throw new PortalError(`${verb}: ${route} is defined twice: in ${where(earlier)} and in ${where(f)}`, {
           code: 'ERR_ENDPOINT_DUPLICATE',
           details: { route, files: [earlier.file, f.file], exports: [earlier.exportName, f.exportName] },
         });
       }
       if (isTaken(route)) {
-        throw new PortalError(`discover: ${route} from ${where(f)} is already registered on this portal`, {
+        throw new PortalError(`${verb}: ${route} from ${where(f)} is already registered on this portal`, {
           code: 'ERR_ENDPOINT_DUPLICATE',
           details: { route, files: [f.file], exports: [f.exportName] },
         });
@@ -154,7 +163,7 @@ export async function discoverEndpoints(
   if (!info.isDirectory()) throw new PortalError(`discover: ${root} is not a folder`, { code: 'ERR_DISCOVER_DIR' });
 
   const found: Found[] = [];
-  const seen = new Set<EndpointDefinition>();
+  const seen = new Set<AnyEndpointDefinition>();
   // One after another, in sorted order: a module's top-level side effects run in the same order every time.
   for (const file of await listModules(root)) {
     let namespace: Record<string, unknown>;
@@ -180,7 +189,20 @@ export async function discoverEndpoints(
       );
     }
   }
-  checkDuplicates(found, isTaken);
+  return compileFound(found, deps, isTaken, 'discover');
+}
+
+/**
+ * Refuse duplicates among `found` and against the portal, then compile them all; nothing is registered here.
+ * @param verb - names the caller in messages (`discover`, `register`)
+ */
+export function compileFound(
+  found: readonly FoundDefinition[],
+  deps: EndpointDeps,
+  isTaken: (route: string) => boolean,
+  verb: string,
+): { mounts: DiscoveredMount[]; routes: DiscoveredEndpoint[] } {
+  checkDuplicates(found, isTaken, verb);
 
   const mounts: DiscoveredMount[] = [];
   const routes: DiscoveredEndpoint[] = [];
@@ -189,11 +211,11 @@ export async function discoverEndpoints(
     const { path: route, config, handler } = f.definition;
     let endpoints: CompiledEndpoint[];
     try {
-      endpoints = compileEndpoint(route, config, handler, deps, (r) => isTaken(r) || batch.has(r));
+      endpoints = compileEndpoint(route, config, handler, deps, (r) => isTaken(r) || batch.has(r), f.key);
     } catch (err) {
       // The endpoint's own code (a gate's, the enforcer's) is kept: the message adds where it was defined.
       const code = err instanceof GatehouseError ? err.code : 'ERR_ENDPOINT_CONFIG';
-      throw new GatehouseError(`discover: ${where(f)}: ${err instanceof Error ? err.message : String(err)}`, {
+      throw new GatehouseError(`${verb}: ${where(f)}: ${err instanceof Error ? err.message : String(err)}`, {
         code,
         cause: err,
         details: { file: f.file, export: f.exportName },

@@ -6,18 +6,24 @@ import { mergeBody, readBody } from '../body.js';
 import { parseBytes } from '../bytes.js';
 import type { IpResolver } from '../client-ip.js';
 import { HttpCall, type EndpointContext } from '../context.js';
-import { compileGate, type GateServices } from '../gates/index.js';
+import {
+  REPLAYED_HEADER,
+  compileGate,
+  type GateServices,
+  type IdempotencyGate,
+  type StoredAnswer,
+} from '../gates/index.js';
 import type { OpenApiRoute } from '../openapi.js';
 import {
   FORBIDDEN_KEYS,
   compileCoercer,
   compileSyncFirst,
   type GateCall,
-  type SchemaInput,
+  type SchemaLike,
   type SyncFirstPipeline,
 } from '../pipeline/index.js';
 import type { RouteTarget } from './entry.js';
-import type { EndpointConfig, EndpointHandler, EndpointMethod } from './options.js';
+import type { EndpointConfig, EndpointMethod } from './options.js';
 import type { Responder } from './responder.js';
 import { removeUploadedFiles, resolveUploadConfig, uploadDir, uploadReceiver } from '../uploads/index.js';
 
@@ -61,12 +67,14 @@ function normalizeMethods(method: EndpointConfig['method'], path: string): Endpo
  * Validate an endpoint and compile, per method, its gates, body handling, validation and output check once, so
  * a request pays only for what its route uses. `isTaken` reports a route registered before.
  */
-export function compileEndpoint<I extends ZodType | undefined, O extends ZodType | undefined>(
+export function compileEndpoint(
   path: string,
-  config: EndpointConfig<I, O>,
-  handler: EndpointHandler<I, O>,
+  config: EndpointConfig<SchemaLike | undefined, SchemaLike | undefined>,
+  handler: (ctx: never) => unknown,
   deps: EndpointDeps,
   isTaken: (route: string) => boolean,
+  /** The route's key in the routes object given to `portal.register` (its OpenAPI `operationId`). */
+  key?: string,
 ): CompiledEndpoint[] {
   if (typeof path !== 'string' || !path.startsWith('/'))
     throw new PortalError(`endpoint: path must start with "/", got ${String(path)}`, {
@@ -85,6 +93,9 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     },
     deps.handlerScope,
   );
+  // At run time the schemas are zod schemas; the types only read their `_zod` slot (see SchemaLike).
+  const inputSchema = config.input as ZodType | undefined;
+  const outputSchema = config.output as ZodType | undefined;
   const methods = normalizeMethods(config.method, path);
   const limit = config.bodyLimit === undefined ? deps.bodyLimit : parseBytes(config.bodyLimit);
   if (limit === undefined)
@@ -98,7 +109,7 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     throw new PortalError(`endpoint ${path}: status must be an integer from 200 to 299, got ${String(status)}`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
-  if (status === 204 && config.output !== undefined)
+  if (status === 204 && outputSchema !== undefined)
     throw new PortalError(`endpoint ${path}: status 204 sends no body, so it takes no output schema`, {
       code: 'ERR_ENDPOINT_CONFIG',
     });
@@ -108,8 +119,8 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     const route = `${method} ${path}`;
     if (isTaken(route) || out.some((c) => c.route === route))
       throw new PortalError(`endpoint ${route} is already registered`, { code: 'ERR_ENDPOINT_DUPLICATE' });
-    const compiled = compileGate(gate, deps.gates, route);
-    const coerce = compileCoercer(config.input);
+    const compiled = compileGate(gate, deps.gates, route, true);
+    const coerce = compileCoercer(inputSchema);
     const readsBody = !BODYLESS.has(method);
     if (config.upload !== undefined && !readsBody)
       throw new PortalError(`endpoint ${route}: upload needs a method with a body (POST, PUT or PATCH)`, {
@@ -146,25 +157,40 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
     };
     const invoke =
       status === undefined
-        ? (call: GateCall): unknown => handler(call as HttpCall as EndpointContext<SchemaInput<I>>)
+        ? (call: GateCall): unknown => handler(call as HttpCall as EndpointContext as never)
         : (call: GateCall): unknown => {
             const http = call as HttpCall;
             if (http.status === 0) http.status = status; // the declared default; setStatus() in the handler wins
-            const r = handler(http as EndpointContext<SchemaInput<I>>);
+            const r = handler(http as EndpointContext as never);
             if (status !== 204) return r;
             return r instanceof Promise ? r.then(() => undefined) : undefined; // 204: nothing is sent
           };
-    // The gate's guards, inbound and outbound steps around the body, the schemas and the handler.
-    const pipeline = compileSyncFirst({
-      ...compiled,
-      load,
-      input: config.input,
-      invoke,
-      output: config.output,
-      serializeOutput: true,
-      onOutputMismatch: (call, issues) =>
-        log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema'),
-    });
+    const onOutputMismatch = (call: GateCall, issues: unknown): void =>
+      log.error({ requestId: call.requestId, route, issues }, 'handler output does not match its schema');
+    // The gate's guards, inbound and outbound steps around the body, the schemas and the handler; an idempotent
+    // route claims its key between the valid input and the handler (a route without one pays nothing for it).
+    const pipeline = compiled.idempotency
+      ? idempotentPipeline(
+          compiled.idempotency,
+          compileSyncFirst({ ...compiled, outbound: undefined, load, input: inputSchema }),
+          compileSyncFirst({
+            guards: [],
+            invoke,
+            output: outputSchema,
+            outbound: compiled.outbound,
+            serializeOutput: true,
+            onOutputMismatch,
+          }),
+        )
+      : compileSyncFirst({
+          ...compiled,
+          load,
+          input: inputSchema,
+          invoke,
+          output: outputSchema,
+          serializeOutput: true,
+          onOutputMismatch,
+        });
     // Upload temp files go when the handler settles (before the answer is sent), unless it moved them.
     const run: SyncFirstPipeline = upload
       ? async (call) => {
@@ -180,13 +206,14 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
       route,
       target: endpointTarget(route, run, deps.responder, deps.resolveIp),
       openapi: {
+        operationId: key,
         method,
         path,
         description: config.description,
         tags: config.tags,
         gate,
-        input: config.input,
-        output: config.output,
+        input: inputSchema,
+        output: outputSchema,
         status,
         upload: config.upload,
       },
@@ -198,6 +225,72 @@ export function compileEndpoint<I extends ZodType | undefined, O extends ZodType
 /** The methods to mount a compiled endpoint method on (a GET answers HEAD too). */
 export function mountMethods(method: EndpointMethod): readonly HTTPMethod[] {
   return method === 'GET' ? ['GET', 'HEAD'] : [method];
+}
+
+/**
+ * An idempotent route's pipeline: `before` (guards, body, input), then the key's claim, then `after` (handler,
+ * output, masking) only when the key is new; a stored answer is put on the call instead. The answer is stored
+ * before it is sent; a failed handler frees the key.
+ */
+function idempotentPipeline(
+  gate: IdempotencyGate,
+  before: SyncFirstPipeline,
+  after: SyncFirstPipeline,
+): SyncFirstPipeline {
+  return async (call) => {
+    await before(call);
+    const http = call as HttpCall;
+    const start = await gate.begin(call);
+    // `after` has no input schema, so it passes the payload through as the input: hand it the validated input.
+    call.payload = call.input;
+    if (start === undefined) return after(call);
+    if (start.replay !== undefined) {
+      replay(http, start.replay);
+      return;
+    }
+    const mark = http.pendingHeaders?.length ?? 0;
+    try {
+      await after(call);
+    } catch (err) {
+      await start.ticket.abandon().catch(() => undefined);
+      throw err;
+    }
+    const answer = answerOf(http, mark);
+    if (answer === undefined) await start.ticket.abandon().catch(() => undefined);
+    else
+      await start.ticket.finish(answer).catch((err: unknown) => {
+        // The handler ran: its answer still goes out; the key stays claimed until its lease runs out.
+        http.log.error({ err }, 'idempotency: the answer could not be stored');
+      });
+  };
+}
+
+/** What the responder will send for a finished call, or `undefined` when it cannot be replayed. */
+function answerOf(call: HttpCall, mark: number): StoredAnswer | undefined {
+  // A handler that wrote the response itself (a stream) leaves nothing to replay.
+  if (call.headersApplied) return undefined;
+  const result = call.result;
+  // The output step may have written the JSON already (`serialized`); the responder sends exactly that.
+  let body: string | undefined = call.serialized;
+  if (body === undefined && result !== undefined) {
+    try {
+      body = JSON.stringify(result);
+    } catch {
+      return undefined; // the responder answers 500 ERR_OUTPUT_SERIALIZE; a retry runs again
+    }
+  }
+  const status = call.status !== 0 ? call.status : body === undefined ? 204 : 200;
+  return { status, headers: call.pendingHeaders?.slice(mark) ?? [], body };
+}
+
+/** Put a stored answer on the call: the responder sends it like a fresh result, marked as replayed. */
+function replay(call: HttpCall, answer: StoredAnswer): void {
+  call.status = answer.status;
+  // The stored JSON text goes out as it is: the responder sends `serialized` without serialising again.
+  call.result = undefined;
+  call.serialized = answer.body;
+  for (let i = 0; i + 1 < answer.headers.length; i += 2) call.setHeader(answer.headers[i]!, answer.headers[i + 1]!);
+  call.setHeader(REPLAYED_HEADER, 'true');
 }
 
 /**

@@ -6,10 +6,13 @@ export type {
   EndpointMethod,
   PortalHealthOptions,
   PortalOptions,
+  ProbesOptions,
   RunOptions,
 } from './options.js';
+export type { OverloadMeasures, OverloadOptions } from './overload.js';
 export { defineEndpoint, isEndpointDefinition } from './define-endpoint.js';
-export type { EndpointDefinition, EndpointDefinitionConfig } from './define-endpoint.js';
+export type { AnyEndpointDefinition, EndpointDefinition, EndpointDefinitionConfig } from './define-endpoint.js';
+export type { RouteDefinitions } from './register.js';
 export type { DiscoveredEndpoint } from './discover.js';
 export type { InjectOptions, InjectResponse } from './inject.js';
 export { UNMATCHED_ROUTE } from './metrics.js';

@@ -1,5 +1,5 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { HelmetOptions } from 'helmet';
-import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import type { LifecycleOptions } from '../../lifecycle/index.js';
 import { adoptLogger, serviceLogger, type Logger } from '../../logger.js';
@@ -10,9 +10,10 @@ import { PortalError } from '../errors.js';
 import type { TrustProxy } from '../client-ip.js';
 import type { EndpointContext } from '../context.js';
 import type { AuthOptions, CorsOptions, RateLimitStoreName } from '../gates/index.js';
-import type { GateConfig } from '../gates/types.js';
+import type { AuthMode, GateConfig, GateIdentity } from '../gates/types.js';
 import type { OpenApiOptions } from '../openapi.js';
 import type { MetricsOptions } from './metrics.js';
+import { resolveOverloadOptions, type OverloadOptions } from './overload.js';
 import type { TracingOptions } from './trace.js';
 import type { SchemaInput, SchemaOutput } from '../pipeline/index.js';
 import type { RealtimeOptions } from '../realtime/index.js';
@@ -96,6 +97,26 @@ export interface PortalOptions {
   lifecycle?: LifecycleOptions;
   /** Health, readiness, status and lifecycle-admin routes. @defaultValue see {@link PortalHealthOptions} */
   health?: PortalHealthOptions;
+  /**
+   * Load shedding: while event-loop delay, event-loop utilization, heap or RSS is over its limit, gated requests,
+   * socket handshakes and socket events are answered at once with 503 `ERR_OVERLOADED` and `Retry-After`; probes,
+   * `/metrics` and `lifecycle: 'exempt'` routes always answer. `false` turns it off.
+   * @defaultValue { maxEventLoopDelayMs: 200, maxEventLoopUtilization: 0.98, maxHeapUsedBytes: 1.5e9, maxRssBytes: 2e9, sampleIntervalMs: 500, retryAfterSec: 2 }
+   */
+  overload?: OverloadOptions | boolean;
+  /**
+   * Serve `/health`, `/ready`, `/status*` and `/metrics` on a port of their own (and no longer on the main one),
+   * so a saturated main port never fails a probe. @defaultValue none (the probes share the main port)
+   */
+  probes?: ProbesOptions;
+}
+
+/** Where the probe routes listen when they have a port of their own. */
+export interface ProbesOptions {
+  /** Port of the probes server; 0 picks a free one (read it back from `portal.probesPort`). */
+  port: number;
+  /** Interface to bind. @defaultValue the `host` given to `run()` */
+  host?: string;
 }
 
 /** Options for the portal's built-in health routes. Every field is optional. */
@@ -115,15 +136,19 @@ export interface PortalHealthOptions {
 }
 
 /** Options for {@link ServicePortal.endpoint}. */
-export interface EndpointConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
+export interface EndpointConfig<
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
+  A extends AuthMode = AuthMode,
+> {
   /** Method, or several. @defaultValue 'POST' */
   method?: EndpointMethod | readonly EndpointMethod[];
   /** What the endpoint does: shown in OpenAPI; required by the strict registration rule. */
   description?: string;
   /** OpenAPI tags. */
   tags?: readonly string[];
-  /** The route's gates. @defaultValue { auth: 'bearer' } */
-  gate?: GateConfig;
+  /** The route's gates; `auth` also types the handler's `identity` (non-null unless `'none'`). @defaultValue { auth: 'bearer' } */
+  gate?: GateConfig<A>;
   /** Schema of `{ ...params, ...query, ...body }`; query and path strings are coerced to numbers/booleans it expects. */
   input?: I;
   /** Schema the result must match before it is sent; keys it does not declare are dropped. */
@@ -143,10 +168,15 @@ export interface EndpointConfig<I extends ZodType | undefined = undefined, O ext
   status?: number;
 }
 
-/** An endpoint handler: return the result (sent as JSON), or nothing for 204. */
-export type EndpointHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
-  ctx: EndpointContext<SchemaInput<I>>,
-) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
+/**
+ * An endpoint handler: return the result (sent as JSON), or nothing for 204. `identity` is typed by the gate's
+ * auth mode `A` (see {@link GateIdentity}).
+ */
+export type EndpointHandler<
+  I extends SchemaLike | undefined,
+  O extends SchemaLike | undefined,
+  A extends AuthMode = AuthMode,
+> = (ctx: EndpointContext<SchemaInput<I>, GateIdentity<A>>) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 
 /** Options for {@link ServicePortal.run}. */
 export interface RunOptions {
@@ -156,7 +186,10 @@ export interface RunOptions {
   host?: string;
   /** Install SIGTERM/SIGINT handlers for a graceful shutdown (a second signal forces exit). @defaultValue true */
   handleSignals?: boolean;
-  /** After a signal, how long to keep serving with `/ready` at 503 before closing, in ms. @defaultValue 0 */
+  /**
+   * After a signal, how long to keep serving with `/ready` at 503 before closing, in ms, so load balancers stop
+   * sending traffic first. @defaultValue 5000 when `KUBERNETES_SERVICE_HOST` is set (inside a Kubernetes pod), else 0
+   */
   drainDelayMs?: number;
   /** After a signal, how long in-flight requests may take to finish, in ms. @defaultValue 10000 */
   shutdownTimeoutMs?: number;
@@ -211,6 +244,10 @@ export interface ResolvedPortalOptions {
   rateLimitStore: RateLimitStoreName;
   /** `undefined`: no fleet. */
   redis: RedisOption | undefined;
+  /** `false`: no load shedding. */
+  overload: Required<OverloadOptions> | false;
+  /** `undefined`: the probes share the main port. */
+  probes: ProbesOptions | undefined;
 }
 
 /** The kit's checks for the portal's options, throwing `ERR_PORTAL_OPTIONS`. */
@@ -254,5 +291,14 @@ export function resolvePortalOptions(options: PortalOptions): ResolvedPortalOpti
     cors: options.cors,
     rateLimitStore: options.rateLimitStore ?? (options.redis !== undefined ? 'redis' : 'memory'),
     redis: options.redis,
+    overload: resolveOverloadOptions(options.overload),
+    probes: resolveProbes(check, options.probes),
   };
+}
+
+function resolveProbes(check: OptionChecks, probes: ProbesOptions | undefined): ProbesOptions | undefined {
+  if (probes === undefined) return undefined;
+  check.object('probes', probes);
+  const port = check.int('probes.port', probes.port, { min: 0, max: 65_535 });
+  return probes.host === undefined ? { port } : { port, host: check.string('probes.host', probes.host) };
 }

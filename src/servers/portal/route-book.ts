@@ -7,6 +7,7 @@ import { buildOpenApi, type OpenApiOptions, type OpenApiRoute } from '../openapi
  */
 export class RouteBook {
   private readonly routes = new Map<string, OpenApiRoute>();
+  private readonly operations = new Set<string>();
   private cache: { key: string; text: string } | undefined;
 
   constructor(
@@ -20,9 +21,15 @@ export class RouteBook {
     return this.routes.has(route);
   }
 
+  /** Whether an `operationId` (a key given to `portal.register`) is taken. */
+  hasOperation(id: string): boolean {
+    return this.operations.has(id);
+  }
+
   /** Record a registered route. */
   add(route: string, openapi: OpenApiRoute): void {
     this.routes.set(route, openapi);
+    if (openapi.operationId !== undefined) this.operations.add(openapi.operationId);
     this.cache = undefined;
   }
 

@@ -1,5 +1,5 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingMessage } from 'node:http';
-import type { ZodType } from 'zod';
 import { PortalError } from '../errors.js';
 import type { Lifecycle, LifecycleSnapshot } from '../../lifecycle/index.js';
 import {
@@ -34,30 +34,35 @@ export interface BuiltInRouteDeps {
   board: HealthBoard;
   log: Logger;
   /** Register an endpoint as `portal.endpoint()` does (for the lifecycle admin routes). */
-  endpoint: <I extends ZodType | undefined, O extends ZodType | undefined>(
+  endpoint: <I extends SchemaLike | undefined, O extends SchemaLike | undefined>(
     path: string,
     config: EndpointConfig<I, O>,
     handler: EndpointHandler<I, O>,
   ) => void;
 }
 
-/** Mount every built-in route the options turn on: `/metrics`, `/openapi.json`, and the health routes. */
+/**
+ * Mount every built-in route the options turn on: `/metrics`, `/openapi.json`, and the health routes; with a
+ * `probes` entry (its own port), `/metrics` and the health routes go there instead of the main entry.
+ */
 export function mountBuiltIns(
   deps: BuiltInRouteDeps,
   options: ResolvedPortalOptions,
   metrics: PortalMetrics | undefined,
   openapiDocument: () => string,
+  probes?: RequestEntry,
 ): void {
+  const probeDeps = probes ? { ...deps, entry: probes } : deps;
   if (metrics)
     mountMetrics(
-      deps,
+      probeDeps,
       metrics.path,
       metrics.gate ?? options.health.statusGate,
       () => metrics.render(),
       metrics.registry.contentType,
     );
   if (options.openapi !== false) mountOpenApi(deps, options.openapi.path ?? '/openapi.json', openapiDocument);
-  mountHealthRoutes(deps, options.health);
+  mountHealthRoutes(probeDeps, options.health);
 }
 
 /** Serve the OpenAPI document (rendered on first request after a change) at `path`. */

@@ -1,7 +1,8 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { Server } from 'node:http';
+import type { ZodType } from 'zod';
 import type { Express, RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
-import type { ZodType } from 'zod';
 import type { EnforceMode } from '../../enforcer/index.js';
 import type { HandlerCheckScope } from '../../enforcer/internal.js';
 import { PortalError } from '../errors.js';
@@ -11,14 +12,16 @@ import {
   type HealthCheckFunction,
   type HealthCheckOptions,
   type StateCheck,
+  type StartupCheckFunction,
+  type StartupCheckOptions,
   type StateCheckOptions,
   type StatusField,
 } from '../../lifecycle/index.js';
-import { GatedResponder, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
+import { GatedResponder, StartupChecks, installShutdownHandlers, type HealthBoard } from '../../lifecycle/internal.js';
 import { logsStarted, type Logger } from '../../logger.js';
 import { compileIpResolver, compileTrust, type IpResolver, type TrustFunction } from '../client-ip.js';
 import type { GateServices, TokenService } from '../gates/index.js';
-import type { GateConfig } from '../gates/types.js';
+import type { AuthMode, GateConfig } from '../gates/types.js';
 import {
   Realtime,
   RealtimeError,
@@ -27,7 +30,8 @@ import {
   type RealtimeServer,
   type RealtimeSocket,
 } from '../realtime/index.js';
-import { discoverEndpoints, type DiscoveredEndpoint } from './discover.js';
+import { discoverEndpoints, type DiscoveredEndpoint, type DiscoveredMount } from './discover.js';
+import { registerDefinitions, type RouteDefinitions } from './register.js';
 import { compileEndpoint, mountMethods, type CompiledEndpoint, type EndpointDeps } from './endpoint.js';
 import { RequestEntry } from './entry.js';
 import { ExpressGates, createExpressApp } from './express-gates.js';
@@ -46,6 +50,7 @@ import {
   type ResolvedPortalOptions,
   type RunOptions,
 } from './options.js';
+import { OverloadMonitor } from './overload.js';
 import { Responder } from './responder.js';
 import { mountBuiltIns } from './routes.js';
 import type { PortalStores } from './stores.js';
@@ -124,6 +129,11 @@ export class ServicePortal {
   private removeSignalHandlers: (() => void) | undefined;
   private readonly observability: PortalMetrics | undefined;
   private readonly tracer: PortalTracer | undefined;
+  /** Load shedding (undefined with `overload: false`): sampled while the portal runs. */
+  private readonly overload: OverloadMonitor | undefined;
+  private readonly startup: StartupChecks;
+  /** The probes server (health, readiness, status, metrics) with `probes.port`. */
+  private readonly probes: PortalServer | undefined;
   private streams: StreamHub | undefined;
 
   constructor(portalOptions: PortalOptions = {}) {
@@ -146,13 +156,17 @@ export class ServicePortal {
     const gated = new GatedResponder(options.lifecycle.respond, this.log); // checks lifecycle.respond before anything opens
 
     // 2. Stores, lifecycle, gate services and the status board, chosen from the options in one place.
-    const core = openCore(options, this.log);
+    this.overload = options.overload === false ? undefined : new OverloadMonitor(options.overload, this.log);
+    const core = openCore(options, this.log, this.overload);
     const stores = core.stores;
     this.stores = stores;
     this.lifecycle = core.lifecycle;
     this.gates = core.gates;
     this.tokens = this.gates.tokens;
     this.healthBoard = core.board;
+    this.startup = new StartupChecks(core.board, this.log);
+    const overload = this.overload;
+    if (overload) core.board.addCheck('overload', () => overload.check());
     // 3. The request path: responder, metrics and tracing, the entry, the http server, realtime.
     this.responder = new Responder(this.log, options.securityHeaders, options.requestLog, gated);
     // Metrics and tracing: read at scrape time / per request; nothing else on the request path.
@@ -166,6 +180,7 @@ export class ServicePortal {
             redisHealthy: () => (stores.redis ? stores.redis.healthy : undefined),
           });
     this.metrics = this.observability?.registry;
+    if (this.metrics) this.overload?.register(this.metrics);
     this.tracer = options.tracing === false ? undefined : new PortalTracer(options.name, options.tracing);
     this.entry = new RequestEntry(this.responder, () => this.expressApp, this.gates.cors, options.bodyTimeoutMs, {
       metrics: this.observability,
@@ -173,6 +188,11 @@ export class ServicePortal {
       wrap: this.tracer?.wrap,
     });
     this.http = new PortalServer(options, this.entry);
+    // With `probes.port`, the probe routes get an entry and a server of their own (nothing else is routed there).
+    const probesEntry = options.probes
+      ? new RequestEntry(this.responder, () => undefined, undefined, options.bodyTimeoutMs)
+      : undefined;
+    this.probes = probesEntry ? new PortalServer(options, probesEntry) : undefined;
     this.expressGates = new ExpressGates(this.gates, this.resolveIp);
     this.routes = new RouteBook(options.name, options.openapi, this.gates);
     if (options.websocket) {
@@ -206,6 +226,7 @@ export class ServicePortal {
       options,
       this.observability,
       () => this.routes.document(this.expressGates.routes(this.expressApp)),
+      probesEntry,
     );
   }
 
@@ -248,6 +269,22 @@ export class ServicePortal {
    */
   stateCheck(name: string, initial: CheckState, options: StateCheckOptions = {}): StateCheck {
     return this.healthBoard.stateCheck(name, initial, options);
+  }
+
+  /**
+   * Add a startup check: `/ready` answers 503 (`starting`) until every startup check has resolved, while
+   * `/health` answers 200. The check runs at once; when it rejects (or throws) it runs again after the gatehouse
+   * backoff (exponential from 200 ms up to 10 s, full jitter, unless `options.backoff` says otherwise) until it
+   * resolves or the portal closes. Shown on `/status` under its name: YELLOW with the last failure, then OK.
+   *
+   * @example
+   * ```ts
+   * portal.startupCheck('cache-warm', async () => { await cache.warm(); });
+   * ```
+   */
+  startupCheck(name: string, check: StartupCheckFunction, options: StartupCheckOptions = {}): this {
+    this.startup.add(name, check, options);
+    return this;
   }
 
   /** Add a field to the JSON `/status`: a value, or a function called per request. */
@@ -304,6 +341,16 @@ export class ServicePortal {
     return this.http.port;
   }
 
+  /** The bound port of the probes server (`probes.port`), once `run()` has resolved; undefined without one. */
+  get probesPort(): number | undefined {
+    return this.probes?.port;
+  }
+
+  /** Whether the process is over an `overload` limit and shedding (part or all of) its gated requests. */
+  get overloaded(): boolean {
+    return this.overload?.overloaded ?? false;
+  }
+
   /** The client address of a request, resolved with the `trustProxy` setting. */
   clientIp(req: Parameters<IpResolver>[0]): string {
     return this.resolveIp(req);
@@ -318,11 +365,11 @@ export class ServicePortal {
    * portal.endpoint('/api/notes/:id', { method: 'GET', input: z.object({ id: z.number().int() }) }, ({ input }) => store.get(input.id));
    * ```
    */
-  endpoint<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
-    path: string,
-    config: EndpointConfig<I, O>,
-    handler: EndpointHandler<I, O>,
-  ): this {
+  endpoint<
+    I extends SchemaLike | undefined = undefined,
+    O extends SchemaLike | undefined = undefined,
+    A extends AuthMode = 'bearer',
+  >(path: string, config: EndpointConfig<I, O, A>, handler: EndpointHandler<I, O, A>): this {
     this.mount(
       path,
       compileEndpoint(path, config, handler, this.endpointDeps(), (route) => this.routes.has(route)),
@@ -352,8 +399,37 @@ export class ServicePortal {
         `discover: ${taken.method} ${taken.path} from ${taken.file} (export ${taken.exportName}) is already registered on this portal`,
         { code: 'ERR_ENDPOINT_DUPLICATE' },
       );
-    for (const m of mounts) this.mount(m.path, m.endpoints);
+    this.mountAll(mounts);
     return routes;
+  }
+
+  /**
+   * Register endpoint definitions made with `defineEndpoint`: an object (its keys become the OpenAPI
+   * `operationId`s a typed client from `gatehouse/client` calls them by) or an array. All or nothing: a duplicate
+   * method and path (within `routes` or with a route already registered), a key already used by an earlier
+   * `register`, or a bad definition is refused (`ERR_ENDPOINT_DUPLICATE`, `ERR_ENDPOINT_CONFIG`, ...) and nothing
+   * is registered.
+   *
+   * @example
+   * ```ts
+   * export const routes = { greet: defineEndpoint({ path: '/api/greet', gate: { auth: 'none' }, input }, greet) };
+   * portal.register(routes);
+   * const notes = createClient<typeof routes>({ baseUrl }); // gatehouse/client
+   * ```
+   */
+  register(routes: RouteDefinitions): DiscoveredEndpoint[] {
+    const { mounts, routes: registered } = registerDefinitions(
+      routes,
+      this.endpointDeps(),
+      (route) => this.routes.has(route),
+      (id) => this.routes.hasOperation(id),
+    );
+    this.mountAll(mounts);
+    return registered;
+  }
+
+  private mountAll(mounts: readonly DiscoveredMount[]): void {
+    for (const m of mounts) this.mount(m.path, m.endpoints);
   }
 
   private endpointDeps(): EndpointDeps {
@@ -472,11 +548,11 @@ export class ServicePortal {
    * });
    * ```
    */
-  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
-    name: string,
-    config: EventConfig<I, O>,
-    handler: EventHandler<I, O>,
-  ): this {
+  onEvent<
+    I extends SchemaLike | undefined = undefined,
+    O extends SchemaLike | undefined = undefined,
+    A extends AuthMode = 'bearer',
+  >(name: string, config: EventConfig<I, O, A>, handler: EventHandler<I, O, A>): this {
     this.requireRealtime().onEvent(name, config, handler);
     return this;
   }
@@ -548,7 +624,14 @@ export class ServicePortal {
     const port = options.port ?? DEFAULTS.runPort;
     const host = options.host ?? DEFAULTS.runHost;
     await this.tracer?.ready;
-    await this.http.listen(port, host);
+    if (this.probes) await this.probes.listen(this.options.probes!.port, this.options.probes!.host ?? host);
+    try {
+      await this.http.listen(port, host);
+    } catch (err) {
+      await this.probes?.close();
+      throw err;
+    }
+    this.overload?.start();
     if (options.handleSignals !== false) {
       this.removeSignalHandlers = installShutdownHandlers(
         {
@@ -561,7 +644,10 @@ export class ServicePortal {
         { drainDelayMs: options.drainDelayMs, shutdownTimeoutMs: options.shutdownTimeoutMs, log: this.log },
       );
     }
-    this.log.info({ port: this.port, host }, `${this.name} listening on http://${host}:${this.port}`);
+    this.log.info(
+      { port: this.port, host, probesPort: this.probesPort },
+      `${this.name} listening on http://${host}:${this.port}`,
+    );
     // Started: log lines written one at a time so far (in order with the application's own output) now batch.
     logsStarted();
   }
@@ -580,6 +666,11 @@ export class ServicePortal {
         lifecycle: this.lifecycle,
         entry: this.entry,
         http: this.http,
+        probes: this.probes,
+        stopMonitors: () => {
+          this.overload?.stop();
+          this.startup.stop();
+        },
         realtime: this.realtimeServer,
         streams: this.streams,
         closables: this.closables,

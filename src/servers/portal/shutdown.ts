@@ -13,6 +13,10 @@ export interface ShutdownParts {
   lifecycle: Lifecycle;
   entry: RequestEntry;
   http: PortalServer;
+  /** The probes server: it answers (`/ready` 503) while the main server drains, and closes last. */
+  probes: PortalServer | undefined;
+  /** Stop the overload sampler and the startup-check retries. */
+  stopMonitors: () => void;
   realtime: Realtime | undefined;
   /** The server-sent event streams, when a stream route was registered. */
   streams: { close(): Promise<void> } | undefined;
@@ -55,6 +59,11 @@ export async function shutdownPortal(p: ShutdownParts, timeoutMs: number): Promi
   // 4. Realtime: disconnect the sockets, which lets the http server finish closing.
   await step('closing realtime', () => p.realtime?.close());
   await step('closing the http server', () => p.http.close());
+  await step('closing the probes server', async () => {
+    p.probes?.stopAccepting();
+    await p.probes?.close();
+  });
+  p.stopMonitors();
   p.afterServerClosed?.();
   // 5. Stores: the lifecycle (and its source), then the gate stores.
   await step('closing the lifecycle', () => p.lifecycle.close());

@@ -8,6 +8,9 @@ import { createRedisConnections, type RedisConnections } from '../../redis.js';
 import {
   GateConfigError,
   MemoryRateLimitStore,
+  RedisIdempotencyStore,
+  SqliteIdempotencyStore,
+  type IdempotencyStore,
   RedisRateLimitStore,
   RedisRevocationStore,
   SqliteRateLimitStore,
@@ -22,6 +25,8 @@ import type { ResolvedPortalOptions } from './options.js';
 export interface PortalStores {
   rateLimits: RateLimitStore;
   revocations: RevocationStore;
+  /** Idempotency keys: SQLite under `dataDir` (opened on the first key), or Redis with `redis`. */
+  idempotency: IdempotencyStore;
   lifecycleSource: LifecycleSource;
   /** The Socket.IO adapter; `undefined` is Socket.IO's in-memory adapter (one instance). */
   realtimeAdapter: RealtimeAdapter | undefined;
@@ -35,12 +40,13 @@ export interface PortalStores {
  * Each store is an interface with its implementations side by side in the capability's folder, one file each:
  * - rate limits: `RateLimitStore` (gates/rate-limit-store.ts): memory (rate-limit-memory.ts), sqlite (rate-limit-sqlite.ts)
  * - revocations: `RevocationStore` (gates/revocation-store.ts): sqlite (revocation-sqlite.ts)
+ * - idempotency keys: `IdempotencyStore` (gates/idempotency-store.ts): sqlite (idempotency-sqlite.ts)
  * - lifecycle state: `LifecycleSource` (lifecycle/sources.ts): memory, env, file, sqlite, remote (lifecycle/remote/), or the user's own object
  * - realtime delivery: the Socket.IO adapter (`websocket.adapter`, e.g. `@socket.io/redis-adapter`)
  *
  * With the `redis` option (src/redis.ts opens one command and one subscriber connection per portal), every
  * store defaults to its Redis implementation: rate-limit-redis.ts, revocation-redis.ts, lifecycle/source-redis.ts
- * and `@socket.io/redis-adapter`. An explicit option (`rateLimitStore`, `lifecycle.source`, `websocket.adapter`)
+ * idempotency-redis.ts and `@socket.io/redis-adapter`. An explicit option (`rateLimitStore`, `lifecycle.source`, `websocket.adapter`)
  * still wins.
  *
  * On failure, whatever was already opened is closed before the error is rethrown.
@@ -58,6 +64,8 @@ export function createStores(options: ResolvedPortalOptions, log: Logger): Porta
       ? new RedisRevocationStore({ redis, log: gatesLog })
       : new SqliteRevocationStore({ dataDir: options.dataDir, log: gatesLog });
     opened.push(revocations);
+    const idempotency = redis ? new RedisIdempotencyStore(redis) : new SqliteIdempotencyStore(options.dataDir);
+    opened.push(idempotency);
     const source = options.lifecycle.source ?? (redis ? 'redis' : undefined);
     const lifecycleSource =
       redis && source === 'redis'
@@ -65,7 +73,7 @@ export function createStores(options: ResolvedPortalOptions, log: Logger): Porta
         : createLifecycleSource({ dataDir: options.dataDir, logger: log, ...options.lifecycle });
     const realtimeAdapter =
       options.websocket?.adapter ?? (redis && options.websocket ? redisAdapter(redis, log) : undefined);
-    return { rateLimits, revocations, lifecycleSource, realtimeAdapter, redis };
+    return { rateLimits, revocations, idempotency, lifecycleSource, realtimeAdapter, redis };
   } catch (err) {
     for (const store of opened) void store.close();
     throw err;
@@ -147,6 +155,7 @@ export async function closeStores(stores: PortalStores, log: Logger): Promise<vo
   for (const [name, store] of [
     ['rate-limit store', stores.rateLimits],
     ['revocation store', stores.revocations],
+    ['idempotency store', stores.idempotency],
   ] as const) {
     try {
       await store.close();

@@ -1,10 +1,11 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ZodType } from 'zod';
 import { checkHandlerRegistration, type HandlerCheckScope } from '../../enforcer/internal.js';
 import { GatehouseError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { HttpError } from '../errors.js';
-import { compileGate, type GateServices } from '../gates/index.js';
+import { compileGate, type AuthMode, type GateIdentity, type GateServices } from '../gates/index.js';
 import { compilePipeline, type GateCall, type Identity, type Pipeline, type SchemaInput } from '../pipeline/index.js';
 import { RealtimeError } from './errors.js';
 import { MAX_NAME_LENGTH, RESERVED_EVENTS, errorAck } from './names.js';
@@ -60,10 +61,10 @@ export interface EventDeps {
  * Compile one event: its name checked (not reserved, not taken), the enforcer's registration rule applied, and
  * its gates, input schema, handler and output schema made into one pipeline.
  */
-export function compileEvent<I extends ZodType | undefined, O extends ZodType | undefined>(
+export function compileEvent<I extends SchemaLike | undefined, O extends SchemaLike | undefined, A extends AuthMode>(
   name: string,
-  config: EventConfig<I, O>,
-  handler: EventHandler<I, O>,
+  config: EventConfig<I, O, A>,
+  handler: EventHandler<I, O, A>,
   taken: boolean,
   deps: EventDeps,
 ): EventEntry {
@@ -95,23 +96,25 @@ export function compileEvent<I extends ZodType | undefined, O extends ZodType | 
     if (!state) throw new RealtimeError('The socket is gone', { code: 'ERR_REALTIME_CLOSED', status: 410 });
     return handler({
       input: call.input as SchemaInput<I>,
-      identity: call.identity,
+      // The auth step guarantees a non-null identity whenever the mode requires one.
+      identity: call.identity as GateIdentity<A>,
       socket: state.socket,
       requestId: call.requestId,
     });
   };
   const pipeline = compilePipeline({
     ...compiled,
-    input: config.input,
+    // At run time the schemas are zod schemas; the types only read their `_zod` slot (see SchemaLike).
+    input: config.input as ZodType | undefined,
     invoke,
-    output: config.output,
+    output: config.output as ZodType | undefined,
     onOutputMismatch: (call, issues) =>
       deps.log.error(
         { requestId: call.requestId, event: name, issues },
         'event handler output does not match its schema',
       ),
   });
-  return { pipeline, handler: handler as (ctx: EventContext) => unknown };
+  return { pipeline, handler: handler as unknown as (ctx: EventContext) => unknown };
 }
 
 /** The ack of a failed event: the error itself when it is meant for the client, else a logged generic failure. */

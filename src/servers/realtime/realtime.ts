@@ -1,10 +1,10 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingMessage } from 'node:http';
 import type * as SocketIo from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io';
-import type { ZodType } from 'zod';
 import { loadNow } from '../../load.js';
 import type { Logger } from '../../logger.js';
-import { authStep, type GateServices } from '../gates/index.js';
+import { authStep, type AuthMode, type GateServices } from '../gates/index.js';
 import { Delivery } from './delivery.js';
 import { RealtimeError } from './errors.js';
 import { compileEvent, type EventEntry } from './events.js';
@@ -131,11 +131,11 @@ export class Realtime {
    * realtime.onEvent('ping', { gate: { auth: 'none' } }, () => ({ pong: true }));
    * ```
    */
-  onEvent<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined>(
-    name: string,
-    config: EventConfig<I, O>,
-    handler: EventHandler<I, O>,
-  ): this {
+  onEvent<
+    I extends SchemaLike | undefined = undefined,
+    O extends SchemaLike | undefined = undefined,
+    A extends AuthMode = 'bearer',
+  >(name: string, config: EventConfig<I, O, A>, handler: EventHandler<I, O, A>): this {
     const entry = compileEvent(name, config, handler, this.events.has(name), {
       gates: this.gates,
       log: this.log,

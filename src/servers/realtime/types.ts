@@ -1,9 +1,9 @@
+import type { SchemaLike } from '../pipeline/index.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { DefaultEventsMap, Server as IoServer, Socket } from 'socket.io';
-import type { ZodType } from 'zod';
 import type { HandlerCheckScope } from '../../enforcer/internal.js';
 import type { Logger } from '../../logger.js';
-import type { GateConfig, GateServices } from '../gates/index.js';
+import type { AuthMode, GateConfig, GateIdentity, GateServices } from '../gates/index.js';
 import type { Identity, SchemaInput, SchemaOutput } from '../pipeline/index.js';
 
 /** What every socket carries in `socket.data` (shared with other instances through the adapter). */
@@ -19,11 +19,11 @@ export type RealtimeSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultE
 export type RealtimeServer = IoServer<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, RealtimeSocketData>;
 
 /** What an event handler receives. */
-export interface EventContext<I = unknown> {
+export interface EventContext<I = unknown, Id extends Identity | null = Identity | null> {
   /** The validated payload (the first argument the client emitted). */
   readonly input: I;
-  /** The socket's identity (from the handshake), or `null` when anonymous. */
-  readonly identity: Identity | null;
+  /** The socket's identity (from the handshake): never `null` when the gate requires credentials, `null` on `auth: 'none'`. */
+  readonly identity: Id;
   /** The socket that sent the event. */
   readonly socket: RealtimeSocket;
   /** Id of this event call, for logs. */
@@ -31,11 +31,15 @@ export interface EventContext<I = unknown> {
 }
 
 /** Options for {@link Realtime.onEvent}. */
-export interface EventConfig<I extends ZodType | undefined = undefined, O extends ZodType | undefined = undefined> {
+export interface EventConfig<
+  I extends SchemaLike | undefined = undefined,
+  O extends SchemaLike | undefined = undefined,
+  A extends AuthMode = AuthMode,
+> {
   /** What the event does. */
   description?: string;
-  /** The event's gates, as for endpoints. @defaultValue { auth: 'bearer' } */
-  gate?: GateConfig;
+  /** The event's gates, as for endpoints (`auth` also types the handler's `identity`). @defaultValue { auth: 'bearer' } */
+  gate?: GateConfig<A>;
   /** Schema of the payload; a payload that fails it is answered with `ERR_VALIDATION`. */
   input?: I;
   /** Schema the handler's result must match before it is sent as the ack. */
@@ -43,9 +47,11 @@ export interface EventConfig<I extends ZodType | undefined = undefined, O extend
 }
 
 /** An event handler: its return value is sent back as the ack. */
-export type EventHandler<I extends ZodType | undefined, O extends ZodType | undefined> = (
-  ctx: EventContext<SchemaInput<I>>,
-) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
+export type EventHandler<
+  I extends SchemaLike | undefined,
+  O extends SchemaLike | undefined,
+  A extends AuthMode = AuthMode,
+> = (ctx: EventContext<SchemaInput<I>, GateIdentity<A>>) => SchemaOutput<O> | void | Promise<SchemaOutput<O> | void>;
 
 /** The body of an error ack: `{ error: { code, message } }`, plus field `errors` for validation failures. */
 export interface EventErrorAck {

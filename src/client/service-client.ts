@@ -1,0 +1,501 @@
+/**
+ * The typed service client (API.md 15): one method per route key, each turning its input into a request by the
+ * route's method and path, sent through the HttpClient (retries, Retry-After, deadline, breaker, redaction,
+ * address policy) or, in tests, through `portal.inject`. Routes come from the definitions when the caller holds
+ * them, else from the service's OpenAPI document (route key = `operationId`), read once on the first call.
+ */
+import { HttpClient } from './client.js';
+import type { HttpErrorCode, HttpErrorInfo, HttpMethod, HttpResult } from './result.js';
+import type {
+  ClientRoute,
+  InjectTarget,
+  ServiceCallOptions,
+  ServiceClientOptions,
+  ServiceErrorResult,
+  ServiceProblem,
+  ServiceResult,
+  ServiceToken,
+} from './service-types.js';
+import type { QueryParams, QueryValue, RequestBody } from './types.js';
+
+/** One route as the client runs it. */
+interface RoutePlan {
+  method: HttpMethod;
+  /** Path segments: literal text, and parameter names (odd indexes). */
+  parts: string[];
+  idempotent: boolean;
+  /** The output schema, when the caller holds the definitions. */
+  output:
+    { safeParseAsync?: (v: unknown) => Promise<ParseResult>; safeParse?: (v: unknown) => ParseResult } | undefined;
+}
+
+interface ParseResult {
+  success: boolean;
+  data?: unknown;
+  error?: { issues?: ReadonlyArray<{ path?: ReadonlyArray<PropertyKey>; message?: string }> };
+}
+
+const DEFINITION = Symbol.for('gatehouse.endpoint-definition');
+/** Keys the client never treats as routes: its HttpClient members, and what promises, JSON and tools probe. */
+export const RESERVED_ROUTE_KEYS: ReadonlySet<string> = new Set([
+  'send',
+  'sendRequest',
+  'get',
+  'post',
+  'close',
+  'defaults',
+  'interceptors',
+  'circuitState',
+  'resetCircuits',
+  'then',
+  'catch',
+  'finally',
+  'toJSON',
+  'toString',
+  'valueOf',
+  'constructor',
+]);
+const ROUTE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const PARAM = /[:*]([A-Za-z0-9_]*)(\([^)]*\))?/g;
+
+/** Whether `value` is a routes object (its values made by `defineEndpoint`). */
+export function isRoutesObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const values = Object.values(value);
+  return values.length > 0 && values.every((v) => typeof v === 'object' && v !== null && DEFINITION in v);
+}
+
+/** Split a route path into literal parts and parameter names (`/a/:id/b` → `['/a/', 'id', '/b']`). */
+function splitPath(path: string): string[] {
+  const parts: string[] = [];
+  let last = 0;
+  for (const m of path.matchAll(PARAM)) {
+    parts.push(path.slice(last, m.index), m[1] === '' ? '*' : m[1]!);
+    last = m.index + m[0].length;
+  }
+  parts.push(path.slice(last));
+  return parts;
+}
+
+function planOf(route: ClientRoute): RoutePlan {
+  const m = route.config.method;
+  const method = (typeof m === 'string' ? m : Array.isArray(m) ? (m[0] as string | undefined) : undefined) ?? 'POST';
+  return {
+    method: method.toUpperCase() as HttpMethod,
+    parts: splitPath(route.path),
+    idempotent: route.config.gate?.idempotency !== undefined,
+    output: route.config.output as RoutePlan['output'],
+  };
+}
+
+/** Route plans from an OpenAPI document: `operationId` → method and path (`{id}` back to `:id`). */
+function plansFromOpenApi(doc: unknown): Map<string, RoutePlan> {
+  const plans = new Map<string, RoutePlan>();
+  const paths = (doc as { paths?: unknown } | null)?.paths;
+  if (typeof paths !== 'object' || paths === null) return plans;
+  for (const [path, item] of Object.entries(paths as Record<string, unknown>)) {
+    if (typeof item !== 'object' || item === null) continue;
+    for (const [method, op] of Object.entries(item as Record<string, unknown>)) {
+      const id = (op as { operationId?: unknown } | null)?.operationId;
+      if (typeof id !== 'string') continue;
+      const params = (op as { parameters?: unknown }).parameters;
+      const idempotent =
+        Array.isArray(params) &&
+        params.some(
+          (p: { in?: unknown; name?: unknown }) =>
+            p.in === 'header' && typeof p.name === 'string' && p.name.toLowerCase() === 'idempotency-key',
+        );
+      plans.set(id, {
+        method: method.toUpperCase() as HttpMethod,
+        parts: splitPath(path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1')),
+        idempotent,
+        output: undefined,
+      });
+    }
+  }
+  return plans;
+}
+
+function queryValue(v: unknown): QueryValue {
+  if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    return v;
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map((x: unknown) => (typeof x === 'number' || typeof x === 'boolean' ? x : String(x)));
+  return JSON.stringify(v);
+}
+
+function problemFromError(error: HttpErrorInfo, status: number): ServiceProblem {
+  return { type: 'about:blank', title: error.code, status, detail: error.message, code: error.code };
+}
+
+function failure(
+  code: HttpErrorCode,
+  message: string,
+  status = 0,
+  headers: Readonly<Record<string, string>> = {},
+  attempts = 0,
+): ServiceErrorResult {
+  const error = { code, message };
+  return { ok: false, status, problem: problemFromError(error, status), error, headers, attempts };
+}
+
+/** The problem of an error answer: its problem+json body, or one made from the status. */
+function problemOf(status: number, data: unknown): ServiceProblem {
+  if (typeof data === 'object' && data !== null && typeof (data as { code?: unknown }).code === 'string') {
+    const p = data as Partial<ServiceProblem>;
+    return {
+      ...p,
+      type: typeof p.type === 'string' ? p.type : 'about:blank',
+      title: typeof p.title === 'string' ? p.title : `HTTP ${status}`,
+      status: typeof p.status === 'number' ? p.status : status,
+      detail: typeof p.detail === 'string' ? p.detail : '',
+      code: p.code!,
+    };
+  }
+  return {
+    type: 'about:blank',
+    title: `HTTP ${status}`,
+    status,
+    detail: typeof data === 'string' ? data.slice(0, 500) : '',
+    code: 'HTTP_ERROR',
+  };
+}
+
+/** A request made from a call's input. */
+interface Outgoing {
+  method: HttpMethod;
+  path: string;
+  query: QueryParams | undefined;
+  body: RequestBody | undefined;
+}
+
+function buildRequest(plan: RoutePlan, input: unknown): Outgoing | string {
+  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input)))
+    return 'the input must be an object';
+  const rest: Record<string, unknown> = { ...(input as Record<string, unknown> | undefined) };
+  let path = '';
+  const parts = plan.parts;
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) {
+      path += parts[i]!;
+      continue;
+    }
+    const name = parts[i]!;
+    const value = rest[name];
+    if (value === undefined || value === null || value === '') return `the input lacks the path parameter "${name}"`;
+    delete rest[name];
+    path += encodeURIComponent(value instanceof Date ? value.toISOString() : String(value as string | number));
+  }
+  const keys = Object.keys(rest);
+  if (plan.method === 'GET' || plan.method === 'HEAD') {
+    if (keys.length === 0) return { method: plan.method, path, query: undefined, body: undefined };
+    const query: QueryParams = {};
+    for (const k of keys) query[k] = queryValue(rest[k]);
+    return { method: plan.method, path, query, body: undefined };
+  }
+  return { method: plan.method, path, query: undefined, body: input === undefined ? undefined : rest };
+}
+
+function lowerHeaders(headers: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v as string);
+  }
+  return out;
+}
+
+function encodeQuery(query: QueryParams | undefined): string {
+  if (query === undefined) return '';
+  const pairs: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v === null || v === undefined) continue;
+    for (const item of Array.isArray(v) ? (v as ReadonlyArray<string | number | boolean>) : [v as string]) {
+      pairs.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(item))}`);
+    }
+  }
+  return pairs.length === 0 ? '' : `?${pairs.join('&')}`;
+}
+
+/** A uniform view of one answer, from the HttpClient or from `inject`. */
+interface Answer {
+  ok: boolean;
+  status: number;
+  data: unknown;
+  headers: Readonly<Record<string, string>>;
+  error: HttpErrorInfo | null;
+  attempts: number;
+}
+
+/**
+ * The runtime behind a typed client. Kept apart from the Proxy that exposes it, so the Proxy's only job is to
+ * turn a property name into a cached route caller.
+ */
+class ServiceCaller {
+  readonly http: HttpClient;
+  readonly #plans: Map<string, RoutePlan> | undefined;
+  #discovered: Promise<Map<string, RoutePlan> | ServiceErrorResult> | undefined;
+  readonly #token: ServiceToken | undefined;
+  readonly #portal: InjectTarget | undefined;
+  readonly #openapiPath: string;
+  readonly #callers = new Map<
+    string,
+    (input?: unknown, options?: ServiceCallOptions) => Promise<ServiceResult<unknown>>
+  >();
+
+  constructor(routes: Readonly<Record<string, ClientRoute>> | undefined, options: ServiceClientOptions) {
+    const { token, portal, openapiPath, ...http } = options;
+    this.http = new HttpClient(http);
+    this.#token = token;
+    this.#portal = portal;
+    this.#openapiPath = openapiPath ?? '/openapi.json';
+    if (routes !== undefined) {
+      this.#plans = new Map();
+      for (const [key, route] of Object.entries(routes)) this.#plans.set(key, planOf(route));
+    }
+  }
+
+  /** The cached caller of one route key. */
+  caller(key: string): (input?: unknown, options?: ServiceCallOptions) => Promise<ServiceResult<unknown>> {
+    let fn = this.#callers.get(key);
+    if (fn === undefined) {
+      fn = (input, options) => this.call(key, input, options);
+      this.#callers.set(key, fn);
+    }
+    return fn;
+  }
+
+  async #plan(key: string): Promise<RoutePlan | ServiceErrorResult> {
+    if (this.#plans !== undefined) {
+      return (
+        this.#plans.get(key) ?? failure('BAD_REQUEST', `no route "${key}" in the routes this client was made with`)
+      );
+    }
+    this.#discovered ??= this.#discover();
+    const plans = await this.#discovered;
+    if (!(plans instanceof Map)) {
+      this.#discovered = undefined; // try again on the next call
+      return plans;
+    }
+    return (
+      plans.get(key) ??
+      failure(
+        'BAD_REQUEST',
+        `the service's OpenAPI document (${this.#openapiPath}) has no operation "${key}": register the routes with portal.register(routes)`,
+      )
+    );
+  }
+
+  /** Read the routes from the service's OpenAPI document; a failure keeps the underlying code (NETWORK, ...). */
+  async #discover(): Promise<Map<string, RoutePlan> | ServiceErrorResult> {
+    const answer = await this.#exchange(
+      { method: 'GET', path: this.#openapiPath, query: undefined, body: undefined },
+      undefined,
+      undefined,
+    );
+    if (answer.ok) return plansFromOpenApi(answer.data);
+    const code = answer.error === null || answer.error.code === 'HTTP_ERROR' ? 'BAD_REQUEST' : answer.error.code;
+    return failure(
+      code,
+      `cannot read the service's routes from ${this.#openapiPath} (${answer.error?.message ?? `HTTP ${answer.status}`}); pass the definitions: createClient(routes, options)`,
+      answer.status,
+      answer.headers,
+      answer.attempts,
+    );
+  }
+
+  async #credential(): Promise<string | undefined | Error> {
+    const token = this.#token;
+    if (typeof token !== 'function') return token;
+    try {
+      return await token();
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  /** Send one request through the HttpClient or `inject`. */
+  async #exchange(
+    req: Outgoing,
+    options: ServiceCallOptions | undefined,
+    idempotencyKey: string | undefined,
+  ): Promise<Answer> {
+    const token = await this.#credential();
+    if (token instanceof Error)
+      return {
+        ok: false,
+        status: 0,
+        data: null,
+        headers: {},
+        attempts: 0,
+        error: { code: 'BAD_REQUEST', message: `the token function failed: ${token.message}` },
+      };
+    const portal = this.#portal;
+    if (portal !== undefined) return this.#inject(portal, req, options, token, idempotencyKey);
+    const r: HttpResult = await this.http.send({
+      method: req.method,
+      endpoint: req.path,
+      query: req.query,
+      body: req.body,
+      authToken: token,
+      idempotencyKey,
+      headers: options?.headers,
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs,
+      deadlineMs: options?.deadlineMs,
+      maxRetries: options?.maxRetries,
+    });
+    return { ok: r.ok, status: r.status, data: r.data, headers: r.headers, error: r.error, attempts: r.attempts };
+  }
+
+  async #inject(
+    portal: InjectTarget,
+    req: Outgoing,
+    options: ServiceCallOptions | undefined,
+    token: string | undefined,
+    idempotencyKey: string | undefined,
+  ): Promise<Answer> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.http.defaults.headers,
+      ...options?.headers,
+    };
+    if (token !== undefined) {
+      const type = this.http.defaults.authType ?? 'bearer';
+      if (type === 'bearer') headers.authorization = `Bearer ${token}`;
+      else if (type === 'apiKey') headers[this.http.defaults.apiKeyHeader ?? 'X-API-Key'] = token;
+      else headers.authorization = `Basic ${Buffer.from(token).toString('base64')}`;
+    }
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    try {
+      const res = await portal.inject({
+        method: req.method,
+        url: req.path + encodeQuery(req.query),
+        headers,
+        payload: req.body ?? undefined,
+      });
+      const h = lowerHeaders(res.headers);
+      let data: unknown = null;
+      if (res.body !== '') {
+        const type = h['content-type'] ?? '';
+        if (type.includes('json')) {
+          try {
+            data = JSON.parse(res.body) as unknown;
+          } catch {
+            return {
+              ok: false,
+              status: res.statusCode,
+              data: null,
+              headers: h,
+              attempts: 1,
+              error: { code: 'INVALID_RESPONSE', message: 'the body is not valid JSON' },
+            };
+          }
+        } else data = res.body;
+      }
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      return {
+        ok,
+        status: res.statusCode,
+        data,
+        headers: h,
+        attempts: 1,
+        error: ok ? null : { code: 'HTTP_ERROR', message: `HTTP ${res.statusCode}` },
+      };
+    } catch (err) {
+      return {
+        ok: false,
+        status: 0,
+        data: null,
+        headers: {},
+        attempts: 1,
+        error: { code: 'NETWORK', message: err instanceof Error ? err.message : String(err) },
+      };
+    }
+  }
+
+  /** One typed call: never rejects. */
+  async call(key: string, input: unknown, options: ServiceCallOptions | undefined): Promise<ServiceResult<unknown>> {
+    try {
+      const plan = await this.#plan(key);
+      if (!('parts' in plan)) return plan;
+      const req = buildRequest(plan, input);
+      if (typeof req === 'string') return failure('BAD_REQUEST', `${key}: ${req}`);
+      const idempotencyKey =
+        options?.idempotencyKey ??
+        (plan.idempotent && req.method !== 'GET' ? globalThis.crypto.randomUUID() : undefined);
+      const answer = await this.#exchange(req, options, idempotencyKey);
+      if (answer.ok) {
+        let data = answer.data;
+        if (plan.output !== undefined) {
+          const parsed = await validateOutput(plan.output, data);
+          if (typeof parsed === 'string')
+            return failure(
+              'INVALID_RESPONSE',
+              `${key}: the answer does not match the output schema: ${parsed}`,
+              answer.status,
+              answer.headers,
+              answer.attempts,
+            );
+          data = parsed.value;
+        }
+        return { ok: true, status: answer.status, data, headers: answer.headers, attempts: answer.attempts };
+      }
+      if (answer.status > 0 && (answer.error === null || answer.error.code === 'HTTP_ERROR'))
+        return {
+          ok: false,
+          status: answer.status,
+          problem: problemOf(answer.status, answer.data),
+          error: null,
+          headers: answer.headers,
+          attempts: answer.attempts,
+        };
+      const error = answer.error ?? { code: 'NETWORK', message: 'no answer' };
+      return failure(error.code, error.message, answer.status, answer.headers, answer.attempts);
+    } catch (err) {
+      return failure('BAD_REQUEST', `unexpected client failure: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+async function validateOutput(
+  schema: NonNullable<RoutePlan['output']>,
+  data: unknown,
+): Promise<{ value: unknown } | string> {
+  const r = schema.safeParseAsync ? await schema.safeParseAsync(data) : schema.safeParse?.(data);
+  if (r === undefined) return { value: data };
+  if (r.success) return { value: r.data };
+  const issue = r.error?.issues?.[0];
+  return issue ? `${(issue.path ?? []).map(String).join('.') || '(root)'}: ${issue.message ?? 'invalid'}` : 'invalid';
+}
+
+/**
+ * A typed client over an HttpClient: a Proxy whose HttpClient members stay the HttpClient's (bound to it) and
+ * whose other identifier-like names are route callers.
+ */
+export function serviceClient(
+  routes: Readonly<Record<string, ClientRoute>> | undefined,
+  options: ServiceClientOptions,
+): HttpClient {
+  if (routes !== undefined) {
+    for (const key of Object.keys(routes)) {
+      if (RESERVED_ROUTE_KEYS.has(key) || !ROUTE_KEY.test(key))
+        throw new TypeError(`createClient: route key "${key}" is reserved or not an identifier; rename it`);
+    }
+  }
+  const caller = new ServiceCaller(routes, options);
+  const target = caller.http;
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(t, prop) {
+      if (typeof prop !== 'string' || prop in t || RESERVED_ROUTE_KEYS.has(prop) || !ROUTE_KEY.test(prop)) {
+        const value: unknown = Reflect.get(t, prop, t);
+        if (typeof value !== 'function') return value;
+        // HttpClient's methods use private fields: call them on the client itself, never on the Proxy.
+        let fn = bound.get(prop);
+        if (fn === undefined) bound.set(prop, (fn = (value as (...a: unknown[]) => unknown).bind(t)));
+        return fn;
+      }
+      return caller.caller(prop);
+    },
+  });
+}
