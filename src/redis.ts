@@ -326,7 +326,10 @@ export class RedisConnections {
       this.handlers.set(channel, (set = new Set()));
       this.subscriber
         .subscribe(channel)
-        .catch((err: unknown) => this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)'));
+        .catch((err: unknown) => {
+          // Closing while the subscription was on its way is not a failure anyone needs to hear about.
+          if (this.closing === undefined) this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)');
+        });
     }
     set.add(handler);
     return () => {

@@ -209,9 +209,14 @@ export class OverloadMonitor {
   }
 
   /** Apply one sample's measures to the shed share (see the class comment). */
-  update(measures: OverloadMeasures): void {
-    this.last = measures;
+  update(sampled: OverloadMeasures): void {
+    this.last = sampled;
     const limits = this.options;
+    // A loop that is fully used but still turns quickly is busy, not overloaded: a closed-loop client keeps any
+    // saturated server at utilization 1, and shedding cheap requests frees nothing (a 503 costs what an answer
+    // does), so utilization counts only while the loop also lags (a twentieth of the delay limit, 10 ms by default).
+    const lagging = limits.maxEventLoopDelayMs <= 0 || sampled.eventLoopDelayMs >= limits.maxEventLoopDelayMs / 20;
+    const measures = lagging ? sampled : { ...sampled, eventLoopUtilization: 0 };
     let over: string | undefined;
     let under = true;
     let onlyElu = true;
@@ -231,7 +236,7 @@ export class OverloadMonitor {
       if (share === 0 && onlyElu && this.eluOverSamples < ELU_SAMPLES_TO_START) return;
       if (share === 0) {
         this.since = Date.now();
-        this.log.warn({ ...measures, reason: over }, `overloaded: shedding requests (${over})`);
+        this.log.warn({ ...sampled, reason: over }, `overloaded: shedding requests (${over})`);
       }
       this.reason = over;
       this.setShare(Math.min(1, share + SHED_STEP_UP));
@@ -250,7 +255,7 @@ export class OverloadMonitor {
     if (next < SHED_MIN) {
       this.setShare(0);
       this.log.info(
-        { ...measures, shedMs: Date.now() - this.since, shed: this.shedCount },
+        { ...sampled, shedMs: Date.now() - this.since, shed: this.shedCount },
         'overload over: admitting requests again',
       );
     } else this.setShare(next);
