@@ -324,12 +324,11 @@ export class RedisConnections {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      this.subscriber
-        .subscribe(channel)
-        .catch((err: unknown) => {
-          // Closing while the subscription was on its way is not a failure anyone needs to hear about.
-          if (this.closing === undefined) this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)');
-        });
+      this.subscriber.subscribe(channel).catch((err: unknown) => {
+        // Closing while the subscription was on its way is not a failure anyone needs to hear about.
+        if (this.closing === undefined)
+          this.log.warn({ err, channel }, 'redis: subscribe failed (retried on reconnect)');
+      });
     }
     set.add(handler);
     return () => {
