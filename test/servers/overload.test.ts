@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PortalError } from '../../src/index.js';
+import { PortalError, createLogger } from '../../src/index.js';
+import { OverloadMonitor, resolveOverloadOptions, type OverloadOptions } from '../../src/servers/portal/overload.js';
 import { expectThrown, makePortal } from '../helpers.js';
 import { startRealtime, waitFor, type RealtimeFixture } from '../realtime/helpers.js';
 
@@ -142,6 +143,29 @@ describe('ServicePortal overload', () => {
     expect(after.status).toBe(200);
     const status = (await (await fetch(url('/status'))).json()) as { checks: Record<string, { state: string }> };
     expect(status.checks.overload?.state).toBe('OK');
+  });
+
+  it('sheds nothing for one blocked sample or for a busy loop that still turns; starts on the second lagging sample', () => {
+    const log = createLogger({ level: 'silent' });
+    const monitor = new OverloadMonitor(resolveOverloadOptions(undefined) as Required<OverloadOptions>, log);
+    const calm = { eventLoopDelayMs: 1, eventLoopUtilization: 0.2, heapUsedBytes: 1e7, rssBytes: 1e8 };
+    // One sample blocked by startup work (a long synchronous import): over the delay limit once, then calm.
+    monitor.update({ ...calm, eventLoopDelayMs: 546, eventLoopUtilization: 1 });
+    monitor.update(calm);
+    expect(monitor.overloaded).toBe(false);
+    // A saturated loop that turns quickly (closed-loop load on cheap handlers): utilization 1, delay under 10 ms.
+    for (let i = 0; i < 5; i++) monitor.update({ ...calm, eventLoopDelayMs: 3, eventLoopUtilization: 1 });
+    expect(monitor.overloaded).toBe(false);
+    // A loop that lags, sample after sample: shedding starts on the second.
+    monitor.update({ ...calm, eventLoopDelayMs: 40, eventLoopUtilization: 1 });
+    expect(monitor.overloaded).toBe(false);
+    monitor.update({ ...calm, eventLoopDelayMs: 40, eventLoopUtilization: 1 });
+    expect(monitor.overloaded).toBe(true);
+    monitor.stop();
+    // Heap over its limit starts at once.
+    monitor.update({ ...calm, heapUsedBytes: 2e9 });
+    expect(monitor.overloaded).toBe(true);
+    monitor.stop();
   });
 
   it('is off with overload: false (no check, no metrics) and refuses bad limits naming the option', async () => {

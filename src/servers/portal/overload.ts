@@ -64,11 +64,12 @@ export const SHED_STEP_DOWN_MIN = 0.05;
 /** Most decrease of the shed share per sample (admission comes back in steps, not at once). */
 export const SHED_STEP_DOWN_MAX = 0.25;
 /**
- * Consecutive samples with utilization over its limit before that alone starts shedding: one busy burst (a long
- * synchronous import, a GC) sheds nothing. Delay is a mean over the sample, which one burst barely moves, and
- * heap and RSS move slowly: over those limits, shedding starts at once.
+ * Consecutive samples with the event loop over a limit (delay or utilization) before that alone starts shedding:
+ * one blocked stretch (a long synchronous import at startup, a GC pause, a starved CPU) sheds nothing, since a
+ * single long block can push one sample's mean delay over any limit. Heap and RSS move slowly: over those limits,
+ * shedding starts at once.
  */
-export const ELU_SAMPLES_TO_START = 2;
+export const LOOP_SAMPLES_TO_START = 2;
 /** A shed share below this is none: the overload is over. */
 const SHED_MIN = 0.05;
 /** Slots per sample interval: shedding is switched on and off per slot, spreading the shed share evenly. */
@@ -115,8 +116,8 @@ export function resolveOverloadOptions(
  *
  * Shedding everything for a whole sample after each sample over a limit halves goodput (the process idles while
  * it sheds, then takes the full load again), so the monitor keeps a shed share instead. Each sample over a limit
- * sheds a quarter more of the time (all of it after four; utilization alone starts it on its second sample in a
- * row, so one busy burst sheds nothing); a sample with a measure between 90% of its limit and
+ * sheds a quarter more of the time (all of it after four; the event loop's measures alone start it on their second
+ * sample in a row, so one blocked stretch sheds nothing); a sample with a measure between 90% of its limit and
  * the limit holds the share (hysteresis); a sample with every measure under 90% of its limit sheds less: by at
  * least 5 and at most 25 points, down to what the utilization says the process can take (the middle of its
  * band). Under 5% the overload is over. The share is applied in slots of a tenth of the sample interval (shed or
@@ -131,8 +132,8 @@ export class OverloadMonitor {
   readonly error: PortalError;
   /** Share of time shed, 0 (admitting everything) to 1 (shedding everything). */
   private share = 0;
-  /** Consecutive samples with utilization over its limit. */
-  private eluOverSamples = 0;
+  /** Consecutive samples with the event loop (delay or utilization) over a limit. */
+  private loopOverSamples = 0;
   /** Error diffusion of the share over slots. */
   private carry = 0;
   private last: OverloadMeasures = { eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0 };
@@ -219,21 +220,23 @@ export class OverloadMonitor {
     const measures = lagging ? sampled : { ...sampled, eventLoopUtilization: 0 };
     let over: string | undefined;
     let under = true;
-    let onlyElu = true;
+    let onlyLoop = true;
+    let loopOver = false;
     for (const [key, limit, label, unit] of MEASURES) {
       const max = limits[limit];
       if (max <= 0) continue;
       if (measures[key] > max) {
         over ??= `${label} ${round(measures[key])}${unit} over ${max}${unit}`;
-        if (key !== 'eventLoopUtilization') onlyElu = false;
+        if (key === 'eventLoopUtilization' || key === 'eventLoopDelayMs') loopOver = true;
+        else onlyLoop = false;
         under = false;
       } else if (measures[key] > max * RESUME_RATIO) under = false;
     }
     const share = this.share;
     const maxElu = limits.maxEventLoopUtilization;
-    this.eluOverSamples = maxElu > 0 && measures.eventLoopUtilization > maxElu ? this.eluOverSamples + 1 : 0;
+    this.loopOverSamples = loopOver ? this.loopOverSamples + 1 : 0;
     if (over !== undefined) {
-      if (share === 0 && onlyElu && this.eluOverSamples < ELU_SAMPLES_TO_START) return;
+      if (share === 0 && onlyLoop && this.loopOverSamples < LOOP_SAMPLES_TO_START) return;
       if (share === 0) {
         this.since = Date.now();
         this.log.warn({ ...sampled, reason: over }, `overloaded: shedding requests (${over})`);
