@@ -539,6 +539,7 @@ describe('README.md', () => {
         async () => {
           const cwd = sectionDir(section.name);
           const servers: Proc[] = []; // shell lines that started a server: they run until the section ends
+          const blocks: Proc[] = []; // killed when the section fails, so no block outlives the test run
           try {
             for (const st of runnable) {
               if (st.kind === 'shell') {
@@ -559,6 +560,7 @@ describe('README.md', () => {
               }
               const b = st.block;
               const proc = startBlock(b, cwd, needsRedis(b) ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {});
+              blocks.push(proc);
               if (isServer(b)) {
                 const [, port] = await proc.waitFor(/README_TEST_LISTENING (\d+)/);
                 const base = `http://127.0.0.1:${port!}`;
@@ -589,6 +591,9 @@ describe('README.md', () => {
                   `block ${b.index} (README.md:${b.line}) logs at warn or above`,
                 ).toEqual([]);
             }
+          } catch (err) {
+            for (const block of blocks) block.kill('SIGKILL');
+            throw err;
           } finally {
             for (const server of servers) server.kill('SIGTERM');
           }
