@@ -1,11 +1,14 @@
 // Shared by bench/http.ts and bench/peers.ts: servers in a child process, load from this process with autocannon,
-// shuffled interleaved rounds (machine noise hits all cases alike), server CPU per request read over IPC.
+// shuffled interleaved rounds (machine noise hits all cases alike), server CPU per request read over IPC. Ratios
+// are medians of per-round ratios: on a shared virtual machine one case's µs/request moves by ±20% from one
+// round to the next, so more, shorter rounds give a steadier median than a few long ones.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-export const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+/** Rounds and seconds per case and round when the script does not choose (BENCH_ROUNDS / BENCH_SECONDS override). */
+const DEFAULT_ROUNDS = 5;
+const DEFAULT_SECONDS = 3;
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 export const QUERY = '?name=bench&count=3';
 
@@ -78,7 +81,13 @@ export interface Results<K extends string> {
  * Runs the cases (BENCH_CASES=a,b picks a subset: more rounds in the same time) in shuffled rounds after a warm-up,
  * prints each measurement and the medians, stops the child and returns the samples.
  */
-export async function runRounds<K extends string>(child: ChildProcess, cases: Record<K, Case>): Promise<Results<K>> {
+export async function runRounds<K extends string>(
+  child: ChildProcess,
+  cases: Record<K, Case>,
+  defaults: { rounds?: number; seconds?: number } = {},
+): Promise<Results<K>> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? defaults.rounds ?? DEFAULT_ROUNDS);
+  const seconds = Number(process.env.BENCH_SECONDS ?? defaults.seconds ?? DEFAULT_SECONDS);
   const only = process.env.BENCH_CASES?.split(',').map((k) => k.trim());
   const keys = (Object.keys(cases) as K[]).filter((k) => !only || only.includes(k));
   const series = (): Record<K, number[]> =>
@@ -88,10 +97,10 @@ export async function runRounds<K extends string>(child: ChildProcess, cases: Re
   const cpu = series();
   const width = Math.max(...keys.map((k) => cases[k].name.length));
   for (const k of keys) await measure(child, cases[k], 1); // warm-up
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; round <= rounds; round++) {
     const order = [...keys].sort(() => Math.random() - 0.5);
     for (const k of order) {
-      const m = await measure(child, cases[k], SECONDS);
+      const m = await measure(child, cases[k], seconds);
       if (m.errors > 0 || m.non2xx > 0) console.warn(`  ! ${cases[k].name}: ${m.errors} errors, ${m.non2xx} non-2xx`);
       rps[k].push(m.rps);
       p99[k].push(m.p99);
@@ -103,7 +112,7 @@ export async function runRounds<K extends string>(child: ChildProcess, cases: Re
   }
   child.kill('SIGTERM');
   console.log(
-    `\nMedians of ${ROUNDS} shuffled rounds, ${SECONDS}s each, ${CONNECTIONS} connections (Node ${process.version}):`,
+    `\nMedians of ${rounds} shuffled rounds, ${seconds}s each, ${CONNECTIONS} connections (Node ${process.version}):`,
   );
   for (const k of keys) {
     console.log(

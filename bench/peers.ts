@@ -24,7 +24,8 @@ const CASES = {
 } satisfies Record<string, Case>;
 type Key = keyof typeof CASES;
 
-const { keys, ratio, cpuRatio } = await runRounds(child, CASES);
+// 12 rounds of 2 s: the per-round ratios are what is noisy here, so more of them (about 3 minutes in all).
+const { keys, ratio, cpuRatio } = await runRounds(child, CASES, { rounds: 12, seconds: 2 });
 console.log('\nServer CPU speed ratios (median of per-round ratios of µs/request; req/s ratio after):');
 const show = (label: string, a: Key, b: Key): void =>
   void (
