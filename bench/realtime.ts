@@ -40,6 +40,8 @@ const portal = new ServicePortal({
   logger: createLogger({ level: 'warn' }),
   auth: { secret: 'bench-secret-that-is-long-enough-for-hs256-0123456789' },
   websocket: { transports: ['websocket'] },
+  maxConnectionsPerIp: 0, // 1,000 clients from one address (the default cap is 256 per address)
+  overload: false, // the 1,000 connects arrive at once: a benchmark, not an overload
 });
 await portal.run({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${portal.port}`;
