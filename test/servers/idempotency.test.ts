@@ -125,6 +125,32 @@ describe('idempotent endpoints (gate.idempotency, SQLite)', () => {
     expect(s.runs.count).toBe(1);
   });
 
+  it('group-commits keys: 40 concurrent requests over real HTTP, 8 keys sent 5 times each and one mismatching body, run each key once', async () => {
+    const s = service();
+    await s.made.start();
+    const send = (key: string, item: string): Promise<Response> =>
+      fetch(s.made.url('/api/orders'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ item }),
+      });
+    const sent = Array.from({ length: 40 }, (_, i) => send(`batch-${i % 8}`, i === 39 ? 'other' : 'book'));
+    const statuses = await Promise.all(sent.map(async (r) => (await r).status));
+    // Each key started once; its duplicates met it running (409), done (201, replayed) or, for the other body, 422.
+    expect(s.runs.count).toBe(8);
+    expect(statuses.filter((c) => c === 201).length).toBeGreaterThanOrEqual(8);
+    expect(statuses.every((c) => c === 201 || c === 409 || c === 422)).toBe(true);
+    expect(statuses[39] === 422 || statuses[39] === 409).toBe(true);
+    expect(storedKeys(s.made.dir)).toBe(8);
+    // Every key's answer was stored before it was sent: a retry now replays it.
+    for (let k = 0; k < 8; k++) {
+      const again = await send(`batch-${k}`, 'book');
+      expect(again.status).toBe(201);
+      expect(again.headers.get('idempotency-replayed')).toBe('true');
+    }
+    expect(s.runs.count).toBe(8);
+  });
+
   it('answers 400 ERR_IDEMPOTENCY_KEY_MISSING without the header when required, running and storing nothing', async () => {
     const s = service({ required: true });
     const res = await s.post({ item: 'book' });
