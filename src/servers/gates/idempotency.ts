@@ -47,7 +47,8 @@ function checkSeconds(route: string, name: string, value: unknown, min: number):
 }
 
 function sha256(text: string): string {
-  return nodeCrypto().createHash('sha256').update(text).digest('base64url');
+  // The one-shot form: half the cost of createHash().update().digest() for short inputs.
+  return nodeCrypto().hash('sha256', text, 'base64url');
 }
 
 /**
