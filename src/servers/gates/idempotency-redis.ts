@@ -30,11 +30,10 @@ redis.call('HSET', KEYS[1], 'lease', tonumber(t[1]) * 1000 + math.floor(tonumber
 return 1
 `;
 
-/** KEYS[1]; ARGV: owner, status, headers, body, hasBody, ttlMs. */
+/** KEYS[1]; ARGV: owner, status, headers, body, hasBody. The key keeps the expiry its claim set. */
 const COMPLETE = `
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[2], 'headers', ARGV[3], 'body', ARGV[4], 'hasBody', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 `;
 
@@ -81,14 +80,13 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   /** Store a finished request's answer. */
-  async complete(key: string, owner: string, answer: StoredAnswer, ttlMs: number): Promise<void> {
+  async complete(key: string, owner: string, answer: StoredAnswer): Promise<void> {
     await this.run(COMPLETE, key, [
       owner,
       answer.status,
       JSON.stringify(answer.headers),
       answer.body ?? '',
       answer.body === undefined ? '0' : '1',
-      ttlMs,
     ]);
   }
 

@@ -159,7 +159,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   /** Store a finished request's answer (settles once the turn's batch is committed). */
-  complete(key: string, owner: string, answer: StoredAnswer, _ttlMs: number): Promise<void> {
+  complete(key: string, owner: string, answer: StoredAnswer): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the idempotency store is closed'));
     return new Promise((resolve, reject) => {
       this.queuedCompletions.push({ key, owner, answer, resolve, reject });

@@ -46,8 +46,8 @@ export interface IdempotencyStore {
   begin(request: IdempotencyBegin): Promise<IdempotencyClaim>;
   /** Extend a running claim's lease (no-op when `owner` no longer holds it). */
   renew(key: string, owner: string, leaseMs: number): Promise<void>;
-  /** Store the answer of a finished request and keep it for `ttlMs` (no-op when `owner` no longer holds it). */
-  complete(key: string, owner: string, answer: StoredAnswer, ttlMs: number): Promise<void>;
+  /** Store the answer of a finished request; it expires with its key (no-op when `owner` no longer holds it). */
+  complete(key: string, owner: string, answer: StoredAnswer): Promise<void>;
   /** Give up a running claim (the handler failed): the next request with the key runs again. */
   release(key: string, owner: string): Promise<void>;
   /** Release the store's handles. Safe to call twice. */

@@ -134,7 +134,7 @@ export function compileIdempotency(
         ticket: {
           finish: (answer) => {
             clearInterval(renew);
-            return s.complete(key, owner, answer, ttlMs);
+            return s.complete(key, owner, answer);
           },
           abandon: () => {
             clearInterval(renew);

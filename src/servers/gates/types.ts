@@ -46,7 +46,7 @@ export interface GateConfig<A extends AuthMode = AuthMode> {
 
 /** A route's idempotency (`gate.idempotency`). */
 export interface IdempotencyOptions {
-  /** How long a key and its stored answer are kept, in seconds. @defaultValue 86400 */
+  /** How long a key and its stored answer are kept, in seconds, counted from the key's claim. @defaultValue 86400 */
   ttlSec?: number;
   /** Answer 400 `ERR_IDEMPOTENCY_KEY_MISSING` to a request without the header. @defaultValue false */
   required?: boolean;
