@@ -96,9 +96,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     const claim = (r: IdempotencyBegin, now: number): IdempotencyClaim => {
       // The common case, a new key, is one statement.
       if (claimNew.run(r.key, r.fingerprint, r.owner, now + r.leaseMs, now + r.ttlMs).changes === 1) return STARTED;
-      const row = read.get(r.key) as KeyRow | undefined;
+      // The insert was ignored, so the key exists (and stays: this transaction holds the write lock).
+      const row = read.get(r.key) as KeyRow;
       // Expired, or held by a request whose lease ran out (its process died): the key is free.
-      if (row === undefined || row.expires_at <= now || (row.state === 'running' && row.lease_until <= now)) {
+      if (row.expires_at <= now || (row.state === 'running' && row.lease_until <= now)) {
         takeOver.run(r.fingerprint, r.owner, now + r.leaseMs, now + r.ttlMs, r.key);
         return STARTED;
       }
