@@ -2,7 +2,8 @@
  * `createClient`: an isolated HttpClient, or a typed service client over one (API.md 7 and 15).
  */
 import type { HttpClient } from './client.js';
-import { isRoutesObject, serviceClient } from './service-client.js';
+import { serviceClient } from './service-client.js';
+import { isRoutesObject } from './service-routes.js';
 import type { ClientRoutes, ServiceClient, ServiceClientOptions } from './service-types.js';
 import type { ClientOptions } from './types.js';
 

@@ -6,4 +6,4 @@ export { defaultClient } from './send-request.js';
 export { InterceptorChain } from './interceptors.js';
 export { CircuitBreakerRegistry } from './circuit-breaker.js';
 export { parseRetryAfter } from './retry-after.js';
-export { RESERVED_ROUTE_KEYS } from './service-client.js';
+export { RESERVED_ROUTE_KEYS } from './service-routes.js';

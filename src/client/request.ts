@@ -23,7 +23,8 @@ export interface PreparedRequest {
   body: string | Uint8Array | null;
 }
 
-function encodeQuery(query: QueryParams): string {
+/** `k=v&k=v` (arrays as repeated keys; `null` and `undefined` left out), without the leading `?`. */
+export function encodeQuery(query: QueryParams): string {
   let out = '';
   for (const key of Object.keys(query)) {
     const v = query[key];
