@@ -4,27 +4,13 @@ import { backoffDelay, type ResolvedBackoff } from '../../backoff.js';
 import type { Logger } from '../../logger.js';
 import { parseFrame, parseStatusFields, type HeartbeatFrame, type StatusFields } from './frames.js';
 import { gatehouseVersion } from '../../version.js';
-import { readCatalogueEntry } from '../../sdk-catalogue.js';
 import { userAgent, type ResolvedRemoteOptions } from './options.js';
 import { PeerLog, peerText } from './peer-log.js';
-import { redactUrl } from './redact.js';
+import { REDACTED, redactToken, redactUrl, redactUrlsIn } from './redact.js';
+import { updateFromCatalogue, type RemoteUpdateInfo } from './version-check.js';
 
 /** Close codes after which a client never reconnects: 4001 invalid token, 4002 token revoked. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4002]);
-
-/** What the version catalogue said, when this gatehouse is older than its latest. */
-export interface RemoteUpdateInfo {
-  /** This gatehouse's version. */
-  current: string;
-  /** The catalogue's latest version. */
-  latest: string;
-  /** The catalogue's minimum supported version, if given. */
-  minimumSupported: string | undefined;
-  /** Where the changes are described, if given. */
-  changelogUrl: string | undefined;
-  /** Whether `current` is below `minimumSupported`. */
-  unsupported: boolean;
-}
 
 /** What the protocol client reports to its owner ({@link RemoteControl}). */
 export interface ProtocolHandlers {
@@ -45,8 +31,6 @@ export interface ProtocolHandlers {
   /** The catalogue lists a newer version. */
   updateAvailable(info: RemoteUpdateInfo): void;
 }
-
-const REDACTED = '[redacted]';
 
 /**
  * The PXControl protocol client on `ws`: `/ws/{token}` with full-jitter reconnects (the one backoff), heartbeats,
@@ -393,30 +377,8 @@ export class PxControlClient {
       this.log.debug({ reason: result.reason }, 'remote control: version check failed');
       return;
     }
-    const catalogue = result.value as Record<string, unknown> | null;
-    // A gatehouse control plane may list gatehouse itself; a stock one lists the Node SDK.
-    const raw = catalogue && typeof catalogue === 'object' ? (catalogue.gatehouse ?? catalogue.node) : undefined;
-    if (raw === undefined || raw === null) {
-      this.log.debug('remote control: version catalogue has no entry for node');
-      return;
-    }
-    // Checked as the control plane checks its own catalogue: an entry that breaks a rule is ignored whole.
-    const entry = readCatalogueEntry(raw);
-    if (!entry) {
-      this.log.debug('remote control: version catalogue entry is invalid; ignored');
-      return;
-    }
-    const current = gatehouseVersion();
-    const { latest, minimumSupported, changelogUrl } = entry;
-    if (compareVersions(current, latest) >= 0) return;
-    const unsupported = minimumSupported !== undefined && compareVersions(current, minimumSupported) < 0;
-    this.log.warn(
-      { current, latest, minimumSupported, changelogUrl },
-      unsupported
-        ? `remote control: gatehouse ${current} is below the minimum supported ${minimumSupported ?? ''}; please upgrade`
-        : `remote control: gatehouse ${current} is older than the latest ${latest}`,
-    );
-    this.h.updateAvailable({ current, latest, minimumSupported, changelogUrl, unsupported });
+    const info = updateFromCatalogue(result.value, this.log);
+    if (info) this.h.updateAvailable(info);
   }
 
   // ---- helpers -------------------------------------------------------------------------------------------
@@ -466,27 +428,6 @@ export class PxControlClient {
   }
 }
 
-/** `text` with every occurrence of the token (raw and URL-encoded) replaced by `[redacted]`. */
-export function redactToken(text: string, token: string): string {
-  let out = text.split(token).join(REDACTED);
-  const encoded = encodeURIComponent(token);
-  if (encoded !== token) out = out.split(encoded).join(REDACTED);
-  return out;
-}
-
-/** `text` with the user:password part of each of `urls` (and the bare password) taken out. */
-function redactUrlsIn(text: string, urls: readonly string[]): string {
-  let out = text;
-  for (const url of urls) {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url);
-    if (!m || !m[1]) continue;
-    out = out.split(m[1]).join(REDACTED);
-    const password = m[1].split(':')[1];
-    if (password) out = out.split(password).join(REDACTED);
-  }
-  return out;
-}
-
 async function readCapped(res: Response, max: number): Promise<string | undefined> {
   if (!res.body) return '';
   const chunks: Buffer[] = [];
@@ -500,20 +441,4 @@ async function readCapped(res: Response, max: number): Promise<string | undefine
     chunks.push(Buffer.from(chunk));
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Compare dotted versions numerically (`0.1.10` > `0.1.9`); a pre-release tag sorts before its release. */
-export function compareVersions(a: string, b: string): number {
-  const parse = (v: string): { nums: number[]; pre: boolean } => {
-    const [core = '', pre] = v.trim().replace(/^v/, '').split('-', 2);
-    return { nums: core.split('.').map((p) => Number.parseInt(p, 10) || 0), pre: pre !== undefined };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
-    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  if (x.pre !== y.pre) return x.pre ? -1 : 1;
-  return 0;
 }

@@ -1,6 +1,8 @@
 import { defaultLogger, type Logger } from '../../logger.js';
 import type { LifecycleRecord, LifecycleState } from '../states.js';
-import type { PxControlClient as ProtocolClient, RemoteUpdateInfo } from './client.js';
+import type { PxControlClient as ProtocolClient } from './client.js';
+import { computeEffective, mergeKnown, sameKnown, type EffectiveState } from './effective-state.js';
+import type { Listener, RemoteControlEvent, RemoteControlEvents, RemoteStatusListener } from './events.js';
 import type { StatusFields } from './frames.js';
 import {
   resolveRemoteOptions,
@@ -11,44 +13,6 @@ import {
 import { StateFile, type KnownState } from './state-file.js';
 import { PeerLog } from './peer-log.js';
 import { redactUrl } from './redact.js';
-
-/** Told about every change of the effective state, once. */
-export type RemoteStatusListener = (next: LifecycleState, prev: LifecycleState) => void;
-
-/**
- * Events of {@link RemoteControl} (the stock PXControl Node SDK's names), each with its listener's arguments.
- * Listeners that throw are logged, never propagated; `error` never throws when nobody listens.
- */
-export interface RemoteControlEvents {
-  /** The socket is open. */
-  connected: [];
-  /** The socket closed (it reconnects unless the close was terminal). */
-  disconnected: [info: { code: number; reason: string }];
-  /** The effective state changed. */
-  status: [next: LifecycleState, prev: LifecycleState];
-  /** The token was revoked (frame or close code 4001/4002): OFFLINE, no more reconnects. */
-  revoked: [reason: string];
-  /** The server sent an `error` frame. */
-  serverError: [error: { code: string; message: string }];
-  /** A connection attempt failed (it will be retried). */
-  error: [error: Error];
-  /** The HTTP poll fallback started. */
-  'poll-started': [];
-  /** The HTTP poll fallback stopped (the socket is back). */
-  'poll-stopped': [];
-  /** The version catalogue lists a newer version than this gatehouse. */
-  'update-available': [info: RemoteUpdateInfo];
-}
-
-/** The name of one {@link RemoteControlEvents} event. */
-export type RemoteControlEvent = keyof RemoteControlEvents;
-
-type Listener<E extends RemoteControlEvent> = (...args: RemoteControlEvents[E]) => void;
-
-/** Message while OFFLINE because contact is lost in closed mode and the project set no offline message. */
-const CONTACT_LOST_MESSAGE = 'The service is offline: its remote control cannot be reached.';
-/** Message while OFFLINE in closed mode before the first connection attempt has settled. */
-const STARTING_MESSAGE = 'The service is starting: waiting for its remote control.';
 
 /**
  * One project's remote control over the PXControl protocol: the state the control plane sets (ACTIVE, PAUSED,
@@ -374,19 +338,7 @@ export class RemoteControl {
       this.log.warn('remote control: ignored a status without a status while nothing is known');
       return;
     }
-    const pick = <T>(v: T | null | undefined, last: T | undefined): T | undefined =>
-      v === undefined ? last : v === null ? undefined : v;
-    const next: KnownState = {
-      status,
-      // A stock status without a gatehouse state means the stock state (a stock server never sends one).
-      gatehouseStatus: fields.gatehouseStatus ?? (fields.status !== undefined ? undefined : prev?.gatehouseStatus),
-      failMode: fields.failMode ?? prev?.failMode ?? 'closed',
-      pauseMessage: pick(fields.pauseMessage, prev?.pauseMessage),
-      offlineMessage: pick(fields.offlineMessage, prev?.offlineMessage),
-      maintenanceMessage: pick(fields.maintenanceMessage, prev?.maintenanceMessage),
-      retryAfterSec: pick(fields.retryAfterSec, prev?.retryAfterSec),
-      heardAt: Date.now(),
-    };
+    const next = mergeKnown(prev, fields, status);
     this.known = next;
     if (via === 'socket') {
       this.socketLive = true;
@@ -444,27 +396,14 @@ export class RemoteControl {
     for (const w of [...this.readyWaiters]) w();
   }
 
-  private compute(): { state: LifecycleState; message: string | undefined; retryAfterSec: number | undefined } {
-    const k = this.known;
-    const offline = { state: 'OFFLINE' as const, message: k?.offlineMessage, retryAfterSec: undefined };
-    if (this.revokedReason !== undefined || this.rejected) return offline;
-    const contact = this.socketLive || this.pollLive;
-    if (!contact && !this.bootGrace && this.failMode === 'closed')
-      return {
-        ...offline,
-        message: k?.offlineMessage ?? (this.firstAttempt ? STARTING_MESSAGE : CONTACT_LOST_MESSAGE),
-      };
-    if (!k) return { state: 'ACTIVE', message: undefined, retryAfterSec: undefined };
-    const state: LifecycleState = k.gatehouseStatus ?? k.status;
-    const message =
-      state === 'PAUSED'
-        ? k.pauseMessage
-        : state === 'MAINTENANCE'
-          ? (k.maintenanceMessage ?? k.pauseMessage)
-          : state === 'OFFLINE' || state === 'FAILED'
-            ? k.offlineMessage
-            : undefined;
-    return { state, message, retryAfterSec: state === 'ACTIVE' ? undefined : k.retryAfterSec };
+  private compute(): EffectiveState {
+    return computeEffective({
+      known: this.known,
+      refused: this.revokedReason !== undefined || this.rejected,
+      contact: this.socketLive || this.pollLive,
+      bootGrace: this.bootGrace,
+      firstAttempt: this.firstAttempt,
+    });
   }
 
   /** @param why - `first-contact` when the first status of this process arrives (logged at info) */
@@ -501,16 +440,4 @@ export class RemoteControl {
       }
     }
   }
-}
-
-function sameKnown(a: KnownState, b: KnownState): boolean {
-  return (
-    a.status === b.status &&
-    a.gatehouseStatus === b.gatehouseStatus &&
-    a.failMode === b.failMode &&
-    a.pauseMessage === b.pauseMessage &&
-    a.offlineMessage === b.offlineMessage &&
-    a.maintenanceMessage === b.maintenanceMessage &&
-    a.retryAfterSec === b.retryAfterSec
-  );
 }
