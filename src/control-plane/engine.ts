@@ -3,25 +3,26 @@
  * portal serving the admin API, the protocol's HTTP endpoints and the dashboard; the project store (SQLite or
  * Redis); the WebSocket hub; the live feed; and the cache every change goes through.
  */
-import { randomBytes } from 'node:crypto';
 import { LIFECYCLE_STATES, type LifecycleState } from '../lifecycle/index.js';
 import { installShutdownHandlers } from '../lifecycle/internal.js';
 import type { Logger } from '../logger.js';
-import { createRedisConnections, type RedisConnections } from '../redis.js';
-import { ServicePortal } from '../servers/index.js';
+import type { RedisConnections } from '../redis.js';
+import type { ServicePortal } from '../servers/index.js';
 import { guardAdminRequests } from './admin-gate.js';
 import { mountAdminApi, type AdminTarget } from './admin.js';
 import { AdminThrottle, type FailureOutcome } from './admin-throttle.js';
+import { controlPortal } from './control-portal.js';
 import { mountDashboard } from './dashboard.js';
 import { ControlPlaneError } from './errors.js';
 import { LiveFeed } from './live.js';
+import { openStore, type OpenedStore } from './open-store.js';
 import type { ResolvedControlPlaneOptions } from './options.js';
 import { ProjectCache } from './project-cache.js';
 import { statusObject, type StatusObject } from './protocol.js';
 import { mountProtocolRoutes } from './routes.js';
 import { SocketHub } from './sockets.js';
 import type { ProjectStore, StoreEvent } from './store.js';
-import { hashToken, newProjectToken, tokenHint } from './tokens.js';
+import { hashToken, issueToken } from './tokens.js';
 import {
   FAIL_MODES,
   type AuditEntry,
@@ -42,52 +43,6 @@ export interface EngineSettings {
   node: string;
   /** The ControlPlane itself: the admin API calls its checked methods. */
   admin: AdminTarget;
-}
-
-/** The project store the options ask for, loaded on use (SQLite, or Redis with its connections). */
-interface OpenedStore {
-  store: ProjectStore;
-  redis: RedisConnections | undefined;
-  /** Resolves false when the store did not answer within `timeoutMs`. */
-  ready(timeoutMs: number): Promise<boolean>;
-}
-
-async function openStore(o: ResolvedControlPlaneOptions, node: string, log: Logger): Promise<OpenedStore> {
-  if (o.redis === undefined) {
-    const { SqliteProjectStore } = await import('./store-sqlite.js');
-    const store = new SqliteProjectStore({ dataDir: o.dataDir, watchIntervalMs: o.watchIntervalMs });
-    return { store, redis: undefined, ready: async () => true };
-  }
-  const { RedisProjectStore } = await import('./store-redis.js');
-  const redis = createRedisConnections(o.redis, { name: 'control', log });
-  const store = new RedisProjectStore({
-    redis,
-    node,
-    auditLimit: o.auditLimit,
-    resyncIntervalMs: o.resyncIntervalMs,
-    log,
-  });
-  return { store, redis, ready: (timeoutMs) => store.ready(timeoutMs) };
-}
-
-function controlPortal(o: ResolvedControlPlaneOptions, root: Logger): ServicePortal {
-  return new ServicePortal({
-    name: o.name,
-    dataDir: o.dataDir,
-    logger: root,
-    requestLog: o.requestLog,
-    maxConnectionsPerIp: o.maxConnectionsPerIp,
-    // The admin API takes the admin token, not JWTs: a per-process secret keeps the portal from writing one to dataDir.
-    auth: { secret: randomBytes(48).toString('base64url') },
-    // helmet's CSP, minus upgrade-insecure-requests: a control plane inside a network is often served over plain http.
-    securityHeaders: { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } },
-    openapi: {
-      title: 'gatehouse control plane',
-      description: 'Admin API (Authorization: Bearer <admin token>) and the PXControl protocol endpoints.',
-    },
-    health: { adminPath: false },
-    enforce: 'strict',
-  });
 }
 
 /** The control plane at work: one change at a time through the store, the cache, the sockets and the audit log. */
@@ -487,18 +442,4 @@ export class ControlPlaneEngine {
       audit,
     });
   }
-}
-
-/** A new project token (`px_` + 43 random characters) and its stored record (hash and hint only). */
-function issueToken(project: string, now: number): { token: string; record: TokenRecord } {
-  const token = newProjectToken();
-  const record: TokenRecord = {
-    hash: hashToken(token),
-    project,
-    hint: tokenHint(token),
-    createdAt: now,
-    revokedAt: null,
-    revokedReason: null,
-  };
-  return { token, record };
 }

@@ -1,4 +1,5 @@
 import { nodeCrypto } from '../load.js';
+import type { TokenRecord } from './types.js';
 
 /** What a project token looks like: `px_` and 43 url-safe base64 characters (32 random bytes). */
 export const PROJECT_TOKEN_PATTERN = /^px_[A-Za-z0-9_-]{32,128}$/;
@@ -16,6 +17,20 @@ export function hashToken(token: string): string {
 /** The first characters of a token, for telling tokens apart without showing them. */
 export function tokenHint(token: string): string {
   return `${token.slice(0, 7)}…`;
+}
+
+/** A new project token (`px_` + 43 random characters) and its stored record (hash and hint only). */
+export function issueToken(project: string, now: number): { token: string; record: TokenRecord } {
+  const token = newProjectToken();
+  const record: TokenRecord = {
+    hash: hashToken(token),
+    project,
+    hint: tokenHint(token),
+    createdAt: now,
+    revokedAt: null,
+    revokedReason: null,
+  };
+  return { token, record };
 }
 
 /** Compare a presented secret with the expected one in constant time (both hashed first, so lengths never leak). */
