@@ -8,7 +8,7 @@ import { DEFAULTS } from './config.js';
 import { parseAbsolute, resolveTarget, type Target } from './endpoint.js';
 import { Redactor } from './redact.js';
 import type { HttpMethod, OutgoingRequest } from './result.js';
-import type { QueryParams, RequestDefaults, RequestHook, RequestOptions } from './types.js';
+import type { AuthToken, AuthType, QueryParams, RequestDefaults, RequestHook, RequestOptions } from './types.js';
 
 /** Methods the client sends. */
 export const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -39,6 +39,26 @@ export function encodeQuery(query: QueryParams): string {
     }
   }
   return out;
+}
+
+/**
+ * The header a credential goes in, per `authType` (lower-case name), or why it cannot be sent. `encoded` is basic
+ * auth's base64 pair, a secret to redact beside the token.
+ */
+export function authHeader(
+  authType: AuthType,
+  token: AuthToken,
+  apiKeyHeader: string,
+): { name: string; value: string; encoded?: string } | string {
+  if (authType === 'basic') {
+    const pair = typeof token === 'string' ? token : `${token[0]}:${token[1]}`;
+    if (!pair.includes(':')) return "basic auth needs 'user:pass' or [user, pass]";
+    const encoded = Buffer.from(pair, 'utf8').toString('base64');
+    return { name: 'authorization', value: `Basic ${encoded}`, encoded };
+  }
+  if (typeof token !== 'string') return `${authType} auth needs a string token`;
+  if (authType === 'bearer') return { name: 'authorization', value: `Bearer ${token}` };
+  return { name: apiKeyHeader.toLowerCase(), value: token };
 }
 
 function authSecrets(token: unknown, encoded: string | undefined): string[] {
@@ -101,21 +121,14 @@ export function prepareRequest<T>(
   // Auth
   const token = o.authToken ?? d.authToken;
   if (token !== undefined) {
-    const authType = o.authType ?? d.authType ?? DEFAULTS.authType;
-    let encoded: string | undefined;
-    if (authType === 'basic') {
-      let pair: string;
-      if (typeof token === 'string') pair = token;
-      else pair = `${token[0]}:${token[1]}`;
-      if (!pair.includes(':')) return void failCall(st, 'BAD_REQUEST', "basic auth needs 'user:pass' or [user, pass]");
-      encoded = Buffer.from(pair, 'utf8').toString('base64');
-      headers.authorization = `Basic ${encoded}`;
-    } else {
-      if (typeof token !== 'string') return void failCall(st, 'BAD_REQUEST', `${authType} auth needs a string token`);
-      if (authType === 'bearer') headers.authorization = `Bearer ${token}`;
-      else headers[(o.apiKeyHeader ?? d.apiKeyHeader ?? DEFAULTS.apiKeyHeader).toLowerCase()] = token;
-    }
-    st.trace.secrets = authSecrets(token, encoded);
+    const auth = authHeader(
+      o.authType ?? d.authType ?? DEFAULTS.authType,
+      token,
+      o.apiKeyHeader ?? d.apiKeyHeader ?? DEFAULTS.apiKeyHeader,
+    );
+    if (typeof auth === 'string') return void failCall(st, 'BAD_REQUEST', auth);
+    headers[auth.name] = auth.value;
+    st.trace.secrets = authSecrets(token, auth.encoded);
   }
   if (o.idempotencyKey !== undefined) headers['idempotency-key'] = String(o.idempotencyKey);
   // W3C trace context: a call made during a traced request or job continues its trace (a caller's own header wins).

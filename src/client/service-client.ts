@@ -16,7 +16,8 @@ import type {
   ServiceResult,
   ServiceToken,
 } from './service-types.js';
-import { encodeQuery } from './request.js';
+import { DEFAULTS } from './config.js';
+import { authHeader, encodeQuery } from './request.js';
 import {
   RESERVED_ROUTE_KEYS,
   ROUTE_KEY,
@@ -216,10 +217,18 @@ class ServiceCaller {
       ...options?.headers,
     };
     if (token !== undefined) {
-      const type = this.http.defaults.authType ?? 'bearer';
-      if (type === 'bearer') headers.authorization = `Bearer ${token}`;
-      else if (type === 'apiKey') headers[this.http.defaults.apiKeyHeader ?? 'X-API-Key'] = token;
-      else headers.authorization = `Basic ${Buffer.from(token).toString('base64')}`;
+      const d = this.http.defaults;
+      const auth = authHeader(d.authType ?? DEFAULTS.authType, token, d.apiKeyHeader ?? DEFAULTS.apiKeyHeader);
+      if (typeof auth === 'string')
+        return {
+          ok: false,
+          status: 0,
+          data: null,
+          headers: {},
+          attempts: 0,
+          error: { code: 'BAD_REQUEST', message: auth },
+        };
+      headers[auth.name] = auth.value;
     }
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
     const query = req.query === undefined ? '' : encodeQuery(req.query);
