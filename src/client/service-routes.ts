@@ -67,6 +67,7 @@ function splitPath(path: string): string[] {
   return parts;
 }
 
+/** A route's plan from its definition: method (POST when none), path parts, idempotency, output schema. */
 export function planOf(route: ClientRoute): RoutePlan {
   const m = route.config.method;
   const method = (typeof m === 'string' ? m : Array.isArray(m) ? (m[0] as string | undefined) : undefined) ?? 'POST';
@@ -122,6 +123,7 @@ export interface Outgoing {
   body: RequestBody | undefined;
 }
 
+/** The request a call's input makes for `plan`, or why it cannot (a message for `BAD_REQUEST`). */
 export function buildRequest(plan: RoutePlan, input: unknown): Outgoing | string {
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input)))
     return 'the input must be an object';
