@@ -83,6 +83,11 @@ interface Answer {
   attempts: number;
 }
 
+/** A call refused before anything was sent (`BAD_REQUEST`). */
+function refused(message: string): Answer {
+  return { ok: false, status: 0, data: null, headers: {}, attempts: 0, error: { code: 'BAD_REQUEST', message } };
+}
+
 /**
  * The runtime behind a typed client. Kept apart from the Proxy that exposes it, so the Proxy's only job is to
  * turn a property name into a cached route caller.
@@ -177,15 +182,7 @@ class ServiceCaller {
     idempotencyKey: string | undefined,
   ): Promise<Answer> {
     const token = await this.#credential();
-    if (token instanceof Error)
-      return {
-        ok: false,
-        status: 0,
-        data: null,
-        headers: {},
-        attempts: 0,
-        error: { code: 'BAD_REQUEST', message: `the token function failed: ${token.message}` },
-      };
+    if (token instanceof Error) return refused(`the token function failed: ${token.message}`);
     const portal = this.#portal;
     if (portal !== undefined) return this.#inject(portal, req, options, token, idempotencyKey);
     const r: HttpResult = await this.http.send({
@@ -219,15 +216,7 @@ class ServiceCaller {
     if (token !== undefined) {
       const d = this.http.defaults;
       const auth = authHeader(d.authType ?? DEFAULTS.authType, token, d.apiKeyHeader ?? DEFAULTS.apiKeyHeader);
-      if (typeof auth === 'string')
-        return {
-          ok: false,
-          status: 0,
-          data: null,
-          headers: {},
-          attempts: 0,
-          error: { code: 'BAD_REQUEST', message: auth },
-        };
+      if (typeof auth === 'string') return refused(auth);
       headers[auth.name] = auth.value;
     }
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
