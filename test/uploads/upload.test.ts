@@ -92,10 +92,13 @@ describe('endpoint upload (multipart/form-data)', () => {
       { field: 'doc', name: 'three.pdf', size: 15 * MiB, type: 'application/pdf' },
       { field: 'file', name: 'four.png', size: 15 * MiB, type: 'image/png' },
     ]);
-    // 60 MiB went through; held whole in memory it would be at least that.
+    // 60 MiB went through; held whole in memory it would be at least that. Streamed, the growth is the write
+    // buffers plus socket chunks not yet collected: 10.6-12.1 MiB measured on a quiet machine, 18 MiB once on a
+    // loaded CI run (the 20 ms collector ticks late there), so the bound is 24 MiB: well under what went through.
     const { growth } = (await (await fetch(`${base}/peak`)).json()) as { growth: number };
+    console.log(`[upload] RSS growth ${(growth / MiB).toFixed(1)} MiB for 60 MiB uploaded`);
     expect(growth).toBeGreaterThan(0);
-    expect(growth).toBeLessThan(16 * MiB);
+    expect(growth).toBeLessThan(24 * MiB);
     for (const f of files) {
       expect(path.dirname(f.path as string)).toBe(path.join(dir, 'tmp-uploads'));
       expect(existsSync(f.path as string)).toBe(false);
