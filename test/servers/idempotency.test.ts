@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpError, ServicePortal, z, type InjectResponse, type PortalOptions } from '../../src/index.js';
+import { SqliteIdempotencyStore } from '../../src/servers/gates/idempotency-sqlite.js';
 import { makePortal, tempDir, TEST_SECRET } from '../helpers.js';
 
 type Made = ReturnType<typeof makePortal>;
@@ -235,6 +236,36 @@ describe('idempotent endpoints (gate.idempotency, SQLite)', () => {
     expect(later.headers['idempotency-replayed']).toBeUndefined();
     expect(later.json()).toEqual({ order: 2, item: 'book' });
     expect(s.runs.count).toBe(2);
+  });
+
+  it('sweeps expired keys: the oldest when the file opens, then a window of rows every 1000 claims, keeping live ones', async () => {
+    const { dir, cleanup } = tempDir('gatehouse-idem-sweep-');
+    cleanups.push(cleanup);
+    const claim = (store: SqliteIdempotencyStore, key: string, ttlMs: number) =>
+      store.begin({ key, fingerprint: 'f', owner: 'o', leaseMs: 1000, ttlMs });
+    // 1,500 keys that expire at once, then 10 that live a day, then 1,500 more that expire.
+    const first = new SqliteIdempotencyStore(dir);
+    const all: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 1500; i++) all.push(claim(first, `old-${i}`, 1));
+    for (let i = 0; i < 10; i++) all.push(claim(first, `live-${i}`, 86_400_000));
+    for (let i = 0; i < 1500; i++) all.push(claim(first, `late-${i}`, 1));
+    await Promise.all(all);
+    first.close();
+    expect(storedKeys(dir)).toBe(3010); // the sweep after the 1000th claim ran in the same commit, before expiry
+    await new Promise((r) => setTimeout(r, 5));
+    // Opening sweeps the 2000 oldest rows (1,990 expired: all old keys and the first 490 late ones); the 1000th
+    // claim sweeps the next 2000 (the other 1,010 late ones).
+    const second = new SqliteIdempotencyStore(dir);
+    cleanups.push(() => second.close());
+    await claim(second, 'new-0', 86_400_000);
+    expect(storedKeys(dir)).toBe(3011 - 1990);
+    const more: Array<Promise<unknown>> = [];
+    for (let i = 1; i < 1000; i++) more.push(claim(second, `new-${i}`, 86_400_000));
+    await Promise.all(more);
+    // What is left: the 10 live keys and the 1000 new ones, each still answered.
+    expect(storedKeys(dir)).toBe(1010);
+    expect(await claim(second, 'live-3', 86_400_000)).toEqual({ kind: 'in-flight' });
+    expect(await claim(second, 'old-3', 1)).toEqual({ kind: 'started' });
   });
 
   it('keeps keys across a restart (SQLite under dataDir)', async () => {
