@@ -96,6 +96,8 @@ class ServiceCaller {
   readonly http: HttpClient;
   readonly #plans: Map<string, RoutePlan> | undefined;
   #discovered: Promise<Map<string, RoutePlan> | ServiceErrorResult> | undefined;
+  /** The routes read from the OpenAPI document, once they are. */
+  #read: Map<string, RoutePlan> | undefined;
   readonly #token: ServiceToken | undefined;
   readonly #portal: InjectTarget | undefined;
   readonly #openapiPath: string;
@@ -116,6 +118,13 @@ class ServiceCaller {
     }
   }
 
+  /** The caller of a route key made before, if any. */
+  cached(
+    key: string,
+  ): ((input?: unknown, options?: ServiceCallOptions) => Promise<ServiceResult<unknown>>) | undefined {
+    return this.#callers.get(key);
+  }
+
   /** The cached caller of one route key. */
   caller(key: string): (input?: unknown, options?: ServiceCallOptions) => Promise<ServiceResult<unknown>> {
     let fn = this.#callers.get(key);
@@ -126,25 +135,31 @@ class ServiceCaller {
     return fn;
   }
 
-  async #plan(key: string): Promise<RoutePlan | ServiceErrorResult> {
-    if (this.#plans !== undefined) {
-      return (
-        this.#plans.get(key) ?? failure('BAD_REQUEST', `no route "${key}" in the routes this client was made with`)
-      );
-    }
+  /** A route's plan when it is known without waiting (the definitions, or routes already read); else `undefined`. */
+  #planNow(key: string): RoutePlan | ServiceErrorResult | undefined {
+    const plans = this.#plans ?? this.#read;
+    if (plans === undefined) return undefined;
+    return (
+      plans.get(key) ??
+      failure(
+        'BAD_REQUEST',
+        this.#plans !== undefined
+          ? `no route "${key}" in the routes this client was made with`
+          : `the service's OpenAPI document (${this.#openapiPath}) has no operation "${key}": register the routes with portal.register(routes)`,
+      )
+    );
+  }
+
+  /** Read the routes from the service's OpenAPI document once (a failure is retried on the next call). */
+  async #planRead(key: string): Promise<RoutePlan | ServiceErrorResult> {
     this.#discovered ??= this.#discover();
     const plans = await this.#discovered;
     if (!(plans instanceof Map)) {
       this.#discovered = undefined; // try again on the next call
       return plans;
     }
-    return (
-      plans.get(key) ??
-      failure(
-        'BAD_REQUEST',
-        `the service's OpenAPI document (${this.#openapiPath}) has no operation "${key}": register the routes with portal.register(routes)`,
-      )
-    );
+    this.#read = plans;
+    return this.#planNow(key)!;
   }
 
   /** Read the routes from the service's OpenAPI document; a failure keeps the underlying code (NETWORK, ...). */
@@ -165,11 +180,10 @@ class ServiceCaller {
     );
   }
 
+  /** What the token function gives, or its failure. */
   async #credential(): Promise<string | undefined | Error> {
-    const token = this.#token;
-    if (typeof token !== 'function') return token;
     try {
-      return await token();
+      return await (this.#token as () => string | Promise<string>)();
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
@@ -181,7 +195,8 @@ class ServiceCaller {
     options: ServiceCallOptions | undefined,
     idempotencyKey: string | undefined,
   ): Promise<Answer> {
-    const token = await this.#credential();
+    // A token function is awaited; a value (the common case) costs no extra turn.
+    const token = typeof this.#token === 'function' ? await this.#credential() : this.#token;
     if (token instanceof Error) return refused(`the token function failed: ${token.message}`);
     const portal = this.#portal;
     if (portal !== undefined) return this.#inject(portal, req, options, token, idempotencyKey);
@@ -271,7 +286,7 @@ class ServiceCaller {
   /** One typed call: never rejects. */
   async call(key: string, input: unknown, options: ServiceCallOptions | undefined): Promise<ServiceResult<unknown>> {
     try {
-      const plan = await this.#plan(key);
+      const plan = this.#planNow(key) ?? (await this.#planRead(key));
       if (!('parts' in plan)) return plan;
       const req = buildRequest(plan, input);
       if (typeof req === 'string') return failure('BAD_REQUEST', `${key}: ${req}`);
@@ -342,6 +357,9 @@ export function serviceClient(
   const bound = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(t, prop) {
+      // A route caller asked for before: no checks again (only names that passed them were cached).
+      const known = typeof prop === 'string' ? caller.cached(prop) : undefined;
+      if (known !== undefined) return known;
       if (typeof prop !== 'string' || prop in t || RESERVED_ROUTE_KEYS.has(prop) || !ROUTE_KEY.test(prop)) {
         const value: unknown = Reflect.get(t, prop, t);
         if (typeof value !== 'function') return value;
