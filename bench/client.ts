@@ -118,10 +118,13 @@ async function main(): Promise<void> {
   };
   const names = Object.keys(contenders);
 
+  /** Process CPU per call (µs) of the last `round`: the client's alone with `--server=child`. */
+  let lastCpuPerCall = 0;
   async function round(fn: () => Promise<unknown>, ms: number): Promise<number> {
     let done = 0;
     const until = performance.now() + ms;
     const start = performance.now();
+    const cpu = process.cpuUsage();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (performance.now() < until) {
@@ -130,6 +133,8 @@ async function main(): Promise<void> {
         }
       }),
     );
+    const used = process.cpuUsage(cpu);
+    lastCpuPerCall = (used.user + used.system) / done;
     return done / ((performance.now() - start) / 1000);
   }
 
@@ -139,6 +144,7 @@ async function main(): Promise<void> {
   for (const n of names) await round(contenders[n] as () => Promise<unknown>, 300); // warm-up
 
   const results: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, [] as number[]]));
+  const cpuPerCall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, [] as number[]]));
   for (let r = 0; r < ROUNDS; r++) {
     // Rotate the order each round so no contender always runs first/last.
     const order = names.map((_, i) => names[(i + r) % names.length] as string);
@@ -146,6 +152,7 @@ async function main(): Promise<void> {
     for (const n of order) {
       const rps = await round(contenders[n] as () => Promise<unknown>, ROUND_MS);
       results[n]?.push(rps);
+      cpuPerCall[n]?.push(lastCpuPerCall);
       line.push(`${n} ${Math.round(rps)}`);
     }
     console.log(`  round ${r + 1}: ${line.join('  ')}`);
@@ -170,6 +177,7 @@ async function main(): Promise<void> {
   console.log(
     `  validated call cost over sendRequest = ${(((med.sendRequest ?? 0) / (med.validated ?? 1) - 1) * 100).toFixed(1)}%`,
   );
+  await typedLayer(median(cpuPerCall.sendRequest ?? []));
   await typed.close();
   await validated.close();
   await idempotencyBench(round, median);
@@ -179,6 +187,44 @@ async function main(): Promise<void> {
   server?.closeAllConnections();
   server?.close();
   child?.disconnect();
+}
+
+/**
+ * The typed layer alone, free of the network's noise: typed clients whose HttpClient answers at once (its `send`
+ * replaced on the instance), so what is timed is the Proxy, the route's plan, the path and query built from the
+ * input, and the result (plus output validation for `validated`). Printed against the CPU of one `sendRequest` call
+ * measured above: the client's alone with `--server=child`, client and server together otherwise.
+ */
+async function typedLayer(sendRequestCpuUs: number): Promise<void> {
+  const answer = { ok: true, status: 200, data: JSON.parse(PAYLOAD) as unknown, headers: {}, error: null, attempts: 1 };
+  const openapi = { ...answer, data: JSON.parse(OPENAPI) as unknown };
+  const clients = {
+    typed: createClient<typeof noteRoutes>({ baseUrl: 'http://127.0.0.1:9', silent: true }),
+    validated: createClient(noteRoutes, { baseUrl: 'http://127.0.0.1:9', silent: true }),
+  };
+  const calls = 200_000;
+  console.log(
+    `\ntyped layer alone (HttpClient answering at once; sendRequest above: ${sendRequestCpuUs.toFixed(1)} µs CPU per call, ${SERVER_MODE === 'child' ? 'client only' : 'client and server'})`,
+  );
+  for (const [name, client] of Object.entries(clients)) {
+    (client as unknown as { send: (o: { endpoint: string }) => Promise<unknown> }).send = (o) =>
+      Promise.resolve(o.endpoint === '/openapi.json' ? openapi : answer);
+    const times: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < calls; i++) {
+        const res = await client.note({ id: 42 });
+        if (!res.ok) throw new Error(`${name}: ${res.problem.code}`);
+      }
+      times.push(Number(process.hrtime.bigint() - start) / calls / 1000);
+    }
+    times.sort((a, b) => a - b);
+    const us = times[2]!;
+    console.log(
+      `  ${name.padEnd(9)} ${(us * 1000).toFixed(0)} ns per call = ${((us / sendRequestCpuUs) * 100).toFixed(1)}% of a sendRequest call`,
+    );
+    await client.close();
+  }
 }
 
 /**
