@@ -19,7 +19,7 @@ const SWEEP_EVERY = 1000;
 /**
  * WAL pages written before a commit checkpoints them into the file (SQLite's default is 1000). A checkpoint
  * copies the pages back and syncs the file, on the committing thread; every claim dirties a random page of
- * the key index, so checkpointing ten times less often rewrites each such page fewer times: about a quarter
+ * the key index, so checkpointing ten times less often rewrites each such page fewer times: about a fifth
  * of a key's cost here. The WAL grows to about 40 MB before it restarts.
  */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
