@@ -123,21 +123,48 @@ class LineBatch implements DestinationStream, OwnedDestination {
       this.startup = undefined;
     }
     // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
-    if (this.end + line.length * 3 > CHUNK_BYTES) {
-      this.drain();
-      if (line.length * 3 > CHUNK_BYTES) {
-        this.boom.write(Buffer.from(line, 'utf8') as unknown as string);
-        return;
-      }
-      this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-      this.start = this.end = 0;
+    const chunk = this.room(line.length * 3);
+    if (chunk === undefined) this.boom.write(Buffer.from(line, 'utf8') as unknown as string);
+    else this.commit(this.end + chunk.write(line, this.end));
+  }
+
+  /**
+   * The batch buffer with room for `bytes` more bytes from {@link at}, for a caller that encodes a line itself;
+   * `undefined` while lines are still written one at a time (before the process started), or for a line larger
+   * than a buffer. The caller then calls {@link commit}.
+   */
+  reserve(bytes: number): Buffer | undefined {
+    if (this.startup !== undefined) {
+      if (!started) return undefined;
+      this.startup = undefined;
     }
-    this.end += this.chunk.write(line, this.end);
+    return this.room(bytes);
+  }
+
+  /** Where the next line starts in the buffer {@link reserve} returned. */
+  get at(): number {
+    return this.end;
+  }
+
+  /** The line written from {@link at} ends at `end`: hand the batch on once it is `batchBytes`, or soon. */
+  commit(end: number): void {
+    this.end = end;
     if (this.end - this.start >= this.batchBytes) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(this.onTick, BATCH_DELAY_MS).unref();
     }
+  }
+
+  /** The buffer with `bytes` free from `end` (a new one when the current is full), or `undefined` if none can be. */
+  private room(bytes: number): Buffer | undefined {
+    if (this.end + bytes > CHUNK_BYTES) {
+      this.drain();
+      if (bytes > CHUNK_BYTES) return undefined;
+      this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      this.start = this.end = 0;
+    }
+    return this.chunk;
   }
 
   private drain(): void {
@@ -157,6 +184,18 @@ class LineBatch implements DestinationStream, OwnedDestination {
     this.drain();
     if (!failing.has(this.boom)) this.boom.flushSync();
   }
+}
+
+/** A destination that takes lines encoded straight into its batch buffer (see {@link LineBatch.reserve}). */
+export interface LineBuffer {
+  reserve(bytes: number): Buffer | undefined;
+  readonly at: number;
+  commit(end: number): void;
+}
+
+/** The batch buffer behind a destination gatehouse opened, when lines can be encoded into it directly. */
+export function lineBufferOf(stream: DestinationStream): LineBuffer | undefined {
+  return stream instanceof LineBatch ? stream : undefined;
 }
 
 /**

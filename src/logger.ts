@@ -2,7 +2,14 @@ import type * as Pino from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import type pinoPretty from 'pino-pretty';
 import { loadNow } from './load.js';
-import { flushAllSync, flushOwnedSync, openOwnedDestination, type OwnedDestination } from './log-destination.js';
+import {
+  flushAllSync,
+  flushOwnedSync,
+  lineBufferOf,
+  openOwnedDestination,
+  type OwnedDestination,
+} from './log-destination.js';
+import { DECLINED, encodable, encodeRequestLine, LINE_OVERHEAD, PLAIN } from './request-line.js';
 
 export { logsStarted } from './log-destination.js';
 
@@ -187,15 +194,12 @@ export function createLogger(config: LoggerConfig = {}): Logger {
 /** The streams of JSON root loggers gatehouse created (their lines have pino's plain shape: no formatters, mixins or hooks). */
 const jsonStreams = new WeakMap<Logger, DestinationStream>();
 
-/** Printable ASCII without the double quote and the backslash: a string made only of these is its own JSON body. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
 /** `JSON.stringify(s)` for a string, without its generic path for the common plain-ASCII case. */
 function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** Writes one request line; `method` and `requestId` must be free of quotes and backslashes (node's parser and the request id rule see to it). */
+/** Writes one request line; `method` and `requestId` must be printable ASCII without quotes or backslashes (node's parser and the request id rule see to it). */
 export type RequestLineWriter = (
   method: string | undefined,
   path: string,
@@ -227,8 +231,49 @@ export function requestLineWriter(logger: Logger): RequestLineWriter | undefined
   const { symbols } = loadNow<typeof Pino>('pino').pino;
   const bindings = (logger as unknown as Record<symbol, unknown>)[symbols.chindingsSym];
   if (typeof bindings !== 'string') return undefined;
+  // Into a batch buffer, lines are encoded byte by byte (request-line.ts) after a prefix made once a millisecond.
+  const lines = lineBufferOf(out);
+  const asciiBindings = /^[\x20-\x7e]*$/.test(bindings);
+  let prefixMs = -1;
+  let prefix = new Uint8Array(0);
   return (method, path, status, durationMs, requestId, identity, traceId, spanId) => {
     if (!logger.isLevelEnabled('info')) return;
+    if (lines !== undefined && asciiBindings && encodable(method, status, durationMs)) {
+      const now = Date.now();
+      if (now !== prefixMs) {
+        prefixMs = now;
+        prefix = Buffer.from(`{"level":30${isoTime()}${bindings},"method":"`, 'latin1');
+      }
+      const size =
+        prefix.length +
+        LINE_OVERHEAD +
+        method!.length +
+        path.length +
+        requestId.length +
+        (identity?.length ?? 0) +
+        (traceId?.length ?? 0) +
+        (spanId?.length ?? 0);
+      const buf = lines.reserve(size);
+      if (buf !== undefined) {
+        const end = encodeRequestLine(
+          buf,
+          lines.at,
+          prefix,
+          method!,
+          path,
+          status,
+          durationMs,
+          requestId,
+          identity,
+          traceId,
+          spanId,
+        );
+        if (end !== DECLINED) {
+          lines.commit(end);
+          return;
+        }
+      }
+    }
     const trace = traceId === undefined ? '' : `,"trace_id":"${traceId}","span_id":"${spanId ?? ''}"`;
     out.write(
       `{"level":30${isoTime()}${bindings},"method":${method === undefined ? 'null' : `"${method}"`},"path":${jsonString(path)},"status":${status},"durationMs":${durationMs},"requestId":"${requestId}","identity":${identity === null ? 'null' : jsonString(identity)}${trace},"msg":"request"}\n`,

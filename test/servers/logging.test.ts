@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { createLogger, flushLogger, flushLoggerSync, logsStarted, requestLineWriter } from '../../src/logger.js';
+import { DECLINED, encodable, encodeRequestLine, LINE_OVERHEAD } from '../../src/request-line.js';
 import { tempDir } from '../helpers.js';
 
 interface Run {
@@ -156,6 +158,84 @@ describe('Logging', () => {
     expect(
       requestLineWriter(createLogger({ format: 'pretty', destination: { write: () => undefined } })),
     ).toBeUndefined();
+  });
+
+  it('encodes a request line byte by byte exactly as the template writes it, and declines what it cannot', () => {
+    const lines: string[] = [];
+    const log = createLogger({
+      level: 'info',
+      format: 'json',
+      destination: { write: (l: string) => void lines.push(l) },
+    }).child({ service: 'bytes' });
+    const template = requestLineWriter(log)!; // a plain stream: the template path
+    const buf = Buffer.alloc(4096);
+    const text = fc.string({ unit: 'binary', maxLength: 40 }); // any code point, quotes and controls included
+    const plain = fc.stringMatching(/^[\x20-\x7e]{0,40}$/);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH'),
+        fc.oneof(plain, text),
+        fc.integer({ min: 100, max: 599 }),
+        fc.oneof(
+          fc.integer({ min: 0, max: 1e9 }).map((n) => n / 100),
+          fc.double({ min: 0, max: 1e6, noNaN: true }),
+        ),
+        fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/),
+        fc.option(fc.oneof(plain, text)),
+        fc.option(fc.tuple(fc.stringMatching(/^[0-9a-f]{32}$/), fc.stringMatching(/^[0-9a-f]{16}$/))),
+        (method, path, status, durationMs, requestId, identity, trace) => {
+          lines.length = 0;
+          template(method, path, status, durationMs, requestId, identity, trace?.[0], trace?.[1]);
+          const expected = lines[0]!;
+          const escapes = !/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(path + (identity ?? ''));
+          if (!encodable(method, status, durationMs)) {
+            // Declined: a duration the hundredths form would not write as String() does.
+            expect(Math.round(durationMs * 100) / 100).not.toBe(durationMs);
+            return;
+          }
+          const cut = expected.indexOf('"method":"') + '"method":"'.length;
+          const prefix = Buffer.from(expected.slice(0, cut), 'latin1');
+          expect(
+            prefix.length +
+              LINE_OVERHEAD +
+              method.length +
+              path.length +
+              requestId.length +
+              (identity?.length ?? 0) +
+              (trace ? 48 : 0),
+          ).toBeLessThan(buf.length);
+          const end = encodeRequestLine(
+            buf,
+            7,
+            prefix,
+            method,
+            path,
+            status,
+            durationMs,
+            requestId,
+            identity,
+            trace?.[0],
+            trace?.[1],
+          );
+          if (escapes) {
+            // Declined while copying: a string with a character to escape or outside printable ASCII.
+            expect(end).toBe(DECLINED);
+            return;
+          }
+          expect(buf.toString('latin1', 7, end)).toBe(expected);
+          expect(end - 7).toBeLessThanOrEqual(
+            prefix.length +
+              LINE_OVERHEAD +
+              method.length +
+              path.length +
+              requestId.length +
+              (identity?.length ?? 0) +
+              (trace ? 48 : 0),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('batches lines into a file whole and in order: multi-byte text, chunk boundaries, a line larger than a chunk', async () => {
