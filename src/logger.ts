@@ -247,7 +247,7 @@ export function requestLineWriter(logger: Logger): RequestLineWriter | undefined
       const size =
         prefix.length +
         LINE_OVERHEAD +
-        method!.length +
+        method.length +
         path.length +
         requestId.length +
         (identity?.length ?? 0) +
@@ -259,7 +259,7 @@ export function requestLineWriter(logger: Logger): RequestLineWriter | undefined
           buf,
           lines.at,
           prefix,
-          method!,
+          method,
           path,
           status,
           durationMs,

@@ -86,7 +86,7 @@ function hundredths(buf: Uint8Array, p: number, x: number): number {
  * at most 3 digits and a duration rounded to hundredths below 10^12 (which `String()` writes without an exponent).
  * The strings are checked while they are copied.
  */
-export function encodable(method: string | undefined, status: number, durationMs: number): boolean {
+export function encodable(method: string | undefined, status: number, durationMs: number): method is string {
   return (
     method !== undefined &&
     Number.isInteger(status) &&
