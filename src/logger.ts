@@ -9,7 +9,7 @@ import {
   openOwnedDestination,
   type OwnedDestination,
 } from './log-destination.js';
-import { DECLINED, encodable, encodeRequestLine, LINE_OVERHEAD, PLAIN } from './request-line.js';
+import { DECLINED, encodable, encodeRequestHead, encodeRequestTail, LINE_OVERHEAD, PLAIN } from './request-line.js';
 
 export { logsStarted } from './log-destination.js';
 
@@ -255,19 +255,8 @@ export function requestLineWriter(logger: Logger): RequestLineWriter | undefined
         (spanId?.length ?? 0);
       const buf = lines.reserve(size);
       if (buf !== undefined) {
-        const end = encodeRequestLine(
-          buf,
-          lines.at,
-          prefix,
-          method,
-          path,
-          status,
-          durationMs,
-          requestId,
-          identity,
-          traceId,
-          spanId,
-        );
+        const head = encodeRequestHead(buf, lines.at, prefix, method, path, status, durationMs);
+        const end = head === DECLINED ? DECLINED : encodeRequestTail(buf, head, requestId, identity, traceId, spanId);
         if (end !== DECLINED) {
           lines.commit(end);
           return;

@@ -5,7 +5,7 @@
 /** Printable ASCII without the double quote and the backslash: a string made only of these is its own JSON body. */
 export const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
-/** Returned by {@link encodeRequestLine} for a line it cannot write as the template would. */
+/** Returned by {@link encodeRequestHead} and {@link encodeRequestTail} for a line it cannot write as the template would. */
 export const DECLINED = -1;
 
 const bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -82,7 +82,7 @@ function hundredths(buf: Uint8Array, p: number, x: number): number {
 }
 
 /**
- * Whether {@link encodeRequestLine} can write a line with these numbers exactly as the template would: a status of
+ * Whether {@link encodeRequestHead} can write a line with these numbers exactly as the template would: a status of
  * at most 3 digits and a duration rounded to hundredths below 10^12 (which `String()` writes without an exponent).
  * The strings are checked while they are copied.
  */
@@ -99,13 +99,13 @@ export function encodable(method: string | undefined, status: number, durationMs
 }
 
 /**
- * Encode a request line from `p` (after `prefix`: `{"level":30,"time":"…"<bindings>,"method":"`); returns where
- * it ends, or {@link DECLINED} when the path or the identity has a character to escape or outside printable ASCII
- * (the bytes written then are garbage past the caller's committed end). The caller checked {@link encodable} and
- * reserved `prefix.length + LINE_OVERHEAD` plus the strings' lengths. `method`, `requestId` and the trace ids must
- * be printable ASCII without quotes or backslashes (node's parser, the request id rule and the hex ids see to it).
+ * Encode the head of a request line from `p`: `prefix` (`{"level":30,"time":"…"<bindings>,"method":"`), the
+ * method, path, status and duration; returns where it ends, or {@link DECLINED} when the path has a character to
+ * escape or outside printable ASCII (the bytes written then are garbage past the caller's committed end). The
+ * caller checked {@link encodable} and reserved `prefix.length + LINE_OVERHEAD` plus the strings' lengths for the
+ * whole line. `method` must be printable ASCII without quotes or backslashes (node's parser sees to it).
  */
-export function encodeRequestLine(
+export function encodeRequestHead(
   buf: Uint8Array,
   p: number,
   prefix: Uint8Array,
@@ -113,10 +113,6 @@ export function encodeRequestLine(
   path: string,
   status: number,
   durationMs: number,
-  requestId: string,
-  identity: string | null,
-  traceId: string | undefined,
-  spanId: string | undefined,
 ): number {
   buf.set(prefix, p);
   p = ascii(buf, p + prefix.length, method);
@@ -126,7 +122,22 @@ export function encodeRequestLine(
   p = put(buf, p, STATUS);
   p = integer(buf, p, status);
   p = put(buf, p, DURATION);
-  p = hundredths(buf, p, durationMs);
+  return hundredths(buf, p, durationMs);
+}
+
+/**
+ * Encode the rest of the line after {@link encodeRequestHead}: request id, identity, trace ids and the message;
+ * {@link DECLINED} when the identity has a character to escape or outside printable ASCII. `requestId` and the
+ * trace ids must be printable ASCII without quotes or backslashes (the request id rule and the hex ids see to it).
+ */
+export function encodeRequestTail(
+  buf: Uint8Array,
+  p: number,
+  requestId: string,
+  identity: string | null,
+  traceId: string | undefined,
+  spanId: string | undefined,
+): number {
   p = put(buf, p, REQUEST_ID);
   p = ascii(buf, p, requestId);
   p = put(buf, p, IDENTITY);

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { createLogger, flushLogger, flushLoggerSync, logsStarted, requestLineWriter } from '../../src/logger.js';
-import { DECLINED, encodable, encodeRequestLine, LINE_OVERHEAD } from '../../src/request-line.js';
+import { DECLINED, encodable, encodeRequestHead, encodeRequestTail, LINE_OVERHEAD } from '../../src/request-line.js';
 import { tempDir } from '../helpers.js';
 
 interface Run {
@@ -204,19 +204,9 @@ describe('Logging', () => {
               (identity?.length ?? 0) +
               (trace ? 48 : 0),
           ).toBeLessThan(buf.length);
-          const end = encodeRequestLine(
-            buf,
-            7,
-            prefix,
-            method,
-            path,
-            status,
-            durationMs,
-            requestId,
-            identity,
-            trace?.[0],
-            trace?.[1],
-          );
+          const head = encodeRequestHead(buf, 7, prefix, method, path, status, durationMs);
+          const end =
+            head === DECLINED ? DECLINED : encodeRequestTail(buf, head, requestId, identity, trace?.[0], trace?.[1]);
           if (escapes) {
             // Declined while copying: a string with a character to escape or outside printable ASCII.
             expect(end).toBe(DECLINED);
