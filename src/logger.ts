@@ -213,10 +213,11 @@ export type RequestLineWriter = (
 
 /**
  * A writer of the request log line for `logger`, producing the same JSON pino would for
- * `logger.info({ method, path, status, durationMs, requestId, identity, trace_id, span_id }, 'request')`, built
- * as one template string instead of pino's generic serialisation (the line is written once per request). Only
- * for a JSON logger made by {@link createLogger} (or its children); `undefined` for any other, which then logs
- * through pino as usual.
+ * `logger.info({ method, path, status, durationMs, requestId, identity, trace_id, span_id }, 'request')` without
+ * pino's generic serialisation (the line is written once per request): encoded byte by byte into the batch
+ * buffer when the destination batches and the line is plain ASCII (request-line.ts), else one template string.
+ * Only for a JSON logger made by {@link createLogger} (or its children); `undefined` for any other, which then
+ * logs through pino as usual.
  */
 export function requestLineWriter(logger: Logger): RequestLineWriter | undefined {
   let root: object | null = logger;
