@@ -86,7 +86,7 @@ type SonicBoom = ReturnType<typeof Pino.destination>;
 /**
  * Lines encoded straight into a large buffer as they arrive, and handed to sonic-boom (in buffer mode) as one
  * slice per batch (`bufferBytes`, or after `BATCH_DELAY_MS`, whichever comes first). A line costs one UTF-8
- * encode into memory that is already there; the system call (and, for a pipe, the trip through libuv's thread
+ * encode into memory that is already there (or none: the request line is encoded in place, see `reserve`); the system call (and, for a pipe, the trip through libuv's thread
  * pool) is paid once per batch, with no string joins or string-to-bytes copies. Slices handed on
  * are never written to again: a full chunk is replaced, not reused.
  */
@@ -115,12 +115,9 @@ class LineBatch implements DestinationStream, OwnedDestination {
   }
 
   write(line: string): void {
-    if (this.startup !== undefined) {
-      if (!started) {
-        this.startup.write(line);
-        return;
-      }
-      this.startup = undefined;
+    if (!this.batching()) {
+      this.startup!.write(line);
+      return;
     }
     // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
     const chunk = this.room(line.length * 3);
@@ -134,11 +131,7 @@ class LineBatch implements DestinationStream, OwnedDestination {
    * than a buffer. The caller then calls {@link commit}.
    */
   reserve(bytes: number): Buffer | undefined {
-    if (this.startup !== undefined) {
-      if (!started) return undefined;
-      this.startup = undefined;
-    }
-    return this.room(bytes);
+    return this.batching() ? this.room(bytes) : undefined;
   }
 
   /** Where the next line starts in the buffer {@link reserve} returned. */
@@ -154,6 +147,14 @@ class LineBatch implements DestinationStream, OwnedDestination {
       this.scheduled = true;
       setTimeout(this.onTick, BATCH_DELAY_MS).unref();
     }
+  }
+
+  /** Whether lines are batched yet: until the process has started they go through `startup`, one at a time. */
+  private batching(): boolean {
+    if (this.startup === undefined) return true;
+    if (!started) return false;
+    this.startup = undefined;
+    return true;
   }
 
   /** The buffer with `bytes` free from `end` (a new one when the current is full), or `undefined` if none can be. */

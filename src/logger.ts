@@ -9,7 +9,7 @@ import {
   openOwnedDestination,
   type OwnedDestination,
 } from './log-destination.js';
-import { DECLINED, encodable, encodeRequestHead, encodeRequestTail, LINE_OVERHEAD, PLAIN } from './request-line.js';
+import { DECLINED, encodable, encodeRequestHead, encodeRequestTail, PLAIN, requestLineBytes } from './request-line.js';
 
 export { logsStarted } from './log-destination.js';
 
@@ -245,16 +245,7 @@ export function requestLineWriter(logger: Logger): RequestLineWriter | undefined
         prefixMs = now;
         prefix = Buffer.from(`{"level":30${isoTime()}${bindings},"method":"`, 'latin1');
       }
-      const size =
-        prefix.length +
-        LINE_OVERHEAD +
-        method.length +
-        path.length +
-        requestId.length +
-        (identity?.length ?? 0) +
-        (traceId?.length ?? 0) +
-        (spanId?.length ?? 0);
-      const buf = lines.reserve(size);
+      const buf = lines.reserve(requestLineBytes(prefix.length, method, path, requestId, identity, traceId, spanId));
       if (buf !== undefined) {
         const head = encodeRequestHead(buf, lines.at, prefix, method, path, status, durationMs);
         const end = head === DECLINED ? DECLINED : encodeRequestTail(buf, head, requestId, identity, traceId, spanId);

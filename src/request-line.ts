@@ -23,7 +23,29 @@ const NULL = bytes('null');
  * The most bytes a line takes beyond its prefix and its strings (method, path, request id, identity, trace ids):
  * the keys (about 130), a status of 3 digits and a duration of at most 15 characters.
  */
-export const LINE_OVERHEAD = 160;
+const LINE_OVERHEAD = 160;
+
+/** The room to reserve for a line: its prefix, its strings (one byte each when it encodes) and the rest. */
+export function requestLineBytes(
+  prefixLength: number,
+  method: string,
+  path: string,
+  requestId: string,
+  identity: string | null,
+  traceId: string | undefined,
+  spanId: string | undefined,
+): number {
+  return (
+    prefixLength +
+    LINE_OVERHEAD +
+    method.length +
+    path.length +
+    requestId.length +
+    (identity?.length ?? 0) +
+    (traceId?.length ?? 0) +
+    (spanId?.length ?? 0)
+  );
+}
 
 function put(buf: Uint8Array, p: number, piece: Uint8Array): number {
   for (let i = 0; i < piece.length; i++) buf[p++] = piece[i]!;
@@ -102,8 +124,7 @@ export function encodable(method: string | undefined, status: number, durationMs
  * Encode the head of a request line from `p`: `prefix` (`{"level":30,"time":"…"<bindings>,"method":"`), the
  * method, path, status and duration; returns where it ends, or {@link DECLINED} when the path has a character to
  * escape or outside printable ASCII (the bytes written then are garbage past the caller's committed end). The
- * caller checked {@link encodable} and reserved `prefix.length + LINE_OVERHEAD` plus the strings' lengths for the
- * whole line. `method` must be printable ASCII without quotes or backslashes (node's parser sees to it).
+ * caller checked {@link encodable} and reserved {@link requestLineBytes} for the whole line. `method` must be printable ASCII without quotes or backslashes (node's parser sees to it).
  */
 export function encodeRequestHead(
   buf: Uint8Array,

@@ -181,9 +181,9 @@ class ServiceCaller {
   }
 
   /** What the token function gives, or its failure. */
-  async #credential(): Promise<string | undefined | Error> {
+  async #credential(token: () => string | Promise<string>): Promise<string | Error> {
     try {
-      return await (this.#token as () => string | Promise<string>)();
+      return await token();
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
@@ -196,7 +196,7 @@ class ServiceCaller {
     idempotencyKey: string | undefined,
   ): Promise<Answer> {
     // A token function is awaited; a value (the common case) costs no extra turn.
-    const token = typeof this.#token === 'function' ? await this.#credential() : this.#token;
+    const token = typeof this.#token === 'function' ? await this.#credential(this.#token) : this.#token;
     if (token instanceof Error) return refused(`the token function failed: ${token.message}`);
     const portal = this.#portal;
     if (portal !== undefined) return this.#inject(portal, req, options, token, idempotencyKey);

@@ -57,8 +57,8 @@ interface PendingCompletion {
  * settles once that commit is done, so an answer is still stored before it is sent). A commit is most of what a
  * key costs, so under load this about halves it. Inside the transaction a new key is one `INSERT OR IGNORE`; a
  * key that exists is read and taken over when its holder's lease ran out, so two processes racing for a key
- * cannot both start it. A key expires `ttlMs` after it was claimed: completing it does not move the expiry,
- * which keeps the expiry index untouched on the common path.
+ * cannot both start it. A key expires `ttlMs` after it was claimed (completing it does not move the expiry);
+ * expired keys are swept a window of rowids at a time, without an index of their own.
  */
 export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly name = 'sqlite';
