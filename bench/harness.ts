@@ -3,8 +3,10 @@
 // are medians of per-round ratios: on a shared virtual machine one case's µs/request moves by ±20% from one
 // round to the next, so more, shorter rounds give a steadier median than a few long ones.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { driveInMemory, type InMemoryRun } from './in-memory.js';
 
 /** Rounds and seconds per case and round when the script does not choose (BENCH_ROUNDS / BENCH_SECONDS override). */
 const DEFAULT_ROUNDS = 5;
@@ -16,6 +18,8 @@ export interface Case {
   name: string;
   url: string;
   headers?: Record<string, string>;
+  /** The servers script's key for this case's server, in memory (`BENCH_IN_MEMORY=1`); the case's own key by default. */
+  server?: string;
 }
 
 /** Starts a servers script (sibling of this file) in a child process; resolves with the JSON line it prints first. */
@@ -28,12 +32,23 @@ export async function startServers<T>(script: string): Promise<{ child: ChildPro
   return { child, info: JSON.parse(line) as T };
 }
 
-/** In the servers process: answer the parent's 'cpu' requests with this process's CPU time. */
-export function answerCpu(): void {
-  process.on('message', (m) => {
+/**
+ * In the servers process: answer the parent's 'cpu' requests with this process's CPU time, and (given the
+ * servers by case key) its in-memory runs (`BENCH_IN_MEMORY=1`, see bench/in-memory.ts).
+ */
+export function answerCpu(servers: Record<string, Server> = {}): void {
+  process.on('message', (m: 'cpu' | { inMemory: InMemoryRun }) => {
     if (m === 'cpu') process.send?.(process.cpuUsage());
+    else if (typeof m === 'object' && m.inMemory) {
+      const server = servers[m.inMemory.server];
+      if (!server) throw new Error(`in-memory run: no server for case ${m.inMemory.server}`);
+      void driveInMemory(server, m.inMemory).then((r) => process.send?.({ inMemory: r }));
+    }
   });
 }
+
+/** Whether cases are driven in memory, inside the servers process, instead of by autocannon over loopback. */
+export const IN_MEMORY = process.env.BENCH_IN_MEMORY === '1';
 
 function serverCpu(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
@@ -47,7 +62,29 @@ async function measure(
   child: ChildProcess,
   c: Case,
   seconds: number,
+  key: string,
 ): Promise<{ rps: number; p99: number; errors: number; non2xx: number; cpuUs: number }> {
+  if (IN_MEMORY) {
+    const url = new URL(c.url);
+    const run: InMemoryRun = {
+      server: c.server ?? key,
+      target: url.pathname + url.search,
+      headers: c.headers ?? {},
+      seconds,
+    };
+    const r = await new Promise<{ requests: number; non2xx: number; cpuUs: number; wallUs: number }>((resolve) => {
+      const onMessage = (m: {
+        inMemory?: { requests: number; non2xx: number; cpuUs: number; wallUs: number };
+      }): void => {
+        if (!m.inMemory) return;
+        child.off('message', onMessage);
+        resolve(m.inMemory);
+      };
+      child.on('message', onMessage);
+      child.send({ inMemory: run });
+    });
+    return { rps: r.requests / (r.wallUs / 1e6), p99: 0, errors: 0, non2xx: r.non2xx, cpuUs: r.cpuUs };
+  }
   const before = await serverCpu(child);
   const r = await autocannon({ url: c.url, connections: CONNECTIONS, duration: seconds, headers: c.headers });
   const cpu = (await serverCpu(child)) - before;
@@ -96,11 +133,11 @@ export async function runRounds<K extends string>(
   const p99 = series();
   const cpu = series();
   const width = Math.max(...keys.map((k) => cases[k].name.length));
-  for (const k of keys) await measure(child, cases[k], 1); // warm-up
+  for (const k of keys) await measure(child, cases[k], 1, k); // warm-up
   for (let round = 1; round <= rounds; round++) {
     const order = [...keys].sort(() => Math.random() - 0.5);
     for (const k of order) {
-      const m = await measure(child, cases[k], seconds);
+      const m = await measure(child, cases[k], seconds, k);
       if (m.errors > 0 || m.non2xx > 0) console.warn(`  ! ${cases[k].name}: ${m.errors} errors, ${m.non2xx} non-2xx`);
       rps[k].push(m.rps);
       p99[k].push(m.p99);
@@ -112,7 +149,7 @@ export async function runRounds<K extends string>(
   }
   child.kill('SIGTERM');
   console.log(
-    `\nMedians of ${rounds} shuffled rounds, ${seconds}s each, ${CONNECTIONS} connections (Node ${process.version}):`,
+    `\nMedians of ${rounds} shuffled rounds, ${seconds}s each, ${CONNECTIONS} connections${IN_MEMORY ? ' in memory' : ''} (Node ${process.version}):`,
   );
   for (const k of keys) {
     console.log(
