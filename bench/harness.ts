@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { driveInMemory, type InMemoryRun } from './in-memory.js';
+import { driveInMemory, type InMemoryResult, type InMemoryRun } from './in-memory.js';
 
 /** Rounds and seconds per case and round when the script does not choose (BENCH_ROUNDS / BENCH_SECONDS override). */
 const DEFAULT_ROUNDS = 5;
@@ -18,8 +18,6 @@ export interface Case {
   name: string;
   url: string;
   headers?: Record<string, string>;
-  /** The servers script's key for this case's server, in memory (`BENCH_IN_MEMORY=1`); the case's own key by default. */
-  server?: string;
 }
 
 /** Starts a servers script (sibling of this file) in a child process; resolves with the JSON line it prints first. */
@@ -67,15 +65,14 @@ async function measure(
   if (IN_MEMORY) {
     const url = new URL(c.url);
     const run: InMemoryRun = {
-      server: c.server ?? key,
+      server: key,
       target: url.pathname + url.search,
       headers: c.headers ?? {},
       seconds,
+      connections: CONNECTIONS,
     };
-    const r = await new Promise<{ requests: number; non2xx: number; cpuUs: number; wallUs: number }>((resolve) => {
-      const onMessage = (m: {
-        inMemory?: { requests: number; non2xx: number; cpuUs: number; wallUs: number };
-      }): void => {
+    const r = await new Promise<InMemoryResult>((resolve) => {
+      const onMessage = (m: { inMemory?: InMemoryResult }): void => {
         if (!m.inMemory) return;
         child.off('message', onMessage);
         resolve(m.inMemory);

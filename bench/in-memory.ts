@@ -20,16 +20,21 @@ export interface InMemoryRun {
   connections?: number;
 }
 
+/** What a run answers: requests answered, those not 2xx, this process's CPU per request (µs) and the run's wall time (µs). */
+export interface InMemoryResult {
+  requests: number;
+  non2xx: number;
+  cpuUs: number;
+  wallUs: number;
+}
+
 const STATUS_LINE = Buffer.from('HTTP/1.1 ');
 
 /**
  * Send `run.target` on `run.connections` in-memory connections to `server`, one request in flight on each, for
  * `run.seconds`; resolves with the requests answered, those not 2xx, and this process's CPU per request (µs).
  */
-export function driveInMemory(
-  server: Server,
-  run: InMemoryRun,
-): Promise<{ requests: number; non2xx: number; cpuUs: number; wallUs: number }> {
+export function driveInMemory(server: Server, run: InMemoryRun): Promise<InMemoryResult> {
   const head = Object.entries(run.headers)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
