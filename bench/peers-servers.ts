@@ -18,6 +18,7 @@ declare module '@fastify/jwt' {
 }
 
 const node = shared.nodeServer();
+const nodeHeaders = shared.nodeServerWithPortalHeaders();
 const fastify = await shared.bareFastify();
 
 // fastify + helmet, HS256 bearer with a scope check, per-user rate limit, zod in and out, prom-client metrics,
@@ -81,6 +82,7 @@ const nodePort = await shared.listen(node);
 process.stdout.write(
   `${JSON.stringify({
     node: nodePort,
+    nodeHeaders: await shared.listen(nodeHeaders),
     fastify: shared.fastifyPort(fastify),
     assembled: shared.fastifyPort(assembled),
     none: none.port,
@@ -94,6 +96,7 @@ process.stdout.write(
 
 answerCpu({
   node,
+  nodeHeaders,
   fastify: fastify.server,
   assembled: assembled.server,
   none: none.server,

@@ -4,13 +4,17 @@
 // process, load from this one, shuffled interleaved rounds, medians (bench/harness.ts).
 import { QUERY, runRounds, startServers, type Case } from './harness.js';
 
-type Ports = Record<'node' | 'fastify' | 'assembled' | 'none' | 'full' | 'fullUnobserved' | 'fullUnlogged', number>;
+type Ports = Record<
+  'node' | 'nodeHeaders' | 'fastify' | 'assembled' | 'none' | 'full' | 'fullUnobserved' | 'fullUnlogged',
+  number
+>;
 const { child, info: p } = await startServers<Ports & { token: string; fastifyToken: string }>('./peers-servers.ts');
 
 const url = (port: number, path: string): string => `http://127.0.0.1:${port}${path}${QUERY}`;
 const auth = { authorization: `Bearer ${p.token}` };
 const CASES = {
   node: { name: 'node:http (bare)', url: url(p.node, '/greet') },
+  nodeHeaders: { name: "node:http + gatehouse's response headers", url: url(p.nodeHeaders, '/greet') },
   fastify: { name: 'fastify 5 (bare)', url: url(p.fastify, '/greet') },
   assembled: {
     name: 'fastify 5 + plugins, full features, log on',
@@ -35,6 +39,9 @@ const show = (label: string, a: Key, b: Key): void =>
   );
 show('none / node:http', 'none', 'node');
 show('none / fastify', 'none', 'fastify');
+// The control: what the response's bytes cost a server that does nothing else (security headers, request id).
+show("node:http + gatehouse's headers / node:http", 'nodeHeaders', 'node');
+show("none / node:http + gatehouse's headers", 'none', 'nodeHeaders');
 show('full / assembled fastify', 'full', 'assembled');
 show('full: metrics+tracing on / off', 'full', 'fullUnobserved');
 show('full: request log on / off', 'full', 'fullUnlogged');

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { ServicePortal, createLogger, z, type PortalOptions } from '../src/index.js';
+import { newRequestId } from '../src/servers/request-id.js';
+import { jsonHeaderList, securityHeaderList } from '../src/servers/security-headers.js';
 
 export const SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 /** The full gate's per-user limit: high enough never to refuse during a run. */
@@ -27,6 +29,28 @@ export function nodeServer(): Server {
     const url = new URL(req.url ?? '/', 'http://x');
     const body = JSON.stringify(reply(url.searchParams.get('name') ?? '', Number(url.searchParams.get('count'))));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+}
+
+/**
+ * Bare node:http answering with the headers a default portal puts on a JSON answer (its security headers, an
+ * `X-Request-Id`, the same content type): the same bytes on the wire as gatehouse, none of its code.
+ */
+export function nodeServerWithPortalHeaders(): Server {
+  const security = jsonHeaderList(securityHeaderList({})).flat();
+  return createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body = JSON.stringify(reply(url.searchParams.get('name') ?? '', Number(url.searchParams.get('count'))));
+    res.writeHead(200, [
+      ...security,
+      'X-Request-Id',
+      newRequestId(),
+      'Content-Type',
+      'application/json; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+    ]);
     res.end(body);
   });
 }
