@@ -1,7 +1,9 @@
 // npm run bench:peers — server CPU per request of gatehouse against its peers on the same JSON route: bare
-// node:http, bare fastify 5, and fastify 5 assembled from its own plugins for the full gate's features; then the
-// full gate with and without metrics/tracing and the request log, to show what each costs. Servers in a child
-// process, load from this one, shuffled interleaved rounds, medians (bench/harness.ts).
+// node:http (and, as a control, the same sending gatehouse's response headers), bare fastify 5, and fastify 5
+// assembled from its own plugins for the full gate's features; then the full gate with and without
+// metrics/tracing and the request log, to show what each costs. Servers in a child process, load from this one
+// (or, with BENCH_IN_MEMORY=1, in-memory connections inside it), shuffled interleaved rounds, medians
+// (bench/harness.ts).
 import { QUERY, runRounds, startServers, type Case } from './harness.js';
 
 type Ports = Record<
