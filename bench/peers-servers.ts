@@ -78,10 +78,9 @@ shared.exitOnTerm(async () => {
 });
 const token = await none.tokens.issue({ sub: 'bench-user', scopes: ['bench'], ttl: '1h' });
 
-const nodePort = await shared.listen(node);
 process.stdout.write(
   `${JSON.stringify({
-    node: nodePort,
+    node: await shared.listen(node),
     nodeHeaders: await shared.listen(nodeHeaders),
     fastify: shared.fastifyPort(fastify),
     assembled: shared.fastifyPort(assembled),

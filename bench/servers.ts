@@ -1,6 +1,6 @@
 // Servers shared by bench/http-servers.ts and bench/peers-servers.ts. Every case serves the same JSON for
 // GET /greet?name=bench&count=3 (gatehouse's full gate at /full).
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,10 +24,15 @@ export async function listen(server: Server): Promise<number> {
 export const fastifyPort = (app: { server: Server }): number => (app.server.address() as AddressInfo).port;
 
 /** Bare node:http. */
+/** The /greet answer of the bare node:http servers, from the request's query. */
+function greetBody(req: IncomingMessage): string {
+  const url = new URL(req.url ?? '/', 'http://x');
+  return JSON.stringify(reply(url.searchParams.get('name') ?? '', Number(url.searchParams.get('count'))));
+}
+
 export function nodeServer(): Server {
   return createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const body = JSON.stringify(reply(url.searchParams.get('name') ?? '', Number(url.searchParams.get('count'))));
+    const body = greetBody(req);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   });
@@ -40,8 +45,7 @@ export function nodeServer(): Server {
 export function nodeServerWithPortalHeaders(): Server {
   const security = jsonHeaderList(securityHeaderList({})).flat();
   return createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const body = JSON.stringify(reply(url.searchParams.get('name') ?? '', Number(url.searchParams.get('count'))));
+    const body = greetBody(req);
     res.writeHead(200, [
       ...security,
       'X-Request-Id',

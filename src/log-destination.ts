@@ -86,9 +86,10 @@ type SonicBoom = ReturnType<typeof Pino.destination>;
 /**
  * Lines encoded straight into a large buffer as they arrive, and handed to sonic-boom (in buffer mode) as one
  * slice per batch (`bufferBytes`, or after `BATCH_DELAY_MS`, whichever comes first). A line costs one UTF-8
- * encode into memory that is already there (or none: the request line is encoded in place, see `reserve`); the system call (and, for a pipe, the trip through libuv's thread
- * pool) is paid once per batch, with no string joins or string-to-bytes copies. Slices handed on
- * are never written to again: a full chunk is replaced, not reused.
+ * encode into memory that is already there (or none: the request line is encoded in place, see `reserve`); the
+ * system call (and, for a pipe, the trip through libuv's thread pool) is paid once per batch, with no string
+ * joins or string-to-bytes copies. Slices handed on are never written to again: a full chunk is replaced, not
+ * reused.
  */
 class LineBatch implements DestinationStream, OwnedDestination {
   /**

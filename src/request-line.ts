@@ -124,7 +124,8 @@ export function encodable(method: string | undefined, status: number, durationMs
  * Encode the head of a request line from `p`: `prefix` (`{"level":30,"time":"…"<bindings>,"method":"`), the
  * method, path, status and duration; returns where it ends, or {@link DECLINED} when the path has a character to
  * escape or outside printable ASCII (the bytes written then are garbage past the caller's committed end). The
- * caller checked {@link encodable} and reserved {@link requestLineBytes} for the whole line. `method` must be printable ASCII without quotes or backslashes (node's parser sees to it).
+ * caller checked {@link encodable} and reserved {@link requestLineBytes} for the whole line. `method` must be
+ * printable ASCII without quotes or backslashes (node's parser sees to it).
  */
 export function encodeRequestHead(
   buf: Uint8Array,
