@@ -11,6 +11,10 @@ function reference(schema: ZodType, value: unknown): string | undefined {
   return r.success ? JSON.stringify(r.data) : undefined;
 }
 
+enum Color {
+  Red,
+  Green,
+}
 const item = z.object({ id: z.number().int(), tag: z.enum(['a', 'b']), note: z.string().nullable() });
 const COMPILED: Record<string, ZodType> = {
   flat: z.object({ message: z.string(), count: z.number() }),
@@ -62,6 +66,15 @@ describe('compileSerializer', () => {
       );
     });
   }
+
+  it("takes a native enum's values as zod does: a member's name is not one of them", () => {
+    const schema = z.object({ color: z.enum(Color) });
+    const serialize = compileSerializer(schema)!;
+    expect(serialize({ color: Color.Green })).toBe('{"color":1}');
+    // A TypeScript numeric enum object also maps 0 -> 'Red': zod refuses 'Red', so the serializer must too.
+    expect(serialize({ color: 'Red' })).toBeUndefined();
+    expect(reference(schema, { color: 'Red' })).toBeUndefined();
+  });
 
   it('leaves to zod every schema whose checks it does not make itself', () => {
     for (const schema of [

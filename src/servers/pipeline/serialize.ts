@@ -10,13 +10,20 @@ interface DefLike {
   catchall?: ZodType;
   innerType?: ZodType;
   element?: ZodType;
-  values?: readonly unknown[];
-  entries?: Record<string, unknown>;
 }
 
 const defOf = (schema: ZodType): DefLike => (schema as unknown as { _zod: { def: DefLike } })._zod.def;
 const noChecks = (def: DefLike): boolean => def.checks === undefined || def.checks.length === 0;
 const scalar = (v: unknown): boolean => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+
+/**
+ * The values a literal or an enum accepts, as zod holds them (a native enum's reverse mappings left out: its
+ * `entries` would also allow the member names), when they are all JSON scalars; else `undefined`.
+ */
+function scalarValues(schema: ZodType): ReadonlySet<unknown> | undefined {
+  const values = (schema as unknown as { _zod: { values?: ReadonlySet<unknown> } })._zod.values;
+  return values !== undefined && [...values].every(scalar) ? values : undefined;
+}
 
 function compileNode(schema: ZodType, depth: number): Serializer | undefined {
   if (depth > 16) return undefined;
@@ -38,9 +45,8 @@ function compileNode(schema: ZodType, depth: number): Serializer | undefined {
       return (v) => (v === null ? 'null' : undefined);
     case 'literal':
     case 'enum': {
-      const allowed = def.type === 'literal' ? (def.values ?? []) : Object.values(def.entries ?? {});
-      if (!allowed.every(scalar)) return undefined;
-      const set = new Set(allowed);
+      const set = scalarValues(schema);
+      if (!set) return undefined;
       return (v) => (set.has(v) ? JSON.stringify(v) : undefined);
     }
     case 'nullable': {
