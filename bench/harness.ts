@@ -13,6 +13,8 @@ const DEFAULT_ROUNDS = 5;
 const DEFAULT_SECONDS = 3;
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 export const QUERY = '?name=bench&count=3';
+/** Whether cases are driven in memory, inside the servers process, instead of by autocannon over loopback. */
+export const IN_MEMORY = process.env.BENCH_IN_MEMORY === '1';
 
 export interface Case {
   name: string;
@@ -22,7 +24,13 @@ export interface Case {
 
 /** Starts a servers script (sibling of this file) in a child process; resolves with the JSON line it prints first. */
 export async function startServers<T>(script: string): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(script, import.meta.url).pathname], {
+  // In memory, V8's allocation-site pretenuring is off: early in a run (all connections' requests alive at once,
+  // the young generation still small) V8 may decide to allocate per-request objects straight into the old
+  // generation for the rest of the process, which then spends about twice the CPU per request in full
+  // collections (`--trace-gc`: scavenges keeping most of the heap, a mark-compact every ~250 ms; seen in 5 of 6
+  // runs of one case, in none of 6 with the flag). Over loopback the servers keep V8's defaults.
+  const v8Flags = IN_MEMORY ? ['--no-allocation-site-pretenuring'] : [];
+  const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', new URL(script, import.meta.url).pathname], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' },
   });
@@ -44,9 +52,6 @@ export function answerCpu(servers: Record<string, Server> = {}): void {
     }
   });
 }
-
-/** Whether cases are driven in memory, inside the servers process, instead of by autocannon over loopback. */
-export const IN_MEMORY = process.env.BENCH_IN_MEMORY === '1';
 
 function serverCpu(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
