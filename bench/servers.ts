@@ -48,11 +48,11 @@ export function nodeServerWithPortalHeaders(): Server {
     const body = greetBody(req);
     res.writeHead(200, [
       ...security,
-      'X-Request-Id',
+      'x-request-id',
       newRequestId(),
-      'Content-Type',
+      'content-type',
       'application/json; charset=utf-8',
-      'Content-Length',
+      'content-length',
       String(Buffer.byteLength(body)),
     ]);
     res.end(body);

@@ -17,9 +17,9 @@ function keyOf(l: Limiter, call: GateCall): string {
 }
 
 function setHeaders(call: GateCall, points: number, res: RateLimiterRes): void {
-  call.setHeader('RateLimit-Limit', String(points));
-  call.setHeader('RateLimit-Remaining', String(Math.max(0, res.remainingPoints)));
-  call.setHeader('RateLimit-Reset', String(Math.ceil(res.msBeforeNext / 1000)));
+  call.setHeader('ratelimit-limit', String(points));
+  call.setHeader('ratelimit-remaining', String(Math.max(0, res.remainingPoints)));
+  call.setHeader('ratelimit-reset', String(Math.ceil(res.msBeforeNext / 1000)));
 }
 
 /** The common case, one rule: one promise per call and no intermediate arrays. */

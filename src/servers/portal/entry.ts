@@ -306,7 +306,7 @@ export class RequestEntry {
           : [400, 'ERR_BAD_REQUEST', 'The request could not be parsed'];
     const body = JSON.stringify({ type: 'about:blank', title: statusText(status), status, detail, code });
     socket.end(
-      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nX-Request-Id: ${newRequestId()}\r\n${this.rawHeaders}Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${statusText(status) ?? ''}\r\nx-request-id: ${newRequestId()}\r\n${this.rawHeaders}content-type: ${PROBLEM_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
     // A client that never reads the answer must not keep the socket: end() waits for the write to drain.
     setTimeout(() => socket.destroy(), 1000).unref();

@@ -15,7 +15,7 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 export const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
 function setAll(res: ServerResponse, requestId: string, headers: readonly HeaderPair[]): void {
-  res.setHeader('X-Request-Id', requestId);
+  res.setHeader('x-request-id', requestId);
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
     res.setHeader(h[0], h[1]);
@@ -57,7 +57,7 @@ export class Responder {
     this.headers = securityHeaders === false ? [] : securityHeaderList(securityHeaders);
     this.jsonHeaders = jsonHeaderList(this.headers);
     this.flatHeaders = this.jsonHeaders.flat();
-    this.resultHeaders = [...this.flatHeaders, 'X-Request-Id', '', 'Content-Type', JSON_TYPE, 'Content-Length', ''];
+    this.resultHeaders = [...this.flatHeaders, 'x-request-id', '', 'content-type', JSON_TYPE, 'content-length', ''];
     this.standardNames = new Set([
       ...this.jsonHeaders.map(([name]) => name.toLowerCase()),
       'x-request-id',
@@ -113,7 +113,7 @@ export class Responder {
       if (status === 0) status = 200;
       if (call.headersApplied) {
         call.flushHeaders();
-        res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body) });
+        res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
       } else {
         // One flat header list, written as-is by node: no per-header setHeader calls on the common path.
         const length = String(Buffer.byteLength(body));
@@ -127,11 +127,11 @@ export class Responder {
           flat[n - 1] = length;
         } else {
           flat = mergeHeaders(this.flatHeaders, this.standardNames, pending, [
-            'X-Request-Id',
+            'x-request-id',
             call.requestId,
-            'Content-Type',
+            'content-type',
             JSON_TYPE,
-            'Content-Length',
+            'content-length',
             length,
           ]);
         }
@@ -180,7 +180,7 @@ export class Responder {
     if (problem.headers) for (const name in problem.headers) res.setHeader(name, problem.headers[name]!);
     if (problem.status === 413 || problem.body.code === 'ERR_BODY_ABORTED') res.shouldKeepAlive = false;
     const body = JSON.stringify(problem.body);
-    res.writeHead(problem.status, { 'Content-Type': PROBLEM_TYPE, 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(problem.status, { 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(body);
     if (this.logsRequests && started !== 0) this.logRequest(req, problem.status, started, requestId, identity);
   }
@@ -188,7 +188,7 @@ export class Responder {
   /** Send a ready-made body with the standard headers (for the portal's built-in routes). */
   sendRaw(res: ServerResponse, requestId: string, status: number, type: string, body: string): void {
     this.applyHeaders(res, requestId);
-    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
 
