@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { ServicePortal, createLogger, z, type PortalOptions } from '../src/index.js';
+import { JSON_TYPE } from '../src/servers/portal/responder.js';
 import { newRequestId } from '../src/servers/request-id.js';
 import { jsonHeaderList, securityHeaderList } from '../src/servers/security-headers.js';
 
@@ -23,13 +24,13 @@ export async function listen(server: Server): Promise<number> {
 
 export const fastifyPort = (app: { server: Server }): number => (app.server.address() as AddressInfo).port;
 
-/** Bare node:http. */
 /** The /greet answer of the bare node:http servers, from the request's query. */
 function greetBody(req: IncomingMessage): string {
   const url = new URL(req.url ?? '/', 'http://x');
   return JSON.stringify(reply(url.searchParams.get('name') ?? '', Number(url.searchParams.get('count'))));
 }
 
+/** Bare node:http. */
 export function nodeServer(): Server {
   return createServer((req, res) => {
     const body = greetBody(req);
@@ -51,7 +52,7 @@ export function nodeServerWithPortalHeaders(): Server {
       'x-request-id',
       newRequestId(),
       'content-type',
-      'application/json; charset=utf-8',
+      JSON_TYPE,
       'content-length',
       String(Buffer.byteLength(body)),
     ]);
